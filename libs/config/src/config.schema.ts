@@ -1,0 +1,104 @@
+// The environment contract of every Pulse process: one schema, validated once at start.
+import { z } from 'zod';
+
+const wholeNumber = (name: string, min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === '') return fallback;
+      const value = Number(raw);
+      if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be a whole number from ${min} to ${max}, got "${raw}"` });
+        return z.NEVER;
+      }
+      return value;
+    });
+
+const flag = (name: string, fallback: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === '') return fallback;
+      const value = raw.trim().toLowerCase();
+      if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+      if (['0', 'false', 'no', 'off'].includes(value)) return false;
+      ctx.addIssue({ code: 'custom', message: `${name} must be 1/true/yes/on or 0/false/no/off, got "${raw}"` });
+      return z.NEVER;
+    });
+
+const redisUrl = z
+  .string()
+  .optional()
+  .transform((raw, ctx) => {
+    const value = raw === undefined || raw.trim() === '' ? 'redis://127.0.0.1:6379' : raw.trim();
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `REDIS_URL must be a URL like redis://host:6379, got "${raw}"` });
+      return z.NEVER;
+    }
+    if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+      ctx.addIssue({ code: 'custom', message: `REDIS_URL must start with redis:// or rediss://, got "${url.protocol}//"` });
+      return z.NEVER;
+    }
+    return value;
+  });
+
+const urlList = (name: string) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const urls = (raw ?? '').split(',').map((part) => part.trim()).filter(Boolean);
+      for (const value of urls) {
+        if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) {
+          ctx.addIssue({ code: 'custom', message: `${name} must be comma-separated http(s) URLs, got "${value}"` });
+          return z.NEVER;
+        }
+      }
+      return urls;
+    });
+
+export const LOG_LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
+
+/** Every variable Pulse reads. */
+export const envSchema = z.object({
+  /** Redis to use. @default redis://127.0.0.1:6379 */
+  REDIS_URL: redisUrl,
+  /** Interface the gateway binds. @default 0.0.0.0 */
+  HOST: z.string().optional().transform((raw) => (raw?.trim() ? raw.trim() : '0.0.0.0')),
+  /** Gateway HTTP and Socket.IO port; 0 picks a free one. @default 3000 */
+  PORT: wholeNumber('PORT', 0, 65535, 3000),
+  /** Monitor tick interval. @default 5000 */
+  PULSE_TICK_MS: wholeNumber('PULSE_TICK_MS', 100, 86_400_000, 5000),
+  /** A heartbeat older than this marks its instance offline. @default 30000 */
+  PULSE_INSTANCE_TTL_MS: wholeNumber('PULSE_INSTANCE_TTL_MS', 1000, 604_800_000, 30_000),
+  /** Events kept per topic; older ones are trimmed (their effect stays in the projections). @default 100000 */
+  PULSE_RETENTION: wholeNumber('PULSE_RETENTION', 10, 100_000_000, 100_000),
+  /** How long an idempotency key is remembered. @default 86400000 (24 h) */
+  PULSE_IDEMPOTENCY_WINDOW_MS: wholeNumber('PULSE_IDEMPOTENCY_WINDOW_MS', 1000, 604_800_000, 86_400_000),
+  /** A topic with no ingest for this long is no longer ticked. @default 86400000 (24 h) */
+  PULSE_TOPIC_IDLE_MS: wholeNumber('PULSE_TOPIC_IDLE_MS', 1000, 31_536_000_000, 86_400_000),
+  /** Worker: run the simulated demo fleet. @default false (npm start turns it on) */
+  PULSE_DEMO: flag('PULSE_DEMO', false),
+  /** Worker: gateways the demo fleet posts to, comma-separated; it fails over in order. @default http://127.0.0.1:3000 */
+  PULSE_DEMO_URLS: urlList('PULSE_DEMO_URLS').transform((urls) => (urls.length ? urls : ['http://127.0.0.1:3000'])),
+  /** Logger level. @default log */
+  LOG_LEVEL: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const value = raw?.trim() ? raw.trim().toLowerCase() : 'log';
+      if (!(LOG_LEVELS as readonly string[]).includes(value)) {
+        ctx.addIssue({ code: 'custom', message: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${raw}"` });
+        return z.NEVER;
+      }
+      return value as (typeof LOG_LEVELS)[number];
+    }),
+});
+
+/** The validated configuration every Pulse process receives. */
+export type PulseConfig = z.output<typeof envSchema>;

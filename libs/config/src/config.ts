@@ -1,0 +1,43 @@
+// Validates the environment once and hands out the typed config; the one place that reads process.env.
+import { Global, Module } from '@nestjs/common';
+import { envSchema, type PulseConfig } from './config.schema.js';
+
+/** Injection token of the validated {@link PulseConfig}. */
+export const PULSE_CONFIG = Symbol('PULSE_CONFIG');
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses an environment; throws a {@link ConfigError} listing every problem. */
+export function parseConfig(env: Record<string, string | undefined>): PulseConfig {
+  const result = envSchema.safeParse(env);
+  if (!result.success) throw new ConfigError(result.error.issues.map((issue) => issue.message));
+  return result.data;
+}
+
+/**
+ * The process's config from `process.env`. On invalid input it prints every problem and exits
+ * with code 78 (EX_CONFIG) before anything listens or connects.
+ */
+export function loadConfigOrExit(): PulseConfig {
+  try {
+    return parseConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\nFix the variables above and start again.\n`);
+    process.exit(78);
+  }
+}
+
+/** Makes a validated config injectable as {@link PULSE_CONFIG} everywhere. */
+@Global()
+@Module({})
+export class ConfigModule {
+  static forRoot(config: PulseConfig) {
+    return { module: ConfigModule, providers: [{ provide: PULSE_CONFIG, useValue: config }], exports: [PULSE_CONFIG] };
+  }
+}

@@ -1,0 +1,5 @@
+// Pulse contracts: what producers, gateways and clients agree on.
+export * from './errors.js';
+export * from './events.js';
+export * from './protocol.js';
+export * from './topic.js';

@@ -1,0 +1,88 @@
+// The socket protocol (namespace `/`): request schemas, ack shapes and typed event maps for both directions.
+import { z } from 'zod';
+import type { ErrorBody } from './errors.js';
+import type { PulseEvent, Snapshot } from './events.js';
+import { topicSchema } from './topic.js';
+
+/** Most events `replay` answers with. */
+export const MAX_REPLAY_LIMIT = 1000;
+/** Most missed events a `subscribe` with `since` replays; past it the answer is `recovered: false` and a snapshot. */
+export const MAX_RESUME_EVENTS = 10_000;
+
+const seqSchema = z.number({ error: 'expected a whole number' }).int('expected a whole number').min(0).max(Number.MAX_SAFE_INTEGER);
+
+/** A resume position: the last event a client has, and the log it came from. */
+export const resumePositionSchema = z.strictObject({
+  seq: seqSchema,
+  epoch: z.string({ error: 'expected an epoch (string)' }).min(1).max(64),
+});
+export type ResumePosition = z.infer<typeof resumePositionSchema>;
+
+export const subscribeRequestSchema = z.strictObject({
+  topic: topicSchema,
+  since: resumePositionSchema.optional(),
+  /** Receive `events` frames (arrays, in seq order) instead of one message per event. @default false */
+  batch: z.boolean().optional(),
+});
+export type SubscribeRequest = z.infer<typeof subscribeRequestSchema>;
+
+export const replayRequestSchema = z.strictObject({
+  topic: topicSchema,
+  /** First seq wanted (inclusive). */
+  fromSeq: seqSchema,
+  /** @default 1000 */
+  limit: z.number().int().min(1).max(MAX_REPLAY_LIMIT).optional(),
+});
+export type ReplayRequest = z.infer<typeof replayRequestSchema>;
+
+export const unsubscribeRequestSchema = z.strictObject({ topic: topicSchema });
+export type UnsubscribeRequest = z.infer<typeof unsubscribeRequestSchema>;
+
+export interface SubscribeOk {
+  ok: true;
+  topic: string;
+  epoch: string;
+  /** The log's last seq when the answer was made. */
+  head: number;
+  /** True when `events` continue exactly from `since`; false when a snapshot replaces the history. */
+  recovered: boolean;
+  /** Present when not recovered (or no `since` was given). */
+  snapshot?: Snapshot;
+  /** Events after `since` (empty without `since`), in seq order; live events follow from the last one. */
+  events: PulseEvent[];
+}
+export type SubscribeAck = SubscribeOk | ErrorBody;
+
+export interface ReplayOk {
+  ok: true;
+  topic: string;
+  epoch: string;
+  head: number;
+  events: PulseEvent[];
+}
+export type ReplayAck = ReplayOk | ErrorBody;
+export type UnsubscribeAck = { ok: true; topic: string } | ErrorBody;
+
+/** Why continuity was lost, in a `resync`. */
+export type ResyncReason = 'epoch_changed' | 'log_lost' | 'slow_consumer';
+
+/** Server → client events. Tick and fact events arrive under their own type name. */
+export interface ServerToClientEvents {
+  /** Batch mode: every pending event of one topic, in seq order. */
+  events: (events: PulseEvent[]) => void;
+  /** Continuity is lost for `topic`: subscribe again (without `since`) for a snapshot. */
+  resync: (notice: { topic: string; reason: ResyncReason }) => void;
+  status_update: (event: PulseEvent) => void;
+  statistics_update: (event: PulseEvent) => void;
+  instances_update: (event: PulseEvent) => void;
+  'instance.heartbeat': (event: PulseEvent) => void;
+  'attempt.recorded': (event: PulseEvent) => void;
+  'instance.offline': (event: PulseEvent) => void;
+}
+
+/** Client → server events; each answers through its ack. */
+export interface ClientToServerEvents {
+  subscribe: (request: SubscribeRequest, ack: (answer: SubscribeAck) => void) => void;
+  replay: (request: ReplayRequest, ack: (answer: ReplayAck) => void) => void;
+  unsubscribe: (request: UnsubscribeRequest, ack: (answer: UnsubscribeAck) => void) => void;
+}

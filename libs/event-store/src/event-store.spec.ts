@@ -1,0 +1,203 @@
+// The event store against a real redis-server: contiguity, fold agreement, idempotency, retention, epochs, ticks.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import type { PulseEvent } from '#pulse/contracts';
+import { EventStore, type NewEvent } from './event-store.js';
+import { emptyState, foldEvent, instancesOf, statisticsOf } from './fold.js';
+import { topicKeys } from './keys.js';
+
+const url = process.env.PULSE_TEST_REDIS_URL!;
+const connections: Redis[] = [];
+function connect(): Redis {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  connections.push(redis);
+  return redis;
+}
+const uniqueTopic = () => `t-${randomUUID().slice(0, 12)}`;
+
+let redis: Redis;
+beforeAll(() => {
+  redis = connect();
+});
+afterAll(async () => {
+  await Promise.all(connections.map((c) => c.quit()));
+});
+
+function heartbeat(instanceId: string, extra: Record<string, unknown> = {}): NewEvent {
+  return { type: 'instance.heartbeat', data: { instanceId, ...extra } };
+}
+function attempt(instanceId: string, outcome: 'success' | 'failure'): NewEvent {
+  return { type: 'attempt.recorded', data: { instanceId, outcome } };
+}
+
+/** Every retained event of a topic, straight from XRANGE. */
+async function wholeLog(store: EventStore, topic: string): Promise<PulseEvent[]> {
+  const events: PulseEvent[] = [];
+  for (;;) {
+    const page = await store.readAfter(topic, events.at(-1)?.seq ?? 0, 1000);
+    if (!page || page.events.length === 0) return events;
+    events.push(...page.events);
+  }
+}
+
+/** A deterministic pseudo-random source, so a failure can be replayed. */
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+}
+
+describe('EventStore', () => {
+  it('assigns contiguous seqs under concurrent appends from several connections', async () => {
+    const topic = uniqueTopic();
+    const stores = Array.from({ length: 4 }, () => new EventStore(connect(), { retention: 100_000, idempotencyWindowMs: 60_000 }));
+    const results = await Promise.all(
+      stores.flatMap((store, s) =>
+        Array.from({ length: 25 }, (_, i) => store.append(topic, [heartbeat(`i-${s}`), attempt(`i-${s}`, i % 3 ? 'success' : 'failure')])),
+      ),
+    );
+    const seqs = results.flatMap((r) => r.seqs).sort((a, b) => a - b);
+    expect(seqs).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(new Set(results.map((r) => r.epoch)).size).toBe(1);
+    // Each call's seqs are consecutive: a batch is never interleaved with another.
+    for (const { seqs: batch } of results) expect(batch[1]).toBe(batch[0]! + 1);
+    const log = await wholeLog(stores[0]!, topic);
+    expect(log.map((e) => e.seq)).toEqual(seqs);
+    expect((await stores[0]!.head(topic))!.head).toBe(200);
+  });
+
+  it('keeps the projections equal to the fold of the log at every seq, tick events included', async () => {
+    const topic = uniqueTopic();
+    let clock = Date.UTC(2026, 0, 1);
+    const store = new EventStore(redis, { retention: 100_000, idempotencyWindowMs: 60_000, now: () => clock });
+    const random = prng(7);
+    const expected = emptyState();
+    let folded = 0;
+    let tickAt = clock;
+    for (let step = 0; step < 150; step++) {
+      clock += Math.floor(random() * 4000);
+      const id = `i-${Math.floor(random() * 6)}`;
+      const roll = random();
+      if (roll < 0.1) {
+        tickAt += 5000;
+        await store.tick(topic, { tickAt, nextTickAt: tickAt + 5000, instanceTtlMs: 8000 });
+      } else if (roll < 0.45) {
+        await store.append(topic, [heartbeat(id, roll < 0.3 ? { status: 'working', nextActionAt: clock + 3000 } : { meta: { version: '1.2', canary: true } })]);
+      } else {
+        await store.append(topic, [attempt(id, roll < 0.8 ? 'success' : 'failure')]);
+      }
+      const snapshot = (await store.snapshot(topic))!;
+      const log = await wholeLog(store, topic);
+      // Fold what this step appended; a tick's derived events must equal the fold at their own seq.
+      for (const event of log.filter((e) => e.seq > folded)) {
+        foldEvent(expected, event);
+        if (event.type === 'statistics_update') expect(event.data).toEqual(statisticsOf(expected));
+        if (event.type === 'instances_update') expect((event.data as { instances: unknown }).instances).toEqual(instancesOf(expected));
+        folded = event.seq;
+      }
+      expect(snapshot.seq).toBe(log.at(-1)!.seq);
+      expect(snapshot.statistics).toEqual(statisticsOf(expected));
+      expect(snapshot.instances).toEqual(instancesOf(expected));
+      expect(snapshot.status).toEqual(expected.status);
+    }
+    expect((await store.rebuild(topic))!.drift).toEqual([]);
+  });
+
+  it('answers a repeated idempotency key with its first seq and appends it once, until the window passes', async () => {
+    const topic = uniqueTopic();
+    let clock = 1_000_000;
+    const store = new EventStore(redis, { retention: 1000, idempotencyWindowMs: 10_000, now: () => clock });
+    const first = await store.append(topic, [{ ...attempt('a', 'success'), idempotencyKey: 'k1' }, { ...attempt('a', 'success'), idempotencyKey: 'k1' }]);
+    expect(first.seqs).toEqual([1, 1]);
+    const again = await store.append(topic, [{ ...attempt('a', 'failure'), idempotencyKey: 'k2' }, { ...attempt('a', 'success'), idempotencyKey: 'k1' }]);
+    expect(again.seqs).toEqual([2, 1]);
+    expect((await store.snapshot(topic))!.statistics).toMatchObject({ total_attempts: 2, successful: 1, failed: 1 });
+    clock += 10_001;
+    const later = await store.append(topic, [{ ...attempt('a', 'success'), idempotencyKey: 'k1' }]);
+    expect(later.seqs).toEqual([3]);
+    expect((await wholeLog(store, topic)).map((e) => e.seq)).toEqual([1, 2, 3]);
+  });
+
+  it('trims the log to the retention, keeps what was trimmed in the projections, and rebuilds without drift', async () => {
+    const topic = uniqueTopic();
+    const store = new EventStore(redis, { retention: 20, idempotencyWindowMs: 60_000 });
+    for (let i = 0; i < 30; i++) await store.append(topic, [attempt(`i-${i % 4}`, i % 5 ? 'success' : 'failure'), heartbeat(`i-${i % 4}`)]);
+    const head = (await store.head(topic))!;
+    const log = await wholeLog(store, topic);
+    expect(head.head).toBe(60);
+    expect(log.length).toBeGreaterThanOrEqual(20);
+    expect(log.length).toBeLessThanOrEqual(21);
+    expect(head.base).toBe(log[0]!.seq - 1);
+    expect(log.at(-1)!.seq).toBe(60);
+    expect((await store.snapshot(topic))!.statistics.total_attempts).toBe(30);
+    expect((await store.rebuild(topic))!.drift).toEqual([]);
+  });
+
+  it('finds drift planted in the live projections', async () => {
+    const topic = uniqueTopic();
+    const store = new EventStore(redis, { retention: 1000, idempotencyWindowMs: 60_000 });
+    await store.append(topic, [attempt('a', 'success'), attempt('b', 'failure')]);
+    await redis.hincrby(topicKeys(topic)[4]!, 'failed', 5);
+    const result = await store.rebuild(topic);
+    expect(result!.drift).toEqual([{ path: 'statistics.failed', live: 6, rebuilt: 1 }]);
+  });
+
+  it('gives every snapshot exactly the fold of events 1..seq while appends run', async () => {
+    const topic = uniqueTopic();
+    const writer = new EventStore(connect(), { retention: 100_000, idempotencyWindowMs: 60_000 });
+    const reader = new EventStore(connect(), { retention: 100_000, idempotencyWindowMs: 60_000 });
+    await writer.append(topic, [heartbeat('a')]);
+    const writes = (async () => {
+      for (let i = 0; i < 200; i++) await writer.append(topic, [attempt(`i-${i % 7}`, i % 4 ? 'success' : 'failure')]);
+    })();
+    const snapshots = [];
+    for (let i = 0; i < 40; i++) snapshots.push((await reader.snapshot(topic))!);
+    await writes;
+    const log = await wholeLog(reader, topic);
+    for (const snapshot of snapshots) {
+      const state = emptyState();
+      for (const event of log.slice(0, snapshot.seq)) foldEvent(state, event);
+      expect(snapshot.statistics).toEqual(statisticsOf(state));
+      expect(snapshot.instances).toEqual(instancesOf(state));
+    }
+  });
+
+  it('keeps one epoch for the life of a log and makes a new one when the log is lost', async () => {
+    const topic = uniqueTopic();
+    const store = new EventStore(redis, { retention: 1000, idempotencyWindowMs: 60_000 });
+    const { epoch } = await store.append(topic, [heartbeat('a')]);
+    expect((await store.append(topic, [heartbeat('a')])).epoch).toBe(epoch);
+    const log = await wholeLog(store, topic);
+    expect(log.every((event) => event.epoch === epoch)).toBe(true);
+    await redis.del(...topicKeys(topic));
+    const reborn = await store.append(topic, [heartbeat('a')]);
+    expect(reborn.epoch).not.toBe(epoch);
+    expect(reborn.seqs).toEqual([1]);
+  });
+
+  it('ticks once per scheduled time, marks stale instances offline and keeps loop_count contiguous', async () => {
+    const topic = uniqueTopic();
+    let clock = Date.UTC(2026, 0, 1);
+    const store = new EventStore(redis, { retention: 1000, idempotencyWindowMs: 60_000, now: () => clock });
+    expect(await store.tick(topic, { tickAt: clock, nextTickAt: clock + 5000, instanceTtlMs: 10_000 })).toEqual({ appended: false, seqs: [] });
+    await store.append(topic, [heartbeat('fresh'), heartbeat('stale')]);
+    clock += 6000;
+    await store.append(topic, [heartbeat('fresh')]);
+    clock += 6000;
+    const tickAt = clock;
+    const first = await store.tick(topic, { tickAt, nextTickAt: tickAt + 5000, instanceTtlMs: 10_000 });
+    expect(first.seqs).toEqual([4, 5, 6, 7]);
+    // The same tick again (a retry, a stalled job, a second worker) and an older one append nothing.
+    expect(await store.tick(topic, { tickAt, nextTickAt: tickAt + 5000, instanceTtlMs: 10_000 })).toEqual({ appended: false, seqs: [] });
+    expect(await store.tick(topic, { tickAt: tickAt - 5000, nextTickAt: tickAt, instanceTtlMs: 10_000 })).toEqual({ appended: false, seqs: [] });
+    const second = await store.tick(topic, { tickAt: tickAt + 5000, nextTickAt: tickAt + 10_000, instanceTtlMs: 10_000 });
+    const log = await wholeLog(store, topic);
+    expect(log.slice(3).map((e) => e.type)).toEqual(['instance.offline', 'status_update', 'statistics_update', 'instances_update', 'status_update', 'statistics_update', 'instances_update']);
+    expect(second.seqs).toEqual([8, 9, 10]);
+    expect(log[3]!.data).toEqual({ instanceId: 'stale', last_seen: tickAt - 12_000, ttl_ms: 10_000 });
+    expect(log.filter((e) => e.type === 'status_update').map((e) => (e.data as { loop_count: number }).loop_count)).toEqual([1, 2]);
+    const snapshot = (await store.snapshot(topic))!;
+    expect(snapshot.statistics.active_instances).toBe(1);
+    expect(snapshot.instances.map((i) => [i.id, i.status])).toEqual([['fresh', 'online'], ['stale', 'offline']]);
+  });
+});

@@ -1,0 +1,256 @@
+// The event log of every topic on Redis Streams: atomic append with projections, reads, snapshots, rebuild.
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { InstanceState, PulseEvent, Snapshot } from '#pulse/contracts';
+import { emptyState, foldEvent, instancesOf, statisticsOf, type ProjectionState } from './fold.js';
+import { KEY, TOPICS_KEY, topicKeys } from './keys.js';
+import { APPEND_LUA, TICK_LUA } from './scripts.js';
+
+/** One event to append. `data` must already be valid for its type. */
+export interface NewEvent {
+  type: string;
+  data: unknown;
+  /** Seen again within the idempotency window, the event is not appended; its first seq is answered. */
+  idempotencyKey?: string;
+  source?: string;
+}
+
+export interface AppendResult {
+  epoch: string;
+  /** The seq of each event, in order. */
+  seqs: number[];
+}
+
+export interface TickInput {
+  /** The tick's scheduled time (ms); a tick at or before the last one is skipped. */
+  tickAt: number;
+  nextTickAt: number;
+  /** An instance whose last heartbeat is older than this goes offline. */
+  instanceTtlMs: number;
+}
+
+export interface TickResult {
+  /** False when the topic has no log, or this tick (or a later one) was already appended. */
+  appended: boolean;
+  seqs: number[];
+}
+
+/** The position of a topic's log. */
+export interface LogHead {
+  epoch: string;
+  /** Last seq appended (0 before any). */
+  head: number;
+  /** Last seq trimmed away: events after it are retained. */
+  base: number;
+}
+
+export interface ReadResult extends LogHead {
+  events: PulseEvent[];
+}
+
+export interface EventStoreOptions {
+  /** Events kept per topic. */
+  retention: number;
+  /** How long idempotency keys are remembered (ms). */
+  idempotencyWindowMs: number;
+  /** Clock for event timestamps (ms). @default Date.now */
+  now?: () => number;
+}
+
+export interface Drift {
+  /** What differs, e.g. `statistics.failed` or `instances.i-3.attempts`. */
+  path: string;
+  live: unknown;
+  rebuilt: unknown;
+}
+
+type ScriptRunner = (keys: string[], args: (string | number)[]) => Promise<(string | number)[]>;
+
+/** Parses one stream entry into an event; throws on an entry Pulse did not write. */
+export function decodeEntry(topic: string, id: string, fields: string[]): PulseEvent {
+  const f: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+  const seq = Number.parseInt(id, 10);
+  if (!(seq > 0) || f.t === undefined || f.d === undefined || f.e === undefined || f.ts === undefined) {
+    throw new Error(`malformed log entry ${id} in topic ${topic}`);
+  }
+  const event: PulseEvent = { topic, seq, epoch: f.e, type: f.t, ts: Number(f.ts), data: JSON.parse(f.d) };
+  if (f.s !== undefined) event.source = f.s;
+  return event;
+}
+
+function newEpoch(): string {
+  return `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+}
+
+function counter(hash: Record<string, string>, field: string): number {
+  return Number(hash[field] ?? 0);
+}
+
+function stateFromHashes(stats: Record<string, string>, instances: Record<string, string>, status: Record<string, string>): ProjectionState {
+  const state = emptyState();
+  state.counters = { total_attempts: counter(stats, 'total_attempts'), successful: counter(stats, 'successful'), failed: counter(stats, 'failed') };
+  for (const [id, json] of Object.entries(instances)) state.instances.set(id, JSON.parse(json) as InstanceState);
+  if (status.loop_count !== undefined) {
+    state.status = { monitoring_active: true, loop_count: counter(status, 'loop_count'), tick_at: counter(status, 'tick_at'), next_tick_at: counter(status, 'next_tick_at') };
+  }
+  return state;
+}
+
+export class EventStore {
+  private readonly appendScript: ScriptRunner;
+  private readonly tickScript: ScriptRunner;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: EventStoreOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.appendScript = this.script('pulseAppend', APPEND_LUA);
+    this.tickScript = this.script('pulseTick', TICK_LUA);
+  }
+
+  private script(name: string, lua: string): ScriptRunner {
+    if (!(name in this.redis)) this.redis.defineCommand(name, { lua, numberOfKeys: 10 });
+    const command = (this.redis as unknown as Record<string, (...args: (string | number)[]) => Promise<(string | number)[]>>)[name]!;
+    return (keys, args) => command.call(this.redis, ...keys, ...args);
+  }
+
+  private baseArgs(): (string | number)[] {
+    return [newEpoch(), this.now(), this.options.retention, this.options.idempotencyWindowMs];
+  }
+
+  /** Appends events in one atomic call: contiguous seqs, projections and trimming together. */
+  async append(topic: string, events: NewEvent[]): Promise<AppendResult> {
+    if (events.length === 0) throw new Error('append needs at least one event');
+    const args = this.baseArgs();
+    for (const event of events) args.push(event.type, JSON.stringify(event.data), event.idempotencyKey ?? '', event.source ?? '');
+    const [epoch, ...seqs] = await this.appendScript(topicKeys(topic), args);
+    await this.redis.zadd(TOPICS_KEY, String(this.now()), topic);
+    return { epoch: String(epoch), seqs: seqs.map(Number) };
+  }
+
+  /** Runs one monitor tick on `topic` (see TICK_LUA): offline marking, then the three tick events. */
+  async tick(topic: string, input: TickInput): Promise<TickResult> {
+    const [, ...seqs] = await this.tickScript(topicKeys(topic), [...this.baseArgs(), input.tickAt, input.nextTickAt, input.instanceTtlMs]);
+    return { appended: seqs.length > 0, seqs: seqs.map(Number) };
+  }
+
+  /** The log's position, or null for a topic with no log. */
+  async head(topic: string): Promise<LogHead | null> {
+    const [epoch, head, base] = await this.redis.hmget(topicKeys(topic)[KEY.meta]!, 'epoch', 'head', 'base');
+    return epoch ? { epoch, head: Number(head ?? 0), base: Number(base ?? 0) } : null;
+  }
+
+  /** Up to `limit` events with seq > `afterSeq`, read atomically with the log's position. */
+  async readAfter(topic: string, afterSeq: number, limit: number): Promise<ReadResult | null> {
+    const keys = topicKeys(topic);
+    const answers = await this.redis
+      .multi()
+      .hmget(keys[KEY.meta]!, 'epoch', 'head', 'base')
+      .xrange(keys[KEY.log]!, `(${afterSeq}-0`, '+', 'COUNT', limit)
+      .exec();
+    const [[, meta], [, entries]] = answers as [[null, (string | null)[]], [null, [string, string[]][]]];
+    const [epoch, head, base] = meta;
+    if (!epoch) return null;
+    return { epoch, head: Number(head ?? 0), base: Number(base ?? 0), events: entries.map(([id, fields]) => decodeEntry(topic, id, fields)) };
+  }
+
+  /** The projection and the seq it reflects, read in one MULTI; null for a topic with no log. */
+  async snapshot(topic: string): Promise<Snapshot | null> {
+    const keys = topicKeys(topic);
+    const answers = await this.redis
+      .multi()
+      .hmget(keys[KEY.meta]!, 'epoch', 'head')
+      .hgetall(keys[KEY.stats]!)
+      .hgetall(keys[KEY.instances]!)
+      .hgetall(keys[KEY.status]!)
+      .exec();
+    const [[, meta], [, stats], [, instances], [, status]] = answers as [
+      [null, (string | null)[]],
+      [null, Record<string, string>],
+      [null, Record<string, string>],
+      [null, Record<string, string>],
+    ];
+    const [epoch, head] = meta;
+    if (!epoch) return null;
+    const state = stateFromHashes(stats, instances, status);
+    return { topic, epoch, seq: Number(head ?? 0), status: state.status, statistics: statisticsOf(state), instances: instancesOf(state) };
+  }
+
+  /** Every topic that took ingest, with its log position, sorted by name. */
+  async topics(): Promise<{ topic: string; head: number; epoch: string }[]> {
+    const names = (await this.redis.zrange(TOPICS_KEY, '0', '-1')).sort();
+    const heads = await Promise.all(names.map((topic) => this.head(topic)));
+    return names.flatMap((topic, i) => {
+      const head = heads[i];
+      return head ? [{ topic, head: head.head, epoch: head.epoch }] : [];
+    });
+  }
+
+  /** Topics with ingest at or after `sinceMs`: the ones the monitor tick visits. */
+  async activeTopics(sinceMs: number): Promise<string[]> {
+    return this.redis.zrangebyscore(TOPICS_KEY, sinceMs, '+inf');
+  }
+
+  /**
+   * Folds the retained log onto the base projection (the fold of trimmed events) and compares it
+   * with the live projection. `onProgress` is told how many events are folded so far.
+   */
+  async rebuild(topic: string, onProgress?: (folded: number, head: number) => void): Promise<{ seq: number; drift: Drift[] } | null> {
+    const keys = topicKeys(topic);
+    // Read the live projection and the base in one MULTI, so both describe the same head.
+    const answers = await this.redis
+      .multi()
+      .hmget(keys[KEY.meta]!, 'epoch', 'head', 'base')
+      .hgetall(keys[KEY.stats]!)
+      .hgetall(keys[KEY.instances]!)
+      .hgetall(keys[KEY.status]!)
+      .hgetall(keys[KEY.baseStats]!)
+      .hgetall(keys[KEY.baseInstances]!)
+      .hgetall(keys[KEY.baseStatus]!)
+      .exec();
+    const [[, meta], ...hashes] = answers as [[null, (string | null)[]], ...[null, Record<string, string>][]];
+    const [epoch, headRaw] = meta;
+    if (!epoch) return null;
+    const head = Number(headRaw ?? 0);
+    const [stats, instances, status, baseStats, baseInstances, baseStatus] = hashes.map(([, hash]) => hash) as Record<string, string>[];
+    const live = stateFromHashes(stats!, instances!, status!);
+    const rebuilt = stateFromHashes(baseStats!, baseInstances!, baseStatus!);
+    let after = Number(meta[2] ?? 0);
+    while (after < head) {
+      const page = await this.readAfter(topic, after, 1000);
+      if (!page || page.epoch !== epoch) throw new Error(`the log of ${topic} changed epoch during the rebuild; run it again`);
+      const events = page.events.filter((event) => event.seq <= head);
+      if (events.length === 0) throw new Error(`events ${after + 1}..${head} of ${topic} are missing from the log`);
+      for (const event of events) foldEvent(rebuilt, event);
+      after = events.at(-1)!.seq;
+      onProgress?.(after, head);
+    }
+    return { seq: head, drift: compareStates(live, rebuilt) };
+  }
+}
+
+/** Differences between two projection states, field by field. */
+export function compareStates(live: ProjectionState, rebuilt: ProjectionState): Drift[] {
+  const drift: Drift[] = [];
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  for (const field of ['total_attempts', 'successful', 'failed'] as const) {
+    if (live.counters[field] !== rebuilt.counters[field]) drift.push({ path: `statistics.${field}`, live: live.counters[field], rebuilt: rebuilt.counters[field] });
+  }
+  if (!same(live.status, rebuilt.status)) drift.push({ path: 'status', live: live.status, rebuilt: rebuilt.status });
+  const ids = new Set([...live.instances.keys(), ...rebuilt.instances.keys()]);
+  for (const id of [...ids].sort()) {
+    const a = live.instances.get(id);
+    const b = rebuilt.instances.get(id);
+    if (!a || !b) {
+      drift.push({ path: `instances.${id}`, live: a ?? null, rebuilt: b ?? null });
+      continue;
+    }
+    for (const field of Object.keys({ ...a, ...b }) as (keyof InstanceState)[]) {
+      if (!same(a[field], b[field])) drift.push({ path: `instances.${id}.${field}`, live: a[field] ?? null, rebuilt: b[field] ?? null });
+    }
+  }
+  return drift;
+}

@@ -1,0 +1,80 @@
+// The projection fold in TypeScript: the specification the Lua fold in scripts.ts must match.
+import type { AttemptData, HeartbeatData, InstanceState, PulseEvent, Snapshot, Statistics, StatusData } from '#pulse/contracts';
+
+/** The folded state of a topic: what a snapshot shows, without its position. */
+export interface ProjectionState {
+  counters: { total_attempts: number; successful: number; failed: number };
+  instances: Map<string, InstanceState>;
+  status: Snapshot['status'];
+}
+
+export function emptyState(): ProjectionState {
+  return { counters: { total_attempts: 0, successful: 0, failed: 0 }, instances: new Map(), status: null };
+}
+
+function instance(state: ProjectionState, id: string): InstanceState {
+  return state.instances.get(id) ?? { id, status: 'online', last_seen: 0, next_action_at: null, attempts: 0, successes: 0, failures: 0 };
+}
+
+/** Folds one event into `state` (mutating it), exactly as the append script does. */
+export function foldEvent(state: ProjectionState, event: Pick<PulseEvent, 'type' | 'data' | 'ts'>): void {
+  switch (event.type) {
+    case 'instance.heartbeat': {
+      const data = event.data as HeartbeatData;
+      const inst = { ...instance(state, data.instanceId) };
+      inst.status = data.status ?? 'online';
+      inst.last_seen = event.ts;
+      inst.next_action_at = data.nextActionAt ?? null;
+      if (data.meta !== undefined) inst.meta = data.meta;
+      state.instances.set(inst.id, inst);
+      return;
+    }
+    case 'attempt.recorded': {
+      const data = event.data as AttemptData;
+      const inst = { ...instance(state, data.instanceId) };
+      const success = data.outcome === 'success';
+      inst.attempts += 1;
+      inst.successes += success ? 1 : 0;
+      inst.failures += success ? 0 : 1;
+      inst.last_seen = event.ts;
+      if (inst.status === 'offline') inst.status = 'online';
+      state.instances.set(inst.id, inst);
+      state.counters.total_attempts += 1;
+      if (success) state.counters.successful += 1;
+      else state.counters.failed += 1;
+      return;
+    }
+    case 'instance.offline': {
+      const inst = state.instances.get((event.data as { instanceId: string }).instanceId);
+      if (inst) state.instances.set(inst.id, { ...inst, status: 'offline' });
+      return;
+    }
+    case 'status_update': {
+      const data = event.data as StatusData;
+      state.status = { monitoring_active: true, loop_count: data.loop_count, tick_at: data.tick_at, next_tick_at: data.next_tick_at };
+      return;
+    }
+    default:
+      // statistics_update and instances_update restate the projection: nothing to fold.
+      return;
+  }
+}
+
+/** Statistics as a snapshot and a statistics_update show them. */
+export function statisticsOf(state: ProjectionState): Statistics {
+  const { total_attempts, successful, failed } = state.counters;
+  let active = 0;
+  for (const inst of state.instances.values()) if (inst.status !== 'offline') active += 1;
+  return {
+    total_attempts,
+    successful,
+    failed,
+    success_rate: total_attempts > 0 ? Math.floor((successful * 10000) / total_attempts + 0.5) / 100 : 0,
+    active_instances: active,
+  };
+}
+
+/** Instances sorted by id, as a snapshot and an instances_update list them. */
+export function instancesOf(state: ProjectionState): InstanceState[] {
+  return [...state.instances.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}

@@ -1,0 +1,28 @@
+// Redis key naming: the only place that knows it. Every key of a topic shares the hash tag {<topic>}.
+
+/** Keys of one topic, in the order the Lua scripts take them. */
+export function topicKeys(topic: string): string[] {
+  const tag = `pulse:{${topic}}`;
+  return [
+    `${tag}:log`, // 1 stream: id <seq>-0, fields t ts d e [s]
+    `${tag}:meta`, // 2 hash: epoch, head, base (last trimmed seq)
+    `${tag}:idem`, // 3 hash: idempotency key -> seq
+    `${tag}:idemx`, // 4 zset: idempotency key -> expiry ms
+    `${tag}:stats`, // 5 hash: total_attempts, successful, failed
+    `${tag}:instances`, // 6 hash: instance id -> InstanceState JSON
+    `${tag}:status`, // 7 hash: loop_count, tick_at, next_tick_at
+    `${tag}:base:stats`, // 8..10: the same projections folded over trimmed events only
+    `${tag}:base:instances`,
+    `${tag}:base:status`,
+  ];
+}
+
+export const KEY = { log: 0, meta: 1, idem: 2, idemx: 3, stats: 4, instances: 5, status: 6, baseStats: 7, baseInstances: 8, baseStatus: 9 } as const;
+
+/** Registry of topics that took ingest: topic -> last ingest ms. Outside any topic's slot on purpose. */
+export const TOPICS_KEY = 'pulse:topics';
+
+/** The topic a log key belongs to (XREAD answers name keys). */
+export function topicOfLogKey(key: string): string {
+  return key.slice('pulse:{'.length, -'}:log'.length);
+}

@@ -1,0 +1,183 @@
+// Lua scripts run by Redis: the append (seq + log + projections in one atomic call) and the tick.
+// The fold here must match fold.ts; event-store.spec.ts proves they agree at every seq.
+
+const COMMON = `
+local log, meta, idem, idemx = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local LIVE = { KEYS[5], KEYS[6], KEYS[7] }
+local BASE = { KEYS[8], KEYS[9], KEYS[10] }
+local epoch_candidate, now, retention, idem_window = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+
+local function get_instance(p, id)
+  local raw = redis.call('HGET', p[2], id)
+  if raw then return cjson.decode(raw) end
+  return { id = id, status = 'online', last_seen = 0, next_action_at = cjson.null, attempts = 0, successes = 0, failures = 0 }
+end
+
+-- Folds one event into projection p = { stats, instances, status }.
+local function fold(p, etype, d, ts)
+  if etype == 'instance.heartbeat' then
+    local inst = get_instance(p, d.instanceId)
+    inst.status = d.status or 'online'
+    inst.last_seen = ts
+    inst.next_action_at = d.nextActionAt or cjson.null
+    if d.meta ~= nil then inst.meta = d.meta end
+    redis.call('HSET', p[2], d.instanceId, cjson.encode(inst))
+  elseif etype == 'attempt.recorded' then
+    local inst = get_instance(p, d.instanceId)
+    inst.attempts = inst.attempts + 1
+    redis.call('HINCRBY', p[1], 'total_attempts', 1)
+    if d.outcome == 'success' then
+      inst.successes = inst.successes + 1
+      redis.call('HINCRBY', p[1], 'successful', 1)
+    else
+      inst.failures = inst.failures + 1
+      redis.call('HINCRBY', p[1], 'failed', 1)
+    end
+    inst.last_seen = ts
+    if inst.status == 'offline' then inst.status = 'online' end
+    redis.call('HSET', p[2], d.instanceId, cjson.encode(inst))
+  elseif etype == 'instance.offline' then
+    local raw = redis.call('HGET', p[2], d.instanceId)
+    if raw then
+      local inst = cjson.decode(raw)
+      inst.status = 'offline'
+      redis.call('HSET', p[2], d.instanceId, cjson.encode(inst))
+    end
+  elseif etype == 'status_update' then
+    redis.call('HSET', p[3], 'loop_count', d.loop_count, 'tick_at', d.tick_at, 'next_tick_at', d.next_tick_at)
+  end
+  -- statistics_update and instances_update restate the projection: nothing to fold.
+end
+
+local epoch = redis.call('HGET', meta, 'epoch')
+local function ensure_epoch()
+  if not epoch then
+    epoch = epoch_candidate
+    redis.call('HSET', meta, 'epoch', epoch, 'head', 0, 'base', 0)
+  end
+end
+
+local appended = 0
+-- Appends one event at the next seq and folds it into the live projections. data is JSON text.
+local function append(etype, data, decoded, source)
+  local seq = redis.call('HINCRBY', meta, 'head', 1)
+  if source and source ~= '' then
+    redis.call('XADD', log, seq .. '-0', 't', etype, 'ts', now, 'd', data, 'e', epoch, 's', source)
+  else
+    redis.call('XADD', log, seq .. '-0', 't', etype, 'ts', now, 'd', data, 'e', epoch)
+  end
+  fold(LIVE, etype, decoded or cjson.decode(data), now)
+  appended = appended + 1
+  return seq
+end
+
+-- Keeps exactly \`retention\` events once the log passes it by a slack, folding what leaves into BASE.
+local function trim()
+  if appended == 0 then return end
+  local len = redis.call('XLEN', log)
+  local slack = math.min(1000, math.max(1, math.floor(retention / 100)))
+  if len <= retention + slack then return end
+  local gone = redis.call('XRANGE', log, '-', '+', 'COUNT', len - retention)
+  local last = 0
+  for _, entry in ipairs(gone) do
+    local f = {}
+    for i = 1, #entry[2], 2 do f[entry[2][i]] = entry[2][i + 1] end
+    fold(BASE, f.t, cjson.decode(f.d), tonumber(f.ts))
+    last = entry[1]
+  end
+  redis.call('XTRIM', log, 'MAXLEN', retention)
+  redis.call('HSET', meta, 'base', string.match(last, '^(%d+)'))
+end
+`;
+
+/**
+ * APPEND: KEYS = topicKeys(topic); ARGV = epoch candidate, now, retention, idempotency window ms,
+ * then per event: type, data JSON, idempotency key ('' for none), source ('' for none).
+ * Returns { epoch, seq per event } (a duplicate answers the seq it got the first time).
+ */
+export const APPEND_LUA = `${COMMON}
+ensure_epoch()
+local expired = redis.call('ZRANGEBYSCORE', idemx, '-inf', now, 'LIMIT', 0, 100)
+if #expired > 0 then
+  redis.call('HDEL', idem, unpack(expired))
+  redis.call('ZREM', idemx, unpack(expired))
+end
+local result = { epoch }
+for i = 5, #ARGV, 4 do
+  local key = ARGV[i + 2]
+  local prior = false
+  if key ~= '' then
+    local expiry = redis.call('ZSCORE', idemx, key)
+    if expiry and tonumber(expiry) > now then prior = redis.call('HGET', idem, key) end
+  end
+  if prior then
+    result[#result + 1] = tonumber(prior)
+  else
+    local seq = append(ARGV[i], ARGV[i + 1], nil, ARGV[i + 3])
+    if key ~= '' then
+      redis.call('HSET', idem, key, seq)
+      redis.call('ZADD', idemx, now + idem_window, key)
+    end
+    result[#result + 1] = seq
+  end
+end
+trim()
+return result
+`;
+
+/**
+ * TICK: KEYS = topicKeys(topic); ARGV = epoch candidate, now, retention, idempotency window ms,
+ * tick_at (the scheduled time), next_tick_at, instance TTL ms.
+ * Appends instance.offline for each instance whose last heartbeat is older than the TTL, then
+ * status_update, statistics_update and instances_update, all computed from the projection here,
+ * so they equal the fold at their seq. A tick at or before the last appended tick_at is skipped:
+ * a retried, stalled or duplicated tick appends nothing, and loop_count stays contiguous.
+ * Returns { epoch, seqs... } or { '' } for a topic with no log, { epoch } when skipped.
+ */
+export const TICK_LUA = `${COMMON}
+if not epoch then return { '' } end
+local tick_at, next_tick_at, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local last_tick = tonumber(redis.call('HGET', LIVE[3], 'tick_at') or '-1')
+if tick_at <= last_tick then return { epoch } end
+
+local result = { epoch }
+local raw = redis.call('HGETALL', LIVE[2])
+local ids = {}
+for i = 1, #raw, 2 do ids[#ids + 1] = raw[i] end
+-- Byte order, as JavaScript sorts ASCII ids (Lua's < follows the server's locale).
+table.sort(ids, function(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = a:byte(i), b:byte(i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end)
+for _, id in ipairs(ids) do
+  local inst = cjson.decode(redis.call('HGET', LIVE[2], id))
+  if inst.status ~= 'offline' and now - inst.last_seen > ttl then
+    local d = { instanceId = id, last_seen = inst.last_seen, ttl_ms = ttl }
+    result[#result + 1] = append('instance.offline', cjson.encode(d), d, '')
+  end
+end
+
+local active, parts = 0, {}
+for i, id in ipairs(ids) do
+  local json = redis.call('HGET', LIVE[2], id)
+  parts[i] = json
+  if cjson.decode(json).status ~= 'offline' then active = active + 1 end
+end
+local total = tonumber(redis.call('HGET', LIVE[1], 'total_attempts') or '0')
+local ok = tonumber(redis.call('HGET', LIVE[1], 'successful') or '0')
+local failed = tonumber(redis.call('HGET', LIVE[1], 'failed') or '0')
+local rate = 0
+if total > 0 then rate = math.floor(ok * 10000 / total + 0.5) / 100 end
+local loops = tonumber(redis.call('HGET', LIVE[3], 'loop_count') or '0') + 1
+
+local status = { monitoring_active = true, loop_count = loops, active_instances = active, tick_at = tick_at, next_tick_at = next_tick_at }
+result[#result + 1] = append('status_update', cjson.encode(status), status, 'monitor-tick')
+local stats = { total_attempts = total, successful = ok, failed = failed, success_rate = rate, active_instances = active }
+result[#result + 1] = append('statistics_update', cjson.encode(stats), stats, 'monitor-tick')
+result[#result + 1] = append('instances_update', '{"instances":[' .. table.concat(parts, ',') .. ']}', {}, 'monitor-tick')
+trim()
+return result
+`;
