@@ -1,0 +1,61 @@
+// REST errors: one body shape ({ ok: false, code, message, issues? }) for every failure, thrown or not.
+import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
+import type { Response } from 'express';
+import type { z } from 'zod';
+import { badRequest, type ErrorBody, type ErrorCode } from '#pulse/contracts';
+
+export class PulseHttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: ErrorBody,
+  ) {
+    super(body.message);
+  }
+
+  static of(status: number, code: ErrorCode, message: string): PulseHttpError {
+    return new PulseHttpError(status, { ok: false, code, message });
+  }
+}
+
+/** Parses input with a schema, or throws 400 BAD_REQUEST naming every wrong field under `prefix`. */
+export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, prefix?: string): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const body = badRequest(result.error);
+  if (prefix) {
+    body.issues = body.issues!.map((issue) => ({ ...issue, path: issue.path === '(root)' ? prefix : `${prefix}.${issue.path}` }));
+    body.message = body.issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ');
+  }
+  throw new PulseHttpError(400, body);
+}
+
+const CODE_BY_STATUS: Record<number, ErrorCode> = { 400: 'BAD_REQUEST', 401: 'UNAUTHORIZED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 413: 'BAD_REQUEST', 415: 'BAD_REQUEST', 429: 'RATE_LIMITED', 503: 'UNAVAILABLE' };
+
+/** Maps anything thrown in a request to the error body; unknown errors are logged and answered 500. */
+@Catch()
+export class HttpErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HTTP');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<Response>();
+    const [status, body] = this.describe(exception);
+    response.status(status).json(body);
+  }
+
+  private describe(exception: unknown): [number, ErrorBody] {
+    if (exception instanceof PulseHttpError) return [exception.status, exception.body];
+    // body-parser errors: malformed JSON, oversize body, unsupported charset.
+    const parserError = exception as { type?: string; status?: number; limit?: number };
+    if (parserError.type === 'entity.parse.failed') return [400, { ok: false, code: 'BAD_REQUEST', message: 'body: malformed JSON', issues: [{ path: 'body', message: 'malformed JSON' }] }];
+    if (parserError.type === 'entity.too.large') return [413, { ok: false, code: 'BAD_REQUEST', message: `body: larger than the ${parserError.limit} byte limit`, issues: [{ path: 'body', message: 'too large' }] }];
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      return [status, { ok: false, code: CODE_BY_STATUS[status] ?? 'BAD_REQUEST', message: exception.message }];
+    }
+    if (typeof parserError.status === 'number' && parserError.status >= 400 && parserError.status < 500) {
+      return [parserError.status, { ok: false, code: CODE_BY_STATUS[parserError.status] ?? 'BAD_REQUEST', message: (exception as Error).message }];
+    }
+    this.logger.error(`unhandled error: ${(exception as Error)?.stack ?? String(exception)}`);
+    return [500, { ok: false, code: 'UNAVAILABLE', message: 'internal error; the gateway log has the details' }];
+  }
+}

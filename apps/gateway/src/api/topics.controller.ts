@@ -1,0 +1,66 @@
+// REST API of the log: ingest, snapshot, events after a seq, topic list.
+import { Body, Controller, Get, HttpCode, Inject, Logger, Param, Post, Query } from '@nestjs/common';
+import { z } from 'zod';
+import { ingestBodySchema, MAX_REPLAY_LIMIT, topicSchema, type PulseEvent, type Snapshot } from '#pulse/contracts';
+import { EventStore } from '#pulse/event-store';
+import { parseOr400, PulseHttpError } from './http-error.js';
+
+const eventsQuerySchema = z.strictObject({
+  after: z.coerce.number({ error: 'expected a whole number' }).int('expected a whole number').min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+  limit: z.coerce.number({ error: 'expected a whole number' }).int('expected a whole number').min(1).max(MAX_REPLAY_LIMIT).default(100),
+});
+
+const unavailable = (topic: string, error: unknown) =>
+  PulseHttpError.of(503, 'UNAVAILABLE', `the log of ${topic} cannot be reached now (${(error as Error).message}); nothing was appended, retry shortly`);
+
+@Controller('api/v1/topics')
+export class TopicsController {
+  private readonly logger = new Logger(TopicsController.name);
+
+  constructor(@Inject(EventStore) private readonly store: EventStore) {}
+
+  @Get()
+  async list(): Promise<{ topic: string; head: number; epoch: string }[]> {
+    return this.store.topics();
+  }
+
+  /** Appends a batch atomically: all events get seqs, or none (503). */
+  @Post(':topic/events')
+  @HttpCode(201)
+  async ingest(@Param('topic') rawTopic: string, @Body() rawBody: unknown): Promise<{ epoch: string; seqs: number[] }> {
+    const topic = parseOr400(topicSchema, rawTopic, 'topic');
+    const body = parseOr400(ingestBodySchema, rawBody ?? {});
+    try {
+      return await this.store.append(
+        topic,
+        body.events.map((event) => ({ type: event.type, data: event.data, idempotencyKey: event.idempotencyKey, source: body.source })),
+      );
+    } catch (error) {
+      this.logger.warn(`append to ${topic} failed: ${(error as Error).message}`);
+      throw unavailable(topic, error);
+    }
+  }
+
+  @Get(':topic/snapshot')
+  async snapshot(@Param('topic') rawTopic: string): Promise<Snapshot> {
+    const topic = parseOr400(topicSchema, rawTopic, 'topic');
+    const snapshot = await this.store.snapshot(topic).catch((error: unknown) => {
+      throw unavailable(topic, error);
+    });
+    if (!snapshot) throw PulseHttpError.of(404, 'NOT_FOUND', `topic ${topic} has no events`);
+    return snapshot;
+  }
+
+  @Get(':topic/events')
+  async events(@Param('topic') rawTopic: string, @Query() rawQuery: unknown): Promise<{ epoch: string; head: number; events: PulseEvent[] }> {
+    const topic = parseOr400(topicSchema, rawTopic, 'topic');
+    const { after, limit } = parseOr400(eventsQuerySchema, rawQuery);
+    const page = await this.store.readAfter(topic, after, limit).catch((error: unknown) => {
+      throw unavailable(topic, error);
+    });
+    if (!page) throw PulseHttpError.of(404, 'NOT_FOUND', `topic ${topic} has no events`);
+    if (after > page.head) throw new PulseHttpError(400, { ok: false, code: 'BAD_REQUEST', message: `after: ${after} is beyond the head ${page.head}`, issues: [{ path: 'after', message: `beyond the head ${page.head}` }] });
+    if (after < page.base) throw PulseHttpError.of(410, 'NOT_FOUND', `events after ${after} of ${topic} are no longer retained (oldest kept: ${page.base + 1}); read the snapshot instead`);
+    return { epoch: page.epoch, head: page.head, events: page.events };
+  }
+}

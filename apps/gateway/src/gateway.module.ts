@@ -1,0 +1,13 @@
+// The gateway process: config, event store, live feed, REST API.
+import { Module, type DynamicModule } from '@nestjs/common';
+import { ConfigModule, type PulseConfig } from '#pulse/config';
+import { EventStoreModule } from '#pulse/event-store';
+import { ApiModule } from './api/api.module.js';
+import { LiveModule } from './live/live.module.js';
+
+@Module({})
+export class GatewayModule {
+  static forRoot(config: PulseConfig): DynamicModule {
+    return { module: GatewayModule, imports: [ConfigModule.forRoot(config), EventStoreModule, LiveModule, ApiModule] };
+  }
+}

@@ -1,0 +1,253 @@
+// The seam between the log and the sockets: snapshot or replay, catch-up, then the live room, without gap or duplicate.
+import type { Server, Socket } from 'socket.io';
+import {
+  MAX_REPLAY_LIMIT,
+  MAX_RESUME_EVENTS,
+  type ClientToServerEvents,
+  type ErrorBody,
+  type PulseEvent,
+  type ReplayAck,
+  type ReplayRequest,
+  type ResyncReason,
+  type ServerToClientEvents,
+  type SubscribeAck,
+  type SubscribeRequest,
+} from '#pulse/contracts';
+import type { EventStore } from '#pulse/event-store';
+import type { LogTail, TailListener } from './log-tail.js';
+
+export type PulseServer = Server<ClientToServerEvents, ServerToClientEvents>;
+export type PulseSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
+
+/** A socket's subscription to one topic. */
+interface Subscription {
+  topic: string;
+  epoch: string;
+  /** Last seq sent to this socket. */
+  watermark: number;
+  batch: boolean;
+  state: 'catching-up' | 'pending' | 'live' | 'closed';
+}
+
+export interface LiveHubOptions {
+  /** A socket whose unsent output passes this many bytes is disconnected; it resumes when it returns. @default 8 MiB */
+  maxBufferedBytes?: number;
+}
+
+/** Room of every socket live on `topic` in this cluster (presence goes through the adapter). */
+export const topicRoom = (topic: string) => `topic:${topic}`;
+/** Room of the sockets live on `topic` that asked for batch frames. */
+const batchRoom = (topic: string) => `batch:${topic}`;
+
+const error = (code: ErrorBody['code'], message: string): ErrorBody => ({ ok: false, code, message });
+
+export class LiveHub implements TailListener {
+  private server: PulseServer | null = null;
+  /** Per topic: the sockets of this process subscribed to it, in any state. */
+  private readonly local = new Map<string, Set<PulseSocket>>();
+  private readonly maxBufferedBytes: number;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly tail: LogTail,
+    options: LiveHubOptions = {},
+  ) {
+    this.maxBufferedBytes = options.maxBufferedBytes ?? 8 * 1024 * 1024;
+  }
+
+  attach(server: PulseServer): void {
+    this.server = server;
+  }
+
+  private subscriptions(socket: PulseSocket): Map<string, Subscription> {
+    const data = socket.data as { subscriptions?: Map<string, Subscription> };
+    data.subscriptions ??= new Map<string, Subscription>();
+    return data.subscriptions;
+  }
+
+  /**
+   * Answers a subscribe through `ack`, then brings the socket from its answer's last seq to the
+   * live room: the answer goes out before any event that follows it.
+   */
+  async subscribe(socket: PulseSocket, request: SubscribeRequest, ack: (answer: SubscribeAck) => void): Promise<void> {
+    const { topic } = request;
+    this.unsubscribe(socket, topic);
+    const subscription: Subscription = { topic, epoch: '', watermark: 0, batch: request.batch ?? false, state: 'catching-up' };
+    this.subscriptions(socket).set(topic, subscription);
+    this.localTopic(topic).add(socket);
+    try {
+      await this.tail.follow(topic);
+      const answer = await this.answer(request);
+      if (subscription.state === 'closed') return ack(error('UNAVAILABLE', 'the subscription was replaced or closed while it was answered'));
+      if (!answer.ok) {
+        this.unsubscribe(socket, topic);
+        return ack(answer);
+      }
+      subscription.epoch = answer.epoch;
+      subscription.watermark = answer.events.at(-1)?.seq ?? answer.snapshot?.seq ?? request.since!.seq;
+      ack(answer);
+    } catch (cause) {
+      this.unsubscribe(socket, topic);
+      return ack(error('UNAVAILABLE', `cannot read the log of ${topic} now (${(cause as Error).message}); retry shortly`));
+    }
+    await this.catchUp(socket, subscription);
+  }
+
+  /** The subscribe answer: a replay from `since` when it is recoverable, else a snapshot. */
+  private async answer(request: SubscribeRequest): Promise<SubscribeAck> {
+    const { topic, since } = request;
+    const head = await this.store.head(topic);
+    if (!head) return error('NOT_FOUND', `topic ${topic} has no events yet; publish to it first, or pick one from GET /api/v1/topics`);
+    if (since && since.epoch === head.epoch) {
+      if (since.seq > head.head) return { ...error('BAD_REQUEST', `since.seq: ${since.seq} is beyond the head ${head.head} of ${topic}`), issues: [{ path: 'since.seq', message: `beyond the head ${head.head}` }] };
+      if (since.seq >= head.base && head.head - since.seq <= MAX_RESUME_EVENTS) {
+        const events: PulseEvent[] = [];
+        let after = since.seq;
+        while (after < head.head) {
+          const page = await this.store.readAfter(topic, after, MAX_REPLAY_LIMIT);
+          if (!page || page.epoch !== head.epoch || page.base > after) break;
+          const wanted = page.events.filter((event) => event.seq <= head.head);
+          if (wanted.length === 0) break;
+          events.push(...wanted);
+          after = wanted.at(-1)!.seq;
+        }
+        if (after === head.head) return { ok: true, topic, epoch: head.epoch, head: head.head, recovered: true, events };
+      }
+    }
+    const snapshot = await this.store.snapshot(topic);
+    if (!snapshot) return error('NOT_FOUND', `topic ${topic} has no events`);
+    return { ok: true, topic, epoch: snapshot.epoch, head: snapshot.seq, recovered: false, snapshot, events: [] };
+  }
+
+  /** Sends what the socket missed since its watermark until it stands where the tail does, then makes it live. */
+  private async catchUp(socket: PulseSocket, subscription: Subscription): Promise<void> {
+    const { topic } = subscription;
+    for (;;) {
+      if (subscription.state !== 'catching-up') return;
+      const position = this.tail.position(topic);
+      if (position === undefined) return this.resync(socket, subscription, 'log_lost');
+      if (subscription.watermark === position) return this.goLive(socket, subscription);
+      if (subscription.watermark > position) {
+        // The tail has not read this far yet: it hands the socket over when it passes the watermark.
+        subscription.state = 'pending';
+        return;
+      }
+      let page;
+      try {
+        page = await this.store.readAfter(topic, subscription.watermark, MAX_REPLAY_LIMIT);
+      } catch {
+        return this.resync(socket, subscription, 'log_lost');
+      }
+      if (subscription.state !== 'catching-up') return;
+      if (!page || page.epoch !== subscription.epoch) return this.resync(socket, subscription, 'epoch_changed');
+      if (page.base > subscription.watermark || page.events.length === 0) return this.resync(socket, subscription, 'trimmed');
+      this.send(socket, subscription, page.events);
+    }
+  }
+
+  private goLive(socket: PulseSocket, subscription: Subscription): void {
+    subscription.state = 'live';
+    void socket.join(subscription.batch ? [topicRoom(subscription.topic), batchRoom(subscription.topic)] : topicRoom(subscription.topic));
+  }
+
+  /** Sends events to one socket and moves its watermark. */
+  private send(socket: PulseSocket, subscription: Subscription, events: PulseEvent[]): void {
+    if (events.length === 0) return;
+    if (subscription.batch) socket.emit('events', events);
+    else for (const event of events) socket.emit(event.type as 'status_update', event);
+    subscription.watermark = events.at(-1)!.seq;
+  }
+
+  /** From the tail: one contiguous batch of `topic`, to the live room of this process, then to pending sockets it reaches. */
+  onEvents(topic: string, events: PulseEvent[]): void {
+    const server = this.server;
+    const local = this.local.get(topic);
+    if (!server || !local) return;
+    const room = topicRoom(topic);
+    const batch = batchRoom(topic);
+    // One encoded frame per event (or per batch) for every live socket: they all stand at the tail's position.
+    const singles = server.local.to(room).except(batch);
+    for (const event of events) singles.emit(event.type as 'status_update', event);
+    server.local.to(batch).emit('events', events);
+    const last = events.at(-1)!.seq;
+    for (const socket of local) {
+      const subscription = this.subscriptions(socket).get(topic);
+      if (!subscription) continue;
+      if (subscription.state === 'live') subscription.watermark = last;
+      else if (subscription.state === 'pending' && subscription.watermark <= last) {
+        this.send(socket, subscription, events.filter((event) => event.seq > subscription.watermark));
+        this.goLive(socket, subscription);
+      }
+      if (this.bufferedBytes(socket) > this.maxBufferedBytes) {
+        // It reads slower than the topic moves: cut it loose; it resumes from its seq when it returns.
+        socket.disconnect(true);
+      }
+    }
+  }
+
+  /** From the tail: the topic's continuity is gone; every local subscriber must take a snapshot. */
+  onReset(topic: string, reason: ResyncReason): void {
+    const local = this.local.get(topic);
+    if (!local) return;
+    for (const socket of [...local]) {
+      const subscription = this.subscriptions(socket).get(topic);
+      if (subscription) this.resync(socket, subscription, reason);
+    }
+  }
+
+  private resync(socket: PulseSocket, subscription: Subscription, reason: ResyncReason): void {
+    this.unsubscribe(socket, subscription.topic);
+    socket.emit('resync', { topic: subscription.topic, reason });
+  }
+
+  /** Bytes written to the socket's connection but not yet sent. */
+  private bufferedBytes(socket: PulseSocket): number {
+    const transport = (socket.conn as unknown as { transport?: { socket?: { bufferedAmount?: number } } }).transport;
+    return transport?.socket?.bufferedAmount ?? 0;
+  }
+
+  async replay(request: ReplayRequest): Promise<ReplayAck> {
+    const { topic, fromSeq } = request;
+    const page = await this.store.readAfter(topic, Math.max(fromSeq - 1, 0), request.limit ?? MAX_REPLAY_LIMIT);
+    if (!page) return error('NOT_FOUND', `topic ${topic} has no events yet`);
+    if (fromSeq > page.head + 1) return { ...error('BAD_REQUEST', `fromSeq: ${fromSeq} is beyond the head ${page.head} of ${topic}`), issues: [{ path: 'fromSeq', message: `beyond the head ${page.head}` }] };
+    if (fromSeq <= page.base) return error('NOT_FOUND', `events before ${page.base + 1} of ${topic} are no longer retained; subscribe without since for a snapshot`);
+    return { ok: true, topic, epoch: page.epoch, head: page.head, events: page.events };
+  }
+
+  /** Ends the socket's subscription to `topic` (if any); the tail stops following topics nobody here reads. */
+  unsubscribe(socket: PulseSocket, topic: string): boolean {
+    const subscriptions = this.subscriptions(socket);
+    const subscription = subscriptions.get(topic);
+    if (!subscription) return false;
+    subscription.state = 'closed';
+    subscriptions.delete(topic);
+    void socket.leave(topicRoom(topic));
+    void socket.leave(batchRoom(topic));
+    const local = this.local.get(topic);
+    if (local) {
+      local.delete(socket);
+      if (local.size === 0) {
+        this.local.delete(topic);
+        this.tail.unfollow(topic);
+      }
+    }
+    return true;
+  }
+
+  /** A socket left: end all its subscriptions. */
+  disconnected(socket: PulseSocket): void {
+    for (const topic of [...this.subscriptions(socket).keys()]) this.unsubscribe(socket, topic);
+  }
+
+  /** Sockets of this process subscribed to each topic. */
+  localCounts(): Record<string, number> {
+    return Object.fromEntries([...this.local].map(([topic, sockets]) => [topic, sockets.size]));
+  }
+
+  private localTopic(topic: string) {
+    let local = this.local.get(topic);
+    if (!local) this.local.set(topic, (local = new Set()));
+    return local;
+  }
+}

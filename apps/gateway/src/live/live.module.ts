@@ -1,0 +1,51 @@
+// The live feed of one gateway process: its log tail, the hub that feeds sockets, and the Socket.IO gateway.
+import { Inject, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { EventStore, LogReader, REDIS, RedisConnections } from '#pulse/event-store';
+import { LiveGateway } from './live.gateway.js';
+import { LiveHub } from './live-hub.js';
+import { LogTail } from './log-tail.js';
+
+/** The tail and the hub call each other: the tail pushes events in, the hub follows topics. */
+export const TAIL_AND_HUB = Symbol('TAIL_AND_HUB');
+
+@Module({
+  providers: [
+    {
+      provide: TAIL_AND_HUB,
+      inject: [RedisConnections, REDIS, EventStore],
+      useFactory: (connections: RedisConnections, commands: Redis, store: EventStore) => {
+        // Blocking reads get a connection of their own, as BullMQ's QueueEvents does.
+        const reading = connections.connect({ name: 'pulse:gateway:tail' });
+        const hub: { current?: LiveHub } = {};
+        const tail = new LogTail(
+          new LogReader(reading),
+          store,
+          {
+            readerId: async () => Number(await reading.client('ID')),
+            unblock: async (id) => Number(await commands.client('UNBLOCK', id)) === 1,
+          },
+          { onEvents: (topic, events) => hub.current!.onEvents(topic, events), onReset: (topic, reason) => hub.current!.onReset(topic, reason) },
+          new Logger('LogTail'),
+        );
+        hub.current = new LiveHub(store, tail);
+        return { tail, hub: hub.current };
+      },
+    },
+    { provide: LogTail, inject: [TAIL_AND_HUB], useFactory: (both: { tail: LogTail }) => both.tail },
+    { provide: LiveHub, inject: [TAIL_AND_HUB], useFactory: (both: { hub: LiveHub }) => both.hub },
+    LiveGateway,
+  ],
+  exports: [LogTail, LiveHub],
+})
+export class LiveModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(@Inject(LogTail) private readonly tail: LogTail) {}
+
+  onApplicationBootstrap(): void {
+    this.tail.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.tail.stop();
+  }
+}

@@ -1,0 +1,224 @@
+// One blocking XREAD loop per gateway process over the topics its own sockets follow, in seq order.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { PulseEvent, ResyncReason } from '#pulse/contracts';
+import type { EventStore, LogHead, LogReader } from '#pulse/event-store';
+
+/** Where the tail hands what it reads. Called synchronously, in seq order per topic. */
+export interface TailListener {
+  /** Contiguous events of `topic`, the first one right after the previous call's last. */
+  onEvents(topic: string, events: PulseEvent[]): void;
+  /** Continuity of `topic` is lost (its log was replaced or trimmed past the tail); the tail goes on from `head`. */
+  onReset(topic: string, reason: ResyncReason): void;
+}
+
+export interface LogTailOptions {
+  /** Longest XREAD block; also how often idle tails re-check epochs. @default 5000 */
+  blockMs?: number;
+  /** Most events read per topic per XREAD (one delivery batch). @default 1000 */
+  count?: number;
+  /** Longest pause between retries after an error. @default 2000 */
+  maxBackoffMs?: number;
+}
+
+interface Tailed {
+  /** Last seq handed to the listener. */
+  position: number;
+  /** Epoch of the log being tailed; null while the topic has no log. */
+  epoch: string | null;
+}
+
+/** Connection-level operations the tail needs besides reading. */
+export interface TailConnection {
+  /** CLIENT ID of the reading connection. */
+  readerId(): Promise<number>;
+  /** CLIENT UNBLOCK from another connection; true if the reader was blocked. */
+  unblock(clientId: number): Promise<boolean>;
+}
+
+export interface TailLogger {
+  warn(message: string): void;
+  log(message: string): void;
+}
+
+export class LogTail {
+  private readonly tailed = new Map<string, Tailed>();
+  private readonly starting = new Map<string, Promise<void>>();
+  private readonly blockMs: number;
+  private readonly count: number;
+  private readonly maxBackoffMs: number;
+  private loop: Promise<void> | null = null;
+  private closing = false;
+  /** Resolves the idle wait when topics are added or the tail stops. */
+  private wakeIdle: (() => void) | null = null;
+  private reading = false;
+  private readerClientId: number | null = null;
+  private abort = new AbortController();
+  /** Time of the last XREAD that answered (ms), for readiness. */
+  lastReadAt = 0;
+  /** Errors since the last good read; 0 when healthy. */
+  failures = 0;
+
+  constructor(
+    private readonly reader: LogReader,
+    private readonly store: EventStore,
+    private readonly connection: TailConnection,
+    private readonly listener: TailListener,
+    private readonly logger: TailLogger,
+    options: LogTailOptions = {},
+  ) {
+    this.blockMs = options.blockMs ?? 5000;
+    this.count = options.count ?? 1000;
+    this.maxBackoffMs = options.maxBackoffMs ?? 2000;
+  }
+
+  /** The last seq delivered for `topic`, or undefined when it is not tailed (yet). */
+  position(topic: string): number | undefined {
+    return this.tailed.get(topic)?.position;
+  }
+
+  /** Topics being tailed. */
+  get topics(): string[] {
+    return [...this.tailed.keys()];
+  }
+
+  /** True while reads succeed (or nothing needs reading). */
+  get healthy(): boolean {
+    return this.loop !== null && this.failures === 0;
+  }
+
+  /** Starts tailing `topic` at its head; resolves once its position is known. */
+  follow(topic: string): Promise<void> {
+    if (this.tailed.has(topic)) return Promise.resolve();
+    let start = this.starting.get(topic);
+    if (!start) {
+      start = this.store.head(topic).then(
+        (head) => {
+          this.starting.delete(topic);
+          if (!this.tailed.has(topic)) this.tailed.set(topic, { position: head?.head ?? 0, epoch: head?.epoch ?? null });
+          this.wake();
+        },
+        (error: unknown) => {
+          this.starting.delete(topic);
+          throw error;
+        },
+      );
+      this.starting.set(topic, start);
+    }
+    return start;
+  }
+
+  /** Stops tailing `topic`. */
+  unfollow(topic: string): void {
+    if (this.tailed.delete(topic)) this.wake();
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Stops the loop; an XREAD in progress is unblocked. */
+  async stop(): Promise<void> {
+    this.closing = true;
+    this.abort.abort();
+    this.wake();
+    await this.loop;
+  }
+
+  /** Makes the loop re-read its topic set now instead of when the current XREAD times out. */
+  private wake(): void {
+    this.wakeIdle?.();
+    this.wakeIdle = null;
+    if (this.reading && this.readerClientId !== null) void this.unblockReader(this.readerClientId);
+  }
+
+  private async unblockReader(clientId: number): Promise<void> {
+    // The XREAD may still be on its way to Redis; retry briefly until it is blocked and released.
+    for (let attempt = 0; attempt < 20 && this.reading && this.readerClientId === clientId; attempt++) {
+      try {
+        if (await this.connection.unblock(clientId)) return;
+      } catch (error) {
+        this.logger.warn(`could not unblock the log tail: ${(error as Error).message}`);
+        return;
+      }
+      await sleep(5);
+    }
+  }
+
+  private async run(): Promise<void> {
+    let verify = true;
+    while (!this.closing) {
+      if (this.tailed.size === 0) {
+        await new Promise<void>((resolve) => (this.wakeIdle = resolve));
+        continue;
+      }
+      try {
+        this.readerClientId ??= await this.connection.readerId();
+        if (verify) await this.verifyEpochs();
+        verify = false;
+        const positions = new Map([...this.tailed].map(([topic, tailed]) => [topic, tailed.position]));
+        this.reading = true;
+        let batches: Map<string, PulseEvent[]>;
+        try {
+          batches = await this.reader.read(positions, this.blockMs, this.count);
+        } finally {
+          this.reading = false;
+        }
+        this.lastReadAt = Date.now();
+        if (this.failures > 0) this.logger.log(`log tail reading again after ${this.failures} failed attempt(s)`);
+        this.failures = 0;
+        for (const [topic, events] of batches) this.accept(topic, events, positions.get(topic)!);
+        // A timed-out or unblocked read is a quiet moment: check that no log was replaced meanwhile.
+        if (batches.size === 0) verify = true;
+      } catch (error) {
+        if (this.closing) break;
+        this.failures += 1;
+        this.readerClientId = null;
+        verify = true;
+        const pause = Math.min(100 * 2 ** Math.min(this.failures - 1, 5), this.maxBackoffMs);
+        if (this.failures === 1 || this.failures % 20 === 0) {
+          this.logger.warn(`log tail read failed (${(error as Error).message}); attempt ${this.failures}, retrying in ${pause} ms`);
+        }
+        await sleep(pause, undefined, { signal: this.abort.signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  /** Hands a read batch over, unless the topic moved on (unfollowed, reset) while it was read. */
+  private accept(topic: string, events: PulseEvent[], readFrom: number): void {
+    const tailed = this.tailed.get(topic);
+    if (!tailed || tailed.position !== readFrom || events.length === 0) return;
+    const first = events[0]!;
+    if (tailed.epoch === null && first.seq === 1) tailed.epoch = first.epoch;
+    if (first.epoch !== tailed.epoch) return this.reset(topic, tailed, 'epoch_changed', { epoch: first.epoch, head: events.at(-1)!.seq, base: 0 });
+    if (first.seq !== tailed.position + 1) return this.reset(topic, tailed, 'trimmed', { epoch: first.epoch, head: events.at(-1)!.seq, base: 0 });
+    const sameEpoch = events.findIndex((event) => event.epoch !== tailed.epoch);
+    const delivered = sameEpoch === -1 ? events : events.slice(0, sameEpoch);
+    tailed.position = delivered.at(-1)!.seq;
+    this.listener.onEvents(topic, delivered);
+    if (sameEpoch !== -1) this.reset(topic, tailed, 'epoch_changed', { epoch: events[sameEpoch]!.epoch, head: events.at(-1)!.seq, base: 0 });
+  }
+
+  private reset(topic: string, tailed: Tailed, reason: ResyncReason, head: LogHead | null): void {
+    this.logger.warn(`topic ${topic}: ${reason}; its subscribers must resync`);
+    tailed.epoch = head?.epoch ?? null;
+    tailed.position = head?.head ?? 0;
+    this.listener.onReset(topic, reason);
+  }
+
+  /** After a reconnect or a quiet spell: a log whose epoch changed (or vanished) resets its topic. */
+  private async verifyEpochs(): Promise<void> {
+    const topics = [...this.tailed.keys()];
+    const heads = await Promise.all(topics.map((topic) => this.store.head(topic)));
+    topics.forEach((topic, i) => {
+      const tailed = this.tailed.get(topic);
+      const head = heads[i] ?? null;
+      if (!tailed) return;
+      if (tailed.epoch === null) {
+        if (head && head.head <= tailed.position) tailed.epoch = head.epoch;
+        return;
+      }
+      if (!head) this.reset(topic, tailed, 'log_lost', null);
+      else if (head.epoch !== tailed.epoch) this.reset(topic, tailed, 'epoch_changed', head);
+    });
+  }
+}

@@ -1,0 +1,35 @@
+// Gateway process entry: validate config, then serve Socket.IO, REST and the dashboard on HOST:PORT.
+import 'reflect-metadata';
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { loadConfigOrExit, nestLogLevels } from '#pulse/config';
+import { GatewayModule } from './gateway.module.js';
+import { RedisIoAdapter } from './live/redis-io.adapter.js';
+
+/** Largest REST body: 500 events of a few hundred bytes each fit comfortably. */
+const MAX_BODY = '1mb';
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const app = await NestFactory.create<NestExpressApplication>(GatewayModule.forRoot(config), {
+    bodyParser: false,
+    logger: nestLogLevels(config.LOG_LEVEL),
+  });
+  app.useBodyParser('json', { limit: MAX_BODY });
+  app.useWebSocketAdapter(new RedisIoAdapter(app));
+  app.useStaticAssets(fileURLToPath(new URL('../../../../apps/dashboard/public', import.meta.url)), { index: 'index.html' });
+  app.enableShutdownHooks();
+  await app.listen(config.PORT, config.HOST);
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+  // Scripts and tests wait for this line (PORT=0 picks a free port).
+  new Logger('Gateway').log(`Pulse gateway listening on http://${host}:${port}`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`Pulse gateway failed to start: ${(error as Error)?.stack ?? String(error)}\n`);
+  process.exit(1);
+});
