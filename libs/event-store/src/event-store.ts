@@ -215,7 +215,7 @@ export class EventStore {
     const [epoch, headRaw] = meta;
     if (!epoch) return null;
     const head = Number(headRaw ?? 0);
-    const [stats, instances, status, baseStats, baseInstances, baseStatus] = hashes.map(([, hash]) => hash) as Record<string, string>[];
+    const [stats, instances, status, baseStats, baseInstances, baseStatus] = hashes.map(([, hash]) => hash);
     const live = stateFromHashes(stats!, instances!, status!);
     const rebuilt = stateFromHashes(baseStats!, baseInstances!, baseStatus!);
     let after = Number(meta[2] ?? 0);

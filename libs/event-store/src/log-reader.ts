@@ -21,7 +21,7 @@ export class LogReader {
     const topics = [...positions.keys()];
     const keys = topics.map((topic) => topicKeys(topic)[KEY.log]!);
     const ids = topics.map((topic) => `${positions.get(topic)!}-0`);
-    const answer = (await this.redis.xread('COUNT', count, 'BLOCK', blockMs, 'STREAMS', ...keys, ...ids)) as [string, [string, string[]][]][] | null;
+    const answer = (await this.redis.xread('COUNT', count, 'BLOCK', blockMs, 'STREAMS', ...keys, ...ids));
     const result = new Map<string, PulseEvent[]>();
     for (const [key, entries] of answer ?? []) {
       const topic = topicOfLogKey(key);

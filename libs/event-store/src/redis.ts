@@ -45,3 +45,4 @@ export async function waitForReady(redis: Redis, url: string, timeoutMs = 10_000
     redis.on('ready', onReady);
   });
 }
+

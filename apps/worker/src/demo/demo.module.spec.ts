@@ -1,0 +1,71 @@
+// The demo module booted as the worker boots it: on with PULSE_DEMO, posting to a real HTTP server, stopped on close.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ConfigModule, parseConfig } from '#pulse/config';
+import { ingestBodySchema } from '#pulse/contracts';
+import { DemoModule } from './demo.module.js';
+
+let server: Server | undefined;
+
+/** A stand-in gateway that accepts every post and resolves `firstPost` on the first one. */
+async function gateway() {
+  const posts: { url: string; body: unknown }[] = [];
+  let resolveFirst: () => void = () => undefined;
+  const firstPost = new Promise<void>((resolve) => {
+    resolveFirst = resolve;
+  });
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      posts.push({ url: req.url ?? '', body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown });
+      res.writeHead(201, { 'content-type': 'application/json' }).end('{"seqs":[]}');
+      resolveFirst();
+    });
+  });
+  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, posts, firstPost };
+}
+
+async function boot(env: Record<string, string>) {
+  @Module({ imports: [ConfigModule.forRoot(parseConfig(env)), DemoModule] })
+  class RootModule {}
+  const app = await NestFactory.createApplicationContext(RootModule, { logger: false });
+  await app.init();
+  return app;
+}
+
+function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+describe('DemoModule', () => {
+  afterEach(async () => {
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    server = undefined;
+  });
+
+  it('posts the fleet to the configured gateway when PULSE_DEMO is on, and stops on close', async () => {
+    const { url, posts, firstPost } = await gateway();
+    const app = await boot({ PULSE_DEMO: '1', PULSE_DEMO_URLS: url });
+    await within(5_000, firstPost, 'the first demo post');
+    // Closing resolves only once the fleet's timer is cleared and its post in flight is done.
+    await app.close();
+    expect(posts[0]!.url).toBe('/api/v1/topics/demo/events');
+    expect(ingestBodySchema.safeParse(posts[0]!.body).success).toBe(true);
+  });
+
+  it('does nothing when PULSE_DEMO is off', async () => {
+    const { url, posts } = await gateway();
+    const app = await boot({ PULSE_DEMO: '0', PULSE_DEMO_URLS: url });
+    await app.close();
+    expect(posts).toEqual([]);
+  });
+});

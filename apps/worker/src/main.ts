@@ -1,0 +1,20 @@
+// Worker process entry: validate config, then run the monitor tick scheduler (and the demo fleet if asked).
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { loadConfigOrExit, nestLogLevels } from '#pulse/config';
+import { WorkerModule } from './worker.module.js';
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { logger: nestLogLevels(config.LOG_LEVEL) });
+  app.enableShutdownHooks();
+  await app.init();
+  // Scripts and tests wait for this line.
+  new Logger('Worker').log(`Pulse worker ready (tick every ${config.PULSE_TICK_MS} ms)`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`Pulse worker failed to start: ${(error as Error)?.stack ?? String(error)}\n`);
+  process.exit(1);
+});

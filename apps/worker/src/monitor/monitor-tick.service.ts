@@ -1,0 +1,62 @@
+// One monitor tick over every active topic: offline marking and the three tick events, once per scheduled time.
+import type { EventStore } from '#pulse/event-store';
+
+export interface MonitorTickOptions {
+  tickMs: number;
+  instanceTtlMs: number;
+  /** Topics without ingest for this long are not ticked. */
+  topicIdleMs: number;
+  /** Topics ticked at once (each tick is one Lua call). @default 32 */
+  concurrency?: number;
+  now?: () => number;
+}
+
+export interface TickSummary {
+  tickAt: number;
+  topics: number;
+  /** Topics that got this tick's events now (the others had them already, or have no log). */
+  appended: number;
+  durationMs: number;
+}
+
+export class MonitorTickService {
+  private readonly now: () => number;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly options: MonitorTickOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Ticks every active topic for the scheduled time `tickAt`. Safe to run again for the same
+   * `tickAt` (a retry, a stalled job, another worker): topics that have it append nothing.
+   * Throws if any topic could not be ticked, naming them, so that the job is retried.
+   */
+  async tick(tickAt: number): Promise<TickSummary> {
+    const started = this.now();
+    const topics = await this.store.activeTopics(started - this.options.topicIdleMs);
+    const concurrency = this.options.concurrency ?? 32;
+    const failed: string[] = [];
+    let appended = 0;
+    let firstError: unknown;
+    for (let i = 0; i < topics.length; i += concurrency) {
+      const chunk = topics.slice(i, i + concurrency);
+      const results = await Promise.allSettled(
+        chunk.map((topic) => this.store.tick(topic, { tickAt, nextTickAt: tickAt + this.options.tickMs, instanceTtlMs: this.options.instanceTtlMs })),
+      );
+      results.forEach((result, j) => {
+        if (result.status === 'fulfilled') appended += result.value.appended ? 1 : 0;
+        else {
+          failed.push(chunk[j]!);
+          firstError ??= result.reason;
+        }
+      });
+    }
+    if (failed.length > 0) {
+      throw new Error(`tick ${tickAt} failed for ${failed.length} topic(s) (${failed.slice(0, 5).join(', ')}${failed.length > 5 ? ', …' : ''}): ${(firstError as Error)?.message}`);
+    }
+    return { tickAt, topics: topics.length, appended, durationMs: this.now() - started };
+  }
+}

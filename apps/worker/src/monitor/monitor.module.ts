@@ -1,0 +1,55 @@
+// The monitor tick: its BullMQ queue, the job scheduler upserted at boot, the processor and the service.
+import { BullModule, InjectQueue } from '@nestjs/bullmq';
+import { Inject, Logger, Module, type OnApplicationBootstrap } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
+import { EventStore } from '#pulse/event-store';
+import { BULL_PREFIX, MONITOR_QUEUE, MONITOR_SCHEDULER, type MonitorTickJob } from './monitor.constants.js';
+import { MonitorTickProcessor } from './monitor-tick.processor.js';
+import { MonitorTickService } from './monitor-tick.service.js';
+
+@Module({
+  imports: [
+    BullModule.forRootAsync({
+      inject: [PULSE_CONFIG],
+      useFactory: (config: PulseConfig) => ({
+        connection: { url: config.REDIS_URL, connectionName: 'pulse:worker:bullmq' },
+        prefix: BULL_PREFIX,
+      }),
+    }),
+    BullModule.registerQueue({ name: MONITOR_QUEUE }),
+  ],
+  providers: [
+    {
+      provide: MonitorTickService,
+      inject: [EventStore, PULSE_CONFIG],
+      useFactory: (store: EventStore, config: PulseConfig) =>
+        new MonitorTickService(store, { tickMs: config.PULSE_TICK_MS, instanceTtlMs: config.PULSE_INSTANCE_TTL_MS, topicIdleMs: config.PULSE_TOPIC_IDLE_MS }),
+    },
+    MonitorTickProcessor,
+  ],
+  exports: [MonitorTickService],
+})
+export class MonitorModule implements OnApplicationBootstrap {
+  private readonly logger = new Logger('MonitorScheduler');
+
+  constructor(
+    @InjectQueue(MONITOR_QUEUE) private readonly queue: Queue<MonitorTickJob>,
+    @Inject(PULSE_CONFIG) private readonly config: PulseConfig,
+  ) {}
+
+  /** Every worker upserts the one scheduler at boot: upserting twice leaves one scheduler. */
+  async onApplicationBootstrap(): Promise<void> {
+    const everyMs = this.config.PULSE_TICK_MS;
+    await this.queue.upsertJobScheduler(
+      MONITOR_SCHEDULER,
+      { every: everyMs },
+      {
+        name: MONITOR_SCHEDULER,
+        data: { kind: 'monitor-tick', everyMs },
+        opts: { attempts: 5, backoff: { type: 'exponential', delay: 250 }, removeOnComplete: { count: 1000 }, removeOnFail: { count: 1000 } },
+      },
+    );
+    this.logger.log(`scheduler ${MONITOR_SCHEDULER} ticks every ${everyMs} ms`);
+  }
+}

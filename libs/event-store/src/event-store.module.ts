@@ -1,0 +1,68 @@
+// Nest wiring of the event store: named Redis connections owned (and closed) in one place, and the store.
+import { Global, Inject, Injectable, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
+import { EventStore } from './event-store.js';
+import { createRedis, type ConnectionOptions } from './redis.js';
+
+/** Opens every Redis connection of a process and closes them all at shutdown. */
+@Injectable()
+export class RedisConnections implements OnApplicationShutdown {
+  private readonly logger = new Logger('Redis');
+  private readonly open = new Set<Redis>();
+  /** Connections that became ready at least once, for readiness and metrics. */
+  reconnects = 0;
+
+  constructor(@Inject(PULSE_CONFIG) private readonly config: PulseConfig) {}
+
+  /** A new connection to REDIS_URL; errors are logged once per outage, not per retry. */
+  connect(options: ConnectionOptions): Redis {
+    const redis = createRedis(this.config.REDIS_URL, options);
+    let down = false;
+    redis.on('error', (error: Error) => {
+      if (!down) this.logger.warn(`${options.name}: ${error.message}; reconnecting`);
+      down = true;
+    });
+    redis.on('ready', () => {
+      if (down) {
+        this.reconnects += 1;
+        this.logger.log(`${options.name}: connected again`);
+      }
+      down = false;
+    });
+    this.open.add(redis);
+    return redis;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(
+      [...this.open].map(async (redis) => {
+        try {
+          await redis.quit();
+        } catch {
+          redis.disconnect();
+        }
+      }),
+    );
+    this.open.clear();
+  }
+}
+
+/** The command connection of the process (offline queue off: a request fails fast while Redis is away). */
+export const REDIS = Symbol('REDIS');
+
+@Global()
+@Module({
+  providers: [
+    RedisConnections,
+    { provide: REDIS, inject: [RedisConnections], useFactory: (connections: RedisConnections) => connections.connect({ name: 'pulse:commands' }) },
+    {
+      provide: EventStore,
+      inject: [REDIS, PULSE_CONFIG],
+      useFactory: (redis: Redis, config: PulseConfig) =>
+        new EventStore(redis, { retention: config.PULSE_RETENTION, idempotencyWindowMs: config.PULSE_IDEMPOTENCY_WINDOW_MS }),
+    },
+  ],
+  exports: [RedisConnections, REDIS, EventStore],
+})
+export class EventStoreModule {}
