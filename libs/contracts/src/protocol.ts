@@ -9,7 +9,11 @@ export const MAX_REPLAY_LIMIT = 1000;
 /** Most missed events a `subscribe` with `since` replays; past it the answer is `recovered: false` and a snapshot. */
 export const MAX_RESUME_EVENTS = 10_000;
 
-const seqSchema = z.number({ error: 'expected a whole number' }).int('expected a whole number').min(0).max(Number.MAX_SAFE_INTEGER);
+const seqSchema = z
+  .number({ error: (issue) => (issue.code === 'invalid_type' ? 'expected a whole number' : undefined) })
+  .int('expected a whole number')
+  .min(0, 'expected a whole number >= 0')
+  .max(Number.MAX_SAFE_INTEGER);
 
 /** A resume position: the last event a client has, and the log it came from. */
 export const resumePositionSchema = z.strictObject({
@@ -64,7 +68,7 @@ export type ReplayAck = ReplayOk | ErrorBody;
 export type UnsubscribeAck = { ok: true; topic: string } | ErrorBody;
 
 /** Why continuity was lost, in a `resync`. */
-export type ResyncReason = 'epoch_changed' | 'log_lost' | 'slow_consumer';
+export type ResyncReason = 'epoch_changed' | 'log_lost' | 'trimmed';
 
 /** Server → client events. Tick and fact events arrive under their own type name. */
 export interface ServerToClientEvents {

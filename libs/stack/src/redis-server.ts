@@ -2,10 +2,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { inheritedEnv } from '#pulse/config';
 import { freePort } from './free-port.js';
 
 /** Where redis-server is on this machine, or null. */
-export function findRedisServer(path = process.env.PATH ?? ''): string | null {
+export function findRedisServer(path = inheritedEnv().PATH ?? ''): string | null {
   const dirs = [...path.split(delimiter), '/usr/bin', '/usr/sbin', '/usr/local/bin'];
   for (const dir of dirs) {
     const candidate = join(dir, 'redis-server');
@@ -72,12 +73,12 @@ export class RedisServer {
         const text = chunk.toString();
         output.push(text);
         if (text.includes('Ready to accept connections')) {
-          child.stdout!.off('data', onData);
+          child.stdout.off('data', onData);
           resolve();
         }
       };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+      child.stdout.on('data', onData);
+      child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
       child.once('exit', (code) => reject(new Error(`redis-server exited with code ${code} before it was ready:\n${output.join('').slice(-2000)}`)));
       child.once('error', reject);
     });

@@ -1,0 +1,107 @@
+// `npm start`: the whole local stack in one command — Redis, workers, gateways on PORT, PORT+1…, the demo fleet.
+import { parseArgs } from 'node:util';
+import { createServer } from 'node:net';
+import { ConfigError, inheritedEnv, parseConfig } from '#pulse/config';
+import { PulseStack } from './pulse-stack.js';
+
+const USAGE = `Usage: npm start [-- --gateways N] [-- --workers M]
+
+Starts Redis (REDIS_URL, or an embedded redis-server with its data in .pulse/redis),
+M workers (1), N gateways (2) on PORT (3000), PORT+1, …, and the demo fleet on topic
+"demo" unless PULSE_DEMO=0. Every other Pulse variable (PULSE_TICK_MS, …) is passed on.`;
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(`npm start: ${message}\n`);
+  process.exit(code);
+}
+
+function count(raw: string | undefined, name: string, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 32) fail(`--${name} must be a whole number from 1 to 32, got "${raw}"\n\n${USAGE}`, 2);
+  return value;
+}
+
+async function portFree(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
+
+async function main(): Promise<void> {
+  let args;
+  try {
+    args = parseArgs({ options: { gateways: { type: 'string' }, workers: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
+  } catch (error) {
+    fail(`${(error as Error).message}\n\n${USAGE}`, 2);
+  }
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const gateways = count(args.gateways, 'gateways', 2);
+  const workers = count(args.workers, 'workers', 1);
+  const env = inheritedEnv();
+  let config;
+  try {
+    config = parseConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(`${error.message}\nFix the variables above and start again.`);
+    throw error;
+  }
+  const host = env.HOST?.trim() ? config.HOST : '127.0.0.1';
+  const basePort = config.PORT || 3000;
+  for (let i = 0; i < gateways; i++) {
+    if (!(await portFree(basePort + i, host))) fail(`port ${basePort + i} is in use (another npm start?). Stop that process, or run with PORT=<another port>.`);
+  }
+  const demo = env.PULSE_DEMO?.trim() ? config.PULSE_DEMO : true;
+  const urls = Array.from({ length: gateways }, (_, i) => `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${basePort + i}`);
+
+  const started = Date.now();
+  process.stdout.write(`Starting Pulse: ${config.REDIS_URL && env.REDIS_URL ? `Redis at ${env.REDIS_URL}` : 'embedded redis-server'}, ${workers} worker(s), ${gateways} gateway(s)${demo ? ', demo fleet' : ''}…\n`);
+  let stack: PulseStack | null = null;
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write('\nStopping Pulse…\n');
+    await stack?.stop();
+    process.stdout.write('Stopped.\n');
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+
+  stack = await PulseStack.start({
+    redisUrl: env.REDIS_URL?.trim() ? config.REDIS_URL : undefined,
+    gateways,
+    workers,
+    basePort,
+    env: { HOST: host },
+    // One demo fleet is enough; it fails over between the gateways.
+    workerEnv: (index) => ({ PULSE_DEMO: demo && index === 0 ? '1' : '0', PULSE_DEMO_URLS: urls.join(',') }),
+    onLine: (name, line) => process.stdout.write(`[${name}] ${line}\n`),
+  });
+  for (const proc of [...stack.gateways, ...stack.workers]) {
+    void proc.exited.then(({ code, signal }) => {
+      if (stopping) return;
+      process.stderr.write(`\n${proc.name} stopped unexpectedly (code ${code}, signal ${signal}); stopping the rest. Its last output:\n${proc.output(20)}\n`);
+      void stop(1);
+    });
+  }
+  const lines = [
+    '',
+    `Pulse is up (${((Date.now() - started) / 1000).toFixed(1)} s):`,
+    ...stack.urls.map((url, i) => `  dashboard ${i + 1}  ${url}/`),
+    `  REST API     ${stack.urls[0]}/api/v1/topics`,
+    `  redis        ${stack.redisUrl}${stack.redis ? ' (embedded, data in .pulse/redis)' : ''}`,
+    demo ? '  demo fleet   12 instances on topic "demo" (PULSE_DEMO=0 turns it off)' : '  demo fleet   off',
+    'Press Ctrl-C to stop everything.',
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main().catch((error: unknown) => fail(`${(error as Error).message}`));
