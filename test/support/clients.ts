@@ -1,0 +1,123 @@
+// Test helpers: real socket.io-client connections that record what they receive, and waits that time out clearly.
+import { io, type Socket } from 'socket.io-client';
+import type { ClientToServerEvents, PulseEvent, ServerToClientEvents, SubscribeAck, SubscribeRequest } from '#pulse/contracts';
+
+export type PulseClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** For state only observable by asking (HTTP, Redis): asks until `check` gives a value, or fails after `timeoutMs` naming `what`. */
+export async function waitUntil<T>(what: string, check: () => T | undefined | false | null, timeoutMs = 15_000, intervalMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** A socket.io-client that records, per topic, every event it is sent (live or in subscribe acks). */
+export class RecordingClient {
+  readonly socket: PulseClientSocket;
+  /** Events per topic in arrival order, acks' replayed events included. */
+  readonly received = new Map<string, PulseEvent[]>();
+  readonly resyncs: { topic: string; reason: string }[] = [];
+  readonly acks: SubscribeAck[] = [];
+
+  constructor(url: string, options: { batch?: boolean } = {}) {
+    this.socket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
+    const record = (event: PulseEvent) => this.push(event.topic, [event]);
+    if (options.batch) this.socket.on('events', (events) => this.push(events[0]?.topic ?? '', events));
+    else this.socket.onAny((name: string, payload: unknown) => {
+      if (name !== 'resync' && name !== 'events') record(payload as PulseEvent);
+    });
+    this.socket.on('resync', (notice) => this.resyncs.push(notice));
+  }
+
+  /** Re-checked on every arrival. */
+  private readonly watchers = new Set<() => void>();
+
+  private push(topic: string, events: PulseEvent[]): void {
+    let list = this.received.get(topic);
+    if (!list) this.received.set(topic, (list = []));
+    list.push(...events);
+    for (const watcher of this.watchers) watcher();
+  }
+
+  /** Resolves when `check` holds, re-checked on each arrival; fails after `timeoutMs` naming `what`. */
+  async until(what: () => string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
+    if (check()) return;
+    await new Promise<void>((resolve, reject) => {
+      const watcher = () => {
+        if (!check()) return;
+        cleanup();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.watchers.delete(watcher);
+      };
+      this.watchers.add(watcher);
+    });
+  }
+
+  async connected(): Promise<this> {
+    if (this.socket.connected) return this;
+    await new Promise<void>((resolve, reject) => {
+      this.socket.once('connect', () => resolve());
+      this.socket.once('connect_error', (error) => reject(error));
+    });
+    return this;
+  }
+
+  /** Subscribes and records the ack's events as received. */
+  async subscribe(request: SubscribeRequest): Promise<SubscribeAck> {
+    const ack = (await this.socket.timeout(10_000).emitWithAck('subscribe', request)) as SubscribeAck;
+    this.acks.push(ack);
+    if (ack.ok) this.push(request.topic, ack.events);
+    return ack;
+  }
+
+  events(topic: string): PulseEvent[] {
+    return this.received.get(topic) ?? [];
+  }
+
+  seqs(topic: string): number[] {
+    return this.events(topic).map((event) => event.seq);
+  }
+
+  /** The last seq received for `topic` (0 if none). */
+  last(topic: string): number {
+    return this.events(topic).at(-1)?.seq ?? 0;
+  }
+
+  async untilSeq(topic: string, seq: number, timeoutMs = 15_000): Promise<void> {
+    await this.until(() => `${topic} seq ${seq} (has ${this.last(topic)})`, () => this.last(topic) >= seq, timeoutMs);
+  }
+
+  close(): void {
+    this.socket.disconnect();
+  }
+}
+
+/** What the REST API answers: a success body or an error body. */
+export interface RestAnswer {
+  status: number;
+  body: { seqs?: number[]; epoch?: string; ok?: false; code?: string; message?: string; issues?: { path: string; message: string }[] } | null;
+}
+
+/** Posts events through the REST ingest (a string body is sent as is); returns the status and body. */
+export async function post(url: string, topic: string, body: unknown): Promise<RestAnswer> {
+  const response = await fetch(`${url}/api/v1/topics/${topic}/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json().catch(() => null)) as RestAnswer['body'] };
+}
+
+export const heartbeat = (instanceId: string) => ({ type: 'instance.heartbeat', data: { instanceId } });
+export const attempt = (instanceId: string, outcome: 'success' | 'failure' = 'success') => ({ type: 'attempt.recorded', data: { instanceId, outcome } });
