@@ -106,7 +106,7 @@ export class EventStore {
     private readonly redis: Redis,
     private readonly options: EventStoreOptions,
   ) {
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? (() => Date.now());
     this.appendScript = this.script('pulseAppend', APPEND_LUA);
     this.tickScript = this.script('pulseTick', TICK_LUA);
   }

@@ -12,6 +12,12 @@ export interface ConnectionOptions {
   offlineQueue?: boolean;
   /** BullMQ needs null; request paths fail after one retry. @default 1 */
   maxRetriesPerRequest?: number | null;
+  /**
+   * A command without an answer after this long fails. It bounds requests in flight when Redis
+   * stalls or the connection drops (ioredis does not fail those by itself when it does not resend them).
+   * @default 5000; blocking readers pass their block time plus a margin
+   */
+  commandTimeoutMs?: number;
 }
 
 /** Opens a connection to `url`; it reconnects by itself with capped backoff, forever. */
@@ -21,6 +27,11 @@ export function createRedis(url: string, options: ConnectionOptions): Redis {
     enableOfflineQueue: options.offlineQueue ?? false,
     maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? 1 : options.maxRetriesPerRequest,
     retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2000),
+    // A command in flight when the connection drops fails instead of being sent again after the
+    // reconnect: an append may have run already (resending could append twice), and a blocking
+    // read would block again on a connection whose id the tail no longer knows.
+    autoResendUnfulfilledCommands: false,
+    commandTimeout: options.commandTimeoutMs ?? 5000,
     lazyConnect: false,
   };
   return new Redis(url, redisOptions);

@@ -11,7 +11,7 @@ const eventsQuerySchema = z.strictObject({
 });
 
 const unavailable = (topic: string, error: unknown) =>
-  PulseHttpError.of(503, 'UNAVAILABLE', `the log of ${topic} cannot be reached now (${(error as Error).message}); nothing was appended, retry shortly`);
+  PulseHttpError.of(503, 'UNAVAILABLE', `the log of ${topic} cannot be reached now (${(error as Error).message}); retry shortly (events with an idempotencyKey are appended at most once)`);
 
 @Controller('api/v1/topics')
 export class TopicsController {

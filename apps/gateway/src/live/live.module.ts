@@ -6,6 +6,9 @@ import { LiveGateway } from './live.gateway.js';
 import { LiveHub } from './live-hub.js';
 import { LogTail } from './log-tail.js';
 
+/** Longest blocking read; idle tails re-check epochs this often. */
+const TAIL_BLOCK_MS = 5000;
+
 /** The tail and the hub call each other: the tail pushes events in, the hub follows topics. */
 export const TAIL_AND_HUB = Symbol('TAIL_AND_HUB');
 
@@ -16,7 +19,7 @@ export const TAIL_AND_HUB = Symbol('TAIL_AND_HUB');
       inject: [RedisConnections, REDIS, EventStore],
       useFactory: (connections: RedisConnections, commands: Redis, store: EventStore) => {
         // Blocking reads get a connection of their own, as BullMQ's QueueEvents does.
-        const reading = connections.connect({ name: 'pulse:gateway:tail' });
+        const reading = connections.connect({ name: 'pulse:gateway:tail', commandTimeoutMs: TAIL_BLOCK_MS + 2000 });
         const hub: { current?: LiveHub } = {};
         const tail = new LogTail(
           new LogReader(reading),
@@ -27,7 +30,9 @@ export const TAIL_AND_HUB = Symbol('TAIL_AND_HUB');
           },
           { onEvents: (topic, events) => hub.current!.onEvents(topic, events), onReset: (topic, reason) => hub.current!.onReset(topic, reason) },
           new Logger('LogTail'),
+          { blockMs: TAIL_BLOCK_MS },
         );
+        reading.on('close', () => tail.interrupt('the log tail connection closed'));
         hub.current = new LiveHub(store, tail);
         return { tail, hub: hub.current };
       },

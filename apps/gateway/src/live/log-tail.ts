@@ -51,6 +51,8 @@ export class LogTail {
   /** Resolves the idle wait when topics are added or the tail stops. */
   private wakeIdle: (() => void) | null = null;
   private reading = false;
+  /** Fails the read in progress (see interrupt). */
+  private failRead: ((error: Error) => void) | null = null;
   private readerClientId: number | null = null;
   private abort = new AbortController();
   /** Time of the last XREAD that answered (ms), for readiness. */
@@ -124,6 +126,14 @@ export class LogTail {
     await this.loop;
   }
 
+  /**
+   * Gives up the read in progress, e.g. when its connection closed: a command lost with its
+   * connection is never answered, and the loop must read again on the new one.
+   */
+  interrupt(reason: string): void {
+    this.failRead?.(new Error(reason));
+  }
+
   /** Makes the loop re-read its topic set now instead of when the current XREAD times out. */
   private wake(): void {
     this.wakeIdle?.();
@@ -159,9 +169,13 @@ export class LogTail {
         this.reading = true;
         let batches: Map<string, PulseEvent[]>;
         try {
-          batches = await this.reader.read(positions, this.blockMs, this.count);
+          batches = await new Promise<Map<string, PulseEvent[]>>((resolve, reject) => {
+            this.failRead = reject;
+            this.reader.read(positions, this.blockMs, this.count).then(resolve, reject);
+          });
         } finally {
           this.reading = false;
+          this.failRead = null;
         }
         this.lastReadAt = Date.now();
         if (this.failures > 0) this.logger.log(`log tail reading again after ${this.failures} failed attempt(s)`);

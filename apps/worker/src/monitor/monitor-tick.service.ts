@@ -26,7 +26,7 @@ export class MonitorTickService {
     private readonly store: EventStore,
     private readonly options: MonitorTickOptions,
   ) {
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? (() => Date.now());
   }
 
   /**

@@ -1,0 +1,154 @@
+// The log tail on a real Redis: order and continuity, waking a blocked read, resets on a replaced log, recovery after a kill.
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import type { PulseEvent, ResyncReason } from '#pulse/contracts';
+import { createRedis, EventStore, LogReader } from '#pulse/event-store';
+import { LogTail } from './log-tail.js';
+
+const url = process.env.PULSE_TEST_REDIS_URL!;
+const topic = () => `tail-${randomUUID().slice(0, 12)}`;
+const heartbeat = (instanceId: string) => ({ type: 'instance.heartbeat', data: { instanceId } });
+
+/** A tail on its own connections, recording what it hands over. */
+class Harness {
+  readonly commands = new Redis(url, { maxRetriesPerRequest: 1 });
+  readonly reading = createRedis(url, { name: 'test:tail', commandTimeoutMs: 65_000 });
+  readonly store = new EventStore(this.commands, { retention: 10_000, idempotencyWindowMs: 60_000 });
+  readonly delivered = new Map<string, PulseEvent[]>();
+  readonly resets: { topic: string; reason: ResyncReason }[] = [];
+  readonly warnings: string[] = [];
+  private watchers = new Set<() => void>();
+  readonly tail: LogTail;
+
+  constructor(blockMs = 30_000) {
+    this.reading.on('error', () => undefined);
+    this.tail = new LogTail(
+      new LogReader(this.reading),
+      this.store,
+      {
+        readerId: async () => Number(await this.reading.client('ID')),
+        unblock: async (id) => Number(await this.commands.client('UNBLOCK', id)) === 1,
+      },
+      {
+        onEvents: (name, events) => {
+          this.delivered.set(name, [...(this.delivered.get(name) ?? []), ...events]);
+          this.poke();
+        },
+        onReset: (name, reason) => {
+          this.resets.push({ topic: name, reason });
+          this.poke();
+        },
+      },
+      { warn: (message) => this.warnings.push(message), log: () => undefined },
+      { blockMs, maxBackoffMs: 200 },
+    );
+    this.reading.on('close', () => this.tail.interrupt('connection closed'));
+    this.tail.start();
+  }
+
+  private poke(): void {
+    for (const watcher of this.watchers) watcher();
+  }
+
+  seqs(name: string): number[] {
+    return (this.delivered.get(name) ?? []).map((event) => event.seq);
+  }
+
+  /** Resolves once `check` holds after a delivery or reset; fails after 10 s naming `what`. */
+  until(what: string, check: () => boolean): Promise<void> {
+    if (check()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.watchers.delete(watcher);
+        reject(new Error(`timed out waiting for ${what}`));
+      }, 10_000);
+      const watcher = () => {
+        if (!check()) return;
+        clearTimeout(timer);
+        this.watchers.delete(watcher);
+        resolve();
+      };
+      this.watchers.add(watcher);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.tail.stop();
+    this.commands.disconnect();
+    this.reading.disconnect();
+  }
+}
+
+let harness: Harness | null = null;
+afterEach(async () => {
+  await harness?.close();
+  harness = null;
+});
+
+describe('LogTail', () => {
+  it('starts at the head and hands over every later event once, in seq order, per topic', async () => {
+    harness = new Harness();
+    const [a, b] = [topic(), topic()];
+    await harness.store.append(a, [heartbeat('before')]);
+    await harness.store.append(b, [heartbeat('before')]);
+    await Promise.all([harness.tail.follow(a), harness.tail.follow(b)]);
+    for (let i = 0; i < 30; i++) await harness.store.append(i % 2 ? a : b, [heartbeat(`x${i}`), heartbeat(`y${i}`)]);
+    await harness.until('both topics at seq 31', () => harness!.tail.position(a) === 31 && harness!.tail.position(b) === 31);
+    expect(harness.seqs(a)).toEqual(Array.from({ length: 30 }, (_, i) => i + 2));
+    expect(harness.seqs(b)).toEqual(Array.from({ length: 30 }, (_, i) => i + 2));
+  });
+
+  it('wakes its blocked read when a topic is followed, instead of waiting for the block to time out', async () => {
+    harness = new Harness(60_000);
+    const [first, second] = [topic(), topic()];
+    await harness.store.append(first, [heartbeat('a')]);
+    await harness.tail.follow(first);
+    // The loop is now blocked for up to a minute on `first` alone; the suite's timeout is shorter.
+    await harness.store.append(second, [heartbeat('a')]);
+    await harness.tail.follow(second);
+    await harness.store.append(second, [heartbeat('b')]);
+    await harness.until('the event of the newly followed topic', () => harness!.seqs(second).includes(2));
+    expect(harness.seqs(second)).toEqual([2]);
+  });
+
+  it('resets a topic whose log was replaced, then follows the new log', async () => {
+    harness = new Harness(200);
+    const name = topic();
+    const first = await harness.store.append(name, [heartbeat('a'), heartbeat('a')]);
+    await harness.tail.follow(name);
+    await harness.store.append(name, [heartbeat('a')]);
+    await harness.until('seq 3', () => harness!.tail.position(name) === 3);
+    // The log is lost (a Redis without persistence restarted) and a new one begins.
+    await harness.commands.del(...['log', 'meta', 'idem', 'idemx', 'stats', 'instances', 'status', 'base:stats', 'base:instances', 'base:status'].map((k) => `pulse:{${name}}:${k}`));
+    const reborn = await harness.store.append(name, [heartbeat('b'), heartbeat('b'), heartbeat('b'), heartbeat('b')]);
+    expect(reborn.epoch).not.toBe(first.epoch);
+    await harness.until('a reset', () => harness!.resets.length > 0);
+    expect(harness.resets[0]!.topic).toBe(name);
+    expect(['epoch_changed', 'log_lost']).toContain(harness.resets[0]!.reason);
+    await harness.store.append(name, [heartbeat('c')]);
+    await harness.until('seq 5 of the new log', () => harness!.seqs(name).includes(5));
+    // Nothing of the new log is handed over as if it continued the old one.
+    const delivered = harness.delivered.get(name)!;
+    expect(delivered.filter((event) => event.epoch === first.epoch).map((event) => event.seq)).toEqual([3]);
+    expect(delivered.filter((event) => event.epoch === reborn.epoch).map((event) => event.seq)).toEqual([5]);
+  });
+
+  it('recovers from a killed connection and goes on from where it was, losing nothing', async () => {
+    harness = new Harness(30_000);
+    const name = topic();
+    await harness.store.append(name, [heartbeat('a')]);
+    await harness.tail.follow(name);
+    await harness.store.append(name, [heartbeat('a')]);
+    await harness.until('seq 2', () => harness!.tail.position(name) === 2);
+    // Ask on another connection: the tail's own is blocked in XREAD.
+    const clients = String(await harness.commands.client('LIST'));
+    const id = /id=(\d+) .*name=test:tail /.exec(clients)![1]!;
+    await harness.commands.client('KILL', 'ID', id);
+    for (let i = 0; i < 10; i++) await harness.store.append(name, [heartbeat(`k${i}`)]);
+    await harness.until('seq 12 after the kill', () => harness!.tail.position(name) === 12);
+    expect(harness.seqs(name)).toEqual(Array.from({ length: 11 }, (_, i) => i + 2));
+    expect(harness.resets).toEqual([]);
+    expect(harness.tail.healthy).toBe(true);
+  });
+});
