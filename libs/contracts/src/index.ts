@@ -2,4 +2,5 @@
 export * from './errors.js';
 export * from './events.js';
 export * from './protocol.js';
+export * from './queues.js';
 export * from './topic.js';

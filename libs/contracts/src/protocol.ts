@@ -74,6 +74,8 @@ export type ResyncReason = 'epoch_changed' | 'log_lost' | 'trimmed';
 export interface ServerToClientEvents {
   /** Batch mode: every pending event of one topic, in seq order. */
   events: (events: PulseEvent[]) => void;
+  /** How many sockets, across all gateways, are live on `topic`; sent to them when it changes. */
+  presence: (info: { topic: string; viewers: number }) => void;
   /** Continuity is lost for `topic`: subscribe again (without `since`) for a snapshot. */
   resync: (notice: { topic: string; reason: ResyncReason }) => void;
   status_update: (event: PulseEvent) => void;

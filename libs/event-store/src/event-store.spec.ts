@@ -138,8 +138,15 @@ describe('EventStore', () => {
     const store = new EventStore(redis, { retention: 1000, idempotencyWindowMs: 60_000 });
     await store.append(topic, [attempt('a', 'success'), attempt('b', 'failure')]);
     await redis.hincrby(topicKeys(topic)[4]!, 'failed', 5);
-    const result = await store.rebuild(topic);
-    expect(result!.drift).toEqual([{ path: 'statistics.failed', live: 6, rebuilt: 1 }]);
+    const result = (await store.rebuild(topic))!;
+    expect(result.drift).toEqual([{ path: 'statistics.failed', live: 6, rebuilt: 1 }]);
+    // Applying is refused once the log moved on, and mends the projection when it did not.
+    await store.append(topic, [attempt('c', 'success')]);
+    expect(await store.applyRebuild(topic, result.seq, result.rebuilt)).toBe(false);
+    const again = (await store.rebuild(topic))!;
+    expect(await store.applyRebuild(topic, again.seq, again.rebuilt)).toBe(true);
+    expect((await store.rebuild(topic))!.drift).toEqual([]);
+    expect((await store.snapshot(topic))!.statistics).toMatchObject({ total_attempts: 3, successful: 2, failed: 1 });
   });
 
   it('gives every snapshot exactly the fold of events 1..seq while appends run', async () => {

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { InstanceState, PulseEvent, Snapshot } from '#pulse/contracts';
 import { emptyState, foldEvent, instancesOf, statisticsOf, type ProjectionState } from './fold.js';
 import { KEY, TOPICS_KEY, topicKeys } from './keys.js';
-import { APPEND_LUA, TICK_LUA } from './scripts.js';
+import { APPEND_LUA, REPLACE_LUA, TICK_LUA } from './scripts.js';
 
 /** One event to append. `data` must already be valid for its type. */
 export interface NewEvent {
@@ -57,6 +57,14 @@ export interface EventStoreOptions {
   now?: () => number;
 }
 
+export interface RebuildResult {
+  /** The head the rebuild folded up to. */
+  seq: number;
+  /** Where the live projection differs from the rebuilt one; empty when they agree. */
+  drift: Drift[];
+  rebuilt: ProjectionState;
+}
+
 export interface Drift {
   /** What differs, e.g. `statistics.failed` or `instances.i-3.attempts`. */
   path: string;
@@ -64,7 +72,7 @@ export interface Drift {
   rebuilt: unknown;
 }
 
-type ScriptRunner = (keys: string[], args: (string | number)[]) => Promise<(string | number)[]>;
+type ScriptRunner = (keys: string[], args: (string | number)[]) => Promise<unknown>;
 
 /** Parses one stream entry into an event; throws on an entry Pulse did not write. */
 export function decodeEntry(topic: string, id: string, fields: string[]): PulseEvent {
@@ -100,6 +108,7 @@ function stateFromHashes(stats: Record<string, string>, instances: Record<string
 export class EventStore {
   private readonly appendScript: ScriptRunner;
   private readonly tickScript: ScriptRunner;
+  private readonly replaceScript: ScriptRunner;
   private readonly now: () => number;
 
   constructor(
@@ -109,11 +118,12 @@ export class EventStore {
     this.now = options.now ?? (() => Date.now());
     this.appendScript = this.script('pulseAppend', APPEND_LUA);
     this.tickScript = this.script('pulseTick', TICK_LUA);
+    this.replaceScript = this.script('pulseReplace', REPLACE_LUA);
   }
 
   private script(name: string, lua: string): ScriptRunner {
     if (!(name in this.redis)) this.redis.defineCommand(name, { lua, numberOfKeys: 10 });
-    const command = (this.redis as unknown as Record<string, (...args: (string | number)[]) => Promise<(string | number)[]>>)[name]!;
+    const command = (this.redis as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>)[name]!;
     return (keys, args) => command.call(this.redis, ...keys, ...args);
   }
 
@@ -126,14 +136,14 @@ export class EventStore {
     if (events.length === 0) throw new Error('append needs at least one event');
     const args = this.baseArgs();
     for (const event of events) args.push(event.type, JSON.stringify(event.data), event.idempotencyKey ?? '', event.source ?? '');
-    const [epoch, ...seqs] = await this.appendScript(topicKeys(topic), args);
+    const [epoch, ...seqs] = (await this.appendScript(topicKeys(topic), args)) as (string | number)[];
     await this.redis.zadd(TOPICS_KEY, String(this.now()), topic);
     return { epoch: String(epoch), seqs: seqs.map(Number) };
   }
 
   /** Runs one monitor tick on `topic` (see TICK_LUA): offline marking, then the three tick events. */
   async tick(topic: string, input: TickInput): Promise<TickResult> {
-    const [, ...seqs] = await this.tickScript(topicKeys(topic), [...this.baseArgs(), input.tickAt, input.nextTickAt, input.instanceTtlMs]);
+    const [, ...seqs] = (await this.tickScript(topicKeys(topic), [...this.baseArgs(), input.tickAt, input.nextTickAt, input.instanceTtlMs])) as (string | number)[];
     return { appended: seqs.length > 0, seqs: seqs.map(Number) };
   }
 
@@ -198,7 +208,7 @@ export class EventStore {
    * Folds the retained log onto the base projection (the fold of trimmed events) and compares it
    * with the live projection. `onProgress` is told how many events are folded so far.
    */
-  async rebuild(topic: string, onProgress?: (folded: number, head: number) => void): Promise<{ seq: number; drift: Drift[] } | null> {
+  async rebuild(topic: string, onProgress?: (folded: number, head: number) => void): Promise<RebuildResult | null> {
     const keys = topicKeys(topic);
     // Read the live projection and the base in one MULTI, so both describe the same head.
     const answers = await this.redis
@@ -228,7 +238,19 @@ export class EventStore {
       after = events.at(-1)!.seq;
       onProgress?.(after, head);
     }
-    return { seq: head, drift: compareStates(live, rebuilt) };
+    return { seq: head, drift: compareStates(live, rebuilt), rebuilt };
+  }
+
+  /**
+   * Writes a rebuilt projection over the live one, atomically, if nothing was appended since it
+   * was rebuilt at `seq`. Returns false when the log moved on (rebuild again, then apply).
+   */
+  async applyRebuild(topic: string, seq: number, rebuilt: ProjectionState): Promise<boolean> {
+    const { counters, status } = rebuilt;
+    const args: (string | number)[] = [seq, counters.total_attempts, counters.successful, counters.failed];
+    args.push(...(status ? [status.loop_count, status.tick_at, status.next_tick_at] : ['', '', '']));
+    for (const [id, instance] of rebuilt.instances) args.push(id, JSON.stringify(instance));
+    return (await this.replaceScript(topicKeys(topic), args)) === 1;
   }
 }
 

@@ -181,3 +181,18 @@ result[#result + 1] = append('instances_update', '{"instances":[' .. table.conca
 trim()
 return result
 `;
+
+/**
+ * REPLACE: KEYS = topicKeys(topic); ARGV = expected head, stats (3 numbers), status (3 numbers or
+ * '' for none), then id, JSON per instance. Rewrites the live projection only if the head is still
+ * the expected one (no append in between); returns 1 if written, 0 if the log moved on.
+ */
+export const REPLACE_LUA = `
+local meta = KEYS[2]
+if tonumber(redis.call('HGET', meta, 'head') or '-1') ~= tonumber(ARGV[1]) then return 0 end
+redis.call('DEL', KEYS[5], KEYS[6], KEYS[7])
+redis.call('HSET', KEYS[5], 'total_attempts', ARGV[2], 'successful', ARGV[3], 'failed', ARGV[4])
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[7], 'loop_count', ARGV[5], 'tick_at', ARGV[6], 'next_tick_at', ARGV[7]) end
+for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 1]) end
+return 1
+`;

@@ -32,6 +32,8 @@ interface Subscription {
 export interface LiveHubOptions {
   /** A socket whose unsent output passes this many bytes is disconnected; it resumes when it returns. @default 8 MiB */
   maxBufferedBytes?: number;
+  /** Joins and leaves within this window are announced as one presence update. @default 250 */
+  presenceDelayMs?: number;
 }
 
 /** Room of every socket live on `topic` in this cluster (presence goes through the adapter). */
@@ -46,6 +48,9 @@ export class LiveHub implements TailListener {
   /** Per topic: the sockets of this process subscribed to it, in any state. */
   private readonly local = new Map<string, Set<PulseSocket>>();
   private readonly maxBufferedBytes: number;
+  /** Topics whose viewer count is due to be announced (joins and leaves are coalesced). */
+  private readonly presenceDue = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly presenceDelayMs: number;
 
   constructor(
     private readonly store: EventStore,
@@ -53,6 +58,7 @@ export class LiveHub implements TailListener {
     options: LiveHubOptions = {},
   ) {
     this.maxBufferedBytes = options.maxBufferedBytes ?? 8 * 1024 * 1024;
+    this.presenceDelayMs = options.presenceDelayMs ?? 250;
   }
 
   attach(server: PulseServer): void {
@@ -148,6 +154,30 @@ export class LiveHub implements TailListener {
   private goLive(socket: PulseSocket, subscription: Subscription): void {
     subscription.state = 'live';
     void socket.join(subscription.batch ? [topicRoom(subscription.topic), batchRoom(subscription.topic)] : topicRoom(subscription.topic));
+    this.presenceChanged(subscription.topic);
+  }
+
+  /** Counts the topic's viewers on every gateway (through the adapter) and tells them, once per window. */
+  private presenceChanged(topic: string): void {
+    if (this.presenceDue.has(topic) || !this.server) return;
+    const server = this.server;
+    this.presenceDue.set(
+      topic,
+      setTimeout(() => {
+        this.presenceDue.delete(topic);
+        server
+          .in(topicRoom(topic))
+          .fetchSockets()
+          .then((sockets) => server.to(topicRoom(topic)).emit('presence', { topic, viewers: sockets.length }))
+          .catch(() => undefined); // Another gateway did not answer in time: the next change announces again.
+      }, this.presenceDelayMs),
+    );
+  }
+
+  /** Stops pending presence announcements (at shutdown). */
+  close(): void {
+    for (const timer of this.presenceDue.values()) clearTimeout(timer);
+    this.presenceDue.clear();
   }
 
   /** Sends events to one socket and moves its watermark. */
@@ -220,6 +250,7 @@ export class LiveHub implements TailListener {
     const subscriptions = this.subscriptions(socket);
     const subscription = subscriptions.get(topic);
     if (!subscription) return false;
+    if (subscription.state === 'live') this.presenceChanged(topic);
     subscription.state = 'closed';
     subscriptions.delete(topic);
     void socket.leave(topicRoom(topic));
@@ -238,6 +269,15 @@ export class LiveHub implements TailListener {
   /** A socket left: end all its subscriptions. */
   disconnected(socket: PulseSocket): void {
     for (const topic of [...this.subscriptions(socket).keys()]) this.unsubscribe(socket, topic);
+  }
+
+  /** Sockets live on each topic across the cluster. */
+  async presence(): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    for (const socket of (await this.server?.fetchSockets()) ?? []) {
+      for (const room of socket.rooms) if (room.startsWith('topic:')) counts[room.slice('topic:'.length)] = (counts[room.slice('topic:'.length)] ?? 0) + 1;
+    }
+    return counts;
   }
 
   /** Sockets of this process subscribed to each topic. */

@@ -44,13 +44,17 @@ export const TAIL_AND_HUB = Symbol('TAIL_AND_HUB');
   exports: [LogTail, LiveHub],
 })
 export class LiveModule implements OnApplicationBootstrap, OnApplicationShutdown {
-  constructor(@Inject(LogTail) private readonly tail: LogTail) {}
+  constructor(
+    @Inject(LogTail) private readonly tail: LogTail,
+    @Inject(LiveHub) private readonly hub: LiveHub,
+  ) {}
 
   onApplicationBootstrap(): void {
     this.tail.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.hub.close();
     await this.tail.stop();
   }
 }

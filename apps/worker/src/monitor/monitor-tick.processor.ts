@@ -2,13 +2,16 @@
 import { Logger } from '@nestjs/common';
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import type { Job } from 'bullmq';
-import { MONITOR_QUEUE, MONITOR_SCHEDULER, type MonitorTickJob } from './monitor.constants.js';
-import { MonitorTickService, type TickSummary } from './monitor-tick.service.js';
+import { MONITOR_QUEUE, MONITOR_SCHEDULER, type MonitorTickJob, type TickSummary } from '#pulse/contracts';
+import { MonitorTickService } from './monitor-tick.service.js';
 
-/** The time a scheduler run was due: BullMQ keeps it in opts.prevMillis and in the id `repeat:<scheduler>:<ms>`. */
+/**
+ * When a scheduler run was due: its creation time plus its delay (BullMQ offsets `every` runs
+ * within the interval, so the id's `repeat:<scheduler>:<ms>` can be up to one interval earlier).
+ * Both are stored with the job, so a retried or stalled run gets the same time again.
+ */
 export function scheduledTime(job: Pick<Job, 'id' | 'opts' | 'timestamp'>): number {
-  const fromOpts = (job.opts as { prevMillis?: number }).prevMillis;
-  if (typeof fromOpts === 'number' && fromOpts > 0) return fromOpts;
+  if (job.opts.repeatJobKey !== undefined && job.timestamp > 0) return job.timestamp + (job.opts.delay ?? 0);
   const match = /^repeat:.+:(\d+)$/.exec(job.id ?? '');
   if (match) return Number(match[1]);
   throw new Error(`job ${job.id} is not a run of the ${MONITOR_SCHEDULER} scheduler`);
@@ -23,7 +26,7 @@ export class MonitorTickProcessor extends WorkerHost {
   }
 
   async process(job: Job<MonitorTickJob>): Promise<TickSummary> {
-    const summary = await this.ticks.tick(scheduledTime(job));
+    const summary = await this.ticks.tick(job.data.tickAt ?? scheduledTime(job));
     this.logger.debug(`tick ${summary.tickAt}: ${summary.appended}/${summary.topics} topics in ${summary.durationMs} ms`);
     return summary;
   }

@@ -107,8 +107,8 @@ describe('MonitorTickService', () => {
 });
 
 describe('scheduledTime', () => {
-  it('reads the scheduled time of a scheduler run from its options or its deterministic id', () => {
-    expect(scheduledTime({ id: 'repeat:monitor-tick:1767268800000', opts: { prevMillis: 1767268800000 }, timestamp: 1 })).toBe(1767268800000);
+  it('reads when a scheduler run was due from the job, or from its deterministic id', () => {
+    expect(scheduledTime({ id: 'repeat:monitor-tick:1767268800000', opts: { repeatJobKey: 'monitor-tick', delay: 4210 }, timestamp: 1767268800500 })).toBe(1767268804710);
     expect(scheduledTime({ id: 'repeat:monitor-tick:1767268805000', opts: {}, timestamp: 1 })).toBe(1767268805000);
     expect(() => scheduledTime({ id: 'manual-1', opts: {}, timestamp: 1 })).toThrow('not a run of the monitor-tick scheduler');
   });

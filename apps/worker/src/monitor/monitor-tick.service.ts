@@ -1,4 +1,5 @@
 // One monitor tick over every active topic: offline marking and the three tick events, once per scheduled time.
+import type { TickSummary } from '#pulse/contracts';
 import type { EventStore } from '#pulse/event-store';
 
 export interface MonitorTickOptions {
@@ -11,13 +12,6 @@ export interface MonitorTickOptions {
   now?: () => number;
 }
 
-export interface TickSummary {
-  tickAt: number;
-  topics: number;
-  /** Topics that got this tick's events now (the others had them already, or have no log). */
-  appended: number;
-  durationMs: number;
-}
 
 export class MonitorTickService {
   private readonly now: () => number;

@@ -4,7 +4,7 @@ import { Inject, Logger, Module, type OnApplicationBootstrap } from '@nestjs/com
 import type { Queue } from 'bullmq';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { EventStore } from '#pulse/event-store';
-import { BULL_PREFIX, MONITOR_QUEUE, MONITOR_SCHEDULER, type MonitorTickJob } from './monitor.constants.js';
+import { BULL_PREFIX, MONITOR_QUEUE, MONITOR_SCHEDULER, type MonitorTickJob } from '#pulse/contracts';
 import { MonitorTickProcessor } from './monitor-tick.processor.js';
 import { MonitorTickService } from './monitor-tick.service.js';
 

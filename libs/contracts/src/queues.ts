@@ -1,4 +1,4 @@
-// Names that BullMQ inspection tools (Bull Board, Taskforce) show for Pulse's queue.
+// Pulse's BullMQ queue: names that workers, gateways and inspection tools (Bull Board, Taskforce) share.
 
 /** The queue of monitor ticks. */
 export const MONITOR_QUEUE = 'pulse-monitor';
@@ -12,4 +12,15 @@ export interface MonitorTickJob {
   kind: 'monitor-tick';
   /** The interval it was scheduled with (ms). */
   everyMs: number;
+  /** Set on a tick asked for on demand (POST /api/v1/admin/tick); scheduler runs take their scheduled time. */
+  tickAt?: number;
+}
+
+/** What a monitor-tick job returns. */
+export interface TickSummary {
+  tickAt: number;
+  topics: number;
+  /** Topics that got this tick's events now (the others had them already, or have no log). */
+  appended: number;
+  durationMs: number;
 }

@@ -1,0 +1,120 @@
+// The env contract: defaults, accepted spellings, and one ConfigError naming every bad variable.
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError, nestLogLevels, parseConfig } from './config.js';
+
+/** The ConfigError that `env` produces (fails the test if it parses). */
+function problemsOf(env: Record<string, string | undefined>): ConfigError {
+  try {
+    parseConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`expected ${JSON.stringify(env)} to be rejected, but it parsed`);
+}
+
+describe('parseConfig', () => {
+  it('gives every variable its documented default', () => {
+    expect(parseConfig({})).toEqual({
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      HOST: '0.0.0.0',
+      PORT: 3000,
+      PULSE_TICK_MS: 5000,
+      PULSE_INSTANCE_TTL_MS: 30_000,
+      PULSE_RETENTION: 100_000,
+      PULSE_IDEMPOTENCY_WINDOW_MS: 86_400_000,
+      PULSE_TOPIC_IDLE_MS: 86_400_000,
+      PULSE_DEMO: false,
+      PULSE_DEMO_URLS: ['http://127.0.0.1:3000'],
+      LOG_LEVEL: 'log',
+    });
+  });
+
+  it('treats empty and blank values as unset', () => {
+    const blank = { REDIS_URL: '', PORT: ' ', PULSE_TICK_MS: '', PULSE_DEMO: '  ', PULSE_DEMO_URLS: ' , ', LOG_LEVEL: '' };
+    expect(parseConfig(blank)).toEqual(parseConfig({}));
+  });
+
+  it('accepts valid values, trimmed, with case-insensitive flags and levels', () => {
+    const config = parseConfig({
+      REDIS_URL: ' rediss://user:pw@redis.example:6380/2 ',
+      HOST: ' 127.0.0.1 ',
+      PORT: ' 0 ',
+      PULSE_TICK_MS: '100',
+      PULSE_RETENTION: '10',
+      PULSE_DEMO: 'YES',
+      PULSE_DEMO_URLS: 'http://127.0.0.1:3000, https://pulse.example',
+      LOG_LEVEL: 'WARN',
+    });
+    expect(config).toMatchObject({
+      REDIS_URL: 'rediss://user:pw@redis.example:6380/2',
+      HOST: '127.0.0.1',
+      PORT: 0,
+      PULSE_TICK_MS: 100,
+      PULSE_RETENTION: 10,
+      PULSE_DEMO: true,
+      PULSE_DEMO_URLS: ['http://127.0.0.1:3000', 'https://pulse.example'],
+      LOG_LEVEL: 'warn',
+    });
+    expect(parseConfig({ PORT: '65535', PULSE_DEMO: 'off' })).toMatchObject({ PORT: 65535, PULSE_DEMO: false });
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['PORT', '65536'],
+    ['PORT', '-1'],
+    ['PORT', '80.5'],
+    ['PULSE_TICK_MS', '0'],
+    ['PULSE_TICK_MS', '99'],
+    ['PULSE_TICK_MS', '1.5'],
+    ['PULSE_TICK_MS', '1e3'],
+    ['REDIS_URL', 'http://x'],
+    ['REDIS_URL', 'not a url'],
+    ['PULSE_DEMO', 'maybe'],
+    ['LOG_LEVEL', 'loud'],
+    ['PULSE_RETENTION', '-5'],
+    ['PULSE_RETENTION', '9'],
+    ['PULSE_INSTANCE_TTL_MS', 'soon'],
+    ['PULSE_DEMO_URLS', 'ftp://x'],
+    ['PULSE_DEMO_URLS', 'http://ok:3000,not a url'],
+  ])('rejects %s=%j, naming the variable', (name, value) => {
+    const error = problemsOf({ [name]: value });
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toContain(name);
+    expect(error.message).toContain('Invalid configuration (1 problem)');
+    expect(error.message).toContain(name);
+  });
+
+  it('lists every bad variable in one ConfigError, not just the first', () => {
+    const bad = {
+      PORT: 'abc',
+      PULSE_TICK_MS: '0',
+      REDIS_URL: 'http://x',
+      PULSE_DEMO: 'maybe',
+      LOG_LEVEL: 'loud',
+      PULSE_RETENTION: '-5',
+      PULSE_DEMO_URLS: 'ftp://x',
+    };
+    const error = problemsOf({ ...bad, HOST: '127.0.0.1', PULSE_INSTANCE_TTL_MS: '30000' });
+    expect(error.problems).toHaveLength(Object.keys(bad).length);
+    expect(error.message).toContain(`Invalid configuration (${Object.keys(bad).length} problems)`);
+    for (const name of Object.keys(bad)) {
+      expect(error.problems.filter((problem) => problem.startsWith(`${name} `))).toHaveLength(1);
+      expect(error.message).toContain(`  - ${name} `);
+    }
+    // The offending values are shown, so the reader does not have to go looking for them.
+    expect(error.message).toContain('"abc"');
+    expect(error.message).toContain('"loud"');
+    expect(error.message).toContain('"ftp://x"');
+  });
+});
+
+describe('nestLogLevels', () => {
+  it('enables the chosen level and every more severe one', () => {
+    expect(nestLogLevels('error')).toEqual(['error']);
+    expect(nestLogLevels('warn')).toEqual(['error', 'warn']);
+    expect(nestLogLevels('log')).toEqual(['error', 'warn', 'log']);
+    expect(nestLogLevels('verbose')).toEqual(['error', 'warn', 'log', 'debug', 'verbose']);
+  });
+});
