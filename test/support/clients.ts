@@ -1,6 +1,6 @@
 // Test helpers: real socket.io-client connections that record what they receive, and waits that time out clearly.
 import { io, type Socket } from 'socket.io-client';
-import type { ClientToServerEvents, PulseEvent, ServerToClientEvents, SubscribeAck, SubscribeRequest } from '#pulse/contracts';
+import { EVENT_DATA_SCHEMAS, type ClientToServerEvents, type PulseEvent, type ServerToClientEvents, type SubscribeAck, type SubscribeRequest } from '#pulse/contracts';
 
 export type PulseClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -15,32 +15,39 @@ export async function waitUntil<T>(what: string, check: () => T | undefined | fa
   }
 }
 
-/** A socket.io-client that records, per topic, every event it is sent (live or in subscribe acks). */
+/** Frame names that carry one log event (per-event mode); other frames (`events`, `resync`, `presence`…) are not events. */
+export const EVENT_FRAME_NAMES: ReadonlySet<string> = new Set(Object.keys(EVENT_DATA_SCHEMAS));
+
+/**
+ * A socket.io-client that records, per topic, every event it is sent, in wire order: a subscribe's
+ * answer is recorded in the ack callback itself (awaiting emitWithAck would resume only after the
+ * frames that arrived with the ack), and only event frames count (not `presence` or other notices).
+ */
 export class RecordingClient {
   readonly socket: PulseClientSocket;
-  /** Events per topic in arrival order, acks' replayed events included. */
+  /** Events per topic in arrival order, acks' replayed events included where the ack arrived. */
   readonly received = new Map<string, PulseEvent[]>();
   readonly resyncs: { topic: string; reason: string }[] = [];
   readonly acks: SubscribeAck[] = [];
+  /** Re-checked on every arrival. */
+  private readonly watchers = new Set<() => void>();
 
   constructor(url: string, options: { batch?: boolean } = {}) {
     this.socket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
-    const record = (event: PulseEvent) => this.push(event.topic, [event]);
     if (options.batch) this.socket.on('events', (events) => this.push(events[0]?.topic ?? '', events));
-    else this.socket.onAny((name: string, payload: unknown) => {
-      if (name !== 'resync' && name !== 'events') record(payload as PulseEvent);
-    });
+    else {
+      this.socket.onAny((name: string, payload: unknown) => {
+        if (EVENT_FRAME_NAMES.has(name)) this.push((payload as PulseEvent).topic, [payload as PulseEvent]);
+      });
+    }
     this.socket.on('resync', (notice) => this.resyncs.push(notice));
   }
-
-  /** Re-checked on every arrival. */
-  private readonly watchers = new Set<() => void>();
 
   private push(topic: string, events: PulseEvent[]): void {
     let list = this.received.get(topic);
     if (!list) this.received.set(topic, (list = []));
     list.push(...events);
-    for (const watcher of this.watchers) watcher();
+    for (const watcher of [...this.watchers]) watcher();
   }
 
   /** Resolves when `check` holds, re-checked on each arrival; fails after `timeoutMs` naming `what`. */
@@ -73,12 +80,16 @@ export class RecordingClient {
     return this;
   }
 
-  /** Subscribes and records the ack's events as received. */
-  async subscribe(request: SubscribeRequest): Promise<SubscribeAck> {
-    const ack = (await this.socket.timeout(10_000).emitWithAck('subscribe', request)) as SubscribeAck;
-    this.acks.push(ack);
-    if (ack.ok) this.push(request.topic, ack.events);
-    return ack;
+  /** Subscribes; the answer's events are recorded when the ack arrives, before any frame after it. */
+  async subscribe(request: SubscribeRequest, timeoutMs = 10_000): Promise<SubscribeAck> {
+    return new Promise<SubscribeAck>((resolve, reject) => {
+      this.socket.timeout(timeoutMs).emit('subscribe', request, (error: Error | null, ack: SubscribeAck) => {
+        if (error) return reject(new Error(`no answer to subscribe ${request.topic} within ${timeoutMs} ms`));
+        this.acks.push(ack);
+        if (ack.ok) this.push(request.topic, ack.events);
+        resolve(ack);
+      });
+    });
   }
 
   events(topic: string): PulseEvent[] {

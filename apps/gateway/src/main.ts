@@ -2,7 +2,6 @@
 import 'reflect-metadata';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
-import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { loadConfigOrExit, nestLogLevels } from '#pulse/config';
@@ -25,8 +24,8 @@ async function main(): Promise<void> {
   await app.listen(config.PORT, config.HOST);
   const { port } = app.getHttpServer().address() as AddressInfo;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
-  // Scripts and tests wait for this line (PORT=0 picks a free port).
-  new Logger('Gateway').log(`Pulse gateway listening on http://${host}:${port}`);
+  // Scripts and tests wait for this line (PORT=0 picks a free port): printed whatever LOG_LEVEL hides.
+  process.stdout.write(`Pulse gateway listening on http://${host}:${port}\n`);
 }
 
 main().catch((error: unknown) => {

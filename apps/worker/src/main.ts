@@ -1,6 +1,5 @@
 // Worker process entry: validate config, then run the monitor tick scheduler (and the demo fleet if asked).
 import 'reflect-metadata';
-import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { loadConfigOrExit, nestLogLevels } from '#pulse/config';
 import { WorkerModule } from './worker.module.js';
@@ -10,8 +9,8 @@ async function main(): Promise<void> {
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { logger: nestLogLevels(config.LOG_LEVEL) });
   app.enableShutdownHooks();
   await app.init();
-  // Scripts and tests wait for this line.
-  new Logger('Worker').log(`Pulse worker ready (tick every ${config.PULSE_TICK_MS} ms)`);
+  // Scripts and tests wait for this line: printed whatever LOG_LEVEL hides.
+  process.stdout.write(`Pulse worker ready (tick every ${config.PULSE_TICK_MS} ms)\n`);
 }
 
 main().catch((error: unknown) => {

@@ -123,7 +123,7 @@ export class PulseClient {
     if (this.topics.has(topic)) throw new Error(`already subscribed to ${topic}`);
     const state: TopicState = { topic, handlers, epoch: null, seq: 0, head: 0, current: false, held: [], filling: false, resuming: false, closed: false, retryTimer: null };
     this.topics.set(topic, state);
-    if (this.socket?.connected) void this.sendSubscribe(state);
+    if (this.socket?.connected) this.sendSubscribe(state);
     this.updateState();
     return {
       topic,
@@ -164,7 +164,7 @@ export class PulseClient {
     socket.on('connect', () => {
       this.attempt = 0;
       this.everConnected = true;
-      for (const state of this.topics.values()) void this.sendSubscribe(state);
+      for (const state of this.topics.values()) this.sendSubscribe(state);
       this.updateState();
     });
     socket.on('connect_error', () => this.onDisconnect());
@@ -180,7 +180,7 @@ export class PulseClient {
     });
     socket.on('resync', ({ topic, reason }) => {
       const state = this.topics.get(topic);
-      if (state && !state.closed) void this.sendSubscribe(state, reason);
+      if (state && !state.closed) this.sendSubscribe(state, reason);
     });
   }
 
@@ -207,7 +207,7 @@ export class PulseClient {
   }
 
   /** Subscribes on the current connection, resuming from the last seq when there is one. */
-  private async sendSubscribe(state: TopicState, resync?: ResyncReason): Promise<void> {
+  private sendSubscribe(state: TopicState, resync?: ResyncReason): void {
     const socket = this.socket;
     if (!socket?.connected || state.closed) return;
     state.current = false;
@@ -215,14 +215,16 @@ export class PulseClient {
     state.filling = false;
     this.updateState();
     const since = !resync && state.epoch !== null ? { seq: state.seq, epoch: state.epoch } : undefined;
-    let ack: SubscribeAck;
-    try {
-      ack = (await socket.timeout(this.options.ackTimeoutMs).emitWithAck('subscribe', { topic: state.topic, since, batch: true })) as SubscribeAck;
-    } catch {
-      if (socket === this.socket) this.dropConnection();
-      return;
-    }
-    if (socket !== this.socket || state.closed) return;
+    // A callback, not emitWithAck: the ack must be handled as it is decoded, before the live
+    // frames that follow it in the same read (a promise would let those run first).
+    socket.timeout(this.options.ackTimeoutMs).emit('subscribe', { topic: state.topic, since, batch: true }, (error: Error | null, ack: SubscribeAck) => {
+      if (socket !== this.socket || state.closed) return;
+      if (error) return this.dropConnection();
+      this.onSubscribed(state, ack, since !== undefined, resync);
+    });
+  }
+
+  private onSubscribed(state: TopicState, ack: SubscribeAck, resumed: boolean, resync?: ResyncReason): void {
     if (!ack.ok) {
       if (ack.code === 'NOT_FOUND' || ack.code === 'UNAVAILABLE') this.retrySubscribe(state);
       this.call(state, 'onError', ack);
@@ -236,7 +238,7 @@ export class PulseClient {
     } else {
       state.epoch = ack.snapshot!.epoch;
       state.seq = ack.snapshot!.seq;
-      this.call(state, 'onSnapshot', ack.snapshot!, resync ?? (since ? 'not_recovered' : 'initial'));
+      this.call(state, 'onSnapshot', ack.snapshot!, resync ?? (resumed ? 'not_recovered' : 'initial'));
     }
     state.resuming = false;
     state.current = true;
@@ -247,7 +249,7 @@ export class PulseClient {
     this.clearRetry(state);
     state.retryTimer = setTimeout(() => {
       state.retryTimer = null;
-      void this.sendSubscribe(state);
+      this.sendSubscribe(state);
     }, 1000);
   }
 
@@ -292,7 +294,7 @@ export class PulseClient {
         if (!answer.ok || answer.epoch !== state.epoch || answer.events.length === 0) {
           // The hole cannot be filled (trimmed, or the log changed): start again from a snapshot.
           state.filling = false;
-          void this.sendSubscribe(state, 'trimmed');
+          this.sendSubscribe(state, 'trimmed');
           return;
         }
         for (const event of answer.events) {

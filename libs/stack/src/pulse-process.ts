@@ -1,12 +1,18 @@
 // A Pulse gateway or worker started as production starts it (node dist/…/main.js), for npm start and tests.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export type PulseRole = 'gateway' | 'worker';
 
-/** The project folder (this file is dist/libs/stack/src/pulse-process.js once built). */
-export const PROJECT_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+/** The project folder: the nearest one above this file with a package.json (from dist/ or from the sources). */
+export const PROJECT_ROOT = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+})();
 
 const ENTRY: Record<PulseRole, string> = {
   gateway: 'dist/apps/gateway/src/main.js',
