@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   });
   app.useBodyParser('json', { limit: MAX_BODY });
   app.useWebSocketAdapter(new RedisIoAdapter(app));
-  app.useStaticAssets(fileURLToPath(new URL('../../../../apps/dashboard/public', import.meta.url)), { index: 'index.html' });
+  app.useStaticAssets(fileURLToPath(new URL('../../../../apps/dashboard/dist', import.meta.url)), { index: 'index.html' });
   app.enableShutdownHooks();
   await app.listen(config.PORT, config.HOST);
   const { port } = app.getHttpServer().address() as AddressInfo;

@@ -18,8 +18,13 @@ export const heartbeatDataSchema = z.strictObject({
   nextActionAt: msSchema.optional(),
   /** Free-form labels shown with the instance (version, host…); strings and booleans only. */
   meta: z
-    .record(z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'expected a key of 1-32 chars A-Z a-z 0-9 _ . -'), z.union([z.string().max(256), z.boolean()]))
-    .refine((meta) => Object.keys(meta).length <= 16, 'at most 16 keys')
+    .unknown()
+    // JSON.parse makes `__proto__` an own key, and zod's record would drop it silently: refuse it.
+    .refine((value) => !(typeof value === 'object' && value !== null && Object.hasOwn(value, '__proto__')), 'key __proto__ is not allowed')
+    .pipe(
+      z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'expected a key of 1-32 chars A-Z a-z 0-9 _ . -'), z.union([z.string().max(256), z.boolean()]))
+    .refine((meta) => Object.keys(meta).length <= 16, 'at most 16 keys'),
+    )
     .optional(),
 });
 

@@ -32,8 +32,8 @@ export type SubscribeRequest = z.infer<typeof subscribeRequestSchema>;
 
 export const replayRequestSchema = z.strictObject({
   topic: topicSchema,
-  /** First seq wanted (inclusive). */
-  fromSeq: seqSchema,
+  /** First seq wanted (inclusive); seqs start at 1. */
+  fromSeq: seqSchema.min(1, 'expected a seq >= 1'),
   /** @default 1000 */
   limit: z.number().int().min(1).max(MAX_REPLAY_LIMIT).optional(),
 });

@@ -110,6 +110,8 @@ export class EventStore {
   private readonly tickScript: ScriptRunner;
   private readonly replaceScript: ScriptRunner;
   private readonly now: () => number;
+  /** When this process last registered each topic in the registry. */
+  private readonly registered = new Map<string, number>();
 
   constructor(
     private readonly redis: Redis,
@@ -136,9 +138,21 @@ export class EventStore {
     if (events.length === 0) throw new Error('append needs at least one event');
     const args = this.baseArgs();
     for (const event of events) args.push(event.type, JSON.stringify(event.data), event.idempotencyKey ?? '', event.source ?? '');
-    const [epoch, ...seqs] = (await this.appendScript(topicKeys(topic), args)) as (string | number)[];
-    await this.redis.zadd(TOPICS_KEY, String(this.now()), topic);
+    const [answer] = await Promise.all([this.appendScript(topicKeys(topic), args), this.register(topic)]);
+    const [epoch, ...seqs] = answer as (string | number)[];
     return { epoch: String(epoch), seqs: seqs.map(Number) };
+  }
+
+  /**
+   * Marks the topic as taking ingest now, at most once a second per process: the registry only
+   * needs to know which topics are active, and a ZADD per append would cost a Redis call each.
+   */
+  private async register(topic: string): Promise<void> {
+    const now = this.now();
+    if (now - (this.registered.get(topic) ?? -Infinity) < 1000) return;
+    this.registered.set(topic, now);
+    if (this.registered.size > 100_000) this.registered.clear();
+    await this.redis.zadd(TOPICS_KEY, String(now), topic);
   }
 
   /** Runs one monitor tick on `topic` (see TICK_LUA): offline marking, then the three tick events. */

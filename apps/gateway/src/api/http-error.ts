@@ -44,8 +44,8 @@ export class HttpErrorFilter implements ExceptionFilter {
 
   private describe(exception: unknown): [number, ErrorBody] {
     if (exception instanceof PulseHttpError) return [exception.status, exception.body];
-    // body-parser errors: malformed JSON, oversize body, unsupported charset.
-    const parserError = exception as { type?: string; status?: number; limit?: number };
+    // body-parser errors (malformed JSON, oversize body): Nest wraps them, the original is the cause.
+    const parserError = (exception instanceof HttpException ? exception.cause : exception) as { type?: string; status?: number; limit?: number } | undefined ?? {};
     if (parserError.type === 'entity.parse.failed') return [400, { ok: false, code: 'BAD_REQUEST', message: 'body: malformed JSON', issues: [{ path: 'body', message: 'malformed JSON' }] }];
     if (parserError.type === 'entity.too.large') return [413, { ok: false, code: 'BAD_REQUEST', message: `body: larger than the ${parserError.limit} byte limit`, issues: [{ path: 'body', message: 'too large' }] }];
     if (exception instanceof HttpException) {

@@ -5,9 +5,17 @@ import { ingestBodySchema, MAX_REPLAY_LIMIT, topicSchema, type PulseEvent, type 
 import { EventStore } from '#pulse/event-store';
 import { parseOr400, PulseHttpError } from './http-error.js';
 
+/** A decimal whole number in a query string, within bounds. */
+const wholeNumber = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `expected a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().min(min, `expected a whole number from ${min} to ${max}`).max(max, `expected a whole number from ${min} to ${max}`));
+
 const eventsQuerySchema = z.strictObject({
-  after: z.coerce.number({ error: 'expected a whole number' }).int('expected a whole number').min(0).max(Number.MAX_SAFE_INTEGER).default(0),
-  limit: z.coerce.number({ error: 'expected a whole number' }).int('expected a whole number').min(1).max(MAX_REPLAY_LIMIT).default(100),
+  after: wholeNumber(0, Number.MAX_SAFE_INTEGER).default(0),
+  limit: wholeNumber(1, MAX_REPLAY_LIMIT).default(100),
 });
 
 const unavailable = (topic: string, error: unknown) =>

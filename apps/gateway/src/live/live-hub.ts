@@ -47,6 +47,8 @@ export class LiveHub implements TailListener {
   private server: PulseServer | null = null;
   /** Per topic: the sockets of this process subscribed to it, in any state. */
   private readonly local = new Map<string, Set<PulseSocket>>();
+  /** Per topic: subscribe requests being answered (the tail keeps following it meanwhile). */
+  private readonly joining = new Map<string, number>();
   private readonly maxBufferedBytes: number;
   /** Topics whose viewer count is due to be announced (joins and leaves are coalesced). */
   private readonly presenceDue = new Map<string, ReturnType<typeof setTimeout>>();
@@ -73,30 +75,49 @@ export class LiveHub implements TailListener {
 
   /**
    * Answers a subscribe through `ack`, then brings the socket from its answer's last seq to the
-   * live room: the answer goes out before any event that follows it.
+   * live room: the answer goes out before any event that follows it. A refused subscribe leaves
+   * an existing subscription to the topic as it was.
    */
   async subscribe(socket: PulseSocket, request: SubscribeRequest, ack: (answer: SubscribeAck) => void): Promise<void> {
     const { topic } = request;
-    this.unsubscribe(socket, topic);
-    const subscription: Subscription = { topic, epoch: '', watermark: 0, batch: request.batch ?? false, state: 'catching-up' };
-    this.subscriptions(socket).set(topic, subscription);
-    this.localTopic(topic).add(socket);
+    const request_ = Symbol(topic);
+    this.latestRequest(socket).set(topic, request_);
+    this.joining.set(topic, (this.joining.get(topic) ?? 0) + 1);
+    let answer: SubscribeAck;
     try {
       await this.tail.follow(topic);
-      const answer = await this.answer(request);
-      if (subscription.state === 'closed') return ack(error('UNAVAILABLE', 'the subscription was replaced or closed while it was answered'));
-      if (!answer.ok) {
-        this.unsubscribe(socket, topic);
-        return ack(answer);
-      }
-      subscription.epoch = answer.epoch;
-      subscription.watermark = answer.events.at(-1)?.seq ?? answer.snapshot?.seq ?? request.since!.seq;
-      ack(answer);
+      answer = await this.answer(request);
     } catch (cause) {
-      this.unsubscribe(socket, topic);
-      return ack(error('UNAVAILABLE', `cannot read the log of ${topic} now (${(cause as Error).message}); retry shortly`));
+      answer = error('UNAVAILABLE', `cannot read the log of ${topic} now (${(cause as Error).message}); retry shortly`);
+    } finally {
+      this.joining.set(topic, this.joining.get(topic)! - 1);
+      if (this.joining.get(topic) === 0) this.joining.delete(topic);
     }
+    if (this.latestRequest(socket).get(topic) !== request_) answer = error('UNAVAILABLE', 'a newer subscribe to this topic replaced this one');
+    if (!answer.ok || !socket.connected) {
+      this.releaseIfUnused(topic);
+      return ack(answer);
+    }
+    this.latestRequest(socket).delete(topic);
+    this.unsubscribe(socket, topic);
+    const watermark = answer.events.at(-1)?.seq ?? answer.snapshot?.seq ?? request.since!.seq;
+    const subscription: Subscription = { topic, epoch: answer.epoch, watermark, batch: request.batch ?? false, state: 'catching-up' };
+    this.subscriptions(socket).set(topic, subscription);
+    this.localTopic(topic).add(socket);
+    ack(answer);
     await this.catchUp(socket, subscription);
+  }
+
+  /** Per socket: the newest subscribe request per topic still being answered. */
+  private latestRequest(socket: PulseSocket): Map<string, symbol> {
+    const data = socket.data as { subscribing?: Map<string, symbol> };
+    data.subscribing ??= new Map<string, symbol>();
+    return data.subscribing;
+  }
+
+  /** Stops tailing a topic nobody here follows or is joining. */
+  private releaseIfUnused(topic: string): void {
+    if (!this.local.has(topic) && !this.joining.has(topic)) this.tail.unfollow(topic);
   }
 
   /** The subscribe answer: a replay from `since` when it is recoverable, else a snapshot. */
@@ -260,7 +281,7 @@ export class LiveHub implements TailListener {
       local.delete(socket);
       if (local.size === 0) {
         this.local.delete(topic);
-        this.tail.unfollow(topic);
+        this.releaseIfUnused(topic);
       }
     }
     return true;

@@ -158,6 +158,8 @@ export class LogTail {
     let verify = true;
     while (!this.closing) {
       if (this.tailed.size === 0) {
+        // Nothing to read is nothing failing (readiness also asks Redis itself).
+        this.failures = 0;
         await new Promise<void>((resolve) => (this.wakeIdle = resolve));
         continue;
       }
@@ -166,6 +168,8 @@ export class LogTail {
         if (verify) await this.verifyEpochs();
         verify = false;
         const positions = new Map([...this.tailed].map(([topic, tailed]) => [topic, tailed.position]));
+        // The last topic may have been dropped during the awaits above: nothing to read then.
+        if (positions.size === 0) continue;
         this.reading = true;
         let batches: Map<string, PulseEvent[]>;
         try {
