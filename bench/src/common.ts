@@ -1,0 +1,101 @@
+// What every bench module shares: the one clock, progress lines, bounded waits and an ordered cleanup list.
+import { setTimeout as sleepFor } from 'node:timers/promises';
+
+/** Milliseconds since 1970 with sub-ms resolution: the single clock for send and receipt times. */
+export function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export async function sleep(ms: number): Promise<void> {
+  await sleepFor(Math.max(0, ms));
+}
+
+const benchStarted = now();
+
+/** One progress line on stderr (stdout carries the report only), stamped with the seconds since start. */
+export function progress(message: string): void {
+  process.stderr.write(`[bench ${((now() - benchStarted) / 1000).toFixed(1).padStart(5)}s] ${message}\n`);
+}
+
+/** Seconds since the bench started. */
+export function elapsedSeconds(): number {
+  return (now() - benchStarted) / 1000;
+}
+
+/** Resolves with `promise`, or rejects naming `what` once `ms` pass. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+interface CleanupStep {
+  name: string;
+  stop: () => Promise<void> | void;
+  /** Synchronous last resort if the process exits before `stop` ran (e.g. SIGKILL to a child). */
+  kill?: () => void;
+  done: boolean;
+}
+
+/** Everything the bench started, stopped in reverse order; each stop is attempted even when an earlier one fails. */
+export class Cleanup {
+  private readonly steps: CleanupStep[] = [];
+  private running: Promise<void> | null = null;
+
+  constructor() {
+    // A crash skips the orderly stop: children and files must not outlive the bench even then.
+    process.once('exit', () => this.killRemaining());
+  }
+
+  /** True once stopping began: the measurements must not go on. */
+  get started(): boolean {
+    return this.running !== null;
+  }
+
+  /** Throws when stopping began, so that a run being stopped does not start its next measurement. */
+  checkpoint(): void {
+    if (this.started) throw new Error('stopped before the end of the run');
+  }
+
+  add(name: string, stop: () => Promise<void> | void, kill?: () => void): void {
+    this.steps.push({ name, stop, kill, done: false });
+  }
+
+  /** Runs every step once; later calls wait for the same run. */
+  async run(): Promise<void> {
+    this.running ??= this.runSteps();
+    return this.running;
+  }
+
+  private async runSteps(): Promise<void> {
+    for (const step of [...this.steps].reverse()) {
+      try {
+        await withTimeout(Promise.resolve(step.stop()), 20_000, `stopping ${step.name}`);
+        step.done = true;
+      } catch (error) {
+        progress(`cleanup: stopping ${step.name} failed: ${errorMessage(error)}`);
+      }
+    }
+  }
+
+  private killRemaining(): void {
+    for (const step of [...this.steps].reverse()) {
+      if (step.done || !step.kill) continue;
+      try {
+        step.kill();
+      } catch (error) {
+        process.stderr.write(`cleanup at exit: ${step.name}: ${errorMessage(error)}\n`);
+      }
+    }
+  }
+}
