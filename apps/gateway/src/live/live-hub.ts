@@ -80,8 +80,9 @@ export class LiveHub implements TailListener {
    */
   async subscribe(socket: PulseSocket, request: SubscribeRequest, ack: (answer: SubscribeAck) => void): Promise<void> {
     const { topic } = request;
-    const request_ = Symbol(topic);
-    this.latestRequest(socket).set(topic, request_);
+    const ticket = Symbol(topic);
+    const latest = this.latestRequest(socket);
+    latest.set(topic, ticket);
     this.joining.set(topic, (this.joining.get(topic) ?? 0) + 1);
     let answer: SubscribeAck;
     try {
@@ -93,12 +94,12 @@ export class LiveHub implements TailListener {
       this.joining.set(topic, this.joining.get(topic)! - 1);
       if (this.joining.get(topic) === 0) this.joining.delete(topic);
     }
-    if (this.latestRequest(socket).get(topic) !== request_) answer = error('UNAVAILABLE', 'a newer subscribe to this topic replaced this one');
+    if (latest.get(topic) === ticket) latest.delete(topic);
+    else answer = error('UNAVAILABLE', 'a newer subscribe to this topic replaced this one');
     if (!answer.ok || !socket.connected) {
       this.releaseIfUnused(topic);
       return ack(answer);
     }
-    this.latestRequest(socket).delete(topic);
     this.unsubscribe(socket, topic);
     const watermark = answer.events.at(-1)?.seq ?? answer.snapshot?.seq ?? request.since!.seq;
     const subscription: Subscription = { topic, epoch: answer.epoch, watermark, batch: request.batch ?? false, state: 'catching-up' };
