@@ -1,6 +1,7 @@
 // Gateway process entry: validate config, then serve Socket.IO, REST and the dashboard on HOST:PORT.
 import 'reflect-metadata';
 import { fileURLToPath } from 'node:url';
+import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -19,7 +20,13 @@ async function main(): Promise<void> {
   });
   app.useBodyParser('json', { limit: MAX_BODY });
   app.useWebSocketAdapter(new RedisIoAdapter(app));
-  app.useStaticAssets(fileURLToPath(new URL('../../../../apps/dashboard/dist', import.meta.url)), { index: 'index.html' });
+  app.useStaticAssets(fileURLToPath(new URL('../../../../apps/dashboard/dist', import.meta.url)), {
+    index: 'index.html',
+    // Vite names assets by content hash: they never change; the page itself is always revalidated.
+    setHeaders: (response: ServerResponse, path: string) => {
+      response.setHeader('Cache-Control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
+    },
+  });
   app.enableShutdownHooks();
   await app.listen(config.PORT, config.HOST);
   const { port } = app.getHttpServer().address() as AddressInfo;

@@ -1,6 +1,7 @@
 // Pulse contracts: what producers, gateways and clients agree on.
 export * from './errors.js';
 export * from './events.js';
+export * from './fold.js';
 export * from './protocol.js';
 export * from './queues.js';
 export * from './topic.js';

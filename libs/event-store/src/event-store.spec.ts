@@ -2,9 +2,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import type { PulseEvent } from '#pulse/contracts';
+import { emptyState, foldEvent, instancesOf, statisticsOf, type PulseEvent } from '#pulse/contracts';
 import { EventStore, type NewEvent } from './event-store.js';
-import { emptyState, foldEvent, instancesOf, statisticsOf } from './fold.js';
+
 import { topicKeys } from './keys.js';
 
 const url = process.env.PULSE_TEST_REDIS_URL!;

@@ -1,8 +1,7 @@
 // The event log of every topic on Redis Streams: atomic append with projections, reads, snapshots, rebuild.
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { InstanceState, PulseEvent, Snapshot } from '#pulse/contracts';
-import { emptyState, foldEvent, instancesOf, statisticsOf, type ProjectionState } from './fold.js';
+import { emptyState, foldEvent, instancesOf, statisticsOf, type InstanceState, type ProjectionState, type PulseEvent, type Snapshot } from '#pulse/contracts';
 import { KEY, TOPICS_KEY, topicKeys } from './keys.js';
 import { APPEND_LUA, REPLACE_LUA, TICK_LUA } from './scripts.js';
 

@@ -1,5 +1,5 @@
 // Lua scripts run by Redis: the append (seq + log + projections in one atomic call) and the tick.
-// The fold here must match fold.ts; event-store.spec.ts proves they agree at every seq.
+// The fold here must match libs/contracts/src/fold.ts; event-store.spec.ts proves they agree at every seq.
 
 const COMMON = `
 local log, meta, idem, idemx = KEYS[1], KEYS[2], KEYS[3], KEYS[4]

@@ -1,5 +1,5 @@
-// The projection fold in TypeScript: the specification the Lua fold in scripts.ts must match.
-import type { AttemptData, HeartbeatData, InstanceState, PulseEvent, Snapshot, Statistics, StatusData } from '#pulse/contracts';
+// The projection fold: how events make the state a dashboard shows. The Lua fold of libs/event-store must match it.
+import type { AttemptData, HeartbeatData, InstanceState, PulseEvent, Snapshot, Statistics, StatusData } from './events.js';
 
 /** The folded state of a topic: what a snapshot shows, without its position. */
 export interface ProjectionState {
@@ -10,6 +10,16 @@ export interface ProjectionState {
 
 export function emptyState(): ProjectionState {
   return { counters: { total_attempts: 0, successful: 0, failed: 0 }, instances: new Map(), status: null };
+}
+
+/** The state a snapshot shows, to fold later events onto. */
+export function stateOfSnapshot(snapshot: Snapshot): ProjectionState {
+  const { total_attempts, successful, failed } = snapshot.statistics;
+  return {
+    counters: { total_attempts, successful, failed },
+    instances: new Map(snapshot.instances.map((instance) => [instance.id, instance])),
+    status: snapshot.status,
+  };
 }
 
 function instance(state: ProjectionState, id: string): InstanceState {

@@ -1,0 +1,140 @@
+// The instance table: keyed rows, sortable by any column, ages and countdowns re-rendered locally every second.
+import type { InstanceState } from '#pulse/contracts';
+import { el, setText } from './dom.js';
+import { formatAgo, formatCount, formatCountdown } from './format.js';
+
+export type SortKey = 'id' | 'status' | 'last_seen' | 'next_action_at' | 'attempts' | 'successes' | 'failures';
+
+const SORT_KEYS: ReadonlySet<string> = new Set<SortKey>(['id', 'status', 'last_seen', 'next_action_at', 'attempts', 'successes', 'failures']);
+/** Columns whose first click sorts largest/latest first. */
+const DESCENDING_FIRST: ReadonlySet<SortKey> = new Set<SortKey>(['last_seen', 'attempts', 'successes', 'failures']);
+
+interface Row {
+  tr: HTMLTableRowElement;
+  badge: HTMLSpanElement;
+  lastSeen: HTMLTableCellElement;
+  nextAction: HTMLTableCellElement;
+  attempts: HTMLTableCellElement;
+  successes: HTMLTableCellElement;
+  failures: HTMLTableCellElement;
+  instance: InstanceState;
+}
+
+export class InstanceTable {
+  private readonly body: HTMLTableSectionElement;
+  private readonly rows = new Map<string, Row>();
+  private sortKey: SortKey = 'id';
+  private sortDir: 1 | -1 = 1;
+
+  constructor(private readonly table: HTMLTableElement) {
+    this.body = table.tBodies[0] ?? table.createTBody();
+    for (const th of table.querySelectorAll<HTMLTableCellElement>('th[data-key]')) {
+      th.querySelector('button')?.addEventListener('click', () => this.sortBy(th.dataset.key ?? ''));
+    }
+  }
+
+  /** Shows exactly `instances` (rows are kept per id, so only changed cells are touched). */
+  update(instances: Iterable<InstanceState>, now: number): void {
+    const seen = new Set<string>();
+    for (const inst of instances) {
+      seen.add(inst.id);
+      const row = this.rows.get(inst.id) ?? this.createRow(inst);
+      row.instance = inst;
+      this.fill(row, now);
+    }
+    for (const [id, row] of this.rows) {
+      if (seen.has(id)) continue;
+      row.tr.remove();
+      this.rows.delete(id);
+    }
+    this.order();
+  }
+
+  /** Every second: ages and countdowns move although no event arrived. */
+  tick(now: number): void {
+    for (const row of this.rows.values()) {
+      setText(row.lastSeen, formatAgo(row.instance.last_seen, now));
+      setText(row.nextAction, row.instance.status === 'offline' ? '–' : formatCountdown(row.instance.next_action_at, now));
+    }
+  }
+
+  get size(): number {
+    return this.rows.size;
+  }
+
+  private sortBy(key: string): void {
+    if (!SORT_KEYS.has(key)) return;
+    const sortKey = key as SortKey;
+    if (sortKey === this.sortKey) this.sortDir = this.sortDir === 1 ? -1 : 1;
+    else {
+      this.sortKey = sortKey;
+      this.sortDir = DESCENDING_FIRST.has(sortKey) ? -1 : 1;
+    }
+    for (const th of this.table.querySelectorAll<HTMLTableCellElement>('th[data-key]')) {
+      if (th.dataset.key === this.sortKey) th.setAttribute('aria-sort', this.sortDir === 1 ? 'ascending' : 'descending');
+      else th.removeAttribute('aria-sort');
+    }
+    this.order();
+  }
+
+  /** Puts the rows in sort order, moving only those out of place. */
+  private order(): void {
+    const sorted = [...this.rows.values()].sort((a, b) => this.compare(a.instance, b.instance));
+    let cursor = this.body.firstElementChild;
+    for (const row of sorted) {
+      if (row.tr === cursor) cursor = cursor.nextElementSibling;
+      else this.body.insertBefore(row.tr, cursor);
+    }
+  }
+
+  private compare(a: InstanceState, b: InstanceState): number {
+    const key = this.sortKey;
+    let result: number;
+    if (key === 'id' || key === 'status') result = a[key].localeCompare(b[key], 'en', { numeric: true });
+    else if (key === 'next_action_at') {
+      // Nothing planned sorts last either way.
+      if (a.next_action_at === null || b.next_action_at === null) return (a.next_action_at === null ? 1 : 0) - (b.next_action_at === null ? 1 : 0);
+      result = a.next_action_at - b.next_action_at;
+    } else result = a[key] - b[key];
+    return result * this.sortDir || a.id.localeCompare(b.id, 'en', { numeric: true });
+  }
+
+  private createRow(inst: InstanceState): Row {
+    const tr = el('tr');
+    tr.dataset.testid = 'instance-row';
+    tr.dataset.id = inst.id;
+    const idCell = el('td', 'id', inst.id);
+    const statusCell = el('td');
+    const badge = el('span', 'badge');
+    statusCell.append(badge);
+    const row: Row = {
+      tr,
+      badge,
+      lastSeen: el('td', 'time'),
+      nextAction: el('td', 'time'),
+      attempts: el('td', 'num'),
+      successes: el('td', 'num wide'),
+      failures: el('td', 'num'),
+      instance: inst,
+    };
+    tr.append(idCell, statusCell, row.lastSeen, row.nextAction, row.attempts, row.successes, row.failures);
+    this.rows.set(inst.id, row);
+    return row;
+  }
+
+  private fill(row: Row, now: number): void {
+    const inst = row.instance;
+    row.tr.dataset.status = inst.status;
+    row.tr.classList.toggle('offline', inst.status === 'offline');
+    row.tr.title = inst.meta ? Object.entries(inst.meta).map(([key, value]) => `${key}: ${String(value)}`).join('\n') : '';
+    row.badge.dataset.status = inst.status;
+    setText(row.badge, inst.status);
+    setText(row.attempts, formatCount(inst.attempts));
+    setText(row.successes, formatCount(inst.successes));
+    setText(row.failures, formatCount(inst.failures));
+    row.attempts.dataset.value = String(inst.attempts);
+    row.failures.classList.toggle('has-failures', inst.failures > 0);
+    setText(row.lastSeen, formatAgo(inst.last_seen, now));
+    setText(row.nextAction, inst.status === 'offline' ? '–' : formatCountdown(inst.next_action_at, now));
+  }
+}

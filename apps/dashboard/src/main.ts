@@ -1,0 +1,186 @@
+// Dashboard entry: one PulseClient, one followed topic at a time; views redraw once per frame on events and every second for clocks.
+import { PulseClient, type SnapshotReason, type TopicSubscription } from '#pulse/client';
+import type { AttemptData, PulseEvent, Snapshot } from '#pulse/contracts';
+import { ConnectionBadge } from './connection-badge.js';
+import { required } from './dom.js';
+import { EventFeed } from './event-feed.js';
+import { GatewayApi, PAGE_LIMIT } from './gateway-api.js';
+import { InstanceTable } from './instance-table.js';
+import { Projection } from './projection.js';
+import { StatTiles } from './stat-tiles.js';
+import { Throughput } from './throughput.js';
+import { ThroughputChart } from './throughput-chart.js';
+import { TopicPicker } from './topic-picker.js';
+
+/** Pages of past events read after a snapshot, at most: enough for the chart's window on a busy topic. */
+const MAX_BACKFILL_PAGES = 6;
+
+/** This origin first, then `?gateways=url1,url2` (the SDK moves to the next one when a gateway goes away). */
+function gatewayUrls(param: string | null): string[] {
+  const urls = [location.origin];
+  for (const part of (param ?? '').split(',')) {
+    if (!part.trim()) continue;
+    try {
+      const url = new URL(part.trim(), location.href);
+      if (url.protocol === 'http:' || url.protocol === 'https:') urls.push(url.origin);
+    } catch {
+      console.warn(`Pulse: ignoring gateway URL ${JSON.stringify(part)}`);
+    }
+  }
+  return [...new Set(urls)];
+}
+
+const params = new URLSearchParams(location.search);
+const client = new PulseClient({ urls: gatewayUrls(params.get('gateways')) });
+const api = new GatewayApi(() => [location.origin, client.gateway]);
+
+const notice = required(document, '[data-testid="notice"]');
+const badge = new ConnectionBadge(required(document, '[data-testid="connection"]'));
+const tiles = new StatTiles(document);
+const table = new InstanceTable(required<HTMLTableElement>(document, '[data-testid="instances"]'));
+const instanceCount = required(document, '[data-testid="instance-count"]');
+const feed = new EventFeed(required<HTMLOListElement>(document, '[data-testid="feed"]'), required<HTMLSelectElement>(document, '#feed-filter'));
+const throughput = new Throughput();
+const chart = new ThroughputChart(required(document, '[data-testid="chart"]'));
+const picker = new TopicPicker(required<HTMLSelectElement>(document, '#topic'), api, (topic) => follow(topic));
+
+let projection: Projection | null = null;
+let subscription: TopicSubscription | null = null;
+/** Bumped on every topic switch and snapshot: late answers of an older one are dropped. */
+let generation = 0;
+
+// ---- rendering: events mark what changed, one animation frame draws it ----
+
+const dirty = { statistics: false, instances: false, status: false };
+let frame = 0;
+
+function invalidate(changed: Partial<typeof dirty>): void {
+  dirty.statistics ||= changed.statistics ?? false;
+  dirty.instances ||= changed.instances ?? false;
+  dirty.status ||= changed.status ?? false;
+  frame ||= requestAnimationFrame(draw);
+}
+
+function draw(): void {
+  frame = 0;
+  const now = Date.now();
+  if (dirty.instances) {
+    table.update(projection?.instances.values() ?? [], now);
+    instanceCount.textContent = projection ? `${table.size} known` : '';
+  }
+  if (dirty.statistics) tiles.render(projection?.statistics ?? null, projection?.instances.size ?? 0);
+  if (dirty.status) tiles.renderTick(projection?.status ?? null, now);
+  dirty.statistics = dirty.instances = dirty.status = false;
+}
+
+/** Clocks, countdowns and the chart move every second, on the second. */
+function everySecond(): void {
+  const now = Date.now();
+  table.tick(now);
+  tiles.renderTick(projection?.status ?? null, now);
+  const series = throughput.series(now);
+  chart.update(series);
+  tiles.renderRecent(projection ? (series.attempts.at(-1) ?? 0) : null);
+  setTimeout(everySecond, 1000 - (Date.now() % 1000) + 5);
+}
+
+let noticeTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** A line under the top bar; `forMs` hides it after a while (for news, not for a lasting condition). */
+function showNotice(text: string | null, tone: 'info' | 'warn' = 'info', forMs?: number): void {
+  clearTimeout(noticeTimer);
+  notice.hidden = text === null;
+  notice.dataset.tone = tone;
+  notice.textContent = text ?? '';
+  if (text !== null && forMs !== undefined) noticeTimer = setTimeout(() => showNotice(null), forMs);
+}
+
+// ---- the followed topic ----
+
+function follow(topic: string): void {
+  subscription?.unsubscribe();
+  generation += 1;
+  projection = null;
+  throughput.clear();
+  feed.clear();
+  badge.viewers(null);
+  badge.clearRecovered();
+  invalidate({ statistics: true, instances: true, status: true });
+  showNotice(null);
+  picker.choose(topic);
+  document.title = `${topic} · Pulse`;
+  const url = new URL(location.href);
+  url.searchParams.set('topic', topic);
+  history.replaceState(null, '', url);
+
+  subscription = client.subscribe(topic, {
+    onSnapshot: (snapshot, reason) => onSnapshot(topic, snapshot, reason),
+    onEvent: onEvent,
+    onRecovered: ({ missed, gateway }) => badge.recovered(missed, gateway, Date.now()),
+    onPresence: (viewers) => badge.viewers(viewers),
+    onError: (error) => {
+      if (error.code === 'NOT_FOUND') showNotice(`“${topic}” has no events yet: waiting for the first one.`);
+      else showNotice(`Cannot follow “${topic}”: ${error.message}`, 'warn');
+    },
+  });
+}
+
+function onSnapshot(topic: string, snapshot: Snapshot, reason: SnapshotReason): void {
+  generation += 1;
+  projection = new Projection();
+  projection.reset(snapshot);
+  throughput.clear();
+  feed.clear();
+  invalidate({ statistics: true, instances: true, status: true });
+  if (reason === 'initial') showNotice(null);
+  else showNotice(`The missed events could not be replayed (${reason.replace('_', ' ')}): showing a fresh snapshot; the chart restarts from the log.`, 'warn', 20_000);
+  void backfill(topic, snapshot, generation);
+}
+
+function onEvent(event: PulseEvent): void {
+  if (!projection) return;
+  invalidate(projection.apply(event));
+  if (event.type === 'attempt.recorded') throughput.add(event.ts, (event.data as AttemptData).outcome === 'failure');
+  feed.push(event);
+}
+
+/**
+ * Reads the events up to the snapshot, newest pages first, until the chart's window is covered:
+ * after a load the chart and the feed show the recent past, not only what arrives from now on.
+ * Live events are all after the snapshot, so nothing is counted twice.
+ */
+async function backfill(topic: string, snapshot: Snapshot, gen: number): Promise<void> {
+  const since = Date.now() - throughput.windowMs;
+  const pages: PulseEvent[][] = [];
+  let to = snapshot.seq;
+  try {
+    for (let i = 0; i < MAX_BACKFILL_PAGES && to > 0; i++) {
+      const after = Math.max(0, to - PAGE_LIMIT);
+      const page = await api.events(topic, after, to - after);
+      if (gen !== generation) return;
+      if (!page || page.epoch !== snapshot.epoch) break;
+      const events = page.events.filter((event) => event.seq <= to);
+      pages.unshift(events);
+      if (after === 0 || (events[0]?.ts ?? 0) < since) break;
+      to = after;
+    }
+  } catch (error) {
+    console.warn(`Pulse: could not read the recent events of ${topic}: ${(error as Error).message}`);
+  }
+  if (gen !== generation) return;
+  const history = pages.flat();
+  for (const event of history) {
+    if (event.type === 'attempt.recorded' && event.ts >= since) throughput.add(event.ts, (event.data as AttemptData).outcome === 'failure');
+  }
+  feed.history(history);
+  chart.update(throughput.series(Date.now()));
+}
+
+// ---- start ----
+
+client.onState((state, gateway) => badge.show(state, gateway ?? client.gateway));
+badge.show(client.state, client.gateway);
+follow(params.get('topic')?.trim() || 'demo');
+client.connect();
+void picker.refresh();
+everySecond();
