@@ -1,0 +1,110 @@
+// The pulse command line: each command's arguments, the global flags, and a UsageError naming what is wrong.
+import { describe, expect, it } from '@jest/globals';
+import { DEFAULT_URL, GENERAL_USAGE, parseCommandLine, parseJsonArgument, usageOf } from './args.js';
+import { UsageError } from './errors.js';
+
+/** The UsageError that `argv` produces (fails the test if it parses). */
+function usageErrorOf(argv: string[]): UsageError {
+  try {
+    parseCommandLine(argv);
+  } catch (error) {
+    expect(error).toBeInstanceOf(UsageError);
+    return error as UsageError;
+  }
+  throw new Error(`expected ${JSON.stringify(argv)} to be refused, but it parsed`);
+}
+
+describe('parseCommandLine', () => {
+  it('parses tail with its flags, the gateway list in order, and the token', () => {
+    expect(parseCommandLine(['tail', 'demo', '--since', '42', '--type', 'attempt.recorded', '--type', 'status_update', '--json', '--url', 'http://a:1/', '--url', 'https://b', '--token', 't0k'])).toEqual({
+      command: { name: 'tail', topic: 'demo', since: 42, types: ['attempt.recorded', 'status_update'], json: true },
+      urls: ['http://a:1', 'https://b'],
+      token: 't0k',
+    });
+  });
+
+  it('defaults to one local gateway, no token, following from now', () => {
+    expect(parseCommandLine(['tail', 'demo'])).toEqual({ command: { name: 'tail', topic: 'demo', since: null, types: [], json: false }, urls: [DEFAULT_URL] });
+  });
+
+  it('accepts flags before the command', () => {
+    expect(parseCommandLine(['--url', 'http://x:9', 'topics']).urls).toEqual(['http://x:9']);
+  });
+
+  it('parses publish data as JSON, with its source and idempotency key', () => {
+    expect(parseCommandLine(['publish', 'demo', 'attempt.recorded', '{"instanceId":"i-1","outcome":"success"}', '--source', 'cli', '--key', 'k-1']).command).toEqual({
+      name: 'publish',
+      topic: 'demo',
+      type: 'attempt.recorded',
+      data: { instanceId: 'i-1', outcome: 'success' },
+      source: 'cli',
+      key: 'k-1',
+      json: false,
+    });
+  });
+
+  it('parses rebuild, snapshot, topics and status', () => {
+    expect(parseCommandLine(['rebuild', 'demo', '--apply']).command).toEqual({ name: 'rebuild', topic: 'demo', apply: true, json: false });
+    expect(parseCommandLine(['snapshot', 'demo', '--json']).command).toEqual({ name: 'snapshot', topic: 'demo', json: true });
+    expect(parseCommandLine(['topics']).command).toEqual({ name: 'topics', json: false });
+    expect(parseCommandLine(['status', '--json']).command).toEqual({ name: 'status', json: true });
+  });
+
+  it('answers --help and help with the general or the command usage', () => {
+    expect(parseCommandLine(['--help']).command).toEqual({ name: 'help' });
+    expect(parseCommandLine(['-h']).command).toEqual({ name: 'help' });
+    expect(parseCommandLine(['help']).command).toEqual({ name: 'help' });
+    expect(parseCommandLine(['help', 'rebuild']).command).toEqual({ name: 'help', command: 'rebuild' });
+    // --help wins over missing arguments: `pulse tail --help` is how one learns what tail needs.
+    expect(parseCommandLine(['tail', '--help']).command).toEqual({ name: 'help', command: 'tail' });
+  });
+
+  it.each([
+    [[], 'no command given', undefined],
+    [['bogus'], 'unknown command "bogus"', undefined],
+    [['help', 'bogus'], 'unknown command "bogus"', undefined],
+    [['tail'], 'tail needs <topic>', 'tail'],
+    [['publish', 'demo'], 'publish needs <type> <json>', 'publish'],
+    [['topics', 'extra'], 'unexpected "extra"', 'topics'],
+    [['tail', 'demo', '--since', 'abc'], '--since must be a whole number >= 0 (a seq of the topic), got "abc"', 'tail'],
+    [['tail', 'demo', '--since', '1.5'], 'got "1.5"', 'tail'],
+    [['tail', 'demo', '--since', ''], 'got ""', 'tail'],
+    [['tail', 'demo', '--type', 'nope'], '--type nope is not an event type', 'tail'],
+    [['tail', 'Demo!'], '"Demo!" is not a topic name', 'tail'],
+    [['topics', '--apply'], 'topics does not take --apply', 'topics'],
+    [['tail', 'demo', '--frobnicate'], "Unknown option '--frobnicate'", 'tail'],
+    [['tail', 'demo', '--since'], "Option '--since <value>' argument missing", 'tail'],
+    [['topics', '--url', 'localhost:3000'], '--url must start with http:// or https://', undefined],
+    [['topics', '--url', 'not a url'], '--url must be a gateway URL', undefined],
+  ] as [string[], string, string | undefined][])('refuses %j: %s', (argv, message, command) => {
+    const error = usageErrorOf(argv);
+    expect(error.message).toContain(message);
+    expect(error.command).toBe(command);
+  });
+
+  it('names the position of invalid publish JSON and points at it', () => {
+    const error = usageErrorOf(['publish', 't', 'x', '{bad']);
+    expect(error.message).toContain('<json> (the third argument) is not valid JSON at position 1');
+    expect(error.message).toContain('\n  {bad\n   ^');
+    expect(error.command).toBe('publish');
+  });
+});
+
+describe('parseJsonArgument', () => {
+  it('parses valid JSON', () => {
+    expect(parseJsonArgument('[1,{"a":null}]', 'x', 'publish')).toEqual([1, { a: null }]);
+  });
+
+  it('places the end of the text for an unfinished document', () => {
+    expect(() => parseJsonArgument('{"a":', 'data', 'publish')).toThrow('data is not valid JSON at position 5');
+  });
+});
+
+describe('usageOf', () => {
+  it("gives a command's usage, and the general one otherwise", () => {
+    expect(usageOf('rebuild')).toMatch(/^Usage: pulse rebuild <topic>/);
+    expect(usageOf(undefined)).toBe(GENERAL_USAGE);
+    expect(usageOf('bogus')).toBe(GENERAL_USAGE);
+    for (const command of ['tail', 'snapshot', 'topics', 'publish', 'rebuild', 'status']) expect(GENERAL_USAGE).toContain(`  ${command} `);
+  });
+});

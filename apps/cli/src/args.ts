@@ -1,0 +1,265 @@
+// The pulse command line: flags and positionals parsed into one typed invocation, or a UsageError saying what is wrong.
+import { parseArgs } from 'node:util';
+import { EVENT_DATA_SCHEMAS, TOPIC_PATTERN } from '#pulse/contracts';
+import { UsageError } from './errors.js';
+
+/** Where commands go when no `--url` is given. */
+export const DEFAULT_URL = 'http://127.0.0.1:3000';
+
+export type Command =
+  | { name: 'tail'; topic: string; since: number | null; types: string[]; json: boolean }
+  | { name: 'snapshot'; topic: string; json: boolean }
+  | { name: 'topics'; json: boolean }
+  | { name: 'publish'; topic: string; type: string; data: unknown; source?: string; key?: string; json: boolean }
+  | { name: 'rebuild'; topic: string; apply: boolean; json: boolean }
+  | { name: 'status'; json: boolean }
+  | { name: 'help'; command?: CommandName };
+
+export type CommandName = Exclude<Command['name'], 'help'>;
+
+export interface Invocation {
+  command: Command;
+  /** Gateways in the order to try them, without trailing slashes. */
+  urls: string[];
+  token?: string;
+}
+
+/** Every flag any command takes; each command accepts its own plus the global ones. */
+const OPTIONS = {
+  url: { type: 'string', multiple: true },
+  token: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  json: { type: 'boolean' },
+  since: { type: 'string' },
+  type: { type: 'string', multiple: true },
+  apply: { type: 'boolean' },
+  source: { type: 'string' },
+  key: { type: 'string' },
+} as const;
+
+type OptionName = keyof typeof OPTIONS;
+const GLOBAL_OPTIONS: OptionName[] = ['url', 'token', 'help'];
+
+interface CommandSpec {
+  positionals: string[];
+  options: OptionName[];
+  summary: string;
+  usage: string;
+}
+
+const EVENT_TYPES = Object.keys(EVENT_DATA_SCHEMAS);
+
+export const COMMANDS: Record<CommandName, CommandSpec> = {
+  tail: {
+    positionals: ['topic'],
+    options: ['since', 'type', 'json'],
+    summary: "follow a topic's events as they are appended",
+    usage: `Usage: pulse tail <topic> [--since <seq>] [--type <type>]... [--json]
+
+Prints each event of <topic> once, in seq order, as it is appended. After a
+disconnect it resumes by itself: the missed events are printed, or a note on
+stderr says that a snapshot replaced them. Ctrl-C stops it (exit 0).
+
+  --since <seq>   start after this seq of the topic's current log (0: from the
+                  first event); without it, from now
+  --type <type>   print only events of this type; repeatable
+                  (${EVENT_TYPES.join(', ')})
+  --json          one JSON envelope per line; the default when stdout is not a terminal`,
+  },
+  snapshot: {
+    positionals: ['topic'],
+    options: ['json'],
+    summary: "a topic's current state: status, statistics, instances",
+    usage: `Usage: pulse snapshot <topic> [--json]
+
+Prints the state of <topic> (the fold of its log up to the seq shown).
+
+  --json   the snapshot as the API answers it`,
+  },
+  topics: {
+    positionals: [],
+    options: ['json'],
+    summary: 'every topic with its head seq and epoch',
+    usage: `Usage: pulse topics [--json]
+
+Lists the topics that have events: name, last seq (head) and epoch.
+
+  --json   the list as the API answers it`,
+  },
+  publish: {
+    positionals: ['topic', 'type', 'json'],
+    options: ['source', 'key', 'json'],
+    summary: 'append one event to a topic and print its seq',
+    usage: `Usage: pulse publish <topic> <type> <json> [--source <id>] [--key <idempotency key>] [--json]
+
+Appends one event of <type> with <json> as its data, e.g.
+  pulse publish demo attempt.recorded '{"instanceId":"i-1","outcome":"success"}'
+
+  --source <id>   the producer id stored with the event
+  --key <key>     idempotency key: publishing again with the same key appends nothing
+                  and prints the seq the first one got
+  --json          the API's answer ({ epoch, seqs })`,
+  },
+  rebuild: {
+    positionals: ['topic'],
+    options: ['apply', 'json'],
+    summary: 'fold the log again and compare it with the live projection',
+    usage: `Usage: pulse rebuild <topic> [--apply] [--json]
+
+Folds the log of <topic> into a fresh projection and compares it with the live
+one. Exit code 0 when they agree (or the rebuilt one was applied), 1 when they
+differ and --apply was not given.
+
+  --apply   replace the live projection with the rebuilt one when they differ
+  --json    the final result line of the API ({ seq, drift, applied, moved })`,
+  },
+  status: {
+    positionals: [],
+    options: ['json'],
+    summary: 'gateways up or down, viewers per topic, the tick scheduler',
+    usage: `Usage: pulse status [--json]
+
+Asks every --url gateway whether it is ready, then one of them for the viewers
+per topic and the monitor-tick scheduler. Exit code 1 when a gateway is not ready.
+
+  --json   everything as one JSON document`,
+  },
+};
+
+export const GENERAL_USAGE = `Usage: pulse <command> [options]
+
+Commands:
+${(Object.entries(COMMANDS) as [CommandName, CommandSpec][])
+  .map(([name, spec]) => `  ${`${name} ${spec.positionals.map((p) => `<${p}>`).join(' ')}`.padEnd(31)}${spec.summary}`)
+  .join('\n')}
+  ${'help [command]'.padEnd(31)}this help, or a command's
+
+Options for every command:
+  --url <url>       a gateway; repeat it to fail over, tried in order
+                    (default ${DEFAULT_URL})
+  --token <token>   sent as "Authorization: Bearer <token>" and as the socket's auth token
+  -h, --help        show help
+
+"pulse help <command>" shows a command's options.`;
+
+/** The usage text of `command`, or the general one. */
+export function usageOf(command?: string): string {
+  return command && command in COMMANDS ? COMMANDS[command as CommandName].usage : GENERAL_USAGE;
+}
+
+function isCommand(name: string): name is CommandName {
+  return Object.hasOwn(COMMANDS, name);
+}
+
+function parseUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(`--url must be a gateway URL like ${DEFAULT_URL}, got "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--url must start with http:// or https://, got "${raw}"`);
+  return url.href.replace(/\/+$/, '');
+}
+
+function parseTopic(raw: string, command: CommandName): string {
+  if (!TOPIC_PATTERN.test(raw)) throw new UsageError(`"${raw}" is not a topic name: 1-64 chars of a-z 0-9 . _ -, starting with a letter or digit`, command);
+  return raw;
+}
+
+function parseSince(raw: string | undefined): number | null {
+  if (raw === undefined) return null;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value)) throw new UsageError(`--since must be a whole number >= 0 (a seq of the topic), got "${raw}"`, 'tail');
+  return value;
+}
+
+/** `JSON.parse` with an error that names where the text goes wrong, and points at it. */
+export function parseJsonArgument(raw: string, what: string, command: CommandName): unknown {
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch (error) {
+    const reason = (error as Error).message;
+    const match = /at position (\d+)/.exec(reason);
+    // Node 20 says "… in JSON at position N"; at the end of the text it says "Unexpected end of JSON input".
+    const position = match ? Number(match[1]) : /end of JSON input/.test(reason) ? raw.length : null;
+    const why = reason.replace(/\s*\(line \d+ column \d+\)/, '').replace(/ in JSON at position \d+/, '');
+    if (position === null) throw new UsageError(`${what} is not valid JSON: ${why}`, command);
+    const start = Math.max(0, position - 30);
+    const excerpt = raw.slice(start, position + 30);
+    throw new UsageError(`${what} is not valid JSON at position ${position}: ${why}\n  ${excerpt}\n  ${' '.repeat(position - start)}^`, command);
+  }
+}
+
+/** Parses `argv` (without node and the script); throws UsageError on anything it cannot accept. */
+export function parseCommandLine(argv: string[]): Invocation {
+  let parsed: { values: Partial<Record<OptionName, string | boolean | string[]>>; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message, commandIn(argv));
+  }
+  const values = parsed.values as { url?: string[]; token?: string; help?: boolean; json?: boolean; since?: string; type?: string[]; apply?: boolean; source?: string; key?: string };
+  const [name, ...args] = parsed.positionals;
+  const urls = (values.url ?? [DEFAULT_URL]).map(parseUrl);
+  const common = { urls, ...(values.token !== undefined ? { token: values.token } : {}) };
+
+  if (name === undefined) {
+    if (values.help) return { ...common, command: { name: 'help' } };
+    throw new UsageError('no command given');
+  }
+  if (name === 'help') {
+    const [about] = args;
+    if (about !== undefined && !isCommand(about)) throw new UsageError(`unknown command "${about}"`);
+    return { ...common, command: about ? { name: 'help', command: about } : { name: 'help' } };
+  }
+  if (!isCommand(name)) throw new UsageError(`unknown command "${name}"`);
+  if (values.help) return { ...common, command: { name: 'help', command: name } };
+
+  const spec = COMMANDS[name];
+  for (const option of Object.keys(values) as OptionName[]) {
+    if (!GLOBAL_OPTIONS.includes(option) && !spec.options.includes(option)) throw new UsageError(`${name} does not take --${option}`, name);
+  }
+  if (args.length < spec.positionals.length) {
+    const missing = spec.positionals.slice(args.length).map((p) => `<${p}>`);
+    throw new UsageError(`${name} needs ${missing.join(' ')}`, name);
+  }
+  if (args.length > spec.positionals.length) throw new UsageError(`${name} takes ${spec.positionals.length || 'no'} argument(s); unexpected "${args[spec.positionals.length]}"`, name);
+  const json = values.json ?? false;
+
+  switch (name) {
+    case 'tail': {
+      const types = values.type ?? [];
+      const unknown = types.filter((type) => !EVENT_TYPES.includes(type));
+      if (unknown.length > 0) throw new UsageError(`--type ${unknown.join(', ')} is not an event type; expected one of ${EVENT_TYPES.join(', ')}`, name);
+      return { ...common, command: { name, topic: parseTopic(args[0]!, name), since: parseSince(values.since), types, json } };
+    }
+    case 'snapshot':
+      return { ...common, command: { name, topic: parseTopic(args[0]!, name), json } };
+    case 'topics':
+    case 'status':
+      return { ...common, command: { name, json } };
+    case 'publish': {
+      const [topic, type, data] = args as [string, string, string];
+      return {
+        ...common,
+        command: {
+          name,
+          topic: parseTopic(topic, name),
+          type,
+          data: parseJsonArgument(data, '<json> (the third argument)', name),
+          ...(values.source !== undefined ? { source: values.source } : {}),
+          ...(values.key !== undefined ? { key: values.key } : {}),
+          json,
+        },
+      };
+    }
+    case 'rebuild':
+      return { ...common, command: { name, topic: parseTopic(args[0]!, name), apply: values.apply ?? false, json } };
+  }
+}
+
+/** The first argument that names a command, for the usage shown with a flag error. */
+function commandIn(argv: string[]): string | undefined {
+  return argv.find((arg) => isCommand(arg));
+}

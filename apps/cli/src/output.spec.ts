@@ -1,0 +1,125 @@
+// What pulse prints: event lines with and without colour, tables, the snapshot, status and drift reports, the progress bar.
+import { describe, expect, it } from '@jest/globals';
+import type { PulseEvent, Snapshot } from '#pulse/contracts';
+import { clock, compact, driftTable, duration, eventJson, eventLine, paint, progressBar, relative, snapshotText, statusText, table, topicsTable, truncate, unstyled, visibleLength, type StatusReport } from './output.js';
+
+const plain = paint(false);
+const coloured = paint(true);
+/** A local time, so the expectations hold in any time zone. */
+const at = (h: number, m: number, s: number, ms = 0) => new Date(2030, 0, 2, h, m, s, ms).getTime();
+
+const event: PulseEvent = { topic: 'demo', seq: 42, epoch: 'e1', type: 'attempt.recorded', ts: at(3, 4, 5, 6), data: { instanceId: 'i-1', outcome: 'success' }, source: 'cli' };
+
+describe('eventLine', () => {
+  it('shows time, seq, type, source and compact data on one line', () => {
+    expect(eventLine(event, plain)).toBe('03:04:05.006  #42  attempt.recorded  [cli]  {"instanceId":"i-1","outcome":"success"}');
+  });
+
+  it('cuts the data to fit the terminal width', () => {
+    const line = eventLine({ ...event, data: { text: 'x'.repeat(500) } }, plain, 80);
+    expect(line.length).toBeLessThanOrEqual(80);
+    expect(line.endsWith('…')).toBe(true);
+  });
+
+  it('colours only when asked, with the same visible text', () => {
+    const line = eventLine(event, coloured);
+    expect(line).toContain('\x1b[');
+    expect(unstyled(line)).toBe(eventLine(event, plain));
+    expect(eventLine(event, plain)).not.toContain('\x1b[');
+  });
+
+  it('prints the envelope as is for machines', () => {
+    expect(JSON.parse(eventJson(event))).toEqual(event);
+  });
+});
+
+describe('small formats', () => {
+  it('formats clocks, durations and relative times', () => {
+    expect(clock(at(23, 59, 58, 7))).toBe('23:59:58.007');
+    expect(duration(850)).toBe('850 ms');
+    expect(duration(4200)).toBe('4.2 s');
+    expect(duration(185_000)).toBe('3 min 5 s');
+    expect(relative(2000, 1000)).toBe('in 1.0 s');
+    expect(relative(1000, 1250)).toBe('250 ms ago');
+  });
+
+  it('truncates with an ellipsis and measures text without its styles', () => {
+    expect(truncate('abcdef', 4)).toBe('abc…');
+    expect(truncate('abc', 4)).toBe('abc');
+    expect(truncate('abc', undefined)).toBe('abc');
+    expect(visibleLength(coloured.red('abc'))).toBe(3);
+  });
+
+  it('shows strings as they are and other values as JSON', () => {
+    expect(compact('online')).toBe('online');
+    expect(compact(5)).toBe('5');
+    expect(compact(null)).toBe('null');
+    expect(compact({ a: 1 })).toBe('{"a":1}');
+    expect(compact(undefined)).toBe('-');
+  });
+});
+
+describe('table', () => {
+  it('aligns columns whatever the colours', () => {
+    expect(unstyled(table(['A', 'LONGER'], [[coloured.red('xyz'), '1'], ['q', '22']], plain))).toBe(['A    LONGER', 'xyz  1', 'q    22'].join('\n'));
+  });
+
+  it('lists topics by name, or says how to make one', () => {
+    expect(topicsTable([{ topic: 'b', head: 2, epoch: 'e2' }, { topic: 'a', head: 10, epoch: 'e1' }], plain)).toBe(['TOPIC  HEAD  EPOCH', 'a      10    e1', 'b      2     e2'].join('\n'));
+    expect(topicsTable([], plain)).toContain('pulse publish');
+  });
+});
+
+describe('reports', () => {
+  it('shows a snapshot: position, status, statistics and the instance table', () => {
+    const snapshot: Snapshot = {
+      topic: 'demo',
+      epoch: 'e1',
+      seq: 9,
+      status: { monitoring_active: true, loop_count: 3, tick_at: at(1, 0, 0), next_tick_at: at(1, 0, 5) },
+      statistics: { total_attempts: 4, successful: 3, failed: 1, success_rate: 75, active_instances: 1 },
+      instances: [{ id: 'i-1', status: 'online', last_seen: at(1, 0, 0), next_action_at: null, attempts: 4, successes: 3, failures: 1 }],
+    };
+    const text = snapshotText(snapshot, plain, at(1, 0, 1));
+    expect(text).toContain('seq         9 (epoch e1)');
+    expect(text).toContain('loop 3');
+    expect(text).toContain('(in 4.0 s)');
+    expect(text).toContain('4 attempts, 3 successful, 1 failed, 75% success, 1 active instance(s)');
+    expect(text).toMatch(/i-1\s+online\s+2030-01-02 01:00:00\s+-\s+4\s+3\s+1/);
+    expect(snapshotText({ ...snapshot, status: null, instances: [] }, plain)).toContain('no monitor tick yet');
+  });
+
+  it('shows the drift as path, live and rebuilt', () => {
+    expect(driftTable([{ path: 'statistics.failed', live: 6, rebuilt: 1 }], plain)).toBe(['PATH               LIVE  REBUILT', 'statistics.failed  6     1'].join('\n'));
+  });
+
+  it('shows gateways, viewers and the scheduler', () => {
+    const report: StatusReport = {
+      gateways: [
+        { url: 'http://a', state: 'up', detail: 'redis ready' },
+        { url: 'http://b', state: 'down', detail: 'connection refused' },
+      ],
+      presence: { demo: 2 },
+      scheduler: { scheduler: 'monitor-tick', everyMs: 5000, nextRunAt: at(1, 0, 5), lastRun: { tickAt: at(1, 0, 0), processedAt: at(1, 0, 0, 12), finishedAt: at(1, 0, 0, 40), delayMs: 12, failed: false } },
+      problems: [],
+    };
+    const text = statusText(report, plain, at(1, 0, 1));
+    expect(text).toMatch(/http:\/\/a\s+up\s+redis ready/);
+    expect(text).toMatch(/http:\/\/b\s+down\s+connection refused/);
+    expect(text).toMatch(/demo\s+2/);
+    expect(text).toContain('every     5.0 s');
+    expect(text).toContain('(in 4.0 s)');
+    expect(text).toContain('started 12 ms after it was due, took 28 ms, ok');
+    const idle = statusText({ ...report, presence: {}, scheduler: { scheduler: 'monitor-tick', everyMs: null, nextRunAt: null, lastRun: null } }, plain);
+    expect(idle).toContain('nobody is following a topic');
+    expect(idle).toContain('no worker has started yet');
+    expect(idle).toContain('last run  never');
+  });
+
+  it('draws a progress bar of a fixed width', () => {
+    expect(progressBar(0, 10, 10)).toBe('[░░░░░░░░░░]   0%  0/10 events');
+    expect(progressBar(5, 10, 10)).toBe('[█████░░░░░]  50%  5/10 events');
+    expect(progressBar(10, 10, 10)).toBe('[██████████] 100%  10/10 events');
+    expect(progressBar(0, 0, 4)).toBe('[████] 100%  0/0 events');
+  });
+});

@@ -1,0 +1,210 @@
+// What pulse prints: event lines, tables, the snapshot, the status report, the drift table and the progress bar (pure functions).
+import type { PulseEvent, Snapshot } from '#pulse/contracts';
+
+/** ANSI styles, or plain text when colours are off. */
+export interface Paint {
+  dim: (text: string) => string;
+  bold: (text: string) => string;
+  red: (text: string) => string;
+  green: (text: string) => string;
+  yellow: (text: string) => string;
+  cyan: (text: string) => string;
+  magenta: (text: string) => string;
+}
+
+const style = (open: number, close: number) => (text: string) => `\x1b[${open}m${text}\x1b[${close}m`;
+const identity = (text: string) => text;
+
+export function paint(colors: boolean): Paint {
+  if (!colors) return { dim: identity, bold: identity, red: identity, green: identity, yellow: identity, cyan: identity, magenta: identity };
+  return { dim: style(2, 22), bold: style(1, 22), red: style(31, 39), green: style(32, 39), yellow: style(33, 39), cyan: style(36, 39), magenta: style(35, 39) };
+}
+
+// eslint-disable-next-line no-control-regex -- ANSI styles start with ESC.
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+/** `text` without its ANSI styles. */
+export function unstyled(text: string): string {
+  return text.replace(ANSI, '');
+}
+
+/** Width of `text` as shown (ANSI styles take no room). */
+export function visibleLength(text: string): number {
+  return unstyled(text).length;
+}
+
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/** `HH:MM:SS.mmm` in local time. */
+export function clock(ms: number): string {
+  const date = new Date(ms);
+  return `${pad2(date.getHours())}:${pad2(date.getMinutes())}:${pad2(date.getSeconds())}.${String(date.getMilliseconds()).padStart(3, '0')}`;
+}
+
+/** `YYYY-MM-DD HH:MM:SS` in local time. */
+export function dateTime(ms: number): string {
+  const date = new Date(ms);
+  return `${date.getFullYear()}-${pad2(date.getMonth() + 1)}-${pad2(date.getDate())} ${clock(ms).slice(0, 8)}`;
+}
+
+/** A span of milliseconds the way a person says it: `850 ms`, `4.2 s`, `3 min 5 s`. */
+export function duration(ms: number): string {
+  const abs = Math.abs(ms);
+  if (abs < 1000) return `${Math.round(ms)} ms`;
+  if (abs < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const minutes = Math.floor(abs / 60_000);
+  const seconds = Math.round((abs % 60_000) / 1000);
+  return `${ms < 0 ? '-' : ''}${minutes} min${seconds ? ` ${seconds} s` : ''}`;
+}
+
+const TYPE_STYLE: Record<string, keyof Paint> = {
+  'instance.heartbeat': 'green',
+  'attempt.recorded': 'cyan',
+  'instance.offline': 'red',
+  status_update: 'magenta',
+  statistics_update: 'yellow',
+  instances_update: 'yellow',
+};
+
+/** Cuts `text` to `width` characters, marking the cut with `…`. */
+export function truncate(text: string, width: number | undefined): string {
+  if (width === undefined || width < 1 || text.length <= width) return text;
+  return `${text.slice(0, Math.max(0, width - 1))}…`;
+}
+
+/**
+ * One event on one line for a person: `12:00:01.234  #42  attempt.recorded  {"instanceId":"i-1",…}`.
+ * With `columns`, the data is cut so the line fits the terminal.
+ */
+export function eventLine(event: PulseEvent, p: Paint, columns?: number): string {
+  const head = `${clock(event.ts)}  #${event.seq}  ${event.type.padEnd(17)}`;
+  const source = event.source ? ` [${event.source}]` : '';
+  const data = JSON.stringify(event.data) ?? 'null';
+  const room = columns === undefined ? undefined : Math.max(10, columns - head.length - source.length - 2);
+  const typeStyle = p[TYPE_STYLE[event.type] ?? 'bold'];
+  return `${p.dim(clock(event.ts))}  ${p.bold(`#${event.seq}`)}  ${typeStyle(event.type.padEnd(17))}${source ? p.dim(source) : ''}  ${truncate(data, room)}`;
+}
+
+/** An event for machines: the envelope as one JSON line. */
+export function eventJson(event: PulseEvent): string {
+  return JSON.stringify(event);
+}
+
+/** Left-aligned columns with a header row, two spaces apart. */
+export function table(headers: string[], rows: string[][], p: Paint): string {
+  const widths = headers.map((header, i) => Math.max(visibleLength(header), ...rows.map((row) => visibleLength(row[i] ?? ''))));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => (i === cells.length - 1 ? cell : cell + ' '.repeat(widths[i]! - visibleLength(cell))))
+      .join('  ')
+      .trimEnd();
+  return [p.dim(line(headers)), ...rows.map(line)].join('\n');
+}
+
+/** A value of a drift row or a table cell: strings as is, the rest as compact JSON. */
+export function compact(value: unknown): string {
+  if (value === undefined) return '-';
+  return typeof value === 'string' ? value : (JSON.stringify(value) ?? typeof value);
+}
+
+export function topicsTable(topics: { topic: string; head: number; epoch: string }[], p: Paint): string {
+  if (topics.length === 0) return 'no topics yet: publish to one with "pulse publish <topic> <type> <json>"';
+  const sorted = [...topics].sort((a, b) => a.topic.localeCompare(b.topic));
+  return table(['TOPIC', 'HEAD', 'EPOCH'], sorted.map((t) => [t.topic, String(t.head), t.epoch]), p);
+}
+
+export function snapshotText(snapshot: Snapshot, p: Paint, now = Date.now()): string {
+  const { statistics: s, status } = snapshot;
+  const lines = [
+    `${p.bold('topic')}       ${snapshot.topic}`,
+    `${p.bold('seq')}         ${snapshot.seq} ${p.dim(`(epoch ${snapshot.epoch})`)}`,
+    `${p.bold('status')}      ${
+      status
+        ? `loop ${status.loop_count}, last tick ${dateTime(status.tick_at)}, next tick ${dateTime(status.next_tick_at)} (${relative(status.next_tick_at, now)})`
+        : 'no monitor tick yet'
+    }`,
+    `${p.bold('statistics')}  ${s.total_attempts} attempts, ${s.successful} successful, ${s.failed} failed, ${s.success_rate}% success, ${s.active_instances} active instance(s)`,
+    `${p.bold('instances')}   ${snapshot.instances.length}`,
+  ];
+  if (snapshot.instances.length > 0) {
+    const rows = snapshot.instances.map((i) => [
+      i.id,
+      i.status === 'offline' ? p.red(i.status) : i.status,
+      dateTime(i.last_seen),
+      i.next_action_at === null ? '-' : dateTime(i.next_action_at),
+      String(i.attempts),
+      String(i.successes),
+      String(i.failures),
+    ]);
+    lines.push('', table(['ID', 'STATUS', 'LAST SEEN', 'NEXT ACTION', 'ATTEMPTS', 'OK', 'FAILED'], rows, p));
+  }
+  return lines.join('\n');
+}
+
+/** `in 4.2 s` or `3.0 s ago`. */
+export function relative(at: number, now: number): string {
+  return at >= now ? `in ${duration(at - now)}` : `${duration(now - at)} ago`;
+}
+
+export interface Drift {
+  path: string;
+  live: unknown;
+  rebuilt: unknown;
+}
+
+export function driftTable(drift: Drift[], p: Paint): string {
+  return table(['PATH', 'LIVE', 'REBUILT'], drift.map((d) => [d.path, p.red(compact(d.live)), p.green(compact(d.rebuilt))]), p);
+}
+
+/** `[██████░░░░░░]  48%  4800/10000 events` — the width of the bar is `width` cells. */
+export function progressBar(done: number, total: number, width = 30): string {
+  const ratio = total > 0 ? Math.min(1, done / total) : 1;
+  const filled = Math.round(ratio * width);
+  return `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${String(Math.floor(ratio * 100)).padStart(3)}%  ${done}/${total} events`;
+}
+
+/** What `pulse status` found out. */
+export interface StatusReport {
+  gateways: { url: string; state: 'up' | 'not ready' | 'down'; detail: string }[];
+  /** Viewers per topic (null: no gateway answered). */
+  presence: Record<string, number> | null;
+  scheduler: {
+    scheduler: string;
+    everyMs: number | null;
+    nextRunAt: number | null;
+    lastRun: { tickAt: number; processedAt: number; finishedAt: number; delayMs: number; failed: boolean } | null;
+  } | null;
+  /** Why presence or the scheduler are missing. */
+  problems: string[];
+}
+
+const indent = (text: string) => text.replace(/^/gm, '  ');
+
+export function statusText(report: StatusReport, p: Paint, now = Date.now()): string {
+  const state = (s: StatusReport['gateways'][number]['state']) => (s === 'up' ? p.green(s) : s === 'down' ? p.red(s) : p.yellow(s));
+  const lines = [p.bold('gateways'), indent(table(['URL', 'STATE', 'DETAIL'], report.gateways.map((g) => [g.url, state(g.state), g.detail]), p))];
+  lines.push('', p.bold('viewers'));
+  if (report.presence === null) lines.push('  unknown');
+  else if (Object.keys(report.presence).length === 0) lines.push('  nobody is following a topic');
+  else {
+    const entries = Object.entries(report.presence).sort(([a], [b]) => a.localeCompare(b));
+    lines.push(indent(table(['TOPIC', 'VIEWERS'], entries.map(([topic, viewers]) => [topic, String(viewers)]), p)));
+  }
+  const s = report.scheduler;
+  lines.push('', p.bold(`tick scheduler${s ? ` ${s.scheduler}` : ''}`));
+  if (!s) lines.push('  unknown');
+  else {
+    lines.push(`  every     ${s.everyMs === null ? 'not scheduled: no worker has started yet (npm run start:worker)' : duration(s.everyMs)}`);
+    lines.push(`  next run  ${s.nextRunAt === null ? '-' : `${dateTime(s.nextRunAt)} (${relative(s.nextRunAt, now)})`}`);
+    const last = s.lastRun;
+    lines.push(
+      `  last run  ${
+        last
+          ? `${dateTime(last.processedAt)} (${relative(last.processedAt, now)}), started ${duration(last.delayMs)} after it was due, took ${duration(last.finishedAt - last.processedAt)}, ${last.failed ? p.red('failed') : p.green('ok')}`
+          : 'never'
+      }`,
+    );
+  }
+  for (const problem of report.problems) lines.push('', p.yellow(problem));
+  return lines.join('\n');
+}
