@@ -74,9 +74,11 @@ interface TopicState {
   resuming: boolean;
   closed: boolean;
   retryTimer: ReturnType<typeof setTimeout> | null;
+  /** Subscribe attempts refused for now (NOT_FOUND, UNAVAILABLE) since the last success. */
+  refusals: number;
 }
 
-type StateListener = (state: ConnectionState, gateway: string | null) => void;
+type StateListener = (state: ConnectionState, gateway: string) => void;
 
 export class PulseClient {
   private socket: PulseSocket | null = null;
@@ -121,7 +123,7 @@ export class PulseClient {
   /** Follows `topic` in batch mode; see TopicHandlers for what is delivered. */
   subscribe(topic: string, handlers: TopicHandlers): TopicSubscription {
     if (this.topics.has(topic)) throw new Error(`already subscribed to ${topic}`);
-    const state: TopicState = { topic, handlers, epoch: null, seq: 0, head: 0, current: false, held: [], filling: false, resuming: false, closed: false, retryTimer: null };
+    const state: TopicState = { topic, handlers, epoch: null, seq: 0, head: 0, current: false, held: [], filling: false, resuming: false, closed: false, retryTimer: null, refusals: 0 };
     this.topics.set(topic, state);
     if (this.socket?.connected) this.sendSubscribe(state);
     this.updateState();
@@ -210,7 +212,8 @@ export class PulseClient {
   private sendSubscribe(state: TopicState, resync?: ResyncReason): void {
     const socket = this.socket;
     if (!socket?.connected || state.closed) return;
-    state.current = false;
+    // A retry after a refusal changes nothing a viewer would see: keep the state as it is.
+    if (state.refusals === 0) state.current = false;
     state.held = [];
     state.filling = false;
     this.updateState();
@@ -226,10 +229,20 @@ export class PulseClient {
 
   private onSubscribed(state: TopicState, ack: SubscribeAck, resumed: boolean, resync?: ResyncReason): void {
     if (!ack.ok) {
-      if (ack.code === 'NOT_FOUND' || ack.code === 'UNAVAILABLE') this.retrySubscribe(state);
+      if (ack.code === 'NOT_FOUND' || ack.code === 'UNAVAILABLE') {
+        // The topic has no events yet, or the gateway cannot read it now: nothing is missed
+        // meanwhile, so the connection still counts as live; ask again with a growing pause.
+        state.current = true;
+        this.updateState();
+        if (state.refusals === 0) this.call(state, 'onError', ack);
+        state.refusals += 1;
+        this.retrySubscribe(state);
+        return;
+      }
       this.call(state, 'onError', ack);
       return;
     }
+    state.refusals = 0;
     state.head = Math.max(ack.head, state.head);
     if (ack.recovered) {
       const missed = ack.events.length;
@@ -247,10 +260,11 @@ export class PulseClient {
 
   private retrySubscribe(state: TopicState): void {
     this.clearRetry(state);
+    const delay = Math.min(500 * 2 ** Math.min(state.refusals - 1, 5), 10_000);
     state.retryTimer = setTimeout(() => {
       state.retryTimer = null;
       this.sendSubscribe(state);
-    }, 1000);
+    }, delay);
   }
 
   private clearRetry(state: TopicState): void {
