@@ -89,7 +89,8 @@ export class PulseClient {
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private staleTimer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
-  private everConnected = false;
+  /** Whether every subscription was current once: before that the state is `connecting`, not `recovering`. */
+  private everLive = false;
   private currentState: ConnectionState = 'connecting';
   private readonly options: Required<Omit<PulseClientOptions, 'token'>> & { token?: string };
 
@@ -165,7 +166,6 @@ export class PulseClient {
     this.socket = socket;
     socket.on('connect', () => {
       this.attempt = 0;
-      this.everConnected = true;
       for (const state of this.topics.values()) this.sendSubscribe(state);
       this.updateState();
     });
@@ -243,7 +243,8 @@ export class PulseClient {
       return;
     }
     state.refusals = 0;
-    state.head = Math.max(ack.head, state.head);
+    // A snapshot may start a new life of the log: its head replaces the old one.
+    state.head = ack.recovered ? Math.max(ack.head, state.head) : ack.head;
     if (ack.recovered) {
       const missed = ack.events.length;
       this.accept(state, ack.events);
@@ -275,8 +276,9 @@ export class PulseClient {
   /** Hands over the next events in order: drops what it has, holds what is ahead of a hole and fills the hole. */
   private accept(state: TopicState, events: PulseEvent[]): void {
     for (const event of events) {
+      if (event.epoch !== state.epoch) continue;
       state.head = Math.max(state.head, event.seq);
-      if (event.epoch !== state.epoch || event.seq <= state.seq) continue;
+      if (event.seq <= state.seq) continue;
       if (state.filling || event.seq > state.seq + 1) {
         state.held.push(event);
         continue;
@@ -348,8 +350,9 @@ export class PulseClient {
   private updateState(): void {
     let next: ConnectionState;
     if (this.socket?.connected && [...this.topics.values()].every((state) => state.current)) next = 'live';
-    else if (!this.everConnected) next = 'connecting';
+    else if (!this.everLive) next = 'connecting';
     else next = this.currentState === 'stale' ? 'stale' : 'recovering';
+    if (next === 'live') this.everLive = true;
     if (next === 'live' || next === 'connecting') {
       if (this.staleTimer) clearTimeout(this.staleTimer);
       this.staleTimer = null;

@@ -1,0 +1,2 @@
+// Pulse testing helpers: startPulse() for jest e2e suites, in this repository and in users' projects.
+export * from './pulse-testing.js';

@@ -1,0 +1,124 @@
+// A throwaway Pulse for jest e2e suites: its own redis-server, built gateways and workers, and clients that all stop together.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PulseClient, type PulseClientOptions } from '#pulse/client';
+import type { IngestEvent, TickSummary } from '#pulse/contracts';
+import { PulseStack } from '#pulse/stack';
+
+export interface StartPulseOptions {
+  /** Gateway processes, each on a free port. @default 1 */
+  gateways?: number;
+  /** Worker processes (they run the monitor ticks; `tick()` needs one). @default 1 */
+  workers?: number;
+  /** Extra environment for every process, e.g. `{ PULSE_RETENTION: '10' }`. @default {} (plus LOG_LEVEL=warn, PULSE_DEMO=0) */
+  env?: Record<string, string>;
+  /** Interval of the scheduled monitor tick (PULSE_TICK_MS). @default 3600000: in practice ticks happen when the test calls `tick()` */
+  tickMs?: number;
+}
+
+/** What a successful publish answers. */
+export interface Published {
+  /** The epoch of the topic's log. */
+  epoch: string;
+  /** The seq each event got, in order. */
+  seqs: number[];
+}
+
+/** A running stack; `stop()` leaves no process, connection or file behind. */
+export interface PulseTestStack {
+  /** Gateway base URLs, in start order. */
+  readonly urls: string[];
+  /** The stack's own Redis (`redis://127.0.0.1:<port>`), e.g. to read the log with XRANGE. */
+  readonly redisUrl: string;
+  /** The temporary folder of Redis data; `stop()` removes it. */
+  readonly dir: string;
+  /** The processes themselves, for tests that crash or add some (`gateways[i].kill('SIGKILL')`, `addGateway()`). */
+  readonly processes: PulseStack;
+  /** A new client over the running gateways (or `options.urls`), already connecting; `stop()` closes it. */
+  client(options?: Partial<PulseClientOptions>): PulseClient;
+  /** Appends events through the REST API of a running gateway; rejects unless the answer is 201. */
+  publish(topic: string, events: IngestEvent[]): Promise<Published>;
+  /** Runs one monitor tick now (POST /api/v1/admin/tick) and answers its summary; needs a running worker. */
+  tick(): Promise<TickSummary>;
+  /** Closes every client, stops every process and removes `dir`. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** Starts Redis (in a fresh temporary folder, no AOF), then the gateways and the workers; resolves once all are ready. */
+export async function startPulse(options: StartPulseOptions = {}): Promise<PulseTestStack> {
+  const dir = await mkdtemp(join(tmpdir(), 'pulse-testing-'));
+  const env: Record<string, string> = { LOG_LEVEL: 'warn', PULSE_DEMO: '0', PULSE_TICK_MS: '3600000', ...options.env };
+  if (options.tickMs !== undefined) env.PULSE_TICK_MS = String(options.tickMs);
+  let processes: PulseStack;
+  try {
+    processes = await PulseStack.start({ redisDir: dir, redisAppendOnly: false, gateways: options.gateways ?? 1, workers: options.workers ?? 1, env });
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return new TestStack(processes, dir);
+}
+
+class TestStack implements PulseTestStack {
+  private readonly clients = new Set<PulseClient>();
+  private stopping: Promise<void> | null = null;
+
+  constructor(
+    readonly processes: PulseStack,
+    readonly dir: string,
+  ) {}
+
+  get urls(): string[] {
+    return this.processes.urls;
+  }
+
+  get redisUrl(): string {
+    return this.processes.redisUrl;
+  }
+
+  client(options: Partial<PulseClientOptions> = {}): PulseClient {
+    if (this.stopping) throw new Error('client(): this Pulse test stack is stopped');
+    const client = new PulseClient({ ...options, urls: options.urls ?? this.runningUrls() });
+    this.clients.add(client);
+    return client.connect();
+  }
+
+  async publish(topic: string, events: IngestEvent[]): Promise<Published> {
+    const url = `${this.runningUrls()[0]}/api/v1/topics/${encodeURIComponent(topic)}/events`;
+    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events }) });
+    const body = await response.text();
+    if (response.status !== 201) throw new Error(`publish to ${topic}: POST ${url} answered ${response.status} ${body}`);
+    return JSON.parse(body) as Published;
+  }
+
+  async tick(): Promise<TickSummary> {
+    if (!this.processes.workers.some((worker) => worker.running)) {
+      throw new Error('tick() needs a running worker: start the stack with startPulse({ workers: 1 }) (or more)');
+    }
+    const url = `${this.runningUrls()[0]}/api/v1/admin/tick`;
+    const response = await fetch(url, { method: 'POST' });
+    const body = await response.text();
+    if (response.status !== 200) throw new Error(`tick(): POST ${url} answered ${response.status} ${body}`);
+    return JSON.parse(body) as TickSummary;
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const client of this.clients) client.close();
+      this.clients.clear();
+      try {
+        await this.processes.stop();
+      } finally {
+        await rm(this.dir, { recursive: true, force: true });
+      }
+    })();
+    return this.stopping;
+  }
+
+  private runningUrls(): string[] {
+    const urls = this.processes.gateways.filter((gateway) => gateway.running).map((gateway) => gateway.url);
+    if (urls.length === 0) throw new Error('no gateway of this Pulse test stack is running');
+    return urls;
+  }
+}
