@@ -158,20 +158,19 @@ describe('POST /api/v1/topics/:topic/events with bad input', () => {
     await expectRefused(() => post(url, TARGET, json), path, { mentions });
   });
 
-  // Fails today: zod 4's record() skips a `__proto__` key before validating key or value, so the
-  // heartbeat's `meta` passes, the request is answered 201, and the label is silently dropped (meta: {}).
+  // zod 4's record() skips a `__proto__` key before validating it: the schema must refuse it
+  // itself, or the request is answered 201 and the label is silently dropped (meta: {}).
   it('refuses __proto__ as a meta label instead of silently dropping it', async () => {
     const json = '{"events":[{"type":"instance.heartbeat","data":{"instanceId":"i-1","meta":{"__proto__":{"polluted":true}}}}]}';
     await expectRefused(() => post(url, TARGET, json), 'events.0.data.meta', { mentions: '__proto__' });
   });
 
-  // Fails today: Nest 12 wraps body-parser errors in an HttpException before HttpErrorFilter sees
-  // them, so its `entity.parse.failed` branch never runs: no `issues`, and the message does not say "body".
+  // Nest 12 wraps body-parser errors in an HttpException: the filter must read the cause to name the body.
   it('refuses malformed JSON, naming the body', async () => {
     await expectRefused(() => post(url, TARGET, '{"events": [{"type": "instance.heartbeat", '), 'body');
   });
 
-  // Fails today for the same reason: 413 arrives as "request entity too large", without `issues`.
+  // The same wrapping: without the cause, 413 arrives as "request entity too large", without `issues`.
   it('refuses a body over 1 MB with 413, naming the body', async () => {
     const body = { events: [{ type: 'attempt.recorded', data: { instanceId: 'i-1', outcome: 'failure', error: 'x'.repeat(1_100_000) } }] };
     await expectRefused(() => post(url, TARGET, body), 'body', { status: 413 });
@@ -298,9 +297,8 @@ describe('socket requests with bad input', () => {
     await untilSeq(probe, BYSTANDER, seq!);
   });
 
-  // Fails today: LiveHub.subscribe ends the socket's current subscription to the topic before it
-  // checks `since`, and does not restore it when the answer is an error — the client is told
-  // BAD_REQUEST, is sent no resync, and silently stops receiving the topic it was following.
+  // A refused subscribe must not end the socket's current subscription to the topic: the client
+  // would be told BAD_REQUEST, sent no resync, and silently stop receiving the topic.
   it('a subscribe refused for since beyond the head leaves the socket’s existing subscription live', async () => {
     await expectBadAck('subscribe', { topic: BYSTANDER, since: { seq: 1_000_000, epoch: epochs[BYSTANDER] } }, 'since.seq', 'beyond the head');
     const [seq] = await postOk(BYSTANDER, [heartbeat('after-refused-subscribe')]);
@@ -308,8 +306,7 @@ describe('socket requests with bad input', () => {
     await untilSeq(probe, BYSTANDER, seq!, 3000);
   });
 
-  // Fails today: `fromSeq: 0` passes the schema (min 0), then LiveHub.replay answers NOT_FOUND "events
-  // before 1 … are no longer retained" because it tests `fromSeq <= page.base` (0 <= 0), though nothing was trimmed.
+  // Seqs start at 1: `fromSeq: 0` must not be reported as trimmed ("no longer retained") when nothing was.
   it('replay from seq 0 is refused as bad input or read from the start, not reported as trimmed', async () => {
     const ack = await ask('replay', { topic: TARGET, fromSeq: 0 });
     if (ack.ok) expect(ack.events?.[0]?.seq).toBe(1);
@@ -327,10 +324,8 @@ describe('socket requests with bad input', () => {
     expect(ack.events!.map((event) => event.seq)).toEqual(Array.from({ length: 1000 }, (_, i) => head + 1 + i));
   });
 
-  // Fails today: LogTail.run checks that it follows some topic, then awaits (CLIENT ID, epoch
-  // check); if the last topic is unfollowed meanwhile — which a subscribe answered NOT_FOUND does —
-  // it sends `XREAD … STREAMS` with no streams ("ERR syntax error"). With nothing left to read the
-  // failure count never resets, so /readyz answers 503 until some socket follows a topic again.
+  // A subscribe answered NOT_FOUND unfollows its topic while the tail may be between its awaits:
+  // it must not then send `XREAD … STREAMS` with no streams, nor stay not-ready with nothing to read.
   it('subscribes to topics with no events leave an otherwise idle gateway ready', async () => {
     const idle = await stack.addGateway();
     const client = await new RecordingClient(idle.url).connected();

@@ -307,12 +307,15 @@ describe('PulseClient against real gateways', () => {
     const swap = redis!.multi().del(...oldKeys);
     for (const key of donorKeys) swap.rename(key, `pulse:{${topic}}:${key.slice(`pulse:{${donor}}:`.length)}`);
     await swap.exec();
-    const newEpoch = (await readLog(topic))[0]!.epoch;
-    expect(newEpoch).not.toBe(oldEpoch);
+    expect((await readLog(topic))[0]!.epoch).not.toBe(oldEpoch);
 
-    // The gateway notices when its tail is next idle (XREAD block, 5 s) and sends resync.
+    // The gateway notices within its block time (5 s) and sends resync. The new log's head (3) is
+    // below what the tail saw (35), so the gateway also gives the log a new epoch of its own: the
+    // seqs 4.. it will reuse can never be taken as the old life's.
     await watch.until(() => `a second snapshot (has ${watch.snapshots.length})`, () => watch.snapshots.length === 2, 15_000);
     await watch.live('live after the resync');
+    const newEpoch = (await redis!.hget(`pulse:{${topic}}:meta`, 'epoch'))!;
+    expect(newEpoch).not.toBe(oldEpoch);
     const [{ snapshot, reason }] = watch.snapshots.slice(1) as [{ snapshot: Snapshot; reason: SnapshotReason }];
     expect(reason).toBe('epoch_changed');
     expect(snapshot).toMatchObject({ epoch: newEpoch, seq: 3 });

@@ -76,6 +76,8 @@ interface TopicState {
   retryTimer: ReturnType<typeof setTimeout> | null;
   /** Subscribe attempts refused for now (NOT_FOUND, UNAVAILABLE) since the last success. */
   refusals: number;
+  /** Number of the newest subscribe request, to ignore answers to older ones. */
+  request: number;
 }
 
 type StateListener = (state: ConnectionState, gateway: string) => void;
@@ -124,7 +126,7 @@ export class PulseClient {
   /** Follows `topic` in batch mode; see TopicHandlers for what is delivered. */
   subscribe(topic: string, handlers: TopicHandlers): TopicSubscription {
     if (this.topics.has(topic)) throw new Error(`already subscribed to ${topic}`);
-    const state: TopicState = { topic, handlers, epoch: null, seq: 0, head: 0, current: false, held: [], filling: false, resuming: false, closed: false, retryTimer: null, refusals: 0 };
+    const state: TopicState = { topic, handlers, epoch: null, seq: 0, head: 0, current: false, held: [], filling: false, resuming: false, closed: false, retryTimer: null, refusals: 0, request: 0 };
     this.topics.set(topic, state);
     if (this.socket?.connected) this.sendSubscribe(state);
     this.updateState();
@@ -220,14 +222,23 @@ export class PulseClient {
     const since = !resync && state.epoch !== null ? { seq: state.seq, epoch: state.epoch } : undefined;
     // A callback, not emitWithAck: the ack must be handled as it is decoded, before the live
     // frames that follow it in the same read (a promise would let those run first).
+    this.clearRetry(state);
+    const request = (state.request += 1);
     socket.timeout(this.options.ackTimeoutMs).emit('subscribe', { topic: state.topic, since, batch: true }, (error: Error | null, ack: SubscribeAck) => {
-      if (socket !== this.socket || state.closed) return;
+      // Only the answer to the newest request counts (an older one may arrive after it).
+      if (socket !== this.socket || state.closed || request !== state.request) return;
       if (error) return this.dropConnection();
       this.onSubscribed(state, ack, since !== undefined, resync);
     });
   }
 
   private onSubscribed(state: TopicState, ack: SubscribeAck, resumed: boolean, resync?: ResyncReason): void {
+    if (!ack.ok && resumed && ack.code === 'BAD_REQUEST') {
+      // The gateway does not know our position (e.g. beyond its head: Redis lost appends but kept
+      // the epoch). Start again from a snapshot rather than give up.
+      this.sendSubscribe(state, 'log_lost');
+      return;
+    }
     if (!ack.ok) {
       if (ack.code === 'NOT_FOUND' || ack.code === 'UNAVAILABLE') {
         // The topic has no events yet, or the gateway cannot read it now: nothing is missed

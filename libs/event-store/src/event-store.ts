@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { emptyState, foldEvent, instancesOf, statisticsOf, type InstanceState, type ProjectionState, type PulseEvent, type Snapshot } from '#pulse/contracts';
 import { KEY, TOPICS_KEY, topicKeys } from './keys.js';
-import { APPEND_LUA, REPLACE_LUA, TICK_LUA } from './scripts.js';
+import { APPEND_LUA, REPLACE_LUA, ROTATE_LUA, TICK_LUA } from './scripts.js';
 
 /** One event to append. `data` must already be valid for its type. */
 export interface NewEvent {
@@ -108,6 +108,7 @@ export class EventStore {
   private readonly appendScript: ScriptRunner;
   private readonly tickScript: ScriptRunner;
   private readonly replaceScript: ScriptRunner;
+  private readonly rotateScript: ScriptRunner;
   private readonly now: () => number;
   /** When this process last registered each topic in the registry. */
   private readonly registered = new Map<string, number>();
@@ -120,6 +121,7 @@ export class EventStore {
     this.appendScript = this.script('pulseAppend', APPEND_LUA);
     this.tickScript = this.script('pulseTick', TICK_LUA);
     this.replaceScript = this.script('pulseReplace', REPLACE_LUA);
+    this.rotateScript = this.script('pulseRotate', ROTATE_LUA);
   }
 
   private script(name: string, lua: string): ScriptRunner {
@@ -137,7 +139,8 @@ export class EventStore {
     if (events.length === 0) throw new Error('append needs at least one event');
     const args = this.baseArgs();
     for (const event of events) args.push(event.type, JSON.stringify(event.data), event.idempotencyKey ?? '', event.source ?? '');
-    const [answer] = await Promise.all([this.appendScript(topicKeys(topic), args), this.register(topic)]);
+    // The registry is best effort: the append stands (and is answered) even if registering fails.
+    const [answer] = await Promise.all([this.appendScript(topicKeys(topic), args), this.register(topic).catch(() => this.registered.delete(topic))]);
     const [epoch, ...seqs] = answer as (string | number)[];
     return { epoch: String(epoch), seqs: seqs.map(Number) };
   }
@@ -158,6 +161,16 @@ export class EventStore {
   async tick(topic: string, input: TickInput): Promise<TickResult> {
     const [, ...seqs] = (await this.tickScript(topicKeys(topic), [...this.baseArgs(), input.tickAt, input.nextTickAt, input.instanceTtlMs])) as (string | number)[];
     return { appended: seqs.length > 0, seqs: seqs.map(Number) };
+  }
+
+  /**
+   * Starts a new epoch if the log's head is below `seq`, a position a reader saw: Redis lost
+   * appends (a restart from an older AOF or RDB, a failover to a lagging replica) but kept the
+   * epoch. Returns the epoch in force, or null for a topic with no log.
+   */
+  async rotateEpochIfBehind(topic: string, seq: number): Promise<string | null> {
+    const epoch = (await this.rotateScript(topicKeys(topic), [newEpoch(), seq])) as string;
+    return epoch || null;
   }
 
   /** The log's position, or null for a topic with no log. */
@@ -245,6 +258,7 @@ export class EventStore {
     while (after < head) {
       const page = await this.readAfter(topic, after, 1000);
       if (!page || page.epoch !== epoch) throw new Error(`the log of ${topic} changed epoch during the rebuild; run it again`);
+      if (page.base > after) throw new Error(`events of ${topic} were trimmed during the rebuild; run it again`);
       const events = page.events.filter((event) => event.seq <= head);
       if (events.length === 0) throw new Error(`events ${after + 1}..${head} of ${topic} are missing from the log`);
       for (const event of events) foldEvent(rebuilt, event);
@@ -270,7 +284,12 @@ export class EventStore {
 /** Differences between two projection states, field by field. */
 export function compareStates(live: ProjectionState, rebuilt: ProjectionState): Drift[] {
   const drift: Drift[] = [];
-  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  // Key order is not part of a value (Redis's cjson reorders object keys).
+  const canonical = (value: unknown): string =>
+    JSON.stringify(value, (_key, inner: unknown) =>
+      inner && typeof inner === 'object' && !Array.isArray(inner) ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : 1))) : inner,
+    );
+  const same = (a: unknown, b: unknown) => canonical(a) === canonical(b);
   for (const field of ['total_attempts', 'successful', 'failed'] as const) {
     if (live.counters[field] !== rebuilt.counters[field]) drift.push({ path: `statistics.${field}`, live: live.counters[field], rebuilt: rebuilt.counters[field] });
   }

@@ -59,34 +59,37 @@ end
 
 local appended = 0
 -- Appends one event at the next seq and folds it into the live projections. data is JSON text.
+-- The entry is written before the head moves: a failing XADD leaves nothing half done.
 local function append(etype, data, decoded, source)
-  local seq = redis.call('HINCRBY', meta, 'head', 1)
+  local seq = tonumber(redis.call('HGET', meta, 'head') or '0') + 1
   if source and source ~= '' then
     redis.call('XADD', log, seq .. '-0', 't', etype, 'ts', now, 'd', data, 'e', epoch, 's', source)
   else
     redis.call('XADD', log, seq .. '-0', 't', etype, 'ts', now, 'd', data, 'e', epoch)
   end
+  redis.call('HSET', meta, 'head', seq)
   fold(LIVE, etype, decoded or cjson.decode(data), now)
   appended = appended + 1
   return seq
 end
 
--- Keeps exactly \`retention\` events once the log passes it by a slack, folding what leaves into BASE.
+-- Keeps \`retention\` events once the log passes it by a slack, folding what leaves into BASE.
+-- At most 1000 leave per call, so that lowering the retention never blocks Redis for long.
 local function trim()
   if appended == 0 then return end
   local len = redis.call('XLEN', log)
   local slack = math.min(1000, math.max(1, math.floor(retention / 100)))
   if len <= retention + slack then return end
-  local gone = redis.call('XRANGE', log, '-', '+', 'COUNT', len - retention)
+  local gone = redis.call('XRANGE', log, '-', '+', 'COUNT', math.min(len - retention, 1000))
   local last = 0
   for _, entry in ipairs(gone) do
     local f = {}
     for i = 1, #entry[2], 2 do f[entry[2][i]] = entry[2][i + 1] end
     fold(BASE, f.t, cjson.decode(f.d), tonumber(f.ts))
-    last = entry[1]
+    last = tonumber(string.match(entry[1], '^(%d+)'))
   end
-  redis.call('XTRIM', log, 'MAXLEN', retention)
-  redis.call('HSET', meta, 'base', string.match(last, '^(%d+)'))
+  redis.call('XTRIM', log, 'MINID', (last + 1) .. '-0')
+  redis.call('HSET', meta, 'base', last)
 end
 `;
 
@@ -97,7 +100,8 @@ end
  */
 export const APPEND_LUA = `${COMMON}
 ensure_epoch()
-local expired = redis.call('ZRANGEBYSCORE', idemx, '-inf', now, 'LIMIT', 0, 100)
+-- Forget expired keys: at least as many as this call can add, so the index cannot outgrow its window.
+local expired = redis.call('ZRANGEBYSCORE', idemx, '-inf', now, 'LIMIT', 0, 100 + (#ARGV - 4) / 4)
 if #expired > 0 then
   redis.call('HDEL', idem, unpack(expired))
   redis.call('ZREM', idemx, unpack(expired))
@@ -195,4 +199,21 @@ redis.call('HSET', KEYS[5], 'total_attempts', ARGV[2], 'successful', ARGV[3], 'f
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[7], 'loop_count', ARGV[5], 'tick_at', ARGV[6], 'next_tick_at', ARGV[7]) end
 for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 1]) end
 return 1
+`;
+
+/**
+ * ROTATE: KEYS = topicKeys(topic); ARGV = new epoch, seq. If the head is below `seq` (a gateway
+ * saw the log further than it is now: Redis lost appends but kept the epoch), the log starts a
+ * new life: a new epoch, so that no client takes the seqs that will be reused as continuous.
+ * Returns the epoch now in force ('' for a topic with no log).
+ */
+export const ROTATE_LUA = `
+local meta = KEYS[2]
+local epoch = redis.call('HGET', meta, 'epoch')
+if not epoch then return '' end
+if tonumber(redis.call('HGET', meta, 'head') or '0') < tonumber(ARGV[2]) then
+  redis.call('HSET', meta, 'epoch', ARGV[1])
+  return ARGV[1]
+end
+return epoch
 `;

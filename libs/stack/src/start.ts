@@ -61,20 +61,8 @@ async function main(): Promise<void> {
 
   const started = Date.now();
   process.stdout.write(`Starting Pulse: ${config.REDIS_URL && env.REDIS_URL ? `Redis at ${env.REDIS_URL}` : 'embedded redis-server'}, ${workers} worker(s), ${gateways} gateway(s)${demo ? ', demo fleet' : ''}…\n`);
-  let stack: PulseStack | null = null;
   let stopping = false;
-  const stop = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    process.stdout.write('\nStopping Pulse…\n');
-    await stack?.stop();
-    process.stdout.write('Stopped.\n');
-    process.exit(code);
-  };
-  process.on('SIGINT', () => void stop(0));
-  process.on('SIGTERM', () => void stop(0));
-
-  stack = await PulseStack.start({
+  const starting = PulseStack.start({
     redisUrl: env.REDIS_URL?.trim() ? config.REDIS_URL : undefined,
     gateways,
     workers,
@@ -83,6 +71,25 @@ async function main(): Promise<void> {
     // One demo fleet is enough; it fails over between the gateways.
     workerEnv: (index) => ({ PULSE_DEMO: demo && index === 0 ? '1' : '0', PULSE_DEMO_URLS: urls.join(',') }),
     onLine: (name, line) => process.stdout.write(`[${name}] ${line}\n`),
+  });
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write('\nStopping Pulse…\n');
+    // Stopped while starting: wait for the start (a failed start stops what it began itself).
+    await (await starting.catch(() => null))?.stop();
+    process.stdout.write('Stopped.\n');
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+
+  const stack = await starting;
+  if (stopping) return;
+  void stack.redis?.waitExit().then(() => {
+    if (stopping) return;
+    process.stderr.write(`\nthe embedded redis-server stopped unexpectedly; stopping the rest (its data is in .pulse/redis). Start again with npm start.\n`);
+    void stop(1);
   });
   for (const proc of [...stack.gateways, ...stack.workers]) {
     void proc.exited.then(({ code, signal }) => {

@@ -29,7 +29,9 @@ export class TopicsController {
 
   @Get()
   async list(): Promise<{ topic: string; head: number; epoch: string }[]> {
-    return this.store.topics();
+    return this.store.topics().catch((error: unknown) => {
+      throw PulseHttpError.of(503, 'UNAVAILABLE', `the topic list cannot be read now (${(error as Error).message}); retry shortly`);
+    });
   }
 
   /** Appends a batch atomically: all events get seqs, or none (503). */

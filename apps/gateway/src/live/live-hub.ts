@@ -84,19 +84,23 @@ export class LiveHub implements TailListener {
     const latest = this.latestRequest(socket);
     latest.set(topic, ticket);
     this.joining.set(topic, (this.joining.get(topic) ?? 0) + 1);
+    // Counted as joining until it is registered, so that the tail keeps following the topic even
+    // while this socket's previous subscription to it (maybe the only one here) is replaced.
+    const joined = () => {
+      this.joining.set(topic, this.joining.get(topic)! - 1);
+      if (this.joining.get(topic) === 0) this.joining.delete(topic);
+    };
     let answer: SubscribeAck;
     try {
       await this.tail.follow(topic);
       answer = await this.answer(request);
     } catch (cause) {
       answer = error('UNAVAILABLE', `cannot read the log of ${topic} now (${(cause as Error).message}); retry shortly`);
-    } finally {
-      this.joining.set(topic, this.joining.get(topic)! - 1);
-      if (this.joining.get(topic) === 0) this.joining.delete(topic);
     }
     if (latest.get(topic) === ticket) latest.delete(topic);
-    else answer = error('UNAVAILABLE', 'a newer subscribe to this topic replaced this one');
+    else answer = error('UNAVAILABLE', 'a newer subscribe or an unsubscribe to this topic replaced this one');
     if (!answer.ok || !socket.connected) {
+      joined();
       this.releaseIfUnused(topic);
       return ack(answer);
     }
@@ -105,6 +109,7 @@ export class LiveHub implements TailListener {
     const subscription: Subscription = { topic, epoch: answer.epoch, watermark, batch: request.batch ?? false, state: 'catching-up' };
     this.subscriptions(socket).set(topic, subscription);
     this.localTopic(topic).add(socket);
+    joined();
     ack(answer);
     await this.catchUp(socket, subscription);
   }
@@ -252,10 +257,11 @@ export class LiveHub implements TailListener {
     socket.emit('resync', { topic: subscription.topic, reason });
   }
 
-  /** Bytes written to the socket's connection but not yet sent. */
+  /** Output queued for the socket and not yet sent: in engine.io (while the transport is busy) and in the WebSocket. */
   private bufferedBytes(socket: PulseSocket): number {
-    const transport = (socket.conn as unknown as { transport?: { socket?: { bufferedAmount?: number } } }).transport;
-    return transport?.socket?.bufferedAmount ?? 0;
+    const conn = socket.conn as unknown as { writeBuffer?: unknown[]; transport?: { socket?: { bufferedAmount?: number } } };
+    // Queued packets are counted at a nominal 1 KiB: their encoded size is not known before they are sent.
+    return (conn.transport?.socket?.bufferedAmount ?? 0) + (conn.writeBuffer?.length ?? 0) * 1024;
   }
 
   async replay(request: ReplayRequest): Promise<ReplayAck> {
@@ -265,6 +271,12 @@ export class LiveHub implements TailListener {
     if (fromSeq > page.head + 1) return { ...error('BAD_REQUEST', `fromSeq: ${fromSeq} is beyond the head ${page.head} of ${topic}`), issues: [{ path: 'fromSeq', message: `beyond the head ${page.head}` }] };
     if (fromSeq <= page.base) return error('NOT_FOUND', `events before ${page.base + 1} of ${topic} are no longer retained; subscribe without since for a snapshot`);
     return { ok: true, topic, epoch: page.epoch, head: page.head, events: page.events };
+  }
+
+  /** A client's unsubscribe: also cancels a subscribe to the topic still being answered. */
+  unsubscribeRequested(socket: PulseSocket, topic: string): void {
+    this.latestRequest(socket).delete(topic);
+    this.unsubscribe(socket, topic);
   }
 
   /** Ends the socket's subscription to `topic` (if any); the tail stops following topics nobody here reads. */

@@ -70,7 +70,7 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect {
   unsubscribe(@ConnectedSocket() socket: PulseSocket, @MessageBody() payload: unknown, @Ack() ack: AckFn<UnsubscribeAck>): void {
     const request = parse(unsubscribeRequestSchema, payload, ack);
     if (!request) return;
-    this.hub.unsubscribe(socket, request.topic);
+    this.hub.unsubscribeRequested(socket, request.topic);
     ack?.({ ok: true, topic: request.topic });
   }
 }

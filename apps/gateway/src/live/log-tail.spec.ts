@@ -134,6 +134,30 @@ describe('LogTail', () => {
     expect(delivered.filter((event) => event.epoch === reborn.epoch).map((event) => event.seq)).toEqual([5]);
   });
 
+  it('gives a log that lost appends but kept its epoch a new epoch, and resets its topic', async () => {
+    harness = new Harness(200);
+    const name = topic();
+    const { epoch } = await harness.store.append(name, [heartbeat('a')]);
+    await harness.tail.follow(name);
+    await harness.store.append(name, [heartbeat('a'), heartbeat('a'), heartbeat('a')]);
+    await harness.until('seq 4', () => harness!.tail.position(name) === 4);
+    // Redis comes back from an older AOF: seqs 3 and 4 are gone (the stream as it was at 2), the epoch is not.
+    const log = `pulse:{${name}}:log`;
+    const kept = (await harness.commands.xrange(log, '-', '2-0')) as [string, string[]][];
+    const restore = harness.commands.multi().del(log);
+    for (const [id, fields] of kept) restore.xadd(log, id, ...fields);
+    await restore.hset(`pulse:{${name}}:meta`, 'head', 2).exec();
+    await harness.until('a reset', () => harness!.resets.length > 0);
+    const rotated = (await harness.store.head(name))!.epoch;
+    expect(rotated).not.toBe(epoch);
+    expect(harness.resets).toEqual([{ topic: name, reason: 'epoch_changed' }]);
+    // The reused seqs come with the new epoch, after the reset: never as a continuation of 1..4.
+    const again = await harness.store.append(name, [heartbeat('b'), heartbeat('b'), heartbeat('b')]);
+    expect(again).toEqual({ epoch: rotated, seqs: [3, 4, 5] });
+    await harness.until('seq 5 of the new life', () => harness!.seqs(name).includes(5));
+    expect(harness.delivered.get(name)!.map((event) => [event.epoch, event.seq])).toEqual([[epoch, 2], [epoch, 3], [epoch, 4], [rotated, 3], [rotated, 4], [rotated, 5]]);
+  });
+
   it('recovers from a killed connection and goes on from where it was, losing nothing', async () => {
     harness = new Harness(30_000);
     const name = topic();

@@ -131,6 +131,8 @@ export class LogTail {
    * connection is never answered, and the loop must read again on the new one.
    */
   interrupt(reason: string): void {
+    // A new connection has a new client id: never unblock the old one (it may be another client's now).
+    this.readerClientId = null;
     this.failRead?.(new Error(reason));
   }
 
@@ -156,6 +158,7 @@ export class LogTail {
 
   private async run(): Promise<void> {
     let verify = true;
+    let verifiedAt = 0;
     while (!this.closing) {
       if (this.tailed.size === 0) {
         // Nothing to read is nothing failing (readiness also asks Redis itself).
@@ -165,7 +168,11 @@ export class LogTail {
       }
       try {
         this.readerClientId ??= await this.connection.readerId();
-        if (verify) await this.verifyEpochs();
+        // Also on busy gateways, where reads never come back empty: at least once per block time.
+        if (verify || Date.now() - verifiedAt >= this.blockMs) {
+          await this.verifyEpochs();
+          verifiedAt = Date.now();
+        }
         verify = false;
         const positions = new Map([...this.tailed].map(([topic, tailed]) => [topic, tailed.position]));
         // The last topic may have been dropped during the awaits above: nothing to read then.
@@ -223,10 +230,23 @@ export class LogTail {
     this.listener.onReset(topic, reason);
   }
 
-  /** After a reconnect or a quiet spell: a log whose epoch changed (or vanished) resets its topic. */
+  /**
+   * After a reconnect, and at least once per block time: a log whose epoch changed (or vanished)
+   * resets its topic. A log whose head went below the tail's position lost appends but kept its
+   * epoch (Redis restarted from an older AOF or RDB, or failed over to a lagging replica): it gets
+   * a new epoch first, so that the seqs it will reuse are never taken as continuous.
+   */
   private async verifyEpochs(): Promise<void> {
     const topics = [...this.tailed.keys()];
-    const heads = await Promise.all(topics.map((topic) => this.store.head(topic)));
+    const heads = await Promise.all(
+      topics.map(async (topic) => {
+        const head = await this.store.head(topic);
+        const position = this.tailed.get(topic)?.position ?? 0;
+        if (!head || head.head >= position) return head;
+        const epoch = await this.store.rotateEpochIfBehind(topic, position);
+        return epoch ? { ...head, epoch } : null;
+      }),
+    );
     topics.forEach((topic, i) => {
       const tailed = this.tailed.get(topic);
       const head = heads[i] ?? null;
