@@ -1,10 +1,8 @@
 // Bad input at every edge of a built gateway: each request is refused naming its field, nothing is appended, and a bystander's feed never notices.
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
+import { startPulse, type PulseTestStack } from '#pulse/testing';
 import type { Socket } from 'socket.io-client';
 import type { PulseEvent } from '#pulse/contracts';
 import { PulseStack } from '#pulse/stack';
@@ -26,7 +24,7 @@ interface Ack {
   events?: PulseEvent[];
 }
 
-let redisDir: string;
+let testStack: PulseTestStack | undefined;
 let stack: PulseStack;
 let url: string;
 let redis: Redis;
@@ -96,8 +94,8 @@ async function untilSeq(client: RecordingClient, topic: string, seq: number, tim
 const heartbeats = (count: number, prefix: string) => Array.from({ length: count }, (_, i) => heartbeat(`${prefix}-${i % 7}`));
 
 beforeAll(async () => {
-  redisDir = mkdtempSync(join(tmpdir(), 'pulse-bad-input-'));
-  stack = await PulseStack.start({ redisDir, redisAppendOnly: false, gateways: 1, workers: 0, env: { LOG_LEVEL: 'warn' } });
+  testStack = await startPulse({ gateways: 1, workers: 0, env: { LOG_LEVEL: 'warn' } });
+  stack = testStack.processes;
   url = stack.urls[0]!;
   redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: 1 });
   await postOk(BYSTANDER, [heartbeat('b-0')]);
@@ -121,8 +119,7 @@ afterAll(async () => {
   bystander?.close();
   probe?.close();
   await redis?.quit();
-  await stack?.stop();
-  if (redisDir) rmSync(redisDir, { recursive: true, force: true });
+  await testStack?.stop();
 });
 
 describe('POST /api/v1/topics/:topic/events with bad input', () => {

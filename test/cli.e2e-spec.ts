@@ -1,11 +1,10 @@
 // The pulse CLI as users run it (node bin/pulse.js …) against a built gateway on a real redis-server; tail output checked against the log itself.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
+import { startPulse, type PulseTestStack } from '#pulse/testing';
 import type { PulseEvent } from '#pulse/contracts';
 import { freePort, PROJECT_ROOT, PulseStack } from '#pulse/stack';
 import { attempt, heartbeat, post } from './support/clients.js';
@@ -13,15 +12,15 @@ import { attempt, heartbeat, post } from './support/clients.js';
 const CLI = join(PROJECT_ROOT, 'bin', 'pulse.js');
 
 let stack: PulseStack | undefined;
-let redisDir: string | undefined;
+let testStack: PulseTestStack | undefined;
 /** Read-only look at the ground truth (and the one place a test plants drift). */
 let redis: Redis | undefined;
 let url = '';
 const running = new Set<CliProcess>();
 
 beforeAll(async () => {
-  redisDir = mkdtempSync(join(tmpdir(), 'pulse-cli-e2e-'));
-  stack = await PulseStack.start({ redisDir, gateways: 1, workers: 0, env: { LOG_LEVEL: 'warn' } });
+  testStack = await startPulse({ gateways: 1, workers: 0, env: { LOG_LEVEL: 'warn' } });
+  stack = testStack.processes;
   url = stack.urls[0]!;
   redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: 1 });
 }, 60_000);
@@ -29,8 +28,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const cli of running) cli.child.kill('SIGKILL');
   redis?.disconnect();
-  await stack?.stop();
-  if (redisDir) rmSync(redisDir, { recursive: true, force: true });
+  await testStack?.stop();
 }, 60_000);
 
 // ---- helpers ----

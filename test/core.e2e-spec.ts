@@ -1,9 +1,7 @@
 // Core e2e: built gateways and workers on one real redis-server; delivery, ticks, resume and crashes checked against the log itself.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { startPulse, type PulseTestStack } from '#pulse/testing';
 import type { PulseEvent, StatusData, SubscribeAck, SubscribeOk } from '#pulse/contracts';
 import { PulseStack, type PulseProcess } from '#pulse/stack';
 import { attempt, EVENT_FRAME_NAMES, heartbeat, post, RecordingClient } from './support/clients.js';
@@ -13,14 +11,14 @@ const TICK_MS = 500;
 const STACK_ENV = { PULSE_TICK_MS: String(TICK_MS), PULSE_INSTANCE_TTL_MS: '3000', LOG_LEVEL: 'warn' };
 
 let stack: PulseStack | undefined;
-let redisDir: string | undefined;
+let testStack: PulseTestStack | undefined;
 /** Read-only look at the ground truth: the topic's stream. */
 let redis: Redis | undefined;
 const clients: RecordingClient[] = [];
 
 beforeAll(async () => {
-  redisDir = mkdtempSync(join(tmpdir(), 'pulse-core-e2e-'));
-  stack = await PulseStack.start({ redisDir, gateways: 2, workers: 2, env: STACK_ENV });
+  testStack = await startPulse({ gateways: 2, workers: 2, env: STACK_ENV });
+  stack = testStack.processes;
   redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: 1 });
 }, 60_000);
 
@@ -31,8 +29,7 @@ afterEach(() => {
 afterAll(async () => {
   for (const client of clients.splice(0)) client.close();
   redis?.disconnect();
-  await stack?.stop();
-  if (redisDir) rmSync(redisDir, { recursive: true, force: true });
+  await testStack?.stop();
 }, 60_000);
 
 // ---- helpers ----
@@ -415,11 +412,10 @@ describe('Pulse core (2 gateways, 2 workers, real redis-server)', () => {
   }, 45_000);
 
   it('answers recovered: false with a snapshot when since is no longer retained or of another epoch, and BAD_REQUEST beyond the head', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pulse-core-e2e-small-'));
-    let small: PulseStack | undefined;
+    let small: PulseTestStack | undefined;
     let smallRedis: Redis | undefined;
     try {
-      small = await PulseStack.start({ redisDir: dir, gateways: 1, workers: 0, env: { ...STACK_ENV, PULSE_RETENTION: '10' } });
+      small = await startPulse({ gateways: 1, workers: 0, env: { ...STACK_ENV, PULSE_RETENTION: '10' } });
       smallRedis = new Redis(small.redisUrl, { maxRetriesPerRequest: 1 });
       const url = small.urls[0]!;
       const topic = uniqueTopic('retention');
@@ -466,7 +462,6 @@ describe('Pulse core (2 gateways, 2 workers, real redis-server)', () => {
     } finally {
       smallRedis?.disconnect();
       await small?.stop();
-      rmSync(dir, { recursive: true, force: true });
     }
   }, 45_000);
 

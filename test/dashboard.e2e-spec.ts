@@ -1,11 +1,11 @@
 // Dashboard e2e: the built page in a real Chromium, served by gateway A and fed through gateway B; live updates, topic switch, a restart of A, and the tiles against the server's projection.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Snapshot, Statistics } from '#pulse/contracts';
 import { PROJECT_ROOT, PulseStack } from '#pulse/stack';
+import { startPulse, type PulseTestStack } from '#pulse/testing';
 import { attempt, heartbeat, post, RecordingClient } from './support/clients.js';
 
 const TICK_MS = 500;
@@ -15,7 +15,7 @@ const ARTIFACTS = join(PROJECT_ROOT, 'test', 'artifacts');
 const STAT_KEYS: (keyof Statistics)[] = ['total_attempts', 'successful', 'failed', 'success_rate', 'active_instances'];
 
 let stack: PulseStack | undefined;
-let redisDir: string | undefined;
+let testStack: PulseTestStack | undefined;
 let browser: Browser | undefined;
 let page: Page | undefined;
 const sockets: RecordingClient[] = [];
@@ -34,13 +34,12 @@ beforeAll(async () => {
   if (!existsSync(join(PROJECT_ROOT, 'apps', 'dashboard', 'dist', 'index.html'))) {
     throw new Error('apps/dashboard/dist is not built: run `npm run build` first (it runs tsc and vite build)');
   }
-  redisDir = mkdtempSync(join(tmpdir(), 'pulse-dashboard-e2e-'));
-  stack = await PulseStack.start({
-    redisDir,
+  testStack = await startPulse({
     gateways: 2,
     workers: 1,
     env: { PULSE_TICK_MS: String(TICK_MS), PULSE_INSTANCE_TTL_MS: String(INSTANCE_TTL_MS), LOG_LEVEL: 'warn' },
   });
+  stack = testStack.processes;
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -60,8 +59,7 @@ function watchErrors(target: Page): void {
 afterAll(async () => {
   for (const socket of sockets.splice(0)) socket.close();
   await browser?.close();
-  await stack?.stop();
-  if (redisDir) rmSync(redisDir, { recursive: true, force: true });
+  await testStack?.stop();
 }, 60_000);
 
 // ---- helpers ----
@@ -180,8 +178,8 @@ describe('dashboard', () => {
   it('loads from gateway A with what was posted through gateway B, then follows it live without a reload', async () => {
     const now = Date.now();
     await postOk(gatewayB(), topic, [
-      { type: 'instance.heartbeat', data: { instanceId: 'i-1', status: 'working', nextActionAt: now + 60_000 } },
-      { type: 'instance.heartbeat', data: { instanceId: 'i-2', status: 'idle', nextActionAt: now + 60_000 } },
+      { type: 'instance.heartbeat', data: { instanceId: 'i-1', status: 'working', nextActionAt: now + 45_000 } },
+      { type: 'instance.heartbeat', data: { instanceId: 'i-2', status: 'idle', nextActionAt: now + 45_000 } },
       heartbeat('i-3'),
       heartbeat('i-4'),
       attempt('i-1'),
