@@ -6,6 +6,7 @@ import type { IngestEvent, PulseEvent, Snapshot } from '#pulse/contracts';
 import { decodeEntry } from '#pulse/event-store';
 import type { PulseProcess } from '#pulse/stack';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
+import { within } from './support/clients.js';
 
 let pulse: PulseTestStack | undefined;
 /** Read-only look at the ground truth: the topics' streams. */
@@ -66,18 +67,6 @@ async function readLog(topic: string, connection: Redis = redis!): Promise<Pulse
   return entries.map(([id, fields]) => decodeEntry(topic, id, fields));
 }
 
-/** Rejects with `what` if `promise` has not settled after `ms`. */
-async function within<T>(what: string, promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Conditions re-checked whenever something is reported (`notify`): waits without polling, with a deadline. */
 class Signal {

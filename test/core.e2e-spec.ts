@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
 import type { PulseEvent, StatusData, SubscribeAck, SubscribeOk } from '#pulse/contracts';
 import { PulseStack, type PulseProcess } from '#pulse/stack';
-import { attempt, EVENT_FRAME_NAMES, heartbeat, post, RecordingClient } from './support/clients.js';
+import { attempt, EVENT_FRAME_NAMES, heartbeat, post, RecordingClient, within } from './support/clients.js';
 
 
 const TICK_MS = 500;
@@ -51,18 +51,6 @@ function gatewayUrls(): string[] {
   return theStack().gateways.filter((gateway) => gateway.running).map((gateway) => gateway.url);
 }
 
-/** Rejects with `what` if `promise` has not settled after `ms`. */
-async function within<T>(what: string, promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Decodes one stream entry the way the log stores it: id `<seq>-0`, fields t, ts, d, e and optional s. */
 function entryToEvent(topic: string, id: string, fields: string[]): PulseEvent {

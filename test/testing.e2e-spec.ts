@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import type { PulseEvent, Snapshot, StatusData, TickSummary } from '#pulse/contracts';
 import { decodeEntry } from '#pulse/event-store';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
+import { within } from './support/clients.js';
 
 // ---- the example of docs/testing.md, verbatim ----
 
@@ -25,18 +26,6 @@ function uniqueTopic(name: string): string {
   return `testing-${name}-${Date.now().toString(36)}-${process.pid}-${topicCount}`;
 }
 
-/** Rejects with `what` if `promise` has not settled after `ms`. */
-async function within<T>(what: string, promise: Promise<T>, ms = 10_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** `XRANGE pulse:{<topic>}:log - +` on the stack's own Redis. */
 async function readLog(topic: string): Promise<PulseEvent[]> {

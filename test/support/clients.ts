@@ -4,6 +4,19 @@ import { EVENT_DATA_SCHEMAS, type ClientToServerEvents, type PulseEvent, type Se
 
 export type PulseClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
+/** Rejects with `what` if `promise` has not settled after `ms`. */
+export async function within<T>(what: string, promise: Promise<T>, ms = 10_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** For state only observable by asking (HTTP, Redis): asks until `check` gives a value, or fails after `timeoutMs` naming `what`. */
 export async function waitUntil<T>(what: string, check: () => T | undefined | false | null, timeoutMs = 15_000, intervalMs = 20): Promise<T> {
   const deadline = Date.now() + timeoutMs;
