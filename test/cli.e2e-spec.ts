@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
 import type { PulseEvent } from '#pulse/contracts';
 import { freePort, PROJECT_ROOT, PulseStack } from '#pulse/stack';
-import { attempt, heartbeat, post } from './support/clients.js';
+import { attempt, Changes, heartbeat, post } from './support/clients.js';
 
 const CLI = join(PROJECT_ROOT, 'bin', 'pulse.js');
 
@@ -49,7 +49,7 @@ class CliProcess {
   readonly stdout: string[] = [];
   readonly stderr: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private readonly watchers = new Set<() => void>();
+  private readonly changes = new Changes();
 
   constructor(
     readonly args: string[],
@@ -69,28 +69,13 @@ class CliProcess {
 
   private push(into: string[], line: string): void {
     into.push(line);
-    for (const watcher of [...this.watchers]) watcher();
+    this.changes.changed();
   }
 
   /** Resolves when `check` holds, re-checked on every line; fails after `timeoutMs` with what was printed. */
   async until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
-    if (check()) return;
-    await new Promise<void>((resolve, reject) => {
-      const watcher = () => {
-        if (!check()) return;
-        cleanup();
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} from pulse ${this.args.join(' ')}\nstdout (last 5):\n${this.stdout.slice(-5).join('\n')}\nstderr:\n${this.stderr.join('\n')}`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.watchers.delete(watcher);
-      };
-      this.watchers.add(watcher);
-    });
+    const printed = () => `${what} from pulse ${this.args.join(' ')}\nstdout (last 5):\n${this.stdout.slice(-5).join('\n')}\nstderr:\n${this.stderr.join('\n')}`;
+    await this.changes.until(printed, check, timeoutMs);
   }
 
   /** The stdout lines as events (tail --json). */

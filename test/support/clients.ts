@@ -17,6 +17,36 @@ export async function within<T>(what: string, promise: Promise<T>, ms = 10_000):
   }
 }
 
+/** Lets tests wait for a condition that holds after some change (an arrival, a line): re-checked on each `changed()`. */
+export class Changes {
+  private readonly watchers = new Set<() => void>();
+
+  changed(): void {
+    for (const watcher of [...this.watchers]) watcher();
+  }
+
+  /** Resolves when `check` holds; fails after `timeoutMs` with `describe()`'s account of what was awaited. */
+  async until(describe: () => string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
+    if (check()) return;
+    await new Promise<void>((resolve, reject) => {
+      const watcher = () => {
+        if (!check()) return;
+        cleanup();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${describe()}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.watchers.delete(watcher);
+      };
+      this.watchers.add(watcher);
+    });
+  }
+}
+
 /** For state only observable by asking (HTTP, Redis): asks until `check` gives a value, or fails after `timeoutMs` naming `what`. */
 export async function waitUntil<T>(what: string, check: () => T | undefined | false | null, timeoutMs = 15_000, intervalMs = 20): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -42,8 +72,7 @@ export class RecordingClient {
   readonly received = new Map<string, PulseEvent[]>();
   readonly resyncs: { topic: string; reason: string }[] = [];
   readonly acks: SubscribeAck[] = [];
-  /** Re-checked on every arrival. */
-  private readonly watchers = new Set<() => void>();
+  private readonly changes = new Changes();
 
   constructor(url: string, options: { batch?: boolean } = {}) {
     this.socket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true });
@@ -60,28 +89,12 @@ export class RecordingClient {
     let list = this.received.get(topic);
     if (!list) this.received.set(topic, (list = []));
     list.push(...events);
-    for (const watcher of [...this.watchers]) watcher();
+    this.changes.changed();
   }
 
   /** Resolves when `check` holds, re-checked on each arrival; fails after `timeoutMs` naming `what`. */
   async until(what: () => string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
-    if (check()) return;
-    await new Promise<void>((resolve, reject) => {
-      const watcher = () => {
-        if (!check()) return;
-        cleanup();
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.watchers.delete(watcher);
-      };
-      this.watchers.add(watcher);
-    });
+    await this.changes.until(what, check, timeoutMs);
   }
 
   async connected(): Promise<this> {
