@@ -1,9 +1,9 @@
 // Nest wiring of the event store: named Redis connections owned (and closed) in one place, and the store.
-import { Global, Inject, Injectable, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Injectable, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { EventStore } from './event-store.js';
-import { createRedis, type ConnectionOptions } from './redis.js';
+import { createRedis, waitForReady, type ConnectionOptions } from './redis.js';
 
 /** Opens every Redis connection of a process and closes them all at shutdown. */
 @Injectable()
@@ -51,11 +51,34 @@ export class RedisConnections implements OnApplicationShutdown {
 /** The command connection of the process (offline queue off: a request fails fast while Redis is away). */
 export const REDIS = Symbol('REDIS');
 
+/** Warns at boot when Redis may evict keys: an evicted `meta` hash would break its topic's log. */
+@Injectable()
+export class EvictionPolicyCheck implements OnApplicationBootstrap {
+  private readonly logger = new Logger('Redis');
+
+  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+
+  onApplicationBootstrap(): void {
+    // Not awaited: a process starts (not ready) while Redis is away; managed Redis may refuse CONFIG.
+    void waitForReady(this.redis, 'Redis', 60_000)
+      .then(() => this.redis.config('GET', 'maxmemory-policy'))
+      .then(
+        ([, policy]) => {
+          if (policy && policy !== 'noeviction') {
+            this.logger.warn(`Redis maxmemory-policy is ${policy}: Pulse needs noeviction (an evicted key breaks a topic's log). Set maxmemory-policy noeviction.`);
+          }
+        },
+        () => undefined,
+      );
+  }
+}
+
 @Global()
 @Module({
   providers: [
     RedisConnections,
     { provide: REDIS, inject: [RedisConnections], useFactory: (connections: RedisConnections) => connections.connect({ name: 'pulse:commands' }) },
+    EvictionPolicyCheck,
     {
       provide: EventStore,
       inject: [REDIS, PULSE_CONFIG],
