@@ -91,8 +91,6 @@ export type StatusData = z.infer<typeof statusDataSchema>;
 /** Event types a producer may post; the rest are derived by the tick. */
 export const INGEST_EVENT_TYPES = ['instance.heartbeat', 'attempt.recorded'] as const;
 export type IngestEventType = (typeof INGEST_EVENT_TYPES)[number];
-/** Event types one monitor tick appends, in this order, after any `instance.offline`. */
-export const TICK_EVENT_TYPES = ['status_update', 'statistics_update', 'instances_update'] as const;
 
 /** One event of the log as every client sees it. */
 export interface PulseEvent<T = unknown> {

@@ -10,9 +10,6 @@ import { createRedis, waitForReady, type ConnectionOptions } from './redis.js';
 export class RedisConnections implements OnApplicationShutdown {
   private readonly logger = new Logger('Redis');
   private readonly open = new Set<Redis>();
-  /** Connections that became ready at least once, for readiness and metrics. */
-  reconnects = 0;
-
   constructor(@Inject(PULSE_CONFIG) private readonly config: PulseConfig) {}
 
   /** A new connection to REDIS_URL; errors are logged once per outage, not per retry. */
@@ -24,10 +21,7 @@ export class RedisConnections implements OnApplicationShutdown {
       down = true;
     });
     redis.on('ready', () => {
-      if (down) {
-        this.reconnects += 1;
-        this.logger.log(`${options.name}: connected again`);
-      }
+      if (down) this.logger.log(`${options.name}: connected again`);
       down = false;
     });
     this.open.add(redis);

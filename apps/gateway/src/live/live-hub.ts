@@ -314,11 +314,6 @@ export class LiveHub implements TailListener {
     return counts;
   }
 
-  /** Sockets of this process subscribed to each topic. */
-  localCounts(): Record<string, number> {
-    return Object.fromEntries([...this.local].map(([topic, sockets]) => [topic, sockets.size]));
-  }
-
   private localTopic(topic: string) {
     let local = this.local.get(topic);
     if (!local) this.local.set(topic, (local = new Set()));

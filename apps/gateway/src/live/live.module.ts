@@ -25,7 +25,6 @@ export const TAIL_AND_HUB = Symbol('TAIL_AND_HUB');
           new LogReader(reading),
           store,
           {
-            readerId: async () => Number(await reading.client('ID')),
             unblock: async (id) => Number(await commands.client('UNBLOCK', id)) === 1,
           },
           { onEvents: (topic, events) => hub.current!.onEvents(topic, events), onReset: (topic, reason) => hub.current!.onReset(topic, reason) },

@@ -27,7 +27,6 @@ class Harness {
       new LogReader(this.reading),
       this.store,
       {
-        readerId: async () => Number(await this.reading.client('ID')),
         unblock: async (id) => Number(await this.commands.client('UNBLOCK', id)) === 1,
       },
       {

@@ -1,7 +1,7 @@
 // One blocking XREAD loop per gateway process over the topics its own sockets follow, in seq order.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PulseEvent, ResyncReason } from '#pulse/contracts';
-import type { EventStore, LogHead, LogReader } from '#pulse/event-store';
+import type { EventStore, LogReader } from '#pulse/event-store';
 
 /** Where the tail hands what it reads. Called synchronously, in seq order per topic. */
 export interface TailListener {
@@ -27,10 +27,8 @@ interface Tailed {
   epoch: string | null;
 }
 
-/** Connection-level operations the tail needs besides reading. */
+/** What the tail needs from a connection other than its reader's. */
 export interface TailConnection {
-  /** CLIENT ID of the reading connection. */
-  readerId(): Promise<number>;
   /** CLIENT UNBLOCK from another connection; true if the reader was blocked. */
   unblock(clientId: number): Promise<boolean>;
 }
@@ -55,8 +53,6 @@ export class LogTail {
   private failRead: ((error: Error) => void) | null = null;
   private readerClientId: number | null = null;
   private abort = new AbortController();
-  /** Time of the last XREAD that answered (ms), for readiness. */
-  lastReadAt = 0;
   /** Errors since the last good read; 0 when healthy. */
   failures = 0;
 
@@ -167,7 +163,7 @@ export class LogTail {
         continue;
       }
       try {
-        this.readerClientId ??= await this.connection.readerId();
+        this.readerClientId ??= await this.reader.clientId();
         // Also on busy gateways, where reads never come back empty: at least once per block time.
         if (verify || Date.now() - verifiedAt >= this.blockMs) {
           await this.verifyEpochs();
@@ -188,7 +184,6 @@ export class LogTail {
           this.reading = false;
           this.failRead = null;
         }
-        this.lastReadAt = Date.now();
         if (this.failures > 0) this.logger.log(`log tail reading again after ${this.failures} failed attempt(s)`);
         this.failures = 0;
         for (const [topic, events] of batches) this.accept(topic, events, positions.get(topic)!);
@@ -214,16 +209,16 @@ export class LogTail {
     if (!tailed || tailed.position !== readFrom || events.length === 0) return;
     const first = events[0]!;
     if (tailed.epoch === null && first.seq === 1) tailed.epoch = first.epoch;
-    if (first.epoch !== tailed.epoch) return this.reset(topic, tailed, 'epoch_changed', { epoch: first.epoch, head: events.at(-1)!.seq, base: 0 });
-    if (first.seq !== tailed.position + 1) return this.reset(topic, tailed, 'trimmed', { epoch: first.epoch, head: events.at(-1)!.seq, base: 0 });
+    if (first.epoch !== tailed.epoch) return this.reset(topic, tailed, 'epoch_changed', { epoch: first.epoch, head: events.at(-1)!.seq });
+    if (first.seq !== tailed.position + 1) return this.reset(topic, tailed, 'trimmed', { epoch: first.epoch, head: events.at(-1)!.seq });
     const sameEpoch = events.findIndex((event) => event.epoch !== tailed.epoch);
     const delivered = sameEpoch === -1 ? events : events.slice(0, sameEpoch);
     tailed.position = delivered.at(-1)!.seq;
     this.listener.onEvents(topic, delivered);
-    if (sameEpoch !== -1) this.reset(topic, tailed, 'epoch_changed', { epoch: events[sameEpoch]!.epoch, head: events.at(-1)!.seq, base: 0 });
+    if (sameEpoch !== -1) this.reset(topic, tailed, 'epoch_changed', { epoch: events[sameEpoch]!.epoch, head: events.at(-1)!.seq });
   }
 
-  private reset(topic: string, tailed: Tailed, reason: ResyncReason, head: LogHead | null): void {
+  private reset(topic: string, tailed: Tailed, reason: ResyncReason, head: { epoch: string; head: number } | null): void {
     this.logger.warn(`topic ${topic}: ${reason}; its subscribers must resync`);
     tailed.epoch = head?.epoch ?? null;
     tailed.position = head?.head ?? 0;

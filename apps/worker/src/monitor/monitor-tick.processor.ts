@@ -7,7 +7,7 @@ import { MonitorTickService } from './monitor-tick.service.js';
 
 /**
  * When a scheduler run was due: its creation time plus its delay (BullMQ offsets `every` runs
- * within the interval, so the id's `repeat:<scheduler>:<ms>` can be up to one interval earlier).
+ * within the interval, and the id's `repeat:<scheduler>:<ms>` leaves that offset out).
  * Both are stored with the job, so a retried or stalled run gets the same time again.
  */
 export function scheduledTime(job: Pick<Job, 'id' | 'opts' | 'timestamp'>): number {
