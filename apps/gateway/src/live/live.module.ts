@@ -2,6 +2,7 @@
 import { Inject, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { EventStore, LogReader, REDIS, RedisConnections } from '#pulse/event-store';
+import { GatewayDrain } from './gateway-drain.js';
 import { LiveGateway } from './live.gateway.js';
 import { LiveHub } from './live-hub.js';
 import { LogTail } from './log-tail.js';
@@ -39,8 +40,9 @@ export const TAIL_AND_HUB = Symbol('TAIL_AND_HUB');
     { provide: LogTail, inject: [TAIL_AND_HUB], useFactory: (both: { tail: LogTail }) => both.tail },
     { provide: LiveHub, inject: [TAIL_AND_HUB], useFactory: (both: { hub: LiveHub }) => both.hub },
     LiveGateway,
+    GatewayDrain,
   ],
-  exports: [LogTail, LiveHub],
+  exports: [LogTail, LiveHub, GatewayDrain],
 })
 export class LiveModule implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
