@@ -163,7 +163,7 @@ describe('graceful drain', () => {
     expect(summary.topics).toBeGreaterThan(0);
     // The tick asked for before the SIGTERM ran, on the old worker or else on the new one.
     expect((await tick).topics).toBeGreaterThan(0);
-    const schedulers = await redis!.zrange('{pulse}:pulse-monitor:repeat', 0, -1);
+    const schedulers = await redis!.zrange('{pulse}:pulse-monitor:repeat', '0', '-1');
     expect(schedulers).toEqual(['monitor-tick']);
   }, 60_000);
 });

@@ -13,6 +13,8 @@ export interface StartPulseOptions {
   workers?: number;
   /** Extra environment for every process, e.g. `{ PULSE_RETENTION: '10' }`. @default {} (plus LOG_LEVEL=warn, PULSE_DEMO=0, PULSE_DRAIN_MS=250) */
   env?: Record<string, string>;
+  /** Run on a local Redis Cluster of this many masters (at least 3) instead of one redis-server. @default 0 */
+  redisCluster?: number;
   /** Interval of the scheduled monitor tick (PULSE_TICK_MS). @default 3600000: in practice ticks happen when the test calls `tick()` */
   tickMs?: number;
 }
@@ -29,7 +31,7 @@ export interface Published {
 export interface PulseTestStack {
   /** Gateway base URLs, in start order. */
   readonly urls: string[];
-  /** The stack's own Redis (`redis://127.0.0.1:<port>`), e.g. to read the log with XRANGE. */
+  /** The stack's own Redis (`redis://127.0.0.1:<port>`; on a cluster, its nodes comma-separated), e.g. to read the log with XRANGE. */
   readonly redisUrl: string;
   /** The temporary folder of Redis data; `stop()` removes it. */
   readonly dir: string;
@@ -53,7 +55,7 @@ export async function startPulse(options: StartPulseOptions = {}): Promise<Pulse
   if (options.tickMs !== undefined) env.PULSE_TICK_MS = String(options.tickMs);
   let processes: PulseStack;
   try {
-    processes = await PulseStack.start({ redisDir: dir, redisAppendOnly: false, gateways: options.gateways ?? 1, workers: options.workers ?? 1, env });
+    processes = await PulseStack.start({ redisDir: dir, redisAppendOnly: false, redisCluster: options.redisCluster, gateways: options.gateways ?? 1, workers: options.workers ?? 1, env });
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     throw error;
