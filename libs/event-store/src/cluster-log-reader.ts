@@ -35,8 +35,8 @@ export class ClusterLogReader implements LogSource {
   }
 
   /** No CLIENT UNBLOCK here: the tail's TailConnection calls wake() instead. */
-  async clientId(): Promise<number> {
-    return 0;
+  clientId(): Promise<number> {
+    return Promise.resolve(0);
   }
 
   /** Ends a wait in progress (the tail's topic set changed): the next read covers every topic. */

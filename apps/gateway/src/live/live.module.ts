@@ -29,7 +29,7 @@ export const TAIL_AND_HUB = Symbol('TAIL_AND_HUB');
             connections.connect({ name: 'pulse:gateway:tail', autoPipelining: true }) as Cluster,
             connections.connect({ name: 'pulse:gateway:bells', offlineQueue: true, maxRetriesPerRequest: null, shardedSubscribers: true }) as Cluster,
           );
-          tail = new LogTail(reader, store, { unblock: async () => reader.wake() }, listener, new Logger('LogTail'), { blockMs: TAIL_BLOCK_MS });
+          tail = new LogTail(reader, store, { unblock: () => Promise.resolve(reader.wake()) }, listener, new Logger('LogTail'), { blockMs: TAIL_BLOCK_MS });
         } else {
           // Blocking reads get a connection of their own, as BullMQ's QueueEvents does.
           const reading = connections.connect({ name: 'pulse:gateway:tail', commandTimeoutMs: TAIL_BLOCK_MS + 2000 }) as Redis;
