@@ -30,7 +30,7 @@ function thePulse(): PulseTestStack {
 
 /** Topic names, `perShard` on each master: the slot of `{topic}` decides the shard. */
 async function topicsOnEveryShard(perShard: number): Promise<string[]> {
-  const slots = (await cluster!.cluster('SLOTS')) as [number, number, [string, number, string]][];
+  const slots = (await cluster!.cluster('SLOTS')) as unknown as [number, number, [string, number, string]][];
   const owner = (slot: number) => slots.find(([from, to]) => slot >= from && slot <= to)![2][1];
   const byShard = new Map<number, string[]>(slots.map(([, , [, port]]) => [port, []]));
   expect(byShard.size).toBe(3);
