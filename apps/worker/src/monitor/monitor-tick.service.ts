@@ -7,7 +7,7 @@ export interface MonitorTickOptions {
   instanceTtlMs: number;
   /** Topics without ingest for this long are not ticked. */
   topicIdleMs: number;
-  /** Topics ticked at once (each tick is one Lua call). @default 32 */
+  /** Topics ticked at once (each tick is one Lua call; on a pipelining connection, one batch). @default 32 */
   concurrency?: number;
   now?: () => number;
 }

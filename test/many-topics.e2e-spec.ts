@@ -1,0 +1,129 @@
+// 1,000 topics, subscribers spread over three gateways: exact sequences per topic, and one tick over all of them.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import type { PulseClient } from '#pulse/client';
+import type { IngestEvent, PulseEvent } from '#pulse/contracts';
+import { decodeEntry } from '#pulse/event-store';
+import { startPulse, type PulseTestStack } from '#pulse/testing';
+import { Changes } from './support/clients.js';
+
+const TOPICS = 1000;
+const CLIENTS = 15;
+/** Each topic is followed by this many clients, on different gateways. */
+const FOLLOWERS = 3;
+
+let pulse: PulseTestStack | undefined;
+let redis: Redis | undefined;
+const run = Date.now().toString(36);
+const topics = Array.from({ length: TOPICS }, (_, i) => `many-${run}-${i}`);
+
+beforeAll(async () => {
+  pulse = await startPulse({ gateways: 3, workers: 1 });
+  redis = new Redis(pulse.redisUrl, { maxRetriesPerRequest: 1 });
+}, 60_000);
+
+afterAll(async () => {
+  redis?.disconnect();
+  await pulse?.stop();
+}, 60_000);
+
+const attempt = (instanceId: string, i: number): IngestEvent => ({ type: 'attempt.recorded', data: { instanceId, outcome: i % 5 === 0 ? 'failure' : 'success' } });
+
+/** Posts one batch to every topic through the gateways in turn, 16 requests at a time. */
+async function postToAll(round: number): Promise<void> {
+  const urls = pulse!.urls;
+  for (let i = 0; i < topics.length; i += 16) {
+    await Promise.all(
+      topics.slice(i, i + 16).map(async (topic, j) => {
+        const response = await fetch(`${urls[(i + j) % urls.length]}/api/v1/topics/${topic}/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ events: [attempt(`i-${j % 4}`, round), attempt(`i-${(j + 1) % 4}`, round + 1)] }),
+        });
+        if (response.status !== 201) throw new Error(`POST ${topic} answered ${response.status}`);
+      }),
+    );
+  }
+}
+
+async function readLog(topic: string): Promise<PulseEvent[]> {
+  const entries = await redis!.xrange(`pulse:{${topic}}:log`, '-', '+');
+  return entries.map(([id, fields]) => decodeEntry(topic, id, fields));
+}
+
+describe('1,000 topics over three gateways', () => {
+  it('gives every client its topics exact sequences, and ticks all topics in one run', async () => {
+    await postToAll(0);
+    const changes = new Changes();
+    const urls = pulse!.urls;
+    // Client c starts on gateway c % 3 and follows every topic t with t % 5 === c % 5: each topic has three followers, one per gateway.
+    const watchers = Array.from({ length: CLIENTS }, (_, c) => {
+      const client: PulseClient = pulse!.client({ urls: [...urls.slice(c % 3), ...urls.slice(0, c % 3)] });
+      const mine = topics.filter((_, t) => t % (CLIENTS / FOLLOWERS) === c % (CLIENTS / FOLLOWERS));
+      const seen = new Map<string, { events: PulseEvent[]; snapshotSeq: number; position: () => number }>();
+      for (const topic of mine) {
+        const record = { events: [] as PulseEvent[], snapshotSeq: -1, position: () => 0 };
+        const subscription = client.subscribe(topic, {
+          onEvent: (event) => {
+            record.events.push(event);
+            changes.changed();
+          },
+          onSnapshot: (snapshot) => {
+            record.snapshotSeq = snapshot.seq;
+            changes.changed();
+          },
+        });
+        record.position = () => subscription.position()?.seq ?? 0;
+        seen.set(topic, record);
+      }
+      return { client, seen };
+    });
+    expect(watchers.reduce((sum, w) => sum + w.seen.size, 0)).toBe(TOPICS * FOLLOWERS);
+    await changes.until(
+      () => 'every subscription answered',
+      () => watchers.every((w) => [...w.seen.values()].every((record) => record.snapshotSeq >= 0)),
+      60_000,
+    );
+
+    await postToAll(1);
+    await postToAll(2);
+    const summary = await pulse!.tick();
+    expect(summary.topics).toBeGreaterThanOrEqual(TOPICS);
+    expect(summary.appended).toBeGreaterThanOrEqual(TOPICS);
+    process.stdout.write(`many-topics: one tick over ${summary.topics} topics took ${summary.durationMs} ms\n`);
+
+    const head = 2 + 4 + 3; // the first batch, two more, the tick's three events
+    await changes.until(
+      () => 'every client at the head of each of its topics',
+      () => watchers.every((w) => [...w.seen.values()].every((record) => record.position() >= head)),
+      60_000,
+    );
+    for (const w of watchers) {
+      for (const [topic, record] of w.seen) {
+        const log = await readLog(topic);
+        expect(log.at(-1)!.seq).toBe(head);
+        expect(record.events).toEqual(log.filter((event) => event.seq > record.snapshotSeq));
+      }
+    }
+  }, 180_000);
+
+  it('SIGTERM on the worker in the middle of a 1,000-topic tick lets the tick finish before it exits', async () => {
+    const [worker] = pulse!.processes.workers;
+    const heads = await Promise.all(topics.map(async (topic) => (await readLog(topic)).at(-1)!.seq));
+    const tick = pulse!.tick();
+    // The job starts within milliseconds; the tick takes hundreds (see the figure above).
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const signalledAt = Date.now();
+    const status = await worker!.stop(30_000);
+    expect(status.signal === 'SIGTERM' || status.code === 0).toBe(true);
+    // No worker is left: the tick finished on the one that was stopping (a closing worker takes no new job).
+    const summary = await tick;
+    expect(summary.topics).toBeGreaterThanOrEqual(TOPICS);
+    // The tick was still running when the SIGTERM came (tickAt is when the tick was asked for, on the same clock).
+    expect(signalledAt).toBeLessThan(summary.tickAt + summary.durationMs);
+    // Every topic got its whole tick: no half-ticked topic, none left for a retry.
+    const ticked = await Promise.all(topics.map(async (topic, i) => (await readLog(topic)).filter((event) => event.seq > heads[i]!).map((event) => event.type)));
+    expect(new Set(ticked.map((types) => types.join(',')))).toEqual(new Set(['status_update,statistics_update,instances_update']));
+    await pulse!.processes.addWorker();
+  }, 120_000);
+});
