@@ -2,7 +2,7 @@
 import { Global, Inject, Injectable, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { EventStore } from './event-store.js';
-import { createCluster, createRedis, waitForReady, type ConnectionOptions, type RedisConnection } from './redis.js';
+import { createCluster, createRedis, reportOutages, waitForReady, type ConnectionOptions, type RedisConnection } from './redis.js';
 
 /** Opens every Redis connection of a process and closes them all at shutdown. */
 @Injectable()
@@ -18,16 +18,7 @@ export class RedisConnections implements OnApplicationShutdown {
 
   /** A new connection to REDIS_URL (a cluster connection with REDIS_CLUSTER=1); errors are logged once per outage, not per retry. */
   connect(options: ConnectionOptions): RedisConnection {
-    const redis = this.cluster ? createCluster(this.config.REDIS_URL, options) : createRedis(this.config.REDIS_URL, options);
-    let down = false;
-    redis.on('error', (error: Error) => {
-      if (!down) this.logger.warn(`${options.name}: ${error.message}; reconnecting`);
-      down = true;
-    });
-    redis.on('ready', () => {
-      if (down) this.logger.log(`${options.name}: connected again`);
-      down = false;
-    });
+    const redis = reportOutages(this.cluster ? createCluster(this.config.REDIS_URL, options) : createRedis(this.config.REDIS_URL, options), options.name, this.logger);
     this.open.add(redis);
     return redis;
   }

@@ -66,9 +66,28 @@ export function createCluster(seeds: string, options: ConnectionOptions): Cluste
  * cluster, a Cluster connection that BullMQ shares and duplicates, and that the caller closes
  * after closing its queues and workers.
  */
-export function bullConnection(config: { REDIS_URL: string; REDIS_CLUSTER: boolean }, name: string): { url: string; connectionName: string } | Cluster {
+export function bullConnection(config: { REDIS_URL: string; REDIS_CLUSTER: boolean }, name: string, logger: OutageLogger): { url: string; connectionName: string } | Cluster {
   if (!config.REDIS_CLUSTER) return { url: config.REDIS_URL, connectionName: name };
-  return createCluster(config.REDIS_URL, { name, offlineQueue: true, maxRetriesPerRequest: null, commandTimeoutMs: 0 });
+  return reportOutages(createCluster(config.REDIS_URL, { name, offlineQueue: true, maxRetriesPerRequest: null, commandTimeoutMs: 0 }), name, logger);
+}
+
+export interface OutageLogger {
+  warn(message: string): void;
+  log(message: string): void;
+}
+
+/** Logs a connection's errors once per outage (not once per retry), and its return. */
+export function reportOutages<T extends RedisConnection>(redis: T, name: string, logger: OutageLogger): T {
+  let down = false;
+  redis.on('error', (error: Error) => {
+    if (!down) logger.warn(`${name}: ${error.message}; reconnecting`);
+    down = true;
+  });
+  redis.on('ready', () => {
+    if (down) logger.log(`${name}: connected again`);
+    down = false;
+  });
+  return redis;
 }
 
 function connectionOptions(options: ConnectionOptions): RedisOptions {

@@ -11,17 +11,20 @@ const USAGE = `Usage: npm start [-- --gateways N] [-- --workers M] [-- --redis-c
 Starts Redis (REDIS_URL, or an embedded redis-server with its data in .pulse/redis;
 with --redis-cluster K, a new embedded Redis Cluster of K masters in .pulse/redis-cluster),
 M workers (1), N gateways (2) on PORT (3000), PORT+1, …, and the demo fleet on topic
-"demo" unless PULSE_DEMO=0. Every other Pulse variable (PULSE_TICK_MS, …) is passed on.`;
+"demo" unless PULSE_DEMO=0. PULSE_GATEWAYS, PULSE_WORKERS and PULSE_REDIS_CLUSTER set the
+same counts as the flags. Every other Pulse variable (PULSE_TICK_MS, …) is passed on.`;
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`npm start: ${message}\n`);
   process.exit(code);
 }
 
-function count(raw: string | undefined, name: string, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1 || value > 32) fail(`--${name} must be a whole number from 1 to 32, got "${raw}"\n\n${USAGE}`, 2);
+/** A count from `flag` (e.g. --gateways) or else the variable `envName`; `fallback` when neither is given. */
+function count(flag: string, raw: string | undefined, envName: string, envRaw: string | undefined, fallback: number): number {
+  const [label, given] = raw !== undefined ? [flag, raw] : [envName, envRaw];
+  if (given === undefined || given.trim() === '') return fallback;
+  const value = Number(given);
+  if (!/^\d+$/.test(given.trim()) || value < 1 || value > 32) fail(`${label} must be a whole number from 1 to 32, got "${given}"\n\n${USAGE}`, 2);
   return value;
 }
 
@@ -44,11 +47,12 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const gateways = count(args.gateways, 'gateways', 2);
-  const workers = count(args.workers, 'workers', 1);
-  const clusterMasters = args['redis-cluster'] === undefined ? 0 : count(args['redis-cluster'], 'redis-cluster', 3);
-  if (clusterMasters > 0 && clusterMasters < 3) fail(`--redis-cluster needs at least 3 masters, got ${clusterMasters}\n\n${USAGE}`, 2);
   const env = inheritedEnv();
+  // Flags win; PULSE_GATEWAYS / PULSE_WORKERS / PULSE_REDIS_CLUSTER say the same from the environment.
+  const gateways = count('--gateways', args.gateways, 'PULSE_GATEWAYS', env.PULSE_GATEWAYS, 2);
+  const workers = count('--workers', args.workers, 'PULSE_WORKERS', env.PULSE_WORKERS, 1);
+  const clusterMasters = count('--redis-cluster', args['redis-cluster'], 'PULSE_REDIS_CLUSTER', env.PULSE_REDIS_CLUSTER, 0);
+  if (clusterMasters > 0 && clusterMasters < 3) fail(`a Redis Cluster needs at least 3 masters, got ${clusterMasters}\n\n${USAGE}`, 2);
   let config;
   try {
     config = parseConfig(env);

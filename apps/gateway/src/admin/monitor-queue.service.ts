@@ -1,5 +1,5 @@
 // The gateway's read side of the monitor-tick queue: scheduler state, and ticks asked for on demand.
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Queue, QueueEvents } from 'bullmq';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { bullConnection } from '#pulse/event-store';
@@ -23,7 +23,7 @@ export class MonitorQueueService implements OnApplicationShutdown {
   private readonly connection: ReturnType<typeof bullConnection>;
 
   constructor(@Inject(PULSE_CONFIG) private readonly config: PulseConfig) {
-    this.connection = bullConnection(config, 'pulse:gateway:queue');
+    this.connection = bullConnection(config, 'pulse:gateway:queue', new Logger('Redis'));
     this.queue = new Queue(MONITOR_QUEUE, { connection: this.connection, prefix: BULL_PREFIX });
   }
 

@@ -17,7 +17,7 @@ const TICK_BATCH = 250;
     BullModule.forRootAsync({
       inject: [PULSE_CONFIG],
       useFactory: (config: PulseConfig) => ({
-        connection: bullConnection(config, 'pulse:worker:bullmq'),
+        connection: bullConnection(config, 'pulse:worker:bullmq', new Logger('Redis')),
         prefix: BULL_PREFIX,
       }),
     }),
