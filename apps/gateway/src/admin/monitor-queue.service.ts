@@ -2,7 +2,7 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Queue, QueueEvents } from 'bullmq';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
-import { BULL_PREFIX, MONITOR_QUEUE, MONITOR_SCHEDULER, type MonitorTickJob, type TickSummary } from '#pulse/contracts';
+import { MONITOR_QUEUE, MONITOR_SCHEDULER, type MonitorTickJob, type TickSummary } from '#pulse/contracts';
 
 export interface SchedulerStatus {
   scheduler: string;
@@ -16,11 +16,12 @@ export interface SchedulerStatus {
 
 @Injectable()
 export class MonitorQueueService implements OnApplicationShutdown {
-  private readonly queue: Queue<MonitorTickJob, TickSummary>;
+  /** The monitor-tick queue (Bull Board shows it). */
+  readonly queue: Queue<MonitorTickJob, TickSummary>;
   private events: QueueEvents | null = null;
 
   constructor(@Inject(PULSE_CONFIG) private readonly config: PulseConfig) {
-    this.queue = new Queue(MONITOR_QUEUE, { connection: { url: config.REDIS_URL, connectionName: 'pulse:gateway:queue' }, prefix: BULL_PREFIX });
+    this.queue = new Queue(MONITOR_QUEUE, { connection: { url: config.REDIS_URL, connectionName: 'pulse:gateway:queue' }, prefix: config.PULSE_QUEUE_PREFIX });
   }
 
   async status(): Promise<SchedulerStatus> {
@@ -40,10 +41,10 @@ export class MonitorQueueService implements OnApplicationShutdown {
 
   /** Queues a tick at now for the workers and waits for its result; rejects if none runs it within `timeoutMs`. */
   async tickNow(timeoutMs = 15_000): Promise<TickSummary> {
-    this.events ??= new QueueEvents(MONITOR_QUEUE, { connection: { url: this.config.REDIS_URL, connectionName: 'pulse:gateway:queue-events' }, prefix: BULL_PREFIX });
+    this.events ??= new QueueEvents(MONITOR_QUEUE, { connection: { url: this.config.REDIS_URL, connectionName: 'pulse:gateway:queue-events' }, prefix: this.config.PULSE_QUEUE_PREFIX });
     await this.events.waitUntilReady();
     const tickAt = Date.now();
-    const job = await this.queue.add(MONITOR_SCHEDULER, { kind: 'monitor-tick', everyMs: this.config.PULSE_TICK_MS, tickAt }, { jobId: `manual-${tickAt}`, removeOnComplete: { count: 1000 }, removeOnFail: { count: 1000 } });
+    const job = await this.queue.add(MONITOR_SCHEDULER, { kind: 'monitor-tick', everyMs: this.config.PULSE_TICK_MS, tickAt }, { jobId: `manual-${tickAt}`, removeOnComplete: { count: this.config.PULSE_JOBS_KEEP_COMPLETED }, removeOnFail: { count: this.config.PULSE_JOBS_KEEP_FAILED } });
     return job.waitUntilFinished(this.events, timeoutMs);
   }
 

@@ -3,6 +3,7 @@ import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } fro
 import type { Response } from 'express';
 import type { z } from 'zod';
 import { badRequest, type ErrorBody, type ErrorCode } from '#pulse/contracts';
+import { AccessDenied } from '../auth/access-denied.js';
 
 export class PulseHttpError extends Error {
   constructor(
@@ -39,11 +40,12 @@ export class HttpErrorFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
     const [status, body] = this.describe(exception);
+    if (body.retryAfterMs !== undefined) response.setHeader('Retry-After', String(Math.ceil(body.retryAfterMs / 1000)));
     response.status(status).json(body);
   }
 
   private describe(exception: unknown): [number, ErrorBody] {
-    if (exception instanceof PulseHttpError) return [exception.status, exception.body];
+    if (exception instanceof PulseHttpError || exception instanceof AccessDenied) return [exception.status, exception.body];
     // body-parser errors (malformed JSON, oversize body): Nest wraps them, the original is the cause.
     const parserError = (exception instanceof HttpException ? exception.cause : exception) as { type?: string; status?: number; limit?: number } | undefined ?? {};
     if (parserError.type === 'entity.parse.failed') return [400, { ok: false, code: 'BAD_REQUEST', message: 'body: malformed JSON', issues: [{ path: 'body', message: 'malformed JSON' }] }];

@@ -4,7 +4,7 @@ import { Inject, Logger, Module, type OnApplicationBootstrap } from '@nestjs/com
 import type { Queue } from 'bullmq';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { EventStore } from '#pulse/event-store';
-import { BULL_PREFIX, MONITOR_QUEUE, MONITOR_SCHEDULER, type MonitorTickJob } from '#pulse/contracts';
+import { MONITOR_QUEUE, MONITOR_SCHEDULER, type MonitorTickJob } from '#pulse/contracts';
 import { MonitorTickProcessor } from './monitor-tick.processor.js';
 import { MonitorTickService } from './monitor-tick.service.js';
 
@@ -14,7 +14,8 @@ import { MonitorTickService } from './monitor-tick.service.js';
       inject: [PULSE_CONFIG],
       useFactory: (config: PulseConfig) => ({
         connection: { url: config.REDIS_URL, connectionName: 'pulse:worker:bullmq' },
-        prefix: BULL_PREFIX,
+        // Inspection tools (Bull Board, Taskforce) find the queue under this prefix: {pulse} unless PULSE_QUEUE_PREFIX says otherwise.
+        prefix: config.PULSE_QUEUE_PREFIX,
       }),
     }),
     BullModule.registerQueue({ name: MONITOR_QUEUE }),
@@ -47,9 +48,9 @@ export class MonitorModule implements OnApplicationBootstrap {
       {
         name: MONITOR_SCHEDULER,
         data: { kind: 'monitor-tick', everyMs },
-        opts: { attempts: 5, backoff: { type: 'exponential', delay: 250 }, removeOnComplete: { count: 1000 }, removeOnFail: { count: 1000 } },
+        opts: { attempts: 5, backoff: { type: 'exponential', delay: 250 }, removeOnComplete: { count: this.config.PULSE_JOBS_KEEP_COMPLETED }, removeOnFail: { count: this.config.PULSE_JOBS_KEEP_FAILED } },
       },
     );
-    this.logger.log(`scheduler ${MONITOR_SCHEDULER} ticks every ${everyMs} ms`);
+    this.logger.log(`scheduler ${MONITOR_SCHEDULER} ticks every ${everyMs} ms (queue ${this.config.PULSE_QUEUE_PREFIX}:${MONITOR_QUEUE}; keeps ${this.config.PULSE_JOBS_KEEP_COMPLETED} completed, ${this.config.PULSE_JOBS_KEEP_FAILED} failed jobs)`);
   }
 }
