@@ -1,12 +1,13 @@
 // Worker process entry: validate config, then run the monitor tick scheduler (and the demo fleet if asked).
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { loadConfigOrExit, nestLogLevels } from '#pulse/config';
+import { loadConfigOrExit } from '#pulse/config';
+import { createLogger, PinoNestLogger } from '#pulse/logging';
 import { WorkerModule } from './worker.module.js';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
-  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { logger: nestLogLevels(config.LOG_LEVEL) });
+  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { logger: new PinoNestLogger(createLogger('worker', config.LOG_LEVEL)) });
   app.enableShutdownHooks();
   await app.init();
   // Scripts and tests wait for this line: printed whatever LOG_LEVEL hides.

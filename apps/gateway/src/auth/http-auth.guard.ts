@@ -19,6 +19,8 @@ export class HttpAuthGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
+    // Global guards run for gateway handlers too: sockets are checked by the SocketGuard instead.
+    if (context.getType() !== 'http') return true;
     const access = this.reflector.getAllAndOverride<RouteAccess | undefined>(ACCESS_KEY, [context.getHandler(), context.getClass()]) ?? 'admin';
     if (access === 'public') return true;
     const request = context.switchToHttp().getRequest<AuthedRequest>();

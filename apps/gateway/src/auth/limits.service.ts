@@ -44,11 +44,11 @@ export class LimitsService implements OnApplicationShutdown {
       storeClient: this.redis,
       keyPrefix: 'pulse:rl',
       points: config.PULSE_RATE_LIMIT_TOKEN,
-      duration: 1,
+      duration: config.PULSE_RATE_LIMIT_WINDOW_S,
       // While Redis is away the limit still holds, per process.
-      insuranceLimiter: new RateLimiterMemory({ points: config.PULSE_RATE_LIMIT_TOKEN, duration: 1 }),
+      insuranceLimiter: new RateLimiterMemory({ points: config.PULSE_RATE_LIMIT_TOKEN, duration: config.PULSE_RATE_LIMIT_WINDOW_S }),
     });
-    this.perConnection = new RateLimiterMemory({ points: config.PULSE_RATE_LIMIT_CONNECTION, duration: 1 });
+    this.perConnection = new RateLimiterMemory({ points: config.PULSE_RATE_LIMIT_CONNECTION, duration: config.PULSE_RATE_LIMIT_WINDOW_S });
     this.refresher = setInterval(() => void this.refreshConnections(), CONNECTION_REFRESH_MS);
     this.refresher.unref();
   }
@@ -56,6 +56,10 @@ export class LimitsService implements OnApplicationShutdown {
   /** Counts one request of the token (across gateways); throws AccessDenied (429) past its rate. */
   async consumeToken(principal: Principal): Promise<void> {
     await this.consume(this.perToken, tokenTag(principal.sub), `token ${principal.sub}`, this.config.PULSE_RATE_LIMIT_TOKEN);
+  }
+
+  private get window(): string {
+    return this.config.PULSE_RATE_LIMIT_WINDOW_S === 1 ? 'second' : `${this.config.PULSE_RATE_LIMIT_WINDOW_S} s`;
   }
 
   /** Counts one request of a connection; throws AccessDenied (429) past its rate. */
@@ -68,12 +72,12 @@ export class LimitsService implements OnApplicationShutdown {
     await this.perConnection.delete(socketId);
   }
 
-  private async consume(limiter: RateLimiterRedis | RateLimiterMemory, key: string, what: string, perSecond: number): Promise<void> {
+  private async consume(limiter: RateLimiterRedis | RateLimiterMemory, key: string, what: string, points: number): Promise<void> {
     try {
       await limiter.consume(key);
     } catch (result) {
       if (!(result instanceof RateLimiterRes)) throw result;
-      throw new AccessDenied(429, refusal('RATE_LIMITED', `more than ${perSecond} requests per second for ${what}; slow down`, Math.max(result.msBeforeNext, 1)));
+      throw new AccessDenied(429, refusal('RATE_LIMITED', `more than ${points} requests per ${this.window} for ${what}; slow down`, Math.max(result.msBeforeNext, 1)));
     }
   }
 

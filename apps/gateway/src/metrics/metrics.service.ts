@@ -38,23 +38,23 @@ export class MetricsService implements OnModuleInit {
     collectDefaultMetrics({ register: this.registry });
     // prom-client calls `collect` with the gauge as `this`: the service is reached through these.
     const server = () => this.server;
-    const tail = this.tail;
-    const queue = this.queue;
+    const logTail = tail;
+    const monitorQueue = queue;
     new Gauge({ name: 'pulse_sockets', help: 'Sockets connected to this gateway', registers: [this.registry], collect() {
       this.set(server()?.of('/').sockets.size ?? 0);
     } });
     new Gauge({ name: 'pulse_log_tail_topics', help: 'Topics this gateway\'s log tail follows', registers: [this.registry], collect() {
-      this.set(tail.topics.length);
+      this.set(logTail.topics.length);
     } });
     new Gauge({ name: 'pulse_log_tail_errors', help: 'Failed log tail reads in a row (0 while it reads)', registers: [this.registry], collect() {
-      this.set(tail.failures);
+      this.set(logTail.failures);
     } });
     new Gauge({ name: 'pulse_scheduler_last_run_delay_seconds', help: 'The last finished monitor tick: how late it started after its scheduled time (from BullMQ)', registers: [this.registry], async collect() {
-      const status = await queue.status().catch(() => null);
+      const status = await monitorQueue.status().catch(() => null);
       if (status?.lastRun) this.set(status.lastRun.delayMs / 1000);
     } });
     new Gauge({ name: 'pulse_scheduler_next_run_timestamp_seconds', help: 'When the next monitor tick is due (from BullMQ)', registers: [this.registry], async collect() {
-      const status = await queue.status().catch(() => null);
+      const status = await monitorQueue.status().catch(() => null);
       if (status?.nextRunAt) this.set(status.nextRunAt / 1000);
     } });
   }
