@@ -142,10 +142,10 @@ export const envSchema = z.object({
     }),
   /** Browser origins allowed to open sockets and call the REST API (CORS), besides the gateway's own. @default none: same origin only */
   PULSE_ALLOWED_ORIGINS: originList,
-  /** Requests per window per token (REST and socket, with auth on), counted across all gateways (Redis). @default 100 */
-  PULSE_RATE_LIMIT_TOKEN: wholeNumber('PULSE_RATE_LIMIT_TOKEN', 1, 1_000_000, 100),
-  /** Socket requests per window per connection. @default 20 */
-  PULSE_RATE_LIMIT_CONNECTION: wholeNumber('PULSE_RATE_LIMIT_CONNECTION', 1, 1_000_000, 20),
+  /** Requests per window per token (REST and socket, with auth on), counted across all gateways (Redis). @default 1000 */
+  PULSE_RATE_LIMIT_TOKEN: wholeNumber('PULSE_RATE_LIMIT_TOKEN', 1, 1_000_000, 1000),
+  /** Socket requests per window per connection (a reconnecting client re-subscribes to all its topics at once). @default 200 */
+  PULSE_RATE_LIMIT_CONNECTION: wholeNumber('PULSE_RATE_LIMIT_CONNECTION', 1, 1_000_000, 200),
   /** The rate limits' window, in seconds. @default 1 */
   PULSE_RATE_LIMIT_WINDOW_S: wholeNumber('PULSE_RATE_LIMIT_WINDOW_S', 1, 3600, 1),
   /** Topics one socket may follow at once. @default 100 */
