@@ -63,12 +63,12 @@ describe('/metrics', () => {
     const live = await socket();
     const received: PulseEvent[] = [];
     live.on('attempt.recorded', (event: PulseEvent) => received.push(event));
-    const ack = await live.emitWithAck('subscribe', { topic: TOPIC });
+    const ack: unknown = await live.emitWithAck('subscribe', { topic: TOPIC });
     expect(subscribeOkSchema.parse(ack)).toMatchObject({ ok: true, recovered: false });
     await pulse.publish(TOPIC, [attempt('web-1'), attempt('web-1'), attempt('web-1')]);
     await waitUntil('3 live events', () => received.length === 3);
     // A resume from a position of another log: recovered false, a snapshot instead.
-    const resumed = await (await socket()).emitWithAck('subscribe', { topic: TOPIC, since: { seq: 1, epoch: 'another-life' } });
+    const resumed: unknown = await (await socket()).emitWithAck('subscribe', { topic: TOPIC, since: { seq: 1, epoch: 'another-life' } });
     expect(resumed).toMatchObject({ ok: true, recovered: false });
     expect(replayOkSchema.parse(await live.emitWithAck('replay', { topic: TOPIC, fromSeq: 1 }))).toMatchObject({ ok: true });
     const tick = await pulse.tick();
@@ -100,6 +100,24 @@ describe('/metrics', () => {
   });
 });
 
+describe('limits on input size', () => {
+  it('closes a socket that sends a frame over 64 KB, while another socket carries on', async () => {
+    const big = await socket();
+    const other = await socket();
+    const closed = new Promise<string>((resolve) => big.once('disconnect', resolve));
+    big.emit('subscribe', { topic: TOPIC, padding: 'x'.repeat(70 * 1024) });
+    expect(await within('the oversized frame to close its socket', closed)).toMatch(/transport close|transport error/);
+    expect(await other.emitWithAck('replay', { topic: TOPIC, fromSeq: 1 })).toMatchObject({ ok: true });
+  });
+
+  it('answers a REST body over PULSE_MAX_BODY_BYTES with 413', async () => {
+    const events = Array.from({ length: 400 }, (_, i) => ({ type: 'instance.heartbeat', data: { instanceId: `web-${i}`, meta: { pad: 'x'.repeat(3000) } } }));
+    const answer = await fetch(`${url}/api/v1/topics/${TOPIC}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events }) });
+    expect(answer.status).toBe(413);
+    expect(errorBodySchema.parse(await answer.json())).toMatchObject({ code: 'BAD_REQUEST' });
+  });
+});
+
 describe('health', () => {
   it('answers /healthz and /readyz through terminus, with the fields scripts read', async () => {
     expect(await (await fetch(`${url}/healthz`)).json()).toMatchObject({ ok: true, status: 'ok' });
@@ -126,8 +144,9 @@ describe('API documents', () => {
 
   it('serves a valid AsyncAPI 3 document at /asyncapi.json naming every event of the protocol', async () => {
     const document = (await (await fetch(`${url}/asyncapi.json`)).json()) as { asyncapi: string; channels: { socket: { messages: Record<string, { name: string }> } } };
-    const diagnostics = await new Parser().validate(document as never);
-    expect(diagnostics.filter((diagnostic) => diagnostic.severity === 0).map((diagnostic) => `${diagnostic.message} at ${diagnostic.path.join('.')}`)).toEqual([]);
+    const diagnostics = await new Parser().validate(document);
+    // Severity 0 is an error (1 warning, 2 information, 3 hint).
+    expect(diagnostics.filter((diagnostic) => Number(diagnostic.severity) === 0).map((diagnostic) => `${diagnostic.message} at ${diagnostic.path.join('.')}`)).toEqual([]);
     expect(document.asyncapi).toBe('3.0.0');
     const names = Object.values(document.channels.socket.messages).map((message) => message.name);
     for (const name of [...Object.keys(EVENT_DATA_SCHEMAS), 'events', 'presence', 'resync', 'subscribe', 'subscribe ack', 'replay', 'replay ack', 'unsubscribe', 'unsubscribe ack']) expect(names).toContain(name);
