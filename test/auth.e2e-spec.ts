@@ -262,6 +262,10 @@ describe('limits (a stack of its own: small limits, a long window)', () => {
     const calm = await Promise.all([first, second].map((url) => fetch(`${url}/api/v1/topics`, { headers: { authorization: `Bearer ${other}` } })));
     expect(calm.map((answer) => answer.status)).toEqual([200, 200]);
     expect((await redis.keys('pulse:rl:*')).length).toBeGreaterThanOrEqual(2);
+    // Operators see the flood being cut off.
+    const admin = await limited.token({ sub: `ops-${suffix}`, role: 'admin' });
+    const page = await (await fetch(`${first}/metrics`, { headers: { authorization: `Bearer ${admin}` } })).text();
+    expect(Number(/^pulse_refusals_total\{edge="rest",reason="RATE_LIMITED"\} (\d+)$/m.exec(page)?.[1])).toBe(6);
   });
 
   it('answers a flooding socket RATE_LIMITED (per connection) while another socket of the same token is served', async () => {

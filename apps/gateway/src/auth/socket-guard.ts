@@ -11,6 +11,9 @@ import { LimitsService } from './limits.service.js';
 /** Called with every answered subscribe or replay (for metrics). */
 export type AnswerObserver = (event: 'subscribe' | 'replay', request: unknown, answer: { ok: boolean; recovered?: boolean; code?: string; events?: unknown[] }) => void;
 
+/** Called with every refused handshake or request (for metrics). */
+export type RefusalObserver = (body: ErrorBody) => void;
+
 /** What the guard keeps on `socket.data`. */
 interface GuardedData {
   principal?: Principal;
@@ -40,6 +43,7 @@ function handshakeError(body: ErrorBody): ExtendedError {
 export class SocketGuard {
   private readonly logger = new Logger('SocketAuth');
   private readonly observers: AnswerObserver[] = [];
+  private readonly refusalObservers: RefusalObserver[] = [];
 
   constructor(
     @Inject(AuthService) private readonly auth: AuthService,
@@ -50,6 +54,11 @@ export class SocketGuard {
   /** Calls `observer` with each subscribe and replay answer. */
   observeAnswers(observer: AnswerObserver): void {
     this.observers.push(observer);
+  }
+
+  /** Calls `observer` with each refusal the guard answers. */
+  observeRefusals(observer: RefusalObserver): void {
+    this.refusalObservers.push(observer);
   }
 
   install(server: Server): void {
@@ -127,8 +136,13 @@ export class SocketGuard {
   }
 
   private describe(error: unknown): ErrorBody {
-    if (error instanceof AccessDenied) return error.body;
-    this.logger.warn(`access check failed: ${(error as Error)?.message ?? String(error)}`);
-    return { ok: false, code: 'UNAVAILABLE', message: 'the access check cannot be made now; retry shortly' };
+    let body: ErrorBody;
+    if (error instanceof AccessDenied) body = error.body;
+    else {
+      this.logger.warn(`access check failed: ${(error as Error)?.message ?? String(error)}`);
+      body = { ok: false, code: 'UNAVAILABLE', message: 'the access check cannot be made now; retry shortly' };
+    }
+    for (const observer of this.refusalObservers) observer(body);
+    return body;
   }
 }

@@ -26,6 +26,7 @@ export class MetricsService implements OnModuleInit {
   private readonly replaysTotal = new Counter({ name: 'pulse_replays_total', help: 'Replay answers (replay requests), by result', labelNames: ['result'], registers: [this.registry] });
   private readonly replayedEventsTotal = new Counter({ name: 'pulse_replayed_events_total', help: 'Events sent in subscribe-with-since and replay answers', registers: [this.registry] });
   private readonly tickDelay = new Histogram({ name: 'pulse_tick_delay_seconds', help: 'Monitor ticks seen by this gateway\'s tail: from the scheduled tick time to the append of its status_update', buckets: DELAY_BUCKETS, registers: [this.registry] });
+  private readonly refusalsTotal = new Counter({ name: 'pulse_refusals_total', help: 'Requests and handshakes refused by access control or limits, by edge (rest, socket) and reason (TOKEN_EXPIRED, RATE_LIMITED, …)', labelNames: ['edge', 'reason'], registers: [this.registry] });
   private readonly redisReconnects = new Counter({ name: 'pulse_redis_reconnects_total', help: 'Times a Redis connection of this gateway became ready again after losing Redis', labelNames: ['connection'], registers: [this.registry] });
 
   constructor(
@@ -71,7 +72,13 @@ export class MetricsService implements OnModuleInit {
       else this.subscribesTotal.inc({ result: !answer.ok ? 'refused' : answer.recovered ? 'recovered' : (_request as { since?: unknown })?.since ? 'not_recovered' : 'snapshot' });
       if (answer.ok) this.replayedEventsTotal.inc(answer.events?.length ?? 0);
     });
+    this.guard.observeRefusals((body) => this.refused('socket', body.reason ?? body.code));
     this.watchRedis(this.redis, 'commands');
+  }
+
+  /** A request refused by access control or a limit. */
+  refused(edge: 'rest' | 'socket', reason: string): void {
+    this.refusalsTotal.inc({ edge, reason });
   }
 
   /** The Socket.IO server, once the adapter made it. */
