@@ -1,10 +1,14 @@
 // Access control of built gateways: tokens on REST and sockets, roles and topics, origins, admin endpoints and Bull Board, limits, and logs without tokens.
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
+import { chromium } from 'playwright-core';
 import { io, type Socket } from 'socket.io-client';
 import { mintToken, type MintOptions } from '#pulse/auth';
 import type { ErrorBody } from '#pulse/contracts';
+import { PROJECT_ROOT } from '#pulse/stack';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
 import { within } from './support/clients.js';
 
@@ -183,6 +187,69 @@ describe('sockets with auth on', () => {
       const good = await connect(pulse.urls[0]!, { token: viewer, origin: ALLOWED_ORIGIN, transports: [...transports] });
       expect({ transports, refused: good.refused?.message ?? null }).toEqual({ transports, refused: null });
       good.socket.close();
+    }
+  });
+});
+
+describe('the SDK with auth on', () => {
+  it('reports a refused handshake through onError and asks its token function again on every connection', async () => {
+    const expired = await token({ sub: `sdk-${suffix}`, role: 'viewer', ttlSeconds: -1 });
+    const valid = await token({ sub: `sdk-${suffix}`, role: 'viewer', topics: [OPEN] });
+    const handed: string[] = [];
+    const errors: ErrorBody[] = [];
+    const client = pulse.client({ token: () => (handed.push(handed.length === 0 ? expired : valid), handed.at(-1)!), reconnectDelayMs: 20 });
+    client.onError((error) => errors.push(error));
+    const snapshot = await within('a snapshot after the refusal', new Promise((resolve) => client.subscribe(OPEN, { onSnapshot: resolve })));
+    expect(snapshot).toMatchObject({ topic: OPEN });
+    expect(errors).toEqual([expect.objectContaining({ code: 'UNAUTHORIZED', reason: 'TOKEN_EXPIRED' })]);
+    expect(handed.slice(0, 2)).toEqual([expired, valid]);
+    client.close();
+  });
+});
+
+describe('the CLI with auth on', () => {
+  const pulseCli = (args: string[], env: Record<string, string>) =>
+    promisify(execFile)(process.execPath, ['bin/pulse.js', ...args, '--url', pulse.urls[0]!], { cwd: PROJECT_ROOT, env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env } }).then(
+      ({ stdout }) => ({ code: 0, stdout, stderr: '' }),
+      (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+    );
+
+  it('mints with `pulse token` and sends PULSE_TOKEN (or --token) with every command', async () => {
+    const made = await pulseCli(['token', '--sub', `cli-${suffix}`, '--role', 'viewer', '--topic', OPEN], { PULSE_AUTH_SECRET: pulse.authSecret! });
+    expect(made.code).toBe(0);
+    const cliToken = made.stdout.trim();
+    minted.add(cliToken);
+    const withEnv = await pulseCli(['topics', '--json'], { PULSE_TOKEN: cliToken });
+    expect(withEnv.code).toBe(0);
+    expect((JSON.parse(withEnv.stdout) as { topic: string }[]).map((entry) => entry.topic)).toEqual([OPEN]);
+    expect((await pulseCli(['snapshot', OPEN, '--json', '--token', cliToken], {})).code).toBe(0);
+    const without = await pulseCli(['topics'], {});
+    expect(without.code).toBe(1);
+    expect(without.stderr).toContain('HTTP 401');
+  });
+});
+
+describe('the dashboard with auth on', () => {
+  it('takes a #token= link (then keeps it for the tab, out of the address bar) and asks for a token when it has none', async () => {
+    const viewer = await token({ sub: `browser-${suffix}`, role: 'viewer', topics: [OPEN] });
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${pulse.urls[0]}/?topic=${OPEN}#token=${viewer}`);
+      await page.waitForSelector('[data-testid="connection"][data-state="live"]', { timeout: 15_000 });
+      expect(await page.evaluate(() => [location.hash, sessionStorage.getItem('pulse.token')])).toEqual(['', viewer]);
+      // A fresh tab without a token: the gateway refuses, the page asks, the answer gets it in.
+      const fresh = await browser.newPage();
+      const asked: string[] = [];
+      fresh.on('dialog', (dialog) => {
+        asked.push(dialog.message());
+        void dialog.accept(viewer);
+      });
+      await fresh.goto(`${pulse.urls[0]}/?topic=${OPEN}`);
+      await fresh.waitForSelector('[data-testid="connection"][data-state="live"]', { timeout: 15_000 });
+      expect(asked).toEqual([expect.stringContaining('token')]);
+    } finally {
+      await browser.close();
     }
   });
 });

@@ -98,18 +98,23 @@ export class MetricsService implements OnModuleInit {
 
   /** Events this gateway appended through REST ingest. */
   appended(topic: string, events: { type: string }[]): void {
-    for (const event of events) this.appendedTotal.inc({ topic, type: event.type });
+    const perType = new Map<string, number>();
+    for (const event of events) perType.set(event.type, (perType.get(event.type) ?? 0) + 1);
+    for (const [type, count] of perType) this.appendedTotal.inc({ topic, type }, count);
   }
 
   private delivering(topic: string, events: PulseEvent[]): void {
     const now = Date.now();
     const live = this.server?.of('/').adapter.rooms.get(topicRoom(topic))?.size ?? 0;
+    // One labelled increment per type and batch: batches hold up to a thousand events on busy topics.
+    const perType = new Map<string, number>();
     for (const event of events) {
-      this.tailedTotal.inc({ topic, type: event.type });
+      perType.set(event.type, (perType.get(event.type) ?? 0) + 1);
       if (live > 0) this.appendToEmit.observe(Math.max(0, now - event.ts) / 1000);
       const tickAt = event.type === 'status_update' ? (event.data as { tick_at?: unknown }).tick_at : undefined;
       if (typeof tickAt === 'number') this.tickDelay.observe(Math.max(0, event.ts - tickAt) / 1000);
     }
+    for (const [type, count] of perType) this.tailedTotal.inc({ topic, type }, count);
     if (live > 0) this.deliveriesTotal.inc({ topic }, live * events.length);
   }
 
