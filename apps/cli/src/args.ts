@@ -1,5 +1,6 @@
 // The pulse command line: flags and positionals parsed into one typed invocation, or a UsageError saying what is wrong.
 import { parseArgs } from 'node:util';
+import { ROLES, TOPIC_PATTERN_SCHEMA, type Role } from '#pulse/auth';
 import { EVENT_DATA_SCHEMAS, TOPIC_PATTERN } from '#pulse/contracts';
 import { UsageError } from './errors.js';
 
@@ -13,6 +14,7 @@ export type Command =
   | { name: 'publish'; topic: string; type: string; data: unknown; source?: string; key?: string; json: boolean }
   | { name: 'rebuild'; topic: string; apply: boolean; json: boolean }
   | { name: 'status'; json: boolean }
+  | { name: 'token'; sub: string; role: Role; topics: string[]; ttlSeconds: number; json: boolean }
   | { name: 'help'; command?: CommandName };
 
 export type CommandName = Exclude<Command['name'], 'help'>;
@@ -35,6 +37,10 @@ const OPTIONS = {
   apply: { type: 'boolean' },
   source: { type: 'string' },
   key: { type: 'string' },
+  sub: { type: 'string' },
+  role: { type: 'string' },
+  topic: { type: 'string', multiple: true },
+  ttl: { type: 'string' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -124,6 +130,25 @@ per topic and the monitor-tick scheduler. Exit code 1 when a gateway is not read
 
   --json   everything as one JSON document`,
   },
+  token: {
+    positionals: [],
+    options: ['sub', 'role', 'topic', 'ttl', 'json'],
+    summary: 'mint an access token (needs PULSE_AUTH_SECRET)',
+    usage: `Usage: pulse token --sub <id> --role <role> [--topic <pattern>]... [--ttl <duration>] [--json]
+
+Prints a token signed with PULSE_AUTH_SECRET (HS256), or with PULSE_AUTH_PRIVATE_KEY
+(PEM, PKCS#8) and PULSE_AUTH_ALG (RS256, ES256, EdDSA) for gateways that check a public key.
+Pass it to other commands with --token or PULSE_TOKEN, to the dashboard as
+http://gateway/#token=<token>, or as "Authorization: Bearer <token>".
+
+  --sub <id>          who holds it (shown in logs and limits)
+  --role <role>       ${ROLES.join(', ')}: viewers subscribe to and read their
+                      topics, publishers ingest to theirs, admins do everything
+  --topic <pattern>   a topic it covers, * as wildcard (e.g. demo, orders.*); repeatable
+                      (default: * — every topic)
+  --ttl <duration>    lifetime: seconds, or with s, m, h or d (default 1h)
+  --json              { token, sub, role, topics, expiresAt }`,
+  },
 };
 
 export const GENERAL_USAGE = `Usage: pulse <command> [options]
@@ -138,6 +163,7 @@ Options for every command:
   --url <url>       a gateway; repeat it to fail over, tried in order
                     (default ${DEFAULT_URL})
   --token <token>   sent as "Authorization: Bearer <token>" and as the socket's auth token
+                    (default: the PULSE_TOKEN environment variable)
   -h, --help        show help
 
 "pulse help <command>" shows a command's options.`;
@@ -199,7 +225,7 @@ export function parseCommandLine(argv: string[]): Invocation {
   } catch (error) {
     throw new UsageError((error as Error).message, commandIn(argv));
   }
-  const values = parsed.values as { url?: string[]; token?: string; help?: boolean; json?: boolean; since?: string; type?: string[]; apply?: boolean; source?: string; key?: string };
+  const values = parsed.values as { url?: string[]; token?: string; help?: boolean; json?: boolean; since?: string; type?: string[]; apply?: boolean; source?: string; key?: string; sub?: string; role?: string; topic?: string[]; ttl?: string };
   const [name, ...args] = parsed.positionals;
   const urls = (values.url ?? [DEFAULT_URL]).map(parseUrl);
   const common = { urls, ...(values.token !== undefined ? { token: values.token } : {}) };
@@ -256,7 +282,26 @@ export function parseCommandLine(argv: string[]): Invocation {
     }
     case 'rebuild':
       return { ...common, command: { name, topic: parseTopic(args[0]!, name), apply: values.apply ?? false, json } };
+    case 'token': {
+      if (!values.sub?.trim()) throw new UsageError('token needs --sub <id>', name);
+      if (!values.role || !(ROLES as readonly string[]).includes(values.role)) throw new UsageError(`token needs --role ${ROLES.join('|')}${values.role ? `, got "${values.role}"` : ''}`, name);
+      const topics = values.topic ?? ['*'];
+      const bad = topics.filter((pattern) => !TOPIC_PATTERN_SCHEMA.safeParse(pattern).success);
+      if (bad.length > 0) throw new UsageError(`--topic ${bad.join(', ')} is not a topic pattern: 1-64 chars of a-z 0-9 . _ - and * as a wildcard`, name);
+      return { ...common, command: { name, sub: values.sub.trim(), role: values.role as Role, topics, ttlSeconds: parseTtl(values.ttl), json } };
+    }
   }
+}
+
+const TTL_UNITS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** `--ttl`: seconds, or a number with s, m, h or d. */
+function parseTtl(raw: string | undefined): number {
+  if (raw === undefined) return 3600;
+  const match = /^(\d+)([smhd]?)$/.exec(raw.trim());
+  const seconds = match ? Number(match[1]) * TTL_UNITS[match[2]!]! : 0;
+  if (!match || seconds < 1 || seconds > 366 * 86_400) throw new UsageError(`--ttl must be a duration from 1s to 366d, like 3600, 90s, 30m, 12h or 7d; got "${raw}"`, 'token');
+  return seconds;
 }
 
 /** The first argument that names a command, for the usage shown with a flag error. */

@@ -1,4 +1,5 @@
 // Runs one pulse command line: parse, dispatch, and turn every outcome into an exit code (0 ok, 1 failed, 2 usage).
+import type { CliEnv } from '#pulse/config';
 import { parseCommandLine, usageOf, type Invocation } from './args.js';
 import { CliError, UsageError } from './errors.js';
 import { RestClient } from './rest-client.js';
@@ -23,15 +24,22 @@ async function dispatch(invocation: Invocation, ctx: CommandContext): Promise<nu
       return (await import('./commands/rebuild.js')).rebuildCommand(command, ctx);
     case 'status':
       return (await import('./commands/status.js')).statusCommand(command, ctx);
+    case 'token':
+      return (await import('./commands/token.js')).tokenCommand(command, ctx);
   }
 }
 
-/** Runs `argv` (the arguments after `pulse`) and resolves with the exit code; never throws. `interrupted`: Ctrl-C (tail stops with 0, the rest with 130). */
-export async function run(argv: string[], term: Terminal, interrupted: AbortSignal): Promise<number> {
+/**
+ * Runs `argv` (the arguments after `pulse`) and resolves with the exit code; never throws.
+ * `interrupted`: Ctrl-C (tail stops with 0, the rest with 130). `env`: PULSE_TOKEN (used when
+ * --token is not given) and the signing key of `pulse token`.
+ */
+export async function run(argv: string[], term: Terminal, interrupted: AbortSignal, env: Partial<CliEnv> = {}): Promise<number> {
   try {
     const invocation = parseCommandLine(argv);
-    const rest = new RestClient({ urls: invocation.urls, signal: interrupted, ...(invocation.token !== undefined ? { token: invocation.token } : {}) });
-    return await dispatch(invocation, { rest, urls: invocation.urls, ...(invocation.token !== undefined ? { token: invocation.token } : {}), term, interrupted });
+    const token = invocation.token ?? env.PULSE_TOKEN;
+    const rest = new RestClient({ urls: invocation.urls, signal: interrupted, ...(token !== undefined ? { token } : {}) });
+    return await dispatch(invocation, { rest, urls: invocation.urls, ...(token !== undefined ? { token } : {}), env, term, interrupted });
   } catch (error) {
     if (interrupted.aborted) {
       term.err('pulse: interrupted\n');

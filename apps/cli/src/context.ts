@@ -1,4 +1,5 @@
 // What every command gets: the REST client, the gateways, the terminal it writes to, and Ctrl-C.
+import type { CliEnv } from '#pulse/config';
 import type { RestClient } from './rest-client.js';
 
 /** The process's stdout and stderr, as commands see them. */
@@ -21,7 +22,10 @@ export interface CommandContext {
   rest: RestClient;
   /** Gateway URLs from --url, in order. */
   urls: string[];
+  /** --token, or else PULSE_TOKEN. */
   token?: string;
+  /** What the CLI read from its environment. */
+  env: Partial<CliEnv>;
   term: Terminal;
   /** Aborted on Ctrl-C (SIGINT) and SIGTERM. */
   interrupted: AbortSignal;

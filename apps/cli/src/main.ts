@@ -1,8 +1,9 @@
 // Entry of the `pulse` command (bin/pulse.js imports it): wires the process's streams and signals to run().
+import { ConfigError, readCliEnv, type CliEnv } from '#pulse/config';
 import { run } from './cli.js';
 import type { Terminal } from './context.js';
 
-/** Colours only on a terminal that has them; Node's check also honours NO_COLOR (the CLI itself reads no environment). */
+/** Colours only on a terminal that has them; Node's check also honours NO_COLOR (the CLI reads its environment through #pulse/config). */
 function colors(stream: NodeJS.WriteStream): boolean {
   return Boolean(stream.isTTY) && stream.hasColors();
 }
@@ -33,7 +34,15 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-const code = await run(process.argv.slice(2), term, controller.signal);
+let env: CliEnv;
+try {
+  env = readCliEnv();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  process.stderr.write(`pulse: ${error.message}\n`);
+  process.exit(78);
+}
+const code = await run(process.argv.slice(2), term, controller.signal, env);
 process.exitCode = code;
 // Commands close what they open; anything still pending (a half-sent request after Ctrl-C) must not keep pulse alive.
 setTimeout(() => process.exit(code), 2000).unref();

@@ -21,7 +21,11 @@ export const PAGE_LIMIT = 1000;
  * Answers null for a 404/410 (no such topic, or no longer retained); throws when none answers.
  */
 export class GatewayApi {
-  constructor(private readonly bases: () => string[]) {}
+  constructor(
+    private readonly bases: () => string[],
+    /** The access token, when the gateways require one. */
+    private readonly token: () => string | null = () => null,
+  ) {}
 
   async topics(): Promise<TopicInfo[]> {
     return (await this.get<TopicInfo[]>('/api/v1/topics')) ?? [];
@@ -36,7 +40,8 @@ export class GatewayApi {
     let lastError: unknown = new Error('no gateway to ask');
     for (const base of new Set(this.bases())) {
       try {
-        const response = await fetch(new URL(path, base), { headers: { accept: 'application/json' } });
+        const token = this.token();
+        const response = await fetch(new URL(path, base), { headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
         if (response.status === 404 || response.status === 410) return null;
         if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
         return (await response.json()) as T;

@@ -1,6 +1,7 @@
 // Dashboard entry: one PulseClient, one followed topic at a time; views redraw once per frame on events and every second for clocks.
 import { PulseClient, type SnapshotReason, type TopicSubscription } from '#pulse/client';
 import type { AttemptData, PulseEvent, Snapshot } from '#pulse/contracts';
+import { askForToken, takeToken } from './access-token.js';
 import { ConnectionBadge } from './connection-badge.js';
 import { required } from './dom.js';
 import { EventFeed } from './event-feed.js';
@@ -31,8 +32,19 @@ function gatewayUrls(param: string | null): string[] {
 }
 
 const params = new URLSearchParams(location.search);
-const client = new PulseClient({ urls: gatewayUrls(params.get('gateways')) });
-const api = new GatewayApi(() => [location.origin, client.gateway]);
+/** The token, when the gateways require one: sent on every connection and REST call. */
+let token = takeToken();
+const client = new PulseClient({ urls: gatewayUrls(params.get('gateways')), token: () => token ?? '' });
+const api = new GatewayApi(() => [location.origin, client.gateway], () => token);
+/** The token already refused: asked for a new one once, not on every reconnect attempt. */
+let refusedToken: string | null | undefined;
+client.onError((error) => {
+  if (error.code !== 'UNAUTHORIZED') return showNotice(`The gateway refused the connection: ${error.message}`, 'warn');
+  showNotice(`Sign-in needed: ${error.message}`, 'warn');
+  if (refusedToken === token) return;
+  refusedToken = token;
+  token = askForToken(error.message) ?? token;
+});
 
 const notice = required(document, '[data-testid="notice"]');
 const badge = new ConnectionBadge(required(document, '[data-testid="connection"]'));

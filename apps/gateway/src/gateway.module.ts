@@ -1,14 +1,17 @@
-// The gateway process: config, event store, live feed, REST API.
+// The gateway process: config, event store, access control, live feed, REST API, metrics and API documents.
 import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule, type PulseConfig } from '#pulse/config';
 import { EventStoreModule } from '#pulse/event-store';
 import { AdminModule } from './admin/admin.module.js';
 import { ApiModule } from './api/api.module.js';
+import { AuthModule } from './auth/auth.module.js';
+import { DocsModule } from './docs/docs.module.js';
 import { LiveModule } from './live/live.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 
 @Module({})
 export class GatewayModule {
   static forRoot(config: PulseConfig): DynamicModule {
-    return { module: GatewayModule, imports: [ConfigModule.forRoot(config), EventStoreModule, LiveModule, ApiModule, AdminModule] };
+    return { module: GatewayModule, imports: [ConfigModule.forRoot(config), EventStoreModule, AuthModule, LiveModule, MetricsModule, ApiModule, AdminModule, DocsModule] };
   }
 }

@@ -1,25 +1,66 @@
-// Gateway process entry: validate config, then serve Socket.IO, REST and the dashboard on HOST:PORT.
+// Gateway process entry: validate config, then serve Socket.IO, REST, the API documents and the dashboard on HOST:PORT.
 import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { exitIfShutdownHangs, loadConfigOrExit, nestLogLevels } from '#pulse/config';
+import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import type { NextFunction, Request, Response } from 'express';
+import { pinoHttp } from 'pino-http';
+import { exitIfShutdownHangs, loadConfigOrExit } from '#pulse/config';
+import { refusal } from '#pulse/contracts';
+import { createLogger, PinoNestLogger } from '#pulse/logging';
+import { mountBullBoard } from './admin/bull-board.js';
+import { OriginPolicy } from './auth/origin-policy.js';
+import { openApiDocument } from './docs/openapi.js';
+import { GatewayIoAdapter } from './gateway-io.adapter.js';
 import { GatewayModule } from './gateway.module.js';
-import { RedisIoAdapter } from './live/redis-io.adapter.js';
 
-/** Largest REST body: 500 events of a few hundred bytes each fit comfortably. */
-const MAX_BODY = '1mb';
+/** An incoming x-request-id is kept when it looks like one; otherwise the gateway makes one. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
+  const logger = createLogger('gateway', config.LOG_LEVEL);
   const app = await NestFactory.create<NestExpressApplication>(GatewayModule.forRoot(config), {
     bodyParser: false,
-    logger: nestLogLevels(config.LOG_LEVEL),
+    logger: new PinoNestLogger(logger),
   });
-  app.useBodyParser('json', { limit: MAX_BODY });
-  app.useWebSocketAdapter(new RedisIoAdapter(app));
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (request: IncomingMessage, response: ServerResponse) => {
+        const given = request.headers['x-request-id'];
+        const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+        response.setHeader('x-request-id', id);
+        return id;
+      },
+      // Successful requests only at debug: an ingest-heavy gateway would log little else.
+      customLogLevel: (_request, response, error) => (error || response.statusCode >= 500 ? 'error' : response.statusCode >= 400 ? 'info' : 'debug'),
+      // No headers at all in request logs: nothing there (Authorization, cookies) can leak.
+      serializers: {
+        req: (request: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({ id: request.id, method: request.method, url: request.url, remoteAddress: request.remoteAddress }),
+        res: (response: { statusCode: number }) => ({ statusCode: response.statusCode }),
+      },
+    }),
+  );
+  const origins = new OriginPolicy(config.PULSE_ALLOWED_ORIGINS);
+  // A page from a site not on the list gets nothing: not even a request with side effects (CSRF).
+  app.use((request: Request, response: Response, next: NextFunction) => {
+    if (origins.allows(request.headers)) return next();
+    response.status(403).json(refusal('ORIGIN_FORBIDDEN', `origin ${request.headers.origin} is not allowed; add it to PULSE_ALLOWED_ORIGINS`));
+  });
+  app.enableCors({
+    origin: (origin: string | undefined, callback: (error: Error | null, allow?: boolean) => void) => callback(null, origins.corsAllows(origin)),
+    allowedHeaders: ['authorization', 'content-type', 'x-request-id'],
+    exposedHeaders: ['x-request-id', 'retry-after'],
+  });
+  app.useBodyParser('json', { limit: config.PULSE_MAX_BODY_BYTES });
+  app.useWebSocketAdapter(new GatewayIoAdapter(app));
+  SwaggerModule.setup('docs', app, openApiDocument() as unknown as OpenAPIObject, { jsonDocumentUrl: 'docs/openapi.json' });
+  mountBullBoard(app);
   app.useStaticAssets(fileURLToPath(new URL('../../../../apps/dashboard/dist', import.meta.url)), {
     index: 'index.html',
     // Vite names assets by content hash: they never change; the page itself is always revalidated.
@@ -27,7 +68,7 @@ async function main(): Promise<void> {
       response.setHeader('Cache-Control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
     },
   });
-  // SIGTERM/SIGINT: Nest's shutdown hooks drain (gateway) or let the running tick finish (worker), within a bound.
+  // SIGTERM/SIGINT: Nest's shutdown hooks drain the gateway (GatewayDrain), within a bound.
   app.enableShutdownHooks();
   exitIfShutdownHangs('Pulse gateway', config.PULSE_SHUTDOWN_TIMEOUT_MS);
   await app.listen(config.PORT, config.HOST);

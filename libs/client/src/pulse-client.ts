@@ -33,8 +33,11 @@ export interface TopicHandlers {
 export interface PulseClientOptions {
   /** Gateway base URLs; the client uses one and moves to the next when it goes away. */
   urls: string[];
-  /** Sent as the handshake's `auth.token`. */
-  token?: string;
+  /**
+   * Sent as the handshake's `auth.token` on every connection (a resumed connection is checked
+   * again). A function is asked each time, so that it can hand out a fresh token.
+   */
+  token?: string | (() => string | Promise<string>);
   /** @default ['websocket'] */
   transports?: ('websocket' | 'polling')[];
   /** First reconnect delay; it doubles up to `maxReconnectDelayMs`. @default 200 */
@@ -81,11 +84,19 @@ interface TopicState {
 }
 
 type StateListener = (state: ConnectionState, gateway: string) => void;
+type ErrorListener = (error: ErrorBody, gateway: string) => void;
+
+/** The Error body a gateway sent with a refused handshake (Socket.IO's connect_error `data`), if any. */
+function refusedHandshake(error: unknown): ErrorBody | null {
+  const data = (error as { data?: Partial<ErrorBody> } | null)?.data;
+  return data && data.ok === false && typeof data.code === 'string' && typeof data.message === 'string' ? (data as ErrorBody) : null;
+}
 
 export class PulseClient {
   private socket: PulseSocket | null = null;
   private readonly topics = new Map<string, TopicState>();
   private readonly listeners = new Set<StateListener>();
+  private readonly errorListeners = new Set<ErrorListener>();
   private urlIndex = 0;
   private attempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
@@ -94,7 +105,7 @@ export class PulseClient {
   /** Whether every subscription was current once: before that the state is `connecting`, not `recovering`. */
   private everLive = false;
   private currentState: ConnectionState = 'connecting';
-  private readonly options: Required<Omit<PulseClientOptions, 'token'>> & { token?: string };
+  private readonly options: Required<Omit<PulseClientOptions, 'token'>> & Pick<PulseClientOptions, 'token'>;
 
   constructor(options: PulseClientOptions) {
     if (options.urls.length === 0) throw new Error('PulseClient needs at least one gateway URL');
@@ -115,6 +126,16 @@ export class PulseClient {
   onState(listener: StateListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener` when a gateway refuses the connection: UNAUTHORIZED (token missing, expired,
+   * invalid: `reason` says which), FORBIDDEN (origin) or RATE_LIMITED (too many connections). The
+   * client keeps trying with a growing pause; a `token` function can hand it a new token.
+   */
+  onError(listener: ErrorListener): () => void {
+    this.errorListeners.add(listener);
+    return () => this.errorListeners.delete(listener);
   }
 
   /** Connects to the first gateway (subscriptions made before or after are sent once connected). */
@@ -163,7 +184,17 @@ export class PulseClient {
       reconnection: false,
       forceNew: true,
       timeout: this.options.ackTimeoutMs,
-      auth: this.options.token ? { token: this.options.token } : {},
+      auth: (send: (auth: Record<string, unknown>) => void) => {
+        const token = this.options.token;
+        if (typeof token !== 'function') return send(token ? { token } : {});
+        // A token source that fails sends no token: the gateway answers TOKEN_MISSING, which onError reports.
+        Promise.resolve()
+          .then(token)
+          .then(
+            (value) => send({ token: value }),
+            () => send({}),
+          );
+      },
     });
     this.socket = socket;
     socket.on('connect', () => {
@@ -171,7 +202,21 @@ export class PulseClient {
       for (const state of this.topics.values()) this.sendSubscribe(state);
       this.updateState();
     });
-    socket.on('connect_error', () => this.onDisconnect());
+    socket.on('connect_error', (error) => {
+      const refused = refusedHandshake(error);
+      if (refused) {
+        for (const listener of this.errorListeners) {
+          try {
+            listener(refused, url);
+          } catch (thrown) {
+            queueMicrotask(() => {
+              throw thrown;
+            });
+          }
+        }
+      }
+      this.onDisconnect();
+    });
     socket.on('disconnect', () => this.onDisconnect());
     socket.on('events', (events) => {
       const first = events[0];

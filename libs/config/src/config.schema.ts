@@ -65,6 +65,42 @@ const urlList = (name: string) =>
       return urls;
     });
 
+const optionalText = (name: string, check: (value: string) => string | null) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw.trim() === '') return null;
+      const problem = check(raw.trim());
+      if (problem) {
+        ctx.addIssue({ code: 'custom', message: `${name} ${problem}` });
+        return z.NEVER;
+      }
+      return raw.trim();
+    });
+
+/** `*` (any origin) or comma-separated origins such as https://ops.example.com or http://127.0.0.1:3000. */
+const originList = z
+  .string()
+  .optional()
+  .transform((raw, ctx) => {
+    const parts = (raw ?? '').split(',').map((part) => part.trim()).filter(Boolean);
+    const origins: string[] = [];
+    for (const part of parts) {
+      if (part === '*') {
+        origins.push('*');
+        continue;
+      }
+      const url = URL.canParse(part) ? new URL(part) : null;
+      if (!url || !/^https?:$/.test(url.protocol) || url.origin !== part.replace(/\/$/, '')) {
+        ctx.addIssue({ code: 'custom', message: `PULSE_ALLOWED_ORIGINS must be * or comma-separated origins like https://ops.example.com (scheme, host and port only), got "${part}"` });
+        return z.NEVER;
+      }
+      origins.push(url.origin);
+    }
+    return origins;
+  });
+
 export const LOG_LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
 
 /** Every variable Pulse reads. */
@@ -101,6 +137,54 @@ export const envSchema = z.object({
   PULSE_DRAIN_MS: wholeNumber('PULSE_DRAIN_MS', 0, 600_000, 2000),
   /** On SIGTERM a process that has not finished shutting down after this long exits anyway (code 1). @default 15000 */
   PULSE_SHUTDOWN_TIMEOUT_MS: wholeNumber('PULSE_SHUTDOWN_TIMEOUT_MS', 100, 600_000, 15_000),
+  /** `production` makes auth mandatory (a process refuses to start without PULSE_AUTH_SECRET or PULSE_AUTH_PUBLIC_KEY). */
+  NODE_ENV: z.string().optional().transform((raw) => raw?.trim() ?? ''),
+  /** HS256 secret that signs and checks access tokens; set, auth is on. At least 32 characters. @default unset: auth off */
+  PULSE_AUTH_SECRET: optionalText('PULSE_AUTH_SECRET', (value) => (value.length < 32 ? `must be at least 32 characters (HS256 wants 256 bits), got ${value.length}` : null)),
+  /** Public key (PEM, SPKI) that checks tokens signed with an asymmetric key, instead of the secret. @default unset */
+  PULSE_AUTH_PUBLIC_KEY: optionalText('PULSE_AUTH_PUBLIC_KEY', (value) => (value.includes('-----BEGIN PUBLIC KEY-----') ? null : 'must be a PEM public key (-----BEGIN PUBLIC KEY-----…)')),
+  /** Algorithm of PULSE_AUTH_PUBLIC_KEY. @default RS256 */
+  PULSE_AUTH_ALG: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const value = raw?.trim() ? raw.trim() : 'RS256';
+      if (!['RS256', 'ES256', 'EdDSA'].includes(value)) {
+        ctx.addIssue({ code: 'custom', message: `PULSE_AUTH_ALG must be RS256, ES256 or EdDSA, got "${raw}"` });
+        return z.NEVER;
+      }
+      return value as 'RS256' | 'ES256' | 'EdDSA';
+    }),
+  /** Browser origins allowed to open sockets and call the REST API (CORS), besides the gateway's own. @default none: same origin only */
+  PULSE_ALLOWED_ORIGINS: originList,
+  /** Requests per window per token (REST and socket, with auth on), counted across all gateways (Redis). @default 1000 */
+  PULSE_RATE_LIMIT_TOKEN: wholeNumber('PULSE_RATE_LIMIT_TOKEN', 1, 1_000_000, 1000),
+  /** Socket requests per window per connection (a reconnecting client re-subscribes to all its topics at once). @default 200 */
+  PULSE_RATE_LIMIT_CONNECTION: wholeNumber('PULSE_RATE_LIMIT_CONNECTION', 1, 1_000_000, 200),
+  /** The rate limits' window, in seconds. @default 1 */
+  PULSE_RATE_LIMIT_WINDOW_S: wholeNumber('PULSE_RATE_LIMIT_WINDOW_S', 1, 3600, 1),
+  /** Topics one socket may follow at once. @default 100 */
+  PULSE_MAX_SUBSCRIPTIONS: wholeNumber('PULSE_MAX_SUBSCRIPTIONS', 1, 100_000, 100),
+  /** Open sockets per token, across all gateways. @default 20 */
+  PULSE_MAX_CONNECTIONS_PER_TOKEN: wholeNumber('PULSE_MAX_CONNECTIONS_PER_TOKEN', 1, 1_000_000, 20),
+  /** Largest REST request body (bytes). @default 1048576 */
+  PULSE_MAX_BODY_BYTES: wholeNumber('PULSE_MAX_BODY_BYTES', 1024, 100 * 1024 * 1024, 1024 * 1024),
+  /** BullMQ key prefix of Pulse's queues; its {hash tag} keeps them in one Redis Cluster slot. @default {pulse} */
+  PULSE_QUEUE_PREFIX: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const value = raw?.trim() ? raw.trim() : '{pulse}';
+      if (!/^[^\s{}]*\{[^\s{}]+\}[^\s{}]*$/.test(value)) {
+        ctx.addIssue({ code: 'custom', message: `PULSE_QUEUE_PREFIX must contain one {hash tag} and no spaces, e.g. {pulse} or app:{pulse}, got "${raw}"` });
+        return z.NEVER;
+      }
+      return value;
+    }),
+  /** Completed monitor-tick jobs kept for inspection. @default 1000 */
+  PULSE_JOBS_KEEP_COMPLETED: wholeNumber('PULSE_JOBS_KEEP_COMPLETED', 0, 1_000_000, 1000),
+  /** Failed monitor-tick jobs kept for inspection. @default 5000 */
+  PULSE_JOBS_KEEP_FAILED: wholeNumber('PULSE_JOBS_KEEP_FAILED', 0, 1_000_000, 5000),
   /** Logger level. @default log */
   LOG_LEVEL: z
     .string()
@@ -113,7 +197,16 @@ export const envSchema = z.object({
       }
       return value as (typeof LOG_LEVELS)[number];
     }),
-}).superRefine((config, ctx) => {
+});
+
+/** Every variable Pulse reads, with the rules that tie several together. */
+export const configSchema = envSchema.superRefine((config, ctx) => {
+  if (config.NODE_ENV === 'production' && !config.PULSE_AUTH_SECRET && !config.PULSE_AUTH_PUBLIC_KEY) {
+    ctx.addIssue({ code: 'custom', message: 'PULSE_AUTH_SECRET (or PULSE_AUTH_PUBLIC_KEY) must be set when NODE_ENV=production: a production gateway never runs without auth' });
+  }
+  if (config.PULSE_AUTH_SECRET && config.PULSE_AUTH_PUBLIC_KEY) {
+    ctx.addIssue({ code: 'custom', message: 'PULSE_AUTH_SECRET and PULSE_AUTH_PUBLIC_KEY are both set: choose one way to check tokens' });
+  }
   if (!config.REDIS_CLUSTER && config.REDIS_URL.includes(',')) {
     ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'REDIS_URL names several servers: set REDIS_CLUSTER=1 if they are seed nodes of a Redis Cluster, or give one URL' });
   }
@@ -124,3 +217,15 @@ export const envSchema = z.object({
 
 /** The validated configuration every Pulse process receives. */
 export type PulseConfig = z.output<typeof envSchema>;
+
+/** What the `pulse` command reads from its environment. */
+export const cliEnvSchema = z.object({
+  /** Token sent by every command when --token is not given. */
+  PULSE_TOKEN: z.string().optional().transform((raw) => (raw?.trim() ? raw.trim() : undefined)),
+  /** `pulse token` signs with it (HS256). */
+  PULSE_AUTH_SECRET: z.string().optional().transform((raw) => (raw?.trim() ? raw.trim() : undefined)),
+  /** `pulse token` signs with it instead (PEM, PKCS#8), with PULSE_AUTH_ALG. */
+  PULSE_AUTH_PRIVATE_KEY: z.string().optional().transform((raw) => (raw?.trim() ? raw.trim() : undefined)),
+  PULSE_AUTH_ALG: z.enum(['RS256', 'ES256', 'EdDSA']).optional(),
+});
+export type CliEnv = z.output<typeof cliEnvSchema>;

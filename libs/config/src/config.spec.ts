@@ -1,6 +1,6 @@
 // The env contract: defaults, accepted spellings, and one ConfigError naming every bad variable.
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, nestLogLevels, parseConfig } from './config.js';
+import { authEnabled, ConfigError, nestLogLevels, parseConfig, readCliEnv } from './config.js';
 
 /** The ConfigError that `env` produces (fails the test if it parses). */
 function problemsOf(env: Record<string, string | undefined>): ConfigError {
@@ -30,6 +30,20 @@ describe('parseConfig', () => {
       PULSE_DRAIN_MS: 2000,
       PULSE_SHUTDOWN_TIMEOUT_MS: 15_000,
       LOG_LEVEL: 'log',
+      NODE_ENV: '',
+      PULSE_AUTH_SECRET: null,
+      PULSE_AUTH_PUBLIC_KEY: null,
+      PULSE_AUTH_ALG: 'RS256',
+      PULSE_ALLOWED_ORIGINS: [],
+      PULSE_RATE_LIMIT_TOKEN: 1000,
+      PULSE_RATE_LIMIT_CONNECTION: 200,
+      PULSE_RATE_LIMIT_WINDOW_S: 1,
+      PULSE_MAX_SUBSCRIPTIONS: 100,
+      PULSE_MAX_CONNECTIONS_PER_TOKEN: 20,
+      PULSE_MAX_BODY_BYTES: 1_048_576,
+      PULSE_QUEUE_PREFIX: '{pulse}',
+      PULSE_JOBS_KEEP_COMPLETED: 1000,
+      PULSE_JOBS_KEEP_FAILED: 5000,
     });
   });
 
@@ -81,6 +95,15 @@ describe('parseConfig', () => {
     ['PULSE_INSTANCE_TTL_MS', 'soon'],
     ['PULSE_DEMO_URLS', 'ftp://x'],
     ['PULSE_DEMO_URLS', 'http://ok:3000,not a url'],
+    ['PULSE_AUTH_SECRET', 'too-short'],
+    ['PULSE_AUTH_PUBLIC_KEY', 'not a pem'],
+    ['PULSE_AUTH_ALG', 'HS512'],
+    ['PULSE_ALLOWED_ORIGINS', 'https://ok.example/path'],
+    ['PULSE_ALLOWED_ORIGINS', 'ftp://files.example'],
+    ['PULSE_RATE_LIMIT_TOKEN', '0'],
+    ['PULSE_QUEUE_PREFIX', 'no-hash-tag'],
+    ['PULSE_QUEUE_PREFIX', '{a}{b}'],
+    ['PULSE_JOBS_KEEP_FAILED', '-1'],
   ])('rejects %s=%j, naming the variable', (name, value) => {
     const error = problemsOf({ [name]: value });
     expect(error.problems).toHaveLength(1);
@@ -122,6 +145,34 @@ describe('parseConfig', () => {
     expect(error.message).toContain('"abc"');
     expect(error.message).toContain('"loud"');
     expect(error.message).toContain('"ftp://x"');
+  });
+});
+
+describe('auth and origins', () => {
+  const secret = 's'.repeat(32);
+
+  it('refuses NODE_ENV=production without a key to check tokens, naming PULSE_AUTH_SECRET', () => {
+    const error = problemsOf({ NODE_ENV: 'production' });
+    expect(error.problems).toEqual([expect.stringContaining('PULSE_AUTH_SECRET')]);
+    expect(parseConfig({ NODE_ENV: 'production', PULSE_AUTH_SECRET: secret })).toMatchObject({ PULSE_AUTH_SECRET: secret });
+    expect(authEnabled(parseConfig({}))).toBe(false);
+    expect(authEnabled(parseConfig({ PULSE_AUTH_SECRET: secret }))).toBe(true);
+  });
+
+  it('refuses a secret and a public key together', () => {
+    const publicKey = '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----';
+    expect(problemsOf({ PULSE_AUTH_SECRET: secret, PULSE_AUTH_PUBLIC_KEY: publicKey }).problems).toEqual([expect.stringContaining('both set')]);
+  });
+
+  it('reads origins as a list of origins, trailing slashes dropped, * kept', () => {
+    expect(parseConfig({ PULSE_ALLOWED_ORIGINS: 'https://ops.example, http://127.0.0.1:3001/' }).PULSE_ALLOWED_ORIGINS).toEqual(['https://ops.example', 'http://127.0.0.1:3001']);
+    expect(parseConfig({ PULSE_ALLOWED_ORIGINS: '*' }).PULSE_ALLOWED_ORIGINS).toEqual(['*']);
+  });
+});
+
+describe('readCliEnv', () => {
+  it('reads PULSE_TOKEN and the signing key, trimmed, blank as unset', () => {
+    expect(readCliEnv({ PULSE_TOKEN: ' t ', PULSE_AUTH_SECRET: '' })).toMatchObject({ PULSE_TOKEN: 't', PULSE_AUTH_SECRET: undefined });
   });
 });
 

@@ -1,6 +1,6 @@
 // Validates the environment once and hands out the typed config; the one place that reads process.env.
 import { Global, Module } from '@nestjs/common';
-import { envSchema, type PulseConfig } from './config.schema.js';
+import { cliEnvSchema, configSchema, type CliEnv, type PulseConfig } from './config.schema.js';
 
 /** Injection token of the validated {@link PulseConfig}. */
 export const PULSE_CONFIG = Symbol('PULSE_CONFIG');
@@ -14,7 +14,7 @@ export class ConfigError extends Error {
 
 /** Parses an environment; throws a {@link ConfigError} listing every problem. */
 export function parseConfig(env: Record<string, string | undefined>): PulseConfig {
-  const result = envSchema.safeParse(env);
+  const result = configSchema.safeParse(env);
   if (!result.success) throw new ConfigError(result.error.issues.map((issue) => issue.message));
   return result.data;
 }
@@ -40,6 +40,18 @@ export class ConfigModule {
   static forRoot(config: PulseConfig) {
     return { module: ConfigModule, providers: [{ provide: PULSE_CONFIG, useValue: config }], exports: [PULSE_CONFIG] };
   }
+}
+
+/** Auth is on when a key to check tokens is configured. */
+export function authEnabled(config: Pick<PulseConfig, 'PULSE_AUTH_SECRET' | 'PULSE_AUTH_PUBLIC_KEY'>): boolean {
+  return Boolean(config.PULSE_AUTH_SECRET ?? config.PULSE_AUTH_PUBLIC_KEY);
+}
+
+/** The `pulse` command's environment (PULSE_TOKEN, and the signing key for `pulse token`); throws a ConfigError. */
+export function readCliEnv(env: Record<string, string | undefined> = process.env): CliEnv {
+  const result = cliEnvSchema.safeParse(env);
+  if (!result.success) throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  return result.data;
 }
 
 /** Nest logger levels enabled by LOG_LEVEL (each level includes the more severe ones). */

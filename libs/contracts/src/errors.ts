@@ -5,6 +5,34 @@ import type { z } from 'zod';
 export const ERROR_CODES = ['BAD_REQUEST', 'UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND', 'RATE_LIMITED', 'UNAVAILABLE'] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/**
+ * Why an UNAUTHORIZED, FORBIDDEN or RATE_LIMITED answer was given, for clients that must tell the
+ * cases apart (ask for a new token, give up on a topic, slow down). Stable strings, like the codes.
+ */
+export const ERROR_REASONS = {
+  /** UNAUTHORIZED: no token was sent. */
+  TOKEN_MISSING: 'UNAUTHORIZED',
+  /** UNAUTHORIZED: the token is not a readable JWT. */
+  TOKEN_MALFORMED: 'UNAUTHORIZED',
+  /** UNAUTHORIZED: the token has expired (an open socket is closed when it does). */
+  TOKEN_EXPIRED: 'UNAUTHORIZED',
+  /** UNAUTHORIZED: bad signature, wrong algorithm or unusable claims. */
+  TOKEN_INVALID: 'UNAUTHORIZED',
+  /** FORBIDDEN: the token's role may not do this (a viewer publishing, a publisher subscribing, a non-admin on admin endpoints). */
+  ROLE_FORBIDDEN: 'FORBIDDEN',
+  /** FORBIDDEN: none of the token's topic patterns covers this topic. */
+  TOPIC_FORBIDDEN: 'FORBIDDEN',
+  /** FORBIDDEN: the browser page's origin is not in PULSE_ALLOWED_ORIGINS. */
+  ORIGIN_FORBIDDEN: 'FORBIDDEN',
+  /** RATE_LIMITED: too many requests for this token (across gateways) or this connection. */
+  RATE_LIMITED: 'RATE_LIMITED',
+  /** RATE_LIMITED: this token already has as many open sockets as allowed. */
+  TOO_MANY_CONNECTIONS: 'RATE_LIMITED',
+  /** RATE_LIMITED: this socket already follows as many topics as allowed. */
+  TOO_MANY_SUBSCRIPTIONS: 'RATE_LIMITED',
+} as const satisfies Record<string, ErrorCode>;
+export type ErrorReason = keyof typeof ERROR_REASONS;
+
 /** One problem with an input: where (`path`, dotted) and what is wrong. */
 export interface FieldIssue {
   path: string;
@@ -18,6 +46,15 @@ export interface ErrorBody {
   message: string;
   /** Field-level problems, for BAD_REQUEST. */
   issues?: FieldIssue[];
+  /** The finer reason of an UNAUTHORIZED, FORBIDDEN or RATE_LIMITED answer. */
+  reason?: ErrorReason;
+  /** RATE_LIMITED: when trying again can succeed. */
+  retryAfterMs?: number;
+}
+
+/** An error body for `reason`, with the code that goes with it. */
+export function refusal(reason: ErrorReason, message: string, retryAfterMs?: number): ErrorBody {
+  return { ok: false, code: ERROR_REASONS[reason], reason, message, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
 }
 
 /** Turns zod issues into field issues with dotted paths (`events.0.type`). */

@@ -1,7 +1,9 @@
 // A throwaway Pulse for jest e2e suites: its own redis-server, built gateways and workers, and clients that all stop together.
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mintToken, type MintOptions } from '#pulse/auth';
 import { PulseClient, type PulseClientOptions } from '#pulse/client';
 import type { IngestEvent, TickSummary } from '#pulse/contracts';
 import { PulseStack } from '#pulse/stack';
@@ -17,6 +19,12 @@ export interface StartPulseOptions {
   redisCluster?: number;
   /** Interval of the scheduled monitor tick (PULSE_TICK_MS). @default 3600000: in practice ticks happen when the test calls `tick()` */
   tickMs?: number;
+  /**
+   * Require tokens: `true` makes a random PULSE_AUTH_SECRET, `{ secret }` uses yours. Then
+   * `token()` mints tokens, and `client()`, `publish()` and `tick()` use an admin token unless told otherwise.
+   * @default false (auth off)
+   */
+  auth?: boolean | { secret: string };
 }
 
 /** What a successful publish answers. */
@@ -37,10 +45,14 @@ export interface PulseTestStack {
   readonly dir: string;
   /** The processes themselves, for tests that crash or add some (`gateways[i].kill('SIGKILL')`, `addGateway()`). */
   readonly processes: PulseStack;
-  /** A new client over the running gateways (or `options.urls`), already connecting; `stop()` closes it. */
+  /** The PULSE_AUTH_SECRET of the stack, or null when auth is off. */
+  readonly authSecret: string | null;
+  /** A new client over the running gateways (or `options.urls`), already connecting; `stop()` closes it. With auth on it uses an admin token unless `options` has `token`. */
   client(options?: Partial<PulseClientOptions>): PulseClient;
-  /** Appends events through the REST API of a running gateway; rejects unless the answer is 201. */
-  publish(topic: string, events: IngestEvent[]): Promise<Published>;
+  /** A token signed with the stack's secret (auth on only): `{ sub, role, topics?, ttlSeconds? }`. */
+  token(options: MintOptions): Promise<string>;
+  /** Appends events through the REST API of a running gateway; rejects unless the answer is 201. `token` defaults to an admin one when auth is on. */
+  publish(topic: string, events: IngestEvent[], token?: string): Promise<Published>;
   /** Runs one monitor tick now (POST /api/v1/admin/tick) and answers its summary; needs a running worker. */
   tick(): Promise<TickSummary>;
   /** Closes every client, stops every process and removes `dir`. Safe to call twice. */
@@ -53,6 +65,8 @@ export async function startPulse(options: StartPulseOptions = {}): Promise<Pulse
   // A stopped gateway moves its sockets within 250 ms rather than 2 s: suites stop stacks often.
   const env: Record<string, string> = { LOG_LEVEL: 'warn', PULSE_DEMO: '0', PULSE_TICK_MS: '3600000', PULSE_DRAIN_MS: '250', ...options.env };
   if (options.tickMs !== undefined) env.PULSE_TICK_MS = String(options.tickMs);
+  const authSecret = options.auth === true ? randomBytes(32).toString('hex') : options.auth ? options.auth.secret : null;
+  if (authSecret) env.PULSE_AUTH_SECRET = authSecret;
   let processes: PulseStack;
   try {
     processes = await PulseStack.start({ redisDir: dir, redisAppendOnly: false, redisCluster: options.redisCluster, gateways: options.gateways ?? 1, workers: options.workers ?? 1, env });
@@ -60,7 +74,7 @@ export async function startPulse(options: StartPulseOptions = {}): Promise<Pulse
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
-  return new TestStack(processes, dir);
+  return new TestStack(processes, dir, authSecret, authSecret ? await mintToken({ secret: authSecret }, { sub: 'pulse-testing', role: 'admin', ttlSeconds: 86_400 }) : undefined);
 }
 
 class TestStack implements PulseTestStack {
@@ -70,7 +84,18 @@ class TestStack implements PulseTestStack {
   constructor(
     readonly processes: PulseStack,
     readonly dir: string,
+    readonly authSecret: string | null,
+    private readonly adminToken: string | undefined,
   ) {}
+
+  async token(options: MintOptions): Promise<string> {
+    if (!this.authSecret) throw new Error('token(): this stack runs with auth off; start it with startPulse({ auth: true })');
+    return mintToken({ secret: this.authSecret }, options);
+  }
+
+  private headers(token: string | undefined): Record<string, string> {
+    return token ? { authorization: `Bearer ${token}` } : {};
+  }
 
   get urls(): string[] {
     return this.processes.urls;
@@ -82,14 +107,15 @@ class TestStack implements PulseTestStack {
 
   client(options: Partial<PulseClientOptions> = {}): PulseClient {
     if (this.stopping) throw new Error('client(): this Pulse test stack is stopped');
-    const client = new PulseClient({ ...options, urls: options.urls ?? this.runningUrls() });
+    const token = 'token' in options ? options.token : this.adminToken;
+    const client = new PulseClient({ ...options, urls: options.urls ?? this.runningUrls(), ...(token ? { token } : {}) });
     this.clients.add(client);
     return client.connect();
   }
 
-  async publish(topic: string, events: IngestEvent[]): Promise<Published> {
+  async publish(topic: string, events: IngestEvent[], token = this.adminToken): Promise<Published> {
     const url = `${this.runningUrls()[0]}/api/v1/topics/${encodeURIComponent(topic)}/events`;
-    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events }) });
+    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...this.headers(token) }, body: JSON.stringify({ events }) });
     const body = await response.text();
     if (response.status !== 201) throw new Error(`publish to ${topic}: POST ${url} answered ${response.status} ${body}`);
     return JSON.parse(body) as Published;
@@ -100,7 +126,7 @@ class TestStack implements PulseTestStack {
       throw new Error('tick() needs a running worker: start the stack with startPulse({ workers: 1 }) (or more)');
     }
     const url = `${this.runningUrls()[0]}/api/v1/admin/tick`;
-    const response = await fetch(url, { method: 'POST' });
+    const response = await fetch(url, { method: 'POST', headers: this.headers(this.adminToken) });
     const body = await response.text();
     if (response.status !== 200) throw new Error(`tick(): POST ${url} answered ${response.status} ${body}`);
     return JSON.parse(body) as TickSummary;

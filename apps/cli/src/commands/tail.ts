@@ -108,6 +108,11 @@ export async function tailCommand(command: TailCommand, ctx: CommandContext): Pr
         return;
     }
   });
+  // A refused handshake (bad or expired token, origin, too many connections) will not mend by retrying.
+  client.onError((error, gateway) => {
+    outcome.failure = new CliError(`${gateway} refused the connection: ${error.code}${error.reason ? ` (${error.reason})` : ''}: ${error.message}${error.code === 'UNAUTHORIZED' ? ' (check --token or PULSE_TOKEN)' : ''}`);
+    finish();
+  });
   client.subscribe(topic, {
     onEvent: (event) => follower.onEvent(event),
     onSnapshot: (snapshot, reason) => follower.onSnapshot(snapshot, reason),
@@ -129,7 +134,7 @@ export async function tailCommand(command: TailCommand, ctx: CommandContext): Pr
         case 'UNAUTHORIZED':
         case 'FORBIDDEN':
         case 'RATE_LIMITED':
-          outcome.failure = new CliError(`the gateway refused to follow ${topic}: ${error.code}: ${error.message}${error.code === 'UNAUTHORIZED' || error.code === 'FORBIDDEN' ? ' (check --token)' : ''}`);
+          outcome.failure = new CliError(`the gateway refused to follow ${topic}: ${error.code}: ${error.message}${error.code === 'UNAUTHORIZED' || error.code === 'FORBIDDEN' ? ' (check --token or PULSE_TOKEN)' : ''}`);
           finish();
           return;
       }

@@ -5,12 +5,14 @@ import { z } from 'zod';
 import { topicSchema, type TickSummary } from '#pulse/contracts';
 import { EventStore } from '#pulse/event-store';
 import { parseOr400, PulseHttpError } from '../api/http-error.js';
+import { Access } from '../auth/access.decorator.js';
 import { LiveHub } from '../live/live-hub.js';
 import { MonitorQueueService, type SchedulerStatus } from './monitor-queue.service.js';
 
 const rebuildQuerySchema = z.strictObject({ apply: z.enum(['0', '1', 'true', 'false']).optional() });
 
 @Controller('api/v1/admin')
+@Access('admin')
 export class AdminController {
   private readonly logger = new Logger(AdminController.name);
 

@@ -1,4 +1,4 @@
-// Operator endpoints of a gateway (auth comes with the security issue; until then keep gateways off public networks).
+// Operator endpoints of a gateway: admin tokens only when auth is on (open to all when it is off, as the start warning says).
 import { Module } from '@nestjs/common';
 import { LiveModule } from '../live/live.module.js';
 import { AdminController } from './admin.controller.js';
@@ -8,5 +8,6 @@ import { MonitorQueueService } from './monitor-queue.service.js';
   imports: [LiveModule],
   controllers: [AdminController],
   providers: [MonitorQueueService],
+  exports: [MonitorQueueService],
 })
 export class AdminModule {}

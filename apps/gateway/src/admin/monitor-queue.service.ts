@@ -3,7 +3,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { Queue, QueueEvents } from 'bullmq';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { bullConnection } from '#pulse/event-store';
-import { BULL_PREFIX, MONITOR_QUEUE, MONITOR_SCHEDULER, type MonitorTickJob, type TickSummary } from '#pulse/contracts';
+import { MONITOR_QUEUE, MONITOR_SCHEDULER, type MonitorTickJob, type TickSummary } from '#pulse/contracts';
 
 export interface SchedulerStatus {
   scheduler: string;
@@ -17,14 +17,15 @@ export interface SchedulerStatus {
 
 @Injectable()
 export class MonitorQueueService implements OnApplicationShutdown {
-  private readonly queue: Queue<MonitorTickJob, TickSummary>;
+  /** The monitor-tick queue (Bull Board shows it). */
+  readonly queue: Queue<MonitorTickJob, TickSummary>;
   private events: QueueEvents | null = null;
   /** BullMQ's connection (a shared Cluster connection on a cluster, which this service closes). */
   private readonly connection: ReturnType<typeof bullConnection>;
 
   constructor(@Inject(PULSE_CONFIG) private readonly config: PulseConfig) {
     this.connection = bullConnection(config, 'pulse:gateway:queue', new Logger('Redis'));
-    this.queue = new Queue(MONITOR_QUEUE, { connection: this.connection, prefix: BULL_PREFIX });
+    this.queue = new Queue(MONITOR_QUEUE, { connection: this.connection, prefix: config.PULSE_QUEUE_PREFIX });
   }
 
   async status(): Promise<SchedulerStatus> {
@@ -44,10 +45,10 @@ export class MonitorQueueService implements OnApplicationShutdown {
 
   /** Queues a tick at now for the workers and waits for its result; rejects if none runs it within `timeoutMs`. */
   async tickNow(timeoutMs = 15_000): Promise<TickSummary> {
-    this.events ??= new QueueEvents(MONITOR_QUEUE, { connection: 'url' in this.connection ? { ...this.connection, connectionName: 'pulse:gateway:queue-events' } : this.connection, prefix: BULL_PREFIX });
+    this.events ??= new QueueEvents(MONITOR_QUEUE, { connection: 'url' in this.connection ? { ...this.connection, connectionName: 'pulse:gateway:queue-events' } : this.connection, prefix: this.config.PULSE_QUEUE_PREFIX });
     await this.events.waitUntilReady();
     const tickAt = Date.now();
-    const job = await this.queue.add(MONITOR_SCHEDULER, { kind: 'monitor-tick', everyMs: this.config.PULSE_TICK_MS, tickAt }, { jobId: `manual-${tickAt}`, removeOnComplete: { count: 1000 }, removeOnFail: { count: 1000 } });
+    const job = await this.queue.add(MONITOR_SCHEDULER, { kind: 'monitor-tick', everyMs: this.config.PULSE_TICK_MS, tickAt }, { jobId: `manual-${tickAt}`, removeOnComplete: { count: this.config.PULSE_JOBS_KEEP_COMPLETED }, removeOnFail: { count: this.config.PULSE_JOBS_KEEP_FAILED } });
     return job.waitUntilFinished(this.events, timeoutMs);
   }
 

@@ -1,13 +1,15 @@
 // REST API and health endpoints of a gateway.
 import { Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
 import { LiveModule } from '../live/live.module.js';
 import { HealthController } from './health.controller.js';
 import { HttpErrorFilter } from './http-error.js';
 import { TopicsController } from './topics.controller.js';
 
 @Module({
-  imports: [LiveModule],
+  // Terminus logs nothing itself: the Redis connections already say when Redis goes away.
+  imports: [LiveModule, TerminusModule.forRoot({ logger: false })],
   controllers: [TopicsController, HealthController],
   providers: [{ provide: APP_FILTER, useClass: HttpErrorFilter }],
 })

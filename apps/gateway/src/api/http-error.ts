@@ -1,8 +1,10 @@
 // REST errors: one body shape ({ ok: false, code, message, issues? }) for every failure, thrown or not.
-import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
+import { ArgumentsHost, Catch, HttpException, Inject, Logger, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
 import type { z } from 'zod';
 import { badRequest, type ErrorBody, type ErrorCode } from '#pulse/contracts';
+import { AccessDenied } from '../auth/access-denied.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 
 export class PulseHttpError extends Error {
   constructor(
@@ -36,14 +38,18 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = { 400: 'BAD_REQUEST', 401: 'UN
 export class HttpErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('HTTP');
 
+  constructor(@Inject(MetricsService) private readonly metrics: MetricsService) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
+    if (exception instanceof AccessDenied) this.metrics.refused('rest', exception.body.reason ?? exception.body.code);
     const response = host.switchToHttp().getResponse<Response>();
     const [status, body] = this.describe(exception);
+    if (body.retryAfterMs !== undefined) response.setHeader('Retry-After', String(Math.ceil(body.retryAfterMs / 1000)));
     response.status(status).json(body);
   }
 
   private describe(exception: unknown): [number, ErrorBody] {
-    if (exception instanceof PulseHttpError) return [exception.status, exception.body];
+    if (exception instanceof PulseHttpError || exception instanceof AccessDenied) return [exception.status, exception.body];
     // body-parser errors (malformed JSON, oversize body): Nest wraps them, the original is the cause.
     const parserError = (exception instanceof HttpException ? exception.cause : exception) as { type?: string; status?: number; limit?: number } | undefined ?? {};
     if (parserError.type === 'entity.parse.failed') return [400, { ok: false, code: 'BAD_REQUEST', message: 'body: malformed JSON', issues: [{ path: 'body', message: 'malformed JSON' }] }];

@@ -1,8 +1,12 @@
 // REST API of the log: ingest, snapshot, events after a seq, topic list.
-import { Body, Controller, Get, HttpCode, Inject, Logger, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Logger, Param, Post, Query, Req } from '@nestjs/common';
+import { topicAllowed } from '#pulse/auth';
 import { z } from 'zod';
 import { ingestBodySchema, MAX_REPLAY_LIMIT, topicSchema, type PulseEvent, type Snapshot } from '#pulse/contracts';
 import { EventStore } from '#pulse/event-store';
+import { Access } from '../auth/access.decorator.js';
+import type { AuthedRequest } from '../auth/http-auth.guard.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { parseOr400, PulseHttpError } from './http-error.js';
 
 /** A decimal whole number in a query string, within bounds. */
@@ -25,26 +29,36 @@ const unavailable = (topic: string, error: unknown) =>
 export class TopicsController {
   private readonly logger = new Logger(TopicsController.name);
 
-  constructor(@Inject(EventStore) private readonly store: EventStore) {}
+  constructor(
+    @Inject(EventStore) private readonly store: EventStore,
+    @Inject(MetricsService) private readonly metrics: MetricsService,
+  ) {}
 
+  /** The topics the caller's token covers. */
   @Get()
-  async list(): Promise<{ topic: string; head: number; epoch: string }[]> {
-    return this.store.topics().catch((error: unknown) => {
+  @Access('read')
+  async list(@Req() request: AuthedRequest): Promise<{ topic: string; head: number; epoch: string }[]> {
+    const topics = await this.store.topics().catch((error: unknown) => {
       throw PulseHttpError.of(503, 'UNAVAILABLE', `the topic list cannot be read now (${(error as Error).message}); retry shortly`);
     });
+    const principal = request.principal;
+    return principal ? topics.filter((entry) => topicAllowed(principal, entry.topic)) : topics;
   }
 
   /** Appends a batch atomically: all events get seqs, or none (503). */
   @Post(':topic/events')
   @HttpCode(201)
+  @Access('publish')
   async ingest(@Param('topic') rawTopic: string, @Body() rawBody: unknown): Promise<{ epoch: string; seqs: number[] }> {
     const topic = parseOr400(topicSchema, rawTopic, 'topic');
     const body = parseOr400(ingestBodySchema, rawBody ?? {});
     try {
-      return await this.store.append(
+      const appended = await this.store.append(
         topic,
         body.events.map((event) => ({ type: event.type, data: event.data, idempotencyKey: event.idempotencyKey, source: body.source })),
       );
+      this.metrics.appended(topic, body.events);
+      return appended;
     } catch (error) {
       this.logger.warn(`append to ${topic} failed: ${(error as Error).message}`);
       throw unavailable(topic, error);
@@ -52,6 +66,7 @@ export class TopicsController {
   }
 
   @Get(':topic/snapshot')
+  @Access('read')
   async snapshot(@Param('topic') rawTopic: string): Promise<Snapshot> {
     const topic = parseOr400(topicSchema, rawTopic, 'topic');
     const snapshot = await this.store.snapshot(topic).catch((error: unknown) => {
@@ -62,6 +77,7 @@ export class TopicsController {
   }
 
   @Get(':topic/events')
+  @Access('read')
   async events(@Param('topic') rawTopic: string, @Query() rawQuery: unknown): Promise<{ epoch: string; head: number; events: PulseEvent[] }> {
     const topic = parseOr400(topicSchema, rawTopic, 'topic');
     const { after, limit } = parseOr400(eventsQuerySchema, rawQuery);

@@ -1,5 +1,6 @@
 // Runs the demo fleet inside the worker when PULSE_DEMO is on, posting to the configured gateways.
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { mintToken } from '#pulse/auth';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { DemoFleet } from './demo-fleet.js';
 import { createHttpPoster } from './http-ingest.js';
@@ -14,8 +15,17 @@ export class DemoFleetService implements OnApplicationBootstrap, OnApplicationSh
   onApplicationBootstrap(): void {
     if (!this.config.PULSE_DEMO) return;
     const urls = this.config.PULSE_DEMO_URLS;
+    // With auth on, the fleet is a publisher like any other: a short-lived token, minted again before it expires.
+    const secret = this.config.PULSE_AUTH_SECRET;
+    let cached: { token: string; renewAt: number } | null = null;
+    const token = secret
+      ? async () => {
+          if (!cached || Date.now() >= cached.renewAt) cached = { token: await mintToken({ secret }, { sub: 'demo-fleet', role: 'publisher', topics: ['demo'], ttlSeconds: 7200 }), renewAt: Date.now() + 3_600_000 };
+          return cached.token;
+        }
+      : undefined;
     this.fleet = new DemoFleet({
-      post: createHttpPoster(urls, this.logger),
+      post: createHttpPoster(urls, this.logger, token ? { token } : {}),
       instanceTtlMs: this.config.PULSE_INSTANCE_TTL_MS,
       log: this.logger,
     });

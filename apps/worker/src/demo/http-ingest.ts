@@ -7,6 +7,8 @@ export interface HttpPosterOptions {
   timeoutMs?: number;
   /** The fetch to use. @default globalThis.fetch */
   fetch?: typeof fetch;
+  /** A bearer token for each post, when the gateways require one. @default none */
+  token?: () => Promise<string>;
 }
 
 // Enough of an error body to see the field errors without flooding the log.
@@ -28,6 +30,7 @@ export function createHttpPoster(urls: readonly string[], log: { warn(msg: strin
 
   return async (topic: string, body: IngestBody): Promise<void> => {
     const payload = JSON.stringify(body);
+    const authorization: Record<string, string> = options.token ? { authorization: `Bearer ${await options.token()}` } : {};
     const failures: string[] = [];
     for (let tried = 0; tried < bases.length; tried += 1) {
       const index = (current + tried) % bases.length;
@@ -37,7 +40,7 @@ export function createHttpPoster(urls: readonly string[], log: { warn(msg: strin
       try {
         response = await doFetch(endpoint, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', ...authorization },
           body: payload,
           signal: AbortSignal.timeout(timeoutMs),
         });

@@ -5,7 +5,7 @@ import type { Queue } from 'bullmq';
 import type { Cluster } from 'ioredis';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { bullConnection, EventStore, RedisConnections } from '#pulse/event-store';
-import { BULL_PREFIX, MONITOR_QUEUE, MONITOR_SCHEDULER, type MonitorTickJob } from '#pulse/contracts';
+import { MONITOR_QUEUE, MONITOR_SCHEDULER, type MonitorTickJob } from '#pulse/contracts';
 import { MonitorTickProcessor } from './monitor-tick.processor.js';
 import { MonitorTickService } from './monitor-tick.service.js';
 
@@ -18,7 +18,8 @@ const TICK_BATCH = 250;
       inject: [PULSE_CONFIG],
       useFactory: (config: PulseConfig) => ({
         connection: bullConnection(config, 'pulse:worker:bullmq', new Logger('Redis')),
-        prefix: BULL_PREFIX,
+        // Inspection tools (Bull Board, Taskforce) find the queue under this prefix: {pulse} unless PULSE_QUEUE_PREFIX says otherwise.
+        prefix: config.PULSE_QUEUE_PREFIX,
       }),
     }),
     BullModule.registerQueue({ name: MONITOR_QUEUE }),
@@ -66,9 +67,9 @@ export class MonitorModule implements OnApplicationBootstrap, OnApplicationShutd
       {
         name: MONITOR_SCHEDULER,
         data: { kind: 'monitor-tick', everyMs },
-        opts: { attempts: 5, backoff: { type: 'exponential', delay: 250 }, removeOnComplete: { count: 1000 }, removeOnFail: { count: 1000 } },
+        opts: { attempts: 5, backoff: { type: 'exponential', delay: 250 }, removeOnComplete: { count: this.config.PULSE_JOBS_KEEP_COMPLETED }, removeOnFail: { count: this.config.PULSE_JOBS_KEEP_FAILED } },
       },
     );
-    this.logger.log(`scheduler ${MONITOR_SCHEDULER} ticks every ${everyMs} ms`);
+    this.logger.log(`scheduler ${MONITOR_SCHEDULER} ticks every ${everyMs} ms (queue ${this.config.PULSE_QUEUE_PREFIX}:${MONITOR_QUEUE}; keeps ${this.config.PULSE_JOBS_KEEP_COMPLETED} completed, ${this.config.PULSE_JOBS_KEEP_FAILED} failed jobs)`);
   }
 }

@@ -1,0 +1,25 @@
+// The page's access token when the gateways require one: from a `#token=` link (then kept for the tab in sessionStorage), or asked for.
+
+const KEY = 'pulse.token';
+
+/** Takes a token from `#token=<token>` (and removes it from the address bar and history), or the one kept for this tab. */
+export function takeToken(): string | null {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const given = fragment.get('token');
+  if (given) {
+    sessionStorage.setItem(KEY, given);
+    fragment.delete('token');
+    const url = new URL(location.href);
+    url.hash = fragment.toString();
+    history.replaceState(null, '', url);
+  }
+  return sessionStorage.getItem(KEY);
+}
+
+/** Asks the person for a token (after the gateway refused the one it had, or none); keeps it for the tab. */
+export function askForToken(why: string): string | null {
+  const answer = window.prompt(`${why}\n\nPaste a Pulse token (pulse token --sub <you> --role viewer):`)?.trim();
+  if (!answer) return null;
+  sessionStorage.setItem(KEY, answer);
+  return answer;
+}

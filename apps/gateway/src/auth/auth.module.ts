@@ -1,0 +1,14 @@
+// Access control of a gateway: tokens, permissions, limits, on REST (a global guard) and on sockets (the SocketGuard).
+import { Global, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { AuthService } from './auth.service.js';
+import { HttpAuthGuard } from './http-auth.guard.js';
+import { LimitsService } from './limits.service.js';
+import { SocketGuard } from './socket-guard.js';
+
+@Global()
+@Module({
+  providers: [AuthService, LimitsService, SocketGuard, { provide: APP_GUARD, useClass: HttpAuthGuard }],
+  exports: [AuthService, LimitsService, SocketGuard],
+})
+export class AuthModule {}

@@ -1,0 +1,118 @@
+// Request and connection limits: per token across gateways (Redis), per connection in this process.
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
+import { refusal } from '#pulse/contracts';
+import { RedisConnections, type RedisConnection } from '#pulse/event-store';
+import type { Principal } from '#pulse/auth';
+import { AccessDenied } from './access-denied.js';
+
+/** How often a gateway tells Redis its sockets are still open; an entry not refreshed for 3 periods (a crashed gateway) stops counting. */
+export const CONNECTION_REFRESH_MS = 20_000;
+
+/**
+ * Registers one socket of a token unless it has `max` live ones already. Members are socket ids
+ * scored with their last refresh; stale ones (a gateway that died) are dropped first.
+ * KEYS[1] the token's zset; ARGV: socket id, now ms, stale-before ms, max, key ttl s. Returns 1 (added) or 0.
+ */
+const ADD_CONNECTION = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) == false and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1`;
+
+/** Redis keys of one token's limits share a hash tag of their own: on a Redis Cluster, tokens spread over the slots. */
+const tokenTag = (sub: string) => `{${Buffer.from(sub).toString('base64url')}}`;
+
+@Injectable()
+export class LimitsService implements OnApplicationShutdown {
+  private readonly redis: RedisConnection;
+  private readonly perToken: RateLimiterRedis;
+  private readonly perConnection: RateLimiterMemory;
+  /** This gateway's open sockets per token key, refreshed in Redis periodically. */
+  private readonly sockets = new Map<string, Set<string>>();
+  private readonly refresher: ReturnType<typeof setInterval>;
+
+  constructor(
+    @Inject(PULSE_CONFIG) private readonly config: PulseConfig,
+    @Inject(RedisConnections) connections: RedisConnections,
+  ) {
+    this.redis = connections.connect({ name: 'pulse:gateway:limits' });
+    this.perToken = new RateLimiterRedis({
+      storeClient: this.redis,
+      keyPrefix: 'pulse:rl',
+      points: config.PULSE_RATE_LIMIT_TOKEN,
+      duration: config.PULSE_RATE_LIMIT_WINDOW_S,
+      // While Redis is away the limit still holds, per process.
+      insuranceLimiter: new RateLimiterMemory({ points: config.PULSE_RATE_LIMIT_TOKEN, duration: config.PULSE_RATE_LIMIT_WINDOW_S }),
+    });
+    this.perConnection = new RateLimiterMemory({ points: config.PULSE_RATE_LIMIT_CONNECTION, duration: config.PULSE_RATE_LIMIT_WINDOW_S });
+    this.refresher = setInterval(() => void this.refreshConnections(), CONNECTION_REFRESH_MS);
+    this.refresher.unref();
+  }
+
+  /** Counts one request of the token (across gateways); throws AccessDenied (429) past its rate. */
+  async consumeToken(principal: Principal): Promise<void> {
+    await this.consume(this.perToken, tokenTag(principal.sub), `token ${principal.sub}`, this.config.PULSE_RATE_LIMIT_TOKEN);
+  }
+
+  private get window(): string {
+    return this.config.PULSE_RATE_LIMIT_WINDOW_S === 1 ? 'second' : `${this.config.PULSE_RATE_LIMIT_WINDOW_S} s`;
+  }
+
+  /** Counts one request of a connection; throws AccessDenied (429) past its rate. */
+  async consumeConnection(socketId: string): Promise<void> {
+    await this.consume(this.perConnection, socketId, 'this connection', this.config.PULSE_RATE_LIMIT_CONNECTION);
+  }
+
+  /** Forgets a closed connection's rate window. */
+  async forgetConnection(socketId: string): Promise<void> {
+    await this.perConnection.delete(socketId);
+  }
+
+  private async consume(limiter: RateLimiterRedis | RateLimiterMemory, key: string, what: string, points: number): Promise<void> {
+    try {
+      await limiter.consume(key);
+    } catch (result) {
+      if (!(result instanceof RateLimiterRes)) throw result;
+      throw new AccessDenied(429, refusal('RATE_LIMITED', `more than ${points} requests per ${this.window} for ${what}; slow down`, Math.max(result.msBeforeNext, 1)));
+    }
+  }
+
+  /** Registers an opening socket of `principal`; throws AccessDenied (429) when the token has its maximum open. */
+  async openConnection(principal: Principal, socketId: string): Promise<void> {
+    const key = `pulse:conn:${tokenTag(principal.sub)}`;
+    const now = Date.now();
+    const added = await this.redis.eval(ADD_CONNECTION, 1, key, socketId, now, now - 3 * CONNECTION_REFRESH_MS, this.config.PULSE_MAX_CONNECTIONS_PER_TOKEN, Math.ceil((4 * CONNECTION_REFRESH_MS) / 1000));
+    if (Number(added) !== 1) {
+      throw new AccessDenied(429, refusal('TOO_MANY_CONNECTIONS', `token ${principal.sub} already has ${this.config.PULSE_MAX_CONNECTIONS_PER_TOKEN} open connections; close one first`, CONNECTION_REFRESH_MS));
+    }
+    let set = this.sockets.get(key);
+    if (!set) this.sockets.set(key, (set = new Set()));
+    set.add(socketId);
+  }
+
+  /** A socket of `principal` closed. */
+  async closeConnection(principal: Principal, socketId: string): Promise<void> {
+    const key = `pulse:conn:${tokenTag(principal.sub)}`;
+    const set = this.sockets.get(key);
+    set?.delete(socketId);
+    if (set?.size === 0) this.sockets.delete(key);
+    await this.redis.zrem(key, socketId);
+  }
+
+  private async refreshConnections(): Promise<void> {
+    if (this.sockets.size === 0 || this.redis.status !== 'ready') return;
+    const now = Date.now();
+    // Commands, not one pipeline: on a Redis Cluster the tokens' keys live in different slots.
+    const ttl = Math.ceil((4 * CONNECTION_REFRESH_MS) / 1000);
+    const refreshes = [...this.sockets].flatMap(([key, ids]) => [this.redis.zadd(key, 'XX', ...[...ids].flatMap((id) => [now, id])), this.redis.expire(key, ttl)]);
+    // A failed refresh is retried at the next period; entries live for three.
+    await Promise.all(refreshes).catch(() => undefined);
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.refresher);
+  }
+}

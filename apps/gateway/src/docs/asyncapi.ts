@@ -1,0 +1,60 @@
+// The AsyncAPI 3 document of the Socket.IO protocol, generated from the contracts' zod schemas; the maps below must name every event of the protocol (the compiler checks).
+import { z } from 'zod';
+import { EVENT_DATA_SCHEMAS, type ClientToServerEvents, type EventType, type ServerToClientEvents } from '#pulse/contracts';
+import { errorBodySchema, eventSchema, jsonSchema, presenceSchema, replayOkSchema, replayRequestSchema, resyncSchema, subscribeOkSchema, subscribeRequestSchema, typedEventSchema, unsubscribeOkSchema, unsubscribeRequestSchema } from './schemas.js';
+
+/** Client → server requests: the request and its ack. */
+export const CLIENT_MESSAGES: Record<keyof ClientToServerEvents, { summary: string; request: z.ZodType; ack: z.ZodType }> = {
+  subscribe: { summary: 'Follow a topic: a snapshot (or the events missed since `since`), then live events', request: subscribeRequestSchema, ack: z.union([subscribeOkSchema, errorBodySchema]) },
+  replay: { summary: 'Events of a topic from `fromSeq` (at most `limit` ≤ 1000)', request: replayRequestSchema, ack: z.union([replayOkSchema, errorBodySchema]) },
+  unsubscribe: { summary: 'Stop following a topic', request: unsubscribeRequestSchema, ack: z.union([unsubscribeOkSchema, errorBodySchema]) },
+};
+
+/** Server → client events. */
+export const SERVER_MESSAGES: Record<keyof ServerToClientEvents, { summary: string; payload: z.ZodType }> = {
+  events: { summary: 'Batch mode (`batch: true`): every pending event of one topic, in seq order', payload: z.array(eventSchema) },
+  presence: { summary: 'Sockets live on the topic across all gateways, when it changes', payload: presenceSchema },
+  resync: { summary: 'Continuity of the topic is lost: subscribe again without `since` for a snapshot', payload: resyncSchema },
+  ...(Object.fromEntries(
+    (Object.keys(EVENT_DATA_SCHEMAS) as EventType[]).map((type) => [type, { summary: `A ${type} event of a followed topic (without batch mode)`, payload: typedEventSchema(type) }]),
+  ) as Record<EventType, { summary: string; payload: z.ZodType }>),
+};
+
+/** AsyncAPI message and operation names may not contain dots. */
+const id = (name: string) => name.replace(/\./g, '_');
+const messageRef = (name: string) => ({ $ref: `#/channels/socket/messages/${id(name)}` });
+
+/** The document served at /asyncapi.json. */
+export function asyncApiDocument(): Record<string, unknown> {
+  const messages: Record<string, unknown> = {};
+  const operations: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(CLIENT_MESSAGES)) {
+    messages[id(name)] = { name, title: name, summary: spec.summary, payload: jsonSchema(spec.request, 'draft-7', 'input') };
+    messages[`${id(name)}Ack`] = { name: `${name} ack`, title: `${name} ack`, summary: `The answer to ${name}, through the Socket.IO acknowledgement`, payload: jsonSchema(spec.ack, 'draft-7') };
+    operations[id(name)] = {
+      action: 'receive',
+      channel: { $ref: '#/channels/socket' },
+      summary: spec.summary,
+      messages: [messageRef(name)],
+      reply: { channel: { $ref: '#/channels/socket' }, messages: [messageRef(`${name}Ack`)] },
+    };
+  }
+  for (const [name, spec] of Object.entries(SERVER_MESSAGES)) {
+    messages[id(name)] = { name, title: name, summary: spec.summary, payload: jsonSchema(spec.payload, 'draft-7') };
+    operations[`send_${id(name)}`] = { action: 'send', channel: { $ref: '#/channels/socket' }, summary: spec.summary, messages: [messageRef(name)] };
+  }
+  return {
+    asyncapi: '3.0.0',
+    info: {
+      title: 'Pulse live feed (Socket.IO)',
+      version: '1',
+      description:
+        'Socket.IO namespace `/`. Every event of a followed topic once, in seq order, or an explicit `resync`. With auth on, the handshake carries `auth: { token }`; a refused handshake fails with `connect_error` whose `data` is an Error body (UNAUTHORIZED / FORBIDDEN / RATE_LIMITED with a `reason`). A socket whose token expires is disconnected; reconnecting needs a valid token. Each request answers through its acknowledgement. The message names are Socket.IO event names.',
+    },
+    defaultContentType: 'application/json',
+    servers: { gateway: { host: '127.0.0.1:3000', protocol: 'ws', pathname: '/socket.io/', description: 'Any gateway (Engine.IO v4 over WebSocket, or HTTP long-polling)', security: [{ $ref: '#/components/securitySchemes/token' }] } },
+    channels: { socket: { address: '/', title: 'Namespace /', messages } },
+    operations,
+    components: { securitySchemes: { token: { type: 'httpApiKey', name: 'token', in: 'query', description: 'A Pulse JWT, sent as `auth.token` in the Socket.IO handshake (the CONNECT packet), not in the URL' } } },
+  };
+}

@@ -1,0 +1,120 @@
+// The OpenAPI 3.1 document of the REST API, generated from the same zod schemas the gateway validates with and answers by.
+import type { OpenAPIV3_1 } from 'openapi-types';
+import { MAX_INGEST_BATCH, MAX_REPLAY_LIMIT, type TickSummary } from '#pulse/contracts';
+import { z } from 'zod';
+import { appendedSchema, errorBodySchema, eventSchema, eventsPageSchema, ingestBodySchema, jsonSchema, snapshotSchema, topicListSchema } from './schemas.js';
+
+const tickSummarySchema = z.strictObject({ tickAt: z.number().int(), topics: z.number().int(), appended: z.number().int(), durationMs: z.number() }) satisfies z.ZodType<TickSummary>;
+const schedulerSchema = z.strictObject({
+  scheduler: z.string(),
+  everyMs: z.number().int().nullable(),
+  nextRunAt: z.number().int().nullable(),
+  lastRun: z.strictObject({ tickAt: z.number().int(), processedAt: z.number().int(), finishedAt: z.number().int(), delayMs: z.number().int(), failed: z.boolean() }).nullable(),
+});
+const presenceSchema = z.strictObject({ topics: z.record(z.string(), z.number().int()) });
+const readinessSchema = z.looseObject({ ok: z.boolean(), status: z.enum(['ok', 'error', 'shutting_down']), redis: z.string(), tail: z.string(), topics: z.number().int() });
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+type Json = Record<string, unknown>;
+const json = (schema: Json, description: string): Json => ({ description, content: { 'application/json': { schema } } });
+const error = (description: string) => json(ref('Error'), description);
+const topicParameter: Json = { name: 'topic', in: 'path', required: true, description: 'Topic name: 1-64 chars of a-z 0-9 . _ -, starting with a letter or digit', schema: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' } };
+/** What every protected route may also answer. */
+const guarded = {
+  '401': error('UNAUTHORIZED: token missing, malformed, expired or invalid (`reason` says which)'),
+  '403': error('FORBIDDEN: the token\'s role or topics do not allow this (`reason`: ROLE_FORBIDDEN, TOPIC_FORBIDDEN, ORIGIN_FORBIDDEN)'),
+  '429': error('RATE_LIMITED: too many requests for this token; `retryAfterMs` and Retry-After say when to retry'),
+};
+
+/** The document served at /docs (and /docs-json). */
+export function openApiDocument(): OpenAPIV3_1.Document {
+  // openapi-types' 3.1 types mix in 3.0 ones: the document is built as plain JSON and typed once here.
+  const document: Json = {
+    openapi: '3.1.0',
+    info: {
+      title: 'Pulse gateway REST API',
+      version: '1',
+      description: 'Append monitoring events to per-topic logs and read them back. The live feed is the Socket.IO protocol, described at /asyncapi.json. With auth on, every route except health and docs takes `Authorization: Bearer <token>` (mint one with `pulse token`).',
+    },
+    security: [{ bearer: [] }],
+    paths: {
+      '/api/v1/topics': {
+        get: { operationId: 'listTopics', summary: 'Topics with events that the token covers', tags: ['log'], responses: { '200': json(ref('TopicList'), 'Every topic with its head seq and epoch'), ...guarded, '503': error('UNAVAILABLE: Redis cannot be reached') } },
+      },
+      '/api/v1/topics/{topic}/events': {
+        post: {
+          operationId: 'ingest',
+          summary: `Append up to ${MAX_INGEST_BATCH} events atomically (publisher or admin)`,
+          tags: ['log'],
+          parameters: [topicParameter],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('IngestBody') } } },
+          responses: {
+            '201': json(ref('Appended'), 'Every event got its seq (events with a known idempotencyKey answer the seq they got then)'),
+            '400': error('BAD_REQUEST: `issues` names every wrong field'),
+            ...guarded,
+            '413': error('BAD_REQUEST: the body is larger than PULSE_MAX_BODY_BYTES'),
+            '503': error('UNAVAILABLE: nothing was appended; retry (events with an idempotencyKey are appended at most once)'),
+          },
+        },
+        get: {
+          operationId: 'events',
+          summary: 'Events after a seq (viewer or admin)',
+          tags: ['log'],
+          parameters: [
+            topicParameter,
+            { name: 'after', in: 'query', description: 'Last seq the caller has (exclusive); 0 for the first event', schema: { type: 'integer', minimum: 0, default: 0 } },
+            { name: 'limit', in: 'query', description: 'Most events answered', schema: { type: 'integer', minimum: 1, maximum: MAX_REPLAY_LIMIT, default: 100 } },
+          ],
+          responses: {
+            '200': json(ref('EventsPage'), 'Events after `after`, in seq order'),
+            '400': error('BAD_REQUEST: a bad query, or `after` beyond the head'),
+            ...guarded,
+            '404': error('NOT_FOUND: the topic has no events'),
+            '410': error('NOT_FOUND: those events are no longer retained; read the snapshot'),
+            '503': error('UNAVAILABLE'),
+          },
+        },
+      },
+      '/api/v1/topics/{topic}/snapshot': {
+        get: { operationId: 'snapshot', summary: 'The fold of the topic\'s log up to `seq` (viewer or admin)', tags: ['log'], parameters: [topicParameter], responses: { '200': json(ref('Snapshot'), 'Status, statistics and instances as of `seq`'), ...guarded, '404': error('NOT_FOUND: the topic has no events'), '503': error('UNAVAILABLE') } },
+      },
+      '/api/v1/admin/presence': {
+        get: { operationId: 'presence', summary: 'Sockets live on each topic across all gateways (admin)', tags: ['admin'], responses: { '200': json(jsonSchema(presenceSchema), 'Viewers per topic'), ...guarded } },
+      },
+      '/api/v1/admin/scheduler': {
+        get: { operationId: 'scheduler', summary: 'The monitor-tick scheduler: interval, next run, last run and its delay (admin)', tags: ['admin'], responses: { '200': json(jsonSchema(schedulerSchema), 'Scheduler state from BullMQ'), ...guarded } },
+      },
+      '/api/v1/admin/tick': {
+        post: { operationId: 'tick', summary: 'Run a monitor tick now on a worker and answer its summary (admin)', tags: ['admin'], responses: { '200': json(jsonSchema(tickSummarySchema), 'The tick ran'), ...guarded, '503': error('UNAVAILABLE: no worker ran it in time') } },
+      },
+      '/api/v1/admin/topics/{topic}/rebuild': {
+        post: {
+          operationId: 'rebuild',
+          summary: 'Fold the log again and compare with the live projection; `apply=1` replaces it (admin)',
+          tags: ['admin'],
+          parameters: [topicParameter, { name: 'apply', in: 'query', schema: { type: 'string', enum: ['0', '1', 'true', 'false'] } }],
+          responses: { '200': { description: 'NDJSON: `{ folded, head }` progress lines, then `{ seq, drift, applied, moved }`', content: { 'application/x-ndjson': { schema: { type: 'string' } } } }, ...guarded, '404': error('NOT_FOUND: the topic has no events') },
+        },
+      },
+      '/healthz': { get: { operationId: 'healthz', summary: 'The process is alive', tags: ['operations'], security: [], responses: { '200': json({ type: 'object', properties: { ok: { const: true }, status: { type: 'string' } } }, 'Alive') } } },
+      '/readyz': {
+        get: { operationId: 'readyz', summary: 'Redis answers and the log tail reads', tags: ['operations'], security: [], responses: { '200': json(jsonSchema(readinessSchema), 'Ready'), '503': json(jsonSchema(readinessSchema), 'Not ready: `redis` and `tail` say what is wrong') } },
+      },
+      '/metrics': { get: { operationId: 'metrics', summary: 'Prometheus metrics of this gateway (admin)', tags: ['operations'], responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } }, ...guarded } } },
+      '/asyncapi.json': { get: { operationId: 'asyncapi', summary: 'AsyncAPI 3 document of the Socket.IO protocol', tags: ['operations'], security: [], responses: { '200': json({ type: 'object' }, 'The document') } } },
+    },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A Pulse token: claims sub, role (viewer, publisher, admin), topics (patterns, * as wildcard), exp' } },
+      schemas: {
+        IngestBody: jsonSchema(ingestBodySchema, 'draft-2020-12', 'input'),
+        Appended: jsonSchema(appendedSchema),
+        Event: jsonSchema(eventSchema),
+        EventsPage: jsonSchema(eventsPageSchema),
+        Snapshot: jsonSchema(snapshotSchema),
+        TopicList: jsonSchema(topicListSchema),
+        Error: jsonSchema(errorBodySchema),
+      },
+    },
+  };
+  return document as unknown as OpenAPIV3_1.Document;
+}

@@ -1,0 +1,78 @@
+// Runtime schemas of what the gateway answers, built from the contracts' schemas and checked against their types: the API documents are generated from these.
+import { z } from 'zod';
+import {
+  ERROR_CODES,
+  ERROR_REASONS,
+  EVENT_DATA_SCHEMAS,
+  instanceStateSchema,
+  MAX_REPLAY_LIMIT,
+  pulseEventSchema,
+  replayRequestSchema,
+  statisticsSchema,
+  statusDataSchema,
+  subscribeRequestSchema,
+  topicSchema,
+  unsubscribeRequestSchema,
+  type ErrorBody,
+  type PulseEvent,
+  type ReplayOk,
+  type ResyncReason,
+  type Snapshot,
+  type SubscribeOk,
+} from '#pulse/contracts';
+
+export { ingestBodySchema } from '#pulse/contracts';
+export { replayRequestSchema, subscribeRequestSchema, unsubscribeRequestSchema };
+
+const epochSchema = z.string().min(1);
+const seqSchema = z.number().int().min(0);
+
+export const eventSchema = pulseEventSchema satisfies z.ZodType<PulseEvent>;
+
+export const errorBodySchema = z.strictObject({
+  ok: z.literal(false),
+  code: z.enum(ERROR_CODES),
+  message: z.string(),
+  issues: z.array(z.strictObject({ path: z.string(), message: z.string() })).optional(),
+  reason: z.enum(Object.keys(ERROR_REASONS) as [keyof typeof ERROR_REASONS, ...(keyof typeof ERROR_REASONS)[]]).optional(),
+  retryAfterMs: z.number().int().min(0).optional(),
+}) satisfies z.ZodType<ErrorBody>;
+
+export const snapshotSchema = z.strictObject({
+  topic: topicSchema,
+  epoch: epochSchema,
+  seq: seqSchema,
+  status: statusDataSchema.omit({ active_instances: true }).nullable(),
+  statistics: statisticsSchema,
+  instances: z.array(instanceStateSchema),
+}) satisfies z.ZodType<Snapshot>;
+
+export const appendedSchema = z.strictObject({ epoch: epochSchema, seqs: z.array(z.number().int().min(1)) });
+export const eventsPageSchema = z.strictObject({ epoch: epochSchema, head: seqSchema, events: z.array(eventSchema).max(MAX_REPLAY_LIMIT) });
+export const topicListSchema = z.array(z.strictObject({ topic: topicSchema, head: seqSchema, epoch: epochSchema }));
+
+export const subscribeOkSchema = z.strictObject({
+  ok: z.literal(true),
+  topic: topicSchema,
+  epoch: epochSchema,
+  head: seqSchema,
+  recovered: z.boolean(),
+  snapshot: snapshotSchema.optional(),
+  events: z.array(eventSchema),
+}) satisfies z.ZodType<SubscribeOk>;
+export const replayOkSchema = z.strictObject({ ok: z.literal(true), topic: topicSchema, epoch: epochSchema, head: seqSchema, events: z.array(eventSchema) }) satisfies z.ZodType<ReplayOk>;
+export const unsubscribeOkSchema = z.strictObject({ ok: z.literal(true), topic: topicSchema });
+
+export const presenceSchema = z.strictObject({ topic: topicSchema, viewers: z.number().int().min(0) });
+export const resyncSchema = z.strictObject({ topic: topicSchema, reason: z.enum(['epoch_changed', 'log_lost', 'trimmed'] satisfies ResyncReason[]) });
+
+/** An event envelope whose `data` is the given type's schema. */
+export function typedEventSchema(type: keyof typeof EVENT_DATA_SCHEMAS): z.ZodType {
+  return eventSchema.extend({ type: z.literal(type), data: EVENT_DATA_SCHEMAS[type] });
+}
+
+/** A zod schema as plain JSON Schema (no `$schema`), for embedding in an API document. */
+export function jsonSchema(schema: z.ZodType, target: 'draft-2020-12' | 'draft-7' = 'draft-2020-12', io: 'input' | 'output' = 'output'): Record<string, unknown> {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { target, io, unrepresentable: 'any' }) as Record<string, unknown>;
+  return rest;
+}

@@ -1,0 +1,3 @@
+// Pulse access control: token claims, topic patterns, and minting and checking tokens.
+export * from './claims.js';
+export * from './tokens.js';
