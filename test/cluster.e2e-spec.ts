@@ -14,7 +14,7 @@ let topics: string[] = [];
 
 beforeAll(async () => {
   pulse = await startPulse({ redisCluster: 3, gateways: 2, workers: 1 });
-  cluster = new Cluster(pulse.redisUrl.split(',').map((url) => ({ host: new URL(url).hostname, port: Number(new URL(url).port) })));
+  cluster = new Cluster(seedNodes());
   topics = await topicsOnEveryShard(3);
 }, 90_000);
 
@@ -22,6 +22,11 @@ afterAll(async () => {
   cluster?.disconnect();
   await pulse?.stop();
 }, 60_000);
+
+/** The test cluster's nodes, from the stack's REDIS_URL. */
+function seedNodes(): { host: string; port: number }[] {
+  return thePulse().redisUrl.split(',').map((url) => ({ host: new URL(url).hostname, port: Number(new URL(url).port) }));
+}
 
 function thePulse(): PulseTestStack {
   if (!pulse) throw new Error('the Pulse test stack did not start');
@@ -156,4 +161,22 @@ describe('Pulse on a Redis Cluster', () => {
     one.client.close();
     two.client.close();
   }, 30_000);
+
+  it('rings each topic\'s bell (a shard channel in its slot) with the new head on every append', async () => {
+    const listener = new Cluster(seedNodes(), { shardedSubscribers: true });
+    try {
+      const rung = new Map<string, string[]>();
+      listener.on('smessage', (channel: string, head: string) => rung.set(channel, [...(rung.get(channel) ?? []), head]));
+      await Promise.all(topics.map((topic) => listener.ssubscribe(`pulse:{${topic}}:bell`)));
+      const [a] = thePulse().urls as [string];
+      for (const topic of topics) await postTo(a, topic, [attempt('bell', 1), attempt('bell', 2)]);
+      const heads = await Promise.all(topics.map(async (topic) => String((await readLog(topic)).at(-1)!.seq)));
+      const deadline = Date.now() + 10_000;
+      while (topics.some((topic) => !rung.has(`pulse:{${topic}}:bell`)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      // One ring per append call, carrying the head after it.
+      expect(topics.map((topic) => rung.get(`pulse:{${topic}}:bell`))).toEqual(heads.map((head) => [head]));
+    } finally {
+      listener.disconnect();
+    }
+  });
 });

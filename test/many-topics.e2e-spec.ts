@@ -1,8 +1,9 @@
 // 1,000 topics, subscribers spread over three gateways: exact sequences per topic, and one tick over all of them.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { PulseClient } from '#pulse/client';
-import type { IngestEvent, PulseEvent } from '#pulse/contracts';
+import { MONITOR_QUEUE, type IngestEvent, type PulseEvent } from '#pulse/contracts';
 import { decodeEntry } from '#pulse/event-store';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
 import { Changes } from './support/clients.js';
@@ -18,7 +19,9 @@ const run = Date.now().toString(36);
 const topics = Array.from({ length: TOPICS }, (_, i) => `many-${run}-${i}`);
 
 beforeAll(async () => {
-  pulse = await startPulse({ gateways: 3, workers: 1 });
+  // Clients here follow 200 topics each (above the default limit of 100 per socket), all at once,
+  // and the test runs longer than the default instance TTL: neither is what this suite is about.
+  pulse = await startPulse({ gateways: 3, workers: 1, env: { PULSE_MAX_SUBSCRIPTIONS: '250', PULSE_RATE_LIMIT_CONNECTION: '1000', PULSE_INSTANCE_TTL_MS: '3600000' } });
   redis = new Redis(pulse.redisUrl, { maxRetriesPerRequest: 1 });
 }, 60_000);
 
@@ -110,9 +113,15 @@ describe('1,000 topics over three gateways', () => {
   it('SIGTERM on the worker in the middle of a 1,000-topic tick lets the tick finish before it exits', async () => {
     const [worker] = pulse!.processes.workers;
     const heads = await Promise.all(topics.map(async (topic) => (await readLog(topic)).at(-1)!.seq));
+    const queue = new Queue(MONITOR_QUEUE, { connection: { url: pulse!.redisUrl }, prefix: '{pulse}' });
     const tick = pulse!.tick();
-    // The job starts within milliseconds; the tick takes hundreds (see the figure above).
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // SIGTERM once the worker runs it (the tick then takes hundreds of ms, see the figure above).
+    const deadline = Date.now() + 15_000;
+    while ((await queue.getActiveCount()) === 0) {
+      if (Date.now() > deadline) throw new Error('the tick job never became active');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await queue.close();
     const signalledAt = Date.now();
     const status = await worker!.stop(30_000);
     expect(status.signal === 'SIGTERM' || status.code === 0).toBe(true);

@@ -17,6 +17,7 @@ import { OriginPolicy } from './auth/origin-policy.js';
 import { openApiDocument } from './docs/openapi.js';
 import { GatewayIoAdapter } from './gateway-io.adapter.js';
 import { GatewayModule } from './gateway.module.js';
+import { GatewayDrain } from './live/gateway-drain.js';
 
 /** An incoming x-request-id is kept when it looks like one; otherwise the gateway makes one. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -46,6 +47,12 @@ async function main(): Promise<void> {
       },
     }),
   );
+  // While draining, every answer closes its connection: clients do not send more on it.
+  const drain = app.get(GatewayDrain);
+  app.use((_request: Request, response: Response, next: NextFunction) => {
+    if (drain.draining) response.setHeader('Connection', 'close');
+    next();
+  });
   const origins = new OriginPolicy(config.PULSE_ALLOWED_ORIGINS);
   // A page from a site not on the list gets nothing: not even a request with side effects (CSRF).
   app.use((request: Request, response: Response, next: NextFunction) => {

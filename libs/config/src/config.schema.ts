@@ -136,7 +136,7 @@ export const envSchema = z.object({
    */
   PULSE_DRAIN_MS: wholeNumber('PULSE_DRAIN_MS', 0, 600_000, 2000),
   /** On SIGTERM a process that has not finished shutting down after this long exits anyway (code 1). @default 15000 */
-  PULSE_SHUTDOWN_TIMEOUT_MS: wholeNumber('PULSE_SHUTDOWN_TIMEOUT_MS', 100, 600_000, 15_000),
+  PULSE_SHUTDOWN_TIMEOUT_MS: wholeNumber('PULSE_SHUTDOWN_TIMEOUT_MS', 3000, 600_000, 15_000),
   /** `production` makes auth mandatory (a process refuses to start without PULSE_AUTH_SECRET or PULSE_AUTH_PUBLIC_KEY). */
   NODE_ENV: z.string().optional().transform((raw) => raw?.trim() ?? ''),
   /** HS256 secret that signs and checks access tokens; set, auth is on. At least 32 characters. @default unset: auth off */
@@ -210,8 +210,9 @@ export const configSchema = envSchema.superRefine((config, ctx) => {
   if (!config.REDIS_CLUSTER && config.REDIS_URL.includes(',')) {
     ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'REDIS_URL names several servers: set REDIS_CLUSTER=1 if they are seed nodes of a Redis Cluster, or give one URL' });
   }
-  if (config.PULSE_DRAIN_MS >= config.PULSE_SHUTDOWN_TIMEOUT_MS) {
-    ctx.addIssue({ code: 'custom', path: ['PULSE_DRAIN_MS'], message: `PULSE_DRAIN_MS (${config.PULSE_DRAIN_MS}) must be shorter than PULSE_SHUTDOWN_TIMEOUT_MS (${config.PULSE_SHUTDOWN_TIMEOUT_MS})` });
+  // The drain, then 3 s for requests in flight and for closing the servers and Redis.
+  if (config.PULSE_DRAIN_MS + 3000 > config.PULSE_SHUTDOWN_TIMEOUT_MS) {
+    ctx.addIssue({ code: 'custom', path: ['PULSE_DRAIN_MS'], message: `PULSE_SHUTDOWN_TIMEOUT_MS (${config.PULSE_SHUTDOWN_TIMEOUT_MS}) must leave 3000 ms after PULSE_DRAIN_MS (${config.PULSE_DRAIN_MS}) for requests in flight and closing` });
   }
 });
 

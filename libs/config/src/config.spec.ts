@@ -120,8 +120,9 @@ describe('parseConfig', () => {
   });
 
   it('wants the drain to fit in the shutdown bound', () => {
-    expect(parseConfig({ PULSE_DRAIN_MS: '0', PULSE_SHUTDOWN_TIMEOUT_MS: '100' })).toMatchObject({ PULSE_DRAIN_MS: 0, PULSE_SHUTDOWN_TIMEOUT_MS: 100 });
-    expect(problemsOf({ PULSE_DRAIN_MS: '5000', PULSE_SHUTDOWN_TIMEOUT_MS: '5000' }).problems).toEqual([expect.stringContaining('PULSE_DRAIN_MS (5000) must be shorter than PULSE_SHUTDOWN_TIMEOUT_MS (5000)')]);
+    expect(parseConfig({ PULSE_DRAIN_MS: '0', PULSE_SHUTDOWN_TIMEOUT_MS: '3000' })).toMatchObject({ PULSE_DRAIN_MS: 0, PULSE_SHUTDOWN_TIMEOUT_MS: 3000 });
+    expect(parseConfig({ PULSE_DRAIN_MS: '2000', PULSE_SHUTDOWN_TIMEOUT_MS: '5000' })).toMatchObject({ PULSE_DRAIN_MS: 2000 });
+    expect(problemsOf({ PULSE_DRAIN_MS: '2001', PULSE_SHUTDOWN_TIMEOUT_MS: '5000' }).problems).toEqual([expect.stringContaining('PULSE_SHUTDOWN_TIMEOUT_MS (5000) must leave 3000 ms after PULSE_DRAIN_MS (2001)')]);
   });
 
   it('lists every bad variable in one ConfigError, not just the first', () => {

@@ -30,8 +30,10 @@ export class ClusterLogReader implements LogSource {
       if (this.dirty !== 'all') this.dirty.add(topicOfBell(channel));
       this.release();
     });
-    // Bells rung while a shard's subscriber was away are lost: read everything when it is back.
+    // Bells rung while a shard's subscriber was away are lost: read everything when it is back
+    // (the whole client, or one shard's subscriber after a failover).
     subscriber.on('ready', () => this.wake());
+    subscriber.on('subscribersReady', () => this.wake());
   }
 
   /** No CLIENT UNBLOCK here: the tail's TailConnection calls wake() instead. */
@@ -97,8 +99,12 @@ export class ClusterLogReader implements LogSource {
     });
     const result = new Map<string, PulseEvent[]>();
     answers.forEach((answer, i) => {
+      const topic = topics[i]!;
       const entries = answer?.[0]?.[1];
-      if (entries && entries.length > 0) result.set(topics[i]!, entries.map(([id, fields]) => decodeEntry(topics[i]!, id, fields)));
+      if (!entries || entries.length === 0) return;
+      result.set(topic, entries.map(([id, fields]) => decodeEntry(topic, id, fields)));
+      // A full page may not be all: read the topic again next time without waiting for a bell.
+      if (entries.length >= count && this.dirty !== 'all') this.dirty.add(topic);
     });
     return result;
   }

@@ -55,6 +55,9 @@ export function createCluster(seeds: string, options: ConnectionOptions): Cluste
       lazyConnect,
       enableOfflineQueue: redisOptions.enableOfflineQueue,
       clusterRetryStrategy: backoff,
+      // A command in flight on a connection that closes fails (the caller answers 503) instead of
+      // being sent again to another node: an append may have run already (see connectionOptions).
+      retryDelayOnFailover: 0,
       enableAutoPipelining: options.autoPipelining ?? false,
       shardedSubscribers: options.shardedSubscribers ?? false,
     },

@@ -19,12 +19,12 @@ function fail(message: string, code = 1): never {
   process.exit(code);
 }
 
-/** A count from `flag` (e.g. --gateways) or else the variable `envName`; `fallback` when neither is given. */
-function count(flag: string, raw: string | undefined, envName: string, envRaw: string | undefined, fallback: number): number {
+/** A count from `flag` (e.g. --gateways) or else the variable `envName`, from `min` to 32; `fallback` when neither is given. */
+function count(flag: string, raw: string | undefined, envName: string, envRaw: string | undefined, fallback: number, min = 1): number {
   const [label, given] = raw !== undefined ? [flag, raw] : [envName, envRaw];
   if (given === undefined || given.trim() === '') return fallback;
   const value = Number(given);
-  if (!/^\d+$/.test(given.trim()) || value < 1 || value > 32) fail(`${label} must be a whole number from 1 to 32, got "${given}"\n\n${USAGE}`, 2);
+  if (!/^\d+$/.test(given.trim()) || value < min || value > 32) fail(`${label} must be a whole number from ${min} to 32, got "${given}"\n\n${USAGE}`, 2);
   return value;
 }
 
@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   // Flags win; PULSE_GATEWAYS / PULSE_WORKERS / PULSE_REDIS_CLUSTER say the same from the environment.
   const gateways = count('--gateways', args.gateways, 'PULSE_GATEWAYS', env.PULSE_GATEWAYS, 2);
   const workers = count('--workers', args.workers, 'PULSE_WORKERS', env.PULSE_WORKERS, 1);
-  const clusterMasters = count('--redis-cluster', args['redis-cluster'], 'PULSE_REDIS_CLUSTER', env.PULSE_REDIS_CLUSTER, 0);
+  const clusterMasters = count('--redis-cluster', args['redis-cluster'], 'PULSE_REDIS_CLUSTER', env.PULSE_REDIS_CLUSTER, 0, 0);
   if (clusterMasters > 0 && clusterMasters < 3) fail(`a Redis Cluster needs at least 3 masters, got ${clusterMasters}\n\n${USAGE}`, 2);
   let config;
   try {
@@ -99,7 +99,11 @@ async function main(): Promise<void> {
   if (stopping) return;
   void (stack.redis ? stack.redis.waitExit() : stack.cluster ? Promise.race(stack.cluster.nodes.map((node) => node.waitExit())) : new Promise<void>(() => undefined)).then(() => {
     if (stopping) return;
-    process.stderr.write(`\nthe embedded redis-server stopped unexpectedly; stopping the rest (its data is in .pulse/redis). Start again with npm start.\n`);
+    process.stderr.write(
+      stack.cluster
+        ? `\na node of the embedded Redis Cluster stopped unexpectedly; stopping the rest. Start again with npm start -- --redis-cluster ${clusterMasters}.\n`
+        : `\nthe embedded redis-server stopped unexpectedly; stopping the rest (its data is in .pulse/redis). Start again with npm start.\n`,
+    );
     void stop(1);
   });
   for (const proc of [...stack.gateways, ...stack.workers]) {

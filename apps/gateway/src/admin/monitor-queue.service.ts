@@ -1,6 +1,7 @@
 // The gateway's read side of the monitor-tick queue: scheduler state, and ticks asked for on demand.
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Queue, QueueEvents } from 'bullmq';
+import { Cluster } from 'ioredis';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { bullConnection } from '#pulse/event-store';
 import { MONITOR_QUEUE, MONITOR_SCHEDULER, type MonitorTickJob, type TickSummary } from '#pulse/contracts';
@@ -45,7 +46,7 @@ export class MonitorQueueService implements OnApplicationShutdown {
 
   /** Queues a tick at now for the workers and waits for its result; rejects if none runs it within `timeoutMs`. */
   async tickNow(timeoutMs = 15_000): Promise<TickSummary> {
-    this.events ??= new QueueEvents(MONITOR_QUEUE, { connection: 'url' in this.connection ? { ...this.connection, connectionName: 'pulse:gateway:queue-events' } : this.connection, prefix: this.config.PULSE_QUEUE_PREFIX });
+    this.events ??= new QueueEvents(MONITOR_QUEUE, { connection: this.connection instanceof Cluster ? this.connection : { ...this.connection, connectionName: 'pulse:gateway:queue-events' }, prefix: this.config.PULSE_QUEUE_PREFIX });
     await this.events.waitUntilReady();
     const tickAt = Date.now();
     const job = await this.queue.add(MONITOR_SCHEDULER, { kind: 'monitor-tick', everyMs: this.config.PULSE_TICK_MS, tickAt }, { jobId: `manual-${tickAt}`, removeOnComplete: { count: this.config.PULSE_JOBS_KEEP_COMPLETED }, removeOnFail: { count: this.config.PULSE_JOBS_KEEP_FAILED } });
@@ -55,6 +56,6 @@ export class MonitorQueueService implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.events?.close();
     await this.queue.close();
-    if (!('url' in this.connection)) await this.connection.quit().catch(() => undefined);
+    if (this.connection instanceof Cluster) await this.connection.quit().catch(() => undefined);
   }
 }

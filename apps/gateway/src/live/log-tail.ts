@@ -119,6 +119,8 @@ export class LogTail {
     this.closing = true;
     this.abort.abort();
     this.wake();
+    // A read that waits on Redis (away, or a subscribe still queued) is given up, not awaited.
+    this.failRead?.(new Error('the log tail is stopping'));
     await this.loop;
   }
 

@@ -1,8 +1,8 @@
 // The monitor tick: its BullMQ queue, the job scheduler upserted at boot, the processor and the service.
 import { BullModule, InjectQueue } from '@nestjs/bullmq';
-import { Inject, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Logger, Module, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Queue } from 'bullmq';
-import type { Cluster } from 'ioredis';
+import { Cluster } from 'ioredis';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { bullConnection, EventStore, RedisConnections } from '#pulse/event-store';
 import { MONITOR_QUEUE, MONITOR_SCHEDULER, type MonitorTickJob } from '#pulse/contracts';
@@ -40,7 +40,7 @@ const TICK_BATCH = 250;
   ],
   exports: [MonitorTickService],
 })
-export class MonitorModule implements OnApplicationBootstrap, OnApplicationShutdown {
+export class MonitorModule implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('MonitorScheduler');
 
   constructor(
@@ -49,11 +49,18 @@ export class MonitorModule implements OnApplicationBootstrap, OnApplicationShutd
     private readonly processor: MonitorTickProcessor,
   ) {}
 
-  /** On a cluster BullMQ shares a connection it does not close: close it once the worker (and its running tick) is done. */
-  async onApplicationShutdown(): Promise<void> {
-    const connection = this.queue.opts.connection as Cluster | { url: string };
-    if ('url' in connection) return;
+  /**
+   * SIGTERM: the worker takes no new job and its running tick finishes, before any shutdown hook
+   * closes a connection the tick uses (Nest does not order those hooks by dependency).
+   */
+  async beforeApplicationShutdown(): Promise<void> {
     await this.processor.worker.close();
+  }
+
+  /** On a cluster BullMQ shares a connection it does not close: close it once the worker is done. */
+  async onApplicationShutdown(): Promise<void> {
+    const connection = this.queue.opts.connection;
+    if (!(connection instanceof Cluster)) return;
     await this.queue.close();
     await connection.quit().catch(() => connection.disconnect());
   }
