@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { emptyState, foldEvent, instancesOf, statisticsOf, type PulseEvent } from '#pulse/contracts';
 import { EventStore, type NewEvent } from './event-store.js';
 
-import { topicKeys } from './keys.js';
+import { KEY, topicKeys } from './keys.js';
 
 const url = process.env.PULSE_TEST_REDIS_URL!;
 const connections: Redis[] = [];
@@ -180,6 +180,30 @@ describe('EventStore', () => {
     const reborn = await store.append(topic, [heartbeat('a')]);
     expect(reborn.epoch).not.toBe(epoch);
     expect(reborn.seqs).toEqual([1]);
+  });
+
+  it('rotates the epoch of a log that lost appends once: only while it still has the epoch the lost position was seen in', async () => {
+    const topic = uniqueTopic();
+    const store = new EventStore(redis, { retention: 1000, idempotencyWindowMs: 60_000 });
+    const { epoch } = await store.append(topic, [heartbeat('a'), heartbeat('b')]);
+    // A reader saw seq 5 in this epoch: the log lost appends. The first gateway rotates...
+    const rotated = await store.rotateEpochIfBehind(topic, 5, epoch);
+    expect(rotated).not.toBe(epoch);
+    // ...the next ones, which saw seq 5 in the old epoch too, find the new one and leave it.
+    expect(await store.rotateEpochIfBehind(topic, 5, epoch)).toBe(rotated);
+    // Nor is a log at or past the position rotated.
+    expect(await store.rotateEpochIfBehind(topic, 2, rotated!)).toBe(rotated);
+  });
+
+  it('appends nothing when Redis runs the append after its deadline (its caller has answered 503 by then)', async () => {
+    const topic = uniqueTopic();
+    const store = new EventStore(connect(), { retention: 1000, idempotencyWindowMs: 60_000, appendDeadlineMs: 100 });
+    // Redis holds write commands for 400 ms, as a stalled Redis would: the append waits in its buffer.
+    await connect().client('PAUSE', 400, 'WRITE');
+    await expect(store.append(topic, [heartbeat('a')])).rejects.toThrow(/^LATE .* nothing appended/);
+    expect(await redis.exists(topicKeys(topic)[KEY.log]!, topicKeys(topic)[KEY.meta]!)).toBe(0);
+    // In time, it appends.
+    expect((await store.append(topic, [heartbeat('a')])).seqs).toEqual([1]);
   });
 
   it('ticks once per scheduled time, marks stale instances offline and keeps loop_count contiguous', async () => {

@@ -54,7 +54,16 @@ export interface EventStoreOptions {
   idempotencyWindowMs: number;
   /** Clock for event timestamps (ms). @default Date.now */
   now?: () => number;
+  /**
+   * An append that Redis runs later than this after it was sent appends nothing (it fails with
+   * LATE): by then its caller has timed out and answered "not appended", so it must not happen.
+   * Keep it below the connection's command timeout. 0 for none. @default 4000
+   */
+  appendDeadlineMs?: number;
 }
+
+/** The real time (ms), also where a test clock fakes Date: append deadlines are compared with Redis's TIME. */
+const wallClock = () => performance.timeOrigin + performance.now();
 
 export interface RebuildResult {
   /** The head the rebuild folded up to. */
@@ -137,7 +146,8 @@ export class EventStore {
   /** Appends events in one atomic call: contiguous seqs, projections and trimming together. */
   async append(topic: string, events: NewEvent[]): Promise<AppendResult> {
     if (events.length === 0) throw new Error('append needs at least one event');
-    const args = this.baseArgs();
+    const deadlineMs = this.options.appendDeadlineMs ?? 4000;
+    const args = [...this.baseArgs(), deadlineMs > 0 ? Math.floor(wallClock()) + deadlineMs : 0];
     for (const event of events) args.push(event.type, JSON.stringify(event.data), event.idempotencyKey ?? '', event.source ?? '');
     // The registry is best effort: the append stands (and is answered) even if registering fails.
     const [answer] = await Promise.all([this.appendScript(topicKeys(topic), args), this.register(topic).catch(() => this.registered.delete(topic))]);
@@ -164,12 +174,12 @@ export class EventStore {
   }
 
   /**
-   * Starts a new epoch if the log's head is below `seq`, a position a reader saw: Redis lost
+   * Starts a new epoch if the log still has `seenEpoch` and its head is below `seq`, a position a reader saw in it: Redis lost
    * appends (a restart from an older AOF or RDB, a failover to a lagging replica) but kept the
    * epoch. Returns the epoch in force, or null for a topic with no log.
    */
-  async rotateEpochIfBehind(topic: string, seq: number): Promise<string | null> {
-    const epoch = (await this.rotateScript(topicKeys(topic), [newEpoch(), seq])) as string;
+  async rotateEpochIfBehind(topic: string, seq: number, seenEpoch: string): Promise<string | null> {
+    const epoch = (await this.rotateScript(topicKeys(topic), [newEpoch(), seq, seenEpoch])) as string;
     return epoch || null;
   }
 

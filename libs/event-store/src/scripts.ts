@@ -103,19 +103,28 @@ end
 
 /**
  * APPEND: KEYS = topicKeys(topic); ARGV = epoch candidate, now, retention, idempotency window ms,
- * then per event: type, data JSON, idempotency key ('' for none), source ('' for none).
- * Returns { epoch, seq per event } (a duplicate answers the seq it got the first time).
+ * deadline (ms since 1970, 0 for none), then per event: type, data JSON, idempotency key ('' for
+ * none), source ('' for none).
+ * Returns { epoch, seq per event } (a duplicate answers the seq it got the first time), or the
+ * error LATE, having appended nothing, when Redis runs it after the deadline: its caller has
+ * timed out and answered "not appended" by then (Redis was stalled with the call in its buffer).
  */
 export const APPEND_LUA = `${COMMON}
+local deadline = tonumber(ARGV[5])
+if deadline > 0 then
+  local time = redis.call('TIME')
+  local ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  if ms > deadline then return redis.error_reply('LATE the append reached Redis ' .. (ms - deadline) .. ' ms after its deadline; nothing appended') end
+end
 ensure_epoch()
 -- Forget expired keys: at least as many as this call can add, so the index cannot outgrow its window.
-local expired = redis.call('ZRANGEBYSCORE', idemx, '-inf', now, 'LIMIT', 0, 100 + (#ARGV - 4) / 4)
+local expired = redis.call('ZRANGEBYSCORE', idemx, '-inf', now, 'LIMIT', 0, 100 + (#ARGV - 5) / 4)
 if #expired > 0 then
   redis.call('HDEL', idem, unpack(expired))
   redis.call('ZREM', idemx, unpack(expired))
 end
 local result = { epoch }
-for i = 5, #ARGV, 4 do
+for i = 6, #ARGV, 4 do
   local key = ARGV[i + 2]
   local prior = false
   if key ~= '' then
@@ -212,16 +221,18 @@ return 1
 `;
 
 /**
- * ROTATE: KEYS = topicKeys(topic); ARGV = new epoch, seq. If the head is below `seq` (a gateway
- * saw the log further than it is now: Redis lost appends but kept the epoch), the log starts a
- * new life: a new epoch, so that no client takes the seqs that will be reused as continuous.
+ * ROTATE: KEYS = topicKeys(topic); ARGV = new epoch, seq, the epoch the seq was seen in. If the
+ * log still has that epoch and its head is below `seq` (a gateway saw the log further than it is
+ * now: Redis lost appends but kept the epoch), the log starts a new life: a new epoch, so that no
+ * client takes the seqs that will be reused as continuous. Once one gateway rotated, the others
+ * find another epoch and leave it: one rotation per loss, not one per gateway.
  * Returns the epoch now in force ('' for a topic with no log).
  */
 export const ROTATE_LUA = `
 local meta = KEYS[2]
 local epoch = redis.call('HGET', meta, 'epoch')
 if not epoch then return '' end
-if tonumber(redis.call('HGET', meta, 'head') or '0') < tonumber(ARGV[2]) then
+if epoch == ARGV[3] and tonumber(redis.call('HGET', meta, 'head') or '0') < tonumber(ARGV[2]) then
   redis.call('HSET', meta, 'epoch', ARGV[1])
   return ARGV[1]
 end

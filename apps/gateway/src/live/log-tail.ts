@@ -238,9 +238,10 @@ export class LogTail {
     const heads = await Promise.all(
       topics.map(async (topic) => {
         const head = await this.store.head(topic);
-        const position = this.tailed.get(topic)?.position ?? 0;
-        if (!head || head.head >= position) return head;
-        const epoch = await this.store.rotateEpochIfBehind(topic, position);
+        const tailed = this.tailed.get(topic);
+        // A new epoch is a reset below, not a loss to rotate away (another gateway may have rotated already).
+        if (!head || !tailed || tailed.epoch !== head.epoch || head.head >= tailed.position) return head;
+        const epoch = await this.store.rotateEpochIfBehind(topic, tailed.position, tailed.epoch);
         return epoch ? { ...head, epoch } : null;
       }),
     );
