@@ -22,6 +22,7 @@ import { redisBenchmark } from './redis-benchmark.js';
 import { machineNow, renderMarkdown, writeResults, type BenchResults, type CatchUpRow, type MemoryRow, type StepRow, type SystemId } from './report.js';
 
 const USAGE = `Usage: node dist/bench/src/core.bench.js [--quick | --smoke] [--out <folder>]
+       node dist/bench/src/core.bench.js --rate <events/s> [--systems A,B,C] [--repeat <n>] [--seconds <s>]
 
 Starts its own redis-server, Pulse gateways (A), Socket.IO + redis-adapter servers fed by
 @socket.io/redis-emitter (B) and a raw ws server (C), all on loopback, then measures: latency at
@@ -29,7 +30,10 @@ light load, the highest delivered events/s with p99 <= 100 ms and no loss (rate 
 B alternating), the same with 1, 2 and 3 gateways, catch-up after 1,000 / 10,000 / 100,000 missed
 events, memory per idle connection, and redis-benchmark PUBLISH / XADD. Writes a Markdown report,
 the raw JSON and SVG plots to bench/results/ (or --out). At most 5 min (--quick: 60 s; --smoke:
-a tiny configuration for CI, 30 s).`;
+a tiny configuration for CI, 30 s).
+
+With --rate: only steps at that rate (A, B and C alternating, --repeat times, 2 gateways),
+progress lines only, no report: for measuring one change to the hot path.`;
 
 export interface Plan {
   mode: 'full' | 'quick' | 'smoke';
@@ -58,11 +62,11 @@ export interface Plan {
 const PLANS: Record<Plan['mode'], Plan> = {
   full: {
     mode: 'full', budgetMs: 300_000, threads: 4, clients: 200, lightRate: 100, lightSeconds: 10, warmupSeconds: 2, stepSeconds: 3, startRate: 200, factor: Math.SQRT2, maxSteps: 14,
-    gatewayCounts: [1, 2, 3], seriesSteps: 5, catchUpSizes: [1000, 10_000, 100_000], catchUpClients: 4, idleClients: 500, redisBenchmarkRequests: 200_000, drainMs: 3000,
+    gatewayCounts: [1, 2, 3], seriesSteps: 5, catchUpSizes: [1000, 10_000, 100_000], catchUpClients: 1, idleClients: 500, redisBenchmarkRequests: 200_000, drainMs: 3000,
   },
   quick: {
     mode: 'quick', budgetMs: 60_000, threads: 2, clients: 200, lightRate: 100, lightSeconds: 3, warmupSeconds: 1, stepSeconds: 1, startRate: 200, factor: 2, maxSteps: 7,
-    gatewayCounts: [1, 2, 3], seriesSteps: 2, catchUpSizes: [1000, 10_000, 100_000], catchUpClients: 2, idleClients: 200, redisBenchmarkRequests: 50_000, drainMs: 1500,
+    gatewayCounts: [1, 2, 3], seriesSteps: 2, catchUpSizes: [1000, 10_000, 100_000], catchUpClients: 1, idleClients: 200, redisBenchmarkRequests: 50_000, drainMs: 1500,
   },
   smoke: {
     mode: 'smoke', budgetMs: 30_000, threads: 1, clients: 10, lightRate: 100, lightSeconds: 1, warmupSeconds: 0.5, stepSeconds: 0.5, startRate: 100, factor: 2, maxSteps: 2,
@@ -83,16 +87,37 @@ const HOOK = pathToFileURL(join(PROJECT_ROOT, 'dist', 'bench', 'src', 'mem-hook.
 interface Options {
   plan: Plan;
   out: string;
+  /** Focused mode: fixed-rate steps only. */
+  focus: { rate: number; systems: SystemId[]; repeat: number; seconds: number } | null;
 }
 
 function parseOptions(): Options {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, smoke: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean' },
+      smoke: { type: 'boolean' },
+      out: { type: 'string' },
+      rate: { type: 'string' },
+      systems: { type: 'string' },
+      repeat: { type: 'string' },
+      seconds: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     process.exit(0);
   }
   const plan = values.smoke ? PLANS.smoke : values.quick ? PLANS.quick : PLANS.full;
-  return { plan, out: resolve(values.out ?? join(PROJECT_ROOT, 'bench', 'results')) };
+  const systems = (values.systems ?? 'A,B,C').split(',').map((system) => system.trim().toUpperCase());
+  const bad = systems.filter((system) => !['A', 'B', 'C'].includes(system));
+  const rate = values.rate === undefined ? null : Number(values.rate);
+  if (bad.length || (rate !== null && !(rate > 0))) {
+    process.stderr.write(`${bad.length ? `--systems: unknown ${bad.join(', ')} (A, B or C)` : `--rate: ${values.rate} is not a positive number`}\n\n${USAGE}\n`);
+    process.exit(2);
+  }
+  const focus = rate === null ? null : { rate, systems: systems as SystemId[], repeat: Number(values.repeat ?? 3), seconds: Number(values.seconds ?? 3) };
+  return { plan, out: resolve(values.out ?? join(PROJECT_ROOT, 'bench', 'results')), focus };
 }
 
 /** Everything a run talks to. */
@@ -261,6 +286,7 @@ async function step(bench: Bench, system: SystemId, servers: number, rate: numbe
     outOfOrder: result.outOfOrder,
     disconnects: result.disconnects,
     resyncs: result.resyncs,
+    eventsPerFrame: result.frames ? result.delivered / result.frames : 0,
     loadGeneratorElu: result.maxElu,
     producer,
     cpuMs: cpu.cpuMs,
@@ -269,8 +295,8 @@ async function step(bench: Bench, system: SystemId, servers: number, rate: numbe
   const l = result.latency;
   progress(
     `${phase} ${system}${servers === 1 ? '' : ` ×${servers}`} @ ${Math.round(rate)} ev/s → ${Math.round(row.deliveredPerSec).toLocaleString('en-US')} delivered/s, ` +
-      `p50 ${l?.p50.toFixed(2)} p99 ${l?.p99.toFixed(2)} max ${l?.max.toFixed(1)} ms, lost ${result.lost}, dup ${result.duplicates}, ooo ${result.outOfOrder}, ` +
-      `load gen ${(result.maxElu * 100).toFixed(0)} %${held ? '' : ' — did not hold'}${saturated ? ' (load generator saturated: does not count)' : ''}`,
+      `p50 ${l?.p50.toFixed(2)} p99 ${l?.p99.toFixed(2)} max ${l?.max.toFixed(1)} ms, lost ${result.lost}, dup ${result.duplicates}, ooo ${result.outOfOrder}, ${row.eventsPerFrame.toFixed(1)} ev/frame, ` +
+      `load gen ${(result.maxElu * 100).toFixed(0)} %, CPU µs/ev ${Object.entries(row.cpuUsPerDelivered).map(([role, us]) => `${role} ${us.toFixed(1)}`).join(' ')}${held ? '' : ' — did not hold'}${saturated ? ' (load generator saturated: does not count)' : ''}`,
   );
   return row;
 }
@@ -420,6 +446,14 @@ async function run(bench: Bench): Promise<BenchResults> {
   };
 }
 
+/** --rate: the same fixed-rate step, repeated, for the chosen systems; progress lines only. */
+async function focused(bench: Bench, focus: NonNullable<Options['focus']>): Promise<void> {
+  await bench.start();
+  for (const system of focus.systems) await connectFleet(bench, system, system === 'C' ? 1 : 2, bench.plan.clients);
+  for (const system of focus.systems) await step(bench, system, system === 'C' ? 1 : 2, bench.plan.lightRate, 1, 'warm-up');
+  for (let i = 0; i < focus.repeat; i++) for (const system of focus.systems) await step(bench, system, system === 'C' ? 1 : 2, focus.rate, focus.seconds, 'ladder');
+}
+
 async function redisVersionOf(bench: Bench): Promise<string> {
   const redis = createRedis(bench.stack.redisUrl, { name: 'bench:info' });
   try {
@@ -441,17 +475,21 @@ function hasBufferutil(): boolean {
 }
 
 async function main(): Promise<void> {
-  const { plan, out } = parseOptions();
+  const { plan, out, focus } = parseOptions();
   const cleanup = new Cleanup();
   const abort = (why: string, code: number) => {
     progress(`${why}: stopping everything this bench started…`);
     void cleanup.run().finally(() => process.exit(code));
   };
-  const watchdog = setTimeout(() => abort(`the run passed its time bound of ${plan.budgetMs / 1000} s`, 1), plan.budgetMs);
+  const watchdog = setTimeout(() => abort(`the run passed its time bound of ${plan.budgetMs / 1000} s`, 1), focus ? 600_000 : plan.budgetMs);
   process.once('SIGINT', () => abort('interrupted', 130));
   process.once('SIGTERM', () => abort('terminated', 143));
   let results: BenchResults;
   try {
+    if (focus) {
+      await focused(new Bench({ ...plan, budgetMs: Infinity }, cleanup), focus);
+      return;
+    }
     results = await run(new Bench(plan, cleanup));
   } finally {
     progress('stopping gateways, servers, redis-server and clients…');

@@ -32,6 +32,8 @@ export interface GroupResult {
   unexpected: number;
   disconnects: number;
   resyncs: number;
+  /** Messages (frames) the clients received: fewer than `delivered` when events come batched. */
+  frames: number;
   /** Send → receipt latency (µs), HdrHistogram compressed. */
   histogram: string;
   /** Event loop utilisation of this thread over the run (0..1): near 1, the load generator was the bottleneck. */
@@ -59,6 +61,7 @@ class Client {
   epoch = '';
   disconnects = 0;
   resyncs = 0;
+  frames = 0;
   snapshot = false;
   reachedAt: number | null = null;
 
@@ -115,7 +118,7 @@ class Group {
       client.received = new Uint8Array(count);
       client.base = base;
       client.count = count;
-      client.distinct = client.duplicates = client.outOfOrder = client.unexpected = client.disconnects = client.resyncs = 0;
+      client.distinct = client.duplicates = client.outOfOrder = client.unexpected = client.disconnects = client.resyncs = client.frames = 0;
       client.last = 0;
       client.snapshot = false;
       client.reachedAt = client.maxSeq >= this.target ? hrnow() : null;
@@ -138,10 +141,14 @@ const CONNECT_TIMEOUT_MS = 20_000;
 async function connectSocketIo(g: Group, client: Client, since: boolean): Promise<void> {
   const socket = io(client.url, { transports: ['websocket'], reconnection: false, forceNew: true, timeout: CONNECT_TIMEOUT_MS });
   client.socket = socket;
-  const record = (event: PulseEvent) => g.record(client, event.seq, hrnow());
+  const record = (event: PulseEvent) => {
+    client.frames += 1;
+    g.record(client, event.seq, hrnow());
+  };
   if (g.kind === 'pulse') {
     socket.on('events', (events: PulseEvent[]) => {
       const at = hrnow();
+      client.frames += 1;
       for (const event of events) g.record(client, event.seq, at);
     });
     socket.on('resync', () => (client.resyncs += 1));
@@ -176,7 +183,10 @@ async function connectSocketIo(g: Group, client: Client, since: boolean): Promis
 async function connectWs(g: Group, client: Client): Promise<void> {
   const ws = new WebSocket(client.url.replace(/^http/, 'ws'), { perMessageDeflate: false });
   client.ws = ws;
-  ws.on('message', (data: Buffer) => g.record(client, (JSON.parse(data.toString()) as PulseEvent).seq, hrnow()));
+  ws.on('message', (data: Buffer) => {
+    client.frames += 1;
+    g.record(client, (JSON.parse(data.toString()) as PulseEvent).seq, hrnow());
+  });
   ws.on('close', () => (client.disconnects += 1));
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
@@ -219,6 +229,7 @@ function collect(g: Group): GroupResult {
     unexpected: 0,
     disconnects: 0,
     resyncs: 0,
+    frames: 0,
     histogram: hdr.encodeIntoCompressedBase64(g.histogram),
     elu: performance.eventLoopUtilization(g.elu).utilization,
     catchUp: [],
@@ -232,6 +243,7 @@ function collect(g: Group): GroupResult {
     result.unexpected += client.unexpected;
     result.disconnects += client.disconnects;
     result.resyncs += client.resyncs;
+    result.frames += client.frames;
     result.catchUp.push({ ms: client.reachedAt === null ? null : client.reachedAt - g.startedAt, snapshot: client.snapshot });
   }
   return result;

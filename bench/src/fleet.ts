@@ -88,10 +88,10 @@ export class Fleet {
   async collect(group: string): Promise<RunResult> {
     const parts = (await this.all(group, { op: 'collect', group })) as GroupResult[];
     const merged = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
-    const result: RunResult = { clients: 0, delivered: 0, lost: 0, clientsWithLoss: 0, duplicates: 0, outOfOrder: 0, unexpected: 0, disconnects: 0, resyncs: 0, catchUp: [], latency: null, maxElu: 0 };
+    const result: RunResult = { clients: 0, delivered: 0, lost: 0, clientsWithLoss: 0, duplicates: 0, outOfOrder: 0, unexpected: 0, disconnects: 0, resyncs: 0, frames: 0, catchUp: [], latency: null, maxElu: 0 };
     for (const part of parts) {
       merged.add(hdr.decodeFromCompressedBase64(part.histogram));
-      for (const key of ['clients', 'delivered', 'lost', 'clientsWithLoss', 'duplicates', 'outOfOrder', 'unexpected', 'disconnects', 'resyncs'] as const) result[key] += part[key];
+      for (const key of ['clients', 'delivered', 'lost', 'clientsWithLoss', 'duplicates', 'outOfOrder', 'unexpected', 'disconnects', 'resyncs', 'frames'] as const) result[key] += part[key];
       result.catchUp.push(...part.catchUp);
       result.maxElu = Math.max(result.maxElu, part.elu);
     }

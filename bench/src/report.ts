@@ -61,6 +61,8 @@ export interface StepRow {
   outOfOrder: number;
   disconnects: number;
   resyncs: number;
+  /** Delivered events per frame the clients received (1 without batching). */
+  eventsPerFrame: number;
   loadGeneratorElu: number;
   producer: ProducerStats;
   cpuMs: Record<string, number>;
@@ -200,14 +202,14 @@ const verdict = (met: boolean | null) => (met === null ? 'not measured' : met ? 
 function stepTable(rows: StepRow[]): string[] {
   const roles = [...new Set(rows.flatMap((row) => Object.keys(row.cpuUsPerDelivered)))];
   const lines = [
-    `| System | Gateways | Phase | Rate ev/s | Clients | Delivered/s | p50 | p90 | p99 | p99.9 | max ms | Lost | Dup | Order | Load gen busy | ${roles.map((role) => `CPU µs/ev ${role}`).join(' | ')} | Held |`,
-    `|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|${roles.map(() => '--:').join('|')}|---|`,
+    `| System | Gateways | Phase | Rate ev/s | Clients | Delivered/s | Ev/frame | p50 | p90 | p99 | p99.9 | max ms | Lost | Dup | Order | Load gen busy | ${roles.map((role) => `CPU µs/ev ${role}`).join(' | ')} | Held |`,
+    `|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|${roles.map(() => '--:').join('|')}|---|`,
   ];
   for (const row of rows) {
     const l = row.latency;
     lines.push(
-      `| ${row.system} | ${row.servers} | ${row.phase} | ${int(row.rate)} | ${row.clients} | ${int(row.deliveredPerSec)} | ${ms(l?.p50)} | ${ms(l?.p90)} | ${ms(l?.p99)} | ${ms(l?.p999)} | ${ms(l?.max)} | ${int(row.lost)} | ${int(row.duplicates)} | ${int(row.outOfOrder)} | ${(row.loadGeneratorElu * 100).toFixed(0)} % | ` +
-        `${roles.map((role) => (row.cpuUsPerDelivered[role] === undefined ? '–' : row.cpuUsPerDelivered[role]!.toFixed(2))).join(' | ')} | ${row.saturated ? 'load gen saturated: not counted' : row.held ? 'yes' : '**no**'} |`,
+      `| ${row.system} | ${row.servers} | ${row.phase} | ${int(row.rate)} | ${row.clients} | ${int(row.deliveredPerSec)} | ${row.eventsPerFrame.toFixed(1)} | ${ms(l?.p50)} | ${ms(l?.p90)} | ${ms(l?.p99)} | ${ms(l?.p999)} | ${ms(l?.max)} | ${int(row.lost)} | ${int(row.duplicates)} | ${int(row.outOfOrder)} | ${(row.loadGeneratorElu * 100).toFixed(0)} % | ` +
+        `${roles.map((role) => (row.cpuUsPerDelivered[role] === undefined ? '–' : row.cpuUsPerDelivered[role].toFixed(2))).join(' | ')} | ${row.saturated ? 'load gen saturated: not counted' : row.held ? 'yes' : '**no**'} |`,
     );
   }
   return lines;
