@@ -52,6 +52,10 @@ export interface Plan {
   /** Gateway counts of the throughput-against-gateways series (the ladder above runs on 2). */
   gatewayCounts: number[];
   seriesSteps: number;
+  /** Ladders stop taking new steps when less than this is left of the budget (catch-up and the report need it). */
+  reserveMs: number;
+  /** A step that did not hold is tried once more before the system's ladder ends. */
+  retryFailedStep: boolean;
   catchUpSizes: number[];
   catchUpClients: number;
   idleClients: number;
@@ -62,15 +66,15 @@ export interface Plan {
 const PLANS: Record<Plan['mode'], Plan> = {
   full: {
     mode: 'full', budgetMs: 300_000, threads: 4, clients: 200, lightRate: 100, lightSeconds: 10, warmupSeconds: 2, stepSeconds: 3, startRate: 200, factor: Math.SQRT2, maxSteps: 14,
-    gatewayCounts: [1, 2, 3], seriesSteps: 5, catchUpSizes: [1000, 10_000, 100_000], catchUpClients: 1, idleClients: 500, redisBenchmarkRequests: 200_000, drainMs: 3000,
+    gatewayCounts: [1, 2, 3], seriesSteps: 3, retryFailedStep: true, reserveMs: 45_000, catchUpSizes: [1000, 10_000, 100_000], catchUpClients: 1, idleClients: 500, redisBenchmarkRequests: 200_000, drainMs: 3000,
   },
   quick: {
     mode: 'quick', budgetMs: 60_000, threads: 2, clients: 200, lightRate: 100, lightSeconds: 3, warmupSeconds: 1, stepSeconds: 1, startRate: 200, factor: 2, maxSteps: 7,
-    gatewayCounts: [1, 2, 3], seriesSteps: 2, catchUpSizes: [1000, 10_000, 100_000], catchUpClients: 1, idleClients: 200, redisBenchmarkRequests: 50_000, drainMs: 1500,
+    gatewayCounts: [1, 2, 3], seriesSteps: 2, retryFailedStep: false, reserveMs: 15_000, catchUpSizes: [1000, 10_000, 100_000], catchUpClients: 1, idleClients: 200, redisBenchmarkRequests: 50_000, drainMs: 1500,
   },
   smoke: {
     mode: 'smoke', budgetMs: 30_000, threads: 1, clients: 10, lightRate: 100, lightSeconds: 1, warmupSeconds: 0.5, stepSeconds: 0.5, startRate: 100, factor: 2, maxSteps: 2,
-    gatewayCounts: [2], seriesSteps: 0, catchUpSizes: [100], catchUpClients: 1, idleClients: 10, redisBenchmarkRequests: 2000, drainMs: 2000,
+    gatewayCounts: [2], seriesSteps: 0, retryFailedStep: false, reserveMs: 8_000, catchUpSizes: [100], catchUpClients: 1, idleClients: 10, redisBenchmarkRequests: 2000, drainMs: 2000,
   },
 };
 
@@ -128,6 +132,8 @@ class Bench {
   store!: EventStore;
   fleet!: Fleet;
   stack!: PulseStack;
+  /** What the report must say went short or wrong. */
+  readonly problems: string[] = [];
   private readonly memoryWaiters = new Map<string, (usage: MemoryUsage) => void>();
   /** Last seq sent per B or C topic (A's come from the log head). */
   private readonly sentSeq = new Map<string, number>();
@@ -278,6 +284,7 @@ async function step(bench: Bench, system: SystemId, servers: number, rate: numbe
     seconds: runSeconds,
     deliveredPerSec: result.delivered / runSeconds,
     held,
+    retry: false,
     saturated,
     drained,
     latency: result.latency,
@@ -308,8 +315,19 @@ async function ladder(bench: Bench, systems: SystemId[], servers: number, startR
   for (let i = 0; i < steps && active.size; i++) {
     for (const system of systems) {
       if (!active.has(system)) continue;
-      const row = await step(bench, system, system === 'C' ? 1 : servers, startRates[system]! * bench.plan.factor ** i, bench.plan.stepSeconds, phase);
+      if (elapsedSeconds() * 1000 > bench.plan.budgetMs - bench.plan.reserveMs) {
+        bench.problems.push(`the ${phase} ${[...active].join(', ')} (${servers} gateway(s)) stopped at the time bound, before failing`);
+        return rows;
+      }
+      const rate = startRates[system]! * bench.plan.factor ** i;
+      let row = await step(bench, system, system === 'C' ? 1 : servers, rate, bench.plan.stepSeconds, phase);
       rows.push(row);
+      if (!row.held && !row.saturated && bench.plan.retryFailedStep) {
+        // One more try at the same rate: a single stall of a shared machine should not end a ladder.
+        row = await step(bench, system, system === 'C' ? 1 : servers, rate, bench.plan.stepSeconds, phase);
+        row.retry = true;
+        rows.push(row);
+      }
       if (!row.held || row.saturated) active.delete(system);
     }
   }
@@ -441,7 +459,7 @@ async function run(bench: Bench): Promise<BenchResults> {
     memory,
     redisBenchmark: redisRows,
     loadGeneratorCpuMs: cpuMs(process.pid) ?? 0,
-    problems: exited.map((name) => `${name} exited during the run`),
+    problems: [...bench.problems, ...exited.map((name) => `${name} exited during the run`)],
     seconds: elapsedSeconds(),
   };
 }

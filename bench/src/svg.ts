@@ -13,6 +13,10 @@ export interface Chart {
   series: Series[];
   logX?: boolean;
   logY?: boolean;
+  /** Fixed x range (e.g. gateway counts); otherwise the data's. */
+  xDomain?: [number, number];
+  /** Horizontal reference lines (e.g. a latency bound), drawn dashed in grey. */
+  hLines?: { y: number; label: string }[];
 }
 
 const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#7f7f7f'];
@@ -46,8 +50,14 @@ export function lineChart(chart: Chart): string {
   if (!points.length) [x0, x1, y0, y1] = [1, 10, 1, 10];
   if (!chart.logY) y0 = Math.min(0, y0);
   if (!chart.logX && x0 > 0 && x0 < x1 / 3) x0 = 0;
+  for (const line of chart.hLines ?? []) [y0, y1] = [Math.min(y0, line.y), Math.max(y1, line.y)];
   if (x0 === x1) [x0, x1] = [x0 * 0.9 || 0, x1 * 1.1 || 1];
   if (y0 === y1) [y0, y1] = [y0 * 0.9 || 0, y1 * 1.1 || 1];
+  // Log axes span whole decades, so that they carry ticks at both ends.
+  if (chart.logX) [x0, x1] = [10 ** Math.floor(Math.log10(x0)), 10 ** Math.ceil(Math.log10(x1))];
+  if (chart.logY) [y0, y1] = [10 ** Math.floor(Math.log10(y0)), 10 ** Math.ceil(Math.log10(y1))];
+  if (chart.xDomain) [x0, x1] = chart.xDomain;
+  if (!chart.logY) y1 *= 1.05;
   const fx = (x: number) => (chart.logX ? Math.log10(x) : x);
   const fy = (y: number) => (chart.logY ? Math.log10(y) : y);
   const px = (x: number) => M.left + ((fx(x) - fx(x0)) / (fx(x1) - fx(x0))) * (W - M.left - M.right);
@@ -68,6 +78,12 @@ export function lineChart(chart: Chart): string {
     `<text x="${(M.left + W - M.right) / 2}" y="${H - 12}" text-anchor="middle">${escape(chart.xLabel)}</text>`,
     `<text transform="translate(16 ${(M.top + H - M.bottom) / 2}) rotate(-90)" text-anchor="middle">${escape(chart.yLabel)}</text>`,
   );
+  for (const line of chart.hLines ?? []) {
+    out.push(
+      `<line x1="${M.left}" x2="${W - M.right}" y1="${py(line.y).toFixed(1)}" y2="${py(line.y).toFixed(1)}" stroke="#999" stroke-dasharray="3 3"/>`,
+      `<text x="${W - M.right - 4}" y="${(py(line.y) - 4).toFixed(1)}" text-anchor="end" fill="#666">${escape(line.label)}</text>`,
+    );
+  }
   chart.series.forEach((s, i) => {
     const colour = COLOURS[i % COLOURS.length]!;
     const visible = s.points.filter(([x, y]) => (!chart.logX || x > 0) && (!chart.logY || y > 0));
