@@ -145,6 +145,12 @@ function stopReason(results: BenchResults, system: SystemId, servers: number): s
   return `held every step up to ${int(last.rate)} ev/s (the ladder's end)`;
 }
 
+/** The light-load run with the median p50 of a system (several alternating runs absorb one stall of a shared machine). */
+function medianLight(results: BenchResults, system: SystemId): StepRow | undefined {
+  const runs = results.steps.filter((row) => row.system === system && row.phase === 'light' && row.latency).sort((x, y) => x.latency!.p50 - y.latency!.p50);
+  return runs[Math.floor((runs.length - 1) / 2)];
+}
+
 interface Target {
   name: string;
   a: string;
@@ -155,7 +161,7 @@ interface Target {
 function targets(results: BenchResults): Target[] {
   const a = best(results, 'A', 2);
   const b = best(results, 'B', 2);
-  const light = (system: SystemId) => results.steps.find((row) => row.system === system && row.phase === 'light');
+  const light = (system: SystemId) => medianLight(results, system);
   const la = light('A');
   const lb = light('B');
   const catchUp = results.catchUp.find((row) => row.system === 'A' && row.missed === 10_000);
@@ -172,7 +178,7 @@ function targets(results: BenchResults): Target[] {
       met: ratio === null ? null : ratio >= 3,
     },
     {
-      name: `p50 at light load (${results.plan.lightRate} events/s, ${results.plan.clients} clients): A ≤ B + 2 ms`,
+      name: `p50 at light load (${results.plan.lightRate} events/s, ${results.plan.clients} clients; median of ${results.plan.lightRounds} runs each): A ≤ B + 2 ms`,
       a: `${ms(la?.latency?.p50)} ms`,
       b: `${ms(lb?.latency?.p50)} ms`,
       met: la?.latency && lb?.latency ? la.latency.p50 <= lb.latency.p50 + 2 : null,
