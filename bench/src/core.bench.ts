@@ -72,7 +72,7 @@ const PLANS: Record<Plan['mode'], Plan> = {
   },
   quick: {
     mode: 'quick', budgetMs: 60_000, threads: 2, clients: 200, lightRate: 100, lightSeconds: 1.5, lightRounds: 2, warmupSeconds: 1, stepSeconds: 1, startRate: 200, factor: 2, maxSteps: 7,
-    gatewayCounts: [1, 2, 3], seriesSteps: 2, retryFailedStep: false, reserveMs: 15_000, catchUpSizes: [1000, 10_000, 100_000], catchUpClients: 1, idleClients: 200, redisBenchmarkRequests: 50_000, drainMs: 1500,
+    gatewayCounts: [1, 2, 3], seriesSteps: 2, retryFailedStep: false, reserveMs: 20_000, catchUpSizes: [1000, 10_000, 100_000], catchUpClients: 1, idleClients: 200, redisBenchmarkRequests: 50_000, drainMs: 1500,
   },
   smoke: {
     mode: 'smoke', budgetMs: 30_000, threads: 1, clients: 10, lightRate: 100, lightSeconds: 1, lightRounds: 1, warmupSeconds: 0.5, stepSeconds: 0.5, startRate: 100, factor: 2, maxSteps: 2,
