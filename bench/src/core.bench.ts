@@ -53,6 +53,7 @@ export interface Plan {
   maxSteps: number;
   /** Gateway counts of the throughput-against-gateways series (the ladder above runs on 2). */
   gatewayCounts: number[];
+  /** The series' ladders start this many steps below the 2-gateway best (halved again for 1 gateway), and go on until they fail. */
   seriesSteps: number;
   /** Ladders stop taking new steps when less than this is left of the budget (catch-up and the report need it). */
   reserveMs: number;
@@ -440,7 +441,7 @@ async function run(bench: Bench): Promise<BenchResults> {
     await connectFleet(bench, 'A', servers, plan.clients);
     await connectFleet(bench, 'B', servers, plan.clients);
     const start = (system: SystemId) => Math.max(plan.startRate, ((bestHeld(steps, system, 2)?.rate ?? plan.startRate) / plan.factor ** (plan.seriesSteps - 1)) * (servers === 1 ? 0.5 : 1));
-    steps.push(...(await ladder(bench, ['A', 'B'], servers, { A: start('A'), B: start('B') }, plan.seriesSteps + 2, 'gateways')));
+    steps.push(...(await ladder(bench, ['A', 'B'], servers, { A: start('A'), B: start('B') }, plan.maxSteps, 'gateways')));
     for (const system of ['A', 'B'] as const) await bench.fleet.close(groupOf(system, servers));
   }
 
