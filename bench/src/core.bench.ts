@@ -440,7 +440,7 @@ async function run(bench: Bench): Promise<BenchResults> {
     while (bench.baselines.length < servers) await bench.addBaseline();
     await connectFleet(bench, 'A', servers, plan.clients);
     await connectFleet(bench, 'B', servers, plan.clients);
-    const start = (system: SystemId) => Math.max(plan.startRate, ((bestHeld(steps, system, 2)?.rate ?? plan.startRate) / plan.factor ** (plan.seriesSteps - 1)) * (servers === 1 ? 0.5 : 1));
+    const start = (system: SystemId) => Math.max(plan.startRate / 2, ((bestHeld(steps, system, 2)?.rate ?? plan.startRate) / plan.factor ** (plan.seriesSteps - 1)) * (servers === 1 ? 0.5 : 1));
     steps.push(...(await ladder(bench, ['A', 'B'], servers, { A: start('A'), B: start('B') }, plan.maxSteps, 'gateways')));
     for (const system of ['A', 'B'] as const) await bench.fleet.close(groupOf(system, servers));
   }
