@@ -61,6 +61,8 @@ export interface Plan {
   retryFailedStep: boolean;
   catchUpSizes: number[];
   catchUpClients: number;
+  /** Tries per catch-up size up to 10,000 (A and B alternating). */
+  catchUpRounds: number;
   idleClients: number;
   redisBenchmarkRequests: number;
   drainMs: number;
@@ -69,15 +71,15 @@ export interface Plan {
 const PLANS: Record<Plan['mode'], Plan> = {
   full: {
     mode: 'full', budgetMs: 300_000, threads: 4, clients: 200, lightRate: 100, lightSeconds: 4, lightRounds: 3, warmupSeconds: 2, stepSeconds: 3, startRate: 200, factor: Math.SQRT2, maxSteps: 14,
-    gatewayCounts: [1, 2, 3], seriesSteps: 3, retryFailedStep: true, reserveMs: 45_000, catchUpSizes: [1000, 10_000, 100_000], catchUpClients: 1, idleClients: 500, redisBenchmarkRequests: 200_000, drainMs: 3000,
+    gatewayCounts: [1, 2, 3], seriesSteps: 3, retryFailedStep: true, reserveMs: 45_000, catchUpSizes: [1000, 10_000, 100_000], catchUpClients: 1, catchUpRounds: 3, idleClients: 500, redisBenchmarkRequests: 200_000, drainMs: 3000,
   },
   quick: {
     mode: 'quick', budgetMs: 60_000, threads: 2, clients: 200, lightRate: 100, lightSeconds: 1.5, lightRounds: 2, warmupSeconds: 1, stepSeconds: 1, startRate: 200, factor: 2, maxSteps: 7,
-    gatewayCounts: [1, 2, 3], seriesSteps: 2, retryFailedStep: false, reserveMs: 20_000, catchUpSizes: [1000, 10_000, 100_000], catchUpClients: 1, idleClients: 200, redisBenchmarkRequests: 50_000, drainMs: 1500,
+    gatewayCounts: [1, 2, 3], seriesSteps: 2, retryFailedStep: false, reserveMs: 20_000, catchUpSizes: [1000, 10_000, 100_000], catchUpClients: 1, catchUpRounds: 1, idleClients: 200, redisBenchmarkRequests: 50_000, drainMs: 1500,
   },
   smoke: {
     mode: 'smoke', budgetMs: 30_000, threads: 1, clients: 10, lightRate: 100, lightSeconds: 1, lightRounds: 1, warmupSeconds: 0.5, stepSeconds: 0.5, startRate: 100, factor: 2, maxSteps: 2,
-    gatewayCounts: [2], seriesSteps: 0, retryFailedStep: false, reserveMs: 8_000, catchUpSizes: [100], catchUpClients: 1, idleClients: 10, redisBenchmarkRequests: 2000, drainMs: 2000,
+    gatewayCounts: [2], seriesSteps: 0, retryFailedStep: false, reserveMs: 8_000, catchUpSizes: [100], catchUpClients: 1, catchUpRounds: 1, idleClients: 10, redisBenchmarkRequests: 2000, drainMs: 2000,
   },
 };
 
@@ -364,11 +366,11 @@ async function memoryRow(bench: Bench, system: 'A' | 'B'): Promise<MemoryRow> {
   return row;
 }
 
-async function catchUpRow(bench: Bench, system: 'A' | 'B', missed: number): Promise<CatchUpRow> {
+async function catchUpRow(bench: Bench, system: 'A' | 'B', missed: number, round: number): Promise<CatchUpRow> {
   const { fleet, plan } = bench;
   bench.cleanup.checkpoint();
-  const topic = `bench.catchup.${system.toLowerCase()}.${missed}`;
-  const group = `catchup-${system}-${missed}`;
+  const topic = `bench.catchup.${system.toLowerCase()}.${missed}.${round}`;
+  const group = `catchup-${system}-${missed}-${round}`;
   if (system === 'A') await bench.store.append(topic, [BENCH_EVENT]);
   await fleet.connect(group, KIND[system], bench.urls(system, 1), plan.catchUpClients, topic);
   const base = await bench.base(system, topic);
@@ -446,7 +448,11 @@ async function run(bench: Bench): Promise<BenchResults> {
   }
 
   const catchUp: CatchUpRow[] = [];
-  for (const missed of plan.catchUpSizes) for (const system of ['A', 'B'] as const) catchUp.push(await catchUpRow(bench, system, missed));
+  for (const missed of plan.catchUpSizes) {
+    // Up to 10,000 missed events, several alternating tries: the target reads the median one.
+    const rounds = missed <= 10_000 ? plan.catchUpRounds : 1;
+    for (let round = 0; round < rounds; round++) for (const system of ['A', 'B'] as const) catchUp.push(await catchUpRow(bench, system, missed, round));
+  }
 
   machine.loadAtEnd = machineNow().loadAtStart;
   const exited = bench.stack.gateways.filter((gateway) => !gateway.running).map((gateway) => gateway.name);

@@ -151,6 +151,12 @@ function medianLight(results: BenchResults, system: SystemId): StepRow | undefin
   return runs[Math.floor((runs.length - 1) / 2)];
 }
 
+/** Pulse's catch-up try with the median time for `missed` events (a try that never caught up counts as the slowest). */
+function medianCatchUp(results: BenchResults, missed: number): CatchUpRow | undefined {
+  const tries = results.catchUp.filter((row) => row.system === 'A' && row.missed === missed).sort((x, y) => (x.currentMs ?? Infinity) - (y.currentMs ?? Infinity));
+  return tries[Math.floor((tries.length - 1) / 2)];
+}
+
 interface Target {
   name: string;
   a: string;
@@ -164,7 +170,7 @@ function targets(results: BenchResults): Target[] {
   const light = (system: SystemId) => medianLight(results, system);
   const la = light('A');
   const lb = light('B');
-  const catchUp = results.catchUp.find((row) => row.system === 'A' && row.missed === 10_000);
+  const catchUp = medianCatchUp(results, 10_000);
   const memA = results.memory.find((row) => row.system === 'A');
   const memB = results.memory.find((row) => row.system === 'B');
   const aRuns = results.steps.filter((row) => row.system === 'A');
@@ -184,7 +190,7 @@ function targets(results: BenchResults): Target[] {
       met: la?.latency && lb?.latency ? la.latency.p50 <= lb.latency.p50 + 2 : null,
     },
     {
-      name: '10,000 missed events caught up in under 250 ms',
+      name: `10,000 missed events caught up in under 250 ms (median of ${results.plan.catchUpRounds} tries)`,
       a: catchUp ? `${ms(catchUp.currentMs)} ms` : 'not measured',
       b: (() => {
         const row = results.catchUp.find((r) => r.system === 'B' && r.missed === 10_000);
