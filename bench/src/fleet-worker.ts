@@ -5,7 +5,7 @@ import * as hdr from 'hdr-histogram-js';
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 import type { PulseEvent, SubscribeAck } from '#pulse/contracts';
-import { errorMessage, hrnow } from './common.js';
+import { errorMessage, hrnow, withTimeout } from './common.js';
 import { baselineRoom } from './payload.js';
 
 export type ClientKind = 'pulse' | 'baseline' | 'ws';
@@ -196,13 +196,17 @@ async function connectWs(g: Group, client: Client): Promise<void> {
 
 const connect = (g: Group, client: Client, since = false) => (g.kind === 'ws' ? connectWs(g, client) : connectSocketIo(g, client, since));
 
-function disconnect(client: Client): void {
+/** Disconnects the client; resolves once its WebSocket is closed (a socket.io server has then run its disconnect handlers). */
+async function disconnect(client: Client): Promise<void> {
+  const engine = client.socket?.io.engine;
+  const closed = engine && engine.readyState !== 'closed' ? new Promise<void>((resolve) => engine.once('close', () => resolve())) : Promise.resolve();
   client.socket?.removeAllListeners();
   client.socket?.disconnect();
   client.socket = null;
   client.ws?.removeAllListeners();
   client.ws?.terminate();
   client.ws = null;
+  await closed;
 }
 
 /** Resolves once every client of the group has the target seq, or when `timeoutMs` pass (false). */
@@ -271,7 +275,7 @@ async function handle(request: FleetRequest): Promise<unknown> {
     case 'collect':
       return collect(group(request.group));
     case 'away':
-      for (const client of group(request.group).clients) disconnect(client);
+      await Promise.all(group(request.group).clients.map(disconnect));
       return null;
     case 'back': {
       const g = group(request.group);
@@ -284,7 +288,7 @@ async function handle(request: FleetRequest): Promise<unknown> {
     case 'close': {
       const g = groups.get(request.group);
       groups.delete(request.group);
-      for (const client of g?.clients ?? []) disconnect(client);
+      await withTimeout(Promise.all((g?.clients ?? []).map(disconnect)), CONNECT_TIMEOUT_MS, `${request.group} to close`);
       return null;
     }
   }
