@@ -452,7 +452,7 @@ async function run(bench: Bench): Promise<BenchResults> {
     // Up to 10,000 missed events, several alternating tries: the target reads the median one.
     const rounds = missed <= 10_000 ? plan.catchUpRounds : 1;
     if (elapsedSeconds() * 1000 > plan.budgetMs - plan.reserveMs / 2) {
-      bench.problems.push(`catch-up after ${missed.toLocaleString('en-US')} missed events skipped: the run was near its time bound`);
+      bench.problems.push(`catch-up from ${missed.toLocaleString('en-US')} missed events on skipped: the run was near its time bound`);
       break;
     }
     for (let round = 0; round < rounds; round++) for (const system of ['A', 'B'] as const) catchUp.push(await catchUpRow(bench, system, missed, round));
