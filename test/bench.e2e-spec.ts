@@ -46,4 +46,4 @@ it('runs the smoke bench: a well-formed report, every A run without loss, duplic
   expect(markdown).toContain('## Targets');
   expect(markdown).toMatch(/\| Zero loss, zero duplicates.*\| \*\*met\*\* \|/);
   for (const plot of ['latency-vs-rate.svg', 'throughput-vs-gateways.svg']) expect(readFileSync(join(out, plot), 'utf8')).toMatch(/^<svg [^]*<\/svg>\n$/);
-}, 45_000);
+}, 60_000);

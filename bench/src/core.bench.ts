@@ -30,7 +30,7 @@ light load, the highest delivered events/s with p99 <= 100 ms and no loss (rate 
 B alternating), the same with 1, 2 and 3 gateways, catch-up after 1,000 / 10,000 / 100,000 missed
 events, memory per idle connection, and redis-benchmark PUBLISH / XADD. Writes a Markdown report,
 the raw JSON and SVG plots to bench/results/ (or --out). At most 5 min (--quick: 60 s; --smoke:
-a tiny configuration for CI, 30 s).
+a tiny configuration for CI, about 15 s, bounded at 45 s).
 
 With --rate: only steps at that rate (A, B and C alternating, --repeat times, 2 gateways),
 progress lines only, no report: for measuring one change to the hot path.`;
@@ -78,7 +78,7 @@ const PLANS: Record<Plan['mode'], Plan> = {
     gatewayCounts: [1, 2, 3], seriesSteps: 2, retryFailedStep: false, reserveMs: 20_000, catchUpSizes: [1000, 10_000, 100_000], catchUpClients: 1, catchUpRounds: 1, idleClients: 200, redisBenchmarkRequests: 50_000, drainMs: 1500,
   },
   smoke: {
-    mode: 'smoke', budgetMs: 30_000, threads: 1, clients: 10, lightRate: 100, lightSeconds: 1, lightRounds: 1, warmupSeconds: 0.5, stepSeconds: 0.5, startRate: 100, factor: 2, maxSteps: 2,
+    mode: 'smoke', budgetMs: 45_000, threads: 1, clients: 10, lightRate: 100, lightSeconds: 1, lightRounds: 1, warmupSeconds: 0.5, stepSeconds: 0.5, startRate: 100, factor: 2, maxSteps: 2,
     gatewayCounts: [2], seriesSteps: 0, retryFailedStep: false, reserveMs: 8_000, catchUpSizes: [100], catchUpClients: 1, catchUpRounds: 1, idleClients: 10, redisBenchmarkRequests: 2000, drainMs: 2000,
   },
 };
