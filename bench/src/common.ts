@@ -6,6 +6,11 @@ export function now(): number {
   return performance.timeOrigin + performance.now();
 }
 
+/** Milliseconds on the machine's monotonic clock (CLOCK_MONOTONIC): the same in every thread and process here. */
+export function hrnow(): number {
+  return Number(process.hrtime.bigint() / 1000n) / 1000;
+}
+
 export async function sleep(ms: number): Promise<void> {
   await sleepFor(Math.max(0, ms));
 }

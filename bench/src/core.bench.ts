@@ -1,337 +1,539 @@
-// `npm run bench`: Pulse's core costs (append throughput, delivery latency) next to baselines measured in the same run.
+// `npm run bench`: Pulse (A) next to the standard Socket.IO + redis-adapter/emitter recipe (B) and raw ceilings (C), in one bounded run.
 import 'reflect-metadata';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Redis } from 'ioredis';
-import type { SubscribeAck } from '#pulse/contracts';
 import { parseConfig } from '#pulse/config';
 import { EventStore, createRedis, waitForReady } from '#pulse/event-store';
-import { PROJECT_ROOT, PulseStack } from '#pulse/stack';
-import { BaselineServer } from './baseline-cluster.js';
-import { ClientFleet, type ClientSetup } from './client-fleet.js';
-import { Cleanup, elapsedSeconds, errorMessage, now, progress } from './common.js';
-import { checkDelivery } from './delivery.js';
-import { BENCH_EVENT, appendCall, restCall, xaddCall } from './ingest-calls.js';
-import { openLoop } from './open-loop.js';
-import { machineNow, renderMarkdown, writeResults, type BenchResults, type LatencyRow, type ThroughputRow } from './report.js';
-import { measureThroughput } from './throughput.js';
+import { PROJECT_ROOT, PulseStack, type PulseProcess } from '#pulse/stack';
+import { ChildServer, type MemoryUsage } from './child-server.js';
+import { Cleanup, elapsedSeconds, errorMessage, hrnow, progress, withTimeout } from './common.js';
+import { Fleet } from './fleet.js';
+import type { ClientKind } from './fleet-worker.js';
+import { MEMORY_LINE } from './mem-hook.js';
+import type { ProducerStats } from './open-loop.js';
+import { BENCH_EVENT, envelope } from './payload.js';
+import type { ProducerRequest } from './producer.js';
+import { cpuMs, CpuMeter, type Roles } from './proc-stats.js';
+import { redisBenchmark } from './redis-benchmark.js';
+import { machineNow, renderMarkdown, writeResults, type BenchResults, type CatchUpRow, type MemoryRow, type StepRow, type SystemId } from './report.js';
 
-const USAGE = `Usage: node dist/bench/src/core.bench.js [--quick]
+const USAGE = `Usage: node dist/bench/src/core.bench.js [--quick | --smoke] [--out <folder>]
+       node dist/bench/src/core.bench.js --rate <events/s> [--systems A,B,C] [--repeat <n>] [--seconds <s>]
 
-Starts its own redis-server (temporary folder, no AOF) and two Pulse gateways, measures append
-throughput (Pulse vs raw XADD, REST ingest) and delivery latency to 200 socket.io clients (Pulse
-batch and per-event mode vs a plain Socket.IO + redis-adapter cluster), prints a Markdown report
-and writes bench/results/core-latest.{md,json}. Takes about 2.5 min (--quick: about 35 s).`;
+Starts its own redis-server, Pulse gateways (A), Socket.IO + redis-adapter servers fed by
+@socket.io/redis-emitter (B) and a raw ws server (C), all on loopback, then measures: latency at
+light load, the highest delivered events/s with p99 <= 100 ms and no loss (rate stepped up, A and
+B alternating), the same with 1, 2 and 3 gateways, catch-up after 1,000 / 10,000 / 100,000 missed
+events, memory per idle connection, and redis-benchmark PUBLISH / XADD. Writes a Markdown report,
+the raw JSON and SVG plots to bench/results/ (or --out). At most 5 min (--quick: 60 s; --smoke:
+a tiny configuration for CI, about 15 s, bounded at 45 s).
 
-interface Plan {
-  mode: 'quick' | 'full';
-  throughputMs: number;
-  warmupMs: number;
-  latencySeconds: number;
-  /** Sent first at the same rate, checked for delivery but left out of the latency figures (JIT, first frames). */
-  latencyWarmupSeconds: number;
-  ratePerSec: number;
-  clientsPerServer: number;
-  /** How long the last event may take to reach every client after the producer is done. */
-  drainMs: number;
-  /** The whole run is stopped (everything it started is cleaned up) past this. */
+With --rate: only steps at that rate (A, B and C alternating, --repeat times, 2 gateways),
+progress lines only, no report: for measuring one change to the hot path.`;
+
+export interface Plan {
+  mode: 'full' | 'quick' | 'smoke';
   budgetMs: number;
+  /** Load generator threads. */
+  threads: number;
+  /** Clients of every throughput and light-load measurement. */
+  clients: number;
+  lightRate: number;
+  lightSeconds: number;
+  /** Light-load runs per system, A and B alternating; the report takes the median run's p50. */
+  lightRounds: number;
+  warmupSeconds: number;
+  stepSeconds: number;
+  startRate: number;
+  factor: number;
+  maxSteps: number;
+  /** Gateway counts of the throughput-against-gateways series (the ladder above runs on 2). */
+  gatewayCounts: number[];
+  /** The series' ladders start this many steps below the 2-gateway best (halved again for 1 gateway), and go on until they fail. */
+  seriesSteps: number;
+  /** Ladders stop taking new steps when less than this is left of the budget (catch-up and the report need it). */
+  reserveMs: number;
+  /** A step that did not hold is tried once more before the system's ladder ends. */
+  retryFailedStep: boolean;
+  catchUpSizes: number[];
+  catchUpClients: number;
+  /** Tries per catch-up size up to 10,000 (A and B alternating). */
+  catchUpRounds: number;
+  idleClients: number;
+  redisBenchmarkRequests: number;
+  drainMs: number;
 }
 
 const PLANS: Record<Plan['mode'], Plan> = {
-  full: { mode: 'full', throughputMs: 4000, warmupMs: 500, latencySeconds: 25, latencyWarmupSeconds: 2, ratePerSec: 100, clientsPerServer: 100, drainMs: 5000, budgetMs: 180_000 },
-  quick: { mode: 'quick', throughputMs: 800, warmupMs: 200, latencySeconds: 4, latencyWarmupSeconds: 1, ratePerSec: 100, clientsPerServer: 100, drainMs: 3000, budgetMs: 45_000 },
+  full: {
+    mode: 'full', budgetMs: 300_000, threads: 4, clients: 200, lightRate: 100, lightSeconds: 4, lightRounds: 3, warmupSeconds: 2, stepSeconds: 3, startRate: 200, factor: Math.SQRT2, maxSteps: 14,
+    gatewayCounts: [1, 2, 3], seriesSteps: 3, retryFailedStep: true, reserveMs: 45_000, catchUpSizes: [1000, 10_000, 100_000], catchUpClients: 1, catchUpRounds: 3, idleClients: 500, redisBenchmarkRequests: 200_000, drainMs: 3000,
+  },
+  quick: {
+    mode: 'quick', budgetMs: 60_000, threads: 2, clients: 200, lightRate: 100, lightSeconds: 1.5, lightRounds: 2, warmupSeconds: 1, stepSeconds: 1, startRate: 200, factor: 2, maxSteps: 7,
+    gatewayCounts: [1, 2, 3], seriesSteps: 2, retryFailedStep: false, reserveMs: 20_000, catchUpSizes: [1000, 10_000, 100_000], catchUpClients: 1, catchUpRounds: 1, idleClients: 200, redisBenchmarkRequests: 50_000, drainMs: 1500,
+  },
+  smoke: {
+    mode: 'smoke', budgetMs: 45_000, threads: 1, clients: 10, lightRate: 100, lightSeconds: 1, lightRounds: 1, warmupSeconds: 0.5, stepSeconds: 0.5, startRate: 100, factor: 2, maxSteps: 2,
+    gatewayCounts: [2], seriesSteps: 0, retryFailedStep: false, reserveMs: 8_000, catchUpSizes: [100], catchUpClients: 1, catchUpRounds: 1, idleClients: 10, redisBenchmarkRequests: 2000, drainMs: 2000,
+  },
 };
 
-interface ThroughputSpec {
-  path: ThroughputRow['path'];
-  batch: number;
-  concurrency: number;
-}
+/** A step holds when its p99 is at most this and nothing was lost, duplicated or reordered. */
+export const P99_BOUND_MS = 100;
+/** A load generator thread busier than this during a run makes the run not count. */
+export const SATURATED_ELU = 0.9;
 
-const THROUGHPUT_SPECS: ThroughputSpec[] = [
-  { path: 'EventStore.append', batch: 1, concurrency: 1 },
-  { path: 'EventStore.append', batch: 1, concurrency: 16 },
-  { path: 'EventStore.append', batch: 50, concurrency: 1 },
-  { path: 'EventStore.append', batch: 500, concurrency: 1 },
-  { path: 'REST POST', batch: 1, concurrency: 8 },
-  { path: 'REST POST', batch: 100, concurrency: 8 },
-];
-
-/** Pulse processes show only warnings and errors during a run. */
 const STACK_LOG_LEVEL = 'warn';
 const SHOWN_LINE = /\bWARN\b|\bERROR\b|Error:/;
-
-/** The gateways' defaults, so that the bench's own EventStore behaves like theirs. */
 const DEFAULTS = parseConfig({});
+const HOOK = pathToFileURL(join(PROJECT_ROOT, 'dist', 'bench', 'src', 'mem-hook.js')).href;
 
-interface Bench {
+interface Options {
   plan: Plan;
-  stack: PulseStack;
-  store: EventStore;
-  xaddRedis: Redis;
+  out: string;
+  /** Focused mode: fixed-rate steps only. */
+  focus: { rate: number; systems: SystemId[]; repeat: number; seconds: number } | null;
 }
 
-function parseOptions(): Plan {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean' },
+      smoke: { type: 'boolean' },
+      out: { type: 'string' },
+      rate: { type: 'string' },
+      systems: { type: 'string' },
+      repeat: { type: 'string' },
+      seconds: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     process.exit(0);
   }
-  return values.quick ? PLANS.quick : PLANS.full;
-}
-
-async function connect(url: string, name: string, cleanup: Cleanup): Promise<Redis> {
-  const redis = createRedis(url, { name });
-  let reported = false;
-  redis.on('error', (error: Error) => {
-    // ioredis retries by itself; a failing call reports the error where it matters.
-    if (!reported) progress(`${name}: ${error.message}`);
-    reported = true;
-  });
-  cleanup.add(name, async () => {
-    await redis.quit();
-  });
-  await waitForReady(redis, url);
-  return redis;
-}
-
-async function startBench(plan: Plan, cleanup: Cleanup): Promise<Bench> {
-  const dir = mkdtempSync(join(tmpdir(), 'pulse-bench-'));
-  const removeDir = () => rmSync(dir, { recursive: true, force: true });
-  cleanup.add('temporary folder', removeDir, removeDir);
-  progress(`starting redis-server (in ${dir}, no AOF) and 2 gateways…`);
-  const starting = PulseStack.start({
-    redisDir: dir,
-    redisAppendOnly: false,
-    gateways: 2,
-    workers: 0,
-    env: { LOG_LEVEL: STACK_LOG_LEVEL, PULSE_DEMO: '0', PULSE_RETENTION: String(DEFAULTS.PULSE_RETENTION) },
-    onLine: (name, line) => {
-      if (SHOWN_LINE.test(line)) progress(`[${name}] ${line}`);
-    },
-  });
-  let started: PulseStack | null = null;
-  // Registered before it is up: a stop requested during the start waits for it (a failed start stops itself).
-  cleanup.add(
-    'Pulse stack',
-    async () => (await starting.catch(() => null))?.stop(),
-    () => {
-      for (const gateway of started?.gateways ?? []) gateway.kill('SIGKILL');
-      started?.redis?.signal('SIGKILL');
-    },
-  );
-  const stack = await starting;
-  started = stack;
-  progress(`stack up: redis ${stack.redisUrl}, gateways ${stack.urls.join(', ')}`);
-  const appendRedis = await connect(stack.redisUrl, 'pulse-bench:append', cleanup);
-  const xaddRedis = await connect(stack.redisUrl, 'pulse-bench:xadd', cleanup);
-  const store = new EventStore(appendRedis, { retention: DEFAULTS.PULSE_RETENTION, idempotencyWindowMs: DEFAULTS.PULSE_IDEMPOTENCY_WINDOW_MS });
-  return { plan, stack, store, xaddRedis };
-}
-
-async function redisVersion(redis: Redis): Promise<string> {
-  const info = await redis.info('server');
-  return /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
-}
-
-// ---- 1. throughput ----
-
-async function throughputRow(bench: Bench, spec: ThroughputSpec): Promise<ThroughputRow> {
-  const { plan, stack, store, xaddRedis } = bench;
-  const topic = `bench.${spec.path === 'REST POST' ? 'rest' : 'append'}.b${spec.batch}.c${spec.concurrency}`;
-  const options = { batch: spec.batch, concurrency: spec.concurrency, durationMs: plan.throughputMs, warmupMs: plan.warmupMs };
-  const pulseCall = spec.path === 'REST POST' ? restCall(stack.urls[0]!, topic, spec.batch) : appendCall(store, topic, spec.batch);
-  const xadd = await measureThroughput(xaddCall(xaddRedis, `bench:xadd:${topic}`, spec.batch, DEFAULTS.PULSE_RETENTION), options);
-  const pulse = await measureThroughput(pulseCall, options);
-  const failed = [pulse, xadd].find((result) => result.errors > 0);
-  progress(
-    `throughput: ${spec.path}, ${spec.batch} event(s)/call × ${spec.concurrency} caller(s): ` +
-      `Pulse ${Math.round(pulse.eventsPerSec)} ev/s, raw XADD ${Math.round(xadd.eventsPerSec)} ev/s${failed ? ` — FAILED CALLS: ${failed.firstError}` : ''}`,
-  );
-  return { path: spec.path, batch: spec.batch, concurrency: spec.concurrency, pulse, xadd };
-}
-
-// ---- 2. latency ----
-
-/** Pulse clients: subscribe with ack, then record `events` frames (batch) or each `attempt.recorded` event. */
-function pulseClients(topic: string, batch: boolean): ClientSetup {
-  return {
-    listen: (socket, record) => {
-      if (batch) socket.on('events', (events) => record(events));
-      else socket.on('attempt.recorded', (event) => record([event]));
-    },
-    ready: async (socket) => {
-      const ack = (await socket.timeout(10_000).emitWithAck('subscribe', { topic, batch })) as SubscribeAck;
-      if (!ack.ok) throw new Error(`subscribe to ${topic} failed: ${ack.code} ${ack.message}`);
-    },
-  };
-}
-
-/** Baseline clients: every socket gets every `io.emit`; nothing to subscribe to. */
-const baselineClients: ClientSetup = {
-  listen: (socket, record) => {
-    socket.on('attempt.recorded', (event) => record([event]));
-  },
-  ready: () => Promise.resolve(),
-};
-
-/** Sends event `index` and says which seq it became and when it was sent. */
-type Send = (index: number) => Promise<{ seq: number; sentAt: number }>;
-
-/** Connects the clients, produces at the plan's rate, waits until the last event is everywhere (bounded), then checks delivery. */
-async function deliveryRun(bench: Bench, system: string, mode: string, urls: string[], setup: ClientSetup, send: Send): Promise<LatencyRow> {
-  const { plan } = bench;
-  const label = `${system}, ${mode}`;
-  progress(`latency: ${label}: connecting ${urls.length * plan.clientsPerServer} clients…`);
-  const fleet = await ClientFleet.connect(urls, plan.clientsPerServer, setup);
-  try {
-    const warmupCount = plan.ratePerSec * plan.latencyWarmupSeconds;
-    const count = warmupCount + plan.ratePerSec * plan.latencySeconds;
-    progress(`latency: ${label}: sending ${count} events at ${plan.ratePerSec}/s (the first ${warmupCount} as warm-up)…`);
-    const sentAt = new Map<number, number>();
-    const warmup = new Set<number>();
-    const producer = await openLoop({
-      count,
-      ratePerSec: plan.ratePerSec,
-      send: async (index) => {
-        const sent = await send(index);
-        sentAt.set(sent.seq, sent.sentAt);
-        if (index < warmupCount) warmup.add(sent.seq);
-      },
-      onProgress: (started) => progress(`latency: ${label}: ${started}/${count} sent`),
-    });
-    const drained = await fleet.allReached(Math.max(0, ...sentAt.keys()), plan.drainMs);
-    const delivery = checkDelivery(fleet.logs, sentAt, urls.length, warmup);
-    const l = delivery.latency;
-    progress(
-      `latency: ${label}: p50 ${l?.p50.toFixed(2)} ms, p99 ${l?.p99.toFixed(2)} ms, max ${l?.max.toFixed(1)} ms; ` +
-        `delivered ${delivery.delivered}/${delivery.expected}, lost ${delivery.lost}, duplicates ${delivery.duplicates}, out of order ${delivery.outOfOrder}` +
-        `${producer.failed ? `, ${producer.failed} SENDS FAILED (${producer.firstError})` : ''}${drained ? '' : ', DRAIN TIMED OUT'}`,
-    );
-    return { system, mode, delivery, producer, drained };
-  } finally {
-    fleet.close();
+  const plan = values.smoke ? PLANS.smoke : values.quick ? PLANS.quick : PLANS.full;
+  const systems = (values.systems ?? 'A,B,C').split(',').map((system) => system.trim().toUpperCase());
+  const bad = systems.filter((system) => !['A', 'B', 'C'].includes(system));
+  const rate = values.rate === undefined ? null : Number(values.rate);
+  if (bad.length || (rate !== null && !(rate > 0))) {
+    process.stderr.write(`${bad.length ? `--systems: unknown ${bad.join(', ')} (A, B or C)` : `--rate: ${values.rate} is not a positive number`}\n\n${USAGE}\n`);
+    process.exit(2);
   }
+  const focus = rate === null ? null : { rate, systems: systems as SystemId[], repeat: Number(values.repeat ?? 3), seconds: Number(values.seconds ?? 3) };
+  return { plan, out: resolve(values.out ?? join(PROJECT_ROOT, 'bench', 'results')), focus };
 }
 
-async function pulseLatency(bench: Bench, batch: boolean): Promise<LatencyRow> {
-  const topic = `bench.latency.${batch ? 'batch' : 'single'}`;
-  // Subscribe answers NOT_FOUND for a topic without a log: the first event creates it (clients get it in their snapshot).
-  await bench.store.append(topic, [BENCH_EVENT]);
-  const mode = batch ? 'batch (`events` frames)' : 'per event';
-  return deliveryRun(bench, 'Pulse', mode, bench.stack.urls, pulseClients(topic, batch), async () => {
-    const sentAt = now();
-    const { seqs } = await bench.store.append(topic, [BENCH_EVENT]);
-    return { seq: seqs[0]!, sentAt };
-  });
-}
+/** Everything a run talks to. */
+class Bench {
+  readonly baselines: ChildServer[] = [];
+  ws!: ChildServer;
+  producer!: ChildServer;
+  store!: EventStore;
+  fleet!: Fleet;
+  stack!: PulseStack;
+  /** What the report must say went short or wrong. */
+  readonly problems: string[] = [];
+  private readonly memoryWaiters = new Map<string, (usage: MemoryUsage) => void>();
+  /** Last seq sent per B or C topic (A's come from the log head). */
+  private readonly sentSeq = new Map<string, number>();
 
-async function baselineLatency(bench: Bench, cleanup: Cleanup): Promise<LatencyRow> {
-  progress('latency: starting 2 baseline Socket.IO servers (redis-adapter)…');
-  const servers = await Promise.all([BaselineServer.start(bench.stack.redisUrl), BaselineServer.start(bench.stack.redisUrl)]);
-  servers.forEach((server, i) =>
+  constructor(
+    readonly plan: Plan,
+    readonly cleanup: Cleanup,
+  ) {}
+
+  async start(): Promise<void> {
+    const { cleanup } = this;
+    const dir = mkdtempSync(join(tmpdir(), 'pulse-bench-'));
+    const removeDir = () => rmSync(dir, { recursive: true, force: true });
+    cleanup.add('temporary folder', removeDir, removeDir);
+    progress(`starting redis-server (in ${dir}, no AOF) and 2 Pulse gateways…`);
+    const starting = PulseStack.start({
+      redisDir: dir,
+      redisAppendOnly: false,
+      gateways: 2,
+      workers: 0,
+      env: { LOG_LEVEL: STACK_LOG_LEVEL, PULSE_DEMO: '0', PULSE_RETENTION: String(DEFAULTS.PULSE_RETENTION), NODE_OPTIONS: `--import ${HOOK}` },
+      onLine: (name, line) => this.onLine(name, line),
+    });
+    let started: PulseStack | null = null;
     cleanup.add(
-      `baseline server ${i + 1}`,
+      'Pulse stack',
+      async () => (await starting.catch(() => null))?.stop(),
+      () => {
+        for (const gateway of started?.gateways ?? []) gateway.kill('SIGKILL');
+        started?.redis?.signal('SIGKILL');
+      },
+    );
+    this.stack = started = await starting;
+    progress(`Pulse up: redis ${this.stack.redisUrl}, gateways ${this.stack.urls.join(', ')}`);
+    const redis = createRedis(this.stack.redisUrl, { name: 'bench:main' });
+    cleanup.add('bench Redis connection', async () => void (await redis.quit()));
+    await waitForReady(redis, this.stack.redisUrl);
+    this.store = new EventStore(redis, { retention: DEFAULTS.PULSE_RETENTION, idempotencyWindowMs: DEFAULTS.PULSE_IDEMPOTENCY_WINDOW_MS });
+    this.producer = await this.child('producer.js', 'producer', [this.stack.redisUrl, String(DEFAULTS.PULSE_RETENTION), String(DEFAULTS.PULSE_IDEMPOTENCY_WINDOW_MS)]);
+    for (let i = 0; i < 2; i++) await this.addBaseline();
+    this.ws = await this.child('ws-ceiling-server.js', 'ws-ceiling', []);
+    progress(`baseline servers ${this.baselines.map((server) => server.url).join(', ')}; ws ceiling ${this.ws.url}`);
+    this.fleet = Fleet.start(this.plan.threads);
+    cleanup.add('load generator threads', () => this.fleet.stop());
+  }
+
+  private onLine(name: string, line: string): void {
+    if (line.startsWith(MEMORY_LINE)) {
+      this.memoryWaiters.get(name)?.(JSON.parse(line.slice(MEMORY_LINE.length)) as MemoryUsage);
+      this.memoryWaiters.delete(name);
+    } else if (SHOWN_LINE.test(line)) progress(`[${name}] ${line}`);
+  }
+
+  private async child(entry: string, name: string, args: string[]): Promise<ChildServer> {
+    const server = await ChildServer.start(entry, name, args);
+    this.cleanup.add(
+      name,
       () => server.stop(),
       () => server.kill(),
-    ),
-  );
-  const [first] = servers;
-  try {
-    return await deliveryRun(bench, 'Socket.IO + redis-adapter', 'per event (io.emit on server 1)', servers.map((server) => server.url), baselineClients, async (index) => {
-      const seq = index + 1;
-      const sentAt = now();
-      await first.emit({ topic: 'bench.baseline', seq, epoch: 'baseline', type: BENCH_EVENT.type, ts: Date.now(), data: BENCH_EVENT.data });
-      return { seq, sentAt };
-    });
-  } finally {
-    await Promise.all(servers.map((server) => server.stop()));
+    );
+    return server;
+  }
+
+  async addBaseline(): Promise<void> {
+    this.baselines.push(await this.child('baseline-server.js', `baseline-${this.baselines.length + 1}`, [this.stack.redisUrl]));
+  }
+
+  /** A Pulse gateway's memory after a full GC (its memory hook answers SIGWINCH). */
+  async gatewayMemory(gateway: PulseProcess): Promise<MemoryUsage> {
+    const usage = new Promise<MemoryUsage>((resolve) => this.memoryWaiters.set(gateway.name, resolve));
+    gateway.kill('SIGWINCH');
+    return withTimeout(usage, 10_000, `${gateway.name} to report its memory`);
+  }
+
+  /** The processes each system's figures are charged to. */
+  roles(system: SystemId, servers: number): Roles {
+    const redis = this.stack.redis ? [this.stack.redis.pid] : [];
+    const loadGenerator = [process.pid];
+    if (system === 'A') return { gateways: this.stack.gateways.slice(0, servers).map((g) => g.pid), redis, producer: [this.producer.pid], 'load generator': loadGenerator };
+    if (system === 'B') return { gateways: this.baselines.slice(0, servers).map((s) => s.pid), redis, producer: [this.producer.pid], 'load generator': loadGenerator };
+    return { gateways: [this.ws.pid], 'load generator': loadGenerator };
+  }
+
+  urls(system: SystemId, servers: number): string[] {
+    if (system === 'A') return this.stack.urls.slice(0, servers);
+    if (system === 'B') return this.baselines.slice(0, servers).map((server) => server.url);
+    return [this.ws.url];
+  }
+
+  /** Seq before the next run's first event. */
+  async base(system: SystemId, topic: string): Promise<number> {
+    if (system === 'A') return (await this.store.head(topic))?.head ?? 0;
+    return this.sentSeq.get(topic) ?? 0;
+  }
+
+  async produce(system: SystemId, topic: string, t0: number, rate: number, count: number, base: number): Promise<ProducerStats> {
+    const spec = { topic, t0, ratePerSec: rate, count, base };
+    const timeout = (count / rate) * 1000 + 60_000;
+    if (system !== 'A') this.sentSeq.set(topic, base + count);
+    if (system === 'C') return this.ws.request<ProducerStats>(spec, timeout);
+    const request: ProducerRequest = { op: 'run', system: system === 'A' ? 'pulse' : 'baseline', ...spec };
+    return this.producer.request<ProducerStats>(request, timeout);
+  }
+
+  async burst(system: 'A' | 'B', topic: string, count: number, base: number): Promise<number> {
+    const request: ProducerRequest = { op: 'burst', system: system === 'A' ? 'pulse' : 'baseline', topic, count, base };
+    if (system === 'B') this.sentSeq.set(topic, base + count);
+    return (await this.producer.request<{ ms: number }>(request, 120_000)).ms;
   }
 }
 
-// ---- report ----
+const KIND: Record<SystemId, ClientKind> = { A: 'pulse', B: 'baseline', C: 'ws' };
+const topicOf = (system: SystemId, servers: number) => `bench.${system.toLowerCase()}.g${servers}`;
+const groupOf = (system: SystemId, servers: number) => `${system}${servers}`;
 
-function notes(plan: Plan): string[] {
-  const emitterInstalled = existsSync(join(PROJECT_ROOT, 'node_modules', '@socket.io', 'redis-emitter'));
-  return [
-    ...(plan.mode === 'quick' ? ['Quick mode: short measurements, indicative only. Run without --quick for the figures to quote.'] : []),
-    'Everything runs on this one machine over loopback, next to whatever else it is doing (see the load average).',
-    'Raw XADD: its own connection (same ioredis settings as Pulse\'s), `XADD key MAXLEN ~ <retention> * t ts d e` with the fields and JSON Pulse stores; a batch is N XADDs pipelined in one round trip (no MULTI). On top of that, `EventStore.append` assigns contiguous seqs, checks idempotency, folds the projections and trims, in one Lua call; the topic registry ZADD goes alongside it at most once a second per topic.',
-    `REST POST goes to gateway 1 (Express JSON body, zod validation, then the same append). Retention is ${DEFAULTS.PULSE_RETENTION.toLocaleString('en-US')} events per topic: a measurement that fills a topic past it includes trimming.`,
-    'Latency: send time is taken just before `EventStore.append` (Pulse) or before the IPC message to baseline server 1; receipt time when socket.io-client hands the event to the listener. Both on one clock (performance.timeOrigin + performance.now()) in the bench process, which also runs the clients and the producer. Pulse runs with no worker, so only the producer appends to the measured topics.',
-    `Baseline: ${emitterInstalled ? '@socket.io/redis-emitter is installed but not used here' : '@socket.io/redis-emitter is not installed'}, so the producer hands each event over IPC to baseline server 1 (a child process), which calls io.emit: its own sockets get it directly, server 2's through the adapter's Redis PUBLISH. That path is at-most-once and cannot replay; Pulse's path is Lua append → each gateway's XREAD BLOCK tail → its sockets.`,
-    `Pulse processes log at LOG_LEVEL=${STACK_LOG_LEVEL}.`,
-    'Percentiles are exact (sorted samples, nearest rank).',
-  ];
+async function connectFleet(bench: Bench, system: SystemId, servers: number, clients: number): Promise<void> {
+  const topic = topicOf(system, servers);
+  // Pulse answers NOT_FOUND for a topic without a log: its first event creates it (clients get it in their snapshot).
+  if (system === 'A' && !(await bench.store.head(topic))) await bench.store.append(topic, [BENCH_EVENT]);
+  await bench.fleet.connect(groupOf(system, servers), KIND[system], bench.urls(system, servers), clients, topic);
 }
 
-async function run(plan: Plan, cleanup: Cleanup): Promise<BenchResults> {
+/** One open-loop run of `system` at `rate`, checked and timed at every client. */
+async function step(bench: Bench, system: SystemId, servers: number, rate: number, seconds: number, phase: StepRow['phase']): Promise<StepRow> {
+  const { plan, fleet } = bench;
+  bench.cleanup.checkpoint();
+  const topic = topicOf(system, servers);
+  const group = groupOf(system, servers);
+  const count = Math.max(1, Math.round(rate * seconds));
+  const base = await bench.base(system, topic);
+  const t0 = hrnow() + 250;
+  await fleet.arm(group, t0, 1000 / rate, base, count);
+  const meter = new CpuMeter(bench.roles(system, servers));
+  const producer = await bench.produce(system, topic, t0, rate, count, base);
+  const drained = await fleet.drain(group, plan.drainMs + P99_BOUND_MS);
+  const cpu = meter.delta();
+  const result = await fleet.collect(group);
+  const runSeconds = count / rate;
+  const broken = result.lost + result.duplicates + result.outOfOrder + producer.failed + producer.seqMismatches;
+  const saturated = result.maxElu > SATURATED_ELU;
+  const held = drained && broken === 0 && result.latency !== null && result.latency.p99 <= P99_BOUND_MS;
+  const row: StepRow = {
+    system,
+    servers,
+    phase,
+    rate,
+    clients: result.clients,
+    seconds: runSeconds,
+    deliveredPerSec: result.delivered / runSeconds,
+    held,
+    retry: false,
+    saturated,
+    drained,
+    latency: result.latency,
+    lost: result.lost,
+    duplicates: result.duplicates,
+    outOfOrder: result.outOfOrder,
+    disconnects: result.disconnects,
+    resyncs: result.resyncs,
+    eventsPerFrame: result.frames ? result.delivered / result.frames : 0,
+    loadGeneratorElu: result.maxElu,
+    producer,
+    cpuMs: cpu.cpuMs,
+    cpuUsPerDelivered: Object.fromEntries(Object.entries(cpu.cpuMs).map(([role, used]) => [role, result.delivered ? (used * 1000) / result.delivered : 0])),
+  };
+  const l = result.latency;
+  progress(
+    `${phase} ${system}${servers === 1 ? '' : ` ×${servers}`} @ ${Math.round(rate)} ev/s → ${Math.round(row.deliveredPerSec).toLocaleString('en-US')} delivered/s, ` +
+      `p50 ${l?.p50.toFixed(2)} p99 ${l?.p99.toFixed(2)} max ${l?.max.toFixed(1)} ms, lost ${result.lost}, dup ${result.duplicates}, ooo ${result.outOfOrder}, ${row.eventsPerFrame.toFixed(1)} ev/frame, ` +
+      `load gen ${(result.maxElu * 100).toFixed(0)} %, CPU µs/ev ${Object.entries(row.cpuUsPerDelivered).map(([role, us]) => `${role} ${us.toFixed(1)}`).join(' ')}${held ? '' : ' — did not hold'}${saturated ? ' (load generator saturated: does not count)' : ''}`,
+  );
+  return row;
+}
+
+/** Steps every system's rate up (alternating between systems at each rate) until p99 passes the bound or anything is lost. */
+async function ladder(bench: Bench, systems: SystemId[], servers: number, startRates: Record<string, number>, steps: number, phase: StepRow['phase']): Promise<StepRow[]> {
+  const rows: StepRow[] = [];
+  const active = new Set(systems);
+  for (let i = 0; i < steps && active.size; i++) {
+    for (const system of systems) {
+      if (!active.has(system)) continue;
+      if (elapsedSeconds() * 1000 > bench.plan.budgetMs - bench.plan.reserveMs) {
+        bench.problems.push(`the ${phase} ${[...active].join(', ')} (${servers} gateway(s)) stopped at the time bound, before failing`);
+        return rows;
+      }
+      const rate = startRates[system]! * bench.plan.factor ** i;
+      let row = await step(bench, system, system === 'C' ? 1 : servers, rate, bench.plan.stepSeconds, phase);
+      rows.push(row);
+      if (!row.held && !row.saturated && bench.plan.retryFailedStep) {
+        // One more try at the same rate: a single stall of a shared machine should not end a ladder.
+        row = await step(bench, system, system === 'C' ? 1 : servers, rate, bench.plan.stepSeconds, phase);
+        row.retry = true;
+        rows.push(row);
+      }
+      if (!row.held || row.saturated) active.delete(system);
+    }
+  }
+  return rows;
+}
+
+/** Highest delivered events/s of a held, counted step. */
+export function bestHeld(rows: StepRow[], system: SystemId, servers: number): StepRow | null {
+  return rows.filter((row) => row.system === system && row.servers === servers && row.held && !row.saturated).reduce<StepRow | null>((best, row) => (!best || row.deliveredPerSec > best.deliveredPerSec ? row : best), null);
+}
+
+async function memoryRow(bench: Bench, system: 'A' | 'B'): Promise<MemoryRow> {
+  const measure = () => (system === 'A' ? bench.gatewayMemory(bench.stack.gateways[0]!) : bench.baselines[0]!.memory());
+  const before = await measure();
+  const group = `idle-${system}`;
+  const topic = `bench.idle.${system.toLowerCase()}`;
+  if (system === 'A' && !(await bench.store.head(topic))) await bench.store.append(topic, [BENCH_EVENT]);
+  await bench.fleet.connect(group, KIND[system], bench.urls(system, 1), bench.plan.idleClients, topic);
+  const after = await measure();
+  await bench.fleet.close(group);
+  const per = (field: keyof MemoryUsage) => (after[field] - before[field]) / bench.plan.idleClients;
+  const row: MemoryRow = {
+    system,
+    connections: bench.plan.idleClients,
+    heapPerConnection: per('heapUsed') + per('external'),
+    rssPerConnection: per('rss'),
+    before,
+    after,
+  };
+  progress(`memory ${system}: ${row.connections} idle connections: ${(row.heapPerConnection / 1024).toFixed(1)} KiB heap+external, ${(row.rssPerConnection / 1024).toFixed(1)} KiB RSS each (after GC)`);
+  return row;
+}
+
+async function catchUpRow(bench: Bench, system: 'A' | 'B', missed: number, round: number): Promise<CatchUpRow> {
+  const { fleet, plan } = bench;
+  bench.cleanup.checkpoint();
+  const topic = `bench.catchup.${system.toLowerCase()}.${missed}.${round}`;
+  const group = `catchup-${system}-${missed}-${round}`;
+  if (system === 'A') await bench.store.append(topic, [BENCH_EVENT]);
+  await fleet.connect(group, KIND[system], bench.urls(system, 1), plan.catchUpClients, topic);
+  const base = await bench.base(system, topic);
+  await fleet.away(group);
+  const appendMs = await bench.burst(system, topic, missed, base);
+  // B has no recovery: a marker event after the clients are back shows when they are current again, and what they lost.
+  const target = system === 'A' ? base + missed : base + missed + 1;
+  await fleet.back(group, base, target);
+  if (system === 'B') await bench.burst('B', topic, 1, base + missed);
+  await fleet.drain(group, 30_000);
+  const result = await fleet.collect(group);
+  await fleet.close(group);
+  const times = result.catchUp.map((client) => client.ms).filter((ms): ms is number => ms !== null);
+  const row: CatchUpRow = {
+    system,
+    missed,
+    clients: result.clients,
+    appendMs,
+    currentMs: times.length === result.clients ? Math.max(...times) : null,
+    snapshot: result.catchUp.some((client) => client.snapshot),
+    // B's marker is not a missed event: what it lost is what it did not get of the burst.
+    lost: system === 'A' ? result.lost : result.lost,
+    duplicates: result.duplicates,
+    outOfOrder: result.outOfOrder,
+  };
+  progress(
+    `catch-up ${system}: ${missed.toLocaleString('en-US')} missed → current after ${row.currentMs?.toFixed(1) ?? 'never'} ms` +
+      `${row.snapshot ? ' (snapshot: past the resumable bound)' : ''}, lost ${row.lost}, dup ${row.duplicates}`,
+  );
+  return row;
+}
+
+async function run(bench: Bench): Promise<BenchResults> {
+  const { plan } = bench;
   const machine = machineNow();
   progress(`${plan.mode} run on ${machine.cpu} × ${machine.cores}, Node ${machine.node}, load ${machine.loadAtStart.map((v) => v.toFixed(2)).join(' ')}`);
-  const bench = await startBench(plan, cleanup);
-  const version = await redisVersion(bench.xaddRedis);
-  const throughput: ThroughputRow[] = [];
-  for (const spec of THROUGHPUT_SPECS) {
-    cleanup.checkpoint();
-    throughput.push(await throughputRow(bench, spec));
+  await bench.start();
+  const redisPort = Number(new URL(bench.stack.redisUrl).port);
+
+  // C: Redis's own ceilings.
+  const payload = JSON.stringify(envelope('bench.redis', 1));
+  const redisRows = [];
+  for (const command of ['PUBLISH', 'XADD'] as const) {
+    for (const pipeline of [1, 16]) {
+      bench.cleanup.checkpoint();
+      const row = await redisBenchmark(redisPort, command, payload, plan.redisBenchmarkRequests, pipeline);
+      progress(`redis-benchmark ${command} -P ${pipeline}: ${Math.round(row.perSec).toLocaleString('en-US')}/s, p50 ${row.p50Ms} ms`);
+      redisRows.push(row);
+    }
   }
-  const latency: LatencyRow[] = [];
-  for (const measure of [() => pulseLatency(bench, true), () => pulseLatency(bench, false), () => baselineLatency(bench, cleanup)]) {
-    cleanup.checkpoint();
-    latency.push(await measure());
+
+  // Memory per idle connection, before any traffic.
+  const memory = [await memoryRow(bench, 'A'), await memoryRow(bench, 'B')];
+
+  // Light load, then the ladder, on 2 gateways: A, B and C alternate at every rate.
+  progress(`connecting ${plan.clients} clients each to A (2 gateways), B (2 servers) and C…`);
+  await connectFleet(bench, 'A', 2, plan.clients);
+  await connectFleet(bench, 'B', 2, plan.clients);
+  await connectFleet(bench, 'C', 1, plan.clients);
+  const steps: StepRow[] = [];
+  for (const system of ['A', 'B'] as const) steps.push(await step(bench, system, 2, plan.lightRate, plan.warmupSeconds, 'warm-up'));
+  for (let round = 0; round < plan.lightRounds; round++) for (const system of ['A', 'B'] as const) steps.push(await step(bench, system, 2, plan.lightRate, plan.lightSeconds, 'light'));
+  steps.push(...(await ladder(bench, ['A', 'B', 'C'], 2, { A: plan.startRate, B: plan.startRate, C: plan.startRate }, plan.maxSteps, 'ladder')));
+  for (const system of ['A', 'B', 'C'] as const) await bench.fleet.close(groupOf(system, system === 'C' ? 1 : 2));
+
+  // Throughput against gateway count (the 2-gateway figure is the ladder's): each starts below the 2-gateway best.
+  for (const servers of plan.gatewayCounts.filter((count) => count !== 2)) {
+    while (bench.stack.gateways.length < servers) await bench.stack.addGateway(0, { NODE_OPTIONS: `--import ${HOOK}` });
+    while (bench.baselines.length < servers) await bench.addBaseline();
+    await connectFleet(bench, 'A', servers, plan.clients);
+    await connectFleet(bench, 'B', servers, plan.clients);
+    const start = (system: SystemId) => Math.max(plan.startRate / 2, ((bestHeld(steps, system, 2)?.rate ?? plan.startRate) / plan.factor ** (plan.seriesSteps - 1)) * (servers === 1 ? 0.5 : 1));
+    steps.push(...(await ladder(bench, ['A', 'B'], servers, { A: start('A'), B: start('B') }, plan.maxSteps, 'gateways')));
+    for (const system of ['A', 'B'] as const) await bench.fleet.close(groupOf(system, servers));
   }
-  const alive = bench.stack.gateways.filter((gateway) => !gateway.running).map((gateway) => gateway.name);
+
+  const catchUp: CatchUpRow[] = [];
+  for (const missed of plan.catchUpSizes) {
+    // Up to 10,000 missed events, several alternating tries: the target reads the median one.
+    const rounds = missed <= 10_000 ? plan.catchUpRounds : 1;
+    if (elapsedSeconds() * 1000 > plan.budgetMs - plan.reserveMs / 2) {
+      bench.problems.push(`catch-up from ${missed.toLocaleString('en-US')} missed events on skipped: the run was near its time bound`);
+      break;
+    }
+    for (let round = 0; round < rounds; round++) for (const system of ['A', 'B'] as const) catchUp.push(await catchUpRow(bench, system, missed, round));
+  }
+
   machine.loadAtEnd = machineNow().loadAtStart;
+  const exited = bench.stack.gateways.filter((gateway) => !gateway.running).map((gateway) => gateway.name);
   return {
     date: new Date().toISOString(),
     mode: plan.mode,
     machine,
-    redisVersion: version,
-    settings: {
-      throughputSeconds: plan.throughputMs / 1000,
-      warmupSeconds: plan.warmupMs / 1000,
-      latencySeconds: plan.latencySeconds,
-      latencyWarmupSeconds: plan.latencyWarmupSeconds,
-      rate: plan.ratePerSec,
-      clients: plan.clientsPerServer * 2,
-      clientsPerServer: plan.clientsPerServer,
-      retention: DEFAULTS.PULSE_RETENTION,
-    },
-    throughput,
-    latency,
-    notes: [...notes(plan), ...(alive.length ? [`**${alive.join(', ')} exited during the run.**`] : [])],
+    redisVersion: await redisVersionOf(bench),
+    plan,
+    bufferutil: hasBufferutil(),
+    steps,
+    catchUp,
+    memory,
+    redisBenchmark: redisRows,
+    loadGeneratorCpuMs: cpuMs(process.pid) ?? 0,
+    problems: [...bench.problems, ...exited.map((name) => `${name} exited during the run`)],
     seconds: elapsedSeconds(),
   };
 }
 
+/** --rate: the same fixed-rate step, repeated, for the chosen systems; progress lines only. */
+async function focused(bench: Bench, focus: NonNullable<Options['focus']>): Promise<void> {
+  await bench.start();
+  for (const system of focus.systems) await connectFleet(bench, system, system === 'C' ? 1 : 2, bench.plan.clients);
+  for (const system of focus.systems) await step(bench, system, system === 'C' ? 1 : 2, bench.plan.lightRate, 1, 'warm-up');
+  for (let i = 0; i < focus.repeat; i++) for (const system of focus.systems) await step(bench, system, system === 'C' ? 1 : 2, focus.rate, focus.seconds, 'ladder');
+}
+
+async function redisVersionOf(bench: Bench): Promise<string> {
+  const redis = createRedis(bench.stack.redisUrl, { name: 'bench:info' });
+  try {
+    await waitForReady(redis, bench.stack.redisUrl);
+    return /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? 'unknown';
+  } finally {
+    await redis.quit();
+  }
+}
+
+/** Whether ws can load bufferutil (it does unless WS_NO_BUFFER_UTIL is set). */
+function hasBufferutil(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('bufferutil');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function main(): Promise<void> {
-  const plan = parseOptions();
+  const { plan, out, focus } = parseOptions();
   const cleanup = new Cleanup();
   const abort = (why: string, code: number) => {
     progress(`${why}: stopping everything this bench started…`);
     void cleanup.run().finally(() => process.exit(code));
   };
-  const watchdog = setTimeout(() => abort(`the run passed its time bound of ${plan.budgetMs / 1000} s`, 1), plan.budgetMs);
+  const watchdog = setTimeout(() => abort(`the run passed its time bound of ${plan.budgetMs / 1000} s`, 1), focus ? 600_000 : plan.budgetMs);
   process.once('SIGINT', () => abort('interrupted', 130));
   process.once('SIGTERM', () => abort('terminated', 143));
   let results: BenchResults;
   try {
-    results = await run(plan, cleanup);
+    if (focus) {
+      await focused(new Bench({ ...plan, budgetMs: Infinity }, cleanup), focus);
+      return;
+    }
+    results = await run(new Bench(plan, cleanup));
   } finally {
-    progress('stopping gateways, redis-server and clients…');
+    progress('stopping gateways, servers, redis-server and clients…');
     await cleanup.run();
     clearTimeout(watchdog);
   }
   const markdown = renderMarkdown(results);
-  const files = writeResults(join(PROJECT_ROOT, 'bench', 'results'), results, markdown);
+  const files = writeResults(out, results, markdown);
   process.stdout.write(markdown);
-  progress(`done in ${elapsedSeconds().toFixed(1)} s; wrote ${files.join(' and ')}`);
+  progress(`done in ${elapsedSeconds().toFixed(1)} s; wrote ${files.join(', ')}`);
 }
 
 main().catch((error: unknown) => {
-  progress(`bench failed: ${errorMessage(error)}`);
+  progress(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : errorMessage(error)}`);
   process.exitCode = 1;
 });

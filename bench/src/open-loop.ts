@@ -1,49 +1,62 @@
 // An open-loop producer: sends on a fixed schedule whatever earlier sends are doing, and catches up at once when a timer fires late.
-import { errorMessage, now, sleep } from './common.js';
+import { errorMessage, hrnow, sleep } from './common.js';
+
+/** One measured run of a producer: event i (0-based) is due at t0 + i / rate and carries seq base + i + 1. */
+export interface RunSpec {
+  topic: string;
+  /** Start time on the monotonic clock (hrnow). */
+  t0: number;
+  ratePerSec: number;
+  count: number;
+  /** Seq of the event before the first one of this run. */
+  base: number;
+}
 
 export interface ProducerStats {
-  scheduled: number;
   sent: number;
   failed: number;
   firstError: string | null;
   /** Worst delay between an event's scheduled time and the moment it was sent (ms): the producer's own lag. */
   maxLagMs: number;
+  /** Events whose seq was not the one the schedule gave them (someone else appended): latency would be wrong. */
+  seqMismatches: number;
   seconds: number;
 }
 
-export interface OpenLoopOptions {
-  count: number;
-  ratePerSec: number;
-  /** Sends event `index` (0-based); records its own send time. Rejects when the send failed. */
-  send: (index: number) => Promise<void>;
-  /** Told every `rate × 5` events how many were started. */
-  onProgress?: (started: number) => void;
-}
+/** Sends event `index`; a promise (or a thrown error) says whether it was sent; a returned number is the seq it got. */
+export type Send = (index: number) => void | number | Promise<void | number>;
 
-export async function openLoop(options: OpenLoopOptions): Promise<ProducerStats> {
-  const interval = 1000 / options.ratePerSec;
-  const every = options.ratePerSec * 5;
-  const started = now();
-  // Each send settles into its error (or null) at once: a failure while the loop sleeps is never an unhandled rejection.
-  const inFlight: Promise<unknown>[] = [];
-  let next = 0;
-  let maxLagMs = 0;
-  while (next < options.count) {
-    const due = Math.min(options.count, Math.floor((now() - started) / interval) + 1);
-    for (; next < due; next++) {
-      maxLagMs = Math.max(maxLagMs, now() - (started + next * interval));
-      inFlight.push(options.send(next).then(() => null, (error: unknown) => error ?? new Error('send failed')));
-      if ((next + 1) % every === 0) options.onProgress?.(next + 1);
-    }
-    if (next < options.count) await sleep(started + next * interval - now());
-  }
-  const failures = (await Promise.all(inFlight)).filter((error) => error !== null);
-  return {
-    scheduled: options.count,
-    sent: options.count - failures.length,
-    failed: failures.length,
-    firstError: failures.length ? errorMessage(failures[0]) : null,
-    maxLagMs,
-    seconds: (now() - started) / 1000,
+export async function openLoop(spec: RunSpec, send: Send): Promise<ProducerStats> {
+  const interval = 1000 / spec.ratePerSec;
+  const stats: ProducerStats = { sent: 0, failed: 0, firstError: null, maxLagMs: 0, seqMismatches: 0, seconds: 0 };
+  const fail = (error: unknown) => {
+    stats.failed += 1;
+    stats.firstError ??= errorMessage(error);
   };
+  const settle = (index: number, seq: void | number) => {
+    stats.sent += 1;
+    if (typeof seq === 'number' && seq !== spec.base + index + 1) stats.seqMismatches += 1;
+  };
+  // Each async send settles into the stats at once: a failure while the loop sleeps is never an unhandled rejection.
+  const inFlight: Promise<void>[] = [];
+  await sleep(spec.t0 - hrnow());
+  let next = 0;
+  while (next < spec.count) {
+    const due = Math.min(spec.count, Math.floor((hrnow() - spec.t0) / interval) + 1);
+    for (; next < due; next++) {
+      stats.maxLagMs = Math.max(stats.maxLagMs, hrnow() - (spec.t0 + next * interval));
+      const index = next;
+      try {
+        const result = send(index);
+        if (result instanceof Promise) inFlight.push(result.then((seq) => settle(index, seq), fail));
+        else settle(index, result);
+      } catch (error) {
+        fail(error);
+      }
+    }
+    if (next < spec.count) await sleep(spec.t0 + next * interval - hrnow());
+  }
+  await Promise.all(inFlight);
+  stats.seconds = (hrnow() - spec.t0) / 1000;
+  return stats;
 }

@@ -1,11 +1,23 @@
-// The bench report: the machine, then tables of Pulse next to its baselines, as Markdown and as raw JSON.
+// The bench report: targets met or not, then every table, as Markdown; the raw JSON; SVG plots.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import type { DeliveryReport } from './delivery.js';
+import type { MemoryUsage } from './child-server.js';
+import type { Plan } from './core.bench.js';
+import type { Latency } from './fleet.js';
 import type { ProducerStats } from './open-loop.js';
-import type { Summary } from './stats.js';
-import type { ThroughputResult } from './throughput.js';
+import type { RedisBenchmarkRow } from './redis-benchmark.js';
+import { lineChart } from './svg.js';
+
+export type SystemId = 'A' | 'B' | 'C';
+
+export const SYSTEM_NAMES: Record<SystemId, string> = {
+  A: 'A: Pulse',
+  B: 'B: Socket.IO + redis-adapter/emitter',
+  C: 'C: raw ws, one pre-built frame',
+};
+
+const SHORT_NAMES: Record<SystemId, string> = { A: 'A: Pulse', B: 'B: Socket.IO recipe', C: 'C: raw ws' };
 
 export interface Machine {
   cpu: string;
@@ -31,139 +43,326 @@ export function machineNow(): Machine {
   };
 }
 
-export interface ThroughputRow {
-  path: 'EventStore.append' | 'REST POST';
-  batch: number;
-  concurrency: number;
-  pulse: ThroughputResult;
-  /** Raw XADD of the same payload, batch and concurrency. */
-  xadd: ThroughputResult;
+export interface StepRow {
+  system: SystemId;
+  /** Gateways (servers) the clients are spread over. */
+  servers: number;
+  phase: 'warm-up' | 'light' | 'ladder' | 'gateways';
+  /** Events produced per second. */
+  rate: number;
+  clients: number;
+  seconds: number;
+  /** Distinct events received per second, summed over clients. */
+  deliveredPerSec: number;
+  held: boolean;
+  /** The second try at a rate whose first step did not hold. */
+  retry: boolean;
+  saturated: boolean;
+  drained: boolean;
+  latency: Latency | null;
+  lost: number;
+  duplicates: number;
+  outOfOrder: number;
+  disconnects: number;
+  resyncs: number;
+  /** Delivered events per frame the clients received (1 without batching). */
+  eventsPerFrame: number;
+  loadGeneratorElu: number;
+  producer: ProducerStats;
+  cpuMs: Record<string, number>;
+  cpuUsPerDelivered: Record<string, number>;
 }
 
-export interface LatencyRow {
-  system: string;
-  mode: string;
-  delivery: DeliveryReport;
-  producer: ProducerStats;
-  /** False when some client still missed the last event when the drain wait ended. */
-  drained: boolean;
+export interface CatchUpRow {
+  system: 'A' | 'B';
+  missed: number;
+  clients: number;
+  /** How long appending (A) or emitting (B) the missed events took. */
+  appendMs: number;
+  /** Slowest client: ms from reconnecting until it had the last event; null if some never did. */
+  currentMs: number | null;
+  /** The answer was a snapshot (more missed than a resume replays). */
+  snapshot: boolean;
+  lost: number;
+  duplicates: number;
+  outOfOrder: number;
+}
+
+export interface MemoryRow {
+  system: 'A' | 'B';
+  connections: number;
+  /** (heapUsed + external) growth per connection after a full GC (bytes). */
+  heapPerConnection: number;
+  rssPerConnection: number;
+  before: MemoryUsage;
+  after: MemoryUsage;
 }
 
 export interface BenchResults {
   date: string;
-  mode: 'quick' | 'full';
+  mode: Plan['mode'];
   machine: Machine;
   redisVersion: string;
-  settings: Record<string, number | string>;
-  throughput: ThroughputRow[];
-  latency: LatencyRow[];
-  notes: string[];
+  plan: Plan;
+  bufferutil: boolean;
+  steps: StepRow[];
+  catchUp: CatchUpRow[];
+  memory: MemoryRow[];
+  redisBenchmark: RedisBenchmarkRow[];
+  loadGeneratorCpuMs: number;
+  problems: string[];
   seconds: number;
 }
 
-const rate = (value: number) => Math.round(value).toLocaleString('en-US');
-const ms = (value: number | undefined) => (value === undefined ? '–' : value < 10 ? value.toFixed(2) : value.toFixed(1));
-const count = (value: number) => value.toLocaleString('en-US');
+const P99_BOUND_MS = 100;
+const int = (value: number) => Math.round(value).toLocaleString('en-US');
+const ms = (value: number | undefined | null) => (value === undefined || value === null ? '–' : value < 10 ? value.toFixed(2) : value < 1000 ? value.toFixed(1) : int(value));
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 
-function throughputCell(result: ThroughputResult): string {
-  return result.errors > 0 ? `${rate(result.eventsPerSec)} (${result.errors} failed: ${result.firstError ?? ''})` : rate(result.eventsPerSec);
+function best(results: BenchResults, system: SystemId, servers: number): StepRow | null {
+  return results.steps
+    .filter((row) => row.system === system && row.servers === servers && (row.phase === 'ladder' || row.phase === 'gateways') && row.held && !row.saturated)
+    .reduce<StepRow | null>((top, row) => (!top || row.deliveredPerSec > top.deliveredPerSec ? row : top), null);
 }
 
-function ratio(pulse: ThroughputResult, xadd: ThroughputResult): string {
-  return xadd.eventsPerSec > 0 ? `${((pulse.eventsPerSec / xadd.eventsPerSec) * 100).toFixed(0)} %` : '–';
+/** Why a ladder stopped: the first step that did not hold, or that the load generator could not carry. */
+function stopReason(results: BenchResults, system: SystemId, servers: number): string {
+  const rows = results.steps.filter((row) => row.system === system && row.servers === servers && (row.phase === 'ladder' || row.phase === 'gateways'));
+  const last = rows.at(-1);
+  if (!last) return 'not run';
+  if (last.saturated) return `load generator saturated at ${int(last.rate)} ev/s (a lower bound, not the system's limit)`;
+  if (!last.held) {
+    const why = [
+      last.latency && last.latency.p99 > P99_BOUND_MS ? `p99 ${ms(last.latency.p99)} ms` : '',
+      last.lost ? `${int(last.lost)} lost` : '',
+      last.duplicates ? `${int(last.duplicates)} duplicates` : '',
+      last.outOfOrder ? `${int(last.outOfOrder)} out of order` : '',
+      last.producer.failed ? `${int(last.producer.failed)} sends failed` : '',
+      !last.drained ? 'not drained' : '',
+    ].filter(Boolean);
+    return `failed at ${int(last.rate)} ev/s: ${why.join(', ') || 'see table'}`;
+  }
+  return `held every step up to ${int(last.rate)} ev/s (the ladder's end)`;
 }
 
-function callLatency(call: Summary | null): string {
-  return call ? `${ms(call.p50)} / ${ms(call.p99)}` : '–';
+/** The light-load run with the median p50 of a system (several alternating runs absorb one stall of a shared machine). */
+function medianLight(results: BenchResults, system: SystemId): StepRow | undefined {
+  const runs = results.steps.filter((row) => row.system === system && row.phase === 'light' && row.latency).sort((x, y) => x.latency!.p50 - y.latency!.p50);
+  return runs[Math.floor((runs.length - 1) / 2)];
 }
 
-function throughputTable(rows: ThroughputRow[]): string[] {
+/** Pulse's catch-up try with the median time for `missed` events (a try that never caught up counts as the slowest). */
+function medianCatchUp(results: BenchResults, missed: number): CatchUpRow | undefined {
+  const tries = results.catchUp.filter((row) => row.system === 'A' && row.missed === missed).sort((x, y) => (x.currentMs ?? Infinity) - (y.currentMs ?? Infinity));
+  return tries[Math.floor((tries.length - 1) / 2)];
+}
+
+interface Target {
+  name: string;
+  a: string;
+  b: string;
+  met: boolean | null;
+}
+
+function targets(results: BenchResults): Target[] {
+  const a = best(results, 'A', 2);
+  const b = best(results, 'B', 2);
+  const light = (system: SystemId) => medianLight(results, system);
+  const la = light('A');
+  const lb = light('B');
+  const catchUp = medianCatchUp(results, 10_000);
+  const memA = results.memory.find((row) => row.system === 'A');
+  const memB = results.memory.find((row) => row.system === 'B');
+  const aRuns = results.steps.filter((row) => row.system === 'A');
+  const broken = aRuns.filter((row) => row.lost || row.duplicates || row.outOfOrder).length + results.catchUp.filter((row) => row.system === 'A' && (row.lost || row.duplicates || row.outOfOrder)).length;
+  const ratio = a && b ? a.deliveredPerSec / b.deliveredPerSec : null;
   return [
-    '| Path | Events per call | Concurrent callers | Pulse events/s | Raw XADD events/s | Pulse / XADD | Pulse call p50 / p99 ms | XADD call p50 / p99 ms |',
-    '|---|--:|--:|--:|--:|--:|--:|--:|',
-    ...rows.map((row) =>
-      [row.path, row.batch, row.concurrency, throughputCell(row.pulse), throughputCell(row.xadd), ratio(row.pulse, row.xadd), callLatency(row.pulse.call), callLatency(row.xadd.call)].join(' | '),
-    ).map((line) => `| ${line} |`),
+    {
+      name: `Highest delivered events/s at p99 ≤ ${P99_BOUND_MS} ms, no loss (2 gateways): A ≥ 3 × B`,
+      a: a ? `${int(a.deliveredPerSec)}/s` : 'none held',
+      b: b ? `${int(b.deliveredPerSec)}/s (A/B = ${ratio?.toFixed(2) ?? '–'})` : 'none held',
+      met: ratio === null ? null : ratio >= 3,
+    },
+    {
+      name: `p50 at light load (${results.plan.lightRate} events/s, ${results.plan.clients} clients; median of ${results.plan.lightRounds} runs each): A ≤ B + 2 ms`,
+      a: `${ms(la?.latency?.p50)} ms`,
+      b: `${ms(lb?.latency?.p50)} ms`,
+      met: la?.latency && lb?.latency ? la.latency.p50 <= lb.latency.p50 + 2 : null,
+    },
+    {
+      name: `10,000 missed events caught up in under 250 ms (median of ${results.plan.catchUpRounds} tries)`,
+      a: catchUp ? `${ms(catchUp.currentMs)} ms` : 'not measured',
+      b: (() => {
+        const row = results.catchUp.find((r) => r.system === 'B' && r.missed === 10_000);
+        return row ? `no recovery: ${int(row.lost)} lost per run` : 'not measured';
+      })(),
+      met: catchUp ? catchUp.currentMs !== null && catchUp.currentMs < 250 && !catchUp.lost : null,
+    },
+    {
+      name: 'Memory per idle connection (heap + external after GC): A ≤ B + 10 %',
+      a: memA ? kib(memA.heapPerConnection) : '–',
+      b: memB ? kib(memB.heapPerConnection) : '–',
+      met: memA && memB ? memA.heapPerConnection <= memB.heapPerConnection * 1.1 : null,
+    },
+    {
+      name: 'Zero loss, zero duplicates (and in order) in every A run',
+      a: `${aRuns.length + results.catchUp.filter((row) => row.system === 'A').length - broken} of ${aRuns.length + results.catchUp.filter((row) => row.system === 'A').length} runs clean`,
+      b: `${results.steps.filter((row) => row.system === 'B' && (row.lost || row.duplicates)).length} B runs with loss or duplicates`,
+      met: broken === 0,
+    },
   ];
 }
 
-function verdict(row: LatencyRow): string {
-  const d = row.delivery;
-  const problems = [
-    d.lost > 0 ? `**LOSS: ${count(d.lost)} events missing at ${d.clientsWithLoss} clients**` : '',
-    d.duplicates > 0 ? `**${count(d.duplicates)} duplicates**` : '',
-    d.outOfOrder > 0 ? `**${count(d.outOfOrder)} out of order**` : '',
-    d.unexpected > 0 ? `${count(d.unexpected)} unexpected` : '',
-    d.disconnects > 0 ? `**${d.disconnects} disconnects**` : '',
-    row.producer.failed > 0 ? `**${row.producer.failed} sends failed**` : '',
-    row.drained ? '' : 'drain timed out',
-  ].filter(Boolean);
-  return problems.length ? problems.join(', ') : 'ok: no loss, no duplicate, in order';
-}
+const verdict = (met: boolean | null) => (met === null ? 'not measured' : met ? '**met**' : '**NOT met**');
 
-function latencyTable(rows: LatencyRow[]): string[] {
-  return [
-    '| System | Mode | p50 ms | p90 ms | p99 ms | max ms | Delivered / expected | Lost | Dup | Out of order | Check |',
-    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|',
-    ...rows.map((row) => {
-      const d = row.delivery;
-      const l = d.latency;
-      return `| ${row.system} | ${row.mode} | ${ms(l?.p50)} | ${ms(l?.p90)} | ${ms(l?.p99)} | ${ms(l?.max)} | ${count(d.delivered)} / ${count(d.expected)} | ${count(d.lost)} | ${count(d.duplicates)} | ${count(d.outOfOrder)} | ${verdict(row)} |`;
-    }),
+function stepTable(rows: StepRow[]): string[] {
+  const roles = [...new Set(rows.flatMap((row) => Object.keys(row.cpuUsPerDelivered)))];
+  const lines = [
+    `| System | Gateways | Phase | Rate ev/s | Clients | Delivered/s | Ev/frame | p50 | p90 | p99 | p99.9 | max ms | Lost | Dup | Order | Load gen busy | ${roles.map((role) => `CPU µs/ev ${role}`).join(' | ')} | Held |`,
+    `|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|${roles.map(() => '--:').join('|')}|---|`,
   ];
-}
-
-function perServerTable(rows: LatencyRow[]): string[] {
-  const servers = Math.max(0, ...rows.map((row) => row.delivery.latencyPerServer.length));
-  const header = Array.from({ length: servers }, (_, i) => `Server ${i + 1} p50 / p99 ms`);
-  return [
-    `| System | Mode | ${header.join(' | ')} | Warm-up p50 / p99 ms | Producer max lag ms |`,
-    `|---|---|${'--:|'.repeat(servers)}--:|--:|`,
-    ...rows.map((row) => {
-      const cells = row.delivery.latencyPerServer.map((summary) => (summary ? `${ms(summary.p50)} / ${ms(summary.p99)}` : '–'));
-      const warmup = row.delivery.warmupLatency;
-      return `| ${row.system} | ${row.mode} | ${cells.join(' | ')} | ${warmup ? `${ms(warmup.p50)} / ${ms(warmup.p99)}` : '–'} | ${ms(row.producer.maxLagMs)} |`;
-    }),
-  ];
+  for (const row of rows) {
+    const l = row.latency;
+    lines.push(
+      `| ${row.system} | ${row.servers} | ${row.phase}${row.retry ? ' (again)' : ''} | ${int(row.rate)} | ${row.clients} | ${int(row.deliveredPerSec)} | ${row.eventsPerFrame.toFixed(1)} | ${ms(l?.p50)} | ${ms(l?.p90)} | ${ms(l?.p99)} | ${ms(l?.p999)} | ${ms(l?.max)} | ${int(row.lost)} | ${int(row.duplicates)} | ${int(row.outOfOrder)} | ${(row.loadGeneratorElu * 100).toFixed(0)} % | ` +
+        `${roles.map((role) => (row.cpuUsPerDelivered[role] === undefined ? '–' : row.cpuUsPerDelivered[role].toFixed(2))).join(' | ')} | ${row.saturated ? 'load gen saturated: not counted' : row.held ? 'yes' : '**no**'} |`,
+    );
+  }
+  return lines;
 }
 
 export function renderMarkdown(results: BenchResults): string {
-  const m = results.machine;
-  const load = (values: number[]) => values.map((value) => value.toFixed(2)).join(' / ');
-  const s = results.settings;
-  return [
-    `# Pulse core benchmark (${results.mode})`,
+  const { machine, plan } = results;
+  const a = best(results, 'A', 2);
+  const b = best(results, 'B', 2);
+  const c = best(results, 'C', 2) ?? results.steps.filter((row) => row.system === 'C' && row.held && !row.saturated).at(-1) ?? null;
+  const out: string[] = [
+    `# Pulse benchmark (${results.mode})`,
     '',
-    `- Date: ${results.date}, took ${results.seconds.toFixed(0)} s`,
-    `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}, redis-server ${results.redisVersion}`,
-    `- Load average (1 / 5 / 15 min): ${load(m.loadAtStart)} at start, ${load(m.loadAtEnd)} at end`,
+    `- Date: ${results.date}, took ${Math.round(results.seconds)} s`,
+    `- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.platform}, Node ${machine.node}, redis-server ${results.redisVersion}, bufferutil ${results.bufferutil ? 'loaded' : 'absent'}`,
+    `- Load average (1 / 5 / 15 min): ${machine.loadAtStart.map((v) => v.toFixed(2)).join(' / ')} at start, ${machine.loadAtEnd.map((v) => v.toFixed(2)).join(' / ')} at end${machine.loadAtStart[0]! > machine.cores / 2 ? ' — **a busy machine: figures are noisy**' : ''}`,
+    ...(results.mode === 'full' ? [] : [`- **${results.mode} mode: short runs, indicative only.** Run \`npm run bench\` for the figures to quote.`]),
+    ...results.problems.map((problem) => `- **${problem}**`),
     '',
-    `## 1. Append throughput (events/s, higher is better; ${s.throughputSeconds} s per measurement after ${s.warmupSeconds} s warm-up)`,
+    '## Targets',
     '',
-    ...throughputTable(results.throughput),
+    '| Target | A: Pulse | B: standard recipe | Verdict |',
+    '|---|---|---|---|',
+    ...targets(results).map((t) => `| ${t.name} | ${t.a} | ${t.b} | ${verdict(t.met)} |`),
     '',
-    `## 2. Delivery latency: append → client receipt (ms, lower is better)`,
+    `## Highest delivered events/s with p99 ≤ ${P99_BOUND_MS} ms and nothing lost (${plan.clients} clients, 2 gateways)`,
     '',
-    `${s.rate} events/s for ${s.latencySeconds} s after a ${s.latencyWarmupSeconds} s warm-up (checked for loss, not timed), ${s.clients} socket.io clients (${s.clientsPerServer} per server, websocket), two servers. Delivered / expected counts every event, warm-up included.`,
+    '| System | Delivered events/s | Producer rate ev/s | p50 / p99 ms there | Ladder stopped |',
+    '|---|--:|--:|--:|---|',
+    ...(['A', 'B', 'C'] as const).map((system) => {
+      const row = system === 'C' ? c : system === 'A' ? a : b;
+      return `| ${SYSTEM_NAMES[system]} | ${row ? int(row.deliveredPerSec) : '–'} | ${row ? int(row.rate) : '–'} | ${row?.latency ? `${ms(row.latency.p50)} / ${ms(row.latency.p99)}` : '–'} | ${stopReason(results, system, system === 'C' ? 1 : 2)} |`;
+    }),
     '',
-    ...latencyTable(results.latency),
+    a && b ? `A / B = **${(a.deliveredPerSec / b.deliveredPerSec).toFixed(2)}**.` : 'A / B: not both measured.',
     '',
-    'Per server (server 1 is the one the baseline producer emits on), the warm-up on its own, and how late the producer itself ran:',
+    '![latency against rate](latency-vs-rate.svg)',
     '',
-    ...perServerTable(results.latency),
+    '## Throughput against gateway count',
     '',
-    '## Notes',
+    `Highest delivered events/s that held, ${plan.clients} clients spread over 1, 2 or 3 gateways (B: servers).`,
     '',
-    ...results.notes.map((note) => `- ${note}`),
+    '| Gateways | A: Pulse | B: standard recipe | A / B |',
+    '|--:|--:|--:|--:|',
+    ...plan.gatewayCounts.map((servers) => {
+      const ra = best(results, 'A', servers);
+      const rb = best(results, 'B', servers);
+      return `| ${servers} | ${ra ? int(ra.deliveredPerSec) : '–'} | ${rb ? int(rb.deliveredPerSec) : '–'} | ${ra && rb ? (ra.deliveredPerSec / rb.deliveredPerSec).toFixed(2) : '–'} |`;
+    }),
     '',
-  ].join('\n');
+    '![throughput against gateway count](throughput-vs-gateways.svg)',
+    '',
+    '## Catch-up: clients away while events are appended, then back',
+    '',
+    `${plan.catchUpClients} client(s) on gateway 1 disconnect; the producer appends (A, 500 per call) or emits (B) the events; the clients come back (A: \`subscribe\` with \`since\`; B: reconnect and join the room, then one more event). Time: from reconnecting until the slowest client had the last event.`,
+    '',
+    '| System | Missed | Append / emit took ms | Current after ms | Answer | Lost | Dup | Order |',
+    '|---|--:|--:|--:|---|--:|--:|--:|',
+    ...results.catchUp.map(
+      (row) =>
+        `| ${SYSTEM_NAMES[row.system]} | ${int(row.missed)} | ${ms(row.appendMs)} | ${ms(row.currentMs)} | ${row.system === 'B' ? 'no recovery' : row.snapshot ? 'snapshot (past the 10,000-event resume bound)' : 'replay'} | ${int(row.lost)} | ${int(row.duplicates)} | ${int(row.outOfOrder)} |`,
+    ),
+    '',
+    '## Memory per idle connection (after a full GC)',
+    '',
+    '| System | Connections | heap + external per connection | RSS per connection | heap before → after |',
+    '|---|--:|--:|--:|--:|',
+    ...results.memory.map((row) => `| ${SYSTEM_NAMES[row.system]} | ${row.connections} | ${kib(row.heapPerConnection)} | ${kib(row.rssPerConnection)} | ${(row.before.heapUsed / 2 ** 20).toFixed(1)} → ${(row.after.heapUsed / 2 ** 20).toFixed(1)} MiB |`),
+    '',
+    '## Redis ceilings (redis-benchmark, 50 connections, the bench payload)',
+    '',
+    '| Command | Pipeline | Requests | Per second | p50 / p99 ms |',
+    '|---|--:|--:|--:|--:|',
+    ...results.redisBenchmark.map((row) => `| ${row.command} | ${row.pipeline} | ${int(row.requests)} | ${int(row.perSec)} | ${row.p50Ms} / ${row.p99Ms} |`),
+    '',
+    '## Every run',
+    '',
+    'CPU µs/ev: CPU time (user + system, from /proc/<pid>/stat) each part used during the run, per delivered event. "Load gen busy": the busiest load generator thread\'s event loop utilisation; above 90 % the run does not count.',
+    '',
+    ...stepTable(results.steps),
+    '',
+    '## How it is measured',
+    '',
+    `- One run, one machine, everything on loopback. A, B and C run alternately at each rate of the ladder (×${plan.factor.toFixed(2)} per step, ${plan.stepSeconds} s each), so all three see the same machine conditions.${plan.retryFailedStep ? ' A step that does not hold is run once more ("again") before that system\'s ladder ends.' : ''}`,
+    '- **A**: the built Pulse gateways (`node dist/apps/gateway/src/main.js`, no worker), clients subscribed in batch mode (`events` frames, as the SDK does). The producer (a child process) calls `EventStore.append` once per event: the Lua append → each gateway\'s XREAD BLOCK tail → its sockets.',
+    '- **B**: the recipe the NestJS and Socket.IO documentation suggest: Socket.IO servers with `createAdapter` from `@socket.io/redis-adapter`, clients joining a room, the producer (the same child process) calling `new Emitter(redis).to(room).emit(type, envelope)` from `@socket.io/redis-emitter`: one PUBLISH per event, at most once, no replay. Same envelope bytes as A\'s.',
+    '- **C**: ceilings. A raw `ws` server that frames each event once and writes that frame to every socket (producer inside the server, no Redis); `redis-benchmark` PUBLISH and XADD. C is the ceiling of one frame per event and per client: A, which batches under load (see "Ev/frame"), can pass it.',
+    '- Both servers: websocket transport only, permessage-deflate off; clients: `socket.io-client` (A, B) or `ws` (C), websocket only.',
+    `- Load: ${plan.threads} load generator worker threads; open-loop producer at a fixed rate (event i is due at t0 + i / rate, sent then whatever earlier sends are doing). Latency: from the scheduled send time to receipt, both on the machine's monotonic clock (\`process.hrtime\`), into HdrHistograms (3 significant digits) merged across threads.`,
+    '- Every client checks every event of every run: lost (never arrived before the drain timeout), duplicated, out of order.',
+    `- A step holds when p99 ≤ ${P99_BOUND_MS} ms and nothing was lost, duplicated or reordered; a step where a load generator thread was busier than 90 % does not count (neither held nor failed) and ends that system's ladder.`,
+    '- Memory: the gateway (A) or server (B) reports `process.memoryUsage()` after two forced GCs (a bench-only preload hook, `--import mem-hook.js`, on SIGWINCH) before and after the idle clients connect (A: subscribed; B: joined).',
+    `- Pulse processes log at LOG_LEVEL=${STACK_LOG_LEVEL}.`,
+  ];
+  return `${out.join('\n')}\n`;
 }
 
-/** Writes `core-latest.md` and `core-latest.json` into `dir`; returns their paths. */
+const STACK_LOG_LEVEL = 'warn';
+
+function charts(results: BenchResults): Record<string, string> {
+  const series = (system: SystemId, servers: number, pick: (row: StepRow) => number | undefined) => {
+    // One point per rate: a second try replaces the first.
+    const byRate = new Map<number, StepRow>();
+    for (const row of results.steps) if (row.system === system && row.servers === servers && row.phase === 'ladder' && !row.saturated) byRate.set(row.rate, row);
+    return [...byRate.values()].map((row): [number, number] => [row.deliveredPerSec, pick(row) ?? Number.NaN]).filter(([, y]) => Number.isFinite(y));
+  };
+  const latency = lineChart({
+    title: 'Latency against delivered events/s (2 gateways)',
+    xLabel: 'delivered events/s',
+    yLabel: 'latency ms (log)',
+    logX: true,
+    logY: true,
+    hLines: [{ y: P99_BOUND_MS, label: `p99 bound ${P99_BOUND_MS} ms` }],
+    series: [
+      ...(['A', 'B', 'C'] as const).flatMap((system) => [
+        { name: `${system} p99`, points: series(system, system === 'C' ? 1 : 2, (row) => row.latency?.p99) },
+        { name: `${system} p50`, points: series(system, system === 'C' ? 1 : 2, (row) => row.latency?.p50), dashed: true },
+      ]),
+    ],
+  });
+  const gateways = lineChart({
+    title: 'Highest delivered events/s that held, by gateway count',
+    xLabel: 'gateways (servers)',
+    yLabel: 'delivered events/s',
+    xDomain: [Math.min(...results.plan.gatewayCounts) - 0.25, Math.max(...results.plan.gatewayCounts) + 0.25],
+    series: (['A', 'B'] as const).map((system) => ({
+      name: SHORT_NAMES[system],
+      points: results.plan.gatewayCounts.map((servers): [number, number] => [servers, best(results, system, servers)?.deliveredPerSec ?? Number.NaN]).filter(([, y]) => Number.isFinite(y)),
+    })),
+  });
+  return { 'latency-vs-rate.svg': latency, 'throughput-vs-gateways.svg': gateways };
+}
+
+/** Writes latest.md, latest.json and the plots into `dir`; returns their paths. */
 export function writeResults(dir: string, results: BenchResults, markdown: string): string[] {
   mkdirSync(dir, { recursive: true });
-  const files = [join(dir, 'core-latest.md'), join(dir, 'core-latest.json')];
-  writeFileSync(files[0]!, markdown);
-  writeFileSync(files[1]!, `${JSON.stringify(results, null, 2)}\n`);
-  return files;
+  const files: Record<string, string> = { 'latest.md': markdown, 'latest.json': `${JSON.stringify(results, null, 2)}\n`, ...charts(results) };
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return Object.keys(files).map((name) => join(dir, name));
 }

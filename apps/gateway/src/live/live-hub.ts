@@ -244,8 +244,12 @@ export class LiveHub implements TailListener {
     const room = topicRoom(topic);
     const batch = batchRoom(topic);
     // One encoded frame per event (or per batch) for every live socket: they all stand at the tail's position.
-    const singles = server.local.to(room).except(batch);
-    for (const event of events) singles.emit(event.type as 'status_update', event);
+    const rooms = server.sockets.adapter.rooms;
+    if ((rooms.get(room)?.size ?? 0) > (rooms.get(batch)?.size ?? 0)) {
+      // Some live socket here wants one frame per event (when all of them batch, this would walk the room once per event for nothing).
+      const singles = server.local.to(room).except(batch);
+      for (const event of events) singles.emit(event.type as 'status_update', event);
+    }
     server.local.to(batch).emit('events', events);
     const last = events.at(-1)!.seq;
     for (const socket of local) {

@@ -18,6 +18,12 @@ export interface LogTailOptions {
   count?: number;
   /** Longest pause between retries after an error. @default 2000 */
   maxBackoffMs?: number;
+  /**
+   * Pause after a read that returned events, before the next one: under load, what arrives
+   * meanwhile goes out as one frame per socket instead of one each. An idle topic's next event
+   * is not delayed (the blocked read answers at once). @default 2
+   */
+  coalesceMs?: number;
 }
 
 interface Tailed {
@@ -44,6 +50,7 @@ export class LogTail {
   private readonly blockMs: number;
   private readonly count: number;
   private readonly maxBackoffMs: number;
+  private readonly coalesceMs: number;
   private loop: Promise<void> | null = null;
   private closing = false;
   /** Resolves the idle wait when topics are added or the tail stops. */
@@ -67,6 +74,7 @@ export class LogTail {
     this.blockMs = options.blockMs ?? 5000;
     this.count = options.count ?? 1000;
     this.maxBackoffMs = options.maxBackoffMs ?? 2000;
+    this.coalesceMs = options.coalesceMs ?? 2;
   }
 
   /** The last seq delivered for `topic`, or undefined when it is not tailed (yet). */
@@ -191,6 +199,7 @@ export class LogTail {
         for (const [topic, events] of batches) this.accept(topic, events, positions.get(topic)!);
         // A timed-out or unblocked read is a quiet moment: check that no log was replaced meanwhile.
         if (batches.size === 0) verify = true;
+        else if (this.coalesceMs > 0) await sleep(this.coalesceMs, undefined, { signal: this.abort.signal }).catch(() => undefined);
       } catch (error) {
         if (this.closing) break;
         this.failures += 1;

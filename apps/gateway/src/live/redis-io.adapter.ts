@@ -1,8 +1,10 @@
 // Socket.IO server with the Redis adapter: the cross-process fabric for rooms, presence and targeted emits.
 import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
+import type { MessageMappingProperties } from '@nestjs/websockets';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
-import type { Server, ServerOptions } from 'socket.io';
+import type { Observable } from 'rxjs';
+import type { Server, ServerOptions, Socket } from 'socket.io';
 import { RedisConnections } from '#pulse/event-store';
 
 /** Largest inbound Socket.IO frame; requests are small. */
@@ -29,5 +31,32 @@ export class RedisIoAdapter extends IoAdapter {
       connections.cluster ? createShardedAdapter(pub, sub, { channelPrefix: 'pulse:io', subscriptionMode: 'static' }) : createAdapter(pub, sub, { key: 'pulse:io' }),
     );
     return server;
+  }
+
+  /**
+   * One plain listener per message and socket. Nest's own builds an rxjs pipeline per message
+   * and socket (fromEvent, mergeMap, takeUntil a shared disconnect stream), which doubled the
+   * memory of an idle connection (bench: 28 → 13 KiB of heap per connection after GC).
+   */
+  override bindMessageHandlers(socket: Socket, handlers: MessageMappingProperties[], transform: (data: unknown) => Observable<unknown>): void {
+    for (const { message, callback, isAckHandledManually } of handlers) {
+      socket.on(message as string, (...args: unknown[]) => {
+        const { data, ack } = this.mapPayload(args) as { data: unknown; ack?: (response: unknown) => void };
+        try {
+          transform(callback(data, ack)).subscribe({
+            next: (response) => {
+              if (response === null || response === undefined) return;
+              const reply = response as { event?: string; data?: unknown };
+              if (reply.event) socket.emit(reply.event, reply.data);
+              else if (!isAckHandledManually && typeof ack === 'function') ack(response);
+            },
+            error: (error: unknown) => this.logger.error(error),
+          });
+        } catch (error) {
+          // A handler that throws at once must not take the connection's packet loop down with it.
+          this.logger.error(error);
+        }
+      });
+    }
   }
 }
