@@ -387,11 +387,11 @@ export function report(scenario: string, result: CheckResult, extra = ''): void 
 }
 
 /** Posts events and answers the status and body (never throws on an HTTP status). */
-export async function postEvents(url: string, topic: string, events: unknown[]): Promise<{ status: number; seqs?: number[] }> {
+export async function postEvents(url: string, topic: string, events: unknown[]): Promise<{ status: number; seqs?: number[]; epoch?: string }> {
   try {
     const response = await fetch(`${url}/api/v1/topics/${topic}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events }), signal: AbortSignal.timeout(10_000) });
-    const body = (await response.json().catch(() => null)) as { seqs?: number[] } | null;
-    return { status: response.status, seqs: body?.seqs };
+    const body = (await response.json().catch(() => null)) as { seqs?: number[]; epoch?: string } | null;
+    return { status: response.status, seqs: body?.seqs, epoch: body?.epoch };
   } catch {
     return { status: 0 };
   }
@@ -402,7 +402,7 @@ export async function postEvents(url: string, topic: string, events: unknown[]):
  * stopped. Every answer is kept: a 201's seqs must be in the log, anything else must not be.
  */
 export class Load {
-  readonly accepted: { topic: string; seqs: number[] }[] = [];
+  readonly accepted: { topic: string; epoch: string; seqs: number[] }[] = [];
   readonly refused: { status: number; topic: string }[] = [];
   private timer: ReturnType<typeof setInterval> | null = null;
   private inFlight = new Set<Promise<void>>();
@@ -427,7 +427,7 @@ export class Load {
           i % 3 === 2 ? { type: 'attempt.recorded', data: { instanceId: `i-${(n + i) % 9}`, outcome: (n + i) % 5 ? 'success' : 'failure' } } : { type: 'instance.heartbeat', data: { instanceId: `i-${(n + i) % 9}` } },
         );
         const request = postEvents(url, topic, events).then((answer) => {
-          if (answer.status === 201) this.accepted.push({ topic, seqs: answer.seqs! });
+          if (answer.status === 201) this.accepted.push({ topic, epoch: answer.epoch!, seqs: answer.seqs! });
           else this.refused.push({ status: answer.status, topic });
         });
         this.inFlight.add(request);
