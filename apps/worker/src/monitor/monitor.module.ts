@@ -38,8 +38,21 @@ export class MonitorModule implements OnApplicationBootstrap {
     @Inject(PULSE_CONFIG) private readonly config: PulseConfig,
   ) {}
 
-  /** Every worker upserts the one scheduler at boot: upserting twice leaves one scheduler. */
+  /**
+   * Every worker upserts the one scheduler at boot (upserting twice leaves one scheduler), and
+   * again whenever its connection comes back: if Redis lost its data, the scheduler went with it
+   * and nothing would tick again. A repeated upsert cannot tick twice (ticks are keyed by time).
+   */
   async onApplicationBootstrap(): Promise<void> {
+    await this.upsertScheduler();
+    const client = await this.queue.getBackend().client;
+    client.on('ready', () => {
+      this.upsertScheduler().catch((error: unknown) => this.logger.warn(`could not restore scheduler ${MONITOR_SCHEDULER} after a reconnect: ${(error as Error).message}`));
+    });
+    this.logger.log(`scheduler ${MONITOR_SCHEDULER} ticks every ${this.config.PULSE_TICK_MS} ms`);
+  }
+
+  private async upsertScheduler(): Promise<void> {
     const everyMs = this.config.PULSE_TICK_MS;
     await this.queue.upsertJobScheduler(
       MONITOR_SCHEDULER,
@@ -50,6 +63,5 @@ export class MonitorModule implements OnApplicationBootstrap {
         opts: { attempts: 5, backoff: { type: 'exponential', delay: 250 }, removeOnComplete: { count: 1000 }, removeOnFail: { count: 1000 } },
       },
     );
-    this.logger.log(`scheduler ${MONITOR_SCHEDULER} ticks every ${everyMs} ms`);
   }
 }
