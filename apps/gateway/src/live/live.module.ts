@@ -1,10 +1,12 @@
 // The live feed of one gateway process: its log tail, the hub that feeds sockets, and the Socket.IO gateway.
 import { Inject, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { EventStore, LogReader, REDIS, RedisConnections } from '#pulse/event-store';
 import { LiveGateway } from './live.gateway.js';
 import { LiveHub } from './live-hub.js';
 import { LogTail } from './log-tail.js';
+import { SlowConsumerGuard } from './slow-consumer.js';
 
 /** Longest blocking read; idle tails re-check epochs this often. */
 const TAIL_BLOCK_MS = 5000;
@@ -16,8 +18,8 @@ export const TAIL_AND_HUB = Symbol('TAIL_AND_HUB');
   providers: [
     {
       provide: TAIL_AND_HUB,
-      inject: [RedisConnections, REDIS, EventStore],
-      useFactory: (connections: RedisConnections, commands: Redis, store: EventStore) => {
+      inject: [RedisConnections, REDIS, EventStore, PULSE_CONFIG],
+      useFactory: (connections: RedisConnections, commands: Redis, store: EventStore, config: PulseConfig) => {
         // Blocking reads get a connection of their own, as BullMQ's QueueEvents does.
         const reading = connections.connect({ name: 'pulse:gateway:tail', commandTimeoutMs: TAIL_BLOCK_MS + 2000 });
         const hub: { current?: LiveHub } = {};
@@ -32,7 +34,7 @@ export const TAIL_AND_HUB = Symbol('TAIL_AND_HUB');
           { blockMs: TAIL_BLOCK_MS },
         );
         reading.on('close', () => tail.interrupt('the log tail connection closed'));
-        hub.current = new LiveHub(store, tail);
+        hub.current = new LiveHub(store, tail, { slowConsumers: new SlowConsumerGuard(config.PULSE_SLOW_CONSUMER_BYTES, new Logger('SlowConsumers')) });
         return { tail, hub: hub.current };
       },
     },
