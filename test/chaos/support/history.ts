@@ -116,7 +116,7 @@ export function checkHistories(histories: History[], logs: TopicLog[], options: 
         latencies.push(delivery.receivedAt - delivery.ts);
         let seqs = seen.get(delivery.epoch);
         if (!seqs) seen.set(delivery.epoch, (seqs = new Set()));
-        const current = position as { epoch: string; seq: number } | null;
+        const current = position;
         if (!current) {
           find({ client: history.client, topic, kind: 'no-start', detail: `${at(delivery, i)} arrived before any snapshot or starting position` });
           summary.gaps += 1;
