@@ -224,9 +224,11 @@ export class WireSubscriber implements Subscriber {
     readonly topic: string,
     name: string,
     private readonly changes: Changes,
-    private readonly options: { batch?: boolean; start?: number } = {},
+    private readonly options: { batch?: boolean; start?: number; from?: { epoch: string; seq: number } } = {},
   ) {
     this.history = new History(name);
+    // A client coming back: it holds this position and resumes from it.
+    if (options.from) this.history.snapshot({ topic, ...options.from }, 'held before');
     this.index = options.start ?? 0;
     this.open();
   }
