@@ -5,7 +5,7 @@ import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { loadConfigOrExit, nestLogLevels } from '#pulse/config';
+import { exitIfShutdownHangs, loadConfigOrExit, nestLogLevels } from '#pulse/config';
 import { GatewayModule } from './gateway.module.js';
 import { RedisIoAdapter } from './live/redis-io.adapter.js';
 
@@ -27,7 +27,9 @@ async function main(): Promise<void> {
       response.setHeader('Cache-Control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
     },
   });
+  // SIGTERM/SIGINT: Nest's shutdown hooks drain (gateway) or let the running tick finish (worker), within a bound.
   app.enableShutdownHooks();
+  exitIfShutdownHangs('Pulse gateway', config.PULSE_SHUTDOWN_TIMEOUT_MS);
   await app.listen(config.PORT, config.HOST);
   const { port } = app.getHttpServer().address() as AddressInfo;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;

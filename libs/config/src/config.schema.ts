@@ -28,21 +28,24 @@ const flag = (name: string, fallback: boolean) =>
       return z.NEVER;
     });
 
+/** One redis:// or rediss:// URL; REDIS_URL may hold several (comma-separated) as a cluster's seed nodes. */
 const redisUrl = z
   .string()
   .optional()
   .transform((raw, ctx) => {
     const value = raw === undefined || raw.trim() === '' ? 'redis://127.0.0.1:6379' : raw.trim();
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: `REDIS_URL must be a URL like redis://host:6379, got "${raw}"` });
-      return z.NEVER;
-    }
-    if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-      ctx.addIssue({ code: 'custom', message: `REDIS_URL must start with redis:// or rediss://, got "${url.protocol}//"` });
-      return z.NEVER;
+    for (const part of value.split(',').map((url) => url.trim())) {
+      let url: URL;
+      try {
+        url = new URL(part);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `REDIS_URL must be a URL like redis://host:6379 (or, with REDIS_CLUSTER=1, several comma-separated), got "${part}"` });
+        return z.NEVER;
+      }
+      if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+        ctx.addIssue({ code: 'custom', message: `REDIS_URL must start with redis:// or rediss://, got "${url.protocol}//"` });
+        return z.NEVER;
+      }
     }
     return value;
   });
@@ -70,6 +73,11 @@ export const envSchema = z.object({
   REDIS_URL: redisUrl,
   /** Interface the gateway binds. @default 0.0.0.0 */
   HOST: z.string().optional().transform((raw) => (raw?.trim() ? raw.trim() : '0.0.0.0')),
+  /**
+   * REDIS_URL names a Redis Cluster: its URLs are seed nodes, every process opens cluster
+   * connections, and the gateways use the sharded Socket.IO adapter. @default false
+   */
+  REDIS_CLUSTER: flag('REDIS_CLUSTER', false),
   /** Gateway HTTP and Socket.IO port; 0 picks a free one. @default 3000 */
   PORT: wholeNumber('PORT', 0, 65535, 3000),
   /** Monitor tick interval. @default 5000 */
@@ -88,6 +96,13 @@ export const envSchema = z.object({
   PULSE_DEMO: flag('PULSE_DEMO', false),
   /** Worker: gateways the demo fleet posts to, comma-separated; it fails over in order. @default http://127.0.0.1:3000 */
   PULSE_DEMO_URLS: urlList('PULSE_DEMO_URLS').transform((urls) => (urls.length ? urls : ['http://127.0.0.1:3000'])),
+  /**
+   * On SIGTERM a gateway closes its sockets spread over this long, so that their clients move to
+   * other gateways in waves rather than all at once. @default 2000
+   */
+  PULSE_DRAIN_MS: wholeNumber('PULSE_DRAIN_MS', 0, 600_000, 2000),
+  /** On SIGTERM a process that has not finished shutting down after this long exits anyway (code 1). @default 15000 */
+  PULSE_SHUTDOWN_TIMEOUT_MS: wholeNumber('PULSE_SHUTDOWN_TIMEOUT_MS', 100, 600_000, 15_000),
   /** Logger level. @default log */
   LOG_LEVEL: z
     .string()
@@ -100,6 +115,13 @@ export const envSchema = z.object({
       }
       return value as (typeof LOG_LEVELS)[number];
     }),
+}).superRefine((config, ctx) => {
+  if (!config.REDIS_CLUSTER && config.REDIS_URL.includes(',')) {
+    ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'REDIS_URL names several servers: set REDIS_CLUSTER=1 if they are seed nodes of a Redis Cluster, or give one URL' });
+  }
+  if (config.PULSE_DRAIN_MS >= config.PULSE_SHUTDOWN_TIMEOUT_MS) {
+    ctx.addIssue({ code: 'custom', path: ['PULSE_DRAIN_MS'], message: `PULSE_DRAIN_MS (${config.PULSE_DRAIN_MS}) must be shorter than PULSE_SHUTDOWN_TIMEOUT_MS (${config.PULSE_SHUTDOWN_TIMEOUT_MS})` });
+  }
 });
 
 /** The validated configuration every Pulse process receives. */

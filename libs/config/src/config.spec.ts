@@ -17,6 +17,7 @@ describe('parseConfig', () => {
   it('gives every variable its documented default', () => {
     expect(parseConfig({})).toEqual({
       REDIS_URL: 'redis://127.0.0.1:6379',
+      REDIS_CLUSTER: false,
       HOST: '0.0.0.0',
       PORT: 3000,
       PULSE_TICK_MS: 5000,
@@ -27,6 +28,8 @@ describe('parseConfig', () => {
       PULSE_SLOW_CONSUMER_BYTES: 8 * 1024 * 1024,
       PULSE_DEMO: false,
       PULSE_DEMO_URLS: ['http://127.0.0.1:3000'],
+      PULSE_DRAIN_MS: 2000,
+      PULSE_SHUTDOWN_TIMEOUT_MS: 15_000,
       LOG_LEVEL: 'log',
     });
   });
@@ -85,6 +88,18 @@ describe('parseConfig', () => {
     expect(error.problems[0]).toContain(name);
     expect(error.message).toContain('Invalid configuration (1 problem)');
     expect(error.message).toContain(name);
+  });
+
+  it('takes several REDIS_URLs only as the seed nodes of a cluster', () => {
+    const seeds = 'redis://127.0.0.1:7000, redis://127.0.0.1:7001';
+    expect(parseConfig({ REDIS_URL: seeds, REDIS_CLUSTER: '1' })).toMatchObject({ REDIS_URL: seeds, REDIS_CLUSTER: true });
+    expect(problemsOf({ REDIS_URL: seeds }).problems).toEqual([expect.stringContaining('set REDIS_CLUSTER=1')]);
+    expect(problemsOf({ REDIS_URL: 'redis://127.0.0.1:7000,http://x', REDIS_CLUSTER: '1' }).problems).toEqual([expect.stringContaining('must start with redis://')]);
+  });
+
+  it('wants the drain to fit in the shutdown bound', () => {
+    expect(parseConfig({ PULSE_DRAIN_MS: '0', PULSE_SHUTDOWN_TIMEOUT_MS: '100' })).toMatchObject({ PULSE_DRAIN_MS: 0, PULSE_SHUTDOWN_TIMEOUT_MS: 100 });
+    expect(problemsOf({ PULSE_DRAIN_MS: '5000', PULSE_SHUTDOWN_TIMEOUT_MS: '5000' }).problems).toEqual([expect.stringContaining('PULSE_DRAIN_MS (5000) must be shorter than PULSE_SHUTDOWN_TIMEOUT_MS (5000)')]);
   });
 
   it('lists every bad variable in one ConfigError, not just the first', () => {

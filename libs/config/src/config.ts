@@ -52,3 +52,20 @@ export function nestLogLevels(level: PulseConfig['LOG_LEVEL']): PulseConfig['LOG
 export function inheritedEnv(overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
   return { ...process.env, ...overrides };
 }
+
+/**
+ * Bounds a graceful shutdown: once SIGTERM or SIGINT arrives, a process still running after
+ * `timeoutMs` says so and exits with code 1 (Nest's shutdown hooks do the graceful part).
+ */
+export function exitIfShutdownHangs(processName: string, timeoutMs: number): void {
+  const arm = (signal: NodeJS.Signals) => {
+    process.off('SIGTERM', arm);
+    process.off('SIGINT', arm);
+    setTimeout(() => {
+      process.stderr.write(`${processName} did not finish shutting down ${timeoutMs} ms after ${signal}: exiting anyway (raise PULSE_SHUTDOWN_TIMEOUT_MS to wait longer)\n`);
+      process.exit(1);
+    }, timeoutMs).unref();
+  };
+  process.on('SIGTERM', arm);
+  process.on('SIGINT', arm);
+}

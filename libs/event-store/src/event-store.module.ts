@@ -1,20 +1,24 @@
 // Nest wiring of the event store: named Redis connections owned (and closed) in one place, and the store.
 import { Global, Inject, Injectable, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { EventStore } from './event-store.js';
-import { createRedis, waitForReady, type ConnectionOptions } from './redis.js';
+import { createCluster, createRedis, waitForReady, type ConnectionOptions, type RedisConnection } from './redis.js';
 
 /** Opens every Redis connection of a process and closes them all at shutdown. */
 @Injectable()
 export class RedisConnections implements OnApplicationShutdown {
   private readonly logger = new Logger('Redis');
-  private readonly open = new Set<Redis>();
+  private readonly open = new Set<RedisConnection>();
   constructor(@Inject(PULSE_CONFIG) private readonly config: PulseConfig) {}
 
-  /** A new connection to REDIS_URL; errors are logged once per outage, not per retry. */
-  connect(options: ConnectionOptions): Redis {
-    const redis = createRedis(this.config.REDIS_URL, options);
+  /** True when REDIS_URL names a Redis Cluster (REDIS_CLUSTER=1). */
+  get cluster(): boolean {
+    return this.config.REDIS_CLUSTER;
+  }
+
+  /** A new connection to REDIS_URL (a cluster connection with REDIS_CLUSTER=1); errors are logged once per outage, not per retry. */
+  connect(options: ConnectionOptions): RedisConnection {
+    const redis = this.cluster ? createCluster(this.config.REDIS_URL, options) : createRedis(this.config.REDIS_URL, options);
     let down = false;
     redis.on('error', (error: Error) => {
       if (!down) this.logger.warn(`${options.name}: ${error.message}; reconnecting`);
@@ -50,7 +54,7 @@ export const REDIS = Symbol('REDIS');
 export class EvictionPolicyCheck implements OnApplicationBootstrap {
   private readonly logger = new Logger('Redis');
 
-  constructor(@Inject(REDIS) private readonly redis: Redis) {}
+  constructor(@Inject(REDIS) private readonly redis: RedisConnection) {}
 
   onApplicationBootstrap(): void {
     // Not awaited: a process starts (not ready) while Redis is away; managed Redis may refuse CONFIG.
@@ -76,7 +80,7 @@ export class EvictionPolicyCheck implements OnApplicationBootstrap {
     {
       provide: EventStore,
       inject: [REDIS, PULSE_CONFIG],
-      useFactory: (redis: Redis, config: PulseConfig) =>
+      useFactory: (redis: RedisConnection, config: PulseConfig) =>
         new EventStore(redis, { retention: config.PULSE_RETENTION, idempotencyWindowMs: config.PULSE_IDEMPOTENCY_WINDOW_MS }),
     },
   ],

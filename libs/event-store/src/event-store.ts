@@ -1,6 +1,6 @@
 // The event log of every topic on Redis Streams: atomic append with projections, reads, snapshots, rebuild.
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './redis.js';
 import { emptyState, foldEvent, instancesOf, statisticsOf, type InstanceState, type ProjectionState, type PulseEvent, type Snapshot } from '#pulse/contracts';
 import { KEY, TOPICS_KEY, topicKeys } from './keys.js';
 import { APPEND_LUA, REPLACE_LUA, ROTATE_LUA, TICK_LUA } from './scripts.js';
@@ -114,7 +114,7 @@ export class EventStore {
   private readonly registered = new Map<string, number>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly options: EventStoreOptions,
   ) {
     this.now = options.now ?? (() => Date.now());

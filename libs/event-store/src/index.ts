@@ -3,3 +3,4 @@ export * from './event-store.js';
 export * from './log-reader.js';
 export * from './redis.js';
 export * from './event-store.module.js';
+export * from './cluster-log-reader.js';

@@ -19,6 +19,19 @@ export function topicKeys(topic: string): string[] {
 
 export const KEY = { log: 0, meta: 1, idem: 2, idemx: 3, stats: 4, instances: 5, status: 6, baseStats: 7, baseInstances: 8, baseStatus: 9 } as const;
 
+/**
+ * The topic's bell: a shard channel (SPUBLISH) in the topic's slot, rung with the new head after
+ * every append. Log tails on a Redis Cluster wait on it instead of a blocking XREAD.
+ */
+export function bellChannel(topic: string): string {
+  return `pulse:{${topic}}:bell`;
+}
+
+/** The topic a bell channel belongs to. */
+export function topicOfBell(channel: string): string {
+  return channel.slice('pulse:{'.length, -'}:bell'.length);
+}
+
 /** Registry of topics that took ingest: topic -> last ingest ms. Outside any topic's slot on purpose. */
 export const TOPICS_KEY = 'pulse:topics';
 

@@ -4,8 +4,19 @@ import type { PulseEvent } from '#pulse/contracts';
 import { decodeEntry } from './event-store.js';
 import { KEY, topicKeys, topicOfLogKey } from './keys.js';
 
+/** What a log tail reads through: new events of many topics, waiting up to a bound for some. */
+export interface LogSource {
+  /** The id that CLIENT UNBLOCK releases a waiting read with (see the tail's TailConnection). */
+  clientId(): Promise<number>;
+  /**
+   * Waits up to `blockMs` for events after each topic's position (a seq), answering up to `count`
+   * per topic, in seq order. An empty map means the wait timed out or was unblocked.
+   */
+  read(positions: ReadonlyMap<string, number>, blockMs: number, count: number): Promise<Map<string, PulseEvent[]>>;
+}
+
 /** Reads new events of many topics with one blocking XREAD. Give it a connection of its own. */
-export class LogReader {
+export class LogReader implements LogSource {
   constructor(private readonly redis: Redis) {}
 
   /** The connection's client id, for CLIENT UNBLOCK from another connection. */
@@ -13,10 +24,6 @@ export class LogReader {
     return Number(await this.redis.client('ID'));
   }
 
-  /**
-   * Waits up to `blockMs` for events after each topic's position (a seq), answering up to `count`
-   * per topic, in seq order. An empty map means the wait timed out or was unblocked.
-   */
   async read(positions: ReadonlyMap<string, number>, blockMs: number, count: number): Promise<Map<string, PulseEvent[]>> {
     const topics = [...positions.keys()];
     const keys = topics.map((topic) => topicKeys(topic)[KEY.log]!);

@@ -1,5 +1,8 @@
 // Redis connections for Pulse processes: one factory, so every connection is named and behaves the same.
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+
+/** A connection to a single Redis or to a Redis Cluster (REDIS_CLUSTER=1). */
+export type RedisConnection = Redis | Cluster;
 
 export interface ConnectionOptions {
   /** Shown in CLIENT LIST, e.g. `pulse-gateway:tail`. */
@@ -15,30 +18,78 @@ export interface ConnectionOptions {
   /**
    * A command without an answer after this long fails. It bounds requests in flight when Redis
    * stalls or the connection drops (ioredis does not fail those by itself when it does not resend them).
+   * 0 for none (BullMQ's blocking commands).
    * @default 5000; blocking readers pass their block time plus a margin
    */
   commandTimeoutMs?: number;
+  /** Sends the commands issued in one event-loop turn as one pipeline (per node on a cluster). @default false */
+  autoPipelining?: boolean;
+  /** Cluster only: one subscriber connection per shard, for SSUBSCRIBE. @default false */
+  shardedSubscribers?: boolean;
 }
+
+const backoff = (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 6), 2000);
 
 /** Opens a connection to `url`; it reconnects by itself with capped backoff, forever. */
 export function createRedis(url: string, options: ConnectionOptions): Redis {
-  const redisOptions: RedisOptions = {
+  return new Redis(url, connectionOptions(options));
+}
+
+/**
+ * Opens a cluster connection from `seeds`, comma-separated redis:// URLs (credentials and TLS
+ * from the first); it follows the cluster's slots and reconnects by itself, forever.
+ */
+export function createCluster(seeds: string, options: ConnectionOptions): Cluster {
+  const urls = seeds.split(',').map((part) => new URL(part.trim()));
+  const first = urls[0]!;
+  const { lazyConnect, ...redisOptions } = connectionOptions(options);
+  return new Cluster(
+    urls.map((url) => ({ host: url.hostname, port: Number(url.port || 6379) })),
+    {
+      redisOptions: {
+        ...redisOptions,
+        username: first.username ? decodeURIComponent(first.username) : undefined,
+        password: first.password ? decodeURIComponent(first.password) : undefined,
+        tls: first.protocol === 'rediss:' ? {} : undefined,
+      },
+      lazyConnect,
+      enableOfflineQueue: redisOptions.enableOfflineQueue,
+      clusterRetryStrategy: backoff,
+      enableAutoPipelining: options.autoPipelining ?? false,
+      shardedSubscribers: options.shardedSubscribers ?? false,
+    },
+  );
+}
+
+/**
+ * BullMQ's connection: on a single Redis, options it opens (and closes) connections from; on a
+ * cluster, a Cluster connection that BullMQ shares and duplicates, and that the caller closes
+ * after closing its queues and workers.
+ */
+export function bullConnection(config: { REDIS_URL: string; REDIS_CLUSTER: boolean }, name: string): { url: string; connectionName: string } | Cluster {
+  if (!config.REDIS_CLUSTER) return { url: config.REDIS_URL, connectionName: name };
+  return createCluster(config.REDIS_URL, { name, offlineQueue: true, maxRetriesPerRequest: null, commandTimeoutMs: 0 });
+}
+
+function connectionOptions(options: ConnectionOptions): RedisOptions {
+  return {
     connectionName: options.name,
     enableOfflineQueue: options.offlineQueue ?? false,
     maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? 1 : options.maxRetriesPerRequest,
-    retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2000),
+    retryStrategy: backoff,
     // A command in flight when the connection drops fails instead of being sent again after the
     // reconnect: an append may have run already (resending could append twice), and a blocking
     // read would block again on a connection whose id the tail no longer knows.
     autoResendUnfulfilledCommands: false,
-    commandTimeout: options.commandTimeoutMs ?? 5000,
+    // 0 must be left out, not passed: ioredis would time every command out at once.
+    commandTimeout: options.commandTimeoutMs === 0 ? undefined : (options.commandTimeoutMs ?? 5000),
     lazyConnect: false,
+    enableAutoPipelining: options.autoPipelining ?? false,
   };
-  return new Redis(url, redisOptions);
 }
 
 /** Resolves once `redis` is ready, or rejects after `timeoutMs` with a message that says what to check. */
-export async function waitForReady(redis: Redis, url: string, timeoutMs = 10_000): Promise<void> {
+export async function waitForReady(redis: RedisConnection, url: string, timeoutMs = 10_000): Promise<void> {
   if (redis.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {

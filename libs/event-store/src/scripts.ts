@@ -91,6 +91,14 @@ local function trim()
   redis.call('XTRIM', log, 'MINID', (last + 1) .. '-0')
   redis.call('HSET', meta, 'base', last)
 end
+
+-- Rings the topic's bell (a shard channel in its slot, see keys.ts) with the new head, for log
+-- tails on a Redis Cluster, where one blocking XREAD cannot span topics. pcall: Redis 6 has no
+-- SPUBLISH, and a single Redis needs no bell.
+local function ring()
+  if appended == 0 then return end
+  redis.pcall('SPUBLISH', string.sub(log, 1, -5) .. ':bell', redis.call('HGET', meta, 'head'))
+end
 `;
 
 /**
@@ -126,6 +134,7 @@ for i = 5, #ARGV, 4 do
   end
 end
 trim()
+ring()
 return result
 `;
 
@@ -183,6 +192,7 @@ local stats = { total_attempts = total, successful = ok, failed = failed, succes
 result[#result + 1] = append('statistics_update', cjson.encode(stats), stats, 'monitor-tick')
 result[#result + 1] = append('instances_update', '{"instances":[' .. table.concat(parts, ',') .. ']}', {}, 'monitor-tick')
 trim()
+ring()
 return result
 `;
 

@@ -3,3 +3,4 @@ export * from './free-port.js';
 export * from './pulse-process.js';
 export * from './pulse-stack.js';
 export * from './redis-server.js';
+export * from './redis-cluster.js';

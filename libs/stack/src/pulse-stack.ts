@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { inheritedEnv } from '#pulse/config';
 import { freePort } from './free-port.js';
 import { PROJECT_ROOT, PulseProcess } from './pulse-process.js';
+import { RedisCluster } from './redis-cluster.js';
 import { RedisServer } from './redis-server.js';
 
 export interface PulseStackOptions {
@@ -12,6 +13,8 @@ export interface PulseStackOptions {
   redisDir?: string;
   /** Keep an AOF in the embedded Redis. @default true */
   redisAppendOnly?: boolean;
+  /** Embed a Redis Cluster of this many masters (at least 3) instead of one redis-server. @default 0: a single server */
+  redisCluster?: number;
   /** @default 1 */
   gateways?: number;
   /** @default 1 */
@@ -30,6 +33,8 @@ export class PulseStack {
   private constructor(
     readonly redisUrl: string,
     readonly redis: RedisServer | null,
+    /** The embedded Redis Cluster, when started with `redisCluster`. */
+    readonly cluster: RedisCluster | null,
     readonly gateways: PulseProcess[],
     readonly workers: PulseProcess[],
     private readonly baseEnv: Record<string, string | undefined>,
@@ -42,12 +47,13 @@ export class PulseStack {
   }
 
   static async start(options: PulseStackOptions = {}): Promise<PulseStack> {
-    const redis = options.redisUrl
-      ? null
-      : await RedisServer.start({ dir: options.redisDir ?? join(PROJECT_ROOT, '.pulse', 'redis'), appendOnly: options.redisAppendOnly });
-    const redisUrl = options.redisUrl ?? redis!.url;
-    const baseEnv = inheritedEnv({ ...options.env, REDIS_URL: redisUrl, HOST: options.env?.HOST ?? '127.0.0.1' });
-    const stack = new PulseStack(redisUrl, redis, [], [], baseEnv, options.onLine);
+    const dir = options.redisDir ?? join(PROJECT_ROOT, '.pulse', 'redis');
+    const embedded = !options.redisUrl;
+    const cluster = embedded && options.redisCluster ? await RedisCluster.start({ dir, masters: options.redisCluster, appendOnly: options.redisAppendOnly }) : null;
+    const redis = embedded && !cluster ? await RedisServer.start({ dir, appendOnly: options.redisAppendOnly }) : null;
+    const redisUrl = options.redisUrl ?? (cluster ?? redis)!.url;
+    const baseEnv = inheritedEnv({ ...options.env, ...(cluster ? { REDIS_CLUSTER: '1' } : {}), REDIS_URL: redisUrl, HOST: options.env?.HOST ?? '127.0.0.1' });
+    const stack = new PulseStack(redisUrl, redis, cluster, [], [], baseEnv, options.onLine);
     try {
       const basePort = options.basePort ?? 0;
       for (let i = 0; i < (options.gateways ?? 1); i++) await stack.addGateway(basePort === 0 ? 0 : basePort + i);
@@ -81,5 +87,6 @@ export class PulseStack {
     await Promise.all(this.workers.map((worker) => worker.stop()));
     await Promise.all(this.gateways.map((gateway) => gateway.stop()));
     await this.redis?.stop();
+    await this.cluster?.stop();
   }
 }

@@ -2,11 +2,14 @@
 import { parseArgs } from 'node:util';
 import { createServer } from 'node:net';
 import { ConfigError, inheritedEnv, parseConfig } from '#pulse/config';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from './pulse-process.js';
 import { PulseStack } from './pulse-stack.js';
 
-const USAGE = `Usage: npm start [-- --gateways N] [-- --workers M]
+const USAGE = `Usage: npm start [-- --gateways N] [-- --workers M] [-- --redis-cluster K]
 
-Starts Redis (REDIS_URL, or an embedded redis-server with its data in .pulse/redis),
+Starts Redis (REDIS_URL, or an embedded redis-server with its data in .pulse/redis;
+with --redis-cluster K, a new embedded Redis Cluster of K masters in .pulse/redis-cluster),
 M workers (1), N gateways (2) on PORT (3000), PORT+1, …, and the demo fleet on topic
 "demo" unless PULSE_DEMO=0. Every other Pulse variable (PULSE_TICK_MS, …) is passed on.`;
 
@@ -33,7 +36,7 @@ async function portFree(port: number, host: string): Promise<boolean> {
 async function main(): Promise<void> {
   let args;
   try {
-    args = parseArgs({ options: { gateways: { type: 'string' }, workers: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
+    args = parseArgs({ options: { gateways: { type: 'string' }, workers: { type: 'string' }, 'redis-cluster': { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
   } catch (error) {
     fail(`${(error as Error).message}\n\n${USAGE}`, 2);
   }
@@ -43,6 +46,8 @@ async function main(): Promise<void> {
   }
   const gateways = count(args.gateways, 'gateways', 2);
   const workers = count(args.workers, 'workers', 1);
+  const clusterMasters = args['redis-cluster'] === undefined ? 0 : count(args['redis-cluster'], 'redis-cluster', 3);
+  if (clusterMasters > 0 && clusterMasters < 3) fail(`--redis-cluster needs at least 3 masters, got ${clusterMasters}\n\n${USAGE}`, 2);
   const env = inheritedEnv();
   let config;
   try {
@@ -60,10 +65,12 @@ async function main(): Promise<void> {
   const urls = Array.from({ length: gateways }, (_, i) => `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${basePort + i}`);
 
   const started = Date.now();
-  process.stdout.write(`Starting Pulse: ${config.REDIS_URL && env.REDIS_URL ? `Redis at ${env.REDIS_URL}` : 'embedded redis-server'}, ${workers} worker(s), ${gateways} gateway(s)${demo ? ', demo fleet' : ''}…\n`);
+  const embedded = clusterMasters > 0 ? `embedded Redis Cluster of ${clusterMasters} masters` : 'embedded redis-server';
+  process.stdout.write(`Starting Pulse: ${config.REDIS_URL && env.REDIS_URL ? `Redis at ${env.REDIS_URL}` : embedded}, ${workers} worker(s), ${gateways} gateway(s)${demo ? ', demo fleet' : ''}…\n`);
   let stopping = false;
   const starting = PulseStack.start({
     redisUrl: env.REDIS_URL?.trim() ? config.REDIS_URL : undefined,
+    ...(clusterMasters > 0 ? { redisCluster: clusterMasters, redisDir: join(PROJECT_ROOT, '.pulse', 'redis-cluster'), redisAppendOnly: false } : {}),
     gateways,
     workers,
     basePort,
@@ -86,7 +93,7 @@ async function main(): Promise<void> {
 
   const stack = await starting;
   if (stopping) return;
-  void stack.redis?.waitExit().then(() => {
+  void (stack.redis ? stack.redis.waitExit() : stack.cluster ? Promise.race(stack.cluster.nodes.map((node) => node.waitExit())) : new Promise<void>(() => undefined)).then(() => {
     if (stopping) return;
     process.stderr.write(`\nthe embedded redis-server stopped unexpectedly; stopping the rest (its data is in .pulse/redis). Start again with npm start.\n`);
     void stop(1);
@@ -103,7 +110,7 @@ async function main(): Promise<void> {
     `Pulse is up (${((Date.now() - started) / 1000).toFixed(1)} s):`,
     ...stack.urls.map((url, i) => `  dashboard ${i + 1}  ${url}/`),
     `  REST API     ${stack.urls[0]}/api/v1/topics`,
-    `  redis        ${stack.redisUrl}${stack.redis ? ' (embedded, data in .pulse/redis)' : ''}`,
+    `  redis        ${stack.redisUrl}${stack.redis ? ' (embedded, data in .pulse/redis)' : stack.cluster ? ' (embedded cluster, new at each start)' : ''}`,
     demo ? '  demo fleet   12 instances on topic "demo" (PULSE_DEMO=0 turns it off)' : '  demo fleet   off',
     'Press Ctrl-C to stop everything.',
     '',

@@ -2,6 +2,7 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Queue, QueueEvents } from 'bullmq';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
+import { bullConnection } from '#pulse/event-store';
 import { BULL_PREFIX, MONITOR_QUEUE, MONITOR_SCHEDULER, type MonitorTickJob, type TickSummary } from '#pulse/contracts';
 
 export interface SchedulerStatus {
@@ -18,9 +19,12 @@ export interface SchedulerStatus {
 export class MonitorQueueService implements OnApplicationShutdown {
   private readonly queue: Queue<MonitorTickJob, TickSummary>;
   private events: QueueEvents | null = null;
+  /** BullMQ's connection (a shared Cluster connection on a cluster, which this service closes). */
+  private readonly connection: ReturnType<typeof bullConnection>;
 
   constructor(@Inject(PULSE_CONFIG) private readonly config: PulseConfig) {
-    this.queue = new Queue(MONITOR_QUEUE, { connection: { url: config.REDIS_URL, connectionName: 'pulse:gateway:queue' }, prefix: BULL_PREFIX });
+    this.connection = bullConnection(config, 'pulse:gateway:queue');
+    this.queue = new Queue(MONITOR_QUEUE, { connection: this.connection, prefix: BULL_PREFIX });
   }
 
   async status(): Promise<SchedulerStatus> {
@@ -40,7 +44,7 @@ export class MonitorQueueService implements OnApplicationShutdown {
 
   /** Queues a tick at now for the workers and waits for its result; rejects if none runs it within `timeoutMs`. */
   async tickNow(timeoutMs = 15_000): Promise<TickSummary> {
-    this.events ??= new QueueEvents(MONITOR_QUEUE, { connection: { url: this.config.REDIS_URL, connectionName: 'pulse:gateway:queue-events' }, prefix: BULL_PREFIX });
+    this.events ??= new QueueEvents(MONITOR_QUEUE, { connection: 'url' in this.connection ? { ...this.connection, connectionName: 'pulse:gateway:queue-events' } : this.connection, prefix: BULL_PREFIX });
     await this.events.waitUntilReady();
     const tickAt = Date.now();
     const job = await this.queue.add(MONITOR_SCHEDULER, { kind: 'monitor-tick', everyMs: this.config.PULSE_TICK_MS, tickAt }, { jobId: `manual-${tickAt}`, removeOnComplete: { count: 1000 }, removeOnFail: { count: 1000 } });
@@ -50,5 +54,6 @@ export class MonitorQueueService implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.events?.close();
     await this.queue.close();
+    if (!('url' in this.connection)) await this.connection.quit().catch(() => undefined);
   }
 }

@@ -3,6 +3,7 @@ import { Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import type { Redis } from 'ioredis';
 import { REDIS } from '#pulse/event-store';
+import { GatewayDrain } from '../live/gateway-drain.js';
 import { LogTail } from '../live/log-tail.js';
 
 @Controller()
@@ -10,6 +11,7 @@ export class HealthController {
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(LogTail) private readonly tail: LogTail,
+    @Inject(GatewayDrain) private readonly drain: GatewayDrain,
   ) {}
 
   /** The process is alive (it answers). */
@@ -19,16 +21,16 @@ export class HealthController {
     return { ok: true };
   }
 
-  /** Ready: Redis answers and the log tail reads. 503 otherwise, with what is wrong. */
+  /** Ready: Redis answers, the log tail reads and the process is not draining. 503 otherwise, with what is wrong. */
   @Get('readyz')
-  async readyz(@Res({ passthrough: true }) response: Response): Promise<{ ok: boolean; redis: string; tail: string; topics: number }> {
+  async readyz(@Res({ passthrough: true }) response: Response): Promise<{ ok: boolean; redis: string; tail: string; topics: number; draining: boolean }> {
     const redis = await this.redis.ping().then(
       () => 'ready',
       (error: Error) => `unreachable: ${error.message}`,
     );
     const tail = this.tail.healthy ? 'reading' : `failing (${this.tail.failures} errors)`;
-    const ok = redis === 'ready' && this.tail.healthy;
+    const ok = redis === 'ready' && this.tail.healthy && !this.drain.draining;
     response.status(ok ? 200 : 503);
-    return { ok, redis, tail, topics: this.tail.topics.length };
+    return { ok, redis, tail, topics: this.tail.topics.length, draining: this.drain.draining };
   }
 }

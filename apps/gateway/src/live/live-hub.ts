@@ -1,4 +1,5 @@
 // The seam between the log and the sockets: snapshot or replay, catch-up, then the live room, without gap or duplicate.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Server, Socket } from 'socket.io';
 import {
   MAX_REPLAY_LIMIT,
@@ -41,6 +42,9 @@ export interface LiveHubOptions {
 export const topicRoom = (topic: string) => `topic:${topic}`;
 /** Room of the sockets live on `topic` that asked for batch frames. */
 const batchRoom = (topic: string) => `batch:${topic}`;
+
+/** A drain closes sockets in at most this many waves. */
+const DRAIN_WAVES = 10;
 
 const error = (code: ErrorBody['code'], message: string): ErrorBody => ({ ok: false, code, message });
 
@@ -201,6 +205,23 @@ export class LiveHub implements TailListener {
           .catch(() => undefined); // Another gateway did not answer in time: the next change announces again.
       }, this.presenceDelayMs),
     );
+  }
+
+  /**
+   * Closes the connection of every socket of this process, in waves spread over `spreadMs`, so
+   * that their clients reconnect (through the load balancer, to other gateways) and resume from
+   * their last seq without all arriving at once. Closing the transport, not disconnecting the
+   * socket, makes plain socket.io clients reconnect by themselves too. Resolves with the count.
+   */
+  async drain(spreadMs: number): Promise<number> {
+    const sockets = [...(this.server?.sockets.sockets.values() ?? [])];
+    const waves = Math.max(1, Math.min(DRAIN_WAVES, sockets.length));
+    const perWave = Math.ceil(sockets.length / waves);
+    for (let wave = 0; wave < waves; wave++) {
+      if (wave > 0) await sleep(spreadMs / waves);
+      for (const socket of sockets.slice(wave * perWave, (wave + 1) * perWave)) socket.conn.close();
+    }
+    return sockets.length;
   }
 
   /** Stops pending presence announcements (at shutdown). */

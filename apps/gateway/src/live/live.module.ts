@@ -1,8 +1,10 @@
 // The live feed of one gateway process: its log tail, the hub that feeds sockets, and the Socket.IO gateway.
 import { Inject, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
-import { EventStore, LogReader, REDIS, RedisConnections } from '#pulse/event-store';
+import { ClusterLogReader, EventStore, LogReader, REDIS, RedisConnections, type RedisConnection } from '#pulse/event-store';
+import { GatewayDrain } from './gateway-drain.js';
+import type { PulseEvent, ResyncReason } from '#pulse/contracts';
 import { LiveGateway } from './live.gateway.js';
 import { LiveHub } from './live-hub.js';
 import { LogTail } from './log-tail.js';
@@ -19,21 +21,30 @@ export const TAIL_AND_HUB = Symbol('TAIL_AND_HUB');
     {
       provide: TAIL_AND_HUB,
       inject: [RedisConnections, REDIS, EventStore, PULSE_CONFIG],
-      useFactory: (connections: RedisConnections, commands: Redis, store: EventStore, config: PulseConfig) => {
-        // Blocking reads get a connection of their own, as BullMQ's QueueEvents does.
-        const reading = connections.connect({ name: 'pulse:gateway:tail', commandTimeoutMs: TAIL_BLOCK_MS + 2000 });
+      useFactory: (connections: RedisConnections, commands: RedisConnection, store: EventStore, config: PulseConfig) => {
         const hub: { current?: LiveHub } = {};
-        const tail = new LogTail(
-          new LogReader(reading),
-          store,
-          {
-            unblock: async (id) => Number(await commands.client('UNBLOCK', id)) === 1,
-          },
-          { onEvents: (topic, events) => hub.current!.onEvents(topic, events), onReset: (topic, reason) => hub.current!.onReset(topic, reason) },
-          new Logger('LogTail'),
-          { blockMs: TAIL_BLOCK_MS },
-        );
-        reading.on('close', () => tail.interrupt('the log tail connection closed'));
+        const listener = { onEvents: (topic: string, events: PulseEvent[]) => hub.current!.onEvents(topic, events), onReset: (topic: string, reason: ResyncReason) => hub.current!.onReset(topic, reason) };
+        let tail: LogTail;
+        if (connections.cluster) {
+          // One XREAD cannot span slots: wait on the topics' bells, one subscriber per shard.
+          const reader = new ClusterLogReader(
+            connections.connect({ name: 'pulse:gateway:tail', autoPipelining: true }) as Cluster,
+            connections.connect({ name: 'pulse:gateway:bells', offlineQueue: true, maxRetriesPerRequest: null, shardedSubscribers: true }) as Cluster,
+          );
+          tail = new LogTail(reader, store, { unblock: () => Promise.resolve(reader.wake()) }, listener, new Logger('LogTail'), { blockMs: TAIL_BLOCK_MS });
+        } else {
+          // Blocking reads get a connection of their own, as BullMQ's QueueEvents does.
+          const reading = connections.connect({ name: 'pulse:gateway:tail', commandTimeoutMs: TAIL_BLOCK_MS + 2000 }) as Redis;
+          tail = new LogTail(
+            new LogReader(reading),
+            store,
+            { unblock: async (id) => Number(await (commands as Redis).client('UNBLOCK', id)) === 1 },
+            listener,
+            new Logger('LogTail'),
+            { blockMs: TAIL_BLOCK_MS },
+          );
+          reading.on('close', () => tail.interrupt('the log tail connection closed'));
+        }
         hub.current = new LiveHub(store, tail, { slowConsumers: new SlowConsumerGuard(config.PULSE_SLOW_CONSUMER_BYTES, new Logger('SlowConsumers')) });
         return { tail, hub: hub.current };
       },
@@ -41,8 +52,9 @@ export const TAIL_AND_HUB = Symbol('TAIL_AND_HUB');
     { provide: LogTail, inject: [TAIL_AND_HUB], useFactory: (both: { tail: LogTail }) => both.tail },
     { provide: LiveHub, inject: [TAIL_AND_HUB], useFactory: (both: { hub: LiveHub }) => both.hub },
     LiveGateway,
+    GatewayDrain,
   ],
-  exports: [LogTail, LiveHub],
+  exports: [LogTail, LiveHub, GatewayDrain],
 })
 export class LiveModule implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(

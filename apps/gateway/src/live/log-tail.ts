@@ -1,7 +1,7 @@
 // One blocking XREAD loop per gateway process over the topics its own sockets follow, in seq order.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PulseEvent, ResyncReason } from '#pulse/contracts';
-import type { EventStore, LogReader } from '#pulse/event-store';
+import type { EventStore, LogSource } from '#pulse/event-store';
 
 /** Where the tail hands what it reads. Called synchronously, in seq order per topic. */
 export interface TailListener {
@@ -57,7 +57,7 @@ export class LogTail {
   failures = 0;
 
   constructor(
-    private readonly reader: LogReader,
+    private readonly reader: LogSource,
     private readonly store: EventStore,
     private readonly connection: TailConnection,
     private readonly listener: TailListener,

@@ -1,9 +1,10 @@
 // The monitor tick: its BullMQ queue, the job scheduler upserted at boot, the processor and the service.
 import { BullModule, InjectQueue } from '@nestjs/bullmq';
-import { Inject, Logger, Module, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Queue } from 'bullmq';
+import type { Cluster } from 'ioredis';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
-import { EventStore } from '#pulse/event-store';
+import { bullConnection, EventStore } from '#pulse/event-store';
 import { BULL_PREFIX, MONITOR_QUEUE, MONITOR_SCHEDULER, type MonitorTickJob } from '#pulse/contracts';
 import { MonitorTickProcessor } from './monitor-tick.processor.js';
 import { MonitorTickService } from './monitor-tick.service.js';
@@ -13,7 +14,7 @@ import { MonitorTickService } from './monitor-tick.service.js';
     BullModule.forRootAsync({
       inject: [PULSE_CONFIG],
       useFactory: (config: PulseConfig) => ({
-        connection: { url: config.REDIS_URL, connectionName: 'pulse:worker:bullmq' },
+        connection: bullConnection(config, 'pulse:worker:bullmq'),
         prefix: BULL_PREFIX,
       }),
     }),
@@ -30,13 +31,23 @@ import { MonitorTickService } from './monitor-tick.service.js';
   ],
   exports: [MonitorTickService],
 })
-export class MonitorModule implements OnApplicationBootstrap {
+export class MonitorModule implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('MonitorScheduler');
 
   constructor(
     @InjectQueue(MONITOR_QUEUE) private readonly queue: Queue<MonitorTickJob>,
     @Inject(PULSE_CONFIG) private readonly config: PulseConfig,
+    private readonly processor: MonitorTickProcessor,
   ) {}
+
+  /** On a cluster BullMQ shares a connection it does not close: close it once the worker (and its running tick) is done. */
+  async onApplicationShutdown(): Promise<void> {
+    const connection = this.queue.opts.connection as Cluster | { url: string };
+    if ('url' in connection) return;
+    await this.processor.worker.close();
+    await this.queue.close();
+    await connection.quit().catch(() => connection.disconnect());
+  }
 
   /**
    * Every worker upserts the one scheduler at boot (upserting twice leaves one scheduler), and

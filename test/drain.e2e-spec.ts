@@ -1,0 +1,169 @@
+// Graceful drain e2e: SIGTERM on gateways and workers while events flow, checked against the log (XRANGE).
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import type { PulseClient } from '#pulse/client';
+import type { IngestEvent, PulseEvent } from '#pulse/contracts';
+import { decodeEntry } from '#pulse/event-store';
+import { startPulse, type PulseTestStack } from '#pulse/testing';
+import { Changes, within } from './support/clients.js';
+
+let pulse: PulseTestStack | undefined;
+let redis: Redis | undefined;
+
+beforeAll(async () => {
+  pulse = await startPulse({ gateways: 3, workers: 1, env: { PULSE_DRAIN_MS: '600', PULSE_SHUTDOWN_TIMEOUT_MS: '8000', LOG_LEVEL: 'log' } });
+  redis = new Redis(pulse.redisUrl, { maxRetriesPerRequest: 1 });
+}, 60_000);
+
+afterAll(async () => {
+  redis?.disconnect();
+  await pulse?.stop();
+}, 60_000);
+
+function thePulse(): PulseTestStack {
+  if (!pulse) throw new Error('the Pulse test stack did not start');
+  return pulse;
+}
+
+const attempt = (instanceId: string, i: number): IngestEvent => ({ type: 'attempt.recorded', data: { instanceId, outcome: i % 7 === 0 ? 'failure' : 'success' } });
+
+async function readLog(topic: string): Promise<PulseEvent[]> {
+  const entries = await redis!.xrange(`pulse:{${topic}}:log`, '-', '+');
+  return entries.map(([id, fields]) => decodeEntry(topic, id, fields));
+}
+
+/** Posts batches to `topic` through whichever gateway answers, until stopped; counts what was appended. */
+function producer(topic: string) {
+  let running = true;
+  let appended = 0;
+  let refused = 0;
+  const done = (async () => {
+    for (let i = 0; running; i++) {
+      const urls = thePulse().processes.gateways.filter((gateway) => gateway.running).map((gateway) => gateway.url);
+      const url = urls[i % urls.length]!;
+      try {
+        const response = await fetch(`${url}/api/v1/topics/${topic}/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ events: [attempt(`i-${i % 5}`, i), attempt(`i-${(i + 1) % 5}`, i + 1)] }),
+        });
+        if (response.status === 201) appended += 2;
+        else refused += 1;
+      } catch {
+        refused += 1; // That gateway was stopping: the next request goes to another.
+      }
+      await new Promise((resolve) => setTimeout(resolve, 15));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await done;
+      return { appended, refused };
+    },
+  };
+}
+
+/** A PulseClient following `topic`, recording every event and snapshot its handlers see. */
+function follow(topic: string, urls: string[]) {
+  const changes = new Changes();
+  const events: PulseEvent[] = [];
+  const snapshots: string[] = [];
+  const gateways = new Set<string>();
+  const client: PulseClient = thePulse().client({ urls, reconnectDelayMs: 50, maxReconnectDelayMs: 500 });
+  client.onState((_state, gateway) => {
+    if (gateway) gateways.add(gateway);
+  });
+  const subscription = client.subscribe(topic, {
+    onEvent: (event) => {
+      events.push(event);
+      changes.changed();
+    },
+    onSnapshot: (_snapshot, reason) => {
+      snapshots.push(reason);
+      changes.changed();
+    },
+  });
+  return { client, events, snapshots, gateways, changes, seq: () => subscription.position()?.seq ?? 0 };
+}
+
+describe('graceful drain', () => {
+  it('a rolling SIGTERM restart of every gateway while events flow leaves every client with exactly the log', async () => {
+    const stack = thePulse();
+    const topic = `drain-rolling-${Date.now().toString(36)}`;
+    await stack.publish(topic, [attempt('i-0', 1)]);
+    const ports = stack.urls.map((url) => Number(new URL(url).port));
+    // Twelve clients, spread: each starts on a different gateway and fails over in turn.
+    const clients = Array.from({ length: 12 }, (_, i) => follow(topic, [...stack.urls.slice(i % 3), ...stack.urls.slice(0, i % 3)]));
+    await Promise.all(clients.map((c) => c.changes.until(() => 'clients subscribed', () => c.snapshots.length > 0)));
+    const flow = producer(topic);
+
+    for (const [i, port] of ports.entries()) {
+      const gateway = stack.processes.gateways.find((g) => g.running && Number(new URL(g.url).port) === port)!;
+      const started = Date.now();
+      const status = await gateway.stop(15_000);
+      // It exits on its own (Nest re-raises the SIGTERM after closing), well before the SIGKILL fallback.
+      expect(status.signal === 'SIGTERM' || status.code === 0).toBe(true);
+      expect(Date.now() - started).toBeLessThan(8000);
+      expect(gateway.output()).toMatch(/SIGTERM: closed \d+ socket connection\(s\)/);
+      if (i === 0) expect(gateway.output()).not.toMatch(/closed 0 socket/);
+      await stack.processes.addGateway(port);
+    }
+
+    const { appended } = await flow.stop();
+    expect(appended).toBeGreaterThan(20);
+    const log = await readLog(topic);
+    const head = log.at(-1)!.seq;
+    await Promise.all(clients.map((c, i) => c.changes.until(() => `client ${i} at ${head} (at ${c.seq()})`, () => c.seq() >= head, 20_000)));
+    for (const c of clients) {
+      // One snapshot (the first subscribe); after it, every event exactly once, in order: each move was a resume.
+      expect(c.snapshots).toEqual(['initial']);
+      const from = c.events[0]?.seq ?? head + 1;
+      expect(c.events).toEqual(log.filter((event) => event.seq >= from));
+      expect(c.gateways.size).toBeGreaterThan(1);
+    }
+  }, 90_000);
+
+  it('a gateway that is draining answers /readyz with 503 and refuses new connections, then exits', async () => {
+    const stack = thePulse();
+    const gateway = await stack.processes.addGateway(0, { PULSE_DRAIN_MS: '3000' });
+    const topic = `drain-ready-${Date.now().toString(36)}`;
+    await stack.publish(topic, [attempt('i-0', 1)]);
+    const watcher = follow(topic, [gateway.url]);
+    await watcher.changes.until(() => 'subscribed', () => watcher.snapshots.length > 0);
+    expect((await fetch(`${gateway.url}/readyz`)).status).toBe(200);
+    // A keep-alive connection opened before the SIGTERM sees readiness drop while the sockets are moved.
+    gateway.kill('SIGTERM');
+    const readiness = await within(
+      'readyz to answer 503 or the listener to close',
+      (async () => {
+        for (;;) {
+          const status = await fetch(`${gateway.url}/readyz`).then((r) => r.status, () => 'refused' as const);
+          if (status !== 200) return status;
+        }
+      })(),
+    );
+    expect([503, 'refused']).toContain(readiness);
+    const status = await within('the draining gateway to exit', gateway.exited, 10_000);
+    expect(status.signal === 'SIGTERM' || status.code === 0).toBe(true);
+    expect(gateway.output()).toMatch(/closed 1 socket connection/);
+    watcher.client.close();
+  }, 30_000);
+
+  it('SIGTERM on a worker lets it exit cleanly; the scheduler stays one and the next worker ticks', async () => {
+    const stack = thePulse();
+    const topic = `drain-worker-${Date.now().toString(36)}`;
+    await stack.publish(topic, [attempt('i-0', 1)]);
+    const [worker] = stack.processes.workers;
+    const tick = stack.tick();
+    const status = await worker!.stop(15_000);
+    expect(status.signal === 'SIGTERM' || status.code === 0).toBe(true);
+    await stack.processes.addWorker();
+    const summary = await stack.tick();
+    expect(summary.topics).toBeGreaterThan(0);
+    // The tick asked for before the SIGTERM ran, on the old worker or else on the new one.
+    expect((await tick).topics).toBeGreaterThan(0);
+    const schedulers = await redis!.zrange('{pulse}:pulse-monitor:repeat', '0', '-1');
+    expect(schedulers).toEqual(['monitor-tick']);
+  }, 60_000);
+});
