@@ -389,13 +389,15 @@ export function report(scenario: string, result: CheckResult, extra = ''): void 
 }
 
 /** Posts events and answers the status and body (never throws on an HTTP status). */
-export async function postEvents(url: string, topic: string, events: unknown[]): Promise<{ status: number; seqs?: number[]; epoch?: string }> {
+export async function postEvents(url: string, topic: string, events: unknown[]): Promise<{ status: number; seqs?: number[]; epoch?: string; error?: string }> {
   try {
     const response = await fetch(`${url}/api/v1/topics/${topic}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events }), signal: AbortSignal.timeout(10_000) });
     const body = (await response.json().catch(() => null)) as { seqs?: number[]; epoch?: string } | null;
     return { status: response.status, seqs: body?.seqs, epoch: body?.epoch };
-  } catch {
-    return { status: 0 };
+  } catch (error) {
+    // No answer: say why (ECONNREFUSED: never sent; ECONNRESET or a timeout: cut in flight).
+    const cause = (error as { cause?: { code?: string } }).cause;
+    return { status: 0, error: cause?.code ?? (error as Error).name };
   }
 }
 
@@ -405,7 +407,7 @@ export async function postEvents(url: string, topic: string, events: unknown[]):
  */
 export class Load {
   readonly accepted: { topic: string; epoch: string; seqs: number[] }[] = [];
-  readonly refused: { status: number; topic: string }[] = [];
+  readonly refused: { status: number; topic: string; error?: string }[] = [];
   private timer: ReturnType<typeof setInterval> | null = null;
   private inFlight = new Set<Promise<void>>();
   private n = 0;
@@ -430,7 +432,7 @@ export class Load {
         );
         const request = postEvents(url, topic, events).then((answer) => {
           if (answer.status === 201) this.accepted.push({ topic, epoch: answer.epoch!, seqs: answer.seqs! });
-          else this.refused.push({ status: answer.status, topic });
+          else this.refused.push({ status: answer.status, topic, ...(answer.error ? { error: answer.error } : {}) });
         });
         this.inFlight.add(request);
         void request.finally(() => this.inFlight.delete(request));
@@ -454,6 +456,19 @@ export class Load {
   get count(): number {
     return this.accepted.reduce((sum, batch) => sum + batch.seqs.length, 0);
   }
+}
+
+const INGEST_TYPES = new Set(['instance.heartbeat', 'attempt.recorded']);
+
+/**
+ * Ingest events of the log's epoch that no producer was answered 201 for, and acknowledged seqs
+ * missing from the log: both must be empty (a refused or cut request appended nothing).
+ */
+export async function unacknowledged(stack: ChaosStack, topic: string, load: Load, epochs: (epoch: string, log: TopicLog) => boolean = (epoch, log) => epoch === log.epoch): Promise<{ appendedWithoutAck: number[]; ackedButMissing: number[] }> {
+  const log = await stack.readLog(topic);
+  const inLog = new Set([...log.entries].filter(([, entry]) => INGEST_TYPES.has(entry.type)).map(([seq]) => seq));
+  const acked = new Set(load.accepted.filter((batch) => batch.topic === topic && epochs(batch.epoch, log)).flatMap((batch) => batch.seqs));
+  return { appendedWithoutAck: [...inLog].filter((seq) => !acked.has(seq)).sort((a, b) => a - b), ackedButMissing: [...acked].filter((seq) => !inLog.has(seq)).sort((a, b) => a - b) };
 }
 
 /** Asks until `check` answers true, every `intervalMs` (for state only observable by asking: /readyz, Redis). */
