@@ -139,7 +139,8 @@ describe(`Redis trouble (${LONG ? 'long' : 'short'})`, () => {
     await sleep(PHASE_MS / 2);
     await load.stop();
     await afterTrouble('redis SIGSTOP 10s', topic, load, list, `503s=${load.refused.filter((r) => r.status === 503).length}`);
-    expect([...seen.values()].map((states) => [...states].sort())).toEqual(stack.urls.map(() => [false, true]));
+    // Not ready while frozen (and ready again: allReady() above waited for it).
+    expect([...seen.values()].map((states) => states.has(false))).toEqual(stack.urls.map(() => true));
     expect(load.refused.length).toBeGreaterThan(0);
     expect(load.refused.filter((r) => r.status !== 503)).toEqual([]);
     kept.freeze = { topic, load };
@@ -155,10 +156,9 @@ describe(`Redis trouble (${LONG ? 'long' : 'short'})`, () => {
     const topic = uniqueTopic('restart-aof');
     const { load, list } = await withLoad(topic);
     const before = await stack.readLog(topic);
-    const { seen } = await watchReadiness(async () => {
-      await stack.restartRedis({ wipe: false });
-      await allReady();
-    });
+    // A restart takes a moment: /readyz may never be seen false; every gateway must be ready again.
+    await stack.restartRedis({ wipe: false });
+    await allReady();
     await sleep(PHASE_MS / 2);
     await load.stop();
     const result = await afterTrouble('redis restart (AOF)', topic, load, list, '');
@@ -166,7 +166,6 @@ describe(`Redis trouble (${LONG ? 'long' : 'short'})`, () => {
     expect(after.epoch).toBe(before.epoch);
     expect(after.head).toBeGreaterThan(before.head);
     expect(result.summary.resyncs).toBe(0);
-    expect([...seen.values()].map((states) => states.has(true))).toEqual(stack.urls.map(() => true));
     expect(load.refused.filter((r) => r.status !== 503)).toEqual([]);
     await acknowledgedIsAppended(topic, load);
   }, 120_000);
@@ -175,10 +174,9 @@ describe(`Redis trouble (${LONG ? 'long' : 'short'})`, () => {
     const topic = uniqueTopic('restart-wiped');
     const { load, list } = await withLoad(topic);
     const before = await stack.readLog(topic);
-    const { seen } = await watchReadiness(async () => {
-      await stack.restartRedis({ wipe: true });
-      await allReady();
-    });
+    // A restart takes a moment: /readyz may never be seen false; every gateway must be ready again.
+    await stack.restartRedis({ wipe: true });
+    await allReady();
     // The job scheduler lived in the lost data too: ticks must still happen on the new log (while it takes ingest).
     await poll('a tick on the new log', async () => [...(await stack.readLog(topic)).entries.values()].some((entry) => entry.type === 'status_update'), 3 * TICK_MS + 5000, 200);
     await sleep(PHASE_MS / 2);
@@ -189,7 +187,6 @@ describe(`Redis trouble (${LONG ? 'long' : 'short'})`, () => {
     // Each client was told: one more snapshot than its first one, and it holds the new epoch.
     expect(result.summary.resyncs).toBeGreaterThanOrEqual(list.length);
     expect(list.map((s) => s.history.deliveries.filter((d) => d.kind === 'snapshot' && d.epoch === after.epoch).length > 0)).toEqual(list.map(() => true));
-    expect([...seen.values()].map((states) => states.has(true))).toEqual(stack.urls.map(() => true));
     expect(load.refused.filter((r) => r.status !== 503)).toEqual([]);
     // Every event acknowledged after the loss is in the new log (whatever epoch it was answered with: see below).
     await acknowledgedIsAppended(topic, load, (epoch) => epoch !== before.epoch);
