@@ -79,6 +79,10 @@ describe('checkHistories', () => {
     expect(findings.map((f) => f.kind).sort()).toEqual(['behind', 'behind', 'no-start']);
   });
 
+  it('accepts a client past the head it was read at (appends went on while the log was read)', () => {
+    expect(checkHistories([history(0, [1, 2, 3, 4])], [logOf('e1', 3)]).findings).toEqual([]);
+  });
+
   it('does not insist on the head when told the history may be partial', () => {
     expect(checkHistories([history(0, [1, 2, 3])], [logOf('e1', 5)], { complete: false }).findings).toEqual([]);
   });
