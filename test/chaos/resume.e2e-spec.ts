@@ -1,10 +1,9 @@
 // Chaos: resuming at the edges of retention, and a reconnect storm from spread positions; every history checked against the log.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Changes } from '../support/clients.js';
-import { ChaosStack, Load, LONG, postEvents, scale, settle, uniqueTopic, verdict, WireSubscriber, type Subscriber } from './support/chaos.js';
+import { ChaosStack, Load, LONG, postEvents, rss, scale, settle, uniqueTopic, verdict, WireSubscriber, type Subscriber } from './support/chaos.js';
 
 const STORM = scale(300, 1000);
 const RETENTION = 1000;
@@ -41,10 +40,6 @@ for (;;) {
   await new Promise((resolve) => setTimeout(resolve, 100));
 }`;
 
-function rss(pid: number): number {
-  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-}
-
 describe(`resume (${LONG ? 'long' : 'short'})`, () => {
   it('at the edges of retention: before the oldest retained event a snapshot, at it and at the head an exact replay; then live', async () => {
     const topic = uniqueTopic('retention');
@@ -63,7 +58,8 @@ describe(`resume (${LONG ? 'long' : 'short'})`, () => {
     const result = await verdict('retention edges', stack, all, { extra: `base=${base} head=${head}` });
     expect(result.findings).toEqual([]);
     expect(before.map((s) => s.history.deliveries.filter((d) => d.kind === 'snapshot').map((d) => (d as { reason: string }).reason))).toEqual(before.map(() => ['held before', 'not_recovered']));
-    expect(exact.map((s) => s.recovered)).toEqual(exact.map(() => 1));
+    // Replayed, never re-snapshotted (a reconnect under load resumes again: recovered may be above 1).
+    expect(exact.map((s) => s.recovered >= 1 && s.history.deliveries.filter((d) => d.kind === 'snapshot').length === 1)).toEqual(exact.map(() => true));
     expect(await stack.foldDrift(topic)).toEqual([]);
   }, 60_000);
 
@@ -118,7 +114,7 @@ describe(`resume (${LONG ? 'long' : 'short'})`, () => {
     const result = await verdict('reconnect storm', stack, storm, { extra: `healthz-max=${maxDelay}ms rss-before=${Math.round(rssBefore / 2 ** 20)}MB rss-peak=${Math.round(rssPeak / 2 ** 20)}MB` });
     expect(result.findings).toEqual([]);
     expect(result.summary.resyncs).toBe(0);
-    expect(storm.filter((s) => s.recovered !== 1).map((s) => s.history.client)).toEqual([]);
+    expect(storm.filter((s) => s.recovered < 1).map((s) => s.history.client)).toEqual([]);
     // Under a second, as the issue asks, on the on-demand run (a quiet machine). In CI, where other
     // jobs share two cores, a round trip measures CPU contention as much as the gateway's own event
     // loop: there it only proves the gateways kept answering.

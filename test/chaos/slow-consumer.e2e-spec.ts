@@ -1,11 +1,10 @@
 // Chaos: a client that stops reading is cut loose once its unsent output passes the bound; the gateway's memory stays bounded, others never notice, and it resumes when it returns.
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { io } from 'socket.io-client';
 import type { SubscribeAck } from '#pulse/contracts';
 import { Changes, type PulseClientSocket } from '../support/clients.js';
 import { History } from './support/history.js';
-import { ChaosStack, LONG, poll, postEvents, scale, SdkSubscriber, settle, uniqueTopic, verdict, WireSubscriber, type Subscriber } from './support/chaos.js';
+import { ChaosStack, LONG, poll, postEvents, rss, scale, SdkSubscriber, settle, uniqueTopic, verdict, WireSubscriber, type Subscriber } from './support/chaos.js';
 
 /** The bound under test (PULSE_SLOW_CONSUMER_BYTES): small, so that a few seconds of traffic pass it. */
 const BOUND = 512 * 1024;
@@ -22,12 +21,6 @@ afterAll(async () => {
   await stack?.stop();
 }, 60_000);
 
-
-/** Resident memory of a process (bytes), from /proc. */
-function rss(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(match?.[1] ?? 0) * 1024;
-}
 
 /** The TCP socket under a socket.io-client websocket connection, to stop and resume reading it. */
 function tcpOf(socket: PulseClientSocket): { pause(): void; resume(): void } {

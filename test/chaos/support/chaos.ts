@@ -487,6 +487,11 @@ export async function ready(url: string): Promise<boolean> {
   return response.status === 200;
 }
 
+/** Resident memory of a process (bytes), from /proc. */
+export function rss(pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+}
+
 /** A fresh topic name. */
 let topicCount = 0;
 export function uniqueTopic(name: string): string {
