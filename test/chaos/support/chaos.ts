@@ -265,6 +265,8 @@ export class WireSubscriber implements Subscriber {
   }
 
   private subscribe(socket: PulseClientSocket, resume: boolean): void {
+    // A retry scheduled before close() or a reconnect: that connection is gone.
+    if (this.closed || socket !== this.socket) return;
     const position = resume ? this.history.position(this.topic) : null;
     const since = position ? { seq: position.seq, epoch: position.epoch } : undefined;
     socket.timeout(10_000).emit('subscribe', { topic: this.topic, since, batch: this.options.batch ?? false }, (error: Error | null, ack: SubscribeAck) => {
