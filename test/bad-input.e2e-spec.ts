@@ -6,7 +6,8 @@ import { startPulse, type PulseTestStack } from '#pulse/testing';
 import type { Socket } from 'socket.io-client';
 import type { PulseEvent } from '#pulse/contracts';
 import { PulseStack } from '#pulse/stack';
-import { attempt, heartbeat, post, RecordingClient, type RestAnswer } from './support/clients.js';
+import WebSocket from 'ws';
+import { attempt, heartbeat, post, RecordingClient, waitUntil, within, type RestAnswer } from './support/clients.js';
 
 const suffix = randomUUID().slice(0, 8);
 /** Followed by the bystander from start to end; valid events are posted to it between all the bad requests. */
@@ -338,6 +339,95 @@ describe('socket requests with bad input', () => {
       client.close();
       await idle.stop();
     }
+  });
+});
+
+/** A raw engine.io WebSocket connection that has joined namespace `/`: frames sent on it are not shaped by any client library. */
+async function rawConnection(): Promise<{ ws: WebSocket; closed: Promise<number> }> {
+  const ws = new WebSocket(`${url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`);
+  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+  ws.on('error', () => undefined);
+  const messages: string[] = [];
+  ws.on('message', (data: Buffer) => messages.push(data.toString()));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  ws.send('40');
+  await waitUntil('the namespace connect answer', () => messages.some((m) => m.startsWith('40')), 5000);
+  return { ws, closed };
+}
+
+describe('malformed frames, oversize frames, floods, hostile positions and unknown topics', () => {
+  it.each<[string, string | Buffer]>([
+    ['an event frame with broken JSON', '42["subscribe",{"topic":'],
+    ['an event frame that is not an array', '42{"topic":"x"}'],
+    ['an event frame with no name', '42[]'],
+    ['an event frame whose name is not a string', '42[{"a":1},{"topic":"x"}]'],
+    ['an unknown packet type', '49["subscribe"]'],
+    ['a connect to an unknown namespace', '40/nope,'],
+    ['an ack id that is not a number', '42abc["subscribe",{"topic":"x"}]'],
+    ['a binary frame of noise', Buffer.from([0xff, 0x00, 0x13, 0x37, 0x42])],
+    ['an engine.io frame of an unknown type', '9hello'],
+    ['an empty frame', ''],
+  ])('a malformed Socket.IO frame (%s) closes or is ignored by that connection only; the gateway answers others', async (_what, frame) => {
+    const before = await heads();
+    const { ws, closed } = await rawConnection();
+    ws.send(frame);
+    // Either the connection is closed, or it is still usable: the gateway did not crash either way.
+    const outcome = await Promise.race([closed.then(() => 'closed'), new Promise((resolve) => setTimeout(() => resolve('open'), 300))]);
+    if (outcome === 'open') ws.close();
+    expect(await ask('replay', { topic: TARGET, fromSeq: 1, limit: 1 })).toMatchObject({ ok: true });
+    expect(await heads()).toEqual(before);
+  });
+
+  it('an oversize frame (over 64 KB) closes that connection; nothing is appended', async () => {
+    const before = await heads();
+    const { ws, closed } = await rawConnection();
+    ws.send(`42${JSON.stringify(['subscribe', { topic: TARGET, pad: 'x'.repeat(100_000) }])}`);
+    expect(await within('the oversize frame to close its connection', closed, 5000)).toBeGreaterThan(0);
+    expect(await heads()).toEqual(before);
+  });
+
+  it('a flood of 2,000 bad requests on one socket: each answered BAD_REQUEST (or RATE_LIMITED), in order, and the socket stays usable', async () => {
+    const answers = await Promise.all(Array.from({ length: 2000 }, (_, i) => ask(i % 2 ? 'subscribe' : 'replay', { topic: 'BAD!', fromSeq: -i })));
+    expect(answers.filter((answer) => answer.code !== 'BAD_REQUEST' && answer.code !== 'RATE_LIMITED')).toEqual([]);
+    expect(await ask('replay', { topic: TARGET, fromSeq: 1, limit: 1 })).toMatchObject({ ok: true });
+  }, 30_000);
+
+  it('a flood of 300 concurrent bad REST bodies: each refused (400 or 429), nothing appended', async () => {
+    const before = await heads();
+    const answers = await Promise.all(Array.from({ length: 300 }, (_, i) => post(url, TARGET, i % 3 ? { events: [{ type: 'instance.exploded', data: {} }] } : '{"events": [')));
+    expect(answers.filter((answer) => answer.status !== 400 && answer.status !== 429)).toEqual([]);
+    expect(await heads()).toEqual(before);
+  }, 30_000);
+
+  it.each<[string, () => unknown, string]>([
+    ['an epoch of another topic', () => ({ topic: TARGET, since: { seq: 1, epoch: epochs[BYSTANDER] } }), 'snapshot'],
+    ['an epoch that never existed', () => ({ topic: TARGET, since: { seq: 2, epoch: 'mx0000-deadbeef' } }), 'snapshot'],
+    ['an epoch of unicode and control characters', () => ({ topic: TARGET, since: { seq: 2, epoch: '\u0000\u202e☠' } }), 'snapshot'],
+    ['the largest safe seq', () => ({ topic: TARGET, since: { seq: Number.MAX_SAFE_INTEGER, epoch: epochs[TARGET] } }), 'BAD_REQUEST'],
+    ['an epoch of 65 characters', () => ({ topic: TARGET, since: { seq: 1, epoch: 'e'.repeat(65) } }), 'BAD_REQUEST'],
+    ['an empty epoch', () => ({ topic: TARGET, since: { seq: 1, epoch: '' } }), 'BAD_REQUEST'],
+    ['seq as a numeric string with an exponent', () => ({ topic: TARGET, since: { seq: '1e3', epoch: epochs[TARGET] } }), 'BAD_REQUEST'],
+  ])('a hostile resume position (%s) gets a snapshot or BAD_REQUEST, never a partial history', async (_what, payload, expected) => {
+    const client = await new RecordingClient(url).connected();
+    try {
+      const ack = await client.subscribe(payload() as never);
+      if (expected === 'snapshot') expect(ack).toMatchObject({ ok: true, recovered: false, events: [], snapshot: expect.objectContaining({ topic: TARGET, epoch: epochs[TARGET] }) });
+      else expect(ack).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
+    } finally {
+      client.close();
+    }
+  });
+
+  it('unknown topics: subscribe and replay answer NOT_FOUND, REST answers 404, nothing is created', async () => {
+    const unknown = `unknown-${suffix}`;
+    expect(await ask('subscribe', { topic: unknown })).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+    expect(await ask('replay', { topic: unknown, fromSeq: 1 })).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+    expect((await get(`/api/v1/topics/${unknown}/snapshot`)).status).toBe(404);
+    expect((await get(`/api/v1/topics/${unknown}/events?after=0`)).status).toBe(404);
+    expect(Object.keys(await heads())).not.toContain(unknown);
   });
 });
 

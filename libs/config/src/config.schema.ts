@@ -126,6 +126,8 @@ export const envSchema = z.object({
   PULSE_IDEMPOTENCY_WINDOW_MS: wholeNumber('PULSE_IDEMPOTENCY_WINDOW_MS', 1000, 604_800_000, 86_400_000),
   /** A topic with no ingest for this long is no longer ticked. @default 86400000 (24 h) */
   PULSE_TOPIC_IDLE_MS: wholeNumber('PULSE_TOPIC_IDLE_MS', 1000, 31_536_000_000, 86_400_000),
+  /** Gateway: a socket with more unsent output than this (bytes) is disconnected; it resumes when it returns. @default 8388608 (8 MiB) */
+  PULSE_SLOW_CONSUMER_BYTES: wholeNumber('PULSE_SLOW_CONSUMER_BYTES', 65_536, 1_073_741_824, 8 * 1024 * 1024),
   /** Worker: run the simulated demo fleet. @default false (npm start turns it on) */
   PULSE_DEMO: flag('PULSE_DEMO', false),
   /** Worker: gateways the demo fleet posts to, comma-separated; it fails over in order. @default http://127.0.0.1:3000 */

@@ -25,6 +25,7 @@ describe('parseConfig', () => {
       PULSE_RETENTION: 100_000,
       PULSE_IDEMPOTENCY_WINDOW_MS: 86_400_000,
       PULSE_TOPIC_IDLE_MS: 86_400_000,
+      PULSE_SLOW_CONSUMER_BYTES: 8 * 1024 * 1024,
       PULSE_DEMO: false,
       PULSE_DEMO_URLS: ['http://127.0.0.1:3000'],
       PULSE_DRAIN_MS: 2000,

@@ -16,6 +16,7 @@ import {
 } from '#pulse/contracts';
 import type { EventStore } from '#pulse/event-store';
 import type { LogTail, TailListener } from './log-tail.js';
+import { SlowConsumerGuard } from './slow-consumer.js';
 
 export type PulseServer = Server<ClientToServerEvents, ServerToClientEvents>;
 export type PulseSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
@@ -31,8 +32,8 @@ interface Subscription {
 }
 
 export interface LiveHubOptions {
-  /** A socket whose unsent output passes this many bytes is disconnected; it resumes when it returns. @default 8 MiB */
-  maxBufferedBytes?: number;
+  /** Cuts loose sockets whose unsent output passes its bound. @default a guard with an 8 MiB bound */
+  slowConsumers?: SlowConsumerGuard;
   /** Joins and leaves within this window are announced as one presence update. @default 250 */
   presenceDelayMs?: number;
 }
@@ -53,7 +54,7 @@ export class LiveHub implements TailListener {
   private readonly local = new Map<string, Set<PulseSocket>>();
   /** Per topic: subscribe requests being answered (the tail keeps following it meanwhile). */
   private readonly joining = new Map<string, number>();
-  private readonly maxBufferedBytes: number;
+  private readonly slowConsumers: SlowConsumerGuard;
   /** Topics whose viewer count is due to be announced (joins and leaves are coalesced). */
   private readonly presenceDue = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly presenceDelayMs: number;
@@ -63,7 +64,7 @@ export class LiveHub implements TailListener {
     private readonly tail: LogTail,
     options: LiveHubOptions = {},
   ) {
-    this.maxBufferedBytes = options.maxBufferedBytes ?? 8 * 1024 * 1024;
+    this.slowConsumers = options.slowConsumers ?? new SlowConsumerGuard(8 * 1024 * 1024);
     this.presenceDelayMs = options.presenceDelayMs ?? 250;
   }
 
@@ -179,6 +180,7 @@ export class LiveHub implements TailListener {
       if (!page || page.epoch !== subscription.epoch) return this.resync(socket, subscription, 'epoch_changed');
       if (page.base > subscription.watermark || page.events.length === 0) return this.resync(socket, subscription, 'trimmed');
       this.send(socket, subscription, page.events);
+      if (this.slowConsumers.check(socket)) return;
     }
   }
 
@@ -260,10 +262,7 @@ export class LiveHub implements TailListener {
         this.send(socket, subscription, events.filter((event) => event.seq > subscription.watermark));
         this.goLive(socket, subscription);
       }
-      if (this.bufferedBytes(socket) > this.maxBufferedBytes) {
-        // It reads slower than the topic moves: cut it loose; it resumes from its seq when it returns.
-        socket.disconnect(true);
-      }
+      this.slowConsumers.check(socket);
     }
   }
 
@@ -280,13 +279,6 @@ export class LiveHub implements TailListener {
   private resync(socket: PulseSocket, subscription: Subscription, reason: ResyncReason): void {
     this.unsubscribe(socket, subscription.topic);
     socket.emit('resync', { topic: subscription.topic, reason });
-  }
-
-  /** Output queued for the socket and not yet sent: in engine.io (while the transport is busy) and in the WebSocket. */
-  private bufferedBytes(socket: PulseSocket): number {
-    const conn = socket.conn as unknown as { writeBuffer?: unknown[]; transport?: { socket?: { bufferedAmount?: number } } };
-    // Queued packets are counted at a nominal 1 KiB: their encoded size is not known before they are sent.
-    return (conn.transport?.socket?.bufferedAmount ?? 0) + (conn.writeBuffer?.length ?? 0) * 1024;
   }
 
   async replay(request: ReplayRequest): Promise<ReplayAck> {

@@ -1,12 +1,14 @@
 // The live feed of one gateway process: its log tail, the hub that feeds sockets, and the Socket.IO gateway.
 import { Inject, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
+import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { ClusterLogReader, EventStore, LogReader, REDIS, RedisConnections, type RedisConnection } from '#pulse/event-store';
 import { GatewayDrain } from './gateway-drain.js';
 import type { PulseEvent, ResyncReason } from '#pulse/contracts';
 import { LiveGateway } from './live.gateway.js';
 import { LiveHub } from './live-hub.js';
 import { LogTail } from './log-tail.js';
+import { SlowConsumerGuard } from './slow-consumer.js';
 
 /** Longest blocking read; idle tails re-check epochs this often. */
 const TAIL_BLOCK_MS = 5000;
@@ -18,8 +20,8 @@ export const TAIL_AND_HUB = Symbol('TAIL_AND_HUB');
   providers: [
     {
       provide: TAIL_AND_HUB,
-      inject: [RedisConnections, REDIS, EventStore],
-      useFactory: (connections: RedisConnections, commands: RedisConnection, store: EventStore) => {
+      inject: [RedisConnections, REDIS, EventStore, PULSE_CONFIG],
+      useFactory: (connections: RedisConnections, commands: RedisConnection, store: EventStore, config: PulseConfig) => {
         const hub: { current?: LiveHub } = {};
         const listener = { onEvents: (topic: string, events: PulseEvent[]) => hub.current!.onEvents(topic, events), onReset: (topic: string, reason: ResyncReason) => hub.current!.onReset(topic, reason) };
         let tail: LogTail;
@@ -43,7 +45,7 @@ export const TAIL_AND_HUB = Symbol('TAIL_AND_HUB');
           );
           reading.on('close', () => tail.interrupt('the log tail connection closed'));
         }
-        hub.current = new LiveHub(store, tail);
+        hub.current = new LiveHub(store, tail, { slowConsumers: new SlowConsumerGuard(config.PULSE_SLOW_CONSUMER_BYTES, new Logger('SlowConsumers')) });
         return { tail, hub: hub.current };
       },
     },

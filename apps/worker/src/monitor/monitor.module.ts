@@ -65,8 +65,20 @@ export class MonitorModule implements OnApplicationBootstrap, BeforeApplicationS
     await connection.quit().catch(() => connection.disconnect());
   }
 
-  /** Every worker upserts the one scheduler at boot: upserting twice leaves one scheduler. */
+  /**
+   * Every worker upserts the one scheduler at boot (upserting twice leaves one scheduler), and
+   * again whenever its connection comes back: if Redis lost its data, the scheduler went with it
+   * and nothing would tick again. A repeated upsert cannot tick twice (ticks are keyed by time).
+   */
   async onApplicationBootstrap(): Promise<void> {
+    await this.upsertScheduler();
+    const client = await this.queue.getBackend().client;
+    client.on('ready', () => {
+      this.upsertScheduler().catch((error: unknown) => this.logger.warn(`could not restore scheduler ${MONITOR_SCHEDULER} after a reconnect: ${(error as Error).message}`));
+    });
+  }
+
+  private async upsertScheduler(): Promise<void> {
     const everyMs = this.config.PULSE_TICK_MS;
     await this.queue.upsertJobScheduler(
       MONITOR_SCHEDULER,
