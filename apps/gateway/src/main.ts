@@ -12,7 +12,7 @@ import { pinoHttp } from 'pino-http';
 import { exitIfShutdownHangs, loadConfigOrExit } from '#pulse/config';
 import { refusal } from '#pulse/contracts';
 import { createLogger, PinoNestLogger } from '#pulse/logging';
-import { mountBullBoard } from './admin/bull-board.js';
+import { denyFraming, mountBullBoard } from './admin/bull-board.js';
 import { OriginPolicy } from './auth/origin-policy.js';
 import { openApiDocument } from './docs/openapi.js';
 import { GatewayIoAdapter } from './gateway-io.adapter.js';
@@ -73,6 +73,7 @@ async function main(): Promise<void> {
     // Vite names assets by content hash: they never change; the page itself is always revalidated.
     setHeaders: (response: ServerResponse, path: string) => {
       response.setHeader('Cache-Control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
+      denyFraming(response);
     },
   });
   // SIGTERM/SIGINT: Nest's shutdown hooks drain the gateway (GatewayDrain), within a bound.
