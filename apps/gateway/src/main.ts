@@ -42,7 +42,8 @@ async function main(): Promise<void> {
       customLogLevel: (_request, response, error) => (error || response.statusCode >= 500 ? 'error' : response.statusCode >= 400 ? 'info' : 'debug'),
       // No headers at all in request logs: nothing there (Authorization, cookies) can leak.
       serializers: {
-        req: (request: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({ id: request.id, method: request.method, url: request.url, remoteAddress: request.remoteAddress }),
+        // The path without its query: a query may carry what a caller should not have put there.
+        req: (request: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({ id: request.id, method: request.method, url: request.url.split('?')[0], remoteAddress: request.remoteAddress }),
         res: (response: { statusCode: number }) => ({ statusCode: response.statusCode }),
       },
     }),
