@@ -1,6 +1,7 @@
 // The live feed of one gateway process: its log tail, the hub that feeds sockets, and the Socket.IO gateway.
 import { Inject, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
+import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { ClusterLogReader, EventStore, LogReader, REDIS, RedisConnections, type RedisConnection } from '#pulse/event-store';
 import { GatewayDrain } from './gateway-drain.js';
 import type { PulseEvent, ResyncReason } from '#pulse/contracts';
@@ -18,8 +19,8 @@ export const TAIL_AND_HUB = Symbol('TAIL_AND_HUB');
   providers: [
     {
       provide: TAIL_AND_HUB,
-      inject: [RedisConnections, REDIS, EventStore],
-      useFactory: (connections: RedisConnections, commands: RedisConnection, store: EventStore) => {
+      inject: [RedisConnections, REDIS, EventStore, PULSE_CONFIG],
+      useFactory: (connections: RedisConnections, commands: RedisConnection, store: EventStore, config: PulseConfig) => {
         const hub: { current?: LiveHub } = {};
         const listener = { onEvents: (topic: string, events: PulseEvent[]) => hub.current!.onEvents(topic, events), onReset: (topic: string, reason: ResyncReason) => hub.current!.onReset(topic, reason) };
         let tail: LogTail;
@@ -43,7 +44,7 @@ export const TAIL_AND_HUB = Symbol('TAIL_AND_HUB');
           );
           reading.on('close', () => tail.interrupt('the log tail connection closed'));
         }
-        hub.current = new LiveHub(store, tail);
+        hub.current = new LiveHub(store, tail, { maxSubscriptions: config.PULSE_MAX_SUBSCRIPTIONS });
         return { tail, hub: hub.current };
       },
     },
