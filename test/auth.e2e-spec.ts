@@ -186,11 +186,12 @@ describe('sockets with auth on', () => {
 
   it('answers requests past the bound of those waiting for their check RATE_LIMITED at once', async () => {
     const socket = await connected(pulse.urls[0]!, await token({ sub: `queue-${suffix}`, role: 'admin' }));
-    // Sent in one go: the gateway reads them faster than their checks (each asks Redis) are made.
-    const answers = await Promise.all(Array.from({ length: 150 }, () => emit<{ ok: boolean; code?: string; message?: string }>(socket, 'replay', { topic: OPEN, fromSeq: 1 })));
-    const waiting = answers.filter((answer) => answer.code === 'RATE_LIMITED' && /waiting/.test(answer.message ?? ''));
+    // Sent in one go, more than PULSE_RATE_LIMIT_CONNECTION (200): the gateway reads them faster
+    // than their checks (each asks Redis) are made.
+    const answers = await Promise.all(Array.from({ length: 400 }, () => emit<{ ok: boolean; code?: string; message?: string }>(socket, 'replay', { topic: OPEN, fromSeq: 1 })));
+    const waiting = answers.filter((answer) => answer.code === 'RATE_LIMITED' && /are waiting/.test(answer.message ?? ''));
     expect(waiting.length).toBeGreaterThan(0);
-    expect(answers.filter((answer) => answer.ok).length).toBeGreaterThanOrEqual(32);
+    expect(answers.filter((answer) => answer.ok).length).toBeGreaterThan(0);
     socket.close();
   });
 

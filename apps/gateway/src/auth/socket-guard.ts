@@ -3,7 +3,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ExtendedError, Server, Socket } from 'socket.io';
 import type { Principal } from '#pulse/auth';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
-import { badRequest, refusal, topicSchema, type ErrorBody } from '#pulse/contracts';
+import { badRequest, refusal, replayRequestSchema, subscribeRequestSchema, type ErrorBody } from '#pulse/contracts';
 import { AccessDenied } from './access-denied.js';
 import { AuthService, tokenFromHeader } from './auth.service.js';
 import { LimitsService } from './limits.service.js';
@@ -20,13 +20,15 @@ interface GuardedData {
   principal?: Principal;
   /** Requests pass the guard one after another, in arrival order (a check may wait for Redis). */
   gate?: Promise<void>;
-  /** Requests waiting for the gate (at most MAX_PENDING_CHECKS). */
+  /** Requests waiting for the gate (at most PULSE_RATE_LIMIT_CONNECTION: more could not pass its window anyway). */
   pending?: number;
 }
 
-const READS = new Set(['subscribe', 'replay']);
-/** Requests of one socket that may wait for the access check at once; more are refused RATE_LIMITED. */
-export const MAX_PENDING_CHECKS = 32;
+/** Requests that read a topic, with the schema that validates them before the token's patterns are matched. */
+const READS = new Map<string, typeof subscribeRequestSchema | typeof replayRequestSchema>([
+  ['subscribe', subscribeRequestSchema],
+  ['replay', replayRequestSchema],
+]);
 /** setTimeout's longest delay. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -48,6 +50,8 @@ export class SocketGuard {
   private readonly observers: AnswerObserver[] = [];
   private readonly refusalObservers: RefusalObserver[] = [];
   private readonly origins: OriginPolicy;
+  /** Requests of one socket that may wait for their check at once; more are refused RATE_LIMITED. */
+  private readonly maxPending: number;
 
   constructor(
     @Inject(AuthService) private readonly auth: AuthService,
@@ -55,6 +59,7 @@ export class SocketGuard {
     @Inject(PULSE_CONFIG) config: PulseConfig,
   ) {
     this.origins = new OriginPolicy(config.PULSE_ALLOWED_ORIGINS);
+    this.maxPending = config.PULSE_RATE_LIMIT_CONNECTION;
   }
 
   /** Calls `observer` with each subscribe and replay answer. */
@@ -119,9 +124,9 @@ export class SocketGuard {
     };
     if (principal.expiresAt !== null) expireAt(principal.expiresAt);
     socket.use((packet, next) => {
-      if ((data.pending ?? 0) >= MAX_PENDING_CHECKS) {
+      if ((data.pending ?? 0) >= this.maxPending) {
         const ack: unknown = packet.at(-1);
-        if (typeof ack === 'function') (ack as (answer: unknown) => void)(this.describe(new AccessDenied(429, refusal('RATE_LIMITED', `more than ${MAX_PENDING_CHECKS} requests of this connection are waiting; wait for their answers`, 100))));
+        if (typeof ack === 'function') (ack as (answer: unknown) => void)(this.describe(new AccessDenied(429, refusal('RATE_LIMITED', `more than ${this.maxPending} requests of this connection are waiting (PULSE_RATE_LIMIT_CONNECTION); wait for their answers`, 100))));
         return;
       }
       data.pending = (data.pending ?? 0) + 1;
@@ -139,22 +144,20 @@ export class SocketGuard {
     const [event, payload] = packet as [string, unknown];
     const ackIndex = packet.length - 1;
     const ack = typeof packet[ackIndex] === 'function' ? (packet[ackIndex] as (answer: unknown) => void) : undefined;
-    const rawTopic = (payload as { topic?: unknown } | null)?.topic;
     try {
       await this.limits.consumeConnection(socket.id);
       if (this.auth.enabled) await this.limits.consumeToken(principal);
-      if (READS.has(event)) {
-        // A valid topic name before its patterns are matched; the gateway validates the rest of the request.
-        const topic = topicSchema.safeParse(rawTopic);
-        if (!topic.success) {
-          const body = badRequest(topic.error);
-          body.issues = body.issues!.map((issue) => ({ ...issue, path: 'topic' }));
-          body.message = body.issues.map((issue) => `topic: ${issue.message}`).join('; ');
+      const schema = READS.get(event);
+      if (schema) {
+        // The request is valid (a topic name among the rest) before the token's patterns are matched against it.
+        const request = schema.safeParse(payload);
+        if (!request.success) {
+          const body = badRequest(request.error);
           for (const observer of this.observers) observer(event as 'subscribe' | 'replay', payload, body);
           ack?.(body);
           return;
         }
-        this.auth.authorize(principal, 'read', topic.data);
+        this.auth.authorize(principal, 'read', request.data.topic);
       }
     } catch (error) {
       ack?.(this.describe(error));
