@@ -1,11 +1,16 @@
 // Access control of built gateways: tokens on REST and sockets, roles and topics, origins, admin endpoints and Bull Board, limits, and logs without tokens.
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { chromium } from 'playwright-core';
+import { Server } from 'socket.io';
 import { io, type Socket } from 'socket.io-client';
+import { WebSocket } from 'ws';
 import { mintToken, type MintOptions } from '#pulse/auth';
 import type { ErrorBody } from '#pulse/contracts';
 import { PROJECT_ROOT } from '#pulse/stack';
@@ -179,11 +184,23 @@ describe('sockets with auth on', () => {
     expect(await emit(publisher, 'subscribe', { topic: OPEN })).toMatchObject({ ok: false, code: 'FORBIDDEN', reason: 'ROLE_FORBIDDEN' });
   });
 
-  it('refuses a disallowed origin on the WebSocket upgrade and on the polling handshake; lets the allowed one in', async () => {
+  it('answers requests past the bound of those waiting for their check RATE_LIMITED at once', async () => {
+    const socket = await connected(pulse.urls[0]!, await token({ sub: `queue-${suffix}`, role: 'admin' }));
+    // Sent in one go, more than PULSE_RATE_LIMIT_CONNECTION (200): the gateway reads them faster
+    // than their checks (each asks Redis) are made.
+    const answers = await Promise.all(Array.from({ length: 400 }, () => emit<{ ok: boolean; code?: string; message?: string }>(socket, 'replay', { topic: OPEN, fromSeq: 1 })));
+    const waiting = answers.filter((answer) => answer.code === 'RATE_LIMITED' && /are waiting/.test(answer.message ?? ''));
+    expect(waiting.length).toBeGreaterThan(0);
+    expect(answers.filter((answer) => answer.ok).length).toBeGreaterThan(0);
+    socket.close();
+  });
+
+  it('refuses a disallowed origin on a WebSocket and on a polling handshake with ORIGIN_FORBIDDEN; lets the allowed one in', async () => {
     const viewer = await token({ sub: `viewer-${suffix}`, role: 'viewer' });
     for (const transports of [['websocket'], ['polling']] as const) {
       const evil = await connect(pulse.urls[0]!, { token: viewer, origin: 'http://evil.example', transports: [...transports] });
-      expect({ transports, refused: evil.refused !== null }).toEqual({ transports, refused: true });
+      // With the error body, so that the SDK's onError can say why.
+      expect({ transports, refused: evil.refused?.data }).toEqual({ transports, refused: expect.objectContaining({ code: 'FORBIDDEN', reason: 'ORIGIN_FORBIDDEN' }) });
       const good = await connect(pulse.urls[0]!, { token: viewer, origin: ALLOWED_ORIGIN, transports: [...transports] });
       expect({ transports, refused: good.refused?.message ?? null }).toEqual({ transports, refused: null });
       good.socket.close();
@@ -191,7 +208,50 @@ describe('sockets with auth on', () => {
   });
 });
 
+describe('topic names before topic patterns', () => {
+  it('answers a request whose topic is not a topic name BAD_REQUEST, before matching it against the token', async () => {
+    const viewerToken = await token({ sub: `names-${suffix}`, role: 'viewer', topics: ['open-*'] });
+    const viewer = await connected(pulse.urls[0]!, viewerToken);
+    const long = `open-${'x'.repeat(100)}`;
+    for (const topic of ['Not A Topic', long, 42]) {
+      expect(await emit(viewer, 'subscribe', { topic })).toMatchObject({ ok: false, code: 'BAD_REQUEST', issues: [expect.objectContaining({ path: 'topic' })] });
+      expect(await emit(viewer, 'replay', { topic, fromSeq: 1 })).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
+    }
+    const answer = await rest(`/api/v1/topics/${encodeURIComponent('Not A Topic')}/snapshot`, { token: viewerToken });
+    expect({ status: answer.status, code: answer.body.code }).toEqual({ status: 400, code: 'BAD_REQUEST' });
+  });
+});
+
 describe('the SDK with auth on', () => {
+  it('asks again on its first gateway after a refused token, and never offers the token to the next one', async () => {
+    const handshakes: unknown[] = [];
+    const http = createServer();
+    const other = new Server(http);
+    other.on('connection', (socket) => handshakes.push(socket.handshake.auth));
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const otherUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    const expired = await token({ sub: `sdk2-${suffix}`, role: 'viewer', ttlSeconds: -1 });
+    const client = pulse.client({ urls: [pulse.urls[0]!, otherUrl], token: expired, reconnectDelayMs: 20 });
+    const gateways: string[] = [];
+    try {
+      await within(
+        'three refused handshakes',
+        new Promise<void>((resolve) =>
+          client.onError((_error, gateway) => {
+            gateways.push(gateway);
+            if (gateways.length === 3) resolve();
+          }),
+        ),
+      );
+    } finally {
+      client.close();
+      await other.close();
+    }
+    expect(gateways).toEqual([pulse.urls[0], pulse.urls[0], pulse.urls[0]]);
+    expect(handshakes).toEqual([]);
+  });
+
+
   it('reports a refused handshake through onError and asks its token function again on every connection', async () => {
     const expired = await token({ sub: `sdk-${suffix}`, role: 'viewer', ttlSeconds: -1 });
     const valid = await token({ sub: `sdk-${suffix}`, role: 'viewer', topics: [OPEN] });
@@ -275,7 +335,8 @@ describe('logs', () => {
     const viewer = await token({ sub: `viewer-${suffix}`, role: 'viewer' });
     const requestId = `req-${suffix}`;
     // A refused request is logged (at info): its line carries the id.
-    const refused = await rest(`/api/v1/topics/${SECRET_TOPIC}/events`, { ...ingest(SECRET_TOPIC), token: viewer, headers: { 'x-request-id': requestId } });
+    // Its query is not logged: a query may carry what should not have been put there.
+    const refused = await rest(`/api/v1/topics/${SECRET_TOPIC}/events?secret=query-${suffix}`, { ...ingest(SECRET_TOPIC), token: viewer, headers: { 'x-request-id': requestId } });
     expect(refused.headers.get('x-request-id')).toBe(requestId);
     expect((await rest('/healthz')).headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     await within(
@@ -286,7 +347,8 @@ describe('logs', () => {
     );
     const logs = pulse.processes.gateways.map((gateway) => gateway.output(500)).join('\n');
     const line = logs.split('\n').find((entry) => entry.includes(requestId))!;
-    expect(JSON.parse(line)).toMatchObject({ level: 'info', req: { id: requestId, method: 'POST' }, res: { statusCode: 403 } });
+    expect(JSON.parse(line)).toMatchObject({ level: 'info', req: { id: requestId, method: 'POST', url: `/api/v1/topics/${SECRET_TOPIC}/events` }, res: { statusCode: 403 } });
+    expect(logs).not.toContain(`query-${suffix}`);
     for (const value of minted) expect(logs.includes(value)).toBe(false);
     // Nor any part of one: a JWT signature is 43 base64url characters.
     for (const value of minted) expect(logs.includes(value.split('.')[2]!)).toBe(false);
@@ -375,6 +437,42 @@ describe('limits (a stack of its own: small limits, a long window)', () => {
       })(),
     );
     socket.close();
+  });
+
+  it('counts subscribes sent without an ack, and frees no place for an unsubscribe the gateway refuses', async () => {
+    const admin = await limited.token({ sub: `noack-${suffix}`, role: 'admin' });
+    const publisher = await limited.token({ sub: `pub3-${suffix}`, role: 'publisher' });
+    const topics = [1, 2, 3].map((n) => `noack-${n}-${suffix}`);
+    for (const topic of topics) await limited.publish(topic, [heartbeat('web-1')], publisher);
+    const socket = await connectedTo(limited.urls[0]!, admin);
+    socket.emit('subscribe', { topic: topics[0] });
+    socket.emit('subscribe', { topic: topics[1] });
+    expect(await emit(socket, 'subscribe', { topic: topics[2] })).toMatchObject({ ok: false, code: 'RATE_LIMITED', reason: 'TOO_MANY_SUBSCRIPTIONS' });
+    expect(await emit(socket, 'unsubscribe', { topic: topics[0], extra: true })).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
+    expect(await emit(socket, 'subscribe', { topic: topics[2] })).toMatchObject({ ok: false, code: 'RATE_LIMITED', reason: 'TOO_MANY_SUBSCRIPTIONS' });
+    socket.close();
+  });
+
+  it('frees the connection slot of a client that goes away during the handshake', async () => {
+    const sub = `dropper-${suffix}`;
+    const admin = await limited.token({ sub, role: 'admin' });
+    const key = `pulse:conn:{${Buffer.from(sub).toString('base64url')}}`;
+    const port = new URL(limited.urls[0]!).port;
+    for (let i = 0; i < 5; i++) {
+      // A raw engine.io WebSocket: the CONNECT packet with the token, then the connection is gone.
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`);
+      await within('the engine.io open packet', new Promise<void>((resolve, reject) => ws.once('message', () => resolve()).once('error', reject)));
+      ws.send(`40${JSON.stringify({ token: admin })}`);
+      ws.terminate();
+    }
+    await within(
+      'the slots of the dropped handshakes to be released',
+      (async () => {
+        while ((await redis.zcard(key)) > 0) await sleep(50);
+      })(),
+    );
+    const sockets = [await connectedTo(limited.urls[0]!, admin), await connectedTo(limited.urls[1]!, admin)];
+    for (const socket of sockets) socket.close();
   });
 
   async function connectedTo(url: string, tokenValue: string): Promise<Socket> {

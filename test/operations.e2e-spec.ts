@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Parser } from '@asyncapi/parser';
 import { validate } from '@readme/openapi-parser';
+import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { io, type Socket } from 'socket.io-client';
 import { EVENT_DATA_SCHEMAS, MONITOR_QUEUE, type PulseEvent } from '#pulse/contracts';
@@ -167,11 +168,55 @@ describe('the monitor-tick queue', () => {
     expect(scheduler).toMatchObject({ scheduler: 'monitor-tick', everyMs: 3_600_000, nextRunAt: expect.any(Number), lastRun: { delayMs: expect.any(Number) } });
   });
 
+  it('reports a failed run that is newer than the last completed one as the last run', async () => {
+    await pulse.tick();
+    const connection = { url: pulse.redisUrl };
+    const queue = new Queue(MONITOR_QUEUE, { connection, prefix: QUEUE_PREFIX });
+    const events = new QueueEvents(MONITOR_QUEUE, { connection, prefix: QUEUE_PREFIX });
+    try {
+      await events.waitUntilReady();
+      // Neither a scheduler run nor a manual tick (no tickAt): the worker fails it.
+      const job = await queue.add('monitor-tick', { kind: 'monitor-tick', everyMs: 1 }, { jobId: `broken-${suffix}` });
+      await expect(within('the broken job to fail', job.waitUntilFinished(events, 15_000))).rejects.toThrow(/not a run/);
+    } finally {
+      await events.close();
+      await queue.close();
+    }
+    const scheduler = (await (await fetch(`${url}/api/v1/admin/scheduler`)).json()) as { lastRun: { failed: boolean } | null };
+    expect(scheduler.lastRun).toMatchObject({ failed: true });
+  });
+
+  it('answers /metrics and (503) the scheduler endpoint while Redis does not answer', async () => {
+    // CLIENT PAUSE holds every command of every client (BullMQ's included) without closing
+    // anything, for 6 s; the gateway must answer well before that.
+    const pauser = new Redis(pulse.redisUrl);
+    try {
+      await pauser.client('PAUSE', 6_000, 'ALL');
+      const scrape = await within('/metrics while Redis is paused', fetch(`${url}/metrics`), 3_000);
+      expect(scrape.status).toBe(200);
+      expect(await scrape.text()).toContain('pulse_sockets');
+      const scheduler = await within('the scheduler endpoint while Redis is paused', fetch(`${url}/api/v1/admin/scheduler`), 3_000);
+      expect(scheduler.status).toBe(503);
+      expect(await scheduler.json()).toMatchObject({ ok: false, code: 'UNAVAILABLE' });
+    } finally {
+      // Answered when the pause is over (the pausing client is held too).
+      await pauser.ping();
+      pauser.disconnect();
+    }
+  });
+
   it('is shown read-only on Bull Board while auth is off', async () => {
     const answer = await fetch(`${url}/admin/queues/api/queues`);
     expect(answer.status).toBe(200);
     const body = (await answer.json()) as { queues: { name: string; readOnlyMode: boolean }[] };
     expect(body.queues.map((queue) => [queue.name, queue.readOnlyMode])).toEqual([[MONITOR_QUEUE, true]]);
+  });
+
+  it('may not be framed by another page, nor may the dashboard', async () => {
+    for (const path of ['/admin/queues', '/admin/queues/api/queues', '/']) {
+      const answer = await fetch(`${url}${path}`);
+      expect({ path, status: answer.status, frame: answer.headers.get('x-frame-options'), csp: answer.headers.get('content-security-policy') }).toEqual({ path, status: 200, frame: 'DENY', csp: "frame-ancestors 'none'" });
+    }
   });
 });
 

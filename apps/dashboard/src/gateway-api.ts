@@ -23,8 +23,8 @@ export const PAGE_LIMIT = 1000;
 export class GatewayApi {
   constructor(
     private readonly bases: () => string[],
-    /** The access token, when the gateways require one. */
-    private readonly token: () => string | null = () => null,
+    /** The access token for a gateway base URL, when the gateways require one. */
+    private readonly token: (base: string) => string | null = () => null,
   ) {}
 
   async topics(): Promise<TopicInfo[]> {
@@ -40,7 +40,7 @@ export class GatewayApi {
     let lastError: unknown = new Error('no gateway to ask');
     for (const base of new Set(this.bases())) {
       try {
-        const token = this.token();
+        const token = this.token(base);
         const response = await fetch(new URL(path, base), { headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
         if (response.status === 404 || response.status === 410) return null;
         if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);

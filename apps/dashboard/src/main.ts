@@ -6,6 +6,7 @@ import { ConnectionBadge } from './connection-badge.js';
 import { required } from './dom.js';
 import { EventFeed } from './event-feed.js';
 import { GatewayApi, PAGE_LIMIT } from './gateway-api.js';
+import { gatewayUrls, tokenFor } from './gateways.js';
 import { InstanceTable } from './instance-table.js';
 import { Projection } from './projection.js';
 import { StatTiles } from './stat-tiles.js';
@@ -16,26 +17,11 @@ import { TopicPicker } from './topic-picker.js';
 /** Pages of past events read after a snapshot, at most: enough for the chart's window on a busy topic. */
 const MAX_BACKFILL_PAGES = 6;
 
-/** This origin first, then `?gateways=url1,url2` (the SDK moves to the next one when a gateway goes away). */
-function gatewayUrls(param: string | null): string[] {
-  const urls = [location.origin];
-  for (const part of (param ?? '').split(',')) {
-    if (!part.trim()) continue;
-    try {
-      const url = new URL(part.trim(), location.href);
-      if (url.protocol === 'http:' || url.protocol === 'https:') urls.push(url.origin);
-    } catch {
-      console.warn(`Pulse: ignoring gateway URL ${JSON.stringify(part)}`);
-    }
-  }
-  return [...new Set(urls)];
-}
-
 const params = new URLSearchParams(location.search);
 /** The token, when the gateways require one: sent on every connection and REST call. */
 let token = takeToken();
-const client = new PulseClient({ urls: gatewayUrls(params.get('gateways')), token: () => token ?? '' });
-const api = new GatewayApi(() => [location.origin, client.gateway], () => token);
+const client = new PulseClient({ urls: gatewayUrls(params.get('gateways'), location, token !== null), token: (gateway) => tokenFor(gateway, location.origin, token) ?? '' });
+const api = new GatewayApi(() => [location.origin, client.gateway], (base) => tokenFor(base, location.origin, token));
 /** The token already refused: asked for a new one once, not on every reconnect attempt. */
 let refusedToken: string | null | undefined;
 client.onError((error) => {

@@ -1,4 +1,4 @@
-// The gateway's Socket.IO server: the Redis adapter's, plus the origin check on handshake and upgrade, the token check, and metrics.
+// The gateway's Socket.IO server: the Redis adapter's, plus the drain check, the origin and token checks (SocketGuard), and metrics.
 import type { INestApplicationContext } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import type { Server, ServerOptions } from 'socket.io';
@@ -20,13 +20,15 @@ export class GatewayIoAdapter extends RedisIoAdapter {
     const drain = this.nest.get(GatewayDrain);
     const server = super.createIOServer(port, {
       ...options,
-      // Runs for the polling handshake and for the WebSocket upgrade alike: a page from another
-      // site cannot open a socket with the user's network position (cross-site WebSocket hijacking).
-      allowRequest: (request: IncomingMessage, callback: (error: string | null | undefined, success: boolean) => void) => {
+      // engine.io asks this on the first request of a session only (a polling handshake, or a
+      // WebSocket opened directly), not on the polling→WebSocket upgrade of a session, nor on
+      // later polls. Origins are checked by the SocketGuard's middleware instead, before the
+      // socket may send anything: its refusal carries the error body (ORIGIN_FORBIDDEN), which a
+      // refusal here, a bare HTTP error, cannot.
+      allowRequest: (_request: IncomingMessage, callback: (error: string | null | undefined, success: boolean) => void) => {
         // A draining gateway takes no new socket, even on a keep-alive connection opened before.
         if (drain.draining) callback('this gateway is shutting down: connect again (to another gateway)', false);
-        else if (origins.allows(request.headers)) callback(null, true);
-        else callback(`origin ${request.headers.origin} is not allowed (PULSE_ALLOWED_ORIGINS)`, false);
+        else callback(null, true);
       },
       cors: { origin: (origin: string | undefined, callback: (error: Error | null, allow?: boolean) => void) => callback(null, origins.corsAllows(origin)) },
     } as ServerOptions);

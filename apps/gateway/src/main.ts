@@ -12,7 +12,7 @@ import { pinoHttp } from 'pino-http';
 import { exitIfShutdownHangs, loadConfigOrExit } from '#pulse/config';
 import { refusal } from '#pulse/contracts';
 import { createLogger, PinoNestLogger } from '#pulse/logging';
-import { mountBullBoard } from './admin/bull-board.js';
+import { denyFraming, mountBullBoard } from './admin/bull-board.js';
 import { OriginPolicy } from './auth/origin-policy.js';
 import { openApiDocument } from './docs/openapi.js';
 import { GatewayIoAdapter } from './gateway-io.adapter.js';
@@ -42,7 +42,8 @@ async function main(): Promise<void> {
       customLogLevel: (_request, response, error) => (error || response.statusCode >= 500 ? 'error' : response.statusCode >= 400 ? 'info' : 'debug'),
       // No headers at all in request logs: nothing there (Authorization, cookies) can leak.
       serializers: {
-        req: (request: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({ id: request.id, method: request.method, url: request.url, remoteAddress: request.remoteAddress }),
+        // The path without its query: a query may carry what a caller should not have put there.
+        req: (request: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({ id: request.id, method: request.method, url: request.url.split('?')[0], remoteAddress: request.remoteAddress }),
         res: (response: { statusCode: number }) => ({ statusCode: response.statusCode }),
       },
     }),
@@ -73,6 +74,7 @@ async function main(): Promise<void> {
     // Vite names assets by content hash: they never change; the page itself is always revalidated.
     setHeaders: (response: ServerResponse, path: string) => {
       response.setHeader('Cache-Control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
+      denyFraming(response);
     },
   });
   // SIGTERM/SIGINT: Nest's shutdown hooks drain the gateway (GatewayDrain), within a bound.

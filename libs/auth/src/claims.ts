@@ -32,17 +32,28 @@ export interface Principal {
 /** Everyone when auth is off: no limits on topics or roles. */
 export const ANONYMOUS: Principal = Object.freeze({ sub: 'anonymous', role: 'admin', topics: ['*'], expiresAt: null });
 
-const patternCache = new Map<string, RegExp>();
-
-/** True when `topic` matches `pattern` (`*` matches any run of characters, `.` is literal). */
+/**
+ * True when `topic` matches `pattern` (`*` matches any run of characters, every other character
+ * is literal). No regular expression: a pattern with many `*` cannot make it backtrack. The
+ * parts between stars are found left to first fit, which is enough for a glob (a part that fits
+ * earlier never prevents a later part from fitting), so the work stays within
+ * |topic| × |pattern| character comparisons.
+ */
 export function topicMatches(pattern: string, topic: string): boolean {
-  let regex = patternCache.get(pattern);
-  if (!regex) {
-    regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.]/g, '\\.')).join('.*')}$`);
-    if (patternCache.size > 1000) patternCache.clear();
-    patternCache.set(pattern, regex);
+  const parts = pattern.split('*');
+  if (parts.length === 1) return pattern === topic;
+  const first = parts[0]!;
+  const last = parts.at(-1)!;
+  if (first.length + last.length > topic.length || !topic.startsWith(first) || !topic.endsWith(last)) return false;
+  let at = first.length;
+  const end = topic.length - last.length;
+  for (const part of parts.slice(1, -1)) {
+    if (part === '') continue;
+    const found = topic.indexOf(part, at);
+    if (found === -1 || found + part.length > end) return false;
+    at = found + part.length;
   }
-  return regex.test(topic);
+  return true;
 }
 
 /** The role `action` needs beyond admin (which may do everything). */

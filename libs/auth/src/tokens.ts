@@ -55,6 +55,8 @@ export class TokenVerifier {
   constructor(key: VerifyKey) {
     this.algorithms = 'secret' in key ? ['HS256'] : [key.alg];
     this.key = 'secret' in key ? Promise.resolve(new TextEncoder().encode(key.secret)) : importSPKI(key.publicKey, key.alg);
+    // An unusable key is every verify's TOKEN_INVALID, not an unhandled rejection at start (the config check names it first).
+    this.key.catch(() => undefined);
   }
 
   async verify(token: unknown): Promise<Principal> {

@@ -35,9 +35,12 @@ export interface PulseClientOptions {
   urls: string[];
   /**
    * Sent as the handshake's `auth.token` on every connection (a resumed connection is checked
-   * again). A function is asked each time, so that it can hand out a fresh token.
+   * again). A function is asked each time, with the gateway URL it is for, so that it can hand
+   * out a fresh token, or none to a gateway it does not trust with it. After a refused token
+   * (UNAUTHORIZED) the client asks again on the first URL, never the next one: a token that one
+   * gateway refuses is not offered around.
    */
-  token?: string | (() => string | Promise<string>);
+  token?: string | ((gateway: string) => string | Promise<string>);
   /** @default ['websocket'] */
   transports?: ('websocket' | 'polling')[];
   /** First reconnect delay; it doubles up to `maxReconnectDelayMs`. @default 200 */
@@ -189,7 +192,7 @@ export class PulseClient {
         if (typeof token !== 'function') return send(token ? { token } : {});
         // A token source that fails sends no token: the gateway answers TOKEN_MISSING, which onError reports.
         Promise.resolve()
-          .then(token)
+          .then(() => token(url))
           .then(
             (value) => send({ token: value }),
             () => send({}),
@@ -215,7 +218,8 @@ export class PulseClient {
           }
         }
       }
-      this.onDisconnect();
+      // A token problem is the token's, not the gateway's: ask again at home, not elsewhere.
+      this.onDisconnect(refused?.code === 'UNAUTHORIZED' ? 0 : undefined);
     });
     socket.on('disconnect', () => this.onDisconnect());
     socket.on('events', (events) => {
@@ -233,7 +237,8 @@ export class PulseClient {
     });
   }
 
-  private onDisconnect(): void {
+  /** The connection is gone: reconnect to `nextUrl` (by default the next gateway, wrapping around). */
+  private onDisconnect(nextUrl?: number): void {
     if (this.closed || !this.socket) return;
     this.socket.removeAllListeners();
     this.socket.disconnect();
@@ -245,7 +250,7 @@ export class PulseClient {
     }
     this.updateState();
     // The gateway went away: try the next one (wrapping around), with a growing delay.
-    this.urlIndex = (this.urlIndex + 1) % this.options.urls.length;
+    this.urlIndex = nextUrl ?? (this.urlIndex + 1) % this.options.urls.length;
     const delay = this.attempt === 0 ? 0 : Math.min(this.options.reconnectDelayMs * 2 ** (this.attempt - 1), this.options.maxReconnectDelayMs);
     this.attempt += 1;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);

@@ -1,4 +1,5 @@
 // The environment contract of every Pulse process: one schema, validated once at start.
+import { createPublicKey } from 'node:crypto';
 import { z } from 'zod';
 
 const wholeNumber = (name: string, min: number, max: number, fallback: number) =>
@@ -201,10 +202,28 @@ export const envSchema = z.object({
     }),
 });
 
+/** Key types each PULSE_AUTH_ALG checks tokens with. */
+const KEY_TYPES: Record<'RS256' | 'ES256' | 'EdDSA', string[]> = { RS256: ['rsa'], ES256: ['ec'], EdDSA: ['ed25519', 'ed448'] };
+
+/** Why a PEM cannot check tokens of `alg` (unreadable, or a key of another type), or null. */
+function publicKeyProblem(pem: string, alg: 'RS256' | 'ES256' | 'EdDSA'): string | null {
+  let type: string | undefined;
+  try {
+    type = createPublicKey(pem).asymmetricKeyType;
+  } catch (error) {
+    return `cannot be read as a public key (${(error as Error).message})`;
+  }
+  return type !== undefined && KEY_TYPES[alg].includes(type) ? null : `is a ${type ?? 'unknown'} key, which cannot check ${alg} tokens (PULSE_AUTH_ALG)`;
+}
+
 /** Every variable Pulse reads, with the rules that tie several together. */
 export const configSchema = envSchema.superRefine((config, ctx) => {
-  if (config.NODE_ENV === 'production' && !config.PULSE_AUTH_SECRET && !config.PULSE_AUTH_PUBLIC_KEY) {
+  if (config.NODE_ENV.toLowerCase() === 'production' && !config.PULSE_AUTH_SECRET && !config.PULSE_AUTH_PUBLIC_KEY) {
     ctx.addIssue({ code: 'custom', message: 'PULSE_AUTH_SECRET (or PULSE_AUTH_PUBLIC_KEY) must be set when NODE_ENV=production: a production gateway never runs without auth' });
+  }
+  if (config.PULSE_AUTH_PUBLIC_KEY) {
+    const problem = publicKeyProblem(config.PULSE_AUTH_PUBLIC_KEY, config.PULSE_AUTH_ALG);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['PULSE_AUTH_PUBLIC_KEY'], message: `PULSE_AUTH_PUBLIC_KEY ${problem}` });
   }
   if (config.PULSE_AUTH_SECRET && config.PULSE_AUTH_PUBLIC_KEY) {
     ctx.addIssue({ code: 'custom', message: 'PULSE_AUTH_SECRET and PULSE_AUTH_PUBLIC_KEY are both set: choose one way to check tokens' });

@@ -1,4 +1,5 @@
 // The env contract: defaults, accepted spellings, and one ConfigError naming every bad variable.
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { authEnabled, ConfigError, nestLogLevels, parseConfig, readCliEnv } from './config.js';
 
@@ -162,8 +163,20 @@ describe('auth and origins', () => {
   });
 
   it('refuses a secret and a public key together', () => {
-    const publicKey = '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----';
+    const publicKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
     expect(problemsOf({ PULSE_AUTH_SECRET: secret, PULSE_AUTH_PUBLIC_KEY: publicKey }).problems).toEqual([expect.stringContaining('both set')]);
+  });
+
+  it('refuses a public key it cannot read, or one of another type than PULSE_AUTH_ALG, naming PULSE_AUTH_PUBLIC_KEY', () => {
+    const truncated = '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----';
+    expect(problemsOf({ PULSE_AUTH_PUBLIC_KEY: truncated }).problems).toEqual([expect.stringMatching(/^PULSE_AUTH_PUBLIC_KEY cannot be read/)]);
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    expect(problemsOf({ PULSE_AUTH_PUBLIC_KEY: ec }).problems).toEqual([expect.stringContaining('PULSE_AUTH_ALG')]);
+    expect(parseConfig({ PULSE_AUTH_PUBLIC_KEY: ec, PULSE_AUTH_ALG: 'ES256' })).toMatchObject({ PULSE_AUTH_ALG: 'ES256' });
+  });
+
+  it('takes NODE_ENV=Production as production, whatever its case', () => {
+    expect(problemsOf({ NODE_ENV: 'Production' }).problems).toEqual([expect.stringContaining('PULSE_AUTH_SECRET')]);
   });
 
   it('reads origins as a list of origins, trailing slashes dropped, * kept', () => {

@@ -7,7 +7,7 @@ import { EventStore } from '#pulse/event-store';
 import { parseOr400, PulseHttpError } from '../api/http-error.js';
 import { Access } from '../auth/access.decorator.js';
 import { LiveHub } from '../live/live-hub.js';
-import { MonitorQueueService, type SchedulerStatus } from './monitor-queue.service.js';
+import { MonitorQueueService, StatusTimeout, type SchedulerStatus } from './monitor-queue.service.js';
 
 const rebuildQuerySchema = z.strictObject({ apply: z.enum(['0', '1', 'true', 'false']).optional() });
 
@@ -30,7 +30,12 @@ export class AdminController {
 
   @Get('scheduler')
   async scheduler(): Promise<SchedulerStatus> {
-    return this.queue.status();
+    try {
+      return await this.queue.status();
+    } catch (error) {
+      if (error instanceof StatusTimeout) throw PulseHttpError.of(503, 'UNAVAILABLE', `${error.message}; retry shortly`);
+      throw error;
+    }
   }
 
   /** Runs a monitor tick now (on a worker) and answers its summary: tests need not wait for the schedule. */

@@ -11,6 +11,12 @@ import { MonitorQueueService } from './monitor-queue.service.js';
 
 export const BULL_BOARD_PATH = '/admin/queues';
 
+/** No page may show this one in a frame (clickjacking of the board's buttons or the dashboard's token prompt). */
+export function denyFraming(response: { setHeader(name: string, value: string): unknown }): void {
+  response.setHeader('X-Frame-Options', 'DENY');
+  response.setHeader('Content-Security-Policy', "frame-ancestors 'none'");
+}
+
 /**
  * Mounts Bull Board. With auth on it takes an admin token as `Authorization: Bearer <token>`,
  * or as the password of HTTP Basic (any user name), which is what a browser can send: it asks
@@ -32,6 +38,7 @@ export function mountBullBoard(app: NestExpressApplication): void {
     options: { uiConfig: { boardTitle: 'Pulse queues' } },
   });
   const guard = (request: Request, response: Response, next: NextFunction) => {
+    denyFraming(response);
     auth
       .authenticate(tokenFromHeader(request.headers.authorization))
       .then((principal) => auth.authorize(principal, 'admin'))

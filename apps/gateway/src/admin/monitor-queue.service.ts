@@ -16,6 +16,17 @@ export interface SchedulerStatus {
   lastRun: { tickAt: number; processedAt: number; finishedAt: number; delayMs: number; failed: boolean } | null;
 }
 
+/** How long a reader of the scheduler state waits for Redis before it answers without it. */
+export const STATUS_TIMEOUT_MS = 500;
+
+/** The scheduler state could not be read within STATUS_TIMEOUT_MS (Redis away or slow). */
+export class StatusTimeout extends Error {
+  constructor() {
+    super(`the scheduler state did not come from Redis within ${STATUS_TIMEOUT_MS} ms`);
+    this.name = 'StatusTimeout';
+  }
+}
+
 @Injectable()
 export class MonitorQueueService implements OnApplicationShutdown {
   /** The monitor-tick queue (Bull Board shows it). */
@@ -23,15 +34,34 @@ export class MonitorQueueService implements OnApplicationShutdown {
   private events: QueueEvents | null = null;
   /** BullMQ's connection (a shared Cluster connection on a cluster, which this service closes). */
   private readonly connection: ReturnType<typeof bullConnection>;
+  /** The read of the scheduler state in flight: readers share it, so that a Redis outage piles up one read, not one per scrape. */
+  private reading: Promise<SchedulerStatus> | null = null;
 
   constructor(@Inject(PULSE_CONFIG) private readonly config: PulseConfig) {
     this.connection = bullConnection(config, 'pulse:gateway:queue', new Logger('Redis'));
     this.queue = new Queue(MONITOR_QUEUE, { connection: this.connection, prefix: config.PULSE_QUEUE_PREFIX });
   }
 
+  /**
+   * The scheduler state, or a StatusTimeout after STATUS_TIMEOUT_MS: BullMQ's commands wait for
+   * Redis as long as it is away, and neither /metrics nor the admin endpoint may hang with them.
+   */
   async status(): Promise<SchedulerStatus> {
+    this.reading ??= this.readStatus().finally(() => (this.reading = null));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new StatusTimeout()), STATUS_TIMEOUT_MS)));
+    try {
+      return await Promise.race([this.reading, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async readStatus(): Promise<SchedulerStatus> {
     const scheduler = await this.queue.getJobScheduler(MONITOR_SCHEDULER);
-    const [last] = await this.queue.getJobs(['completed', 'failed'], 0, 0, false);
+    // Newest of each kind: a failed run after the last completed one is the last run.
+    const [[completed], [failed]] = await Promise.all([this.queue.getJobs(['completed'], 0, 0, false), this.queue.getJobs(['failed'], 0, 0, false)]);
+    const last = [completed, failed].filter((job) => job?.finishedOn).sort((a, b) => b!.finishedOn! - a!.finishedOn!)[0];
     const tickAt = last ? (last.data.tickAt ?? last.timestamp + (last.opts.delay ?? 0)) : 0;
     return {
       scheduler: MONITOR_SCHEDULER,

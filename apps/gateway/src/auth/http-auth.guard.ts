@@ -3,6 +3,8 @@ import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@ne
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import type { Principal } from '#pulse/auth';
+import { topicSchema } from '#pulse/contracts';
+import { parseOr400 } from '../api/http-error.js';
 import { ACCESS_KEY, type RouteAccess } from './access.decorator.js';
 import { AuthService, tokenFromHeader } from './auth.service.js';
 import { LimitsService } from './limits.service.js';
@@ -25,7 +27,8 @@ export class HttpAuthGuard implements CanActivate {
     if (access === 'public') return true;
     const request = context.switchToHttp().getRequest<AuthedRequest>();
     request.principal = await this.auth.authenticate(tokenFromHeader(request.headers.authorization));
-    const topic = typeof request.params?.topic === 'string' ? request.params.topic : undefined;
+    // A valid topic name first: patterns are matched against at most 64 known characters.
+    const topic = typeof request.params?.topic === 'string' ? parseOr400(topicSchema, request.params.topic, 'topic') : undefined;
     this.auth.authorize(request.principal, access, topic);
     if (this.auth.enabled) await this.limits.consumeToken(request.principal);
     return true;

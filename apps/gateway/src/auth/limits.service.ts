@@ -1,5 +1,5 @@
 // Request and connection limits: per token across gateways (Redis), per connection in this process.
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { refusal } from '#pulse/contracts';
@@ -33,6 +33,9 @@ export class LimitsService implements OnApplicationShutdown {
   /** This gateway's open sockets per token key, refreshed in Redis periodically. */
   private readonly sockets = new Map<string, Set<string>>();
   private readonly refresher: ReturnType<typeof setInterval>;
+  private readonly logger = new Logger('Limits');
+  /** The last refresh failed: said once per outage, and once when it works again. */
+  private refreshFailing = false;
 
   constructor(
     @Inject(PULSE_CONFIG) private readonly config: PulseConfig,
@@ -102,14 +105,22 @@ export class LimitsService implements OnApplicationShutdown {
     await this.redis.zrem(key, socketId);
   }
 
+  /** Tells Redis this gateway's sockets are open: adds them back too if Redis lost them (a restart without persistence). */
   private async refreshConnections(): Promise<void> {
-    if (this.sockets.size === 0 || this.redis.status !== 'ready') return;
+    if (this.sockets.size === 0) return;
     const now = Date.now();
     // Commands, not one pipeline: on a Redis Cluster the tokens' keys live in different slots.
     const ttl = Math.ceil((4 * CONNECTION_REFRESH_MS) / 1000);
-    const refreshes = [...this.sockets].flatMap(([key, ids]) => [this.redis.zadd(key, 'XX', ...[...ids].flatMap((id) => [now, id])), this.redis.expire(key, ttl)]);
-    // A failed refresh is retried at the next period; entries live for three.
-    await Promise.all(refreshes).catch(() => undefined);
+    try {
+      if (this.redis.status !== 'ready') throw new Error(`the connection is ${this.redis.status}`);
+      await Promise.all([...this.sockets].flatMap(([key, ids]) => [this.redis.zadd(key, ...[...ids].flatMap((id) => [now, id])), this.redis.expire(key, ttl)]));
+      if (this.refreshFailing) this.logger.log('open connections are counted in Redis again');
+      this.refreshFailing = false;
+    } catch (error) {
+      // Retried at the next period; entries live for three, so a short outage forgets nobody.
+      if (!this.refreshFailing) this.logger.warn(`could not refresh the open connections in Redis (${(error as Error).message}); retrying every ${CONNECTION_REFRESH_MS / 1000} s`);
+      this.refreshFailing = true;
+    }
   }
 
   onApplicationShutdown(): void {

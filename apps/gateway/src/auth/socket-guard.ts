@@ -3,10 +3,11 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ExtendedError, Server, Socket } from 'socket.io';
 import type { Principal } from '#pulse/auth';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
-import { refusal, type ErrorBody } from '#pulse/contracts';
+import { badRequest, refusal, replayRequestSchema, subscribeRequestSchema, type ErrorBody } from '#pulse/contracts';
 import { AccessDenied } from './access-denied.js';
 import { AuthService, tokenFromHeader } from './auth.service.js';
 import { LimitsService } from './limits.service.js';
+import { OriginPolicy } from './origin-policy.js';
 
 /** Called with every answered subscribe or replay (for metrics). */
 export type AnswerObserver = (event: 'subscribe' | 'replay', request: unknown, answer: { ok: boolean; recovered?: boolean; code?: string; events?: unknown[] }) => void;
@@ -17,13 +18,17 @@ export type RefusalObserver = (body: ErrorBody) => void;
 /** What the guard keeps on `socket.data`. */
 interface GuardedData {
   principal?: Principal;
-  /** Topics this socket asked to follow (at most PULSE_MAX_SUBSCRIPTIONS). */
-  followed?: Set<string>;
   /** Requests pass the guard one after another, in arrival order (a check may wait for Redis). */
   gate?: Promise<void>;
+  /** Requests waiting for the gate (at most PULSE_RATE_LIMIT_CONNECTION: more could not pass its window anyway). */
+  pending?: number;
 }
 
-const READS = new Set(['subscribe', 'replay']);
+/** Requests that read a topic, with the schema that validates them before the token's patterns are matched. */
+const READS = new Map<string, typeof subscribeRequestSchema | typeof replayRequestSchema>([
+  ['subscribe', subscribeRequestSchema],
+  ['replay', replayRequestSchema],
+]);
 /** setTimeout's longest delay. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -44,12 +49,18 @@ export class SocketGuard {
   private readonly logger = new Logger('SocketAuth');
   private readonly observers: AnswerObserver[] = [];
   private readonly refusalObservers: RefusalObserver[] = [];
+  private readonly origins: OriginPolicy;
+  /** Requests of one socket that may wait for their check at once; more are refused RATE_LIMITED. */
+  private readonly maxPending: number;
 
   constructor(
     @Inject(AuthService) private readonly auth: AuthService,
     @Inject(LimitsService) private readonly limits: LimitsService,
-    @Inject(PULSE_CONFIG) private readonly config: PulseConfig,
-  ) {}
+    @Inject(PULSE_CONFIG) config: PulseConfig,
+  ) {
+    this.origins = new OriginPolicy(config.PULSE_ALLOWED_ORIGINS);
+    this.maxPending = config.PULSE_RATE_LIMIT_CONNECTION;
+  }
 
   /** Calls `observer` with each subscribe and replay answer. */
   observeAnswers(observer: AnswerObserver): void {
@@ -63,23 +74,47 @@ export class SocketGuard {
 
   install(server: Server): void {
     server.use((socket, next) => {
+      // Origins are checked here rather than in engine.io's allowRequest (a bare HTTP error, and
+      // asked on a session's first request only): this refusal reaches the client's
+      // connect_error with its body, before the socket may send anything.
+      if (!this.origins.allows(socket.handshake.headers)) {
+        return next(handshakeError(this.describe(new AccessDenied(403, refusal('ORIGIN_FORBIDDEN', `origin ${socket.handshake.headers.origin} is not allowed (PULSE_ALLOWED_ORIGINS)`)))));
+      }
       this.admit(socket).then(
-        () => next(),
+        (admitted) => next(admitted ? undefined : new Error('the connection closed during the handshake')),
         (error: unknown) => next(handshakeError(this.describe(error))),
       );
     });
   }
 
   /** The handshake: who it is, whether the token has room for one more socket; then the per-request gate. */
-  private async admit(socket: Socket): Promise<void> {
+  private async admit(socket: Socket): Promise<boolean> {
     const auth = socket.handshake.auth as { token?: unknown } | undefined;
     const token = auth?.token ?? tokenFromHeader(socket.handshake.headers.authorization);
     const principal = await this.auth.authenticate(token);
     const data = socket.data as GuardedData;
     data.principal = principal;
-    data.followed = new Set();
-    if (this.auth.enabled) await this.limits.openConnection(principal, socket.id);
+    // Released once, on whichever comes first: the socket's disconnect, or the close of its
+    // connection (a client that drops during the handshake never gets a disconnect).
+    let released = false;
     let expiry: ReturnType<typeof setTimeout> | undefined;
+    const release = () => {
+      if (released) return;
+      released = true;
+      clearTimeout(expiry);
+      void this.limits.forgetConnection(socket.id);
+      if (this.auth.enabled) {
+        this.limits.closeConnection(principal, socket.id).catch((error: unknown) => this.logger.warn(`could not release a connection of ${principal.sub}: ${(error as Error).message}`));
+      }
+    };
+    if (this.auth.enabled) await this.limits.openConnection(principal, socket.id);
+    if (socket.conn.readyState !== 'open') {
+      // It went away while Redis answered: Socket.IO drops it without a disconnect event.
+      release();
+      return false;
+    }
+    socket.conn.once('close', release);
+    socket.once('disconnect', release);
     const expireAt = (at: number) => {
       expiry = setTimeout(() => {
         if (Date.now() < at) return expireAt(at);
@@ -88,47 +123,51 @@ export class SocketGuard {
       }, Math.min(Math.max(at - Date.now(), 0), MAX_TIMER_MS));
     };
     if (principal.expiresAt !== null) expireAt(principal.expiresAt);
-    socket.once('disconnect', () => {
-      clearTimeout(expiry);
-      void this.limits.forgetConnection(socket.id);
-      if (this.auth.enabled) {
-        this.limits.closeConnection(principal, socket.id).catch((error: unknown) => this.logger.warn(`could not release a connection of ${principal.sub}: ${(error as Error).message}`));
-      }
-    });
     socket.use((packet, next) => {
+      if ((data.pending ?? 0) >= this.maxPending) {
+        const ack: unknown = packet.at(-1);
+        if (typeof ack === 'function') (ack as (answer: unknown) => void)(this.describe(new AccessDenied(429, refusal('RATE_LIMITED', `more than ${this.maxPending} requests of this connection are waiting (PULSE_RATE_LIMIT_CONNECTION); wait for their answers`, 100))));
+        return;
+      }
+      data.pending = (data.pending ?? 0) + 1;
       data.gate = (data.gate ?? Promise.resolve())
-        .then(() => this.check(socket, principal, data, packet as unknown[], next))
-        .catch((error: unknown) => this.logger.warn(`request check failed: ${(error as Error)?.message ?? String(error)}`));
+        .then(() => this.check(socket, principal, packet as unknown[], next))
+        .catch((error: unknown) => this.logger.warn(`request check failed: ${(error as Error)?.message ?? String(error)}`))
+        .finally(() => (data.pending! -= 1));
     });
     this.logger.debug(`socket ${socket.id} of ${principal.sub} (${principal.role}) connected`);
+    return true;
   }
 
   /** Lets one request through to the gateway, or answers its ack with the refusal. */
-  private async check(socket: Socket, principal: Principal, data: GuardedData, packet: unknown[], next: (error?: Error) => void): Promise<void> {
+  private async check(socket: Socket, principal: Principal, packet: unknown[], next: (error?: Error) => void): Promise<void> {
     const [event, payload] = packet as [string, unknown];
     const ackIndex = packet.length - 1;
     const ack = typeof packet[ackIndex] === 'function' ? (packet[ackIndex] as (answer: unknown) => void) : undefined;
-    const topic = typeof (payload as { topic?: unknown } | null)?.topic === 'string' ? (payload as { topic: string }).topic : undefined;
-    const followed = data.followed!;
     try {
       await this.limits.consumeConnection(socket.id);
       if (this.auth.enabled) await this.limits.consumeToken(principal);
-      if (READS.has(event) && topic !== undefined) this.auth.authorize(principal, 'read', topic);
-      if (event === 'subscribe' && topic !== undefined && !followed.has(topic) && followed.size >= this.config.PULSE_MAX_SUBSCRIPTIONS) {
-        throw new AccessDenied(429, refusal('TOO_MANY_SUBSCRIPTIONS', `this socket already follows ${followed.size} topics (PULSE_MAX_SUBSCRIPTIONS); unsubscribe from one first`));
+      const schema = READS.get(event);
+      if (schema) {
+        // The request is valid (a topic name among the rest) before the token's patterns are matched against it.
+        const request = schema.safeParse(payload);
+        if (!request.success) {
+          const body = badRequest(request.error);
+          for (const observer of this.observers) observer(event as 'subscribe' | 'replay', payload, body);
+          ack?.(body);
+          return;
+        }
+        this.auth.authorize(principal, 'read', request.data.topic);
       }
     } catch (error) {
       ack?.(this.describe(error));
       return;
     }
-    if (event === 'unsubscribe' && topic !== undefined) followed.delete(topic);
     if (READS.has(event) && ack) {
-      const known = topic !== undefined && followed.has(topic);
-      if (event === 'subscribe' && topic !== undefined) followed.add(topic);
-      packet[ackIndex] = (answer: { ok: boolean }) => {
-        // A refused subscribe frees its place, unless the socket followed the topic already (that subscription stays).
-        if (event === 'subscribe' && topic !== undefined && !answer.ok && !known) followed.delete(topic);
+      packet[ackIndex] = (answer: { ok: boolean; reason?: string }) => {
         for (const observer of this.observers) observer(event as 'subscribe' | 'replay', payload, answer);
+        // Refusals made past the guard (TOO_MANY_SUBSCRIPTIONS, by the LiveHub) are counted like the guard's own.
+        if (!answer.ok && answer.reason !== undefined) for (const observer of this.refusalObservers) observer(answer as ErrorBody);
         ack(answer);
       };
     }

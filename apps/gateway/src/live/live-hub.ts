@@ -13,6 +13,7 @@ import {
   type ServerToClientEvents,
   type SubscribeAck,
   type SubscribeRequest,
+  refusal,
 } from '#pulse/contracts';
 import type { EventStore } from '#pulse/event-store';
 import type { LogTail, TailListener } from './log-tail.js';
@@ -36,6 +37,8 @@ export interface LiveHubOptions {
   slowConsumers?: SlowConsumerGuard;
   /** Joins and leaves within this window are announced as one presence update. @default 250 */
   presenceDelayMs?: number;
+  /** Topics one socket may follow or be subscribing to at once (PULSE_MAX_SUBSCRIPTIONS). @default 100 */
+  maxSubscriptions?: number;
 }
 
 /** Room of every socket live on `topic` in this cluster (presence goes through the adapter). */
@@ -58,6 +61,7 @@ export class LiveHub implements TailListener {
   /** Topics whose viewer count is due to be announced (joins and leaves are coalesced). */
   private readonly presenceDue = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly presenceDelayMs: number;
+  private readonly maxSubscriptions: number;
 
   constructor(
     private readonly store: EventStore,
@@ -66,6 +70,7 @@ export class LiveHub implements TailListener {
   ) {
     this.slowConsumers = options.slowConsumers ?? new SlowConsumerGuard(8 * 1024 * 1024);
     this.presenceDelayMs = options.presenceDelayMs ?? 250;
+    this.maxSubscriptions = options.maxSubscriptions ?? 100;
   }
 
   attach(server: PulseServer): void {
@@ -87,6 +92,9 @@ export class LiveHub implements TailListener {
     const { topic } = request;
     const ticket = Symbol(topic);
     const latest = this.latestRequest(socket);
+    if (this.atSubscriptionCap(socket, topic)) {
+      return ack(refusal('TOO_MANY_SUBSCRIPTIONS', `this socket already follows ${this.maxSubscriptions} topics (PULSE_MAX_SUBSCRIPTIONS); unsubscribe from one first`));
+    }
     latest.set(topic, ticket);
     this.joining.set(topic, (this.joining.get(topic) ?? 0) + 1);
     // Counted as joining until it is registered, so that the tail keeps following the topic even
@@ -117,6 +125,16 @@ export class LiveHub implements TailListener {
     joined();
     ack(answer);
     await this.catchUp(socket, subscription);
+  }
+
+  /** Whether a subscribe to a new `topic` would pass the cap: its subscriptions and the subscribes being answered count. */
+  private atSubscriptionCap(socket: PulseSocket, topic: string): boolean {
+    const subscriptions = this.subscriptions(socket);
+    const latest = this.latestRequest(socket);
+    if (subscriptions.has(topic) || latest.has(topic)) return false;
+    let count = subscriptions.size;
+    for (const asked of latest.keys()) if (!subscriptions.has(asked)) count += 1;
+    return count >= this.maxSubscriptions;
   }
 
   /** Per socket: the newest subscribe request per topic still being answered. */

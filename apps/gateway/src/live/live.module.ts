@@ -45,7 +45,10 @@ export const TAIL_AND_HUB = Symbol('TAIL_AND_HUB');
           );
           reading.on('close', () => tail.interrupt('the log tail connection closed'));
         }
-        hub.current = new LiveHub(store, tail, { slowConsumers: new SlowConsumerGuard(config.PULSE_SLOW_CONSUMER_BYTES, new Logger('SlowConsumers')) });
+        hub.current = new LiveHub(store, tail, {
+          slowConsumers: new SlowConsumerGuard(config.PULSE_SLOW_CONSUMER_BYTES, new Logger('SlowConsumers')),
+          maxSubscriptions: config.PULSE_MAX_SUBSCRIPTIONS,
+        });
         return { tail, hub: hub.current };
       },
     },

@@ -12,10 +12,15 @@ import { LogTail } from '../live/log-tail.js';
 /** Seconds buckets for delays from a millisecond to half a minute. */
 const DELAY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+/** Distinct topic label values per gateway; later topics are counted under topic="other" (a bounded /metrics page and Prometheus series count). */
+export const MAX_TOPIC_LABELS = 1000;
+
 @Injectable()
 export class MetricsService implements OnModuleInit {
   readonly registry = new Registry();
   private server: Server | null = null;
+  /** Topics that have a label of their own (the first MAX_TOPIC_LABELS seen). */
+  private readonly labelledTopics = new Set<string>();
 
   private readonly appendedTotal = new Counter({ name: 'pulse_events_appended_total', help: 'Events appended through this gateway (REST ingest), by topic and type', labelNames: ['topic', 'type'], registers: [this.registry] });
   private readonly tailedTotal = new Counter({ name: 'pulse_events_tailed_total', help: 'Events read from the log by this gateway for its subscribers (ingest and ticks), by topic and type', labelNames: ['topic', 'type'], registers: [this.registry] });
@@ -95,11 +100,20 @@ export class MetricsService implements OnModuleInit {
     });
   }
 
+  /** The topic's label value: its name, or "other" once MAX_TOPIC_LABELS topics have theirs. */
+  private topicLabel(topic: string): string {
+    if (this.labelledTopics.has(topic)) return topic;
+    if (this.labelledTopics.size >= MAX_TOPIC_LABELS) return 'other';
+    this.labelledTopics.add(topic);
+    return topic;
+  }
+
   /** Events this gateway appended through REST ingest. */
   appended(topic: string, events: { type: string }[]): void {
     const perType = new Map<string, number>();
     for (const event of events) perType.set(event.type, (perType.get(event.type) ?? 0) + 1);
-    for (const [type, count] of perType) this.appendedTotal.inc({ topic, type }, count);
+    const label = this.topicLabel(topic);
+    for (const [type, count] of perType) this.appendedTotal.inc({ topic: label, type }, count);
   }
 
   private delivering(topic: string, events: PulseEvent[]): void {
@@ -113,8 +127,9 @@ export class MetricsService implements OnModuleInit {
       const tickAt = event.type === 'status_update' ? (event.data as { tick_at?: unknown }).tick_at : undefined;
       if (typeof tickAt === 'number') this.tickDelay.observe(Math.max(0, event.ts - tickAt) / 1000);
     }
-    for (const [type, count] of perType) this.tailedTotal.inc({ topic, type }, count);
-    if (live > 0) this.deliveriesTotal.inc({ topic }, live * events.length);
+    const label = this.topicLabel(topic);
+    for (const [type, count] of perType) this.tailedTotal.inc({ topic: label, type }, count);
+    if (live > 0) this.deliveriesTotal.inc({ topic: label }, live * events.length);
   }
 
   async text(): Promise<{ contentType: string; body: string }> {
