@@ -41,7 +41,8 @@ export class RedisIoAdapter extends IoAdapter {
   override bindMessageHandlers(socket: Socket, handlers: MessageMappingProperties[], transform: (data: unknown) => Observable<unknown>): void {
     for (const { message, callback, isAckHandledManually } of handlers) {
       socket.on(message as string, (...args: unknown[]) => {
-        const { data, ack } = this.mapPayload(args) as { data: unknown; ack?: (response: unknown) => void };
+        // As Nest's own does (rxjs fromEvent): one argument is the payload itself, several are an array.
+        const { data, ack } = this.mapPayload(args.length === 1 ? args[0] : args) as { data: unknown; ack?: (response: unknown) => void };
         try {
           transform(callback(data, ack)).subscribe({
             next: (response) => {

@@ -67,14 +67,18 @@ export class MonitorModule implements OnApplicationBootstrap, BeforeApplicationS
 
   /**
    * Every worker upserts the one scheduler at boot (upserting twice leaves one scheduler), and
-   * again whenever its connection comes back: if Redis lost its data, the scheduler went with it
-   * and nothing would tick again. A repeated upsert cannot tick twice (ticks are keyed by time).
+   * again when its connection comes back without it: if Redis lost its data, the scheduler went
+   * with it and nothing would tick again. A repeated upsert cannot tick twice (ticks are keyed by time).
    */
   async onApplicationBootstrap(): Promise<void> {
     await this.upsertScheduler();
     const client = await this.queue.getBackend().client;
     client.on('ready', () => {
-      this.upsertScheduler().catch((error: unknown) => this.logger.warn(`could not restore scheduler ${MONITOR_SCHEDULER} after a reconnect: ${(error as Error).message}`));
+      // Only when it is gone: upserting an existing one again may schedule an extra run now.
+      this.queue
+        .getJobScheduler(MONITOR_SCHEDULER)
+        .then((scheduler) => (scheduler ? undefined : this.upsertScheduler()))
+        .catch((error: unknown) => this.logger.warn(`could not restore scheduler ${MONITOR_SCHEDULER} after a reconnect: ${(error as Error).message}`));
     });
   }
 
