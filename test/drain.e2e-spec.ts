@@ -5,7 +5,7 @@ import type { PulseClient } from '#pulse/client';
 import type { IngestEvent, PulseEvent } from '#pulse/contracts';
 import { decodeEntry } from '#pulse/event-store';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
-import { Changes, within } from './support/clients.js';
+import { recordTopic, within } from './support/clients.js';
 
 let pulse: PulseTestStack | undefined;
 let redis: Redis | undefined;
@@ -72,25 +72,12 @@ function producer(topic: string) {
 
 /** A PulseClient following `topic`, recording every event and snapshot its handlers see. */
 function follow(topic: string, urls: string[]) {
-  const changes = new Changes();
-  const events: PulseEvent[] = [];
-  const snapshots: string[] = [];
   const gateways = new Set<string>();
   const client: PulseClient = thePulse().client({ urls, reconnectDelayMs: 50, maxReconnectDelayMs: 500 });
   client.onState((_state, gateway) => {
     if (gateway) gateways.add(gateway);
   });
-  const subscription = client.subscribe(topic, {
-    onEvent: (event) => {
-      events.push(event);
-      changes.changed();
-    },
-    onSnapshot: (_snapshot, reason) => {
-      snapshots.push(reason);
-      changes.changed();
-    },
-  });
-  return { client, events, snapshots, gateways, changes, seq: () => subscription.position()?.seq ?? 0 };
+  return { client, gateways, ...recordTopic(client, topic) };
 }
 
 describe('graceful drain', () => {

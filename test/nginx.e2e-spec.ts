@@ -12,7 +12,7 @@ import { PulseClient } from '#pulse/client';
 import type { IngestEvent, PulseEvent, SubscribeAck } from '#pulse/contracts';
 import { decodeEntry } from '#pulse/event-store';
 import { freePort, PROJECT_ROOT, PulseStack, RedisServer } from '#pulse/stack';
-import { Changes, within, type PulseClientSocket } from './support/clients.js';
+import { recordTopic, within, type PulseClientSocket } from './support/clients.js';
 
 const PASSWORD = 'pulse-test-password';
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((path) => existsSync(path));
@@ -101,22 +101,9 @@ async function readLog(topic: string): Promise<PulseEvent[]> {
 
 /** An SDK client through nginx (one URL: the load balancer) following `topic`. */
 function follow(topic: string, transports: ('websocket' | 'polling')[] = ['websocket']) {
-  const changes = new Changes();
-  const events: PulseEvent[] = [];
-  const snapshots: string[] = [];
   const client = new PulseClient({ urls: [nginxUrl], transports, reconnectDelayMs: 50, maxReconnectDelayMs: 500 }).connect();
   clients.push(client);
-  const subscription = client.subscribe(topic, {
-    onEvent: (event) => {
-      events.push(event);
-      changes.changed();
-    },
-    onSnapshot: (_snapshot, reason) => {
-      snapshots.push(reason);
-      changes.changed();
-    },
-  });
-  return { client, events, snapshots, changes, seq: () => subscription.position()?.seq ?? 0 };
+  return { client, ...recordTopic(client, topic) };
 }
 
 describe('nginx in front of three gateways (deploy/nginx/pulse.conf)', () => {

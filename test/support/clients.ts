@@ -1,5 +1,6 @@
 // Test helpers: real socket.io-client connections that record what they receive, and waits that time out clearly.
 import { io, type Socket } from 'socket.io-client';
+import type { PulseClient } from '#pulse/client';
 import { EVENT_DATA_SCHEMAS, type ClientToServerEvents, type PulseEvent, type ServerToClientEvents, type SubscribeAck, type SubscribeRequest } from '#pulse/contracts';
 
 export type PulseClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -56,6 +57,33 @@ export async function waitUntil<T>(what: string, check: () => T | undefined | fa
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/** What a PulseClient's handlers saw for one topic: every event, every snapshot's reason, and a way to wait on them. */
+export interface FollowedTopic {
+  readonly events: PulseEvent[];
+  readonly snapshots: string[];
+  readonly changes: Changes;
+  /** The client's position in the topic (its last seq), 0 before any. */
+  seq(): number;
+}
+
+/** Subscribes `client` to `topic` and records what its handlers see. */
+export function recordTopic(client: PulseClient, topic: string): FollowedTopic {
+  const changes = new Changes();
+  const events: PulseEvent[] = [];
+  const snapshots: string[] = [];
+  const subscription = client.subscribe(topic, {
+    onEvent: (event) => {
+      events.push(event);
+      changes.changed();
+    },
+    onSnapshot: (_snapshot, reason) => {
+      snapshots.push(reason);
+      changes.changed();
+    },
+  });
+  return { events, snapshots, changes, seq: () => subscription.position()?.seq ?? 0 };
 }
 
 /** Frame names that carry one log event (per-event mode); other frames (`events`, `resync`, `presence`…) are not events. */
