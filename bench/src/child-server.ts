@@ -2,7 +2,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { withTimeout } from './common.js';
+import { within } from '#pulse/stack';
 import { MEMORY_LINE } from './mem-hook.js';
 
 const HOOK = new URL('./mem-hook.js', import.meta.url).href;
@@ -71,7 +71,7 @@ export class ChildServer {
       child.once('exit', (code) => reject(new Error(`${name} exited (code ${code}) before it was ready`)));
     });
     try {
-      return new ChildServer(child, name, await withTimeout(ready, READY_TIMEOUT_MS, `${name} to be ready`));
+      return new ChildServer(child, name, await within(`${name} to be ready`, ready, READY_TIMEOUT_MS));
     } catch (error) {
       child.kill('SIGKILL');
       throw error;
@@ -88,14 +88,14 @@ export class ChildServer {
     const reply = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     const message: ChildRequest = { kind: 'request', id, body };
     this.child.send(message);
-    return (await withTimeout(reply, timeoutMs, `${this.name} to answer`)) as T;
+    return (await within(`${this.name} to answer`, reply, timeoutMs)) as T;
   }
 
   /** Memory after a full GC (through the memory hook). */
   async memory(): Promise<MemoryUsage> {
     const usage = new Promise<MemoryUsage>((resolve) => this.memoryWaiters.push(resolve));
     this.child.kill('SIGWINCH');
-    return withTimeout(usage, 10_000, `${this.name} to report its memory`);
+    return within(`${this.name} to report its memory`, usage, 10_000);
   }
 
   kill(): void {

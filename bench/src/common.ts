@@ -1,5 +1,6 @@
 // What every bench module shares: the one clock, progress lines, bounded waits and an ordered cleanup list.
 import { setTimeout as sleepFor } from 'node:timers/promises';
+import { within } from '#pulse/stack';
 
 /** Milliseconds since 1970 with sub-ms resolution: the single clock for send and receipt times. */
 export function now(): number {
@@ -25,19 +26,6 @@ export function progress(message: string): void {
 /** Seconds since the bench started. */
 export function elapsedSeconds(): number {
   return (now() - benchStarted) / 1000;
-}
-
-/** Resolves with `promise`, or rejects naming `what` once `ms` pass. */
-export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 export function errorMessage(error: unknown): string {
@@ -85,7 +73,7 @@ export class Cleanup {
   private async runSteps(): Promise<void> {
     for (const step of [...this.steps].reverse()) {
       try {
-        await withTimeout(Promise.resolve(step.stop()), 20_000, `stopping ${step.name}`);
+        await within(`stopping ${step.name}`, Promise.resolve(step.stop()), 20_000);
         step.done = true;
       } catch (error) {
         progress(`cleanup: stopping ${step.name} failed: ${errorMessage(error)}`);

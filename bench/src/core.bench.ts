@@ -8,9 +8,9 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '#pulse/config';
 import { EventStore, createRedis, waitForReady } from '#pulse/event-store';
-import { PROJECT_ROOT, PulseStack, type PulseProcess } from '#pulse/stack';
+import { PROJECT_ROOT, PulseStack, within, type PulseProcess } from '#pulse/stack';
 import { ChildServer, type MemoryUsage } from './child-server.js';
-import { Cleanup, elapsedSeconds, errorMessage, hrnow, progress, withTimeout } from './common.js';
+import { Cleanup, elapsedSeconds, errorMessage, hrnow, progress } from './common.js';
 import { Fleet } from './fleet.js';
 import type { ClientKind } from './fleet-worker.js';
 import { MEMORY_LINE } from './mem-hook.js';
@@ -210,7 +210,7 @@ class Bench {
   async gatewayMemory(gateway: PulseProcess): Promise<MemoryUsage> {
     const usage = new Promise<MemoryUsage>((resolve) => this.memoryWaiters.set(gateway.name, resolve));
     gateway.kill('SIGWINCH');
-    return withTimeout(usage, 10_000, `${gateway.name} to report its memory`);
+    return within(`${gateway.name} to report its memory`, usage, 10_000);
   }
 
   /** The processes each system's figures are charged to. */

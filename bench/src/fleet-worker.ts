@@ -5,7 +5,8 @@ import * as hdr from 'hdr-histogram-js';
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 import type { PulseEvent, SubscribeAck } from '#pulse/contracts';
-import { errorMessage, hrnow, withTimeout } from './common.js';
+import { within } from '#pulse/stack';
+import { errorMessage, hrnow } from './common.js';
 import { baselineRoom } from './payload.js';
 
 export type ClientKind = 'pulse' | 'baseline' | 'ws';
@@ -288,7 +289,7 @@ async function handle(request: FleetRequest): Promise<unknown> {
     case 'close': {
       const g = groups.get(request.group);
       groups.delete(request.group);
-      await withTimeout(Promise.all((g?.clients ?? []).map(disconnect)), CONNECT_TIMEOUT_MS, `${request.group} to close`);
+      await within(`${request.group} to close`, Promise.all((g?.clients ?? []).map(disconnect)), CONNECT_TIMEOUT_MS);
       return null;
     }
   }

@@ -1,7 +1,7 @@
 // The load generator, main side: worker threads holding the clients, groups of clients spread over servers and threads, merged results.
 import { Worker } from 'node:worker_threads';
 import * as hdr from 'hdr-histogram-js';
-import { withTimeout } from './common.js';
+import { within } from '#pulse/stack';
 import type { ClientKind, FleetRequest, GroupResult } from './fleet-worker.js';
 
 /** Latency percentiles (ms) of one run, from the merged HdrHistogram. */
@@ -59,7 +59,7 @@ export class Fleet {
     const id = this.nextId++;
     const reply = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     this.workers[thread]!.postMessage({ ...body, id });
-    return withTimeout(reply, REQUEST_TIMEOUT_MS, `load generator thread ${thread} (${body.op})`);
+    return within(`load generator thread ${thread} (${body.op})`, reply, REQUEST_TIMEOUT_MS);
   }
 
   private async all(group: string, body: Body): Promise<unknown[]> {

@@ -5,18 +5,8 @@ import { EVENT_DATA_SCHEMAS, type ClientToServerEvents, type PulseEvent, type Se
 
 export type PulseClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
-/** Rejects with `what` if `promise` has not settled after `ms`. */
-export async function within<T>(what: string, promise: Promise<T>, ms = 10_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+/** Rejects with `what` if a promise has not settled in time (shared with the bench). */
+export { within } from '#pulse/stack';
 
 /** Lets tests wait for a condition that holds after some change (an arrival, a line): re-checked on each `changed()`. */
 export class Changes {

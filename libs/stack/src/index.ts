@@ -4,3 +4,4 @@ export * from './pulse-process.js';
 export * from './pulse-stack.js';
 export * from './redis-server.js';
 export * from './redis-cluster.js';
+export * from './within.js';
