@@ -243,10 +243,19 @@ export class WireSubscriber implements Subscriber {
     const record = (event: PulseEvent) => {
       if (event.topic === this.topic) this.history.event(event);
     };
-    if (this.options.batch) socket.on('events', (events) => events.forEach(record));
-    else for (const name of ['status_update', 'statistics_update', 'instances_update', 'instance.heartbeat', 'attempt.recorded', 'instance.offline'] as const) socket.on(name, record);
-    socket.on('events', () => this.changes.changed());
-    socket.onAny(() => this.changes.changed());
+    // A change is signalled after the frame is recorded: socket.io-client runs onAny listeners before
+    // the named ones, so an onAny signal re-checked waits before the last event was in the history.
+    if (this.options.batch)
+      socket.on('events', (events) => {
+        events.forEach(record);
+        this.changes.changed();
+      });
+    else
+      for (const name of ['status_update', 'statistics_update', 'instances_update', 'instance.heartbeat', 'attempt.recorded', 'instance.offline'] as const)
+        socket.on(name, (event: PulseEvent) => {
+          record(event);
+          this.changes.changed();
+        });
     socket.on('resync', ({ topic }) => {
       if (topic === this.topic) this.subscribe(socket, false);
     });
