@@ -56,7 +56,7 @@ export class LogTail {
   /** Resolves the idle wait when topics are added or the tail stops. */
   private wakeIdle: (() => void) | null = null;
   private reading = false;
-  /** Fails the read in progress (see interrupt). */
+  /** Fails the command in progress on the reading connection (see interrupt). */
   private failRead: ((error: Error) => void) | null = null;
   private readerClientId: number | null = null;
   private abort = new AbortController();
@@ -162,6 +162,21 @@ export class LogTail {
     }
   }
 
+  /**
+   * A command on the reading connection, which interrupt() fails: with its connection, a command
+   * is lost unanswered (the read, or the CLIENT ID asked after a reconnect).
+   */
+  private async onReader<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      return await new Promise<T>((resolve, reject) => {
+        this.failRead = reject;
+        command().then(resolve, reject);
+      });
+    } finally {
+      this.failRead = null;
+    }
+  }
+
   private async run(): Promise<void> {
     let verify = true;
     let verifiedAt = 0;
@@ -173,7 +188,7 @@ export class LogTail {
         continue;
       }
       try {
-        this.readerClientId ??= await this.reader.clientId();
+        this.readerClientId ??= await this.onReader(() => this.reader.clientId());
         // Also on busy gateways, where reads never come back empty: at least once per block time.
         if (verify || Date.now() - verifiedAt >= this.blockMs) {
           await this.verifyEpochs();
@@ -186,13 +201,9 @@ export class LogTail {
         this.reading = true;
         let batches: Map<string, PulseEvent[]>;
         try {
-          batches = await new Promise<Map<string, PulseEvent[]>>((resolve, reject) => {
-            this.failRead = reject;
-            this.reader.read(positions, this.blockMs, this.count).then(resolve, reject);
-          });
+          batches = await this.onReader(() => this.reader.read(positions, this.blockMs, this.count));
         } finally {
           this.reading = false;
-          this.failRead = null;
         }
         if (this.failures > 0) this.logger.log(`log tail reading again after ${this.failures} failed attempt(s)`);
         this.failures = 0;
