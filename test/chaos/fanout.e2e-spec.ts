@@ -138,7 +138,7 @@ describe(`fan-out (${LONG ? 'long' : 'short'})`, () => {
       await sleep(ROLL_MS);
       await load.stop();
       await settle(stack, changes, subscribers, 60_000);
-      const result = await verdict('rolling SIGTERM', stack, subscribers, { extra: `posted=${load.count} exits=[${exits.join('; ')}] refused=${load.refused.length}` });
+      const result = await verdict('rolling SIGTERM', stack, subscribers, { extra: `posted=${load.count} exits=[${exits.join('; ')}] refused=${load.refused.length} resent=${load.retried}` });
       expect(result.findings).toEqual([]);
       // Drained clients resume elsewhere: nobody needed a snapshot.
       expect(result.summary.resyncs).toBe(0);

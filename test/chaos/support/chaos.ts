@@ -419,6 +419,10 @@ export async function postEvents(url: string, topic: string, events: unknown[]):
 export class Load {
   readonly accepted: { topic: string; epoch: string; seqs: number[] }[] = [];
   readonly refused: { status: number; topic: string; error?: string }[] = [];
+  /** Batches cut in flight and sent again. */
+  retried = 0;
+  /** Keeps this producer's idempotency keys apart from another's on the same topic. */
+  private readonly id = Math.random().toString(36).slice(2, 8);
   private timer: ReturnType<typeof setInterval> | null = null;
   private inFlight = new Set<Promise<void>>();
   private n = 0;
@@ -429,6 +433,18 @@ export class Load {
     private readonly ratePerSecond: number,
   ) {}
 
+  /**
+   * Posts a batch; one cut in flight (ECONNRESET: a draining gateway closed the kept-alive
+   * connection as the request went out) is sent again, with the same keys, to the next gateway.
+   */
+  private async post(url: string, topic: string, events: unknown[]): ReturnType<typeof postEvents> {
+    const answer = await postEvents(url, topic, events);
+    if (answer.status !== 0 || (answer.error !== 'ECONNRESET' && answer.error !== 'UND_ERR_SOCKET')) return answer;
+    this.retried += 1;
+    const urls = this.urls();
+    return postEvents(urls[(urls.indexOf(url) + 1) % urls.length] ?? url, topic, events);
+  }
+
   start(): this {
     const everyMs = 50;
     const perTick = Math.max(1, Math.round((this.ratePerSecond * everyMs) / 1000));
@@ -438,10 +454,12 @@ export class Load {
       for (const topic of this.topics) {
         const n = (this.n += 1);
         const url = urls[n % urls.length]!;
-        const events = Array.from({ length: Math.max(1, Math.round(perTick / this.topics.length)) }, (_, i) =>
-          i % 3 === 2 ? { type: 'attempt.recorded', data: { instanceId: `i-${(n + i) % 9}`, outcome: (n + i) % 5 ? 'success' : 'failure' } } : { type: 'instance.heartbeat', data: { instanceId: `i-${(n + i) % 9}` } },
-        );
-        const request = postEvents(url, topic, events).then((answer) => {
+        // Keyed, as a producer that retries keys its events: the log appends each key at most once.
+        const events = Array.from({ length: Math.max(1, Math.round(perTick / this.topics.length)) }, (_, i) => ({
+          ...(i % 3 === 2 ? { type: 'attempt.recorded', data: { instanceId: `i-${(n + i) % 9}`, outcome: (n + i) % 5 ? 'success' : 'failure' } } : { type: 'instance.heartbeat', data: { instanceId: `i-${(n + i) % 9}` } }),
+          idempotencyKey: `load-${this.id}-${n}-${i}`,
+        }));
+        const request = this.post(url, topic, events).then((answer) => {
           if (answer.status === 201) this.accepted.push({ topic, epoch: answer.epoch!, seqs: answer.seqs! });
           else this.refused.push({ status: answer.status, topic, ...(answer.error ? { error: answer.error } : {}) });
         });
