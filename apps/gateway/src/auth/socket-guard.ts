@@ -15,14 +15,26 @@ export type AnswerObserver = (event: 'subscribe' | 'replay', request: unknown, a
 /** Called with every refused handshake or request (for metrics). */
 export type RefusalObserver = (body: ErrorBody) => void;
 
-/** What the guard keeps on `socket.data`. */
+/**
+ * What the guard keeps on `socket.data`. Every idle socket carries it, so it is small: the
+ * principal, and only while requests wait, their queue. Other gateways' fetchSockets receive
+ * `socket.data` as JSON: nothing circular (a timer) may go in it.
+ */
 interface GuardedData {
   principal?: Principal;
-  /** Requests pass the guard one after another, in arrival order (a check may wait for Redis). */
-  gate?: Promise<void>;
-  /** Requests waiting for the gate (at most PULSE_RATE_LIMIT_CONNECTION: more could not pass its window anyway). */
-  pending?: number;
+  /** Requests pass the guard one after another, in arrival order (a check may wait for Redis); absent while none waits. */
+  queue?: RequestQueue;
 }
+
+interface RequestQueue {
+  /** Settles when the last request in the queue has been checked. */
+  tail: Promise<void>;
+  /** Requests waiting (at most PULSE_RATE_LIMIT_CONNECTION: more could not pass its window anyway). */
+  waiting: number;
+}
+
+/** A request's acknowledgement callback, when the client asked for one. */
+export type Ack = (answer: unknown) => void;
 
 /** Requests that read a topic, with the schema that validates them before the token's patterns are matched. */
 const READS = new Map<string, typeof subscribeRequestSchema | typeof replayRequestSchema>([
@@ -52,6 +64,10 @@ export class SocketGuard {
   private readonly origins: OriginPolicy;
   /** Requests of one socket that may wait for their check at once; more are refused RATE_LIMITED. */
   private readonly maxPending: number;
+  /** Per socket whose token expires: the timer that disconnects it then. */
+  private readonly expiries = new Map<Socket, ReturnType<typeof setTimeout>>();
+  /** One disconnect listener for every socket (`this` is the socket), so that an idle socket costs the guard no closure of its own. */
+  private readonly onDisconnect: (this: Socket) => void;
 
   constructor(
     @Inject(AuthService) private readonly auth: AuthService,
@@ -60,6 +76,10 @@ export class SocketGuard {
   ) {
     this.origins = new OriginPolicy(config.PULSE_ALLOWED_ORIGINS);
     this.maxPending = config.PULSE_RATE_LIMIT_CONNECTION;
+    const release = (socket: Socket) => this.release(socket);
+    this.onDisconnect = function (this: Socket) {
+      release(this);
+    };
   }
 
   /** Calls `observer` with each subscribe and replay answer. */
@@ -87,63 +107,74 @@ export class SocketGuard {
     });
   }
 
-  /** The handshake: who it is, whether the token has room for one more socket; then the per-request gate. */
+  /** The handshake: who it is, and whether the token has room for one more socket. */
   private async admit(socket: Socket): Promise<boolean> {
     const auth = socket.handshake.auth as { token?: unknown } | undefined;
     const token = auth?.token ?? tokenFromHeader(socket.handshake.headers.authorization);
     const principal = await this.auth.authenticate(token);
-    const data = socket.data as GuardedData;
-    data.principal = principal;
-    // Released once, on whichever comes first: the socket's disconnect, or the close of its
-    // connection (a client that drops during the handshake never gets a disconnect).
-    let released = false;
-    let expiry: ReturnType<typeof setTimeout> | undefined;
-    const release = () => {
-      if (released) return;
-      released = true;
-      clearTimeout(expiry);
-      void this.limits.forgetConnection(socket.id);
-      if (this.auth.enabled) {
-        this.limits.closeConnection(principal, socket.id).catch((error: unknown) => this.logger.warn(`could not release a connection of ${principal.sub}: ${(error as Error).message}`));
-      }
-    };
+    (socket.data as GuardedData).principal = principal;
     if (this.auth.enabled) await this.limits.openConnection(principal, socket.id);
     if (socket.conn.readyState !== 'open') {
       // It went away while Redis answered: Socket.IO drops it without a disconnect event.
-      release();
+      this.release(socket);
       return false;
     }
-    socket.conn.once('close', release);
-    socket.once('disconnect', release);
-    const expireAt = (at: number) => {
-      expiry = setTimeout(() => {
-        if (Date.now() < at) return expireAt(at);
-        this.logger.log(`socket ${socket.id} of ${principal.sub}: token expired, disconnecting`);
-        socket.disconnect(true);
-      }, Math.min(Math.max(at - Date.now(), 0), MAX_TIMER_MS));
-    };
-    if (principal.expiresAt !== null) expireAt(principal.expiresAt);
-    socket.use((packet, next) => {
-      if ((data.pending ?? 0) >= this.maxPending) {
-        const ack: unknown = packet.at(-1);
-        if (typeof ack === 'function') (ack as (answer: unknown) => void)(this.describe(new AccessDenied(429, refusal('RATE_LIMITED', `more than ${this.maxPending} requests of this connection are waiting (PULSE_RATE_LIMIT_CONNECTION); wait for their answers`, 100))));
-        return;
-      }
-      data.pending = (data.pending ?? 0) + 1;
-      data.gate = (data.gate ?? Promise.resolve())
-        .then(() => this.check(socket, principal, packet as unknown[], next))
-        .catch((error: unknown) => this.logger.warn(`request check failed: ${(error as Error)?.message ?? String(error)}`))
-        .finally(() => (data.pending! -= 1));
-    });
+    // This is the server's only middleware, and the namespace checks the connection again on the
+    // next tick before the socket connects: no I/O runs in between, so from here on a close of the
+    // connection reaches the socket as its disconnect.
+    socket.on('disconnect', this.onDisconnect);
+    if (principal.expiresAt !== null) this.expireAt(socket, principal.expiresAt);
     this.logger.debug(`socket ${socket.id} of ${principal.sub} (${principal.role}) connected`);
     return true;
   }
 
-  /** Lets one request through to the gateway, or answers its ack with the refusal. */
-  private async check(socket: Socket, principal: Principal, packet: unknown[], next: (error?: Error) => void): Promise<void> {
-    const [event, payload] = packet as [string, unknown];
-    const ackIndex = packet.length - 1;
-    const ack = typeof packet[ackIndex] === 'function' ? (packet[ackIndex] as (answer: unknown) => void) : undefined;
+  /** Disconnects the socket at `at` (its token's expiry). */
+  private expireAt(socket: Socket, at: number): void {
+    const disconnectIfExpired = () => {
+      if (Date.now() < at) return this.expireAt(socket, at);
+      this.logger.log(`socket ${socket.id} of ${principalOf(socket)?.sub}: token expired, disconnecting`);
+      socket.disconnect(true);
+    };
+    this.expiries.set(socket, setTimeout(disconnectIfExpired, Math.min(Math.max(at - Date.now(), 0), MAX_TIMER_MS)));
+  }
+
+  /** Frees what the socket held: its expiry timer, its rate window, its place in its token's connection count. */
+  private release(socket: Socket): void {
+    const { principal } = socket.data as GuardedData;
+    clearTimeout(this.expiries.get(socket));
+    this.expiries.delete(socket);
+    void this.limits.forgetConnection(socket.id);
+    if (this.auth.enabled && principal) {
+      this.limits.closeConnection(principal, socket.id).catch((error: unknown) => this.logger.warn(`could not release a connection of ${principal.sub}: ${(error as Error).message}`));
+    }
+  }
+
+  /**
+   * Every request of a socket comes here first, from the gateway's message handlers: the rate
+   * limits, then for reads the request's shape and its topic against the token. Requests are
+   * checked one after another in arrival order; one that passes goes to `handle`, one that does
+   * not gets the refusal through its ack.
+   */
+  request(socket: Socket, event: string, payload: unknown, ack: Ack | undefined, handle: (payload: unknown, ack: Ack | undefined) => unknown): void {
+    const data = socket.data as GuardedData;
+    const queue = (data.queue ??= { tail: Promise.resolve(), waiting: 0 });
+    if (queue.waiting >= this.maxPending) {
+      ack?.(this.describe(new AccessDenied(429, refusal('RATE_LIMITED', `more than ${this.maxPending} requests of this connection are waiting (PULSE_RATE_LIMIT_CONNECTION); wait for their answers`, 100))));
+      return;
+    }
+    queue.waiting += 1;
+    queue.tail = queue.tail
+      .then(() => this.check(socket, data.principal!, event, payload, ack, handle))
+      .catch((error: unknown) => this.logger.warn(`request check failed: ${(error as Error)?.message ?? String(error)}`))
+      .finally(() => {
+        queue.waiting -= 1;
+        // An idle socket keeps no settled promise chain.
+        if (queue.waiting === 0 && data.queue === queue) data.queue = undefined;
+      });
+  }
+
+  /** Hands one request to `handle`, or answers its ack with the refusal. */
+  private async check(socket: Socket, principal: Principal, event: string, payload: unknown, ack: Ack | undefined, handle: (payload: unknown, ack: Ack | undefined) => unknown): Promise<void> {
     try {
       await this.limits.consumeConnection(socket.id);
       if (this.auth.enabled) await this.limits.consumeToken(principal);
@@ -163,15 +194,14 @@ export class SocketGuard {
       ack?.(this.describe(error));
       return;
     }
-    if (READS.has(event) && ack) {
-      packet[ackIndex] = (answer: { ok: boolean; reason?: string }) => {
-        for (const observer of this.observers) observer(event as 'subscribe' | 'replay', payload, answer);
-        // Refusals made past the guard (TOO_MANY_SUBSCRIPTIONS, by the LiveHub) are counted like the guard's own.
-        if (!answer.ok && answer.reason !== undefined) for (const observer of this.refusalObservers) observer(answer as ErrorBody);
-        ack(answer);
-      };
-    }
-    next();
+    if (!READS.has(event) || !ack) return void handle(payload, ack);
+    handle(payload, (reply: unknown) => {
+      const answer = reply as { ok: boolean; reason?: string };
+      for (const observer of this.observers) observer(event as 'subscribe' | 'replay', payload, answer);
+      // Refusals made past the guard (TOO_MANY_SUBSCRIPTIONS, by the LiveHub) are counted like the guard's own.
+      if (!answer.ok && answer.reason !== undefined) for (const observer of this.refusalObservers) observer(answer as ErrorBody);
+      ack(answer);
+    });
   }
 
   private describe(error: unknown): ErrorBody {

@@ -32,6 +32,18 @@ interface Subscription {
   state: 'catching-up' | 'pending' | 'live' | 'closed';
 }
 
+/** What this process holds for a topic some of its sockets subscribe to. */
+interface LocalTopic {
+  sockets: Map<PulseSocket, Subscription>;
+  /**
+   * Its room names, made once: every live socket's own room set holds these strings, where names
+   * built per join would be one copy per socket.
+   */
+  room: string;
+  batchRoom: string;
+  bothRooms: string[];
+}
+
 export interface LiveHubOptions {
   /** Cuts loose sockets whose unsent output passes its bound. @default a guard with an 8 MiB bound */
   slowConsumers?: SlowConsumerGuard;
@@ -53,8 +65,10 @@ const error = (code: ErrorBody['code'], message: string): ErrorBody => ({ ok: fa
 
 export class LiveHub implements TailListener {
   private server: PulseServer | null = null;
-  /** Per topic: the sockets of this process subscribed to it, in any state. */
-  private readonly local = new Map<string, Set<PulseSocket>>();
+  /** Per topic: the sockets of this process subscribed to it, in any state, with their subscription. */
+  private readonly local = new Map<string, LocalTopic>();
+  /** Per socket with subscribes being answered: the newest request per topic (a newer one, or an unsubscribe, replaces it). */
+  private readonly asking = new Map<PulseSocket, Map<string, symbol>>();
   /** Per topic: subscribe requests being answered (the tail keeps following it meanwhile). */
   private readonly joining = new Map<string, number>();
   private readonly slowConsumers: SlowConsumerGuard;
@@ -77,10 +91,18 @@ export class LiveHub implements TailListener {
     this.server = server;
   }
 
-  private subscriptions(socket: PulseSocket): Map<string, Subscription> {
-    const data = socket.data as { subscriptions?: Map<string, Subscription> };
-    data.subscriptions ??= new Map<string, Subscription>();
-    return data.subscriptions;
+  /**
+   * The topics the socket has a subscription to, in any state: all a socket keeps of the hub's.
+   * Every idle socket carries it, so it is an array of exactly its topics, replaced on each change
+   * (concat and slice allocate exactly; push, spread and filter leave room for 16 more, and a Map
+   * is bigger still). PULSE_MAX_SUBSCRIPTIONS bounds it.
+   */
+  private topicsOf(socket: PulseSocket): readonly string[] {
+    return (socket.data as { topics?: readonly string[] }).topics ?? [];
+  }
+
+  private setTopics(socket: PulseSocket, topics: readonly string[]): void {
+    (socket.data as { topics?: readonly string[] }).topics = topics;
   }
 
   /**
@@ -91,10 +113,11 @@ export class LiveHub implements TailListener {
   async subscribe(socket: PulseSocket, request: SubscribeRequest, ack: (answer: SubscribeAck) => void): Promise<void> {
     const { topic } = request;
     const ticket = Symbol(topic);
-    const latest = this.latestRequest(socket);
     if (this.atSubscriptionCap(socket, topic)) {
       return ack(refusal('TOO_MANY_SUBSCRIPTIONS', `this socket already follows ${this.maxSubscriptions} topics (PULSE_MAX_SUBSCRIPTIONS); unsubscribe from one first`));
     }
+    let latest = this.asking.get(socket);
+    if (!latest) this.asking.set(socket, (latest = new Map<string, symbol>()));
     latest.set(topic, ticket);
     this.joining.set(topic, (this.joining.get(topic) ?? 0) + 1);
     // Counted as joining until it is registered, so that the tail keeps following the topic even
@@ -110,8 +133,10 @@ export class LiveHub implements TailListener {
     } catch (cause) {
       answer = error('UNAVAILABLE', `cannot read the log of ${topic} now (${(cause as Error).message}); retry shortly`);
     }
-    if (latest.get(topic) === ticket) latest.delete(topic);
-    else answer = error('UNAVAILABLE', 'a newer subscribe or an unsubscribe to this topic replaced this one');
+    if (latest.get(topic) === ticket) {
+      latest.delete(topic);
+      if (latest.size === 0 && this.asking.get(socket) === latest) this.asking.delete(socket);
+    } else answer = error('UNAVAILABLE', 'a newer subscribe or an unsubscribe to this topic replaced this one');
     if (!answer.ok || !socket.connected) {
       joined();
       this.releaseIfUnused(topic);
@@ -120,8 +145,8 @@ export class LiveHub implements TailListener {
     this.unsubscribe(socket, topic);
     const watermark = answer.events.at(-1)?.seq ?? answer.snapshot?.seq ?? request.since!.seq;
     const subscription: Subscription = { topic, epoch: answer.epoch, watermark, batch: request.batch ?? false, state: 'catching-up' };
-    this.subscriptions(socket).set(topic, subscription);
-    this.localTopic(topic).add(socket);
+    this.localTopic(topic).sockets.set(socket, subscription);
+    this.setTopics(socket, this.topicsOf(socket).concat(topic));
     joined();
     ack(answer);
     await this.catchUp(socket, subscription);
@@ -129,19 +154,12 @@ export class LiveHub implements TailListener {
 
   /** Whether a subscribe to a new `topic` would pass the cap: its subscriptions and the subscribes being answered count. */
   private atSubscriptionCap(socket: PulseSocket, topic: string): boolean {
-    const subscriptions = this.subscriptions(socket);
-    const latest = this.latestRequest(socket);
-    if (subscriptions.has(topic) || latest.has(topic)) return false;
-    let count = subscriptions.size;
-    for (const asked of latest.keys()) if (!subscriptions.has(asked)) count += 1;
+    const topics = this.topicsOf(socket);
+    const latest = this.asking.get(socket);
+    if (topics.includes(topic) || latest?.has(topic)) return false;
+    let count = topics.length;
+    for (const asked of latest?.keys() ?? []) if (!topics.includes(asked)) count += 1;
     return count >= this.maxSubscriptions;
-  }
-
-  /** Per socket: the newest subscribe request per topic still being answered. */
-  private latestRequest(socket: PulseSocket): Map<string, symbol> {
-    const data = socket.data as { subscribing?: Map<string, symbol> };
-    data.subscribing ??= new Map<string, symbol>();
-    return data.subscribing;
   }
 
   /** Stops tailing a topic nobody here follows or is joining. */
@@ -204,7 +222,8 @@ export class LiveHub implements TailListener {
 
   private goLive(socket: PulseSocket, subscription: Subscription): void {
     subscription.state = 'live';
-    void socket.join(subscription.batch ? [topicRoom(subscription.topic), batchRoom(subscription.topic)] : topicRoom(subscription.topic));
+    const local = this.localTopic(subscription.topic);
+    void socket.join(subscription.batch ? local.bothRooms : local.room);
     this.presenceChanged(subscription.topic);
   }
 
@@ -261,8 +280,7 @@ export class LiveHub implements TailListener {
     const server = this.server;
     const local = this.local.get(topic);
     if (!server || !local) return;
-    const room = topicRoom(topic);
-    const batch = batchRoom(topic);
+    const { room, batchRoom: batch } = local;
     // One encoded frame per event (or per batch) for every live socket: they all stand at the tail's position.
     const rooms = server.sockets.adapter.rooms;
     if ((rooms.get(room)?.size ?? 0) > (rooms.get(batch)?.size ?? 0)) {
@@ -272,9 +290,7 @@ export class LiveHub implements TailListener {
     }
     server.local.to(batch).emit('events', events);
     const last = events.at(-1)!.seq;
-    for (const socket of local) {
-      const subscription = this.subscriptions(socket).get(topic);
-      if (!subscription) continue;
+    for (const [socket, subscription] of local.sockets) {
       if (subscription.state === 'live') subscription.watermark = last;
       else if (subscription.state === 'pending' && subscription.watermark <= last) {
         this.send(socket, subscription, events.filter((event) => event.seq > subscription.watermark));
@@ -288,10 +304,7 @@ export class LiveHub implements TailListener {
   onReset(topic: string, reason: ResyncReason): void {
     const local = this.local.get(topic);
     if (!local) return;
-    for (const socket of [...local]) {
-      const subscription = this.subscriptions(socket).get(topic);
-      if (subscription) this.resync(socket, subscription, reason);
-    }
+    for (const [socket, subscription] of [...local.sockets]) this.resync(socket, subscription, reason);
   }
 
   private resync(socket: PulseSocket, subscription: Subscription, reason: ResyncReason): void {
@@ -310,34 +323,36 @@ export class LiveHub implements TailListener {
 
   /** A client's unsubscribe: also cancels a subscribe to the topic still being answered. */
   unsubscribeRequested(socket: PulseSocket, topic: string): void {
-    this.latestRequest(socket).delete(topic);
+    const latest = this.asking.get(socket);
+    latest?.delete(topic);
+    if (latest?.size === 0) this.asking.delete(socket);
     this.unsubscribe(socket, topic);
   }
 
   /** Ends the socket's subscription to `topic` (if any); the tail stops following topics nobody here reads. */
   unsubscribe(socket: PulseSocket, topic: string): boolean {
-    const subscriptions = this.subscriptions(socket);
-    const subscription = subscriptions.get(topic);
-    if (!subscription) return false;
+    const local = this.local.get(topic);
+    const subscription = local?.sockets.get(socket);
+    if (!local || !subscription) return false;
     if (subscription.state === 'live') this.presenceChanged(topic);
     subscription.state = 'closed';
-    subscriptions.delete(topic);
-    void socket.leave(topicRoom(topic));
-    void socket.leave(batchRoom(topic));
-    const local = this.local.get(topic);
-    if (local) {
-      local.delete(socket);
-      if (local.size === 0) {
-        this.local.delete(topic);
-        this.releaseIfUnused(topic);
-      }
+    const topics = this.topicsOf(socket);
+    const at = topics.indexOf(topic);
+    if (at >= 0) this.setTopics(socket, topics.slice(0, at).concat(topics.slice(at + 1)));
+    void socket.leave(local.room);
+    void socket.leave(local.batchRoom);
+    local.sockets.delete(socket);
+    if (local.sockets.size === 0) {
+      this.local.delete(topic);
+      this.releaseIfUnused(topic);
     }
     return true;
   }
 
   /** A socket left: end all its subscriptions. */
   disconnected(socket: PulseSocket): void {
-    for (const topic of [...this.subscriptions(socket).keys()]) this.unsubscribe(socket, topic);
+    this.asking.delete(socket);
+    for (const topic of this.topicsOf(socket)) this.unsubscribe(socket, topic);
   }
 
   /** Sockets live on each topic across the cluster. */
@@ -349,9 +364,13 @@ export class LiveHub implements TailListener {
     return counts;
   }
 
-  private localTopic(topic: string) {
+  private localTopic(topic: string): LocalTopic {
     let local = this.local.get(topic);
-    if (!local) this.local.set(topic, (local = new Set()));
+    if (!local) {
+      const room = topicRoom(topic);
+      const batch = batchRoom(topic);
+      this.local.set(topic, (local = { sockets: new Map<PulseSocket, Subscription>(), room, batchRoom: batch, bothRooms: [room, batch] }));
+    }
     return local;
   }
 }

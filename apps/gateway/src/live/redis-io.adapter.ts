@@ -1,8 +1,8 @@
 // Socket.IO server with the Redis adapter: the cross-process fabric for rooms, presence and targeted emits.
 import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
-import type { MessageMappingProperties } from '@nestjs/websockets';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
+import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { Observable } from 'rxjs';
 import type { Server, ServerOptions, Socket } from 'socket.io';
 import { RedisConnections } from '#pulse/event-store';
@@ -34,30 +34,18 @@ export class RedisIoAdapter extends IoAdapter {
   }
 
   /**
-   * One plain listener per message and socket. Nest's own builds an rxjs pipeline per message
-   * and socket (fromEvent, mergeMap, takeUntil a shared disconnect stream), which doubled the
-   * memory of an idle connection (bench: 28 → 13 KiB of heap per connection after GC).
+   * Pulse's gateway binds its requests by hand (see LiveGateway), so Nest has none to bind; its
+   * own method would still build an rxjs disconnect stream for every socket.
    */
   override bindMessageHandlers(socket: Socket, handlers: MessageMappingProperties[], transform: (data: unknown) => Observable<unknown>): void {
-    for (const { message, callback, isAckHandledManually } of handlers) {
-      socket.on(message as string, (...args: unknown[]) => {
-        // As Nest's own does (rxjs fromEvent): one argument is the payload itself, several are an array.
-        const { data, ack } = this.mapPayload(args.length === 1 ? args[0] : args) as { data: unknown; ack?: (response: unknown) => void };
-        try {
-          transform(callback(data, ack)).subscribe({
-            next: (response) => {
-              if (response === null || response === undefined) return;
-              const reply = response as { event?: string; data?: unknown };
-              if (reply.event) socket.emit(reply.event, reply.data);
-              else if (!isAckHandledManually && typeof ack === 'function') ack(response);
-            },
-            error: (error: unknown) => this.logger.error(error),
-          });
-        } catch (error) {
-          // A handler that throws at once must not take the connection's packet loop down with it.
-          this.logger.error(error);
-        }
-      });
-    }
+    if (handlers.length > 0) super.bindMessageHandlers(socket, handlers, transform);
+  }
+
+  /**
+   * Nest's disconnect hook, without `once`'s wrapper: a socket disconnects once, and an idle
+   * connection would carry the wrapper for its whole life (bench: memory per idle connection).
+   */
+  override bindClientDisconnect(client: Socket, callback: (reason: string) => void): void {
+    client.on('disconnect', callback);
   }
 }
