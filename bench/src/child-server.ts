@@ -20,6 +20,8 @@ export interface MemoryUsage {
   heapUsed: number;
   external: number;
   arrayBuffers: number;
+  /** Open TCP sockets of the process (clients and its own Redis connections). */
+  sockets: number;
 }
 
 function isNotice(message: unknown): message is ChildNotice {

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '#pulse/config';
 import { EventStore, createRedis, waitForReady } from '#pulse/event-store';
@@ -346,10 +347,22 @@ export function bestHeld(rows: StepRow[], system: SystemId, servers: number): St
 
 async function memoryRow(bench: Bench, system: 'A' | 'B'): Promise<MemoryRow> {
   const measure = () => (system === 'A' ? bench.gatewayMemory(bench.stack.gateways[0]!) : bench.baselines[0]!.memory());
-  const before = await measure();
   const group = `idle-${system}`;
   const topic = `bench.idle.${system.toLowerCase()}`;
   if (system === 'A' && !(await bench.store.head(topic))) await bench.store.append(topic, [BENCH_EVENT]);
+  // A first round of as many connections, closed before measuring, so that one-time costs (code
+  // compiled on first use, modules loaded lazily) are not charged to the connections: the figure is
+  // what one more idle connection holds. Both systems get the same round.
+  const open = (await measure()).sockets;
+  await bench.fleet.connect(`${group}-warm-up`, KIND[system], bench.urls(system, 1), bench.plan.idleClients, topic);
+  await bench.fleet.close(`${group}-warm-up`);
+  // The server lets go of the warm-up's sockets as their closes arrive: measure once all are gone.
+  let before = await measure();
+  for (let tries = 0; before.sockets > open && tries < 50; tries++) {
+    await sleep(100);
+    before = await measure();
+  }
+  if (before.sockets > open) progress(`memory ${system}: ${before.sockets - open} warm-up sockets still open after 5 s; measuring anyway`);
   await bench.fleet.connect(group, KIND[system], bench.urls(system, 1), bench.plan.idleClients, topic);
   const after = await measure();
   await bench.fleet.close(group);

@@ -317,7 +317,7 @@ export function renderMarkdown(results: BenchResults): string {
     `- Load: ${plan.threads} load generator worker threads; open-loop producer at a fixed rate (event i is due at t0 + i / rate, sent then whatever earlier sends are doing). Latency: from the scheduled send time to receipt, both on the machine's monotonic clock (\`process.hrtime\`), into HdrHistograms (3 significant digits) merged across threads.`,
     '- Every client checks every event of every run: lost (never arrived before the drain timeout), duplicated, out of order.',
     `- A step holds when p99 ≤ ${P99_BOUND_MS} ms and nothing was lost, duplicated or reordered; a step where a load generator thread was busier than 90 % does not count (neither held nor failed) and ends that system's ladder.`,
-    '- Memory: the gateway (A) or server (B) reports `process.memoryUsage()` after two forced GCs (a bench-only preload hook, `--import mem-hook.js`, on SIGWINCH) before and after the idle clients connect (A: subscribed; B: joined).',
+    '- Memory: the gateway (A) or server (B) reports `process.memoryUsage()` after two forced GCs (a bench-only preload hook, `--import mem-hook.js`, on SIGWINCH) before and after the idle clients connect (A: subscribed; B: joined). Before that, a round of as many clients connects and closes (for both), so that one-time costs (code compiled on first use, modules loaded lazily) are not charged to connections; "before" is taken once the server has let go of all of them (its open TCP sockets are back to the count before the round).',
     `- Pulse processes log at LOG_LEVEL=${STACK_LOG_LEVEL}.`,
   ];
   return `${out.join('\n')}\n`;
