@@ -3,7 +3,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { Redis } from 'ioredis';
 import type { ConnectionState, PulseClient, SnapshotReason, TopicSubscription } from '#pulse/client';
 import type { IngestEvent, PulseEvent, Snapshot } from '#pulse/contracts';
-import { decodeEntry } from '#pulse/event-store';
 import type { PulseProcess } from '#pulse/stack';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
 import { within } from './support/clients.js';
@@ -62,10 +61,6 @@ async function postTo(url: string, topic: string, events: IngestEvent[]): Promis
 }
 
 /** The whole retained log of `topic`: `XRANGE pulse:{<topic>}:log - +`. */
-async function readLog(topic: string, connection: Redis = redis!): Promise<PulseEvent[]> {
-  const entries = await connection.xrange(`pulse:{${topic}}:log`, '-', '+');
-  return entries.map(([id, fields]) => decodeEntry(topic, id, fields));
-}
 
 
 /** Conditions re-checked whenever something is reported (`notify`): waits without polling, with a deadline. */
@@ -207,7 +202,7 @@ describe('PulseClient against real gateways', () => {
     })();
     await within('the producer and the 50 drops', Promise.all([producer, dropper]), 45_000);
 
-    const log = await readLog(topic);
+    const log = await thePulse().log(topic);
     const head = log.at(-1)!.seq;
     expect(head).toBe(from + ROUNDS * perRound);
     await watch.untilSeq(head);
@@ -229,7 +224,6 @@ describe('PulseClient against real gateways', () => {
     // hears nothing and does not notice, while B appends far past the retention of 10. The
     // forced drop then resumes on B from a seq that is gone.
     const small = await startPulse({ gateways: 2, workers: 0, env: { PULSE_RETENTION: '10' } });
-    const smallRedis = new Redis(small.redisUrl, { maxRetriesPerRequest: 1 });
     const [gatewayA, gatewayB] = small.processes.gateways as [PulseProcess, PulseProcess];
     try {
       const topic = uniqueTopic('trimmed');
@@ -243,7 +237,7 @@ describe('PulseClient against real gateways', () => {
       gatewayA.kill('SIGSTOP');
       try {
         for (let i = 0; i < 6; i++) await postTo(gatewayB.url, topic, facts(`away${i}`, 50));
-        const retained = await readLog(topic, smallRedis);
+        const retained = await small.log(topic);
         expect(retained.at(-1)?.seq).toBe(306);
         expect(retained[0]!.seq).toBeGreaterThan(7);
         expect(watch.seq).toBe(6);
@@ -256,7 +250,7 @@ describe('PulseClient against real gateways', () => {
       const [{ snapshot, reason }] = watch.snapshots.slice(1) as [{ snapshot: Snapshot; reason: SnapshotReason }];
       expect(reason).toBe('not_recovered');
       expect(snapshot.seq).toBe(306);
-      expect(snapshot.epoch).toBe((await readLog(topic, smallRedis))[0]!.epoch);
+      expect(snapshot.epoch).toBe((await small.log(topic))[0]!.epoch);
       expect(watch.client.gateway).toBe(gatewayB.url);
       expect(watch.subscription.position()).toEqual({ seq: 306, epoch: snapshot.epoch });
       expect(watch.recoveries).toEqual([]);
@@ -265,14 +259,13 @@ describe('PulseClient against real gateways', () => {
       await postTo(gatewayA.url, topic, facts('after-a', 10));
       await postTo(gatewayB.url, topic, facts('after-b', 10));
       await watch.untilSeq(326);
-      const log = await readLog(topic, smallRedis);
+      const log = await small.log(topic);
       expect(watch.events.map((event) => event.seq)).toEqual([...range(2, 6), ...range(307, 326)]);
       // The log keeps only the last ~10 now: what it still has matches what was handed over.
       expect(log[0]!.seq).toBeGreaterThan(306);
       expect(watch.events.filter((event) => event.seq >= log[0]!.seq)).toEqual(log);
       expect(watch.subscription.lag()).toBe(0);
     } finally {
-      smallRedis.disconnect();
       await small.stop();
     }
   }, 45_000);
@@ -296,7 +289,7 @@ describe('PulseClient against real gateways', () => {
     const swap = redis!.multi().del(...oldKeys);
     for (const key of donorKeys) swap.rename(key, `pulse:{${topic}}:${key.slice(`pulse:{${donor}}:`.length)}`);
     await swap.exec();
-    expect((await readLog(topic))[0]!.epoch).not.toBe(oldEpoch);
+    expect((await thePulse().log(topic))[0]!.epoch).not.toBe(oldEpoch);
 
     // The gateway notices within its block time (5 s) and sends resync. The new log's head (3) is
     // below what the tail saw (35), so the gateway also gives the log a new epoch of its own: the
@@ -312,7 +305,7 @@ describe('PulseClient against real gateways', () => {
 
     await postTo(urls[1]!, topic, facts('new-live', 5));
     await watch.untilSeq(8);
-    const log = await readLog(topic);
+    const log = await thePulse().log(topic);
     expect(watch.events.map((event) => [event.epoch, event.seq])).toEqual([...range(31, 35).map((seq) => [oldEpoch, seq]), ...range(4, 8).map((seq) => [newEpoch, seq])]);
     expect(watch.events.slice(5)).toEqual(log.filter((event) => event.seq > 3));
     // Caught up with the new log: nothing is pending (the old life's head does not count).
@@ -350,7 +343,7 @@ describe('PulseClient against real gateways', () => {
       await producer;
       expect(rounds).toBeLessThan(400);
 
-      const log = await readLog(topic);
+      const log = await thePulse().log(topic);
       const head = log.at(-1)!.seq;
       await watch.untilSeq(head);
       expect(watch.client.gateway).toBe(gatewayB.url);
@@ -412,7 +405,7 @@ describe('PulseClient against real gateways', () => {
       await watch.until(() => `live again (${watch.stateNames(atLive).join(' → ')})`, () => watch.client.state === 'live' && watch.recoveries.length === 1, 10_000);
       await watch.untilSeq(6);
       expect(watch.stateNames(atLive)).toEqual(['recovering', 'stale', 'live']);
-      expectExactlyTheLog(watch.events, await readLog(topic), 1, 6);
+      expectExactlyTheLog(watch.events, await thePulse().log(topic), 1, 6);
     }, 30_000);
   });
 });

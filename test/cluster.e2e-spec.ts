@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Cluster } from 'ioredis';
 import type { PulseClient } from '#pulse/client';
 import type { IngestEvent, PulseEvent } from '#pulse/contracts';
-import { decodeEntry } from '#pulse/event-store';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
 import { Changes } from './support/clients.js';
 
@@ -50,10 +49,6 @@ async function topicsOnEveryShard(perShard: number): Promise<string[]> {
 
 const attempt = (instanceId: string, i: number): IngestEvent => ({ type: 'attempt.recorded', data: { instanceId, outcome: i % 3 === 0 ? 'failure' : 'success' } });
 
-async function readLog(topic: string): Promise<PulseEvent[]> {
-  const entries = await cluster!.xrange(`pulse:{${topic}}:log`, '-', '+');
-  return entries.map(([id, fields]) => decodeEntry(topic, id, fields));
-}
 
 async function postTo(url: string, topic: string, events: IngestEvent[]): Promise<void> {
   const response = await fetch(`${url}/api/v1/topics/${topic}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events }) });
@@ -105,7 +100,7 @@ describe('Pulse on a Redis Cluster', () => {
     }
     for (const watcher of [onA, onB]) {
       await watcher.until('every topic at seq 21', () => topics.every((topic) => watcher.at(topic) >= 21));
-      for (const topic of topics) expect(watcher.seen.get(topic)!.events).toEqual((await readLog(topic)).filter((event) => event.seq > 1));
+      for (const topic of topics) expect(watcher.seen.get(topic)!.events).toEqual((await thePulse().log(topic)).filter((event) => event.seq > 1));
     }
     onA.client.close();
     onB.client.close();
@@ -124,7 +119,7 @@ describe('Pulse on a Redis Cluster', () => {
       expect(record.snapshots).toEqual(['initial']);
       expect(record.recovered.reduce((sum, missed) => sum + missed, 0)).toBeGreaterThanOrEqual(1);
       // Subscribed at the head (a snapshot), then exactly the log after it: the replay on the other gateway, then live.
-      expect(record.events).toEqual((await readLog(topic)).filter((event) => event.seq > before.get(topic)!));
+      expect(record.events).toEqual((await thePulse().log(topic)).filter((event) => event.seq > before.get(topic)!));
     }
     watcher.client.close();
   }, 60_000);
@@ -133,12 +128,12 @@ describe('Pulse on a Redis Cluster', () => {
     const [a, b] = thePulse().urls as [string, string];
     const watcher = follow(topics, [b, a]);
     await watcher.until('subscribed', () => topics.every((topic) => watcher.seen.get(topic)!.snapshots.length > 0));
-    const heads = new Map(await Promise.all(topics.map(async (topic) => [topic, (await readLog(topic)).at(-1)!.seq] as const)));
+    const heads = new Map(await Promise.all(topics.map(async (topic) => [topic, (await thePulse().log(topic)).at(-1)!.seq] as const)));
     const summary = await thePulse().tick();
     expect(summary.topics).toBeGreaterThanOrEqual(topics.length);
     await watcher.until('the tick events', () => topics.every((topic) => watcher.at(topic) >= heads.get(topic)! + 3));
     for (const topic of topics) {
-      const ticked = (await readLog(topic)).filter((event) => event.seq > heads.get(topic)!);
+      const ticked = (await thePulse().log(topic)).filter((event) => event.seq > heads.get(topic)!);
       expect(ticked.map((event) => event.type)).toEqual(['status_update', 'statistics_update', 'instances_update']);
       expect(watcher.seen.get(topic)!.events.slice(-3)).toEqual(ticked);
     }
@@ -170,7 +165,7 @@ describe('Pulse on a Redis Cluster', () => {
       await Promise.all(topics.map((topic) => listener.ssubscribe(`pulse:{${topic}}:bell`)));
       const [a] = thePulse().urls as [string];
       for (const topic of topics) await postTo(a, topic, [attempt('bell', 1), attempt('bell', 2)]);
-      const heads = await Promise.all(topics.map(async (topic) => String((await readLog(topic)).at(-1)!.seq)));
+      const heads = await Promise.all(topics.map(async (topic) => String((await thePulse().log(topic)).at(-1)!.seq)));
       const deadline = Date.now() + 10_000;
       while (topics.some((topic) => !rung.has(`pulse:{${topic}}:bell`)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
       // One ring per append call, carrying the head after it.

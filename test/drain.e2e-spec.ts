@@ -2,8 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import type { PulseClient } from '#pulse/client';
-import type { IngestEvent, PulseEvent } from '#pulse/contracts';
-import { decodeEntry } from '#pulse/event-store';
+import type { IngestEvent } from '#pulse/contracts';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
 import { recordTopic, within } from './support/clients.js';
 
@@ -27,10 +26,6 @@ function thePulse(): PulseTestStack {
 
 const attempt = (instanceId: string, i: number): IngestEvent => ({ type: 'attempt.recorded', data: { instanceId, outcome: i % 7 === 0 ? 'failure' : 'success' } });
 
-async function readLog(topic: string): Promise<PulseEvent[]> {
-  const entries = await redis!.xrange(`pulse:{${topic}}:log`, '-', '+');
-  return entries.map(([id, fields]) => decodeEntry(topic, id, fields));
-}
 
 /**
  * Posts numbered batches to `topic` through the running gateways in turn, until stopped. Like a
@@ -108,7 +103,7 @@ describe('graceful drain', () => {
     // Only what a stopping gateway answers: refused connections, 503s, closed keep-alive sockets.
     for (const outcome of retried.keys()) expect(['ECONNREFUSED', '503', 'ECONNRESET', 'UND_ERR_SOCKET']).toContain(outcome);
     // Every batch in the log once, in order: nothing in flight was lost or doubled by a drain.
-    const log = await readLog(topic);
+    const log = await thePulse().log(topic);
     expect(log).toHaveLength(1 + 2 * batches);
     const head = log.at(-1)!.seq;
     await Promise.all(clients.map((c, i) => c.changes.until(() => `client ${i} at ${head} (at ${c.seq()})`, () => c.seq() >= head, 20_000)));

@@ -1,10 +1,8 @@
 // 1,000 topics, subscribers spread over three gateways: exact sequences per topic, and one tick over all of them.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { PulseClient } from '#pulse/client';
 import { MONITOR_QUEUE, type IngestEvent, type PulseEvent } from '#pulse/contracts';
-import { decodeEntry } from '#pulse/event-store';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
 import { Changes } from './support/clients.js';
 
@@ -14,7 +12,6 @@ const CLIENTS = 15;
 const FOLLOWERS = 3;
 
 let pulse: PulseTestStack | undefined;
-let redis: Redis | undefined;
 const run = Date.now().toString(36);
 const topics = Array.from({ length: TOPICS }, (_, i) => `many-${run}-${i}`);
 
@@ -22,11 +19,9 @@ beforeAll(async () => {
   // Clients here follow 200 topics each (above the default limit of 100 per socket), all at once,
   // and the test runs longer than the default instance TTL: neither is what this suite is about.
   pulse = await startPulse({ gateways: 3, workers: 1, env: { PULSE_MAX_SUBSCRIPTIONS: '250', PULSE_RATE_LIMIT_CONNECTION: '1000', PULSE_INSTANCE_TTL_MS: '3600000' } });
-  redis = new Redis(pulse.redisUrl, { maxRetriesPerRequest: 1 });
 }, 60_000);
 
 afterAll(async () => {
-  redis?.disconnect();
   await pulse?.stop();
 }, 60_000);
 
@@ -49,10 +44,6 @@ async function postToAll(round: number): Promise<void> {
   }
 }
 
-async function readLog(topic: string): Promise<PulseEvent[]> {
-  const entries = await redis!.xrange(`pulse:{${topic}}:log`, '-', '+');
-  return entries.map(([id, fields]) => decodeEntry(topic, id, fields));
-}
 
 describe('1,000 topics over three gateways', () => {
   it('gives every client its topics exact sequences, and ticks all topics in one run', async () => {
@@ -103,7 +94,7 @@ describe('1,000 topics over three gateways', () => {
     );
     for (const w of watchers) {
       for (const [topic, record] of w.seen) {
-        const log = await readLog(topic);
+        const log = await pulse!.log(topic);
         expect(log.at(-1)!.seq).toBe(head);
         expect(record.events).toEqual(log.filter((event) => event.seq > record.snapshotSeq));
       }
@@ -112,7 +103,7 @@ describe('1,000 topics over three gateways', () => {
 
   it('SIGTERM on the worker in the middle of a 1,000-topic tick lets the tick finish before it exits', async () => {
     const [worker] = pulse!.processes.workers;
-    const heads = await Promise.all(topics.map(async (topic) => (await readLog(topic)).at(-1)!.seq));
+    const heads = await Promise.all(topics.map(async (topic) => (await pulse!.log(topic)).at(-1)!.seq));
     const queue = new Queue(MONITOR_QUEUE, { connection: { url: pulse!.redisUrl }, prefix: '{pulse}' });
     const tick = pulse!.tick();
     // SIGTERM once the worker runs it (the tick then takes hundreds of ms, see the figure above).
@@ -131,7 +122,7 @@ describe('1,000 topics over three gateways', () => {
     // The tick was still running when the SIGTERM came (tickAt is when the tick was asked for, on the same clock).
     expect(signalledAt).toBeLessThan(summary.tickAt + summary.durationMs);
     // Every topic got its whole tick: no half-ticked topic, none left for a retry.
-    const ticked = await Promise.all(topics.map(async (topic, i) => (await readLog(topic)).filter((event) => event.seq > heads[i]!).map((event) => event.type)));
+    const ticked = await Promise.all(topics.map(async (topic, i) => (await pulse!.log(topic)).filter((event) => event.seq > heads[i]!).map((event) => event.type)));
     expect(new Set(ticked.map((types) => types.join(',')))).toEqual(new Set(['status_update,statistics_update,instances_update']));
     await pulse!.processes.addWorker();
   }, 120_000);

@@ -1,9 +1,7 @@
 // libs/testing e2e: startPulse() starts a whole stack and stop() leaves nothing behind; tick(), publish() and client() work against it.
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Redis } from 'ioredis';
 import type { PulseEvent, Snapshot, StatusData, TickSummary } from '#pulse/contracts';
-import { decodeEntry } from '#pulse/event-store';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
 import { within } from './support/clients.js';
 
@@ -28,14 +26,6 @@ function uniqueTopic(name: string): string {
 
 
 /** `XRANGE pulse:{<topic>}:log - +` on the stack's own Redis. */
-async function readLog(topic: string): Promise<PulseEvent[]> {
-  const redis = new Redis(pulse.redisUrl, { maxRetriesPerRequest: 1 });
-  try {
-    return (await redis.xrange(`pulse:{${topic}}:log`, '-', '+')).map(([id, fields]) => decodeEntry(topic, id, fields));
-  } finally {
-    redis.disconnect();
-  }
-}
 
 /** Follows `topic` with a client of the stack; resolves with its snapshot, then collects events until `count` have arrived. */
 async function collect(topic: string) {
@@ -127,7 +117,7 @@ describe('startPulse', () => {
     expect(status!.data as StatusData).toMatchObject({ monitoring_active: true, active_instances: 1, tick_at: summary.tickAt, next_tick_at: summary.tickAt + 3_600_000 });
     expect(statistics!.data).toEqual({ total_attempts: 3, successful: 2, failed: 1, success_rate: 66.67, active_instances: 1 });
     expect(instances!.data).toMatchObject({ instances: [{ id: 'i-1', status: 'running', attempts: 3, successes: 2, failures: 1 }] });
-    expect(follower.events).toEqual((await readLog(topic)).filter((event) => event.seq > 4));
+    expect(follower.events).toEqual((await pulse.log(topic)).filter((event) => event.seq > 4));
   });
 
   it('client() receives what publish() appends, exactly as the log holds it', async () => {
@@ -144,7 +134,7 @@ describe('startPulse', () => {
     ]);
     expect(more).toEqual({ epoch: first.epoch, seqs: [2, 3, 4] });
     const events = await follower.take(3);
-    expect(events).toEqual((await readLog(topic)).slice(1));
+    expect(events).toEqual((await pulse.log(topic)).slice(1));
     expect(events.map((event) => event.type)).toEqual(['attempt.recorded', 'attempt.recorded', 'instance.heartbeat']);
   });
 

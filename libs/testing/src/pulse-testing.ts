@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mintToken, type MintOptions } from '#pulse/auth';
 import { PulseClient, type PulseClientOptions } from '#pulse/client';
-import type { IngestEvent, TickSummary } from '#pulse/contracts';
+import { parseConfig } from '#pulse/config';
+import type { IngestEvent, PulseEvent, TickSummary } from '#pulse/contracts';
+import { createCluster, createRedis, EventStore, waitForReady, type RedisConnection } from '#pulse/event-store';
 import { PulseStack } from '#pulse/stack';
 
 export interface StartPulseOptions {
@@ -55,6 +57,8 @@ export interface PulseTestStack {
   publish(topic: string, events: IngestEvent[], token?: string): Promise<Published>;
   /** Runs one monitor tick now (POST /api/v1/admin/tick) and answers its summary; needs a running worker. */
   tick(): Promise<TickSummary>;
+  /** The topic's retained log, in order, read from the stack's Redis: what every client of it must end up with. [] for a topic with no log. */
+  log(topic: string): Promise<PulseEvent[]>;
   /** Closes every client, stops every process and removes `dir`. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -74,17 +78,22 @@ export async function startPulse(options: StartPulseOptions = {}): Promise<Pulse
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
-  return new TestStack(processes, dir, authSecret, authSecret ? await mintToken({ secret: authSecret }, { sub: 'pulse-testing', role: 'admin', ttlSeconds: 86_400 }) : undefined);
+  const { PULSE_RETENTION, PULSE_IDEMPOTENCY_WINDOW_MS } = parseConfig(env);
+  const storeOptions = { retention: PULSE_RETENTION, idempotencyWindowMs: PULSE_IDEMPOTENCY_WINDOW_MS };
+  return new TestStack(processes, dir, authSecret, storeOptions, authSecret ? await mintToken({ secret: authSecret }, { sub: 'pulse-testing', role: 'admin', ttlSeconds: 86_400 }) : undefined);
 }
 
 class TestStack implements PulseTestStack {
   private readonly clients = new Set<PulseClient>();
   private stopping: Promise<void> | null = null;
+  /** For log(): a connection of its own, opened on first use. */
+  private reading: Promise<{ redis: RedisConnection; store: EventStore }> | null = null;
 
   constructor(
     readonly processes: PulseStack,
     readonly dir: string,
     readonly authSecret: string | null,
+    private readonly storeOptions: ConstructorParameters<typeof EventStore>[1],
     private readonly adminToken: string | undefined,
   ) {}
 
@@ -132,10 +141,29 @@ class TestStack implements PulseTestStack {
     return JSON.parse(body) as TickSummary;
   }
 
+  async log(topic: string): Promise<PulseEvent[]> {
+    this.reading ??= (async () => {
+      const options = { name: 'pulse-testing:log' };
+      const redis = this.processes.cluster ? createCluster(this.redisUrl, options) : createRedis(this.redisUrl, options);
+      await waitForReady(redis, this.redisUrl);
+      return { redis, store: new EventStore(redis, this.storeOptions) };
+    })();
+    const { store } = await this.reading;
+    const events: PulseEvent[] = [];
+    for (;;) {
+      const page = await store.readAfter(topic, events.at(-1)?.seq ?? 0, 1000);
+      if (!page || page.events.length === 0) return events;
+      events.push(...page.events);
+    }
+  }
+
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       for (const client of this.clients) client.close();
       this.clients.clear();
+      const reading = this.reading;
+      this.reading = null;
+      if (reading) (await reading.catch(() => null))?.redis.disconnect();
       try {
         await this.processes.stop();
       } finally {
