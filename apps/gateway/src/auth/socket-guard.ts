@@ -3,7 +3,8 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ExtendedError, Server, Socket } from 'socket.io';
 import type { Principal } from '#pulse/auth';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
-import { badRequest, refusal, replayRequestSchema, subscribeRequestSchema, type ErrorBody } from '#pulse/contracts';
+import type { z } from 'zod';
+import { badRequest, refusal, replayRequestSchema, subscribeRequestSchema, unsubscribeRequestSchema, type ClientToServerEvents, type ErrorBody } from '#pulse/contracts';
 import { AccessDenied } from './access-denied.js';
 import { AuthService, tokenFromHeader } from './auth.service.js';
 import { LimitsService } from './limits.service.js';
@@ -36,11 +37,18 @@ interface RequestQueue {
 /** A request's acknowledgement callback, when the client asked for one. */
 export type Ack = (answer: unknown) => void;
 
-/** Requests that read a topic, with the schema that validates them before the token's patterns are matched. */
-const READS = new Map<string, typeof subscribeRequestSchema | typeof replayRequestSchema>([
-  ['subscribe', subscribeRequestSchema],
-  ['replay', replayRequestSchema],
-]);
+/** What a client may ask of a gateway, by event name, as the guard hands it over once it passed. */
+export type SocketRequests = { [E in keyof ClientToServerEvents]: Parameters<ClientToServerEvents[E]>[0] };
+
+/** Each request's schema: it is valid (a topic name among the rest) before the token's patterns are matched against it. */
+const SCHEMAS: { [E in keyof SocketRequests]: z.ZodType<SocketRequests[E]> } = {
+  subscribe: subscribeRequestSchema,
+  replay: replayRequestSchema,
+  unsubscribe: unsubscribeRequestSchema,
+};
+
+/** The requests that read their topic: the token must cover it, and metrics count their answers. */
+const isRead = (event: keyof SocketRequests): event is 'subscribe' | 'replay' => event !== 'unsubscribe';
 /** setTimeout's longest delay. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -151,11 +159,11 @@ export class SocketGuard {
 
   /**
    * Every request of a socket comes here first, from the gateway's message handlers: the rate
-   * limits, then for reads the request's shape and its topic against the token. Requests are
-   * checked one after another in arrival order; one that passes goes to `handle`, one that does
-   * not gets the refusal through its ack.
+   * limits, the request's shape, then for reads its topic against the token. Requests are checked
+   * one after another in arrival order; one that passes goes to `handle`, parsed, and one that
+   * does not gets the refusal (BAD_REQUEST naming every wrong field, …) through its ack.
    */
-  request(socket: Socket, event: string, payload: unknown, ack: Ack | undefined, handle: (payload: unknown, ack: Ack | undefined) => unknown): void {
+  request<E extends keyof SocketRequests>(socket: Socket, event: E, payload: unknown, ack: Ack | undefined, handle: (request: SocketRequests[E], ack: Ack | undefined) => unknown): void {
     const data = socket.data as GuardedData;
     const queue = (data.queue ??= { tail: Promise.resolve(), waiting: 0 });
     if (queue.waiting >= this.maxPending) {
@@ -174,35 +182,34 @@ export class SocketGuard {
   }
 
   /** Hands one request to `handle`, or answers its ack with the refusal. */
-  private async check(socket: Socket, principal: Principal, event: string, payload: unknown, ack: Ack | undefined, handle: (payload: unknown, ack: Ack | undefined) => unknown): Promise<void> {
+  private async check<E extends keyof SocketRequests>(socket: Socket, principal: Principal, event: E, payload: unknown, ack: Ack | undefined, handle: (request: SocketRequests[E], ack: Ack | undefined) => unknown): Promise<void> {
+    let request: SocketRequests[E];
     try {
       await this.limits.consumeConnection(socket.id);
       if (this.auth.enabled) await this.limits.consumeToken(principal);
-      const schema = READS.get(event);
-      if (schema) {
-        // The request is valid (a topic name among the rest) before the token's patterns are matched against it.
-        const request = schema.safeParse(payload);
-        if (!request.success) {
-          const body = badRequest(request.error);
-          for (const observer of this.observers) observer(event as 'subscribe' | 'replay', payload, body);
-          ack?.(body);
-          return;
-        }
-        this.auth.authorize(principal, 'read', request.data.topic);
+      const parsed = SCHEMAS[event].safeParse(payload);
+      if (!parsed.success) {
+        const body = badRequest(parsed.error);
+        if (isRead(event)) for (const observer of this.observers) observer(event, payload, body);
+        ack?.(body);
+        return;
       }
+      request = parsed.data;
+      if (isRead(event)) this.auth.authorize(principal, 'read', request.topic);
     } catch (error) {
       ack?.(this.describe(error));
       return;
     }
-    if (!READS.has(event) || !ack) return void handle(payload, ack);
-    handle(payload, (reply: unknown) => {
+    if (!isRead(event) || !ack) return void handle(request, ack);
+    handle(request, (reply: unknown) => {
       const answer = reply as { ok: boolean; reason?: string };
-      for (const observer of this.observers) observer(event as 'subscribe' | 'replay', payload, answer);
+      for (const observer of this.observers) observer(event, payload, answer);
       // Refusals made past the guard (TOO_MANY_SUBSCRIPTIONS, by the LiveHub) are counted like the guard's own.
       if (!answer.ok && answer.reason !== undefined) for (const observer of this.refusalObservers) observer(answer as ErrorBody);
       ack(answer);
     });
   }
+
 
   private describe(error: unknown): ErrorBody {
     let body: ErrorBody;

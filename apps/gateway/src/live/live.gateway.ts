@@ -1,21 +1,15 @@
-// Socket.IO edge of the live feed: every request passes the SocketGuard, is validated, and goes to the LiveHub.
+// Socket.IO edge of the live feed: every request passes the SocketGuard (limits, shape, access) and goes to the LiveHub.
 import { Logger } from '@nestjs/common';
 import { WebSocketGateway, WebSocketServer, type OnGatewayConnection, type OnGatewayDisconnect, type OnGatewayInit } from '@nestjs/websockets';
 import type { Socket } from 'socket.io';
-import type { z } from 'zod';
-import { badRequest, replayRequestSchema, subscribeRequestSchema, unsubscribeRequestSchema, type ClientToServerEvents, type ErrorBody } from '#pulse/contracts';
-import { SocketGuard, type Ack } from '../auth/socket-guard.js';
+import type { ErrorBody } from '#pulse/contracts';
+import { SocketGuard, type Ack, type SocketRequests } from '../auth/socket-guard.js';
 import { LiveHub, type PulseServer, type PulseSocket } from './live-hub.js';
 
-/** Parses a payload, or answers BAD_REQUEST naming every wrong field. */
-function parse<S extends z.ZodType>(schema: S, payload: unknown, ack: Ack | undefined): z.infer<S> | undefined {
-  const result = schema.safeParse(payload);
-  if (result.success) return result.data;
-  ack?.(badRequest(result.error) satisfies ErrorBody);
-  return undefined;
-}
+type Request = keyof SocketRequests;
 
-type Request = keyof ClientToServerEvents;
+/** What the gateway does with a request that passed the guard (parsed, its topic allowed). */
+type Handler<E extends Request> = (socket: PulseSocket, request: SocketRequests[E], ack: Ack | undefined) => Promise<void> | void;
 
 /**
  * The requests are bound by hand rather than with `@SubscribeMessage`: Nest binds each handler to
@@ -33,13 +27,8 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
 
   constructor(
     private readonly hub: LiveHub,
-    private readonly guard: SocketGuard,
+    guard: SocketGuard,
   ) {
-    const handlers: Record<Request, (socket: PulseSocket, payload: unknown, ack: Ack | undefined) => Promise<void> | void> = {
-      subscribe: (socket, payload, ack) => this.subscribe(socket, payload, ack),
-      replay: (_socket, payload, ack) => this.replay(payload, ack),
-      unsubscribe: (socket, payload, ack) => this.unsubscribe(socket, payload, ack),
-    };
     const logger = this.logger;
     // A handler that fails must not take the connection's packet loop down with it.
     const run = (event: Request, work: () => Promise<void> | void) => {
@@ -50,15 +39,24 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
         failed(error);
       }
     };
-    this.listeners = (Object.entries(handlers) as [Request, (typeof handlers)[Request]][]).map(([event, handler]) => [
-      event,
+    const listener = <E extends Request>(event: E, handler: Handler<E>) =>
       function (this: PulseSocket, ...args: unknown[]) {
         // As socket.io-client sends them: the payload, then the ack when the client wants an answer.
         const ack = typeof args.at(-1) === 'function' ? (args.pop() as Ack) : undefined;
         const payload = args.length === 1 ? args[0] : args.length === 0 ? undefined : args;
-        guard.request(this, event, payload, ack, (passed, answer) => run(event, () => handler(this, passed, answer)));
-      },
-    ]);
+        guard.request(this, event, payload, ack, (request, answer) => run(event, () => handler(this, request, answer)));
+      };
+    this.listeners = [
+      ['subscribe', listener('subscribe', (socket, request, ack) => this.hub.subscribe(socket, request, ack ?? (() => undefined)))],
+      ['replay', listener('replay', (_socket, request, ack) => this.replay(request, ack))],
+      [
+        'unsubscribe',
+        listener('unsubscribe', (socket, request, ack) => {
+          this.hub.unsubscribeRequested(socket, request.topic);
+          ack?.({ ok: true, topic: request.topic });
+        }),
+      ],
+    ];
   }
 
   afterInit(server: PulseServer): void {
@@ -73,26 +71,12 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     this.hub.disconnected(socket);
   }
 
-  async subscribe(socket: PulseSocket, payload: unknown, ack: Ack | undefined): Promise<void> {
-    const request = parse(subscribeRequestSchema, payload, ack);
-    if (request) await this.hub.subscribe(socket, request, ack ?? (() => undefined));
-  }
-
-  async replay(payload: unknown, ack: Ack | undefined): Promise<void> {
-    const request = parse(replayRequestSchema, payload, ack);
-    if (!request) return;
+  private async replay(request: SocketRequests['replay'], ack: Ack | undefined): Promise<void> {
     try {
       ack?.(await this.hub.replay(request));
     } catch (error) {
       this.logger.warn(`replay of ${request.topic} failed: ${(error as Error).message}`);
       ack?.({ ok: false, code: 'UNAVAILABLE', message: `cannot read the log of ${request.topic} now; retry shortly` } satisfies ErrorBody);
     }
-  }
-
-  unsubscribe(socket: PulseSocket, payload: unknown, ack: Ack | undefined): void {
-    const request = parse(unsubscribeRequestSchema, payload, ack);
-    if (!request) return;
-    this.hub.unsubscribeRequested(socket, request.topic);
-    ack?.({ ok: true, topic: request.topic });
   }
 }
