@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RedisConnection } from './redis.js';
 import { emptyState, foldEvent, instancesOf, statisticsOf, type InstanceState, type ProjectionState, type PulseEvent, type Snapshot } from '#pulse/contracts';
-import { KEY, TOPICS_KEY, topicKeys } from './keys.js';
+import { bellChannel, KEY, TOPICS_KEY, topicKeys } from './keys.js';
 import { APPEND_LUA, REPLACE_LUA, ROTATE_LUA, TICK_LUA } from './scripts.js';
 
 /** One event to append. `data` must already be valid for its type. */
@@ -139,15 +139,16 @@ export class EventStore {
     return (keys, args) => command.call(this.redis, ...keys, ...args);
   }
 
-  private baseArgs(): (string | number)[] {
-    return [newEpoch(), this.now(), this.options.retention, this.options.idempotencyWindowMs];
+  /** The arguments APPEND and TICK share; the bell only on a Redis Cluster, whose log tails wait on it. */
+  private baseArgs(topic: string): (string | number)[] {
+    return [newEpoch(), this.now(), this.options.retention, this.options.idempotencyWindowMs, this.redis.isCluster ? bellChannel(topic) : ''];
   }
 
   /** Appends events in one atomic call: contiguous seqs, projections and trimming together. */
   async append(topic: string, events: NewEvent[]): Promise<AppendResult> {
     if (events.length === 0) throw new Error('append needs at least one event');
     const deadlineMs = this.options.appendDeadlineMs ?? 4000;
-    const args = [...this.baseArgs(), deadlineMs > 0 ? Math.floor(wallClock()) + deadlineMs : 0];
+    const args = [...this.baseArgs(topic), deadlineMs > 0 ? Math.floor(wallClock()) + deadlineMs : 0];
     for (const event of events) args.push(event.type, JSON.stringify(event.data), event.idempotencyKey ?? '', event.source ?? '');
     // The registry is best effort: the append stands (and is answered) even if registering fails.
     const [answer] = await Promise.all([this.appendScript(topicKeys(topic), args), this.register(topic).catch(() => this.registered.delete(topic))]);
@@ -169,7 +170,7 @@ export class EventStore {
 
   /** Runs one monitor tick on `topic` (see TICK_LUA): offline marking, then the three tick events. */
   async tick(topic: string, input: TickInput): Promise<TickResult> {
-    const [, ...seqs] = (await this.tickScript(topicKeys(topic), [...this.baseArgs(), input.tickAt, input.nextTickAt, input.instanceTtlMs])) as (string | number)[];
+    const [, ...seqs] = (await this.tickScript(topicKeys(topic), [...this.baseArgs(topic), input.tickAt, input.nextTickAt, input.instanceTtlMs])) as (string | number)[];
     return { appended: seqs.length > 0, seqs: seqs.map(Number) };
   }
 

@@ -5,7 +5,7 @@ const COMMON = `
 local log, meta, idem, idemx = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local LIVE = { KEYS[5], KEYS[6], KEYS[7] }
 local BASE = { KEYS[8], KEYS[9], KEYS[10] }
-local epoch_candidate, now, retention, idem_window = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local epoch_candidate, now, retention, idem_window, bell = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 
 local function get_instance(p, id)
   local raw = redis.call('HGET', p[2], id)
@@ -57,7 +57,7 @@ local function ensure_epoch()
   end
 end
 
-local appended = 0
+local appended, last_seq = 0, 0
 -- Appends one event at the next seq and folds it into the live projections. data is JSON text.
 -- The entry is written before the head moves: a failing XADD leaves nothing half done.
 local function append(etype, data, decoded, source)
@@ -70,6 +70,7 @@ local function append(etype, data, decoded, source)
   redis.call('HSET', meta, 'head', seq)
   fold(LIVE, etype, decoded or cjson.decode(data), now)
   appended = appended + 1
+  last_seq = seq
   return seq
 end
 
@@ -92,25 +93,25 @@ local function trim()
   redis.call('HSET', meta, 'base', last)
 end
 
--- Rings the topic's bell (a shard channel in its slot, see keys.ts) with the new head, for log
--- tails on a Redis Cluster, where one blocking XREAD cannot span topics. pcall: Redis 6 has no
--- SPUBLISH, and a single Redis needs no bell.
+-- Rings the topic's bell (a shard channel in its slot, see keys.ts; '' on a single Redis, which
+-- needs none) with the new head, for log tails on a Redis Cluster, where one blocking XREAD cannot
+-- span topics. pcall: Redis 6 has no SPUBLISH.
 local function ring()
-  if appended == 0 then return end
-  redis.pcall('SPUBLISH', string.sub(log, 1, -5) .. ':bell', redis.call('HGET', meta, 'head'))
+  if appended == 0 or bell == '' then return end
+  redis.pcall('SPUBLISH', bell, last_seq)
 end
 `;
 
 /**
  * APPEND: KEYS = topicKeys(topic); ARGV = epoch candidate, now, retention, idempotency window ms,
- * deadline (ms since 1970, 0 for none), then per event: type, data JSON, idempotency key ('' for
+ * bell channel ('' for none), deadline (ms since 1970, 0 for none), then per event: type, data JSON, idempotency key ('' for
  * none), source ('' for none).
  * Returns { epoch, seq per event } (a duplicate answers the seq it got the first time), or the
  * error LATE, having appended nothing, when Redis runs it after the deadline: its caller has
  * timed out and answered "not appended" by then (Redis was stalled with the call in its buffer).
  */
 export const APPEND_LUA = `${COMMON}
-local deadline = tonumber(ARGV[5])
+local deadline = tonumber(ARGV[6])
 if deadline > 0 then
   local time = redis.call('TIME')
   local ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
@@ -118,13 +119,13 @@ if deadline > 0 then
 end
 ensure_epoch()
 -- Forget expired keys: at least as many as this call can add, so the index cannot outgrow its window.
-local expired = redis.call('ZRANGEBYSCORE', idemx, '-inf', now, 'LIMIT', 0, 100 + (#ARGV - 5) / 4)
+local expired = redis.call('ZRANGEBYSCORE', idemx, '-inf', now, 'LIMIT', 0, 100 + (#ARGV - 6) / 4)
 if #expired > 0 then
   redis.call('HDEL', idem, unpack(expired))
   redis.call('ZREM', idemx, unpack(expired))
 end
 local result = { epoch }
-for i = 6, #ARGV, 4 do
+for i = 7, #ARGV, 4 do
   local key = ARGV[i + 2]
   local prior = false
   if key ~= '' then
@@ -149,7 +150,7 @@ return result
 
 /**
  * TICK: KEYS = topicKeys(topic); ARGV = epoch candidate, now, retention, idempotency window ms,
- * tick_at (the scheduled time), next_tick_at, instance TTL ms.
+ * bell channel ('' for none), tick_at (the scheduled time), next_tick_at, instance TTL ms.
  * Appends instance.offline for each instance whose last heartbeat is older than the TTL, then
  * status_update, statistics_update and instances_update, all computed from the projection here,
  * so they equal the fold at their seq. A tick at or before the last appended tick_at is skipped:
@@ -158,7 +159,7 @@ return result
  */
 export const TICK_LUA = `${COMMON}
 if not epoch then return { '' } end
-local tick_at, next_tick_at, ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local tick_at, next_tick_at, ttl = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local last_tick = tonumber(redis.call('HGET', LIVE[3], 'tick_at') or '-1')
 if tick_at <= last_tick then return { epoch } end
 
