@@ -206,6 +206,20 @@ describe('EventStore', () => {
     expect((await store.append(topic, [heartbeat('a')])).seqs).toEqual([1]);
   });
 
+  it('states the append deadline on Redis\'s clock: a process clock a minute off either way changes nothing', async () => {
+    const real = () => performance.timeOrigin + performance.now();
+    for (const skew of [-60_000, 60_000]) {
+      const topic = uniqueTopic();
+      const store = new EventStore(connect(), { retention: 1000, idempotencyWindowMs: 60_000, appendDeadlineMs: 100, wallClock: () => real() + skew });
+      // In time, it appends (a process a minute behind Redis would otherwise be always late).
+      expect((await store.append(topic, [heartbeat('a')])).seqs).toEqual([1]);
+      // Late, it appends nothing (a process a minute ahead would otherwise never be late).
+      await connect().client('PAUSE', 400, 'WRITE');
+      await expect(store.append(topic, [heartbeat('b')])).rejects.toThrow(/^LATE /);
+      expect((await store.append(topic, [heartbeat('c')])).seqs).toEqual([2]);
+    }
+  });
+
   it('ticks once per scheduled time, marks stale instances offline and keeps loop_count contiguous', async () => {
     const topic = uniqueTopic();
     let clock = Date.UTC(2026, 0, 1);

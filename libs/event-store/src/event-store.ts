@@ -60,10 +60,15 @@ export interface EventStoreOptions {
    * Keep it below the connection's command timeout. 0 for none. @default 4000
    */
   appendDeadlineMs?: number;
+  /**
+   * This process's real time (ms), for append deadlines. @default performance.timeOrigin + performance.now()
+   * (not Date.now, which test clocks fake)
+   */
+  wallClock?: () => number;
 }
 
-/** The real time (ms), also where a test clock fakes Date: append deadlines are compared with Redis's TIME. */
-const wallClock = () => performance.timeOrigin + performance.now();
+/** How often the offset between Redis's clock and this process's is measured again. */
+const CLOCK_CHECK_MS = 60_000;
 
 export interface RebuildResult {
   /** The head the rebuild folded up to. */
@@ -121,12 +126,21 @@ export class EventStore {
   private readonly now: () => number;
   /** When this process last registered each topic in the registry. */
   private readonly registered = new Map<string, number>();
+  private readonly wallClock: () => number;
+  /**
+   * Redis's clock minus this process's (ms), and when it was measured: append deadlines are
+   * compared with Redis's TIME, so they are stated on Redis's clock, whatever the skew.
+   */
+  private clockOffsetMs = 0;
+  private clockMeasuredAt = -Infinity;
+  private measuringClock: Promise<void> | null = null;
 
   constructor(
     private readonly redis: RedisConnection,
     private readonly options: EventStoreOptions,
   ) {
     this.now = options.now ?? (() => Date.now());
+    this.wallClock = options.wallClock ?? (() => performance.timeOrigin + performance.now());
     this.appendScript = this.script('pulseAppend', APPEND_LUA);
     this.tickScript = this.script('pulseTick', TICK_LUA);
     this.replaceScript = this.script('pulseReplace', REPLACE_LUA);
@@ -148,12 +162,31 @@ export class EventStore {
   async append(topic: string, events: NewEvent[]): Promise<AppendResult> {
     if (events.length === 0) throw new Error('append needs at least one event');
     const deadlineMs = this.options.appendDeadlineMs ?? 4000;
-    const args = [...this.baseArgs(topic), deadlineMs > 0 ? Math.floor(wallClock()) + deadlineMs : 0];
+    if (deadlineMs > 0) {
+      // The first append waits for the clocks' offset; later ones refresh it in the background.
+      if (this.clockMeasuredAt === -Infinity) await this.measureClock();
+      else if (this.wallClock() - this.clockMeasuredAt > CLOCK_CHECK_MS) void this.measureClock();
+    }
+    const args = [...this.baseArgs(topic), deadlineMs > 0 ? Math.floor(this.wallClock() + this.clockOffsetMs) + deadlineMs : 0];
     for (const event of events) args.push(event.type, JSON.stringify(event.data), event.idempotencyKey ?? '', event.source ?? '');
     // The registry is best effort: the append stands (and is answered) even if registering fails.
     const [answer] = await Promise.all([this.appendScript(topicKeys(topic), args), this.register(topic).catch(() => this.registered.delete(topic))]);
     const [epoch, ...seqs] = answer as (string | number)[];
     return { epoch: String(epoch), seqs: seqs.map(Number) };
+  }
+
+  /** Measures Redis's clock against this process's with TIME (to within half a round trip); on failure, keeps the last offset. */
+  private measureClock(): Promise<void> {
+    this.measuringClock ??= (async () => {
+      const before = this.wallClock();
+      const [seconds, micros] = await this.redis.time();
+      const after = this.wallClock();
+      this.clockOffsetMs = Number(seconds) * 1000 + Number(micros) / 1000 - (before + after) / 2;
+      this.clockMeasuredAt = after;
+    })()
+      .catch(() => undefined)
+      .finally(() => (this.measuringClock = null));
+    return this.measuringClock;
   }
 
   /**
