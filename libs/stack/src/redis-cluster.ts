@@ -1,11 +1,10 @@
 // A local Redis Cluster of N masters on loopback (redis-server --cluster-enabled + redis-cli --cluster create): for tests and `npm start -- --redis-cluster N`.
 import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { freePort } from './free-port.js';
+import { freePort, portFree } from './free-port.js';
 import { findRedisServer, RedisServer } from './redis-server.js';
 
 export interface RedisClusterOptions {
@@ -21,17 +20,9 @@ export interface RedisClusterOptions {
 async function clusterPort(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = await freePort();
-    if (port + 10_000 <= 65_535 && (await portIsFree(port + 10_000))) return port;
+    if (port + 10_000 <= 65_535 && (await portFree(port + 10_000))) return port;
   }
   throw new Error('found no free loopback port pair (port, port + 10000) for a cluster node');
-}
-
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
 }
 
 /** Runs redis-cli (next to redis-server) and resolves with its output; rejects with it on failure. */

@@ -1,6 +1,6 @@
 // `npm start`: the whole local stack in one command — Redis, workers, gateways on PORT, PORT+1…, the demo fleet.
 import { parseArgs } from 'node:util';
-import { createServer } from 'node:net';
+import { portFree } from './free-port.js';
 import { ConfigError, inheritedEnv, parseConfig } from '#pulse/config';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from './pulse-process.js';
@@ -26,14 +26,6 @@ function count(flag: string, raw: string | undefined, envName: string, envRaw: s
   const value = Number(given);
   if (!/^\d+$/.test(given.trim()) || value < min || value > 32) fail(`${label} must be a whole number from ${min} to 32, got "${given}"\n\n${USAGE}`, 2);
   return value;
-}
-
-async function portFree(port: number, host: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, host, () => server.close(() => resolve(true)));
-  });
 }
 
 async function main(): Promise<void> {
