@@ -1,6 +1,7 @@
 // The environment contract of every Pulse process: one schema, validated once at start.
 import { createPublicKey } from 'node:crypto';
 import { z } from 'zod';
+import { ASYMMETRIC_ALGS, type AsymmetricAlg } from '#pulse/auth';
 
 const wholeNumber = (name: string, min: number, max: number, fallback: number) =>
   z
@@ -152,11 +153,11 @@ export const envSchema = z.object({
     .optional()
     .transform((raw, ctx) => {
       const value = raw?.trim() ? raw.trim() : 'RS256';
-      if (!['RS256', 'ES256', 'EdDSA'].includes(value)) {
-        ctx.addIssue({ code: 'custom', message: `PULSE_AUTH_ALG must be RS256, ES256 or EdDSA, got "${raw}"` });
+      if (!(ASYMMETRIC_ALGS as readonly string[]).includes(value)) {
+        ctx.addIssue({ code: 'custom', message: `PULSE_AUTH_ALG must be one of ${ASYMMETRIC_ALGS.join(', ')}, got "${raw}"` });
         return z.NEVER;
       }
-      return value as 'RS256' | 'ES256' | 'EdDSA';
+      return value as AsymmetricAlg;
     }),
   /** Browser origins allowed to open sockets and call the REST API (CORS), besides the gateway's own. @default none: same origin only */
   PULSE_ALLOWED_ORIGINS: originList,
@@ -203,10 +204,10 @@ export const envSchema = z.object({
 });
 
 /** Key types each PULSE_AUTH_ALG checks tokens with. */
-const KEY_TYPES: Record<'RS256' | 'ES256' | 'EdDSA', string[]> = { RS256: ['rsa'], ES256: ['ec'], EdDSA: ['ed25519', 'ed448'] };
+const KEY_TYPES: Record<AsymmetricAlg, string[]> = { RS256: ['rsa'], ES256: ['ec'], EdDSA: ['ed25519', 'ed448'] };
 
 /** Why a PEM cannot check tokens of `alg` (unreadable, or a key of another type), or null. */
-function publicKeyProblem(pem: string, alg: 'RS256' | 'ES256' | 'EdDSA'): string | null {
+function publicKeyProblem(pem: string, alg: AsymmetricAlg): string | null {
   let type: string | undefined;
   try {
     type = createPublicKey(pem).asymmetricKeyType;
@@ -248,6 +249,6 @@ export const cliEnvSchema = z.object({
   PULSE_AUTH_SECRET: z.string().optional().transform((raw) => (raw?.trim() ? raw.trim() : undefined)),
   /** `pulse token` signs with it instead (PEM, PKCS#8), with PULSE_AUTH_ALG. */
   PULSE_AUTH_PRIVATE_KEY: z.string().optional().transform((raw) => (raw?.trim() ? raw.trim() : undefined)),
-  PULSE_AUTH_ALG: z.enum(['RS256', 'ES256', 'EdDSA']).optional(),
+  PULSE_AUTH_ALG: z.enum(ASYMMETRIC_ALGS).optional(),
 });
 export type CliEnv = z.output<typeof cliEnvSchema>;
