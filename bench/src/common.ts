@@ -3,7 +3,7 @@ import { setTimeout as sleepFor } from 'node:timers/promises';
 import { within } from '#pulse/stack';
 
 /** Milliseconds since 1970 with sub-ms resolution: the single clock for send and receipt times. */
-export function now(): number {
+function now(): number {
   return performance.timeOrigin + performance.now();
 }
 

@@ -1,7 +1,7 @@
 // The env contract: defaults, accepted spellings, and one ConfigError naming every bad variable.
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
-import { authEnabled, ConfigError, nestLogLevels, parseConfig, readCliEnv } from './config.js';
+import { authEnabled, ConfigError, parseConfig, readCliEnv } from './config.js';
 
 /** The ConfigError that `env` produces (fails the test if it parses). */
 function problemsOf(env: Record<string, string | undefined>): ConfigError {
@@ -188,14 +188,5 @@ describe('auth and origins', () => {
 describe('readCliEnv', () => {
   it('reads PULSE_TOKEN and the signing key, trimmed, blank as unset', () => {
     expect(readCliEnv({ PULSE_TOKEN: ' t ', PULSE_AUTH_SECRET: '' })).toMatchObject({ PULSE_TOKEN: 't', PULSE_AUTH_SECRET: undefined });
-  });
-});
-
-describe('nestLogLevels', () => {
-  it('enables the chosen level and every more severe one', () => {
-    expect(nestLogLevels('error')).toEqual(['error']);
-    expect(nestLogLevels('warn')).toEqual(['error', 'warn']);
-    expect(nestLogLevels('log')).toEqual(['error', 'warn', 'log']);
-    expect(nestLogLevels('verbose')).toEqual(['error', 'warn', 'log', 'debug', 'verbose']);
   });
 });

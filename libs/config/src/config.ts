@@ -54,12 +54,6 @@ export function readCliEnv(env: Record<string, string | undefined> = process.env
   return result.data;
 }
 
-/** Nest logger levels enabled by LOG_LEVEL (each level includes the more severe ones). */
-export function nestLogLevels(level: PulseConfig['LOG_LEVEL']): PulseConfig['LOG_LEVEL'][] {
-  const order = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
-  return order.slice(0, order.indexOf(level) + 1);
-}
-
 /** The environment handed down to child processes (npm start, test stacks): theirs to validate. */
 export function inheritedEnv(overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
   return { ...process.env, ...overrides };

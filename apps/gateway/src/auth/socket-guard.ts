@@ -53,7 +53,7 @@ const isRead = (event: keyof SocketRequests): event is 'subscribe' | 'replay' =>
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The principal of a socket that passed the handshake. */
-export function principalOf(socket: Socket): Principal | undefined {
+function principalOf(socket: Socket): Principal | undefined {
   return (socket.data as GuardedData).principal;
 }
 
