@@ -20,7 +20,7 @@ import { BENCH_EVENT, envelope } from './payload.js';
 import type { ProducerRequest } from './producer.js';
 import { cpuMs, CpuMeter, type Roles } from './proc-stats.js';
 import { redisBenchmark } from './redis-benchmark.js';
-import { machineNow, renderMarkdown, writeResults, type BenchResults, type CatchUpRow, type MemoryRow, type StepRow, type SystemId } from './report.js';
+import { bestHeld, machineNow, renderMarkdown, writeResults, type BenchResults, type CatchUpRow, type MemoryRow, type StepRow, type SystemId } from './report.js';
 
 const USAGE = `Usage: node dist/bench/src/core.bench.js [--quick | --smoke] [--out <folder>]
        node dist/bench/src/core.bench.js --rate <events/s> [--systems A,B,C] [--repeat <n>] [--seconds <s>]
@@ -338,11 +338,6 @@ async function ladder(bench: Bench, systems: SystemId[], servers: number, startR
     }
   }
   return rows;
-}
-
-/** Highest delivered events/s of a held, counted step. */
-export function bestHeld(rows: StepRow[], system: SystemId, servers: number): StepRow | null {
-  return rows.filter((row) => row.system === system && row.servers === servers && row.held && !row.saturated).reduce<StepRow | null>((best, row) => (!best || row.deliveredPerSec > best.deliveredPerSec ? row : best), null);
 }
 
 async function memoryRow(bench: Bench, system: 'A' | 'B'): Promise<MemoryRow> {

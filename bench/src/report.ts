@@ -119,8 +119,9 @@ const int = (value: number) => Math.round(value).toLocaleString('en-US');
 const ms = (value: number | undefined | null) => (value === undefined || value === null ? '–' : value < 10 ? value.toFixed(2) : value < 1000 ? value.toFixed(1) : int(value));
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 
-function best(results: BenchResults, system: SystemId, servers: number): StepRow | null {
-  return results.steps
+/** The ladder step (of `servers` gateways) with the highest delivered events/s that held and was counted. */
+export function bestHeld(steps: StepRow[], system: SystemId, servers: number): StepRow | null {
+  return steps
     .filter((row) => row.system === system && row.servers === servers && (row.phase === 'ladder' || row.phase === 'gateways') && row.held && !row.saturated)
     .reduce<StepRow | null>((top, row) => (!top || row.deliveredPerSec > top.deliveredPerSec ? row : top), null);
 }
@@ -165,8 +166,8 @@ interface Target {
 }
 
 function targets(results: BenchResults): Target[] {
-  const a = best(results, 'A', 2);
-  const b = best(results, 'B', 2);
+  const a = bestHeld(results.steps, 'A', 2);
+  const b = bestHeld(results.steps, 'B', 2);
   const light = (system: SystemId) => medianLight(results, system);
   const la = light('A');
   const lb = light('B');
@@ -233,9 +234,9 @@ function stepTable(rows: StepRow[]): string[] {
 
 export function renderMarkdown(results: BenchResults): string {
   const { machine, plan } = results;
-  const a = best(results, 'A', 2);
-  const b = best(results, 'B', 2);
-  const c = best(results, 'C', 2) ?? results.steps.filter((row) => row.system === 'C' && row.held && !row.saturated).at(-1) ?? null;
+  const a = bestHeld(results.steps, 'A', 2);
+  const b = bestHeld(results.steps, 'B', 2);
+  const c = bestHeld(results.steps, 'C', 2) ?? results.steps.filter((row) => row.system === 'C' && row.held && !row.saturated).at(-1) ?? null;
   const out: string[] = [
     `# Pulse benchmark (${results.mode})`,
     '',
@@ -271,8 +272,8 @@ export function renderMarkdown(results: BenchResults): string {
     '| Gateways | A: Pulse | B: standard recipe | A / B |',
     '|--:|--:|--:|--:|',
     ...plan.gatewayCounts.map((servers) => {
-      const ra = best(results, 'A', servers);
-      const rb = best(results, 'B', servers);
+      const ra = bestHeld(results.steps, 'A', servers);
+      const rb = bestHeld(results.steps, 'B', servers);
       return `| ${servers} | ${ra ? int(ra.deliveredPerSec) : '–'} | ${rb ? int(rb.deliveredPerSec) : '–'} | ${ra && rb ? (ra.deliveredPerSec / rb.deliveredPerSec).toFixed(2) : '–'} |`;
     }),
     '',
@@ -353,7 +354,7 @@ function charts(results: BenchResults): Record<string, string> {
     xDomain: [Math.min(...results.plan.gatewayCounts) - 0.25, Math.max(...results.plan.gatewayCounts) + 0.25],
     series: (['A', 'B'] as const).map((system) => ({
       name: SHORT_NAMES[system],
-      points: results.plan.gatewayCounts.map((servers): [number, number] => [servers, best(results, system, servers)?.deliveredPerSec ?? Number.NaN]).filter(([, y]) => Number.isFinite(y)),
+      points: results.plan.gatewayCounts.map((servers): [number, number] => [servers, bestHeld(results.steps, system, servers)?.deliveredPerSec ?? Number.NaN]).filter(([, y]) => Number.isFinite(y)),
     })),
   });
   return { 'latency-vs-rate.svg': latency, 'throughput-vs-gateways.svg': gateways };
