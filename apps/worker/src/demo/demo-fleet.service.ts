@@ -1,7 +1,7 @@
 // Runs the demo fleet inside the worker when PULSE_DEMO is on, posting to the configured gateways.
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { mintToken } from '#pulse/auth';
-import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
+import { authEnabled, PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { DemoFleet } from './demo-fleet.js';
 import { createHttpPoster } from './http-ingest.js';
 
@@ -17,6 +17,11 @@ export class DemoFleetService implements OnApplicationBootstrap, OnApplicationSh
     const urls = this.config.PULSE_DEMO_URLS;
     // With auth on, the fleet is a publisher like any other: a short-lived token, minted again before it expires.
     const secret = this.config.PULSE_AUTH_SECRET;
+    if (!secret && authEnabled(this.config)) {
+      // Gateways check tokens against PULSE_AUTH_PUBLIC_KEY; the worker holds no private key to sign one.
+      this.logger.warn('demo fleet off: the gateways check tokens with PULSE_AUTH_PUBLIC_KEY and the worker cannot sign one; run the demo with PULSE_AUTH_SECRET, or unset PULSE_DEMO');
+      return;
+    }
     let cached: { token: string; renewAt: number } | null = null;
     const token = secret
       ? async () => {

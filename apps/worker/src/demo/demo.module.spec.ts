@@ -1,10 +1,12 @@
 // The demo module booted as the worker boots it: on with PULSE_DEMO, posting to a real HTTP server, stopped on close.
+import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConfigModule, parseConfig } from '#pulse/config';
+import { within } from '#pulse/stack';
 import { ingestBodySchema } from '#pulse/contracts';
 import { DemoModule } from './demo.module.js';
 
@@ -38,14 +40,6 @@ async function boot(env: Record<string, string>) {
   return app;
 }
 
-function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 describe('DemoModule', () => {
   afterEach(async () => {
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
@@ -55,11 +49,20 @@ describe('DemoModule', () => {
   it('posts the fleet to the configured gateway when PULSE_DEMO is on, and stops on close', async () => {
     const { url, posts, firstPost } = await gateway();
     const app = await boot({ PULSE_DEMO: '1', PULSE_DEMO_URLS: url });
-    await within(5_000, firstPost, 'the first demo post');
+    await within('the first demo post', firstPost, 5_000);
     // Closing resolves only once the fleet's timer is cleared and its post in flight is done.
     await app.close();
     expect(posts[0]!.url).toBe('/api/v1/topics/demo/events');
     expect(ingestBodySchema.safeParse(posts[0]!.body).success).toBe(true);
+  });
+
+  it('stays off when gateways check tokens with a public key: the worker has no key to sign one', async () => {
+    const { url, posts } = await gateway();
+    const { publicKey } = generateKeyPairSync('ed25519');
+    const app = await boot({ PULSE_DEMO: '1', PULSE_DEMO_URLS: url, PULSE_AUTH_PUBLIC_KEY: publicKey.export({ type: 'spki', format: 'pem' }).toString(), PULSE_AUTH_ALG: 'EdDSA' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await app.close();
+    expect(posts).toEqual([]);
   });
 
   it('does nothing when PULSE_DEMO is off', async () => {
