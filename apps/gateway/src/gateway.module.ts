@@ -12,6 +12,6 @@ import { MetricsModule } from './metrics/metrics.module.js';
 @Module({})
 export class GatewayModule {
   static forRoot(config: PulseConfig): DynamicModule {
-    return { module: GatewayModule, imports: [ConfigModule.forRoot(config), EventStoreModule, AuthModule, LiveModule, MetricsModule, ApiModule, AdminModule, DocsModule] };
+    return { module: GatewayModule, imports: [ConfigModule.forRoot(config), EventStoreModule.forRoot(), AuthModule, LiveModule, MetricsModule, ApiModule, AdminModule, DocsModule] };
   }
 }

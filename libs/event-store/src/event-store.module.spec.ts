@@ -18,7 +18,7 @@ afterEach(async () => {
 async function warningsAtBoot(): Promise<string[]> {
   const warnings: string[] = [];
   const logger: LoggerService = { log: () => undefined, error: () => undefined, warn: (message: unknown) => void warnings.push(String(message)) };
-  @Module({ imports: [ConfigModule.forRoot(parseConfig({ REDIS_URL: url })), EventStoreModule] })
+  @Module({ imports: [ConfigModule.forRoot(parseConfig({ REDIS_URL: url })), EventStoreModule.forRoot()] })
   class RootModule {}
   const app = await NestFactory.createApplicationContext(RootModule, { logger });
   await app.init();

@@ -1,5 +1,5 @@
 // Nest wiring of the event store: named Redis connections owned (and closed) in one place, and the store.
-import { Global, Inject, Injectable, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Injectable, Logger, Module, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { EventStore } from './event-store.js';
 import { createCluster, createRedis, reportOutages, waitForReady, type ConnectionOptions, type RedisConnection } from './redis.js';
@@ -62,19 +62,29 @@ export class EvictionPolicyCheck implements OnApplicationBootstrap {
   }
 }
 
+/**
+ * The process's Redis connections, its command connection (REDIS) and its EventStore on it.
+ * `forRoot(commands)` tunes the command connection for a process's workload: the worker's ticks
+ * pipeline their topics' scripts on it.
+ */
 @Global()
-@Module({
-  providers: [
-    RedisConnections,
-    { provide: REDIS, inject: [RedisConnections], useFactory: (connections: RedisConnections) => connections.connect({ name: 'pulse:commands' }) },
-    EvictionPolicyCheck,
-    {
-      provide: EventStore,
-      inject: [REDIS, PULSE_CONFIG],
-      useFactory: (redis: RedisConnection, config: PulseConfig) =>
-        new EventStore(redis, { retention: config.PULSE_RETENTION, idempotencyWindowMs: config.PULSE_IDEMPOTENCY_WINDOW_MS }),
-    },
-  ],
-  exports: [RedisConnections, REDIS, EventStore],
-})
-export class EventStoreModule {}
+@Module({})
+export class EventStoreModule {
+  static forRoot(commands: Omit<ConnectionOptions, 'name'> = {}): DynamicModule {
+    return {
+      module: EventStoreModule,
+      providers: [
+        RedisConnections,
+        { provide: REDIS, inject: [RedisConnections], useFactory: (connections: RedisConnections) => connections.connect({ ...commands, name: 'pulse:commands' }) },
+        EvictionPolicyCheck,
+        {
+          provide: EventStore,
+          inject: [REDIS, PULSE_CONFIG],
+          useFactory: (redis: RedisConnection, config: PulseConfig) =>
+            new EventStore(redis, { retention: config.PULSE_RETENTION, idempotencyWindowMs: config.PULSE_IDEMPOTENCY_WINDOW_MS }),
+        },
+      ],
+      exports: [RedisConnections, REDIS, EventStore],
+    };
+  }
+}

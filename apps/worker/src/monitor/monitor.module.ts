@@ -4,13 +4,16 @@ import { Inject, Logger, Module, type BeforeApplicationShutdown, type OnApplicat
 import type { Queue } from 'bullmq';
 import { Cluster } from 'ioredis';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
-import { bullConnection, EventStore, RedisConnections } from '#pulse/event-store';
+import { bullConnection, EventStore } from '#pulse/event-store';
 import { MONITOR_QUEUE, MONITOR_SCHEDULER, type MonitorTickJob } from '#pulse/contracts';
 import { MonitorTickProcessor } from './monitor-tick.processor.js';
 import { MonitorTickService } from './monitor-tick.service.js';
 
 /** Topics whose tick scripts go out together in one pipeline. */
 const TICK_BATCH = 250;
+
+/** The worker's command connection (EventStoreModule.forRoot): pipelined, with room for a batch of tick scripts. */
+export const TICK_COMMANDS = { autoPipelining: true, commandTimeoutMs: 30_000 };
 
 @Module({
   imports: [
@@ -27,14 +30,11 @@ const TICK_BATCH = 250;
   providers: [
     {
       provide: MonitorTickService,
-      inject: [RedisConnections, PULSE_CONFIG],
-      useFactory: (connections: RedisConnections, config: PulseConfig) => {
-        // A connection of its own that pipelines: a tick sends its topics' scripts in batches, one
-        // round trip per batch (per node on a cluster) rather than one per topic.
-        const redis = connections.connect({ name: 'pulse:worker:tick', autoPipelining: true, commandTimeoutMs: 30_000 });
-        const store = new EventStore(redis, { retention: config.PULSE_RETENTION, idempotencyWindowMs: config.PULSE_IDEMPOTENCY_WINDOW_MS });
-        return new MonitorTickService(store, { tickMs: config.PULSE_TICK_MS, instanceTtlMs: config.PULSE_INSTANCE_TTL_MS, topicIdleMs: config.PULSE_TOPIC_IDLE_MS, concurrency: TICK_BATCH });
-      },
+      inject: [EventStore, PULSE_CONFIG],
+      // The store's connection pipelines (TICK_COMMANDS): a tick sends its topics' scripts in
+      // batches, one round trip per batch (per node on a cluster) rather than one per topic.
+      useFactory: (store: EventStore, config: PulseConfig) =>
+        new MonitorTickService(store, { tickMs: config.PULSE_TICK_MS, instanceTtlMs: config.PULSE_INSTANCE_TTL_MS, topicIdleMs: config.PULSE_TOPIC_IDLE_MS, concurrency: TICK_BATCH }),
     },
     MonitorTickProcessor,
   ],
