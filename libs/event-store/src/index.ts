@@ -4,3 +4,4 @@ export * from './log-reader.js';
 export * from './redis.js';
 export * from './event-store.module.js';
 export * from './cluster-log-reader.js';
+export { RATE_LIMIT_PREFIX, tokenConnectionsKey, tokenLimitKey } from './keys.js';

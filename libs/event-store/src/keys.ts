@@ -39,3 +39,21 @@ export const TOPICS_KEY = 'pulse:topics';
 export function topicOfLogKey(key: string): string {
   return key.slice('pulse:{'.length, -'}:log'.length);
 }
+
+/** A token's own hash tag (its sub, base64url): on a Redis Cluster, tokens' limit keys spread over the slots. */
+function tokenTag(sub: string): string {
+  return `{${Buffer.from(sub).toString('base64url')}}`;
+}
+
+/** Prefix of the per-token request counters (rate-limiter-flexible appends `:<key>`; the key is tokenLimitKey). */
+export const RATE_LIMIT_PREFIX = 'pulse:rl';
+
+/** A token's key under RATE_LIMIT_PREFIX. */
+export function tokenLimitKey(sub: string): string {
+  return tokenTag(sub);
+}
+
+/** Zset of a token's open sockets across gateways: socket id -> last refresh ms. */
+export function tokenConnectionsKey(sub: string): string {
+  return `pulse:conn:${tokenTag(sub)}`;
+}

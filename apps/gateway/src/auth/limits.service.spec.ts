@@ -3,12 +3,12 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import type { Principal } from '#pulse/auth';
 import { parseConfig } from '#pulse/config';
-import { RedisConnections } from '#pulse/event-store';
+import { RedisConnections, tokenConnectionsKey, waitForReady } from '#pulse/event-store';
 import { LimitsService } from './limits.service.js';
 
 const url = process.env.PULSE_TEST_REDIS_URL!;
 const sub = `limits-spec-${process.pid}-${Date.now()}`;
-const key = `pulse:conn:{${Buffer.from(sub).toString('base64url')}}`;
+const key = tokenConnectionsKey(sub);
 const principal: Principal = { sub, role: 'viewer', topics: ['*'], expiresAt: null };
 
 let redis: Redis;
@@ -19,10 +19,10 @@ beforeAll(async () => {
   const config = parseConfig({ REDIS_URL: url, PULSE_AUTH_SECRET: 's'.repeat(32), PULSE_MAX_CONNECTIONS_PER_TOKEN: '2' });
   redis = new Redis(url);
   connections = new RedisConnections(config);
-  limits = new LimitsService(config, connections);
-  // Its connection fails fast while not ready (no offline queue), as in a gateway before Redis answers.
-  const own = (limits as unknown as { redis: Redis }).redis;
-  if (own.status !== 'ready') await new Promise((resolve) => own.once('ready', resolve));
+  // The gateway's command connection fails fast while not ready (no offline queue): wait for it, as a gateway's first request does.
+  const commands = connections.connect({ name: 'pulse:commands' });
+  await waitForReady(commands, url);
+  limits = new LimitsService(config, commands);
 });
 
 afterAll(async () => {

@@ -3,7 +3,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { refusal } from '#pulse/contracts';
-import { RedisConnections, type RedisConnection } from '#pulse/event-store';
+import { RATE_LIMIT_PREFIX, REDIS, tokenConnectionsKey, tokenLimitKey, type RedisConnection } from '#pulse/event-store';
 import type { Principal } from '#pulse/auth';
 import { AccessDenied } from './access-denied.js';
 
@@ -22,12 +22,8 @@ redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 return 1`;
 
-/** Redis keys of one token's limits share a hash tag of their own: on a Redis Cluster, tokens spread over the slots. */
-const tokenTag = (sub: string) => `{${Buffer.from(sub).toString('base64url')}}`;
-
 @Injectable()
 export class LimitsService implements OnApplicationShutdown {
-  private readonly redis: RedisConnection;
   private readonly perToken: RateLimiterRedis;
   private readonly perConnection: RateLimiterMemory;
   /** This gateway's open sockets per token key, refreshed in Redis periodically. */
@@ -39,12 +35,11 @@ export class LimitsService implements OnApplicationShutdown {
 
   constructor(
     @Inject(PULSE_CONFIG) private readonly config: PulseConfig,
-    @Inject(RedisConnections) connections: RedisConnections,
+    @Inject(REDIS) private readonly redis: RedisConnection,
   ) {
-    this.redis = connections.connect({ name: 'pulse:gateway:limits' });
     this.perToken = new RateLimiterRedis({
       storeClient: this.redis,
-      keyPrefix: 'pulse:rl',
+      keyPrefix: RATE_LIMIT_PREFIX,
       points: config.PULSE_RATE_LIMIT_TOKEN,
       duration: config.PULSE_RATE_LIMIT_WINDOW_S,
       // While Redis is away the limit still holds, per process.
@@ -57,7 +52,7 @@ export class LimitsService implements OnApplicationShutdown {
 
   /** Counts one request of the token (across gateways); throws AccessDenied (429) past its rate. */
   async consumeToken(principal: Principal): Promise<void> {
-    await this.consume(this.perToken, tokenTag(principal.sub), `token ${principal.sub}`, this.config.PULSE_RATE_LIMIT_TOKEN);
+    await this.consume(this.perToken, tokenLimitKey(principal.sub), `token ${principal.sub}`, this.config.PULSE_RATE_LIMIT_TOKEN);
   }
 
   private get window(): string {
@@ -85,7 +80,7 @@ export class LimitsService implements OnApplicationShutdown {
 
   /** Registers an opening socket of `principal`; throws AccessDenied (429) when the token has its maximum open. */
   async openConnection(principal: Principal, socketId: string): Promise<void> {
-    const key = `pulse:conn:${tokenTag(principal.sub)}`;
+    const key = tokenConnectionsKey(principal.sub);
     const now = Date.now();
     const added = await this.redis.eval(ADD_CONNECTION, 1, key, socketId, now, now - 3 * CONNECTION_REFRESH_MS, this.config.PULSE_MAX_CONNECTIONS_PER_TOKEN, Math.ceil((4 * CONNECTION_REFRESH_MS) / 1000));
     if (Number(added) !== 1) {
@@ -98,7 +93,7 @@ export class LimitsService implements OnApplicationShutdown {
 
   /** A socket of `principal` closed. */
   async closeConnection(principal: Principal, socketId: string): Promise<void> {
-    const key = `pulse:conn:${tokenTag(principal.sub)}`;
+    const key = tokenConnectionsKey(principal.sub);
     const set = this.sockets.get(key);
     set?.delete(socketId);
     if (set?.size === 0) this.sockets.delete(key);
