@@ -2,7 +2,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import type { Server, ServerOptions } from 'socket.io';
-import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { OriginPolicy } from './auth/origin-policy.js';
 import { SocketGuard } from './auth/socket-guard.js';
 import { GatewayDrain } from './live/gateway-drain.js';
@@ -15,8 +14,6 @@ export class GatewayIoAdapter extends RedisIoAdapter {
   }
 
   override createIOServer(port: number, options?: ServerOptions): Server {
-    const config = this.nest.get<PulseConfig>(PULSE_CONFIG);
-    const origins = new OriginPolicy(config.PULSE_ALLOWED_ORIGINS);
     const drain = this.nest.get(GatewayDrain);
     const server = super.createIOServer(port, {
       ...options,
@@ -30,7 +27,7 @@ export class GatewayIoAdapter extends RedisIoAdapter {
         if (drain.draining) callback('this gateway is shutting down: connect again (to another gateway)', false);
         else callback(null, true);
       },
-      cors: { origin: (origin: string | undefined, callback: (error: Error | null, allow?: boolean) => void) => callback(null, origins.corsAllows(origin)) },
+      cors: { origin: this.nest.get(OriginPolicy).corsOrigin },
     } as ServerOptions);
     this.nest.get(SocketGuard).install(server);
     this.nest.get(MetricsService).attachServer(server);

@@ -54,14 +54,14 @@ async function main(): Promise<void> {
     if (drain.draining) response.setHeader('Connection', 'close');
     next();
   });
-  const origins = new OriginPolicy(config.PULSE_ALLOWED_ORIGINS);
+  const origins = app.get(OriginPolicy);
   // A page from a site not on the list gets nothing: not even a request with side effects (CSRF).
   app.use((request: Request, response: Response, next: NextFunction) => {
     if (origins.allows(request.headers)) return next();
     response.status(403).json(refusal('ORIGIN_FORBIDDEN', `origin ${request.headers.origin} is not allowed; add it to PULSE_ALLOWED_ORIGINS`));
   });
   app.enableCors({
-    origin: (origin: string | undefined, callback: (error: Error | null, allow?: boolean) => void) => callback(null, origins.corsAllows(origin)),
+    origin: origins.corsOrigin,
     allowedHeaders: ['authorization', 'content-type', 'x-request-id'],
     exposedHeaders: ['x-request-id', 'retry-after'],
   });

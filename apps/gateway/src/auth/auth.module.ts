@@ -1,14 +1,22 @@
 // Access control of a gateway: tokens, permissions, limits, on REST (a global guard) and on sockets (the SocketGuard).
 import { Global, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { AuthService } from './auth.service.js';
 import { HttpAuthGuard } from './http-auth.guard.js';
 import { LimitsService } from './limits.service.js';
+import { OriginPolicy } from './origin-policy.js';
 import { SocketGuard } from './socket-guard.js';
 
 @Global()
 @Module({
-  providers: [AuthService, LimitsService, SocketGuard, { provide: APP_GUARD, useClass: HttpAuthGuard }],
-  exports: [AuthService, LimitsService, SocketGuard],
+  providers: [
+    AuthService,
+    LimitsService,
+    SocketGuard,
+    { provide: OriginPolicy, inject: [PULSE_CONFIG], useFactory: (config: PulseConfig) => new OriginPolicy(config.PULSE_ALLOWED_ORIGINS) },
+    { provide: APP_GUARD, useClass: HttpAuthGuard },
+  ],
+  exports: [AuthService, LimitsService, SocketGuard, OriginPolicy],
 })
 export class AuthModule {}

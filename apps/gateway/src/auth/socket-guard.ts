@@ -69,7 +69,6 @@ export class SocketGuard {
   private readonly logger = new Logger('SocketAuth');
   private readonly observers: AnswerObserver[] = [];
   private readonly refusalObservers: RefusalObserver[] = [];
-  private readonly origins: OriginPolicy;
   /** Requests of one socket that may wait for their check at once; more are refused RATE_LIMITED. */
   private readonly maxPending: number;
   /** Per socket whose token expires: the timer that disconnects it then. */
@@ -80,9 +79,9 @@ export class SocketGuard {
   constructor(
     @Inject(AuthService) private readonly auth: AuthService,
     @Inject(LimitsService) private readonly limits: LimitsService,
+    @Inject(OriginPolicy) private readonly origins: OriginPolicy,
     @Inject(PULSE_CONFIG) config: PulseConfig,
   ) {
-    this.origins = new OriginPolicy(config.PULSE_ALLOWED_ORIGINS);
     this.maxPending = config.PULSE_RATE_LIMIT_CONNECTION;
     const release = (socket: Socket) => this.release(socket);
     this.onDisconnect = function (this: Socket) {
