@@ -76,6 +76,8 @@ export class LiveHub implements TailListener {
   private readonly presenceDue = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly presenceDelayMs: number;
   private readonly maxSubscriptions: number;
+  /** Told of every batch the tail hands over, before it goes to the sockets (metrics). */
+  private readonly deliveryObservers: ((topic: string, events: PulseEvent[]) => void)[] = [];
 
   constructor(
     private readonly store: EventStore,
@@ -89,6 +91,11 @@ export class LiveHub implements TailListener {
 
   attach(server: PulseServer): void {
     this.server = server;
+  }
+
+  /** Calls `observer` with each batch of a topic the tail hands over, before the sockets get it. */
+  observeDeliveries(observer: (topic: string, events: PulseEvent[]) => void): void {
+    this.deliveryObservers.push(observer);
   }
 
   /**
@@ -277,6 +284,7 @@ export class LiveHub implements TailListener {
 
   /** From the tail: one contiguous batch of `topic`, to the live room of this process, then to pending sockets it reaches. */
   onEvents(topic: string, events: PulseEvent[]): void {
+    for (const observer of this.deliveryObservers) observer(topic, events);
     const server = this.server;
     const local = this.local.get(topic);
     if (!server || !local) return;

@@ -66,11 +66,7 @@ export class MetricsService implements OnModuleInit {
 
   onModuleInit(): void {
     // The hub is handed every batch the tail reads; count them on their way to the sockets.
-    const deliver = this.hub.onEvents.bind(this.hub);
-    this.hub.onEvents = (topic, events) => {
-      this.delivering(topic, events);
-      deliver(topic, events);
-    };
+    this.hub.observeDeliveries((topic, events) => this.delivering(topic, events));
     this.guard.observeAnswers((event, _request, answer) => {
       if (event === 'replay') this.replaysTotal.inc({ result: answer.ok ? 'ok' : 'refused' });
       else this.subscribesTotal.inc({ result: !answer.ok ? 'refused' : answer.recovered ? 'recovered' : (_request as { since?: unknown })?.since ? 'not_recovered' : 'snapshot' });
