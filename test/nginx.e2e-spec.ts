@@ -12,7 +12,8 @@ import { PulseClient } from '#pulse/client';
 import type { IngestEvent, PulseEvent, SubscribeAck } from '#pulse/contracts';
 import { decodeEntry } from '#pulse/event-store';
 import { freePort, PROJECT_ROOT, PulseStack, RedisServer } from '#pulse/stack';
-import { recordTopic, within, type PulseClientSocket } from './support/clients.js';
+import { recordTopic, type PulseClientSocket } from './support/clients.js';
+import { pause, poll, within } from './support/wait.js';
 
 const PASSWORD = 'pulse-test-password';
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((path) => existsSync(path));
@@ -64,15 +65,7 @@ beforeAll(async () => {
   if (check.status !== 0) throw new Error(`nginx -t rejected deploy/nginx/pulse.conf:\n${check.stderr}`);
   nginx = spawn(NGINX, ['-p', dir, '-c', confPath, '-e', join(dir, 'error.log')], { stdio: 'ignore' });
   nginxUrl = `http://127.0.0.1:${port}`;
-  await within(
-    'nginx to proxy /healthz',
-    (async () => {
-      for (;;) {
-        if (await fetch(`${nginxUrl}/healthz`).then((r) => r.ok, () => false)) return;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    })(),
-  );
+  await poll('nginx to proxy /healthz', async () => (await fetch(`${nginxUrl}/healthz`)).ok, { timeoutMs: 10_000 });
 }, 90_000);
 
 afterAll(async () => {
@@ -137,7 +130,7 @@ describe('nginx in front of three gateways (deploy/nginx/pulse.conf)', () => {
     const flow = (async () => {
       for (let i = 1; running; i++) {
         await post(topic, [attempt(`i-${i % 3}`, i)]).catch(() => undefined);
-        await new Promise((resolve) => setTimeout(resolve, 10));
+        await pause(10);
       }
     })();
     // A rolling restart through the load balancer. ip_hash sends every loopback client to one
@@ -151,7 +144,7 @@ describe('nginx in front of three gateways (deploy/nginx/pulse.conf)', () => {
       await stack!.addGateway(port);
     }
     expect(moved).toBeGreaterThanOrEqual(watchers.length);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await pause(300);
     running = false;
     await flow;
     const log = await readLog(topic);

@@ -11,7 +11,7 @@ import { EVENT_DATA_SCHEMAS, MONITOR_QUEUE, type PulseEvent } from '#pulse/contr
 import { PROJECT_ROOT } from '#pulse/stack';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
 import { errorBodySchema, eventsPageSchema, replayOkSchema, snapshotSchema, subscribeOkSchema, topicListSchema, appendedSchema } from '../apps/gateway/src/docs/schemas.js';
-import { waitUntil, within } from './support/clients.js';
+import { poll, within } from './support/wait.js';
 
 const suffix = randomUUID().slice(0, 8);
 const TOPIC = `ops-${suffix}`;
@@ -67,7 +67,7 @@ describe('/metrics', () => {
     const ack: unknown = await live.emitWithAck('subscribe', { topic: TOPIC });
     expect(subscribeOkSchema.parse(ack)).toMatchObject({ ok: true, recovered: false });
     await pulse.publish(TOPIC, [attempt('web-1'), attempt('web-1'), attempt('web-1')]);
-    await waitUntil('3 live events', () => received.length === 3);
+    await poll('3 live events', () => received.length === 3);
     // A resume from a position of another log: recovered false, a snapshot instead.
     const resumed: unknown = await (await socket()).emitWithAck('subscribe', { topic: TOPIC, since: { seq: 1, epoch: 'another-life' } });
     expect(resumed).toMatchObject({ ok: true, recovered: false });
@@ -237,11 +237,8 @@ describe('starting with auth', () => {
 
 /** Scrapes until `check` holds (metrics move when the gateway has handled what the test caused). */
 async function waitUntilMetrics(check: (samples: Map<string, number>) => boolean, timeoutMs = 15_000): Promise<Map<string, number>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  return poll('the metrics to move', async () => {
     const samples = await metrics();
-    if (check(samples)) return samples;
-    if (Date.now() > deadline) throw new Error('timed out waiting for the metrics to move');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+    return check(samples) && samples;
+  }, { timeoutMs });
 }

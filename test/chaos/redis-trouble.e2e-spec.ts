@@ -1,8 +1,11 @@
 // Chaos: Redis trouble under load (killed connections, a 10 s freeze, restarts with and without its data); no crash, honest 503s, delivery resumes.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { Changes } from '../support/clients.js';
+import { Changes, pause, poll } from '../support/wait.js';
 import type { TopicLog } from './support/history.js';
-import { ChaosStack, Load, LONG, poll, ready, scale, SdkSubscriber, settle, unacknowledged, uniqueTopic, verdict, WireSubscriber, type Subscriber } from './support/chaos.js';
+import { Load, unacknowledged } from './support/load.js';
+import { verdict } from './support/report.js';
+import { ChaosStack, LONG, ready, scale, uniqueTopic } from './support/stack.js';
+import { SdkSubscriber, settle, WireSubscriber, type Subscriber } from './support/subscribers.js';
 
 const RATE = 100;
 const TICK_MS = 1000;
@@ -24,8 +27,6 @@ afterEach(() => {
 afterAll(async () => {
   await stack?.stop();
 }, 60_000);
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Six subscribers over both gateways: SDK, wire per event, wire batch. */
 function six(topic: string): Subscriber[] {
@@ -50,7 +51,7 @@ async function watchReadiness<T>(during: () => Promise<T>): Promise<{ result: T;
   const watcher = (async () => {
     while (watching) {
       await Promise.all([...seen.keys()].map(async (url) => seen.get(url)!.add(await ready(url).catch(() => false))));
-      await sleep(200);
+      await pause(200);
     }
   })();
   try {
@@ -62,7 +63,7 @@ async function watchReadiness<T>(during: () => Promise<T>): Promise<{ result: T;
 }
 
 async function allReady(): Promise<void> {
-  await poll('every gateway ready again', async () => (await Promise.all(stack.urls.map(ready))).every(Boolean), 30_000, 200);
+  await poll('every gateway ready again', async () => (await Promise.all(stack.urls.map(ready))).every(Boolean), { timeoutMs: 30_000, pauseMs: 200 });
 }
 
 /** Every ingest event in the log was acknowledged with 201 and its seq, and every acknowledged seq is there: a 503 appended nothing. */
@@ -90,7 +91,7 @@ async function withLoad(topic: string): Promise<{ load: Load; list: Subscriber[]
   await load.firstAccepted();
   const list = six(topic);
   await started(list);
-  await sleep(PHASE_MS / 2);
+  await pause(PHASE_MS / 2);
   return { load, list };
 }
 
@@ -117,7 +118,7 @@ describe(`Redis trouble (${LONG ? 'long' : 'short'})`, () => {
     let killed = 0;
     for (let round = 0; round < scale(3, 10); round++) {
       killed += await killConnections(/^pulse:gateway:(tail|adapter-pub|adapter-sub)$/);
-      await sleep(PHASE_MS / 3);
+      await pause(PHASE_MS / 3);
     }
     expect(killed).toBeGreaterThanOrEqual(6);
     await load.stop();
@@ -132,11 +133,11 @@ describe(`Redis trouble (${LONG ? 'long' : 'short'})`, () => {
     const { load, list } = await withLoad(topic);
     const { seen } = await watchReadiness(async () => {
       stack.redis.signal('SIGSTOP');
-      await sleep(FREEZE_MS);
+      await pause(FREEZE_MS);
       stack.redis.signal('SIGCONT');
       await allReady();
     });
-    await sleep(PHASE_MS / 2);
+    await pause(PHASE_MS / 2);
     await load.stop();
     await afterTrouble('redis SIGSTOP 10s', topic, load, list, `503s=${load.refused.filter((r) => r.status === 503).length}`);
     // Not ready while frozen (and ready again: allReady() above waited for it).
@@ -159,7 +160,7 @@ describe(`Redis trouble (${LONG ? 'long' : 'short'})`, () => {
     // A restart takes a moment: /readyz may never be seen false; every gateway must be ready again.
     await stack.restartRedis({ wipe: false });
     await allReady();
-    await sleep(PHASE_MS / 2);
+    await pause(PHASE_MS / 2);
     await load.stop();
     const result = await afterTrouble('redis restart (AOF)', topic, load, list, '');
     const after = await stack.readLog(topic);
@@ -178,8 +179,8 @@ describe(`Redis trouble (${LONG ? 'long' : 'short'})`, () => {
     await stack.restartRedis({ wipe: true });
     await allReady();
     // The job scheduler lived in the lost data too: ticks must still happen on the new log (while it takes ingest).
-    await poll('a tick on the new log', async () => [...(await stack.readLog(topic)).entries.values()].some((entry) => entry.type === 'status_update'), 3 * TICK_MS + 5000, 200);
-    await sleep(PHASE_MS / 2);
+    await poll('a tick on the new log', async () => [...(await stack.readLog(topic)).entries.values()].some((entry) => entry.type === 'status_update'), { timeoutMs: 3 * TICK_MS + 5000, pauseMs: 200 });
+    await pause(PHASE_MS / 2);
     await load.stop();
     const result = await afterTrouble('redis restart (data lost)', topic, load, list, '');
     const after = await stack.readLog(topic);
