@@ -133,8 +133,9 @@ export class WireSubscriber implements Subscriber {
       if (socket !== this.socket) return;
       if (error) return socket.disconnect();
       if (!ack.ok) {
-        // NOT_FOUND / UNAVAILABLE while Redis is away or empty: ask again shortly.
+        // A since beyond the head (Redis lost appends this client saw): subscribe afresh for a snapshot.
         if (ack.code === 'BAD_REQUEST' && since) return setTimeout(() => this.subscribe(socket, false), 50);
+        // NOT_FOUND / UNAVAILABLE while Redis is away or empty: ask again shortly.
         return setTimeout(() => this.subscribe(socket, resume), 200);
       }
       if (ack.recovered) {
