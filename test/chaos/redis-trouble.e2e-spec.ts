@@ -2,7 +2,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Changes, pause, poll } from '../support/wait.js';
 import type { TopicLog } from './support/history.js';
-import { Load, unacknowledged } from './support/load.js';
+import { Load, unacknowledged, type LoadOptions } from './support/load.js';
 import { verdict } from './support/report.js';
 import { ChaosStack, LONG, ready, scale, uniqueTopic } from './support/stack.js';
 import { SdkSubscriber, settle, WireSubscriber, type Subscriber } from './support/subscribers.js';
@@ -11,6 +11,12 @@ const RATE = 100;
 const TICK_MS = 1000;
 const FREEZE_MS = scale(10_000, 10_000);
 const PHASE_MS = scale(3000, 20_000);
+/**
+ * A restart stops Redis with appends in flight: one it ran whose reply never left is answered 503
+ * (outcome unknown, as the 503's message says), so these producers resend 503s with their keys, and
+ * "acknowledged = appended" holds once they have.
+ */
+const RESTART_LOAD: LoadOptions = { resendUnavailableMs: 20_000 };
 
 let stack: ChaosStack;
 const changes = new Changes();
@@ -83,8 +89,8 @@ async function afterTrouble(name: string, topic: string, load: Load, list: Subsc
   return result;
 }
 
-async function withLoad(topic: string): Promise<{ load: Load; list: Subscriber[] }> {
-  const load = new Load(() => stack.urls, [topic], RATE).start();
+async function withLoad(topic: string, options: LoadOptions = {}): Promise<{ load: Load; list: Subscriber[] }> {
+  const load = new Load(() => stack.urls, [topic], RATE, options).start();
   await load.firstAccepted();
   const list = six(topic);
   await started(list);
@@ -149,7 +155,7 @@ describe(`Redis trouble (${LONG ? 'long' : 'short'})`, () => {
 
   it('Redis restarted with its AOF: seqs continue in the same epoch, clients resume without a snapshot', async () => {
     const topic = uniqueTopic('restart-aof');
-    const { load, list } = await withLoad(topic);
+    const { load, list } = await withLoad(topic, RESTART_LOAD);
     const before = await stack.readLog(topic);
     // A restart takes a moment: /readyz may never be seen false; every gateway must be ready again.
     await stack.restartRedis({ wipe: false });
@@ -167,7 +173,7 @@ describe(`Redis trouble (${LONG ? 'long' : 'short'})`, () => {
 
   it('Redis restarted without its data: one new epoch (the one producers were told), every client gets a snapshot, nobody takes a reused seq as continuous; ticks go on', async () => {
     const topic = uniqueTopic('restart-wiped');
-    const { load, list } = await withLoad(topic);
+    const { load, list } = await withLoad(topic, RESTART_LOAD);
     const before = await stack.readLog(topic);
     // A restart takes a moment: /readyz may never be seen false; every gateway must be ready again.
     await stack.restartRedis({ wipe: true });

@@ -1,7 +1,7 @@
 // The chaos suite's producers: posts spread over the gateways at a rate, every answer kept, and the check that 201 means appended and nothing else does.
 import type { ChaosStack } from './stack.js';
 import type { TopicLog } from './history.js';
-import { poll } from '../../support/wait.js';
+import { pause, poll } from '../../support/wait.js';
 
 /** Posts events and answers the status and body (never throws on an HTTP status). */
 export async function postEvents(url: string, topic: string, events: unknown[]): Promise<{ status: number; seqs?: number[]; epoch?: string; error?: string }> {
@@ -14,6 +14,17 @@ export async function postEvents(url: string, topic: string, events: unknown[]):
     const cause = (error as { cause?: { code?: string } }).cause;
     return { status: 0, error: cause?.code ?? (error as Error).name };
   }
+}
+
+export interface LoadOptions {
+  /**
+   * Send a batch answered 503 again, with the same keys, for up to this long, as a producer that
+   * follows the 503's advice does. For a Redis that goes away with commands in flight: one it ran
+   * before its reply was lost is answered 503 though it appended, and only a resend tells. Off
+   * (0) where a 503 must prove that nothing was appended.
+   * @default 0
+   */
+  resendUnavailableMs?: number;
 }
 
 /**
@@ -35,18 +46,32 @@ export class Load {
     private readonly urls: () => string[],
     private readonly topics: string[],
     private readonly ratePerSecond: number,
+    private readonly options: LoadOptions = {},
   ) {}
 
   /**
    * Posts a batch; one cut in flight (ECONNRESET: a draining gateway closed the kept-alive
    * connection as the request went out) is sent again, with the same keys, to the next gateway.
+   * With `resendUnavailableMs`, a 503 is recorded in `refused` and the batch sent again too, until
+   * it is accepted or that time has passed.
    */
   private async post(url: string, topic: string, events: unknown[]): ReturnType<typeof postEvents> {
-    const answer = await postEvents(url, topic, events);
-    if (answer.status !== 0 || (answer.error !== 'ECONNRESET' && answer.error !== 'UND_ERR_SOCKET')) return answer;
-    this.retried += 1;
-    const urls = this.urls();
-    return postEvents(urls[(urls.indexOf(url) + 1) % urls.length] ?? url, topic, events);
+    const giveUpAt = Date.now() + (this.options.resendUnavailableMs ?? 0);
+    let answer = await postEvents(url, topic, events);
+    let cutOnce = false;
+    for (;;) {
+      const cut = answer.status === 0 && (answer.error === 'ECONNRESET' || answer.error === 'UND_ERR_SOCKET');
+      const resendable = answer.status === 503 && Date.now() < giveUpAt;
+      if (cut && !cutOnce) cutOnce = true;
+      else if (resendable) {
+        this.refused.push({ status: answer.status, topic });
+        await pause(250);
+      } else return answer;
+      this.retried += 1;
+      const urls = this.urls();
+      url = urls[(urls.indexOf(url) + 1) % urls.length] ?? url;
+      answer = await postEvents(url, topic, events);
+    }
   }
 
   start(): this {
