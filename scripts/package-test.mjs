@@ -1,6 +1,6 @@
 // npm run test:package: packs Pulse, installs the tarball into a fresh project and uses it there as a consumer would.
-// (1) tsc --noEmit over the consumer's files, (2) its jest e2e suite (startPulse, SDK, publish, tick), (3) a Vite build
-// of a page that imports the SDK. Everything happens in a temporary folder that is removed afterwards.
+// The `pulse` bin, then (1) tsc --noEmit over the consumer's files, (2) its jest e2e suite (startPulse, SDK, publish,
+// tick), (3) a Vite build of a page that imports the SDK. Everything happens in a temporary folder that is removed afterwards.
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,6 +54,7 @@ try {
   log(`INSTALLING ${tarball} with ${tools.join(', ')} into a fresh project (${project}); this takes a while`);
   run('installing', 'npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], project);
   // The three checks are independent: each one runs, and each failure is reported.
+  run('the pulse command', 'npx', ['--no-install', 'pulse', '--help'], project, { fatal: false });
   run('1/3 types', 'npx', ['--no-install', 'tsc', '--noEmit', '-p', 'tsconfig.json'], project, { fatal: false });
   run('2/3 jest e2e', 'npm', ['test', '--silent'], project, { fatal: false });
   run('3/3 browser build', 'npx', ['--no-install', 'vite', 'build', '--logLevel', 'warn'], project, { fatal: false });
