@@ -1,6 +1,6 @@
 // A consumer's e2e suite against a real Pulse started from the installed package: subscribe first, then publish and tick.
 import { existsSync } from 'node:fs';
-import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, expect, it, test } from '@jest/globals';
 import { PulseClient, type ConnectionState } from '@pulse-monitor/pulse/client';
 import type { ErrorBody, ErrorCode, PulseEvent, Statistics } from '@pulse-monitor/pulse/contracts';
 import { startPulse, type PulseTestStack } from '@pulse-monitor/pulse/testing';
@@ -10,6 +10,18 @@ beforeAll(async () => {
   pulse = await startPulse();
 }, 60_000);
 afterAll(() => pulse?.stop());
+
+// ---- the example of README.md, verbatim ----
+
+it('delivers what is published to a subscriber that came first', async () => {
+  const client = pulse.client(); // an SDK client over the stack's gateways
+  const first = new Promise<PulseEvent>((onEvent) => client.subscribe('orders', { onEvent }));
+  await new Promise<void>((live) => client.onState((state) => state === 'live' && live()));
+  await pulse.publish('orders', [{ type: 'instance.heartbeat', data: { instanceId: 'web-1' } }]);
+  expect(await first).toMatchObject({ topic: 'orders', seq: 1, type: 'instance.heartbeat' });
+});
+
+// ---- more of what a consumer relies on ----
 
 /** Resolves once `check()` is true after an event, or rejects after `ms` saying what it waited for and what it saw. */
 function until(what: string, check: () => boolean, subscribe: (wake: () => void) => void, seen: () => unknown = () => null, ms = 20_000): Promise<void> {
@@ -61,6 +73,12 @@ test('a subscriber that came first gets the published events, then the tick', as
   const statistics = events[3]!.data as Statistics;
   expect(statistics).toMatchObject({ total_attempts: 1, successful: 1, failed: 0 });
   expect(events).toEqual(await pulse.log(topic));
+});
+
+test("the gateway serves the dashboard from the package's own files", async () => {
+  const page = await fetch(pulse.urls[0]!);
+  expect(page.status).toBe(200);
+  expect(await page.text()).toContain('<script type="module"');
 });
 
 test('stop() leaves no process and no folder behind', async () => {
