@@ -15,11 +15,15 @@ const seconds = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
 
 const failures = [];
 
-/** Runs a command in `cwd` with inherited stdio; a failure is recorded, and thrown if `fatal` (later steps need it). */
-function run(what, command, args, cwd, { fatal = true } = {}) {
+/**
+ * Runs a command in `cwd`; a failure is recorded, and thrown if `fatal` (later steps need it). Its
+ * output goes to ours, or with `quiet` only when it fails.
+ */
+function run(what, command, args, cwd, { fatal = true, quiet = false } = {}) {
   log(`${what}: ${command} ${args.join(' ')}`);
-  const result = spawnSync(command, args, { cwd, stdio: 'inherit', shell: process.platform === 'win32' });
+  const result = spawnSync(command, args, { cwd, stdio: quiet ? 'pipe' : 'inherit', encoding: 'utf8', shell: process.platform === 'win32' });
   if (result.status === 0) return;
+  if (quiet) process.stderr.write(`${result.stdout ?? ''}${result.stderr ?? ''}`);
   const failure = `${what} failed (${result.error?.message ?? `exit ${result.status ?? result.signal}`}); see above`;
   if (fatal) throw new Error(failure);
   failures.push(failure);
@@ -54,7 +58,7 @@ try {
   log(`INSTALLING ${tarball} with ${tools.join(', ')} into a fresh project (${project}); this takes a while`);
   run('installing', 'npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], project);
   // The three checks are independent: each one runs, and each failure is reported.
-  run('the pulse command', 'npx', ['--no-install', 'pulse', '--help'], project, { fatal: false });
+  run('the pulse command', 'npx', ['--no-install', 'pulse', '--help'], project, { fatal: false, quiet: true });
   run('1/3 types', 'npx', ['--no-install', 'tsc', '--noEmit', '-p', 'tsconfig.json'], project, { fatal: false });
   run('2/3 jest e2e', 'npm', ['test', '--silent'], project, { fatal: false });
   run('3/3 browser build', 'npx', ['--no-install', 'vite', 'build', '--logLevel', 'warn'], project, { fatal: false });
