@@ -5,3 +5,4 @@ export * from './fold.js';
 export * from './protocol.js';
 export * from './queues.js';
 export * from './topic.js';
+export * from './version.js';

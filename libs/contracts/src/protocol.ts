@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { ErrorBody } from './errors.js';
 import type { PulseEvent, Snapshot } from './events.js';
 import { topicSchema } from './topic.js';
+import type { Hello } from './version.js';
 
 /** Most events `replay` answers with. */
 export const MAX_REPLAY_LIMIT = 1000;
@@ -72,6 +73,8 @@ export type ResyncReason = 'epoch_changed' | 'log_lost' | 'trimmed';
 
 /** Server → client events. Tick and fact events arrive under their own type name. */
 export interface ServerToClientEvents {
+  /** The first message on every connection: the gateway's protocol version (PROTOCOL_VERSION). */
+  hello: (hello: Hello) => void;
   /** Batch mode: every pending event of one topic, in seq order. */
   events: (events: PulseEvent[]) => void;
   /** How many sockets, across all gateways, are live on `topic`; sent to them when it changes. */

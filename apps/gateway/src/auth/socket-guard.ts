@@ -126,7 +126,7 @@ export class SocketGuard {
       this.release(socket);
       return false;
     }
-    // This is the server's only middleware, and the namespace checks the connection again on the
+    // This is the server's last middleware, and the namespace checks the connection again on the
     // next tick before the socket connects: no I/O runs in between, so from here on a close of the
     // connection reaches the socket as its disconnect.
     socket.on('disconnect', this.onDisconnect);

@@ -14,6 +14,7 @@ import {
   topicSchema,
   unsubscribeRequestSchema,
   type ErrorBody,
+  type Hello,
   type PulseEvent,
   type ReplayOk,
   type ResyncReason,
@@ -36,7 +37,10 @@ export const errorBodySchema = z.strictObject({
   issues: z.array(z.strictObject({ path: z.string(), message: z.string() })).optional(),
   reason: z.enum(Object.keys(ERROR_REASONS) as [keyof typeof ERROR_REASONS, ...(keyof typeof ERROR_REASONS)[]]).optional(),
   retryAfterMs: z.number().int().min(0).optional(),
+  protocol: z.number().int().min(1).optional(),
 }) satisfies z.ZodType<ErrorBody>;
+
+export const helloSchema = z.strictObject({ protocol: z.number().int().min(1) }) satisfies z.ZodType<Hello>;
 
 export const snapshotSchema = z.strictObject({
   topic: topicSchema,
