@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import type { InstanceHistory, SeriesResponse } from '#pulse/contracts';
 import { EventStore, type NewEvent } from '#pulse/event-store';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
+import { instanceHistorySchema, seriesSchema } from '../apps/gateway/src/docs/schemas.js';
 
 const HOUR = 3_600_000;
 const TOPIC = `hist-${randomUUID().slice(0, 8)}`;
@@ -69,6 +70,8 @@ describe('GET /api/v1/topics/:topic/series', () => {
     const { status, body } = await get<SeriesResponse>(`/api/v1/topics/${TOPIC}/series?step=1h&from=${dayStart}&to=${dayEnd}`);
     expect(status).toBe(200);
     expect(body).toMatchObject({ topic: TOPIC, step: '1h', from: dayStart, to: dayEnd });
+    // The answer is what the OpenAPI document says.
+    seriesSchema.parse(body);
     expect(body.points).toHaveLength(24);
     body.points.forEach((point, hour) => {
       const want = expected.get(dayStart + hour * HOUR)!;
@@ -122,6 +125,7 @@ describe('GET /api/v1/topics/:topic/instances/:instanceId', () => {
     const { status, body } = await get<InstanceHistory>(`/api/v1/topics/${TOPIC}/instances/web-2?from=${dayStart}&to=${dayEnd}`);
     expect(status).toBe(200);
     expect(body).toMatchObject({ id: 'web-2', topic: TOPIC, status: 'online', first_seen: dayStart, offline_since: null });
+    instanceHistorySchema.parse(body);
     expect(body.uptime['24h']).toBe(75);
     // Seen since dayStart only: the longer windows count from then, up to the gateway's now (within the hour after dayEnd).
     expect(body.uptime['7d']).toBeGreaterThanOrEqual(75);
