@@ -2,10 +2,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import type { InstanceHistory, SeriesResponse } from '#pulse/contracts';
+import type { InstanceHistory, SeriesResponse, UptimeList } from '#pulse/contracts';
 import { EventStore, type NewEvent } from '#pulse/event-store';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
-import { instanceHistorySchema, seriesSchema } from '../apps/gateway/src/docs/schemas.js';
+import { instanceHistorySchema, seriesSchema, uptimeListSchema } from '../apps/gateway/src/docs/schemas.js';
 
 const HOUR = 3_600_000;
 const TOPIC = `hist-${randomUUID().slice(0, 8)}`;
@@ -137,6 +137,19 @@ describe('GET /api/v1/topics/:topic/instances/:instanceId', () => {
     expect(body.series.points[0]).toMatchObject({ t: dayStart, attempts: 12, failures: 12 });
     const always = await get<InstanceHistory>(`/api/v1/topics/${TOPIC}/instances/web-1`);
     expect(always.body.uptime).toEqual({ '24h': 100, '7d': 100, '30d': 100 });
+  });
+
+  it('lists every instance\'s uptime over a window in one request, as the instance reads it', async () => {
+    const { status, body } = await get<UptimeList>(`/api/v1/topics/${TOPIC}/uptime`);
+    expect(status).toBe(200);
+    uptimeListSchema.parse(body);
+    expect(body).toMatchObject({ topic: TOPIC, window: '24h', instances: [{ id: 'web-1', uptime: 100 }, { id: 'web-2', uptime: 75 }] });
+    const week = await get<UptimeList>(`/api/v1/topics/${TOPIC}/uptime?window=7d`);
+    const single = await get<InstanceHistory>(`/api/v1/topics/${TOPIC}/instances/web-2`);
+    expect(week.body.instances[1]!.uptime).toBeCloseTo(single.body.uptime['7d'], 1);
+    const bad = await get<{ message: string }>(`/api/v1/topics/${TOPIC}/uptime?window=1y`);
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toMatch(/window must be one of 24h, 7d, 30d/);
   });
 
   it('answers 404 naming an instance the topic does not have, and 400 for a bad range', async () => {

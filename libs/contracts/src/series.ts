@@ -109,6 +109,21 @@ export interface InstanceHistory extends InstanceState {
   series: { step: '1h'; from: number; to: number; points: InstanceHourPoint[] };
 }
 
+/** `GET /api/v1/topics/:topic/uptime?window=`: every instance's uptime over one window, for the fleet's table. */
+export interface UptimeList {
+  topic: string;
+  window: keyof typeof UPTIME_WINDOWS;
+  /** The window's end (ms): when it was computed. */
+  at: number;
+  /** Sorted by id; uptime in percent, two decimals, as in InstanceHistory. */
+  instances: { id: string; uptime: number }[];
+}
+
+/** Query of `GET /api/v1/topics/:topic/uptime`. */
+export const uptimeQuerySchema = z.strictObject({
+  window: z.enum(Object.keys(UPTIME_WINDOWS) as [keyof typeof UPTIME_WINDOWS], { error: `window must be one of ${Object.keys(UPTIME_WINDOWS).join(', ')}` }).default('24h'),
+});
+
 /** An instance's availability facts: what uptime is computed from. */
 export interface Availability {
   first_seen: number | null;

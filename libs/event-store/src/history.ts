@@ -13,9 +13,11 @@ import {
   type Bucket,
   type HistoryState,
   type InstanceHistory,
+  type InstanceHour,
   type InstanceState,
   type SeriesResponse,
   type SeriesStep,
+  type UptimeList,
 } from '#pulse/contracts';
 import { bucketKey, historyPrefix, instanceDayKey, KEY, topicKeys } from './keys.js';
 import type { RedisConnection } from './redis.js';
@@ -67,6 +69,22 @@ function withPendingMinute(step: SeriesStep, starts: number[], stored: Bucket[],
 
 function sameBucket(a: Bucket, b: Bucket): boolean {
   return (Object.keys(a) as (keyof Bucket)[]).every((field) => a[field] === b[field]);
+}
+
+/** The hours stored in an instance's day hashes (fields <hour><a|f|o>), by hour start. */
+function hoursOfDays(days: number[], hashes: Record<string, string>[]): Map<number, InstanceHour> {
+  const hours = new Map<number, InstanceHour>();
+  days.forEach((day, i) => {
+    for (const [field, value] of Object.entries(hashes[i] ?? {})) {
+      const match = /^(\d+)([afo])$/.exec(field);
+      if (!match) continue;
+      const start = day + Number(match[1]) * HOUR_MS;
+      const hour = hours.get(start) ?? { attempts: 0, failures: 0, offline_ms: 0 };
+      hour[({ a: 'attempts', f: 'failures', o: 'offline_ms' } as const)[match[2] as 'a' | 'f' | 'o']] = Number(value);
+      hours.set(start, hour);
+    }
+  });
+  return hours;
 }
 
 /** What a rebuild found about the series: drift per bucket, and the writes that mend it. */
@@ -143,18 +161,7 @@ export class History {
     if (failed) throw failed[0]!;
     const [[, json], [, avail], ...dayHashes] = answers as [[null, string | null], [null, (string | null)[]], ...[null, Record<string, string>][]];
     if (!json) return null;
-    const hours = new Map<number, { attempts: number; failures: number; offline_ms: number }>();
-    days.forEach((day, i) => {
-      for (const [field, value] of Object.entries(dayHashes[i]![1])) {
-        const match = /^(\d+)([afo])$/.exec(field);
-        if (!match) continue;
-        const start = day + Number(match[1]) * HOUR_MS;
-        const hour = hours.get(start) ?? { attempts: 0, failures: 0, offline_ms: 0 };
-        const name = ({ a: 'attempts', f: 'failures', o: 'offline_ms' } as const)[match[2] as 'a' | 'f' | 'o'];
-        hour[name] = Number(value);
-        hours.set(start, hour);
-      }
-    });
+    const hours = hoursOfDays(days, dayHashes.map(([, hash]) => hash));
     const availability: Availability = { first_seen: avail[0] ? Number(avail[0]) : null, offline_since: avail[1] ? Number(avail[1]) : null };
     const offlineMs = (hour: number) => hours.get(hour)?.offline_ms ?? 0;
     const uptime = Object.fromEntries(Object.entries(UPTIME_WINDOWS).map(([name, ms]) => [name, uptimePercent(offlineMs, availability, now, ms)])) as InstanceHistory['uptime'];
@@ -166,6 +173,28 @@ export class History {
       uptime,
       series: { step: '1h', from: series.from, to, points: series.starts.map((t) => ({ t, ...(hours.get(t) ?? { attempts: 0, failures: 0, offline_ms: 0 }) })) },
     };
+  }
+
+  /** Every instance's uptime over one window (for a table of the fleet: one read, not one per instance), sorted by id. */
+  async uptimes(topic: string, window: keyof typeof UPTIME_WINDOWS): Promise<UptimeList> {
+    const now = this.now();
+    const keys = topicKeys(topic);
+    const [[, ids], [, avail]] = (await this.redis.multi().hkeys(keys[KEY.instances]!).hgetall(keys[KEY.avail]!).exec()) as [[null, string[]], [null, Record<string, string>]];
+    const start = now - UPTIME_WINDOWS[window];
+    const days: number[] = [];
+    for (let day = start - (start % DAY_MS); day < now; day += DAY_MS) days.push(day);
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) for (const day of days) pipeline.hgetall(instanceDayKey(topic, id, day));
+    const answers = ids.length > 0 ? ((await pipeline.exec()) ?? []) : [];
+    const failed = answers.find(([error]) => error);
+    if (failed) throw failed[0]!;
+    const instances = ids.sort().map((id) => {
+      const i = ids.indexOf(id);
+      const hours = hoursOfDays(days, answers.slice(i * days.length, (i + 1) * days.length).map(([, hash]) => hash as Record<string, string>));
+      const availability: Availability = { first_seen: avail[`${id}:f`] ? Number(avail[`${id}:f`]) : null, offline_since: avail[`${id}:o`] ? Number(avail[`${id}:o`]) : null };
+      return { id, uptime: uptimePercent((hour) => hours.get(hour)?.offline_ms ?? 0, availability, now, UPTIME_WINDOWS[window]) };
+    });
+    return { topic, window, at: now, instances };
   }
 
   /**

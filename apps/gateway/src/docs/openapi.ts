@@ -2,7 +2,7 @@
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { MAX_INGEST_BATCH, MAX_REPLAY_LIMIT, MAX_SERIES_POINTS, SERIES_STEPS, type TickSummary } from '#pulse/contracts';
 import { z } from 'zod';
-import { appendedSchema, errorBodySchema, eventSchema, eventsPageSchema, ingestBodySchema, instanceHistorySchema, jsonSchema, seriesSchema, snapshotSchema, topicListSchema } from './schemas.js';
+import { appendedSchema, errorBodySchema, eventSchema, eventsPageSchema, ingestBodySchema, instanceHistorySchema, jsonSchema, seriesSchema, snapshotSchema, topicListSchema, uptimeListSchema } from './schemas.js';
 
 const tickSummarySchema = z.strictObject({ tickAt: z.number().int(), topics: z.number().int(), appended: z.number().int(), durationMs: z.number() }) satisfies z.ZodType<TickSummary>;
 const schedulerSchema = z.strictObject({
@@ -117,6 +117,15 @@ export function openApiDocument(): OpenAPIV3_1.Document {
           },
         },
       },
+      '/api/v1/topics/{topic}/uptime': {
+        get: {
+          operationId: 'uptime',
+          summary: 'Every instance\'s uptime over one window, for a fleet table: one request, not one per instance (viewer or admin)',
+          tags: ['history'],
+          parameters: [topicParameter, { name: 'window', in: 'query', schema: { type: 'string', enum: ['24h', '7d', '30d'], default: '24h' } }],
+          responses: { '200': json(ref('UptimeList'), 'Instances sorted by id, uptime in percent'), '400': error('BAD_REQUEST: another window'), ...guarded, '503': error('UNAVAILABLE') },
+        },
+      },
       '/api/v1/admin/presence': {
         get: { operationId: 'presence', summary: 'Sockets live on each topic across all gateways (admin)', tags: ['admin'], responses: { '200': json(jsonSchema(presenceSchema), 'Viewers per topic'), ...guarded } },
       },
@@ -153,6 +162,7 @@ export function openApiDocument(): OpenAPIV3_1.Document {
         TopicList: jsonSchema(topicListSchema),
         Series: jsonSchema(seriesSchema),
         InstanceHistory: jsonSchema(instanceHistorySchema),
+        UptimeList: jsonSchema(uptimeListSchema),
         Error: jsonSchema(errorBodySchema),
       },
     },

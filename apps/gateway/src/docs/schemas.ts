@@ -18,6 +18,7 @@ import {
   type ErrorBody,
   type InstanceHistory,
   type SeriesResponse,
+  type UptimeList,
   type PulseEvent,
   type ReplayOk,
   type ResyncReason,
@@ -119,3 +120,10 @@ export const instanceHistorySchema = instanceStateSchema.extend({
     points: z.array(z.strictObject({ t: z.number().int(), attempts: countSchema, failures: countSchema, offline_ms: countSchema })).max(MAX_SERIES_POINTS),
   }),
 }) satisfies z.ZodType<InstanceHistory>;
+
+export const uptimeListSchema = z.strictObject({
+  topic: topicSchema,
+  window: z.enum(['24h', '7d', '30d']),
+  at: z.number().int(),
+  instances: z.array(z.strictObject({ id: z.string(), uptime: percentSchema })),
+}) satisfies z.ZodType<UptimeList>;

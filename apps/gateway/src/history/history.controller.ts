@@ -1,6 +1,6 @@
-// REST API of a topic's history: its series at one step, and one instance's uptime and hours.
+// REST API of a topic's history: its series at one step, one instance's uptime and hours, and every instance's uptime.
 import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
-import { instanceQuerySchema, seriesQuerySchema, STEP_MS, topicSchema, type InstanceHistory, type SeriesResponse } from '#pulse/contracts';
+import { instanceQuerySchema, seriesQuerySchema, STEP_MS, topicSchema, uptimeQuerySchema, type InstanceHistory, type SeriesResponse, type UptimeList } from '#pulse/contracts';
 import { EventStore } from '#pulse/event-store';
 import { z } from 'zod';
 import { parseOr400, PulseHttpError } from '../api/http-error.js';
@@ -27,6 +27,17 @@ export class HistoryController {
     const end = to ?? Date.now();
     const start = from ?? end - 60 * STEP_MS[step];
     return this.store.history.series(topic, step, start, end).catch((error: unknown) => {
+      throw failure(topic, error);
+    });
+  }
+
+  /** Every instance's uptime over one window (default 24 h): what a fleet table shows, in one request rather than one per instance. */
+  @Get(':topic/uptime')
+  @Access('read')
+  async uptime(@Param('topic') rawTopic: string, @Query() rawQuery: unknown): Promise<UptimeList> {
+    const topic = parseOr400(topicSchema, rawTopic, 'topic');
+    const { window } = parseOr400(uptimeQuerySchema, rawQuery);
+    return this.store.history.uptimes(topic, window).catch((error: unknown) => {
       throw failure(topic, error);
     });
   }
