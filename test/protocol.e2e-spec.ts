@@ -7,7 +7,7 @@ import { io } from 'socket.io-client';
 import { PulseClient } from '#pulse/client';
 import { PROTOCOL_VERSION, type ErrorBody, type Hello, type PulseEvent } from '#pulse/contracts';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
-import { within } from './support/clients.js';
+import { within } from './support/wait.js';
 
 let pulse: PulseTestStack;
 beforeAll(async () => {
