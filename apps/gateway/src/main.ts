@@ -13,11 +13,14 @@ import { exitIfShutdownHangs, loadConfigOrExit } from '#pulse/config';
 import { refusal } from '#pulse/contracts';
 import { createLogger, PinoNestLogger } from '#pulse/logging';
 import { denyFraming, mountBullBoard } from './admin/bull-board.js';
+import { AuthService } from './auth/auth.service.js';
 import { OriginPolicy } from './auth/origin-policy.js';
+import { refuseBodiesWithoutToken } from './auth/pre-auth.js';
 import { openApiDocument } from './docs/openapi.js';
 import { GatewayIoAdapter } from './gateway-io.adapter.js';
 import { GatewayModule } from './gateway.module.js';
 import { GatewayDrain } from './live/gateway-drain.js';
+import { MetricsService } from './metrics/metrics.service.js';
 
 /** An incoming x-request-id is kept when it looks like one; otherwise the gateway makes one. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -63,8 +66,11 @@ async function main(): Promise<void> {
   app.enableCors({
     origin: origins.corsOrigin,
     allowedHeaders: ['authorization', 'content-type', 'x-request-id'],
-    exposedHeaders: ['x-request-id', 'retry-after'],
+    exposedHeaders: ['x-request-id', 'retry-after', 'link'],
   });
+  // With auth on, a body is read only after its token passed: a request without one costs no parsing.
+  const metrics = app.get(MetricsService);
+  app.use(refuseBodiesWithoutToken(app.get(AuthService), (body) => metrics.refused('rest', body.reason ?? body.code)));
   app.useBodyParser('json', { limit: config.PULSE_MAX_BODY_BYTES });
   app.useWebSocketAdapter(new GatewayIoAdapter(app));
   SwaggerModule.setup('docs', app, openApiDocument() as unknown as OpenAPIObject, { jsonDocumentUrl: 'docs/openapi.json' });
