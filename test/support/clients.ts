@@ -1,12 +1,29 @@
 // Test helpers: real socket.io-client connections that record what they receive, and waits that time out clearly.
-import { io, type Socket } from 'socket.io-client';
+import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import type { PulseClient } from '#pulse/client';
-import { EVENT_DATA_SCHEMAS, type ClientToServerEvents, type PulseEvent, type ServerToClientEvents, type SubscribeAck, type SubscribeRequest } from '#pulse/contracts';
+import { EVENT_DATA_SCHEMAS, type ClientToServerEvents, type ErrorBody, type PulseEvent, type ServerToClientEvents, type SubscribeAck, type SubscribeRequest } from '#pulse/contracts';
 
 export type PulseClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
+import { within } from '#pulse/stack';
+
 /** Rejects with `what` if a promise has not settled in time (shared with the bench). */
-export { within } from '#pulse/stack';
+export { within };
+
+/** Opens a raw socket (no reconnection) and resolves once it is connected, or with the refusal of its handshake (closed). */
+export function handshake(url: string, options: Partial<ManagerOptions & SocketOptions>): Promise<{ socket: Socket; refused: (Error & { data?: ErrorBody }) | null }> {
+  const socket = io(url, { ...options, reconnection: false, forceNew: true });
+  return within(
+    `the handshake with ${url}`,
+    new Promise((resolve) => {
+      socket.once('connect', () => resolve({ socket, refused: null }));
+      socket.once('connect_error', (error: Error & { data?: ErrorBody }) => {
+        socket.close();
+        resolve({ socket, refused: error });
+      });
+    }),
+  );
+}
 
 /** Lets tests wait for a condition that holds after some change (an arrival, a line): re-checked on each `changed()`. */
 export class Changes {

@@ -30,7 +30,7 @@ export class GatewayApi {
   /** Every topic the token covers, page after page (each page names the next in its Link header). */
   async topics(): Promise<TopicInfo[]> {
     const topics: TopicInfo[] = [];
-    let next: string | null = '/api/v1/topics?limit=1000';
+    let next: string | null = '/api/v1/topics';
     for (let pages = 0; next !== null && pages < MAX_PAGES; pages++) {
       const page: { body: TopicInfo[]; next: string | null } | null = await this.getPage<TopicInfo[]>(next);
       topics.push(...(page?.body ?? []));

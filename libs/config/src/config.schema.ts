@@ -236,6 +236,11 @@ export const envSchema = z.object({
   PULSE_TRUSTED_PROXIES: proxyList,
   /** Most topics one page of GET /api/v1/topics may hold (`?limit`, default 100 or this if lower). @default 1000 */
   PULSE_TOPICS_PAGE_MAX: wholeNumber('PULSE_TOPICS_PAGE_MAX', 1, 100_000, 1000),
+  /**
+   * Gateway: also serve GET /metrics without a token on this port (for Prometheus inside a
+   * private network; keep the port off the public one). @default unset: /metrics on PORT only, with a metrics or admin token
+   */
+  PULSE_METRICS_PORT: wholeNumber('PULSE_METRICS_PORT', 1, 65535, 0).transform((port) => (port === 0 ? null : port)),
   /** Worker: a monitor-tick job whose tickAt is older than this fails (a job written by hand or left over). @default 86400000 (1 day) */
   PULSE_TICK_MAX_AGE_MS: wholeNumber('PULSE_TICK_MAX_AGE_MS', 1000, 31_536_000_000, 86_400_000),
   /** Worker: a monitor-tick job whose tickAt is further ahead than this fails (it would make later ticks skip). @default 60000 */

@@ -52,6 +52,7 @@ describe('parseConfig', () => {
       PULSE_TOPICS_PAGE_MAX: 1000,
       PULSE_TICK_MAX_AGE_MS: 86_400_000,
       PULSE_TICK_MAX_AHEAD_MS: 60_000,
+      PULSE_METRICS_PORT: null,
     });
   });
 
@@ -201,6 +202,8 @@ describe('hosts and proxies', () => {
     expect(problemsOf({ PULSE_ALLOWED_HOSTS: 'pulse.example:8080' }).problems).toEqual([expect.stringContaining('PULSE_ALLOWED_HOSTS must be comma-separated host names')]);
     expect(problemsOf({ PULSE_TRUSTED_PROXIES: 'nginx' }).problems).toEqual([expect.stringContaining('PULSE_TRUSTED_PROXIES must be comma-separated IP addresses or CIDR ranges')]);
     expect(problemsOf({ PULSE_TRUSTED_PROXIES: '10.0.0.0/33' }).problems).toEqual([expect.stringContaining('"10.0.0.0/33"')]);
+    expect(parseConfig({ PULSE_METRICS_PORT: '9464' }).PULSE_METRICS_PORT).toBe(9464);
+    expect(problemsOf({ PULSE_METRICS_PORT: '0' }).problems).toEqual([expect.stringContaining('PULSE_METRICS_PORT must be a whole number from 1 to 65535')]);
   });
 });
 
