@@ -49,7 +49,7 @@ export function asyncApiDocument(): Record<string, unknown> {
       title: 'Pulse live feed (Socket.IO)',
       version: '1',
       description:
-        'Socket.IO namespace `/`. Every event of a followed topic once, in seq order, or an explicit `resync`. With auth on, the handshake carries `auth: { token }`; a refused handshake fails with `connect_error` whose `data` is an Error body (UNAUTHORIZED / FORBIDDEN / RATE_LIMITED with a `reason`). A socket whose token expires is disconnected; reconnecting needs a valid token. Each request answers through its acknowledgement. The message names are Socket.IO event names.',
+        'Socket.IO namespace `/`. Every event of a followed topic once, in seq order, or an explicit `resync`. With auth on, the handshake carries `auth: { token }` (or an `Authorization: Bearer` header; a token in the query string is ignored); a refused handshake fails with `connect_error` whose `data` is an Error body (UNAUTHORIZED / FORBIDDEN / RATE_LIMITED with a `reason`). A socket whose token expires is disconnected; reconnecting needs a valid token. Each request answers through its acknowledgement. The message names are Socket.IO event names.',
     },
     defaultContentType: 'application/json',
     servers: { gateway: { host: '127.0.0.1:3000', protocol: 'ws', pathname: '/socket.io/', description: 'Any gateway (Engine.IO v4 over WebSocket, or HTTP long-polling)', security: [{ $ref: '#/components/securitySchemes/token' }] } },
