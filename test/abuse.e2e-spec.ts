@@ -1,7 +1,10 @@
 // Bounded under abuse (issue 15): bodies before tokens, scoped idempotency keys, paged topics, hosts and origins, a scrape-only credential, generic errors, tick times, and the access checks nobody had tested.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Queue, QueueEvents } from 'bullmq';
@@ -11,7 +14,7 @@ import { chromium } from 'playwright-core';
 import type { Socket } from 'socket.io-client';
 import type { MintOptions } from '#pulse/auth';
 import { MONITOR_QUEUE, MONITOR_SCHEDULER, type ErrorBody } from '#pulse/contracts';
-import { freePort, PROJECT_ROOT } from '#pulse/stack';
+import { freePort, PROJECT_ROOT, RedisServer } from '#pulse/stack';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
 import { handshake, within } from './support/clients.js';
 
@@ -351,3 +354,41 @@ describe('with auth off', () => {
     }, 30_000);
   });
 });
+
+describe('npm start with a password in REDIS_URL', () => {
+  it('prints the Redis URL with the password masked', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pulse-abuse-start-'));
+    const password = `pw-${suffix}-secret`;
+    const redis = await RedisServer.start({ dir, appendOnly: false, args: ['--requirepass', password] });
+    const start = spawn(process.execPath, ['dist/libs/stack/src/start.js', '--gateways', '1'], {
+      cwd: PROJECT_ROOT,
+      env: { PATH: process.env.PATH ?? '', REDIS_URL: `redis://:${password}@127.0.0.1:${redis.port}`, PORT: String(await freePort()), PULSE_DEMO: '0', LOG_LEVEL: 'warn', PULSE_DRAIN_MS: '250' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const exited = new Promise((resolve) => start.once('exit', resolve));
+    try {
+      await within(
+        'npm start to say Pulse is up',
+        new Promise<void>((resolve, reject) => {
+          const read = (chunk: Buffer) => {
+            output += chunk.toString();
+            if (output.includes('Press Ctrl-C to stop everything.')) resolve();
+          };
+          start.stdout.on('data', read);
+          start.stderr.on('data', read);
+          start.once('exit', (code) => reject(new Error(`npm start exited (${code}) before it was up:\n${output}`)));
+        }),
+        60_000,
+      );
+      expect(output).toContain(`redis://:***@127.0.0.1:${redis.port}`);
+      expect(output).not.toContain(password);
+    } finally {
+      start.kill('SIGINT');
+      await within('npm start to stop on SIGINT', exited, 30_000);
+      await redis.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
