@@ -8,12 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { chromium } from 'playwright-core';
 import { Server } from 'socket.io';
-import { io, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
 import { mintToken, type MintOptions } from '#pulse/auth';
 import type { ErrorBody } from '#pulse/contracts';
 import { PROJECT_ROOT } from '#pulse/stack';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
+import { handshake } from './support/clients.js';
 import { poll, within } from './support/wait.js';
 
 const heartbeat = (instanceId: string) => ({ type: 'instance.heartbeat' as const, data: { instanceId } });
@@ -46,23 +47,11 @@ const ingest = (_topic: string) => ({ method: 'POST', body: JSON.stringify({ eve
 
 /** Opens a raw socket and resolves once it is connected, or with the refusal of its handshake. */
 function connect(url: string, options: { token?: unknown; origin?: string; transports?: ('websocket' | 'polling')[] } = {}): Promise<{ socket: Socket; refused: (Error & { data?: ErrorBody }) | null }> {
-  const socket = io(url, {
+  return handshake(url, {
     transports: options.transports ?? ['websocket'],
-    reconnection: false,
-    forceNew: true,
     auth: options.token === undefined ? {} : { token: options.token },
     ...(options.origin ? { extraHeaders: { origin: options.origin } } : {}),
   });
-  return within(
-    `the handshake with ${url}`,
-    new Promise((resolve) => {
-      socket.once('connect', () => resolve({ socket, refused: null }));
-      socket.once('connect_error', (error: Error & { data?: ErrorBody }) => {
-        socket.close();
-        resolve({ socket, refused: error });
-      });
-    }),
-  );
 }
 
 const sockets: Socket[] = [];

@@ -217,7 +217,8 @@ describe('the monitor-tick queue', () => {
   it('may not be framed by another page, nor may the dashboard', async () => {
     for (const path of ['/admin/queues', '/admin/queues/api/queues', '/']) {
       const answer = await fetch(`${url}${path}`);
-      expect({ path, status: answer.status, frame: answer.headers.get('x-frame-options'), csp: answer.headers.get('content-security-policy') }).toEqual({ path, status: 200, frame: 'DENY', csp: "frame-ancestors 'none'" });
+      const csp = answer.headers.get('content-security-policy');
+      expect({ path, status: answer.status, frame: answer.headers.get('x-frame-options'), framing: csp?.split('; ').includes("frame-ancestors 'none'") }).toEqual({ path, status: 200, frame: 'DENY', framing: true });
     }
   });
 });

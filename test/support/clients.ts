@@ -1,10 +1,25 @@
 // Test helpers: real socket.io-client connections and SDK clients that record what they receive (waits: wait.ts).
-import { io, type Socket } from 'socket.io-client';
+import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import type { PulseClient } from '#pulse/client';
-import { EVENT_DATA_SCHEMAS, type ClientToServerEvents, type PulseEvent, type ServerToClientEvents, type SubscribeAck, type SubscribeRequest } from '#pulse/contracts';
-import { Changes, type What } from './wait.js';
+import { EVENT_DATA_SCHEMAS, type ClientToServerEvents, type ErrorBody, type PulseEvent, type ServerToClientEvents, type SubscribeAck, type SubscribeRequest } from '#pulse/contracts';
+import { Changes, within, type What } from './wait.js';
 
 export type PulseClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** Opens a raw socket (no reconnection) and resolves once it is connected, or with the refusal of its handshake (closed). */
+export function handshake(url: string, options: Partial<ManagerOptions & SocketOptions>): Promise<{ socket: Socket; refused: (Error & { data?: ErrorBody }) | null }> {
+  const socket = io(url, { ...options, reconnection: false, forceNew: true });
+  return within(
+    `the handshake with ${url}`,
+    new Promise((resolve) => {
+      socket.once('connect', () => resolve({ socket, refused: null }));
+      socket.once('connect_error', (error: Error & { data?: ErrorBody }) => {
+        socket.close();
+        resolve({ socket, refused: error });
+      });
+    }),
+  );
+}
 
 /** What a PulseClient's handlers saw for one topic: every event, every snapshot's reason, and a way to wait on them. */
 export interface FollowedTopic {

@@ -143,7 +143,8 @@ http://gateway/#token=<token>, or as "Authorization: Bearer <token>".
 
   --sub <id>          who holds it (shown in logs and limits)
   --role <role>       ${ROLES.join(', ')}: viewers subscribe to and read their
-                      topics, publishers ingest to theirs, admins do everything
+                      topics, publishers ingest to theirs, metrics may
+                      only scrape /metrics, admins do everything
   --topic <pattern>   a topic it covers, * as wildcard (e.g. demo, orders.*); repeatable
                       (default: * — every topic)
   --ttl <duration>    lifetime: seconds, or with s, m, h or d (default 1h)

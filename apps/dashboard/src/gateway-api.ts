@@ -1,5 +1,5 @@
 // The REST calls the page makes: the topic list and pages of past events (for the chart and the feed after a load).
-import type { PulseEvent } from '#pulse/contracts';
+import { MAX_PAGES, nextPageLink, type PulseEvent } from '#pulse/contracts';
 
 export interface TopicInfo {
   topic: string;
@@ -27,8 +27,16 @@ export class GatewayApi {
     private readonly token: (base: string) => string | null = () => null,
   ) {}
 
+  /** Every topic the token covers, page after page (each page names the next in its Link header). */
   async topics(): Promise<TopicInfo[]> {
-    return (await this.get<TopicInfo[]>('/api/v1/topics')) ?? [];
+    const topics: TopicInfo[] = [];
+    let next: string | null = '/api/v1/topics';
+    for (let pages = 0; next !== null && pages < MAX_PAGES; pages++) {
+      const page: { body: TopicInfo[]; next: string | null } | null = await this.getPage<TopicInfo[]>(next);
+      topics.push(...(page?.body ?? []));
+      next = page?.next ?? null;
+    }
+    return topics;
   }
 
   /** Events after `after` (exclusive), at most `limit`. */
@@ -37,6 +45,11 @@ export class GatewayApi {
   }
 
   private async get<T>(path: string): Promise<T | null> {
+    return (await this.getPage<T>(path))?.body ?? null;
+  }
+
+  /** A GET's body and the path of the next page (its Link header), null for a 404/410. */
+  private async getPage<T>(path: string): Promise<{ body: T; next: string | null } | null> {
     let lastError: unknown = new Error('no gateway to ask');
     for (const base of new Set(this.bases())) {
       try {
@@ -44,7 +57,7 @@ export class GatewayApi {
         const response = await fetch(new URL(path, base), { headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
         if (response.status === 404 || response.status === 410) return null;
         if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
-        return (await response.json()) as T;
+        return { body: (await response.json()) as T, next: nextPageLink(response.headers.get('link')) };
       } catch (error) {
         lastError = error;
       }

@@ -1,4 +1,6 @@
 // Dashboard entry: one PulseClient, one followed topic at a time; views redraw once per frame on events and every second for clocks.
+// First: zod must know it may not eval before any schema is built.
+import './no-eval.js';
 import { PulseClient, type SnapshotReason, type TopicSubscription } from '#pulse/client';
 import type { AttemptData, PulseEvent, Snapshot } from '#pulse/contracts';
 import { askForToken, takeToken } from './access-token.js';

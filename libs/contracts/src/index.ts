@@ -2,6 +2,7 @@
 export * from './errors.js';
 export * from './events.js';
 export * from './fold.js';
+export * from './paging.js';
 export * from './protocol.js';
 export * from './queues.js';
 export * from './series.js';

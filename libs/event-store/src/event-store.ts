@@ -289,14 +289,21 @@ export class EventStore {
     return { topic, epoch, seq: Number(head ?? 0), status: state.status, statistics: statisticsOf(state), instances: instancesOf(state) };
   }
 
-  /** Every topic that took ingest, with its log position, sorted by name. */
-  async topics(): Promise<{ topic: string; head: number; epoch: string }[]> {
-    const names = (await this.redis.zrange(TOPICS_KEY, '0', '-1')).sort();
-    const heads = await Promise.all(names.map((topic) => this.head(topic)));
-    return names.flatMap((topic, i) => {
+  /**
+   * One page of the topics that took ingest, by name: up to `limit` names after `after` that pass
+   * `include` (a token's topic patterns), with their log positions. `next` is the last name the
+   * page covered when more may follow, else null. Heads are read for the page's names only.
+   */
+  async topicPage(options: { after?: string; limit: number; include?: (topic: string) => boolean }): Promise<{ topics: { topic: string; head: number; epoch: string }[]; next: string | null }> {
+    const after = options.after ?? '';
+    const names = (await this.redis.zrange(TOPICS_KEY, '0', '-1')).filter((topic) => topic > after && (options.include?.(topic) ?? true)).sort();
+    const page = names.slice(0, options.limit);
+    const heads = await Promise.all(page.map((topic) => this.head(topic)));
+    const topics = page.flatMap((topic, i) => {
       const head = heads[i];
       return head ? [{ topic, head: head.head, epoch: head.epoch }] : [];
     });
+    return { topics, next: names.length > page.length ? page.at(-1)! : null };
   }
 
   /** Topics with ingest at or after `sinceMs`: the ones the monitor tick visits. */

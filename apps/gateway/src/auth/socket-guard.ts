@@ -104,9 +104,8 @@ export class SocketGuard {
       // Origins are checked here rather than in engine.io's allowRequest (a bare HTTP error, and
       // asked on a session's first request only): this refusal reaches the client's
       // connect_error with its body, before the socket may send anything.
-      if (!this.origins.allows(socket.handshake.headers)) {
-        return next(handshakeError(this.describe(new AccessDenied(403, refusal('ORIGIN_FORBIDDEN', `origin ${socket.handshake.headers.origin} is not allowed (PULSE_ALLOWED_ORIGINS)`)))));
-      }
+      const originProblem = this.origins.problem(socket.handshake.headers, socket.handshake.address);
+      if (originProblem !== null) return next(handshakeError(this.describe(new AccessDenied(403, refusal('ORIGIN_FORBIDDEN', originProblem)))));
       this.admit(socket).then(
         (admitted) => next(admitted ? undefined : new Error('the connection closed during the handshake')),
         (error: unknown) => next(handshakeError(this.describe(error))),

@@ -39,12 +39,29 @@ export function openApiDocument(): OpenAPIV3_1.Document {
     security: [{ bearer: [] }],
     paths: {
       '/api/v1/topics': {
-        get: { operationId: 'listTopics', summary: 'Topics with events that the token covers', tags: ['log'], responses: { '200': json(ref('TopicList'), 'Every topic with its head seq and epoch'), ...guarded, '503': error('UNAVAILABLE: Redis cannot be reached') } },
+        get: {
+          operationId: 'listTopics',
+          summary: 'Topics with events that the token covers, by name, a page at a time',
+          tags: ['log'],
+          parameters: [
+            { name: 'cursor', in: 'query', description: 'The last topic of the previous page (from its Link header); absent for the first page', schema: { type: 'string' } },
+            { name: 'limit', in: 'query', description: 'Most topics answered (at most PULSE_TOPICS_PAGE_MAX, 1000 by default)', schema: { type: 'integer', minimum: 1, default: 100 } },
+          ],
+          responses: {
+            '200': {
+              ...json(ref('TopicList'), 'One page: each topic with its head seq and epoch'),
+              headers: { Link: { description: '`</api/v1/topics?cursor=…&limit=…>; rel="next"` when more topics follow; absent on the last page', schema: { type: 'string' } } },
+            },
+            '400': error('BAD_REQUEST: a bad cursor or limit'),
+            ...guarded,
+            '503': error('UNAVAILABLE: Redis cannot be reached'),
+          },
+        },
       },
       '/api/v1/topics/{topic}/events': {
         post: {
           operationId: 'ingest',
-          summary: `Append up to ${MAX_INGEST_BATCH} events atomically (publisher or admin)`,
+          summary: `Append up to ${MAX_INGEST_BATCH} events atomically (publisher or admin); idempotency keys are the token's own (its sub; with auth off, the body's source)`,
           tags: ['log'],
           parameters: [topicParameter],
           requestBody: { required: true, content: { 'application/json': { schema: ref('IngestBody') } } },
@@ -146,13 +163,13 @@ export function openApiDocument(): OpenAPIV3_1.Document {
       },
       '/healthz': { get: { operationId: 'healthz', summary: 'The process is alive', tags: ['operations'], security: [], responses: { '200': json({ type: 'object', properties: { ok: { const: true }, status: { type: 'string' } } }, 'Alive') } } },
       '/readyz': {
-        get: { operationId: 'readyz', summary: 'Redis answers and the log tail reads', tags: ['operations'], security: [], responses: { '200': json(jsonSchema(readinessSchema), 'Ready'), '503': json(jsonSchema(readinessSchema), 'Not ready: `redis` and `tail` say what is wrong') } },
+        get: { operationId: 'readyz', summary: 'Redis answers and the log tail reads', tags: ['operations'], security: [], responses: { '200': json(jsonSchema(readinessSchema), 'Ready'), '503': json(jsonSchema(readinessSchema), 'Not ready: `redis` and `tail` say which part is wrong (why is in the gateway log)') } },
       },
-      '/metrics': { get: { operationId: 'metrics', summary: 'Prometheus metrics of this gateway (admin)', tags: ['operations'], responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } }, ...guarded } } },
+      '/metrics': { get: { operationId: 'metrics', summary: 'Prometheus metrics of this gateway (metrics or admin token)', tags: ['operations'], responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } }, ...guarded } } },
       '/asyncapi.json': { get: { operationId: 'asyncapi', summary: 'AsyncAPI 3 document of the Socket.IO protocol', tags: ['operations'], security: [], responses: { '200': json({ type: 'object' }, 'The document') } } },
     },
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A Pulse token: claims sub, role (viewer, publisher, admin), topics (patterns, * as wildcard), exp' } },
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A Pulse token: claims sub, role (viewer, publisher, metrics, admin), topics (patterns, * as wildcard), exp' } },
       schemas: {
         IngestBody: jsonSchema(ingestBodySchema, 'draft-2020-12', 'input'),
         Appended: jsonSchema(appendedSchema),
