@@ -1,5 +1,6 @@
-// The REST calls the page makes: the topic list and pages of past events (for the chart and the feed after a load).
-import type { PulseEvent } from '#pulse/contracts';
+// The REST calls the page makes: the topic list, pages of past events (for the chart and the feed after a load), series and instance history.
+import type { InstanceState, PulseEvent } from '#pulse/contracts';
+import type { SeriesStep } from './series-range.js';
 
 export interface TopicInfo {
   topic: string;
@@ -11,6 +12,55 @@ export interface EventsPage {
   epoch: string;
   head: number;
   events: PulseEvent[];
+}
+
+/** One bucket of `GET …/series` (DESIGN.md, "History"): counters are zeros where nothing happened, gauges null where unknown. */
+export interface SeriesPoint {
+  /** Bucket start, ms since 1970. */
+  t: number;
+  attempts: number;
+  successes: number;
+  failures: number;
+  success_rate: number | null;
+  duration_avg: number | null;
+  duration_max: number | null;
+  active_instances: number | null;
+  /** Attempts that reported a duration; when the server omits it, `attempts` stands in. */
+  duration_count?: number;
+}
+
+export interface SeriesPage {
+  topic: string;
+  step: SeriesStep;
+  from: number;
+  to: number;
+  points: SeriesPoint[];
+  /** The log position the buckets include (read with them): live events above it are added on top. */
+  seq?: number;
+  epoch?: string | null;
+}
+
+/** Uptime percentages over each window since the instance was first seen; null when it was not seen in it. */
+export interface Uptime {
+  '24h': number | null;
+  '7d': number | null;
+  '30d': number | null;
+}
+
+/** One hour of an instance. */
+export interface InstancePoint {
+  t: number;
+  attempts: number;
+  failures: number;
+  offline_ms?: number;
+}
+
+/** `GET …/instances/:instanceId`: the instance's state, its uptime and its hourly series. */
+export interface InstanceHistory {
+  topic: string;
+  instance: InstanceState;
+  uptime: Uptime;
+  points: InstancePoint[];
 }
 
 /** Most events one page may carry (the API's limit). */
@@ -34,6 +84,17 @@ export class GatewayApi {
   /** Events after `after` (exclusive), at most `limit`. */
   async events(topic: string, after: number, limit = PAGE_LIMIT): Promise<EventsPage | null> {
     return this.get<EventsPage>(`/api/v1/topics/${encodeURIComponent(topic)}/events?after=${after}&limit=${Math.min(limit, PAGE_LIMIT)}`);
+  }
+
+  /** Buckets of `step` from `from` to `to`; an unknown topic reads as zeros. */
+  async series(topic: string, step: SeriesStep, from: number, to: number): Promise<SeriesPage | null> {
+    return this.get<SeriesPage>(`/api/v1/topics/${encodeURIComponent(topic)}/series?step=${step}&from=${Math.floor(from)}&to=${Math.floor(to)}`);
+  }
+
+  /** An instance's state, uptime and hourly series; null when the topic does not know it. */
+  async instance(topic: string, instanceId: string, from?: number, to?: number): Promise<InstanceHistory | null> {
+    const range = from !== undefined && to !== undefined ? `?from=${Math.floor(from)}&to=${Math.floor(to)}` : '';
+    return this.get<InstanceHistory>(`/api/v1/topics/${encodeURIComponent(topic)}/instances/${encodeURIComponent(instanceId)}${range}`);
   }
 
   private async get<T>(path: string): Promise<T | null> {

@@ -1,7 +1,7 @@
-// The instance table: keyed rows, sortable by any column, ages and countdowns re-rendered locally every second.
+// The instance table: keyed rows, sortable by any column, ages and countdowns re-rendered locally every second; a row opens its instance's panel.
 import type { InstanceState } from '#pulse/contracts';
 import { el, setText } from './dom.js';
-import { formatAgo, formatCount, formatCountdown } from './format.js';
+import { formatAgo, formatCount, formatCountdown, formatPercent } from './format.js';
 
 export type SortKey = 'id' | 'status' | 'last_seen' | 'next_action_at' | 'attempts' | 'successes' | 'failures';
 
@@ -17,6 +17,7 @@ interface Row {
   attempts: HTMLTableCellElement;
   successes: HTMLTableCellElement;
   failures: HTMLTableCellElement;
+  uptime: HTMLTableCellElement;
   instance: InstanceState;
 }
 
@@ -26,8 +27,19 @@ export class InstanceTable {
   private sortKey: SortKey = 'id';
   private sortDir: 1 | -1 = 1;
 
-  constructor(private readonly table: HTMLTableElement) {
+  /** Uptime over 24 h by instance id, as last fetched (null: not seen in the window). */
+  private readonly uptimes = new Map<string, number | null>();
+
+  constructor(
+    private readonly table: HTMLTableElement,
+    /** A row was clicked (or Enter pressed on it). */
+    private readonly onSelect: (id: string) => void = () => {},
+  ) {
     this.body = table.tBodies[0] ?? table.createTBody();
+    this.body.addEventListener('click', (event) => this.select(event.target));
+    this.body.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter') this.select(event.target);
+    });
     for (const th of table.querySelectorAll<HTMLTableCellElement>('th[data-key]')) {
       th.querySelector('button')?.addEventListener('click', () => this.sortBy(th.dataset.key ?? ''));
     }
@@ -46,6 +58,7 @@ export class InstanceTable {
       if (seen.has(id)) continue;
       row.tr.remove();
       this.rows.delete(id);
+      this.uptimes.delete(id);
     }
     this.order();
   }
@@ -56,6 +69,18 @@ export class InstanceTable {
       setText(row.lastSeen, formatAgo(row.instance.last_seen, now));
       setText(row.nextAction, row.instance.status === 'offline' ? '–' : formatCountdown(row.instance.next_action_at, now));
     }
+  }
+
+  /** The 24 h uptime of `id` (percent), shown in its row. */
+  setUptime(id: string, percent: number | null): void {
+    this.uptimes.set(id, percent);
+    const row = this.rows.get(id);
+    if (row) this.fillUptime(row);
+  }
+
+  /** Ids of the rows shown. */
+  ids(): string[] {
+    return [...this.rows.keys()];
   }
 
   get size(): number {
@@ -99,8 +124,22 @@ export class InstanceTable {
     return result * this.sortDir || a.id.localeCompare(b.id, 'en', { numeric: true });
   }
 
+  private select(target: EventTarget | null): void {
+    const id = (target as Element | null)?.closest<HTMLTableRowElement>('tr[data-id]')?.dataset.id;
+    if (id !== undefined) this.onSelect(id);
+  }
+
+  private fillUptime(row: Row): void {
+    const percent = this.uptimes.get(row.instance.id);
+    setText(row.uptime, percent === undefined || percent === null ? '–' : formatPercent(percent));
+    if (percent === undefined || percent === null) delete row.uptime.dataset.uptime;
+    else row.uptime.dataset.uptime = String(percent);
+    row.uptime.classList.toggle('has-failures', percent !== undefined && percent !== null && percent < 99);
+  }
+
   private createRow(inst: InstanceState): Row {
     const tr = el('tr');
+    tr.tabIndex = 0;
     tr.dataset.testid = 'instance-row';
     tr.dataset.id = inst.id;
     const idCell = el('td', 'id', inst.id);
@@ -115,10 +154,12 @@ export class InstanceTable {
       attempts: el('td', 'num'),
       successes: el('td', 'num wide'),
       failures: el('td', 'num'),
+      uptime: el('td', 'num uptime'),
       instance: inst,
     };
-    tr.append(idCell, statusCell, row.lastSeen, row.nextAction, row.attempts, row.successes, row.failures);
+    tr.append(idCell, statusCell, row.lastSeen, row.nextAction, row.attempts, row.successes, row.failures, row.uptime);
     this.rows.set(inst.id, row);
+    this.fillUptime(row);
     return row;
   }
 

@@ -1,0 +1,113 @@
+// The history charts' data: each range's query, and live events added to the server's buckets exactly once.
+import { describe, expect, it } from '@jest/globals';
+import type { PulseEvent } from '#pulse/contracts';
+import type { SeriesPage, SeriesPoint } from './gateway-api.js';
+import { LiveSeries } from './live-series.js';
+import { RANGE_KEYS, RANGES, seriesQuery, STEP_MS } from './series-range.js';
+
+const MIN = 60_000;
+/** 2026-12-07 10:00:00 UTC: a minute, hour and day boundary is near. */
+const T0 = Date.UTC(2026, 11, 7, 10, 0, 0);
+
+describe('seriesQuery', () => {
+  it('asks for whole buckets ending with the current one, within the server limit of 1,500 points', () => {
+    const now = T0 + 37_500;
+    expect(seriesQuery('live', now)).toEqual({ step: '1m', stepMs: MIN, from: T0 - 9 * MIN, to: now });
+    expect(seriesQuery('7d', now)).toEqual({ step: '1h', stepMs: 3_600_000, from: T0 - 167 * 3_600_000, to: now });
+    for (const range of RANGE_KEYS) {
+      const query = seriesQuery(range, now);
+      expect(query.from % query.stepMs).toBe(0);
+      expect((query.to - query.from) / query.stepMs).toBeLessThanOrEqual(1500);
+      expect(query.to - query.from).toBeGreaterThanOrEqual(RANGES[range].spanMs - query.stepMs);
+    }
+  });
+});
+
+let seq = 0;
+const attempt = (ts: number, outcome: 'success' | 'failure', durationMs?: number): PulseEvent => ({
+  topic: 't',
+  seq: ++seq,
+  epoch: 'e',
+  type: 'attempt.recorded',
+  ts,
+  data: { instanceId: 'i-1', outcome, ...(durationMs === undefined ? {} : { durationMs }) },
+});
+const stats = (ts: number, active: number): PulseEvent => ({
+  topic: 't',
+  seq: ++seq,
+  epoch: 'e',
+  type: 'statistics_update',
+  ts,
+  data: { total_attempts: 0, successful: 0, failed: 0, success_rate: 0, active_instances: active },
+});
+
+const zero = (t: number): SeriesPoint => ({ t, attempts: 0, successes: 0, failures: 0, success_rate: null, duration_avg: null, duration_max: null, active_instances: null });
+
+/** What the server would answer for `events` (all of them counted), over `count` 1-minute buckets ending at `now`. */
+function serverPage(events: PulseEvent[], now: number, count: number, withSeq: boolean): SeriesPage {
+  const reference = new LiveSeries(MIN, count);
+  reference.load({ topic: 't', step: '1m', from: 0, to: 0, points: [], seq: 0 }, 0);
+  for (const event of events) reference.add(event);
+  const points = reference.points(now);
+  const head = events.at(-1)?.seq ?? 0;
+  return { topic: 't', step: '1m', from: points[0]!.t, to: now, points, ...(withSeq ? { seq: head } : {}) };
+}
+
+describe('LiveSeries', () => {
+  it('sums attempts, durations and the latest gauge per bucket', () => {
+    const live = new LiveSeries(MIN, 3);
+    live.load({ topic: 't', step: '1m', from: T0 - 2 * MIN, to: T0, points: [zero(T0 - 2 * MIN), zero(T0 - MIN), zero(T0)], seq: 0 }, T0);
+    live.add(attempt(T0 + 1000, 'success', 100));
+    live.add(attempt(T0 + 2000, 'failure', 300));
+    live.add(attempt(T0 + 3000, 'success'));
+    live.add(stats(T0 + 4000, 3));
+    live.add(stats(T0 + 5000, 2));
+    expect(live.points(T0 + 6000).at(-1)).toEqual({ t: T0, attempts: 3, successes: 2, failures: 1, success_rate: 66.67, duration_avg: 200, duration_max: 300, active_instances: 2 });
+  });
+
+  it('adds to the bucket the server already counted (its sums, weighted by duration_count), not over it', () => {
+    const live = new LiveSeries(MIN, 1);
+    const point: SeriesPoint = { t: T0, attempts: 4, successes: 3, failures: 1, success_rate: 75, duration_avg: 100, duration_max: 150, active_instances: 5, duration_count: 2 };
+    live.load({ topic: 't', step: '1m', from: T0, to: T0 + 10_000, points: [point], seq: 10 }, T0 + 10_000);
+    seq = 10;
+    live.add(attempt(T0 + 20_000, 'success', 400));
+    expect(live.points(T0 + 30_000)).toEqual([{ t: T0, attempts: 5, successes: 4, failures: 1, success_rate: 80, duration_avg: 200, duration_max: 400, active_instances: 5 }]);
+  });
+
+  it('slides the window: new buckets start at zero, old ones drop out', () => {
+    const live = new LiveSeries(MIN, 2);
+    live.load({ topic: 't', step: '1m', from: T0 - MIN, to: T0, points: [{ ...zero(T0 - MIN), attempts: 7, successes: 7 }, zero(T0)] }, T0);
+    expect(live.points(T0 + 2 * MIN).map((p) => [p.t, p.attempts])).toEqual([
+      [T0 + MIN, 0],
+      [T0 + 2 * MIN, 0],
+    ]);
+  });
+
+  // The property that matters: whenever the series is read, and however many events arrived
+  // before and during the request, the charted buckets equal the fold of the whole log.
+  it.each([
+    ['the server states the seq its buckets include', true],
+    ['the server does not: the arrival time of its answer is the cut', false],
+  ])('loaded at any point of a stream of events, it shows every event once (%s)', (_name, withSeq) => {
+    const stepMs = STEP_MS['1m'];
+    for (let cut = 0; cut <= 40; cut += 1) {
+      seq = 0;
+      const log: PulseEvent[] = [];
+      for (let i = 0; i < 40; i++) log.push(i % 9 === 8 ? stats(T0 + i * 7000, i % 5) : attempt(T0 + i * 7000, i % 3 === 0 ? 'failure' : 'success', i * 10));
+      const now = T0 + 40 * 7000;
+      // Snapshot at seq 5: the socket delivers 6.. ; the server reads the series after `cut` events.
+      const snapshotSeq = 5;
+      const live = new LiveSeries(stepMs, 6);
+      const counted = log.slice(0, Math.max(cut, snapshotSeq));
+      const page = serverPage(counted, now, 6, withSeq);
+      const receivedAt = counted.at(-1)?.ts ?? T0 - 1;
+      // Events after the snapshot arrive in order; the answer lands somewhere in between.
+      const delivered = log.slice(snapshotSeq);
+      const landsAfter = Math.max(0, counted.length - snapshotSeq);
+      for (const event of delivered.slice(0, landsAfter)) live.add(event);
+      live.load(page, receivedAt);
+      for (const event of delivered.slice(landsAfter)) live.add(event);
+      expect(live.points(now)).toEqual(serverPage(log, now, 6, true).points);
+    }
+  });
+});
