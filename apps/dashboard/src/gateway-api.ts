@@ -14,18 +14,21 @@ export interface EventsPage {
   events: PulseEvent[];
 }
 
-/** One bucket of `GET …/series` (DESIGN.md, "History"): counters are zeros where nothing happened, gauges null where unknown. */
+/** One bucket of `GET …/series` (DESIGN.md, "History"): zeros where nothing happened, gauges null where no tick ran. */
 export interface SeriesPoint {
   /** Bucket start, ms since 1970. */
   t: number;
   attempts: number;
   successes: number;
   failures: number;
-  success_rate: number | null;
-  duration_avg: number | null;
-  duration_max: number | null;
+  /** Percent, two decimals; 0 without attempts. */
+  success_rate: number;
+  /** Mean of the durations given, ms; 0 when none was. */
+  duration_avg: number;
+  duration_max: number;
   active_instances: number | null;
-  /** Attempts that reported a duration; when the server omits it, `attempts` stands in. */
+  known_instances?: number | null;
+  /** Attempts that gave a duration; when the server omits it, `attempts` stands in. */
   duration_count?: number;
 }
 
@@ -33,18 +36,11 @@ export interface SeriesPage {
   topic: string;
   step: SeriesStep;
   from: number;
+  /** Exclusive end. */
   to: number;
   points: SeriesPoint[];
   /** The log position the buckets include (read with them): live events above it are added on top. */
   seq?: number;
-  epoch?: string | null;
-}
-
-/** Uptime percentages over each window since the instance was first seen; null when it was not seen in it. */
-export interface Uptime {
-  '24h': number | null;
-  '7d': number | null;
-  '30d': number | null;
 }
 
 /** One hour of an instance. */
@@ -52,15 +48,17 @@ export interface InstancePoint {
   t: number;
   attempts: number;
   failures: number;
-  offline_ms?: number;
+  offline_ms: number;
 }
 
 /** `GET …/instances/:instanceId`: the instance's state, its uptime and its hourly series. */
-export interface InstanceHistory {
+export interface InstanceHistory extends InstanceState {
   topic: string;
-  instance: InstanceState;
-  uptime: Uptime;
-  points: InstancePoint[];
+  first_seen: number | null;
+  offline_since: number | null;
+  /** Percent of each window (since first seen) the instance was not offline. */
+  uptime: { '24h': number; '7d': number; '30d': number };
+  series: { step: '1h'; from: number; to: number; points: InstancePoint[] };
 }
 
 /** Most events one page may carry (the API's limit). */

@@ -2,8 +2,8 @@
 import type { PulseEvent } from '#pulse/contracts';
 import { required, setText } from './dom.js';
 import { formatCount, formatPercent } from './format.js';
-import type { GatewayApi, SeriesPoint } from './gateway-api.js';
-import { LiveSeries } from './live-series.js';
+import type { GatewayApi } from './gateway-api.js';
+import { LiveSeries, type ChartPoint } from './live-series.js';
 import { SeriesChart } from './series-chart.js';
 import { isRangeKey, RANGES, seriesQuery, type RangeKey } from './series-range.js';
 
@@ -120,7 +120,7 @@ export class HistoryView {
     if (!this.live?.loaded) return;
     const points = this.live.points(Date.now());
     const x = points.map((p) => p.t);
-    const column = (pick: (p: SeriesPoint) => number | null) => points.map(pick);
+    const column = (pick: (p: ChartPoint) => number | null) => points.map(pick);
     this.attempts.update(x, [column((p) => p.attempts), column((p) => p.failures)]);
     this.rate.update(x, [column((p) => p.success_rate)]);
     this.duration.update(x, [column((p) => p.duration_avg), column((p) => p.duration_max)]);
@@ -129,7 +129,7 @@ export class HistoryView {
   }
 
   /** Totals over the range, in the captions and as data-* for tests. */
-  private summarize(points: SeriesPoint[]): void {
+  private summarize(points: ChartPoint[]): void {
     let attempts = 0;
     let successes = 0;
     let failures = 0;

@@ -1,11 +1,11 @@
 // The instance panel (a dialog): one instance's uptime over 24 h / 7 d / 30 d and its hourly attempts and failures.
 import { required, setText } from './dom.js';
 import { formatCount, formatPercent } from './format.js';
-import type { GatewayApi, InstanceHistory, Uptime } from './gateway-api.js';
+import type { GatewayApi, InstanceHistory } from './gateway-api.js';
 import { SeriesChart } from './series-chart.js';
 
 const WEEK_MS = 7 * 24 * 3_600_000;
-const WINDOWS: (keyof Uptime)[] = ['24h', '7d', '30d'];
+const WINDOWS = ['24h', '7d', '30d'] as const;
 
 export class InstancePanel {
   private readonly dialog: HTMLDialogElement;
@@ -59,9 +59,9 @@ export class InstancePanel {
   }
 
   private fill(history: InstanceHistory): void {
-    this.fillStatus(history.instance.status);
+    this.fillStatus(history.status);
     for (const window of WINDOWS) this.fillUptime(window, history.uptime[window]);
-    const points = history.points;
+    const points = history.series.points;
     this.chart.update(
       points.map((p) => p.t),
       [points.map((p) => p.attempts), points.map((p) => p.failures)],
@@ -80,7 +80,7 @@ export class InstancePanel {
     setText(badge, status ?? '');
   }
 
-  private fillUptime(window: keyof Uptime, percent: number | null): void {
+  private fillUptime(window: (typeof WINDOWS)[number], percent: number | null): void {
     const cell = required(this.dialog, `[data-testid="uptime-${window}"]`);
     setText(cell, percent === null ? '–' : formatPercent(percent));
     cell.dataset.value = percent === null ? '' : String(percent);

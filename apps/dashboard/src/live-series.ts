@@ -1,7 +1,19 @@
 // The charted series: the buckets `GET …/series` returned, extended by live events without counting any event twice.
-import type { AttemptData, PulseEvent, Statistics } from '#pulse/contracts';
+import type { AttemptData, PulseEvent, StatusData } from '#pulse/contracts';
 import type { SeriesPage, SeriesPoint } from './gateway-api.js';
 import { bucketStart } from './series-range.js';
+
+/** A bucket as charted: null where there is nothing to draw (no attempts, no duration given, no tick). */
+export interface ChartPoint {
+  t: number;
+  attempts: number;
+  successes: number;
+  failures: number;
+  success_rate: number | null;
+  duration_avg: number | null;
+  duration_max: number | null;
+  active_instances: number | null;
+}
 
 /** A bucket as sums, so that live attempts can be added to what the server counted. */
 interface Bucket {
@@ -74,20 +86,20 @@ export class LiveSeries {
       }
       return true;
     }
-    if (event.type === 'statistics_update') {
-      // The tick writes the gauge into its bucket; the latest tick of a bucket is the one shown.
-      this.bucket(event.ts).activeInstances = (event.data as Statistics).active_instances;
+    if (event.type === 'status_update') {
+      // The tick writes the gauge into its bucket, as the server does at status_update; the latest tick of a bucket wins.
+      this.bucket(event.ts).activeInstances = (event.data as StatusData).active_instances;
       return true;
     }
     return false;
   }
 
   /** Every bucket of the window that ends with the bucket of `now`, oldest first; older buckets are forgotten. */
-  points(now: number): SeriesPoint[] {
+  points(now: number): ChartPoint[] {
     const last = bucketStart(now, this.stepMs);
     const first = last - (this.count - 1) * this.stepMs;
     for (const t of this.buckets.keys()) if (t < first) this.buckets.delete(t);
-    const points: SeriesPoint[] = [];
+    const points: ChartPoint[] = [];
     for (let t = first; t <= last; t += this.stepMs) points.push(pointOf(t, this.buckets.get(t)));
     return points;
   }
@@ -103,15 +115,16 @@ export class LiveSeries {
   }
 }
 
+/** The server's point as sums. Without `duration_count`, an average above 0 is taken as given by every attempt. */
 function bucketOf(point: SeriesPoint): Bucket {
-  const durationCount = point.duration_avg === null ? 0 : (point.duration_count ?? point.attempts);
+  const durationCount = point.duration_count ?? (point.duration_avg > 0 ? point.attempts : 0);
   return {
     attempts: point.attempts,
     successes: point.successes,
     failures: point.failures,
-    durationSum: (point.duration_avg ?? 0) * durationCount,
+    durationSum: point.duration_avg * durationCount,
     durationCount,
-    durationMax: point.duration_max,
+    durationMax: durationCount > 0 ? point.duration_max : null,
     activeInstances: point.active_instances,
   };
 }
@@ -119,7 +132,7 @@ function bucketOf(point: SeriesPoint): Bucket {
 /** Percent with two decimals, as the statistics state it. */
 const percent = (part: number, whole: number) => Math.round((part * 10_000) / whole) / 100;
 
-function pointOf(t: number, bucket: Bucket | undefined): SeriesPoint {
+function pointOf(t: number, bucket: Bucket | undefined): ChartPoint {
   if (!bucket) return { t, attempts: 0, successes: 0, failures: 0, success_rate: null, duration_avg: null, duration_max: null, active_instances: null };
   return {
     t,
