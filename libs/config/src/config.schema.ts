@@ -17,6 +17,34 @@ const wholeNumber = (name: string, min: number, max: number, fallback: number) =
       return value;
     });
 
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `1m:48h,1h:90d,1d:730d`: how long series buckets of each step are kept, in ms per step. */
+const seriesRetention = z
+  .string()
+  .optional()
+  .transform((raw, ctx) => {
+    const value = raw?.trim() ? raw.trim() : '1m:48h,1h:90d,1d:730d';
+    const kept: Record<'1m' | '1h' | '1d', number> = { '1m': 48 * 3_600_000, '1h': 90 * 86_400_000, '1d': 730 * 86_400_000 };
+    const problems: string[] = [];
+    for (const part of value.split(',').map((entry) => entry.trim()).filter(Boolean)) {
+      const match = /^(1m|1h|1d):(\d+)(ms|s|m|h|d)$/.exec(part);
+      if (!match) {
+        problems.push(`"${part}" is not <step>:<duration> with step 1m, 1h or 1d and a duration like 48h or 90d`);
+        continue;
+      }
+      const step = match[1] as '1m' | '1h' | '1d';
+      const ms = Number(match[2]) * DURATION_UNITS[match[3]!]!;
+      if (ms < 60_000 || ms > 3650 * 86_400_000) problems.push(`${step} must be kept from 1m to 3650d, got ${match[2]}${match[3]}`);
+      else kept[step] = ms;
+    }
+    if (problems.length > 0) {
+      ctx.addIssue({ code: 'custom', message: `PULSE_SERIES_RETENTION (e.g. 1m:48h,1h:90d,1d:730d): ${problems.join('; ')}, got "${raw}"` });
+      return z.NEVER;
+    }
+    return kept;
+  });
+
 const flag = (name: string, fallback: boolean) =>
   z
     .string()
@@ -122,6 +150,10 @@ export const envSchema = z.object({
   PULSE_TICK_MS: wholeNumber('PULSE_TICK_MS', 100, 86_400_000, 5000),
   /** A heartbeat older than this marks its instance offline. @default 30000 */
   PULSE_INSTANCE_TTL_MS: wholeNumber('PULSE_INSTANCE_TTL_MS', 1000, 604_800_000, 30_000),
+  /** An instance offline and last seen longer ago than this is removed by the tick (instance.removed); its history stays. 0: never. @default 604800000 (7 d) */
+  PULSE_INSTANCE_FORGET_MS: wholeNumber('PULSE_INSTANCE_FORGET_MS', 0, 315_360_000_000, 604_800_000),
+  /** How long series buckets of each step are kept, as step:duration pairs (1h also keeps instances' hours). @default 1m:48h,1h:90d,1d:730d */
+  PULSE_SERIES_RETENTION: seriesRetention,
   /** Events kept per topic; older ones are trimmed (their effect stays in the projections). @default 100000 */
   PULSE_RETENTION: wholeNumber('PULSE_RETENTION', 10, 100_000_000, 100_000),
   /** How long an idempotency key is remembered. @default 86400000 (24 h) */

@@ -4,4 +4,5 @@ export * from './events.js';
 export * from './fold.js';
 export * from './protocol.js';
 export * from './queues.js';
+export * from './series.js';
 export * from './topic.js';

@@ -142,9 +142,9 @@ describe('EventStore', () => {
     expect(result.drift).toEqual([{ path: 'statistics.failed', live: 6, rebuilt: 1 }]);
     // Applying is refused once the log moved on, and mends the projection when it did not.
     await store.append(topic, [attempt('c', 'success')]);
-    expect(await store.applyRebuild(topic, result.seq, result.rebuilt)).toBe(false);
+    expect(await store.applyRebuild(topic, result)).toBe(false);
     const again = (await store.rebuild(topic))!;
-    expect(await store.applyRebuild(topic, again.seq, again.rebuilt)).toBe(true);
+    expect(await store.applyRebuild(topic, again)).toBe(true);
     expect((await store.rebuild(topic))!.drift).toEqual([]);
     expect((await store.snapshot(topic))!.statistics).toMatchObject({ total_attempts: 3, successful: 2, failed: 1 });
   });

@@ -5,6 +5,8 @@ import type { EventStore } from '#pulse/event-store';
 export interface MonitorTickOptions {
   tickMs: number;
   instanceTtlMs: number;
+  /** An offline instance last seen longer ago than this is removed. 0: never. @default 0 */
+  instanceForgetMs?: number;
   /** Topics without ingest for this long are not ticked. */
   topicIdleMs: number;
   /** Topics ticked at once (each tick is one Lua call; on a pipelining connection, one batch). @default 32 */
@@ -38,7 +40,7 @@ export class MonitorTickService {
     for (let i = 0; i < topics.length; i += concurrency) {
       const chunk = topics.slice(i, i + concurrency);
       const results = await Promise.allSettled(
-        chunk.map((topic) => this.store.tick(topic, { tickAt, nextTickAt: tickAt + this.options.tickMs, instanceTtlMs: this.options.instanceTtlMs })),
+        chunk.map((topic) => this.store.tick(topic, { tickAt, nextTickAt: tickAt + this.options.tickMs, instanceTtlMs: this.options.instanceTtlMs, instanceForgetMs: this.options.instanceForgetMs ?? 0 })),
       );
       results.forEach((result, j) => {
         if (result.status === 'fulfilled') appended += result.value.appended ? 1 : 0;

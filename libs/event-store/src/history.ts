@@ -1,0 +1,227 @@
+// The history projections as stored by the append and tick scripts: series buckets, instance hours, availability; reads, and the rebuild's check and repair of them.
+import {
+  addBucket,
+  emptyBucket,
+  HOUR_MS,
+  pointOf,
+  SERIES_STEPS,
+  seriesRange,
+  STEP_MS,
+  uptimePercent,
+  UPTIME_WINDOWS,
+  type Availability,
+  type Bucket,
+  type HistoryState,
+  type InstanceHistory,
+  type InstanceState,
+  type SeriesResponse,
+  type SeriesStep,
+} from '#pulse/contracts';
+import { bucketKey, historyPrefix, instanceDayKey, KEY, topicKeys } from './keys.js';
+import type { RedisConnection } from './redis.js';
+import { HISTORY_LUA, HISTORY_REPLACE_LUA } from './scripts.js';
+
+export type ScriptRunner = (keys: string[], args: (string | number)[]) => Promise<unknown>;
+
+const DAY_MS = STEP_MS['1d'];
+
+/** The stored field of each bucket member. */
+const FIELD: Record<string, keyof Bucket> = { a: 'attempts', f: 'failures', ds: 'duration_sum_us', dc: 'duration_count', dm: 'duration_max_us', ai: 'active_instances', ki: 'known_instances' };
+
+/** A bucket as stored: flat HGETALL fields a f ds dc dm ai ki. */
+function bucketOf(flat: string[]): Bucket {
+  const bucket = emptyBucket();
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = FIELD[flat[i]!];
+    if (name) bucket[name] = Number(flat[i + 1]);
+  }
+  return bucket;
+}
+
+/** A bucket as the scripts store it (zero counters and unknown gauges left out). */
+function fieldsOf(bucket: Bucket): (string | number)[] {
+  const fields: (string | number)[] = [];
+  const put = (name: string, value: number | null, keep: boolean) => {
+    if (value !== null && keep) fields.push(name, value);
+  };
+  put('a', bucket.attempts, bucket.attempts > 0);
+  put('f', bucket.failures, bucket.failures > 0);
+  put('ds', bucket.duration_sum_us, bucket.duration_count > 0);
+  put('dc', bucket.duration_count, bucket.duration_count > 0);
+  put('dm', bucket.duration_max_us, bucket.duration_count > 0);
+  put('ai', bucket.active_instances, true);
+  put('ki', bucket.known_instances, true);
+  return fields;
+}
+
+/** Buckets as the reads give them: the minute the append is writing (hm) added into its hour and day. */
+function withPendingMinute(step: SeriesStep, starts: number[], stored: Bucket[], hm: number | null, minute: Bucket): Bucket[] {
+  if (step === '1m' || hm === null) return stored;
+  const at = starts.indexOf(hm - (hm % STEP_MS[step]));
+  if (at >= 0) addBucket(stored[at]!, { ...minute, active_instances: null, known_instances: null });
+  return stored;
+}
+
+function sameBucket(a: Bucket, b: Bucket): boolean {
+  return (Object.keys(a) as (keyof Bucket)[]).every((field) => a[field] === b[field]);
+}
+
+/** What a rebuild found about the series: drift per bucket, and the writes that mend it. */
+export interface HistoryRebuild {
+  /** Buckets compared (those the retained log fully covers, within retention). */
+  compared: number;
+  drift: { path: string; live: unknown; rebuilt: unknown }[];
+  /** The minute the append was writing when read (the repair is refused if it moved). */
+  hm: string;
+  /** `expiry`: when the bucket leaves, on the store's clock. */
+  writes: { key: string; expiry: number; fields: (string | number)[] }[];
+}
+
+export class History {
+  private readonly readScript: ScriptRunner;
+  private readonly replaceScript: ScriptRunner;
+
+  constructor(
+    private readonly redis: RedisConnection,
+    script: (name: string, lua: string) => ScriptRunner,
+    private readonly retention: Record<SeriesStep, number>,
+    private readonly now: () => number,
+  ) {
+    this.readScript = script('pulseHistory', HISTORY_LUA);
+    this.replaceScript = script('pulseHistoryReplace', HISTORY_REPLACE_LUA);
+  }
+
+  /** The stored buckets of `step` starting at `starts`, read at one point of the log; zeros where nothing is stored. */
+  async buckets(topic: string, step: SeriesStep, starts: number[]): Promise<Bucket[]> {
+    return (await this.read(topic, step, starts)).buckets;
+  }
+
+  private async read(topic: string, step: SeriesStep, starts: number[]): Promise<{ buckets: Bucket[]; hm: string }> {
+    const answer = (await this.readScript(topicKeys(topic), [historyPrefix(topic), ...starts.map((t) => bucketKey(topic, step, t))])) as [string, string[], ...string[][]];
+    const [hm, minute, ...flat] = answer;
+    return { buckets: withPendingMinute(step, starts, flat.map(bucketOf), hm === '' ? null : Number(hm), bucketOf(minute)), hm };
+  }
+
+  /** Every bucket of [from, to) at `step` (see seriesRange; throws RangeError for a range it refuses). */
+  async series(topic: string, step: SeriesStep, from: number, to: number): Promise<SeriesResponse> {
+    const range = seriesRange(step, from, to);
+    const buckets = await this.buckets(topic, step, range.starts);
+    return { topic, step, from: range.from, to: range.to, points: buckets.map((bucket, i) => pointOf(range.starts[i]!, bucket)) };
+  }
+
+  /**
+   * The buckets of [from, to) at `step` added up (from rounded down to the step): e.g. attempts and
+   * failures over the last N minutes. Gauges are the latest bucket's that has them.
+   */
+  async sum(topic: string, step: SeriesStep, from: number, to: number): Promise<Bucket> {
+    const buckets = await this.buckets(topic, step, seriesRange(step, from, to).starts);
+    return buckets.reduce((total, bucket) => addBucket(total, bucket), emptyBucket());
+  }
+
+  /**
+   * An instance's state, availability, uptime over 24 h / 7 d / 30 d and hourly series over
+   * [from, to) (default: the last 24 h); null when the topic has no such instance.
+   */
+  async instance(topic: string, instanceId: string, range: { from?: number; to?: number } = {}): Promise<InstanceHistory | null> {
+    const now = this.now();
+    const to = range.to ?? now;
+    const from = range.from ?? to - UPTIME_WINDOWS['24h'];
+    const series = seriesRange('1h', from, to);
+    const keys = topicKeys(topic);
+    // Days covering the series and the 30-day uptime window, each read whole.
+    const firstDay = Math.min(series.from, now - UPTIME_WINDOWS['30d']);
+    const lastDay = Math.max(to, now);
+    const days: number[] = [];
+    for (let day = firstDay - (firstDay % DAY_MS); day < lastDay; day += DAY_MS) days.push(day);
+    let multi = this.redis.multi().hget(keys[KEY.instances]!, instanceId).hmget(keys[KEY.avail]!, `${instanceId}:f`, `${instanceId}:o`);
+    for (const day of days) multi = multi.hgetall(instanceDayKey(topic, instanceId, day));
+    const answers = (await multi.exec()) as [Error | null, unknown][];
+    const failed = answers.find(([error]) => error);
+    if (failed) throw failed[0]!;
+    const [[, json], [, avail], ...dayHashes] = answers as [[null, string | null], [null, (string | null)[]], ...[null, Record<string, string>][]];
+    if (!json) return null;
+    const hours = new Map<number, { attempts: number; failures: number; offline_ms: number }>();
+    days.forEach((day, i) => {
+      for (const [field, value] of Object.entries(dayHashes[i]![1])) {
+        const match = /^(\d+)([afo])$/.exec(field);
+        if (!match) continue;
+        const start = day + Number(match[1]) * HOUR_MS;
+        const hour = hours.get(start) ?? { attempts: 0, failures: 0, offline_ms: 0 };
+        const name = ({ a: 'attempts', f: 'failures', o: 'offline_ms' } as const)[match[2] as 'a' | 'f' | 'o'];
+        hour[name] = Number(value);
+        hours.set(start, hour);
+      }
+    });
+    const availability: Availability = { first_seen: avail[0] ? Number(avail[0]) : null, offline_since: avail[1] ? Number(avail[1]) : null };
+    const offlineMs = (hour: number) => hours.get(hour)?.offline_ms ?? 0;
+    const uptime = Object.fromEntries(Object.entries(UPTIME_WINDOWS).map(([name, ms]) => [name, uptimePercent(offlineMs, availability, now, ms)])) as InstanceHistory['uptime'];
+    const state = JSON.parse(json) as InstanceState;
+    return {
+      ...state,
+      topic,
+      ...availability,
+      uptime,
+      series: { step: '1h', from: series.from, to, points: series.starts.map((t) => ({ t, ...(hours.get(t) ?? { attempts: 0, failures: 0, offline_ms: 0 }) })) },
+    };
+  }
+
+  /**
+   * Compares the stored buckets with `rebuilt` (the fold of the retained log) for every bucket the
+   * retained log fully covers: those starting after `coveredAfter` (the first retained event's ts,
+   * or -Infinity when nothing was trimmed) and still within their step's retention.
+   */
+  async compare(topic: string, rebuilt: HistoryState, coveredAfter: number, lastTs: number): Promise<HistoryRebuild> {
+    const now = this.now();
+    const result: HistoryRebuild = { compared: 0, drift: [], hm: '', writes: [] };
+    const reads = await Promise.all(
+      SERIES_STEPS.map(async (step) => {
+        const size = STEP_MS[step];
+        const kept = now - this.retention[step] - size;
+        // With nothing trimmed, every bucket from the log's first one is covered.
+        const rebuiltStarts = [...rebuilt.buckets.keys()].filter((key) => key.startsWith(`${step}:`)).map((key) => Number(key.slice(step.length + 1)));
+        const lower = coveredAfter === -Infinity ? Math.min(lastTs, ...rebuiltStarts) : coveredAfter + 1;
+        const first = Math.ceil(Math.max(lower, kept) / size) * size;
+        const starts: number[] = [];
+        for (let t = first; t <= lastTs; t += size) starts.push(t);
+        return { step, starts, ...(await this.read(topic, step, starts)) };
+      }),
+    );
+    // Every read must have seen the same pending minute, or the comparison mixes two states.
+    const hms = new Set(reads.map((read) => read.hm));
+    if (hms.size > 1) throw new Error(`events were appended to ${topic} while its series were read; run the rebuild again`);
+    result.hm = reads[0]!.hm;
+    const hm = result.hm === '' ? null : Number(result.hm);
+    const pendingMinute = hm === null ? emptyBucket() : (rebuilt.buckets.get(`1m:${hm}`) ?? emptyBucket());
+    for (const { step, starts, buckets } of reads) {
+      starts.forEach((t, i) => {
+        result.compared += 1;
+        const live = buckets[i]!;
+        const want = rebuilt.buckets.get(`${step}:${t}`) ?? emptyBucket();
+        if (sameBucket(live, want)) return;
+        const at = new Date(t).toISOString();
+        for (const field of Object.keys(want) as (keyof Bucket)[]) {
+          if (live[field] !== want[field]) result.drift.push({ path: `series.${step}.${at}.${field}`, live: live[field], rebuilt: want[field] });
+        }
+        // An hour or day holding the pending minute is stored without it: the append rolls it up later.
+        const stored = { ...want };
+        if (step !== '1m' && hm !== null && hm - (hm % STEP_MS[step]) === t) {
+          stored.attempts -= pendingMinute.attempts;
+          stored.failures -= pendingMinute.failures;
+          stored.duration_sum_us -= pendingMinute.duration_sum_us;
+          stored.duration_count -= pendingMinute.duration_count;
+        }
+        result.writes.push({ key: bucketKey(topic, step, t), expiry: t + STEP_MS[step] + this.retention[step], fields: fieldsOf(stored) });
+      });
+    }
+    return result;
+  }
+
+  /** Writes the rebuilt buckets, if nothing was appended since the rebuild at `seq`; false when the log moved on. */
+  async apply(topic: string, seq: number, rebuild: HistoryRebuild): Promise<boolean> {
+    if (rebuild.writes.length === 0) return true;
+    const args: (string | number)[] = [seq, rebuild.hm];
+    const now = this.now();
+    for (const write of rebuild.writes) args.push(write.key, Math.max(1, write.expiry - now), write.fields.length / 2, ...write.fields);
+    return (await this.replaceScript(topicKeys(topic), args)) === 1;
+  }
+}
