@@ -1,7 +1,7 @@
 // The pulse command line: flags and positionals parsed into one typed invocation, or a UsageError saying what is wrong.
 import { parseArgs } from 'node:util';
 import { ROLES, TOPIC_PATTERN_SCHEMA, type Role } from '#pulse/auth';
-import { EVENT_DATA_SCHEMAS, TOPIC_PATTERN } from '#pulse/contracts';
+import { EVENT_DATA_SCHEMAS, MAX_SERIES_POINTS, SERIES_STEPS, STEP_MS, TOPIC_PATTERN, type SeriesStep } from '#pulse/contracts';
 import { UsageError } from './errors.js';
 
 /** Where commands go when no `--url` is given. */
@@ -58,11 +58,6 @@ interface CommandSpec {
 
 const EVENT_TYPES = Object.keys(EVENT_DATA_SCHEMAS);
 
-/** Bucket sizes of the series endpoint. */
-export const SERIES_STEPS = { '1m': 60_000, '1h': 3_600_000, '1d': 86_400_000 } as const;
-export type SeriesStep = keyof typeof SERIES_STEPS;
-/** Most buckets one series request may ask for (the API answers 400 beyond). */
-export const MAX_POINTS = 1500;
 
 export const COMMANDS: Record<CommandName, CommandSpec> = {
   tail: {
@@ -142,7 +137,7 @@ read 0 (and - where the tick wrote no gauge).
   --step <step>       bucket size: 1m, 1h or 1d (default 1h); the server keeps
                       1m buckets for 48 h, 1h for 90 d and 1d for 730 d by default
   --since <duration>  how far back: a number with m, h or d, like 90m, 24h or 30d
-                      (default 24h); at most ${MAX_POINTS} buckets
+                      (default 24h); at most ${MAX_SERIES_POINTS} buckets
   --json              one JSON object per bucket and line; the default when stdout
                       is not a terminal`,
   },
@@ -323,8 +318,8 @@ export function parseCommandLine(argv: string[]): Invocation {
     case 'series': {
       const step = parseStep(values.step);
       const sinceMs = parseSpan(values.since);
-      const buckets = Math.ceil(sinceMs / SERIES_STEPS[step]) + 1;
-      if (buckets > MAX_POINTS) throw new UsageError(`--since ${values.since} at --step ${step} is ${buckets} buckets; at most ${MAX_POINTS}: use a coarser --step or a shorter --since`, name);
+      const buckets = Math.ceil(sinceMs / STEP_MS[step]) + 1;
+      if (buckets > MAX_SERIES_POINTS) throw new UsageError(`--since ${values.since} at --step ${step} is ${buckets} buckets; at most ${MAX_SERIES_POINTS}: use a coarser --step or a shorter --since`, name);
       return { ...common, command: { name, topic: parseTopic(args[0]!, name), step, sinceMs, json } };
     }
     case 'instance': {
@@ -358,7 +353,7 @@ function parseTtl(raw: string | undefined): number {
 
 function parseStep(raw: string | undefined): SeriesStep {
   if (raw === undefined) return '1h';
-  if (!Object.hasOwn(SERIES_STEPS, raw)) throw new UsageError(`--step must be 1m, 1h or 1d, got "${raw}"`, 'series');
+  if (!(SERIES_STEPS as readonly string[]).includes(raw)) throw new UsageError(`--step must be 1m, 1h or 1d, got "${raw}"`, 'series');
   return raw as SeriesStep;
 }
 

@@ -1,6 +1,6 @@
 // What pulse prints: event lines with and without colour, tables, the snapshot, status and drift reports, the progress bar.
 import { describe, expect, it } from '@jest/globals';
-import type { PulseEvent, Snapshot } from '#pulse/contracts';
+import type { PulseEvent, SeriesResponse, Snapshot } from '#pulse/contracts';
 import { clock, compact, driftTable, duration, eventJson, eventLine, instanceText, paint, progressBar, relative, seriesLines, seriesTable, snapshotText, statusText, table, topicsTable, truncate, unstyled, visibleLength, type StatusReport } from './output.js';
 
 const plain = paint(false);
@@ -127,14 +127,14 @@ describe('reports', () => {
 describe('history', () => {
   const hour = 3_600_000;
   const t0 = at(10, 0, 0);
-  const page = {
+  const page: SeriesResponse = {
     topic: 'demo',
     step: '1h',
     from: t0,
     to: t0 + 2 * hour,
     points: [
-      { t: t0, attempts: 4, successes: 3, failures: 1, success_rate: 75, duration_avg: 120.4, duration_max: 300, active_instances: 2 },
-      { t: t0 + hour, attempts: 0, successes: 0, failures: 0, success_rate: 0, duration_avg: 0, duration_max: 0, active_instances: null },
+      { t: t0, attempts: 4, successes: 3, failures: 1, success_rate: 75, duration_avg: 120.4, duration_max: 300, active_instances: 2, known_instances: 3 },
+      { t: t0 + hour, attempts: 0, successes: 0, failures: 0, success_rate: 0, duration_avg: 0, duration_max: 0, active_instances: null, known_instances: null },
     ],
   };
 
@@ -164,7 +164,12 @@ describe('history', () => {
         successes: 4,
         failures: 1,
         uptime: { '24h': 75, '7d': 96.43, '30d': 99.95 },
+        first_seen: t0,
+        offline_since: t0 + 2 * hour,
         series: {
+          step: '1h',
+          from: t0,
+          to: t0 + 3 * hour,
           points: [
           { t: t0, attempts: 5, failures: 1, offline_ms: 0 },
           { t: t0 + hour, attempts: 0, failures: 0, offline_ms: 0 },

@@ -1,6 +1,5 @@
 // What pulse prints: event lines, tables, the snapshot, series and instance history, the status report, the drift table and the progress bar (pure functions).
-import type { PulseEvent, Snapshot } from '#pulse/contracts';
-import type { InstanceHistory, SeriesPage } from './rest-client.js';
+import type { InstanceHistory, PulseEvent, SeriesResponse, Snapshot } from '#pulse/contracts';
 
 /** ANSI styles, or plain text when colours are off. */
 export interface Paint {
@@ -214,7 +213,7 @@ export function statusText(report: StatusReport, p: Paint, now = Date.now()): st
 const orDash = (value: number | null) => (value === null ? '-' : String(value));
 
 /** One row per bucket, oldest first; buckets of a day show the date only. */
-export function seriesTable(page: SeriesPage, p: Paint): string {
+export function seriesTable(page: SeriesResponse, p: Paint): string {
   if (page.points.length === 0) return `no buckets between ${dateTime(page.from)} and ${dateTime(page.to)}`;
   const time = (t: number) => (page.step === '1d' ? dateTime(t).slice(0, 10) : dateTime(t).slice(0, 16));
   const rows = page.points.map((point) => [
@@ -239,7 +238,7 @@ export function seriesTable(page: SeriesPage, p: Paint): string {
 }
 
 /** A bucket for machines: one JSON object per line, with the topic and step so lines stand alone. */
-export function seriesLines(page: SeriesPage): string {
+export function seriesLines(page: SeriesResponse): string {
   return page.points.map((point) => JSON.stringify({ topic: page.topic, step: page.step, ...point })).join('\n');
 }
 

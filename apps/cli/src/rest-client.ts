@@ -1,33 +1,6 @@
 // REST calls to the gateways with failover: the --url list is tried in order until one answers.
-import type { ErrorBody, InstanceState } from '#pulse/contracts';
+import type { ErrorBody } from '#pulse/contracts';
 import { CliError } from './errors.js';
-
-/** One bucket of `GET …/series`: zeros where nothing happened, gauges null where no tick ran. */
-export interface SeriesPoint {
-  t: number;
-  attempts: number;
-  successes: number;
-  failures: number;
-  success_rate: number;
-  duration_avg: number;
-  duration_max: number;
-  active_instances: number | null;
-}
-
-export interface SeriesPage {
-  topic: string;
-  step: string;
-  from: number;
-  to: number;
-  points: SeriesPoint[];
-}
-
-/** `GET …/instances/:instanceId`: the instance's state, uptime percent per window, its hours. */
-export interface InstanceHistory extends InstanceState {
-  topic: string;
-  uptime: { '24h': number; '7d': number; '30d': number };
-  series: { points: { t: number; attempts: number; failures: number; offline_ms: number }[] };
-}
 
 export interface RestClientOptions {
   /** Gateway base URLs, tried in this order. */

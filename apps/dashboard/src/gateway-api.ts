@@ -1,6 +1,5 @@
 // The REST calls the page makes: the topic list, pages of past events (for the chart and the feed after a load), series and instance history.
-import type { InstanceState, PulseEvent } from '#pulse/contracts';
-import type { SeriesStep } from './series-range.js';
+import type { InstanceHistory, PulseEvent, SeriesPoint, SeriesResponse, SeriesStep } from '#pulse/contracts';
 
 export interface TopicInfo {
   topic: string;
@@ -14,52 +13,12 @@ export interface EventsPage {
   events: PulseEvent[];
 }
 
-/** One bucket of `GET …/series` (DESIGN.md, "History"): zeros where nothing happened, gauges null where no tick ran. */
-export interface SeriesPoint {
-  /** Bucket start, ms since 1970. */
-  t: number;
-  attempts: number;
-  successes: number;
-  failures: number;
-  /** Percent, two decimals; 0 without attempts. */
-  success_rate: number;
-  /** Mean of the durations given, ms; 0 when none was. */
-  duration_avg: number;
-  duration_max: number;
-  active_instances: number | null;
-  known_instances?: number | null;
-  /** Attempts that gave a duration; when the server omits it, `attempts` stands in. */
-  duration_count?: number;
-}
-
-export interface SeriesPage {
-  topic: string;
-  step: SeriesStep;
-  from: number;
-  /** Exclusive end. */
-  to: number;
-  points: SeriesPoint[];
-  /** The log position the buckets include (read with them): live events above it are added on top. */
-  seq?: number;
-}
-
-/** One hour of an instance. */
-export interface InstancePoint {
-  t: number;
-  attempts: number;
-  failures: number;
-  offline_ms: number;
-}
-
-/** `GET …/instances/:instanceId`: the instance's state, its uptime and its hourly series. */
-export interface InstanceHistory extends InstanceState {
-  topic: string;
-  first_seen: number | null;
-  offline_since: number | null;
-  /** Percent of each window (since first seen) the instance was not offline. */
-  uptime: { '24h': number; '7d': number; '30d': number };
-  series: { step: '1h'; from: number; to: number; points: InstancePoint[] };
-}
+/**
+ * The series answer (libs/contracts). `seq` (the log position the buckets include, read with them)
+ * and `duration_count` make the live extension exact when the server states them; see live-series.ts.
+ */
+export type SeriesPage = Omit<SeriesResponse, 'points'> & { points: SeriesPagePoint[]; seq?: number };
+export type SeriesPagePoint = SeriesPoint & { duration_count?: number };
 
 /** Most events one page may carry (the API's limit). */
 export const PAGE_LIMIT = 1000;

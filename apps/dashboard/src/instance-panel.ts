@@ -1,7 +1,8 @@
 // The instance panel (a dialog): one instance's uptime over 24 h / 7 d / 30 d and its hourly attempts and failures.
 import { required, setText } from './dom.js';
 import { formatCount, formatPercent } from './format.js';
-import type { GatewayApi, InstanceHistory } from './gateway-api.js';
+import type { InstanceHistory } from '#pulse/contracts';
+import type { GatewayApi } from './gateway-api.js';
 import { SeriesChart } from './series-chart.js';
 
 const WEEK_MS = 7 * 24 * 3_600_000;

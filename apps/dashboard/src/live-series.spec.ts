@@ -1,7 +1,7 @@
 // The history charts' data: each range's query, and live events added to the server's buckets exactly once.
 import { describe, expect, it } from '@jest/globals';
 import type { PulseEvent } from '#pulse/contracts';
-import type { SeriesPage, SeriesPoint } from './gateway-api.js';
+import type { SeriesPage, SeriesPagePoint } from './gateway-api.js';
 import { LiveSeries, type ChartPoint } from './live-series.js';
 import { RANGE_KEYS, RANGES, seriesQuery, STEP_MS } from './series-range.js';
 
@@ -42,12 +42,12 @@ const tick = (ts: number, active: number): PulseEvent => ({
 });
 
 /** An empty bucket as the server answers it: zeros, and null for the gauges. */
-const zero = (t: number): SeriesPoint => ({ t, attempts: 0, successes: 0, failures: 0, success_rate: 0, duration_avg: 0, duration_max: 0, active_instances: null, known_instances: null });
+const zero = (t: number): SeriesPagePoint => ({ t, attempts: 0, successes: 0, failures: 0, success_rate: 0, duration_avg: 0, duration_max: 0, active_instances: null, known_instances: null });
 
 /** What the server answers for `events` (all of them counted) over `count` 1-minute buckets ending with the bucket of `now`. */
 function serverPage(events: PulseEvent[], now: number, count: number, options: { seq: boolean; durationCount: boolean }): SeriesPage {
   const last = now - (now % MIN);
-  const points: SeriesPoint[] = [];
+  const points: SeriesPagePoint[] = [];
   for (let t = last - (count - 1) * MIN; t <= last; t += MIN) {
     const point = zero(t);
     let durationSum = 0;
@@ -95,7 +95,7 @@ describe('LiveSeries', () => {
 
   it('adds to the bucket the server already counted (its sums, weighted by duration_count), not over it', () => {
     const live = new LiveSeries(MIN, 1);
-    const point: SeriesPoint = { t: T0, attempts: 4, successes: 3, failures: 1, success_rate: 75, duration_avg: 100, duration_max: 150, active_instances: 5, known_instances: 6, duration_count: 2 };
+    const point: SeriesPagePoint = { t: T0, attempts: 4, successes: 3, failures: 1, success_rate: 75, duration_avg: 100, duration_max: 150, active_instances: 5, known_instances: 6, duration_count: 2 };
     live.load({ topic: 't', step: '1m', from: T0, to: T0 + 10_000, points: [point], seq: 10 }, T0 + 10_000);
     seq = 10;
     live.add(attempt(T0 + 20_000, 'success', 400));

@@ -1,6 +1,6 @@
 // The charted series: the buckets `GET …/series` returned, extended by live events without counting any event twice.
 import type { AttemptData, PulseEvent, StatusData } from '#pulse/contracts';
-import type { SeriesPage, SeriesPoint } from './gateway-api.js';
+import type { SeriesPage, SeriesPagePoint } from './gateway-api.js';
 import { bucketStart } from './series-range.js';
 
 /** A bucket as charted: null where there is nothing to draw (no attempts, no duration given, no tick). */
@@ -116,7 +116,7 @@ export class LiveSeries {
 }
 
 /** The server's point as sums. Without `duration_count`, an average above 0 is taken as given by every attempt. */
-function bucketOf(point: SeriesPoint): Bucket {
+function bucketOf(point: SeriesPagePoint): Bucket {
   const durationCount = point.duration_count ?? (point.duration_avg > 0 ? point.attempts : 0);
   return {
     attempts: point.attempts,

@@ -1,8 +1,8 @@
 // The history ranges the page offers (live 10 min … 30 d), and the series query each one makes: step, from, to.
 
-/** Bucket sizes the series endpoint serves. */
-export type SeriesStep = '1m' | '1h' | '1d';
+import type { SeriesStep } from '#pulse/contracts';
 
+/** Bucket sizes the series endpoint serves (as libs/contracts STEP_MS: importing its value would bundle zod). */
 export const STEP_MS: Record<SeriesStep, number> = { '1m': 60_000, '1h': 3_600_000, '1d': 86_400_000 };
 
 export type RangeKey = 'live' | '1h' | '24h' | '7d' | '30d';

@@ -1,7 +1,8 @@
 // `pulse instance <topic> <id>`: one instance's state, uptime and its hourly attempts.
+import type { InstanceHistory } from '#pulse/contracts';
 import { CliError } from '../errors.js';
 import { instanceText, paint } from '../output.js';
-import { HttpError, type InstanceHistory } from '../rest-client.js';
+import { HttpError } from '../rest-client.js';
 import type { CommandContext } from '../context.js';
 
 const DAY_MS = 86_400_000;
