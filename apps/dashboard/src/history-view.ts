@@ -85,7 +85,7 @@ export class HistoryView {
     if (topic === null) return;
     const generation = ++this.generation;
     const query = seriesQuery(this.range, Date.now());
-    const live = new LiveSeries(query.stepMs, Math.round((query.to - query.from) / query.stepMs) + 1);
+    const live = new LiveSeries(query.stepMs, query.count);
     this.live = live;
     this.root.dataset.loaded = 'false';
     this.show(`loading ${RANGES[this.range].label}…`);

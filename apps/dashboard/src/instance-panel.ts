@@ -1,6 +1,6 @@
 // The instance panel (a dialog): one instance's uptime over 24 h / 7 d / 30 d and its hourly attempts and failures.
 import { required, setText } from './dom.js';
-import { formatCount, formatPercent } from './format.js';
+import { formatCount, formatUptime } from './format.js';
 import type { InstanceHistory } from '#pulse/contracts';
 import type { GatewayApi } from './gateway-api.js';
 import { SeriesChart } from './series-chart.js';
@@ -83,7 +83,7 @@ export class InstancePanel {
 
   private fillUptime(window: (typeof WINDOWS)[number], percent: number | null): void {
     const cell = required(this.dialog, `[data-testid="uptime-${window}"]`);
-    setText(cell, percent === null ? '–' : formatPercent(percent));
+    setText(cell, percent === null ? '–' : formatUptime(percent));
     cell.dataset.value = percent === null ? '' : String(percent);
   }
 

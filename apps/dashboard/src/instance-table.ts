@@ -1,7 +1,7 @@
 // The instance table: keyed rows, sortable by any column, ages and countdowns re-rendered locally every second; a row opens its instance's panel.
 import type { InstanceState } from '#pulse/contracts';
 import { el, setText } from './dom.js';
-import { formatAgo, formatCount, formatCountdown, formatPercent } from './format.js';
+import { formatAgo, formatCount, formatCountdown, formatUptime } from './format.js';
 
 export type SortKey = 'id' | 'status' | 'last_seen' | 'next_action_at' | 'attempts' | 'successes' | 'failures';
 
@@ -131,7 +131,7 @@ export class InstanceTable {
 
   private fillUptime(row: Row): void {
     const percent = this.uptimes.get(row.instance.id);
-    setText(row.uptime, percent === undefined || percent === null ? '–' : formatPercent(percent));
+    setText(row.uptime, percent === undefined || percent === null ? '–' : formatUptime(percent));
     if (percent === undefined || percent === null) delete row.uptime.dataset.uptime;
     else row.uptime.dataset.uptime = String(percent);
     row.uptime.classList.toggle('has-failures', percent !== undefined && percent !== null && percent < 99);
@@ -150,7 +150,7 @@ export class InstanceTable {
       tr,
       badge,
       lastSeen: el('td', 'time'),
-      nextAction: el('td', 'time'),
+      nextAction: el('td', 'time wide'),
       attempts: el('td', 'num'),
       successes: el('td', 'num wide'),
       failures: el('td', 'num'),

@@ -12,8 +12,8 @@ const T0 = Date.UTC(2026, 11, 7, 10, 0, 0);
 describe('seriesQuery', () => {
   it('asks for whole buckets ending with the current one, within the server limit of 1,500 points', () => {
     const now = T0 + 37_500;
-    expect(seriesQuery('live', now)).toEqual({ step: '1m', stepMs: MIN, from: T0 - 9 * MIN, to: now });
-    expect(seriesQuery('7d', now)).toEqual({ step: '1h', stepMs: 3_600_000, from: T0 - 167 * 3_600_000, to: now });
+    expect(seriesQuery('live', now)).toEqual({ step: '1m', stepMs: MIN, from: T0 - 9 * MIN, to: now, count: 10 });
+    expect(seriesQuery('7d', now)).toEqual({ step: '1h', stepMs: 3_600_000, from: T0 - 167 * 3_600_000, to: now, count: 168 });
     for (const range of RANGE_KEYS) {
       const query = seriesQuery(range, now);
       expect(query.from % query.stepMs).toBe(0);

@@ -85,7 +85,8 @@ export class SeriesChart {
             label: line.label,
             stroke,
             width: line.bars ? 0 : (line.width ?? 1.5),
-            points: { show: false },
+            // A value between gaps (one bucket with attempts, the first tick) has no line to draw: show it as a dot.
+            points: { show: line.bars ? false : (u, i, i0, i1) => hasLoneValue(u.data[i] ?? [], i0, i1), size: 5, fill: stroke },
             spanGaps: false,
             ...(line.fill || line.bars ? { fill: line.bars ? `${stroke}cc` : `${stroke}22` } : {}),
             ...(line.bars && bars ? { paths: bars } : {}),
@@ -95,4 +96,13 @@ export class SeriesChart {
     };
     this.plot = new uPlot(options, this.data, this.container);
   }
+}
+
+/** Some value in [i0, i1] has no value on either side, so a line cannot show it. */
+function hasLoneValue(values: ArrayLike<number | null | undefined>, i0: number, i1: number): boolean {
+  for (let i = i0; i <= i1; i++) {
+    if (values[i] == null) continue;
+    if (values[i - 1] == null && values[i + 1] == null) return true;
+  }
+  return false;
 }

@@ -41,6 +41,8 @@ export interface SeriesQuery {
   from: number;
   /** `now`: the current bucket is the last one. */
   to: number;
+  /** Buckets shown, the current one included. */
+  count: number;
 }
 
 /** The bucket that holds `ts`: its start. Buckets are aligned to the epoch (UTC), as the server aligns them. */
@@ -52,6 +54,6 @@ export function bucketStart(ts: number, stepMs: number): number {
 export function seriesQuery(range: RangeKey, now: number): SeriesQuery {
   const { spanMs, step } = RANGES[range];
   const stepMs = STEP_MS[step];
-  const buckets = Math.ceil(spanMs / stepMs);
-  return { step, stepMs, from: bucketStart(now, stepMs) - (buckets - 1) * stepMs, to: now };
+  const count = Math.ceil(spanMs / stepMs);
+  return { step, stepMs, from: bucketStart(now, stepMs) - (count - 1) * stepMs, to: now, count };
 }
