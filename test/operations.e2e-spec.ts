@@ -10,7 +10,7 @@ import { io, type Socket } from 'socket.io-client';
 import { EVENT_DATA_SCHEMAS, MONITOR_QUEUE, type PulseEvent } from '#pulse/contracts';
 import { PROJECT_ROOT } from '#pulse/stack';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
-import { errorBodySchema, eventsPageSchema, replayOkSchema, snapshotSchema, subscribeOkSchema, topicListSchema, appendedSchema } from '../apps/gateway/src/docs/schemas.js';
+import { errorBodySchema, eventsPageSchema, instanceHistorySchema, replayOkSchema, seriesSchema, snapshotSchema, subscribeOkSchema, topicListSchema, appendedSchema } from '../apps/gateway/src/docs/schemas.js';
 import { waitUntil, within } from './support/clients.js';
 
 const suffix = randomUUID().slice(0, 8);
@@ -134,12 +134,14 @@ describe('API documents', () => {
     const result = await validate(structuredClone(document) as never);
     expect(result.valid ? [] : result.errors).toEqual([]);
     expect((await fetch(`${url}/docs`)).status).toBe(200);
-    expect(Object.keys(document.paths as object)).toEqual(expect.arrayContaining(['/api/v1/topics', '/api/v1/topics/{topic}/events', '/api/v1/topics/{topic}/snapshot', '/api/v1/admin/scheduler', '/metrics', '/readyz']));
+    expect(Object.keys(document.paths as object)).toEqual(expect.arrayContaining(['/api/v1/topics', '/api/v1/topics/{topic}/events', '/api/v1/topics/{topic}/snapshot', '/api/v1/topics/{topic}/series', '/api/v1/topics/{topic}/instances/{instanceId}', '/api/v1/admin/scheduler', '/metrics', '/readyz']));
     // The schemas the document is generated from describe what the gateway really answers.
     appendedSchema.parse(await pulse.publish(TOPIC, [heartbeat('web-2')]));
     snapshotSchema.parse(await (await fetch(`${url}/api/v1/topics/${TOPIC}/snapshot`)).json());
     eventsPageSchema.parse(await (await fetch(`${url}/api/v1/topics/${TOPIC}/events?after=0&limit=1000`)).json());
     topicListSchema.parse(await (await fetch(`${url}/api/v1/topics`)).json());
+    seriesSchema.parse(await (await fetch(`${url}/api/v1/topics/${TOPIC}/series?step=1h`)).json());
+    instanceHistorySchema.parse(await (await fetch(`${url}/api/v1/topics/${TOPIC}/instances/web-2`)).json());
     errorBodySchema.parse(await (await fetch(`${url}/api/v1/topics/${TOPIC}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"events":[]}' })).json());
   });
 

@@ -70,6 +70,8 @@ export interface EventStoreOptions {
   now?: () => number;
   /** How long series buckets of each step are kept after they end (ms). @default 48 h, 90 d, 730 d (1h also bounds instance hours) */
   seriesRetentionMs?: Record<SeriesStep, number>;
+  /** Keep the history (series, instance hours)? Off only to measure what it costs. @default true */
+  history?: boolean;
   /**
    * An append that Redis runs later than this after it was sent appends nothing (it fails with
    * LATE): by then its caller has timed out and answered "not appended", so it must not happen.
@@ -183,7 +185,7 @@ export class EventStore {
   /** The arguments APPEND and TICK share; the bell only on a Redis Cluster, whose log tails wait on it. */
   private baseArgs(topic: string): (string | number)[] {
     const keep = this.retention;
-    return [newEpoch(), this.now(), this.options.retention, this.options.idempotencyWindowMs, this.redis.isCluster ? bellChannel(topic) : '', historyPrefix(topic), keep['1m'], keep['1h'], keep['1d']];
+    return [newEpoch(), this.now(), this.options.retention, this.options.idempotencyWindowMs, this.redis.isCluster ? bellChannel(topic) : '', this.options.history === false ? '' : historyPrefix(topic), keep['1m'], keep['1h'], keep['1d']];
   }
 
   /** Appends events in one atomic call: contiguous seqs, projections and trimming together. */

@@ -25,20 +25,23 @@ export type ScriptRunner = (keys: string[], args: (string | number)[]) => Promis
 
 const DAY_MS = STEP_MS['1d'];
 
-/** The stored field of each bucket member. */
-const FIELD: Record<string, keyof Bucket> = { a: 'attempts', f: 'failures', ds: 'duration_sum_us', dc: 'duration_count', dm: 'duration_max_us', ai: 'active_instances', ki: 'known_instances' };
+/** The stored field of each bucket member; dn (attempts without a duration) stands for the duration count. */
+const FIELD: Record<string, keyof Bucket | 'dn'> = { a: 'attempts', f: 'failures', ds: 'duration_sum_us', dn: 'dn', dm: 'duration_max_us', ai: 'active_instances', ki: 'known_instances' };
 
-/** A bucket as stored: flat HGETALL fields a f ds dc dm ai ki. */
+/** A bucket as stored: flat HGETALL fields a f ds dn dm ai ki. */
 function bucketOf(flat: string[]): Bucket {
   const bucket = emptyBucket();
+  let withoutDuration = 0;
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const name = FIELD[flat[i]!];
-    if (name) bucket[name] = Number(flat[i + 1]);
+    if (name === 'dn') withoutDuration = Number(flat[i + 1]);
+    else if (name) bucket[name] = Number(flat[i + 1]);
   }
+  bucket.duration_count = bucket.attempts - withoutDuration;
   return bucket;
 }
 
-/** A bucket as the scripts store it (zero counters and unknown gauges left out). */
+/** A bucket as the scripts store it (zero counters and unknown gauges left out; dn for the attempts without a duration). */
 function fieldsOf(bucket: Bucket): (string | number)[] {
   const fields: (string | number)[] = [];
   const put = (name: string, value: number | null, keep: boolean) => {
@@ -46,9 +49,9 @@ function fieldsOf(bucket: Bucket): (string | number)[] {
   };
   put('a', bucket.attempts, bucket.attempts > 0);
   put('f', bucket.failures, bucket.failures > 0);
-  put('ds', bucket.duration_sum_us, bucket.duration_count > 0);
-  put('dc', bucket.duration_count, bucket.duration_count > 0);
-  put('dm', bucket.duration_max_us, bucket.duration_count > 0);
+  put('ds', bucket.duration_sum_us, bucket.duration_sum_us > 0);
+  put('dn', bucket.attempts - bucket.duration_count, bucket.attempts > bucket.duration_count);
+  put('dm', bucket.duration_max_us, bucket.duration_max_us > 0);
   put('ai', bucket.active_instances, true);
   put('ki', bucket.known_instances, true);
   return fields;
@@ -216,10 +219,41 @@ export class History {
     return result;
   }
 
+  /**
+   * Bytes of Redis memory (MEMORY USAGE) that the topic's history keeps at `at` on the events'
+   * clock: the buckets of [from, to) of every step and the given instances' days whose retention has
+   * not run out by then, and the availability hash. For measuring (the bench), not for serving.
+   */
+  async footprint(topic: string, from: number, to: number, instanceIds: string[], at: number): Promise<{ series: number; instances: Record<string, number>; keys: number }> {
+    const usage = async (keys: string[]): Promise<number[]> => {
+      const sizes: number[] = [];
+      for (let i = 0; i < keys.length; i += 1000) {
+        const pipeline = this.redis.pipeline();
+        for (const key of keys.slice(i, i + 1000)) pipeline.call('MEMORY', 'USAGE', key, 'SAMPLES', '0');
+        for (const [error, size] of (await pipeline.exec()) ?? []) sizes.push(error ? 0 : Number(size ?? 0));
+      }
+      return sizes;
+    };
+    const seriesKeys: string[] = [];
+    for (const step of SERIES_STEPS) {
+      const size = STEP_MS[step];
+      for (let t = from - (from % size); t < to; t += size) if (t + size + this.retention[step] > at) seriesKeys.push(bucketKey(topic, step, t));
+    }
+    const series = await usage(seriesKeys);
+    const instances: Record<string, number> = {};
+    for (const id of instanceIds) {
+      const days: string[] = [];
+      for (let day = from - (from % DAY_MS); day < to; day += DAY_MS) if (day + DAY_MS + this.retention['1h'] > at) days.push(instanceDayKey(topic, id, day));
+      instances[id] = (await usage(days)).reduce((a, b) => a + b, 0);
+    }
+    const [avail] = await usage([topicKeys(topic)[KEY.avail]!]);
+    return { series: series.reduce((a, b) => a + b, 0) + avail!, instances, keys: series.filter((size) => size > 0).length };
+  }
+
   /** Writes the rebuilt buckets, if nothing was appended since the rebuild at `seq`; false when the log moved on. */
   async apply(topic: string, seq: number, rebuild: HistoryRebuild): Promise<boolean> {
     if (rebuild.writes.length === 0) return true;
-    const args: (string | number)[] = [seq, rebuild.hm];
+    const args: (string | number)[] = [seq, rebuild.hm, historyPrefix(topic)];
     const now = this.now();
     for (const write of rebuild.writes) args.push(write.key, Math.max(1, write.expiry - now), write.fields.length / 2, ...write.fields);
     return (await this.replaceScript(topicKeys(topic), args)) === 1;

@@ -22,7 +22,7 @@ export const KEY = { log: 0, meta: 1, idem: 2, idemx: 3, stats: 4, instances: 5,
 
 /**
  * Prefix of a topic's history keys, which the scripts complete (in the topic's slot):
- * `<prefix><step>:<bucket start ms>` hash of one series bucket (a f ds dc dm ai ki), and
+ * `<prefix><step>:<bucket start ms>` hash of one series bucket (a f ds dn dm ai ki: attempts, failures, duration sum µs, attempts without a duration, max µs, gauges), and
  * `<prefix>i:<instance id>:<day start ms>` hash of one instance-day (fields <hour 0-23><a|f|o>).
  * Every one carries its expiry (bucket end + the step's retention): Redis drops old history, nothing scans for it.
  */

@@ -6,9 +6,13 @@ local log, meta, idem, idemx, avail = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[1
 local LIVE = { KEYS[5], KEYS[6], KEYS[7] }
 local BASE = { KEYS[8], KEYS[9], KEYS[10] }
 local epoch_candidate, now, retention, idem_window, bell = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+-- The history key prefix; '' keeps no history (the bench's baseline).
 local HP = ARGV[6]
+local HISTORY = HP ~= ''
 local STEP = { ['1m'] = 60000, ['1h'] = 3600000, ['1d'] = 86400000 }
 local KEEP = { ['1m'] = tonumber(ARGV[7]), ['1h'] = tonumber(ARGV[8]), ['1d'] = tonumber(ARGV[9]) }
+-- One read of the log's meta for the epoch and the history's minute (see history_begin).
+local meta_fields = redis.call('HMGET', meta, 'epoch', 'hm', 'hdm')
 
 -- Returns the instance and whether it is new (no entry yet).
 local function get_instance(p, id)
@@ -75,49 +79,62 @@ local function bucket_key(step, t) return HP .. step .. ':' .. ms(t) end
 local function expire_in(key, at) redis.call('PEXPIRE', key, math.max(1, at - now)) end
 local function expire_bucket(step, t) expire_in(bucket_key(step, t), t + STEP[step] + KEEP[step]) end
 
--- Adds counters acc = { a, f, ds, dc, dm } into the bucket of \`step\` that starts at t.
+-- Adds counters acc = { a, f, ds, dn, dm } into the bucket of \`step\` that starts at t. dn counts
+-- the attempts without a duration (rare), so that an attempt with one costs no extra count.
 local function add_counters(step, t, acc)
   local key = bucket_key(step, t)
   if redis.call('HINCRBY', key, 'a', acc.a) == acc.a then expire_bucket(step, t) end
   if acc.f > 0 then redis.call('HINCRBY', key, 'f', acc.f) end
-  if acc.dc > 0 then
-    redis.call('HINCRBY', key, 'ds', acc.ds)
-    redis.call('HINCRBY', key, 'dc', acc.dc)
-    if acc.dm > tonumber(redis.call('HGET', key, 'dm') or '-1') then redis.call('HSET', key, 'dm', acc.dm) end
-  end
+  if acc.ds > 0 then redis.call('HINCRBY', key, 'ds', acc.ds) end
+  if acc.dn > 0 then redis.call('HINCRBY', key, 'dn', acc.dn) end
+  if acc.dm > 0 and acc.dm > tonumber(redis.call('HGET', key, 'dm') or '0') then redis.call('HSET', key, 'dm', acc.dm) end
 end
 
 -- The append folds attempts into the minute being written (meta field hm); when a call comes in a
 -- later minute, that minute is rolled up into its hour and day once. A minute behind hm (another
 -- process's clock is behind) goes into all three steps at once. Reads add minute hm to its hour and day.
+-- meta hdm is the largest duration written into minute hm, so that most appends need not read it.
 local minute = now - now % 60000
-local acc = { a = 0, f = 0, ds = 0, dc = 0, dm = 0 }
+local acc = { a = 0, f = 0, ds = 0, dn = 0, dm = 0 }
 local late = false
+local hdm = tonumber(meta_fields[3] or '0')
 local function history_begin()
-  local hm = tonumber(redis.call('HGET', meta, 'hm') or '')
+  if not HISTORY then return end
+  local hm = tonumber(meta_fields[2] or '')
   if hm == nil or minute > hm then
     if hm ~= nil then
       local raw = redis.call('HGETALL', bucket_key('1m', hm))
       local h = {}
       for i = 1, #raw, 2 do h[raw[i]] = tonumber(raw[i + 1]) end
       if (h.a or 0) > 0 then
-        local rolled = { a = h.a, f = h.f or 0, ds = h.ds or 0, dc = h.dc or 0, dm = h.dm or 0 }
+        local rolled = { a = h.a, f = h.f or 0, ds = h.ds or 0, dn = h.dn or 0, dm = h.dm or 0 }
         add_counters('1h', hm - hm % 3600000, rolled)
         add_counters('1d', hm - hm % 86400000, rolled)
       end
     end
-    redis.call('HSET', meta, 'hm', minute)
+    redis.call('HSET', meta, 'hm', minute, 'hdm', 0)
+    hdm = 0
   elseif minute < hm then
     late = true
   end
 end
 
 local function history_end()
-  if acc.a == 0 then return end
-  add_counters('1m', minute, acc)
+  if acc.a == 0 or not HISTORY then return end
   if late then
+    add_counters('1m', minute, acc)
     add_counters('1h', now - now % 3600000, acc)
     add_counters('1d', now - now % 86400000, acc)
+    return
+  end
+  local key = bucket_key('1m', minute)
+  if redis.call('HINCRBY', key, 'a', acc.a) == acc.a then expire_bucket('1m', minute) end
+  if acc.f > 0 then redis.call('HINCRBY', key, 'f', acc.f) end
+  if acc.ds > 0 then redis.call('HINCRBY', key, 'ds', acc.ds) end
+  if acc.dn > 0 then redis.call('HINCRBY', key, 'dn', acc.dn) end
+  if acc.dm > hdm then
+    redis.call('HSET', key, 'dm', acc.dm)
+    redis.call('HSET', meta, 'hdm', acc.dm)
   end
 end
 
@@ -148,6 +165,7 @@ end
 
 -- Folds one appended event into the history; before/after/created come from fold().
 local function history(etype, d, before, after, created)
+  if not HISTORY then return end
   if etype == 'attempt.recorded' then
     local failed = d.outcome == 'success' and 0 or 1
     acc.a = acc.a + 1
@@ -155,8 +173,9 @@ local function history(etype, d, before, after, created)
     if type(d.durationMs) == 'number' then
       local us = math.floor(d.durationMs * 1000 + 0.5)
       acc.ds = acc.ds + us
-      acc.dc = acc.dc + 1
       if us > acc.dm then acc.dm = us end
+    else
+      acc.dn = acc.dn + 1
     end
     local key = instance_day_key(d.instanceId, day)
     if redis.call('HINCRBY', key, hour_field .. 'a', 1) == 1 then expire_in(key, day + 86400000 + KEEP['1h']) end
@@ -175,6 +194,7 @@ end
 
 -- The tick's gauges, into the minute, hour and day of now.
 local function gauges(active, known)
+  if not HISTORY then return end
   for step, size in pairs(STEP) do
     local t = now - now % size
     redis.call('HSET', bucket_key(step, t), 'ai', active, 'ki', known)
@@ -182,7 +202,7 @@ local function gauges(active, known)
   end
 end
 
-local epoch = redis.call('HGET', meta, 'epoch')
+local epoch = meta_fields[1]
 local function ensure_epoch()
   if not epoch then
     epoch = epoch_candidate
@@ -403,25 +423,29 @@ return out
 `;
 
 /**
- * HISTORY_REPLACE: KEYS = topicKeys(topic); ARGV = expected head, expected hm ('' for none), then
- * per bucket: key, TTL ms, field count n, n field/value pairs. Rewrites each bucket whole (no
- * fields: deleted) if nothing was appended since the rebuild read it; returns 1, or 0 if the log moved on.
+ * HISTORY_REPLACE: KEYS = topicKeys(topic); ARGV = expected head, expected hm ('' for none), history
+ * key prefix, then per bucket: key, TTL ms, field count n, n field/value pairs. Rewrites each
+ * bucket whole (no fields: deleted) if nothing was appended since the rebuild read it; returns 1,
+ * or 0 if the log moved on.
  */
 export const HISTORY_REPLACE_LUA = `
 local meta = KEYS[2]
 if tonumber(redis.call('HGET', meta, 'head') or '-1') ~= tonumber(ARGV[1]) then return 0 end
-if (redis.call('HGET', meta, 'hm') or '') ~= ARGV[2] then return 0 end
-local i = 3
+local hm = redis.call('HGET', meta, 'hm') or ''
+if hm ~= ARGV[2] then return 0 end
+local i = 4
 while i <= #ARGV do
-  local key, expiry, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  local key, ttl, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   redis.call('DEL', key)
   if n > 0 then
     local args = {}
     for j = 1, 2 * n do args[j] = ARGV[i + 2 + j] end
     redis.call('HSET', key, unpack(args))
-    redis.call('PEXPIRE', key, expiry)
+    redis.call('PEXPIRE', key, ttl)
   end
   i = i + 3 + 2 * n
 end
+-- The largest duration of the minute being written, as the append keeps it (meta hdm).
+if hm ~= '' then redis.call('HSET', meta, 'hdm', redis.call('HGET', ARGV[3] .. '1m:' .. hm, 'dm') or 0) end
 return 1
 `;

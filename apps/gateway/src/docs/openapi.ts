@@ -1,8 +1,8 @@
 // The OpenAPI 3.1 document of the REST API, generated from the same zod schemas the gateway validates with and answers by.
 import type { OpenAPIV3_1 } from 'openapi-types';
-import { MAX_INGEST_BATCH, MAX_REPLAY_LIMIT, type TickSummary } from '#pulse/contracts';
+import { MAX_INGEST_BATCH, MAX_REPLAY_LIMIT, MAX_SERIES_POINTS, SERIES_STEPS, type TickSummary } from '#pulse/contracts';
 import { z } from 'zod';
-import { appendedSchema, errorBodySchema, eventSchema, eventsPageSchema, ingestBodySchema, jsonSchema, snapshotSchema, topicListSchema } from './schemas.js';
+import { appendedSchema, errorBodySchema, eventSchema, eventsPageSchema, ingestBodySchema, instanceHistorySchema, jsonSchema, seriesSchema, snapshotSchema, topicListSchema } from './schemas.js';
 
 const tickSummarySchema = z.strictObject({ tickAt: z.number().int(), topics: z.number().int(), appended: z.number().int(), durationMs: z.number() }) satisfies z.ZodType<TickSummary>;
 const schedulerSchema = z.strictObject({
@@ -78,6 +78,45 @@ export function openApiDocument(): OpenAPIV3_1.Document {
       '/api/v1/topics/{topic}/snapshot': {
         get: { operationId: 'snapshot', summary: 'The fold of the topic\'s log up to `seq` (viewer or admin)', tags: ['log'], parameters: [topicParameter], responses: { '200': json(ref('Snapshot'), 'Status, statistics and instances as of `seq`'), ...guarded, '404': error('NOT_FOUND: the topic has no events'), '503': error('UNAVAILABLE') } },
       },
+      '/api/v1/topics/{topic}/series': {
+        get: {
+          operationId: 'series',
+          summary: 'The topic\'s history at one step: every bucket of [from, to), zeros where nothing happened (viewer or admin)',
+          tags: ['history'],
+          parameters: [
+            topicParameter,
+            { name: 'step', in: 'query', description: 'Bucket size; 1m buckets are kept 48 h, 1h 90 d, 1d 730 d by default (PULSE_SERIES_RETENTION)', schema: { type: 'string', enum: [...SERIES_STEPS], default: '1m' } },
+            { name: 'from', in: 'query', description: 'Start, ms since 1970, rounded down to the step; default: 60 steps before `to`', schema: { type: 'integer', minimum: 0 } },
+            { name: 'to', in: 'query', description: 'End (exclusive), ms since 1970; default: now', schema: { type: 'integer', minimum: 0 } },
+          ],
+          responses: {
+            '200': json(ref('Series'), `One point per bucket (at most ${MAX_SERIES_POINTS}); a topic with no events reads as zeros with null gauges`),
+            '400': error(`BAD_REQUEST: a step other than ${SERIES_STEPS.join(', ')}, from after to, a number that is not one, or more than ${MAX_SERIES_POINTS} points`),
+            ...guarded,
+            '503': error('UNAVAILABLE'),
+          },
+        },
+      },
+      '/api/v1/topics/{topic}/instances/{instanceId}': {
+        get: {
+          operationId: 'instance',
+          summary: 'One instance: its state, uptime over 24 h / 7 d / 30 d (since first seen, from its offline transitions) and its hours (viewer or admin)',
+          tags: ['history'],
+          parameters: [
+            topicParameter,
+            { name: 'instanceId', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 128 } },
+            { name: 'from', in: 'query', description: 'Start of the hourly series, ms since 1970; default: 24 h before `to`', schema: { type: 'integer', minimum: 0 } },
+            { name: 'to', in: 'query', description: 'End (exclusive) of the hourly series; default: now', schema: { type: 'integer', minimum: 0 } },
+          ],
+          responses: {
+            '200': json(ref('InstanceHistory'), 'The instance'),
+            '400': error('BAD_REQUEST: a bad range'),
+            ...guarded,
+            '404': error('NOT_FOUND: the topic has no such instance (never seen, or removed after PULSE_INSTANCE_FORGET_MS offline)'),
+            '503': error('UNAVAILABLE'),
+          },
+        },
+      },
       '/api/v1/admin/presence': {
         get: { operationId: 'presence', summary: 'Sockets live on each topic across all gateways (admin)', tags: ['admin'], responses: { '200': json(jsonSchema(presenceSchema), 'Viewers per topic'), ...guarded } },
       },
@@ -112,6 +151,8 @@ export function openApiDocument(): OpenAPIV3_1.Document {
         EventsPage: jsonSchema(eventsPageSchema),
         Snapshot: jsonSchema(snapshotSchema),
         TopicList: jsonSchema(topicListSchema),
+        Series: jsonSchema(seriesSchema),
+        InstanceHistory: jsonSchema(instanceHistorySchema),
         Error: jsonSchema(errorBodySchema),
       },
     },

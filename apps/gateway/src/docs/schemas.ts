@@ -13,7 +13,11 @@ import {
   subscribeRequestSchema,
   topicSchema,
   unsubscribeRequestSchema,
+  MAX_SERIES_POINTS,
+  SERIES_STEPS,
   type ErrorBody,
+  type InstanceHistory,
+  type SeriesResponse,
   type PulseEvent,
   type ReplayOk,
   type ResyncReason,
@@ -76,3 +80,42 @@ export function jsonSchema(schema: z.ZodType, target: 'draft-2020-12' | 'draft-7
   const { $schema: _, ...rest } = z.toJSONSchema(schema, { target, io, unrepresentable: 'any' }) as Record<string, unknown>;
   return rest;
 }
+
+const countSchema = z.number().int().min(0);
+const gaugeSchema = countSchema.nullable();
+
+export const seriesSchema = z.strictObject({
+  topic: topicSchema,
+  step: z.enum(SERIES_STEPS),
+  from: z.number().int(),
+  to: z.number().int(),
+  points: z
+    .array(
+      z.strictObject({
+        t: z.number().int(),
+        attempts: countSchema,
+        successes: countSchema,
+        failures: countSchema,
+        success_rate: z.number().min(0).max(100),
+        duration_avg: z.number().min(0),
+        duration_max: z.number().min(0),
+        active_instances: gaugeSchema,
+        known_instances: gaugeSchema,
+      }),
+    )
+    .max(MAX_SERIES_POINTS),
+}) satisfies z.ZodType<SeriesResponse>;
+
+const percentSchema = z.number().min(0).max(100);
+export const instanceHistorySchema = instanceStateSchema.extend({
+  topic: topicSchema,
+  first_seen: z.number().int().nullable(),
+  offline_since: z.number().int().nullable(),
+  uptime: z.strictObject({ '24h': percentSchema, '7d': percentSchema, '30d': percentSchema }),
+  series: z.strictObject({
+    step: z.literal('1h'),
+    from: z.number().int(),
+    to: z.number().int(),
+    points: z.array(z.strictObject({ t: z.number().int(), attempts: countSchema, failures: countSchema, offline_ms: countSchema })).max(MAX_SERIES_POINTS),
+  }),
+}) satisfies z.ZodType<InstanceHistory>;
