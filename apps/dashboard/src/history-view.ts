@@ -29,6 +29,12 @@ export class HistoryView {
   /** Bumped on every reload: a late answer for an older range or topic is dropped. */
   private generation = 0;
   private frame = 0;
+  /**
+   * The least (local arrival time − server stamp) of the live events seen: how far the local clock
+   * runs ahead of the server's, plus the quickest delivery. Turns the local time an answer arrived
+   * into the server's time for the fallback watermark of LiveSeries.
+   */
+  private clockLead: number | null = null;
 
   constructor(
     document: ParentNode,
@@ -59,6 +65,8 @@ export class HistoryView {
 
   /** Every live event of the followed topic, in seq order. */
   add(event: PulseEvent): void {
+    const lead = Date.now() - event.ts;
+    if (this.clockLead === null || lead < this.clockLead) this.clockLead = lead;
     if (this.live?.add(event)) this.invalidate();
   }
 
@@ -92,7 +100,7 @@ export class HistoryView {
     void this.api.series(topic, query.step, query.from, query.to).then(
       (page) => {
         if (generation !== this.generation) return;
-        live.load(page ?? { topic, step: query.step, from: query.from, to: query.to, points: [] }, Date.now());
+        live.load(page ?? { topic, step: query.step, from: query.from, to: query.to, points: [] }, Date.now() - (this.clockLead ?? 0));
         this.root.dataset.loaded = 'true';
         this.root.dataset.watermark = page?.seq === undefined ? 'time' : String(page.seq);
         this.show(null);

@@ -28,9 +28,10 @@ interface Bucket {
 
 /**
  * Which events the loaded buckets already include. `seq`: exactly those up to it (the server read
- * the buckets and the head together). `ts`: the fallback for a server that does not say — events
- * stamped at or before the moment the answer arrived are taken as counted; an event appended
- * during the request's round trip is then missed rather than counted twice.
+ * the buckets and the head together). `ts`: the fallback while the series answer states no seq —
+ * events stamped at or before the moment the answer arrived (on the server's clock, as estimated
+ * from the live events' stamps) are taken as counted; an event appended during the last leg of
+ * the round trip can then be missed, and none is counted twice unless the estimate is off.
  */
 export type Watermark = { seq: number } | { ts: number };
 
