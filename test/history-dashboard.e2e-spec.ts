@@ -169,6 +169,11 @@ describe('history dashboard', () => {
     // 100 unless a keep-alive heartbeat came later than the TTL on a loaded machine: then a little less.
     const shown = await until('an uptime for each of the fleet', (v) => ['i-1', 'i-2', 'i-3'].every((id) => Number(v.rows.find((row) => row.id === id)?.uptime) > 50));
     expect(shown.rows.map((row) => row.id)).toEqual(expect.arrayContaining(['i-1', 'i-2', 'i-3']));
+    // Sorting by uptime puts the least available first.
+    await thePage().click('th[data-key="uptime"] button');
+    expect(await thePage().getAttribute('th[data-key="uptime"]', 'aria-sort')).toBe('ascending');
+    const sorted = (await view()).rows.map((row) => Number(row.uptime ?? Infinity));
+    expect(sorted).toEqual([...sorted].sort((a, b) => a - b));
     await thePage().screenshot({ path: join(ARTIFACTS, 'history.png'), fullPage: true });
 
     await thePage().click('[data-testid="instance-row"][data-id="i-1"]');

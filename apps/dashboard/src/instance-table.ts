@@ -3,9 +3,9 @@ import type { InstanceState } from '#pulse/contracts';
 import { el, setText } from './dom.js';
 import { formatAgo, formatCount, formatCountdown, formatUptime } from './format.js';
 
-export type SortKey = 'id' | 'status' | 'last_seen' | 'next_action_at' | 'attempts' | 'successes' | 'failures';
+export type SortKey = 'id' | 'status' | 'last_seen' | 'next_action_at' | 'attempts' | 'successes' | 'failures' | 'uptime';
 
-const SORT_KEYS: ReadonlySet<string> = new Set<SortKey>(['id', 'status', 'last_seen', 'next_action_at', 'attempts', 'successes', 'failures']);
+const SORT_KEYS: ReadonlySet<string> = new Set<SortKey>(['id', 'status', 'last_seen', 'next_action_at', 'attempts', 'successes', 'failures', 'uptime']);
 /** Columns whose first click sorts largest/latest first. */
 const DESCENDING_FIRST: ReadonlySet<SortKey> = new Set<SortKey>(['last_seen', 'attempts', 'successes', 'failures']);
 
@@ -75,7 +75,9 @@ export class InstanceTable {
   setUptime(id: string, percent: number | null): void {
     this.uptimes.set(id, percent);
     const row = this.rows.get(id);
-    if (row) this.fillUptime(row);
+    if (!row) return;
+    this.fillUptime(row);
+    if (this.sortKey === 'uptime') this.order();
   }
 
   /** Ids of the rows shown. */
@@ -116,7 +118,13 @@ export class InstanceTable {
     const key = this.sortKey;
     let result: number;
     if (key === 'id' || key === 'status') result = a[key].localeCompare(b[key], 'en', { numeric: true });
-    else if (key === 'next_action_at') {
+    else if (key === 'uptime') {
+      // Not read yet sorts last either way.
+      const ua = this.uptimes.get(a.id) ?? null;
+      const ub = this.uptimes.get(b.id) ?? null;
+      if (ua === null || ub === null) return (ua === null ? 1 : 0) - (ub === null ? 1 : 0) || a.id.localeCompare(b.id, 'en', { numeric: true });
+      result = ua - ub;
+    } else if (key === 'next_action_at') {
       // Nothing planned sorts last either way.
       if (a.next_action_at === null || b.next_action_at === null) return (a.next_action_at === null ? 1 : 0) - (b.next_action_at === null ? 1 : 0);
       result = a.next_action_at - b.next_action_at;
@@ -151,7 +159,8 @@ export class InstanceTable {
       badge,
       lastSeen: el('td', 'time'),
       nextAction: el('td', 'time wide'),
-      attempts: el('td', 'num'),
+      // On a phone, failures and uptime say more than the attempts (the tiles have the total).
+      attempts: el('td', 'num wide'),
       successes: el('td', 'num wide'),
       failures: el('td', 'num'),
       uptime: el('td', 'num uptime'),
