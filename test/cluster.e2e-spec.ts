@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Cluster } from 'ioredis';
 import type { PulseClient } from '#pulse/client';
-import type { IngestEvent, PulseEvent } from '#pulse/contracts';
+import type { IngestEvent, PulseEvent, SeriesResponse } from '#pulse/contracts';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
 import { Changes } from './support/clients.js';
 
@@ -138,6 +138,16 @@ describe('Pulse on a Redis Cluster', () => {
       expect(watcher.seen.get(topic)!.events.slice(-3)).toEqual(ticked);
     }
     watcher.client.close();
+    // The history lives in each topic's slot too: its series holds every attempt of its log and the tick's gauges.
+    for (const topic of topics) {
+      const log = await thePulse().log(topic);
+      const day = 86_400_000;
+      const response = await fetch(`${b}/api/v1/topics/${topic}/series?step=1d&from=${log[0]!.ts - day}&to=${Date.now() + 1}`);
+      expect(response.status).toBe(200);
+      const { points } = (await response.json()) as SeriesResponse;
+      expect(points.reduce((sum, point) => sum + point.attempts, 0)).toBe(log.filter((event) => event.type === 'attempt.recorded').length);
+      expect(points.at(-1)!.known_instances).toBeGreaterThan(0);
+    }
   }, 60_000);
 
   it('counts viewers across gateways through the sharded adapter', async () => {

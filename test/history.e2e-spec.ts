@@ -28,7 +28,8 @@ async function get<T>(path: string): Promise<{ status: number; body: T }> {
 }
 
 beforeAll(async () => {
-  pulse = await startPulse({ gateways: 1, workers: 0 });
+  // A worker for the last test (instances forgotten by the real tick); it ticks only when asked.
+  pulse = await startPulse({ gateways: 1, workers: 1, env: { PULSE_INSTANCE_TTL_MS: '1000', PULSE_INSTANCE_FORGET_MS: '1500' } });
   url = pulse.urls[0]!;
   redis = new Redis(pulse.redisUrl, { maxRetriesPerRequest: 1 });
   // The events are appended by a store whose clock the test sets: the same append script the
@@ -148,3 +149,32 @@ describe('GET /api/v1/topics/:topic/instances/:instanceId', () => {
   });
 });
 
+
+// Last: its ticks visit every active topic, the day's topic included.
+describe('instances that come and go', () => {
+  it('removes an instance offline for longer than PULSE_INSTANCE_FORGET_MS with instance.removed, keeping its history', async () => {
+    const topic = `forget-${randomUUID().slice(0, 8)}`;
+    await pulse.publish(topic, [
+      { type: 'instance.heartbeat', data: { instanceId: 'brief' } },
+      { type: 'attempt.recorded', data: { instanceId: 'brief', outcome: 'success', durationMs: 3 } },
+    ]);
+    // Real time has to pass the TTL (1 s) and the forget time (1.5 s): tick until the worker removes it, 20 s at most.
+    const deadline = Date.now() + 20_000;
+    let log = await pulse.log(topic);
+    while (!log.some((event) => event.type === 'instance.removed')) {
+      if (Date.now() > deadline) throw new Error(`no instance.removed within 20 s; the log has ${log.map((event) => event.type).join(', ')}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      await pulse.tick();
+      log = await pulse.log(topic);
+    }
+    const seen = log.find((event) => event.type === 'attempt.recorded')!.ts;
+    expect(log.find((event) => event.type === 'instance.removed')!.data).toEqual({ instanceId: 'brief', last_seen: seen });
+    // Offline first, then removed, each once.
+    expect(log.filter((event) => event.type.startsWith('instance.') && event.type !== 'instance.heartbeat').map((event) => event.type)).toEqual(['instance.offline', 'instance.removed']);
+    expect((await get(`/api/v1/topics/${topic}/instances/brief`)).status).toBe(404);
+    const snapshot = await get<{ instances: unknown[] }>(`/api/v1/topics/${topic}/snapshot`);
+    expect(snapshot.body.instances).toEqual([]);
+    const series = await get<SeriesResponse>(`/api/v1/topics/${topic}/series?step=1h&from=${seen}&to=${Date.now() + 1}`);
+    expect(series.body.points.reduce((sum, point) => sum + point.attempts, 0)).toBe(1);
+  }, 40_000);
+});

@@ -23,6 +23,8 @@ describe('parseConfig', () => {
       PORT: 3000,
       PULSE_TICK_MS: 5000,
       PULSE_INSTANCE_TTL_MS: 30_000,
+      PULSE_INSTANCE_FORGET_MS: 604_800_000,
+      PULSE_SERIES_RETENTION: { '1m': 48 * 3_600_000, '1h': 90 * 86_400_000, '1d': 730 * 86_400_000 },
       PULSE_RETENTION: 100_000,
       PULSE_IDEMPOTENCY_WINDOW_MS: 86_400_000,
       PULSE_TOPIC_IDLE_MS: 86_400_000,
@@ -106,12 +108,21 @@ describe('parseConfig', () => {
     ['PULSE_QUEUE_PREFIX', 'no-hash-tag'],
     ['PULSE_QUEUE_PREFIX', '{a}{b}'],
     ['PULSE_JOBS_KEEP_FAILED', '-1'],
+    ['PULSE_INSTANCE_FORGET_MS', '7d'],
+    ['PULSE_SERIES_RETENTION', '1m:48h,5m:1d'],
+    ['PULSE_SERIES_RETENTION', '1h:forever'],
+    ['PULSE_SERIES_RETENTION', '1m:30s'],
   ])('rejects %s=%j, naming the variable', (name, value) => {
     const error = problemsOf({ [name]: value });
     expect(error.problems).toHaveLength(1);
     expect(error.problems[0]).toContain(name);
     expect(error.message).toContain('Invalid configuration (1 problem)');
     expect(error.message).toContain(name);
+  });
+
+  it('reads PULSE_SERIES_RETENTION per step, keeping the default for a step it does not name', () => {
+    expect(parseConfig({ PULSE_SERIES_RETENTION: '1m:6h, 1d:3650d' }).PULSE_SERIES_RETENTION).toEqual({ '1m': 6 * 3_600_000, '1h': 90 * 86_400_000, '1d': 3650 * 86_400_000 });
+    expect(problemsOf({ PULSE_SERIES_RETENTION: '5m:1d' }).problems).toEqual([expect.stringContaining('"5m:1d" is not <step>:<duration> with step 1m, 1h or 1d')]);
   });
 
   it('takes several REDIS_URLs only as the seed nodes of a cluster', () => {

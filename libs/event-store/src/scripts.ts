@@ -154,10 +154,11 @@ end
 local function close_offline(id, ts)
   local since = tonumber(redis.call('HGET', avail, id .. ':o') or '')
   if since == nil then return end
+  -- Hours before this lie in days whose retention has run out: skip them, however long the period.
   local oldest = now - KEEP['1h'] - 86400000
-  local hour = since - since % 3600000
+  local hour = math.max(since - since % 3600000, oldest - oldest % 3600000)
   while hour < ts do
-    if hour + 3600000 > oldest then add_hour(id, hour, 'o', math.min(ts, hour + 3600000) - math.max(since, hour)) end
+    add_hour(id, hour, 'o', math.min(ts, hour + 3600000) - math.max(since, hour))
     hour = hour + 3600000
   end
   redis.call('HDEL', avail, id .. ':o')
