@@ -155,9 +155,9 @@ function onSnapshot(topic: string, snapshot: Snapshot, reason: SnapshotReason): 
 function onEvent(event: PulseEvent): void {
   if (!projection) return;
   invalidate(projection.apply(event));
-  historyView.add(event);
   if (event.type === 'attempt.recorded') throughput.add(event.ts, (event.data as AttemptData).outcome === 'failure');
   feed.push(event);
+  historyView.add(event);
 }
 
 /**
