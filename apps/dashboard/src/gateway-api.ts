@@ -1,5 +1,5 @@
-// The REST calls the page makes: the topic list and pages of past events (for the chart and the feed after a load).
-import { MAX_PAGES, nextPageLink, type PulseEvent } from '#pulse/contracts';
+// The REST calls the page makes: the topic list, pages of past events (for the chart and the feed after a load), series and instance history.
+import { MAX_PAGES, nextPageLink, type InstanceHistory, type PulseEvent, type SeriesPoint, type SeriesResponse, type SeriesStep } from '#pulse/contracts';
 
 export interface TopicInfo {
   topic: string;
@@ -12,6 +12,13 @@ export interface EventsPage {
   head: number;
   events: PulseEvent[];
 }
+
+/**
+ * The series answer (libs/contracts). `seq` (the log position the buckets include, read with them)
+ * and `duration_count` make the live extension exact when the server states them; see live-series.ts.
+ */
+export type SeriesPage = Omit<SeriesResponse, 'points'> & { points: SeriesPagePoint[]; seq?: number };
+export type SeriesPagePoint = SeriesPoint & { duration_count?: number };
 
 /** Most events one page may carry (the API's limit). */
 export const PAGE_LIMIT = 1000;
@@ -42,6 +49,17 @@ export class GatewayApi {
   /** Events after `after` (exclusive), at most `limit`. */
   async events(topic: string, after: number, limit = PAGE_LIMIT): Promise<EventsPage | null> {
     return this.get<EventsPage>(`/api/v1/topics/${encodeURIComponent(topic)}/events?after=${after}&limit=${Math.min(limit, PAGE_LIMIT)}`);
+  }
+
+  /** Buckets of `step` from `from` to `to`; an unknown topic reads as zeros. */
+  async series(topic: string, step: SeriesStep, from: number, to: number): Promise<SeriesPage | null> {
+    return this.get<SeriesPage>(`/api/v1/topics/${encodeURIComponent(topic)}/series?step=${step}&from=${Math.floor(from)}&to=${Math.floor(to)}`);
+  }
+
+  /** An instance's state, uptime and hourly series; null when the topic does not know it. */
+  async instance(topic: string, instanceId: string, from?: number, to?: number): Promise<InstanceHistory | null> {
+    const range = from !== undefined && to !== undefined ? `?from=${Math.floor(from)}&to=${Math.floor(to)}` : '';
+    return this.get<InstanceHistory>(`/api/v1/topics/${encodeURIComponent(topic)}/instances/${encodeURIComponent(instanceId)}${range}`);
   }
 
   private async get<T>(path: string): Promise<T | null> {
