@@ -1,5 +1,5 @@
 // The REST calls the page makes: the topic list, pages of past events (for the chart and the feed after a load), series and instance history.
-import { MAX_PAGES, nextPageLink, type InstanceHistory, type PulseEvent, type SeriesPoint, type SeriesResponse, type SeriesStep } from '#pulse/contracts';
+import { MAX_PAGES, nextPageLink, type InstanceHistory, type PulseEvent, type SeriesPoint, type SeriesResponse, type SeriesStep, type UptimeList } from '#pulse/contracts';
 
 export interface TopicInfo {
   topic: string;
@@ -60,6 +60,11 @@ export class GatewayApi {
   async instance(topic: string, instanceId: string, from?: number, to?: number): Promise<InstanceHistory | null> {
     const range = from !== undefined && to !== undefined ? `?from=${Math.floor(from)}&to=${Math.floor(to)}` : '';
     return this.get<InstanceHistory>(`/api/v1/topics/${encodeURIComponent(topic)}/instances/${encodeURIComponent(instanceId)}${range}`);
+  }
+
+  /** Every instance's 24 h uptime in one answer. */
+  async uptimes(topic: string): Promise<UptimeList | null> {
+    return this.get<UptimeList>(`/api/v1/topics/${encodeURIComponent(topic)}/uptime?window=24h`);
   }
 
   private async get<T>(path: string): Promise<T | null> {

@@ -1,17 +1,18 @@
-// Keeps the table's 24 h uptime column filled: each shown instance's uptime is read once, then again every minute, a few requests at a time.
+// Keeps the table's 24 h uptime column filled: every instance's uptime in one request, again every minute, or sooner when a new instance appears.
 import type { GatewayApi } from './gateway-api.js';
 
-/** Uptime over 24 h moves slowly: one read per instance per minute is enough. */
+/** Uptime over 24 h moves slowly: one read a minute is enough. */
 const REFRESH_MS = 60_000;
-/** Requests in flight at once, so a big fleet does not flood the gateway on load. */
-const CONCURRENCY = 4;
+/** A new instance is read at the next refresh, but no sooner than this after the last read. */
+const NEW_ID_MS = 5_000;
 
 export class InstanceUptime {
-  /** When each id was last read, for the followed topic. */
-  private readonly readAt = new Map<string, number>();
   private topic: string | null = null;
-  private running = 0;
-  private queue: string[] = [];
+  /** When the followed topic's list was last asked for (0: never). */
+  private readAt = 0;
+  private inFlight = false;
+  /** The ids the last answer covered. */
+  private readonly known = new Set<string>();
 
   constructor(
     private readonly api: GatewayApi,
@@ -21,41 +22,33 @@ export class InstanceUptime {
   /** A new topic: nothing read yet. */
   follow(topic: string): void {
     this.topic = topic;
-    this.readAt.clear();
-    this.queue = [];
+    this.readAt = 0;
+    this.known.clear();
   }
 
-  /** Reads the uptime of every id in `ids` not read within the last minute. */
+  /** Reads every instance's uptime if the last read is a minute old, or an id in `ids` is new to it. */
   refresh(ids: string[], now: number): void {
-    for (const id of ids) {
-      const at = this.readAt.get(id);
-      if (at !== undefined && now - at < REFRESH_MS) continue;
-      this.readAt.set(id, now);
-      this.queue.push(id);
-    }
-    this.pump();
-  }
-
-  private pump(): void {
-    while (this.running < CONCURRENCY && this.queue.length > 0) {
-      const id = this.queue.shift()!;
-      const topic = this.topic;
-      if (topic === null) return;
-      this.running += 1;
-      const now = Date.now();
-      // Only the uptime is needed: an empty hourly range keeps the answer small.
-      void this.api
-        .instance(topic, id, now, now)
-        .then(
-          (history) => {
-            if (topic === this.topic) this.show(id, history?.uptime['24h'] ?? null);
-          },
-          (error: Error) => console.warn(`Pulse: could not read the uptime of ${id}: ${error.message}`),
-        )
-        .finally(() => {
-          this.running -= 1;
-          this.pump();
-        });
-    }
+    const topic = this.topic;
+    if (topic === null || this.inFlight) return;
+    const due = now - this.readAt >= REFRESH_MS || (now - this.readAt >= NEW_ID_MS && ids.some((id) => !this.known.has(id)));
+    if (!due) return;
+    this.readAt = now;
+    this.inFlight = true;
+    void this.api
+      .uptimes(topic)
+      .then(
+        (list) => {
+          if (topic !== this.topic || !list) return;
+          this.known.clear();
+          for (const { id, uptime } of list.instances) {
+            this.known.add(id);
+            this.show(id, uptime);
+          }
+        },
+        (error: Error) => console.warn(`Pulse: could not read the instances' uptime: ${error.message}`),
+      )
+      .finally(() => {
+        this.inFlight = false;
+      });
   }
 }
