@@ -130,6 +130,7 @@ describe('history', () => {
   const page: SeriesResponse = {
     topic: 'demo',
     step: '1h',
+    seq: 0,
     from: t0,
     to: t0 + 2 * hour,
     points: [

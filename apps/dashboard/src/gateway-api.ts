@@ -17,7 +17,7 @@ export interface EventsPage {
  * The series answer (libs/contracts). `seq` (the log position the buckets include, read with them)
  * and `duration_count` make the live extension exact when the server states them; see live-series.ts.
  */
-export type SeriesPage = Omit<SeriesResponse, 'points'> & { points: SeriesPagePoint[]; seq?: number };
+export type SeriesPage = Omit<SeriesResponse, 'points' | 'seq'> & { points: SeriesPagePoint[]; seq?: number };
 export type SeriesPagePoint = SeriesPoint & { duration_count?: number };
 
 /** Most events one page may carry (the API's limit). */

@@ -67,6 +67,8 @@ export interface SeriesResponse {
   from: number;
   /** Exclusive end, as asked. */
   to: number;
+  /** The topic's head when the buckets were read: they count exactly the events up to this seq (0: none). */
+  seq: number;
   points: SeriesPoint[];
 }
 

@@ -113,6 +113,31 @@ describe('History', () => {
     expect((await store.rebuild(topic))!.drift).toEqual([]);
   });
 
+  it('gives each instance its own uptime in the fleet list, whatever order Redis keeps them in', async () => {
+    const topic = uniqueTopic();
+    const t0 = Date.UTC(2026, 4, 2, 8);
+    let clock = t0;
+    const store = new EventStore(redis, { retention: 1000, idempotencyWindowMs: 60_000, now: () => clock });
+    // Seen first: "zz-down", which is offline for a while; then "aa-up", which stays: HKEYS answers them in that order.
+    await store.append(topic, [heartbeat('zz-down')]);
+    await store.append(topic, [heartbeat('aa-up')]);
+    clock = t0 + 2 * 60_000;
+    await store.append(topic, [heartbeat('aa-up')]);
+    await store.tick(topic, { tickAt: 1, nextTickAt: 2, instanceTtlMs: 60_000, instanceForgetMs: 0 });
+    // Back: its offline minutes are closed into its hours, which is where the list reads them from.
+    clock = t0 + 4 * 60_000;
+    await store.append(topic, [heartbeat('aa-up'), heartbeat('zz-down')]);
+    const list = await store.history.uptimes(topic, '24h');
+    expect(list.instances.map((i) => i.id)).toEqual(['aa-up', 'zz-down']);
+    expect(list.instances[0]!.uptime).toBe(100);
+    expect(list.instances[1]!.uptime).toBe((await store.history.instance(topic, 'zz-down'))!.uptime['24h']);
+    expect(list.instances[1]!.uptime).toBeLessThan(100);
+    // The series says which events its buckets count: every one up to the head read with them.
+    const series = await store.history.series(topic, '1m', t0, clock + 1);
+    expect(series.seq).toBe((await store.head(topic))!.head);
+    expect(series.points.reduce((sum, point) => sum + point.attempts, 0)).toBe(0);
+  });
+
   it('reports drifted buckets the retained log covers, and mends them with apply', async () => {
     const topic = uniqueTopic();
     const t0 = Date.UTC(2026, 6, 1, 12);

@@ -117,17 +117,17 @@ export class History {
     return (await this.read(topic, step, starts)).buckets;
   }
 
-  private async read(topic: string, step: SeriesStep, starts: number[]): Promise<{ buckets: Bucket[]; hm: string }> {
-    const answer = (await this.readScript(topicKeys(topic), [historyPrefix(topic), ...starts.map((t) => bucketKey(topic, step, t))])) as [string, string[], ...string[][]];
-    const [hm, minute, ...flat] = answer;
-    return { buckets: withPendingMinute(step, starts, flat.map(bucketOf), hm === '' ? null : Number(hm), bucketOf(minute)), hm };
+  private async read(topic: string, step: SeriesStep, starts: number[]): Promise<{ buckets: Bucket[]; hm: string; seq: number }> {
+    const answer = (await this.readScript(topicKeys(topic), [historyPrefix(topic), ...starts.map((t) => bucketKey(topic, step, t))])) as [string, string, string[], ...string[][]];
+    const [head, hm, minute, ...flat] = answer;
+    return { buckets: withPendingMinute(step, starts, flat.map(bucketOf), hm === '' ? null : Number(hm), bucketOf(minute)), hm, seq: head === '' ? 0 : Number(head) };
   }
 
   /** Every bucket of [from, to) at `step` (see seriesRange; throws RangeError for a range it refuses). */
   async series(topic: string, step: SeriesStep, from: number, to: number): Promise<SeriesResponse> {
     const range = seriesRange(step, from, to);
-    const buckets = await this.buckets(topic, step, range.starts);
-    return { topic, step, from: range.from, to: range.to, points: buckets.map((bucket, i) => pointOf(range.starts[i]!, bucket)) };
+    const { buckets, seq } = await this.read(topic, step, range.starts);
+    return { topic, step, from: range.from, to: range.to, seq, points: buckets.map((bucket, i) => pointOf(range.starts[i]!, bucket)) };
   }
 
   /**
@@ -188,12 +188,14 @@ export class History {
     const answers = ids.length > 0 ? ((await pipeline.exec()) ?? []) : [];
     const failed = answers.find(([error]) => error);
     if (failed) throw failed[0]!;
-    const instances = ids.sort().map((id) => {
-      const i = ids.indexOf(id);
-      const hours = hoursOfDays(days, answers.slice(i * days.length, (i + 1) * days.length).map(([, hash]) => hash as Record<string, string>));
-      const availability: Availability = { first_seen: avail[`${id}:f`] ? Number(avail[`${id}:f`]) : null, offline_since: avail[`${id}:o`] ? Number(avail[`${id}:o`]) : null };
-      return { id, uptime: uptimePercent((hour) => hours.get(hour)?.offline_ms ?? 0, availability, now, UPTIME_WINDOWS[window]) };
-    });
+    // The answers are in the pipeline's order (HKEYS order): sort only once each id has its own.
+    const instances = ids
+      .map((id, i) => {
+        const hours = hoursOfDays(days, answers.slice(i * days.length, (i + 1) * days.length).map(([, hash]) => hash as Record<string, string>));
+        const availability: Availability = { first_seen: avail[`${id}:f`] ? Number(avail[`${id}:f`]) : null, offline_since: avail[`${id}:o`] ? Number(avail[`${id}:o`]) : null };
+        return { id, uptime: uptimePercent((hour) => hours.get(hour)?.offline_ms ?? 0, availability, now, UPTIME_WINDOWS[window]) };
+      })
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return { topic, window, at: now, instances };
   }
 

@@ -412,13 +412,15 @@ return epoch
 
 /**
  * HISTORY: KEYS = topicKeys(topic); ARGV = history key prefix, then bucket keys. Returns, read at
- * one point of the log: the minute the append is writing (hm, '' for none), that minute's fields,
- * then the fields of each bucket asked for (flat HGETALL arrays).
+ * one point of the log: its head (the last seq the buckets include, '' for none), the minute the
+ * append is writing (hm, '' for none), that minute's fields, then the fields of each bucket asked
+ * for (flat HGETALL arrays).
  */
 export const HISTORY_LUA = `
-local hm = redis.call('HGET', KEYS[2], 'hm')
-local out = { hm or '', {} }
-if hm then out[2] = redis.call('HGETALL', ARGV[1] .. '1m:' .. hm) end
+local meta = redis.call('HMGET', KEYS[2], 'head', 'hm')
+local hm = meta[2]
+local out = { meta[1] or '', hm or '', {} }
+if hm then out[3] = redis.call('HGETALL', ARGV[1] .. '1m:' .. hm) end
 for i = 2, #ARGV do out[#out + 1] = redis.call('HGETALL', ARGV[i]) end
 return out
 `;

@@ -94,6 +94,7 @@ export const seriesSchema = z.strictObject({
   step: z.enum(SERIES_STEPS),
   from: z.number().int(),
   to: z.number().int(),
+  seq: z.number().int().min(0).describe('the topic\'s head when the buckets were read: they count exactly the events up to it'),
   points: z
     .array(
       z.strictObject({
