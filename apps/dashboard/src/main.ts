@@ -116,10 +116,7 @@ function follow(topic: string): void {
     onEvent: onEvent,
     onRecovered: ({ missed, gateway }) => badge.recovered(missed, gateway, Date.now()),
     onPresence: (viewers) => badge.viewers(viewers),
-    onError: (error) => {
-      if (error.code === 'NOT_FOUND') showNotice(`“${topic}” has no events yet: waiting for the first one.`);
-      else showNotice(`Cannot follow “${topic}”: ${error.message}`, 'warn');
-    },
+    onError: (error) => showNotice(`Cannot follow “${topic}”: ${error.message}`, 'warn'),
   });
 }
 

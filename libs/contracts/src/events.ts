@@ -140,8 +140,9 @@ export type IngestBody = z.infer<typeof ingestBodySchema>;
 /** What a dashboard shows: the fold of events 1..seq of one topic's log. */
 export interface Snapshot {
   topic: string;
-  epoch: string;
-  /** The last event folded into this state. */
+  /** The life of the log this state comes from; null while the topic has no events (seq 0). */
+  epoch: string | null;
+  /** The last event folded into this state; 0 for a topic with no events. */
   seq: number;
   /** The last tick's status, or null before the first tick. */
   status: Omit<StatusData, 'active_instances'> | null;

@@ -12,6 +12,12 @@ export function emptyState(): ProjectionState {
   return { counters: { total_attempts: 0, successful: 0, failed: 0 }, instances: new Map(), status: null };
 }
 
+/** The snapshot of a topic with no events: any valid topic is a log, possibly empty. */
+export function emptySnapshot(topic: string): Snapshot {
+  const state = emptyState();
+  return { topic, epoch: null, seq: 0, status: state.status, statistics: statisticsOf(state), instances: [] };
+}
+
 /** The state a snapshot shows, to fold later events onto. */
 export function stateOfSnapshot(snapshot: Snapshot): ProjectionState {
   const { total_attempts, successful, failed } = snapshot.statistics;

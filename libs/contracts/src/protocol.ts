@@ -45,8 +45,9 @@ export type UnsubscribeRequest = z.infer<typeof unsubscribeRequestSchema>;
 export interface SubscribeOk {
   ok: true;
   topic: string;
-  epoch: string;
-  /** The log's last seq when the answer was made. */
+  /** Null while the topic has no events: its first events, from seq 1, carry the epoch their append created. */
+  epoch: string | null;
+  /** The log's last seq when the answer was made (0 for a topic with no events). */
   head: number;
   /** True when `events` continue exactly from `since`; false when a snapshot replaces the history. */
   recovered: boolean;
@@ -60,7 +61,8 @@ export type SubscribeAck = SubscribeOk | ErrorBody;
 export interface ReplayOk {
   ok: true;
   topic: string;
-  epoch: string;
+  /** Null while the topic has no events. */
+  epoch: string | null;
   head: number;
   events: PulseEvent[];
 }

@@ -277,7 +277,7 @@ export class WireSubscriber implements Subscriber {
     // A retry scheduled before close() or a reconnect: that connection is gone.
     if (this.closed || socket !== this.socket) return;
     const position = resume ? this.history.position(this.topic) : null;
-    const since = position ? { seq: position.seq, epoch: position.epoch } : undefined;
+    const since = position?.epoch ? { seq: position.seq, epoch: position.epoch } : undefined;
     socket.timeout(10_000).emit('subscribe', { topic: this.topic, since, batch: this.options.batch ?? false }, (error: Error | null, ack: SubscribeAck) => {
       if (socket !== this.socket) return;
       if (error) return socket.disconnect();

@@ -25,6 +25,8 @@ export { ingestBodySchema } from '#pulse/contracts';
 export { replayRequestSchema, subscribeRequestSchema, unsubscribeRequestSchema };
 
 const epochSchema = z.string().min(1);
+/** A log position's epoch: null while the topic has no events (any valid topic is a log, possibly empty). */
+const logEpochSchema = epochSchema.nullable().describe('the life of the log; null while the topic has no events (seq 0)');
 const seqSchema = z.number().int().min(0);
 
 export const eventSchema = pulseEventSchema satisfies z.ZodType<PulseEvent>;
@@ -40,7 +42,7 @@ export const errorBodySchema = z.strictObject({
 
 export const snapshotSchema = z.strictObject({
   topic: topicSchema,
-  epoch: epochSchema,
+  epoch: logEpochSchema,
   seq: seqSchema,
   status: statusDataSchema.omit({ active_instances: true }).nullable(),
   statistics: statisticsSchema,
@@ -48,19 +50,19 @@ export const snapshotSchema = z.strictObject({
 }) satisfies z.ZodType<Snapshot>;
 
 export const appendedSchema = z.strictObject({ epoch: epochSchema, seqs: z.array(z.number().int().min(1)) });
-export const eventsPageSchema = z.strictObject({ epoch: epochSchema, head: seqSchema, events: z.array(eventSchema).max(MAX_REPLAY_LIMIT) });
+export const eventsPageSchema = z.strictObject({ epoch: logEpochSchema, head: seqSchema, events: z.array(eventSchema).max(MAX_REPLAY_LIMIT) });
 export const topicListSchema = z.array(z.strictObject({ topic: topicSchema, head: seqSchema, epoch: epochSchema }));
 
 export const subscribeOkSchema = z.strictObject({
   ok: z.literal(true),
   topic: topicSchema,
-  epoch: epochSchema,
+  epoch: logEpochSchema,
   head: seqSchema,
   recovered: z.boolean(),
   snapshot: snapshotSchema.optional(),
   events: z.array(eventSchema),
 }) satisfies z.ZodType<SubscribeOk>;
-export const replayOkSchema = z.strictObject({ ok: z.literal(true), topic: topicSchema, epoch: epochSchema, head: seqSchema, events: z.array(eventSchema) }) satisfies z.ZodType<ReplayOk>;
+export const replayOkSchema = z.strictObject({ ok: z.literal(true), topic: topicSchema, epoch: logEpochSchema, head: seqSchema, events: z.array(eventSchema) }) satisfies z.ZodType<ReplayOk>;
 export const unsubscribeOkSchema = z.strictObject({ ok: z.literal(true), topic: topicSchema });
 
 export const presenceSchema = z.strictObject({ topic: topicSchema, viewers: z.number().int().min(0) });

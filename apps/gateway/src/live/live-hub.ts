@@ -13,6 +13,7 @@ import {
   type ServerToClientEvents,
   type SubscribeAck,
   type SubscribeRequest,
+  emptySnapshot,
   refusal,
 } from '#pulse/contracts';
 import type { EventStore } from '#pulse/event-store';
@@ -25,7 +26,8 @@ export type PulseSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 /** A socket's subscription to one topic. */
 interface Subscription {
   topic: string;
-  epoch: string;
+  /** Null while the log was empty when the subscribe was answered: its first events start its first epoch. */
+  epoch: string | null;
   /** Last seq sent to this socket. */
   watermark: number;
   batch: boolean;
@@ -178,7 +180,12 @@ export class LiveHub implements TailListener {
   private async answer(request: SubscribeRequest): Promise<SubscribeAck> {
     const { topic, since } = request;
     const head = await this.store.head(topic);
-    if (!head) return error('NOT_FOUND', `topic ${topic} has no events yet; publish to it first, or pick one from GET /api/v1/topics`);
+    if (!head) {
+      // Any valid topic is a log, possibly empty: its first events arrive live from seq 1. Whatever
+      // epoch a client names, seq 0 of an empty log misses nothing; a later seq is history that is gone.
+      if (since?.seq === 0) return { ok: true, topic, epoch: null, head: 0, recovered: true, events: [] };
+      return { ok: true, topic, epoch: null, head: 0, recovered: false, snapshot: emptySnapshot(topic), events: [] };
+    }
     if (since && since.epoch === head.epoch) {
       if (since.seq > head.head) return { ...error('BAD_REQUEST', `since.seq: ${since.seq} is beyond the head ${head.head} of ${topic}`), issues: [{ path: 'since.seq', message: `beyond the head ${head.head}` }] };
       if (since.seq >= head.base && head.head - since.seq <= MAX_RESUME_EVENTS) {
@@ -195,8 +202,8 @@ export class LiveHub implements TailListener {
         if (after === head.head) return { ok: true, topic, epoch: head.epoch, head: head.head, recovered: true, events };
       }
     }
-    const snapshot = await this.store.snapshot(topic);
-    if (!snapshot) return error('NOT_FOUND', `topic ${topic} has no events`);
+    // The log may have gone since its head was read: then it is empty.
+    const snapshot = (await this.store.snapshot(topic)) ?? emptySnapshot(topic);
     return { ok: true, topic, epoch: snapshot.epoch, head: snapshot.seq, recovered: false, snapshot, events: [] };
   }
 
@@ -220,7 +227,9 @@ export class LiveHub implements TailListener {
         return this.resync(socket, subscription, 'log_lost');
       }
       if (subscription.state !== 'catching-up') return;
-      if (!page || page.epoch !== subscription.epoch) return this.resync(socket, subscription, 'epoch_changed');
+      // An empty log's first events (the tail read them meanwhile) start its first epoch.
+      if (page && subscription.epoch === null && subscription.watermark === 0) subscription.epoch = page.epoch;
+      if (!page || page.epoch !== subscription.epoch) return this.resync(socket, subscription, page ? 'epoch_changed' : 'log_lost');
       if (page.base > subscription.watermark || page.events.length === 0) return this.resync(socket, subscription, 'trimmed');
       this.send(socket, subscription, page.events);
       if (this.slowConsumers.check(socket)) return;
@@ -322,8 +331,7 @@ export class LiveHub implements TailListener {
 
   async replay(request: ReplayRequest): Promise<ReplayAck> {
     const { topic, fromSeq } = request;
-    const page = await this.store.readAfter(topic, Math.max(fromSeq - 1, 0), request.limit ?? MAX_REPLAY_LIMIT);
-    if (!page) return error('NOT_FOUND', `topic ${topic} has no events yet`);
+    const page = (await this.store.readAfter(topic, Math.max(fromSeq - 1, 0), request.limit ?? MAX_REPLAY_LIMIT)) ?? { epoch: null, head: 0, base: 0, events: [] };
     if (fromSeq > page.head + 1) return { ...error('BAD_REQUEST', `fromSeq: ${fromSeq} is beyond the head ${page.head} of ${topic}`), issues: [{ path: 'fromSeq', message: `beyond the head ${page.head}` }] };
     if (fromSeq <= page.base) return error('NOT_FOUND', `events before ${page.base + 1} of ${topic} are no longer retained; subscribe without since for a snapshot`);
     return { ok: true, topic, epoch: page.epoch, head: page.head, events: page.events };
