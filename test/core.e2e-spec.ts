@@ -58,7 +58,7 @@ function entryToEvent(topic: string, id: string, fields: string[]): PulseEvent {
   if (!match) throw new Error(`log entry id ${id} of ${topic} is not <seq>-0`);
   const field = new Map<string, string>();
   for (let i = 0; i + 1 < fields.length; i += 2) field.set(fields[i]!, fields[i + 1]!);
-  const event: PulseEvent = { topic, seq: Number(match[1]), epoch: field.get('e')!, type: field.get('t')!, ts: Number(field.get('ts')), data: JSON.parse(field.get('d')!) as unknown };
+  const event = { topic, seq: Number(match[1]), epoch: field.get('e')!, type: field.get('t')!, ts: Number(field.get('ts')), data: JSON.parse(field.get('d')!) as unknown } as PulseEvent;
   const source = field.get('s');
   if (source !== undefined) event.source = source;
   return event;

@@ -64,7 +64,7 @@ async function readLog(topic: string): Promise<PulseEvent[]> {
   return entries.map(([id, fields]) => {
     const field = new Map<string, string>();
     for (let i = 0; i + 1 < fields.length; i += 2) field.set(fields[i]!, fields[i + 1]!);
-    return { topic, seq: Number.parseInt(id, 10), epoch: field.get('e')!, type: field.get('t')!, ts: Number(field.get('ts')), data: JSON.parse(field.get('d')!) as unknown };
+    return { topic, seq: Number.parseInt(id, 10), epoch: field.get('e')!, type: field.get('t')!, ts: Number(field.get('ts')), data: JSON.parse(field.get('d')!) as unknown } as PulseEvent;
   });
 }
 

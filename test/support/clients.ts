@@ -1,7 +1,7 @@
 // Test helpers: real socket.io-client connections that record what they receive, and waits that time out clearly.
 import { io, type Socket } from 'socket.io-client';
 import type { PulseClient } from '#pulse/client';
-import { EVENT_DATA_SCHEMAS, type ClientToServerEvents, type PulseEvent, type ServerToClientEvents, type SubscribeAck, type SubscribeRequest } from '#pulse/contracts';
+import { EVENT_TYPES, type ClientToServerEvents, type PulseEvent, type ServerToClientEvents, type SubscribeAck, type SubscribeRequest } from '#pulse/contracts';
 
 export type PulseClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -77,7 +77,7 @@ export function recordTopic(client: PulseClient, topic: string): FollowedTopic {
 }
 
 /** Frame names that carry one log event (per-event mode); other frames (`events`, `resync`, `presence`…) are not events. */
-export const EVENT_FRAME_NAMES: ReadonlySet<string> = new Set(Object.keys(EVENT_DATA_SCHEMAS));
+export const EVENT_FRAME_NAMES: ReadonlySet<string> = new Set(EVENT_TYPES);
 
 /**
  * A socket.io-client that records, per topic, every event it is sent, in wire order: a subscribe's

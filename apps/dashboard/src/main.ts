@@ -1,6 +1,6 @@
 // Dashboard entry: one PulseClient, one followed topic at a time; views redraw once per frame on events and every second for clocks.
 import { PulseClient, type SnapshotReason, type TopicSubscription } from '#pulse/client';
-import type { AttemptData, PulseEvent, Snapshot } from '#pulse/contracts';
+import type { PulseEvent, Snapshot } from '#pulse/contracts';
 import { askForToken, takeToken } from './access-token.js';
 import { ConnectionBadge } from './connection-badge.js';
 import { required } from './dom.js';
@@ -135,7 +135,7 @@ function onSnapshot(topic: string, snapshot: Snapshot, reason: SnapshotReason): 
 function onEvent(event: PulseEvent): void {
   if (!projection) return;
   invalidate(projection.apply(event));
-  if (event.type === 'attempt.recorded') throughput.add(event.ts, (event.data as AttemptData).outcome === 'failure');
+  if (event.type === 'attempt.recorded') throughput.add(event.ts, event.data.outcome === 'failure');
   feed.push(event);
 }
 
@@ -165,7 +165,7 @@ async function backfill(topic: string, snapshot: Snapshot, gen: number): Promise
   if (gen !== generation) return;
   const history = pages.flat();
   for (const event of history) {
-    if (event.type === 'attempt.recorded' && event.ts >= since) throughput.add(event.ts, (event.data as AttemptData).outcome === 'failure');
+    if (event.type === 'attempt.recorded' && event.ts >= since) throughput.add(event.ts, event.data.outcome === 'failure');
   }
   feed.history(history);
   chart.update(throughput.series(Date.now()));

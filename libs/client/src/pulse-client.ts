@@ -91,8 +91,13 @@ type ErrorListener = (error: ErrorBody, gateway: string) => void;
 
 /** The Error body a gateway sent with a refused handshake (Socket.IO's connect_error `data`), if any. */
 function refusedHandshake(error: unknown): ErrorBody | null {
-  const data = (error as { data?: Partial<ErrorBody> } | null)?.data;
-  return data && data.ok === false && typeof data.code === 'string' && typeof data.message === 'string' ? (data as ErrorBody) : null;
+  const body = (error as { data?: unknown } | null)?.data;
+  return isErrorBody(body) ? body : null;
+}
+
+function isErrorBody(value: unknown): value is ErrorBody {
+  const body = value as Partial<ErrorBody> | null | undefined;
+  return !!body && body.ok === false && typeof body.code === 'string' && typeof body.message === 'string';
 }
 
 export class PulseClient {

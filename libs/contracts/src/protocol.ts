@@ -1,7 +1,7 @@
 // The socket protocol (namespace `/`): request schemas, ack shapes and typed event maps for both directions.
 import { z } from 'zod';
 import type { ErrorBody } from './errors.js';
-import type { PulseEvent, Snapshot } from './events.js';
+import type { EventType, PulseEvent, Snapshot } from './events.js';
 import { topicSchema } from './topic.js';
 
 /** Most events `replay` answers with. */
@@ -72,20 +72,17 @@ export type UnsubscribeAck = { ok: true; topic: string } | ErrorBody;
 /** Why continuity was lost, in a `resync`. */
 export type ResyncReason = 'epoch_changed' | 'log_lost' | 'trimmed';
 
-/** Server → client events. Tick and fact events arrive under their own type name. */
-export interface ServerToClientEvents {
+/** Without batch mode, each event arrives under its own type name. */
+type EventFrames = { [T in EventType]: (event: PulseEvent<T>) => void };
+
+/** Server → client events: the event frames of every type (derived from EVENT_DATA_SCHEMAS), and these. */
+export interface ServerToClientEvents extends EventFrames {
   /** Batch mode: every pending event of one topic, in seq order. */
   events: (events: PulseEvent[]) => void;
   /** How many sockets, across all gateways, are live on `topic`; sent to them when it changes. */
   presence: (info: { topic: string; viewers: number }) => void;
   /** Continuity is lost for `topic`: subscribe again (without `since`) for a snapshot. */
   resync: (notice: { topic: string; reason: ResyncReason }) => void;
-  status_update: (event: PulseEvent) => void;
-  statistics_update: (event: PulseEvent) => void;
-  instances_update: (event: PulseEvent) => void;
-  'instance.heartbeat': (event: PulseEvent) => void;
-  'attempt.recorded': (event: PulseEvent) => void;
-  'instance.offline': (event: PulseEvent) => void;
 }
 
 /** Client → server events; each answers through its ack. */

@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { io } from 'socket.io-client';
 import { PulseClient, type PulseClientOptions } from '#pulse/client';
 import { decodeEntry, EventStore, type Drift } from '#pulse/event-store';
-import type { PulseEvent, SubscribeAck } from '#pulse/contracts';
+import { EVENT_TYPES, type PulseEvent, type SubscribeAck } from '#pulse/contracts';
 import { PROJECT_ROOT, PulseStack, RedisServer } from '#pulse/stack';
 import { Changes, type PulseClientSocket } from '../../support/clients.js';
 import { checkHistories, History, summaryLine, type CheckOptions, type CheckResult, type TopicLog } from './history.js';
@@ -251,7 +251,7 @@ export class WireSubscriber implements Subscriber {
         this.changes.changed();
       });
     else
-      for (const name of ['status_update', 'statistics_update', 'instances_update', 'instance.heartbeat', 'attempt.recorded', 'instance.offline'] as const)
+      for (const name of EVENT_TYPES)
         socket.on(name, (event: PulseEvent) => {
           record(event);
           this.changes.changed();

@@ -1,6 +1,6 @@
 // The AsyncAPI 3 document of the Socket.IO protocol, generated from the contracts' zod schemas; the maps below must name every event of the protocol (the compiler checks).
 import { z } from 'zod';
-import { EVENT_DATA_SCHEMAS, type ClientToServerEvents, type EventType, type ServerToClientEvents } from '#pulse/contracts';
+import { EVENT_TYPES, type ClientToServerEvents, type EventType, type ServerToClientEvents } from '#pulse/contracts';
 import { errorBodySchema, eventSchema, jsonSchema, presenceSchema, replayOkSchema, replayRequestSchema, resyncSchema, subscribeOkSchema, subscribeRequestSchema, typedEventSchema, unsubscribeOkSchema, unsubscribeRequestSchema } from './schemas.js';
 
 /** Client → server requests: the request and its ack. */
@@ -16,7 +16,7 @@ export const SERVER_MESSAGES: Record<keyof ServerToClientEvents, { summary: stri
   presence: { summary: 'Sockets live on the topic across all gateways, when it changes', payload: presenceSchema },
   resync: { summary: 'Continuity of the topic is lost: subscribe again without `since` for a snapshot', payload: resyncSchema },
   ...(Object.fromEntries(
-    (Object.keys(EVENT_DATA_SCHEMAS) as EventType[]).map((type) => [type, { summary: `A ${type} event of a followed topic (without batch mode)`, payload: typedEventSchema(type) }]),
+    EVENT_TYPES.map((type) => [type, { summary: `A ${type} event of a followed topic (without batch mode)`, payload: typedEventSchema(type) }]),
   ) as Record<EventType, { summary: string; payload: z.ZodType }>),
 };
 

@@ -6,6 +6,7 @@ import {
   EVENT_DATA_SCHEMAS,
   instanceStateSchema,
   MAX_REPLAY_LIMIT,
+  eventSchemaOf,
   pulseEventSchema,
   replayRequestSchema,
   statisticsSchema,
@@ -14,7 +15,6 @@ import {
   topicSchema,
   unsubscribeRequestSchema,
   type ErrorBody,
-  type PulseEvent,
   type ReplayOk,
   type ResyncReason,
   type Snapshot,
@@ -29,7 +29,7 @@ const epochSchema = z.string().min(1);
 const logEpochSchema = epochSchema.nullable().describe('the life of the log; null while the topic has no events (seq 0)');
 const seqSchema = z.number().int().min(0);
 
-export const eventSchema = pulseEventSchema satisfies z.ZodType<PulseEvent>;
+export const eventSchema = pulseEventSchema;
 
 export const errorBodySchema = z.strictObject({
   ok: z.literal(false),
@@ -69,9 +69,7 @@ export const presenceSchema = z.strictObject({ topic: topicSchema, viewers: z.nu
 export const resyncSchema = z.strictObject({ topic: topicSchema, reason: z.enum(['epoch_changed', 'log_lost', 'trimmed'] satisfies ResyncReason[]) });
 
 /** An event envelope whose `data` is the given type's schema. */
-export function typedEventSchema(type: keyof typeof EVENT_DATA_SCHEMAS): z.ZodType {
-  return eventSchema.extend({ type: z.literal(type), data: EVENT_DATA_SCHEMAS[type] });
-}
+export const typedEventSchema = (type: keyof typeof EVENT_DATA_SCHEMAS): z.ZodType => eventSchemaOf(type);
 
 /** A zod schema as plain JSON Schema (no `$schema`), for embedding in an API document. */
 export function jsonSchema(schema: z.ZodType, target: 'draft-2020-12' | 'draft-7' = 'draft-2020-12', io: 'input' | 'output' = 'output'): Record<string, unknown> {
