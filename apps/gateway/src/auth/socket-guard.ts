@@ -111,7 +111,7 @@ export class SocketGuard {
     const { principal } = socket.data;
     clearTimeout(this.expiries.get(socket));
     this.expiries.delete(socket);
-    void this.limits.forgetConnection(socket.id);
+    this.limits.forgetConnection(socket.id);
     if (this.auth.enabled && principal) {
       this.limits.closeConnection(principal, socket.id).catch((error: unknown) => this.logger.warn(`could not release a connection of ${principal.sub}: ${(error as Error).message}`));
     }
@@ -134,7 +134,7 @@ export class SocketGuard {
     queue.tail = queue.tail
       .then(async () => {
         try {
-          await this.limits.consumeConnection(socket.id);
+          this.limits.consumeConnection(socket.id);
           if (this.auth.enabled) await this.limits.consumeToken(data.principal);
           handle(data.principal);
         } catch (error) {
