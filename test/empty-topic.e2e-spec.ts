@@ -4,7 +4,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Redis } from 'ioredis';
 import { chromium, type Browser } from 'playwright-core';
 import { emptySnapshot, type PulseEvent, type SubscribeAck } from '#pulse/contracts';
 import { PROJECT_ROOT } from '#pulse/stack';
@@ -14,18 +13,15 @@ import { attempt, Changes, heartbeat, post, RecordingClient } from './support/cl
 const CLI = join(PROJECT_ROOT, 'bin', 'pulse.js');
 
 let pulse: PulseTestStack | undefined;
-let redis: Redis | undefined;
 const sockets: RecordingClient[] = [];
 
 beforeAll(async () => {
   // No test here needs a tick: no worker.
   pulse = await startPulse({ gateways: 2, workers: 0 });
-  redis = new Redis(pulse.redisUrl, { maxRetriesPerRequest: 1 });
 }, 60_000);
 
 afterAll(async () => {
   for (const socket of sockets.splice(0)) socket.close();
-  redis?.disconnect();
   await pulse?.stop();
 }, 60_000);
 
@@ -58,15 +54,8 @@ async function produce(topic: string, events: Fact[]): Promise<{ epoch: string; 
   return { epoch: answer.body.epoch, seqs: answer.body.seqs };
 }
 
-/** The whole retained log of `topic`, as clients receive it (decoded from XRANGE). */
-async function readLog(topic: string): Promise<PulseEvent[]> {
-  const entries = await redis!.xrange(`pulse:{${topic}}:log`, '-', '+');
-  return entries.map(([id, fields]) => {
-    const field = new Map<string, string>();
-    for (let i = 0; i + 1 < fields.length; i += 2) field.set(fields[i]!, fields[i + 1]!);
-    return { topic, seq: Number.parseInt(id, 10), epoch: field.get('e')!, type: field.get('t')!, ts: Number(field.get('ts')), data: JSON.parse(field.get('d')!) as unknown } as PulseEvent;
-  });
-}
+/** The whole retained log of `topic`, as clients receive it (read from Redis). */
+const readLog = (topic: string) => thePulse().log(topic);
 
 async function connected(options: { batch?: boolean } = {}): Promise<RecordingClient> {
   const client = new RecordingClient(gatewayA(), options);
@@ -271,5 +260,38 @@ describe('the dashboard on a topic with no events', () => {
     } finally {
       await page.close();
     }
+  });
+});
+
+describe('on a Redis Cluster (the tail waits on topics’ bells there)', () => {
+  let clustered: PulseTestStack | undefined;
+
+  beforeAll(async () => {
+    clustered = await startPulse({ redisCluster: 3, gateways: 2, workers: 0 });
+  }, 90_000);
+
+  afterAll(async () => {
+    await clustered?.stop();
+  }, 60_000);
+
+  it('a socket on gateway A follows new topics from their first events posted through gateway B', async () => {
+    if (!clustered) throw new Error('the cluster stack did not start');
+    const [a, b] = clustered.urls as [string, string];
+    // Several topics, so that their slots (and bells) fall on different shards.
+    const topics = range(1, 6).map(() => newTopic('cluster'));
+    const client = new RecordingClient(a, { batch: true });
+    sockets.push(client);
+    await client.connected();
+    for (const topic of topics) expect(await client.subscribe({ topic, batch: true })).toEqual(emptyAnswer(topic));
+    for (const topic of topics) {
+      const answer = await post(b, topic, { events: [heartbeat('c-1')] });
+      expect(answer.status).toBe(201);
+      expect((await post(b, topic, { events: [attempt('c-1'), attempt('c-1', 'failure')] })).status).toBe(201);
+    }
+    for (const topic of topics) {
+      await client.untilSeq(topic, 3);
+      expect(client.events(topic)).toEqual(await clustered.log(topic));
+    }
+    expect(client.resyncs).toEqual([]);
   });
 });
