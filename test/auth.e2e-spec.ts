@@ -3,19 +3,19 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { chromium } from 'playwright-core';
 import { Server } from 'socket.io';
-import { io, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
 import { mintToken, type MintOptions } from '#pulse/auth';
 import type { ErrorBody } from '#pulse/contracts';
 import { PROJECT_ROOT } from '#pulse/stack';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
-import { within } from './support/clients.js';
+import { handshake } from './support/clients.js';
+import { poll, within } from './support/wait.js';
 
 const heartbeat = (instanceId: string) => ({ type: 'instance.heartbeat' as const, data: { instanceId } });
 
@@ -47,23 +47,11 @@ const ingest = (_topic: string) => ({ method: 'POST', body: JSON.stringify({ eve
 
 /** Opens a raw socket and resolves once it is connected, or with the refusal of its handshake. */
 function connect(url: string, options: { token?: unknown; origin?: string; transports?: ('websocket' | 'polling')[] } = {}): Promise<{ socket: Socket; refused: (Error & { data?: ErrorBody }) | null }> {
-  const socket = io(url, {
+  return handshake(url, {
     transports: options.transports ?? ['websocket'],
-    reconnection: false,
-    forceNew: true,
     auth: options.token === undefined ? {} : { token: options.token },
     ...(options.origin ? { extraHeaders: { origin: options.origin } } : {}),
   });
-  return within(
-    `the handshake with ${url}`,
-    new Promise((resolve) => {
-      socket.once('connect', () => resolve({ socket, refused: null }));
-      socket.once('connect_error', (error: Error & { data?: ErrorBody }) => {
-        socket.close();
-        resolve({ socket, refused: error });
-      });
-    }),
-  );
 }
 
 const sockets: Socket[] = [];
@@ -339,12 +327,7 @@ describe('logs', () => {
     const refused = await rest(`/api/v1/topics/${SECRET_TOPIC}/events?secret=query-${suffix}`, { ...ingest(SECRET_TOPIC), token: viewer, headers: { 'x-request-id': requestId } });
     expect(refused.headers.get('x-request-id')).toBe(requestId);
     expect((await rest('/healthz')).headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
-    await within(
-      'the log line of the refused request',
-      (async () => {
-        while (!pulse.processes.gateways[0]!.output(500).includes(requestId)) await new Promise((resolve) => setTimeout(resolve, 50));
-      })(),
-    );
+    await poll('the log line of the refused request', () => pulse.processes.gateways[0]!.output(500).includes(requestId), { timeoutMs: 10_000 });
     const logs = pulse.processes.gateways.map((gateway) => gateway.output(500)).join('\n');
     const line = logs.split('\n').find((entry) => entry.includes(requestId))!;
     expect(JSON.parse(line)).toMatchObject({ level: 'info', req: { id: requestId, method: 'POST', url: `/api/v1/topics/${SECRET_TOPIC}/events` }, res: { statusCode: 403 } });
@@ -426,15 +409,15 @@ describe('limits (a stack of its own: small limits, a long window)', () => {
     const third = await connect(limited.urls[0]!, { token: admin });
     expect(third.refused?.data).toMatchObject({ code: 'RATE_LIMITED', reason: 'TOO_MANY_CONNECTIONS' });
     second.close();
-    await within(
+    await poll(
       'room for a new connection after a close',
-      (async () => {
-        for (;;) {
-          const next = await connect(limited.urls[0]!, { token: admin });
-          if (!next.refused) return next.socket.close();
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-      })(),
+      async () => {
+        const next = await connect(limited.urls[0]!, { token: admin });
+        if (next.refused) return false;
+        next.socket.close();
+        return true;
+      },
+      { timeoutMs: 10_000 },
     );
     socket.close();
   });
@@ -465,12 +448,7 @@ describe('limits (a stack of its own: small limits, a long window)', () => {
       ws.send(`40${JSON.stringify({ token: admin })}`);
       ws.terminate();
     }
-    await within(
-      'the slots of the dropped handshakes to be released',
-      (async () => {
-        while ((await redis.zcard(key)) > 0) await sleep(50);
-      })(),
-    );
+    await poll('the slots of the dropped handshakes to be released', async () => (await redis.zcard(key)) === 0, { timeoutMs: 10_000 });
     const sockets = [await connectedTo(limited.urls[0]!, admin), await connectedTo(limited.urls[1]!, admin)];
     for (const socket of sockets) socket.close();
   });

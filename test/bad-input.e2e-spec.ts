@@ -7,7 +7,8 @@ import type { Socket } from 'socket.io-client';
 import type { PulseEvent } from '#pulse/contracts';
 import { PulseStack } from '#pulse/stack';
 import WebSocket from 'ws';
-import { attempt, heartbeat, post, RecordingClient, waitUntil, within, type RestAnswer } from './support/clients.js';
+import { attempt, heartbeat, post, RecordingClient, type RestAnswer } from './support/clients.js';
+import { poll, within } from './support/wait.js';
 
 const suffix = randomUUID().slice(0, 8);
 /** Followed by the bystander from start to end; valid events are posted to it between all the bad requests. */
@@ -356,7 +357,7 @@ async function rawConnection(): Promise<{ ws: WebSocket; closed: Promise<number>
     ws.once('error', reject);
   });
   ws.send('40');
-  await waitUntil('the namespace connect answer', () => messages.some((m) => m.startsWith('40')), 5000);
+  await poll('the namespace connect answer', () => messages.some((m) => m.startsWith('40')), { timeoutMs: 5000 });
   return { ws, closed };
 }
 

@@ -7,7 +7,8 @@ import { Redis } from 'ioredis';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
 import type { PulseEvent } from '#pulse/contracts';
 import { freePort, PROJECT_ROOT, PulseStack } from '#pulse/stack';
-import { attempt, Changes, heartbeat, post } from './support/clients.js';
+import { attempt, heartbeat, post } from './support/clients.js';
+import { Changes, poll } from './support/wait.js';
 
 const CLI = join(PROJECT_ROOT, 'bin', 'pulse.js');
 
@@ -129,15 +130,6 @@ async function postOk(topic: string, events: IngestEvent[]): Promise<number[]> {
 
 const range = (from: number, to: number): number[] => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 const mixed = (n: number, tag: string): IngestEvent[] => range(1, n).map((i) => (i % 3 === 0 ? attempt(`${tag}-${i}`, i % 2 ? 'failure' : 'success') : heartbeat(`${tag}-${i}`)));
-
-/** For state only observable by asking (HTTP): asks until `check` holds, pausing between asks; fails after `timeoutMs` naming `what`. */
-async function askUntil(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** Stops a tail with Ctrl-C and returns how it exited. */
 async function interrupt(cli: CliProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
@@ -302,7 +294,7 @@ describe('pulse publish, snapshot, topics, status', () => {
     await postOk(topic, mixed(1, 'x'));
     const tail = start(['--url', url, 'tail', topic]);
     // Presence is only observable by asking: wait until the gateway counts the tail, then ask the CLI.
-    await askUntil(`1 viewer of ${topic}`, async () => ((await (await fetch(`${url}/api/v1/admin/presence`)).json()) as { topics: Record<string, number> }).topics[topic] === 1);
+    await poll(`1 viewer of ${topic}`, async () => ((await (await fetch(`${url}/api/v1/admin/presence`)).json()) as { topics: Record<string, number> }).topics[topic] === 1, { timeoutMs: 10_000 });
 
     const status = await pulse(['--url', url, 'status']);
     expect(status.code).toBe(0);

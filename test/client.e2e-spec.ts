@@ -5,7 +5,7 @@ import type { ConnectionState, PulseClient, SnapshotReason, TopicSubscription } 
 import type { IngestEvent, PulseEvent, Snapshot } from '#pulse/contracts';
 import type { PulseProcess } from '#pulse/stack';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
-import { within } from './support/clients.js';
+import { Changes, within } from './support/wait.js';
 
 let pulse: PulseTestStack | undefined;
 /** Read-only look at the ground truth: the topics' streams. */
@@ -63,39 +63,8 @@ async function postTo(url: string, topic: string, events: IngestEvent[]): Promis
 /** The whole retained log of `topic`: `XRANGE pulse:{<topic>}:log - +`. */
 
 
-/** Conditions re-checked whenever something is reported (`notify`): waits without polling, with a deadline. */
-class Signal {
-  private readonly watchers = new Set<() => void>();
-
-  notify(): void {
-    for (const watcher of [...this.watchers]) watcher();
-  }
-
-  async until(what: () => string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-    if (check()) return;
-    let watcher: () => void = () => undefined;
-    try {
-      await within(
-        what(),
-        new Promise<void>((resolve) => {
-          watcher = () => {
-            if (check()) resolve();
-          };
-          this.watchers.add(watcher);
-        }),
-        timeoutMs,
-      ).catch((error: Error) => {
-        // The message names the state at the deadline, not at the start.
-        throw new Error(`${error.message.split(' waiting for ')[0]} waiting for ${what()}`);
-      });
-    } finally {
-      this.watchers.delete(watcher);
-    }
-  }
-}
-
-/** One client following one topic: records every handler call and state change, in order. */
-class Watch extends Signal {
+/** One client following one topic: records every handler call and state change, in order (`until` re-checks on each). */
+class Watch extends Changes {
   readonly events: PulseEvent[] = [];
   readonly snapshots: { snapshot: Snapshot; reason: SnapshotReason }[] = [];
   readonly recoveries: { missed: number; gateway: string }[] = [];
@@ -111,24 +80,24 @@ class Watch extends Signal {
     watches.push(this);
     client.onState((state, gateway) => {
       this.states.push({ state, gateway, at: Date.now() });
-      this.notify();
+      this.changed();
     });
     this.subscription = client.subscribe(topic, {
       onEvent: (event) => {
         this.events.push(event);
-        this.notify();
+        this.changed();
       },
       onSnapshot: (snapshot, reason) => {
         this.snapshots.push({ snapshot, reason });
-        this.notify();
+        this.changed();
       },
       onRecovered: (info) => {
         this.recoveries.push(info);
-        this.notify();
+        this.changed();
       },
       onError: (error) => {
         this.errors.push(`${error.code}: ${error.message}`);
-        this.notify();
+        this.changed();
       },
     });
   }
@@ -187,7 +156,7 @@ describe('PulseClient against real gateways', () => {
         await watch.until(() => `drop ${round - 2} before round ${round} (drops ${drops})`, () => drops >= round - 2, 20_000);
         await Promise.all(range(1, POSTS_PER_ROUND).map((i) => postTo(urls[(round + i) % urls.length]!, topic, facts(`r${round}p${i}`, EVENTS_PER_POST))));
         posted += perRound;
-        watch.notify();
+        watch.changed();
       }
     })();
     // Each drop comes in the middle of a round's events, on a live connection (so each one is a real resume).
@@ -197,7 +166,7 @@ describe('PulseClient against real gateways', () => {
         await watch.until(() => `drop ${drop}: live and seq ${target} (at ${watch.seq}, ${watch.client.state}, posted ${posted})`, () => watch.client.state === 'live' && watch.seq >= target, 20_000);
         watch.client.dropConnection();
         drops += 1;
-        watch.notify();
+        watch.changed();
       }
     })();
     await within('the producer and the 50 drops', Promise.all([producer, dropper]), 45_000);
@@ -328,7 +297,7 @@ describe('PulseClient against real gateways', () => {
     const producer = (async () => {
       for (; rounds < 400 && !stopped; rounds++) {
         await postTo(gatewayB.url, topic, facts(`p${rounds}`, 3));
-        watch.notify();
+        watch.changed();
       }
     })();
     try {

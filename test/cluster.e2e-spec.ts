@@ -2,9 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Cluster } from 'ioredis';
 import type { PulseClient } from '#pulse/client';
-import type { IngestEvent, PulseEvent } from '#pulse/contracts';
+import type { IngestEvent, PulseEvent, SeriesResponse } from '#pulse/contracts';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
-import { Changes } from './support/clients.js';
+import { Changes, poll } from './support/wait.js';
 
 let pulse: PulseTestStack | undefined;
 let cluster: Cluster | undefined;
@@ -138,6 +138,16 @@ describe('Pulse on a Redis Cluster', () => {
       expect(watcher.seen.get(topic)!.events.slice(-3)).toEqual(ticked);
     }
     watcher.client.close();
+    // The history lives in each topic's slot too: its series holds every attempt of its log and the tick's gauges.
+    for (const topic of topics) {
+      const log = await thePulse().log(topic);
+      const day = 86_400_000;
+      const response = await fetch(`${b}/api/v1/topics/${topic}/series?step=1d&from=${log[0]!.ts - day}&to=${Date.now() + 1}`);
+      expect(response.status).toBe(200);
+      const { points } = (await response.json()) as SeriesResponse;
+      expect(points.reduce((sum, point) => sum + point.attempts, 0)).toBe(log.filter((event) => event.type === 'attempt.recorded').length);
+      expect(points.at(-1)!.known_instances).toBeGreaterThan(0);
+    }
   }, 60_000);
 
   it('counts viewers across gateways through the sharded adapter', async () => {
@@ -148,10 +158,14 @@ describe('Pulse on a Redis Cluster', () => {
     await one.until('one subscribed', () => one.seen.get(topic)!.snapshots.length > 0);
     await two.until('two subscribed', () => two.seen.get(topic)!.snapshots.length > 0);
     let viewers: number | undefined;
-    for (let i = 0; i < 100 && viewers !== 2; i++) {
-      viewers = ((await (await fetch(`${a}/api/v1/admin/presence`)).json()) as { topics: Record<string, number> }).topics[topic];
-      if (viewers !== 2) await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await poll(
+      () => `2 viewers of ${topic} (has ${viewers})`,
+      async () => {
+        viewers = ((await (await fetch(`${a}/api/v1/admin/presence`)).json()) as { topics: Record<string, number> }).topics[topic];
+        return viewers === 2;
+      },
+      { timeoutMs: 10_000 },
+    );
     expect(viewers).toBe(2);
     one.client.close();
     two.client.close();
@@ -161,13 +175,16 @@ describe('Pulse on a Redis Cluster', () => {
     const listener = new Cluster(seedNodes(), { shardedSubscribers: true });
     try {
       const rung = new Map<string, string[]>();
-      listener.on('smessage', (channel: string, head: string) => rung.set(channel, [...(rung.get(channel) ?? []), head]));
+      const rings = new Changes();
+      listener.on('smessage', (channel: string, head: string) => {
+        rung.set(channel, [...(rung.get(channel) ?? []), head]);
+        rings.changed();
+      });
       await Promise.all(topics.map((topic) => listener.ssubscribe(`pulse:{${topic}}:bell`)));
       const [a] = thePulse().urls as [string];
       for (const topic of topics) await postTo(a, topic, [attempt('bell', 1), attempt('bell', 2)]);
       const heads = await Promise.all(topics.map(async (topic) => String((await thePulse().log(topic)).at(-1)!.seq)));
-      const deadline = Date.now() + 10_000;
-      while (topics.some((topic) => !rung.has(`pulse:{${topic}}:bell`)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      await rings.until(() => `a ring on every bell (${rung.size} of ${topics.length})`, () => topics.every((topic) => rung.has(`pulse:{${topic}}:bell`)), 10_000);
       // One ring per append call, carrying the head after it.
       expect(topics.map((topic) => rung.get(`pulse:{${topic}}:bell`))).toEqual(heads.map((head) => [head]));
     } finally {

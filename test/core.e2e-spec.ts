@@ -4,7 +4,8 @@ import { Redis } from 'ioredis';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
 import type { PulseEvent, StatusData, SubscribeAck, SubscribeOk } from '#pulse/contracts';
 import { PulseStack, type PulseProcess } from '#pulse/stack';
-import { attempt, EVENT_FRAME_NAMES, heartbeat, post, RecordingClient, within } from './support/clients.js';
+import { attempt, EVENT_FRAME_NAMES, heartbeat, post, RecordingClient } from './support/clients.js';
+import { Changes, within } from './support/wait.js';
 
 
 const TICK_MS = 500;
@@ -128,30 +129,15 @@ function expectExactlyTheLog(received: PulseEvent[], log: PulseEvent[], afterSeq
 /** Counts things a background producer did, and lets a test wait for a count without polling. */
 class Progress {
   count = 0;
-  private readonly waiters = new Set<() => void>();
+  private readonly changes = new Changes();
 
   bump(): void {
     this.count += 1;
-    for (const waiter of [...this.waiters]) waiter();
+    this.changes.changed();
   }
 
   async reach(count: number, what: string, timeoutMs = 15_000): Promise<void> {
-    if (this.count >= count) return;
-    let waiter: () => void = () => undefined;
-    try {
-      await within(
-        `${what} (${count}, at ${this.count})`,
-        new Promise<void>((resolve) => {
-          waiter = () => {
-            if (this.count >= count) resolve();
-          };
-          this.waiters.add(waiter);
-        }),
-        timeoutMs,
-      );
-    } finally {
-      this.waiters.delete(waiter);
-    }
+    await this.changes.until(() => `${what} (${count}, at ${this.count})`, () => this.count >= count, timeoutMs);
   }
 }
 

@@ -7,6 +7,7 @@ import type { Snapshot, Statistics } from '#pulse/contracts';
 import { PROJECT_ROOT, PulseStack } from '#pulse/stack';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
 import { attempt, heartbeat, post, RecordingClient } from './support/clients.js';
+import { pause, poll } from './support/wait.js';
 
 const TICK_MS = 500;
 /** Short enough that an instance that stops reporting turns offline within the test. */
@@ -130,18 +131,21 @@ type View = Awaited<ReturnType<typeof view>>;
 
 /** Reads the page until `check` holds; on timeout, fails naming `what` and showing the last view. */
 async function until(what: string, check: (view: View) => boolean, timeoutMs = 10_000): Promise<View> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await view();
-  while (!check(last)) {
-    if (Date.now() > deadline) {
-      const { feed, ...rest } = last;
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; the page shows ${JSON.stringify({ ...rest, feed: feed.slice(0, 5) }, null, 1)}`);
-    }
-    // The page re-renders on events and every second; 50 ms between reads is plenty.
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    last = await view();
-  }
-  return last;
+  let last: View | undefined;
+  const shows = () => {
+    if (!last) return 'nothing yet';
+    const { feed, ...rest } = last;
+    return JSON.stringify({ ...rest, feed: feed.slice(0, 5) }, null, 1);
+  };
+  // The page re-renders on events and every second; 50 ms between reads is plenty.
+  return poll(
+    () => `${what}; the page shows ${shows()}`,
+    async () => {
+      last = await view();
+      return check(last) && last;
+    },
+    { timeoutMs, pauseMs: 50 },
+  );
 }
 
 async function snapshot(url: string, of: string): Promise<Snapshot> {
@@ -160,7 +164,7 @@ function keepPosting(url: string) {
     while (!stopped) {
       round += 1;
       await postOk(url, topic, [attempt(`i-${1 + (round % 3)}`, round % 4 === 0 ? 'failure' : 'success')]);
-      await new Promise((resolve) => setTimeout(resolve, 40));
+      await pause(40);
     }
   })();
   return {
@@ -297,13 +301,16 @@ describe('dashboard', () => {
   it('ends with the tiles equal to the server projection, then looks right on a desktop and a phone', async () => {
     // Nothing more is posted; ticks keep coming (and may mark instances offline): read until both agree.
     let server = await snapshot(gatewayB(), topic);
-    const deadline = Date.now() + 10_000;
     let shown = await view();
-    while (JSON.stringify(shown.tiles) !== JSON.stringify(tilesOf(server.statistics)) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      server = await snapshot(gatewayB(), topic);
-      shown = await view();
-    }
+    await poll(
+      () => `the tiles ${JSON.stringify(shown.tiles)} to show the projection ${JSON.stringify(tilesOf(server.statistics))}`,
+      async () => {
+        server = await snapshot(gatewayB(), topic);
+        shown = await view();
+        return JSON.stringify(shown.tiles) === JSON.stringify(tilesOf(server.statistics));
+      },
+      { timeoutMs: 10_000, pauseMs: 100 },
+    );
     expect(shown.tiles).toEqual(tilesOf(server.statistics));
     expect(server.statistics.total_attempts).toBe(postedAttempts);
     // The chart is redrawn every second, from the same events.

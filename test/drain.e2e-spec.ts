@@ -4,7 +4,8 @@ import { Redis } from 'ioredis';
 import type { PulseClient } from '#pulse/client';
 import type { IngestEvent } from '#pulse/contracts';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
-import { recordTopic, within } from './support/clients.js';
+import { recordTopic } from './support/clients.js';
+import { pause, poll, within } from './support/wait.js';
 
 let pulse: PulseTestStack | undefined;
 let redis: Redis | undefined;
@@ -50,10 +51,10 @@ function producer(topic: string) {
         if (outcome === 'ok') break;
         retried.set(outcome, (retried.get(outcome) ?? 0) + 1);
         if (attemptNo >= 50) throw new Error(`batch ${i} was refused 50 times (${[...retried].join(', ')})`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        await pause(20);
       }
       batches += 1;
-      await new Promise((resolve) => setTimeout(resolve, 15));
+      await pause(15);
     }
   })();
   return {
@@ -126,15 +127,13 @@ describe('graceful drain', () => {
     expect((await fetch(`${gateway.url}/readyz`)).status).toBe(200);
     // A keep-alive connection opened before the SIGTERM sees readiness drop while the sockets are moved.
     gateway.kill('SIGTERM');
-    const readiness = await within(
+    const readiness = await poll(
       'readyz to answer 503 or the listener to close',
-      (async () => {
-        for (;;) {
-          const status = await fetch(`${gateway.url}/readyz`).then((r) => r.status, () => 'refused' as const);
-          if (status !== 200) return status;
-          await new Promise((resolve) => setTimeout(resolve, 5));
-        }
-      })(),
+      async () => {
+        const status = await fetch(`${gateway.url}/readyz`).then((r) => r.status, () => 'refused' as const);
+        return status !== 200 && status;
+      },
+      { timeoutMs: 10_000, pauseMs: 5 },
     );
     expect([503, 'refused']).toContain(readiness);
     const status = await within('the draining gateway to exit', gateway.exited, 10_000);

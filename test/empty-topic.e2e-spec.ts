@@ -8,7 +8,8 @@ import { chromium, type Browser } from 'playwright-core';
 import { emptySnapshot, type PulseEvent, type SubscribeAck } from '#pulse/contracts';
 import { PROJECT_ROOT } from '#pulse/stack';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
-import { attempt, Changes, heartbeat, post, RecordingClient } from './support/clients.js';
+import { attempt, heartbeat, post, RecordingClient } from './support/clients.js';
+import { Changes } from './support/wait.js';
 
 const CLI = join(PROJECT_ROOT, 'bin', 'pulse.js');
 

@@ -4,7 +4,7 @@ import { Queue } from 'bullmq';
 import type { PulseClient } from '#pulse/client';
 import { MONITOR_QUEUE, type IngestEvent, type PulseEvent } from '#pulse/contracts';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
-import { Changes } from './support/clients.js';
+import { Changes, poll } from './support/wait.js';
 
 const TOPICS = 1000;
 const CLIENTS = 15;
@@ -107,11 +107,7 @@ describe('1,000 topics over three gateways', () => {
     const queue = new Queue(MONITOR_QUEUE, { connection: { url: pulse!.redisUrl }, prefix: '{pulse}' });
     const tick = pulse!.tick();
     // SIGTERM once the worker runs it (the tick then takes hundreds of ms, see the figure above).
-    const deadline = Date.now() + 15_000;
-    while ((await queue.getActiveCount()) === 0) {
-      if (Date.now() > deadline) throw new Error('the tick job never became active');
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    await poll('the tick job to become active', async () => (await queue.getActiveCount()) > 0, { timeoutMs: 15_000, pauseMs: 5 });
     await queue.close();
     const signalledAt = Date.now();
     const status = await worker!.stop(30_000);

@@ -7,12 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
+import { chromium } from 'playwright-core';
 import { io } from 'socket.io-client';
 import { PulseClient } from '#pulse/client';
 import type { IngestEvent, PulseEvent, SubscribeAck } from '#pulse/contracts';
 import { decodeEntry } from '#pulse/event-store';
 import { freePort, PROJECT_ROOT, PulseStack, RedisServer } from '#pulse/stack';
-import { recordTopic, within, type PulseClientSocket } from './support/clients.js';
+import { recordTopic, type PulseClientSocket } from './support/clients.js';
+import { pause, poll, within } from './support/wait.js';
 
 const PASSWORD = 'pulse-test-password';
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((path) => existsSync(path));
@@ -64,15 +66,7 @@ beforeAll(async () => {
   if (check.status !== 0) throw new Error(`nginx -t rejected deploy/nginx/pulse.conf:\n${check.stderr}`);
   nginx = spawn(NGINX, ['-p', dir, '-c', confPath, '-e', join(dir, 'error.log')], { stdio: 'ignore' });
   nginxUrl = `http://127.0.0.1:${port}`;
-  await within(
-    'nginx to proxy /healthz',
-    (async () => {
-      for (;;) {
-        if (await fetch(`${nginxUrl}/healthz`).then((r) => r.ok, () => false)) return;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    })(),
-  );
+  await poll('nginx to proxy /healthz', async () => (await fetch(`${nginxUrl}/healthz`)).ok, { timeoutMs: 10_000 });
 }, 90_000);
 
 afterAll(async () => {
@@ -137,7 +131,7 @@ describe('nginx in front of three gateways (deploy/nginx/pulse.conf)', () => {
     const flow = (async () => {
       for (let i = 1; running; i++) {
         await post(topic, [attempt(`i-${i % 3}`, i)]).catch(() => undefined);
-        await new Promise((resolve) => setTimeout(resolve, 10));
+        await pause(10);
       }
     })();
     // A rolling restart through the load balancer. ip_hash sends every loopback client to one
@@ -151,7 +145,7 @@ describe('nginx in front of three gateways (deploy/nginx/pulse.conf)', () => {
       await stack!.addGateway(port);
     }
     expect(moved).toBeGreaterThanOrEqual(watchers.length);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await pause(300);
     running = false;
     await flow;
     const log = await readLog(topic);
@@ -164,10 +158,44 @@ describe('nginx in front of three gateways (deploy/nginx/pulse.conf)', () => {
     }
   }, 60_000);
 
+  it("sends the gateway's security headers on the dashboard (a CSP with script-src 'self'), and the dashboard works under them", async () => {
+    const topic = `nginx-csp-${Date.now().toString(36)}`;
+    expect((await post(topic, [attempt('a', 1), attempt('b', 2)])).status).toBe(201);
+    const headersOf = (response: Response) => Object.fromEntries(['content-security-policy', 'x-content-type-options', 'referrer-policy', 'x-frame-options'].map((name) => [name, response.headers.get(name)]));
+    const proxied = headersOf(await fetch(`${nginxUrl}/`));
+    expect(proxied['content-security-policy']).toContain("script-src 'self'");
+    expect(proxied).toEqual(headersOf(await fetch(`${stack!.urls[0]}/`)));
+    // Bull Board and the API documents use inline styles: framing protection only.
+    expect((await fetch(`${nginxUrl}/admin/queues`)).headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    try {
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      page.on('console', (message) => (message.type() === 'error' ? problems.push(message.text()) : undefined));
+      page.on('pageerror', (error) => problems.push(error.message));
+      await page.addInitScript(() => document.addEventListener('securitypolicyviolation', (event) => console.error(`CSP violation: ${event.violatedDirective} ${event.blockedURI} at ${event.sourceFile}:${event.lineNumber}`)));
+      await page.goto(`${nginxUrl}/?topic=${topic}`);
+      await page.waitForSelector('[data-testid="connection"][data-state="live"]', { timeout: 15_000 });
+      await page.waitForFunction(() => document.querySelector('[data-testid="tile-total_attempts"] .value')?.textContent === '2', undefined, { timeout: 15_000 });
+      expect((await post(topic, [attempt('c', 3)])).status).toBe(201);
+      await page.waitForFunction(() => document.querySelector('[data-testid="tile-total_attempts"] .value')?.textContent === '3', undefined, { timeout: 15_000 });
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
+
   it("keeps the apps' Redis user to Pulse's own keys and commands", async () => {
     await expect(reader!.set('someone-elses-key', 'x')).rejects.toThrow(/NOPERM/);
     await expect(reader!.flushall()).rejects.toThrow(/NOPERM/);
     await expect(reader!.config('SET', 'maxmemory-policy', 'allkeys-lru')).rejects.toThrow(/NOPERM/);
     expect(await reader!.set('pulse:acl-probe', '1')).toBe('OK');
   });
+
+  // Last: the flood spends this address's allowance for a moment.
+  it('answers a flood of requests from one address 429 before the gateways (limit_req)', async () => {
+    const statuses = await Promise.all(Array.from({ length: 400 }, () => fetch(`${nginxUrl}/healthz`).then((response) => response.status)));
+    expect(statuses.filter((status) => status === 429).length).toBeGreaterThan(0);
+    expect(statuses.every((status) => status === 200 || status === 429)).toBe(true);
+  }, 30_000);
 });

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { PulseEvent, Snapshot, StatusData, TickSummary } from '#pulse/contracts';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
-import { within } from './support/clients.js';
+import { within } from './support/wait.js';
 
 // ---- the example of docs/testing.md, verbatim ----
 

@@ -12,9 +12,10 @@ export default defineConfig({
   base: './',
   resolve: {
     // The sources, not dist/: package.json `imports` point at the tsc output, which has Node-only code paths.
-    // The fold comes on its own so that the page does not bundle the contracts' zod schemas.
+    // The fold (and the SDK's protocol version) come on their own so that the page does not bundle the contracts' zod schemas.
     alias: [
       { find: /^#pulse\/contracts\/fold$/, replacement: lib('contracts', 'fold') },
+      { find: /^#pulse\/contracts\/version$/, replacement: lib('contracts', 'version') },
       { find: /^#pulse\/contracts$/, replacement: lib('contracts') },
       { find: /^#pulse\/client$/, replacement: lib('client') },
     ],

@@ -1,7 +1,10 @@
 // Chaos: steady fan-out over three gateways and two workers, then kill -9 of a gateway under load; every history checked against the log.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Changes } from '../support/clients.js';
-import { ChaosStack, CliTail, Load, LONG, scale, SdkSubscriber, settle, unacknowledged, uniqueTopic, verdict, WireSubscriber, type Subscriber } from './support/chaos.js';
+import { Changes, pause } from '../support/wait.js';
+import { Load, unacknowledged } from './support/load.js';
+import { verdict } from './support/report.js';
+import { ChaosStack, LONG, scale, uniqueTopic } from './support/stack.js';
+import { CliTail, SdkSubscriber, settle, WireSubscriber, type Subscriber } from './support/subscribers.js';
 
 /** 10,000 events a minute, ingest and ticks together. */
 const RATE = 10_000 / 60;
@@ -23,8 +26,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
 }, 60_000);
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Thirty subscribers of `topic`, spread over the gateways: SDK clients, wire clients per event and in batch mode. */
 function thirty(topic: string): Subscriber[] {
@@ -61,7 +62,7 @@ describe(`fan-out (${LONG ? 'long' : 'short'})`, () => {
       const subscribers = thirty(topic);
       const cli = stack.track(new CliTail(stack.urls, topic, changes));
       await started([...subscribers, cli]);
-      await sleep(STEADY_MS);
+      await pause(STEADY_MS);
       await load.stop();
       await settle(stack, changes, [...subscribers, cli], 60_000);
       const result = await verdict('steady fan-out', stack, [...subscribers, cli], { extra: `posted=${load.count} refused=${load.refused.length}` });
@@ -90,10 +91,10 @@ describe(`fan-out (${LONG ? 'long' : 'short'})`, () => {
       const onVictim = subscribers.filter((s) => on(s) === victim.url);
       const onOthers = subscribers.filter((s): s is WireSubscriber => s instanceof WireSubscriber && on(s) !== victim.url);
       expect(onVictim.length).toBeGreaterThan(0);
-      await sleep(KILL_MS / 2);
+      await pause(KILL_MS / 2);
       victim.kill('SIGKILL');
       await victim.exited;
-      await sleep(KILL_MS / 2);
+      await pause(KILL_MS / 2);
       await load.stop();
       await settle(stack, changes, subscribers, 60_000);
       const result = await verdict('kill -9 gateway', stack, subscribers, { extra: `posted=${load.count} moved=${onVictim.length} lost-requests=${load.refused.length}` });
@@ -135,7 +136,7 @@ describe(`fan-out (${LONG ? 'long' : 'short'})`, () => {
       worker.kill('SIGKILL');
       await worker.exited;
       await stack.processes.addWorker();
-      await sleep(ROLL_MS);
+      await pause(ROLL_MS);
       await load.stop();
       await settle(stack, changes, subscribers, 60_000);
       const result = await verdict('rolling SIGTERM', stack, subscribers, { extra: `posted=${load.count} exits=[${exits.join('; ')}] refused=${load.refused.length} resent=${load.retried}` });

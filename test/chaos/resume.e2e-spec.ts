@@ -2,8 +2,11 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Changes } from '../support/clients.js';
-import { ChaosStack, Load, LONG, postEvents, rss, scale, settle, uniqueTopic, verdict, WireSubscriber, type Subscriber } from './support/chaos.js';
+import { Changes, pause } from '../support/wait.js';
+import { Load, postEvents } from './support/load.js';
+import { verdict } from './support/report.js';
+import { ChaosStack, LONG, rss, scale, uniqueTopic } from './support/stack.js';
+import { settle, WireSubscriber, type Subscriber } from './support/subscribers.js';
 
 const STORM = scale(300, 1000);
 const RETENTION = 1000;
@@ -99,7 +102,7 @@ describe(`resume (${LONG ? 'long' : 'short'})`, () => {
     const sampler = (async () => {
       while (sampling) {
         rssPeak = Math.max(rssPeak, ...pids.map(rss));
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await pause(100);
       }
     })();
     const storm = Array.from({ length: STORM }, (_, i) => stack.track(new WireSubscriber(() => stack.urls, topic, `storm-${i}`, changes, { from: { epoch, seq: Math.floor((head * i) / STORM) }, batch: i % 2 === 0, start: i })));

@@ -2,8 +2,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Queue } from 'bullmq';
 import { BULL_PREFIX, MONITOR_QUEUE, type StatusData } from '#pulse/contracts';
-import { Changes } from '../support/clients.js';
-import { ChaosStack, Load, LONG, scale, SdkSubscriber, settle, uniqueTopic, verdict, type Subscriber } from './support/chaos.js';
+import { Changes, pause } from '../support/wait.js';
+import { Load } from './support/load.js';
+import { verdict } from './support/report.js';
+import { ChaosStack, LONG, scale, uniqueTopic } from './support/stack.js';
+import { SdkSubscriber, settle, type Subscriber } from './support/subscribers.js';
 
 const TICK_MS = 500;
 const RESTARTS = scale(8, 20);
@@ -21,8 +24,6 @@ afterAll(async () => {
   await queue?.close();
   await stack?.stop();
 }, 60_000);
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Scheduler runs waiting for their time or for a worker: one at a time is the singleness (a killed worker's run may still count as active until it is found stalled). */
 async function queuedRuns(): Promise<number> {
@@ -55,7 +56,7 @@ describe(`scheduler singleness (${LONG ? 'long' : 'short'})`, () => {
       // A frozen worker's running tick stalls; another worker re-runs it after the lock expires (30 s).
       const frozen = stack.processes.workers.find((worker) => worker.running)!;
       frozen.kill('SIGSTOP');
-      await sleep(35_000);
+      await pause(35_000);
       frozen.kill('SIGCONT');
     }
     await load.stop();

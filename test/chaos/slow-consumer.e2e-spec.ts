@@ -2,9 +2,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { io } from 'socket.io-client';
 import type { SubscribeAck } from '#pulse/contracts';
-import { Changes, type PulseClientSocket } from '../support/clients.js';
+import type { PulseClientSocket } from '../support/clients.js';
+import { Changes, poll } from '../support/wait.js';
 import { History } from './support/history.js';
-import { ChaosStack, LONG, poll, postEvents, rss, scale, SdkSubscriber, settle, uniqueTopic, verdict, WireSubscriber, type Subscriber } from './support/chaos.js';
+import { postEvents } from './support/load.js';
+import { verdict } from './support/report.js';
+import { ChaosStack, LONG, rss, scale, uniqueTopic } from './support/stack.js';
+import { SdkSubscriber, settle, WireSubscriber, type Subscriber } from './support/subscribers.js';
 
 /** The bound under test (PULSE_SLOW_CONSUMER_BYTES): small, so that a few seconds of traffic pass it, yet ten times one post's frame, so that a reader merely busy is not cut. */
 const BOUND = 4 * 1024 * 1024;
@@ -69,7 +73,7 @@ describe(`slow consumer (${LONG ? 'long' : 'short'})`, () => {
     expect(cutLoose()).toBe(true);
     // The gateway let go of it: the topic's viewers across the cluster are the three others.
     const viewers = async () => ((await (await fetch(`${url}/api/v1/admin/presence`)).json()) as { topics: Record<string, number> }).topics[topic] ?? 0;
-    await poll('the slow socket to leave the topic', async () => (await viewers()) <= others.length, 10_000, 100);
+    await poll('the slow socket to leave the topic', async () => (await viewers()) <= others.length, { timeoutMs: 10_000, pauseMs: 100 });
     // Only the one that stopped reading was cut: the others are all still live here.
     expect(stack.lines.filter(({ line }) => line.includes('cut loose')).length).toBe(1);
     expect(await viewers()).toBe(others.length);

@@ -1,52 +1,24 @@
-// Test helpers: real socket.io-client connections that record what they receive, and waits that time out clearly.
-import { io, type Socket } from 'socket.io-client';
+// Test helpers: real socket.io-client connections and SDK clients that record what they receive (waits: wait.ts).
+import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import type { PulseClient } from '#pulse/client';
-import { EVENT_TYPES, type ClientToServerEvents, type PulseEvent, type ServerToClientEvents, type SubscribeAck, type SubscribeRequest } from '#pulse/contracts';
+import { EVENT_TYPES, type ClientToServerEvents, type ErrorBody, type PulseEvent, type ServerToClientEvents, type SubscribeAck, type SubscribeRequest } from '#pulse/contracts';
+import { Changes, within, type What } from './wait.js';
 
 export type PulseClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
-/** Rejects with `what` if a promise has not settled in time (shared with the bench). */
-export { within } from '#pulse/stack';
-
-/** Lets tests wait for a condition that holds after some change (an arrival, a line): re-checked on each `changed()`. */
-export class Changes {
-  private readonly watchers = new Set<() => void>();
-
-  changed(): void {
-    for (const watcher of [...this.watchers]) watcher();
-  }
-
-  /** Resolves when `check` holds; fails after `timeoutMs` with `describe()`'s account of what was awaited. */
-  async until(describe: () => string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
-    if (check()) return;
-    await new Promise<void>((resolve, reject) => {
-      const watcher = () => {
-        if (!check()) return;
-        cleanup();
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${describe()}`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.watchers.delete(watcher);
-      };
-      this.watchers.add(watcher);
-    });
-  }
-}
-
-/** For state only observable by asking (HTTP, Redis): asks until `check` gives a value, or fails after `timeoutMs` naming `what`. */
-export async function waitUntil<T>(what: string, check: () => T | undefined | false | null, timeoutMs = 15_000, intervalMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
+/** Opens a raw socket (no reconnection) and resolves once it is connected, or with the refusal of its handshake (closed). */
+export function handshake(url: string, options: Partial<ManagerOptions & SocketOptions>): Promise<{ socket: Socket; refused: (Error & { data?: ErrorBody }) | null }> {
+  const socket = io(url, { ...options, reconnection: false, forceNew: true });
+  return within(
+    `the handshake with ${url}`,
+    new Promise((resolve) => {
+      socket.once('connect', () => resolve({ socket, refused: null }));
+      socket.once('connect_error', (error: Error & { data?: ErrorBody }) => {
+        socket.close();
+        resolve({ socket, refused: error });
+      });
+    }),
+  );
 }
 
 /** What a PulseClient's handlers saw for one topic: every event, every snapshot's reason, and a way to wait on them. */
@@ -111,7 +83,7 @@ export class RecordingClient {
   }
 
   /** Resolves when `check` holds, re-checked on each arrival; fails after `timeoutMs` naming `what`. */
-  async until(what: () => string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
+  async until(what: What, check: () => boolean, timeoutMs = 15_000): Promise<void> {
     await this.changes.until(what, check, timeoutMs);
   }
 

@@ -105,6 +105,31 @@ describe('usageOf', () => {
     expect(usageOf('rebuild')).toMatch(/^Usage: pulse rebuild <topic>/);
     expect(usageOf(undefined)).toBe(GENERAL_USAGE);
     expect(usageOf('bogus')).toBe(GENERAL_USAGE);
-    for (const command of ['tail', 'snapshot', 'topics', 'publish', 'rebuild', 'status']) expect(GENERAL_USAGE).toContain(`  ${command} `);
+    for (const command of ['tail', 'snapshot', 'topics', 'publish', 'rebuild', 'status', 'series', 'instance']) expect(GENERAL_USAGE).toContain(`  ${command} `);
+  });
+});
+
+describe('series and instance', () => {
+  it('parse the step and the span back from now, with defaults 1h and 24h', () => {
+    expect(parseCommandLine(['series', 'demo']).command).toEqual({ name: 'series', topic: 'demo', step: '1h', sinceMs: 86_400_000, json: false });
+    expect(parseCommandLine(['series', 'demo', '--step', '1m', '--since', '90m', '--json']).command).toEqual({ name: 'series', topic: 'demo', step: '1m', sinceMs: 5_400_000, json: true });
+    expect(parseCommandLine(['series', 'demo', '--step', '1d', '--since', '730d']).command).toMatchObject({ step: '1d', sinceMs: 730 * 86_400_000 });
+    expect(parseCommandLine(['instance', 'demo', 'host-1.eu:a@b/c']).command).toEqual({ name: 'instance', topic: 'demo', instanceId: 'host-1.eu:a@b/c', json: false });
+  });
+
+  it.each([
+    [['series', 'demo', '--step', '5m'], '--step must be 1m, 1h or 1d, got "5m"'],
+    [['series', 'demo', '--since', 'yesterday'], '--since must be a duration from 1m to 730d, like 90m, 24h or 30d; got "yesterday"'],
+    [['series', 'demo', '--since', '24'], 'got "24"'],
+    [['series', 'demo', '--since', '0m'], 'got "0m"'],
+    [['series', 'demo', '--step', '1m', '--since', '30d'], '--since 30d at --step 1m is 43201 buckets; at most 1500'],
+    [['series', 'Bad Topic'], 'is not a topic name'],
+    [['series', 'demo', '--type', 'x'], 'series does not take --type'],
+    [['instance', 'demo'], 'instance needs <id>'],
+    [['instance', 'demo', '-bad'], 'Unknown option'],
+    [['instance', 'demo', 'has space'], '"has space" is not an instance id'],
+  ])('refuse %j: %s', (argv, message) => {
+    const error = usageErrorOf(argv);
+    expect(error.message).toContain(message);
   });
 });

@@ -1,7 +1,7 @@
 // The pulse command line: flags and positionals parsed into one typed invocation, or a UsageError saying what is wrong.
 import { parseArgs } from 'node:util';
 import { ROLES, TOPIC_PATTERN_SCHEMA, type Role } from '#pulse/auth';
-import { EVENT_TYPES, isEventType, TOPIC_PATTERN } from '#pulse/contracts';
+import { EVENT_TYPES, isEventType, MAX_SERIES_POINTS, SERIES_STEPS, STEP_MS, TOPIC_PATTERN, type SeriesStep } from '#pulse/contracts';
 import { UsageError } from './errors.js';
 
 /** Where commands go when no `--url` is given. */
@@ -14,6 +14,8 @@ export type Command =
   | { name: 'publish'; topic: string; type: string; data: unknown; source?: string; key?: string; json: boolean }
   | { name: 'rebuild'; topic: string; apply: boolean; json: boolean }
   | { name: 'status'; json: boolean }
+  | { name: 'series'; topic: string; step: SeriesStep; sinceMs: number; json: boolean }
+  | { name: 'instance'; topic: string; instanceId: string; json: boolean }
   | { name: 'token'; sub: string; role: Role; topics: string[]; ttlSeconds: number; json: boolean }
   | { name: 'help'; command?: CommandName };
 
@@ -41,6 +43,7 @@ const OPTIONS = {
   role: { type: 'string' },
   topic: { type: 'string', multiple: true },
   ttl: { type: 'string' },
+  step: { type: 'string' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -117,6 +120,37 @@ differ and --apply was not given.
   --apply   replace the live projection with the rebuilt one when they differ
   --json    the final result line of the API ({ seq, drift, applied, moved })`,
   },
+  series: {
+    positionals: ['topic'],
+    options: ['step', 'since', 'json'],
+    summary: "a topic's attempts, success rate, durations and active instances per minute, hour or day",
+    usage: `Usage: pulse series <topic> [--step 1m|1h|1d] [--since <duration>] [--json]
+
+Prints one row per bucket of <topic> from --since ago until now, oldest first:
+attempts, successes, failures, success rate, average and longest duration, and
+the active instances the monitor tick counted. Buckets where nothing happened
+read 0 (and - where the tick wrote no gauge).
+
+  --step <step>       bucket size: 1m, 1h or 1d (default 1h); the server keeps
+                      1m buckets for 48 h, 1h for 90 d and 1d for 730 d by default
+  --since <duration>  how far back: a number with m, h or d, like 90m, 24h or 30d
+                      (default 24h); at most ${MAX_SERIES_POINTS} buckets
+  --json              one JSON object per bucket and line; the default when stdout
+                      is not a terminal`,
+  },
+  instance: {
+    positionals: ['topic', 'id'],
+    options: ['json'],
+    summary: "one instance: its state, uptime over 24 h / 7 d / 30 d, hourly attempts",
+    usage: `Usage: pulse instance <topic> <id> [--json]
+
+Prints the state of instance <id> of <topic>, the percent of the last 24 h, 7 d
+and 30 d (since it was first seen) that it was not offline, and its attempts and
+failures per hour over the last 24 h. Exit code 1 when the topic does not know it
+(never seen, or removed after being offline longer than PULSE_INSTANCE_FORGET_MS).
+
+  --json   the API's answer as one JSON document`,
+  },
   status: {
     positionals: [],
     options: ['json'],
@@ -141,7 +175,8 @@ http://gateway/#token=<token>, or as "Authorization: Bearer <token>".
 
   --sub <id>          who holds it (shown in logs and limits)
   --role <role>       ${ROLES.join(', ')}: viewers subscribe to and read their
-                      topics, publishers ingest to theirs, admins do everything
+                      topics, publishers ingest to theirs, metrics may
+                      only scrape /metrics, admins do everything
   --topic <pattern>   a topic it covers, * as wildcard (e.g. demo, orders.*); repeatable
                       (default: * — every topic)
   --ttl <duration>    lifetime: seconds, or with s, m, h or d (default 1h)
@@ -223,7 +258,7 @@ export function parseCommandLine(argv: string[]): Invocation {
   } catch (error) {
     throw new UsageError((error as Error).message, commandIn(argv));
   }
-  const values = parsed.values as { url?: string[]; token?: string; help?: boolean; json?: boolean; since?: string; type?: string[]; apply?: boolean; source?: string; key?: string; sub?: string; role?: string; topic?: string[]; ttl?: string };
+  const values = parsed.values as { url?: string[]; token?: string; help?: boolean; json?: boolean; since?: string; type?: string[]; apply?: boolean; source?: string; key?: string; sub?: string; role?: string; topic?: string[]; ttl?: string; step?: string };
   const [name, ...args] = parsed.positionals;
   const urls = (values.url ?? [DEFAULT_URL]).map(parseUrl);
   const common = { urls, ...(values.token !== undefined ? { token: values.token } : {}) };
@@ -278,6 +313,18 @@ export function parseCommandLine(argv: string[]): Invocation {
         },
       };
     }
+    case 'series': {
+      const step = parseStep(values.step);
+      const sinceMs = parseSpan(values.since);
+      const buckets = Math.ceil(sinceMs / STEP_MS[step]) + 1;
+      if (buckets > MAX_SERIES_POINTS) throw new UsageError(`--since ${values.since} at --step ${step} is ${buckets} buckets; at most ${MAX_SERIES_POINTS}: use a coarser --step or a shorter --since`, name);
+      return { ...common, command: { name, topic: parseTopic(args[0]!, name), step, sinceMs, json } };
+    }
+    case 'instance': {
+      const [topic, instanceId] = args as [string, string];
+      if (!/^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$/.test(instanceId)) throw new UsageError(`"${instanceId}" is not an instance id: 1-128 chars of A-Z a-z 0-9 . _ : @ / -`, name);
+      return { ...common, command: { name, topic: parseTopic(topic, name), instanceId, json } };
+    }
     case 'rebuild':
       return { ...common, command: { name, topic: parseTopic(args[0]!, name), apply: values.apply ?? false, json } };
     case 'token': {
@@ -300,6 +347,23 @@ function parseTtl(raw: string | undefined): number {
   const seconds = match ? Number(match[1]) * TTL_UNITS[match[2]!]! : 0;
   if (!match || seconds < 1 || seconds > 366 * 86_400) throw new UsageError(`--ttl must be a duration from 1s to 366d, like 3600, 90s, 30m, 12h or 7d; got "${raw}"`, 'token');
   return seconds;
+}
+
+function parseStep(raw: string | undefined): SeriesStep {
+  if (raw === undefined) return '1h';
+  if (!(SERIES_STEPS as readonly string[]).includes(raw)) throw new UsageError(`--step must be 1m, 1h or 1d, got "${raw}"`, 'series');
+  return raw as SeriesStep;
+}
+
+const SPAN_UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `--since` of series: a span back from now, like 90m, 24h or 30d. */
+function parseSpan(raw: string | undefined): number {
+  if (raw === undefined) return 86_400_000;
+  const match = /^(\d+)([mhd])$/.exec(raw.trim());
+  const ms = match ? Number(match[1]) * SPAN_UNITS[match[2]!]! : 0;
+  if (!match || ms < 60_000 || ms > 730 * 86_400_000) throw new UsageError(`--since must be a duration from 1m to 730d, like 90m, 24h or 30d; got "${raw}"`, 'series');
+  return ms;
 }
 
 /** The first argument that names a command, for the usage shown with a flag error. */

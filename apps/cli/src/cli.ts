@@ -26,6 +26,10 @@ async function dispatch(invocation: Invocation, ctx: CommandContext): Promise<nu
       return (await import('./commands/status.js')).statusCommand(command, ctx);
     case 'token':
       return (await import('./commands/token.js')).tokenCommand(command, ctx);
+    case 'series':
+      return (await import('./commands/series.js')).seriesCommand(command, ctx);
+    case 'instance':
+      return (await import('./commands/instance.js')).instanceCommand(command, ctx);
   }
 }
 

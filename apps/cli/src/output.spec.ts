@@ -1,7 +1,7 @@
 // What pulse prints: event lines with and without colour, tables, the snapshot, status and drift reports, the progress bar.
 import { describe, expect, it } from '@jest/globals';
-import type { PulseEvent, Snapshot } from '#pulse/contracts';
-import { clock, compact, driftTable, duration, eventJson, eventLine, paint, progressBar, relative, snapshotText, statusText, table, topicsTable, truncate, unstyled, visibleLength, type StatusReport } from './output.js';
+import type { PulseEvent, SeriesResponse, Snapshot } from '#pulse/contracts';
+import { clock, compact, driftTable, duration, eventJson, eventLine, instanceText, paint, progressBar, relative, seriesLines, seriesTable, snapshotText, statusText, table, topicsTable, truncate, unstyled, visibleLength, type StatusReport } from './output.js';
 
 const plain = paint(false);
 const coloured = paint(true);
@@ -121,5 +121,69 @@ describe('reports', () => {
     expect(progressBar(5, 10, 10)).toBe('[█████░░░░░]  50%  5/10 events');
     expect(progressBar(10, 10, 10)).toBe('[██████████] 100%  10/10 events');
     expect(progressBar(0, 0, 4)).toBe('[████] 100%  0/0 events');
+  });
+});
+
+describe('history', () => {
+  const hour = 3_600_000;
+  const t0 = at(10, 0, 0);
+  const page: SeriesResponse = {
+    topic: 'demo',
+    step: '1h',
+    from: t0,
+    to: t0 + 2 * hour,
+    points: [
+      { t: t0, attempts: 4, successes: 3, failures: 1, success_rate: 75, duration_avg: 120.4, duration_max: 300, active_instances: 2, known_instances: 3 },
+      { t: t0 + hour, attempts: 0, successes: 0, failures: 0, success_rate: 0, duration_avg: 0, duration_max: 0, active_instances: null, known_instances: null },
+    ],
+  };
+
+  it('shows a series as one row per bucket, unknown values as -, and the totals', () => {
+    expect(seriesTable(page, plain).split('\n')).toEqual([
+      'TIME (1h)         ATTEMPTS  OK  FAILED  SUCCESS  AVG MS  MAX MS  ACTIVE',
+      '2030-01-02 10:00  4         3   1       75%      120     300     2',
+      '2030-01-02 11:00  0         0   0       -        -       -       -',
+      '2 buckets of 1h: 4 attempts, 1 failed',
+    ]);
+  });
+
+  it('prints a series for machines as one JSON object per bucket and line', () => {
+    const lines = seriesLines(page).split('\n').map((line) => JSON.parse(line) as unknown);
+    expect(lines).toEqual(page.points.map((point) => ({ topic: 'demo', step: '1h', ...point })));
+  });
+
+  it("shows an instance's state, its uptime per window, and only the hours with something in them", () => {
+    const text = instanceText(
+      {
+        topic: 'demo',
+        id: 'i-1',
+        status: 'offline',
+        last_seen: t0,
+        next_action_at: null,
+        attempts: 5,
+        successes: 4,
+        failures: 1,
+        uptime: { '24h': 75, '7d': 96.43, '30d': 99.95 },
+        first_seen: t0,
+        offline_since: t0 + 2 * hour,
+        series: {
+          step: '1h',
+          from: t0,
+          to: t0 + 3 * hour,
+          points: [
+          { t: t0, attempts: 5, failures: 1, offline_ms: 0 },
+          { t: t0 + hour, attempts: 0, failures: 0, offline_ms: 0 },
+          { t: t0 + 2 * hour, attempts: 0, failures: 0, offline_ms: 1_800_000 },
+          ],
+        },
+      },
+      plain,
+      t0 + 3 * hour,
+    );
+    expect(text).toContain('uptime     24 h 75%   7 d 96.43%   30 d 99.95%');
+    expect(text).toContain('status     offline, last seen 2030-01-02 10:00:00');
+    expect(text).toContain('2030-01-02 10:00  5         1       0 ms');
+    expect(text).toContain('2030-01-02 12:00  0         0       30 min');
+    expect(text).toContain('(1 quiet hours not shown)');
   });
 });

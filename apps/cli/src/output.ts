@@ -1,5 +1,5 @@
-// What pulse prints: event lines, tables, the snapshot, the status report, the drift table and the progress bar (pure functions).
-import type { PulseEvent, Snapshot } from '#pulse/contracts';
+// What pulse prints: event lines, tables, the snapshot, series and instance history, the status report, the drift table and the progress bar (pure functions).
+import type { InstanceHistory, PulseEvent, SeriesResponse, Snapshot } from '#pulse/contracts';
 
 /** ANSI styles, or plain text when colours are off. */
 export interface Paint {
@@ -206,5 +206,63 @@ export function statusText(report: StatusReport, p: Paint, now = Date.now()): st
     );
   }
   for (const problem of report.problems) lines.push('', p.yellow(problem));
+  return lines.join('\n');
+}
+
+/** A gauge, or `-` where no tick wrote it. */
+const orDash = (value: number | null) => (value === null ? '-' : String(value));
+
+/** One row per bucket, oldest first; buckets of a day show the date only. */
+export function seriesTable(page: SeriesResponse, p: Paint): string {
+  if (page.points.length === 0) return `no buckets between ${dateTime(page.from)} and ${dateTime(page.to)}`;
+  const time = (t: number) => (page.step === '1d' ? dateTime(t).slice(0, 10) : dateTime(t).slice(0, 16));
+  const rows = page.points.map((point) => [
+    time(point.t),
+    String(point.attempts),
+    String(point.successes),
+    point.failures > 0 ? p.red(String(point.failures)) : '0',
+    point.attempts > 0 ? `${point.success_rate}%` : '-',
+    // 0 with attempts: none of them gave a duration.
+    point.duration_max > 0 ? String(Math.round(point.duration_avg)) : '-',
+    point.duration_max > 0 ? String(Math.round(point.duration_max)) : '-',
+    orDash(point.active_instances),
+  ]);
+  let attempts = 0;
+  let failures = 0;
+  for (const point of page.points) {
+    attempts += point.attempts;
+    failures += point.failures;
+  }
+  const total = `${page.points.length} buckets of ${page.step}: ${attempts} attempts, ${failures} failed`;
+  return `${table([`TIME (${page.step})`, 'ATTEMPTS', 'OK', 'FAILED', 'SUCCESS', 'AVG MS', 'MAX MS', 'ACTIVE'], rows, p)}\n${p.dim(total)}`;
+}
+
+/** A bucket for machines: one JSON object per line, with the topic and step so lines stand alone. */
+export function seriesLines(page: SeriesResponse): string {
+  return page.points.map((point) => JSON.stringify({ topic: page.topic, step: page.step, ...point })).join('\n');
+}
+
+export function instanceText(history: InstanceHistory, p: Paint, now = Date.now()): string {
+  const { uptime } = history;
+  const i = history;
+  const percent = (value: number) => (value >= 99.9 ? p.green(`${value}%`) : value < 99 ? p.red(`${value}%`) : p.yellow(`${value}%`));
+  const lines = [
+    `${p.bold('instance')}   ${i.id} ${p.dim(`(topic ${history.topic})`)}`,
+    `${p.bold('status')}     ${i.status === 'offline' ? p.red(i.status) : i.status}, last seen ${i.last_seen > 0 ? `${dateTime(i.last_seen)} (${relative(i.last_seen, now)})` : 'never'}`,
+    `${p.bold('attempts')}   ${i.attempts} (${i.successes} successful, ${i.failures} failed)`,
+    `${p.bold('uptime')}     24 h ${percent(uptime['24h'])}   7 d ${percent(uptime['7d'])}   30 d ${percent(uptime['30d'])}`,
+  ];
+  const points = history.series.points;
+  const active = points.filter((point) => point.attempts > 0 || point.offline_ms > 0);
+  if (active.length > 0) {
+    const rows = active.map((point) => [
+      dateTime(point.t).slice(0, 16),
+      String(point.attempts),
+      point.failures > 0 ? p.red(String(point.failures)) : '0',
+      duration(point.offline_ms),
+    ]);
+    lines.push('', table(['HOUR', 'ATTEMPTS', 'FAILED', 'OFFLINE'], rows, p));
+    if (active.length < points.length) lines.push(p.dim(`(${points.length - active.length} quiet hours not shown)`));
+  } else lines.push('', p.dim('no attempts and no offline time in the hours shown'));
   return lines.join('\n');
 }

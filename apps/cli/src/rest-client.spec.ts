@@ -49,6 +49,20 @@ const json = (status: number, body: unknown) => (_: IncomingMessage, response: S
 };
 
 describe('RestClient', () => {
+  it('follows a paged list through its Link headers to the last page', async () => {
+    const pages: Record<string, { body: unknown; next?: string }> = {
+      '/api/v1/topics?limit=2': { body: [{ topic: 'a' }, { topic: 'b' }], next: '/api/v1/topics?cursor=b&limit=2' },
+      '/api/v1/topics?cursor=b&limit=2': { body: [{ topic: 'c' }] },
+    };
+    const live = await serve((request, response) => {
+      const page = pages[request.url!]!;
+      response.writeHead(200, { 'content-type': 'application/json', ...(page.next ? { link: `<${page.next}>; rel="next"` } : {}) }).end(JSON.stringify(page.body));
+    });
+    const rest = new RestClient({ urls: [live.url] });
+    await expect(rest.allPages('/api/v1/topics?limit=2')).resolves.toEqual([{ topic: 'a' }, { topic: 'b' }, { topic: 'c' }]);
+    expect(live.requests.map((request) => request.path)).toEqual(Object.keys(pages));
+  });
+
   it('moves past a gateway that refuses connections, in --url order', async () => {
     const dead = await deadUrl();
     const live = await serve(json(200, [{ topic: 'demo' }]));

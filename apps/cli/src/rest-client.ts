@@ -1,5 +1,5 @@
 // REST calls to the gateways with failover: the --url list is tried in order until one answers.
-import type { ErrorBody } from '#pulse/contracts';
+import { MAX_PAGES, nextPageLink, type ErrorBody } from '#pulse/contracts';
 import { CliError } from './errors.js';
 
 export interface RestClientOptions {
@@ -128,12 +128,29 @@ export class RestClient {
 
   /** Sends a request and parses a JSON success body; throws HttpError for an error status. */
   async json<T>(method: 'GET' | 'POST', path: string, options: RequestOptions = {}): Promise<T> {
+    return (await this.jsonAnswer<T>(method, path, options)).body;
+  }
+
+  /** Every item of a paged list (an array per page), following each page's `Link: <…>; rel="next"`. */
+  async allPages<T>(path: string): Promise<T[]> {
+    const items: T[] = [];
+    let next: string | null = path;
+    for (let pages = 0; next !== null; pages++) {
+      if (pages === MAX_PAGES) throw new CliError(`${path}: still more after ${MAX_PAGES} pages; stopped`);
+      const { body, response } = await this.jsonAnswer<T[]>('GET', next);
+      items.push(...body);
+      next = nextPageLink(response.headers.get('link'));
+    }
+    return items;
+  }
+
+  private async jsonAnswer<T>(method: 'GET' | 'POST', path: string, options: RequestOptions = {}): Promise<{ body: T; response: Response }> {
     const { url, response } = await this.send(method, path, options);
     const text = await response.text();
     const body = parseBody(text);
     if (!response.ok) throw new HttpError(response.status, isErrorBody(body) ? body : null, url);
     if (body === undefined) throw new CliError(`${url} answered ${path} with something that is not JSON: ${text.slice(0, 200)}`);
-    return body as T;
+    return { body: body as T, response };
   }
 }
 

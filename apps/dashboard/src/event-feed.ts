@@ -89,6 +89,10 @@ export function describe(event: PulseEvent): string {
       const { data } = event;
       return `${data.instanceId} went offline: silent for over ${formatDuration(data.ttl_ms)}`;
     }
+    case 'instance.removed': {
+      const { data } = event;
+      return `${data.instanceId} removed: last seen ${formatDuration(event.ts - data.last_seen)} earlier, longer than the forget time (its history stays in the series)`;
+    }
     case 'status_update': {
       const { data } = event;
       return `loop #${formatCount(data.loop_count)}, ${formatCount(data.active_instances)} active`;

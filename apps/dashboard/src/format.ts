@@ -8,6 +8,11 @@ export const formatCount = (value: number): string => integer.format(value);
 
 export const formatPercent = (value: number): string => `${decimal.format(value)} %`;
 
+const upto2 = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
+
+/** An uptime: `100 %`, `99.95 %` (short enough for a phone's table). */
+export const formatUptime = (value: number): string => `${upto2.format(value)} %`;
+
 export const formatClock = (ms: number): string => clock.format(ms);
 
 /** A duration as the largest sensible unit: `4 s`, `3 min`, `2 h`, `5 d`. */

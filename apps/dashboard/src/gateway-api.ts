@@ -1,5 +1,5 @@
-// The REST calls the page makes: the topic list and pages of past events (for the chart and the feed after a load).
-import type { PulseEvent } from '#pulse/contracts';
+// The REST calls the page makes: the topic list, pages of past events (for the chart and the feed after a load), series and instance history.
+import { MAX_PAGES, nextPageLink, type InstanceHistory, type PulseEvent, type SeriesPoint, type SeriesResponse, type SeriesStep } from '#pulse/contracts';
 
 export interface TopicInfo {
   topic: string;
@@ -12,6 +12,13 @@ export interface EventsPage {
   head: number;
   events: PulseEvent[];
 }
+
+/**
+ * The series answer (libs/contracts). `seq` (the log position the buckets include, read with them)
+ * and `duration_count` make the live extension exact when the server states them; see live-series.ts.
+ */
+export type SeriesPage = Omit<SeriesResponse, 'points'> & { points: SeriesPagePoint[]; seq?: number };
+export type SeriesPagePoint = SeriesPoint & { duration_count?: number };
 
 /** Most events one page may carry (the API's limit). */
 export const PAGE_LIMIT = 1000;
@@ -27,8 +34,16 @@ export class GatewayApi {
     private readonly token: (base: string) => string | null = () => null,
   ) {}
 
+  /** Every topic the token covers, page after page (each page names the next in its Link header). */
   async topics(): Promise<TopicInfo[]> {
-    return (await this.get<TopicInfo[]>('/api/v1/topics')) ?? [];
+    const topics: TopicInfo[] = [];
+    let next: string | null = '/api/v1/topics';
+    for (let pages = 0; next !== null && pages < MAX_PAGES; pages++) {
+      const page: { body: TopicInfo[]; next: string | null } | null = await this.getPage<TopicInfo[]>(next);
+      topics.push(...(page?.body ?? []));
+      next = page?.next ?? null;
+    }
+    return topics;
   }
 
   /** Events after `after` (exclusive), at most `limit`. */
@@ -36,7 +51,23 @@ export class GatewayApi {
     return this.get<EventsPage>(`/api/v1/topics/${encodeURIComponent(topic)}/events?after=${after}&limit=${Math.min(limit, PAGE_LIMIT)}`);
   }
 
+  /** Buckets of `step` from `from` to `to`; an unknown topic reads as zeros. */
+  async series(topic: string, step: SeriesStep, from: number, to: number): Promise<SeriesPage | null> {
+    return this.get<SeriesPage>(`/api/v1/topics/${encodeURIComponent(topic)}/series?step=${step}&from=${Math.floor(from)}&to=${Math.floor(to)}`);
+  }
+
+  /** An instance's state, uptime and hourly series; null when the topic does not know it. */
+  async instance(topic: string, instanceId: string, from?: number, to?: number): Promise<InstanceHistory | null> {
+    const range = from !== undefined && to !== undefined ? `?from=${Math.floor(from)}&to=${Math.floor(to)}` : '';
+    return this.get<InstanceHistory>(`/api/v1/topics/${encodeURIComponent(topic)}/instances/${encodeURIComponent(instanceId)}${range}`);
+  }
+
   private async get<T>(path: string): Promise<T | null> {
+    return (await this.getPage<T>(path))?.body ?? null;
+  }
+
+  /** A GET's body and the path of the next page (its Link header), null for a 404/410. */
+  private async getPage<T>(path: string): Promise<{ body: T; next: string | null } | null> {
     let lastError: unknown = new Error('no gateway to ask');
     for (const base of new Set(this.bases())) {
       try {
@@ -44,7 +75,7 @@ export class GatewayApi {
         const response = await fetch(new URL(path, base), { headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
         if (response.status === 404 || response.status === 410) return null;
         if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
-        return (await response.json()) as T;
+        return { body: (await response.json()) as T, next: nextPageLink(response.headers.get('link')) };
       } catch (error) {
         lastError = error;
       }

@@ -1,11 +1,11 @@
-// The instance table: keyed rows, sortable by any column, ages and countdowns re-rendered locally every second.
+// The instance table: keyed rows, sortable by any column, ages and countdowns re-rendered locally every second; a row opens its instance's panel.
 import type { InstanceState } from '#pulse/contracts';
 import { el, setText } from './dom.js';
-import { formatAgo, formatCount, formatCountdown } from './format.js';
+import { formatAgo, formatCount, formatCountdown, formatUptime } from './format.js';
 
-export type SortKey = 'id' | 'status' | 'last_seen' | 'next_action_at' | 'attempts' | 'successes' | 'failures';
+export type SortKey = 'id' | 'status' | 'last_seen' | 'next_action_at' | 'attempts' | 'successes' | 'failures' | 'uptime';
 
-const SORT_KEYS: ReadonlySet<string> = new Set<SortKey>(['id', 'status', 'last_seen', 'next_action_at', 'attempts', 'successes', 'failures']);
+const SORT_KEYS: ReadonlySet<string> = new Set<SortKey>(['id', 'status', 'last_seen', 'next_action_at', 'attempts', 'successes', 'failures', 'uptime']);
 /** Columns whose first click sorts largest/latest first. */
 const DESCENDING_FIRST: ReadonlySet<SortKey> = new Set<SortKey>(['last_seen', 'attempts', 'successes', 'failures']);
 
@@ -17,6 +17,7 @@ interface Row {
   attempts: HTMLTableCellElement;
   successes: HTMLTableCellElement;
   failures: HTMLTableCellElement;
+  uptime: HTMLTableCellElement;
   instance: InstanceState;
 }
 
@@ -26,8 +27,19 @@ export class InstanceTable {
   private sortKey: SortKey = 'id';
   private sortDir: 1 | -1 = 1;
 
-  constructor(private readonly table: HTMLTableElement) {
+  /** Uptime over 24 h by instance id, as last fetched (null: not seen in the window). */
+  private readonly uptimes = new Map<string, number | null>();
+
+  constructor(
+    private readonly table: HTMLTableElement,
+    /** A row was clicked (or Enter pressed on it). */
+    private readonly onSelect: (id: string) => void = () => {},
+  ) {
     this.body = table.tBodies[0] ?? table.createTBody();
+    this.body.addEventListener('click', (event) => this.select(event.target));
+    this.body.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter') this.select(event.target);
+    });
     for (const th of table.querySelectorAll<HTMLTableCellElement>('th[data-key]')) {
       th.querySelector('button')?.addEventListener('click', () => this.sortBy(th.dataset.key ?? ''));
     }
@@ -46,6 +58,7 @@ export class InstanceTable {
       if (seen.has(id)) continue;
       row.tr.remove();
       this.rows.delete(id);
+      this.uptimes.delete(id);
     }
     this.order();
   }
@@ -56,6 +69,20 @@ export class InstanceTable {
       setText(row.lastSeen, formatAgo(row.instance.last_seen, now));
       setText(row.nextAction, row.instance.status === 'offline' ? '–' : formatCountdown(row.instance.next_action_at, now));
     }
+  }
+
+  /** The 24 h uptime of `id` (percent), shown in its row. */
+  setUptime(id: string, percent: number | null): void {
+    this.uptimes.set(id, percent);
+    const row = this.rows.get(id);
+    if (!row) return;
+    this.fillUptime(row);
+    if (this.sortKey === 'uptime') this.order();
+  }
+
+  /** Ids of the rows shown. */
+  ids(): string[] {
+    return [...this.rows.keys()];
   }
 
   get size(): number {
@@ -91,7 +118,13 @@ export class InstanceTable {
     const key = this.sortKey;
     let result: number;
     if (key === 'id' || key === 'status') result = a[key].localeCompare(b[key], 'en', { numeric: true });
-    else if (key === 'next_action_at') {
+    else if (key === 'uptime') {
+      // Not read yet sorts last either way.
+      const ua = this.uptimes.get(a.id) ?? null;
+      const ub = this.uptimes.get(b.id) ?? null;
+      if (ua === null || ub === null) return (ua === null ? 1 : 0) - (ub === null ? 1 : 0) || a.id.localeCompare(b.id, 'en', { numeric: true });
+      result = ua - ub;
+    } else if (key === 'next_action_at') {
       // Nothing planned sorts last either way.
       if (a.next_action_at === null || b.next_action_at === null) return (a.next_action_at === null ? 1 : 0) - (b.next_action_at === null ? 1 : 0);
       result = a.next_action_at - b.next_action_at;
@@ -99,8 +132,22 @@ export class InstanceTable {
     return result * this.sortDir || a.id.localeCompare(b.id, 'en', { numeric: true });
   }
 
+  private select(target: EventTarget | null): void {
+    const id = (target as Element | null)?.closest<HTMLTableRowElement>('tr[data-id]')?.dataset.id;
+    if (id !== undefined) this.onSelect(id);
+  }
+
+  private fillUptime(row: Row): void {
+    const percent = this.uptimes.get(row.instance.id);
+    setText(row.uptime, percent === undefined || percent === null ? '–' : formatUptime(percent));
+    if (percent === undefined || percent === null) delete row.uptime.dataset.uptime;
+    else row.uptime.dataset.uptime = String(percent);
+    row.uptime.classList.toggle('has-failures', percent !== undefined && percent !== null && percent < 99);
+  }
+
   private createRow(inst: InstanceState): Row {
     const tr = el('tr');
+    tr.tabIndex = 0;
     tr.dataset.testid = 'instance-row';
     tr.dataset.id = inst.id;
     const idCell = el('td', 'id', inst.id);
@@ -111,14 +158,17 @@ export class InstanceTable {
       tr,
       badge,
       lastSeen: el('td', 'time'),
-      nextAction: el('td', 'time'),
-      attempts: el('td', 'num'),
+      nextAction: el('td', 'time wide'),
+      // On a phone, failures and uptime say more than the attempts (the tiles have the total).
+      attempts: el('td', 'num wide'),
       successes: el('td', 'num wide'),
       failures: el('td', 'num'),
+      uptime: el('td', 'num uptime'),
       instance: inst,
     };
-    tr.append(idCell, statusCell, row.lastSeen, row.nextAction, row.attempts, row.successes, row.failures);
+    tr.append(idCell, statusCell, row.lastSeen, row.nextAction, row.attempts, row.successes, row.failures, row.uptime);
     this.rows.set(inst.id, row);
+    this.fillUptime(row);
     return row;
   }
 

@@ -1,4 +1,6 @@
 // Dashboard entry: one PulseClient, one followed topic at a time; views redraw once per frame on events and every second for clocks.
+// First: zod must know it may not eval before any schema is built.
+import './no-eval.js';
 import { PulseClient, type SnapshotReason, type TopicSubscription } from '#pulse/client';
 import type { PulseEvent, Snapshot } from '#pulse/contracts';
 import { askForToken, takeToken } from './access-token.js';
@@ -7,7 +9,10 @@ import { required } from './dom.js';
 import { EventFeed } from './event-feed.js';
 import { GatewayApi, PAGE_LIMIT } from './gateway-api.js';
 import { gatewayUrls, tokenFor } from './gateways.js';
+import { HistoryView } from './history-view.js';
+import { InstancePanel } from './instance-panel.js';
 import { InstanceTable } from './instance-table.js';
+import { InstanceUptime } from './instance-uptime.js';
 import { Projection } from './projection.js';
 import { StatTiles } from './stat-tiles.js';
 import { Throughput } from './throughput.js';
@@ -35,7 +40,10 @@ client.onError((error) => {
 const notice = required(document, '[data-testid="notice"]');
 const badge = new ConnectionBadge(required(document, '[data-testid="connection"]'));
 const tiles = new StatTiles(document);
-const table = new InstanceTable(required<HTMLTableElement>(document, '[data-testid="instances"]'));
+const panel = new InstancePanel(document, api);
+const table = new InstanceTable(required<HTMLTableElement>(document, '[data-testid="instances"]'), (id) => void panel.open(shownTopic, id));
+const uptime = new InstanceUptime(api, (id, percent) => table.setUptime(id, percent));
+const historyView = new HistoryView(document, api, (range) => setParam('range', range), params.get('range'));
 const instanceCount = required(document, '[data-testid="instance-count"]');
 const feed = new EventFeed(required<HTMLOListElement>(document, '[data-testid="feed"]'), required<HTMLSelectElement>(document, '#feed-filter'));
 const throughput = new Throughput();
@@ -43,6 +51,8 @@ const chart = new ThroughputChart(required(document, '[data-testid="chart"]'));
 const picker = new TopicPicker(required<HTMLSelectElement>(document, '#topic'), api, (topic) => follow(topic));
 
 let projection: Projection | null = null;
+/** The topic of the last snapshot: what the table shows. */
+let shownTopic = '';
 let subscription: TopicSubscription | null = null;
 /** Bumped on every topic switch and snapshot: late answers of an older one are dropped. */
 let generation = 0;
@@ -65,6 +75,7 @@ function draw(): void {
   if (dirty.instances) {
     table.update(projection?.instances.values() ?? [], now);
     instanceCount.textContent = projection ? `${table.size} known` : '';
+    uptime.refresh(table.ids(), now);
   }
   if (dirty.statistics) tiles.render(projection?.statistics ?? null, projection?.instances.size ?? 0);
   if (dirty.status) tiles.renderTick(projection?.status ?? null, now);
@@ -107,9 +118,7 @@ function follow(topic: string): void {
   showNotice(null);
   picker.choose(topic);
   document.title = `${topic} · Pulse`;
-  const url = new URL(location.href);
-  url.searchParams.set('topic', topic);
-  history.replaceState(null, '', url);
+  setParam('topic', topic);
 
   subscription = client.subscribe(topic, {
     onSnapshot: (snapshot, reason) => onSnapshot(topic, snapshot, reason),
@@ -120,8 +129,18 @@ function follow(topic: string): void {
   });
 }
 
+/** Keeps the page's state in its URL (a reload or a shared link shows the same). */
+function setParam(name: string, value: string): void {
+  const url = new URL(location.href);
+  url.searchParams.set(name, value);
+  history.replaceState(null, '', url);
+}
+
 function onSnapshot(topic: string, snapshot: Snapshot, reason: SnapshotReason): void {
   generation += 1;
+  shownTopic = topic;
+  historyView.follow(topic);
+  uptime.follow(topic);
   projection = new Projection();
   projection.reset(snapshot);
   throughput.clear();
@@ -137,6 +156,7 @@ function onEvent(event: PulseEvent): void {
   invalidate(projection.apply(event));
   if (event.type === 'attempt.recorded') throughput.add(event.ts, event.data.outcome === 'failure');
   feed.push(event);
+  historyView.add(event);
 }
 
 /**

@@ -90,4 +90,14 @@ describe('Projection', () => {
     expect(changed.statistics).toBe(true);
     expect(local.statistics).toEqual({ total_attempts: 1, successful: 0, failed: 1, success_rate: 0, active_instances: 1 });
   });
+
+  it('drops an instance on instance.removed and redraws the table and the tiles', () => {
+    const local = new Projection();
+    local.reset({ topic: 't', epoch: 'e', seq: 0, status: null, statistics: { total_attempts: 0, successful: 0, failed: 0, success_rate: 0, active_instances: 0 }, instances: [] });
+    local.apply({ topic: 't', seq: 1, epoch: 'e', type: 'instance.heartbeat', ts: 5, data: { instanceId: 'a' } });
+    local.apply({ topic: 't', seq: 2, epoch: 'e', type: 'instance.offline', ts: 6, data: { instanceId: 'a', last_seen: 5, ttl_ms: 1 } });
+    const changed = local.apply({ topic: 't', seq: 3, epoch: 'e', type: 'instance.removed', ts: 9, data: { instanceId: 'a', last_seen: 5 } });
+    expect(changed).toEqual({ statistics: true, instances: true, status: false });
+    expect(local.instances.size).toBe(0);
+  });
 });

@@ -16,6 +16,7 @@ const CHANGES: Record<string, Changed> = {
   'instance.heartbeat': { statistics: true, instances: true, status: false },
   'attempt.recorded': { statistics: true, instances: true, status: false },
   'instance.offline': { statistics: true, instances: true, status: false },
+  'instance.removed': { statistics: true, instances: true, status: false },
   status_update: { statistics: false, instances: false, status: true },
 };
 

@@ -1,4 +1,4 @@
-// The gateway's Socket.IO server: the Redis adapter's, plus the drain check, the origin and token checks (SocketGuard), and metrics.
+// The gateway's Socket.IO server: the Redis adapter's, plus the drain check, the protocol version, the origin and token checks (SocketGuard), and metrics.
 import type { INestApplicationContext } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import type { Server, ServerOptions } from 'socket.io';
@@ -7,6 +7,7 @@ import { SocketGuard } from './auth/socket-guard.js';
 import { GatewayDrain } from './live/gateway-drain.js';
 import { RedisIoAdapter } from './live/redis-io.adapter.js';
 import { MetricsService } from './metrics/metrics.service.js';
+import { installProtocolVersion } from './protocol-version.js';
 
 export class GatewayIoAdapter extends RedisIoAdapter {
   constructor(private readonly nest: INestApplicationContext) {
@@ -29,6 +30,7 @@ export class GatewayIoAdapter extends RedisIoAdapter {
       },
       cors: { origin: this.nest.get(OriginPolicy).corsOrigin },
     } as ServerOptions);
+    installProtocolVersion(server);
     this.nest.get(SocketGuard).install(server);
     this.nest.get(MetricsService).attachServer(server);
     return server;

@@ -12,12 +12,16 @@ import { pinoHttp } from 'pino-http';
 import { exitIfShutdownHangs, loadConfigOrExit } from '#pulse/config';
 import { refusal } from '#pulse/contracts';
 import { createLogger, PinoNestLogger } from '#pulse/logging';
-import { denyFraming, mountBullBoard } from './admin/bull-board.js';
+import { mountBullBoard } from './admin/bull-board.js';
+import { AuthService } from './auth/auth.service.js';
 import { OriginPolicy } from './auth/origin-policy.js';
+import { refuseBodiesWithoutToken } from './auth/pre-auth.js';
 import { openApiDocument } from './docs/openapi.js';
+import { dashboardHeaders } from './dashboard-headers.js';
 import { GatewayIoAdapter } from './gateway-io.adapter.js';
 import { GatewayModule } from './gateway.module.js';
 import { GatewayDrain } from './live/gateway-drain.js';
+import { MetricsService } from './metrics/metrics.service.js';
 
 /** An incoming x-request-id is kept when it looks like one; otherwise the gateway makes one. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -55,26 +59,32 @@ async function main(): Promise<void> {
     next();
   });
   const origins = app.get(OriginPolicy);
-  // A page from a site not on the list gets nothing: not even a request with side effects (CSRF).
+  // A page from a site not on the list gets nothing: not even a request with side effects (CSRF);
+  // with auth off, neither does a request for a host name this gateway does not serve (DNS rebinding).
   app.use((request: Request, response: Response, next: NextFunction) => {
-    if (origins.allows(request.headers)) return next();
-    response.status(403).json(refusal('ORIGIN_FORBIDDEN', `origin ${request.headers.origin} is not allowed; add it to PULSE_ALLOWED_ORIGINS`));
+    const problem = origins.problem(request.headers, request.socket.remoteAddress);
+    if (problem === null) return next();
+    response.status(403).json(refusal('ORIGIN_FORBIDDEN', problem));
   });
   app.enableCors({
     origin: origins.corsOrigin,
     allowedHeaders: ['authorization', 'content-type', 'x-request-id'],
-    exposedHeaders: ['x-request-id', 'retry-after'],
+    exposedHeaders: ['x-request-id', 'retry-after', 'link'],
   });
+  // With auth on, a body is read only after its token passed: a request without one costs no parsing.
+  const metrics = app.get(MetricsService);
+  app.use(refuseBodiesWithoutToken(app.get(AuthService), (body) => metrics.refused('rest', body.reason ?? body.code)));
   app.useBodyParser('json', { limit: config.PULSE_MAX_BODY_BYTES });
   app.useWebSocketAdapter(new GatewayIoAdapter(app));
   SwaggerModule.setup('docs', app, openApiDocument() as unknown as OpenAPIObject, { jsonDocumentUrl: 'docs/openapi.json' });
   mountBullBoard(app);
+  const securityHeaders = dashboardHeaders(config.PULSE_PUBLIC_URL.map((url) => new URL(url).origin));
   app.useStaticAssets(fileURLToPath(new URL('../../../../apps/dashboard/dist', import.meta.url)), {
     index: 'index.html',
     // Vite names assets by content hash: they never change; the page itself is always revalidated.
     setHeaders: (response: ServerResponse, path: string) => {
       response.setHeader('Cache-Control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
-      denyFraming(response);
+      for (const [name, value] of Object.entries(securityHeaders)) response.setHeader(name, value);
     },
   });
   // SIGTERM/SIGINT: Nest's shutdown hooks drain the gateway (GatewayDrain), within a bound.

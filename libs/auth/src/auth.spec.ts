@@ -59,7 +59,10 @@ describe('topic patterns', () => {
     expect(roleAllows(principal('viewer', ['*']), 'publish')).toBe(false);
     expect(roleAllows(principal('publisher', ['*']), 'read')).toBe(false);
     expect(roleAllows(principal('publisher', ['*']), 'publish')).toBe(true);
-    for (const action of ['read', 'publish', 'admin'] as const) expect(roleAllows(principal('admin', []), action)).toBe(true);
+    for (const action of ['read', 'publish', 'scrape', 'admin'] as const) expect(roleAllows(principal('admin', []), action)).toBe(true);
+    // A metrics token (Prometheus) scrapes and does nothing else.
+    expect(['read', 'publish', 'scrape', 'admin'].filter((action) => roleAllows(principal('metrics', ['*']), action as 'read'))).toEqual(['scrape']);
+    expect(roleAllows(principal('viewer', ['*']), 'scrape')).toBe(false);
     expect(topicAllowed(principal('viewer', ['a', 'b.*']), 'b.c')).toBe(true);
     expect(topicAllowed(principal('viewer', []), 'a')).toBe(false);
   });

@@ -1,12 +1,12 @@
 // Who a token says its holder is and what it may do: roles, topic patterns, and the checks every edge shares.
 import { z } from 'zod';
 
-/** Roles, each with its own rights: viewers read their topics, publishers ingest to theirs, admins do all. */
-export const ROLES = ['viewer', 'publisher', 'admin'] as const;
+/** Roles, each with its own rights: viewers read their topics, publishers ingest to theirs, metrics scrapes /metrics only, admins do all. */
+export const ROLES = ['viewer', 'publisher', 'metrics', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
-/** What a request wants to do: `read` (subscribe, replay, snapshot, events), `publish` (ingest), `admin` (operator endpoints). */
-export type Action = 'read' | 'publish' | 'admin';
+/** What a request wants to do: `read` (subscribe, replay, snapshot, events), `publish` (ingest), `scrape` (GET /metrics), `admin` (operator endpoints). */
+export type Action = 'read' | 'publish' | 'scrape' | 'admin';
 
 /** A topic pattern: a topic name where `*` stands for any run of characters (`*` alone: every topic). */
 export const TOPIC_PATTERN_SCHEMA = z.string().regex(/^[a-z0-9._*-]{1,64}$/, 'expected a topic pattern: 1-64 chars of a-z 0-9 . _ - and * as a wildcard');
@@ -57,7 +57,7 @@ export function topicMatches(pattern: string, topic: string): boolean {
 }
 
 /** The role `action` needs beyond admin (which may do everything). */
-const ROLE_FOR: Record<Action, Role> = { read: 'viewer', publish: 'publisher', admin: 'admin' };
+const ROLE_FOR: Record<Action, Role> = { read: 'viewer', publish: 'publisher', scrape: 'metrics', admin: 'admin' };
 
 /** Whether the principal's role allows `action` (topics aside). */
 export function roleAllows(principal: Principal, action: Action): boolean {

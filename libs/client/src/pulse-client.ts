@@ -10,6 +10,7 @@ import type {
   Snapshot,
   SubscribeAck,
 } from '#pulse/contracts';
+import { PROTOCOL_VERSION, type HandshakeAuth, type Hello } from '#pulse/contracts/version';
 
 /** `connecting`: no gateway yet; `live`: connected and every subscription current; `recovering`: reconnecting or resuming; `stale`: away longer than `staleAfterMs`. */
 export type ConnectionState = 'connecting' | 'live' | 'recovering' | 'stale';
@@ -100,6 +101,11 @@ function isErrorBody(value: unknown): value is ErrorBody {
   return !!body && body.ok === false && typeof body.code === 'string' && typeof body.message === 'string';
 }
 
+/** The handshake's `auth`: the token, if any, and the protocol version this client speaks. */
+function handshake(token?: string): HandshakeAuth {
+  return token ? { token, protocol: PROTOCOL_VERSION } : { protocol: PROTOCOL_VERSION };
+}
+
 export class PulseClient {
   private socket: PulseSocket | null = null;
   private readonly topics = new Map<string, TopicState>();
@@ -113,6 +119,7 @@ export class PulseClient {
   /** Whether every subscription was current once: before that the state is `connecting`, not `recovering`. */
   private everLive = false;
   private currentState: ConnectionState = 'connecting';
+  private helloProtocol: number | null = null;
   private readonly options: Required<Omit<PulseClientOptions, 'token'>> & Pick<PulseClientOptions, 'token'>;
 
   constructor(options: PulseClientOptions) {
@@ -123,6 +130,11 @@ export class PulseClient {
   /** The connection state. */
   get state(): ConnectionState {
     return this.currentState;
+  }
+
+  /** The protocol version of the last gateway that said it (its `hello`, or its PROTOCOL_MISMATCH refusal); null before. This client speaks PROTOCOL_VERSION. */
+  get serverProtocol(): number | null {
+    return this.helloProtocol;
   }
 
   /** The gateway in use (or being tried). */
@@ -138,8 +150,10 @@ export class PulseClient {
 
   /**
    * Calls `listener` when a gateway refuses the connection: UNAUTHORIZED (token missing, expired,
-   * invalid: `reason` says which), FORBIDDEN (origin) or RATE_LIMITED (too many connections). The
-   * client keeps trying with a growing pause; a `token` function can hand it a new token.
+   * invalid: `reason` says which), FORBIDDEN (origin), RATE_LIMITED (too many connections) or
+   * BAD_REQUEST with reason PROTOCOL_MISMATCH (the gateway speaks another protocol version, in
+   * `protocol`: nothing it sends is read). The client keeps trying with a growing pause (another
+   * gateway may be upgraded already); a `token` function can hand it a new token.
    */
   onError(listener: ErrorListener): () => void {
     this.errorListeners.add(listener);
@@ -194,13 +208,13 @@ export class PulseClient {
       timeout: this.options.ackTimeoutMs,
       auth: (send: (auth: Record<string, unknown>) => void) => {
         const token = this.options.token;
-        if (typeof token !== 'function') return send(token ? { token } : {});
+        if (typeof token !== 'function') return send(handshake(token));
         // A token source that fails sends no token: the gateway answers TOKEN_MISSING, which onError reports.
         Promise.resolve()
           .then(() => token(url))
           .then(
-            (value) => send({ token: value }),
-            () => send({}),
+            (value) => send(handshake(value)),
+            () => send(handshake()),
           );
       },
     });
@@ -213,18 +227,19 @@ export class PulseClient {
     socket.on('connect_error', (error) => {
       const refused = refusedHandshake(error);
       if (refused) {
-        for (const listener of this.errorListeners) {
-          try {
-            listener(refused, url);
-          } catch (thrown) {
-            queueMicrotask(() => {
-              throw thrown;
-            });
-          }
-        }
+        if (refused.protocol !== undefined) this.helloProtocol = refused.protocol;
+        this.reportError(refused, url);
       }
       // A token problem is the token's, not the gateway's: ask again at home, not elsewhere.
       this.onDisconnect(refused?.code === 'UNAUTHORIZED' ? 0 : undefined);
+    });
+    socket.on('hello', ({ protocol }: Hello) => {
+      this.helloProtocol = protocol;
+      if (protocol === PROTOCOL_VERSION) return;
+      // A gateway that did not check our version (it comes first, before any answer): read nothing more from it.
+      const message = `the gateway speaks Pulse protocol ${protocol} and this client ${PROTOCOL_VERSION}: use a Pulse client of protocol ${protocol}`;
+      this.reportError({ ok: false, code: 'BAD_REQUEST', reason: 'PROTOCOL_MISMATCH', message, protocol }, url);
+      this.onDisconnect();
     });
     socket.on('disconnect', () => this.onDisconnect());
     socket.on('events', (events) => {
@@ -240,6 +255,18 @@ export class PulseClient {
       const state = this.topics.get(topic);
       if (state && !state.closed) this.sendSubscribe(state, reason);
     });
+  }
+
+  private reportError(error: ErrorBody, gateway: string): void {
+    for (const listener of this.errorListeners) {
+      try {
+        listener(error, gateway);
+      } catch (thrown) {
+        queueMicrotask(() => {
+          throw thrown;
+        });
+      }
+    }
   }
 
   /** The connection is gone: reconnect to `nextUrl` (by default the next gateway, wrapping around). */

@@ -1,5 +1,6 @@
 // The environment contract of every Pulse process: one schema, validated once at start.
 import { createPublicKey } from 'node:crypto';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ASYMMETRIC_ALGS, type AsymmetricAlg } from '#pulse/auth';
 
@@ -16,6 +17,34 @@ const wholeNumber = (name: string, min: number, max: number, fallback: number) =
       }
       return value;
     });
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `1m:48h,1h:90d,1d:730d`: how long series buckets of each step are kept, in ms per step. */
+const seriesRetention = z
+  .string()
+  .optional()
+  .transform((raw, ctx) => {
+    const value = raw?.trim() ? raw.trim() : '1m:48h,1h:90d,1d:730d';
+    const kept: Record<'1m' | '1h' | '1d', number> = { '1m': 48 * 3_600_000, '1h': 90 * 86_400_000, '1d': 730 * 86_400_000 };
+    const problems: string[] = [];
+    for (const part of value.split(',').map((entry) => entry.trim()).filter(Boolean)) {
+      const match = /^(1m|1h|1d):(\d+)(ms|s|m|h|d)$/.exec(part);
+      if (!match) {
+        problems.push(`"${part}" is not <step>:<duration> with step 1m, 1h or 1d and a duration like 48h or 90d`);
+        continue;
+      }
+      const step = match[1] as '1m' | '1h' | '1d';
+      const ms = Number(match[2]) * DURATION_UNITS[match[3]!]!;
+      if (ms < 60_000 || ms > 3650 * 86_400_000) problems.push(`${step} must be kept from 1m to 3650d, got ${match[2]}${match[3]}`);
+      else kept[step] = ms;
+    }
+    if (problems.length > 0) {
+      ctx.addIssue({ code: 'custom', message: `PULSE_SERIES_RETENTION (e.g. 1m:48h,1h:90d,1d:730d): ${problems.join('; ')}, got "${raw}"` });
+      return z.NEVER;
+    }
+    return kept;
+  });
 
 const flag = (name: string, fallback: boolean) =>
   z
@@ -103,6 +132,39 @@ const originList = z
     return origins;
   });
 
+/** Comma-separated host names (no scheme, no port), lower-cased. */
+const hostList = z
+  .string()
+  .optional()
+  .transform((raw, ctx) => {
+    const hosts = (raw ?? '').split(',').map((part) => part.trim().toLowerCase()).filter(Boolean);
+    for (const host of hosts) {
+      if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(host)) {
+        ctx.addIssue({ code: 'custom', message: `PULSE_ALLOWED_HOSTS must be comma-separated host names without scheme or port, like pulse.example.com, got "${host}"` });
+        return z.NEVER;
+      }
+    }
+    return hosts;
+  });
+
+/** Comma-separated IP addresses or CIDR ranges (10.0.0.0/8, fd00::/8). */
+const proxyList = z
+  .string()
+  .optional()
+  .transform((raw, ctx) => {
+    const entries = (raw ?? '').split(',').map((part) => part.trim()).filter(Boolean);
+    for (const entry of entries) {
+      const [address = '', bits, extra] = entry.split('/');
+      const family = isIP(address);
+      const maxBits = family === 6 ? 128 : 32;
+      if (family === 0 || extra !== undefined || (bits !== undefined && (!/^\d+$/.test(bits) || Number(bits) > maxBits))) {
+        ctx.addIssue({ code: 'custom', message: `PULSE_TRUSTED_PROXIES must be comma-separated IP addresses or CIDR ranges like 10.0.0.0/8, got "${entry}"` });
+        return z.NEVER;
+      }
+    }
+    return entries;
+  });
+
 export const LOG_LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
 
 /** Every variable Pulse reads. */
@@ -122,6 +184,10 @@ export const envSchema = z.object({
   PULSE_TICK_MS: wholeNumber('PULSE_TICK_MS', 100, 86_400_000, 5000),
   /** A heartbeat older than this marks its instance offline. @default 30000 */
   PULSE_INSTANCE_TTL_MS: wholeNumber('PULSE_INSTANCE_TTL_MS', 1000, 604_800_000, 30_000),
+  /** An instance offline and last seen longer ago than this is removed by the tick (instance.removed); its history stays. 0: never. @default 604800000 (7 d) */
+  PULSE_INSTANCE_FORGET_MS: wholeNumber('PULSE_INSTANCE_FORGET_MS', 0, 315_360_000_000, 604_800_000),
+  /** How long series buckets of each step are kept, as step:duration pairs (1h also keeps instances' hours). @default 1m:48h,1h:90d,1d:730d */
+  PULSE_SERIES_RETENTION: seriesRetention,
   /** Events kept per topic; older ones are trimmed (their effect stays in the projections). @default 100000 */
   PULSE_RETENTION: wholeNumber('PULSE_RETENTION', 10, 100_000_000, 100_000),
   /** How long an idempotency key is remembered. @default 86400000 (24 h) */
@@ -189,6 +255,28 @@ export const envSchema = z.object({
   PULSE_JOBS_KEEP_COMPLETED: wholeNumber('PULSE_JOBS_KEEP_COMPLETED', 0, 1_000_000, 1000),
   /** Failed monitor-tick jobs kept for inspection. @default 5000 */
   PULSE_JOBS_KEEP_FAILED: wholeNumber('PULSE_JOBS_KEEP_FAILED', 0, 1_000_000, 5000),
+  // Bounded under abuse (issue 15): hosts, proxies, page sizes, tick times.
+  /**
+   * The gateway's public URLs (what browsers type, e.g. https://pulse.example.com behind nginx),
+   * comma-separated: pages of these origins are its own, and with auth off their host names are
+   * accepted in Host. @default none: loopback and IP-literal hosts only
+   */
+  PULSE_PUBLIC_URL: urlList('PULSE_PUBLIC_URL'),
+  /** Further host names (no port) accepted in Host while auth is off, besides loopback, IP literals and PULSE_PUBLIC_URL. @default none */
+  PULSE_ALLOWED_HOSTS: hostList,
+  /** Proxies (IP addresses or CIDR ranges, comma-separated) whose X-Forwarded-Host is believed. @default none: X-Forwarded-* ignored */
+  PULSE_TRUSTED_PROXIES: proxyList,
+  /** Most topics one page of GET /api/v1/topics may hold (`?limit`, default 100 or this if lower). @default 1000 */
+  PULSE_TOPICS_PAGE_MAX: wholeNumber('PULSE_TOPICS_PAGE_MAX', 1, 100_000, 1000),
+  /**
+   * Gateway: also serve GET /metrics without a token on this port (for Prometheus inside a
+   * private network; keep the port off the public one). @default unset: /metrics on PORT only, with a metrics or admin token
+   */
+  PULSE_METRICS_PORT: wholeNumber('PULSE_METRICS_PORT', 1, 65535, 0).transform((port) => (port === 0 ? null : port)),
+  /** Worker: a monitor-tick job whose tickAt is older than this fails (a job written by hand or left over). @default 86400000 (1 day) */
+  PULSE_TICK_MAX_AGE_MS: wholeNumber('PULSE_TICK_MAX_AGE_MS', 1000, 31_536_000_000, 86_400_000),
+  /** Worker: a monitor-tick job whose tickAt is further ahead than this fails (it would make later ticks skip). @default 60000 */
+  PULSE_TICK_MAX_AHEAD_MS: wholeNumber('PULSE_TICK_MAX_AHEAD_MS', 0, 86_400_000, 60_000),
   /** Logger level. @default log */
   LOG_LEVEL: z
     .string()

@@ -1,7 +1,7 @@
 // The env contract: defaults, accepted spellings, and one ConfigError naming every bad variable.
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
-import { authEnabled, ConfigError, parseConfig, readCliEnv } from './config.js';
+import { authEnabled, ConfigError, maskPasswords, parseConfig, readCliEnv } from './config.js';
 
 /** The ConfigError that `env` produces (fails the test if it parses). */
 function problemsOf(env: Record<string, string | undefined>): ConfigError {
@@ -23,6 +23,8 @@ describe('parseConfig', () => {
       PORT: 3000,
       PULSE_TICK_MS: 5000,
       PULSE_INSTANCE_TTL_MS: 30_000,
+      PULSE_INSTANCE_FORGET_MS: 604_800_000,
+      PULSE_SERIES_RETENTION: { '1m': 48 * 3_600_000, '1h': 90 * 86_400_000, '1d': 730 * 86_400_000 },
       PULSE_RETENTION: 100_000,
       PULSE_IDEMPOTENCY_WINDOW_MS: 86_400_000,
       PULSE_TOPIC_IDLE_MS: 86_400_000,
@@ -46,6 +48,13 @@ describe('parseConfig', () => {
       PULSE_QUEUE_PREFIX: '{pulse}',
       PULSE_JOBS_KEEP_COMPLETED: 1000,
       PULSE_JOBS_KEEP_FAILED: 5000,
+      PULSE_PUBLIC_URL: [],
+      PULSE_ALLOWED_HOSTS: [],
+      PULSE_TRUSTED_PROXIES: [],
+      PULSE_TOPICS_PAGE_MAX: 1000,
+      PULSE_TICK_MAX_AGE_MS: 86_400_000,
+      PULSE_TICK_MAX_AHEAD_MS: 60_000,
+      PULSE_METRICS_PORT: null,
     });
   });
 
@@ -106,12 +115,21 @@ describe('parseConfig', () => {
     ['PULSE_QUEUE_PREFIX', 'no-hash-tag'],
     ['PULSE_QUEUE_PREFIX', '{a}{b}'],
     ['PULSE_JOBS_KEEP_FAILED', '-1'],
+    ['PULSE_INSTANCE_FORGET_MS', '7d'],
+    ['PULSE_SERIES_RETENTION', '1m:48h,5m:1d'],
+    ['PULSE_SERIES_RETENTION', '1h:forever'],
+    ['PULSE_SERIES_RETENTION', '1m:30s'],
   ])('rejects %s=%j, naming the variable', (name, value) => {
     const error = problemsOf({ [name]: value });
     expect(error.problems).toHaveLength(1);
     expect(error.problems[0]).toContain(name);
     expect(error.message).toContain('Invalid configuration (1 problem)');
     expect(error.message).toContain(name);
+  });
+
+  it('reads PULSE_SERIES_RETENTION per step, keeping the default for a step it does not name', () => {
+    expect(parseConfig({ PULSE_SERIES_RETENTION: '1m:6h, 1d:3650d' }).PULSE_SERIES_RETENTION).toEqual({ '1m': 6 * 3_600_000, '1h': 90 * 86_400_000, '1d': 3650 * 86_400_000 });
+    expect(problemsOf({ PULSE_SERIES_RETENTION: '5m:1d' }).problems).toEqual([expect.stringContaining('"5m:1d" is not <step>:<duration> with step 1m, 1h or 1d')]);
   });
 
   it('takes several REDIS_URLs only as the seed nodes of a cluster', () => {
@@ -182,6 +200,30 @@ describe('auth and origins', () => {
   it('reads origins as a list of origins, trailing slashes dropped, * kept', () => {
     expect(parseConfig({ PULSE_ALLOWED_ORIGINS: 'https://ops.example, http://127.0.0.1:3001/' }).PULSE_ALLOWED_ORIGINS).toEqual(['https://ops.example', 'http://127.0.0.1:3001']);
     expect(parseConfig({ PULSE_ALLOWED_ORIGINS: '*' }).PULSE_ALLOWED_ORIGINS).toEqual(['*']);
+  });
+});
+
+describe('hosts and proxies', () => {
+  it('reads public URLs, host names and proxy addresses, and names a wrong one', () => {
+    expect(parseConfig({ PULSE_PUBLIC_URL: 'https://pulse.example', PULSE_ALLOWED_HOSTS: 'Pulse.Example, ops.internal', PULSE_TRUSTED_PROXIES: '10.0.0.0/8, ::1, 192.168.1.7' })).toMatchObject({
+      PULSE_PUBLIC_URL: ['https://pulse.example'],
+      PULSE_ALLOWED_HOSTS: ['pulse.example', 'ops.internal'],
+      PULSE_TRUSTED_PROXIES: ['10.0.0.0/8', '::1', '192.168.1.7'],
+    });
+    expect(problemsOf({ PULSE_ALLOWED_HOSTS: 'pulse.example:8080' }).problems).toEqual([expect.stringContaining('PULSE_ALLOWED_HOSTS must be comma-separated host names')]);
+    expect(problemsOf({ PULSE_TRUSTED_PROXIES: 'nginx' }).problems).toEqual([expect.stringContaining('PULSE_TRUSTED_PROXIES must be comma-separated IP addresses or CIDR ranges')]);
+    expect(problemsOf({ PULSE_TRUSTED_PROXIES: '10.0.0.0/33' }).problems).toEqual([expect.stringContaining('"10.0.0.0/33"')]);
+    expect(parseConfig({ PULSE_METRICS_PORT: '9464' }).PULSE_METRICS_PORT).toBe(9464);
+    expect(problemsOf({ PULSE_METRICS_PORT: '0' }).problems).toEqual([expect.stringContaining('PULSE_METRICS_PORT must be a whole number from 1 to 65535')]);
+  });
+});
+
+describe('maskPasswords', () => {
+  it('hides the password of every URL, and keeps the rest', () => {
+    expect(maskPasswords('redis://pulse:s3cret@redis:6379')).toBe('redis://pulse:***@redis:6379');
+    expect(maskPasswords('redis://:s3cret@a:1,redis://b:2')).toBe('redis://:***@a:1,redis://b:2');
+    expect(maskPasswords('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
+    expect(maskPasswords('not a url //user:pw@host')).not.toContain('pw');
   });
 });
 

@@ -54,6 +54,19 @@ export function readCliEnv(env: Record<string, string | undefined> = process.env
   return result.data;
 }
 
+/** REDIS_URL (one URL or several, comma-separated) with every password replaced by ***, for printing. */
+export function maskPasswords(urls: string): string {
+  return urls
+    .split(',')
+    .map((part) => {
+      if (!URL.canParse(part.trim())) return part.replace(/\/\/[^@/]*@/, '//***@');
+      const url = new URL(part.trim());
+      if (url.password) url.password = '***';
+      return url.toString().replace(/\/$/, '');
+    })
+    .join(',');
+}
+
 /** The environment handed down to child processes (npm start, test stacks): theirs to validate. */
 export function inheritedEnv(overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
   return { ...process.env, ...overrides };

@@ -30,6 +30,8 @@ export const ERROR_REASONS = {
   TOO_MANY_CONNECTIONS: 'RATE_LIMITED',
   /** RATE_LIMITED: this socket already follows as many topics as allowed. */
   TOO_MANY_SUBSCRIPTIONS: 'RATE_LIMITED',
+  /** BAD_REQUEST: the handshake's `auth.protocol` is not the protocol version the gateway speaks (`protocol` says which it does). */
+  PROTOCOL_MISMATCH: 'BAD_REQUEST',
 } as const satisfies Record<string, ErrorCode>;
 export type ErrorReason = keyof typeof ERROR_REASONS;
 
@@ -50,6 +52,8 @@ export interface ErrorBody {
   reason?: ErrorReason;
   /** RATE_LIMITED: when trying again can succeed. */
   retryAfterMs?: number;
+  /** PROTOCOL_MISMATCH: the protocol version the gateway speaks. */
+  protocol?: number;
 }
 
 /** An error body for `reason`, with the code that goes with it. */

@@ -60,6 +60,9 @@ export const statisticsSchema = z.strictObject({
 
 export const offlineDataSchema = z.strictObject({ instanceId: z.string(), last_seen: msSchema, ttl_ms: countSchema });
 
+/** An instance offline for longer than PULSE_INSTANCE_FORGET_MS leaves the table; its history stays in the series. */
+export const removedDataSchema = z.strictObject({ instanceId: z.string(), last_seen: msSchema });
+
 export const statusDataSchema = z.strictObject({
   monitoring_active: z.boolean(),
   loop_count: countSchema,
@@ -75,6 +78,7 @@ export const EVENT_DATA_SCHEMAS = {
   'instance.heartbeat': heartbeatDataSchema,
   'attempt.recorded': attemptDataSchema,
   'instance.offline': offlineDataSchema,
+  'instance.removed': removedDataSchema,
   status_update: statusDataSchema,
   statistics_update: statisticsSchema,
   instances_update: instancesDataSchema,

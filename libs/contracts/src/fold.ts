@@ -68,6 +68,10 @@ export function foldEvent(state: ProjectionState, event: FoldableEvent): void {
       if (inst) state.instances.set(inst.id, { ...inst, status: 'offline' });
       return;
     }
+    case 'instance.removed': {
+      state.instances.delete(event.data.instanceId);
+      return;
+    }
     case 'status_update': {
       const { data } = event;
       state.status = { monitoring_active: true, loop_count: data.loop_count, tick_at: data.tick_at, next_tick_at: data.next_tick_at };

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { ErrorBody } from './errors.js';
 import type { EventType, PulseEvent, Snapshot } from './events.js';
 import { topicSchema } from './topic.js';
+import type { Hello } from './version.js';
 
 /** Most events `replay` answers with. */
 export const MAX_REPLAY_LIMIT = 1000;
@@ -77,6 +78,8 @@ type EventFrames = { [T in EventType]: (event: PulseEvent<T>) => void };
 
 /** Server → client events: the event frames of every type (derived from EVENT_DATA_SCHEMAS), and these. */
 export interface ServerToClientEvents extends EventFrames {
+  /** The first message on every connection: the gateway's protocol version (PROTOCOL_VERSION). */
+  hello: (hello: Hello) => void;
   /** Batch mode: every pending event of one topic, in seq order. */
   events: (events: PulseEvent[]) => void;
   /** How many sockets, across all gateways, are live on `topic`; sent to them when it changes. */

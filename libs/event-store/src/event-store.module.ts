@@ -81,7 +81,7 @@ export class EventStoreModule {
           provide: EventStore,
           inject: [REDIS, PULSE_CONFIG],
           useFactory: (redis: RedisConnection, config: PulseConfig) =>
-            new EventStore(redis, { retention: config.PULSE_RETENTION, idempotencyWindowMs: config.PULSE_IDEMPOTENCY_WINDOW_MS }),
+            new EventStore(redis, { retention: config.PULSE_RETENTION, idempotencyWindowMs: config.PULSE_IDEMPOTENCY_WINDOW_MS, seriesRetentionMs: config.PULSE_SERIES_RETENTION }),
         },
       ],
       exports: [RedisConnections, REDIS, EventStore],

@@ -48,6 +48,19 @@ function prng(seed: number): () => number {
 }
 
 describe('EventStore', () => {
+  it('lists topics a page at a time, by name, after a cursor, keeping those the filter includes', async () => {
+    const store = new EventStore(connect(), { retention: 100, idempotencyWindowMs: 60_000 });
+    const prefix = uniqueTopic();
+    const names = ['a', 'b', 'c', 'd', 'e'].map((letter) => `${prefix}-${letter}`);
+    for (const name of [...names].reverse()) await store.append(name, [heartbeat('x')]);
+    const include = (topic: string) => topic.startsWith(prefix) && !topic.endsWith('-c');
+    const first = await store.topicPage({ limit: 2, include });
+    expect(first).toEqual({ topics: names.slice(0, 2).map((topic) => ({ topic, head: 1, epoch: expect.any(String) })), next: names[1] });
+    const second = await store.topicPage({ after: first.next!, limit: 2, include });
+    expect(second.topics.map((entry) => entry.topic)).toEqual([names[3], names[4]]);
+    expect(second.next).toBeNull();
+  });
+
   it('assigns contiguous seqs under concurrent appends from several connections', async () => {
     const topic = uniqueTopic();
     const stores = Array.from({ length: 4 }, () => new EventStore(connect(), { retention: 100_000, idempotencyWindowMs: 60_000 }));
@@ -142,9 +155,9 @@ describe('EventStore', () => {
     expect(result.drift).toEqual([{ path: 'statistics.failed', live: 6, rebuilt: 1 }]);
     // Applying is refused once the log moved on, and mends the projection when it did not.
     await store.append(topic, [attempt('c', 'success')]);
-    expect(await store.applyRebuild(topic, result.seq, result.rebuilt)).toBe(false);
+    expect(await store.applyRebuild(topic, result)).toBe(false);
     const again = (await store.rebuild(topic))!;
-    expect(await store.applyRebuild(topic, again.seq, again.rebuilt)).toBe(true);
+    expect(await store.applyRebuild(topic, again)).toBe(true);
     expect((await store.rebuild(topic))!.drift).toEqual([]);
     expect((await store.snapshot(topic))!.statistics).toMatchObject({ total_attempts: 3, successful: 2, failed: 1 });
   });

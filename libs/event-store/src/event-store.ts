@@ -1,8 +1,21 @@
 // The event log of every topic on Redis Streams: atomic append with projections, reads, snapshots, rebuild.
 import { randomBytes } from 'node:crypto';
 import type { RedisConnection } from './redis.js';
-import { emptyState, foldEvent, instancesOf, isEventType, statisticsOf, type InstanceState, type ProjectionState, type PulseEvent, type Snapshot } from '#pulse/contracts';
-import { bellChannel, KEY, TOPICS_KEY, topicKeys } from './keys.js';
+import {
+  emptyHistory,
+  emptyState,
+  foldHistory,
+  instancesOf,
+  isEventType,
+  statisticsOf,
+  type InstanceState,
+  type ProjectionState,
+  type PulseEvent,
+  type SeriesStep,
+  type Snapshot,
+} from '#pulse/contracts';
+import { History, type HistoryRebuild, type ScriptRunner } from './history.js';
+import { bellChannel, historyPrefix, KEY, TOPICS_KEY, topicKeys } from './keys.js';
 import { APPEND_LUA, REPLACE_LUA, ROTATE_LUA, TICK_LUA } from './scripts.js';
 
 /** One event to append. `data` must already be valid for its type. */
@@ -26,6 +39,8 @@ export interface TickInput {
   nextTickAt: number;
   /** An instance whose last heartbeat is older than this goes offline. */
   instanceTtlMs: number;
+  /** An offline instance last seen longer ago than this is removed (instance.removed). 0: never. @default 0 */
+  instanceForgetMs?: number;
 }
 
 export interface TickResult {
@@ -54,6 +69,10 @@ export interface EventStoreOptions {
   idempotencyWindowMs: number;
   /** Clock for event timestamps (ms). @default Date.now */
   now?: () => number;
+  /** How long series buckets of each step are kept after they end (ms). @default 48 h, 90 d, 730 d (1h also bounds instance hours) */
+  seriesRetentionMs?: Record<SeriesStep, number>;
+  /** Keep the history (series, instance hours)? Off only to measure what it costs. @default true */
+  history?: boolean;
   /**
    * An append that Redis runs later than this after it was sent appends nothing (it fails with
    * LATE): by then its caller has timed out and answered "not appended", so it must not happen.
@@ -73,9 +92,11 @@ const CLOCK_CHECK_MS = 60_000;
 export interface RebuildResult {
   /** The head the rebuild folded up to. */
   seq: number;
-  /** Where the live projection differs from the rebuilt one; empty when they agree. */
+  /** Where the live projection (or a series bucket the retained log fully covers) differs from the rebuilt one; empty when they agree. */
   drift: Drift[];
   rebuilt: ProjectionState;
+  /** The series buckets rebuilt from the retained log, and what applying them would write. */
+  history: HistoryRebuild;
 }
 
 export interface Drift {
@@ -85,7 +106,6 @@ export interface Drift {
   rebuilt: unknown;
 }
 
-type ScriptRunner = (keys: string[], args: (string | number)[]) => Promise<unknown>;
 
 /** Parses one stream entry into an event; throws on an entry Pulse did not write. */
 export function decodeEntry(topic: string, id: string, fields: string[]): PulseEvent {
@@ -121,7 +141,12 @@ function stateFromHashes(stats: Record<string, string>, instances: Record<string
   return state;
 }
 
+/** Series retention when none is configured: PULSE_SERIES_RETENTION's default, 1m:48h,1h:90d,1d:730d. */
+export const DEFAULT_SERIES_RETENTION_MS: Record<SeriesStep, number> = { '1m': 48 * 3_600_000, '1h': 90 * 86_400_000, '1d': 730 * 86_400_000 };
+
 export class EventStore {
+  /** Series, instance hours and uptime: the history projections of the log. */
+  readonly history: History;
   private readonly appendScript: ScriptRunner;
   private readonly tickScript: ScriptRunner;
   private readonly replaceScript: ScriptRunner;
@@ -148,17 +173,23 @@ export class EventStore {
     this.tickScript = this.script('pulseTick', TICK_LUA);
     this.replaceScript = this.script('pulseReplace', REPLACE_LUA);
     this.rotateScript = this.script('pulseRotate', ROTATE_LUA);
+    this.history = new History(redis, (name, lua) => this.script(name, lua), this.retention, this.now);
+  }
+
+  private get retention(): Record<SeriesStep, number> {
+    return this.options.seriesRetentionMs ?? DEFAULT_SERIES_RETENTION_MS;
   }
 
   private script(name: string, lua: string): ScriptRunner {
-    if (!(name in this.redis)) this.redis.defineCommand(name, { lua, numberOfKeys: 10 });
+    if (!(name in this.redis)) this.redis.defineCommand(name, { lua, numberOfKeys: topicKeys('').length });
     const command = (this.redis as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>)[name]!;
     return (keys, args) => command.call(this.redis, ...keys, ...args);
   }
 
   /** The arguments APPEND and TICK share; the bell only on a Redis Cluster, whose log tails wait on it. */
   private baseArgs(topic: string): (string | number)[] {
-    return [newEpoch(), this.now(), this.options.retention, this.options.idempotencyWindowMs, this.redis.isCluster ? bellChannel(topic) : ''];
+    const keep = this.retention;
+    return [newEpoch(), this.now(), this.options.retention, this.options.idempotencyWindowMs, this.redis.isCluster ? bellChannel(topic) : '', this.options.history === false ? '' : historyPrefix(topic), keep['1m'], keep['1h'], keep['1d']];
   }
 
   /** Appends events in one atomic call: contiguous seqs, projections and trimming together. */
@@ -206,7 +237,7 @@ export class EventStore {
 
   /** Runs one monitor tick on `topic` (see TICK_LUA): offline marking, then the three tick events. */
   async tick(topic: string, input: TickInput): Promise<TickResult> {
-    const [, ...seqs] = (await this.tickScript(topicKeys(topic), [...this.baseArgs(topic), input.tickAt, input.nextTickAt, input.instanceTtlMs])) as (string | number)[];
+    const [, ...seqs] = (await this.tickScript(topicKeys(topic), [...this.baseArgs(topic), input.tickAt, input.nextTickAt, input.instanceTtlMs, input.instanceForgetMs ?? 0])) as (string | number)[];
     return { appended: seqs.length > 0, seqs: seqs.map(Number) };
   }
 
@@ -262,14 +293,21 @@ export class EventStore {
     return { topic, epoch, seq: Number(head ?? 0), status: state.status, statistics: statisticsOf(state), instances: instancesOf(state) };
   }
 
-  /** Every topic that took ingest, with its log position, sorted by name. */
-  async topics(): Promise<{ topic: string; head: number; epoch: string }[]> {
-    const names = (await this.redis.zrange(TOPICS_KEY, '0', '-1')).sort();
-    const heads = await Promise.all(names.map((topic) => this.head(topic)));
-    return names.flatMap((topic, i) => {
+  /**
+   * One page of the topics that took ingest, by name: up to `limit` names after `after` that pass
+   * `include` (a token's topic patterns), with their log positions. `next` is the last name the
+   * page covered when more may follow, else null. Heads are read for the page's names only.
+   */
+  async topicPage(options: { after?: string; limit: number; include?: (topic: string) => boolean }): Promise<{ topics: { topic: string; head: number; epoch: string }[]; next: string | null }> {
+    const after = options.after ?? '';
+    const names = (await this.redis.zrange(TOPICS_KEY, '0', '-1')).filter((topic) => topic > after && (options.include?.(topic) ?? true)).sort();
+    const page = names.slice(0, options.limit);
+    const heads = await Promise.all(page.map((topic) => this.head(topic)));
+    const topics = page.flatMap((topic, i) => {
       const head = heads[i];
       return head ? [{ topic, head: head.head, epoch: head.epoch }] : [];
     });
+    return { topics, next: names.length > page.length ? page.at(-1)! : null };
   }
 
   /** Topics with ingest at or after `sinceMs`: the ones the monitor tick visits. */
@@ -301,25 +339,36 @@ export class EventStore {
     const [stats, instances, status, baseStats, baseInstances, baseStatus] = hashes.map(([, hash]) => hash);
     const live = stateFromHashes(stats!, instances!, status!);
     const rebuilt = stateFromHashes(baseStats!, baseInstances!, baseStatus!);
-    let after = Number(meta[2] ?? 0);
+    const history = emptyHistory();
+    const base = Number(meta[2] ?? 0);
+    let after = base;
+    let firstTs = -Infinity;
+    let lastTs = -Infinity;
     while (after < head) {
       const page = await this.readAfter(topic, after, 1000);
       if (!page || page.epoch !== epoch) throw new Error(`the log of ${topic} changed epoch during the rebuild; run it again`);
       if (page.base > after) throw new Error(`events of ${topic} were trimmed during the rebuild; run it again`);
       const events = page.events.filter((event) => event.seq <= head);
       if (events.length === 0) throw new Error(`events ${after + 1}..${head} of ${topic} are missing from the log`);
-      for (const event of events) foldEvent(rebuilt, event);
+      for (const event of events) foldHistory(rebuilt, history, event);
+      if (after === base) firstTs = events[0]!.ts;
       after = events.at(-1)!.seq;
+      lastTs = Math.max(lastTs, ...events.map((event) => event.ts));
       onProgress?.(after, head);
     }
-    return { seq: head, drift: compareStates(live, rebuilt), rebuilt };
+    // A bucket is fully covered when it starts after the first retained event (nothing trimmed: all are).
+    const series = await this.history.compare(topic, history, base === 0 ? -Infinity : firstTs, lastTs);
+    return { seq: head, drift: [...compareStates(live, rebuilt), ...series.drift], rebuilt, history: series };
   }
 
   /**
-   * Writes a rebuilt projection over the live one, atomically, if nothing was appended since it
-   * was rebuilt at `seq`. Returns false when the log moved on (rebuild again, then apply).
+   * Writes a rebuild over the live projection and the series buckets it found drifting, each
+   * atomically, if nothing was appended since it was rebuilt. Returns false when the log moved on
+   * (rebuild again, then apply).
    */
-  async applyRebuild(topic: string, seq: number, rebuilt: ProjectionState): Promise<boolean> {
+  async applyRebuild(topic: string, result: RebuildResult): Promise<boolean> {
+    if (!(await this.history.apply(topic, result.seq, result.history))) return false;
+    const { seq, rebuilt } = result;
     const { counters, status } = rebuilt;
     const args: (string | number)[] = [seq, counters.total_attempts, counters.successful, counters.failed];
     args.push(...(status ? [status.loop_count, status.tick_at, status.next_tick_at] : ['', '', '']));

@@ -1,5 +1,6 @@
 // Pulse event store: the per-topic log on Redis Streams, its projections and the connections to it.
 export * from './event-store.js';
+export * from './history.js';
 export * from './log-reader.js';
 export * from './redis.js';
 export * from './event-store.module.js';

@@ -14,10 +14,31 @@ export function topicKeys(topic: string): string[] {
     `${tag}:base:stats`, // 8..10: the same projections folded over trimmed events only
     `${tag}:base:instances`,
     `${tag}:base:status`,
+    `${tag}:avail`, // 11 hash: <instance id>:f -> first seen ms, <instance id>:o -> offline since ms
   ];
 }
 
-export const KEY = { log: 0, meta: 1, idem: 2, idemx: 3, stats: 4, instances: 5, status: 6, baseStats: 7, baseInstances: 8, baseStatus: 9 } as const;
+export const KEY = { log: 0, meta: 1, idem: 2, idemx: 3, stats: 4, instances: 5, status: 6, baseStats: 7, baseInstances: 8, baseStatus: 9, avail: 10 } as const;
+
+/**
+ * Prefix of a topic's history keys, which the scripts complete (in the topic's slot):
+ * `<prefix><step>:<bucket start ms>` hash of one series bucket (a f ds dn dm ai ki: attempts, failures, duration sum µs, attempts without a duration, max µs, gauges), and
+ * `<prefix>i:<instance id>:<day start ms>` hash of one instance-day (fields <hour 0-23><a|f|o>).
+ * Every one carries its expiry (bucket end + the step's retention): Redis drops old history, nothing scans for it.
+ */
+export function historyPrefix(topic: string): string {
+  return `pulse:{${topic}}:h:`;
+}
+
+/** Key of one series bucket. */
+export function bucketKey(topic: string, step: string, start: number): string {
+  return `${historyPrefix(topic)}${step}:${start}`;
+}
+
+/** Key of one day of an instance's hours. */
+export function instanceDayKey(topic: string, instanceId: string, dayStart: number): string {
+  return `${historyPrefix(topic)}i:${instanceId}:${dayStart}`;
+}
 
 /**
  * The topic's bell: a shard channel (SPUBLISH) in the topic's slot, rung with the new head after

@@ -5,7 +5,7 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 export type RedisConnection = Redis | Cluster;
 
 export interface ConnectionOptions {
-  /** Shown in CLIENT LIST, e.g. `pulse-gateway:tail`. */
+  /** Shown in CLIENT LIST, e.g. `pulse:gateway:tail`. */
   name: string;
   /**
    * Queue commands while disconnected. Off for request paths, so that an append fails at once

@@ -2,28 +2,40 @@
 // The fold here must match libs/contracts/src/fold.ts; event-store.spec.ts proves they agree at every seq.
 
 const COMMON = `
-local log, meta, idem, idemx = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local log, meta, idem, idemx, avail = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[11]
 local LIVE = { KEYS[5], KEYS[6], KEYS[7] }
 local BASE = { KEYS[8], KEYS[9], KEYS[10] }
 local epoch_candidate, now, retention, idem_window, bell = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+-- The history key prefix; '' keeps no history (the bench's baseline).
+local HP = ARGV[6]
+local HISTORY = HP ~= ''
+local STEP = { ['1m'] = 60000, ['1h'] = 3600000, ['1d'] = 86400000 }
+local KEEP = { ['1m'] = tonumber(ARGV[7]), ['1h'] = tonumber(ARGV[8]), ['1d'] = tonumber(ARGV[9]) }
+-- One read of the log's meta for the epoch and the history's minute (see history_begin).
+local meta_fields = redis.call('HMGET', meta, 'epoch', 'hm', 'hdm')
 
+-- Returns the instance and whether it is new (no entry yet).
 local function get_instance(p, id)
   local raw = redis.call('HGET', p[2], id)
-  if raw then return cjson.decode(raw) end
-  return { id = id, status = 'online', last_seen = 0, next_action_at = cjson.null, attempts = 0, successes = 0, failures = 0 }
+  if raw then return cjson.decode(raw), false end
+  return { id = id, status = 'online', last_seen = 0, next_action_at = cjson.null, attempts = 0, successes = 0, failures = 0 }, true
 end
 
--- Folds one event into projection p = { stats, instances, status }.
+-- Folds one event into projection p = { stats, instances, status }. For instance events it returns
+-- the instance's status before and after (nil: no entry) and whether the event created it.
 local function fold(p, etype, d, ts)
   if etype == 'instance.heartbeat' then
-    local inst = get_instance(p, d.instanceId)
+    local inst, created = get_instance(p, d.instanceId)
+    local before = (not created) and inst.status or nil
     inst.status = d.status or 'online'
     inst.last_seen = ts
     inst.next_action_at = d.nextActionAt or cjson.null
     if d.meta ~= nil then inst.meta = d.meta end
     redis.call('HSET', p[2], d.instanceId, cjson.encode(inst))
+    return before, inst.status, created
   elseif etype == 'attempt.recorded' then
-    local inst = get_instance(p, d.instanceId)
+    local inst, created = get_instance(p, d.instanceId)
+    local before = (not created) and inst.status or nil
     inst.attempts = inst.attempts + 1
     redis.call('HINCRBY', p[1], 'total_attempts', 1)
     if d.outcome == 'success' then
@@ -36,12 +48,21 @@ local function fold(p, etype, d, ts)
     inst.last_seen = ts
     if inst.status == 'offline' then inst.status = 'online' end
     redis.call('HSET', p[2], d.instanceId, cjson.encode(inst))
+    return before, inst.status, created
   elseif etype == 'instance.offline' then
     local raw = redis.call('HGET', p[2], d.instanceId)
     if raw then
       local inst = cjson.decode(raw)
+      local before = inst.status
       inst.status = 'offline'
       redis.call('HSET', p[2], d.instanceId, cjson.encode(inst))
+      return before, 'offline', false
+    end
+  elseif etype == 'instance.removed' then
+    local raw = redis.call('HGET', p[2], d.instanceId)
+    if raw then
+      redis.call('HDEL', p[2], d.instanceId)
+      return cjson.decode(raw).status, nil, false
     end
   elseif etype == 'status_update' then
     redis.call('HSET', p[3], 'loop_count', d.loop_count, 'tick_at', d.tick_at, 'next_tick_at', d.next_tick_at)
@@ -49,7 +70,140 @@ local function fold(p, etype, d, ts)
   -- statistics_update and instances_update restate the projection: nothing to fold.
 end
 
-local epoch = redis.call('HGET', meta, 'epoch')
+-- ---- history: series buckets and instance hours (libs/contracts/src/series.ts folds the same) ----
+
+local function ms(t) return string.format('%.0f', t) end
+local function bucket_key(step, t) return HP .. step .. ':' .. ms(t) end
+-- Every history key expires when its span ends plus its retention: old history leaves without a
+-- scan. The TTL is counted from now (the events' clock), not set on Redis's clock.
+local function expire_in(key, at) redis.call('PEXPIRE', key, math.max(1, at - now)) end
+local function expire_bucket(step, t) expire_in(bucket_key(step, t), t + STEP[step] + KEEP[step]) end
+
+-- Adds counters acc = { a, f, ds, dn, dm } into the bucket of \`step\` that starts at t. dn counts
+-- the attempts without a duration (rare), so that an attempt with one costs no extra count.
+local function add_counters(step, t, acc)
+  local key = bucket_key(step, t)
+  if redis.call('HINCRBY', key, 'a', acc.a) == acc.a then expire_bucket(step, t) end
+  if acc.f > 0 then redis.call('HINCRBY', key, 'f', acc.f) end
+  if acc.ds > 0 then redis.call('HINCRBY', key, 'ds', acc.ds) end
+  if acc.dn > 0 then redis.call('HINCRBY', key, 'dn', acc.dn) end
+  if acc.dm > 0 and acc.dm > tonumber(redis.call('HGET', key, 'dm') or '0') then redis.call('HSET', key, 'dm', acc.dm) end
+end
+
+-- The append folds attempts into the minute being written (meta field hm); when a call comes in a
+-- later minute, that minute is rolled up into its hour and day once. A minute behind hm (another
+-- process's clock is behind) goes into all three steps at once. Reads add minute hm to its hour and day.
+-- meta hdm is the largest duration written into minute hm, so that most appends need not read it.
+local minute = now - now % 60000
+local acc = { a = 0, f = 0, ds = 0, dn = 0, dm = 0 }
+local late = false
+local hdm = tonumber(meta_fields[3] or '0')
+local function history_begin()
+  if not HISTORY then return end
+  local hm = tonumber(meta_fields[2] or '')
+  if hm == nil or minute > hm then
+    if hm ~= nil then
+      local raw = redis.call('HGETALL', bucket_key('1m', hm))
+      local h = {}
+      for i = 1, #raw, 2 do h[raw[i]] = tonumber(raw[i + 1]) end
+      if (h.a or 0) > 0 then
+        local rolled = { a = h.a, f = h.f or 0, ds = h.ds or 0, dn = h.dn or 0, dm = h.dm or 0 }
+        add_counters('1h', hm - hm % 3600000, rolled)
+        add_counters('1d', hm - hm % 86400000, rolled)
+      end
+    end
+    redis.call('HSET', meta, 'hm', minute, 'hdm', 0)
+    hdm = 0
+  elseif minute < hm then
+    late = true
+  end
+end
+
+local function history_end()
+  if acc.a == 0 or not HISTORY then return end
+  if late then
+    add_counters('1m', minute, acc)
+    add_counters('1h', now - now % 3600000, acc)
+    add_counters('1d', now - now % 86400000, acc)
+    return
+  end
+  local key = bucket_key('1m', minute)
+  if redis.call('HINCRBY', key, 'a', acc.a) == acc.a then expire_bucket('1m', minute) end
+  if acc.f > 0 then redis.call('HINCRBY', key, 'f', acc.f) end
+  if acc.ds > 0 then redis.call('HINCRBY', key, 'ds', acc.ds) end
+  if acc.dn > 0 then redis.call('HINCRBY', key, 'dn', acc.dn) end
+  if acc.dm > hdm then
+    redis.call('HSET', key, 'dm', acc.dm)
+    redis.call('HSET', meta, 'hdm', acc.dm)
+  end
+end
+
+local day = now - now % 86400000
+local hour_field = tostring(math.floor((now - day) / 3600000))
+local function instance_day_key(id, day_start) return HP .. 'i:' .. id .. ':' .. ms(day_start) end
+-- Adds n to field (a, f or o) of the instance's hour that starts at hour_start.
+local function add_hour(id, hour_start, field, n)
+  local day_start = hour_start - hour_start % 86400000
+  local key = instance_day_key(id, day_start)
+  if redis.call('HINCRBY', key, math.floor((hour_start - day_start) / 3600000) .. field, n) == n then
+    expire_in(key, day_start + 86400000 + KEEP['1h'])
+  end
+end
+
+-- Ends the instance's offline period at ts: its ms go into the hours it spans (those still kept).
+local function close_offline(id, ts)
+  local since = tonumber(redis.call('HGET', avail, id .. ':o') or '')
+  if since == nil then return end
+  -- Hours before this lie in days whose retention has run out: skip them, however long the period.
+  local oldest = now - KEEP['1h'] - 86400000
+  local hour = math.max(since - since % 3600000, oldest - oldest % 3600000)
+  while hour < ts do
+    add_hour(id, hour, 'o', math.min(ts, hour + 3600000) - math.max(since, hour))
+    hour = hour + 3600000
+  end
+  redis.call('HDEL', avail, id .. ':o')
+end
+
+-- Folds one appended event into the history; before/after/created come from fold().
+local function history(etype, d, before, after, created)
+  if not HISTORY then return end
+  if etype == 'attempt.recorded' then
+    local failed = d.outcome == 'success' and 0 or 1
+    acc.a = acc.a + 1
+    acc.f = acc.f + failed
+    if type(d.durationMs) == 'number' then
+      local us = math.floor(d.durationMs * 1000 + 0.5)
+      acc.ds = acc.ds + us
+      if us > acc.dm then acc.dm = us end
+    else
+      acc.dn = acc.dn + 1
+    end
+    local key = instance_day_key(d.instanceId, day)
+    if redis.call('HINCRBY', key, hour_field .. 'a', 1) == 1 then expire_in(key, day + 86400000 + KEEP['1h']) end
+    if failed == 1 then redis.call('HINCRBY', key, hour_field .. 'f', 1) end
+  end
+  if before == nil and after == nil then return end
+  local id = d.instanceId
+  if created then redis.call('HSET', avail, id .. ':f', now) end
+  if after == 'offline' and before ~= 'offline' then
+    redis.call('HSET', avail, id .. ':o', now)
+  elseif before == 'offline' and after ~= 'offline' then
+    close_offline(id, now)
+  end
+  if after == nil then redis.call('HDEL', avail, id .. ':f', id .. ':o') end
+end
+
+-- The tick's gauges, into the minute, hour and day of now.
+local function gauges(active, known)
+  if not HISTORY then return end
+  for step, size in pairs(STEP) do
+    local t = now - now % size
+    redis.call('HSET', bucket_key(step, t), 'ai', active, 'ki', known)
+    expire_bucket(step, t)
+  end
+end
+
+local epoch = meta_fields[1]
 local function ensure_epoch()
   if not epoch then
     epoch = epoch_candidate
@@ -68,7 +222,8 @@ local function append(etype, data, decoded, source)
     redis.call('XADD', log, seq .. '-0', 't', etype, 'ts', now, 'd', data, 'e', epoch)
   end
   redis.call('HSET', meta, 'head', seq)
-  fold(LIVE, etype, decoded or cjson.decode(data), now)
+  local d = decoded or cjson.decode(data)
+  history(etype, d, fold(LIVE, etype, d, now))
   appended = appended + 1
   last_seq = seq
   return seq
@@ -104,28 +259,30 @@ end
 
 /**
  * APPEND: KEYS = topicKeys(topic); ARGV = epoch candidate, now, retention, idempotency window ms,
- * bell channel ('' for none), deadline (ms since 1970, 0 for none), then per event: type, data JSON, idempotency key ('' for
- * none), source ('' for none).
+ * bell channel ('' for none), history key prefix, retention ms of 1m, 1h and 1d buckets (ARGV 1-9,
+ * shared with TICK), deadline (ms since 1970, 0 for none), then per event: type, data JSON,
+ * idempotency key ('' for none), source ('' for none).
  * Returns { epoch, seq per event } (a duplicate answers the seq it got the first time), or the
  * error LATE, having appended nothing, when Redis runs it after the deadline: its caller has
  * timed out and answered "not appended" by then (Redis was stalled with the call in its buffer).
  */
 export const APPEND_LUA = `${COMMON}
-local deadline = tonumber(ARGV[6])
+local deadline = tonumber(ARGV[10])
 if deadline > 0 then
   local time = redis.call('TIME')
   local ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
   if ms > deadline then return redis.error_reply('LATE the append reached Redis ' .. (ms - deadline) .. ' ms after its deadline; nothing appended') end
 end
 ensure_epoch()
+history_begin()
 -- Forget expired keys: at least as many as this call can add, so the index cannot outgrow its window.
-local expired = redis.call('ZRANGEBYSCORE', idemx, '-inf', now, 'LIMIT', 0, 100 + (#ARGV - 6) / 4)
+local expired = redis.call('ZRANGEBYSCORE', idemx, '-inf', now, 'LIMIT', 0, 100 + (#ARGV - 10) / 4)
 if #expired > 0 then
   redis.call('HDEL', idem, unpack(expired))
   redis.call('ZREM', idemx, unpack(expired))
 end
 local result = { epoch }
-for i = 7, #ARGV, 4 do
+for i = 11, #ARGV, 4 do
   local key = ARGV[i + 2]
   local prior = false
   if key ~= '' then
@@ -143,25 +300,28 @@ for i = 7, #ARGV, 4 do
     result[#result + 1] = seq
   end
 end
+history_end()
 trim()
 ring()
 return result
 `;
 
 /**
- * TICK: KEYS = topicKeys(topic); ARGV = epoch candidate, now, retention, idempotency window ms,
- * bell channel ('' for none), tick_at (the scheduled time), next_tick_at, instance TTL ms.
- * Appends instance.offline for each instance whose last heartbeat is older than the TTL, then
- * status_update, statistics_update and instances_update, all computed from the projection here,
+ * TICK: KEYS = topicKeys(topic); ARGV = the nine of APPEND, tick_at (the scheduled time),
+ * next_tick_at, instance TTL ms, instance forget ms (0: never).
+ * Appends instance.offline for each instance whose last heartbeat is older than the TTL,
+ * instance.removed for each offline one last seen longer than the forget time ago, writes the
+ * gauges into the history, then appends status_update, statistics_update and instances_update, all computed from the projection here,
  * so they equal the fold at their seq. A tick at or before the last appended tick_at is skipped:
  * a retried, stalled or duplicated tick appends nothing, and loop_count stays contiguous.
  * Returns { epoch, seqs... } or { '' } for a topic with no log, { epoch } when skipped.
  */
 export const TICK_LUA = `${COMMON}
 if not epoch then return { '' } end
-local tick_at, next_tick_at, ttl = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local tick_at, next_tick_at, ttl, forget = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
 local last_tick = tonumber(redis.call('HGET', LIVE[3], 'tick_at') or '-1')
 if tick_at <= last_tick then return { epoch } end
+history_begin()
 
 local result = { epoch }
 local raw = redis.call('HGETALL', LIVE[2])
@@ -175,13 +335,22 @@ table.sort(ids, function(a, b)
   end
   return #a < #b
 end)
+local kept = {}
 for _, id in ipairs(ids) do
   local inst = cjson.decode(redis.call('HGET', LIVE[2], id))
   if inst.status ~= 'offline' and now - inst.last_seen > ttl then
     local d = { instanceId = id, last_seen = inst.last_seen, ttl_ms = ttl }
     result[#result + 1] = append('instance.offline', cjson.encode(d), d, '')
+    inst.status = 'offline'
+  end
+  if forget > 0 and inst.status == 'offline' and now - inst.last_seen > forget then
+    local d = { instanceId = id, last_seen = inst.last_seen }
+    result[#result + 1] = append('instance.removed', cjson.encode(d), d, '')
+  else
+    kept[#kept + 1] = id
   end
 end
+ids = kept
 
 local active, parts = 0, {}
 for i, id in ipairs(ids) do
@@ -195,6 +364,7 @@ local failed = tonumber(redis.call('HGET', LIVE[1], 'failed') or '0')
 local rate = 0
 if total > 0 then rate = math.floor(ok * 10000 / total + 0.5) / 100 end
 local loops = tonumber(redis.call('HGET', LIVE[3], 'loop_count') or '0') + 1
+gauges(active, #ids)
 
 local status = { monitoring_active = true, loop_count = loops, active_instances = active, tick_at = tick_at, next_tick_at = next_tick_at }
 result[#result + 1] = append('status_update', cjson.encode(status), status, 'monitor-tick')
@@ -238,4 +408,45 @@ if epoch == ARGV[3] and tonumber(redis.call('HGET', meta, 'head') or '0') < tonu
   return ARGV[1]
 end
 return epoch
+`;
+
+/**
+ * HISTORY: KEYS = topicKeys(topic); ARGV = history key prefix, then bucket keys. Returns, read at
+ * one point of the log: the minute the append is writing (hm, '' for none), that minute's fields,
+ * then the fields of each bucket asked for (flat HGETALL arrays).
+ */
+export const HISTORY_LUA = `
+local hm = redis.call('HGET', KEYS[2], 'hm')
+local out = { hm or '', {} }
+if hm then out[2] = redis.call('HGETALL', ARGV[1] .. '1m:' .. hm) end
+for i = 2, #ARGV do out[#out + 1] = redis.call('HGETALL', ARGV[i]) end
+return out
+`;
+
+/**
+ * HISTORY_REPLACE: KEYS = topicKeys(topic); ARGV = expected head, expected hm ('' for none), history
+ * key prefix, then per bucket: key, TTL ms, field count n, n field/value pairs. Rewrites each
+ * bucket whole (no fields: deleted) if nothing was appended since the rebuild read it; returns 1,
+ * or 0 if the log moved on.
+ */
+export const HISTORY_REPLACE_LUA = `
+local meta = KEYS[2]
+if tonumber(redis.call('HGET', meta, 'head') or '-1') ~= tonumber(ARGV[1]) then return 0 end
+local hm = redis.call('HGET', meta, 'hm') or ''
+if hm ~= ARGV[2] then return 0 end
+local i = 4
+while i <= #ARGV do
+  local key, ttl, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  redis.call('DEL', key)
+  if n > 0 then
+    local args = {}
+    for j = 1, 2 * n do args[j] = ARGV[i + 2 + j] end
+    redis.call('HSET', key, unpack(args))
+    redis.call('PEXPIRE', key, ttl)
+  end
+  i = i + 3 + 2 * n
+end
+-- The largest duration of the minute being written, as the append keeps it (meta hdm).
+if hm ~= '' then redis.call('HSET', meta, 'hdm', redis.call('HGET', ARGV[3] .. '1m:' .. hm, 'dm') or 0) end
+return 1
 `;

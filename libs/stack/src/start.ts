@@ -1,7 +1,7 @@
 // `npm start`: the whole local stack in one command — Redis, workers, gateways on PORT, PORT+1…, the demo fleet.
 import { parseArgs } from 'node:util';
 import { portFree } from './free-port.js';
-import { ConfigError, inheritedEnv, parseConfig } from '#pulse/config';
+import { ConfigError, inheritedEnv, maskPasswords, parseConfig } from '#pulse/config';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from './pulse-process.js';
 import { PulseStack } from './pulse-stack.js';
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
 
   const started = Date.now();
   const embedded = clusterMasters > 0 ? `embedded Redis Cluster of ${clusterMasters} masters` : 'embedded redis-server';
-  process.stdout.write(`Starting Pulse: ${config.REDIS_URL && env.REDIS_URL ? `Redis at ${env.REDIS_URL}` : embedded}, ${workers} worker(s), ${gateways} gateway(s)${demo ? ', demo fleet' : ''}…\n`);
+  process.stdout.write(`Starting Pulse: ${config.REDIS_URL && env.REDIS_URL ? `Redis at ${maskPasswords(env.REDIS_URL)}` : embedded}, ${workers} worker(s), ${gateways} gateway(s)${demo ? ', demo fleet' : ''}…\n`);
   let stopping = false;
   const starting = PulseStack.start({
     redisUrl: env.REDIS_URL?.trim() ? config.REDIS_URL : undefined,
@@ -110,7 +110,7 @@ async function main(): Promise<void> {
     `Pulse is up (${((Date.now() - started) / 1000).toFixed(1)} s):`,
     ...stack.urls.map((url, i) => `  dashboard ${i + 1}  ${url}/`),
     `  REST API     ${stack.urls[0]}/api/v1/topics`,
-    `  redis        ${stack.redisUrl}${stack.redis ? ' (embedded, data in .pulse/redis)' : stack.cluster ? ' (embedded cluster, new at each start)' : ''}`,
+    `  redis        ${maskPasswords(stack.redisUrl)}${stack.redis ? ' (embedded, data in .pulse/redis)' : stack.cluster ? ' (embedded cluster, new at each start)' : ''}`,
     demo ? '  demo fleet   12 instances on topic "demo" (PULSE_DEMO=0 turns it off)' : '  demo fleet   off',
     'Press Ctrl-C to stop everything.',
     '',

@@ -8,7 +8,7 @@ import { PulseClient, type PulseClientOptions } from '#pulse/client';
 import { parseConfig } from '#pulse/config';
 import type { IngestEvent, PulseEvent, TickSummary } from '#pulse/contracts';
 import { createCluster, createRedis, EventStore, waitForReady, type RedisConnection } from '#pulse/event-store';
-import { PulseStack } from '#pulse/stack';
+import { findRedisServer, PulseStack } from '#pulse/stack';
 
 export interface StartPulseOptions {
   /** Gateway processes, each on a free port. @default 1 */
@@ -65,6 +65,8 @@ export interface PulseTestStack {
 
 /** Starts Redis (in a fresh temporary folder, no AOF), then the gateways and the workers; resolves once all are ready. */
 export async function startPulse(options: StartPulseOptions = {}): Promise<PulseTestStack> {
+  // Before anything starts: the generic message of RedisServer offers REDIS_URL, which a test stack does not use.
+  if (!findRedisServer()) throw new Error(NO_REDIS_SERVER);
   const dir = await mkdtemp(join(tmpdir(), 'pulse-testing-'));
   // A stopped gateway moves its sockets within 250 ms rather than 2 s: suites stop stacks often.
   const env: Record<string, string> = { LOG_LEVEL: 'warn', PULSE_DEMO: '0', PULSE_TICK_MS: '3600000', PULSE_DRAIN_MS: '250', ...options.env };
@@ -82,6 +84,13 @@ export async function startPulse(options: StartPulseOptions = {}): Promise<Pulse
   const storeOptions = { retention: PULSE_RETENTION, idempotencyWindowMs: PULSE_IDEMPOTENCY_WINDOW_MS };
   return new TestStack(processes, dir, authSecret, storeOptions, authSecret ? await mintToken({ secret: authSecret }, { sub: 'pulse-testing', role: 'admin', ttlSeconds: 86_400 }) : undefined);
 }
+
+const NO_REDIS_SERVER = [
+  'startPulse() needs a redis-server on the PATH: each test stack starts its own Redis, and none was found. Install it:',
+  '  Debian/Ubuntu (and CI on them): sudo apt-get install -y redis-server',
+  '  macOS: brew install redis',
+  '  or put a redis-server binary (Redis 7 or later) on the PATH of the process that runs jest.',
+].join('\n');
 
 class TestStack implements PulseTestStack {
   private readonly clients = new Set<PulseClient>();

@@ -69,7 +69,7 @@ export class AdminController {
           response.write(`${JSON.stringify({ folded, head: total })}\n`);
         }
       }))!;
-      const applied = apply && result.drift.length > 0 ? await this.store.applyRebuild(topic, result.seq, result.rebuilt) : false;
+      const applied = apply && result.drift.length > 0 ? await this.store.applyRebuild(topic, result) : false;
       if (applied) this.logger.warn(`rebuilt the projection of ${topic} at seq ${result.seq}: ${result.drift.length} difference(s) mended`);
       response.end(`${JSON.stringify({ seq: result.seq, drift: result.drift, applied, moved: apply && result.drift.length > 0 && !applied })}\n`);
     } catch (error) {

@@ -12,7 +12,7 @@ import { MonitorQueueService } from './monitor-queue.service.js';
 export const BULL_BOARD_PATH = '/admin/queues';
 
 /** No page may show this one in a frame (clickjacking of the board's buttons or the dashboard's token prompt). */
-export function denyFraming(response: { setHeader(name: string, value: string): unknown }): void {
+function denyFraming(response: { setHeader(name: string, value: string): unknown }): void {
   response.setHeader('X-Frame-Options', 'DENY');
   response.setHeader('Content-Security-Policy', "frame-ancestors 'none'");
 }

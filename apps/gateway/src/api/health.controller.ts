@@ -1,5 +1,5 @@
 // Liveness and readiness of a gateway process, through @nestjs/terminus.
-import { Controller, Get, Inject, Res, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, Inject, Logger, Res, ServiceUnavailableException } from '@nestjs/common';
 import { HealthCheckService, HealthIndicatorService, type HealthCheckResult, type HealthIndicatorResult } from '@nestjs/terminus';
 import type { Response } from 'express';
 import { REDIS, type RedisConnection } from '#pulse/event-store';
@@ -13,6 +13,10 @@ export type Readiness = HealthCheckResult & { ok: boolean; redis: string; tail: 
 @Controller()
 @Access('public')
 export class HealthController {
+  private readonly logger = new Logger('Health');
+  /** The last Redis error logged: a probe polled every few seconds logs each new one once. */
+  private lastRedisError = '';
+
   constructor(
     @Inject(HealthCheckService) private readonly health: HealthCheckService,
     @Inject(HealthIndicatorService) private readonly indicators: HealthIndicatorService,
@@ -27,7 +31,10 @@ export class HealthController {
     return { ...(await this.health.check([])), ok: true };
   }
 
-  /** Ready: Redis answers, the log tail reads and the process is not draining. 503 otherwise, with what is wrong. */
+  /**
+   * Ready: Redis answers, the log tail reads and the process is not draining. 503 otherwise, with
+   * which part is wrong; why (Redis's error text, which may name hosts and users) goes to the log only.
+   */
   @Get('readyz')
   async readyz(@Res({ passthrough: true }) response: Response): Promise<Readiness> {
     let redis = 'ready';
@@ -37,10 +44,14 @@ export class HealthController {
           const check = this.indicators.check('redis');
           try {
             await this.redis.ping();
+            this.lastRedisError = '';
             return check.up();
           } catch (error) {
-            redis = `unreachable: ${(error as Error).message}`;
-            return check.down({ message: redis });
+            const message = (error as Error).message;
+            if (message !== this.lastRedisError) this.logger.warn(`not ready: Redis does not answer: ${message}`);
+            this.lastRedisError = message;
+            redis = 'unreachable';
+            return check.down({ message: 'Redis does not answer; the gateway log says why' });
           }
         },
         (): HealthIndicatorResult => {

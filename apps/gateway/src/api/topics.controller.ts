@@ -1,66 +1,93 @@
 // REST API of the log: ingest, snapshot, events after a seq, topic list.
-import { Body, Controller, Get, HttpCode, Inject, Logger, Param, Post, Query, Req } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Logger, Param, Post, Query, Req, Res } from '@nestjs/common';
+import type { Response } from 'express';
 import { topicAllowed } from '#pulse/auth';
 import { z } from 'zod';
 import { emptySnapshot, ingestBodySchema, MAX_REPLAY_LIMIT, topicSchema, type PulseEvent, type Snapshot } from '#pulse/contracts';
+import { authEnabled, PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { EventStore } from '#pulse/event-store';
 import { Access } from '../auth/access.decorator.js';
 import type { AuthedRequest } from '../auth/http-auth.guard.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { parseOr400, PulseHttpError } from './http-error.js';
+import { scopedIdempotencyKey } from './idempotency-scope.js';
 
-/** A decimal whole number in a query string, within bounds. */
-const wholeNumber = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, `expected a whole number from ${min} to ${max}`)
-    .transform(Number)
-    .pipe(z.number().min(min, `expected a whole number from ${min} to ${max}`).max(max, `expected a whole number from ${min} to ${max}`));
+/** A decimal whole number in a query string, within bounds (`setting`: the variable that sets `max`, named in the message). */
+const wholeNumber = (min: number, max: number, setting?: string) => {
+  const message = `expected a whole number from ${min} to ${max}${setting ? ` (${setting})` : ''}`;
+  return z.string().regex(/^\d+$/, message).transform(Number).pipe(z.number().min(min, message).max(max, message));
+};
 
 const eventsQuerySchema = z.strictObject({
   after: wholeNumber(0, Number.MAX_SAFE_INTEGER).default(0),
   limit: wholeNumber(1, MAX_REPLAY_LIMIT).default(100),
 });
 
-const unavailable = (topic: string, error: unknown) =>
-  PulseHttpError.of(503, 'UNAVAILABLE', `the log of ${topic} cannot be reached now (${(error as Error).message}); retry shortly (events with an idempotencyKey are appended at most once)`);
+/** A page of the topic list unless `?limit` says otherwise (or PULSE_TOPICS_PAGE_MAX is lower). */
+const TOPICS_PAGE_DEFAULT = 100;
+
+const logger = new Logger('TopicsController');
+
+/** 503 for a failed Redis call: the client learns that it may retry; why (Redis's error text) goes to the log only. */
+const unavailable = (topic: string, error: unknown) => {
+  logger.warn(`the log of ${topic} cannot be reached: ${(error as Error)?.message ?? String(error)}`);
+  return PulseHttpError.of(503, 'UNAVAILABLE', `the log of ${topic} cannot be reached now; retry shortly (events with an idempotencyKey are appended at most once)`);
+};
 
 @Controller('api/v1/topics')
 export class TopicsController {
-  private readonly logger = new Logger(TopicsController.name);
+  private readonly topicsQuerySchema: z.ZodType<{ cursor?: string; limit: number }>;
+  /** Idempotency keys are the token's (its sub), or with auth off the request's source's. */
+  private readonly keysByToken: boolean;
 
   constructor(
     @Inject(EventStore) private readonly store: EventStore,
     @Inject(MetricsService) private readonly metrics: MetricsService,
-  ) {}
+    @Inject(PULSE_CONFIG) config: PulseConfig,
+  ) {
+    const max = config.PULSE_TOPICS_PAGE_MAX;
+    this.topicsQuerySchema = z.strictObject({
+      cursor: topicSchema.optional(),
+      limit: wholeNumber(1, max, 'PULSE_TOPICS_PAGE_MAX').default(Math.min(TOPICS_PAGE_DEFAULT, max)),
+    });
+    this.keysByToken = authEnabled(config);
+  }
 
-  /** The topics the caller's token covers. */
+  /**
+   * One page of the topics the caller's token covers, by name: `?limit` (default 100, at most
+   * PULSE_TOPICS_PAGE_MAX) after `?cursor` (a topic name). When more follow, the answer has a
+   * `Link: <…?cursor=…&limit=…>; rel="next"` header.
+   */
   @Get()
   @Access('read')
-  async list(@Req() request: AuthedRequest): Promise<{ topic: string; head: number; epoch: string }[]> {
-    const topics = await this.store.topics().catch((error: unknown) => {
-      throw PulseHttpError.of(503, 'UNAVAILABLE', `the topic list cannot be read now (${(error as Error).message}); retry shortly`);
-    });
+  async list(@Req() request: AuthedRequest, @Query() rawQuery: unknown, @Res({ passthrough: true }) response: Response): Promise<{ topic: string; head: number; epoch: string }[]> {
+    const { cursor, limit } = parseOr400(this.topicsQuerySchema, rawQuery);
     const principal = request.principal;
-    return principal ? topics.filter((entry) => topicAllowed(principal, entry.topic)) : topics;
+    const page = await this.store.topicPage({ after: cursor, limit, include: principal ? (topic) => topicAllowed(principal, topic) : undefined }).catch((error: unknown) => {
+      logger.warn(`the topic list cannot be read: ${(error as Error)?.message ?? String(error)}`);
+      throw PulseHttpError.of(503, 'UNAVAILABLE', 'the topic list cannot be read now; retry shortly');
+    });
+    if (page.next !== null) response.setHeader('Link', `</api/v1/topics?cursor=${page.next}&limit=${limit}>; rel="next"`);
+    return page.topics;
   }
 
   /** Appends a batch atomically: all events get seqs, or none (503). */
   @Post(':topic/events')
   @HttpCode(201)
   @Access('publish')
-  async ingest(@Param('topic') rawTopic: string, @Body() rawBody: unknown): Promise<{ epoch: string; seqs: number[] }> {
+  async ingest(@Param('topic') rawTopic: string, @Body() rawBody: unknown, @Req() request: AuthedRequest): Promise<{ epoch: string; seqs: number[] }> {
     const topic = parseOr400(topicSchema, rawTopic, 'topic');
     const body = parseOr400(ingestBodySchema, rawBody ?? {});
+    // One producer cannot claim another's keys (and have its events dropped as repeats).
+    const scope = this.keysByToken ? request.principal!.sub : (body.source ?? '');
     try {
       const appended = await this.store.append(
         topic,
-        body.events.map((event) => ({ type: event.type, data: event.data, idempotencyKey: event.idempotencyKey, source: body.source })),
+        body.events.map((event) => ({ type: event.type, data: event.data, idempotencyKey: scopedIdempotencyKey(scope, event.idempotencyKey), source: body.source })),
       );
       this.metrics.appended(topic, body.events);
       return appended;
     } catch (error) {
-      this.logger.warn(`append to ${topic} failed: ${(error as Error).message}`);
       throw unavailable(topic, error);
     }
   }

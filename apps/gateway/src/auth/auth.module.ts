@@ -1,7 +1,7 @@
 // Access control of a gateway: tokens, permissions, limits, on REST (a global guard) and on sockets (the SocketGuard).
 import { Global, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
+import { authEnabled, PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { AuthService } from './auth.service.js';
 import { HttpAuthGuard } from './http-auth.guard.js';
 import { LimitsService } from './limits.service.js';
@@ -14,7 +14,19 @@ import { SocketGuard } from './socket-guard.js';
     AuthService,
     LimitsService,
     SocketGuard,
-    { provide: OriginPolicy, inject: [PULSE_CONFIG], useFactory: (config: PulseConfig) => new OriginPolicy(config.PULSE_ALLOWED_ORIGINS) },
+    {
+      provide: OriginPolicy,
+      inject: [PULSE_CONFIG],
+      useFactory: (config: PulseConfig) =>
+        new OriginPolicy({
+          allowedOrigins: config.PULSE_ALLOWED_ORIGINS,
+          publicUrls: config.PULSE_PUBLIC_URL,
+          allowedHosts: config.PULSE_ALLOWED_HOSTS,
+          trustedProxies: config.PULSE_TRUSTED_PROXIES,
+          // With auth on a rebinding page has no token to send: the Host check is for auth off.
+          checkHost: !authEnabled(config),
+        }),
+    },
     { provide: APP_GUARD, useClass: HttpAuthGuard },
   ],
   exports: [AuthService, LimitsService, SocketGuard, OriginPolicy],

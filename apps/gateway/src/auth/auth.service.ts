@@ -5,6 +5,8 @@ import { authEnabled, PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { refusal } from '#pulse/contracts';
 import { AccessDenied } from './access-denied.js';
 
+/** What each action is, in a refusal's words: "a viewer token may not <…> <topic or this gateway>". */
+const DOING: Record<Action, string> = { read: 'subscribe to or read', publish: 'publish to', scrape: 'read the metrics of', admin: 'use the admin endpoints of' };
 
 @Injectable()
 export class AuthService implements OnApplicationBootstrap {
@@ -42,7 +44,7 @@ export class AuthService implements OnApplicationBootstrap {
   /** Throws AccessDenied (403) unless `principal` may do `action` (on `topic`, when given). */
   authorize(principal: Principal, action: Action, topic?: string): void {
     if (!roleAllows(principal, action)) {
-      throw new AccessDenied(403, refusal('ROLE_FORBIDDEN', `a ${principal.role} token may not ${action === 'read' ? 'subscribe to or read' : action === 'publish' ? 'publish to' : 'use the admin endpoints of'} ${topic ?? 'this gateway'}`));
+      throw new AccessDenied(403, refusal('ROLE_FORBIDDEN', `a ${principal.role} token may not ${DOING[action]} ${topic ?? 'this gateway'}`));
     }
     if (topic !== undefined && !topicAllowed(principal, topic)) {
       throw new AccessDenied(403, refusal('TOPIC_FORBIDDEN', `this token does not cover topic ${topic} (its topics: ${principal.topics.join(', ') || 'none'})`));

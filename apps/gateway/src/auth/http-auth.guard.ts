@@ -26,7 +26,8 @@ export class HttpAuthGuard implements CanActivate {
     const access = this.reflector.getAllAndOverride<RouteAccess | undefined>(ACCESS_KEY, [context.getHandler(), context.getClass()]) ?? 'admin';
     if (access === 'public') return true;
     const request = context.switchToHttp().getRequest<AuthedRequest>();
-    request.principal = await this.auth.authenticate(tokenFromHeader(request.headers.authorization));
+    // A request with a body was authenticated before its body was read (refuseBodiesWithoutToken).
+    request.principal ??= await this.auth.authenticate(tokenFromHeader(request.headers.authorization));
     // A valid topic name first: patterns are matched against at most 64 known characters.
     const topic = typeof request.params?.topic === 'string' ? parseOr400(topicSchema, request.params.topic, 'topic') : undefined;
     this.auth.authorize(request.principal, access, topic);

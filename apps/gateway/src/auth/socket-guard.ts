@@ -24,6 +24,7 @@ function principalOf(socket: PulseSocket): Principal | undefined {
   return socket.data.principal;
 }
 
+/** Socket.IO's handshake failure: the client sees `message` and `data` in its connect_error. */
 function handshakeError(body: ErrorBody): ExtendedError {
   const error = new Error(body.message) as ExtendedError;
   error.data = body;
@@ -65,9 +66,8 @@ export class SocketGuard {
       // Origins are checked here rather than in engine.io's allowRequest (a bare HTTP error, and
       // asked on a session's first request only): this refusal reaches the client's
       // connect_error with its body, before the socket may send anything.
-      if (!this.origins.allows(socket.handshake.headers)) {
-        return next(handshakeError(this.describe(new AccessDenied(403, refusal('ORIGIN_FORBIDDEN', `origin ${socket.handshake.headers.origin} is not allowed (PULSE_ALLOWED_ORIGINS)`)))));
-      }
+      const originProblem = this.origins.problem(socket.handshake.headers, socket.handshake.address);
+      if (originProblem !== null) return next(handshakeError(this.describe(new AccessDenied(403, refusal('ORIGIN_FORBIDDEN', originProblem)))));
       this.admit(socket).then(
         (admitted) => next(admitted ? undefined : new Error('the connection closed during the handshake')),
         (error: unknown) => next(handshakeError(this.describe(error))),
@@ -87,7 +87,7 @@ export class SocketGuard {
       this.release(socket);
       return false;
     }
-    // This is the server's only middleware, and the namespace checks the connection again on the
+    // This is the server's last middleware, and the namespace checks the connection again on the
     // next tick before the socket connects: no I/O runs in between, so from here on a close of the
     // connection reaches the socket as its disconnect.
     socket.on('disconnect', this.onDisconnect);

@@ -1,7 +1,7 @@
 // The AsyncAPI 3 document of the Socket.IO protocol, generated from the contracts' zod schemas; the maps below must name every event of the protocol (the compiler checks).
 import { z } from 'zod';
-import { EVENT_TYPES, type ClientToServerEvents, type EventType, type ServerToClientEvents } from '#pulse/contracts';
-import { errorBodySchema, eventSchema, jsonSchema, presenceSchema, replayOkSchema, replayRequestSchema, resyncSchema, subscribeOkSchema, subscribeRequestSchema, typedEventSchema, unsubscribeOkSchema, unsubscribeRequestSchema } from './schemas.js';
+import { EVENT_TYPES, PROTOCOL_VERSION, type ClientToServerEvents, type EventType, type ServerToClientEvents } from '#pulse/contracts';
+import { errorBodySchema, eventSchema, helloSchema, jsonSchema, presenceSchema, replayOkSchema, replayRequestSchema, resyncSchema, subscribeOkSchema, subscribeRequestSchema, typedEventSchema, unsubscribeOkSchema, unsubscribeRequestSchema } from './schemas.js';
 
 /** Client → server requests: the request and its ack. */
 export const CLIENT_MESSAGES: Record<keyof ClientToServerEvents, { summary: string; request: z.ZodType; ack: z.ZodType }> = {
@@ -12,6 +12,7 @@ export const CLIENT_MESSAGES: Record<keyof ClientToServerEvents, { summary: stri
 
 /** Server → client events. */
 export const SERVER_MESSAGES: Record<keyof ServerToClientEvents, { summary: string; payload: z.ZodType }> = {
+  hello: { summary: 'The first message on every connection: the protocol version the gateway speaks (`info.version`)', payload: helloSchema },
   events: { summary: 'Batch mode (`batch: true`): every pending event of one topic, in seq order', payload: z.array(eventSchema) },
   presence: { summary: 'Sockets live on the topic across all gateways, when it changes', payload: presenceSchema },
   resync: { summary: 'Continuity of the topic is lost: subscribe again without `since` for a snapshot', payload: resyncSchema },
@@ -47,9 +48,10 @@ export function asyncApiDocument(): Record<string, unknown> {
     asyncapi: '3.0.0',
     info: {
       title: 'Pulse live feed (Socket.IO)',
-      version: '1',
+      // The protocol version: what a client sends as `auth.protocol` and `hello` answers.
+      version: String(PROTOCOL_VERSION),
       description:
-        'Socket.IO namespace `/`. Every event of a followed topic once, in seq order, or an explicit `resync`. With auth on, the handshake carries `auth: { token }`; a refused handshake fails with `connect_error` whose `data` is an Error body (UNAUTHORIZED / FORBIDDEN / RATE_LIMITED with a `reason`). A socket whose token expires is disconnected; reconnecting needs a valid token. Each request answers through its acknowledgement. The message names are Socket.IO event names.',
+        'Socket.IO namespace `/`. Every event of a followed topic once, in seq order, or an explicit `resync`. `info.version` is the protocol version: a client sends the one it speaks as `auth.protocol` in the handshake, a gateway that speaks another refuses the connection (`connect_error` data: BAD_REQUEST, reason PROTOCOL_MISMATCH, `protocol`: the gateway\'s), and every connection starts with `hello { protocol }` from the gateway. With auth on, the handshake carries `auth: { token }` (or an `Authorization: Bearer` header; a token in the query string is ignored); a refused handshake fails with `connect_error` whose `data` is an Error body (UNAUTHORIZED / FORBIDDEN / RATE_LIMITED with a `reason`). A socket whose token expires is disconnected; reconnecting needs a valid token. Each request answers through its acknowledgement. The message names are Socket.IO event names.',
     },
     defaultContentType: 'application/json',
     servers: { gateway: { host: '127.0.0.1:3000', protocol: 'ws', pathname: '/socket.io/', description: 'Any gateway (Engine.IO v4 over WebSocket, or HTTP long-polling)', security: [{ $ref: '#/components/securitySchemes/token' }] } },

@@ -1,8 +1,8 @@
 // The OpenAPI 3.1 document of the REST API, generated from the same zod schemas the gateway validates with and answers by.
 import type { OpenAPIV3_1 } from 'openapi-types';
-import { MAX_INGEST_BATCH, MAX_REPLAY_LIMIT, type TickSummary } from '#pulse/contracts';
+import { MAX_INGEST_BATCH, MAX_REPLAY_LIMIT, MAX_SERIES_POINTS, SERIES_STEPS, type TickSummary } from '#pulse/contracts';
 import { z } from 'zod';
-import { appendedSchema, errorBodySchema, eventSchema, eventsPageSchema, ingestBodySchema, jsonSchema, snapshotSchema, topicListSchema } from './schemas.js';
+import { appendedSchema, errorBodySchema, eventSchema, eventsPageSchema, ingestBodySchema, instanceHistorySchema, jsonSchema, seriesSchema, snapshotSchema, topicListSchema, uptimeListSchema } from './schemas.js';
 
 const tickSummarySchema = z.strictObject({ tickAt: z.number().int(), topics: z.number().int(), appended: z.number().int(), durationMs: z.number() }) satisfies z.ZodType<TickSummary>;
 const schedulerSchema = z.strictObject({
@@ -39,12 +39,29 @@ export function openApiDocument(): OpenAPIV3_1.Document {
     security: [{ bearer: [] }],
     paths: {
       '/api/v1/topics': {
-        get: { operationId: 'listTopics', summary: 'Topics with events that the token covers', tags: ['log'], responses: { '200': json(ref('TopicList'), 'Every topic with its head seq and epoch'), ...guarded, '503': error('UNAVAILABLE: Redis cannot be reached') } },
+        get: {
+          operationId: 'listTopics',
+          summary: 'Topics with events that the token covers, by name, a page at a time',
+          tags: ['log'],
+          parameters: [
+            { name: 'cursor', in: 'query', description: 'The last topic of the previous page (from its Link header); absent for the first page', schema: { type: 'string' } },
+            { name: 'limit', in: 'query', description: 'Most topics answered (at most PULSE_TOPICS_PAGE_MAX, 1000 by default)', schema: { type: 'integer', minimum: 1, default: 100 } },
+          ],
+          responses: {
+            '200': {
+              ...json(ref('TopicList'), 'One page: each topic with its head seq and epoch'),
+              headers: { Link: { description: '`</api/v1/topics?cursor=…&limit=…>; rel="next"` when more topics follow; absent on the last page', schema: { type: 'string' } } },
+            },
+            '400': error('BAD_REQUEST: a bad cursor or limit'),
+            ...guarded,
+            '503': error('UNAVAILABLE: Redis cannot be reached'),
+          },
+        },
       },
       '/api/v1/topics/{topic}/events': {
         post: {
           operationId: 'ingest',
-          summary: `Append up to ${MAX_INGEST_BATCH} events atomically (publisher or admin)`,
+          summary: `Append up to ${MAX_INGEST_BATCH} events atomically (publisher or admin); idempotency keys are the token's own (its sub; with auth off, the body's source)`,
           tags: ['log'],
           parameters: [topicParameter],
           requestBody: { required: true, content: { 'application/json': { schema: ref('IngestBody') } } },
@@ -77,6 +94,54 @@ export function openApiDocument(): OpenAPIV3_1.Document {
       '/api/v1/topics/{topic}/snapshot': {
         get: { operationId: 'snapshot', summary: 'The fold of the topic\'s log up to `seq` (viewer or admin)', tags: ['log'], parameters: [topicParameter], responses: { '200': json(ref('Snapshot'), 'Status, statistics and instances as of `seq`; `seq: 0, epoch: null` and empty state for a topic with no events'), ...guarded, '503': error('UNAVAILABLE') } },
       },
+      '/api/v1/topics/{topic}/series': {
+        get: {
+          operationId: 'series',
+          summary: 'The topic\'s history at one step: every bucket of [from, to), zeros where nothing happened (viewer or admin)',
+          tags: ['history'],
+          parameters: [
+            topicParameter,
+            { name: 'step', in: 'query', description: 'Bucket size; 1m buckets are kept 48 h, 1h 90 d, 1d 730 d by default (PULSE_SERIES_RETENTION)', schema: { type: 'string', enum: [...SERIES_STEPS], default: '1m' } },
+            { name: 'from', in: 'query', description: 'Start, ms since 1970, rounded down to the step; default: 60 steps before `to`', schema: { type: 'integer', minimum: 0 } },
+            { name: 'to', in: 'query', description: 'End (exclusive), ms since 1970; default: now', schema: { type: 'integer', minimum: 0 } },
+          ],
+          responses: {
+            '200': json(ref('Series'), `One point per bucket (at most ${MAX_SERIES_POINTS}); a topic with no events reads as zeros with null gauges`),
+            '400': error(`BAD_REQUEST: a step other than ${SERIES_STEPS.join(', ')}, from after to, a number that is not one, or more than ${MAX_SERIES_POINTS} points`),
+            ...guarded,
+            '503': error('UNAVAILABLE'),
+          },
+        },
+      },
+      '/api/v1/topics/{topic}/instances/{instanceId}': {
+        get: {
+          operationId: 'instance',
+          summary: 'One instance: its state, uptime over 24 h / 7 d / 30 d (since first seen, from its offline transitions) and its hours (viewer or admin)',
+          tags: ['history'],
+          parameters: [
+            topicParameter,
+            { name: 'instanceId', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 128 } },
+            { name: 'from', in: 'query', description: 'Start of the hourly series, ms since 1970; default: 24 h before `to`', schema: { type: 'integer', minimum: 0 } },
+            { name: 'to', in: 'query', description: 'End (exclusive) of the hourly series; default: now', schema: { type: 'integer', minimum: 0 } },
+          ],
+          responses: {
+            '200': json(ref('InstanceHistory'), 'The instance'),
+            '400': error('BAD_REQUEST: a bad range'),
+            ...guarded,
+            '404': error('NOT_FOUND: the topic has no such instance (never seen, or removed after PULSE_INSTANCE_FORGET_MS offline)'),
+            '503': error('UNAVAILABLE'),
+          },
+        },
+      },
+      '/api/v1/topics/{topic}/uptime': {
+        get: {
+          operationId: 'uptime',
+          summary: 'Every instance\'s uptime over one window, for a fleet table: one request, not one per instance (viewer or admin)',
+          tags: ['history'],
+          parameters: [topicParameter, { name: 'window', in: 'query', schema: { type: 'string', enum: ['24h', '7d', '30d'], default: '24h' } }],
+          responses: { '200': json(ref('UptimeList'), 'Instances sorted by id, uptime in percent'), '400': error('BAD_REQUEST: another window'), ...guarded, '503': error('UNAVAILABLE') },
+        },
+      },
       '/api/v1/admin/presence': {
         get: { operationId: 'presence', summary: 'Sockets live on each topic across all gateways (admin)', tags: ['admin'], responses: { '200': json(jsonSchema(presenceSchema), 'Viewers per topic'), ...guarded } },
       },
@@ -97,13 +162,13 @@ export function openApiDocument(): OpenAPIV3_1.Document {
       },
       '/healthz': { get: { operationId: 'healthz', summary: 'The process is alive', tags: ['operations'], security: [], responses: { '200': json({ type: 'object', properties: { ok: { const: true }, status: { type: 'string' } } }, 'Alive') } } },
       '/readyz': {
-        get: { operationId: 'readyz', summary: 'Redis answers and the log tail reads', tags: ['operations'], security: [], responses: { '200': json(jsonSchema(readinessSchema), 'Ready'), '503': json(jsonSchema(readinessSchema), 'Not ready: `redis` and `tail` say what is wrong') } },
+        get: { operationId: 'readyz', summary: 'Redis answers and the log tail reads', tags: ['operations'], security: [], responses: { '200': json(jsonSchema(readinessSchema), 'Ready'), '503': json(jsonSchema(readinessSchema), 'Not ready: `redis` and `tail` say which part is wrong (why is in the gateway log)') } },
       },
-      '/metrics': { get: { operationId: 'metrics', summary: 'Prometheus metrics of this gateway (admin)', tags: ['operations'], responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } }, ...guarded } } },
+      '/metrics': { get: { operationId: 'metrics', summary: 'Prometheus metrics of this gateway (metrics or admin token)', tags: ['operations'], responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } }, ...guarded } } },
       '/asyncapi.json': { get: { operationId: 'asyncapi', summary: 'AsyncAPI 3 document of the Socket.IO protocol', tags: ['operations'], security: [], responses: { '200': json({ type: 'object' }, 'The document') } } },
     },
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A Pulse token: claims sub, role (viewer, publisher, admin), topics (patterns, * as wildcard), exp' } },
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A Pulse token: claims sub, role (viewer, publisher, metrics, admin), topics (patterns, * as wildcard), exp' } },
       schemas: {
         IngestBody: jsonSchema(ingestBodySchema, 'draft-2020-12', 'input'),
         Appended: jsonSchema(appendedSchema),
@@ -111,6 +176,9 @@ export function openApiDocument(): OpenAPIV3_1.Document {
         EventsPage: jsonSchema(eventsPageSchema),
         Snapshot: jsonSchema(snapshotSchema),
         TopicList: jsonSchema(topicListSchema),
+        Series: jsonSchema(seriesSchema),
+        InstanceHistory: jsonSchema(instanceHistorySchema),
+        UptimeList: jsonSchema(uptimeListSchema),
         Error: jsonSchema(errorBodySchema),
       },
     },

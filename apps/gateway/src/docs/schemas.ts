@@ -14,7 +14,13 @@ import {
   subscribeRequestSchema,
   topicSchema,
   unsubscribeRequestSchema,
+  MAX_SERIES_POINTS,
+  SERIES_STEPS,
   type ErrorBody,
+  type Hello,
+  type InstanceHistory,
+  type SeriesResponse,
+  type UptimeList,
   type ReplayOk,
   type ResyncReason,
   type Snapshot,
@@ -38,7 +44,10 @@ export const errorBodySchema = z.strictObject({
   issues: z.array(z.strictObject({ path: z.string(), message: z.string() })).optional(),
   reason: z.enum(Object.keys(ERROR_REASONS) as [keyof typeof ERROR_REASONS, ...(keyof typeof ERROR_REASONS)[]]).optional(),
   retryAfterMs: z.number().int().min(0).optional(),
+  protocol: z.number().int().min(1).optional(),
 }) satisfies z.ZodType<ErrorBody>;
+
+export const helloSchema = z.strictObject({ protocol: z.number().int().min(1) }) satisfies z.ZodType<Hello>;
 
 export const snapshotSchema = z.strictObject({
   topic: topicSchema,
@@ -76,3 +85,49 @@ export function jsonSchema(schema: z.ZodType, target: 'draft-2020-12' | 'draft-7
   const { $schema: _, ...rest } = z.toJSONSchema(schema, { target, io, unrepresentable: 'any' }) as Record<string, unknown>;
   return rest;
 }
+
+const countSchema = z.number().int().min(0);
+const gaugeSchema = countSchema.nullable();
+
+export const seriesSchema = z.strictObject({
+  topic: topicSchema,
+  step: z.enum(SERIES_STEPS),
+  from: z.number().int(),
+  to: z.number().int(),
+  points: z
+    .array(
+      z.strictObject({
+        t: z.number().int(),
+        attempts: countSchema,
+        successes: countSchema,
+        failures: countSchema,
+        success_rate: z.number().min(0).max(100),
+        duration_avg: z.number().min(0),
+        duration_max: z.number().min(0),
+        active_instances: gaugeSchema,
+        known_instances: gaugeSchema,
+      }),
+    )
+    .max(MAX_SERIES_POINTS),
+}) satisfies z.ZodType<SeriesResponse>;
+
+const percentSchema = z.number().min(0).max(100);
+export const instanceHistorySchema = instanceStateSchema.extend({
+  topic: topicSchema,
+  first_seen: z.number().int().nullable(),
+  offline_since: z.number().int().nullable(),
+  uptime: z.strictObject({ '24h': percentSchema, '7d': percentSchema, '30d': percentSchema }),
+  series: z.strictObject({
+    step: z.literal('1h'),
+    from: z.number().int(),
+    to: z.number().int(),
+    points: z.array(z.strictObject({ t: z.number().int(), attempts: countSchema, failures: countSchema, offline_ms: countSchema })).max(MAX_SERIES_POINTS),
+  }),
+}) satisfies z.ZodType<InstanceHistory>;
+
+export const uptimeListSchema = z.strictObject({
+  topic: topicSchema,
+  window: z.enum(['24h', '7d', '30d']),
+  at: z.number().int(),
+  instances: z.array(z.strictObject({ id: z.string(), uptime: percentSchema })),
+}) satisfies z.ZodType<UptimeList>;

@@ -1,4 +1,4 @@
-// GET /metrics: this gateway's Prometheus metrics (admin token when auth is on: topic names are operational data).
+// GET /metrics: this gateway's Prometheus metrics (a metrics or admin token when auth is on: topic names are operational data).
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { Access } from '../auth/access.decorator.js';
@@ -9,7 +9,7 @@ export class MetricsController {
   constructor(@Inject(MetricsService) private readonly metrics: MetricsService) {}
 
   @Get('metrics')
-  @Access('admin')
+  @Access('scrape')
   async metricsText(@Res() response: Response): Promise<void> {
     const { contentType, body } = await this.metrics.text();
     response.status(200).type(contentType).send(body);

@@ -1,9 +1,9 @@
 // BullMQ edge of the monitor tick: the job's scheduled time in, one service call.
 import { Logger } from '@nestjs/common';
 import { Processor, WorkerHost } from '@nestjs/bullmq';
-import type { Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
 import { MONITOR_QUEUE, MONITOR_SCHEDULER, type MonitorTickJob, type TickSummary } from '#pulse/contracts';
-import { MonitorTickService } from './monitor-tick.service.js';
+import { MonitorTickService, TickTimeRefused } from './monitor-tick.service.js';
 
 /**
  * When a scheduler run was due: its creation time plus its delay (BullMQ offsets `every` runs
@@ -26,7 +26,11 @@ export class MonitorTickProcessor extends WorkerHost {
   }
 
   async process(job: Job<MonitorTickJob>): Promise<TickSummary> {
-    const summary = await this.ticks.tick(job.data.tickAt ?? scheduledTime(job));
+    const summary = await this.ticks.tick(job.data.tickAt ?? scheduledTime(job)).catch((error: unknown) => {
+      // Its time is wrong (a job written by hand, through Bull Board or Redis): fail it with the reason, never retry it.
+      if (error instanceof TickTimeRefused) throw new UnrecoverableError(error.message);
+      throw error;
+    });
     this.logger.debug(`tick ${summary.tickAt}: ${summary.appended}/${summary.topics} topics in ${summary.durationMs} ms`);
     return summary;
   }

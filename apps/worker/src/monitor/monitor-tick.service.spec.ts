@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import type { PulseEvent } from '#pulse/contracts';
 import { EventStore } from '#pulse/event-store';
 import { scheduledTime } from './monitor-tick.processor.js';
-import { MonitorTickService } from './monitor-tick.service.js';
+import { MonitorTickService, TickTimeRefused } from './monitor-tick.service.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12);
 const TICK_MS = 5000;
@@ -103,6 +103,21 @@ describe('MonitorTickService', () => {
     await redis.set(`pulse:{${broken}}:instances`, 'not a hash');
     await expect(service().tick(T0)).rejects.toThrow(broken);
     expect((await log(good)).some((event) => event.type === 'status_update')).toBe(true);
+  });
+
+  it('refuses a tickAt more than a day old or more than a minute ahead, naming the bound, and appends nothing', async () => {
+    const name = topic();
+    await store.append(name, [{ type: 'instance.heartbeat', data: { instanceId: 'a' } }]);
+    const headBefore = (await store.head(name))!.head;
+    await expect(service().tick(T0 + 60_001)).rejects.toThrow(TickTimeRefused);
+    await expect(service().tick(T0 + 3_600_000)).rejects.toThrow('PULSE_TICK_MAX_AHEAD_MS');
+    await expect(service().tick(T0 - 86_400_001)).rejects.toThrow(`outside [now - 86400000 ms, now + 60000 ms]`);
+    expect((await store.head(name))!.head).toBe(headBefore);
+    // At the bounds it ticks (another test's planted broken topic may fail its part of the tick).
+    for (const tickAt of [T0 - 86_400_000, T0 + 60_000]) expect(await service().tick(tickAt).catch((error: unknown) => error)).not.toBeInstanceOf(TickTimeRefused);
+    expect((await store.head(name))!.head).toBeGreaterThan(headBefore);
+    // The bounds are the service's options.
+    await expect(new MonitorTickService(store, { tickMs: TICK_MS, instanceTtlMs: TTL_MS, topicIdleMs: 3_600_000, maxAheadMs: 0 }).tick(T0 + 1)).rejects.toThrow('now + 0 ms');
   });
 });
 

@@ -5,11 +5,25 @@ import type { EventStore } from '#pulse/event-store';
 export interface MonitorTickOptions {
   tickMs: number;
   instanceTtlMs: number;
+  /** An offline instance last seen longer ago than this is removed. 0: never. @default 0 */
+  instanceForgetMs?: number;
   /** Topics without ingest for this long are not ticked. */
   topicIdleMs: number;
   /** Topics ticked at once (each tick is one Lua call; on a pipelining connection, one batch). @default 32 */
   concurrency?: number;
+  /** A tickAt older than this is refused (TickTimeRefused). @default 86400000 (1 day) */
+  maxAgeMs?: number;
+  /** A tickAt further ahead than this is refused: a tick from the future would make the ticks before it skip. @default 60000 */
+  maxAheadMs?: number;
   now?: () => number;
+}
+
+/** A tick whose scheduled time lies outside [now − maxAgeMs, now + maxAheadMs]: running it again cannot help. */
+export class TickTimeRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TickTimeRefused';
+  }
 }
 
 
@@ -30,6 +44,13 @@ export class MonitorTickService {
    */
   async tick(tickAt: number): Promise<TickSummary> {
     const started = this.now();
+    const maxAgeMs = this.options.maxAgeMs ?? 86_400_000;
+    const maxAheadMs = this.options.maxAheadMs ?? 60_000;
+    if (!Number.isSafeInteger(tickAt) || tickAt < started - maxAgeMs || tickAt > started + maxAheadMs) {
+      throw new TickTimeRefused(
+        `tickAt ${tickAt} (${Number.isFinite(tickAt) ? new Date(tickAt).toISOString() : 'not a time'}) is outside [now - ${maxAgeMs} ms, now + ${maxAheadMs} ms] (PULSE_TICK_MAX_AGE_MS, PULSE_TICK_MAX_AHEAD_MS): not ticked`,
+      );
+    }
     const topics = await this.store.activeTopics(started - this.options.topicIdleMs);
     const concurrency = this.options.concurrency ?? 32;
     const failed: string[] = [];
@@ -38,7 +59,7 @@ export class MonitorTickService {
     for (let i = 0; i < topics.length; i += concurrency) {
       const chunk = topics.slice(i, i + concurrency);
       const results = await Promise.allSettled(
-        chunk.map((topic) => this.store.tick(topic, { tickAt, nextTickAt: tickAt + this.options.tickMs, instanceTtlMs: this.options.instanceTtlMs })),
+        chunk.map((topic) => this.store.tick(topic, { tickAt, nextTickAt: tickAt + this.options.tickMs, instanceTtlMs: this.options.instanceTtlMs, instanceForgetMs: this.options.instanceForgetMs ?? 0 })),
       );
       results.forEach((result, j) => {
         if (result.status === 'fulfilled') appended += result.value.appended ? 1 : 0;

@@ -34,7 +34,7 @@ export const TICK_COMMANDS = { autoPipelining: true, commandTimeoutMs: 30_000 };
       // The store's connection pipelines (TICK_COMMANDS): a tick sends its topics' scripts in
       // batches, one round trip per batch (per node on a cluster) rather than one per topic.
       useFactory: (store: EventStore, config: PulseConfig) =>
-        new MonitorTickService(store, { tickMs: config.PULSE_TICK_MS, instanceTtlMs: config.PULSE_INSTANCE_TTL_MS, topicIdleMs: config.PULSE_TOPIC_IDLE_MS, concurrency: TICK_BATCH }),
+        new MonitorTickService(store, { tickMs: config.PULSE_TICK_MS, instanceTtlMs: config.PULSE_INSTANCE_TTL_MS, instanceForgetMs: config.PULSE_INSTANCE_FORGET_MS, topicIdleMs: config.PULSE_TOPIC_IDLE_MS, concurrency: TICK_BATCH, maxAgeMs: config.PULSE_TICK_MAX_AGE_MS, maxAheadMs: config.PULSE_TICK_MAX_AHEAD_MS }),
     },
     MonitorTickProcessor,
   ],
