@@ -24,6 +24,7 @@ import { bestHeld, machineNow, renderMarkdown, writeResults, type BenchResults, 
 
 const USAGE = `Usage: node dist/bench/src/core.bench.js [--quick | --smoke] [--out <folder>]
        node dist/bench/src/core.bench.js --rate <events/s> [--systems A,B,C] [--repeat <n>] [--seconds <s>]
+       node dist/bench/src/core.bench.js --memory [--repeat <n>]
 
 Starts its own redis-server, Pulse gateways (A), Socket.IO + redis-adapter servers fed by
 @socket.io/redis-emitter (B) and a raw ws server (C), all on loopback, then measures: latency at
@@ -34,7 +35,8 @@ the raw JSON and SVG plots to bench/results/ (or --out). At most 5 min (--quick:
 a tiny configuration for CI, about 15 s, bounded at 45 s).
 
 With --rate: only steps at that rate (A, B and C alternating, --repeat times, 2 gateways),
-progress lines only, no report: for measuring one change to the hot path.`;
+progress lines only, no report: for measuring one change to the hot path. With --memory: only
+memory per idle connection, A then B, --repeat times (default 3), progress lines only.`;
 
 export interface Plan {
   mode: 'full' | 'quick' | 'smoke';
@@ -99,6 +101,8 @@ interface Options {
   out: string;
   /** Focused mode: fixed-rate steps only. */
   focus: { rate: number; systems: SystemId[]; repeat: number; seconds: number } | null;
+  /** --memory: only memory per idle connection, A then B, this many times. */
+  memoryRepeat: number | null;
 }
 
 function parseOptions(): Options {
@@ -111,6 +115,7 @@ function parseOptions(): Options {
       systems: { type: 'string' },
       repeat: { type: 'string' },
       seconds: { type: 'string' },
+      memory: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -127,7 +132,8 @@ function parseOptions(): Options {
     process.exit(2);
   }
   const focus = rate === null ? null : { rate, systems: systems as SystemId[], repeat: Number(values.repeat ?? 3), seconds: Number(values.seconds ?? 3) };
-  return { plan, out: resolve(values.out ?? join(PROJECT_ROOT, 'bench', 'results')), focus };
+  const memoryRepeat = values.memory ? Number(values.repeat ?? 3) : null;
+  return { plan, out: resolve(values.out ?? join(PROJECT_ROOT, 'bench', 'results')), focus, memoryRepeat };
 }
 
 /** Everything a run talks to. */
@@ -514,19 +520,25 @@ function hasBufferutil(): boolean {
 }
 
 async function main(): Promise<void> {
-  const { plan, out, focus } = parseOptions();
+  const { plan, out, focus, memoryRepeat } = parseOptions();
   const cleanup = new Cleanup();
   const abort = (why: string, code: number) => {
     progress(`${why}: stopping everything this bench started…`);
     void cleanup.run().finally(() => process.exit(code));
   };
-  const watchdog = setTimeout(() => abort(`the run passed its time bound of ${plan.budgetMs / 1000} s`, 1), focus ? 600_000 : plan.budgetMs);
+  const watchdog = setTimeout(() => abort(`the run passed its time bound of ${plan.budgetMs / 1000} s`, 1), focus || memoryRepeat !== null ? 600_000 : plan.budgetMs);
   process.once('SIGINT', () => abort('interrupted', 130));
   process.once('SIGTERM', () => abort('terminated', 143));
   let results: BenchResults;
   try {
     if (focus) {
       await focused(new Bench({ ...plan, budgetMs: Infinity }, cleanup), focus);
+      return;
+    }
+    if (memoryRepeat !== null) {
+      const bench = new Bench({ ...plan, budgetMs: Infinity }, cleanup);
+      await bench.start();
+      for (let i = 0; i < memoryRepeat; i++) for (const system of ['A', 'B'] as const) await memoryRow(bench, system);
       return;
     }
     results = await run(new Bench(plan, cleanup));
