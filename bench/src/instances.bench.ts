@@ -56,10 +56,10 @@ async function main(): Promise<void> {
       await store.append(topic, Array.from({ length: Math.min(MAX_INGEST_BATCH, INSTANCES - i) }, (_, k) => heartbeat(i + k, clock)));
     }
     let tickAt = 0;
-    const tick = async (): Promise<TickFigures> => {
+    const tick = async (fullInstances = false): Promise<TickFigures> => {
       clock += 1000;
       await redis.config('RESETSTAT');
-      const result = await store.tick(topic, { tickAt: ++tickAt, nextTickAt: tickAt + 1, instanceTtlMs: TTL_MS });
+      const result = await store.tick(topic, { tickAt: ++tickAt, nextTickAt: tickAt + 1, instanceTtlMs: TTL_MS, fullInstances });
       const micros = await scriptMicros(redis);
       const bytes = await bytesOf(store, topic, result.seqs);
       return { micros, bytes: bytes.total, instancesUpdateBytes: bytes.instancesUpdate };
@@ -71,14 +71,18 @@ async function main(): Promise<void> {
       await store.append(topic, Array.from({ length: CHANGED_PER_TICK }, (_, k) => heartbeat(from + k, clock)));
       steady.push(await tick());
     }
+    // A whole table on demand (as every PULSE_INSTANCES_FULL_EVERY-th tick carries it), after the same change.
+    await store.append(topic, Array.from({ length: CHANGED_PER_TICK }, (_, k) => heartbeat(k, clock)));
+    const full = await tick(true);
     const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
     const result = {
       date: new Date().toISOString(),
       instances: INSTANCES,
       changedPerTick: CHANGED_PER_TICK,
       firstTick: first,
+      fullTick: full,
       steadyTick: { micros: median(steady.map((f) => f.micros)), bytes: median(steady.map((f) => f.bytes)), instancesUpdateBytes: median(steady.map((f) => f.instancesUpdateBytes)), maxMicros: Math.max(...steady.map((f) => f.micros)), maxBytes: Math.max(...steady.map((f) => f.bytes)) },
-      method: `${INSTANCES} instances with 3 meta labels in one topic; the first tick after they reported, then ${TICKS} ticks each after ${CHANGED_PER_TICK} of them sent a heartbeat (median and max). Redis time: INFO commandstats (eval + evalsha usec) of the tick call alone; bytes: the event data the tick appended to the log (XRANGE of its seqs).`,
+      method: `${INSTANCES} instances with 3 meta labels in one topic; the first tick after they reported, then ${TICKS} ticks each after ${CHANGED_PER_TICK} of them sent a heartbeat (median and max), then one whose instances_update is whole (fullInstances). Redis time: INFO commandstats (eval + evalsha usec) of the tick call alone; bytes: the event data the tick appended to the log (XRANGE of its seqs).`,
     };
     const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
     const md = [
@@ -93,6 +97,8 @@ async function main(): Promise<void> {
       `| Redis ms per tick, ${CHANGED_PER_TICK} changed (median / max) | ${(result.steadyTick.micros / 1000).toFixed(1)} / ${(result.steadyTick.maxMicros / 1000).toFixed(1)} |`,
       `| bytes appended per tick, ${CHANGED_PER_TICK} changed (median / max) | ${kib(result.steadyTick.bytes)} / ${kib(result.steadyTick.maxBytes)} |`,
       `| of which instances_update (median) | ${kib(result.steadyTick.instancesUpdateBytes)} |`,
+      `| Redis ms, a tick with the whole table (every Nth, or on demand) | ${(full.micros / 1000).toFixed(1)} |`,
+      `| bytes appended, a tick with the whole table | ${kib(full.bytes)} |`,
       '',
       result.method,
       '',
