@@ -101,8 +101,10 @@ export function describe(event: PulseEvent): string {
       const data = event.data as Statistics;
       return `${formatCount(data.total_attempts)} attempts, ${formatPercent(data.success_rate)} successful`;
     }
-    case 'instances_update':
-      return `${formatCount((event.data as { instances: unknown[] }).instances.length)} instances`;
+    case 'instances_update': {
+      const data = event.data as { instances: unknown[]; full?: boolean };
+      return `${formatCount(data.instances.length)} ${data.full === false ? 'changed' : 'instances'}`;
+    }
     default:
       return '';
   }
