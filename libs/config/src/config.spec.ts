@@ -64,6 +64,12 @@ describe('parseConfig', () => {
     });
   });
 
+  it('refuses cardinality limits out of range, naming each variable', () => {
+    expect(() => parseConfig({ PULSE_MAX_INSTANCES_PER_TOPIC: '0', PULSE_INSTANCES_FULL_EVERY: '0', PULSE_MAX_META_BYTES: 'lots' })).toThrow(/PULSE_MAX_INSTANCES_PER_TOPIC[\s\S]*PULSE_MAX_META_BYTES|PULSE_MAX_META_BYTES[\s\S]*PULSE_MAX_INSTANCES_PER_TOPIC/);
+    expect(() => parseConfig({ PULSE_INSTANCES_FULL_EVERY: '0' })).toThrow(/PULSE_INSTANCES_FULL_EVERY/);
+    expect(parseConfig({ PULSE_TOPIC_QUOTA: '0' }).PULSE_TOPIC_QUOTA).toBe(0);
+  });
+
   it('treats empty and blank values as unset', () => {
     const blank = { REDIS_URL: '', PORT: ' ', PULSE_TICK_MS: '', PULSE_DEMO: '  ', PULSE_DEMO_URLS: ' , ', LOG_LEVEL: '' };
     expect(parseConfig(blank)).toEqual(parseConfig({}));

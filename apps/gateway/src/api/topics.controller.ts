@@ -44,7 +44,7 @@ function cardinalityRefusal(error: unknown): PulseHttpError | null {
     return new PulseHttpError(400, refusal('TOPIC_LIMIT', `topic: ${error.topic} would be a new topic, and PULSE_MAX_TOPICS (${error.limit}) exist already; nothing appended`));
   }
   if (error instanceof TopicQuotaError) {
-    const message = `topic: ${error.topic} would be a new topic, and this token created PULSE_TOPIC_QUOTA (${error.quota.count}) topics in the last PULSE_TOPIC_QUOTA_WINDOW_S (${error.quota.windowMs / 1000} s); nothing appended`;
+    const message = `topic: ${error.topic} would be a new topic, and this token created PULSE_TOPIC_QUOTA (${error.quota.count}) topics in this window of PULSE_TOPIC_QUOTA_WINDOW_S (${error.quota.windowMs / 1000} s); nothing appended`;
     return new PulseHttpError(429, refusal('TOPIC_QUOTA', message, error.retryAfterMs));
   }
   return null;
