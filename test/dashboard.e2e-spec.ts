@@ -325,26 +325,6 @@ describe('dashboard', () => {
     await thePage().screenshot({ path: join(ARTIFACTS, 'dashboard-phone.png'), fullPage: true });
   });
 
-  it('says so while a topic has no events, and shows it as soon as it has', async () => {
-    const empty = `dash-empty-${suffix}`;
-    if (!browser) throw new Error('the browser did not start');
-    const second = await browser.newPage({ viewport: { width: 1024, height: 700 } });
-    watchErrors(second);
-    try {
-      await second.goto(`${gatewayB()}/?topic=${empty}`);
-      await second.waitForSelector(`[data-testid="notice"]:not([hidden]):has-text("${empty}")`, { timeout: 10_000 });
-      expect(await second.textContent('[data-testid="notice"]')).toBe(`“${empty}” has no events yet: waiting for the first one.`);
-      expect(await second.getAttribute('[data-testid="tile-total_attempts"]', 'data-value')).toBe('');
-      await postOk(gatewayA(), empty, [attempt('e-1')]);
-      // The SDK asks again every second until the topic exists.
-      await second.waitForSelector('[data-testid="tile-total_attempts"][data-value="1"]', { timeout: 10_000 });
-      expect(await second.isHidden('[data-testid="notice"]')).toBe(true);
-      expect(await second.getAttribute('[data-testid="connection"]', 'data-state')).toBe('live');
-    } finally {
-      await second.close();
-    }
-  });
-
   it('logged no console error and threw nothing, apart from the refused websocket while gateway A was down', () => {
     const port = new URL(gatewayA()).port;
     // Chromium itself logs each refused connection attempt; the page cannot silence it.

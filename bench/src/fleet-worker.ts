@@ -59,7 +59,7 @@ class Client {
   last = 0;
   /** Highest seq ever received (across runs): where a returning client resumes. */
   maxSeq = 0;
-  epoch = '';
+  epoch: string | null = '';
   disconnects = 0;
   resyncs = 0;
   frames = 0;

@@ -54,7 +54,7 @@ describe(`slow consumer (${LONG ? 'long' : 'short'})`, () => {
     const ack = (await slow.timeout(5000).emitWithAck('subscribe', { topic, batch: true })) as SubscribeAck;
     expect(ack.ok).toBe(true);
     let lastSeq = ack.ok ? ack.head : 0;
-    const epoch = ack.ok ? ack.epoch : '';
+    const epoch = (ack.ok && ack.epoch) || '';
     slow.on('events', (events) => (lastSeq = Math.max(lastSeq, events.at(-1)!.seq)));
 
     const gatewayPid = stack.processes.gateways[0]!.pid;

@@ -1,7 +1,7 @@
 // Test helpers: real socket.io-client connections and SDK clients that record what they receive (waits: wait.ts).
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import type { PulseClient } from '#pulse/client';
-import { EVENT_DATA_SCHEMAS, type ClientToServerEvents, type ErrorBody, type PulseEvent, type ServerToClientEvents, type SubscribeAck, type SubscribeRequest } from '#pulse/contracts';
+import { EVENT_TYPES, type ClientToServerEvents, type ErrorBody, type PulseEvent, type ServerToClientEvents, type SubscribeAck, type SubscribeRequest } from '#pulse/contracts';
 import { Changes, within, type What } from './wait.js';
 
 export type PulseClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -49,7 +49,7 @@ export function recordTopic(client: PulseClient, topic: string): FollowedTopic {
 }
 
 /** Frame names that carry one log event (per-event mode); other frames (`events`, `resync`, `presence`…) are not events. */
-export const EVENT_FRAME_NAMES: ReadonlySet<string> = new Set(Object.keys(EVENT_DATA_SCHEMAS));
+export const EVENT_FRAME_NAMES: ReadonlySet<string> = new Set(EVENT_TYPES);
 
 /**
  * A socket.io-client that records, per topic, every event it is sent, in wire order: a subscribe's

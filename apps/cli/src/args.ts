@@ -1,7 +1,7 @@
 // The pulse command line: flags and positionals parsed into one typed invocation, or a UsageError saying what is wrong.
 import { parseArgs } from 'node:util';
 import { ROLES, TOPIC_PATTERN_SCHEMA, type Role } from '#pulse/auth';
-import { EVENT_DATA_SCHEMAS, MAX_SERIES_POINTS, SERIES_STEPS, STEP_MS, TOPIC_PATTERN, type SeriesStep } from '#pulse/contracts';
+import { EVENT_TYPES, isEventType, MAX_SERIES_POINTS, SERIES_STEPS, STEP_MS, TOPIC_PATTERN, type SeriesStep } from '#pulse/contracts';
 import { UsageError } from './errors.js';
 
 /** Where commands go when no `--url` is given. */
@@ -55,9 +55,6 @@ interface CommandSpec {
   summary: string;
   usage: string;
 }
-
-const EVENT_TYPES = Object.keys(EVENT_DATA_SCHEMAS);
-
 
 export const COMMANDS: Record<CommandName, CommandSpec> = {
   tail: {
@@ -292,7 +289,7 @@ export function parseCommandLine(argv: string[]): Invocation {
   switch (name) {
     case 'tail': {
       const types = values.type ?? [];
-      const unknown = types.filter((type) => !EVENT_TYPES.includes(type));
+      const unknown = types.filter((type) => !isEventType(type));
       if (unknown.length > 0) throw new UsageError(`--type ${unknown.join(', ')} is not an event type; expected one of ${EVENT_TYPES.join(', ')}`, name);
       return { ...common, command: { name, topic: parseTopic(args[0]!, name), since: parseSince(values.since), types, json } };
     }

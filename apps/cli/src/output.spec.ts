@@ -16,7 +16,7 @@ describe('eventLine', () => {
   });
 
   it('cuts the data to fit the terminal width', () => {
-    const line = eventLine({ ...event, data: { text: 'x'.repeat(500) } }, plain, 80);
+    const line = eventLine({ ...event, type: 'attempt.recorded', data: { instanceId: 'i-1', outcome: 'failure', error: 'x'.repeat(500) } }, plain, 80);
     expect(line.length).toBeLessThanOrEqual(80);
     expect(line.endsWith('…')).toBe(true);
   });

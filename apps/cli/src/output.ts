@@ -117,7 +117,7 @@ export function snapshotText(snapshot: Snapshot, p: Paint, now = Date.now()): st
   const { statistics: s, status } = snapshot;
   const lines = [
     `${p.bold('topic')}       ${snapshot.topic}`,
-    `${p.bold('seq')}         ${snapshot.seq} ${p.dim(`(epoch ${snapshot.epoch})`)}`,
+    `${p.bold('seq')}         ${snapshot.seq} ${p.dim(snapshot.epoch === null ? '(no events yet)' : `(epoch ${snapshot.epoch})`)}`,
     `${p.bold('status')}      ${
       status
         ? `loop ${status.loop_count}, last tick ${dateTime(status.tick_at)}, next tick ${dateTime(status.next_tick_at)} (${relative(status.next_tick_at, now)})`

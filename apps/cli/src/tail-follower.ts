@@ -79,6 +79,15 @@ export class TailFollower {
     const { topic, since } = this.options;
     this.started = true;
     this.epoch = snapshot.epoch;
+    if (snapshot.epoch === null) {
+      if (since !== null && since > 0) {
+        this.options.fail(`--since ${since} is beyond the head 0 of ${topic} (it has no events yet); use --since 0 or leave it out`, true);
+        this.stopped = true;
+        return;
+      }
+      this.options.note(`following ${topic}, which has no events yet: printing from its first one; Ctrl-C to stop`);
+      return;
+    }
     if (since === null) {
       this.seq = snapshot.seq;
       this.options.note(`following ${topic} after seq ${snapshot.seq} (epoch ${snapshot.epoch}); Ctrl-C to stop`);
@@ -107,7 +116,7 @@ export class TailFollower {
       this.epoch = snapshot.epoch;
       this.seq = 0;
     }
-    if (snapshot.seq <= this.seq) return;
+    if (snapshot.epoch === null || snapshot.seq <= this.seq) return;
     const from = this.seq;
     try {
       await this.readUpTo(snapshot.seq, snapshot.epoch);
@@ -118,6 +127,8 @@ export class TailFollower {
   }
 
   private async live(event: PulseEvent): Promise<void> {
+    // A log that had no events: its first events start its first epoch.
+    if (this.epoch === null && this.seq === 0) this.epoch = event.epoch;
     if (event.epoch !== this.epoch || event.seq <= this.seq) return;
     if (event.seq > this.seq + 1) {
       // The SDK hands events over in order, so this is only a safety net.

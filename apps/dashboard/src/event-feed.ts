@@ -1,5 +1,5 @@
 // The event feed: the latest events, newest first, filterable by type.
-import type { AttemptData, HeartbeatData, PulseEvent, Statistics, StatusData } from '#pulse/contracts';
+import type { PulseEvent } from '#pulse/contracts';
 import { el } from './dom.js';
 import { formatClock, formatCount, formatDuration, formatPercent } from './format.js';
 
@@ -68,7 +68,7 @@ function row(event: PulseEvent): HTMLLIElement {
 }
 
 function toneOf(event: PulseEvent): 'ok' | 'bad' | 'warn' | null {
-  if (event.type === 'attempt.recorded') return (event.data as AttemptData).outcome === 'success' ? 'ok' : 'bad';
+  if (event.type === 'attempt.recorded') return event.data.outcome === 'success' ? 'ok' : 'bad';
   if (event.type === 'instance.offline') return 'warn';
   return null;
 }
@@ -77,34 +77,32 @@ function toneOf(event: PulseEvent): 'ok' | 'bad' | 'warn' | null {
 export function describe(event: PulseEvent): string {
   switch (event.type) {
     case 'attempt.recorded': {
-      const data = event.data as AttemptData;
+      const { data } = event;
       if (data.outcome === 'success') return `${data.instanceId} succeeded${data.durationMs === undefined ? '' : ` in ${Math.round(data.durationMs)} ms`}`;
       return `${data.instanceId} failed${data.error ? `: ${data.error}` : ''}`;
     }
     case 'instance.heartbeat': {
-      const data = event.data as HeartbeatData;
+      const { data } = event;
       return `${data.instanceId} is ${data.status ?? 'online'}`;
     }
     case 'instance.offline': {
-      const data = event.data as { instanceId: string; ttl_ms: number };
+      const { data } = event;
       return `${data.instanceId} went offline: silent for over ${formatDuration(data.ttl_ms)}`;
     }
     case 'instance.removed': {
-      const data = event.data as { instanceId: string; last_seen: number };
+      const { data } = event;
       return `${data.instanceId} removed: last seen ${formatDuration(event.ts - data.last_seen)} earlier, longer than the forget time (its history stays in the series)`;
     }
     case 'status_update': {
-      const data = event.data as StatusData;
+      const { data } = event;
       return `loop #${formatCount(data.loop_count)}, ${formatCount(data.active_instances)} active`;
     }
     case 'statistics_update': {
-      const data = event.data as Statistics;
+      const { data } = event;
       return `${formatCount(data.total_attempts)} attempts, ${formatPercent(data.success_rate)} successful`;
     }
-    case 'instances_update': {
-      const data = event.data as { instances: unknown[]; full?: boolean };
-      return `${formatCount(data.instances.length)} ${data.full === false ? 'changed' : 'instances'}`;
-    }
+    case 'instances_update':
+      return `${formatCount(event.data.instances.length)} ${event.data.full === false ? 'changed' : 'instances'}`;
     default:
       return '';
   }

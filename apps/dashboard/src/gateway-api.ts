@@ -4,11 +4,11 @@ import { MAX_PAGES, nextPageLink, type InstanceHistory, type PulseEvent, type Se
 export interface TopicInfo {
   topic: string;
   head: number;
-  epoch: string;
+  epoch: string | null;
 }
 
 export interface EventsPage {
-  epoch: string;
+  epoch: string | null;
   head: number;
   events: PulseEvent[];
 }

@@ -53,9 +53,9 @@ function serverPage(events: PulseEvent[], now: number, count: number, options: {
     let durationSum = 0;
     let durationCount = 0;
     for (const event of events.filter((e) => e.ts - (e.ts % MIN) === t)) {
-      if (event.type === 'status_update') point.active_instances = (event.data as { active_instances: number }).active_instances;
+      if (event.type === 'status_update') point.active_instances = event.data.active_instances;
       if (event.type !== 'attempt.recorded') continue;
-      const data = event.data as { outcome: string; durationMs?: number };
+      const { data } = event;
       point.attempts += 1;
       if (data.outcome === 'success') point.successes += 1;
       else point.failures += 1;

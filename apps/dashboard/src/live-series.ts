@@ -1,5 +1,5 @@
 // The charted series: the buckets `GET …/series` returned, extended by live events without counting any event twice.
-import type { AttemptData, PulseEvent, StatusData } from '#pulse/contracts';
+import type { PulseEvent } from '#pulse/contracts';
 import type { SeriesPage, SeriesPagePoint } from './gateway-api.js';
 import { bucketStart } from './series-range.js';
 
@@ -75,7 +75,7 @@ export class LiveSeries {
     }
     if ('seq' in this.watermark ? event.seq <= this.watermark.seq : event.ts <= this.watermark.ts) return false;
     if (event.type === 'attempt.recorded') {
-      const data = event.data as AttemptData;
+      const { data } = event;
       const bucket = this.bucket(event.ts);
       bucket.attempts += 1;
       if (data.outcome === 'success') bucket.successes += 1;
@@ -89,7 +89,7 @@ export class LiveSeries {
     }
     if (event.type === 'status_update') {
       // The tick writes the gauge into its bucket, as the server does at status_update; the latest tick of a bucket wins.
-      this.bucket(event.ts).activeInstances = (event.data as StatusData).active_instances;
+      this.bucket(event.ts).activeInstances = event.data.active_instances;
       return true;
     }
     return false;

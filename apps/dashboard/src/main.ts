@@ -2,7 +2,7 @@
 // First: zod must know it may not eval before any schema is built.
 import './no-eval.js';
 import { PulseClient, type SnapshotReason, type TopicSubscription } from '#pulse/client';
-import type { AttemptData, PulseEvent, Snapshot } from '#pulse/contracts';
+import type { PulseEvent, Snapshot } from '#pulse/contracts';
 import { askForToken, takeToken } from './access-token.js';
 import { ConnectionBadge } from './connection-badge.js';
 import { required } from './dom.js';
@@ -125,10 +125,7 @@ function follow(topic: string): void {
     onEvent: onEvent,
     onRecovered: ({ missed, gateway }) => badge.recovered(missed, gateway, Date.now()),
     onPresence: (viewers) => badge.viewers(viewers),
-    onError: (error) => {
-      if (error.code === 'NOT_FOUND') showNotice(`“${topic}” has no events yet: waiting for the first one.`);
-      else showNotice(`Cannot follow “${topic}”: ${error.message}`, 'warn');
-    },
+    onError: (error) => showNotice(`Cannot follow “${topic}”: ${error.message}`, 'warn'),
   });
 }
 
@@ -157,7 +154,7 @@ function onSnapshot(topic: string, snapshot: Snapshot, reason: SnapshotReason): 
 function onEvent(event: PulseEvent): void {
   if (!projection) return;
   invalidate(projection.apply(event));
-  if (event.type === 'attempt.recorded') throughput.add(event.ts, (event.data as AttemptData).outcome === 'failure');
+  if (event.type === 'attempt.recorded') throughput.add(event.ts, event.data.outcome === 'failure');
   feed.push(event);
   historyView.add(event);
 }
@@ -188,7 +185,7 @@ async function backfill(topic: string, snapshot: Snapshot, gen: number): Promise
   if (gen !== generation) return;
   const history = pages.flat();
   for (const event of history) {
-    if (event.type === 'attempt.recorded' && event.ts >= since) throughput.add(event.ts, (event.data as AttemptData).outcome === 'failure');
+    if (event.type === 'attempt.recorded' && event.ts >= since) throughput.add(event.ts, event.data.outcome === 'failure');
   }
   feed.history(history);
   chart.update(throughput.series(Date.now()));

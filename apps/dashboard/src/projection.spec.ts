@@ -1,6 +1,6 @@
 // The dashboard's projection (snapshot + later events) agrees with the fold of the whole log at every seq, ticks or not.
 import { describe, expect, it } from '@jest/globals';
-import type { PulseEvent, Snapshot } from '#pulse/contracts';
+import type { EventData, EventType, PulseEvent, Snapshot } from '#pulse/contracts';
 import { emptyState, foldEvent, instancesOf, statisticsOf, type ProjectionState } from '#pulse/contracts';
 import { Projection } from './projection.js';
 
@@ -21,8 +21,8 @@ function log(seed: number, length: number): PulseEvent[] {
   const events: PulseEvent[] = [];
   let ts = 1_700_000_000_000;
   let loop = 0;
-  const push = (type: string, data: unknown) => {
-    const event: PulseEvent = { topic: 't', seq: events.length + 1, epoch: 'e1', type, ts, data };
+  const push = <T extends EventType>(type: T, data: EventData<T>) => {
+    const event = { topic: 't', seq: events.length + 1, epoch: 'e1', type, ts, data } as PulseEvent;
     foldEvent(server, event);
     events.push(event);
   };

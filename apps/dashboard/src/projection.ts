@@ -28,7 +28,8 @@ const CHANGES: Record<string, Changed> = {
 export class Projection {
   /** The last event folded in. */
   seq = 0;
-  epoch = '';
+  /** Null while the topic has no events. */
+  epoch: string | null = null;
   private state: ProjectionState = emptyState();
 
   reset(snapshot: Snapshot): void {

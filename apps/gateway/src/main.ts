@@ -25,6 +25,8 @@ import { MetricsService } from './metrics/metrics.service.js';
 
 /** An incoming x-request-id is kept when it looks like one; otherwise the gateway makes one. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** How long an idle keep-alive connection stays open: longer than clients and proxies keep theirs. */
+const KEEP_ALIVE_MS = 65_000;
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -91,7 +93,13 @@ async function main(): Promise<void> {
   app.enableShutdownHooks();
   exitIfShutdownHangs('Pulse gateway', config.PULSE_SHUTDOWN_TIMEOUT_MS);
   await app.listen(config.PORT, config.HOST);
-  const { port } = app.getHttpServer().address() as AddressInfo;
+  const server = app.getHttpServer();
+  // Idle keep-alive connections stay open longer than a client or proxy keeps them (undici: 4 s,
+  // load balancers: 60 s), so the server never closes one just as a request is sent on it, which
+  // the client sees as "other side closed" (Node's 5 s default did, on a busy machine).
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
+  server.headersTimeout = KEEP_ALIVE_MS + 1000;
+  const { port } = server.address() as AddressInfo;
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
   // Scripts and tests wait for this line (PORT=0 picks a free port): printed whatever LOG_LEVEL hides.
   process.stdout.write(`Pulse gateway listening on http://${host}:${port}\n`);

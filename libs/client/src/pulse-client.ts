@@ -21,13 +21,13 @@ export type SnapshotReason = 'initial' | 'not_recovered' | ResyncReason;
 export interface TopicHandlers {
   /** Every event of the topic, exactly once, in seq order (within an epoch). */
   onEvent?(event: PulseEvent): void;
-  /** The state to show from now on; events continue from `snapshot.seq`. */
+  /** The state to show from now on; events continue from `snapshot.seq` (0 with `epoch: null` for a topic with no events yet). */
   onSnapshot?(snapshot: Snapshot, reason: SnapshotReason): void;
   /** After a reconnect, the missed events were replayed (they went to onEvent first). */
   onRecovered?(info: { missed: number; gateway: string }): void;
   /** Viewers of the topic across all gateways, when it changes. */
   onPresence?(viewers: number): void;
-  /** The gateway refused the subscription (e.g. BAD_REQUEST, FORBIDDEN); NOT_FOUND is retried. */
+  /** The gateway refused the subscription (e.g. BAD_REQUEST, FORBIDDEN); UNAVAILABLE is retried. */
   onError?(error: ErrorBody): void;
 }
 
@@ -57,7 +57,7 @@ export interface PulseClientOptions {
 /** One topic followed by the client. */
 export interface TopicSubscription {
   readonly topic: string;
-  /** Last seq handed to onEvent (or of the last snapshot), with its epoch; null before the first answer. */
+  /** Last seq handed to onEvent (or of the last snapshot), with its epoch; null before the first answer and while the topic has no events. */
   position(): { seq: number; epoch: string } | null;
   /** Events the topic's head is ahead of this subscription, as far as the client knows. */
   lag(): number;
@@ -81,7 +81,7 @@ interface TopicState {
   resuming: boolean;
   closed: boolean;
   retryTimer: ReturnType<typeof setTimeout> | null;
-  /** Subscribe attempts refused for now (NOT_FOUND, UNAVAILABLE) since the last success. */
+  /** Subscribe attempts refused for now (UNAVAILABLE) since the last success. */
   refusals: number;
   /** Number of the newest subscribe request, to ignore answers to older ones. */
   request: number;
@@ -92,8 +92,13 @@ type ErrorListener = (error: ErrorBody, gateway: string) => void;
 
 /** The Error body a gateway sent with a refused handshake (Socket.IO's connect_error `data`), if any. */
 function refusedHandshake(error: unknown): ErrorBody | null {
-  const data = (error as { data?: Partial<ErrorBody> } | null)?.data;
-  return data && data.ok === false && typeof data.code === 'string' && typeof data.message === 'string' ? (data as ErrorBody) : null;
+  const body = (error as { data?: unknown } | null)?.data;
+  return isErrorBody(body) ? body : null;
+}
+
+function isErrorBody(value: unknown): value is ErrorBody {
+  const body = value as Partial<ErrorBody> | null | undefined;
+  return !!body && body.ok === false && typeof body.code === 'string' && typeof body.message === 'string';
 }
 
 /** The handshake's `auth`: the token, if any, and the protocol version this client speaks. */
@@ -317,9 +322,9 @@ export class PulseClient {
       return;
     }
     if (!ack.ok) {
-      if (ack.code === 'NOT_FOUND' || ack.code === 'UNAVAILABLE') {
-        // The topic has no events yet, or the gateway cannot read it now: nothing is missed
-        // meanwhile, so the connection still counts as live; ask again with a growing pause.
+      if (ack.code === 'UNAVAILABLE') {
+        // The gateway cannot read the log now: nothing is missed meanwhile, so the connection
+        // still counts as live; ask again with a growing pause.
         state.current = true;
         this.updateState();
         if (state.refusals === 0) this.call(state, 'onError', ack);
@@ -364,6 +369,8 @@ export class PulseClient {
   /** Hands over the next events in order: drops what it has, holds what is ahead of a hole and fills the hole. */
   private accept(state: TopicState, events: PulseEvent[]): void {
     for (const event of events) {
+      // An empty log (snapshot at seq 0, no epoch): its first events start its first epoch.
+      if (state.epoch === null && state.seq === 0) state.epoch = event.epoch;
       if (event.epoch !== state.epoch) continue;
       state.head = Math.max(state.head, event.seq);
       if (event.seq <= state.seq) continue;

@@ -72,13 +72,14 @@ export const statusDataSchema = z.strictObject({
 });
 
 /**
- * A tick's instance table: `full` (the whole table; entries written before this field existed
- * were whole) or only the instances changed since the previous instances_update, with the ids the
- * tick removed. Fold it with foldInstancesUpdate; a snapshot is always whole.
+ * A tick's instance table: `full` (the whole table; entries written before this field existed,
+ * without it, were whole too) or only the instances changed since the previous instances_update,
+ * with the ids the tick removed. Fold it with foldInstancesUpdate; a snapshot is always whole.
  */
 export const instancesDataSchema = z.strictObject({
   instances: z.array(instanceStateSchema),
-  full: z.boolean().default(true),
+  /** True: the whole table; false: the changes since the previous one. Absent (entries written before it existed): whole. */
+  full: z.boolean().optional(),
   /** Ids removed since the previous instances_update (only when not full). */
   removed: z.array(z.string()).optional(),
 });
@@ -97,6 +98,14 @@ export const EVENT_DATA_SCHEMAS = {
 
 export type EventType = keyof typeof EVENT_DATA_SCHEMAS;
 export type EventData<T extends EventType = EventType> = z.infer<(typeof EVENT_DATA_SCHEMAS)[T]>;
+
+/** Every event type: the one list of their names (the keys of EVENT_DATA_SCHEMAS). */
+export const EVENT_TYPES = Object.keys(EVENT_DATA_SCHEMAS) as EventType[];
+
+/** Whether `type` names an event type. */
+export function isEventType(type: string): type is EventType {
+  return Object.hasOwn(EVENT_DATA_SCHEMAS, type);
+}
 export type HeartbeatData = z.infer<typeof heartbeatDataSchema>;
 export type AttemptData = z.infer<typeof attemptDataSchema>;
 export type InstanceState = z.infer<typeof instanceStateSchema>;
@@ -107,30 +116,37 @@ export type StatusData = z.infer<typeof statusDataSchema>;
 export const INGEST_EVENT_TYPES = ['instance.heartbeat', 'attempt.recorded'] as const;
 export type IngestEventType = (typeof INGEST_EVENT_TYPES)[number];
 
-/** One event of the log as every client sees it. */
-export interface PulseEvent<T = unknown> {
+/** One event of the log of type `T`. */
+export interface EventEnvelope<T extends EventType> {
   topic: string;
   /** Contiguous per topic (and epoch), from 1. */
   seq: number;
   /** The life of this topic's log; a different epoch means a different log. */
   epoch: string;
-  type: string;
+  type: T;
   /** Ms since 1970, set at append. */
   ts: number;
-  data: T;
+  data: EventData<T>;
   /** Producer id, when the producer gave one. */
   source?: string;
 }
 
-export const pulseEventSchema = z.strictObject({
-  topic: topicSchema,
-  seq: z.number().int().min(1),
-  epoch: z.string().min(1),
-  type: z.enum(Object.keys(EVENT_DATA_SCHEMAS) as [EventType, ...EventType[]]),
-  ts: msSchema,
-  data: z.unknown(),
-  source: z.string().optional(),
-});
+/** One event of the log as every client sees it: `type` discriminates `data` (one member per type of EVENT_DATA_SCHEMAS). */
+export type PulseEvent<T extends EventType = EventType> = { [K in T]: EventEnvelope<K> }[T];
+
+const envelopeShape = { topic: topicSchema, seq: z.number().int().min(1), epoch: z.string().min(1), ts: msSchema, source: z.string().optional() };
+
+/** The schema of one event type's envelope, its `data` the type's own schema. */
+export function eventSchemaOf<T extends EventType>(type: T) {
+  return z.strictObject({ ...envelopeShape, type: z.literal(type), data: EVENT_DATA_SCHEMAS[type] });
+}
+
+/**
+ * Any event of the log: one member per type of EVENT_DATA_SCHEMAS, `type` discriminating `data`.
+ * (Each member is eventSchemaOf(type), whose output is PulseEvent<type>; the compiler cannot follow
+ * that through a map over the types, hence the conversion.)
+ */
+export const pulseEventSchema: z.ZodType<PulseEvent> = z.union(EVENT_TYPES.map((type) => eventSchemaOf(type)) as unknown as [z.ZodType<PulseEvent>, ...z.ZodType<PulseEvent>[]]);
 
 const ingestEventSchema = z.discriminatedUnion(
   'type',
@@ -155,8 +171,9 @@ export type IngestBody = z.infer<typeof ingestBodySchema>;
 /** What a dashboard shows: the fold of events 1..seq of one topic's log. */
 export interface Snapshot {
   topic: string;
-  epoch: string;
-  /** The last event folded into this state. */
+  /** The life of the log this state comes from; null while the topic has no events (seq 0). */
+  epoch: string | null;
+  /** The last event folded into this state; 0 for a topic with no events. */
   seq: number;
   /** The last tick's status, or null before the first tick. */
   status: Omit<StatusData, 'active_instances'> | null;

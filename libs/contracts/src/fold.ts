@@ -1,5 +1,5 @@
 // The projection fold: how events make the state a dashboard shows. The Lua fold of libs/event-store must match it.
-import type { AttemptData, HeartbeatData, InstanceState, InstancesData, PulseEvent, Snapshot, Statistics, StatusData } from './events.js';
+import type { EventType, InstanceState, InstancesData, PulseEvent, Snapshot, Statistics } from './events.js';
 
 /** The folded state of a topic: what a snapshot shows, without its position. */
 export interface ProjectionState {
@@ -10,6 +10,12 @@ export interface ProjectionState {
 
 export function emptyState(): ProjectionState {
   return { counters: { total_attempts: 0, successful: 0, failed: 0 }, instances: new Map(), status: null };
+}
+
+/** The snapshot of a topic with no events: any valid topic is a log, possibly empty. */
+export function emptySnapshot(topic: string): Snapshot {
+  const state = emptyState();
+  return { topic, epoch: null, seq: 0, status: state.status, statistics: statisticsOf(state), instances: [] };
 }
 
 /** The state a snapshot shows, to fold later events onto. */
@@ -26,11 +32,14 @@ function instance(state: ProjectionState, id: string): InstanceState {
   return state.instances.get(id) ?? { id, status: 'online', last_seen: 0, next_action_at: null, attempts: 0, successes: 0, failures: 0 };
 }
 
+/** What folding reads of an event: its type, data and time (per type, so that `type` still discriminates `data`). */
+export type FoldableEvent = { [T in EventType]: Pick<PulseEvent<T>, 'type' | 'data' | 'ts'> }[EventType];
+
 /** Folds one event into `state` (mutating it), exactly as the append script does. */
-export function foldEvent(state: ProjectionState, event: Pick<PulseEvent, 'type' | 'data' | 'ts'>): void {
+export function foldEvent(state: ProjectionState, event: FoldableEvent): void {
   switch (event.type) {
     case 'instance.heartbeat': {
-      const data = event.data as HeartbeatData;
+      const { data } = event;
       const inst = { ...instance(state, data.instanceId) };
       inst.status = data.status ?? 'online';
       inst.last_seen = event.ts;
@@ -40,7 +49,7 @@ export function foldEvent(state: ProjectionState, event: Pick<PulseEvent, 'type'
       return;
     }
     case 'attempt.recorded': {
-      const data = event.data as AttemptData;
+      const { data } = event;
       const inst = { ...instance(state, data.instanceId) };
       const success = data.outcome === 'success';
       inst.attempts += 1;
@@ -55,16 +64,16 @@ export function foldEvent(state: ProjectionState, event: Pick<PulseEvent, 'type'
       return;
     }
     case 'instance.offline': {
-      const inst = state.instances.get((event.data as { instanceId: string }).instanceId);
+      const inst = state.instances.get(event.data.instanceId);
       if (inst) state.instances.set(inst.id, { ...inst, status: 'offline' });
       return;
     }
     case 'instance.removed': {
-      state.instances.delete((event.data as { instanceId: string }).instanceId);
+      state.instances.delete(event.data.instanceId);
       return;
     }
     case 'status_update': {
-      const data = event.data as StatusData;
+      const { data } = event;
       state.status = { monitoring_active: true, loop_count: data.loop_count, tick_at: data.tick_at, next_tick_at: data.next_tick_at };
       return;
     }
@@ -98,7 +107,7 @@ export function instancesOf(state: ProjectionState): InstanceState[] {
  * does not fold the facts): a full one replaces the table, a partial one sets the instances it
  * lists and deletes the ones it removed. Start from a snapshot or a full update.
  */
-export function foldInstancesUpdate(instances: Map<string, InstanceState>, data: Pick<InstancesData, 'instances' | 'removed'> & { full?: boolean }): void {
+export function foldInstancesUpdate(instances: Map<string, InstanceState>, data: InstancesData): void {
   if (data.full !== false) instances.clear();
   for (const id of data.removed ?? []) instances.delete(id);
   for (const inst of data.instances) instances.set(inst.id, inst);

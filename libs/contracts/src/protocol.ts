@@ -1,7 +1,7 @@
 // The socket protocol (namespace `/`): request schemas, ack shapes and typed event maps for both directions.
 import { z } from 'zod';
 import type { ErrorBody } from './errors.js';
-import type { PulseEvent, Snapshot } from './events.js';
+import type { EventType, PulseEvent, Snapshot } from './events.js';
 import { topicSchema } from './topic.js';
 import type { Hello } from './version.js';
 
@@ -46,8 +46,9 @@ export type UnsubscribeRequest = z.infer<typeof unsubscribeRequestSchema>;
 export interface SubscribeOk {
   ok: true;
   topic: string;
-  epoch: string;
-  /** The log's last seq when the answer was made. */
+  /** Null while the topic has no events: its first events, from seq 1, carry the epoch their append created. */
+  epoch: string | null;
+  /** The log's last seq when the answer was made (0 for a topic with no events). */
   head: number;
   /** True when `events` continue exactly from `since`; false when a snapshot replaces the history. */
   recovered: boolean;
@@ -61,7 +62,8 @@ export type SubscribeAck = SubscribeOk | ErrorBody;
 export interface ReplayOk {
   ok: true;
   topic: string;
-  epoch: string;
+  /** Null while the topic has no events. */
+  epoch: string | null;
   head: number;
   events: PulseEvent[];
 }
@@ -71,8 +73,11 @@ export type UnsubscribeAck = { ok: true; topic: string } | ErrorBody;
 /** Why continuity was lost, in a `resync`. */
 export type ResyncReason = 'epoch_changed' | 'log_lost' | 'trimmed';
 
-/** Server → client events. Tick and fact events arrive under their own type name. */
-export interface ServerToClientEvents {
+/** Without batch mode, each event arrives under its own type name. */
+type EventFrames = { [T in EventType]: (event: PulseEvent<T>) => void };
+
+/** Server → client events: the event frames of every type (derived from EVENT_DATA_SCHEMAS), and these. */
+export interface ServerToClientEvents extends EventFrames {
   /** The first message on every connection: the gateway's protocol version (PROTOCOL_VERSION). */
   hello: (hello: Hello) => void;
   /** Batch mode: every pending event of one topic, in seq order. */
@@ -81,12 +86,6 @@ export interface ServerToClientEvents {
   presence: (info: { topic: string; viewers: number }) => void;
   /** Continuity is lost for `topic`: subscribe again (without `since`) for a snapshot. */
   resync: (notice: { topic: string; reason: ResyncReason }) => void;
-  status_update: (event: PulseEvent) => void;
-  statistics_update: (event: PulseEvent) => void;
-  instances_update: (event: PulseEvent) => void;
-  'instance.heartbeat': (event: PulseEvent) => void;
-  'attempt.recorded': (event: PulseEvent) => void;
-  'instance.offline': (event: PulseEvent) => void;
 }
 
 /** Client → server events; each answers through its ack. */

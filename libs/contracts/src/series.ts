@@ -1,7 +1,7 @@
 // History as projections of the log: series buckets per step, per-instance hours and uptime, and the fold that makes them.
 import { z } from 'zod';
-import type { AttemptData, InstanceState } from './events.js';
-import { foldEvent, type ProjectionState } from './fold.js';
+import type { InstanceState } from './events.js';
+import { foldEvent, type FoldableEvent, type ProjectionState } from './fold.js';
 
 /** The steps a series is kept and served at. */
 export const SERIES_STEPS = ['1m', '1h', '1d'] as const;
@@ -200,13 +200,13 @@ export function durationUs(durationMs: number): number {
  * scripts do: attempts into the buckets of every step and the instance's hour, the tick's gauges
  * (at status_update) into every step, status changes to and from offline into offline ms.
  */
-export function foldHistory(state: ProjectionState, history: HistoryState, event: { type: string; data: unknown; ts: number }): void {
-  const id = (event.data as { instanceId?: unknown } | null)?.instanceId;
+export function foldHistory(state: ProjectionState, history: HistoryState, event: FoldableEvent): void {
+  const id = 'instanceId' in event.data ? event.data.instanceId : undefined;
   const before = typeof id === 'string' ? state.instances.get(id) : undefined;
   foldEvent(state, event);
   const { ts } = event;
   if (event.type === 'attempt.recorded') {
-    const data = event.data as AttemptData;
+    const { data } = event;
     const failed = data.outcome === 'success' ? 0 : 1;
     for (const step of SERIES_STEPS) {
       const bucket = bucketAt(history, step, ts);

@@ -334,7 +334,7 @@ describe('EventStore', () => {
     expect(log.slice(3).map((e) => e.type)).toEqual(['instance.offline', 'status_update', 'statistics_update', 'instances_update', 'status_update', 'statistics_update', 'instances_update']);
     expect(second.seqs).toEqual([8, 9, 10]);
     expect(log[3]!.data).toEqual({ instanceId: 'stale', last_seen: tickAt - 12_000, ttl_ms: 10_000 });
-    expect(log.filter((e) => e.type === 'status_update').map((e) => (e.data as { loop_count: number }).loop_count)).toEqual([1, 2]);
+    expect(log.flatMap((e) => (e.type === 'status_update' ? [e.data.loop_count] : []))).toEqual([1, 2]);
     const snapshot = (await store.snapshot(topic))!;
     expect(snapshot.statistics.active_instances).toBe(1);
     expect(snapshot.instances.map((i) => [i.id, i.status])).toEqual([['fresh', 'online'], ['stale', 'offline']]);

@@ -53,8 +53,10 @@ describe('History', () => {
 
   it('drops each step\'s buckets once their retention has passed, and reads them as zeros', async () => {
     const topic = uniqueTopic();
-    // The last 40 ms of a UTC day: the minute, hour and day buckets all end then, and are kept 1 ms more.
-    let clock = Date.UTC(2026, 0, 31) - 40;
+    // The last 3 s of a UTC day: the minute, hour and day buckets all end then, and are kept 1 ms
+    // more, so they expire about 3 s (real time) after the appends: time enough to read them first,
+    // even on a busy machine (40 ms was not).
+    let clock = Date.UTC(2026, 0, 31) - 3000;
     const store = new EventStore(redis, { retention: 1000, idempotencyWindowMs: 60_000, now: () => clock, seriesRetentionMs: { '1m': 1, '1h': 1, '1d': 1 } });
     await store.append(topic, [heartbeat('a'), attempt('a', 'failure', 5)]);
     await store.tick(topic, { tickAt: 1, nextTickAt: 2, instanceTtlMs: 60_000 });

@@ -3,7 +3,8 @@
 /** One thing a client's handlers saw, in the order they saw it. */
 export type Delivery =
   | { kind: 'event'; topic: string; epoch: string; seq: number; type?: string; data?: unknown; ts: number; receivedAt: number }
-  | { kind: 'snapshot'; topic: string; epoch: string; seq: number; reason: string; receivedAt: number };
+  /** `epoch: null`: the topic had no events (seq 0); its first events may carry any epoch. */
+  | { kind: 'snapshot'; topic: string; epoch: string | null; seq: number; reason: string; receivedAt: number };
 
 /** What one client saw, in order (all its topics). */
 export class History {
@@ -15,12 +16,12 @@ export class History {
     this.deliveries.push({ kind: 'event', topic: event.topic, epoch: event.epoch, seq: event.seq, type: event.type, data: event.data, ts: event.ts, receivedAt });
   }
 
-  snapshot(snapshot: { topic: string; epoch: string; seq: number }, reason: string, receivedAt = Date.now()): void {
+  snapshot(snapshot: { topic: string; epoch: string | null; seq: number }, reason: string, receivedAt = Date.now()): void {
     this.deliveries.push({ kind: 'snapshot', topic: snapshot.topic, epoch: snapshot.epoch, seq: snapshot.seq, reason, receivedAt });
   }
 
-  /** The last position the client holds on `topic` (event or snapshot), or null. */
-  position(topic: string): { epoch: string; seq: number } | null {
+  /** The last position the client holds on `topic` (event or snapshot; epoch null: an empty log), or null. */
+  position(topic: string): { epoch: string | null; seq: number } | null {
     for (let i = this.deliveries.length - 1; i >= 0; i--) {
       const delivery = this.deliveries[i]!;
       if (delivery.topic === topic) return { epoch: delivery.epoch, seq: delivery.seq };
@@ -100,7 +101,7 @@ export function checkHistories(histories: History[], logs: TopicLog[], options: 
     }
     for (const [topic, deliveries] of topics) {
       const log = logOf.get(topic);
-      let position: { epoch: string; seq: number } | null = null;
+      let position: { epoch: string | null; seq: number } | null = null;
       let snapshots = 0;
       /** Seqs seen per epoch, to tell a duplicate from a late (reordered) event. */
       const seen = new Map<string, Set<number>>();
@@ -116,7 +117,8 @@ export function checkHistories(histories: History[], logs: TopicLog[], options: 
         latencies.push(delivery.receivedAt - delivery.ts);
         let seqs = seen.get(delivery.epoch);
         if (!seqs) seen.set(delivery.epoch, (seqs = new Set()));
-        const current = position;
+        // An empty log's first events start its first epoch.
+        const current = position?.epoch === null ? { epoch: delivery.epoch, seq: position.seq } : position;
         if (!current) {
           find({ client: history.client, topic, kind: 'no-start', detail: `${at(delivery, i)} arrived before any snapshot or starting position` });
           summary.gaps += 1;
@@ -147,7 +149,7 @@ export function checkHistories(histories: History[], logs: TopicLog[], options: 
           }
         }
       });
-      const last = position as { epoch: string; seq: number } | null;
+      const last = position as { epoch: string | null; seq: number } | null;
       // Past the head is fine: the log was read while appends went on, and the events themselves were checked above.
       if (complete && log && (!last || last.epoch !== log.epoch || last.seq < log.head)) {
         summary.gaps += 1;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { io } from 'socket.io-client';
 import type { PulseClient, PulseClientOptions } from '#pulse/client';
-import type { PulseEvent, SubscribeAck } from '#pulse/contracts';
+import { EVENT_TYPES, type PulseEvent, type SubscribeAck } from '#pulse/contracts';
 import { PROJECT_ROOT } from '#pulse/stack';
 import type { PulseClientSocket } from '../../support/clients.js';
 import type { Changes } from '../../support/wait.js';
@@ -102,7 +102,7 @@ export class WireSubscriber implements Subscriber {
         this.changes.changed();
       });
     else
-      for (const name of ['status_update', 'statistics_update', 'instances_update', 'instance.heartbeat', 'attempt.recorded', 'instance.offline'] as const)
+      for (const name of EVENT_TYPES)
         socket.on(name, (event: PulseEvent) => {
           record(event);
           this.changes.changed();
@@ -128,7 +128,7 @@ export class WireSubscriber implements Subscriber {
     // A retry scheduled before close() or a reconnect: that connection is gone.
     if (this.closed || socket !== this.socket) return;
     const position = resume ? this.history.position(this.topic) : null;
-    const since = position ? { seq: position.seq, epoch: position.epoch } : undefined;
+    const since = position?.epoch ? { seq: position.seq, epoch: position.epoch } : undefined;
     socket.timeout(10_000).emit('subscribe', { topic: this.topic, since, batch: this.options.batch ?? false }, (error: Error | null, ack: SubscribeAck) => {
       if (socket !== this.socket) return;
       if (error) return socket.disconnect();

@@ -19,24 +19,18 @@ const SLOW_START_MS = 5000;
 
 const eventsPath = (topic: string, after: number, limit: number) => `/api/v1/topics/${topic}/events?after=${after}&limit=${limit}`;
 
-/**
- * Fails fast when no gateway answers or `--since` does not fit the log; resolves when the topic has
- * events (true) or has none yet (false).
- */
-async function check(command: TailCommand, ctx: CommandContext): Promise<boolean> {
+/** Fails fast when no gateway answers or `--since` does not fit the log (a topic with no events yet is an empty log: head 0). */
+async function check(command: TailCommand, ctx: CommandContext): Promise<void> {
   const { topic, since } = command;
   try {
     await ctx.rest.json<EventsPage>('GET', eventsPath(topic, since ?? 0, 1));
-    return true;
   } catch (error) {
     if (!(error instanceof HttpError)) throw error;
-    if (error.status === 404 && (since ?? 0) === 0) return false;
-    if (error.status === 404) throw new CliError(`topic ${topic} has no events, so it has no seq ${since}; "pulse topics" lists the topics, and tail without --since waits for the first event`);
     if (error.status === 400 && error.body?.issues?.some((issue) => issue.path === 'after')) {
       throw new UsageError(`--since ${since} is beyond the last seq of ${topic} (${error.body.message})`, 'tail');
     }
     // 410: those events were trimmed; without --since the tail starts at the head and needs none of them.
-    if (error.status === 410 && since === null) return true;
+    if (error.status === 410 && since === null) return;
     if (error.status === 410) throw new CliError(`${error.body?.message ?? error.message}; use a later --since, or leave it out to follow from now`);
     throw error;
   }
@@ -49,13 +43,15 @@ export async function tailCommand(command: TailCommand, ctx: CommandContext): Pr
   const p = paint(term.colors && !json);
   const note = (message: string) => term.err(`pulse: ${message}\n`);
 
-  const exists = await check(command, ctx).catch((error: unknown) => {
-    if (ctx.interrupted.aborted) return null;
-    throw error;
-  });
+  const checked = await check(command, ctx).then(
+    () => true,
+    (error: unknown) => {
+      if (ctx.interrupted.aborted) return false;
+      throw error;
+    },
+  );
   // Ctrl-C is how a tail ends, even before it started following.
-  if (exists === null || ctx.interrupted.aborted) return 0;
-  if (!exists) note(`topic ${topic} has no events yet; waiting for the first one`);
+  if (!checked || ctx.interrupted.aborted) return 0;
 
   // Set from callbacks: an object, so the compiler does not narrow it to its first value.
   const outcome: { failure: Error | null } = { failure: null };
@@ -65,8 +61,7 @@ export async function tailCommand(command: TailCommand, ctx: CommandContext): Pr
 
   const follower = new TailFollower({
     topic,
-    // A topic without events yet is printed from its first event, however soon after it comes.
-    since: exists ? command.since : 0,
+    since: command.since,
     fetchPage: async (after, limit) => {
       try {
         return await ctx.rest.json<EventsPage>('GET', eventsPath(topic, after, limit));
@@ -87,7 +82,6 @@ export async function tailCommand(command: TailCommand, ctx: CommandContext): Pr
 
   const client = new PulseClient({ urls: ctx.urls, ...(ctx.token !== undefined ? { token: ctx.token } : {}) });
   let wasLive = false;
-  let waitingNoted = !exists;
   let unavailableNoted = false;
   const slowStart = setTimeout(() => note(`no live connection to ${ctx.urls.join(' or ')} yet; still trying (Ctrl-C to stop)`), SLOW_START_MS);
   client.onState((state, gateway) => {
@@ -119,17 +113,12 @@ export async function tailCommand(command: TailCommand, ctx: CommandContext): Pr
     onRecovered: (info) => follower.onRecovered(info),
     onError: (error) => {
       switch (error.code) {
-        case 'NOT_FOUND':
-          // The SDK asks again every second until the topic has its first event.
-          clearTimeout(slowStart);
-          if (!waitingNoted) note(`topic ${topic} has no events yet; waiting for the first one`);
-          waitingNoted = true;
-          return;
         case 'UNAVAILABLE':
           // Retried every second by the SDK: said once per outage.
           if (!unavailableNoted) note(`${error.message}; retrying`);
           unavailableNoted = true;
           return;
+        case 'NOT_FOUND':
         case 'BAD_REQUEST':
         case 'UNAUTHORIZED':
         case 'FORBIDDEN':

@@ -6,7 +6,7 @@ import { topicSchema, type TickSummary } from '#pulse/contracts';
 import { EventStore } from '#pulse/event-store';
 import { parseOr400, PulseHttpError } from '../api/http-error.js';
 import { Access } from '../auth/access.decorator.js';
-import { LiveHub } from '../live/live-hub.js';
+import { Presence } from '../live/presence.js';
 import { MonitorQueueService, StatusTimeout, type SchedulerStatus } from './monitor-queue.service.js';
 
 const rebuildQuerySchema = z.strictObject({ apply: z.enum(['0', '1', 'true', 'false']).optional() });
@@ -17,7 +17,7 @@ export class AdminController {
   private readonly logger = new Logger(AdminController.name);
 
   constructor(
-    @Inject(LiveHub) private readonly hub: LiveHub,
+    @Inject(Presence) private readonly viewers: Presence,
     @Inject(EventStore) private readonly store: EventStore,
     @Inject(MonitorQueueService) private readonly queue: MonitorQueueService,
   ) {}
@@ -25,7 +25,7 @@ export class AdminController {
   /** Sockets live on each topic across all gateways (through the Socket.IO Redis adapter). */
   @Get('presence')
   async presence(): Promise<{ topics: Record<string, number> }> {
-    return { topics: await this.hub.presence() };
+    return { topics: await this.viewers.count() };
   }
 
   @Get('scheduler')

@@ -3,7 +3,7 @@ import { Body, Controller, Get, HttpCode, Inject, Logger, Param, Post, Query, Re
 import type { Response } from 'express';
 import { topicAllowed } from '#pulse/auth';
 import { z } from 'zod';
-import { ingestBodySchema, MAX_REPLAY_LIMIT, refusal, topicSchema, type IngestBody, type PulseEvent, type Snapshot } from '#pulse/contracts';
+import { emptySnapshot, ingestBodySchema, MAX_REPLAY_LIMIT, refusal, topicSchema, type IngestBody, type PulseEvent, type Snapshot } from '#pulse/contracts';
 import { authEnabled, PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { EventStore, InstanceLimitError, TopicLimitError, TopicQuotaError } from '#pulse/event-store';
 import { Access } from '../auth/access.decorator.js';
@@ -131,19 +131,20 @@ export class TopicsController {
     const snapshot = await this.store.snapshot(topic).catch((error: unknown) => {
       throw unavailable(topic, error);
     });
-    if (!snapshot) throw PulseHttpError.of(404, 'NOT_FOUND', `topic ${topic} has no events`);
-    return snapshot;
+    // Any valid topic is a log, possibly empty.
+    return snapshot ?? emptySnapshot(topic);
   }
 
   @Get(':topic/events')
   @Access('read')
-  async events(@Param('topic') rawTopic: string, @Query() rawQuery: unknown): Promise<{ epoch: string; head: number; events: PulseEvent[] }> {
+  async events(@Param('topic') rawTopic: string, @Query() rawQuery: unknown): Promise<{ epoch: string | null; head: number; events: PulseEvent[] }> {
     const topic = parseOr400(topicSchema, rawTopic, 'topic');
     const { after, limit } = parseOr400(eventsQuerySchema, rawQuery);
-    const page = await this.store.readAfter(topic, after, limit).catch((error: unknown) => {
+    const found = await this.store.readAfter(topic, after, limit).catch((error: unknown) => {
       throw unavailable(topic, error);
     });
-    if (!page) throw PulseHttpError.of(404, 'NOT_FOUND', `topic ${topic} has no events`);
+    // A topic with no events is an empty log: head 0, no epoch yet.
+    const page = found ?? { epoch: null, head: 0, base: 0, events: [] };
     if (after > page.head) throw new PulseHttpError(400, { ok: false, code: 'BAD_REQUEST', message: `after: ${after} is beyond the head ${page.head}`, issues: [{ path: 'after', message: `beyond the head ${page.head}` }] });
     if (after < page.base) throw PulseHttpError.of(410, 'NOT_FOUND', `events after ${after} of ${topic} are no longer retained (oldest kept: ${page.base + 1}); read the snapshot instead`);
     return { epoch: page.epoch, head: page.head, events: page.events };

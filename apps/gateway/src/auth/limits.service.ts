@@ -6,6 +6,7 @@ import { refusal } from '#pulse/contracts';
 import { RATE_LIMIT_PREFIX, REDIS, tokenConnectionsKey, tokenLimitKey, type RedisConnection } from '#pulse/event-store';
 import type { Principal } from '#pulse/auth';
 import { AccessDenied } from './access-denied.js';
+import { ConnectionRates } from './connection-rates.js';
 
 /** How often a gateway tells Redis its sockets are still open; an entry not refreshed for 3 periods (a crashed gateway) stops counting. */
 export const CONNECTION_REFRESH_MS = 20_000;
@@ -25,7 +26,7 @@ return 1`;
 @Injectable()
 export class LimitsService implements OnApplicationShutdown {
   private readonly perToken: RateLimiterRedis;
-  private readonly perConnection: RateLimiterMemory;
+  private readonly perConnection: ConnectionRates;
   /** This gateway's open sockets per token key, refreshed in Redis periodically. */
   private readonly sockets = new Map<string, Set<string>>();
   private readonly refresher: ReturnType<typeof setInterval>;
@@ -45,7 +46,7 @@ export class LimitsService implements OnApplicationShutdown {
       // While Redis is away the limit still holds, per process.
       insuranceLimiter: new RateLimiterMemory({ points: config.PULSE_RATE_LIMIT_TOKEN, duration: config.PULSE_RATE_LIMIT_WINDOW_S }),
     });
-    this.perConnection = new RateLimiterMemory({ points: config.PULSE_RATE_LIMIT_CONNECTION, duration: config.PULSE_RATE_LIMIT_WINDOW_S });
+    this.perConnection = new ConnectionRates(config.PULSE_RATE_LIMIT_CONNECTION, config.PULSE_RATE_LIMIT_WINDOW_S * 1000);
     this.refresher = setInterval(() => void this.refreshConnections(), CONNECTION_REFRESH_MS);
     this.refresher.unref();
   }
@@ -60,21 +61,26 @@ export class LimitsService implements OnApplicationShutdown {
   }
 
   /** Counts one request of a connection; throws AccessDenied (429) past its rate. */
-  async consumeConnection(socketId: string): Promise<void> {
-    await this.consume(this.perConnection, socketId, 'this connection', this.config.PULSE_RATE_LIMIT_CONNECTION);
+  consumeConnection(socketId: string): void {
+    const waitMs = this.perConnection.consume(socketId);
+    if (waitMs > 0) throw this.rateLimited(this.config.PULSE_RATE_LIMIT_CONNECTION, 'this connection', waitMs);
   }
 
   /** Forgets a closed connection's rate window. */
-  async forgetConnection(socketId: string): Promise<void> {
-    await this.perConnection.delete(socketId);
+  forgetConnection(socketId: string): void {
+    this.perConnection.forget(socketId);
   }
 
-  private async consume(limiter: RateLimiterRedis | RateLimiterMemory, key: string, what: string, points: number): Promise<void> {
+  private rateLimited(points: number, what: string, retryAfterMs: number): AccessDenied {
+    return new AccessDenied(429, refusal('RATE_LIMITED', `more than ${points} requests per ${this.window} for ${what}; slow down`, retryAfterMs));
+  }
+
+  private async consume(limiter: RateLimiterRedis, key: string, what: string, points: number): Promise<void> {
     try {
       await limiter.consume(key);
     } catch (result) {
       if (!(result instanceof RateLimiterRes)) throw result;
-      throw new AccessDenied(429, refusal('RATE_LIMITED', `more than ${points} requests per ${this.window} for ${what}; slow down`, Math.max(result.msBeforeNext, 1)));
+      throw this.rateLimited(points, what, Math.max(result.msBeforeNext, 1));
     }
   }
 
@@ -120,5 +126,6 @@ export class LimitsService implements OnApplicationShutdown {
 
   onApplicationShutdown(): void {
     clearInterval(this.refresher);
+    this.perConnection.close();
   }
 }

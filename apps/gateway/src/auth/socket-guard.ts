@@ -1,60 +1,27 @@
-// Socket.IO edge of access control: the handshake checks the token, every request is rate-limited and checked against its topic.
+// Socket.IO edge of access control: the handshake admits a socket (origin, token, connection limit); each request is admitted (rate limits, in arrival order) and its topic authorized.
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { ExtendedError, Server, Socket } from 'socket.io';
+import type { ExtendedError, Server } from 'socket.io';
 import type { Principal } from '#pulse/auth';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
-import type { z } from 'zod';
-import { badRequest, refusal, replayRequestSchema, subscribeRequestSchema, unsubscribeRequestSchema, type ClientToServerEvents, type ErrorBody } from '#pulse/contracts';
+import { refusal, type ErrorBody } from '#pulse/contracts';
+import type { PulseServer, PulseSocket } from '../live/live-socket.js';
 import { AccessDenied } from './access-denied.js';
 import { AuthService, tokenFromHeader } from './auth.service.js';
 import { LimitsService } from './limits.service.js';
 import { OriginPolicy } from './origin-policy.js';
 
-/** Called with every answered subscribe or replay (for metrics). */
-export type AnswerObserver = (event: 'subscribe' | 'replay', request: unknown, answer: { ok: boolean; recovered?: boolean; code?: string; events?: unknown[] }) => void;
-
 /** Called with every refused handshake or request (for metrics). */
 export type RefusalObserver = (body: ErrorBody) => void;
-
-/**
- * What the guard keeps on `socket.data`. Every idle socket carries it, so it is small: the
- * principal, and only while requests wait, their queue. Other gateways' fetchSockets receive
- * `socket.data` as JSON: nothing circular (a timer) may go in it.
- */
-interface GuardedData {
-  principal?: Principal;
-  /** Requests pass the guard one after another, in arrival order (a check may wait for Redis); absent while none waits. */
-  queue?: RequestQueue;
-}
-
-interface RequestQueue {
-  /** Settles when the last request in the queue has been checked. */
-  tail: Promise<void>;
-  /** Requests waiting (at most PULSE_RATE_LIMIT_CONNECTION: more could not pass its window anyway). */
-  waiting: number;
-}
 
 /** A request's acknowledgement callback, when the client asked for one. */
 export type Ack = (answer: unknown) => void;
 
-/** What a client may ask of a gateway, by event name, as the guard hands it over once it passed. */
-export type SocketRequests = { [E in keyof ClientToServerEvents]: Parameters<ClientToServerEvents[E]>[0] };
-
-/** Each request's schema: it is valid (a topic name among the rest) before the token's patterns are matched against it. */
-const SCHEMAS: { [E in keyof SocketRequests]: z.ZodType<SocketRequests[E]> } = {
-  subscribe: subscribeRequestSchema,
-  replay: replayRequestSchema,
-  unsubscribe: unsubscribeRequestSchema,
-};
-
-/** The requests that read their topic: the token must cover it, and metrics count their answers. */
-const isRead = (event: keyof SocketRequests): event is 'subscribe' | 'replay' => event !== 'unsubscribe';
 /** setTimeout's longest delay. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The principal of a socket that passed the handshake. */
-function principalOf(socket: Socket): Principal | undefined {
-  return (socket.data as GuardedData).principal;
+function principalOf(socket: PulseSocket): Principal | undefined {
+  return socket.data.principal;
 }
 
 /** Socket.IO's handshake failure: the client sees `message` and `data` in its connect_error. */
@@ -67,14 +34,13 @@ function handshakeError(body: ErrorBody): ExtendedError {
 @Injectable()
 export class SocketGuard {
   private readonly logger = new Logger('SocketAuth');
-  private readonly observers: AnswerObserver[] = [];
   private readonly refusalObservers: RefusalObserver[] = [];
   /** Requests of one socket that may wait for their check at once; more are refused RATE_LIMITED. */
   private readonly maxPending: number;
   /** Per socket whose token expires: the timer that disconnects it then. */
-  private readonly expiries = new Map<Socket, ReturnType<typeof setTimeout>>();
+  private readonly expiries = new Map<PulseSocket, ReturnType<typeof setTimeout>>();
   /** One disconnect listener for every socket (`this` is the socket), so that an idle socket costs the guard no closure of its own. */
-  private readonly onDisconnect: (this: Socket) => void;
+  private readonly onDisconnect: (this: PulseSocket) => void;
 
   constructor(
     @Inject(AuthService) private readonly auth: AuthService,
@@ -83,15 +49,10 @@ export class SocketGuard {
     @Inject(PULSE_CONFIG) config: PulseConfig,
   ) {
     this.maxPending = config.PULSE_RATE_LIMIT_CONNECTION;
-    const release = (socket: Socket) => this.release(socket);
-    this.onDisconnect = function (this: Socket) {
+    const release = (socket: PulseSocket) => this.release(socket);
+    this.onDisconnect = function (this: PulseSocket) {
       release(this);
     };
-  }
-
-  /** Calls `observer` with each subscribe and replay answer. */
-  observeAnswers(observer: AnswerObserver): void {
-    this.observers.push(observer);
   }
 
   /** Calls `observer` with each refusal the guard answers. */
@@ -99,8 +60,9 @@ export class SocketGuard {
     this.refusalObservers.push(observer);
   }
 
+  /** Installs the handshake on the server the IO adapter made (Nest makes it untyped: this is where it gets its types). */
   install(server: Server): void {
-    server.use((socket, next) => {
+    (server as unknown as PulseServer).use((socket, next) => {
       // Origins are checked here rather than in engine.io's allowRequest (a bare HTTP error, and
       // asked on a session's first request only): this refusal reaches the client's
       // connect_error with its body, before the socket may send anything.
@@ -114,11 +76,11 @@ export class SocketGuard {
   }
 
   /** The handshake: who it is, and whether the token has room for one more socket. */
-  private async admit(socket: Socket): Promise<boolean> {
+  private async admit(socket: PulseSocket): Promise<boolean> {
     const auth = socket.handshake.auth as { token?: unknown } | undefined;
     const token = auth?.token ?? tokenFromHeader(socket.handshake.headers.authorization);
     const principal = await this.auth.authenticate(token);
-    (socket.data as GuardedData).principal = principal;
+    socket.data.principal = principal;
     if (this.auth.enabled) await this.limits.openConnection(principal, socket.id);
     if (socket.conn.readyState !== 'open') {
       // It went away while Redis answered: Socket.IO drops it without a disconnect event.
@@ -135,7 +97,7 @@ export class SocketGuard {
   }
 
   /** Disconnects the socket at `at` (its token's expiry). */
-  private expireAt(socket: Socket, at: number): void {
+  private expireAt(socket: PulseSocket, at: number): void {
     const disconnectIfExpired = () => {
       if (Date.now() < at) return this.expireAt(socket, at);
       this.logger.log(`socket ${socket.id} of ${principalOf(socket)?.sub}: token expired, disconnecting`);
@@ -145,24 +107,24 @@ export class SocketGuard {
   }
 
   /** Frees what the socket held: its expiry timer, its rate window, its place in its token's connection count. */
-  private release(socket: Socket): void {
-    const { principal } = socket.data as GuardedData;
+  private release(socket: PulseSocket): void {
+    const { principal } = socket.data;
     clearTimeout(this.expiries.get(socket));
     this.expiries.delete(socket);
-    void this.limits.forgetConnection(socket.id);
+    this.limits.forgetConnection(socket.id);
     if (this.auth.enabled && principal) {
       this.limits.closeConnection(principal, socket.id).catch((error: unknown) => this.logger.warn(`could not release a connection of ${principal.sub}: ${(error as Error).message}`));
     }
   }
 
   /**
-   * Every request of a socket comes here first, from the gateway's message handlers: the rate
-   * limits, the request's shape, then for reads its topic against the token. Requests are checked
-   * one after another in arrival order; one that passes goes to `handle`, parsed, and one that
-   * does not gets the refusal (BAD_REQUEST naming every wrong field, …) through its ack.
+   * Every request of a socket comes here first, from the gateway's message handlers: its rate
+   * limits, one request after another in arrival order (a check may wait for Redis). One that
+   * passes goes to `handle` with the socket's principal; a refusal, from the limits or thrown by
+   * `handle` (an AccessDenied from `authorize`), is answered through its ack.
    */
-  request<E extends keyof SocketRequests>(socket: Socket, event: E, payload: unknown, ack: Ack | undefined, handle: (request: SocketRequests[E], ack: Ack | undefined) => unknown): void {
-    const data = socket.data as GuardedData;
+  admitRequest(socket: PulseSocket, ack: Ack | undefined, handle: (principal: Principal) => void): void {
+    const data = socket.data;
     const queue = (data.queue ??= { tail: Promise.resolve(), waiting: 0 });
     if (queue.waiting >= this.maxPending) {
       ack?.(this.describe(new AccessDenied(429, refusal('RATE_LIMITED', `more than ${this.maxPending} requests of this connection are waiting (PULSE_RATE_LIMIT_CONNECTION); wait for their answers`, 100))));
@@ -170,7 +132,15 @@ export class SocketGuard {
     }
     queue.waiting += 1;
     queue.tail = queue.tail
-      .then(() => this.check(socket, data.principal!, event, payload, ack, handle))
+      .then(async () => {
+        try {
+          this.limits.consumeConnection(socket.id);
+          if (this.auth.enabled) await this.limits.consumeToken(data.principal);
+          handle(data.principal);
+        } catch (error) {
+          ack?.(this.describe(error));
+        }
+      })
       .catch((error: unknown) => this.logger.warn(`request check failed: ${(error as Error)?.message ?? String(error)}`))
       .finally(() => {
         queue.waiting -= 1;
@@ -179,35 +149,10 @@ export class SocketGuard {
       });
   }
 
-  /** Hands one request to `handle`, or answers its ack with the refusal. */
-  private async check<E extends keyof SocketRequests>(socket: Socket, principal: Principal, event: E, payload: unknown, ack: Ack | undefined, handle: (request: SocketRequests[E], ack: Ack | undefined) => unknown): Promise<void> {
-    let request: SocketRequests[E];
-    try {
-      await this.limits.consumeConnection(socket.id);
-      if (this.auth.enabled) await this.limits.consumeToken(principal);
-      const parsed = SCHEMAS[event].safeParse(payload);
-      if (!parsed.success) {
-        const body = badRequest(parsed.error);
-        if (isRead(event)) for (const observer of this.observers) observer(event, payload, body);
-        ack?.(body);
-        return;
-      }
-      request = parsed.data;
-      if (isRead(event)) this.auth.authorize(principal, 'read', request.topic);
-    } catch (error) {
-      ack?.(this.describe(error));
-      return;
-    }
-    if (!isRead(event) || !ack) return void handle(request, ack);
-    handle(request, (reply: unknown) => {
-      const answer = reply as { ok: boolean; reason?: string };
-      for (const observer of this.observers) observer(event, payload, answer);
-      // Refusals made past the guard (TOO_MANY_SUBSCRIPTIONS, by the LiveHub) are counted like the guard's own.
-      if (!answer.ok && answer.reason !== undefined) for (const observer of this.refusalObservers) observer(answer as ErrorBody);
-      ack(answer);
-    });
+  /** Whether the principal may read `topic`; throws AccessDenied (403) if not. */
+  authorizeRead(principal: Principal, topic: string): void {
+    this.auth.authorize(principal, 'read', topic);
   }
-
 
   private describe(error: unknown): ErrorBody {
     let body: ErrorBody;

@@ -1,12 +1,12 @@
 // The AsyncAPI 3 document of the Socket.IO protocol, generated from the contracts' zod schemas; the maps below must name every event of the protocol (the compiler checks).
 import { z } from 'zod';
-import { EVENT_DATA_SCHEMAS, PROTOCOL_VERSION, type ClientToServerEvents, type EventType, type ServerToClientEvents } from '#pulse/contracts';
+import { EVENT_TYPES, PROTOCOL_VERSION, type ClientToServerEvents, type EventType, type ServerToClientEvents } from '#pulse/contracts';
 import { errorBodySchema, eventSchema, helloSchema, jsonSchema, presenceSchema, replayOkSchema, replayRequestSchema, resyncSchema, subscribeOkSchema, subscribeRequestSchema, typedEventSchema, unsubscribeOkSchema, unsubscribeRequestSchema } from './schemas.js';
 
 /** Client → server requests: the request and its ack. */
 export const CLIENT_MESSAGES: Record<keyof ClientToServerEvents, { summary: string; request: z.ZodType; ack: z.ZodType }> = {
-  subscribe: { summary: 'Follow a topic: a snapshot (or the events missed since `since`), then live events', request: subscribeRequestSchema, ack: z.union([subscribeOkSchema, errorBodySchema]) },
-  replay: { summary: 'Events of a topic from `fromSeq` (at most `limit` ≤ 1000)', request: replayRequestSchema, ack: z.union([replayOkSchema, errorBodySchema]) },
+  subscribe: { summary: 'Follow a topic: a snapshot (or the events missed since `since`), then live events. Any valid topic is a log, possibly empty: before its first event the answer is `epoch: null, head: 0` with an empty snapshot (seq 0), and its first events arrive live from seq 1', request: subscribeRequestSchema, ack: z.union([subscribeOkSchema, errorBodySchema]) },
+  replay: { summary: 'Events of a topic from `fromSeq` (at most `limit` ≤ 1000); a topic with no events answers `epoch: null, head: 0, events: []`', request: replayRequestSchema, ack: z.union([replayOkSchema, errorBodySchema]) },
   unsubscribe: { summary: 'Stop following a topic', request: unsubscribeRequestSchema, ack: z.union([unsubscribeOkSchema, errorBodySchema]) },
 };
 
@@ -17,7 +17,7 @@ export const SERVER_MESSAGES: Record<keyof ServerToClientEvents, { summary: stri
   presence: { summary: 'Sockets live on the topic across all gateways, when it changes', payload: presenceSchema },
   resync: { summary: 'Continuity of the topic is lost: subscribe again without `since` for a snapshot', payload: resyncSchema },
   ...(Object.fromEntries(
-    (Object.keys(EVENT_DATA_SCHEMAS) as EventType[]).map((type) => [type, { summary: `A ${type} event of a followed topic (without batch mode)`, payload: typedEventSchema(type) }]),
+    EVENT_TYPES.map((type) => [type, { summary: `A ${type} event of a followed topic (without batch mode)`, payload: typedEventSchema(type) }]),
   ) as Record<EventType, { summary: string; payload: z.ZodType }>),
 };
 

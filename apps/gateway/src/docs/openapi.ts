@@ -84,17 +84,16 @@ export function openApiDocument(): OpenAPIV3_1.Document {
             { name: 'limit', in: 'query', description: 'Most events answered', schema: { type: 'integer', minimum: 1, maximum: MAX_REPLAY_LIMIT, default: 100 } },
           ],
           responses: {
-            '200': json(ref('EventsPage'), 'Events after `after`, in seq order'),
+            '200': json(ref('EventsPage'), 'Events after `after`, in seq order; a topic with no events is an empty log (`epoch: null, head: 0, events: []`)'),
             '400': error('BAD_REQUEST: a bad query, or `after` beyond the head'),
             ...guarded,
-            '404': error('NOT_FOUND: the topic has no events'),
             '410': error('NOT_FOUND: those events are no longer retained; read the snapshot'),
             '503': error('UNAVAILABLE'),
           },
         },
       },
       '/api/v1/topics/{topic}/snapshot': {
-        get: { operationId: 'snapshot', summary: 'The fold of the topic\'s log up to `seq` (viewer or admin)', tags: ['log'], parameters: [topicParameter], responses: { '200': json(ref('Snapshot'), 'Status, statistics and instances as of `seq`'), ...guarded, '404': error('NOT_FOUND: the topic has no events'), '503': error('UNAVAILABLE') } },
+        get: { operationId: 'snapshot', summary: 'The fold of the topic\'s log up to `seq` (viewer or admin)', tags: ['log'], parameters: [topicParameter], responses: { '200': json(ref('Snapshot'), 'Status, statistics and instances as of `seq`; `seq: 0, epoch: null` and empty state for a topic with no events'), ...guarded, '503': error('UNAVAILABLE') } },
       },
       '/api/v1/topics/{topic}/series': {
         get: {

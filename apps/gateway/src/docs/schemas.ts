@@ -6,6 +6,7 @@ import {
   EVENT_DATA_SCHEMAS,
   instanceStateSchema,
   MAX_REPLAY_LIMIT,
+  eventSchemaOf,
   pulseEventSchema,
   replayRequestSchema,
   statisticsSchema,
@@ -20,7 +21,6 @@ import {
   type InstanceHistory,
   type SeriesResponse,
   type UptimeList,
-  type PulseEvent,
   type ReplayOk,
   type ResyncReason,
   type Snapshot,
@@ -31,9 +31,11 @@ export { ingestBodySchema } from '#pulse/contracts';
 export { replayRequestSchema, subscribeRequestSchema, unsubscribeRequestSchema };
 
 const epochSchema = z.string().min(1);
+/** A log position's epoch: null while the topic has no events (any valid topic is a log, possibly empty). */
+const logEpochSchema = epochSchema.nullable().describe('the life of the log; null while the topic has no events (seq 0)');
 const seqSchema = z.number().int().min(0);
 
-export const eventSchema = pulseEventSchema satisfies z.ZodType<PulseEvent>;
+export const eventSchema = pulseEventSchema;
 
 export const errorBodySchema = z.strictObject({
   ok: z.literal(false),
@@ -49,7 +51,7 @@ export const helloSchema = z.strictObject({ protocol: z.number().int().min(1) })
 
 export const snapshotSchema = z.strictObject({
   topic: topicSchema,
-  epoch: epochSchema,
+  epoch: logEpochSchema,
   seq: seqSchema,
   status: statusDataSchema.omit({ active_instances: true }).nullable(),
   statistics: statisticsSchema,
@@ -57,28 +59,26 @@ export const snapshotSchema = z.strictObject({
 }) satisfies z.ZodType<Snapshot>;
 
 export const appendedSchema = z.strictObject({ epoch: epochSchema, seqs: z.array(z.number().int().min(1)) });
-export const eventsPageSchema = z.strictObject({ epoch: epochSchema, head: seqSchema, events: z.array(eventSchema).max(MAX_REPLAY_LIMIT) });
+export const eventsPageSchema = z.strictObject({ epoch: logEpochSchema, head: seqSchema, events: z.array(eventSchema).max(MAX_REPLAY_LIMIT) });
 export const topicListSchema = z.array(z.strictObject({ topic: topicSchema, head: seqSchema, epoch: epochSchema }));
 
 export const subscribeOkSchema = z.strictObject({
   ok: z.literal(true),
   topic: topicSchema,
-  epoch: epochSchema,
+  epoch: logEpochSchema,
   head: seqSchema,
   recovered: z.boolean(),
   snapshot: snapshotSchema.optional(),
   events: z.array(eventSchema),
 }) satisfies z.ZodType<SubscribeOk>;
-export const replayOkSchema = z.strictObject({ ok: z.literal(true), topic: topicSchema, epoch: epochSchema, head: seqSchema, events: z.array(eventSchema) }) satisfies z.ZodType<ReplayOk>;
+export const replayOkSchema = z.strictObject({ ok: z.literal(true), topic: topicSchema, epoch: logEpochSchema, head: seqSchema, events: z.array(eventSchema) }) satisfies z.ZodType<ReplayOk>;
 export const unsubscribeOkSchema = z.strictObject({ ok: z.literal(true), topic: topicSchema });
 
 export const presenceSchema = z.strictObject({ topic: topicSchema, viewers: z.number().int().min(0) });
 export const resyncSchema = z.strictObject({ topic: topicSchema, reason: z.enum(['epoch_changed', 'log_lost', 'trimmed'] satisfies ResyncReason[]) });
 
 /** An event envelope whose `data` is the given type's schema. */
-export function typedEventSchema(type: keyof typeof EVENT_DATA_SCHEMAS): z.ZodType {
-  return eventSchema.extend({ type: z.literal(type), data: EVENT_DATA_SCHEMAS[type] });
-}
+export const typedEventSchema = (type: keyof typeof EVENT_DATA_SCHEMAS): z.ZodType => eventSchemaOf(type);
 
 /** A zod schema as plain JSON Schema (no `$schema`), for embedding in an API document. */
 export function jsonSchema(schema: z.ZodType, target: 'draft-2020-12' | 'draft-7' = 'draft-2020-12', io: 'input' | 'output' = 'output'): Record<string, unknown> {

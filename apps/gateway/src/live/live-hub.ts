@@ -1,36 +1,24 @@
-// The seam between the log and the sockets: snapshot or replay, catch-up, then the live room, without gap or duplicate.
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Server, Socket } from 'socket.io';
+// This process's subscriptions: who follows which topic (with the tickets that order a socket's subscribes), the live rooms the tail feeds, and the seam that brings each socket there.
 import {
   MAX_REPLAY_LIMIT,
-  MAX_RESUME_EVENTS,
-  type ClientToServerEvents,
   type ErrorBody,
+  type EventType,
   type PulseEvent,
   type ReplayAck,
   type ReplayRequest,
   type ResyncReason,
-  type ServerToClientEvents,
   type SubscribeAck,
   type SubscribeRequest,
   refusal,
 } from '#pulse/contracts';
 import type { EventStore } from '#pulse/event-store';
 import type { LogTail, TailListener } from './log-tail.js';
+import { LiveSeam, type SeamSink, type Subscription } from './live-seam.js';
+import { topicRoom, type PulseServer, type PulseSocket } from './live-socket.js';
+import { Presence } from './presence.js';
 import { SlowConsumerGuard } from './slow-consumer.js';
 
-export type PulseServer = Server<ClientToServerEvents, ServerToClientEvents>;
-export type PulseSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
-
-/** A socket's subscription to one topic. */
-interface Subscription {
-  topic: string;
-  epoch: string;
-  /** Last seq sent to this socket. */
-  watermark: number;
-  batch: boolean;
-  state: 'catching-up' | 'pending' | 'live' | 'closed';
-}
+export { topicRoom, type PulseServer, type PulseSocket } from './live-socket.js';
 
 /** What this process holds for a topic some of its sockets subscribe to. */
 interface LocalTopic {
@@ -47,23 +35,21 @@ interface LocalTopic {
 export interface LiveHubOptions {
   /** Cuts loose sockets whose unsent output passes its bound. @default a guard with an 8 MiB bound */
   slowConsumers?: SlowConsumerGuard;
-  /** Joins and leaves within this window are announced as one presence update. @default 250 */
-  presenceDelayMs?: number;
+  /** Announces viewer counts. @default a Presence with a 250 ms window */
+  presence?: Presence;
   /** Topics one socket may follow or be subscribing to at once (PULSE_MAX_SUBSCRIPTIONS). @default 100 */
   maxSubscriptions?: number;
 }
 
-/** Room of every socket live on `topic` in this cluster (presence goes through the adapter). */
-export const topicRoom = (topic: string) => `topic:${topic}`;
+/** Told of every subscribe and replay answer (metrics); `request` is undefined for one refused as malformed. */
+export type AnswerObserver = (event: 'subscribe' | 'replay', request: SubscribeRequest | ReplayRequest | undefined, answer: SubscribeAck | ReplayAck) => void;
+
 /** Room of the sockets live on `topic` that asked for batch frames. */
 const batchRoom = (topic: string) => `batch:${topic}`;
 
-/** A drain closes sockets in at most this many waves. */
-const DRAIN_WAVES = 10;
-
 const error = (code: ErrorBody['code'], message: string): ErrorBody => ({ ok: false, code, message });
 
-export class LiveHub implements TailListener {
+export class LiveHub implements TailListener, SeamSink<PulseSocket> {
   private server: PulseServer | null = null;
   /** Per topic: the sockets of this process subscribed to it, in any state, with their subscription. */
   private readonly local = new Map<string, LocalTopic>();
@@ -71,13 +57,13 @@ export class LiveHub implements TailListener {
   private readonly asking = new Map<PulseSocket, Map<string, symbol>>();
   /** Per topic: subscribe requests being answered (the tail keeps following it meanwhile). */
   private readonly joining = new Map<string, number>();
+  private readonly seam: LiveSeam<PulseSocket>;
   private readonly slowConsumers: SlowConsumerGuard;
-  /** Topics whose viewer count is due to be announced (joins and leaves are coalesced). */
-  private readonly presenceDue = new Map<string, ReturnType<typeof setTimeout>>();
-  private readonly presenceDelayMs: number;
+  private readonly presence: Presence;
   private readonly maxSubscriptions: number;
   /** Told of every batch the tail hands over, before it goes to the sockets (metrics). */
   private readonly deliveryObservers: ((topic: string, events: PulseEvent[]) => void)[] = [];
+  private readonly answerObservers: AnswerObserver[] = [];
 
   constructor(
     private readonly store: EventStore,
@@ -85,12 +71,14 @@ export class LiveHub implements TailListener {
     options: LiveHubOptions = {},
   ) {
     this.slowConsumers = options.slowConsumers ?? new SlowConsumerGuard(8 * 1024 * 1024);
-    this.presenceDelayMs = options.presenceDelayMs ?? 250;
+    this.presence = options.presence ?? new Presence();
     this.maxSubscriptions = options.maxSubscriptions ?? 100;
+    this.seam = new LiveSeam({ head: (t) => store.head(t), readAfter: (t, after, limit) => store.readAfter(t, after, limit), snapshot: (t) => store.snapshot(t), position: (t) => tail.position(t) }, this);
   }
 
   attach(server: PulseServer): void {
     this.server = server;
+    this.presence.attach(server);
   }
 
   /** Calls `observer` with each batch of a topic the tail hands over, before the sockets get it. */
@@ -98,18 +86,24 @@ export class LiveHub implements TailListener {
     this.deliveryObservers.push(observer);
   }
 
-  /**
-   * The topics the socket has a subscription to, in any state: all a socket keeps of the hub's.
-   * Every idle socket carries it, so it is an array of exactly its topics, replaced on each change
-   * (concat and slice allocate exactly; push, spread and filter leave room for 16 more, and a Map
-   * is bigger still). PULSE_MAX_SUBSCRIPTIONS bounds it.
-   */
-  private topicsOf(socket: PulseSocket): readonly string[] {
-    return (socket.data as { topics?: readonly string[] }).topics ?? [];
+  /** Calls `observer` with each subscribe and replay answer, as it is sent. */
+  observeAnswers(observer: AnswerObserver): void {
+    this.answerObservers.push(observer);
   }
 
-  private setTopics(socket: PulseSocket, topics: readonly string[]): void {
-    (socket.data as { topics?: readonly string[] }).topics = topics;
+  private answered<A extends SubscribeAck | ReplayAck>(event: 'subscribe' | 'replay', request: SubscribeRequest | ReplayRequest | undefined, answer: A): A {
+    for (const observer of this.answerObservers) observer(event, request, answer);
+    return answer;
+  }
+
+  /** A subscribe or replay refused before it reached the hub (malformed): observed like the hub's own answers. */
+  refused(event: 'subscribe' | 'replay', body: ErrorBody): void {
+    this.answered(event, undefined, body);
+  }
+
+  /** The topics the socket has a subscription to, in any state: all a socket keeps of the hub's. */
+  private topicsOf(socket: PulseSocket): readonly string[] {
+    return socket.data.topics ?? [];
   }
 
   /**
@@ -121,7 +115,7 @@ export class LiveHub implements TailListener {
     const { topic } = request;
     const ticket = Symbol(topic);
     if (this.atSubscriptionCap(socket, topic)) {
-      return ack(refusal('TOO_MANY_SUBSCRIPTIONS', `this socket already follows ${this.maxSubscriptions} topics (PULSE_MAX_SUBSCRIPTIONS); unsubscribe from one first`));
+      return ack(this.answered('subscribe', request, refusal('TOO_MANY_SUBSCRIPTIONS', `this socket already follows ${this.maxSubscriptions} topics (PULSE_MAX_SUBSCRIPTIONS); unsubscribe from one first`)));
     }
     let latest = this.asking.get(socket);
     if (!latest) this.asking.set(socket, (latest = new Map<string, symbol>()));
@@ -136,7 +130,7 @@ export class LiveHub implements TailListener {
     let answer: SubscribeAck;
     try {
       await this.tail.follow(topic);
-      answer = await this.answer(request);
+      answer = await this.seam.answer(request);
     } catch (cause) {
       answer = error('UNAVAILABLE', `cannot read the log of ${topic} now (${(cause as Error).message}); retry shortly`);
     }
@@ -147,16 +141,15 @@ export class LiveHub implements TailListener {
     if (!answer.ok || !socket.connected) {
       joined();
       this.releaseIfUnused(topic);
-      return ack(answer);
+      return ack(this.answered('subscribe', request, answer));
     }
     this.unsubscribe(socket, topic);
-    const watermark = answer.events.at(-1)?.seq ?? answer.snapshot?.seq ?? request.since!.seq;
-    const subscription: Subscription = { topic, epoch: answer.epoch, watermark, batch: request.batch ?? false, state: 'catching-up' };
+    const subscription = this.seam.subscription(request, answer);
     this.localTopic(topic).sockets.set(socket, subscription);
-    this.setTopics(socket, this.topicsOf(socket).concat(topic));
+    socket.data.topics = this.topicsOf(socket).concat(topic);
     joined();
-    ack(answer);
-    await this.catchUp(socket, subscription);
+    ack(this.answered('subscribe', request, answer));
+    await this.seam.catchUp(socket, subscription);
   }
 
   /** Whether a subscribe to a new `topic` would pass the cap: its subscriptions and the subscribes being answered count. */
@@ -174,113 +167,31 @@ export class LiveHub implements TailListener {
     if (!this.local.has(topic) && !this.joining.has(topic)) this.tail.unfollow(topic);
   }
 
-  /** The subscribe answer: a replay from `since` when it is recoverable, else a snapshot. */
-  private async answer(request: SubscribeRequest): Promise<SubscribeAck> {
-    const { topic, since } = request;
-    const head = await this.store.head(topic);
-    if (!head) return error('NOT_FOUND', `topic ${topic} has no events yet; publish to it first, or pick one from GET /api/v1/topics`);
-    if (since && since.epoch === head.epoch) {
-      if (since.seq > head.head) return { ...error('BAD_REQUEST', `since.seq: ${since.seq} is beyond the head ${head.head} of ${topic}`), issues: [{ path: 'since.seq', message: `beyond the head ${head.head}` }] };
-      if (since.seq >= head.base && head.head - since.seq <= MAX_RESUME_EVENTS) {
-        const events: PulseEvent[] = [];
-        let after = since.seq;
-        while (after < head.head) {
-          const page = await this.store.readAfter(topic, after, MAX_REPLAY_LIMIT);
-          if (!page || page.epoch !== head.epoch || page.base > after) break;
-          const wanted = page.events.filter((event) => event.seq <= head.head);
-          if (wanted.length === 0) break;
-          events.push(...wanted);
-          after = wanted.at(-1)!.seq;
-        }
-        if (after === head.head) return { ok: true, topic, epoch: head.epoch, head: head.head, recovered: true, events };
-      }
-    }
-    const snapshot = await this.store.snapshot(topic);
-    if (!snapshot) return error('NOT_FOUND', `topic ${topic} has no events`);
-    return { ok: true, topic, epoch: snapshot.epoch, head: snapshot.seq, recovered: false, snapshot, events: [] };
+  // ---- SeamSink: how the seam reaches a socket ----
+
+  /** Sends events to one socket (catching up on its own). */
+  send(socket: PulseSocket, subscription: Subscription, events: PulseEvent[]): void {
+    if (subscription.batch) socket.emit('events', events);
+    else for (const event of events) emitEvent(socket, event);
   }
 
-  /** Sends what the socket missed since its watermark until it stands where the tail does, then makes it live. */
-  private async catchUp(socket: PulseSocket, subscription: Subscription): Promise<void> {
-    const { topic } = subscription;
-    for (;;) {
-      if (subscription.state !== 'catching-up') return;
-      const position = this.tail.position(topic);
-      if (position === undefined) return this.resync(socket, subscription, 'log_lost');
-      if (subscription.watermark === position) return this.goLive(socket, subscription);
-      if (subscription.watermark > position) {
-        // The tail has not read this far yet: it hands the socket over when it passes the watermark.
-        subscription.state = 'pending';
-        return;
-      }
-      let page;
-      try {
-        page = await this.store.readAfter(topic, subscription.watermark, MAX_REPLAY_LIMIT);
-      } catch {
-        return this.resync(socket, subscription, 'log_lost');
-      }
-      if (subscription.state !== 'catching-up') return;
-      if (!page || page.epoch !== subscription.epoch) return this.resync(socket, subscription, 'epoch_changed');
-      if (page.base > subscription.watermark || page.events.length === 0) return this.resync(socket, subscription, 'trimmed');
-      this.send(socket, subscription, page.events);
-      if (this.slowConsumers.check(socket)) return;
-    }
-  }
-
-  private goLive(socket: PulseSocket, subscription: Subscription): void {
-    subscription.state = 'live';
+  /** Joins the live room(s) of the subscription's topic. */
+  live(socket: PulseSocket, subscription: Subscription): void {
     const local = this.localTopic(subscription.topic);
     void socket.join(subscription.batch ? local.bothRooms : local.room);
-    this.presenceChanged(subscription.topic);
+    this.presence.changed(subscription.topic);
   }
 
-  /** Counts the topic's viewers on every gateway (through the adapter) and tells them, once per window. */
-  private presenceChanged(topic: string): void {
-    if (this.presenceDue.has(topic) || !this.server) return;
-    const server = this.server;
-    this.presenceDue.set(
-      topic,
-      setTimeout(() => {
-        this.presenceDue.delete(topic);
-        server
-          .in(topicRoom(topic))
-          .fetchSockets()
-          .then((sockets) => server.to(topicRoom(topic)).emit('presence', { topic, viewers: sockets.length }))
-          .catch(() => undefined); // Another gateway did not answer in time: the next change announces again.
-      }, this.presenceDelayMs),
-    );
+  resync(socket: PulseSocket, subscription: Subscription, reason: ResyncReason): void {
+    this.unsubscribe(socket, subscription.topic);
+    socket.emit('resync', { topic: subscription.topic, reason });
   }
 
-  /**
-   * Closes the connection of every socket of this process, in waves spread over `spreadMs`, so
-   * that their clients reconnect (through the load balancer, to other gateways) and resume from
-   * their last seq without all arriving at once. Closing the transport, not disconnecting the
-   * socket, makes plain socket.io clients reconnect by themselves too. Resolves with the count.
-   */
-  async drain(spreadMs: number): Promise<number> {
-    const sockets = [...(this.server?.sockets.sockets.values() ?? [])];
-    const waves = Math.max(1, Math.min(DRAIN_WAVES, sockets.length));
-    const perWave = Math.ceil(sockets.length / waves);
-    for (let wave = 0; wave < waves; wave++) {
-      if (wave > 0) await sleep(spreadMs / waves);
-      for (const socket of sockets.slice(wave * perWave, (wave + 1) * perWave)) socket.conn.close();
-    }
-    return sockets.length;
+  cutLoose(socket: PulseSocket): boolean {
+    return this.slowConsumers.check(socket);
   }
 
-  /** Stops pending presence announcements (at shutdown). */
-  close(): void {
-    for (const timer of this.presenceDue.values()) clearTimeout(timer);
-    this.presenceDue.clear();
-  }
-
-  /** Sends events to one socket and moves its watermark. */
-  private send(socket: PulseSocket, subscription: Subscription, events: PulseEvent[]): void {
-    if (events.length === 0) return;
-    if (subscription.batch) socket.emit('events', events);
-    else for (const event of events) socket.emit(event.type as 'status_update', event);
-    subscription.watermark = events.at(-1)!.seq;
-  }
+  // ---- TailListener ----
 
   /** From the tail: one contiguous batch of `topic`, to the live room of this process, then to pending sockets it reaches. */
   onEvents(topic: string, events: PulseEvent[]): void {
@@ -294,16 +205,11 @@ export class LiveHub implements TailListener {
     if ((rooms.get(room)?.size ?? 0) > (rooms.get(batch)?.size ?? 0)) {
       // Some live socket here wants one frame per event (when all of them batch, this would walk the room once per event for nothing).
       const singles = server.local.to(room).except(batch);
-      for (const event of events) singles.emit(event.type as 'status_update', event);
+      for (const event of events) emitEvent(singles, event);
     }
     server.local.to(batch).emit('events', events);
-    const last = events.at(-1)!.seq;
     for (const [socket, subscription] of local.sockets) {
-      if (subscription.state === 'live') subscription.watermark = last;
-      else if (subscription.state === 'pending' && subscription.watermark <= last) {
-        this.send(socket, subscription, events.filter((event) => event.seq > subscription.watermark));
-        this.goLive(socket, subscription);
-      }
+      this.seam.tailed(socket, subscription, events);
       this.slowConsumers.check(socket);
     }
   }
@@ -315,18 +221,15 @@ export class LiveHub implements TailListener {
     for (const [socket, subscription] of [...local.sockets]) this.resync(socket, subscription, reason);
   }
 
-  private resync(socket: PulseSocket, subscription: Subscription, reason: ResyncReason): void {
-    this.unsubscribe(socket, subscription.topic);
-    socket.emit('resync', { topic: subscription.topic, reason });
-  }
-
   async replay(request: ReplayRequest): Promise<ReplayAck> {
     const { topic, fromSeq } = request;
-    const page = await this.store.readAfter(topic, Math.max(fromSeq - 1, 0), request.limit ?? MAX_REPLAY_LIMIT);
-    if (!page) return error('NOT_FOUND', `topic ${topic} has no events yet`);
-    if (fromSeq > page.head + 1) return { ...error('BAD_REQUEST', `fromSeq: ${fromSeq} is beyond the head ${page.head} of ${topic}`), issues: [{ path: 'fromSeq', message: `beyond the head ${page.head}` }] };
-    if (fromSeq <= page.base) return error('NOT_FOUND', `events before ${page.base + 1} of ${topic} are no longer retained; subscribe without since for a snapshot`);
-    return { ok: true, topic, epoch: page.epoch, head: page.head, events: page.events };
+    // A topic with no events is an empty log.
+    const page = (await this.store.readAfter(topic, Math.max(fromSeq - 1, 0), request.limit ?? MAX_REPLAY_LIMIT)) ?? { epoch: null, head: 0, base: 0, events: [] };
+    let answer: ReplayAck;
+    if (fromSeq > page.head + 1) answer = { ...error('BAD_REQUEST', `fromSeq: ${fromSeq} is beyond the head ${page.head} of ${topic}`), issues: [{ path: 'fromSeq', message: `beyond the head ${page.head}` }] };
+    else if (fromSeq <= page.base) answer = error('NOT_FOUND', `events before ${page.base + 1} of ${topic} are no longer retained; subscribe without since for a snapshot`);
+    else answer = { ok: true, topic, epoch: page.epoch, head: page.head, events: page.events };
+    return this.answered('replay', request, answer);
   }
 
   /** A client's unsubscribe: also cancels a subscribe to the topic still being answered. */
@@ -342,11 +245,11 @@ export class LiveHub implements TailListener {
     const local = this.local.get(topic);
     const subscription = local?.sockets.get(socket);
     if (!local || !subscription) return false;
-    if (subscription.state === 'live') this.presenceChanged(topic);
+    if (subscription.state === 'live') this.presence.changed(topic);
     subscription.state = 'closed';
     const topics = this.topicsOf(socket);
     const at = topics.indexOf(topic);
-    if (at >= 0) this.setTopics(socket, topics.slice(0, at).concat(topics.slice(at + 1)));
+    if (at >= 0) socket.data.topics = topics.slice(0, at).concat(topics.slice(at + 1));
     void socket.leave(local.room);
     void socket.leave(local.batchRoom);
     local.sockets.delete(socket);
@@ -363,15 +266,6 @@ export class LiveHub implements TailListener {
     for (const topic of this.topicsOf(socket)) this.unsubscribe(socket, topic);
   }
 
-  /** Sockets live on each topic across the cluster. */
-  async presence(): Promise<Record<string, number>> {
-    const counts: Record<string, number> = {};
-    for (const socket of (await this.server?.fetchSockets()) ?? []) {
-      for (const room of socket.rooms) if (room.startsWith('topic:')) counts[room.slice('topic:'.length)] = (counts[room.slice('topic:'.length)] ?? 0) + 1;
-    }
-    return counts;
-  }
-
   private localTopic(topic: string): LocalTopic {
     let local = this.local.get(topic);
     if (!local) {
@@ -381,4 +275,14 @@ export class LiveHub implements TailListener {
     }
     return local;
   }
+}
+
+/** A socket or a room: what emits an event under its type (ServerToClientEvents has one frame per type). */
+interface EventTarget {
+  emit(type: EventType, event: PulseEvent): unknown;
+}
+
+/** Emits one event under its type. */
+function emitEvent(target: EventTarget, event: PulseEvent): void {
+  target.emit(event.type, event);
 }

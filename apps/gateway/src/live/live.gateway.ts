@@ -1,15 +1,30 @@
-// Socket.IO edge of the live feed: every request passes the SocketGuard (limits, shape, access) and goes to the LiveHub.
+// Socket.IO edge of the live feed: each request is admitted by the SocketGuard, parsed here, its topic authorized, then handed to the LiveHub.
 import { Logger } from '@nestjs/common';
 import { WebSocketGateway, WebSocketServer, type OnGatewayConnection, type OnGatewayDisconnect, type OnGatewayInit } from '@nestjs/websockets';
-import type { Socket } from 'socket.io';
-import type { ErrorBody } from '#pulse/contracts';
-import { SocketGuard, type Ack, type SocketRequests } from '../auth/socket-guard.js';
-import { LiveHub, type PulseServer, type PulseSocket } from './live-hub.js';
+import type { z } from 'zod';
+import type { Principal } from '#pulse/auth';
+import { badRequest, replayRequestSchema, subscribeRequestSchema, unsubscribeRequestSchema, type ClientToServerEvents, type ErrorBody } from '#pulse/contracts';
+import { SocketGuard, type Ack } from '../auth/socket-guard.js';
+import { LiveHub } from './live-hub.js';
+import type { PulseServer, PulseSocket } from './live-socket.js';
 
-type Request = keyof SocketRequests;
+type Request = keyof ClientToServerEvents;
 
-/** What the gateway does with a request that passed the guard (parsed, its topic allowed). */
-type Handler<E extends Request> = (socket: PulseSocket, request: SocketRequests[E], ack: Ack | undefined) => Promise<void> | void;
+/** What a client may ask of a gateway, by event name, parsed. */
+type Requests = { [E in Request]: Parameters<ClientToServerEvents[E]>[0] };
+
+/** Each request's schema: it is valid (a topic name among the rest) before the token's patterns are matched against it. */
+const SCHEMAS: { [E in Request]: z.ZodType<Requests[E]> } = {
+  subscribe: subscribeRequestSchema,
+  replay: replayRequestSchema,
+  unsubscribe: unsubscribeRequestSchema,
+};
+
+/** The requests that read their topic: the token must cover it. */
+const isRead = (event: Request): event is 'subscribe' | 'replay' => event !== 'unsubscribe';
+
+/** What the gateway does with a request that was admitted, parsed and authorized. */
+type Handler<E extends Request> = (socket: PulseSocket, request: Requests[E], ack: Ack | undefined) => Promise<void> | void;
 
 /**
  * The requests are bound by hand rather than with `@SubscribeMessage`: Nest binds each handler to
@@ -39,12 +54,24 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
         failed(error);
       }
     };
+    /** Parses an admitted request, authorizes its topic (a refusal thrown here is the guard's to answer), and runs its handler. */
+    const handle = <E extends Request>(socket: PulseSocket, event: E, payload: unknown, ack: Ack | undefined, principal: Principal, handler: Handler<E>) => {
+      const parsed = SCHEMAS[event].safeParse(payload);
+      if (!parsed.success) {
+        const body = badRequest(parsed.error);
+        if (isRead(event)) this.hub.refused(event, body);
+        return ack?.(body);
+      }
+      const request = parsed.data;
+      if (isRead(event)) guard.authorizeRead(principal, request.topic);
+      run(event, () => handler(socket, request, ack));
+    };
     const listener = <E extends Request>(event: E, handler: Handler<E>) =>
       function (this: PulseSocket, ...args: unknown[]) {
         // As socket.io-client sends them: the payload, then the ack when the client wants an answer.
         const ack = typeof args.at(-1) === 'function' ? (args.pop() as Ack) : undefined;
         const payload = args.length === 1 ? args[0] : args.length === 0 ? undefined : args;
-        guard.request(this, event, payload, ack, (request, answer) => run(event, () => handler(this, request, answer)));
+        guard.admitRequest(this, ack, (principal) => handle(this, event, payload, ack, principal, handler));
       };
     this.listeners = [
       ['subscribe', listener('subscribe', (socket, request, ack) => this.hub.subscribe(socket, request, ack ?? (() => undefined)))],
@@ -64,14 +91,14 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   }
 
   handleConnection(socket: PulseSocket): void {
-    for (const [event, listener] of this.listeners) (socket as Socket).on(event, listener);
+    for (const [event, listener] of this.listeners) socket.on(event, listener);
   }
 
   handleDisconnect(socket: PulseSocket): void {
     this.hub.disconnected(socket);
   }
 
-  private async replay(request: SocketRequests['replay'], ack: Ack | undefined): Promise<void> {
+  private async replay(request: Requests['replay'], ack: Ack | undefined): Promise<void> {
     try {
       ack?.(await this.hub.replay(request));
     } catch (error) {

@@ -29,21 +29,20 @@ class Harness {
       {
         unblock: async (id) => Number(await this.commands.client('UNBLOCK', id)) === 1,
       },
-      {
-        onEvents: (name, events) => {
-          this.delivered.set(name, [...(this.delivered.get(name) ?? []), ...events]);
-          this.poke();
-        },
-        onReset: (name, reason) => {
-          this.resets.push({ topic: name, reason });
-          this.poke();
-        },
-      },
       { warn: (message) => this.warnings.push(message), log: () => undefined },
       { blockMs, maxBackoffMs: 200 },
     );
     this.reading.on('close', () => this.tail.interrupt('connection closed'));
-    this.tail.start();
+    this.tail.start({
+      onEvents: (name, events) => {
+        this.delivered.set(name, [...(this.delivered.get(name) ?? []), ...events]);
+        this.poke();
+      },
+      onReset: (name, reason) => {
+        this.resets.push({ topic: name, reason });
+        this.poke();
+      },
+    });
   }
 
   private poke(): void {

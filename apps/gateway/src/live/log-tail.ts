@@ -62,12 +62,13 @@ export class LogTail {
   private abort = new AbortController();
   /** Errors since the last good read; 0 when healthy. */
   failures = 0;
+  /** Where reads go; set once by start(), before the first read. */
+  private listener: TailListener | null = null;
 
   constructor(
     private readonly reader: LogSource,
     private readonly store: EventStore,
     private readonly connection: TailConnection,
-    private readonly listener: TailListener,
     private readonly logger: TailLogger,
     options: LogTailOptions = {},
   ) {
@@ -118,7 +119,9 @@ export class LogTail {
     if (this.tailed.delete(topic)) this.wake();
   }
 
-  start(): void {
+  /** Starts reading, handing what it reads to `listener` (the hub of this process). */
+  start(listener: TailListener): void {
+    this.listener ??= listener;
     this.loop ??= this.run();
   }
 
@@ -236,7 +239,7 @@ export class LogTail {
     const sameEpoch = events.findIndex((event) => event.epoch !== tailed.epoch);
     const delivered = sameEpoch === -1 ? events : events.slice(0, sameEpoch);
     tailed.position = delivered.at(-1)!.seq;
-    this.listener.onEvents(topic, delivered);
+    this.listener?.onEvents(topic, delivered);
     if (sameEpoch !== -1) this.reset(topic, tailed, 'epoch_changed', { epoch: events[sameEpoch]!.epoch, head: events.at(-1)!.seq });
   }
 
@@ -244,7 +247,7 @@ export class LogTail {
     this.logger.warn(`topic ${topic}: ${reason}; its subscribers must resync`);
     tailed.epoch = head?.epoch ?? null;
     tailed.position = head?.head ?? 0;
-    this.listener.onReset(topic, reason);
+    this.listener?.onReset(topic, reason);
   }
 
   /**

@@ -67,10 +67,16 @@ export class MetricsService implements OnModuleInit {
   onModuleInit(): void {
     // The hub is handed every batch the tail reads; count them on their way to the sockets.
     this.hub.observeDeliveries((topic, events) => this.delivering(topic, events));
-    this.guard.observeAnswers((event, _request, answer) => {
-      if (event === 'replay') this.replaysTotal.inc({ result: answer.ok ? 'ok' : 'refused' });
-      else this.subscribesTotal.inc({ result: !answer.ok ? 'refused' : answer.recovered ? 'recovered' : (_request as { since?: unknown })?.since ? 'not_recovered' : 'snapshot' });
-      if (answer.ok) this.replayedEventsTotal.inc(answer.events?.length ?? 0);
+    this.hub.observeAnswers((event, request, answer) => {
+      if (!answer.ok) {
+        (event === 'replay' ? this.replaysTotal : this.subscribesTotal).inc({ result: 'refused' });
+        // Refusals made past the guard (TOO_MANY_SUBSCRIPTIONS) are counted like the guard's own.
+        if (answer.reason !== undefined) this.refused('socket', answer.reason);
+        return;
+      }
+      if (event === 'replay') this.replaysTotal.inc({ result: 'ok' });
+      else if ('recovered' in answer) this.subscribesTotal.inc({ result: answer.recovered ? 'recovered' : request && 'since' in request && request.since ? 'not_recovered' : 'snapshot' });
+      this.replayedEventsTotal.inc(answer.events.length);
     });
     this.guard.observeRefusals((body) => this.refused('socket', body.reason ?? body.code));
     this.watchRedis(this.redis, 'commands');
@@ -120,8 +126,7 @@ export class MetricsService implements OnModuleInit {
     for (const event of events) {
       perType.set(event.type, (perType.get(event.type) ?? 0) + 1);
       if (live > 0) this.appendToEmit.observe(Math.max(0, now - event.ts) / 1000);
-      const tickAt = event.type === 'status_update' ? (event.data as { tick_at?: unknown }).tick_at : undefined;
-      if (typeof tickAt === 'number') this.tickDelay.observe(Math.max(0, event.ts - tickAt) / 1000);
+      if (event.type === 'status_update') this.tickDelay.observe(Math.max(0, event.ts - event.data.tick_at) / 1000);
     }
     const label = this.topicLabel(topic);
     for (const [type, count] of perType) this.tailedTotal.inc({ topic: label, type }, count);

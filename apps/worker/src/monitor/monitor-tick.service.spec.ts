@@ -67,7 +67,7 @@ describe('MonitorTickService', () => {
     const byType = Object.fromEntries(events.map((event) => [event.type, event]));
     expect(byType.statistics_update!.data).toEqual({ total_attempts: 6, successful: 4, failed: 2, success_rate: 66.67, active_instances: 2 });
     expect(byType.status_update!.data).toEqual({ monitoring_active: true, loop_count: 1, active_instances: 2, tick_at: T0, next_tick_at: T0 + TICK_MS });
-    expect((byType.instances_update!.data as { instances: unknown[] }).instances).toEqual((await store.snapshot(name))!.instances);
+    expect(events.flatMap((event) => (event.type === 'instances_update' ? [event.data.instances] : []))).toEqual([(await store.snapshot(name))!.instances]);
   });
 
   it('appends one tick once, however often and by however many workers it runs', async () => {
@@ -79,7 +79,7 @@ describe('MonitorTickService', () => {
     await workers[0]!.tick(T0);
     advance(TICK_MS);
     await workers[1]!.tick(T0 + TICK_MS);
-    const statuses = (await log(name)).filter((event) => event.type === 'status_update').map((event) => event.data as { loop_count: number; tick_at: number });
+    const statuses = (await log(name)).flatMap((event) => (event.type === 'status_update' ? [event.data] : []));
     expect(statuses).toEqual([expect.objectContaining({ loop_count: 1, tick_at: T0 }), expect.objectContaining({ loop_count: 2, tick_at: T0 + TICK_MS })]);
     expect((await log(name)).map((event) => event.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });

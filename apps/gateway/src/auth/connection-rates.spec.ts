@@ -1,0 +1,42 @@
+// The per-connection rate limit on a clock the test moves: a window's requests, the refusal's wait, the next window, forgetting.
+import { expect, it } from '@jest/globals';
+import { ConnectionRates } from './connection-rates.js';
+
+function limited(points: number, windowMs: number) {
+  const clock = { now: 1_000_000 };
+  const rates = new ConnectionRates(points, windowMs, () => clock.now);
+  return { clock, rates };
+}
+
+it('lets a connection make its points per window, then answers how long until the window ends', () => {
+  const { clock, rates } = limited(3, 1000);
+  expect([rates.consume('a'), rates.consume('a'), rates.consume('a')]).toEqual([0, 0, 0]);
+  clock.now += 400;
+  expect(rates.consume('a')).toBe(600);
+  // Another connection has its own window.
+  expect(rates.consume('b')).toBe(0);
+  rates.close();
+});
+
+it('serves the same connection again once its window is over, without anyone sleeping', () => {
+  const { clock, rates } = limited(2, 1000);
+  rates.consume('a');
+  rates.consume('a');
+  clock.now += 999;
+  expect(rates.consume('a')).toBe(1);
+  clock.now += 1;
+  expect(rates.consume('a')).toBe(0);
+  rates.close();
+});
+
+it('holds nothing for a closed connection, nor for one whose window is over', () => {
+  const { clock, rates } = limited(2, 1000);
+  rates.consume('closed');
+  rates.consume('idle');
+  rates.forget('closed');
+  expect(rates.size).toBe(1);
+  clock.now += 1000;
+  rates.sweep();
+  expect(rates.size).toBe(0);
+  rates.close();
+});
