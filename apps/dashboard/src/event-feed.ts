@@ -102,7 +102,7 @@ export function describe(event: PulseEvent): string {
       return `${formatCount(data.total_attempts)} attempts, ${formatPercent(data.success_rate)} successful`;
     }
     case 'instances_update':
-      return `${formatCount(event.data.instances.length)} instances`;
+      return `${formatCount(event.data.instances.length)} ${event.data.full === false ? 'changed' : 'instances'}`;
     default:
       return '';
   }

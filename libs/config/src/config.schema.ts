@@ -277,6 +277,19 @@ export const envSchema = z.object({
   PULSE_TICK_MAX_AGE_MS: wholeNumber('PULSE_TICK_MAX_AGE_MS', 1000, 31_536_000_000, 86_400_000),
   /** Worker: a monitor-tick job whose tickAt is further ahead than this fails (it would make later ticks skip). @default 60000 */
   PULSE_TICK_MAX_AHEAD_MS: wholeNumber('PULSE_TICK_MAX_AHEAD_MS', 0, 86_400_000, 60_000),
+  // ---- cardinality: what one publisher can make Pulse keep and tick ----
+  /** Most instances one topic holds: a heartbeat or attempt for a new one past it is refused (400), nothing of its batch appended. @default 10000 */
+  PULSE_MAX_INSTANCES_PER_TOPIC: wholeNumber('PULSE_MAX_INSTANCES_PER_TOPIC', 1, 1_000_000, 10_000),
+  /** Largest `meta` of one heartbeat, in bytes of JSON (the instance keeps the last one): past it, 400. @default 4096 */
+  PULSE_MAX_META_BYTES: wholeNumber('PULSE_MAX_META_BYTES', 2, 65_536, 4096),
+  /** Worker: every Nth tick's instances_update carries the whole table; the others only the instances changed since the previous one. 1: always whole. @default 60 */
+  PULSE_INSTANCES_FULL_EVERY: wholeNumber('PULSE_INSTANCES_FULL_EVERY', 1, 1_000_000, 60),
+  /** Most topics in all: an append that would create one more is refused (400). @default 10000 */
+  PULSE_MAX_TOPICS: wholeNumber('PULSE_MAX_TOPICS', 1, 10_000_000, 10_000),
+  /** Topics one token (its sub) may create per PULSE_TOPIC_QUOTA_WINDOW_S (auth on only); past it, 429. 0: no quota. @default 100 */
+  PULSE_TOPIC_QUOTA: wholeNumber('PULSE_TOPIC_QUOTA', 0, 10_000_000, 100),
+  /** The window of PULSE_TOPIC_QUOTA, in seconds. @default 3600 */
+  PULSE_TOPIC_QUOTA_WINDOW_S: wholeNumber('PULSE_TOPIC_QUOTA_WINDOW_S', 1, 31_536_000, 3600),
   /** Logger level. @default log */
   LOG_LEVEL: z
     .string()

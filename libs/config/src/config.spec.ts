@@ -55,7 +55,19 @@ describe('parseConfig', () => {
       PULSE_TICK_MAX_AGE_MS: 86_400_000,
       PULSE_TICK_MAX_AHEAD_MS: 60_000,
       PULSE_METRICS_PORT: null,
+      PULSE_MAX_INSTANCES_PER_TOPIC: 10_000,
+      PULSE_MAX_META_BYTES: 4096,
+      PULSE_INSTANCES_FULL_EVERY: 60,
+      PULSE_MAX_TOPICS: 10_000,
+      PULSE_TOPIC_QUOTA: 100,
+      PULSE_TOPIC_QUOTA_WINDOW_S: 3600,
     });
+  });
+
+  it('refuses cardinality limits out of range, naming each variable', () => {
+    expect(() => parseConfig({ PULSE_MAX_INSTANCES_PER_TOPIC: '0', PULSE_INSTANCES_FULL_EVERY: '0', PULSE_MAX_META_BYTES: 'lots' })).toThrow(/PULSE_MAX_INSTANCES_PER_TOPIC[\s\S]*PULSE_MAX_META_BYTES|PULSE_MAX_META_BYTES[\s\S]*PULSE_MAX_INSTANCES_PER_TOPIC/);
+    expect(() => parseConfig({ PULSE_INSTANCES_FULL_EVERY: '0' })).toThrow(/PULSE_INSTANCES_FULL_EVERY/);
+    expect(parseConfig({ PULSE_TOPIC_QUOTA: '0' }).PULSE_TOPIC_QUOTA).toBe(0);
   });
 
   it('treats empty and blank values as unset', () => {

@@ -6,8 +6,8 @@ export const ERROR_CODES = ['BAD_REQUEST', 'UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOU
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /**
- * Why an UNAUTHORIZED, FORBIDDEN or RATE_LIMITED answer was given, for clients that must tell the
- * cases apart (ask for a new token, give up on a topic, slow down). Stable strings, like the codes.
+ * Why an answer was refused, for clients that must tell the cases apart (ask for a new token,
+ * give up on a topic, slow down, stop adding instances). Stable strings, like the codes.
  */
 export const ERROR_REASONS = {
   /** UNAUTHORIZED: no token was sent. */
@@ -30,6 +30,12 @@ export const ERROR_REASONS = {
   TOO_MANY_CONNECTIONS: 'RATE_LIMITED',
   /** RATE_LIMITED: this socket already follows as many topics as allowed. */
   TOO_MANY_SUBSCRIPTIONS: 'RATE_LIMITED',
+  /** BAD_REQUEST: the batch would add an instance to a topic holding PULSE_MAX_INSTANCES_PER_TOPIC; nothing appended. */
+  INSTANCE_LIMIT: 'BAD_REQUEST',
+  /** BAD_REQUEST: the append would create a topic while PULSE_MAX_TOPICS exist; nothing appended. */
+  TOPIC_LIMIT: 'BAD_REQUEST',
+  /** RATE_LIMITED: this token already created PULSE_TOPIC_QUOTA topics in the window; nothing appended (`retryAfterMs`: when the window ends). */
+  TOPIC_QUOTA: 'RATE_LIMITED',
   /** BAD_REQUEST: the handshake's `auth.protocol` is not the protocol version the gateway speaks (`protocol` says which it does). */
   PROTOCOL_MISMATCH: 'BAD_REQUEST',
 } as const satisfies Record<string, ErrorCode>;

@@ -71,7 +71,19 @@ export const statusDataSchema = z.strictObject({
   next_tick_at: msSchema,
 });
 
-export const instancesDataSchema = z.strictObject({ instances: z.array(instanceStateSchema) });
+/**
+ * A tick's instance table: `full` (the whole table; entries written before this field existed,
+ * without it, were whole too) or only the instances changed since the previous instances_update,
+ * with the ids the tick removed. Fold it with foldInstancesUpdate; a snapshot is always whole.
+ */
+export const instancesDataSchema = z.strictObject({
+  instances: z.array(instanceStateSchema),
+  /** True: the whole table; false: the changes since the previous one. Absent (entries written before it existed): whole. */
+  full: z.boolean().optional(),
+  /** Ids removed since the previous instances_update (only when not full). */
+  removed: z.array(z.string()).optional(),
+});
+export type InstancesData = z.infer<typeof instancesDataSchema>;
 
 /** Data schema of every event type, by type name. */
 export const EVENT_DATA_SCHEMAS = {

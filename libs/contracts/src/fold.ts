@@ -1,5 +1,5 @@
 // The projection fold: how events make the state a dashboard shows. The Lua fold of libs/event-store must match it.
-import type { EventType, InstanceState, PulseEvent, Snapshot, Statistics } from './events.js';
+import type { EventType, InstanceState, InstancesData, PulseEvent, Snapshot, Statistics } from './events.js';
 
 /** The folded state of a topic: what a snapshot shows, without its position. */
 export interface ProjectionState {
@@ -78,7 +78,7 @@ export function foldEvent(state: ProjectionState, event: FoldableEvent): void {
       return;
     }
     default:
-      // statistics_update and instances_update restate the projection: nothing to fold.
+      // statistics_update and instances_update restate (part of) the projection: nothing to fold.
       return;
   }
 }
@@ -100,4 +100,15 @@ export function statisticsOf(state: ProjectionState): Statistics {
 /** Instances sorted by id, as a snapshot and an instances_update list them. */
 export function instancesOf(state: ProjectionState): InstanceState[] {
   return [...state.instances.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/**
+ * Folds an instances_update into a table kept from instances_update events alone (a client that
+ * does not fold the facts): a full one replaces the table, a partial one sets the instances it
+ * lists and deletes the ones it removed. Start from a snapshot or a full update.
+ */
+export function foldInstancesUpdate(instances: Map<string, InstanceState>, data: InstancesData): void {
+  if (data.full !== false) instances.clear();
+  for (const id of data.removed ?? []) instances.delete(id);
+  for (const inst of data.instances) instances.set(inst.id, inst);
 }

@@ -6,7 +6,7 @@
  * PROTOCOL_MISMATCH, and every gateway's first message on a connection is `hello` with its own.
  * It goes up with any change that a peer of the previous version would misread.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** What a client may send as the Socket.IO handshake's `auth` (a type, not an interface: it is Socket.IO's `Record<string, unknown>`). */
 export type HandshakeAuth = {

@@ -81,7 +81,15 @@ export class EventStoreModule {
           provide: EventStore,
           inject: [REDIS, PULSE_CONFIG],
           useFactory: (redis: RedisConnection, config: PulseConfig) =>
-            new EventStore(redis, { retention: config.PULSE_RETENTION, idempotencyWindowMs: config.PULSE_IDEMPOTENCY_WINDOW_MS, seriesRetentionMs: config.PULSE_SERIES_RETENTION }),
+            new EventStore(redis, {
+              retention: config.PULSE_RETENTION,
+              idempotencyWindowMs: config.PULSE_IDEMPOTENCY_WINDOW_MS,
+              seriesRetentionMs: config.PULSE_SERIES_RETENTION,
+              maxInstancesPerTopic: config.PULSE_MAX_INSTANCES_PER_TOPIC,
+              instancesFullEvery: config.PULSE_INSTANCES_FULL_EVERY,
+              maxTopics: config.PULSE_MAX_TOPICS,
+              topicQuota: { count: config.PULSE_TOPIC_QUOTA, windowMs: config.PULSE_TOPIC_QUOTA_WINDOW_S * 1000 },
+            }),
         },
       ],
       exports: [RedisConnections, REDIS, EventStore],

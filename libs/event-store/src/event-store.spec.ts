@@ -2,8 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { emptyState, foldEvent, instancesOf, statisticsOf, type PulseEvent } from '#pulse/contracts';
-import { EventStore, type NewEvent } from './event-store.js';
+import { emptyState, foldEvent, foldInstancesUpdate, instancesDataSchema, instancesOf, statisticsOf, type InstanceState, type PulseEvent } from '#pulse/contracts';
+import { EventStore, InstanceLimitError, TopicLimitError, TopicQuotaError, type NewEvent } from './event-store.js';
 
 import { KEY, topicKeys } from './keys.js';
 
@@ -82,9 +82,12 @@ describe('EventStore', () => {
   it('keeps the projections equal to the fold of the log at every seq, tick events included', async () => {
     const topic = uniqueTopic();
     let clock = Date.UTC(2026, 0, 1);
-    const store = new EventStore(redis, { retention: 100_000, idempotencyWindowMs: 60_000, now: () => clock });
+    const store = new EventStore(redis, { retention: 100_000, idempotencyWindowMs: 60_000, now: () => clock, instancesFullEvery: 3 });
     const random = prng(7);
     const expected = emptyState();
+    // The table a client keeps from instances_update alone (full every 3rd tick, changes between).
+    const table = new Map<string, InstanceState>();
+    const kinds = new Set<string>();
     let folded = 0;
     let tickAt = clock;
     for (let step = 0; step < 150; step++) {
@@ -93,7 +96,7 @@ describe('EventStore', () => {
       const roll = random();
       if (roll < 0.1) {
         tickAt += 5000;
-        await store.tick(topic, { tickAt, nextTickAt: tickAt + 5000, instanceTtlMs: 8000 });
+        await store.tick(topic, { tickAt, nextTickAt: tickAt + 5000, instanceTtlMs: 8000, instanceForgetMs: 20_000 });
       } else if (roll < 0.45) {
         await store.append(topic, [heartbeat(id, roll < 0.3 ? { status: 'working', nextActionAt: clock + 3000 } : { meta: { version: '1.2', canary: true } })]);
       } else {
@@ -105,7 +108,12 @@ describe('EventStore', () => {
       for (const event of log.filter((e) => e.seq > folded)) {
         foldEvent(expected, event);
         if (event.type === 'statistics_update') expect(event.data).toEqual(statisticsOf(expected));
-        if (event.type === 'instances_update') expect(event.data.instances).toEqual(instancesOf(expected));
+        if (event.type === 'instances_update') {
+          const data = instancesDataSchema.parse(event.data);
+          kinds.add(data.full ? 'full' : data.removed ? 'removed' : 'changes');
+          foldInstancesUpdate(table, data);
+          expect(instancesOf({ ...expected, instances: table })).toEqual(instancesOf(expected));
+        }
         folded = event.seq;
       }
       expect(snapshot.seq).toBe(log.at(-1)!.seq);
@@ -113,7 +121,80 @@ describe('EventStore', () => {
       expect(snapshot.instances).toEqual(instancesOf(expected));
       expect(snapshot.status).toEqual(expected.status);
     }
+    expect(kinds).toEqual(new Set(['full', 'changes', 'removed']));
     expect((await store.rebuild(topic))!.drift).toEqual([]);
+  });
+
+  it('lists only the instances changed since the previous tick, and the whole table every Nth tick, on demand and after a rebuild is applied', async () => {
+    const topic = uniqueTopic();
+    let clock = Date.UTC(2026, 0, 1);
+    const store = new EventStore(redis, { retention: 100_000, idempotencyWindowMs: 60_000, now: () => clock, instancesFullEvery: 4 });
+    let tickAt = 0;
+    const tick = async (fullInstances = false) => {
+      clock += 1000;
+      const { seqs } = await store.tick(topic, { tickAt: ++tickAt, nextTickAt: tickAt + 1, instanceTtlMs: 60_000, fullInstances });
+      const update = (await store.readAfter(topic, seqs.at(-1)! - 1, 1))!.events[0]!;
+      const data = instancesDataSchema.parse(update.data);
+      return { full: data.full, ids: data.instances.map((instance) => instance.id) };
+    };
+    await store.append(topic, ['a', 'b', 'c'].map((id) => heartbeat(id)));
+    expect(await tick()).toEqual({ full: true, ids: ['a', 'b', 'c'] }); // the first: no previous one
+    await store.append(topic, [attempt('c', 'success'), heartbeat('a')]);
+    expect(await tick()).toEqual({ full: false, ids: ['a', 'c'] });
+    expect(await tick()).toEqual({ full: false, ids: [] });
+    expect(await tick()).toEqual({ full: true, ids: ['a', 'b', 'c'] }); // loop 4
+    expect(await tick(true)).toEqual({ full: true, ids: ['a', 'b', 'c'] });
+    await store.append(topic, [heartbeat('d')]);
+    const rebuilt = (await store.rebuild(topic))!;
+    expect(await store.applyRebuild(topic, rebuilt)).toBe(true);
+    expect(await tick()).toEqual({ full: true, ids: ['a', 'b', 'c', 'd'] }); // the projection was replaced
+    expect(await tick()).toEqual({ full: false, ids: [] });
+  });
+
+  it('refuses a batch that would add an instance past maxInstancesPerTopic, appending none of it', async () => {
+    const topic = uniqueTopic();
+    const store = new EventStore(redis, { retention: 1000, idempotencyWindowMs: 60_000, maxInstancesPerTopic: 3 });
+    await store.append(topic, [heartbeat('a'), heartbeat('b')]);
+    const refused = await store.append(topic, [attempt('a', 'success'), heartbeat('c'), attempt('c', 'failure'), heartbeat('d')]).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(InstanceLimitError);
+    expect(refused).toMatchObject({ limit: 3, held: 2, index: 3, instanceId: 'd' });
+    expect((await store.head(topic))!.head).toBe(2);
+    expect((await store.snapshot(topic))!.statistics.total_attempts).toBe(0);
+    // Known instances still report, and a new one fits while there is room.
+    expect((await store.append(topic, [attempt('a', 'success'), heartbeat('c')])).seqs).toEqual([3, 4]);
+    await expect(store.append(topic, [heartbeat('e')])).rejects.toThrow(/holds 3 of at most 3 instances/);
+    expect((await store.snapshot(topic))!.instances.map((instance) => instance.id)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('creates topics within maxTopics and each creator\'s topic quota, and lets existing topics take appends past them', async () => {
+    const prefix = uniqueTopic();
+    // A database of its own: the topic registry of database 0 is shared by every spec running now.
+    const db = () => {
+      const connection = new Redis(url, { maxRetriesPerRequest: 1, db: 9 });
+      connections.push(connection);
+      return connection;
+    };
+    await db().flushdb();
+    const store = new EventStore(db(), { retention: 100, idempotencyWindowMs: 60_000, maxTopics: 3, topicQuota: { count: 2, windowMs: 60_000 } });
+    await store.append(`${prefix}-1`, [heartbeat('x')], { creator: 'alice' });
+    await store.append(`${prefix}-2`, [heartbeat('x')], { creator: 'alice' });
+    const overQuota = await store.append(`${prefix}-3`, [heartbeat('x')], { creator: 'alice' }).catch((error: unknown) => error);
+    expect(overQuota).toBeInstanceOf(TopicQuotaError);
+    expect((overQuota as TopicQuotaError).retryAfterMs).toBeGreaterThan(0);
+    expect(await store.head(`${prefix}-3`)).toBeNull();
+    await store.append(`${prefix}-3`, [heartbeat('x')], { creator: 'bob' });
+    const overCap = await store.append(`${prefix}-4`, [heartbeat('x')], { creator: 'bob' }).catch((error: unknown) => error);
+    expect(overCap).toBeInstanceOf(TopicLimitError);
+    expect(await store.head(`${prefix}-4`)).toBeNull();
+    // A topic that exists takes appends from anyone, quota or cap reached.
+    expect((await store.append(`${prefix}-1`, [heartbeat('y')], { creator: 'alice' })).seqs).toEqual([2]);
+    // Another process (no memory of these topics) finds them in the registry.
+    const other = new EventStore(db(), { retention: 100, idempotencyWindowMs: 60_000, maxTopics: 3, topicQuota: { count: 2, windowMs: 60_000 } });
+    expect((await other.append(`${prefix}-3`, [heartbeat('y')], { creator: 'bob' })).seqs).toEqual([2]);
+    // bob's creation refused by the cap gave his quota point back: with a higher cap he creates one more.
+    const roomier = new EventStore(db(), { retention: 100, idempotencyWindowMs: 60_000, maxTopics: 4, topicQuota: { count: 2, windowMs: 60_000 } });
+    expect((await roomier.append(`${prefix}-4`, [heartbeat('x')], { creator: 'bob' })).seqs).toEqual([1]);
+    await expect(roomier.append(`${prefix}-5`, [heartbeat('x')], { creator: 'carol' })).rejects.toThrow(TopicLimitError);
   });
 
   it('answers a repeated idempotency key with its first seq and appends it once, until the window passes', async () => {

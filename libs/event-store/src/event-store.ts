@@ -15,8 +15,8 @@ import {
   type Snapshot,
 } from '#pulse/contracts';
 import { History, type HistoryRebuild, type ScriptRunner } from './history.js';
-import { bellChannel, historyPrefix, KEY, TOPICS_KEY, topicKeys } from './keys.js';
-import { APPEND_LUA, REPLACE_LUA, ROTATE_LUA, TICK_LUA } from './scripts.js';
+import { bellChannel, historyPrefix, KEY, TOPICS_KEY, topicKeys, topicQuotaKey } from './keys.js';
+import { ADMIT_TOPIC_LUA, APPEND_LUA, REPLACE_LUA, ROTATE_LUA, TAKE_QUOTA_LUA, TICK_LUA } from './scripts.js';
 
 /** One event to append. `data` must already be valid for its type. */
 export interface NewEvent {
@@ -41,6 +41,8 @@ export interface TickInput {
   instanceTtlMs: number;
   /** An offline instance last seen longer ago than this is removed (instance.removed). 0: never. @default 0 */
   instanceForgetMs?: number;
+  /** Make this tick's instances_update whole (the table, not the changes since the previous one). @default false */
+  fullInstances?: boolean;
 }
 
 export interface TickResult {
@@ -79,11 +81,60 @@ export interface EventStoreOptions {
    * Keep it below the connection's command timeout. 0 for none. @default 4000
    */
   appendDeadlineMs?: number;
+  /** Most instances one topic may hold: an append that would create one more fails with InstanceLimitError, appending nothing. 0: none. @default 0 */
+  maxInstancesPerTopic?: number;
+  /** Most topics (the registry's size): an append that would create one more fails with TopicLimitError. 0: none. @default 0 */
+  maxTopics?: number;
+  /** Topics one creator (AppendOptions.creator) may create per window: past it, TopicQuotaError. 0: none. @default none */
+  topicQuota?: { count: number; windowMs: number };
+  /** Every Nth tick's instances_update carries the whole table, the others the instances changed since the previous one. 1: always whole. @default 60 */
+  instancesFullEvery?: number;
   /**
    * This process's real time (ms), for append deadlines. @default performance.timeOrigin + performance.now()
    * (not Date.now, which test clocks fake)
    */
   wallClock?: () => number;
+}
+
+/** An append that would create an instance past EventStoreOptions.maxInstancesPerTopic: nothing of its batch was appended. */
+export class InstanceLimitError extends Error {
+  constructor(
+    readonly topic: string,
+    /** The limit. */
+    readonly limit: number,
+    /** Instances the topic holds. */
+    readonly held: number,
+    /** The batch's first event (from 0) that would have created one past the limit. */
+    readonly index: number,
+    readonly instanceId: string,
+  ) {
+    super(`topic ${topic} holds ${held} of at most ${limit} instances: event ${index} would add instance ${instanceId} past the limit; nothing appended`);
+    this.name = 'InstanceLimitError';
+  }
+}
+
+/** An append that would create a topic while the registry holds EventStoreOptions.maxTopics: nothing appended. */
+export class TopicLimitError extends Error {
+  constructor(
+    readonly topic: string,
+    readonly limit: number,
+  ) {
+    super(`there are ${limit} topics, the most allowed: topic ${topic} was not created; nothing appended`);
+    this.name = 'TopicLimitError';
+  }
+}
+
+/** An append that would create a topic past its creator's EventStoreOptions.topicQuota: nothing appended. */
+export class TopicQuotaError extends Error {
+  constructor(
+    readonly topic: string,
+    readonly quota: { count: number; windowMs: number },
+    /** When the creator's window ends. */
+    readonly retryAfterMs: number,
+  ) {
+    super(`this creator already created ${quota.count} topics in ${quota.windowMs} ms, the most allowed: topic ${topic} was not created; nothing appended`);
+    this.name = 'TopicQuotaError';
+  }
 }
 
 /** How often the offset between Redis's clock and this process's is measured again. */
@@ -144,6 +195,12 @@ function stateFromHashes(stats: Record<string, string>, instances: Record<string
 /** Series retention when none is configured: PULSE_SERIES_RETENTION's default, 1m:48h,1h:90d,1d:730d. */
 export const DEFAULT_SERIES_RETENTION_MS: Record<SeriesStep, number> = { '1m': 48 * 3_600_000, '1h': 90 * 86_400_000, '1d': 730 * 86_400_000 };
 
+/** Options of one append. */
+export interface AppendOptions {
+  /** Who asks (a token's sub): a topic it creates counts against its EventStoreOptions.topicQuota. @default none: no quota */
+  creator?: string;
+}
+
 export class EventStore {
   /** Series, instance hours and uptime: the history projections of the log. */
   readonly history: History;
@@ -151,6 +208,10 @@ export class EventStore {
   private readonly tickScript: ScriptRunner;
   private readonly replaceScript: ScriptRunner;
   private readonly rotateScript: ScriptRunner;
+  private readonly admitTopicScript: ScriptRunner;
+  private readonly takeQuotaScript: ScriptRunner;
+  /** Topics this process saw registered: their appends skip the topic cap and quota. */
+  private readonly admitted = new Set<string>();
   private readonly now: () => number;
   /** When this process last registered each topic in the registry. */
   private readonly registered = new Map<string, number>();
@@ -173,6 +234,8 @@ export class EventStore {
     this.tickScript = this.script('pulseTick', TICK_LUA);
     this.replaceScript = this.script('pulseReplace', REPLACE_LUA);
     this.rotateScript = this.script('pulseRotate', ROTATE_LUA);
+    this.admitTopicScript = this.script('pulseAdmitTopic', ADMIT_TOPIC_LUA, 1);
+    this.takeQuotaScript = this.script('pulseTakeQuota', TAKE_QUOTA_LUA, 1);
     this.history = new History(redis, (name, lua) => this.script(name, lua), this.retention, this.now);
   }
 
@@ -180,8 +243,8 @@ export class EventStore {
     return this.options.seriesRetentionMs ?? DEFAULT_SERIES_RETENTION_MS;
   }
 
-  private script(name: string, lua: string): ScriptRunner {
-    if (!(name in this.redis)) this.redis.defineCommand(name, { lua, numberOfKeys: topicKeys('').length });
+  private script(name: string, lua: string, numberOfKeys = topicKeys('').length): ScriptRunner {
+    if (!(name in this.redis)) this.redis.defineCommand(name, { lua, numberOfKeys });
     const command = (this.redis as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>)[name]!;
     return (keys, args) => command.call(this.redis, ...keys, ...args);
   }
@@ -193,20 +256,52 @@ export class EventStore {
   }
 
   /** Appends events in one atomic call: contiguous seqs, projections and trimming together. */
-  async append(topic: string, events: NewEvent[]): Promise<AppendResult> {
+  async append(topic: string, events: NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
     if (events.length === 0) throw new Error('append needs at least one event');
+    await this.admit(topic, options.creator);
     const deadlineMs = this.options.appendDeadlineMs ?? 4000;
     if (deadlineMs > 0) {
       // The first append waits for the clocks' offset; later ones refresh it in the background.
       if (this.clockMeasuredAt === -Infinity) await this.measureClock();
       else if (this.wallClock() - this.clockMeasuredAt > CLOCK_CHECK_MS) void this.measureClock();
     }
-    const args = [...this.baseArgs(topic), deadlineMs > 0 ? Math.floor(this.wallClock() + this.clockOffsetMs) + deadlineMs : 0];
+    const maxInstances = this.options.maxInstancesPerTopic ?? 0;
+    const args = [...this.baseArgs(topic), deadlineMs > 0 ? Math.floor(this.wallClock() + this.clockOffsetMs) + deadlineMs : 0, maxInstances];
     for (const event of events) args.push(event.type, JSON.stringify(event.data), event.idempotencyKey ?? '', event.source ?? '');
     // The registry is best effort: the append stands (and is answered) even if registering fails.
-    const [answer] = await Promise.all([this.appendScript(topicKeys(topic), args), this.register(topic).catch(() => this.registered.delete(topic))]);
+    const [answer] = await Promise.all([
+      this.appendScript(topicKeys(topic), args).catch((error: unknown) => {
+        const refused = /^INSTANCE_LIMIT (\d+) (\d+) (\S+)/.exec((error as Error)?.message ?? '');
+        throw refused ? new InstanceLimitError(topic, maxInstances, Number(refused[1]), Number(refused[2]), refused[3]!) : error;
+      }),
+      this.register(topic).catch(() => this.registered.delete(topic)),
+    ]);
     const [epoch, ...seqs] = answer as (string | number)[];
     return { epoch: String(epoch), seqs: seqs.map(Number) };
+  }
+
+  /**
+   * Lets an append create `topic` only within the topic cap and its creator's quota. A topic
+   * already in the registry passes (and is remembered, so that its later appends cost no call);
+   * a new one takes a point of the creator's quota, then a place in the registry (given back
+   * when the registry is full). The count is the registry's size (TOPICS_KEY).
+   */
+  private async admit(topic: string, creator: string | undefined): Promise<void> {
+    const maxTopics = this.options.maxTopics ?? 0;
+    const quota = creator !== undefined && (this.options.topicQuota?.count ?? 0) > 0 ? this.options.topicQuota! : null;
+    if (this.admitted.has(topic) || (maxTopics === 0 && quota === null)) return;
+    if ((await this.redis.zscore(TOPICS_KEY, topic)) === null) {
+      if (quota) {
+        const waitMs = Number(await this.takeQuotaScript([topicQuotaKey(creator!)], [quota.count, quota.windowMs, '1']));
+        if (waitMs > 0) throw new TopicQuotaError(topic, quota, waitMs);
+      }
+      if (maxTopics > 0 && Number(await this.admitTopicScript([TOPICS_KEY], [topic, this.now(), maxTopics])) === 0) {
+        if (quota) await this.takeQuotaScript([topicQuotaKey(creator!)], [quota.count, quota.windowMs, '-1']);
+        throw new TopicLimitError(topic, maxTopics);
+      }
+    }
+    if (this.admitted.size > 100_000) this.admitted.clear();
+    this.admitted.add(topic);
   }
 
   /** Measures Redis's clock against this process's with TIME (to within half a round trip); on failure, keeps the last offset. */
@@ -237,7 +332,8 @@ export class EventStore {
 
   /** Runs one monitor tick on `topic` (see TICK_LUA): offline marking, then the three tick events. */
   async tick(topic: string, input: TickInput): Promise<TickResult> {
-    const [, ...seqs] = (await this.tickScript(topicKeys(topic), [...this.baseArgs(topic), input.tickAt, input.nextTickAt, input.instanceTtlMs, input.instanceForgetMs ?? 0])) as (string | number)[];
+    const full = [this.options.instancesFullEvery ?? 60, input.fullInstances ? '1' : ''];
+    const [, ...seqs] = (await this.tickScript(topicKeys(topic), [...this.baseArgs(topic), input.tickAt, input.nextTickAt, input.instanceTtlMs, input.instanceForgetMs ?? 0, ...full])) as (string | number)[];
     return { appended: seqs.length > 0, seqs: seqs.map(Number) };
   }
 

@@ -10,15 +10,16 @@ export function topicKeys(topic: string): string[] {
     `${tag}:idemx`, // 4 zset: idempotency key -> expiry ms
     `${tag}:stats`, // 5 hash: total_attempts, successful, failed
     `${tag}:instances`, // 6 hash: instance id -> InstanceState JSON
-    `${tag}:status`, // 7 hash: loop_count, tick_at, next_tick_at
+    `${tag}:status`, // 7 hash: loop_count, tick_at, next_tick_at, iu (set once an instances_update was appended)
     `${tag}:base:stats`, // 8..10: the same projections folded over trimmed events only
     `${tag}:base:instances`,
     `${tag}:base:status`,
     `${tag}:avail`, // 11 hash: <instance id>:f -> first seen ms, <instance id>:o -> offline since ms
+    `${tag}:changed`, // 12 set: ids of the instances the live fold changed since the last instances_update
   ];
 }
 
-export const KEY = { log: 0, meta: 1, idem: 2, idemx: 3, stats: 4, instances: 5, status: 6, baseStats: 7, baseInstances: 8, baseStatus: 9, avail: 10 } as const;
+export const KEY = { log: 0, meta: 1, idem: 2, idemx: 3, stats: 4, instances: 5, status: 6, baseStats: 7, baseInstances: 8, baseStatus: 9, avail: 10, changed: 11 } as const;
 
 /**
  * Prefix of a topic's history keys, which the scripts complete (in the topic's slot):
@@ -53,7 +54,11 @@ export function topicOfBell(channel: string): string {
   return channel.slice('pulse:{'.length, -'}:bell'.length);
 }
 
-/** Registry of topics that took ingest: topic -> last ingest ms. Outside any topic's slot on purpose. */
+/**
+ * Registry of topics that took ingest: topic -> last ingest ms. Outside any topic's slot on
+ * purpose. Never pruned (a topic's keys stay too), so its size is the topic count the topic cap
+ * (EventStoreOptions.maxTopics) holds against.
+ */
 export const TOPICS_KEY = 'pulse:topics';
 
 /** The topic a log key belongs to (XREAD answers name keys). */
@@ -72,6 +77,11 @@ export const RATE_LIMIT_PREFIX = 'pulse:rl';
 /** A token's key under RATE_LIMIT_PREFIX. */
 export function tokenLimitKey(sub: string): string {
   return tokenTag(sub);
+}
+
+/** Counter of the topics a token created in the current quota window (expires with the window). */
+export function topicQuotaKey(sub: string): string {
+  return `pulse:tq:${tokenTag(sub)}`;
 }
 
 /** Zset of a token's open sockets across gateways: socket id -> last refresh ms. */

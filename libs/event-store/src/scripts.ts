@@ -2,7 +2,7 @@
 // The fold here must match libs/contracts/src/fold.ts; event-store.spec.ts proves they agree at every seq.
 
 const COMMON = `
-local log, meta, idem, idemx, avail = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[11]
+local log, meta, idem, idemx, avail, changed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[11], KEYS[12]
 local LIVE = { KEYS[5], KEYS[6], KEYS[7] }
 local BASE = { KEYS[8], KEYS[9], KEYS[10] }
 local epoch_candidate, now, retention, idem_window, bell = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
@@ -32,6 +32,7 @@ local function fold(p, etype, d, ts)
     inst.next_action_at = d.nextActionAt or cjson.null
     if d.meta ~= nil then inst.meta = d.meta end
     redis.call('HSET', p[2], d.instanceId, cjson.encode(inst))
+    if p == LIVE then redis.call('SADD', changed, d.instanceId) end
     return before, inst.status, created
   elseif etype == 'attempt.recorded' then
     local inst, created = get_instance(p, d.instanceId)
@@ -48,6 +49,7 @@ local function fold(p, etype, d, ts)
     inst.last_seen = ts
     if inst.status == 'offline' then inst.status = 'online' end
     redis.call('HSET', p[2], d.instanceId, cjson.encode(inst))
+    if p == LIVE then redis.call('SADD', changed, d.instanceId) end
     return before, inst.status, created
   elseif etype == 'instance.offline' then
     local raw = redis.call('HGET', p[2], d.instanceId)
@@ -56,6 +58,7 @@ local function fold(p, etype, d, ts)
       local before = inst.status
       inst.status = 'offline'
       redis.call('HSET', p[2], d.instanceId, cjson.encode(inst))
+      if p == LIVE then redis.call('SADD', changed, d.instanceId) end
       return before, 'offline', false
     end
   elseif etype == 'instance.removed' then
@@ -67,7 +70,7 @@ local function fold(p, etype, d, ts)
   elseif etype == 'status_update' then
     redis.call('HSET', p[3], 'loop_count', d.loop_count, 'tick_at', d.tick_at, 'next_tick_at', d.next_tick_at)
   end
-  -- statistics_update and instances_update restate the projection: nothing to fold.
+  -- statistics_update and instances_update restate (part of) the projection: nothing to fold.
 end
 
 -- ---- history: series buckets and instance hours (libs/contracts/src/series.ts folds the same) ----
@@ -260,11 +263,13 @@ end
 /**
  * APPEND: KEYS = topicKeys(topic); ARGV = epoch candidate, now, retention, idempotency window ms,
  * bell channel ('' for none), history key prefix, retention ms of 1m, 1h and 1d buckets (ARGV 1-9,
- * shared with TICK), deadline (ms since 1970, 0 for none), then per event: type, data JSON,
- * idempotency key ('' for none), source ('' for none).
- * Returns { epoch, seq per event } (a duplicate answers the seq it got the first time), or the
- * error LATE, having appended nothing, when Redis runs it after the deadline: its caller has
- * timed out and answered "not appended" by then (Redis was stalled with the call in its buffer).
+ * shared with TICK), deadline (ms since 1970, 0 for none), most instances the topic may hold (0:
+ * no limit), then per event: type, data JSON, idempotency key ('' for none), source ('' for none).
+ * Returns { epoch, seq per event } (a duplicate answers the seq it got the first time), or, having
+ * appended nothing, the error LATE when Redis runs it after the deadline (its caller has timed out
+ * and answered "not appended" by then: Redis was stalled with the call in its buffer), or
+ * INSTANCE_LIMIT <held> <index> <instance id> when event <index> (from 0) would create an instance
+ * past the limit: the topic holds <held> and the batch's earlier events take the rest.
  */
 export const APPEND_LUA = `${COMMON}
 local deadline = tonumber(ARGV[10])
@@ -273,16 +278,37 @@ if deadline > 0 then
   local ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
   if ms > deadline then return redis.error_reply('LATE the append reached Redis ' .. (ms - deadline) .. ' ms after its deadline; nothing appended') end
 end
+local FIRST = 12
+-- Data decoded here, by ARGV index, so that append() need not decode it again.
+local decoded = {}
+local max_instances = tonumber(ARGV[11])
+if max_instances > 0 then
+  -- Before anything is written: a batch that would pass the limit appends nothing.
+  local held, fresh, adding = nil, {}, 0
+  for i = FIRST, #ARGV, 4 do
+    if ARGV[i] == 'instance.heartbeat' or ARGV[i] == 'attempt.recorded' then
+      local d = cjson.decode(ARGV[i + 1])
+      decoded[i] = d
+      local id = d.instanceId
+      if not fresh[id] and redis.call('HEXISTS', LIVE[2], id) == 0 then
+        held = held or redis.call('HLEN', LIVE[2])
+        fresh[id] = true
+        adding = adding + 1
+        if held + adding > max_instances then return redis.error_reply('INSTANCE_LIMIT ' .. held .. ' ' .. (i - FIRST) / 4 .. ' ' .. id) end
+      end
+    end
+  end
+end
 ensure_epoch()
 history_begin()
 -- Forget expired keys: at least as many as this call can add, so the index cannot outgrow its window.
-local expired = redis.call('ZRANGEBYSCORE', idemx, '-inf', now, 'LIMIT', 0, 100 + (#ARGV - 10) / 4)
+local expired = redis.call('ZRANGEBYSCORE', idemx, '-inf', now, 'LIMIT', 0, 100 + (#ARGV - FIRST + 1) / 4)
 if #expired > 0 then
   redis.call('HDEL', idem, unpack(expired))
   redis.call('ZREM', idemx, unpack(expired))
 end
 local result = { epoch }
-for i = 11, #ARGV, 4 do
+for i = FIRST, #ARGV, 4 do
   local key = ARGV[i + 2]
   local prior = false
   if key ~= '' then
@@ -292,7 +318,7 @@ for i = 11, #ARGV, 4 do
   if prior then
     result[#result + 1] = tonumber(prior)
   else
-    local seq = append(ARGV[i], ARGV[i + 1], nil, ARGV[i + 3])
+    local seq = append(ARGV[i], ARGV[i + 1], decoded[i], ARGV[i + 3])
     if key ~= '' then
       redis.call('HSET', idem, key, seq)
       redis.call('ZADD', idemx, now + idem_window, key)
@@ -308,11 +334,16 @@ return result
 
 /**
  * TICK: KEYS = topicKeys(topic); ARGV = the nine of APPEND, tick_at (the scheduled time),
- * next_tick_at, instance TTL ms, instance forget ms (0: never).
+ * next_tick_at, instance TTL ms, instance forget ms (0: never), full-table period N (every Nth
+ * loop's instances_update is whole; 1: all are), '1' to make this one whole.
  * Appends instance.offline for each instance whose last heartbeat is older than the TTL,
  * instance.removed for each offline one last seen longer than the forget time ago, writes the
  * gauges into the history, then appends status_update, statistics_update and instances_update, all computed from the projection here,
- * so they equal the fold at their seq. A tick at or before the last appended tick_at is skipped:
+ * so they equal the fold at their seq. instances_update is { instances, full: true } (the whole
+ * table), or { instances, full: false, removed? }: the instances changed since the previous
+ * instances_update (the live fold marks them in KEYS[12]) and the ids this tick removed. It is
+ * whole when no previous one is known to this projection (first tick; a rebuild's REPLACE
+ * deletes the status hash and with it the marker 'iu'). A tick at or before the last appended tick_at is skipped:
  * a retried, stalled or duplicated tick appends nothing, and loop_count stays contiguous.
  * Returns { epoch, seqs... } or { '' } for a topic with no log, { epoch } when skipped.
  */
@@ -328,14 +359,15 @@ local raw = redis.call('HGETALL', LIVE[2])
 local ids = {}
 for i = 1, #raw, 2 do ids[#ids + 1] = raw[i] end
 -- Byte order, as JavaScript sorts ASCII ids (Lua's < follows the server's locale).
-table.sort(ids, function(a, b)
+local function byte_order(a, b)
   for i = 1, math.min(#a, #b) do
     local x, y = a:byte(i), b:byte(i)
     if x ~= y then return x < y end
   end
   return #a < #b
-end)
-local kept = {}
+end
+table.sort(ids, byte_order)
+local removed, kept, active = {}, {}, 0
 for _, id in ipairs(ids) do
   local inst = cjson.decode(redis.call('HGET', LIVE[2], id))
   if inst.status ~= 'offline' and now - inst.last_seen > ttl then
@@ -346,31 +378,41 @@ for _, id in ipairs(ids) do
   if forget > 0 and inst.status == 'offline' and now - inst.last_seen > forget then
     local d = { instanceId = id, last_seen = inst.last_seen }
     result[#result + 1] = append('instance.removed', cjson.encode(d), d, '')
+    removed[#removed + 1] = id
   else
     kept[#kept + 1] = id
+    if inst.status ~= 'offline' then active = active + 1 end
   end
 end
 ids = kept
 
-local active, parts = 0, {}
-for i, id in ipairs(ids) do
-  local json = redis.call('HGET', LIVE[2], id)
-  parts[i] = json
-  if cjson.decode(json).status ~= 'offline' then active = active + 1 end
+local loops = tonumber(redis.call('HGET', LIVE[3], 'loop_count') or '0') + 1
+local full_every = tonumber(ARGV[14])
+local full = ARGV[15] == '1' or loops % full_every == 0 or not redis.call('HGET', LIVE[3], 'iu')
+-- The instances' JSON as the fold wrote it: all of them, or those changed (and still there).
+local parts = {}
+local listed = ids
+if not full then
+  listed = redis.call('SMEMBERS', changed)
+  table.sort(listed, byte_order)
 end
+for _, id in ipairs(listed) do parts[#parts + 1] = redis.call('HGET', LIVE[2], id) or nil end
 local total = tonumber(redis.call('HGET', LIVE[1], 'total_attempts') or '0')
 local ok = tonumber(redis.call('HGET', LIVE[1], 'successful') or '0')
 local failed = tonumber(redis.call('HGET', LIVE[1], 'failed') or '0')
 local rate = 0
 if total > 0 then rate = math.floor(ok * 10000 / total + 0.5) / 100 end
-local loops = tonumber(redis.call('HGET', LIVE[3], 'loop_count') or '0') + 1
 gauges(active, #ids)
 
 local status = { monitoring_active = true, loop_count = loops, active_instances = active, tick_at = tick_at, next_tick_at = next_tick_at }
 result[#result + 1] = append('status_update', cjson.encode(status), status, 'monitor-tick')
 local stats = { total_attempts = total, successful = ok, failed = failed, success_rate = rate, active_instances = active }
 result[#result + 1] = append('statistics_update', cjson.encode(stats), stats, 'monitor-tick')
-result[#result + 1] = append('instances_update', '{"instances":[' .. table.concat(parts, ',') .. ']}', {}, 'monitor-tick')
+local update = '{"instances":[' .. table.concat(parts, ',') .. '],"full":' .. tostring(full)
+if not full and #removed > 0 then update = update .. ',"removed":' .. cjson.encode(removed) end
+result[#result + 1] = append('instances_update', update .. '}', {}, 'monitor-tick')
+redis.call('DEL', changed)
+redis.call('HSET', LIVE[3], 'iu', 1)
 trim()
 ring()
 return result
@@ -451,4 +493,32 @@ end
 -- The largest duration of the minute being written, as the append keeps it (meta hdm).
 if hm ~= '' then redis.call('HSET', meta, 'hdm', redis.call('HGET', ARGV[3] .. '1m:' .. hm, 'dm') or 0) end
 return 1
+`;
+
+/**
+ * ADMIT_TOPIC: KEYS = TOPICS_KEY; ARGV = topic, now, most topics. Registers a topic that is not
+ * registered yet unless the registry already holds the most topics. Returns 1 when the topic is
+ * registered (already or now), 0 when it is refused.
+ */
+export const ADMIT_TOPIC_LUA = `
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 1 end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+return 1
+`;
+
+/**
+ * TAKE_QUOTA: KEYS = a token's quota counter; ARGV = most per window, window ms, '1' to take one
+ * or '-1' to give one back. Returns 0 when taken (or given back), else the ms until the window
+ * ends (the counter is left as it was).
+ */
+export const TAKE_QUOTA_LUA = `
+if ARGV[3] == '-1' then
+  if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
+  return 0
+end
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n >= tonumber(ARGV[1]) then return math.max(1, redis.call('PTTL', KEYS[1])) end
+if redis.call('INCR', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
 `;

@@ -3,9 +3,9 @@ import { Body, Controller, Get, HttpCode, Inject, Logger, Param, Post, Query, Re
 import type { Response } from 'express';
 import { topicAllowed } from '#pulse/auth';
 import { z } from 'zod';
-import { emptySnapshot, ingestBodySchema, MAX_REPLAY_LIMIT, topicSchema, type PulseEvent, type Snapshot } from '#pulse/contracts';
+import { emptySnapshot, ingestBodySchema, MAX_REPLAY_LIMIT, refusal, topicSchema, type IngestBody, type PulseEvent, type Snapshot } from '#pulse/contracts';
 import { authEnabled, PULSE_CONFIG, type PulseConfig } from '#pulse/config';
-import { EventStore } from '#pulse/event-store';
+import { EventStore, InstanceLimitError, TopicLimitError, TopicQuotaError } from '#pulse/event-store';
 import { Access } from '../auth/access.decorator.js';
 import type { AuthedRequest } from '../auth/http-auth.guard.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -34,11 +34,28 @@ const unavailable = (topic: string, error: unknown) => {
   return PulseHttpError.of(503, 'UNAVAILABLE', `the log of ${topic} cannot be reached now; retry shortly (events with an idempotencyKey are appended at most once)`);
 };
 
+/** The answer to an append refused by a cardinality limit (nothing appended), or null for any other failure. */
+function cardinalityRefusal(error: unknown): PulseHttpError | null {
+  if (error instanceof InstanceLimitError) {
+    const message = `topic ${error.topic} holds ${error.held} instances and PULSE_MAX_INSTANCES_PER_TOPIC is ${error.limit}: instance ${error.instanceId} would be one more; nothing appended`;
+    return new PulseHttpError(400, { ...refusal('INSTANCE_LIMIT', `events.${error.index}.data.instanceId: ${message}`), issues: [{ path: `events.${error.index}.data.instanceId`, message }] });
+  }
+  if (error instanceof TopicLimitError) {
+    return new PulseHttpError(400, refusal('TOPIC_LIMIT', `topic: ${error.topic} would be a new topic, and PULSE_MAX_TOPICS (${error.limit}) exist already; nothing appended`));
+  }
+  if (error instanceof TopicQuotaError) {
+    const message = `topic: ${error.topic} would be a new topic, and this token created PULSE_TOPIC_QUOTA (${error.quota.count}) topics in this window of PULSE_TOPIC_QUOTA_WINDOW_S (${error.quota.windowMs / 1000} s); nothing appended`;
+    return new PulseHttpError(429, refusal('TOPIC_QUOTA', message, error.retryAfterMs));
+  }
+  return null;
+}
+
 @Controller('api/v1/topics')
 export class TopicsController {
   private readonly topicsQuerySchema: z.ZodType<{ cursor?: string; limit: number }>;
   /** Idempotency keys are the token's (its sub), or with auth off the request's source's. */
   private readonly keysByToken: boolean;
+  private readonly maxMetaBytes: number;
 
   constructor(
     @Inject(EventStore) private readonly store: EventStore,
@@ -51,6 +68,18 @@ export class TopicsController {
       limit: wholeNumber(1, max, 'PULSE_TOPICS_PAGE_MAX').default(Math.min(TOPICS_PAGE_DEFAULT, max)),
     });
     this.keysByToken = authEnabled(config);
+    this.maxMetaBytes = config.PULSE_MAX_META_BYTES;
+  }
+
+  /** 400 naming the first heartbeat whose meta is larger than PULSE_MAX_META_BYTES. */
+  private checkMetaBytes(body: IngestBody): void {
+    body.events.forEach((event, i) => {
+      if (event.type !== 'instance.heartbeat' || event.data.meta === undefined) return;
+      const bytes = Buffer.byteLength(JSON.stringify(event.data.meta));
+      if (bytes <= this.maxMetaBytes) return;
+      const message = `meta is ${bytes} bytes of JSON, more than PULSE_MAX_META_BYTES (${this.maxMetaBytes})`;
+      throw new PulseHttpError(400, { ok: false, code: 'BAD_REQUEST', message: `events.${i}.data.meta: ${message}`, issues: [{ path: `events.${i}.data.meta`, message }] });
+    });
   }
 
   /**
@@ -78,17 +107,20 @@ export class TopicsController {
   async ingest(@Param('topic') rawTopic: string, @Body() rawBody: unknown, @Req() request: AuthedRequest): Promise<{ epoch: string; seqs: number[] }> {
     const topic = parseOr400(topicSchema, rawTopic, 'topic');
     const body = parseOr400(ingestBodySchema, rawBody ?? {});
+    this.checkMetaBytes(body);
     // One producer cannot claim another's keys (and have its events dropped as repeats).
     const scope = this.keysByToken ? request.principal!.sub : (body.source ?? '');
     try {
       const appended = await this.store.append(
         topic,
         body.events.map((event) => ({ type: event.type, data: event.data, idempotencyKey: scopedIdempotencyKey(scope, event.idempotencyKey), source: body.source })),
+        // Topic quotas are per token: with auth off there is none (the topic cap still holds).
+        { creator: this.keysByToken ? request.principal!.sub : undefined },
       );
       this.metrics.appended(topic, body.events);
       return appended;
     } catch (error) {
-      throw unavailable(topic, error);
+      throw cardinalityRefusal(error) ?? unavailable(topic, error);
     }
   }
 

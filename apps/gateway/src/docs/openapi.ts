@@ -67,8 +67,9 @@ export function openApiDocument(): OpenAPIV3_1.Document {
           requestBody: { required: true, content: { 'application/json': { schema: ref('IngestBody') } } },
           responses: {
             '201': json(ref('Appended'), 'Every event got its seq (events with a known idempotencyKey answer the seq they got then)'),
-            '400': error('BAD_REQUEST: `issues` names every wrong field'),
+            '400': error('BAD_REQUEST: `issues` names every wrong field (a meta over PULSE_MAX_META_BYTES too); or, nothing appended, `reason` INSTANCE_LIMIT (the batch would add an instance past PULSE_MAX_INSTANCES_PER_TOPIC) or TOPIC_LIMIT (it would create a topic past PULSE_MAX_TOPICS)'),
             ...guarded,
+            '429': error('RATE_LIMITED: too many requests for this token, or (`reason` TOPIC_QUOTA) it created PULSE_TOPIC_QUOTA topics this window and this would be one more; `retryAfterMs` and Retry-After say when to retry'),
             '413': error('BAD_REQUEST: the body is larger than PULSE_MAX_BODY_BYTES'),
             '503': error('UNAVAILABLE: nothing was appended; retry (events with an idempotencyKey are appended at most once)'),
           },
