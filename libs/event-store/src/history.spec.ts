@@ -1,6 +1,6 @@
 // History on a real redis-server: retention drops each step's buckets by itself, sums over a range, instances forgotten by the tick, and the rebuild mending drifted buckets.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { HOUR_MS, SERIES_STEPS, STEP_MS } from '#pulse/contracts';
 import { EventStore, type NewEvent } from './event-store.js';
@@ -138,6 +138,24 @@ describe('History', () => {
     const series = await store.history.series(topic, '1m', t0, clock + 1);
     expect(series.seq).toBe((await store.head(topic))!.head);
     expect(series.points.reduce((sum, point) => sum + point.attempts, 0)).toBe(0);
+  });
+
+  it('reads an instance in a bounded number of commands, however far from now the asked range is', async () => {
+    const topic = uniqueTopic();
+    const store = new EventStore(redis, { retention: 1000, idempotencyWindowMs: 60_000 });
+    await store.append(topic, [heartbeat('far')]);
+    const multi = jest.spyOn(redis, 'multi');
+    try {
+      for (const range of [{ from: 0, to: 5_396_400_000 }, { from: 99_994_600_800_000, to: 99_999_999_999_999 }]) {
+        multi.mockClear();
+        expect(await store.history.instance(topic, 'far', range)).toMatchObject({ id: 'far' });
+        // MULTI, its state, its availability, and the days of the series (≤ 64) and of the 30-day uptime (≤ 32).
+        const queued = (multi.mock.results[0]!.value as { length: number }).length;
+        expect(queued).toBeLessThanOrEqual(3 + 64 + 32);
+      }
+    } finally {
+      multi.mockRestore();
+    }
   });
 
   it('reports drifted buckets the retained log covers, and mends them with apply', async () => {

@@ -98,6 +98,13 @@ export interface HistoryRebuild {
   writes: { key: string; expiry: number; fields: (string | number)[] }[];
 }
 
+/** The starts of the UTC days that [from, to) touches. */
+function daysOf(from: number, to: number): number[] {
+  const days: number[] = [];
+  for (let day = from - (from % DAY_MS); day < to; day += DAY_MS) days.push(day);
+  return days;
+}
+
 export class History {
   private readonly readScript: ScriptRunner;
   private readonly replaceScript: ScriptRunner;
@@ -149,11 +156,9 @@ export class History {
     const from = range.from ?? to - UPTIME_WINDOWS['24h'];
     const series = seriesRange('1h', from, to);
     const keys = topicKeys(topic);
-    // Days covering the series and the 30-day uptime window, each read whole.
-    const firstDay = Math.min(series.from, now - UPTIME_WINDOWS['30d']);
-    const lastDay = Math.max(to, now);
-    const days: number[] = [];
-    for (let day = firstDay - (firstDay % DAY_MS); day < lastDay; day += DAY_MS) days.push(day);
+    // The days covering the series and those covering the 30-day uptime window, each read whole:
+    // two bounded ranges (at most 64 and 31 days), however far apart the series is from now.
+    const days = [...new Set([...daysOf(series.from, series.to), ...daysOf(now - UPTIME_WINDOWS['30d'], now + 1)])].sort((a, b) => a - b);
     let multi = this.redis.multi().hget(keys[KEY.instances]!, instanceId).hmget(keys[KEY.avail]!, `${instanceId}:f`, `${instanceId}:o`);
     for (const day of days) multi = multi.hgetall(instanceDayKey(topic, instanceId, day));
     const answers = (await multi.exec()) as [Error | null, unknown][];
@@ -180,9 +185,7 @@ export class History {
     const now = this.now();
     const keys = topicKeys(topic);
     const [[, ids], [, avail]] = (await this.redis.multi().hkeys(keys[KEY.instances]!).hgetall(keys[KEY.avail]!).exec()) as [[null, string[]], [null, Record<string, string>]];
-    const start = now - UPTIME_WINDOWS[window];
-    const days: number[] = [];
-    for (let day = start - (start % DAY_MS); day < now; day += DAY_MS) days.push(day);
+    const days = daysOf(now - UPTIME_WINDOWS[window], now);
     const pipeline = this.redis.pipeline();
     for (const id of ids) for (const day of days) pipeline.hgetall(instanceDayKey(topic, id, day));
     const answers = ids.length > 0 ? ((await pipeline.exec()) ?? []) : [];
