@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { emptyState, foldEvent, foldInstancesUpdate, instancesDataSchema, instancesOf, statisticsOf, type InstanceState, type PulseEvent } from '#pulse/contracts';
-import { EventStore, InstanceLimitError, TopicLimitError, TopicQuotaError, type NewEvent } from './event-store.js';
+import { decodeEntry, EventStore, InstanceLimitError, TopicLimitError, TopicQuotaError, type NewEvent } from './event-store.js';
 
 import { KEY, topicKeys } from './keys.js';
 
@@ -59,6 +59,12 @@ describe('EventStore', () => {
     const second = await store.topicPage({ after: first.next!, limit: 2, include });
     expect(second.topics.map((entry) => entry.topic)).toEqual([names[3], names[4]]);
     expect(second.next).toBeNull();
+  });
+
+  it('decodes an entry of a type it does not know as it is (a newer writer), and refuses one Pulse did not write', () => {
+    const entry = ['t', 'future.kind', 'd', '{"x":1}', 'e', 'ep-1', 'ts', '1700000000000'];
+    expect(decodeEntry('t1', '7-0', entry)).toEqual({ topic: 't1', seq: 7, epoch: 'ep-1', type: 'future.kind', ts: 1_700_000_000_000, data: { x: 1 } });
+    expect(() => decodeEntry('t1', '8-0', ['t', 'future.kind', 'd', '{}'])).toThrow(/malformed log entry 8-0 in topic t1/);
   });
 
   it('assigns contiguous seqs under concurrent appends from several connections', async () => {
