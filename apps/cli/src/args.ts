@@ -1,7 +1,7 @@
 // The pulse command line: flags and positionals parsed into one typed invocation, or a UsageError saying what is wrong.
 import { parseArgs } from 'node:util';
 import { ROLES, TOPIC_PATTERN_SCHEMA, type Role } from '#pulse/auth';
-import { EVENT_TYPES, isEventType, MAX_SERIES_POINTS, SERIES_STEPS, STEP_MS, TOPIC_PATTERN, type SeriesStep } from '#pulse/contracts';
+import { EVENT_TYPES, idSchema, isEventType, MAX_SERIES_POINTS, SERIES_STEPS, STEP_MS, TOPIC_PATTERN, type SeriesStep } from '#pulse/contracts';
 import { UsageError } from './errors.js';
 
 /** Where commands go when no `--url` is given. */
@@ -322,7 +322,7 @@ export function parseCommandLine(argv: string[]): Invocation {
     }
     case 'instance': {
       const [topic, instanceId] = args as [string, string];
-      if (!/^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$/.test(instanceId)) throw new UsageError(`"${instanceId}" is not an instance id: 1-128 chars of A-Z a-z 0-9 . _ : @ / -`, name);
+      if (!idSchema.safeParse(instanceId).success) throw new UsageError(`"${instanceId}" is not an instance id: 1-128 chars of A-Z a-z 0-9 . _ : @ / -`, name);
       return { ...common, command: { name, topic: parseTopic(topic, name), instanceId, json } };
     }
     case 'rebuild':

@@ -71,12 +71,13 @@ export class InstanceTable {
     }
   }
 
-  /** The 24 h uptime of `id` (percent), shown in its row. */
-  setUptime(id: string, percent: number | null): void {
-    this.uptimes.set(id, percent);
-    const row = this.rows.get(id);
-    if (!row) return;
-    this.fillUptime(row);
+  /** The 24 h uptimes (percent) of the instances listed, shown in their rows; sorted once for all. */
+  setUptimes(list: readonly { id: string; uptime: number | null }[]): void {
+    for (const { id, uptime } of list) {
+      this.uptimes.set(id, uptime);
+      const row = this.rows.get(id);
+      if (row) this.fillUptime(row);
+    }
     if (this.sortKey === 'uptime') this.order();
   }
 

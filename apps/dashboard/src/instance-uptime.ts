@@ -16,7 +16,7 @@ export class InstanceUptime {
 
   constructor(
     private readonly api: GatewayApi,
-    private readonly show: (id: string, percent: number | null) => void,
+    private readonly show: (list: readonly { id: string; uptime: number }[]) => void,
   ) {}
 
   /** A new topic: nothing read yet. */
@@ -40,10 +40,8 @@ export class InstanceUptime {
         (list) => {
           if (topic !== this.topic || !list) return;
           this.known.clear();
-          for (const { id, uptime } of list.instances) {
-            this.known.add(id);
-            this.show(id, uptime);
-          }
+          for (const { id } of list.instances) this.known.add(id);
+          this.show(list.instances);
         },
         (error: Error) => console.warn(`Pulse: could not read the instances' uptime: ${error.message}`),
       )

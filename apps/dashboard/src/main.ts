@@ -42,7 +42,7 @@ const badge = new ConnectionBadge(required(document, '[data-testid="connection"]
 const tiles = new StatTiles(document);
 const panel = new InstancePanel(document, api);
 const table = new InstanceTable(required<HTMLTableElement>(document, '[data-testid="instances"]'), (id) => void panel.open(shownTopic, id));
-const uptime = new InstanceUptime(api, (id, percent) => table.setUptime(id, percent));
+const uptime = new InstanceUptime(api, (list) => table.setUptimes(list));
 const historyView = new HistoryView(document, api, (range) => setParam('range', range), params.get('range'));
 const instanceCount = required(document, '[data-testid="instance-count"]');
 const feed = new EventFeed(required<HTMLOListElement>(document, '[data-testid="feed"]'), required<HTMLSelectElement>(document, '#feed-filter'));

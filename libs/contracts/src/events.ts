@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { topicSchema } from './topic.js';
 
 /** An identifier chosen by a producer: instance ids, idempotency keys, sources. */
-const idSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._:@/-]*$/, 'expected 1-128 chars of A-Z a-z 0-9 . _ : @ / -');
+export const idSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._:@/-]*$/, 'expected 1-128 chars of A-Z a-z 0-9 . _ : @ / -');
 /** Ms since 1970; below 1e14 (year 5138) so that Redis's Lua JSON (14 significant digits) keeps it exact. */
 const msSchema = z.number().int().min(0).max(99_999_999_999_999);
 const countSchema = z.number().int().min(0);

@@ -1,12 +1,9 @@
 // REST API of a topic's history: its series at one step, one instance's uptime and hours, and every instance's uptime.
 import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
-import { instanceQuerySchema, seriesQuerySchema, STEP_MS, topicSchema, uptimeQuerySchema, type InstanceHistory, type SeriesResponse, type UptimeList } from '#pulse/contracts';
+import { idSchema, instanceQuerySchema, seriesQuerySchema, STEP_MS, topicSchema, uptimeQuerySchema, type InstanceHistory, type SeriesResponse, type UptimeList } from '#pulse/contracts';
 import { EventStore } from '#pulse/event-store';
-import { z } from 'zod';
 import { parseOr400, PulseHttpError } from '../api/http-error.js';
 import { Access } from '../auth/access.decorator.js';
-
-const instanceIdSchema = z.string().min(1).max(128);
 
 /** A refused range (RangeError from the contracts) as a 400 naming it; anything else as 503. */
 function failure(topic: string, error: unknown): PulseHttpError {
@@ -47,7 +44,7 @@ export class HistoryController {
   @Access('read')
   async instance(@Param('topic') rawTopic: string, @Param('instanceId') rawId: string, @Query() rawQuery: unknown): Promise<InstanceHistory> {
     const topic = parseOr400(topicSchema, rawTopic, 'topic');
-    const instanceId = parseOr400(instanceIdSchema, rawId, 'instanceId');
+    const instanceId = parseOr400(idSchema, rawId, 'instanceId');
     const range = parseOr400(instanceQuerySchema, rawQuery);
     const found = await this.store.history.instance(topic, instanceId, range).catch((error: unknown) => {
       throw failure(topic, error);
