@@ -320,6 +320,18 @@ describe('EventStore', () => {
     }
   });
 
+  it('keeps deadlines on time when its clock measurement waited in a paused Redis', async () => {
+    const topic = uniqueTopic();
+    const store = new EventStore(connect(), { retention: 1000, idempotencyWindowMs: 60_000, appendDeadlineMs: 100 });
+    // The first append measures the clocks; Redis holds that TIME for a second, as a frozen one would,
+    // and reads its clock at the end of it. Taken as the midpoint, every later deadline was 0.5 s late.
+    await connect().client('PAUSE', 1000, 'ALL');
+    expect((await store.append(topic, [heartbeat('a')])).seqs).toEqual([1]);
+    await connect().client('PAUSE', 400, 'WRITE');
+    await expect(store.append(topic, [heartbeat('b')])).rejects.toThrow(/^LATE /);
+    expect((await store.append(topic, [heartbeat('c')])).seqs).toEqual([2]);
+  });
+
   it('ticks once per scheduled time, marks stale instances offline and keeps loop_count contiguous', async () => {
     const topic = uniqueTopic();
     let clock = Date.UTC(2026, 0, 1);

@@ -138,6 +138,8 @@ export class TopicQuotaError extends Error {
 
 /** How often the offset between Redis's clock and this process's is measured again. */
 const CLOCK_CHECK_MS = 60_000;
+/** A clock measurement whose round trip took longer than this is not trusted (see measureClock). */
+const CLOCK_ROUND_TRIP_MS = 250;
 
 export interface RebuildResult {
   /** The head the rebuild folded up to. */
@@ -308,14 +310,23 @@ export class EventStore {
     this.admitted.add(topic);
   }
 
-  /** Measures Redis's clock against this process's with TIME (to within half a round trip); on failure, keeps the last offset. */
+  /**
+   * Measures Redis's clock against this process's with TIME; on failure, keeps the last offset.
+   * Redis read its clock at some moment of the round trip: taking the last one, the offset can only
+   * come out low, so a deadline is never later than meant (an append can be refused early, never
+   * run after its caller gave up). The midpoint could not promise that: a TIME held up in a frozen
+   * Redis is answered at the end of a long round trip, and put every deadline seconds late. A
+   * round trip over CLOCK_ROUND_TRIP_MS keeps the last offset (unless there is none yet) and is
+   * tried again a second later.
+   */
   private measureClock(): Promise<void> {
     this.measuringClock ??= (async () => {
       const before = this.wallClock();
       const [seconds, micros] = await this.redis.time();
       const after = this.wallClock();
-      this.clockOffsetMs = Number(seconds) * 1000 + Number(micros) / 1000 - (before + after) / 2;
-      this.clockMeasuredAt = after;
+      const trusted = after - before <= CLOCK_ROUND_TRIP_MS;
+      if (trusted || this.clockMeasuredAt === -Infinity) this.clockOffsetMs = Number(seconds) * 1000 + Number(micros) / 1000 - after;
+      this.clockMeasuredAt = trusted ? after : after - CLOCK_CHECK_MS + 1000;
     })()
       .catch(() => undefined)
       .finally(() => (this.measuringClock = null));
