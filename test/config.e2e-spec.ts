@@ -117,7 +117,7 @@ describe.each<Role>(['gateway', 'worker'])('the built %s with a valid environmen
 
   // PulseProcess, PulseStack and npm start wait for the ready line: no LOG_LEVEL may hide it.
   it('still prints its ready line with LOG_LEVEL=warn', async () => {
-    const proc = await PulseProcess.start({ role, env: validEnv('warn'), readyTimeoutMs: 10_000 });
+    const proc = await PulseProcess.start({ role, env: validEnv('warn') });
     await proc.stop();
   });
 });
