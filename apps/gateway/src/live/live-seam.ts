@@ -44,11 +44,32 @@ export interface LiveSeamOptions {
   maxResumeEvents?: number;
   /** Events per read. @default MAX_REPLAY_LIMIT */
   pageSize?: number;
+  /** Most bytes of events an answer carries (PULSE_MAX_ACK_BYTES); a replay past it goes on in catch-up frames. @default DEFAULT_MAX_ACK_BYTES */
+  maxAckBytes?: number;
+}
+
+/** PULSE_MAX_ACK_BYTES's default: 1 MiB. */
+export const DEFAULT_MAX_ACK_BYTES = 1_048_576;
+
+/** Bytes of one event in an answer (its JSON, as Socket.IO encodes it). */
+export function eventBytes(event: PulseEvent): number {
+  return Buffer.byteLength(JSON.stringify(event));
+}
+
+/** The longest prefix of `events` whose bytes fit in `maxBytes` (possibly none); `bytes` are those already taken. */
+export function fitting(events: PulseEvent[], maxBytes: number, bytes = 0): { events: PulseEvent[]; bytes: number; full: boolean } {
+  for (let i = 0; i < events.length; i++) {
+    const next = bytes + eventBytes(events[i]!);
+    if (next > maxBytes) return { events: events.slice(0, i), bytes, full: true };
+    bytes = next;
+  }
+  return { events, bytes, full: false };
 }
 
 export class LiveSeam<S> {
   private readonly maxResumeEvents: number;
   private readonly pageSize: number;
+  private readonly maxAckBytes: number;
 
   constructor(
     private readonly log: SeamLog,
@@ -57,9 +78,14 @@ export class LiveSeam<S> {
   ) {
     this.maxResumeEvents = options.maxResumeEvents ?? MAX_RESUME_EVENTS;
     this.pageSize = options.pageSize ?? MAX_REPLAY_LIMIT;
+    this.maxAckBytes = options.maxAckBytes ?? DEFAULT_MAX_ACK_BYTES;
   }
 
-  /** The subscribe answer: a replay from `since` when it is recoverable (within the bound), else a snapshot. */
+  /**
+   * The subscribe answer: a replay from `since` when it is recoverable (within the bound), else a
+   * snapshot. A replay carries at most `maxAckBytes` of events: the answer says `recovered` with the
+   * head, and catch-up sends the rest as frames, under the socket's unsent-output budget.
+   */
   async answer(request: SubscribeRequest): Promise<SubscribeAck> {
     const { topic, since } = request;
     const head = await this.log.head(topic);
@@ -83,15 +109,22 @@ export class LiveSeam<S> {
     return { ok: true, topic, epoch: snapshot.epoch, head: snapshot.seq, recovered: false, snapshot, events: [] };
   }
 
-  /** Events `after`+1..head of the log at `head`, or null when they cannot all be read (trimmed, or another epoch meanwhile). */
+  /**
+   * Events `after`+1.. of the log at `head`, as many as fit in `maxAckBytes` (catch-up sends the
+   * rest), or null when they cannot be read (trimmed, or another epoch meanwhile).
+   */
   private async replay(topic: string, after: number, head: LogHead): Promise<PulseEvent[] | null> {
     const events: PulseEvent[] = [];
+    let bytes = 0;
     while (after < head.head) {
       const page = await this.log.readAfter(topic, after, this.pageSize);
       if (!page || page.epoch !== head.epoch || page.base > after) return null;
       const wanted = page.events.filter((event) => event.seq <= head.head);
       if (wanted.length === 0) return null;
-      events.push(...wanted);
+      const fit = fitting(wanted, this.maxAckBytes, bytes);
+      events.push(...fit.events);
+      if (fit.full) break;
+      bytes = fit.bytes;
       after = wanted.at(-1)!.seq;
     }
     return events;

@@ -23,6 +23,18 @@ const SCHEMAS: { [E in Request]: z.ZodType<Requests[E]> } = {
 /** The requests that read their topic: the token must cover it. */
 const isRead = (event: Request): event is 'subscribe' | 'replay' => event !== 'unsubscribe';
 
+/**
+ * Events a read request makes the gateway read from the log, by its answer: a resume reads all it
+ * missed (in its answer, then in catch-up frames), a replay its page. A snapshot is not counted here.
+ */
+function eventsRead(event: 'subscribe' | 'replay', request: Requests['subscribe'] | Requests['replay'], answer: unknown): number {
+  const ok = answer as { ok?: boolean; head?: number; recovered?: boolean; events?: unknown[] };
+  if (ok?.ok !== true) return 0;
+  if (event === 'replay') return ok.events?.length ?? 0;
+  const since = (request as Requests['subscribe']).since;
+  return ok.recovered && since ? Math.max((ok.head ?? 0) - since.seq, 0) : 0;
+}
+
 /** What the gateway does with a request that was admitted, parsed and authorized. */
 type Handler<E extends Request> = (socket: PulseSocket, request: Requests[E], ack: Ack | undefined) => Promise<void> | void;
 
@@ -63,8 +75,16 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
         return ack?.(body);
       }
       const request = parsed.data;
-      if (isRead(event)) guard.authorizeRead(principal, request.topic);
-      run(event, () => handler(socket, request, ack));
+      if (!isRead(event)) return run(event, () => handler(socket, request, ack));
+      guard.authorizeRead(principal, request.topic);
+      // A read's answer counts toward the socket's unsent output like any frame (a client that
+      // stopped reading is cut loose), and costs rate-limit points by how much it read.
+      const answered: Ack = (answer) => {
+        ack?.(answer);
+        guard.charge(socket, principal, eventsRead(event, request, answer));
+        this.hub.cutLoose(socket);
+      };
+      run(event, () => handler(socket, request, answered));
     };
     const listener = <E extends Request>(event: E, handler: Handler<E>) =>
       function (this: PulseSocket, ...args: unknown[]) {
