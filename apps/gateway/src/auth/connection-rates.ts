@@ -34,9 +34,17 @@ export class ConnectionRates {
     return 0;
   }
 
-  /** Adds `points` to `key`'s window even past its rate (a request that cost more than the one point it was admitted with): the next requests wait. */
-  charge(key: string, points: number): void {
-    this.current(key, this.now()).count += points;
+  /**
+   * Charges `points` more to `key` (a request that costs more than the one point it was admitted
+   * with): answers 0 and counts them all when its window had room left, even if they pass the rate
+   * (the next requests wait), else the ms until the window ends and counts nothing.
+   */
+  charge(key: string, points: number): number {
+    const now = this.now();
+    const window = this.current(key, now);
+    if (window.count >= this.points) return Math.max(window.start + this.windowMs - now, 1);
+    window.count += points;
+    return 0;
   }
 
   /** `key`'s window at `now`: a new one when its last is over. */

@@ -67,14 +67,19 @@ export class LimitsService implements OnApplicationShutdown {
   }
 
   /**
-   * Charges `points` more to the connection and (with auth on) the token, for a request that read
-   * that much more than one request's worth: even past the rate (the work is done), so that the
-   * next requests wait.
+   * Charges `points` more to the connection and (with auth on) the token, for a request about to
+   * read that much more than one request's worth. Counted in full, even past the rate, while the
+   * window has room (so that one large read is never refused for ever: the next requests wait);
+   * throws AccessDenied (429) when it has none.
    */
   async charge(principal: Principal | null, socketId: string, points: number): Promise<void> {
     if (points <= 0) return;
-    this.perConnection.charge(socketId, points);
-    if (principal) await this.perToken.penalty(tokenLimitKey(principal.sub), points);
+    const waitMs = this.perConnection.charge(socketId, points);
+    if (waitMs > 0) throw this.rateLimited(this.config.PULSE_RATE_LIMIT_CONNECTION, 'this connection', waitMs);
+    if (!principal) return;
+    const limit = this.config.PULSE_RATE_LIMIT_TOKEN;
+    const result = await this.perToken.penalty(tokenLimitKey(principal.sub), points);
+    if (result.consumedPoints - points >= limit) throw this.rateLimited(limit, `token ${principal.sub}`, Math.max(result.msBeforeNext, 1));
   }
 
   /** Forgets a closed connection's rate window. */

@@ -157,12 +157,17 @@ export class SocketGuard {
   }
 
   /**
-   * A request of the socket read `events` events from the log (a resume, a replay): it costs one
-   * more rate-limit point per PULSE_RATE_LIMIT_EVENTS_PER_POINT of them, on top of its admission's one.
+   * A request of the socket is about to read `events` events from the log (a resume, a replay): it
+   * costs one more rate-limit point per PULSE_RATE_LIMIT_EVENTS_PER_POINT of them, on top of its
+   * admission's one. Answers the refusal when the rates have no room left, else null.
    */
-  charge(socket: PulseSocket, principal: Principal, events: number): void {
-    const points = Math.floor(events / this.eventsPerPoint);
-    this.limits.charge(this.auth.enabled ? principal : null, socket.id, points).catch((error: unknown) => this.logger.warn(`could not charge ${points} points to ${principal.sub}: ${(error as Error).message}`));
+  async charge(socket: PulseSocket, principal: Principal, events: number): Promise<ErrorBody | null> {
+    try {
+      await this.limits.charge(this.auth.enabled ? principal : null, socket.id, Math.floor(events / this.eventsPerPoint));
+      return null;
+    } catch (error) {
+      return this.describe(error);
+    }
   }
 
   /** Whether the principal may read `topic`; throws AccessDenied (403) if not. */

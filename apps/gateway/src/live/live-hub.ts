@@ -14,7 +14,7 @@ import {
 import type { Logger } from '@nestjs/common';
 import type { EventStore } from '#pulse/event-store';
 import type { LogTail, TailListener } from './log-tail.js';
-import { DEFAULT_MAX_ACK_BYTES, LiveSeam, fitting, type SeamSink, type Subscription } from './live-seam.js';
+import { DEFAULT_MAX_ACK_BYTES, LiveSeam, fitting, type Charge, type SeamSink, type Subscription } from './live-seam.js';
 import { topicRoom, type PulseServer, type PulseSocket } from './live-socket.js';
 import { Presence } from './presence.js';
 import { SlowConsumerGuard } from './slow-consumer.js';
@@ -120,7 +120,7 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
    * live room: the answer goes out before any event that follows it. A refused subscribe leaves
    * an existing subscription to the topic as it was.
    */
-  async subscribe(socket: PulseSocket, request: SubscribeRequest, ack: (answer: SubscribeAck) => void): Promise<void> {
+  async subscribe(socket: PulseSocket, request: SubscribeRequest, ack: (answer: SubscribeAck) => void, charge?: Charge): Promise<void> {
     const { topic } = request;
     const ticket = Symbol(topic);
     if (this.atSubscriptionCap(socket, topic)) {
@@ -139,7 +139,7 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
     let answer: SubscribeAck;
     try {
       await this.tail.follow(topic);
-      answer = await this.seam.answer(request);
+      answer = await this.seam.answer(request, charge);
     } catch (cause) {
       // Redis's own words stay in the log: a client learns only that it should retry (as REST answers).
       this.logger?.warn(`subscribe to ${topic} failed: ${(cause as Error)?.message ?? String(cause)}`);
@@ -232,8 +232,11 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
     for (const [socket, subscription] of [...local.sockets]) this.resync(socket, subscription, reason);
   }
 
-  async replay(request: ReplayRequest): Promise<ReplayAck> {
+  /** Answers a replay; `charge` is asked first for the most events it may read (its limit). */
+  async replay(request: ReplayRequest, charge?: Charge): Promise<ReplayAck> {
     const { topic, fromSeq } = request;
+    const refused = await charge?.(request.limit ?? MAX_REPLAY_LIMIT);
+    if (refused) return this.answered('replay', request, refused);
     // A topic with no events is an empty log.
     const page = (await this.store.readAfter(topic, Math.max(fromSeq - 1, 0), request.limit ?? MAX_REPLAY_LIMIT)) ?? { epoch: null, head: 0, base: 0, events: [] };
     let answer: ReplayAck;

@@ -296,6 +296,18 @@ describe('LiveSeam', () => {
     expect(log.reads).toEqual([20, 20, 25]);
   });
 
+  it('charges a resume for the events it will read before reading them; a refused charge is the answer, with nothing read', async () => {
+    const { log, tailTo, seam } = setup();
+    log.append(30);
+    tailTo();
+    const charged: number[] = [];
+    const refusal = { ok: false as const, code: 'RATE_LIMITED' as const, message: 'more than 200 requests per second for this connection; slow down' };
+    expect(await seam.answer({ topic: TOPIC, since: { seq: 12, epoch: 'e1' } }, (events) => Promise.resolve(charged.push(events) > 1 ? refusal : null))).toMatchObject({ recovered: true, head: 30 });
+    expect(await seam.answer({ topic: TOPIC, since: { seq: 5, epoch: 'e1' } }, (events) => Promise.resolve(charged.push(events) > 1 ? refusal : null))).toEqual(refusal);
+    expect(charged).toEqual([18, 25]);
+    expect(log.reads).toEqual([12]);
+  });
+
   it('a socket answered ahead of the tail waits for it, then gets exactly what follows', async () => {
     const { log, sockets, tailTo, subscribe } = setup();
     log.append(3);

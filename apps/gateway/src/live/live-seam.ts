@@ -1,5 +1,5 @@
 // The replay→live seam: a subscribe's answer (replay or snapshot), then catch-up from its last seq to where the tail stands, then live — no gap, no duplicate.
-import { MAX_REPLAY_LIMIT, MAX_RESUME_EVENTS, emptySnapshot, type PulseEvent, type ResyncReason, type SubscribeAck, type SubscribeRequest } from '#pulse/contracts';
+import { MAX_REPLAY_LIMIT, MAX_RESUME_EVENTS, emptySnapshot, type ErrorBody, type PulseEvent, type ResyncReason, type SubscribeAck, type SubscribeRequest } from '#pulse/contracts';
 import type { LogHead, ReadResult } from '#pulse/event-store';
 import type { Snapshot } from '#pulse/contracts';
 
@@ -66,6 +66,9 @@ export function fitting(events: PulseEvent[], maxBytes: number, bytes = 0): { ev
   return { events, bytes, full: false };
 }
 
+/** Charges a request for the events it is about to read (rate limits): the refusal when it may not, else null. */
+export type Charge = (events: number) => Promise<ErrorBody | null>;
+
 export class LiveSeam<S> {
   private readonly maxResumeEvents: number;
   private readonly pageSize: number;
@@ -86,7 +89,7 @@ export class LiveSeam<S> {
    * snapshot. A replay carries at most `maxAckBytes` of events: the answer says `recovered` with the
    * head, and catch-up sends the rest as frames, under the socket's unsent-output budget.
    */
-  async answer(request: SubscribeRequest): Promise<SubscribeAck> {
+  async answer(request: SubscribeRequest, charge?: Charge): Promise<SubscribeAck> {
     const { topic, since } = request;
     const head = await this.log.head(topic);
     if (!head) {
@@ -100,6 +103,8 @@ export class LiveSeam<S> {
         return { ok: false, code: 'BAD_REQUEST', message: `since.seq: ${since.seq} is beyond the head ${head.head} of ${topic}`, issues: [{ path: 'since.seq', message: `beyond the head ${head.head}` }] };
       }
       if (since.seq >= head.base && head.head - since.seq <= this.maxResumeEvents) {
+        const refused = await charge?.(head.head - since.seq);
+        if (refused) return refused;
         const events = await this.replay(topic, since.seq, head);
         if (events) return { ok: true, topic, epoch: head.epoch, head: head.head, recovered: true, events };
       }
