@@ -48,6 +48,13 @@ export interface LiveSeamOptions {
   maxAckBytes?: number;
 }
 
+/**
+ * Events of a request's first read; each further read doubles, up to `pageSize`. An answer that
+ * fits only a few large events, or a socket cut loose after its first frame, then costs a small
+ * read rather than a full page held in memory at once.
+ */
+const FIRST_PAGE = 100;
+
 /** PULSE_MAX_ACK_BYTES's default: 1 MiB. */
 export const DEFAULT_MAX_ACK_BYTES = 1_048_576;
 
@@ -121,8 +128,10 @@ export class LiveSeam<S> {
   private async replay(topic: string, after: number, head: LogHead): Promise<PulseEvent[] | null> {
     const events: PulseEvent[] = [];
     let bytes = 0;
+    let limit = Math.min(FIRST_PAGE, this.pageSize);
     while (after < head.head) {
-      const page = await this.log.readAfter(topic, after, this.pageSize);
+      const page = await this.log.readAfter(topic, after, limit);
+      limit = Math.min(limit * 2, this.pageSize);
       if (!page || page.epoch !== head.epoch || page.base > after) return null;
       const wanted = page.events.filter((event) => event.seq <= head.head);
       if (wanted.length === 0) return null;
@@ -148,6 +157,7 @@ export class LiveSeam<S> {
    */
   async catchUp(socket: S, subscription: Subscription): Promise<void> {
     const { topic } = subscription;
+    let limit = Math.min(FIRST_PAGE, this.pageSize);
     for (;;) {
       if (subscription.state !== 'catching-up') return;
       const position = this.log.position(topic);
@@ -160,7 +170,8 @@ export class LiveSeam<S> {
       }
       let page;
       try {
-        page = await this.log.readAfter(topic, subscription.watermark, this.pageSize);
+        page = await this.log.readAfter(topic, subscription.watermark, limit);
+        limit = Math.min(limit * 2, this.pageSize);
       } catch {
         return this.sink.resync(socket, subscription, 'log_lost');
       }
