@@ -232,13 +232,17 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
     for (const [socket, subscription] of [...local.sockets]) this.resync(socket, subscription, reason);
   }
 
-  /** Answers a replay; `charge` is asked first for the most events it may read (its limit). */
+  /** Answers a replay; `charge` is asked first (from the log's head) for the events it will read. */
   async replay(request: ReplayRequest, charge?: Charge): Promise<ReplayAck> {
     const { topic, fromSeq } = request;
-    const refused = await charge?.(request.limit ?? MAX_REPLAY_LIMIT);
-    if (refused) return this.answered('replay', request, refused);
+    const limit = request.limit ?? MAX_REPLAY_LIMIT;
+    if (charge) {
+      const head = (await this.store.head(topic))?.head ?? 0;
+      const refused = await charge(Math.max(0, Math.min(limit, head - fromSeq + 1)));
+      if (refused) return this.answered('replay', request, refused);
+    }
     // A topic with no events is an empty log.
-    const page = (await this.store.readAfter(topic, Math.max(fromSeq - 1, 0), request.limit ?? MAX_REPLAY_LIMIT)) ?? { epoch: null, head: 0, base: 0, events: [] };
+    const page = (await this.store.readAfter(topic, Math.max(fromSeq - 1, 0), limit)) ?? { epoch: null, head: 0, base: 0, events: [] };
     let answer: ReplayAck;
     if (fromSeq > page.head + 1) answer = { ...error('BAD_REQUEST', `fromSeq: ${fromSeq} is beyond the head ${page.head} of ${topic}`), issues: [{ path: 'fromSeq', message: `beyond the head ${page.head}` }] };
     else if (fromSeq <= page.base) answer = error('NOT_FOUND', `events before ${page.base + 1} of ${topic} are no longer retained; subscribe without since for a snapshot`);
