@@ -196,6 +196,11 @@ export const envSchema = z.object({
   PULSE_TOPIC_IDLE_MS: wholeNumber('PULSE_TOPIC_IDLE_MS', 1000, 31_536_000_000, 86_400_000),
   /** Gateway: a socket with more unsent output than this (bytes) is disconnected; it resumes when it returns. @default 8388608 (8 MiB) */
   PULSE_SLOW_CONSUMER_BYTES: wholeNumber('PULSE_SLOW_CONSUMER_BYTES', 65_536, 1_073_741_824, 8 * 1024 * 1024),
+  /**
+   * Gateway: largest subscribe or replay answer (bytes of its events); a resume that missed more
+   * gets the rest as event frames, under PULSE_SLOW_CONSUMER_BYTES; a replay answers fewer events. @default 1048576 (1 MiB)
+   */
+  PULSE_MAX_ACK_BYTES: wholeNumber('PULSE_MAX_ACK_BYTES', 16_384, 268_435_456, 1_048_576),
   /** Worker: run the simulated demo fleet. @default false (npm start turns it on) */
   PULSE_DEMO: flag('PULSE_DEMO', false),
   /** Worker: gateways the demo fleet posts to, comma-separated; it fails over in order. @default http://127.0.0.1:3000 */
@@ -233,6 +238,8 @@ export const envSchema = z.object({
   PULSE_RATE_LIMIT_CONNECTION: wholeNumber('PULSE_RATE_LIMIT_CONNECTION', 1, 1_000_000, 200),
   /** The rate limits' window, in seconds. @default 1 */
   PULSE_RATE_LIMIT_WINDOW_S: wholeNumber('PULSE_RATE_LIMIT_WINDOW_S', 1, 3600, 1),
+  /** A resume or replay costs one more rate-limit point per this many events it reads (on top of its one). @default 100 */
+  PULSE_RATE_LIMIT_EVENTS_PER_POINT: wholeNumber('PULSE_RATE_LIMIT_EVENTS_PER_POINT', 1, 1_000_000, 100),
   /** Topics one socket may follow at once. @default 100 */
   PULSE_MAX_SUBSCRIPTIONS: wholeNumber('PULSE_MAX_SUBSCRIPTIONS', 1, 100_000, 100),
   /** Open sockets per token, across all gateways. @default 20 */

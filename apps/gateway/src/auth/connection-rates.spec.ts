@@ -40,3 +40,15 @@ it('holds nothing for a closed connection, nor for one whose window is over', ()
   expect(rates.size).toBe(0);
   rates.close();
 });
+
+it('a request that reads a lot is charged past the rate while its window has room: the next requests and charges wait for the next window', () => {
+  const { clock, rates } = limited(10, 1000);
+  expect(rates.consume('a')).toBe(0);
+  expect(rates.charge('a', 100)).toBe(0); // one resume of 10,000 events at 100 events a point
+  clock.now += 300;
+  expect(rates.consume('a')).toBe(700);
+  expect(rates.charge('a', 1)).toBe(700);
+  clock.now += 700;
+  expect(rates.consume('a')).toBe(0);
+  rates.close();
+});

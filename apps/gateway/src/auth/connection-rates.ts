@@ -28,11 +28,30 @@ export class ConnectionRates {
   /** Counts one request of `key`; answers 0 when it may go ahead, else the ms until its window ends. */
   consume(key: string): number {
     const now = this.now();
-    let window = this.windows.get(key);
-    if (!window || now - window.start >= this.windowMs) this.windows.set(key, (window = { start: now, count: 0 }));
+    const window = this.current(key, now);
     if (window.count >= this.points) return Math.max(window.start + this.windowMs - now, 1);
     window.count += 1;
     return 0;
+  }
+
+  /**
+   * Charges `points` more to `key` (a request that costs more than the one point it was admitted
+   * with): answers 0 and counts them all when its window had room left, even if they pass the rate
+   * (the next requests wait), else the ms until the window ends and counts nothing.
+   */
+  charge(key: string, points: number): number {
+    const now = this.now();
+    const window = this.current(key, now);
+    if (window.count >= this.points) return Math.max(window.start + this.windowMs - now, 1);
+    window.count += points;
+    return 0;
+  }
+
+  /** `key`'s window at `now`: a new one when its last is over. */
+  private current(key: string, now: number): Window {
+    let window = this.windows.get(key);
+    if (!window || now - window.start >= this.windowMs) this.windows.set(key, (window = { start: now, count: 0 }));
+    return window;
   }
 
   /** Forgets a closed connection's window. */

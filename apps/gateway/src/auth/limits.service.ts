@@ -66,13 +66,30 @@ export class LimitsService implements OnApplicationShutdown {
     if (waitMs > 0) throw this.rateLimited(this.config.PULSE_RATE_LIMIT_CONNECTION, 'this connection', waitMs);
   }
 
+  /**
+   * Charges `points` more to the connection and (with auth on) the token, for a request about to
+   * read that much more than one request's worth. Counted in full, even past the rate, while the
+   * window has room (so that one large read is never refused for ever: the next requests wait);
+   * throws AccessDenied (429) when it has none.
+   */
+  async charge(principal: Principal | null, socketId: string, points: number): Promise<void> {
+    if (points <= 0) return;
+    const waitMs = this.perConnection.charge(socketId, points);
+    if (waitMs > 0) throw this.rateLimited(this.config.PULSE_RATE_LIMIT_CONNECTION, 'this connection', waitMs);
+    if (!principal) return;
+    const limit = this.config.PULSE_RATE_LIMIT_TOKEN;
+    const result = await this.perToken.penalty(tokenLimitKey(principal.sub), points);
+    if (result.consumedPoints - points >= limit) throw this.rateLimited(limit, `token ${principal.sub}`, Math.max(result.msBeforeNext, 1));
+  }
+
   /** Forgets a closed connection's rate window. */
   forgetConnection(socketId: string): void {
     this.perConnection.forget(socketId);
   }
 
   private rateLimited(points: number, what: string, retryAfterMs: number): AccessDenied {
-    return new AccessDenied(429, refusal('RATE_LIMITED', `more than ${points} requests per ${this.window} for ${what}; slow down`, retryAfterMs));
+    const cost = `a resume or replay costs one more per ${this.config.PULSE_RATE_LIMIT_EVENTS_PER_POINT} events it reads (PULSE_RATE_LIMIT_EVENTS_PER_POINT)`;
+    return new AccessDenied(429, refusal('RATE_LIMITED', `more than ${points} requests per ${this.window} for ${what} (${cost}); slow down`, retryAfterMs));
   }
 
   private async consume(limiter: RateLimiterRedis, key: string, what: string, points: number): Promise<void> {

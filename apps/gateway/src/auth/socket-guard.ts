@@ -37,6 +37,8 @@ export class SocketGuard {
   private readonly refusalObservers: RefusalObserver[] = [];
   /** Requests of one socket that may wait for their check at once; more are refused RATE_LIMITED. */
   private readonly maxPending: number;
+  /** Events a request may read for each rate-limit point it costs. */
+  private readonly eventsPerPoint: number;
   /** Per socket whose token expires: the timer that disconnects it then. */
   private readonly expiries = new Map<PulseSocket, ReturnType<typeof setTimeout>>();
   /** One disconnect listener for every socket (`this` is the socket), so that an idle socket costs the guard no closure of its own. */
@@ -49,6 +51,7 @@ export class SocketGuard {
     @Inject(PULSE_CONFIG) config: PulseConfig,
   ) {
     this.maxPending = config.PULSE_RATE_LIMIT_CONNECTION;
+    this.eventsPerPoint = config.PULSE_RATE_LIMIT_EVENTS_PER_POINT;
     const release = (socket: PulseSocket) => this.release(socket);
     this.onDisconnect = function (this: PulseSocket) {
       release(this);
@@ -79,6 +82,10 @@ export class SocketGuard {
   private async admit(socket: PulseSocket): Promise<boolean> {
     const auth = socket.handshake.auth as { token?: unknown } | undefined;
     const token = auth?.token ?? tokenFromHeader(socket.handshake.headers.authorization);
+    // The socket keeps only the token's claims (its principal, `expiresAt` for the expiry timer):
+    // the handshake lives as long as the socket, and the credential has no use after admission.
+    if (auth && 'token' in auth) delete auth.token;
+    delete socket.handshake.headers.authorization;
     const principal = await this.auth.authenticate(token);
     socket.data.principal = principal;
     if (this.auth.enabled) await this.limits.openConnection(principal, socket.id);
@@ -147,6 +154,20 @@ export class SocketGuard {
         // An idle socket keeps no settled promise chain.
         if (queue.waiting === 0 && data.queue === queue) data.queue = undefined;
       });
+  }
+
+  /**
+   * A request of the socket is about to read `events` events from the log (a resume, a replay): it
+   * costs one more rate-limit point per PULSE_RATE_LIMIT_EVENTS_PER_POINT of them, on top of its
+   * admission's one. Answers the refusal when the rates have no room left, else null.
+   */
+  async charge(socket: PulseSocket, principal: Principal, events: number): Promise<ErrorBody | null> {
+    try {
+      await this.limits.charge(this.auth.enabled ? principal : null, socket.id, Math.floor(events / this.eventsPerPoint));
+      return null;
+    } catch (error) {
+      return this.describe(error);
+    }
   }
 
   /** Whether the principal may read `topic`; throws AccessDenied (403) if not. */

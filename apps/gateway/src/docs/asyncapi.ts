@@ -5,8 +5,8 @@ import { errorBodySchema, eventSchema, helloSchema, jsonSchema, presenceSchema, 
 
 /** Client → server requests: the request and its ack. */
 export const CLIENT_MESSAGES: Record<keyof ClientToServerEvents, { summary: string; request: z.ZodType; ack: z.ZodType }> = {
-  subscribe: { summary: 'Follow a topic: a snapshot (or the events missed since `since`), then live events. Any valid topic is a log, possibly empty: before its first event the answer is `epoch: null, head: 0` with an empty snapshot (seq 0), and its first events arrive live from seq 1', request: subscribeRequestSchema, ack: z.union([subscribeOkSchema, errorBodySchema]) },
-  replay: { summary: 'Events of a topic from `fromSeq` (at most `limit` ≤ 1000); a topic with no events answers `epoch: null, head: 0, events: []`', request: replayRequestSchema, ack: z.union([replayOkSchema, errorBodySchema]) },
+  subscribe: { summary: 'Follow a topic: a snapshot (or the events missed since `since`), then live events. The answer carries at most PULSE_MAX_ACK_BYTES (1 MiB) of events: a resume that missed more is still `recovered` with the head, and the rest follows at once as event frames, in order, before any live event. A resume costs one more rate-limit point per PULSE_RATE_LIMIT_EVENTS_PER_POINT (100) events missed. Any valid topic is a log, possibly empty: before its first event the answer is `epoch: null, head: 0` with an empty snapshot (seq 0), and its first events arrive live from seq 1', request: subscribeRequestSchema, ack: z.union([subscribeOkSchema, errorBodySchema]) },
+  replay: { summary: 'Events of a topic from `fromSeq` (at most `limit` ≤ 1000, and at most PULSE_MAX_ACK_BYTES of them, one at least: read on from the seq after the last); it costs one more rate-limit point per PULSE_RATE_LIMIT_EVENTS_PER_POINT events it reads (up to `limit`); a topic with no events answers `epoch: null, head: 0, events: []`', request: replayRequestSchema, ack: z.union([replayOkSchema, errorBodySchema]) },
   unsubscribe: { summary: 'Stop following a topic', request: unsubscribeRequestSchema, ack: z.union([unsubscribeOkSchema, errorBodySchema]) },
 };
 

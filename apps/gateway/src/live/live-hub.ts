@@ -11,9 +11,10 @@ import {
   type SubscribeRequest,
   refusal,
 } from '#pulse/contracts';
+import type { Logger } from '@nestjs/common';
 import type { EventStore } from '#pulse/event-store';
 import type { LogTail, TailListener } from './log-tail.js';
-import { LiveSeam, type SeamSink, type Subscription } from './live-seam.js';
+import { DEFAULT_MAX_ACK_BYTES, LiveSeam, fitting, type Charge, type SeamSink, type Subscription } from './live-seam.js';
 import { topicRoom, type PulseServer, type PulseSocket } from './live-socket.js';
 import { Presence } from './presence.js';
 import { SlowConsumerGuard } from './slow-consumer.js';
@@ -39,6 +40,10 @@ export interface LiveHubOptions {
   presence?: Presence;
   /** Topics one socket may follow or be subscribing to at once (PULSE_MAX_SUBSCRIPTIONS). @default 100 */
   maxSubscriptions?: number;
+  /** Most bytes of events in one subscribe or replay answer (PULSE_MAX_ACK_BYTES). @default 1 MiB */
+  maxAckBytes?: number;
+  /** Where failures the client gets only a generic answer for are told in full. @default none */
+  logger?: Pick<Logger, 'warn'>;
 }
 
 /** Told of every subscribe and replay answer (metrics); `request` is undefined for one refused as malformed. */
@@ -61,6 +66,8 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
   private readonly slowConsumers: SlowConsumerGuard;
   private readonly presence: Presence;
   private readonly maxSubscriptions: number;
+  private readonly logger?: Pick<Logger, 'warn'>;
+  private readonly maxAckBytes: number;
   /** Told of every batch the tail hands over, before it goes to the sockets (metrics). */
   private readonly deliveryObservers: ((topic: string, events: PulseEvent[]) => void)[] = [];
   private readonly answerObservers: AnswerObserver[] = [];
@@ -73,7 +80,9 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
     this.slowConsumers = options.slowConsumers ?? new SlowConsumerGuard(8 * 1024 * 1024);
     this.presence = options.presence ?? new Presence();
     this.maxSubscriptions = options.maxSubscriptions ?? 100;
-    this.seam = new LiveSeam({ head: (t) => store.head(t), readAfter: (t, after, limit) => store.readAfter(t, after, limit), snapshot: (t) => store.snapshot(t), position: (t) => tail.position(t) }, this);
+    this.logger = options.logger;
+    this.maxAckBytes = options.maxAckBytes ?? DEFAULT_MAX_ACK_BYTES;
+    this.seam = new LiveSeam({ head: (t) => store.head(t), readAfter: (t, after, limit) => store.readAfter(t, after, limit), snapshot: (t) => store.snapshot(t), position: (t) => tail.position(t) }, this, { maxAckBytes: this.maxAckBytes });
   }
 
   attach(server: PulseServer): void {
@@ -111,7 +120,7 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
    * live room: the answer goes out before any event that follows it. A refused subscribe leaves
    * an existing subscription to the topic as it was.
    */
-  async subscribe(socket: PulseSocket, request: SubscribeRequest, ack: (answer: SubscribeAck) => void): Promise<void> {
+  async subscribe(socket: PulseSocket, request: SubscribeRequest, ack: (answer: SubscribeAck) => void, charge?: Charge): Promise<void> {
     const { topic } = request;
     const ticket = Symbol(topic);
     if (this.atSubscriptionCap(socket, topic)) {
@@ -130,9 +139,11 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
     let answer: SubscribeAck;
     try {
       await this.tail.follow(topic);
-      answer = await this.seam.answer(request);
+      answer = await this.seam.answer(request, charge);
     } catch (cause) {
-      answer = error('UNAVAILABLE', `cannot read the log of ${topic} now (${(cause as Error).message}); retry shortly`);
+      // Redis's own words stay in the log: a client learns only that it should retry (as REST answers).
+      this.logger?.warn(`subscribe to ${topic} failed: ${(cause as Error)?.message ?? String(cause)}`);
+      answer = error('UNAVAILABLE', `cannot read the log of ${topic} now; retry shortly`);
     }
     if (latest.get(topic) === ticket) {
       latest.delete(topic);
@@ -221,14 +232,25 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
     for (const [socket, subscription] of [...local.sockets]) this.resync(socket, subscription, reason);
   }
 
-  async replay(request: ReplayRequest): Promise<ReplayAck> {
+  /** Answers a replay; `charge` is asked first (from the log's head) for the events it will read. */
+  async replay(request: ReplayRequest, charge?: Charge): Promise<ReplayAck> {
     const { topic, fromSeq } = request;
+    const limit = request.limit ?? MAX_REPLAY_LIMIT;
+    if (charge) {
+      const head = (await this.store.head(topic))?.head ?? 0;
+      const refused = await charge(Math.max(0, Math.min(limit, head - fromSeq + 1)));
+      if (refused) return this.answered('replay', request, refused);
+    }
     // A topic with no events is an empty log.
-    const page = (await this.store.readAfter(topic, Math.max(fromSeq - 1, 0), request.limit ?? MAX_REPLAY_LIMIT)) ?? { epoch: null, head: 0, base: 0, events: [] };
+    const page = (await this.store.readAfter(topic, Math.max(fromSeq - 1, 0), limit)) ?? { epoch: null, head: 0, base: 0, events: [] };
     let answer: ReplayAck;
     if (fromSeq > page.head + 1) answer = { ...error('BAD_REQUEST', `fromSeq: ${fromSeq} is beyond the head ${page.head} of ${topic}`), issues: [{ path: 'fromSeq', message: `beyond the head ${page.head}` }] };
     else if (fromSeq <= page.base) answer = error('NOT_FOUND', `events before ${page.base + 1} of ${topic} are no longer retained; subscribe without since for a snapshot`);
-    else answer = { ok: true, topic, epoch: page.epoch, head: page.head, events: page.events };
+    else {
+      // At most maxAckBytes of events, but one at least (else a client would ask for it forever): it reads on from the seq after the last it got.
+      const { events } = fitting(page.events, this.maxAckBytes);
+      answer = { ok: true, topic, epoch: page.epoch, head: page.head, events: events.length > 0 ? events : page.events.slice(0, 1) };
+    }
     return this.answered('replay', request, answer);
   }
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { emptySnapshot, type PulseEvent, type ResyncReason, type Snapshot } from '#pulse/contracts';
 import type { LogHead, ReadResult } from '#pulse/event-store';
-import { LiveSeam, type SeamLog, type SeamSink, type Subscription } from './live-seam.js';
+import { LiveSeam, eventBytes, type SeamLog, type SeamSink, type Subscription } from './live-seam.js';
 
 const TOPIC = 't';
 
@@ -101,7 +101,7 @@ class Sockets implements SeamSink<string> {
 
 const range = (from: number, to: number): number[] => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 
-function setup(options: { maxResumeEvents?: number; pageSize?: number } = {}) {
+function setup(options: { maxResumeEvents?: number; pageSize?: number; maxAckBytes?: number } = {}) {
   const log = new FakeLog();
   const sockets = new Sockets();
   const seam = new LiveSeam(log, sockets, options);
@@ -250,6 +250,62 @@ describe('LiveSeam', () => {
     expect(past).toMatchObject({ recovered: false, head: 10, events: [], snapshot: { seq: 10, epoch: 'e1' } });
     expect(await seam.answer({ topic: TOPIC, since: { seq: 11, epoch: 'e1' } })).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
     expect(await seam.answer({ topic: TOPIC, since: { seq: 8, epoch: 'other' } })).toMatchObject({ recovered: false, snapshot: { seq: 10 } });
+  });
+
+  it('an answer carries at most maxAckBytes of events; the rest follows as catch-up frames, no gap, no duplicate, while events keep arriving', async () => {
+    const size = eventBytes(event(10)); // seqs 10..99 all encode to the same size
+    const { log, sockets, tailTo, subscribe } = setup({ pageSize: 4, maxAckBytes: size * 3 + Math.floor(size / 2) });
+    log.append(30);
+    tailTo();
+    const { answer, subscription, caughtUp } = await subscribe('a', { seq: 10, epoch: 'e1' }, () => {
+      log.holdReads = true;
+    });
+    expect(answer).toMatchObject({ recovered: true, head: 30 });
+    expect(answer.events.map((e) => e.seq)).toEqual([11, 12, 13]);
+    expect(subscription.watermark).toBe(13);
+    // Pages of 4 from 13 on; between two of them the log grows and the tail reads it (the live room has nobody yet).
+    for (let page = 0; subscription.state === 'catching-up'; page++) {
+      await log.readWaiting();
+      if (page === 2) {
+        log.append(6);
+        tailTo();
+      }
+      await log.release();
+    }
+    await caughtUp;
+    expect(sockets.seqs('a')).toEqual(range(11, 36));
+    expect(sockets.liveAt.get('a')).toBe(36);
+    log.append(2);
+    tailTo();
+    expect(sockets.seqs('a')).toEqual(range(11, 38));
+    expect(sockets.resyncs).toEqual([]);
+  });
+
+  it('an answer too small for even one event is still recovered: everything follows in catch-up, which stops when the socket is cut loose', async () => {
+    const { log, sockets, tailTo, subscribe } = setup({ pageSize: 5, maxAckBytes: 10 });
+    log.append(40);
+    tailTo();
+    // The socket's unsent output passes its budget once it holds 10 events: it is cut loose and fed no more.
+    sockets.cutLoose = () => sockets.seqs('a').length >= 10;
+    const { answer, caughtUp } = await subscribe('a', { seq: 20, epoch: 'e1' });
+    expect(answer).toMatchObject({ recovered: true, head: 40, events: [] });
+    await caughtUp;
+    expect(sockets.seqs('a')).toEqual(range(21, 30));
+    expect(sockets.liveAt.has('a')).toBe(false);
+    // The answer's one read, then catch-up's pages from 20 and 25: nothing past the cut.
+    expect(log.reads).toEqual([20, 20, 25]);
+  });
+
+  it('charges a resume for the events it will read before reading them; a refused charge is the answer, with nothing read', async () => {
+    const { log, tailTo, seam } = setup();
+    log.append(30);
+    tailTo();
+    const charged: number[] = [];
+    const refusal = { ok: false as const, code: 'RATE_LIMITED' as const, message: 'more than 200 requests per second for this connection; slow down' };
+    expect(await seam.answer({ topic: TOPIC, since: { seq: 12, epoch: 'e1' } }, (events) => Promise.resolve(charged.push(events) > 1 ? refusal : null))).toMatchObject({ recovered: true, head: 30 });
+    expect(await seam.answer({ topic: TOPIC, since: { seq: 5, epoch: 'e1' } }, (events) => Promise.resolve(charged.push(events) > 1 ? refusal : null))).toEqual(refusal);
+    expect(charged).toEqual([18, 25]);
+    expect(log.reads).toEqual([12]);
   });
 
   it('a socket answered ahead of the tail waits for it, then gets exactly what follows', async () => {

@@ -1,5 +1,5 @@
 // The replay→live seam: a subscribe's answer (replay or snapshot), then catch-up from its last seq to where the tail stands, then live — no gap, no duplicate.
-import { MAX_REPLAY_LIMIT, MAX_RESUME_EVENTS, emptySnapshot, type PulseEvent, type ResyncReason, type SubscribeAck, type SubscribeRequest } from '#pulse/contracts';
+import { MAX_REPLAY_LIMIT, MAX_RESUME_EVENTS, emptySnapshot, type ErrorBody, type PulseEvent, type ResyncReason, type SubscribeAck, type SubscribeRequest } from '#pulse/contracts';
 import type { LogHead, ReadResult } from '#pulse/event-store';
 import type { Snapshot } from '#pulse/contracts';
 
@@ -44,11 +44,42 @@ export interface LiveSeamOptions {
   maxResumeEvents?: number;
   /** Events per read. @default MAX_REPLAY_LIMIT */
   pageSize?: number;
+  /** Most bytes of events an answer carries (PULSE_MAX_ACK_BYTES); a replay past it goes on in catch-up frames. @default DEFAULT_MAX_ACK_BYTES */
+  maxAckBytes?: number;
 }
+
+/**
+ * Events of a request's first read; each further read doubles, up to `pageSize`. An answer that
+ * fits only a few large events, or a socket cut loose after its first frame, then costs a small
+ * read rather than a full page held in memory at once.
+ */
+const FIRST_PAGE = 100;
+
+/** PULSE_MAX_ACK_BYTES's default: 1 MiB. */
+export const DEFAULT_MAX_ACK_BYTES = 1_048_576;
+
+/** Bytes of one event in an answer (its JSON, as Socket.IO encodes it). */
+export function eventBytes(event: PulseEvent): number {
+  return Buffer.byteLength(JSON.stringify(event));
+}
+
+/** The longest prefix of `events` whose bytes fit in `maxBytes` (possibly none); `bytes` are those already taken. */
+export function fitting(events: PulseEvent[], maxBytes: number, bytes = 0): { events: PulseEvent[]; bytes: number; full: boolean } {
+  for (let i = 0; i < events.length; i++) {
+    const next = bytes + eventBytes(events[i]!);
+    if (next > maxBytes) return { events: events.slice(0, i), bytes, full: true };
+    bytes = next;
+  }
+  return { events, bytes, full: false };
+}
+
+/** Charges a request for the events it is about to read (rate limits): the refusal when it may not, else null. */
+export type Charge = (events: number) => Promise<ErrorBody | null>;
 
 export class LiveSeam<S> {
   private readonly maxResumeEvents: number;
   private readonly pageSize: number;
+  private readonly maxAckBytes: number;
 
   constructor(
     private readonly log: SeamLog,
@@ -57,10 +88,15 @@ export class LiveSeam<S> {
   ) {
     this.maxResumeEvents = options.maxResumeEvents ?? MAX_RESUME_EVENTS;
     this.pageSize = options.pageSize ?? MAX_REPLAY_LIMIT;
+    this.maxAckBytes = options.maxAckBytes ?? DEFAULT_MAX_ACK_BYTES;
   }
 
-  /** The subscribe answer: a replay from `since` when it is recoverable (within the bound), else a snapshot. */
-  async answer(request: SubscribeRequest): Promise<SubscribeAck> {
+  /**
+   * The subscribe answer: a replay from `since` when it is recoverable (within the bound), else a
+   * snapshot. A replay carries at most `maxAckBytes` of events: the answer says `recovered` with the
+   * head, and catch-up sends the rest as frames, under the socket's unsent-output budget.
+   */
+  async answer(request: SubscribeRequest, charge?: Charge): Promise<SubscribeAck> {
     const { topic, since } = request;
     const head = await this.log.head(topic);
     if (!head) {
@@ -74,6 +110,8 @@ export class LiveSeam<S> {
         return { ok: false, code: 'BAD_REQUEST', message: `since.seq: ${since.seq} is beyond the head ${head.head} of ${topic}`, issues: [{ path: 'since.seq', message: `beyond the head ${head.head}` }] };
       }
       if (since.seq >= head.base && head.head - since.seq <= this.maxResumeEvents) {
+        const refused = await charge?.(head.head - since.seq);
+        if (refused) return refused;
         const events = await this.replay(topic, since.seq, head);
         if (events) return { ok: true, topic, epoch: head.epoch, head: head.head, recovered: true, events };
       }
@@ -83,15 +121,24 @@ export class LiveSeam<S> {
     return { ok: true, topic, epoch: snapshot.epoch, head: snapshot.seq, recovered: false, snapshot, events: [] };
   }
 
-  /** Events `after`+1..head of the log at `head`, or null when they cannot all be read (trimmed, or another epoch meanwhile). */
+  /**
+   * Events `after`+1.. of the log at `head`, as many as fit in `maxAckBytes` (catch-up sends the
+   * rest), or null when they cannot be read (trimmed, or another epoch meanwhile).
+   */
   private async replay(topic: string, after: number, head: LogHead): Promise<PulseEvent[] | null> {
     const events: PulseEvent[] = [];
+    let bytes = 0;
+    let limit = Math.min(FIRST_PAGE, this.pageSize);
     while (after < head.head) {
-      const page = await this.log.readAfter(topic, after, this.pageSize);
+      const page = await this.log.readAfter(topic, after, limit);
+      limit = Math.min(limit * 2, this.pageSize);
       if (!page || page.epoch !== head.epoch || page.base > after) return null;
       const wanted = page.events.filter((event) => event.seq <= head.head);
       if (wanted.length === 0) return null;
-      events.push(...wanted);
+      const fit = fitting(wanted, this.maxAckBytes, bytes);
+      events.push(...fit.events);
+      if (fit.full) break;
+      bytes = fit.bytes;
       after = wanted.at(-1)!.seq;
     }
     return events;
@@ -110,6 +157,7 @@ export class LiveSeam<S> {
    */
   async catchUp(socket: S, subscription: Subscription): Promise<void> {
     const { topic } = subscription;
+    let limit = Math.min(FIRST_PAGE, this.pageSize);
     for (;;) {
       if (subscription.state !== 'catching-up') return;
       const position = this.log.position(topic);
@@ -122,7 +170,8 @@ export class LiveSeam<S> {
       }
       let page;
       try {
-        page = await this.log.readAfter(topic, subscription.watermark, this.pageSize);
+        page = await this.log.readAfter(topic, subscription.watermark, limit);
+        limit = Math.min(limit * 2, this.pageSize);
       } catch {
         return this.sink.resync(socket, subscription, 'log_lost');
       }

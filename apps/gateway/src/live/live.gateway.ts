@@ -6,6 +6,7 @@ import type { Principal } from '#pulse/auth';
 import { badRequest, replayRequestSchema, subscribeRequestSchema, unsubscribeRequestSchema, type ClientToServerEvents, type ErrorBody } from '#pulse/contracts';
 import { SocketGuard, type Ack } from '../auth/socket-guard.js';
 import { LiveHub } from './live-hub.js';
+import type { Charge } from './live-seam.js';
 import type { PulseServer, PulseSocket } from './live-socket.js';
 
 type Request = keyof ClientToServerEvents;
@@ -24,7 +25,7 @@ const SCHEMAS: { [E in Request]: z.ZodType<Requests[E]> } = {
 const isRead = (event: Request): event is 'subscribe' | 'replay' => event !== 'unsubscribe';
 
 /** What the gateway does with a request that was admitted, parsed and authorized. */
-type Handler<E extends Request> = (socket: PulseSocket, request: Requests[E], ack: Ack | undefined) => Promise<void> | void;
+type Handler<E extends Request> = (socket: PulseSocket, request: Requests[E], ack: Ack | undefined, charge: Charge) => Promise<void> | void;
 
 /**
  * The requests are bound by hand rather than with `@SubscribeMessage`: Nest binds each handler to
@@ -63,8 +64,16 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
         return ack?.(body);
       }
       const request = parsed.data;
-      if (isRead(event)) guard.authorizeRead(principal, request.topic);
-      run(event, () => handler(socket, request, ack));
+      // A read costs rate-limit points by how many events it is about to read.
+      const charge: Charge = (events) => guard.charge(socket, principal, events);
+      if (!isRead(event)) return run(event, () => handler(socket, request, ack, charge));
+      guard.authorizeRead(principal, request.topic);
+      // A read's answer counts toward the socket's unsent output like any frame: a client that stopped reading is cut loose.
+      const answered: Ack = (answer) => {
+        ack?.(answer);
+        this.hub.cutLoose(socket);
+      };
+      run(event, () => handler(socket, request, answered, charge));
     };
     const listener = <E extends Request>(event: E, handler: Handler<E>) =>
       function (this: PulseSocket, ...args: unknown[]) {
@@ -74,8 +83,8 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
         guard.admitRequest(this, ack, (principal) => handle(this, event, payload, ack, principal, handler));
       };
     this.listeners = [
-      ['subscribe', listener('subscribe', (socket, request, ack) => this.hub.subscribe(socket, request, ack ?? (() => undefined)))],
-      ['replay', listener('replay', (_socket, request, ack) => this.replay(request, ack))],
+      ['subscribe', listener('subscribe', (socket, request, ack, charge) => this.hub.subscribe(socket, request, ack ?? (() => undefined), charge))],
+      ['replay', listener('replay', (_socket, request, ack, charge) => this.replay(request, ack, charge))],
       [
         'unsubscribe',
         listener('unsubscribe', (socket, request, ack) => {
@@ -98,9 +107,9 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     this.hub.disconnected(socket);
   }
 
-  private async replay(request: Requests['replay'], ack: Ack | undefined): Promise<void> {
+  private async replay(request: Requests['replay'], ack: Ack | undefined, charge: Charge): Promise<void> {
     try {
-      ack?.(await this.hub.replay(request));
+      ack?.(await this.hub.replay(request, charge));
     } catch (error) {
       this.logger.warn(`replay of ${request.topic} failed: ${(error as Error).message}`);
       ack?.({ ok: false, code: 'UNAVAILABLE', message: `cannot read the log of ${request.topic} now; retry shortly` } satisfies ErrorBody);

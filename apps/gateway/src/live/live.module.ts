@@ -43,6 +43,8 @@ const TAIL_BLOCK_MS = 5000;
           slowConsumers: new SlowConsumerGuard(config.PULSE_SLOW_CONSUMER_BYTES, new Logger('SlowConsumers')),
           presence,
           maxSubscriptions: config.PULSE_MAX_SUBSCRIPTIONS,
+          logger: new Logger('LiveHub'),
+          maxAckBytes: config.PULSE_MAX_ACK_BYTES,
         }),
     },
     LiveGateway,

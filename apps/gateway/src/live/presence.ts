@@ -1,5 +1,13 @@
-// Viewers per topic across the cluster: joins and leaves are coalesced into one `presence` announcement per topic and window.
+// Viewers per topic across the cluster: joins and leaves are coalesced into one `presence` announcement per topic and window; gateways exchange counts, never sockets.
 import { topicRoom, type PulseServer } from './live-socket.js';
+
+/**
+ * The server-side event a gateway asks the others with (through the adapter): with a topic, each
+ * answers its number of live sockets on it; with null, its counts per topic. Numbers only: the
+ * adapter's fetchSockets would ship every socket's handshake and data through Redis to every
+ * gateway on every join burst.
+ */
+const COUNT_REQUEST = 'pulse:presence';
 
 export class Presence {
   private server: PulseServer | null = null;
@@ -11,9 +19,14 @@ export class Presence {
 
   attach(server: PulseServer): void {
     this.server = server;
+    // Another gateway asks for this one's counts (a gateway that died does not answer, and the adapter stops waiting for it).
+    server.on(COUNT_REQUEST, (topic: unknown, answer: unknown) => {
+      if (typeof answer !== 'function') return;
+      (answer as (count: number | Record<string, number>) => void)(typeof topic === 'string' ? this.localCount(topic) : this.localCounts());
+    });
   }
 
-  /** A socket joined or left the live room of `topic`: counts its viewers on every gateway (through the adapter) and tells them, once per window. */
+  /** A socket joined or left the live room of `topic`: counts its viewers on every gateway and tells them, once per window. */
   changed(topic: string): void {
     if (this.due.has(topic) || !this.server) return;
     const server = this.server;
@@ -21,10 +34,8 @@ export class Presence {
       topic,
       setTimeout(() => {
         this.due.delete(topic);
-        server
-          .in(topicRoom(topic))
-          .fetchSockets()
-          .then((sockets) => server.to(topicRoom(topic)).emit('presence', { topic, viewers: sockets.length }))
+        this.others<number>(topic)
+          .then((counts) => server.to(topicRoom(topic)).emit('presence', { topic, viewers: counts.reduce((sum, count) => sum + count, this.localCount(topic)) }))
           .catch(() => undefined); // Another gateway did not answer in time: the next change announces again.
       }, this.delayMs),
     );
@@ -32,10 +43,30 @@ export class Presence {
 
   /** Sockets live on each topic across the cluster. */
   async count(): Promise<Record<string, number>> {
+    const counts = this.localCounts();
+    for (const theirs of await this.others<Record<string, number>>(null)) {
+      for (const [topic, viewers] of Object.entries(theirs)) counts[topic] = (counts[topic] ?? 0) + viewers;
+    }
+    return counts;
+  }
+
+  /** The other gateways' answers to a count request. */
+  private async others<T>(topic: string | null): Promise<T[]> {
+    if (!this.server) return [];
+    return (await this.server.serverSideEmitWithAck(COUNT_REQUEST, topic)) as T[];
+  }
+
+  /** Sockets of this process live on `topic`. */
+  private localCount(topic: string): number {
+    return this.server?.of('/').adapter.rooms.get(topicRoom(topic))?.size ?? 0;
+  }
+
+  /** Sockets of this process live on each topic. */
+  private localCounts(): Record<string, number> {
     const counts: Record<string, number> = {};
     const prefix = topicRoom('');
-    for (const socket of (await this.server?.fetchSockets()) ?? []) {
-      for (const room of socket.rooms) if (room.startsWith(prefix)) counts[room.slice(prefix.length)] = (counts[room.slice(prefix.length)] ?? 0) + 1;
+    for (const [room, sockets] of this.server?.of('/').adapter.rooms ?? []) {
+      if (room.startsWith(prefix)) counts[room.slice(prefix.length)] = sockets.size;
     }
     return counts;
   }
