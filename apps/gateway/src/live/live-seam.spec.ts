@@ -322,6 +322,21 @@ describe('LiveSeam', () => {
     expect(sockets.liveAt.get('a')).toBe(8);
   });
 
+  it('a socket answered ahead of the tail whose log is then replaced is a resync, never the new log\'s seqs', async () => {
+    const { log, sockets, seam } = setup();
+    log.append(5); // the answer: e1 up to 5; the tail stands at 3
+    log.tail = 3;
+    const answer = await seam.answer({ topic: TOPIC });
+    if (!answer.ok) throw new Error('refused');
+    const subscription = seam.subscription({ topic: TOPIC }, answer);
+    await seam.catchUp('a', subscription);
+    expect(subscription.state).toBe('pending');
+    // The log is lost and made anew; the tail reads the new one's 1..7, past the watermark 5.
+    seam.tailed('a', subscription, range(1, 7).map((seq) => event(seq, 'e2')));
+    expect(sockets.resyncs).toEqual([{ socket: 'a', reason: 'epoch_changed' }]);
+    expect(sockets.seqs('a')).toEqual([]);
+  });
+
   it('an empty log: the answer has no epoch, and its first events (read meanwhile or live) are no resync', async () => {
     const { log, sockets, tailTo, subscribe, seam } = setup();
     expect(await seam.answer({ topic: TOPIC })).toEqual({ ok: true, topic: TOPIC, epoch: null, head: 0, recovered: false, snapshot: emptySnapshot(TOPIC), events: [] });

@@ -193,6 +193,11 @@ export class LiveSeam<S> {
     const last = events.at(-1)!.seq;
     if (subscription.state === 'live') subscription.watermark = last;
     else if (subscription.state === 'pending' && subscription.watermark <= last) {
+      // Its answer came from one life of the log; the tail may have read the next one (lost and
+      // made anew in between): those seqs do not continue the answer's.
+      const epoch = events[0]!.epoch;
+      if (subscription.epoch === null && subscription.watermark === 0) subscription.epoch = epoch;
+      if (epoch !== subscription.epoch) return this.sink.resync(socket, subscription, 'epoch_changed');
       this.send(socket, subscription, events.filter((event) => event.seq > subscription.watermark));
       this.goLive(socket, subscription);
     }
