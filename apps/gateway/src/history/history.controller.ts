@@ -1,18 +1,26 @@
 // REST API of a topic's history: its series at one step, one instance's uptime and hours, and every instance's uptime.
-import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
+import { Controller, Get, Inject, Logger, Param, Query } from '@nestjs/common';
 import { idSchema, instanceQuerySchema, seriesQuerySchema, STEP_MS, topicSchema, uptimeQuerySchema, type InstanceHistory, type SeriesResponse, type UptimeList } from '#pulse/contracts';
 import { EventStore } from '#pulse/event-store';
 import { parseOr400, PulseHttpError } from '../api/http-error.js';
 import { Access } from '../auth/access.decorator.js';
 
-/** A refused range (RangeError from the contracts) as a 400 naming it; anything else as 503. */
+const logger = new Logger('HistoryController');
+/** How long one gateway answers the same fleet uptime list: many viewers of a big fleet cost one read. */
+const UPTIME_SHARED_MS = 15_000;
+
+/** A refused range (RangeError from the contracts) as a 400 naming it; anything else as 503, why in the log only. */
 function failure(topic: string, error: unknown): PulseHttpError {
   if (error instanceof RangeError) return new PulseHttpError(400, { ok: false, code: 'BAD_REQUEST', message: error.message, issues: [{ path: 'from', message: error.message }] });
-  return PulseHttpError.of(503, 'UNAVAILABLE', `the history of ${topic} cannot be read now (${(error as Error).message}); retry shortly`);
+  logger.warn(`the history of ${topic} cannot be read: ${(error as Error)?.message ?? String(error)}`);
+  return PulseHttpError.of(503, 'UNAVAILABLE', `the history of ${topic} cannot be read now; retry shortly`);
 }
 
 @Controller('api/v1/topics')
 export class HistoryController {
+  /** Fleet uptime lists being read or read within UPTIME_SHARED_MS, by topic and window. */
+  private readonly uptimeLists = new Map<string, { at: number; list: Promise<UptimeList> }>();
+
   constructor(@Inject(EventStore) private readonly store: EventStore) {}
 
   /** Every bucket of [from, to) at `step` (default: the last 60 buckets); zeros where nothing happened, also for a topic with no events. */
@@ -34,7 +42,18 @@ export class HistoryController {
   async uptime(@Param('topic') rawTopic: string, @Query() rawQuery: unknown): Promise<UptimeList> {
     const topic = parseOr400(topicSchema, rawTopic, 'topic');
     const { window } = parseOr400(uptimeQuerySchema, rawQuery);
-    return this.store.history.uptimes(topic, window).catch((error: unknown) => {
+    // A list costs a read per instance and day: viewers asking within a few seconds share one.
+    const key = `${topic} ${window}`;
+    const now = Date.now();
+    let shared = this.uptimeLists.get(key);
+    if (!shared || now - shared.at > UPTIME_SHARED_MS) {
+      for (const [old, entry] of this.uptimeLists) if (now - entry.at > UPTIME_SHARED_MS) this.uptimeLists.delete(old);
+      shared = { at: now, list: this.store.history.uptimes(topic, window) };
+      this.uptimeLists.set(key, shared);
+      const entry = shared;
+      entry.list.catch(() => this.uptimeLists.get(key) === entry && this.uptimeLists.delete(key));
+    }
+    return shared.list.catch((error: unknown) => {
       throw failure(topic, error);
     });
   }
