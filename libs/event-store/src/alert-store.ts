@@ -1,7 +1,7 @@
 // Alerts as stored: the tick's notification outbox and groups, notified firings, channels and silences (the last two outside the log).
-import type { AlertFiringData, AlertResolvedData, Channel, PulseEvent, Silence } from '#pulse/contracts';
+import type { AlertFiringData, AlertResolvedData, Channel, ChannelType, PulseEvent, Severity, Silence } from '#pulse/contracts';
 import { decodeEntry } from './decode.js';
-import { CHANNELS_KEY, groupKey, KEY, SILENCES_KEY, topicKeys } from './keys.js';
+import { CHANNELS_KEY, FIRING_KEY, groupKey, KEY, NOTIFY_COUNTS_KEY, SILENCES_KEY, topicKeys } from './keys.js';
 import type { RedisConnection } from './redis.js';
 
 /** One notification the tick asked for: a group of transitions of one rule (or a reminder), for its channels. */
@@ -112,4 +112,33 @@ export class AlertStore {
   async deleteSilence(id: string): Promise<boolean> {
     return (await this.redis.hdel(SILENCES_KEY, id)) === 1;
   }
+
+  /** Records a topic's firing alerts by severity (none: forgotten). */
+  async setFiring(topic: string, firing: Record<Severity, number>): Promise<void> {
+    if (firing.critical + firing.warning + firing.info === 0) await this.redis.hdel(FIRING_KEY, topic);
+    else await this.redis.hset(FIRING_KEY, topic, JSON.stringify(firing));
+  }
+
+  /** Firing alerts by topic and severity, as the workers last recorded them. */
+  async firing(): Promise<Map<string, Record<Severity, number>>> {
+    const all = await this.redis.hgetall(FIRING_KEY);
+    return new Map(Object.entries(all).map(([topic, json]) => [topic, JSON.parse(json) as Record<Severity, number>]));
+  }
+
+  /** Counts one notification outcome of a channel type. */
+  async countNotification(type: ChannelType, outcome: NotificationOutcome): Promise<void> {
+    await this.redis.hincrby(NOTIFY_COUNTS_KEY, `${type}:${outcome}`, 1);
+  }
+
+  /** Notification outcomes so far, by channel type. */
+  async notificationCounts(): Promise<{ type: string; outcome: string; count: number }[]> {
+    const all = await this.redis.hgetall(NOTIFY_COUNTS_KEY);
+    return Object.entries(all).map(([field, count]) => {
+      const [type = '', outcome = ''] = field.split(':');
+      return { type, outcome, count: Number(count) };
+    });
+  }
 }
+
+/** sent: delivered; retried: a try failed and another follows; failed: the last try failed. */
+export type NotificationOutcome = 'sent' | 'retried' | 'failed';

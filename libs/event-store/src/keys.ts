@@ -113,3 +113,9 @@ export const SILENCES_KEY = 'pulse:silences';
 export function groupKey(topic: string, seq: number): string {
   return `${topicKeys(topic)[KEY.alertx]}:${seq}`;
 }
+
+/** Hash of firing alerts per topic, for metrics: topic -> { critical, warning, info } JSON (written by workers after each tick that changed it). */
+export const FIRING_KEY = 'pulse:alerts:firing';
+
+/** Hash of notification outcomes, for metrics: <channel type>:<sent|failed|retried> -> count. */
+export const NOTIFY_COUNTS_KEY = 'pulse:notify:counts';
