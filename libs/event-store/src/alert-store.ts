@@ -21,6 +21,16 @@ export interface OutboxEntry {
   tickAt?: number;
 }
 
+/** One firing-to-resolved life of an alert. */
+export interface Episode {
+  alertId: string;
+  activeSince: number;
+}
+
+function notifiedField(channelId: string, alert: Episode): string {
+  return `n:${channelId}:${alert.alertId}:${alert.activeSince}`;
+}
+
 export class AlertStore {
   constructor(private readonly redis: RedisConnection) {}
 
@@ -59,19 +69,25 @@ export class AlertStore {
     return read.flatMap(([, entries]) => (entries as [string, string[]][]).map(([id, fields]) => decodeEntry(topic, id, fields) as PulseEvent<AlertFiringData | AlertResolvedData>));
   }
 
-  /** Remembers that these alerts' firing was notified on a channel (not silenced), so that their resolved is sent there whatever silences say. */
-  async markNotified(topic: string, channelId: string, alertIds: string[]): Promise<void> {
-    if (alertIds.length > 0) await this.redis.hset(topicKeys(topic)[KEY.alertx]!, Object.fromEntries(alertIds.map((id) => [`n:${channelId}:${id}`, '1'])));
+  /**
+   * Remembers that these alerts' firing was notified on a channel (not silenced), so that their
+   * resolved is sent there whatever silences say. Keyed by episode (alert id and activeSince): a
+   * later firing of the same alert is another mark.
+   */
+  async markNotified(topic: string, channelId: string, alerts: Episode[]): Promise<void> {
+    if (alerts.length > 0) await this.redis.hset(topicKeys(topic)[KEY.alertx]!, Object.fromEntries(alerts.map((alert) => [notifiedField(channelId, alert), '1'])));
   }
 
-  /** Which of these alerts had their firing notified on the channel; forgets them (their resolved is being sent). */
-  async takeNotified(topic: string, channelId: string, alertIds: string[]): Promise<Set<string>> {
-    if (alertIds.length === 0) return new Set();
-    const key = topicKeys(topic)[KEY.alertx]!;
-    const fields = alertIds.map((id) => `n:${channelId}:${id}`);
-    const answers = await this.redis.multi().hmget(key, ...fields).hdel(key, ...fields).exec();
-    const values = (answers?.[0]?.[1] ?? []) as (string | null)[];
-    return new Set(alertIds.filter((_, i) => values[i] !== null && values[i] !== undefined));
+  /** Which of these alerts' episodes had their firing notified on the channel (their alert ids). */
+  async notified(topic: string, channelId: string, alerts: Episode[]): Promise<Set<string>> {
+    if (alerts.length === 0) return new Set();
+    const values = await this.redis.hmget(topicKeys(topic)[KEY.alertx]!, ...alerts.map((alert) => notifiedField(channelId, alert)));
+    return new Set(alerts.filter((_, i) => values[i] !== null).map((alert) => alert.alertId));
+  }
+
+  /** Forgets the marks of these episodes on the channel: their resolved went out. */
+  async forgetNotified(topic: string, channelId: string, alerts: Episode[]): Promise<void> {
+    if (alerts.length > 0) await this.redis.hdel(topicKeys(topic)[KEY.alertx]!, ...alerts.map((alert) => notifiedField(channelId, alert)));
   }
 
   async channels(): Promise<Channel[]> {

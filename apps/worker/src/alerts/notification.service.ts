@@ -106,12 +106,13 @@ export class NotificationService {
     const members = (await this.store.alerts.closeGroup(job.topic, job.seq)).map((event) => event.data);
     if (job.kind === 'firing') {
       const kept = (members as AlertFiringData[]).filter((alert) => !silenced(alert));
-      await this.store.alerts.markNotified(job.topic, job.channelId, kept.map((alert) => alert.alertId));
+      await this.store.alerts.markNotified(job.topic, job.channelId, kept);
       return { ...base, alerts: kept.map(alertOf) };
     }
     // A resolved goes where its firing went, silenced or not; never where it did not.
     const resolved = members as AlertResolvedData[];
-    const notified = await this.store.alerts.takeNotified(job.topic, job.channelId, resolved.map((alert) => alert.alertId));
+    // Read, not taken: a try that dies before its payload is stored builds the same one again.
+    const notified = await this.store.alerts.notified(job.topic, job.channelId, resolved);
     return { ...base, alerts: resolved.filter((alert) => notified.has(alert.alertId)).map(alertOf) };
   }
 
@@ -130,6 +131,7 @@ export class NotificationService {
       throw error;
     }
     await this.store.alerts.countNotification(channel.type, 'sent').catch(() => undefined);
+    if (job.kind === 'resolved') await this.store.alerts.forgetNotified(job.topic, job.channelId, job.payload.alerts).catch(() => undefined);
     return { sent: job.payload.alerts.length };
   }
 
