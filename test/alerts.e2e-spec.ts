@@ -157,4 +157,20 @@ describe('alerts end to end', () => {
     }
     expect(receiver.delivered('/quiet')).toHaveLength(2);
   });
+
+  it('sends a test message on demand: signed to a webhook, as text and blocks to a Slack incoming webhook', async () => {
+    await put('/api/v1/channels/probe', { type: 'webhook', url: `${hookUrl}/probe`, secret: SECRET });
+    await put('/api/v1/channels/team', { type: 'slack', url: `${hookUrl}/slack/T000/B000/XXXX` });
+    expect(await put('/api/v1/channels/probe/test', {}, 'POST')).toEqual({ jobId: expect.stringMatching(/^test\.probe\./) });
+    await put('/api/v1/channels/team/test', {}, 'POST');
+    await receiver.changes.until('both test messages', () => receiver.delivered('/probe').length > 0 && receiver.delivered('/slack/T000/B000/XXXX').length > 0, 15_000);
+    const [probe] = receiver.delivered('/probe');
+    expect(probe!.signatureValid).toBe(true);
+    expect(probe!.json).toMatchObject({ kind: 'test', alerts: [] });
+    const [slack] = receiver.delivered('/slack/T000/B000/XXXX');
+    expect(slack!.json).toMatchObject({ text: expect.stringContaining('Pulse test notification'), blocks: expect.any(Array) });
+    // The Slack URL's path is its secret: never answered.
+    const channels = (await (await fetch(`${pulse.urls[0]}/api/v1/channels`)).json()) as { channelId: string; url?: string }[];
+    expect(channels.find((channel) => channel.channelId === 'team')!.url).toBe(`${new URL(hookUrl).origin}/***`);
+  });
 });

@@ -135,4 +135,26 @@ describe('alert evaluation in the tick', () => {
     expect((await store.rules(topic)).rules[0]!.channels).toEqual([]);
     expect((await store.rebuild(topic))!.drift).toEqual([]);
   });
+
+  it('asks for a reminder every repeatIntervalMs while an alert fires, once per tick however often the tick is retried', async () => {
+    const { clock, store, tick } = setup();
+    const topic = uniqueTopic();
+    await store.append(topic, [{ type: 'instance.heartbeat', data: { instanceId: 'i-1' } }]);
+    await store.append(topic, [{ type: 'rule.set', data: rule('few', { kind: 'instances_below', params: { min: 2 }, channels: ['ops'], repeatIntervalMs: 60_000 }) }]);
+    await tick(topic);
+    const kinds = async () => (await store.alerts.outbox(topic)).map((entry) => entry.kind);
+    expect(await kinds()).toEqual(['firing']);
+    clock.now += 59_000;
+    await store.append(topic, [{ type: 'instance.heartbeat', data: { instanceId: 'i-1' } }]);
+    await tick(topic);
+    expect(await kinds()).toEqual(['firing']);
+    clock.now += 1000;
+    await tick(topic);
+    await tick(topic); // the same scheduled time again: nothing more
+    const outbox = await store.alerts.outbox(topic);
+    expect(outbox.map((entry) => entry.kind)).toEqual(['firing', 'reminder']);
+    expect(outbox[1]).toMatchObject({ alertId: 'few', tickAt: clock.now, channels: ['ops'] });
+    await store.alerts.acknowledge(topic, outbox.map((entry) => entry.id));
+    expect(await kinds()).toEqual([]);
+  });
 });

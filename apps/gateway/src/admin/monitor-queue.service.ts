@@ -27,6 +27,17 @@ export class StatusTimeout extends Error {
   }
 }
 
+/** A read of Redis that rejects with StatusTimeout after STATUS_TIMEOUT_MS: commands wait as long as Redis is away, and /metrics may not hang with them. */
+export async function bounded<T>(reading: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new StatusTimeout()), STATUS_TIMEOUT_MS)));
+  try {
+    return await Promise.race([reading, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 @Injectable()
 export class MonitorQueueService implements OnApplicationShutdown {
   /** The monitor-tick queue (Bull Board shows it). */
@@ -38,6 +49,7 @@ export class MonitorQueueService implements OnApplicationShutdown {
   private readonly connection: ReturnType<typeof bullConnection>;
   /** The read of the scheduler state in flight: readers share it, so that a Redis outage piles up one read, not one per scrape. */
   private reading: Promise<SchedulerStatus> | null = null;
+  private notifyReading: Promise<{ counts: Record<string, number>; oldestAgeSeconds: number }> | null = null;
 
   constructor(@Inject(PULSE_CONFIG) private readonly config: PulseConfig) {
     this.connection = bullConnection(config, 'pulse:gateway:queue', new Logger('Redis'));
@@ -51,29 +63,19 @@ export class MonitorQueueService implements OnApplicationShutdown {
    */
   async status(): Promise<SchedulerStatus> {
     this.reading ??= this.readStatus().finally(() => (this.reading = null));
-    return this.bounded(this.reading);
+    return bounded(this.reading);
   }
 
   /** The notify queue's jobs by state and how long the oldest due one has waited (s), within STATUS_TIMEOUT_MS. */
   async notifyStatus(): Promise<{ counts: Record<string, number>; oldestAgeSeconds: number }> {
-    return this.bounded(
-      (async () => {
-        const counts = await this.notifyQueue.getJobCounts('waiting', 'delayed', 'active', 'failed');
-        const [oldest] = await this.notifyQueue.getJobs(['waiting', 'active'], 0, 0, true);
-        const due = oldest ? oldest.timestamp + (oldest.opts.delay ?? 0) : Date.now();
-        return { counts, oldestAgeSeconds: Math.max(0, Date.now() - due) / 1000 };
-      })(),
-    );
-  }
-
-  private async bounded<T>(reading: Promise<T>): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new StatusTimeout()), STATUS_TIMEOUT_MS)));
-    try {
-      return await Promise.race([reading, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    // Shared by concurrent readers, as status() is: an outage piles up one read, not one per scrape.
+    this.notifyReading ??= (async () => {
+      const counts = await this.notifyQueue.getJobCounts('waiting', 'delayed', 'active', 'failed');
+      const [oldest] = await this.notifyQueue.getJobs(['waiting', 'active'], 0, 0, true);
+      const due = oldest ? oldest.timestamp + (oldest.opts.delay ?? 0) : Date.now();
+      return { counts, oldestAgeSeconds: Math.max(0, Date.now() - due) / 1000 };
+    })().finally(() => (this.notifyReading = null));
+    return bounded(this.notifyReading);
   }
 
   private async readStatus(): Promise<SchedulerStatus> {

@@ -4,7 +4,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Server } from 'socket.io';
 import type { PulseEvent } from '#pulse/contracts';
 import { EventStore, REDIS, type RedisConnection } from '#pulse/event-store';
-import { MonitorQueueService } from '../admin/monitor-queue.service.js';
+import { bounded, MonitorQueueService } from '../admin/monitor-queue.service.js';
 import { SocketGuard } from '../auth/socket-guard.js';
 import { LiveHub, topicRoom } from '../live/live-hub.js';
 import { LogTail } from '../live/log-tail.js';
@@ -61,7 +61,7 @@ export class MetricsService implements OnModuleInit {
     } });
     const alertStore = this.store.alerts;
     new Gauge({ name: 'pulse_alerts_firing', help: 'Firing alerts by topic and severity (recorded by the workers after each tick)', labelNames: ['topic', 'severity'], registers: [this.registry], async collect() {
-      const firing = await alertStore.firing().catch(() => null);
+      const firing = await bounded(alertStore.firing()).catch(() => null);
       if (!firing) return;
       this.reset();
       // Bounded like every topic label: past MAX_TOPIC_LABELS topics, the rest are summed under "other".
@@ -78,7 +78,7 @@ export class MetricsService implements OnModuleInit {
       }
     } });
     new Gauge({ name: 'pulse_notifications_total', help: 'Alert notifications by channel type and outcome across workers: sent, retried (a try failed, another follows), failed (the last try failed)', labelNames: ['channel_type', 'outcome'], registers: [this.registry], async collect() {
-      const counts = await alertStore.notificationCounts().catch(() => null);
+      const counts = await bounded(alertStore.notificationCounts()).catch(() => null);
       if (!counts) return;
       for (const { type, outcome, count } of counts) this.set({ channel_type: type, outcome }, count);
     } });
