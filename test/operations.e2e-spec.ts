@@ -7,7 +7,7 @@ import { validate } from '@readme/openapi-parser';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { io, type Socket } from 'socket.io-client';
-import { EVENT_DATA_SCHEMAS, MONITOR_QUEUE, type PulseEvent } from '#pulse/contracts';
+import { EVENT_DATA_SCHEMAS, MONITOR_QUEUE, NOTIFY_QUEUE, type PulseEvent } from '#pulse/contracts';
 import { PROJECT_ROOT } from '#pulse/stack';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
 import { errorBodySchema, eventsPageSchema, instanceHistorySchema, replayOkSchema, seriesSchema, snapshotSchema, subscribeOkSchema, topicListSchema, appendedSchema } from '../apps/gateway/src/docs/schemas.js';
@@ -211,7 +211,7 @@ describe('the monitor-tick queue', () => {
     const answer = await fetch(`${url}/admin/queues/api/queues`);
     expect(answer.status).toBe(200);
     const body = (await answer.json()) as { queues: { name: string; readOnlyMode: boolean }[] };
-    expect(body.queues.map((queue) => [queue.name, queue.readOnlyMode])).toEqual([[MONITOR_QUEUE, true]]);
+    expect(body.queues.map((queue) => [queue.name, queue.readOnlyMode])).toEqual([[MONITOR_QUEUE, true], [NOTIFY_QUEUE, true]]);
   });
 
   it('may not be framed by another page, nor may the dashboard', async () => {

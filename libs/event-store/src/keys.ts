@@ -15,11 +15,36 @@ export function topicKeys(topic: string): string[] {
     `${tag}:base:instances`,
     `${tag}:base:status`,
     `${tag}:avail`, // 11 hash: <instance id>:f -> first seen ms, <instance id>:o -> offline since ms
-    `${tag}:changed`, // 12 set: ids of the instances the live fold changed since the last instances_update
+    `${tag}:rules`, // 12 hash: rule id -> RuleState JSON
+    `${tag}:alerts`, // 13 hash: alert id -> ActiveAlert JSON (the firing ones)
+    `${tag}:base:rules`, // 14, 15: the same folded over trimmed events only
+    `${tag}:base:alerts`,
+    `${tag}:alertx`, // 16 hash: the tick's alert bookkeeping, not a projection: <alert id>:p -> pending since ms, <alert id>:r -> last notified ms, <alert id>:c -> channels notified of its firing, g:<rule id>:<kind> -> open group JSON, n:<channel>:<alert id>:<activeSince> -> firing notified there
+    `${tag}:outbox`, // 17 stream: notification groups opened by the tick, drained into the notify queue
+    `${tag}:changed`, // 18 set: ids of the instances the live fold changed since the last instances_update
   ];
 }
 
-export const KEY = { log: 0, meta: 1, idem: 2, idemx: 3, stats: 4, instances: 5, status: 6, baseStats: 7, baseInstances: 8, baseStatus: 9, avail: 10, changed: 11 } as const;
+export const KEY = {
+  log: 0,
+  meta: 1,
+  idem: 2,
+  idemx: 3,
+  stats: 4,
+  instances: 5,
+  status: 6,
+  baseStats: 7,
+  baseInstances: 8,
+  baseStatus: 9,
+  avail: 10,
+  rules: 11,
+  alerts: 12,
+  baseRules: 13,
+  baseAlerts: 14,
+  alertx: 15,
+  outbox: 16,
+  changed: 17,
+} as const;
 
 /**
  * Prefix of a topic's history keys, which the scripts complete (in the topic's slot):
@@ -88,3 +113,20 @@ export function topicQuotaKey(sub: string): string {
 export function tokenConnectionsKey(sub: string): string {
   return `pulse:conn:${tokenTag(sub)}`;
 }
+
+/** Hash of notification channels: channel id -> Channel JSON (secrets included: never answered, never logged). Outside the log on purpose. */
+export const CHANNELS_KEY = 'pulse:channels';
+
+/** Hash of silences: silence id -> Silence JSON. */
+export const SILENCES_KEY = 'pulse:silences';
+
+/** Hash of one notification group opened by the tick (in the topic's slot): m -> member seqs (csv), c -> closed. */
+export function groupKey(topic: string, seq: number): string {
+  return `${topicKeys(topic)[KEY.alertx]}:${seq}`;
+}
+
+/** Hash of firing alerts per topic, for metrics: topic -> { critical, warning, info } JSON (written by workers after each tick that changed it). */
+export const FIRING_KEY = 'pulse:alerts:firing';
+
+/** Hash of notification outcomes, for metrics: <channel type>:<sent|failed|retried> -> count. */
+export const NOTIFY_COUNTS_KEY = 'pulse:notify:counts';

@@ -4,7 +4,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import { Cluster } from 'ioredis';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { bullConnection } from '#pulse/event-store';
-import { MONITOR_QUEUE, MONITOR_SCHEDULER, type MonitorTickJob, type TickSummary } from '#pulse/contracts';
+import { MONITOR_QUEUE, MONITOR_SCHEDULER, NOTIFY_QUEUE, type MonitorTickJob, type NotifyJob, type TickSummary } from '#pulse/contracts';
 
 export interface SchedulerStatus {
   scheduler: string;
@@ -27,19 +27,34 @@ export class StatusTimeout extends Error {
   }
 }
 
+/** A read of Redis that rejects with StatusTimeout after STATUS_TIMEOUT_MS: commands wait as long as Redis is away, and /metrics may not hang with them. */
+export async function bounded<T>(reading: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new StatusTimeout()), STATUS_TIMEOUT_MS)));
+  try {
+    return await Promise.race([reading, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 @Injectable()
 export class MonitorQueueService implements OnApplicationShutdown {
   /** The monitor-tick queue (Bull Board shows it). */
   readonly queue: Queue<MonitorTickJob, TickSummary>;
+  /** The alert notifications (Bull Board shows them; a channel test is queued here). */
+  readonly notifyQueue: Queue<NotifyJob>;
   private events: QueueEvents | null = null;
   /** BullMQ's connection (a shared Cluster connection on a cluster, which this service closes). */
   private readonly connection: ReturnType<typeof bullConnection>;
   /** The read of the scheduler state in flight: readers share it, so that a Redis outage piles up one read, not one per scrape. */
   private reading: Promise<SchedulerStatus> | null = null;
+  private notifyReading: Promise<{ counts: Record<string, number>; oldestAgeSeconds: number }> | null = null;
 
   constructor(@Inject(PULSE_CONFIG) private readonly config: PulseConfig) {
     this.connection = bullConnection(config, 'pulse:gateway:queue', new Logger('Redis'));
     this.queue = new Queue(MONITOR_QUEUE, { connection: this.connection, prefix: config.PULSE_QUEUE_PREFIX });
+    this.notifyQueue = new Queue(NOTIFY_QUEUE, { connection: this.connection, prefix: config.PULSE_QUEUE_PREFIX });
   }
 
   /**
@@ -48,13 +63,19 @@ export class MonitorQueueService implements OnApplicationShutdown {
    */
   async status(): Promise<SchedulerStatus> {
     this.reading ??= this.readStatus().finally(() => (this.reading = null));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new StatusTimeout()), STATUS_TIMEOUT_MS)));
-    try {
-      return await Promise.race([this.reading, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return bounded(this.reading);
+  }
+
+  /** The notify queue's jobs by state and how long the oldest due one has waited (s), within STATUS_TIMEOUT_MS. */
+  async notifyStatus(): Promise<{ counts: Record<string, number>; oldestAgeSeconds: number }> {
+    // Shared by concurrent readers, as status() is: an outage piles up one read, not one per scrape.
+    this.notifyReading ??= (async () => {
+      const counts = await this.notifyQueue.getJobCounts('waiting', 'delayed', 'active', 'failed');
+      const [oldest] = await this.notifyQueue.getJobs(['waiting', 'active'], 0, 0, true);
+      const due = oldest ? oldest.timestamp + (oldest.opts.delay ?? 0) : Date.now();
+      return { counts, oldestAgeSeconds: Math.max(0, Date.now() - due) / 1000 };
+    })().finally(() => (this.notifyReading = null));
+    return bounded(this.notifyReading);
   }
 
   private async readStatus(): Promise<SchedulerStatus> {
@@ -85,6 +106,7 @@ export class MonitorQueueService implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await this.events?.close();
+    await this.notifyQueue.close();
     await this.queue.close();
     if (this.connection instanceof Cluster) await this.connection.quit().catch(() => undefined);
   }

@@ -1,6 +1,6 @@
 // One monitor tick over every active topic: offline marking and the three tick events, once per scheduled time.
 import type { TickSummary } from '#pulse/contracts';
-import type { EventStore } from '#pulse/event-store';
+import type { EventStore, TickResult } from '#pulse/event-store';
 
 export interface MonitorTickOptions {
   tickMs: number;
@@ -16,6 +16,13 @@ export interface MonitorTickOptions {
   /** A tickAt further ahead than this is refused: a tick from the future would make the ticks before it skip. @default 60000 */
   maxAheadMs?: number;
   now?: () => number;
+  /**
+   * Called for each topic whose outbox holds notifications after its tick (even a skipped one: a
+   * run that crashed before draining left them there); a failure fails the tick, which is retried.
+   */
+  drainOutbox?: (topic: string) => Promise<void>;
+  /** Called after each appended tick with the topic's firing alerts by severity (for metrics; a failure is ignored). */
+  recordFiring?: (topic: string, firing: NonNullable<TickResult['firing']>) => Promise<void>;
 }
 
 /** A tick whose scheduled time lies outside [now − maxAgeMs, now + maxAheadMs]: running it again cannot help. */
@@ -59,7 +66,12 @@ export class MonitorTickService {
     for (let i = 0; i < topics.length; i += concurrency) {
       const chunk = topics.slice(i, i + concurrency);
       const results = await Promise.allSettled(
-        chunk.map((topic) => this.store.tick(topic, { tickAt, nextTickAt: tickAt + this.options.tickMs, instanceTtlMs: this.options.instanceTtlMs, instanceForgetMs: this.options.instanceForgetMs ?? 0 })),
+        chunk.map(async (topic) => {
+          const result = await this.store.tick(topic, { tickAt, nextTickAt: tickAt + this.options.tickMs, instanceTtlMs: this.options.instanceTtlMs, instanceForgetMs: this.options.instanceForgetMs ?? 0 });
+          if (result.outbox > 0) await this.options.drainOutbox?.(topic);
+          if (result.firing) await this.options.recordFiring?.(topic, result.firing).catch(() => undefined);
+          return result;
+        }),
       );
       results.forEach((result, j) => {
         if (result.status === 'fulfilled') appended += result.value.appended ? 1 : 0;
