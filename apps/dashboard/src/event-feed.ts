@@ -70,6 +70,8 @@ function row(event: PulseEvent): HTMLLIElement {
 function toneOf(event: PulseEvent): 'ok' | 'bad' | 'warn' | null {
   if (event.type === 'attempt.recorded') return (event.data as AttemptData).outcome === 'success' ? 'ok' : 'bad';
   if (event.type === 'instance.offline') return 'warn';
+  if (event.type === 'alert.firing') return 'bad';
+  if (event.type === 'alert.resolved') return 'ok';
   return null;
 }
 
@@ -103,6 +105,16 @@ export function describe(event: PulseEvent): string {
     }
     case 'instances_update':
       return `${formatCount((event.data as { instances: unknown[] }).instances.length)} instances`;
+    case 'alert.firing':
+    case 'alert.resolved': {
+      const data = event.data as { alertId: string; summary?: string };
+      return `${data.alertId} ${event.type === 'alert.firing' ? 'firing' : 'resolved'}${data.summary ? `: ${data.summary}` : ''}`;
+    }
+    case 'rule.set':
+    case 'rule.removed': {
+      const data = event.data as { ruleId: string; kind?: string };
+      return event.type === 'rule.set' ? `rule ${data.ruleId} set${data.kind ? ` (${data.kind})` : ''}` : `rule ${data.ruleId} removed`;
+    }
     default:
       return '';
   }

@@ -1,0 +1,211 @@
+// The topic's alerts as the page shows them: the snapshot's active alerts plus later alert events, and the rules from REST plus later rule events (pure, no DOM).
+import type { PulseEvent } from '#pulse/contracts';
+
+export type Severity = 'info' | 'warning' | 'critical';
+
+/** An active alert as `alert.firing` states it (and the snapshot's `alerts` list it). */
+export interface ActiveAlert {
+  alertId: string;
+  ruleId: string;
+  instanceId?: string;
+  severity: Severity;
+  value: number;
+  threshold?: number;
+  /** When the condition first held, ms since 1970. */
+  activeSince: number;
+  summary: string;
+  /** `pending` while `forMs` has not elapsed (when the server lists those); firing otherwise. */
+  state?: 'pending' | 'firing';
+}
+
+/** A transition to resolved, as `alert.resolved` states it. */
+export interface ResolvedAlert {
+  alertId: string;
+  ruleId: string;
+  instanceId?: string;
+  severity?: Severity;
+  value: number;
+  activeSince: number;
+  resolvedAt: number;
+  summary: string;
+}
+
+/** A rule as `GET …/rules` lists it and `rule.set` states it. */
+export interface AlertRule {
+  ruleId: string;
+  kind: string;
+  params: Record<string, unknown>;
+  forMs?: number;
+  severity?: Severity;
+  channels?: string[];
+  description?: string;
+}
+
+/** Resolved alerts kept for the "recently resolved" list. */
+export const RESOLVED_KEPT = 20;
+
+const RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
+
+/** Firing before pending; then critical, warning, info; then the longest firing first; then by id (a stable order). */
+export function compareActive(a: ActiveAlert, b: ActiveAlert): number {
+  return (
+    Number(a.state === 'pending') - Number(b.state === 'pending') ||
+    (RANK[a.severity] ?? 3) - (RANK[b.severity] ?? 3) ||
+    a.activeSince - b.activeSince ||
+    (a.alertId < b.alertId ? -1 : a.alertId > b.alertId ? 1 : 0)
+  );
+}
+
+/** What an event changed on the board. */
+export interface AlertChange {
+  alerts: boolean;
+  rules: boolean;
+}
+
+/**
+ * Folds alert and rule events in seq order onto the last snapshot's active alerts. Rules come
+ * from REST (the snapshot does not carry them): a rule event that arrives while that request is
+ * on its way wins over its answer, so a late answer cannot bring back a removed rule.
+ */
+export class AlertBoard {
+  private active = new Map<string, ActiveAlert>();
+  /** Newest last. */
+  private resolvedList: ResolvedAlert[] = [];
+  private ruleMap = new Map<string, AlertRule>();
+  /** Rule ids set or removed by events since the last reset: the REST answer does not override them. */
+  private touchedRules = new Set<string>();
+  /** Severity of each rule, for resolved alerts whose event does not state it. */
+  private severityOf = new Map<string, Severity>();
+
+  /** The snapshot's active alerts (an older snapshot's resolved list is dropped with it). */
+  reset(alerts: readonly ActiveAlert[] | undefined): void {
+    this.active = new Map((alerts ?? []).map((alert) => [alert.alertId, { ...alert }]));
+    this.resolvedList = [];
+    this.ruleMap = new Map();
+    this.touchedRules = new Set();
+    for (const alert of this.active.values()) this.severityOf.set(alert.ruleId, alert.severity);
+  }
+
+  /** Rules as `GET …/rules` answered them; events folded since the reset take precedence. */
+  setRules(rules: readonly AlertRule[]): void {
+    for (const id of [...this.ruleMap.keys()]) if (!this.touchedRules.has(id)) this.ruleMap.delete(id);
+    for (const rule of rules) {
+      if (this.touchedRules.has(rule.ruleId)) continue;
+      this.ruleMap.set(rule.ruleId, rule);
+      if (rule.severity) this.severityOf.set(rule.ruleId, rule.severity);
+    }
+  }
+
+  /** Folds one event of the topic (any type; other types change nothing). */
+  apply(event: Pick<PulseEvent, 'type' | 'data'>): AlertChange {
+    switch (event.type) {
+      case 'alert.firing': {
+        const data = event.data as ActiveAlert;
+        this.active.set(data.alertId, { ...data, state: 'firing' });
+        this.severityOf.set(data.ruleId, data.severity);
+        return { alerts: true, rules: false };
+      }
+      case 'alert.resolved': {
+        const data = event.data as ResolvedAlert;
+        const was = this.active.get(data.alertId);
+        this.active.delete(data.alertId);
+        this.addResolved({ ...data, severity: data.severity ?? was?.severity ?? this.severityOf.get(data.ruleId) });
+        return { alerts: true, rules: false };
+      }
+      case 'rule.set': {
+        const data = event.data as AlertRule;
+        this.ruleMap.set(data.ruleId, data);
+        this.touchedRules.add(data.ruleId);
+        if (data.severity) this.severityOf.set(data.ruleId, data.severity);
+        return { alerts: false, rules: true };
+      }
+      case 'rule.removed': {
+        const { ruleId } = event.data as { ruleId: string };
+        this.ruleMap.delete(ruleId);
+        this.touchedRules.add(ruleId);
+        return { alerts: false, rules: true };
+      }
+      default:
+        return { alerts: false, rules: false };
+    }
+  }
+
+  /** Events from before the snapshot (the page's backfill), in seq order: only their resolved alerts matter, for the recent list. */
+  history(events: readonly Pick<PulseEvent, 'type' | 'data'>[]): void {
+    const earlier: ResolvedAlert[] = [];
+    for (const event of events) {
+      if (event.type === 'alert.resolved') {
+        const data = event.data as ResolvedAlert;
+        earlier.push({ ...data, severity: data.severity ?? this.severityOf.get(data.ruleId) });
+      }
+    }
+    const known = new Set(this.resolvedList.map((r) => `${r.alertId}@${r.resolvedAt}`));
+    this.resolvedList = [...earlier.filter((r) => !known.has(`${r.alertId}@${r.resolvedAt}`)), ...this.resolvedList].slice(-RESOLVED_KEPT);
+  }
+
+  /** Active alerts, firing first, in the order of `compareActive`. */
+  get firing(): ActiveAlert[] {
+    return [...this.active.values()].sort(compareActive);
+  }
+
+  /** How many alerts are firing (pending ones not counted): the number in the title and the icon. */
+  get firingCount(): number {
+    let count = 0;
+    for (const alert of this.active.values()) if (alert.state !== 'pending') count += 1;
+    return count;
+  }
+
+  /** Recently resolved, newest first. */
+  get resolved(): ResolvedAlert[] {
+    return [...this.resolvedList].sort((a, b) => b.resolvedAt - a.resolvedAt);
+  }
+
+  /** Rules by id. */
+  get rules(): AlertRule[] {
+    return [...this.ruleMap.values()].sort((a, b) => (a.ruleId < b.ruleId ? -1 : a.ruleId > b.ruleId ? 1 : 0));
+  }
+
+  private addResolved(resolved: ResolvedAlert): void {
+    this.resolvedList.push(resolved);
+    if (this.resolvedList.length > RESOLVED_KEPT) this.resolvedList.splice(0, this.resolvedList.length - RESOLVED_KEPT);
+  }
+}
+
+/** A silence as `GET /api/v1/silences` lists it (one-off ones; a recurring one is matched by the server only). */
+export interface SilenceInfo {
+  id: string;
+  matchers: { topic?: string; ruleId?: string; instanceId?: string };
+  startsAt?: number;
+  endsAt?: number;
+  comment?: string;
+}
+
+/** The one-off silence that covers `alert` of `topic` at `now` and ends last, if any. */
+export function silenceFor(alert: Pick<ActiveAlert, 'ruleId' | 'instanceId'>, topic: string, silences: readonly SilenceInfo[], now: number): SilenceInfo | null {
+  let found: SilenceInfo | null = null;
+  for (const silence of silences) {
+    const { matchers: m } = silence;
+    if (silence.startsAt === undefined || silence.endsAt === undefined) continue;
+    if (silence.startsAt > now || silence.endsAt <= now) continue;
+    if ((m.topic !== undefined && m.topic !== topic) || (m.ruleId !== undefined && m.ruleId !== alert.ruleId)) continue;
+    if (m.instanceId !== undefined && m.instanceId !== alert.instanceId) continue;
+    if (!found || silence.endsAt > found.endsAt!) found = silence;
+  }
+  return found;
+}
+
+/** The page title: `(3) demo · Pulse` while 3 alerts fire, `demo · Pulse` otherwise. */
+export function pageTitle(topic: string, firing: number): string {
+  return `${firing > 0 ? `(${firing}) ` : ''}${topic} · Pulse`;
+}
+
+/** The favicon as an SVG data URL: the Pulse mark, with a red badge carrying the number of firing alerts (9+ above nine). */
+export function faviconUrl(firing: number): string {
+  const mark = "<rect width='32' height='32' rx='8' fill='#6366f1'/><path d='M5 17h6l3-8 4 15 3-7h6' fill='none' stroke='white' stroke-width='2.6' stroke-linecap='round' stroke-linejoin='round'/>";
+  const label = firing > 9 ? '9+' : String(Math.max(0, Math.floor(firing)));
+  const badge =
+    firing > 0
+      ? `<circle cx='23' cy='9' r='9' fill='#dc2626' stroke='white' stroke-width='1.5'/><text x='23' y='13' font-family='Arial,sans-serif' font-size='${label.length > 1 ? 9 : 12}' font-weight='700' fill='white' text-anchor='middle'>${label}</text>`
+      : '';
+  return `data:image/svg+xml,${encodeURIComponent(`<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'>${mark}${badge}</svg>`)}`;
+}
