@@ -141,6 +141,13 @@ export function snapshotText(snapshot: Snapshot, p: Paint, now = Date.now()): st
   return lines.join('\n');
 }
 
+/** A long span in its largest whole unit: `2 h`, `7 d`, else as `duration` says it. */
+export function span(ms: number): string {
+  if (ms >= 86_400_000 && ms % 86_400_000 === 0) return `${ms / 86_400_000} d`;
+  if (ms >= 3_600_000 && ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
+  return duration(ms);
+}
+
 /** `in 4.2 s` or `3.0 s ago`. */
 export function relative(at: number, now: number): string {
   return at >= now ? `in ${duration(at - now)}` : `${duration(now - at)} ago`;
@@ -265,4 +272,94 @@ export function instanceText(history: InstanceHistory, p: Paint, now = Date.now(
     if (active.length < points.length) lines.push(p.dim(`(${points.length - active.length} quiet hours not shown)`));
   } else lines.push('', p.dim('no attempts and no offline time in the hours shown'));
   return lines.join('\n');
+}
+
+/** An alert as the snapshot lists the active ones and `alert.firing` / `alert.resolved` state them (DESIGN, "Alerts"). */
+export interface AlertLine {
+  alertId: string;
+  ruleId: string;
+  instanceId?: string;
+  severity?: string;
+  value?: number;
+  summary?: string;
+  activeSince: number;
+  resolvedAt?: number;
+  /** `pending` while its `forMs` runs (when the server lists those). */
+  state?: string;
+}
+
+/** A rule as `GET …/rules` lists it. */
+export interface RuleLine {
+  ruleId: string;
+  kind: string;
+  params?: Record<string, unknown>;
+  forMs?: number;
+  severity?: string;
+  channels?: string[];
+  description?: string;
+}
+
+const SEVERITY_RANK: Record<string, number> = { critical: 0, warning: 1, info: 2 };
+
+/** Firing before pending; then critical, warning, info; then the longest firing first. */
+export function sortActive(alerts: readonly AlertLine[]): AlertLine[] {
+  return [...alerts].sort(
+    (a, b) =>
+      Number(a.state === 'pending') - Number(b.state === 'pending') ||
+      (SEVERITY_RANK[a.severity ?? ''] ?? 3) - (SEVERITY_RANK[b.severity ?? ''] ?? 3) ||
+      a.activeSince - b.activeSince ||
+      a.alertId.localeCompare(b.alertId),
+  );
+}
+
+const severityStyle = (p: Paint, severity: string | undefined) => (severity === 'critical' ? p.red : severity === 'warning' ? p.yellow : severity === 'info' ? p.cyan : p.dim);
+
+/** The active alerts (firing first), then the recently resolved (newest first), as two tables. */
+export function alertsText(topic: string, active: readonly AlertLine[], resolved: readonly AlertLine[], p: Paint, now = Date.now()): string {
+  const where = (a: AlertLine) => (a.instanceId ? `${a.ruleId} · ${a.instanceId}` : a.ruleId);
+  const firing = active.filter((a) => a.state !== 'pending').length;
+  const lines = [p.bold(`${topic}: ${firing === 0 ? p.green('no alert firing') : p.red(`${firing} firing`)}${active.length > firing ? `, ${active.length - firing} pending` : ''}`)];
+  if (active.length > 0) {
+    const rows = sortActive(active).map((a) => [
+      severityStyle(p, a.severity)(a.state === 'pending' ? 'pending' : (a.severity ?? '-')),
+      where(a),
+      dateTime(a.activeSince),
+      duration(Math.max(0, now - a.activeSince)),
+      a.summary ?? '',
+    ]);
+    lines.push('', table(['SEVERITY', 'ALERT', 'SINCE', 'FOR', 'SUMMARY'], rows, p));
+  }
+  if (resolved.length > 0) {
+    const rows = [...resolved]
+      .sort((a, b) => (b.resolvedAt ?? 0) - (a.resolvedAt ?? 0))
+      .map((a) => [p.green('resolved'), where(a), dateTime(a.resolvedAt ?? 0), duration(Math.max(0, (a.resolvedAt ?? 0) - a.activeSince)), a.summary ?? '']);
+    lines.push('', p.bold('recently resolved'), table(['STATE', 'ALERT', 'RESOLVED', 'AFTER', 'SUMMARY'], rows, p));
+  }
+  return lines.join('\n');
+}
+
+/** Alerts for machines: one JSON object per line, the active ones first, each with its topic and state. */
+export function alertsLines(topic: string, active: readonly AlertLine[], resolved: readonly AlertLine[]): string {
+  return [
+    ...sortActive(active).map((a) => JSON.stringify({ topic, ...a, state: a.state ?? 'firing' })),
+    ...resolved.map((a) => JSON.stringify({ topic, ...a, state: 'resolved' })),
+  ].join('\n');
+}
+
+/** A rule's params for people: `window 5 min 0 s, threshold 20%, minAttempts 10`. */
+export function ruleCondition(params: Record<string, unknown> | undefined): string {
+  const parts = Object.entries(params ?? {}).map(([key, value]) => {
+    if (typeof value === 'number' && key.endsWith('Ms')) return `${key.slice(0, -2)} ${duration(value)}`;
+    if (typeof value === 'number' && key.endsWith('Pct')) return `${key.slice(0, -3)} ${value}%`;
+    return `${key} ${compact(value)}`;
+  });
+  return parts.length > 0 ? parts.join(', ') : '-';
+}
+
+export function rulesTable(topic: string, rules: readonly RuleLine[], p: Paint): string {
+  if (rules.length === 0) return `topic ${topic} has no alert rules: set one with PUT /api/v1/topics/${topic}/rules/<id> (see the README, "Alerts")`;
+  const rows = [...rules]
+    .sort((a, b) => a.ruleId.localeCompare(b.ruleId))
+    .map((r) => [r.ruleId, r.kind, ruleCondition(r.params), r.forMs ? duration(r.forMs) : '-', severityStyle(p, r.severity)(r.severity ?? '-'), r.channels?.length ? r.channels.join(',') : '-', r.description ?? '']);
+  return table(['RULE', 'KIND', 'CONDITION', 'FOR', 'SEVERITY', 'CHANNELS', 'DESCRIPTION'], rows, p);
 }

@@ -142,7 +142,8 @@ function ruleRow(rule: AlertRule): HTMLTableRowElement {
   const id = el('td', 'rule-id', rule.ruleId);
   if (rule.description) id.title = rule.description;
   const severity = el('td');
-  severity.append(severityBadge(rule.severity ?? 'warning'));
+  if (rule.severity) severity.append(severityBadge(rule.severity));
+  else severity.textContent = '–';
   tr.append(
     id,
     el('td', 'rule-kind', rule.kind),
