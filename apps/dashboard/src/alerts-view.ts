@@ -64,12 +64,10 @@ export class AlertsView {
     const duration = el('span', 'alert-duration', formatDuration(now - alert.activeSince));
     duration.dataset.testid = 'alert-duration';
     this.durations.push({ cell: duration, since: alert.activeSince });
+    const since = el('span', 'alert-since', `since ${formatClock(alert.activeSince)} · for `);
+    since.append(duration);
     const meta = el('p', 'alert-meta');
-    meta.append(
-      el('span', 'alert-where', alert.instanceId ? `${alert.instanceId} · ${alert.ruleId}` : alert.ruleId),
-      el('span', 'alert-since', `since ${formatClock(alert.activeSince)} · for `),
-      duration,
-    );
+    meta.append(el('span', 'alert-where', alert.instanceId ? `${alert.instanceId} · ${alert.ruleId}` : alert.ruleId), since);
     if (silence) {
       const note = el('span', 'alert-silenced', `silenced until ${formatClock(silence.endsAt!)}`);
       note.dataset.testid = 'alert-silenced';
@@ -146,7 +144,7 @@ function ruleRow(rule: AlertRule): HTMLTableRowElement {
   else severity.textContent = '–';
   tr.append(
     id,
-    el('td', 'rule-kind', rule.kind),
+    el('td', 'rule-kind wide', rule.kind),
     el('td', 'rule-params', describeParams(rule.params) || '–'),
     el('td', 'rule-for wide', rule.forMs ? formatDuration(rule.forMs) : '–'),
     severity,
