@@ -1,5 +1,6 @@
 // The event envelope, every event type with its data schema, and the projections they fold into.
 import { z } from 'zod';
+import { alertFiringDataSchema, alertResolvedDataSchema, ruleRemovedDataSchema, ruleSchema, type ActiveAlert } from './alerts.js';
 import { topicSchema } from './topic.js';
 
 /** An identifier chosen by a producer: instance ids, idempotency keys, sources. */
@@ -82,6 +83,14 @@ export const EVENT_DATA_SCHEMAS = {
   status_update: statusDataSchema,
   statistics_update: statisticsSchema,
   instances_update: instancesDataSchema,
+  /** A rule of the topic was created or replaced (REST, admin). */
+  'rule.set': ruleSchema,
+  /** A rule was removed; its firing alerts resolve at the next tick. */
+  'rule.removed': ruleRemovedDataSchema,
+  /** An alert fired (derived by the tick). */
+  'alert.firing': alertFiringDataSchema,
+  /** A firing alert resolved (derived by the tick). */
+  'alert.resolved': alertResolvedDataSchema,
 } as const;
 
 export type EventType = keyof typeof EVENT_DATA_SCHEMAS;
@@ -152,4 +161,6 @@ export interface Snapshot {
   statistics: Statistics;
   /** Sorted by id. */
   instances: InstanceState[];
+  /** The firing alerts, sorted by alertId (every snapshot of this version has it; absent from older gateways'). */
+  alerts?: ActiveAlert[];
 }

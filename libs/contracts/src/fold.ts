@@ -1,4 +1,5 @@
 // The projection fold: how events make the state a dashboard shows. The Lua fold of libs/event-store must match it.
+import type { ActiveAlert, AlertFiringData, Rule, RuleState } from './alerts.js';
 import type { AttemptData, HeartbeatData, InstanceState, PulseEvent, Snapshot, Statistics, StatusData } from './events.js';
 
 /** The folded state of a topic: what a snapshot shows, without its position. */
@@ -6,10 +7,14 @@ export interface ProjectionState {
   counters: { total_attempts: number; successful: number; failed: number };
   instances: Map<string, InstanceState>;
   status: Snapshot['status'];
+  /** The topic's rules by id (not in a snapshot: `GET …/rules` lists them). */
+  rules: Map<string, RuleState>;
+  /** Firing alerts by alertId. */
+  alerts: Map<string, ActiveAlert>;
 }
 
 export function emptyState(): ProjectionState {
-  return { counters: { total_attempts: 0, successful: 0, failed: 0 }, instances: new Map(), status: null };
+  return { counters: { total_attempts: 0, successful: 0, failed: 0 }, instances: new Map(), status: null, rules: new Map(), alerts: new Map() };
 }
 
 /** The state a snapshot shows, to fold later events onto. */
@@ -19,6 +24,8 @@ export function stateOfSnapshot(snapshot: Snapshot): ProjectionState {
     counters: { total_attempts, successful, failed },
     instances: new Map(snapshot.instances.map((instance) => [instance.id, instance])),
     status: snapshot.status,
+    rules: new Map(),
+    alerts: new Map((snapshot.alerts ?? []).map((alert) => [alert.alertId, alert])),
   };
 }
 
@@ -68,6 +75,22 @@ export function foldEvent(state: ProjectionState, event: Pick<PulseEvent, 'type'
       state.status = { monitoring_active: true, loop_count: data.loop_count, tick_at: data.tick_at, next_tick_at: data.next_tick_at };
       return;
     }
+    case 'rule.set': {
+      const rule = event.data as Rule;
+      state.rules.set(rule.ruleId, { ...rule, setAt: event.ts });
+      return;
+    }
+    case 'rule.removed':
+      state.rules.delete((event.data as { ruleId: string }).ruleId);
+      return;
+    case 'alert.firing': {
+      const data = event.data as AlertFiringData;
+      state.alerts.set(data.alertId, { ...data, firedAt: event.ts });
+      return;
+    }
+    case 'alert.resolved':
+      state.alerts.delete((event.data as { alertId: string }).alertId);
+      return;
     default:
       // statistics_update and instances_update restate the projection: nothing to fold.
       return;
@@ -88,7 +111,22 @@ export function statisticsOf(state: ProjectionState): Statistics {
   };
 }
 
+/** A map's values in byte order of their keys (as JavaScript sorts ASCII ids, and the tick script does). */
+function byKey<T>(map: Map<string, T>): T[] {
+  return [...map.keys()].sort().map((key) => map.get(key)!);
+}
+
 /** Instances sorted by id, as a snapshot and an instances_update list them. */
 export function instancesOf(state: ProjectionState): InstanceState[] {
-  return [...state.instances.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return byKey(state.instances);
+}
+
+/** Firing alerts sorted by alertId, as a snapshot lists them. */
+export function alertsOf(state: ProjectionState): ActiveAlert[] {
+  return byKey(state.alerts);
+}
+
+/** Rules sorted by ruleId, as `GET …/rules` lists them. */
+export function rulesOf(state: ProjectionState): RuleState[] {
+  return byKey(state.rules);
 }

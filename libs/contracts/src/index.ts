@@ -1,4 +1,5 @@
 // Pulse contracts: what producers, gateways and clients agree on.
+export * from './alerts.js';
 export * from './errors.js';
 export * from './events.js';
 export * from './fold.js';

@@ -7,13 +7,21 @@ import {
   foldHistory,
   instancesOf,
   statisticsOf,
+  alertsOf,
+  rulesOf,
+  type ActiveAlert,
   type InstanceState,
   type ProjectionState,
+  type RuleState,
   type PulseEvent,
   type SeriesStep,
   type Snapshot,
 } from '#pulse/contracts';
+import { AlertStore } from './alert-store.js';
+import { decodeEntry } from './decode.js';
 import { History, type HistoryRebuild, type ScriptRunner } from './history.js';
+
+export { decodeEntry } from './decode.js';
 import { bellChannel, historyPrefix, KEY, TOPICS_KEY, topicKeys } from './keys.js';
 import { APPEND_LUA, REPLACE_LUA, ROTATE_LUA, TICK_LUA } from './scripts.js';
 
@@ -106,19 +114,6 @@ export interface Drift {
 }
 
 
-/** Parses one stream entry into an event; throws on an entry Pulse did not write. */
-export function decodeEntry(topic: string, id: string, fields: string[]): PulseEvent {
-  const f: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
-  const seq = Number.parseInt(id, 10);
-  if (!(seq > 0) || f.t === undefined || f.d === undefined || f.e === undefined || f.ts === undefined) {
-    throw new Error(`malformed log entry ${id} in topic ${topic}`);
-  }
-  const event: PulseEvent = { topic, seq, epoch: f.e, type: f.t, ts: Number(f.ts), data: JSON.parse(f.d) };
-  if (f.s !== undefined) event.source = f.s;
-  return event;
-}
-
 function newEpoch(): string {
   return `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 }
@@ -127,8 +122,22 @@ function counter(hash: Record<string, string>, field: string): number {
   return Number(hash[field] ?? 0);
 }
 
-function stateFromHashes(stats: Record<string, string>, instances: Record<string, string>, status: Record<string, string>): ProjectionState {
+/** A rule as Redis's cjson wrote it back: an empty list comes back as an object. */
+function ruleOfJson(json: string): RuleState {
+  const rule = JSON.parse(json) as RuleState;
+  return { ...rule, channels: Array.isArray(rule.channels) ? rule.channels : [] };
+}
+
+function stateFromHashes(
+  stats: Record<string, string>,
+  instances: Record<string, string>,
+  status: Record<string, string>,
+  rules: Record<string, string> = {},
+  alerts: Record<string, string> = {},
+): ProjectionState {
   const state = emptyState();
+  for (const [id, json] of Object.entries(rules)) state.rules.set(id, ruleOfJson(json));
+  for (const [id, json] of Object.entries(alerts)) state.alerts.set(id, JSON.parse(json) as ActiveAlert);
   state.counters = { total_attempts: counter(stats, 'total_attempts'), successful: counter(stats, 'successful'), failed: counter(stats, 'failed') };
   for (const [id, json] of Object.entries(instances)) state.instances.set(id, JSON.parse(json) as InstanceState);
   if (status.loop_count !== undefined) {
@@ -143,6 +152,8 @@ export const DEFAULT_SERIES_RETENTION_MS: Record<SeriesStep, number> = { '1m': 4
 export class EventStore {
   /** Series, instance hours and uptime: the history projections of the log. */
   readonly history: History;
+  /** The tick's notification outbox and groups, channels and silences. */
+  readonly alerts: AlertStore;
   private readonly appendScript: ScriptRunner;
   private readonly tickScript: ScriptRunner;
   private readonly replaceScript: ScriptRunner;
@@ -169,6 +180,7 @@ export class EventStore {
     this.tickScript = this.script('pulseTick', TICK_LUA);
     this.replaceScript = this.script('pulseReplace', REPLACE_LUA);
     this.rotateScript = this.script('pulseRotate', ROTATE_LUA);
+    this.alerts = new AlertStore(redis);
     this.history = new History(redis, (name, lua) => this.script(name, lua), this.retention, this.now);
   }
 
@@ -276,17 +288,27 @@ export class EventStore {
       .hgetall(keys[KEY.stats]!)
       .hgetall(keys[KEY.instances]!)
       .hgetall(keys[KEY.status]!)
+      .hgetall(keys[KEY.alerts]!)
       .exec();
-    const [[, meta], [, stats], [, instances], [, status]] = answers as [
+    const [[, meta], [, stats], [, instances], [, status], [, alerts]] = answers as [
       [null, (string | null)[]],
+      [null, Record<string, string>],
       [null, Record<string, string>],
       [null, Record<string, string>],
       [null, Record<string, string>],
     ];
     const [epoch, head] = meta;
     if (!epoch) return null;
-    const state = stateFromHashes(stats, instances, status);
-    return { topic, epoch, seq: Number(head ?? 0), status: state.status, statistics: statisticsOf(state), instances: instancesOf(state) };
+    const state = stateFromHashes(stats, instances, status, {}, alerts);
+    return { topic, epoch, seq: Number(head ?? 0), status: state.status, statistics: statisticsOf(state), instances: instancesOf(state), alerts: alertsOf(state) };
+  }
+
+  /** The topic's rules (sorted by id) and the seq they reflect; an empty list for a topic with no log. */
+  async rules(topic: string): Promise<{ seq: number; rules: RuleState[] }> {
+    const keys = topicKeys(topic);
+    const answers = await this.redis.multi().hget(keys[KEY.meta]!, 'head').hgetall(keys[KEY.rules]!).exec();
+    const [[, head], [, rules]] = answers as [[null, string | null], [null, Record<string, string>]];
+    return { seq: Number(head ?? 0), rules: rulesOf(stateFromHashes({}, {}, {}, rules)) };
   }
 
   /**
@@ -327,14 +349,18 @@ export class EventStore {
       .hgetall(keys[KEY.baseStats]!)
       .hgetall(keys[KEY.baseInstances]!)
       .hgetall(keys[KEY.baseStatus]!)
+      .hgetall(keys[KEY.rules]!)
+      .hgetall(keys[KEY.alerts]!)
+      .hgetall(keys[KEY.baseRules]!)
+      .hgetall(keys[KEY.baseAlerts]!)
       .exec();
     const [[, meta], ...hashes] = answers as [[null, (string | null)[]], ...[null, Record<string, string>][]];
     const [epoch, headRaw] = meta;
     if (!epoch) return null;
     const head = Number(headRaw ?? 0);
-    const [stats, instances, status, baseStats, baseInstances, baseStatus] = hashes.map(([, hash]) => hash);
-    const live = stateFromHashes(stats!, instances!, status!);
-    const rebuilt = stateFromHashes(baseStats!, baseInstances!, baseStatus!);
+    const [stats, instances, status, baseStats, baseInstances, baseStatus, rules, alerts, baseRules, baseAlerts] = hashes.map(([, hash]) => hash);
+    const live = stateFromHashes(stats!, instances!, status!, rules, alerts);
+    const rebuilt = stateFromHashes(baseStats!, baseInstances!, baseStatus!, baseRules, baseAlerts);
     const history = emptyHistory();
     const base = Number(meta[2] ?? 0);
     let after = base;
@@ -368,6 +394,9 @@ export class EventStore {
     const { counters, status } = rebuilt;
     const args: (string | number)[] = [seq, counters.total_attempts, counters.successful, counters.failed];
     args.push(...(status ? [status.loop_count, status.tick_at, status.next_tick_at] : ['', '', '']));
+    args.push(rebuilt.rules.size, rebuilt.alerts.size);
+    for (const [id, rule] of rebuilt.rules) args.push(id, JSON.stringify(rule));
+    for (const [id, alert] of rebuilt.alerts) args.push(id, JSON.stringify(alert));
     for (const [id, instance] of rebuilt.instances) args.push(id, JSON.stringify(instance));
     return (await this.replaceScript(topicKeys(topic), args)) === 1;
   }
@@ -386,6 +415,11 @@ export function compareStates(live: ProjectionState, rebuilt: ProjectionState): 
     if (live.counters[field] !== rebuilt.counters[field]) drift.push({ path: `statistics.${field}`, live: live.counters[field], rebuilt: rebuilt.counters[field] });
   }
   if (!same(live.status, rebuilt.status)) drift.push({ path: 'status', live: live.status, rebuilt: rebuilt.status });
+  for (const [name, a, b] of [['rules', live.rules, rebuilt.rules], ['alerts', live.alerts, rebuilt.alerts]] as const) {
+    for (const id of [...new Set([...a.keys(), ...b.keys()])].sort()) {
+      if (!same(a.get(id) ?? null, b.get(id) ?? null)) drift.push({ path: `${name}.${id}`, live: a.get(id) ?? null, rebuilt: b.get(id) ?? null });
+    }
+  }
   const ids = new Set([...live.instances.keys(), ...rebuilt.instances.keys()]);
   for (const id of [...ids].sort()) {
     const a = live.instances.get(id);

@@ -1,4 +1,5 @@
 // Pulse event store: the per-topic log on Redis Streams, its projections and the connections to it.
+export * from './alert-store.js';
 export * from './event-store.js';
 export * from './history.js';
 export * from './log-reader.js';

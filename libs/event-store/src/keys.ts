@@ -15,10 +15,34 @@ export function topicKeys(topic: string): string[] {
     `${tag}:base:instances`,
     `${tag}:base:status`,
     `${tag}:avail`, // 11 hash: <instance id>:f -> first seen ms, <instance id>:o -> offline since ms
+    `${tag}:rules`, // 12 hash: rule id -> RuleState JSON
+    `${tag}:alerts`, // 13 hash: alert id -> ActiveAlert JSON (the firing ones)
+    `${tag}:base:rules`, // 14, 15: the same folded over trimmed events only
+    `${tag}:base:alerts`,
+    `${tag}:alertx`, // 16 hash: the tick's alert bookkeeping, not a projection: <alert id>:p -> pending since ms, <alert id>:r -> last notified ms, g:<rule id>:<kind> -> open group JSON
+    `${tag}:outbox`, // 17 stream: notification groups opened by the tick, drained into the notify queue
   ];
 }
 
-export const KEY = { log: 0, meta: 1, idem: 2, idemx: 3, stats: 4, instances: 5, status: 6, baseStats: 7, baseInstances: 8, baseStatus: 9, avail: 10 } as const;
+export const KEY = {
+  log: 0,
+  meta: 1,
+  idem: 2,
+  idemx: 3,
+  stats: 4,
+  instances: 5,
+  status: 6,
+  baseStats: 7,
+  baseInstances: 8,
+  baseStatus: 9,
+  avail: 10,
+  rules: 11,
+  alerts: 12,
+  baseRules: 13,
+  baseAlerts: 14,
+  alertx: 15,
+  outbox: 16,
+} as const;
 
 /**
  * Prefix of a topic's history keys, which the scripts complete (in the topic's slot):
@@ -77,4 +101,15 @@ export function tokenLimitKey(sub: string): string {
 /** Zset of a token's open sockets across gateways: socket id -> last refresh ms. */
 export function tokenConnectionsKey(sub: string): string {
   return `pulse:conn:${tokenTag(sub)}`;
+}
+
+/** Hash of notification channels: channel id -> Channel JSON (secrets included: never answered, never logged). Outside the log on purpose. */
+export const CHANNELS_KEY = 'pulse:channels';
+
+/** Hash of silences: silence id -> Silence JSON. */
+export const SILENCES_KEY = 'pulse:silences';
+
+/** Hash of one notification group opened by the tick (in the topic's slot): m -> member seqs (csv), c -> closed. */
+export function groupKey(topic: string, seq: number): string {
+  return `${topicKeys(topic)[KEY.alertx]}:${seq}`;
 }

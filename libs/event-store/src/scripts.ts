@@ -3,8 +3,9 @@
 
 const COMMON = `
 local log, meta, idem, idemx, avail = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[11]
-local LIVE = { KEYS[5], KEYS[6], KEYS[7] }
-local BASE = { KEYS[8], KEYS[9], KEYS[10] }
+-- Projections: stats, instances, status, rules, alerts.
+local LIVE = { KEYS[5], KEYS[6], KEYS[7], KEYS[12], KEYS[13] }
+local BASE = { KEYS[8], KEYS[9], KEYS[10], KEYS[14], KEYS[15] }
 local epoch_candidate, now, retention, idem_window, bell = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 -- The history key prefix; '' keeps no history (the bench's baseline).
 local HP = ARGV[6]
@@ -21,7 +22,7 @@ local function get_instance(p, id)
   return { id = id, status = 'online', last_seen = 0, next_action_at = cjson.null, attempts = 0, successes = 0, failures = 0 }, true
 end
 
--- Folds one event into projection p = { stats, instances, status }. For instance events it returns
+-- Folds one event into projection p = { stats, instances, status, rules, alerts }. For instance events it returns
 -- the instance's status before and after (nil: no entry) and whether the event created it.
 local function fold(p, etype, d, ts)
   if etype == 'instance.heartbeat' then
@@ -66,6 +67,16 @@ local function fold(p, etype, d, ts)
     end
   elseif etype == 'status_update' then
     redis.call('HSET', p[3], 'loop_count', d.loop_count, 'tick_at', d.tick_at, 'next_tick_at', d.next_tick_at)
+  elseif etype == 'rule.set' then
+    d.setAt = ts
+    redis.call('HSET', p[4], d.ruleId, cjson.encode(d))
+  elseif etype == 'rule.removed' then
+    redis.call('HDEL', p[4], d.ruleId)
+  elseif etype == 'alert.firing' then
+    d.firedAt = ts
+    redis.call('HSET', p[5], d.alertId, cjson.encode(d))
+  elseif etype == 'alert.resolved' then
+    redis.call('HDEL', p[5], d.alertId)
   end
   -- statistics_update and instances_update restate the projection: nothing to fold.
 end
@@ -306,6 +317,170 @@ ring()
 return result
 `;
 
+// The alert evaluation of the tick (inside TICK_LUA, after offline marking): per rule, the
+// condition now; inactive -> pending (alertx <id>:p) -> firing (alert.firing) -> resolved
+// (alert.resolved). A transition with channels joins its rule's open notification group
+// (alertx g:<rule>:<kind>) or opens one: an outbox entry the worker turns into notify jobs.
+// Uses: insts (decoded, by id), active, now, HP, append(). libs/contracts/src/alerts.ts documents the kinds.
+const EVALUATE_ALERTS = `
+local ALERTX, OUTBOX = KEYS[16], KEYS[17]
+local function num(x)
+  local s = string.format('%.2f', x)
+  s = string.gsub(s, '0+$', '')
+  s = string.gsub(s, '%.$', '')
+  return s
+end
+local function span(ms)
+  if ms % 3600000 == 0 then return num(ms / 3600000) .. ' h' end
+  if ms % 60000 == 0 then return num(ms / 60000) .. ' min' end
+  return num(ms / 1000) .. ' s'
+end
+-- Attempts and failures of the window: the current minute and the whole minutes before it.
+local function window(ms)
+  local a, f = 0, 0
+  if not HISTORY then return 0, 0 end
+  local t = minute
+  while t > minute - ms do
+    local v = redis.call('HMGET', bucket_key('1m', t), 'a', 'f')
+    a = a + tonumber(v[1] or '0')
+    f = f + tonumber(v[2] or '0')
+    t = t - 60000
+  end
+  return a, f
+end
+local function hash(key)
+  local raw, out = redis.call('HGETALL', key), {}
+  for i = 1, #raw, 2 do out[raw[i]] = raw[i + 1] end
+  return out
+end
+local function sorted_keys(t)
+  local out = {}
+  for k in pairs(t) do out[#out + 1] = k end
+  table.sort(out)
+  return out
+end
+local function list(t)
+  if type(t) ~= 'table' then return {} end
+  return t
+end
+
+local rules = {}
+for id, json in pairs(hash(LIVE[4])) do rules[id] = cjson.decode(json) end
+local firing = {}
+for id, json in pairs(hash(LIVE[5])) do firing[id] = cjson.decode(json) end
+local x = hash(ALERTX)
+local seen = {}
+-- Topic-level values as they are now, for the resolved of a topic alert.
+local current = {}
+
+local function transition(kind, channels, wait, rule_id, seq)
+  channels = list(channels)
+  if #channels == 0 then return end
+  local gfield = 'g:' .. rule_id .. ':' .. kind
+  local g = x[gfield] and cjson.decode(x[gfield])
+  if g and now < g.ends and redis.call('HEXISTS', ALERTX .. ':' .. g.seq, 'c') == 0 then
+    redis.call('HSET', ALERTX .. ':' .. g.seq, 'm', redis.call('HGET', ALERTX .. ':' .. g.seq, 'm') .. ',' .. seq)
+    return
+  end
+  g = { seq = seq, ends = now + wait }
+  x[gfield] = cjson.encode(g)
+  redis.call('HSET', ALERTX, gfield, x[gfield])
+  local gkey = ALERTX .. ':' .. seq
+  redis.call('HSET', gkey, 'm', tostring(seq))
+  redis.call('PEXPIRE', gkey, 7 * 86400000)
+  redis.call('XADD', OUTBOX, '*', 'kind', kind, 'seq', seq, 'epoch', epoch, 'rule', rule_id, 'channels', table.concat(channels, ','), 'due', g.ends)
+end
+
+local function fire(rule, c)
+  seen[c.alertId] = true
+  local alert = firing[c.alertId]
+  if alert then
+    local repeat_ms = tonumber(rule.repeatIntervalMs) or 0
+    local last = tonumber(x[c.alertId .. ':r'] or alert.firedAt)
+    if repeat_ms > 0 and now - last >= repeat_ms and #list(rule.channels) > 0 then
+      redis.call('HSET', ALERTX, c.alertId .. ':r', now)
+      redis.call('XADD', OUTBOX, '*', 'kind', 'reminder', 'seq', last_seq, 'epoch', epoch, 'rule', rule.ruleId, 'channels', table.concat(list(rule.channels), ','), 'due', now, 'alert', c.alertId, 'tick', tick_at)
+    end
+    return
+  end
+  local since = tonumber(x[c.alertId .. ':p'] or '')
+  if since == nil then
+    since = now
+    redis.call('HSET', ALERTX, c.alertId .. ':p', now)
+  end
+  if now - since < rule.forMs then return end
+  local d = { alertId = c.alertId, ruleId = rule.ruleId, severity = rule.severity, value = c.value, activeSince = since, summary = c.summary }
+  if c.instanceId then d.instanceId = c.instanceId end
+  if c.threshold then d.threshold = c.threshold end
+  local seq = append('alert.firing', cjson.encode(d), d, 'monitor-tick')
+  result[#result + 1] = seq
+  redis.call('HDEL', ALERTX, c.alertId .. ':p')
+  redis.call('HSET', ALERTX, c.alertId .. ':r', now, c.alertId .. ':c', table.concat(list(rule.channels), ','))
+  transition('firing', rule.channels, rule.groupWaitMs, rule.ruleId, seq)
+end
+
+for _, rule_id in ipairs(sorted_keys(rules)) do
+  local rule = rules[rule_id]
+  local kind, p = rule.kind, rule.params
+  if kind == 'instance_offline' or kind == 'instance_status' then
+    for _, inst in ipairs(insts) do
+      if (kind == 'instance_offline' and inst.status == 'offline') or (kind == 'instance_status' and inst.status == p.status) then
+        local ago = now - inst.last_seen
+        local summary = 'instance ' .. inst.id .. ' offline, last seen ' .. span(ago - ago % 1000) .. ' ago'
+        if kind == 'instance_status' then summary = 'instance ' .. inst.id .. ' is ' .. inst.status end
+        fire(rule, { alertId = rule_id .. ':' .. inst.id, instanceId = inst.id, value = ago, summary = summary })
+      end
+    end
+  elseif kind == 'failure_rate' then
+    local a, f = window(p.windowMs)
+    local rate = 0
+    if a > 0 then rate = math.floor(f * 10000 / a + 0.5) / 100 end
+    local summary = 'failure rate ' .. num(rate) .. ' % over ' .. span(p.windowMs) .. ' (threshold ' .. num(p.thresholdPct) .. ' %), ' .. a .. ' attempts'
+    current[rule_id] = { value = rate, summary = summary }
+    if a >= (p.minAttempts or 1) and rate >= p.thresholdPct then fire(rule, { alertId = rule_id, value = rate, threshold = p.thresholdPct, summary = summary }) end
+  elseif kind == 'no_attempts' then
+    local a = window(p.windowMs)
+    current[rule_id] = { value = a, summary = a .. ' attempts over ' .. span(p.windowMs) }
+    if a == 0 and now - rule.setAt >= p.windowMs then fire(rule, { alertId = rule_id, value = 0, threshold = 0, summary = 'no attempts over ' .. span(p.windowMs) }) end
+  elseif kind == 'instances_below' then
+    local summary = active .. ' instances active (minimum ' .. p.min .. ')'
+    current[rule_id] = { value = active, summary = summary }
+    if active < p.min then fire(rule, { alertId = rule_id, value = active, threshold = p.min, summary = summary }) end
+  end
+end
+
+-- Firing alerts whose condition no longer holds (or whose rule or instance is gone) resolve.
+for _, alert_id in ipairs(sorted_keys(firing)) do
+  if not seen[alert_id] then
+    local alert = firing[alert_id]
+    local d = { alertId = alert_id, ruleId = alert.ruleId, activeSince = alert.activeSince, resolvedAt = now }
+    if alert.instanceId then d.instanceId = alert.instanceId end
+    local cur = current[alert.ruleId]
+    if rules[alert.ruleId] == nil then
+      d.value, d.summary = alert.value, 'rule ' .. alert.ruleId .. ' removed'
+    elseif cur then
+      d.value, d.summary = cur.value, cur.summary
+    else
+      d.value = now - alert.activeSince
+      d.summary = 'instance ' .. alert.instanceId .. ' recovered after ' .. span(d.value - d.value % 1000)
+    end
+    local seq = append('alert.resolved', cjson.encode(d), d, 'monitor-tick')
+    result[#result + 1] = seq
+    local channels = {}
+    for c in string.gmatch(x[alert_id .. ':c'] or '', '[^,]+') do channels[#channels + 1] = c end
+    redis.call('HDEL', ALERTX, alert_id .. ':r', alert_id .. ':c')
+    local wait = 0
+    if rules[alert.ruleId] then wait = rules[alert.ruleId].groupWaitMs end
+    transition('resolved', channels, wait, alert.ruleId, seq)
+  end
+end
+-- Pending alerts whose condition stopped before forMs go back to inactive.
+for field in pairs(x) do
+  local id = string.match(field, '^(.*):p$')
+  if id and not seen[id] then redis.call('HDEL', ALERTX, field) end
+end
+`;
+
 /**
  * TICK: KEYS = topicKeys(topic); ARGV = the nine of APPEND, tick_at (the scheduled time),
  * next_tick_at, instance TTL ms, instance forget ms (0: never).
@@ -352,11 +527,12 @@ for _, id in ipairs(ids) do
 end
 ids = kept
 
-local active, parts = 0, {}
+local active, parts, insts = 0, {}, {}
 for i, id in ipairs(ids) do
   local json = redis.call('HGET', LIVE[2], id)
   parts[i] = json
-  if cjson.decode(json).status ~= 'offline' then active = active + 1 end
+  insts[i] = cjson.decode(json)
+  if insts[i].status ~= 'offline' then active = active + 1 end
 end
 local total = tonumber(redis.call('HGET', LIVE[1], 'total_attempts') or '0')
 local ok = tonumber(redis.call('HGET', LIVE[1], 'successful') or '0')
@@ -365,6 +541,7 @@ local rate = 0
 if total > 0 then rate = math.floor(ok * 10000 / total + 0.5) / 100 end
 local loops = tonumber(redis.call('HGET', LIVE[3], 'loop_count') or '0') + 1
 gauges(active, #ids)
+${EVALUATE_ALERTS}
 
 local status = { monitoring_active = true, loop_count = loops, active_instances = active, tick_at = tick_at, next_tick_at = next_tick_at }
 result[#result + 1] = append('status_update', cjson.encode(status), status, 'monitor-tick')
@@ -378,16 +555,21 @@ return result
 
 /**
  * REPLACE: KEYS = topicKeys(topic); ARGV = expected head, stats (3 numbers), status (3 numbers or
- * '' for none), then id, JSON per instance. Rewrites the live projection only if the head is still
- * the expected one (no append in between); returns 1 if written, 0 if the log moved on.
+ * '' for none), rule count r, alert count a, then id, JSON per rule, per alert and per instance.
+ * Rewrites the live projection only if the head is still the expected one (no append in between);
+ * returns 1 if written, 0 if the log moved on.
  */
 export const REPLACE_LUA = `
 local meta = KEYS[2]
 if tonumber(redis.call('HGET', meta, 'head') or '-1') ~= tonumber(ARGV[1]) then return 0 end
-redis.call('DEL', KEYS[5], KEYS[6], KEYS[7])
+redis.call('DEL', KEYS[5], KEYS[6], KEYS[7], KEYS[12], KEYS[13])
 redis.call('HSET', KEYS[5], 'total_attempts', ARGV[2], 'successful', ARGV[3], 'failed', ARGV[4])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[7], 'loop_count', ARGV[5], 'tick_at', ARGV[6], 'next_tick_at', ARGV[7]) end
-for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 1]) end
+local rules, alerts = tonumber(ARGV[8]), tonumber(ARGV[9])
+local i = 10
+for _ = 1, rules do redis.call('HSET', KEYS[12], ARGV[i], ARGV[i + 1]); i = i + 2 end
+for _ = 1, alerts do redis.call('HSET', KEYS[13], ARGV[i], ARGV[i + 1]); i = i + 2 end
+while i <= #ARGV do redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 1]); i = i + 2 end
 return 1
 `;
 

@@ -1,6 +1,7 @@
 // Runtime schemas of what the gateway answers, built from the contracts' schemas and checked against their types: the API documents are generated from these.
 import { z } from 'zod';
 import {
+  activeAlertSchema,
   ERROR_CODES,
   ERROR_REASONS,
   EVENT_DATA_SCHEMAS,
@@ -54,6 +55,7 @@ export const snapshotSchema = z.strictObject({
   status: statusDataSchema.omit({ active_instances: true }).nullable(),
   statistics: statisticsSchema,
   instances: z.array(instanceStateSchema),
+  alerts: z.array(activeAlertSchema).optional(),
 }) satisfies z.ZodType<Snapshot>;
 
 export const appendedSchema = z.strictObject({ epoch: epochSchema, seqs: z.array(z.number().int().min(1)) });

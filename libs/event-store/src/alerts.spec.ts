@@ -1,0 +1,138 @@
+// Alert evaluation in the tick against a real redis-server: pending, firing, resolved, grouping, idempotency, rebuild.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import { emptyState, foldEvent, alertsOf, parseRuleBody, type PulseEvent, type Rule } from '#pulse/contracts';
+import { EventStore } from './event-store.js';
+
+const url = process.env.PULSE_TEST_REDIS_URL!;
+let redis: Redis;
+beforeAll(() => {
+  redis = new Redis(url, { maxRetriesPerRequest: 1 });
+});
+afterAll(async () => {
+  await redis.quit();
+});
+const uniqueTopic = () => `a-${randomUUID().slice(0, 12)}`;
+
+function rule(ruleId: string, body: unknown): Rule {
+  const parsed = parseRuleBody(ruleId, body);
+  if (!parsed.success) throw new Error(parsed.error.message);
+  return parsed.data;
+}
+
+async function wholeLog(store: EventStore, topic: string): Promise<PulseEvent[]> {
+  return (await store.readAfter(topic, 0, 10_000))!.events;
+}
+
+/** A store on a clock the test moves, and a tick at that clock. */
+function setup() {
+  const clock = { now: Date.UTC(2026, 0, 1, 12, 0, 0) };
+  const store = new EventStore(redis, { retention: 100_000, idempotencyWindowMs: 60_000, now: () => clock.now, appendDeadlineMs: 0 });
+  const tick = (topic: string, ttl = 10_000) => store.tick(topic, { tickAt: clock.now, nextTickAt: clock.now + 1000, instanceTtlMs: ttl });
+  return { clock, store, tick };
+}
+
+const types = (events: PulseEvent[]) => events.filter((event) => event.type.startsWith('alert.')).map((event) => `${event.type} ${(event.data as { alertId: string }).alertId}`);
+
+describe('alert evaluation in the tick', () => {
+  it('holds instance_offline pending for forMs, fires each instance into one group, resolves them when they return', async () => {
+    const { clock, store, tick } = setup();
+    const topic = uniqueTopic();
+    await store.append(topic, ['i-1', 'i-2', 'i-3'].map((instanceId) => ({ type: 'instance.heartbeat', data: { instanceId } })));
+    await store.append(topic, [{ type: 'rule.set', data: rule('down', { kind: 'instance_offline', forMs: 3000, channels: ['ops'], groupWaitMs: 5000 }) }]);
+    clock.now += 1000;
+    await store.append(topic, [{ type: 'instance.heartbeat', data: { instanceId: 'i-3' } }]);
+    clock.now += 9500; // i-1 and i-2: 10.5 s without a heartbeat, past the TTL; i-3 9.5 s
+    const pendingSince = clock.now;
+    await tick(topic);
+    expect(types(await wholeLog(store, topic))).toEqual([]);
+    clock.now += 2000;
+    await tick(topic); // i-3 goes offline now; i-1 and i-2 pending for 2 s
+    expect(types(await wholeLog(store, topic))).toEqual([]);
+    clock.now += 1000;
+    await tick(topic); // i-1, i-2 pending 3 s: fire
+    clock.now += 2000;
+    await tick(topic); // i-3 pending 3 s: fires, within the group's 5 s
+    const log = await wholeLog(store, topic);
+    expect(types(log)).toEqual(['alert.firing down:i-1', 'alert.firing down:i-2', 'alert.firing down:i-3']);
+    const firing = log.find((event) => event.type === 'alert.firing')!;
+    expect(firing.data).toMatchObject({ ruleId: 'down', instanceId: 'i-1', severity: 'warning', activeSince: pendingSince });
+    expect((firing.data as { summary: string }).summary).toMatch(/^instance i-1 offline, last seen \d+(\.\d+)? s ago$/);
+
+    const outbox = await store.alerts.outbox(topic);
+    expect(outbox).toEqual([expect.objectContaining({ kind: 'firing', seq: firing.seq, ruleId: 'down', channels: ['ops'] })]);
+    const members = await store.alerts.closeGroup(topic, firing.seq);
+    expect(members.map((event) => (event.data as { alertId: string }).alertId)).toEqual(['down:i-1', 'down:i-2', 'down:i-3']);
+
+    const snapshot = await store.snapshot(topic);
+    expect(snapshot!.alerts!.map((alert) => alert.alertId)).toEqual(['down:i-1', 'down:i-2', 'down:i-3']);
+
+    // A retried tick (same scheduled time) transitions nothing.
+    const again = await store.tick(topic, { tickAt: clock.now, nextTickAt: clock.now + 1000, instanceTtlMs: 10_000 });
+    expect(again.appended).toBe(false);
+
+    clock.now += 1000;
+    await store.append(topic, ['i-1', 'i-2', 'i-3'].map((instanceId) => ({ type: 'instance.heartbeat', data: { instanceId } })));
+    await tick(topic);
+    const after = await wholeLog(store, topic);
+    expect(types(after).slice(3)).toEqual(['alert.resolved down:i-1', 'alert.resolved down:i-2', 'alert.resolved down:i-3']);
+    expect((await store.alerts.outbox(topic)).map((entry) => entry.kind)).toEqual(['firing', 'resolved']);
+    expect((await store.snapshot(topic))!.alerts).toEqual([]);
+
+    // The fold agrees with the live projection, and a rebuild finds no drift.
+    const state = emptyState();
+    for (const event of after) foldEvent(state, event);
+    expect(alertsOf(state)).toEqual([]);
+    expect((await store.rebuild(topic))!.drift).toEqual([]);
+  });
+
+  it('fires failure_rate at the threshold exactly and resolves below it', async () => {
+    const { clock, store, tick } = setup();
+    const topic = uniqueTopic();
+    await store.append(topic, [{ type: 'rule.set', data: rule('errors', { kind: 'failure_rate', params: { windowMs: 300_000, thresholdPct: 20, minAttempts: 10 } }) }]);
+    const attempts = (n: number, outcome: 'success' | 'failure') => store.append(topic, Array.from({ length: n }, () => ({ type: 'attempt.recorded', data: { instanceId: 'i-1', outcome } })));
+    await attempts(7, 'success');
+    await attempts(2, 'failure');
+    await tick(topic); // 9 attempts: below minAttempts
+    await attempts(1, 'success');
+    clock.now += 1000;
+    await tick(topic); // 2 of 10 = 20 %: fires
+    let log = await wholeLog(store, topic);
+    expect(types(log)).toEqual(['alert.firing errors']);
+    expect(log.find((event) => event.type === 'alert.firing')!.data).toMatchObject({ value: 20, threshold: 20, summary: 'failure rate 20 % over 5 min (threshold 20 %), 10 attempts' });
+    await attempts(1, 'success');
+    clock.now += 1000;
+    await tick(topic); // 2 of 11 = 18.18 %: resolves
+    log = await wholeLog(store, topic);
+    expect(types(log)).toEqual(['alert.firing errors', 'alert.resolved errors']);
+    expect(log.at(-4)!.data).toMatchObject({ value: 18.18, summary: 'failure rate 18.18 % over 5 min (threshold 20 %), 11 attempts' });
+    // The window moves on: five minutes later the old minute is out of it.
+    expect((await store.rebuild(topic))!.drift).toEqual([]);
+  });
+
+  it('resolves the alerts of a removed rule, and evaluates instances_below and no_attempts', async () => {
+    const { clock, store, tick } = setup();
+    const topic = uniqueTopic();
+    await store.append(topic, [{ type: 'instance.heartbeat', data: { instanceId: 'i-1' } }]);
+    await store.append(topic, [
+      { type: 'rule.set', data: rule('few', { kind: 'instances_below', params: { min: 2 }, severity: 'critical' }) },
+      { type: 'rule.set', data: rule('quiet', { kind: 'no_attempts', params: { windowMs: 60_000 } }) },
+    ]);
+    await tick(topic);
+    clock.now += 61_000;
+    await store.append(topic, [{ type: 'instance.heartbeat', data: { instanceId: 'i-1' } }]);
+    await tick(topic);
+    let log = await wholeLog(store, topic);
+    expect(types(log)).toEqual(['alert.firing few', 'alert.firing quiet']);
+    expect(log.find((event) => event.type === 'alert.firing')!.data).toMatchObject({ severity: 'critical', value: 1, threshold: 2, summary: '1 instances active (minimum 2)' });
+    await store.append(topic, [{ type: 'rule.removed', data: { ruleId: 'few' } }, { type: 'attempt.recorded', data: { instanceId: 'i-1', outcome: 'success' } }]);
+    clock.now += 1000;
+    await tick(topic);
+    log = await wholeLog(store, topic);
+    expect(types(log)).toEqual(['alert.firing few', 'alert.firing quiet', 'alert.resolved few', 'alert.resolved quiet']);
+    expect((await store.rules(topic)).rules.map((r) => r.ruleId)).toEqual(['quiet']);
+    expect((await store.rules(topic)).rules[0]!.channels).toEqual([]);
+    expect((await store.rebuild(topic))!.drift).toEqual([]);
+  });
+});
