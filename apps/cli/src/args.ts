@@ -1,7 +1,7 @@
 // The pulse command line: flags and positionals parsed into one typed invocation, or a UsageError saying what is wrong.
 import { parseArgs } from 'node:util';
 import { ROLES, TOPIC_PATTERN_SCHEMA, type Role } from '#pulse/auth';
-import { EVENT_DATA_SCHEMAS, MAX_SERIES_POINTS, SERIES_STEPS, STEP_MS, TOPIC_PATTERN, type SeriesStep } from '#pulse/contracts';
+import { alertIdPartSchema, EVENT_DATA_SCHEMAS, MAX_SERIES_POINTS, SERIES_STEPS, STEP_MS, TOPIC_PATTERN, type SeriesStep } from '#pulse/contracts';
 import { UsageError } from './errors.js';
 
 /** Where commands go when no `--url` is given. */
@@ -405,8 +405,9 @@ export function parseCommandLine(argv: string[]): Invocation {
       const forMs = parseSpan(values.for, { option: '--for', command: name, maxDays: 366 });
       const comment = values.comment?.trim();
       if (!comment) throw new UsageError('silence needs --comment <text>: say why, for whoever wonders later', name);
-      if (comment.length > 1000) throw new UsageError(`--comment is ${comment.length} characters; at most 1000`, name);
-      const ruleId = values.rule === undefined ? undefined : parseId(values.rule, 'a rule id (--rule)', name);
+      if (comment.length > 500) throw new UsageError(`--comment is ${comment.length} characters; at most 500`, name);
+      const ruleId = values.rule === undefined ? undefined : values.rule;
+      if (ruleId !== undefined && !alertIdPartSchema.safeParse(ruleId).success) throw new UsageError(`"${ruleId}" is not a rule id (--rule): 1-64 chars of A-Z a-z 0-9 . _ -, starting with a letter or digit`, name);
       const instanceId = values.instance === undefined ? undefined : parseId(values.instance, 'an instance id (--instance)', name);
       return { ...common, command: { name, topic: parseTopic(args[0]!, name), ...(ruleId !== undefined ? { ruleId } : {}), ...(instanceId !== undefined ? { instanceId } : {}), forMs, comment, json } };
     }

@@ -1,5 +1,5 @@
 // What pulse prints: event lines, tables, the snapshot, series and instance history, the status report, the drift table and the progress bar (pure functions).
-import type { InstanceHistory, PulseEvent, SeriesResponse, Snapshot } from '#pulse/contracts';
+import type { AlertFiringData, AlertResolvedData, InstanceHistory, PulseEvent, Rule, SeriesResponse, Severity, Snapshot } from '#pulse/contracts';
 
 /** ANSI styles, or plain text when colours are off. */
 export interface Paint {
@@ -274,74 +274,50 @@ export function instanceText(history: InstanceHistory, p: Paint, now = Date.now(
   return lines.join('\n');
 }
 
-/** An alert as the snapshot lists the active ones and `alert.firing` / `alert.resolved` state them (DESIGN, "Alerts"). */
-export interface AlertLine {
-  alertId: string;
-  ruleId: string;
-  instanceId?: string;
-  severity?: string;
-  value?: number;
-  summary?: string;
-  activeSince: number;
-  resolvedAt?: number;
-  /** `pending` while its `forMs` runs (when the server lists those). */
-  state?: string;
-}
-
-/** A rule as `GET …/rules` lists it. */
-export interface RuleLine {
-  ruleId: string;
-  kind: string;
-  params?: Record<string, unknown>;
-  forMs?: number;
-  severity?: string;
-  channels?: string[];
-  description?: string;
-}
+/** An alert as the snapshot lists the firing ones (`alert.firing`'s data) or `alert.resolved` states it. */
+export type AlertLine = AlertFiringData | (AlertResolvedData & { severity?: Severity });
 
 const SEVERITY_RANK: Record<string, number> = { critical: 0, warning: 1, info: 2 };
 
-/** Firing before pending; then critical, warning, info; then the longest firing first. */
-export function sortActive(alerts: readonly AlertLine[]): AlertLine[] {
+/** Critical, warning, info; then the longest firing first. */
+export function sortActive(alerts: readonly AlertFiringData[]): AlertFiringData[] {
   return [...alerts].sort(
     (a, b) =>
-      Number(a.state === 'pending') - Number(b.state === 'pending') ||
       (SEVERITY_RANK[a.severity ?? ''] ?? 3) - (SEVERITY_RANK[b.severity ?? ''] ?? 3) ||
       a.activeSince - b.activeSince ||
       a.alertId.localeCompare(b.alertId),
   );
 }
 
-const severityStyle = (p: Paint, severity: string | undefined) => (severity === 'critical' ? p.red : severity === 'warning' ? p.yellow : severity === 'info' ? p.cyan : p.dim);
+const severityStyle = (p: Paint, severity: Severity | undefined) => (severity === 'critical' ? p.red : severity === 'warning' ? p.yellow : severity === 'info' ? p.cyan : p.dim);
 
 /** The active alerts (firing first), then the recently resolved (newest first), as two tables. */
-export function alertsText(topic: string, active: readonly AlertLine[], resolved: readonly AlertLine[], p: Paint, now = Date.now()): string {
+export function alertsText(topic: string, active: readonly AlertFiringData[], resolved: readonly AlertResolvedData[], p: Paint, now = Date.now()): string {
   const where = (a: AlertLine) => (a.instanceId ? `${a.ruleId} · ${a.instanceId}` : a.ruleId);
-  const firing = active.filter((a) => a.state !== 'pending').length;
-  const lines = [p.bold(`${topic}: ${firing === 0 ? p.green('no alert firing') : p.red(`${firing} firing`)}${active.length > firing ? `, ${active.length - firing} pending` : ''}`)];
+  const lines = [p.bold(`${topic}: ${active.length === 0 ? p.green('no alert firing') : p.red(`${active.length} firing`)}`)];
   if (active.length > 0) {
     const rows = sortActive(active).map((a) => [
-      severityStyle(p, a.severity)(a.state === 'pending' ? 'pending' : (a.severity ?? '-')),
+      severityStyle(p, a.severity)(a.severity),
       where(a),
       dateTime(a.activeSince),
       duration(Math.max(0, now - a.activeSince)),
-      a.summary ?? '',
+      a.summary,
     ]);
     lines.push('', table(['SEVERITY', 'ALERT', 'SINCE', 'FOR', 'SUMMARY'], rows, p));
   }
   if (resolved.length > 0) {
     const rows = [...resolved]
-      .sort((a, b) => (b.resolvedAt ?? 0) - (a.resolvedAt ?? 0))
-      .map((a) => [p.green('resolved'), where(a), dateTime(a.resolvedAt ?? 0), duration(Math.max(0, (a.resolvedAt ?? 0) - a.activeSince)), a.summary ?? '']);
+      .sort((a, b) => b.resolvedAt - a.resolvedAt)
+      .map((a) => [p.green('resolved'), where(a), dateTime(a.resolvedAt), duration(Math.max(0, a.resolvedAt - a.activeSince)), a.summary]);
     lines.push('', p.bold('recently resolved'), table(['STATE', 'ALERT', 'RESOLVED', 'AFTER', 'SUMMARY'], rows, p));
   }
   return lines.join('\n');
 }
 
 /** Alerts for machines: one JSON object per line, the active ones first, each with its topic and state. */
-export function alertsLines(topic: string, active: readonly AlertLine[], resolved: readonly AlertLine[]): string {
+export function alertsLines(topic: string, active: readonly AlertFiringData[], resolved: readonly AlertResolvedData[]): string {
   return [
-    ...sortActive(active).map((a) => JSON.stringify({ topic, ...a, state: a.state ?? 'firing' })),
+    ...sortActive(active).map((a) => JSON.stringify({ topic, ...a, state: 'firing' })),
     ...resolved.map((a) => JSON.stringify({ topic, ...a, state: 'resolved' })),
   ].join('\n');
 }
@@ -356,10 +332,10 @@ export function ruleCondition(params: Record<string, unknown> | undefined): stri
   return parts.length > 0 ? parts.join(', ') : '-';
 }
 
-export function rulesTable(topic: string, rules: readonly RuleLine[], p: Paint): string {
+export function rulesTable(topic: string, rules: readonly Rule[], p: Paint): string {
   if (rules.length === 0) return `topic ${topic} has no alert rules: set one with PUT /api/v1/topics/${topic}/rules/<id> (see the README, "Alerts")`;
   const rows = [...rules]
     .sort((a, b) => a.ruleId.localeCompare(b.ruleId))
-    .map((r) => [r.ruleId, r.kind, ruleCondition(r.params), r.forMs ? duration(r.forMs) : '-', severityStyle(p, r.severity)(r.severity ?? '-'), r.channels?.length ? r.channels.join(',') : '-', r.description ?? '']);
+    .map((r) => [r.ruleId, r.kind, ruleCondition(r.params), r.forMs ? duration(r.forMs) : '-', severityStyle(p, r.severity)(r.severity), r.channels?.length ? r.channels.join(',') : '-', r.description ?? '']);
   return table(['RULE', 'KIND', 'CONDITION', 'FOR', 'SEVERITY', 'CHANNELS', 'DESCRIPTION'], rows, p);
 }

@@ -1,5 +1,6 @@
 // The alerts card's model: firing first by severity and age, live fold of alert and rule events, recently resolved, silences, title and icon.
 import { describe, expect, it } from '@jest/globals';
+import type { Rule } from '#pulse/contracts';
 import { tokenRole } from './access-token.js';
 import { AlertBoard, faviconUrl, pageTitle, RESOLVED_KEPT, silenceFor, type ActiveAlert } from './alert-board.js';
 import { describeParams } from './alerts-view.js';
@@ -14,13 +15,14 @@ const firing = (alertId: string, severity: ActiveAlert['severity'], activeSince:
   ...extra,
 });
 const event = (type: string, data: object) => ({ type, data });
+const rule = (ruleId: string, kind: Rule['kind'], params: Rule['params'], extra: Partial<Rule> = {}): Rule => ({ ruleId, kind, params, forMs: 0, severity: 'warning', channels: [], groupWaitMs: 10_000, repeatIntervalMs: 0, ...extra });
 
 describe('AlertBoard', () => {
-  it('lists firing alerts first, then critical before warning before info, the longest firing first', () => {
+  it('lists critical before warning before info, the longest firing first', () => {
     const board = new AlertBoard();
-    board.reset([firing('slow', 'info', 100), firing('down:b', 'critical', 300), firing('rate', 'warning', 50), firing('down:a', 'critical', 200), firing('new', 'critical', 10, { state: 'pending' })]);
-    expect(board.firing.map((a) => a.alertId)).toEqual(['down:a', 'down:b', 'rate', 'slow', 'new']);
-    expect(board.firingCount).toBe(4);
+    board.reset([firing('slow', 'info', 100), firing('down:b', 'critical', 300), firing('rate', 'warning', 50), firing('down:a', 'critical', 200), firing('down:c', 'critical', 200)]);
+    expect(board.firing.map((a) => a.alertId)).toEqual(['down:a', 'down:c', 'down:b', 'rate', 'slow']);
+    expect(board.firingCount).toBe(5);
   });
 
   it('folds alert.firing and alert.resolved on the snapshot, keeping the resolved ones newest first with their severity', () => {
@@ -38,16 +40,11 @@ describe('AlertBoard', () => {
     expect(board.apply(event('attempt.recorded', { instanceId: 'a', outcome: 'success' }))).toEqual({ alerts: false, rules: false });
   });
 
-  it('a pending alert that fires moves up and counts', () => {
+  it('an alert that fires again replaces its entry instead of doubling it', () => {
     const board = new AlertBoard();
-    board.reset([firing('down:a', 'critical', 100, { state: 'pending' }), firing('rate', 'info', 50)]);
-    expect(board.firingCount).toBe(1);
+    board.reset([firing('down:a', 'warning', 100)]);
     board.apply(event('alert.firing', firing('down:a', 'critical', 100)));
-    expect(board.firing.map((a) => [a.alertId, a.state])).toEqual([
-      ['down:a', 'firing'],
-      ['rate', undefined],
-    ]);
-    expect(board.firingCount).toBe(2);
+    expect(board.firing.map((a) => [a.alertId, a.severity])).toEqual([['down:a', 'critical']]);
   });
 
   it('keeps the last RESOLVED_KEPT resolved alerts, and the backfill adds older ones without doubling any', () => {
@@ -67,12 +64,8 @@ describe('AlertBoard', () => {
     const board = new AlertBoard();
     board.reset([]);
     board.apply(event('rule.removed', { ruleId: 'gone' }));
-    board.apply(event('rule.set', { ruleId: 'fresh', kind: 'no_attempts', params: { windowMs: 60_000 }, severity: 'info' }));
-    board.setRules([
-      { ruleId: 'gone', kind: 'instance_offline', params: {} },
-      { ruleId: 'fresh', kind: 'no_attempts', params: { windowMs: 1 } },
-      { ruleId: 'kept', kind: 'failure_rate', params: { windowMs: 300_000, thresholdPct: 20, minAttempts: 10 } },
-    ]);
+    board.apply(event('rule.set', rule('fresh', 'no_attempts', { windowMs: 60_000 }, { severity: 'info' })));
+    board.setRules([rule('gone', 'instance_offline', {}), rule('fresh', 'no_attempts', { windowMs: 1 }), rule('kept', 'failure_rate', { windowMs: 300_000, thresholdPct: 20, minAttempts: 10 })]);
     expect(board.rules.map((r) => [r.ruleId, r.params])).toEqual([
       ['fresh', { windowMs: 60_000 }],
       ['kept', { windowMs: 300_000, thresholdPct: 20, minAttempts: 10 }],
@@ -82,7 +75,7 @@ describe('AlertBoard', () => {
     expect(board.resolved[0]!.severity).toBe('info');
     // A new snapshot starts over: the next REST answer is taken whole.
     board.reset([]);
-    board.setRules([{ ruleId: 'gone', kind: 'instance_offline', params: {} }]);
+    board.setRules([rule('gone', 'instance_offline', {})]);
     expect(board.rules.map((r) => r.ruleId)).toEqual(['gone']);
   });
 });
@@ -90,17 +83,21 @@ describe('AlertBoard', () => {
 describe('silenceFor', () => {
   const alert = { ruleId: 'down', instanceId: 'a' };
   it('matches a one-off silence in force by topic, rule and instance; the one ending last wins', () => {
+    const comment = 'why';
     const silences = [
-      { id: '1', matchers: { topic: 't', ruleId: 'down' }, startsAt: 0, endsAt: 2000 },
-      { id: '2', matchers: { ruleId: 'down', instanceId: 'a' }, startsAt: 0, endsAt: 5000 },
-      { id: '3', matchers: { instanceId: 'b' }, startsAt: 0, endsAt: 9000 },
-      { id: '4', matchers: { topic: 'other' }, startsAt: 0, endsAt: 9000 },
-      { id: '5', matchers: {}, startsAt: 2000, endsAt: 9000 },
+      { id: '1', matchers: { topic: 't', ruleId: 'down' }, startsAt: 0, endsAt: 2000, comment },
+      { id: '2', matchers: { ruleId: 'down', instanceId: 'a' }, startsAt: 0, endsAt: 5000, comment },
+      { id: '3', matchers: { instanceId: 'b' }, startsAt: 0, endsAt: 9000, comment },
+      { id: '4', matchers: { topic: 'other' }, startsAt: 0, endsAt: 9000, comment },
+      { id: '5', matchers: {}, startsAt: 2000, endsAt: 9000, comment },
     ];
     expect(silenceFor(alert, 't', silences, 1000)?.id).toBe('2');
     expect(silenceFor(alert, 't', silences, 5000)?.id).toBe('5');
     expect(silenceFor(alert, 't', silences.slice(0, 1), 2000)).toBeNull();
-    expect(silenceFor(alert, 't', [{ id: 'cron', matchers: {} }], 1000)).toBeNull();
+    // Without startsAt a silence starts when it was created; a recurring one is left to the server.
+    expect(silenceFor(alert, 't', [{ id: 'now', matchers: {}, endsAt: 3000, createdAt: 500, comment }], 1000)?.id).toBe('now');
+    expect(silenceFor(alert, 't', [{ id: 'now', matchers: {}, endsAt: 3000, createdAt: 1500, comment }], 1000)).toBeNull();
+    expect(silenceFor(alert, 't', [{ id: 'cron', matchers: {}, cron: '0 2 * * *', comment }], 1000)).toBeNull();
   });
 });
 

@@ -1,55 +1,19 @@
 // The topic's alerts as the page shows them: the snapshot's active alerts plus later alert events, and the rules from REST plus later rule events (pure, no DOM).
-import type { PulseEvent } from '#pulse/contracts';
+import type { AlertFiringData, AlertResolvedData, PulseEvent, Rule, Severity, Silence } from '#pulse/contracts';
 
-export type Severity = 'info' | 'warning' | 'critical';
-
-/** An active alert as `alert.firing` states it (and the snapshot's `alerts` list it). */
-export interface ActiveAlert {
-  alertId: string;
-  ruleId: string;
-  instanceId?: string;
-  severity: Severity;
-  value: number;
-  threshold?: number;
-  /** When the condition first held, ms since 1970. */
-  activeSince: number;
-  summary: string;
-  /** `pending` while `forMs` has not elapsed (when the server lists those); firing otherwise. */
-  state?: 'pending' | 'firing';
-}
-
-/** A transition to resolved, as `alert.resolved` states it. */
-export interface ResolvedAlert {
-  alertId: string;
-  ruleId: string;
-  instanceId?: string;
-  severity?: Severity;
-  value: number;
-  activeSince: number;
-  resolvedAt: number;
-  summary: string;
-}
-
-/** A rule as `GET …/rules` lists it and `rule.set` states it. */
-export interface AlertRule {
-  ruleId: string;
-  kind: string;
-  params: Record<string, unknown>;
-  forMs?: number;
-  severity?: Severity;
-  channels?: string[];
-  description?: string;
-}
+/** A firing alert: `alert.firing`'s data (the snapshot's `alerts` add `firedAt`). */
+export type ActiveAlert = AlertFiringData;
+/** A resolved alert, with the severity it fired with when the page knows it. */
+export type ResolvedAlert = AlertResolvedData & { severity?: Severity };
 
 /** Resolved alerts kept for the "recently resolved" list. */
 export const RESOLVED_KEPT = 20;
 
 const RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
 
-/** Firing before pending; then critical, warning, info; then the longest firing first; then by id (a stable order). */
+/** Critical, warning, info; then the longest firing first; then by id (a stable order). */
 export function compareActive(a: ActiveAlert, b: ActiveAlert): number {
   return (
-    Number(a.state === 'pending') - Number(b.state === 'pending') ||
     (RANK[a.severity] ?? 3) - (RANK[b.severity] ?? 3) ||
     a.activeSince - b.activeSince ||
     (a.alertId < b.alertId ? -1 : a.alertId > b.alertId ? 1 : 0)
@@ -71,7 +35,7 @@ export class AlertBoard {
   private active = new Map<string, ActiveAlert>();
   /** Newest last. */
   private resolvedList: ResolvedAlert[] = [];
-  private ruleMap = new Map<string, AlertRule>();
+  private ruleMap = new Map<string, Rule>();
   /** Rule ids set or removed by events since the last reset: the REST answer does not override them. */
   private touchedRules = new Set<string>();
   /** Severity of each rule, for resolved alerts whose event does not state it. */
@@ -87,7 +51,7 @@ export class AlertBoard {
   }
 
   /** Rules as `GET …/rules` answered them; events folded since the reset take precedence. */
-  setRules(rules: readonly AlertRule[]): void {
+  setRules(rules: readonly Rule[]): void {
     for (const id of [...this.ruleMap.keys()]) if (!this.touchedRules.has(id)) this.ruleMap.delete(id);
     for (const rule of rules) {
       if (this.touchedRules.has(rule.ruleId)) continue;
@@ -101,7 +65,7 @@ export class AlertBoard {
     switch (event.type) {
       case 'alert.firing': {
         const data = event.data as ActiveAlert;
-        this.active.set(data.alertId, { ...data, state: 'firing' });
+        this.active.set(data.alertId, data);
         this.severityOf.set(data.ruleId, data.severity);
         return { alerts: true, rules: false };
       }
@@ -113,7 +77,7 @@ export class AlertBoard {
         return { alerts: true, rules: false };
       }
       case 'rule.set': {
-        const data = event.data as AlertRule;
+        const data = event.data as Rule;
         this.ruleMap.set(data.ruleId, data);
         this.touchedRules.add(data.ruleId);
         if (data.severity) this.severityOf.set(data.ruleId, data.severity);
@@ -143,16 +107,14 @@ export class AlertBoard {
     this.resolvedList = [...earlier.filter((r) => !known.has(`${r.alertId}@${r.resolvedAt}`)), ...this.resolvedList].slice(-RESOLVED_KEPT);
   }
 
-  /** Active alerts, firing first, in the order of `compareActive`. */
+  /** Firing alerts, in the order of `compareActive`. */
   get firing(): ActiveAlert[] {
     return [...this.active.values()].sort(compareActive);
   }
 
-  /** How many alerts are firing (pending ones not counted): the number in the title and the icon. */
+  /** How many alerts are firing: the number in the title and the icon. */
   get firingCount(): number {
-    let count = 0;
-    for (const alert of this.active.values()) if (alert.state !== 'pending') count += 1;
-    return count;
+    return this.active.size;
   }
 
   /** Recently resolved, newest first. */
@@ -161,7 +123,7 @@ export class AlertBoard {
   }
 
   /** Rules by id. */
-  get rules(): AlertRule[] {
+  get rules(): Rule[] {
     return [...this.ruleMap.values()].sort((a, b) => (a.ruleId < b.ruleId ? -1 : a.ruleId > b.ruleId ? 1 : 0));
   }
 
@@ -171,22 +133,17 @@ export class AlertBoard {
   }
 }
 
-/** A silence as `GET /api/v1/silences` lists it (one-off ones; a recurring one is matched by the server only). */
-export interface SilenceInfo {
-  id: string;
-  matchers: { topic?: string; ruleId?: string; instanceId?: string };
-  startsAt?: number;
-  endsAt?: number;
-  comment?: string;
-}
+/** A silence as `GET /api/v1/silences` lists it; the page reads what it needs to mark silenced alerts. */
+export type SilenceInfo = Pick<Silence, 'id' | 'matchers' | 'startsAt' | 'endsAt' | 'comment'> & Partial<Pick<Silence, 'cron' | 'createdAt'>>;
 
-/** The one-off silence that covers `alert` of `topic` at `now` and ends last, if any. */
+/** The one-off silence that covers `alert` of `topic` at `now` and ends last, if any (a recurring one is matched by the server only). */
 export function silenceFor(alert: Pick<ActiveAlert, 'ruleId' | 'instanceId'>, topic: string, silences: readonly SilenceInfo[], now: number): SilenceInfo | null {
   let found: SilenceInfo | null = null;
   for (const silence of silences) {
     const { matchers: m } = silence;
-    if (silence.startsAt === undefined || silence.endsAt === undefined) continue;
-    if (silence.startsAt > now || silence.endsAt <= now) continue;
+    const startsAt = silence.startsAt ?? silence.createdAt ?? 0;
+    if (silence.cron !== undefined || silence.endsAt === undefined) continue;
+    if (startsAt > now || silence.endsAt <= now) continue;
     if ((m.topic !== undefined && m.topic !== topic) || (m.ruleId !== undefined && m.ruleId !== alert.ruleId)) continue;
     if (m.instanceId !== undefined && m.instanceId !== alert.instanceId) continue;
     if (!found || silence.endsAt > found.endsAt!) found = silence;

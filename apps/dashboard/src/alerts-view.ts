@@ -1,5 +1,6 @@
 // The Alerts card: firing alerts first (severity, since, for how long, a "silence 1 h" button for admins), then recently resolved ones, then the topic's rules.
-import { silenceFor, type ActiveAlert, type AlertBoard, type AlertRule, type ResolvedAlert, type SilenceInfo } from './alert-board.js';
+import type { Rule } from '#pulse/contracts';
+import { silenceFor, type ActiveAlert, type AlertBoard, type ResolvedAlert, type SilenceInfo } from './alert-board.js';
 import { el, required, setText } from './dom.js';
 import { formatClock, formatDuration } from './format.js';
 
@@ -36,9 +37,9 @@ export class AlertsView {
   /** Redraws the lists (they are short: a redraw per change is cheap). */
   render(board: AlertBoard, context: { topic: string; silences: readonly SilenceInfo[]; admin: boolean }, now: number): void {
     const firing = board.firing;
-    const count = board.firingCount;
+    const count = firing.length;
     this.root.dataset.firing = String(count);
-    setText(this.count, count > 0 ? `${count} firing` : firing.length > 0 ? `${firing.length} pending` : 'all clear');
+    setText(this.count, count > 0 ? `${count} firing` : 'all clear');
     this.count.dataset.tone = count > 0 ? 'bad' : 'ok';
     this.empty.hidden = firing.length > 0;
     this.durations = [];
@@ -60,7 +61,7 @@ export class AlertsView {
 
   private activeRow(alert: ActiveAlert, silence: SilenceInfo | null, admin: boolean, now: number): HTMLLIElement {
     const li = el('li', 'alert');
-    Object.assign(li.dataset, { alertId: alert.alertId, severity: alert.severity, state: alert.state ?? 'firing', silenced: String(silence !== null) });
+    Object.assign(li.dataset, { alertId: alert.alertId, severity: alert.severity, silenced: String(silence !== null) });
     const duration = el('span', 'alert-duration', formatDuration(now - alert.activeSince));
     duration.dataset.testid = 'alert-duration';
     this.durations.push({ cell: duration, since: alert.activeSince });
@@ -74,8 +75,8 @@ export class AlertsView {
       if (silence.comment) note.title = silence.comment;
       meta.append(note);
     }
-    li.append(severityBadge(alert.state === 'pending' ? 'pending' : alert.severity), el('p', 'alert-summary', alert.summary), meta);
-    if (admin && !silence && alert.state !== 'pending') li.append(this.silenceButton(alert));
+    li.append(severityBadge(alert.severity), el('p', 'alert-summary', alert.summary), meta);
+    if (admin && !silence) li.append(this.silenceButton(alert));
     return li;
   }
 
@@ -134,7 +135,7 @@ export function describeParams(params: Record<string, unknown>): string {
   return parts.join(' · ');
 }
 
-function ruleRow(rule: AlertRule): HTMLTableRowElement {
+function ruleRow(rule: Rule): HTMLTableRowElement {
   const tr = el('tr');
   tr.dataset.ruleId = rule.ruleId;
   const id = el('td', 'rule-id', rule.ruleId);

@@ -1,6 +1,6 @@
 // The REST calls the page makes: the topic list, pages of past events (for the chart and the feed after a load), series and instance history, rules and silences.
-import type { AlertRule, SilenceInfo } from './alert-board.js';
-import { MAX_PAGES, nextPageLink, type InstanceHistory, type PulseEvent, type SeriesPoint, type SeriesResponse, type SeriesStep } from '#pulse/contracts';
+import type { SilenceInfo } from './alert-board.js';
+import { MAX_PAGES, nextPageLink, type InstanceHistory, type Rule, type PulseEvent, type SeriesPoint, type SeriesResponse, type SeriesStep } from '#pulse/contracts';
 
 export interface TopicInfo {
   topic: string;
@@ -64,8 +64,8 @@ export class GatewayApi {
   }
 
   /** The topic's alert rules (an unknown topic has none). */
-  async rules(topic: string): Promise<AlertRule[]> {
-    return listOf<AlertRule>(await this.get<unknown>(`/api/v1/topics/${encodeURIComponent(topic)}/rules`), 'rules');
+  async rules(topic: string): Promise<Rule[]> {
+    return listOf<Rule>(await this.get<unknown>(`/api/v1/topics/${encodeURIComponent(topic)}/rules`), 'rules');
   }
 
   /** Every silence (admins only: a viewer's request is refused, which the page takes as none). */

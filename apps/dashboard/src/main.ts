@@ -170,7 +170,7 @@ function onSnapshot(topic: string, snapshot: Snapshot, reason: SnapshotReason): 
   uptime.follow(topic);
   projection = new Projection();
   projection.reset(snapshot);
-  alertBoard.reset((snapshot as Snapshot & { alerts?: ActiveAlert[] }).alerts);
+  alertBoard.reset(snapshot.alerts);
   throughput.clear();
   feed.clear();
   invalidate({ statistics: true, instances: true, status: true, alerts: true });
@@ -199,8 +199,8 @@ async function loadRulesAndSilences(topic: string, gen: number): Promise<void> {
 async function silenceForAnHour(alert: ActiveAlert): Promise<void> {
   const now = Date.now();
   const matchers = { topic: shownTopic, ruleId: alert.ruleId, ...(alert.instanceId !== undefined ? { instanceId: alert.instanceId } : {}) };
-  const id = await api.createSilence({ matchers, startsAt: now, endsAt: now + 3_600_000, comment: `silenced for 1 h from the dashboard (${alert.alertId})` });
-  silences = [...silences, { id, matchers, startsAt: now, endsAt: now + 3_600_000 }];
+  const body = { matchers, startsAt: now, endsAt: now + 3_600_000, comment: `silenced for 1 h from the dashboard (${alert.alertId})` };
+  silences = [...silences, { id: await api.createSilence(body), ...body }];
   showNotice(`Notifications for ${alert.alertId} silenced for 1 h; the alert stays on the board until it resolves.`, 'info', 8_000);
   invalidate({ alerts: true });
 }

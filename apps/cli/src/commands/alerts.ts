@@ -1,7 +1,7 @@
 // `pulse alerts <topic>`: the active alerts of the snapshot, then those resolved among the topic's last events.
-import type { PulseEvent, Snapshot } from '#pulse/contracts';
+import type { AlertResolvedData, PulseEvent, Snapshot } from '#pulse/contracts';
 import { CliError } from '../errors.js';
-import { alertsLines, alertsText, paint, type AlertLine } from '../output.js';
+import { alertsLines, alertsText, paint } from '../output.js';
 import { HttpError } from '../rest-client.js';
 import type { CommandContext } from '../context.js';
 
@@ -10,16 +10,16 @@ const RECENT_EVENTS = 1000;
 
 export async function alertsCommand(command: { topic: string; json: boolean }, ctx: CommandContext): Promise<number> {
   const { topic } = command;
-  let snapshot: Snapshot & { alerts?: AlertLine[] };
+  let snapshot: Snapshot;
   try {
-    snapshot = await ctx.rest.json<Snapshot & { alerts?: AlertLine[] }>('GET', `/api/v1/topics/${topic}/snapshot`);
+    snapshot = await ctx.rest.json<Snapshot>('GET', `/api/v1/topics/${topic}/snapshot`);
   } catch (error) {
     if (error instanceof HttpError && error.status === 404) throw new CliError(`topic ${topic} has no events; "pulse topics" lists the topics that do`);
     throw error;
   }
   const after = Math.max(0, snapshot.seq - RECENT_EVENTS);
   const page = snapshot.seq > 0 ? await ctx.rest.json<{ events: PulseEvent[] }>('GET', `/api/v1/topics/${topic}/events?after=${after}&limit=${RECENT_EVENTS}`) : { events: [] };
-  const resolved = page.events.filter((event) => event.type === 'alert.resolved' && event.seq <= snapshot.seq).map((event) => event.data as AlertLine);
+  const resolved = page.events.filter((event) => event.type === 'alert.resolved' && event.seq <= snapshot.seq).map((event) => event.data as AlertResolvedData);
   const active = snapshot.alerts ?? [];
   const json = command.json || !ctx.term.outIsTTY;
   const text = json ? alertsLines(topic, active, resolved) : alertsText(topic, active, resolved, paint(ctx.term.colors));

@@ -1,10 +1,11 @@
 // `pulse rules <topic>`: the topic's alert rules, as a table or JSON lines.
-import { paint, rulesTable, type RuleLine } from '../output.js';
+import type { Rule } from '#pulse/contracts';
+import { paint, rulesTable } from '../output.js';
 import type { CommandContext } from '../context.js';
 
 export async function rulesCommand(command: { topic: string; json: boolean }, ctx: CommandContext): Promise<number> {
   const { topic } = command;
-  const answer = await ctx.rest.json<RuleLine[] | { rules: RuleLine[] }>('GET', `/api/v1/topics/${topic}/rules`);
+  const answer = await ctx.rest.json<Rule[] | { rules: Rule[] }>('GET', `/api/v1/topics/${topic}/rules`);
   const rules = Array.isArray(answer) ? answer : (answer.rules ?? []);
   const json = command.json || !ctx.term.outIsTTY;
   const text = json ? rules.map((rule) => JSON.stringify({ topic, ...rule })).join('\n') : rulesTable(topic, rules, paint(ctx.term.colors));
