@@ -15,7 +15,7 @@ export default {
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': ['@swc/jest', swc] },
   moduleNameMapper: {
-    '^#pulse/contracts/(fold|version)$': '<rootDir>/libs/contracts/src/$1.ts',
+    '^#pulse/contracts/(fold|version|silences)$': '<rootDir>/libs/contracts/src/$1.ts',
     '^#pulse/(.*)$': '<rootDir>/libs/$1/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },

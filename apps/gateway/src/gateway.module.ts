@@ -3,6 +3,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule, type PulseConfig } from '#pulse/config';
 import { EventStoreModule } from '#pulse/event-store';
 import { AdminModule } from './admin/admin.module.js';
+import { AlertsModule } from './alerts/alerts.module.js';
 import { ApiModule } from './api/api.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { DocsModule } from './docs/docs.module.js';
@@ -12,6 +13,6 @@ import { MetricsModule } from './metrics/metrics.module.js';
 @Module({})
 export class GatewayModule {
   static forRoot(config: PulseConfig): DynamicModule {
-    return { module: GatewayModule, imports: [ConfigModule.forRoot(config), EventStoreModule.forRoot(), AuthModule, LiveModule, MetricsModule, ApiModule, AdminModule, DocsModule] };
+    return { module: GatewayModule, imports: [ConfigModule.forRoot(config), EventStoreModule.forRoot(), AuthModule, LiveModule, MetricsModule, ApiModule, AdminModule, AlertsModule, DocsModule] };
   }
 }

@@ -87,6 +87,10 @@ export interface ServerToClientEvents {
   'instance.heartbeat': (event: PulseEvent) => void;
   'attempt.recorded': (event: PulseEvent) => void;
   'instance.offline': (event: PulseEvent) => void;
+  'rule.set': (event: PulseEvent) => void;
+  'rule.removed': (event: PulseEvent) => void;
+  'alert.firing': (event: PulseEvent) => void;
+  'alert.resolved': (event: PulseEvent) => void;
 }
 
 /** Client → server events; each answers through its ack. */

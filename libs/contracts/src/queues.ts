@@ -24,3 +24,26 @@ export interface TickSummary {
   appended: number;
   durationMs: number;
 }
+
+/** The queue of alert notifications: one job per (transition or group, channel), under BULL_PREFIX like the ticks. */
+export const NOTIFY_QUEUE = 'notify';
+
+/** What a notify job carries. Its id is deterministic (notifyJobId), so N workers, retries and re-ticks make one job. */
+export interface NotifyJob {
+  kind: 'firing' | 'resolved' | 'reminder' | 'test';
+  channelId: string;
+  /** The topic, its log's epoch and the seq of the group's first transition (a reminder: the head when due; a test: 0). */
+  topic: string;
+  epoch: string;
+  seq: number;
+  ruleId: string;
+  /** A reminder's alert. */
+  alertId?: string;
+}
+
+/** The job id of one notification: the delivery id receivers see (Pulse-Delivery-Id), the same on every retry. */
+export function notifyJobId(job: Pick<NotifyJob, 'kind' | 'channelId' | 'topic' | 'epoch' | 'seq' | 'ruleId' | 'alertId'> & { tickAt?: number }): string {
+  // BullMQ ids may not contain ':' (alert ids do; no id of Pulse contains '~').
+  const what = job.kind === 'reminder' ? `reminder.${job.tickAt ?? 0}.${(job.alertId ?? '').replaceAll(':', '~')}` : job.kind;
+  return `${job.topic}.${job.epoch}.${job.seq}.${what}.${job.channelId}`;
+}

@@ -4,7 +4,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { NextFunction, Request, Response } from 'express';
-import { MONITOR_QUEUE } from '#pulse/contracts';
+import { MONITOR_QUEUE, NOTIFY_QUEUE } from '#pulse/contracts';
 import { AccessDenied } from '../auth/access-denied.js';
 import { AuthService, tokenFromHeader } from '../auth/auth.service.js';
 import { MonitorQueueService } from './monitor-queue.service.js';
@@ -24,7 +24,7 @@ function denyFraming(response: { setHeader(name: string, value: string): unknown
  */
 export function mountBullBoard(app: NestExpressApplication): void {
   const auth = app.get(AuthService);
-  const { queue } = app.get(MonitorQueueService);
+  const { queue, notifyQueue } = app.get(MonitorQueueService);
   const serverAdapter = new ExpressAdapter().setBasePath(BULL_BOARD_PATH);
   createBullBoard({
     queues: [
@@ -32,6 +32,11 @@ export function mountBullBoard(app: NestExpressApplication): void {
         readOnlyMode: !auth.enabled,
         displayName: `${MONITOR_QUEUE} (monitor-tick scheduler)`,
         description: 'Monitor ticks: one job per scheduled run of the monitor-tick job scheduler (and per POST /api/v1/admin/tick)',
+      }),
+      new BullMQAdapter(notifyQueue, {
+        readOnlyMode: !auth.enabled,
+        displayName: `${NOTIFY_QUEUE} (alert notifications)`,
+        description: 'One job per (alert transition or group, channel); the job id is the Pulse-Delivery-Id. Failed ones keep their error and can be retried here.',
       }),
     ],
     serverAdapter,

@@ -4,7 +4,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import { Cluster } from 'ioredis';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { bullConnection } from '#pulse/event-store';
-import { MONITOR_QUEUE, MONITOR_SCHEDULER, type MonitorTickJob, type TickSummary } from '#pulse/contracts';
+import { MONITOR_QUEUE, MONITOR_SCHEDULER, NOTIFY_QUEUE, type MonitorTickJob, type NotifyJob, type TickSummary } from '#pulse/contracts';
 
 export interface SchedulerStatus {
   scheduler: string;
@@ -31,6 +31,8 @@ export class StatusTimeout extends Error {
 export class MonitorQueueService implements OnApplicationShutdown {
   /** The monitor-tick queue (Bull Board shows it). */
   readonly queue: Queue<MonitorTickJob, TickSummary>;
+  /** The alert notifications (Bull Board shows them; a channel test is queued here). */
+  readonly notifyQueue: Queue<NotifyJob>;
   private events: QueueEvents | null = null;
   /** BullMQ's connection (a shared Cluster connection on a cluster, which this service closes). */
   private readonly connection: ReturnType<typeof bullConnection>;
@@ -40,6 +42,7 @@ export class MonitorQueueService implements OnApplicationShutdown {
   constructor(@Inject(PULSE_CONFIG) private readonly config: PulseConfig) {
     this.connection = bullConnection(config, 'pulse:gateway:queue', new Logger('Redis'));
     this.queue = new Queue(MONITOR_QUEUE, { connection: this.connection, prefix: config.PULSE_QUEUE_PREFIX });
+    this.notifyQueue = new Queue(NOTIFY_QUEUE, { connection: this.connection, prefix: config.PULSE_QUEUE_PREFIX });
   }
 
   /**
@@ -85,6 +88,7 @@ export class MonitorQueueService implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await this.events?.close();
+    await this.notifyQueue.close();
     await this.queue.close();
     if (this.connection instanceof Cluster) await this.connection.quit().catch(() => undefined);
   }

@@ -1,6 +1,18 @@
 // The OpenAPI 3.1 document of the REST API, generated from the same zod schemas the gateway validates with and answers by.
 import type { OpenAPIV3_1 } from 'openapi-types';
-import { MAX_INGEST_BATCH, MAX_REPLAY_LIMIT, MAX_SERIES_POINTS, SERIES_STEPS, type TickSummary } from '#pulse/contracts';
+import {
+  activeAlertSchema,
+  channelBodySchema,
+  MAX_INGEST_BATCH,
+  MAX_REPLAY_LIMIT,
+  MAX_SERIES_POINTS,
+  RULE_KINDS,
+  ruleBodySchema,
+  ruleSchema,
+  SERIES_STEPS,
+  silenceBodySchema,
+  type TickSummary,
+} from '#pulse/contracts';
 import { z } from 'zod';
 import { appendedSchema, errorBodySchema, eventSchema, eventsPageSchema, ingestBodySchema, instanceHistorySchema, jsonSchema, seriesSchema, snapshotSchema, topicListSchema, uptimeListSchema } from './schemas.js';
 
@@ -14,11 +26,18 @@ const schedulerSchema = z.strictObject({
 const presenceSchema = z.strictObject({ topics: z.record(z.string(), z.number().int()) });
 const readinessSchema = z.looseObject({ ok: z.boolean(), status: z.enum(['ok', 'error', 'shutting_down']), redis: z.string(), tail: z.string(), topics: z.number().int() });
 
+const ruleStateSchema = ruleSchema.extend({ setAt: z.number().int() });
+const channelViewSchema = z.looseObject({ channelId: z.string(), type: z.enum(['webhook', 'slack', 'email']), url: z.string().optional(), secret: z.literal('***').optional(), to: z.array(z.string()).optional() });
+const silenceSchema = z.looseObject({ id: z.string(), createdAt: z.number().int(), createdBy: z.string().optional(), matchers: z.record(z.string(), z.string()), comment: z.string() });
+
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 type Json = Record<string, unknown>;
 const json = (schema: Json, description: string): Json => ({ description, content: { 'application/json': { schema } } });
 const error = (description: string) => json(ref('Error'), description);
 const topicParameter: Json = { name: 'topic', in: 'path', required: true, description: 'Topic name: 1-64 chars of a-z 0-9 . _ -, starting with a letter or digit', schema: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' } };
+const idPart = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' };
+const ruleIdParameter: Json = { name: 'ruleId', in: 'path', required: true, schema: idPart };
+const channelIdParameter: Json = { name: 'channelId', in: 'path', required: true, schema: idPart };
 /** What every protected route may also answer. */
 const guarded = {
   '401': error('UNAUTHORIZED: token missing, malformed, expired or invalid (`reason` says which)'),
@@ -143,6 +162,54 @@ export function openApiDocument(): OpenAPIV3_1.Document {
           responses: { '200': json(ref('UptimeList'), 'Instances sorted by id, uptime in percent'), '400': error('BAD_REQUEST: another window'), ...guarded, '503': error('UNAVAILABLE') },
         },
       },
+      '/api/v1/topics/{topic}/rules': {
+        get: { operationId: 'listRules', summary: 'The topic\'s alert rules, sorted by id, and the seq they reflect (viewer or admin)', tags: ['alerts'], parameters: [topicParameter], responses: { '200': json(jsonSchema(z.strictObject({ topic: z.string(), seq: z.number().int(), rules: z.array(ruleStateSchema) })), 'The rules'), ...guarded, '503': error('UNAVAILABLE') } },
+      },
+      '/api/v1/topics/{topic}/rules/{ruleId}': {
+        put: {
+          operationId: 'putRule',
+          summary: `Create or replace a rule: appends \`rule.set\` (admin). Kinds: ${RULE_KINDS.join(', ')}`,
+          tags: ['alerts'],
+          parameters: [topicParameter, ruleIdParameter],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('RuleBody') } } },
+          responses: {
+            '200': json(jsonSchema(z.strictObject({ seq: z.number().int(), rule: ruleSchema })), 'Appended: the rule with every default filled in'),
+            '400': error('BAD_REQUEST naming the field: unknown kind, params missing or out of range for the kind, an unknown channel; nothing appended'),
+            ...guarded,
+            '503': error('UNAVAILABLE: nothing appended'),
+          },
+        },
+        delete: { operationId: 'deleteRule', summary: 'Remove a rule: appends `rule.removed`; its firing alerts resolve at the next tick (admin)', tags: ['alerts'], parameters: [topicParameter, ruleIdParameter], responses: { '200': json(jsonSchema(z.strictObject({ seq: z.number().int() })), 'Appended'), ...guarded, '404': error('NOT_FOUND: no such rule'), '503': error('UNAVAILABLE') } },
+      },
+      '/api/v1/channels': {
+        get: { operationId: 'listChannels', summary: 'Notification channels, secrets masked (admin)', tags: ['alerts'], responses: { '200': json(jsonSchema(z.array(channelViewSchema)), 'The channels'), ...guarded, '503': error('UNAVAILABLE') } },
+      },
+      '/api/v1/channels/{channelId}': {
+        put: {
+          operationId: 'putChannel',
+          summary: 'Create or replace a channel: webhook (url, secret: signs Pulse-Signature), slack (incoming-webhook url) or email (to; sent through PULSE_SMTP_URL) (admin)',
+          tags: ['alerts'],
+          parameters: [channelIdParameter],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('ChannelBody') } } },
+          responses: { '200': json(jsonSchema(channelViewSchema), 'Stored; the secret is never answered'), '400': error('BAD_REQUEST naming the field: a type, a URL that is not http(s), a short secret, an address'), ...guarded, '503': error('UNAVAILABLE') },
+        },
+      },
+      '/api/v1/channels/{channelId}/test': {
+        post: { operationId: 'testChannel', summary: 'Queue a test message to the channel: a notify job of kind `test` (admin)', tags: ['alerts'], parameters: [channelIdParameter], responses: { '202': json(jsonSchema(z.strictObject({ jobId: z.string() })), 'Queued; Bull Board (/admin/queues) shows how it went'), ...guarded, '404': error('NOT_FOUND: no such channel'), '503': error('UNAVAILABLE') } },
+      },
+      '/api/v1/silences': {
+        get: { operationId: 'listSilences', summary: 'Every silence, oldest first (viewer or admin)', tags: ['alerts'], responses: { '200': json(jsonSchema(z.array(silenceSchema)), 'The silences'), ...guarded, '503': error('UNAVAILABLE') } },
+        post: {
+          operationId: 'createSilence',
+          summary: 'Suppress matching notifications (never alert state or events) within [startsAt, endsAt), or for durationMs after each occurrence of a 5-field cron in timeZone (admin)',
+          tags: ['alerts'],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('SilenceBody') } } },
+          responses: { '200': json(jsonSchema(z.strictObject({ id: z.string() })), 'Created'), '400': error('BAD_REQUEST naming the field: endsAt before startsAt, a cron that does not parse, an unknown time zone'), ...guarded, '503': error('UNAVAILABLE') },
+        },
+      },
+      '/api/v1/silences/{id}': {
+        delete: { operationId: 'deleteSilence', summary: 'Delete a silence (admin)', tags: ['alerts'], parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }], responses: { '200': json(jsonSchema(z.strictObject({ id: z.string() })), 'Deleted'), ...guarded, '404': error('NOT_FOUND: no such silence') } },
+      },
       '/api/v1/admin/presence': {
         get: { operationId: 'presence', summary: 'Sockets live on each topic across all gateways (admin)', tags: ['admin'], responses: { '200': json(jsonSchema(presenceSchema), 'Viewers per topic'), ...guarded } },
       },
@@ -181,6 +248,10 @@ export function openApiDocument(): OpenAPIV3_1.Document {
         InstanceHistory: jsonSchema(instanceHistorySchema),
         UptimeList: jsonSchema(uptimeListSchema),
         Error: jsonSchema(errorBodySchema),
+        RuleBody: jsonSchema(ruleBodySchema, 'draft-2020-12', 'input'),
+        ChannelBody: jsonSchema(channelBodySchema, 'draft-2020-12', 'input'),
+        SilenceBody: jsonSchema(silenceBodySchema, 'draft-2020-12', 'input'),
+        ActiveAlert: jsonSchema(activeAlertSchema),
       },
     },
   };
