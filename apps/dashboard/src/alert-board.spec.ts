@@ -80,6 +80,35 @@ describe('AlertBoard', () => {
   });
 });
 
+describe('AlertBoard severities of resolved alerts', () => {
+  const resolved = (alertId: string, ruleId: string, resolvedAt: number) => event('alert.resolved', { alertId, ruleId, activeSince: 1, resolvedAt, value: 0, summary: '' });
+  it('takes the severity the alert fired with, else its rule’s, from the backfill, the REST answer or live events, whichever came later', () => {
+    const board = new AlertBoard();
+    board.reset([]);
+    // Backfill: a rule set twice (the later one counts), an alert that fired and resolved, one whose firing is older than the backfill.
+    board.history([
+      event('rule.set', rule('down', 'instance_offline', {}, { severity: 'info' })),
+      event('rule.set', rule('down', 'instance_offline', {}, { severity: 'critical' })),
+      event('alert.firing', firing('rate', 'warning', 1)),
+      resolved('rate', 'rate', 10),
+      resolved('down:a', 'down', 20),
+      resolved('slow', 'slow', 30),
+    ]);
+    expect(board.resolved.map((r) => [r.alertId, r.severity])).toEqual([
+      ['slow', undefined],
+      ['down:a', 'critical'],
+      ['rate', 'warning'],
+    ]);
+    // The REST answer arrives after the backfill: it is newer, and fills in the rule unknown until then.
+    board.setRules([rule('slow', 'no_attempts', { windowMs: 60_000 }, { severity: 'info' }), rule('down', 'instance_offline', {}, { severity: 'warning' })]);
+    expect(board.resolved.map((r) => [r.alertId, r.severity])).toEqual([
+      ['slow', 'info'],
+      ['down:a', 'warning'],
+      ['rate', 'warning'],
+    ]);
+  });
+});
+
 describe('silenceFor', () => {
   const alert = { ruleId: 'down', instanceId: 'a' };
   it('matches a one-off silence in force by topic, rule and instance; the one ending last wins', () => {

@@ -56,7 +56,7 @@ export class AlertBoard {
     for (const rule of rules) {
       if (this.touchedRules.has(rule.ruleId)) continue;
       this.ruleMap.set(rule.ruleId, rule);
-      if (rule.severity) this.severityOf.set(rule.ruleId, rule.severity);
+      this.severityOf.set(rule.ruleId, rule.severity);
     }
   }
 
@@ -73,14 +73,14 @@ export class AlertBoard {
         const data = event.data as ResolvedAlert;
         const was = this.active.get(data.alertId);
         this.active.delete(data.alertId);
-        this.addResolved({ ...data, severity: data.severity ?? was?.severity ?? this.severityOf.get(data.ruleId) });
+        this.addResolved(was ? { ...data, severity: was.severity } : data);
         return { alerts: true, rules: false };
       }
       case 'rule.set': {
         const data = event.data as Rule;
         this.ruleMap.set(data.ruleId, data);
         this.touchedRules.add(data.ruleId);
-        if (data.severity) this.severityOf.set(data.ruleId, data.severity);
+        this.severityOf.set(data.ruleId, data.severity);
         return { alerts: false, rules: true };
       }
       case 'rule.removed': {
@@ -94,15 +94,22 @@ export class AlertBoard {
     }
   }
 
-  /** Events from before the snapshot (the page's backfill), in seq order: only their resolved alerts matter, for the recent list. */
+  /** Events from before the snapshot (the page's backfill), in seq order: their resolved alerts for the recent list, and the severities their rules and firings state. */
   history(events: readonly Pick<PulseEvent, 'type' | 'data'>[]): void {
     const earlier: ResolvedAlert[] = [];
+    const firedWith = new Map<string, Severity>();
+    const ruleSeverity = new Map<string, Severity>();
     for (const event of events) {
+      if (event.type === 'rule.set') ruleSeverity.set((event.data as Rule).ruleId, (event.data as Rule).severity);
+      if (event.type === 'alert.firing') firedWith.set((event.data as ActiveAlert).alertId, (event.data as ActiveAlert).severity);
       if (event.type === 'alert.resolved') {
         const data = event.data as ResolvedAlert;
-        earlier.push({ ...data, severity: data.severity ?? this.severityOf.get(data.ruleId) });
+        const severity = firedWith.get(data.alertId);
+        earlier.push(severity ? { ...data, severity } : data);
       }
     }
+    // What the snapshot, the REST answer or live events said is newer than the backfill.
+    for (const [ruleId, severity] of ruleSeverity) if (!this.severityOf.has(ruleId)) this.severityOf.set(ruleId, severity);
     const known = new Set(this.resolvedList.map((r) => `${r.alertId}@${r.resolvedAt}`));
     this.resolvedList = [...earlier.filter((r) => !known.has(`${r.alertId}@${r.resolvedAt}`)), ...this.resolvedList].slice(-RESOLVED_KEPT);
   }
@@ -117,9 +124,9 @@ export class AlertBoard {
     return this.active.size;
   }
 
-  /** Recently resolved, newest first. */
+  /** Recently resolved, newest first; an alert whose firing the page did not see takes its rule's severity. */
   get resolved(): ResolvedAlert[] {
-    return [...this.resolvedList].sort((a, b) => b.resolvedAt - a.resolvedAt);
+    return [...this.resolvedList].sort((a, b) => b.resolvedAt - a.resolvedAt).map((r) => (r.severity || !this.severityOf.has(r.ruleId) ? r : { ...r, severity: this.severityOf.get(r.ruleId) }));
   }
 
   /** Rules by id. */
