@@ -7,6 +7,7 @@ import type { Silence } from '#pulse/contracts';
 import { PROJECT_ROOT } from '#pulse/stack';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
 import { launchChromium, watchPageErrors } from './support/browser.js';
+import { restJson } from './support/rest.js';
 
 const TICK_MS = 500;
 /** An instance silent this long turns offline, and its instance_offline alert fires. */
@@ -49,16 +50,7 @@ function stack(): PulseTestStack {
   return testStack;
 }
 
-async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${stack().urls[0]}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${admin}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const answer = (await response.json()) as T;
-  if (!response.ok) throw new Error(`${method} ${path} answered ${response.status} ${JSON.stringify(answer)}`);
-  return answer;
-}
+const api = <T>(method: string, path: string, body?: unknown) => restJson<T>(stack().urls[0]!, admin, method, path, body);
 
 async function open(token: string, viewport = { width: 1280, height: 900 }): Promise<Page> {
   if (!browser) throw new Error('the browser did not start');
