@@ -4,6 +4,9 @@ import { silenceFor, type ActiveAlert, type AlertBoard, type ResolvedAlert, type
 import { el, required, setText } from './dom.js';
 import { formatClock, formatDuration } from './format.js';
 
+/** Resolved alerts listed (the newest): the card stays short on a flapping fleet. */
+const RESOLVED_SHOWN = 5;
+
 export class AlertsView {
   private readonly root: HTMLElement;
   private readonly firingList: HTMLOListElement;
@@ -47,7 +50,7 @@ export class AlertsView {
     this.firingList.replaceChildren(...firing.map((alert) => this.activeRow(alert, silenceFor(alert, context.topic, context.silences, now), context.admin, now)));
     const resolved = board.resolved;
     this.resolvedBlock.hidden = resolved.length === 0;
-    this.resolvedList.replaceChildren(...resolved.map((alert) => this.resolvedRow(alert, now)));
+    this.resolvedList.replaceChildren(...resolved.slice(0, RESOLVED_SHOWN).map((alert) => this.resolvedRow(alert, now)));
     const rules = board.rules;
     this.noRules.hidden = rules.length > 0;
     this.rulesBody.replaceChildren(...rules.map(ruleRow));
