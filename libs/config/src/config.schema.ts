@@ -262,6 +262,15 @@ export const envSchema = z.object({
    * accepted in Host. @default none: loopback and IP-literal hosts only
    */
   PULSE_PUBLIC_URL: urlList('PULSE_PUBLIC_URL'),
+  // Alert notifications (issue 13).
+  /** SMTP server of email channels, e.g. smtp://user:pass@mail.example.com:587 (smtps:// for TLS). @default none: email channels fail with a reason */
+  PULSE_SMTP_URL: optionalText('PULSE_SMTP_URL', (value) => (URL.canParse(value) && /^smtps?:$/.test(new URL(value).protocol) ? null : `must be an smtp:// or smtps:// URL, got "${value.replace(/\/\/[^@/]*@/, '//***@')}"`)),
+  /** The From of alert emails. @default Pulse <pulse@localhost> */
+  PULSE_SMTP_FROM: z.string().optional().transform((raw) => (raw?.trim() ? raw.trim() : 'Pulse <pulse@localhost>')),
+  /** First retry delay of a failed notification (ms); it doubles up to 1 h, and retries go on for PULSE_NOTIFY_MAX_AGE_MS. @default 1000 */
+  PULSE_NOTIFY_BACKOFF_MS: wholeNumber('PULSE_NOTIFY_BACKOFF_MS', 10, 3_600_000, 1000),
+  /** How long a notification is retried before it stays failed (retryable in Bull Board). @default 86400000 (24 h) */
+  PULSE_NOTIFY_MAX_AGE_MS: wholeNumber('PULSE_NOTIFY_MAX_AGE_MS', 1000, 604_800_000, 86_400_000),
   /** Further host names (no port) accepted in Host while auth is off, besides loopback, IP literals and PULSE_PUBLIC_URL. @default none */
   PULSE_ALLOWED_HOSTS: hostList,
   /** Proxies (IP addresses or CIDR ranges, comma-separated) whose X-Forwarded-Host is believed. @default none: X-Forwarded-* ignored */

@@ -49,6 +49,10 @@ describe('parseConfig', () => {
       PULSE_JOBS_KEEP_COMPLETED: 1000,
       PULSE_JOBS_KEEP_FAILED: 5000,
       PULSE_PUBLIC_URL: [],
+      PULSE_SMTP_URL: null,
+      PULSE_SMTP_FROM: 'Pulse <pulse@localhost>',
+      PULSE_NOTIFY_BACKOFF_MS: 1000,
+      PULSE_NOTIFY_MAX_AGE_MS: 86_400_000,
       PULSE_ALLOWED_HOSTS: [],
       PULSE_TRUSTED_PROXIES: [],
       PULSE_TOPICS_PAGE_MAX: 1000,
@@ -119,6 +123,8 @@ describe('parseConfig', () => {
     ['PULSE_SERIES_RETENTION', '1m:48h,5m:1d'],
     ['PULSE_SERIES_RETENTION', '1h:forever'],
     ['PULSE_SERIES_RETENTION', '1m:30s'],
+    ['PULSE_SMTP_URL', 'http://mail.example'],
+    ['PULSE_NOTIFY_BACKOFF_MS', '1'],
   ])('rejects %s=%j, naming the variable', (name, value) => {
     const error = problemsOf({ [name]: value });
     expect(error.problems).toHaveLength(1);

@@ -100,6 +100,8 @@ export const alertResolvedDataSchema = z.strictObject({
   alertId: z.string(),
   ruleId: z.string(),
   instanceId: z.string().optional(),
+  /** The firing's severity (beyond DESIGN's list: a resolved notification shows it without reading the firing). */
+  severity: z.enum(SEVERITIES),
   activeSince: msSchema,
   resolvedAt: msSchema,
   value: z.number(),

@@ -1,4 +1,5 @@
 // Pulse's BullMQ queue: names that workers, gateways and inspection tools (Bull Board, Taskforce) share.
+import type { NotificationPayload } from './alerts.js';
 
 /** The queue of monitor ticks. */
 export const MONITOR_QUEUE = 'pulse-monitor';
@@ -39,6 +40,8 @@ export interface NotifyJob {
   ruleId: string;
   /** A reminder's alert. */
   alertId?: string;
+  /** What is sent, fixed by the first attempt (group closed, silences applied), so that every retry sends the same body. */
+  payload?: NotificationPayload;
 }
 
 /** The job id of one notification: the delivery id receivers see (Pulse-Delivery-Id), the same on every retry. */

@@ -59,22 +59,19 @@ export class AlertStore {
     return read.flatMap(([, entries]) => (entries as [string, string[]][]).map(([id, fields]) => decodeEntry(topic, id, fields) as PulseEvent<AlertFiringData | AlertResolvedData>));
   }
 
-  /** Remembers that an alert's firing was notified (not silenced), so its resolved is sent whatever silences say. */
-  async markNotified(topic: string, alertIds: string[]): Promise<void> {
-    if (alertIds.length > 0) await this.redis.hset(topicKeys(topic)[KEY.alertx]!, Object.fromEntries(alertIds.map((id) => [`n:${id}`, '1'])));
+  /** Remembers that these alerts' firing was notified on a channel (not silenced), so that their resolved is sent there whatever silences say. */
+  async markNotified(topic: string, channelId: string, alertIds: string[]): Promise<void> {
+    if (alertIds.length > 0) await this.redis.hset(topicKeys(topic)[KEY.alertx]!, Object.fromEntries(alertIds.map((id) => [`n:${channelId}:${id}`, '1'])));
   }
 
-  /** Which of these alerts had their firing notified; forgets them (their resolved is being sent). */
-  async takeNotified(topic: string, alertIds: string[]): Promise<Set<string>> {
+  /** Which of these alerts had their firing notified on the channel; forgets them (their resolved is being sent). */
+  async takeNotified(topic: string, channelId: string, alertIds: string[]): Promise<Set<string>> {
     if (alertIds.length === 0) return new Set();
     const key = topicKeys(topic)[KEY.alertx]!;
-    const values = await this.redis.hmget(key, ...alertIds.map((id) => `n:${id}`));
-    return new Set(alertIds.filter((_, i) => values[i] !== null));
-  }
-
-  /** Forgets notified marks once a resolved notification went out. */
-  async forgetNotified(topic: string, alertIds: string[]): Promise<void> {
-    if (alertIds.length > 0) await this.redis.hdel(topicKeys(topic)[KEY.alertx]!, ...alertIds.map((id) => `n:${id}`));
+    const fields = alertIds.map((id) => `n:${channelId}:${id}`);
+    const answers = await this.redis.multi().hmget(key, ...fields).hdel(key, ...fields).exec();
+    const values = (answers?.[0]?.[1] ?? []) as (string | null)[];
+    return new Set(alertIds.filter((_, i) => values[i] !== null && values[i] !== undefined));
   }
 
   async channels(): Promise<Channel[]> {

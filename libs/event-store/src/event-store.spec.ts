@@ -237,7 +237,7 @@ describe('EventStore', () => {
     const topic = uniqueTopic();
     let clock = Date.UTC(2026, 0, 1);
     const store = new EventStore(redis, { retention: 1000, idempotencyWindowMs: 60_000, now: () => clock });
-    expect(await store.tick(topic, { tickAt: clock, nextTickAt: clock + 5000, instanceTtlMs: 10_000 })).toEqual({ appended: false, seqs: [] });
+    expect(await store.tick(topic, { tickAt: clock, nextTickAt: clock + 5000, instanceTtlMs: 10_000 })).toEqual({ appended: false, seqs: [], outbox: 0 });
     await store.append(topic, [heartbeat('fresh'), heartbeat('stale')]);
     clock += 6000;
     await store.append(topic, [heartbeat('fresh')]);
@@ -246,8 +246,8 @@ describe('EventStore', () => {
     const first = await store.tick(topic, { tickAt, nextTickAt: tickAt + 5000, instanceTtlMs: 10_000 });
     expect(first.seqs).toEqual([4, 5, 6, 7]);
     // The same tick again (a retry, a stalled job, a second worker) and an older one append nothing.
-    expect(await store.tick(topic, { tickAt, nextTickAt: tickAt + 5000, instanceTtlMs: 10_000 })).toEqual({ appended: false, seqs: [] });
-    expect(await store.tick(topic, { tickAt: tickAt - 5000, nextTickAt: tickAt, instanceTtlMs: 10_000 })).toEqual({ appended: false, seqs: [] });
+    expect(await store.tick(topic, { tickAt, nextTickAt: tickAt + 5000, instanceTtlMs: 10_000 })).toEqual({ appended: false, seqs: [], outbox: 0 });
+    expect(await store.tick(topic, { tickAt: tickAt - 5000, nextTickAt: tickAt, instanceTtlMs: 10_000 })).toEqual({ appended: false, seqs: [], outbox: 0 });
     const second = await store.tick(topic, { tickAt: tickAt + 5000, nextTickAt: tickAt + 10_000, instanceTtlMs: 10_000 });
     const log = await wholeLog(store, topic);
     expect(log.slice(3).map((e) => e.type)).toEqual(['instance.offline', 'status_update', 'statistics_update', 'instances_update', 'status_update', 'statistics_update', 'instances_update']);

@@ -54,6 +54,8 @@ export interface TickResult {
   /** False when the topic has no log, or this tick (or a later one) was already appended. */
   appended: boolean;
   seqs: number[];
+  /** Notifications waiting in the topic's outbox (AlertStore.outbox) after this call. */
+  outbox: number;
 }
 
 /** The position of a topic's log. */
@@ -245,8 +247,8 @@ export class EventStore {
 
   /** Runs one monitor tick on `topic` (see TICK_LUA): offline marking, then the three tick events. */
   async tick(topic: string, input: TickInput): Promise<TickResult> {
-    const [, ...seqs] = (await this.tickScript(topicKeys(topic), [...this.baseArgs(topic), input.tickAt, input.nextTickAt, input.instanceTtlMs, input.instanceForgetMs ?? 0])) as (string | number)[];
-    return { appended: seqs.length > 0, seqs: seqs.map(Number) };
+    const [, outbox, ...seqs] = (await this.tickScript(topicKeys(topic), [...this.baseArgs(topic), input.tickAt, input.nextTickAt, input.instanceTtlMs, input.instanceForgetMs ?? 0])) as (string | number)[];
+    return { appended: seqs.length > 0, seqs: seqs.map(Number), outbox: Number(outbox) };
   }
 
   /**

@@ -453,7 +453,7 @@ end
 for _, alert_id in ipairs(sorted_keys(firing)) do
   if not seen[alert_id] then
     local alert = firing[alert_id]
-    local d = { alertId = alert_id, ruleId = alert.ruleId, activeSince = alert.activeSince, resolvedAt = now }
+    local d = { alertId = alert_id, ruleId = alert.ruleId, severity = alert.severity, activeSince = alert.activeSince, resolvedAt = now }
     if alert.instanceId then d.instanceId = alert.instanceId end
     local cur = current[alert.ruleId]
     if rules[alert.ruleId] == nil then
@@ -489,16 +489,18 @@ end
  * gauges into the history, then appends status_update, statistics_update and instances_update, all computed from the projection here,
  * so they equal the fold at their seq. A tick at or before the last appended tick_at is skipped:
  * a retried, stalled or duplicated tick appends nothing, and loop_count stays contiguous.
- * Returns { epoch, seqs... } or { '' } for a topic with no log, { epoch } when skipped.
+ * Then evaluates the alert rules (EVALUATE_ALERTS).
+ * Returns { epoch, outbox length, seqs... }; { '', 0 } for a topic with no log, { epoch, outbox length } when skipped.
  */
 export const TICK_LUA = `${COMMON}
-if not epoch then return { '' } end
+if not epoch then return { '', 0 } end
 local tick_at, next_tick_at, ttl, forget = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
 local last_tick = tonumber(redis.call('HGET', LIVE[3], 'tick_at') or '-1')
-if tick_at <= last_tick then return { epoch } end
+-- The outbox length comes back even from a skipped tick: what a crashed run left is drained by its retry.
+if tick_at <= last_tick then return { epoch, redis.call('XLEN', KEYS[17]) } end
 history_begin()
 
-local result = { epoch }
+local result = { epoch, 0 }
 local raw = redis.call('HGETALL', LIVE[2])
 local ids = {}
 for i = 1, #raw, 2 do ids[#ids + 1] = raw[i] end
@@ -550,6 +552,7 @@ result[#result + 1] = append('statistics_update', cjson.encode(stats), stats, 'm
 result[#result + 1] = append('instances_update', '{"instances":[' .. table.concat(parts, ',') .. ']}', {}, 'monitor-tick')
 trim()
 ring()
+result[2] = redis.call('XLEN', KEYS[17])
 return result
 `;
 

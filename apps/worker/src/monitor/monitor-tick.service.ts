@@ -16,6 +16,11 @@ export interface MonitorTickOptions {
   /** A tickAt further ahead than this is refused: a tick from the future would make the ticks before it skip. @default 60000 */
   maxAheadMs?: number;
   now?: () => number;
+  /**
+   * Called for each topic whose outbox holds notifications after its tick (even a skipped one: a
+   * run that crashed before draining left them there); a failure fails the tick, which is retried.
+   */
+  drainOutbox?: (topic: string) => Promise<void>;
 }
 
 /** A tick whose scheduled time lies outside [now − maxAgeMs, now + maxAheadMs]: running it again cannot help. */
@@ -59,7 +64,11 @@ export class MonitorTickService {
     for (let i = 0; i < topics.length; i += concurrency) {
       const chunk = topics.slice(i, i + concurrency);
       const results = await Promise.allSettled(
-        chunk.map((topic) => this.store.tick(topic, { tickAt, nextTickAt: tickAt + this.options.tickMs, instanceTtlMs: this.options.instanceTtlMs, instanceForgetMs: this.options.instanceForgetMs ?? 0 })),
+        chunk.map(async (topic) => {
+          const result = await this.store.tick(topic, { tickAt, nextTickAt: tickAt + this.options.tickMs, instanceTtlMs: this.options.instanceTtlMs, instanceForgetMs: this.options.instanceForgetMs ?? 0 });
+          if (result.outbox > 0) await this.options.drainOutbox?.(topic);
+          return result;
+        }),
       );
       results.forEach((result, j) => {
         if (result.status === 'fulfilled') appended += result.value.appended ? 1 : 0;

@@ -6,6 +6,8 @@ import { Cluster } from 'ioredis';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { bullConnection, EventStore } from '#pulse/event-store';
 import { MONITOR_QUEUE, MONITOR_SCHEDULER, type MonitorTickJob } from '#pulse/contracts';
+import { NotificationService } from '../alerts/notification.service.js';
+import { NotifyModule } from '../alerts/notify.module.js';
 import { MonitorTickProcessor } from './monitor-tick.processor.js';
 import { MonitorTickService } from './monitor-tick.service.js';
 
@@ -26,15 +28,25 @@ export const TICK_COMMANDS = { autoPipelining: true, commandTimeoutMs: 30_000 };
       }),
     }),
     BullModule.registerQueue({ name: MONITOR_QUEUE }),
+    NotifyModule,
   ],
   providers: [
     {
       provide: MonitorTickService,
-      inject: [EventStore, PULSE_CONFIG],
+      inject: [EventStore, PULSE_CONFIG, NotificationService],
       // The store's connection pipelines (TICK_COMMANDS): a tick sends its topics' scripts in
       // batches, one round trip per batch (per node on a cluster) rather than one per topic.
-      useFactory: (store: EventStore, config: PulseConfig) =>
-        new MonitorTickService(store, { tickMs: config.PULSE_TICK_MS, instanceTtlMs: config.PULSE_INSTANCE_TTL_MS, instanceForgetMs: config.PULSE_INSTANCE_FORGET_MS, topicIdleMs: config.PULSE_TOPIC_IDLE_MS, concurrency: TICK_BATCH, maxAgeMs: config.PULSE_TICK_MAX_AGE_MS, maxAheadMs: config.PULSE_TICK_MAX_AHEAD_MS }),
+      useFactory: (store: EventStore, config: PulseConfig, notifications: NotificationService) =>
+        new MonitorTickService(store, {
+          tickMs: config.PULSE_TICK_MS,
+          instanceTtlMs: config.PULSE_INSTANCE_TTL_MS,
+          instanceForgetMs: config.PULSE_INSTANCE_FORGET_MS,
+          topicIdleMs: config.PULSE_TOPIC_IDLE_MS,
+          concurrency: TICK_BATCH,
+          maxAgeMs: config.PULSE_TICK_MAX_AGE_MS,
+          maxAheadMs: config.PULSE_TICK_MAX_AHEAD_MS,
+          drainOutbox: async (topic) => void (await notifications.drain(topic)),
+        }),
     },
     MonitorTickProcessor,
   ],

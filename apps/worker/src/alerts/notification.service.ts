@@ -1,0 +1,135 @@
+// Alert notifications: the tick's outbox into notify jobs (one per group and channel, deterministic ids), and what each job sends.
+import type { JobsOptions } from 'bullmq';
+import { notifyJobId, type AlertFiringData, type AlertResolvedData, type NotificationPayload, type NotifyJob } from '#pulse/contracts';
+import { silencedBy } from '#pulse/contracts/silences';
+import type { EventStore } from '#pulse/event-store';
+import { DeliveryFailed, type Senders } from './senders.js';
+
+export interface NotifyOptions {
+  /** First retry delay (ms); doubles up to an hour. */
+  backoffMs: number;
+  /** Retries go on until the job is this old (ms). */
+  maxAgeMs: number;
+  /** Linked from each notification (PULSE_PUBLIC_URL's first). */
+  dashboardUrl?: string;
+  now?: () => number;
+}
+
+/** Longest pause between two tries of a notification. */
+const MAX_BACKOFF_MS = 3_600_000;
+
+/** The pause before try `attemptsMade + 1`: base × 2^(attemptsMade − 1), at most an hour. */
+export function backoffDelay(attemptsMade: number, baseMs: number): number {
+  return Math.min(baseMs * 2 ** Math.max(0, attemptsMade - 1), MAX_BACKOFF_MS);
+}
+
+/** Tries (the first included) whose pauses add up to at least `maxAgeMs`. */
+export function attemptsFor(maxAgeMs: number, baseMs: number): number {
+  let attempts = 1;
+  for (let waited = 0; waited < maxAgeMs; attempts++) waited += backoffDelay(attempts, baseMs);
+  return attempts;
+}
+
+/** Where jobs go: BullMQ's Queue.addBulk (ignores a job whose id exists already). */
+export interface NotifyQueue {
+  addBulk(jobs: { name: string; data: NotifyJob; opts: JobsOptions }[]): Promise<unknown>;
+}
+
+/** What a job did: sent to how many alerts, or why nothing was sent. */
+export interface NotifyResult {
+  sent: number;
+  suppressed?: string;
+}
+
+export class NotificationService {
+  private readonly now: () => number;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly queue: NotifyQueue,
+    private readonly senders: Senders,
+    private readonly options: NotifyOptions,
+  ) {
+    this.now = options.now ?? (() => Date.now());
+  }
+
+  /** Options of every notify job: custom backoff (see backoffDelay), kept when done and when failed. */
+  jobOptions(jobId: string, delay = 0): JobsOptions {
+    return {
+      jobId,
+      delay,
+      attempts: attemptsFor(this.options.maxAgeMs, this.options.backoffMs),
+      backoff: { type: 'pulse', delay: this.options.backoffMs },
+      // Kept a week: the job's id is what makes a re-drained outbox entry a no-op.
+      removeOnComplete: { age: 7 * 86_400 },
+      removeOnFail: false,
+    };
+  }
+
+  /**
+   * Turns the topic's outbox into notify jobs, then acknowledges the entries. A crash in between
+   * drains them again: the ids are the same, so BullMQ keeps one job each.
+   */
+  async drain(topic: string): Promise<number> {
+    let queued = 0;
+    for (;;) {
+      const entries = await this.store.alerts.outbox(topic, 200);
+      if (entries.length === 0) return queued;
+      const now = this.now();
+      const jobs = entries.flatMap((entry) =>
+        entry.channels.map((channelId) => {
+          const data: NotifyJob = { kind: entry.kind, channelId, topic, epoch: entry.epoch, seq: entry.seq, ruleId: entry.ruleId };
+          if (entry.alertId !== undefined) data.alertId = entry.alertId;
+          return { name: entry.kind, data, opts: this.jobOptions(notifyJobId({ ...data, tickAt: entry.tickAt }), Math.max(0, entry.due - now)) };
+        }),
+      );
+      await this.queue.addBulk(jobs);
+      await this.store.alerts.acknowledge(topic, entries.map((entry) => entry.id));
+      queued += jobs.length;
+    }
+  }
+
+  /** What the job sends: the group closed and read, silences applied; alerts empty when everything was suppressed. */
+  async build(job: NotifyJob): Promise<NotificationPayload> {
+    const base = { topic: job.topic, seq: job.seq, epoch: job.epoch, kind: job.kind, ...(this.options.dashboardUrl ? { dashboardUrl: this.dashboardLink(job.topic) } : {}) };
+    if (job.kind === 'test') return { ...base, alerts: [] };
+    const silences = await this.store.alerts.silences();
+    const now = this.now();
+    const silenced = (alert: { ruleId: string; instanceId?: string }) => silencedBy(silences, { topic: job.topic, ...alert }, now) !== undefined;
+    if (job.kind === 'reminder') {
+      const snapshot = await this.store.snapshot(job.topic);
+      const alert = snapshot?.alerts?.find((active) => active.alertId === job.alertId);
+      return { ...base, alerts: alert && !silenced(alert) ? [alertOf(alert)] : [] };
+    }
+    const members = (await this.store.alerts.closeGroup(job.topic, job.seq)).map((event) => event.data);
+    if (job.kind === 'firing') {
+      const kept = (members as AlertFiringData[]).filter((alert) => !silenced(alert));
+      await this.store.alerts.markNotified(job.topic, job.channelId, kept.map((alert) => alert.alertId));
+      return { ...base, alerts: kept.map(alertOf) };
+    }
+    // A resolved goes where its firing went, silenced or not; never where it did not.
+    const resolved = members as AlertResolvedData[];
+    const notified = await this.store.alerts.takeNotified(job.topic, job.channelId, resolved.map((alert) => alert.alertId));
+    return { ...base, alerts: resolved.filter((alert) => notified.has(alert.alertId)).map(alertOf) };
+  }
+
+  /** Sends the job's payload to its channel; throws DeliveryFailed (retried) when it does not go through. */
+  async send(job: NotifyJob & { payload: NotificationPayload }, deliveryId: string): Promise<NotifyResult> {
+    if (job.kind !== 'test' && job.payload.alerts.length === 0) return { sent: 0, suppressed: 'silenced, or nothing of it was notified as firing' };
+    const channel = await this.store.alerts.channel(job.channelId);
+    if (!channel) throw new DeliveryFailed(`channel ${job.channelId} does not exist (any more)`);
+    await this.senders.send(channel, job.payload, deliveryId, this.now());
+    return { sent: job.payload.alerts.length };
+  }
+
+  private dashboardLink(topic: string): string {
+    return `${this.options.dashboardUrl!.replace(/\/$/, '')}/?topic=${encodeURIComponent(topic)}`;
+  }
+}
+
+function alertOf(alert: AlertFiringData | AlertResolvedData): NotificationPayload['alerts'][number] {
+  const out: NotificationPayload['alerts'][number] = { alertId: alert.alertId, ruleId: alert.ruleId, severity: alert.severity, value: alert.value, summary: alert.summary, activeSince: alert.activeSince };
+  if (alert.instanceId !== undefined) out.instanceId = alert.instanceId;
+  if ('resolvedAt' in alert) out.resolvedAt = alert.resolvedAt;
+  return out;
+}

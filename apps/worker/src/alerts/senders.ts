@@ -1,0 +1,85 @@
+// How a notification leaves Pulse, per channel type: a signed webhook, a Slack incoming webhook, an email over SMTP.
+import { createHmac } from 'node:crypto';
+import { createTransport, type Transporter } from 'nodemailer';
+import type { Channel, NotificationPayload } from '#pulse/contracts';
+
+/** A receiver that does not answer within this is retried. */
+export const DELIVERY_TIMEOUT_MS = 10_000;
+
+/** A delivery that did not succeed; the message (status code or error) is what Bull Board shows as the job's failure. */
+export class DeliveryFailed extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DeliveryFailed';
+  }
+}
+
+/** `v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>`: the Pulse-Signature of a webhook body sent at `timestamp` (seconds). */
+export function signature(secret: string, timestamp: number, body: string): string {
+  return `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+/** One line per alert, as Slack and email show them. */
+export function renderText(payload: NotificationPayload): { subject: string; lines: string[] } {
+  const word = { firing: 'FIRING', resolved: 'RESOLVED', reminder: 'STILL FIRING', test: 'TEST' }[payload.kind];
+  const count = payload.alerts.length;
+  const rule = payload.alerts[0]?.ruleId;
+  const subject = payload.kind === 'test' ? 'Pulse test notification' : `[${word}] ${payload.topic}: ${rule}${count > 1 ? ` (${count} alerts)` : ''}`;
+  const lines = payload.kind === 'test' ? ['This is a test message from Pulse: the channel works.'] : payload.alerts.map((alert) => `• [${alert.severity}] ${alert.summary}`);
+  if (payload.dashboardUrl) lines.push(payload.dashboardUrl);
+  return { subject, lines };
+}
+
+async function post(url: string, body: string, headers: Record<string, string>): Promise<void> {
+  let response: Response;
+  try {
+    response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': 'pulse-alerts', ...headers }, body, signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS), redirect: 'manual' });
+  } catch (error) {
+    const cause = (error as Error & { cause?: Error }).cause;
+    throw new DeliveryFailed(`POST ${new URL(url).host} failed: ${cause?.message ?? (error as Error).message}`);
+  }
+  await response.body?.cancel();
+  if (response.status < 200 || response.status >= 300) throw new DeliveryFailed(`POST ${new URL(url).host} answered ${response.status}`);
+}
+
+/** Sends notifications; one SMTP transport for the process. */
+export class Senders {
+  private transport: Transporter | null = null;
+
+  constructor(private readonly smtp: { url: string | null; from: string }) {}
+
+  /** Sends `payload` to `channel`; `deliveryId` is the same on every retry. Throws DeliveryFailed, naming the reason, otherwise. */
+  async send(channel: Channel, payload: NotificationPayload, deliveryId: string, now = Date.now()): Promise<void> {
+    switch (channel.type) {
+      case 'webhook': {
+        const body = JSON.stringify(payload);
+        const timestamp = Math.floor(now / 1000);
+        return post(channel.url, body, { 'pulse-delivery-id': deliveryId, 'pulse-timestamp': String(timestamp), 'pulse-signature': signature(channel.secret, timestamp, body) });
+      }
+      case 'slack': {
+        const { subject, lines } = renderText(payload);
+        const text = `${subject}\n${lines.join('\n')}`;
+        const blocks = [
+          { type: 'header', text: { type: 'plain_text', text: subject.slice(0, 150) } },
+          { type: 'section', text: { type: 'mrkdwn', text: lines.join('\n').slice(0, 3000) } },
+        ];
+        return post(channel.url, JSON.stringify({ text, blocks }), {});
+      }
+      case 'email': {
+        if (!this.smtp.url) throw new DeliveryFailed('email channel, but PULSE_SMTP_URL is not set on the worker');
+        this.transport ??= createTransport(this.smtp.url);
+        const { subject, lines } = renderText(payload);
+        try {
+          await this.transport.sendMail({ from: this.smtp.from, to: channel.to, subject, text: lines.join('\n'), headers: { 'Pulse-Delivery-Id': deliveryId } });
+        } catch (error) {
+          throw new DeliveryFailed(`SMTP: ${(error as Error).message}`);
+        }
+        return;
+      }
+    }
+  }
+
+  close(): void {
+    this.transport?.close();
+  }
+}
