@@ -197,8 +197,8 @@ describe('alerts and rules', () => {
     { alertId: 'quiet', ruleId: 'quiet', severity: 'info', value: 0, activeSince: t0, summary: 'no attempts' },
   ];
   const resolved = [
-    { alertId: 'down:c', ruleId: 'down', instanceId: 'c', value: 0, activeSince: t0 - 90_000, resolvedAt: t0 - 30_000, summary: 'c back' },
-    { alertId: 'down:d', ruleId: 'down', instanceId: 'd', value: 0, activeSince: t0 - 90_000, resolvedAt: t0, summary: 'd back' },
+    { alertId: 'down:c', ruleId: 'down', instanceId: 'c', severity: 'critical' as const, value: 0, activeSince: t0 - 90_000, resolvedAt: t0 - 30_000, summary: 'c back' },
+    { alertId: 'down:d', ruleId: 'down', instanceId: 'd', severity: 'critical' as const, value: 0, activeSince: t0 - 90_000, resolvedAt: t0, summary: 'd back' },
   ];
 
   it('shows the firing alerts, critical before warning before info, the longest firing first; then the resolved, newest first', () => {

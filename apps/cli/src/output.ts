@@ -275,7 +275,7 @@ export function instanceText(history: InstanceHistory, p: Paint, now = Date.now(
 }
 
 /** An alert as the snapshot lists the firing ones (`alert.firing`'s data) or `alert.resolved` states it. */
-export type AlertLine = AlertFiringData | (AlertResolvedData & { severity?: Severity });
+type AlertLine = AlertFiringData | AlertResolvedData;
 
 const SEVERITY_RANK: Record<string, number> = { critical: 0, warning: 1, info: 2 };
 

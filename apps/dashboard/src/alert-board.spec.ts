@@ -30,8 +30,8 @@ describe('AlertBoard', () => {
     board.reset([firing('down:a', 'critical', 100)]);
     expect(board.apply(event('alert.firing', firing('rate', 'warning', 150)))).toEqual({ alerts: true, rules: false });
     expect(board.firingCount).toBe(2);
-    board.apply(event('alert.resolved', { alertId: 'down:a', ruleId: 'down', instanceId: 'a', activeSince: 100, resolvedAt: 400, value: 0, summary: 'back' }));
-    board.apply(event('alert.resolved', { alertId: 'rate', ruleId: 'rate', activeSince: 150, resolvedAt: 500, value: 3, summary: 'rate ok' }));
+    board.apply(event('alert.resolved', { alertId: 'down:a', ruleId: 'down', instanceId: 'a', severity: 'critical', activeSince: 100, resolvedAt: 400, value: 0, summary: 'back' }));
+    board.apply(event('alert.resolved', { alertId: 'rate', ruleId: 'rate', severity: 'warning', activeSince: 150, resolvedAt: 500, value: 3, summary: 'rate ok' }));
     expect(board.firingCount).toBe(0);
     expect(board.resolved.map((r) => [r.alertId, r.severity])).toEqual([
       ['rate', 'warning'],
@@ -50,7 +50,7 @@ describe('AlertBoard', () => {
   it('keeps the last RESOLVED_KEPT resolved alerts, and the backfill adds older ones without doubling any', () => {
     const board = new AlertBoard();
     board.reset([]);
-    const resolved = (i: number) => event('alert.resolved', { alertId: `r${i}`, ruleId: 'r', activeSince: i, resolvedAt: 1000 + i, value: 0, summary: '' });
+    const resolved = (i: number) => event('alert.resolved', { alertId: `r${i}`, ruleId: 'r', severity: 'info', activeSince: i, resolvedAt: 1000 + i, value: 0, summary: '' });
     board.history([resolved(1), resolved(2)]);
     board.apply(resolved(3));
     board.history([resolved(2), resolved(3)]);
@@ -70,42 +70,10 @@ describe('AlertBoard', () => {
       ['fresh', { windowMs: 60_000 }],
       ['kept', { windowMs: 300_000, thresholdPct: 20, minAttempts: 10 }],
     ]);
-    // A resolved alert of a rule takes the rule's severity when its event does not state one.
-    board.apply(event('alert.resolved', { alertId: 'fresh', ruleId: 'fresh', activeSince: 1, resolvedAt: 2, value: 0, summary: '' }));
-    expect(board.resolved[0]!.severity).toBe('info');
     // A new snapshot starts over: the next REST answer is taken whole.
     board.reset([]);
     board.setRules([rule('gone', 'instance_offline', {})]);
     expect(board.rules.map((r) => r.ruleId)).toEqual(['gone']);
-  });
-});
-
-describe('AlertBoard severities of resolved alerts', () => {
-  const resolved = (alertId: string, ruleId: string, resolvedAt: number) => event('alert.resolved', { alertId, ruleId, activeSince: 1, resolvedAt, value: 0, summary: '' });
-  it('takes the severity the alert fired with, else its rule’s, from the backfill, the REST answer or live events, whichever came later', () => {
-    const board = new AlertBoard();
-    board.reset([]);
-    // Backfill: a rule set twice (the later one counts), an alert that fired and resolved, one whose firing is older than the backfill.
-    board.history([
-      event('rule.set', rule('down', 'instance_offline', {}, { severity: 'info' })),
-      event('rule.set', rule('down', 'instance_offline', {}, { severity: 'critical' })),
-      event('alert.firing', firing('rate', 'warning', 1)),
-      resolved('rate', 'rate', 10),
-      resolved('down:a', 'down', 20),
-      resolved('slow', 'slow', 30),
-    ]);
-    expect(board.resolved.map((r) => [r.alertId, r.severity])).toEqual([
-      ['slow', undefined],
-      ['down:a', 'critical'],
-      ['rate', 'warning'],
-    ]);
-    // The REST answer arrives after the backfill: it is newer, and fills in the rule unknown until then.
-    board.setRules([rule('slow', 'no_attempts', { windowMs: 60_000 }, { severity: 'info' }), rule('down', 'instance_offline', {}, { severity: 'warning' })]);
-    expect(board.resolved.map((r) => [r.alertId, r.severity])).toEqual([
-      ['slow', 'info'],
-      ['down:a', 'warning'],
-      ['rate', 'warning'],
-    ]);
   });
 });
 

@@ -3,8 +3,8 @@ import type { AlertFiringData, AlertResolvedData, PulseEvent, Rule, Severity, Si
 
 /** A firing alert: `alert.firing`'s data (the snapshot's `alerts` add `firedAt`). */
 export type ActiveAlert = AlertFiringData;
-/** A resolved alert, with the severity it fired with when the page knows it. */
-export type ResolvedAlert = AlertResolvedData & { severity?: Severity };
+/** A resolved alert: `alert.resolved`'s data (with the severity it fired with). */
+export type ResolvedAlert = AlertResolvedData;
 
 /** Resolved alerts kept for the "recently resolved" list. */
 export const RESOLVED_KEPT = 20;
@@ -38,8 +38,6 @@ export class AlertBoard {
   private ruleMap = new Map<string, Rule>();
   /** Rule ids set or removed by events since the last reset: the REST answer does not override them. */
   private touchedRules = new Set<string>();
-  /** Severity of each rule, for resolved alerts whose event does not state it. */
-  private severityOf = new Map<string, Severity>();
 
   /** The snapshot's active alerts (an older snapshot's resolved list is dropped with it). */
   reset(alerts: readonly ActiveAlert[] | undefined): void {
@@ -47,7 +45,6 @@ export class AlertBoard {
     this.resolvedList = [];
     this.ruleMap = new Map();
     this.touchedRules = new Set();
-    for (const alert of this.active.values()) this.severityOf.set(alert.ruleId, alert.severity);
   }
 
   /** Rules as `GET …/rules` answered them; events folded since the reset take precedence. */
@@ -56,7 +53,6 @@ export class AlertBoard {
     for (const rule of rules) {
       if (this.touchedRules.has(rule.ruleId)) continue;
       this.ruleMap.set(rule.ruleId, rule);
-      this.severityOf.set(rule.ruleId, rule.severity);
     }
   }
 
@@ -66,21 +62,18 @@ export class AlertBoard {
       case 'alert.firing': {
         const data = event.data as ActiveAlert;
         this.active.set(data.alertId, data);
-        this.severityOf.set(data.ruleId, data.severity);
         return { alerts: true, rules: false };
       }
       case 'alert.resolved': {
         const data = event.data as ResolvedAlert;
-        const was = this.active.get(data.alertId);
         this.active.delete(data.alertId);
-        this.addResolved(was ? { ...data, severity: was.severity } : data);
+        this.addResolved(data);
         return { alerts: true, rules: false };
       }
       case 'rule.set': {
         const data = event.data as Rule;
         this.ruleMap.set(data.ruleId, data);
         this.touchedRules.add(data.ruleId);
-        this.severityOf.set(data.ruleId, data.severity);
         return { alerts: false, rules: true };
       }
       case 'rule.removed': {
@@ -94,22 +87,9 @@ export class AlertBoard {
     }
   }
 
-  /** Events from before the snapshot (the page's backfill), in seq order: their resolved alerts for the recent list, and the severities their rules and firings state. */
+  /** Events from before the snapshot (the page's backfill), in seq order: their resolved alerts go in the recent list. */
   history(events: readonly Pick<PulseEvent, 'type' | 'data'>[]): void {
-    const earlier: ResolvedAlert[] = [];
-    const firedWith = new Map<string, Severity>();
-    const ruleSeverity = new Map<string, Severity>();
-    for (const event of events) {
-      if (event.type === 'rule.set') ruleSeverity.set((event.data as Rule).ruleId, (event.data as Rule).severity);
-      if (event.type === 'alert.firing') firedWith.set((event.data as ActiveAlert).alertId, (event.data as ActiveAlert).severity);
-      if (event.type === 'alert.resolved') {
-        const data = event.data as ResolvedAlert;
-        const severity = firedWith.get(data.alertId);
-        earlier.push(severity ? { ...data, severity } : data);
-      }
-    }
-    // What the snapshot, the REST answer or live events said is newer than the backfill.
-    for (const [ruleId, severity] of ruleSeverity) if (!this.severityOf.has(ruleId)) this.severityOf.set(ruleId, severity);
+    const earlier = events.filter((event) => event.type === 'alert.resolved').map((event) => event.data as ResolvedAlert);
     const known = new Set(this.resolvedList.map((r) => `${r.alertId}@${r.resolvedAt}`));
     this.resolvedList = [...earlier.filter((r) => !known.has(`${r.alertId}@${r.resolvedAt}`)), ...this.resolvedList].slice(-RESOLVED_KEPT);
   }
@@ -124,9 +104,9 @@ export class AlertBoard {
     return this.active.size;
   }
 
-  /** Recently resolved, newest first; an alert whose firing the page did not see takes its rule's severity. */
+  /** Recently resolved, newest first. */
   get resolved(): ResolvedAlert[] {
-    return [...this.resolvedList].sort((a, b) => b.resolvedAt - a.resolvedAt).map((r) => (r.severity || !this.severityOf.has(r.ruleId) ? r : { ...r, severity: this.severityOf.get(r.ruleId) }));
+    return [...this.resolvedList].sort((a, b) => b.resolvedAt - a.resolvedAt);
   }
 
   /** Rules by id. */

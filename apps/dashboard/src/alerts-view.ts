@@ -107,7 +107,7 @@ export class AlertsView {
 
   private resolvedRow(alert: ResolvedAlert, now: number): HTMLLIElement {
     const li = el('li', 'alert resolved');
-    Object.assign(li.dataset, { alertId: alert.alertId, severity: alert.severity ?? 'info' });
+    Object.assign(li.dataset, { alertId: alert.alertId, severity: alert.severity });
     const ago = el('span', 'alert-ago', `${formatDuration(now - alert.resolvedAt)} ago`);
     this.agos.push({ cell: ago, at: alert.resolvedAt });
     const meta = el('p', 'alert-meta');
