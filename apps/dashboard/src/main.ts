@@ -108,6 +108,12 @@ function everySecond(): void {
   const now = Date.now();
   table.tick(now);
   alertsView.tick(now);
+  // A silence that ended takes its "silenced until" note with it.
+  const inForce = silences.filter((silence) => silence.cron !== undefined || silence.endsAt === undefined || silence.endsAt > now);
+  if (inForce.length !== silences.length) {
+    silences = inForce;
+    invalidate({ alerts: true });
+  }
   tiles.renderTick(projection?.status ?? null, now);
   const series = throughput.series(now);
   chart.update(series);
