@@ -118,6 +118,13 @@ describe('alerts end to end', () => {
     expect(firing!.data).toMatchObject({ value: 50, summary: 'failure rate 50 % over 1 min (threshold 50 %), 4 attempts' });
     expect(firing!.ts - firing!.data.activeSince).toBeGreaterThanOrEqual(1500);
 
+    const metrics = () => fetch(`${pulse.urls[0]}/metrics`).then((response) => response.text());
+    await poll('the firing alert in the metrics', async () => (await metrics()).includes(`pulse_alerts_firing{topic="${topic}",severity="warning"} 1`), { timeoutMs: 15_000, pauseMs: 200 });
+    const page = await metrics();
+    expect(page).toContain('pulse_notifications_total{channel_type="webhook",outcome="retried"} 2');
+    expect(page).toMatch(/pulse_notify_queue_jobs\{state="failed"\} 0/);
+    expect(page).toMatch(/pulse_notify_oldest_job_age_seconds \d/);
+
     await attempts(['success']); // 2 of 5: 40 %
     await receiver.changes.until('the resolved on the flaky receiver', () => receiver.delivered('/flaky', 'resolved').length > 0, 30_000);
     expect(receiver.delivered('/flaky', 'resolved')[0]!.json.alerts![0]!.summary).toBe('failure rate 40 % over 1 min (threshold 50 %), 5 attempts');

@@ -144,10 +144,13 @@ export type ChannelBody = z.infer<typeof channelBodySchema>;
 /** A stored channel. */
 export type Channel = ChannelBody & { channelId: string };
 /** A channel as `GET /api/v1/channels` shows it: secret masked. */
-export type ChannelView = Omit<Channel, 'secret'> & { secret?: '***' };
+export type ChannelView = Omit<Channel, 'secret'> & { secret?: '***'; url?: string };
 
+/** The channel without its secrets: a webhook's secret, and a Slack URL's path (which is Slack's secret). */
 export function maskChannel(channel: Channel): ChannelView {
-  return 'secret' in channel ? { ...channel, secret: '***' } : channel;
+  if (channel.type === 'webhook') return { ...channel, secret: '***' };
+  if (channel.type === 'slack') return { ...channel, url: `${new URL(channel.url).origin}/***` };
+  return channel;
 }
 
 // ---- silences ----

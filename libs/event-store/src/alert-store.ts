@@ -1,7 +1,7 @@
 // Alerts as stored: the tick's notification outbox and groups, notified firings, channels and silences (the last two outside the log).
-import type { AlertFiringData, AlertResolvedData, Channel, PulseEvent, Silence } from '#pulse/contracts';
+import type { AlertFiringData, AlertResolvedData, Channel, ChannelType, PulseEvent, Severity, Silence } from '#pulse/contracts';
 import { decodeEntry } from './decode.js';
-import { CHANNELS_KEY, groupKey, KEY, SILENCES_KEY, topicKeys } from './keys.js';
+import { CHANNELS_KEY, FIRING_KEY, groupKey, KEY, NOTIFY_COUNTS_KEY, SILENCES_KEY, topicKeys } from './keys.js';
 import type { RedisConnection } from './redis.js';
 
 /** One notification the tick asked for: a group of transitions of one rule (or a reminder), for its channels. */
@@ -19,6 +19,16 @@ export interface OutboxEntry {
   /** A reminder's alert and tick. */
   alertId?: string;
   tickAt?: number;
+}
+
+/** One firing-to-resolved life of an alert. */
+export interface Episode {
+  alertId: string;
+  activeSince: number;
+}
+
+function notifiedField(channelId: string, alert: Episode): string {
+  return `n:${channelId}:${alert.alertId}:${alert.activeSince}`;
 }
 
 export class AlertStore {
@@ -59,19 +69,25 @@ export class AlertStore {
     return read.flatMap(([, entries]) => (entries as [string, string[]][]).map(([id, fields]) => decodeEntry(topic, id, fields) as PulseEvent<AlertFiringData | AlertResolvedData>));
   }
 
-  /** Remembers that these alerts' firing was notified on a channel (not silenced), so that their resolved is sent there whatever silences say. */
-  async markNotified(topic: string, channelId: string, alertIds: string[]): Promise<void> {
-    if (alertIds.length > 0) await this.redis.hset(topicKeys(topic)[KEY.alertx]!, Object.fromEntries(alertIds.map((id) => [`n:${channelId}:${id}`, '1'])));
+  /**
+   * Remembers that these alerts' firing was notified on a channel (not silenced), so that their
+   * resolved is sent there whatever silences say. Keyed by episode (alert id and activeSince): a
+   * later firing of the same alert is another mark.
+   */
+  async markNotified(topic: string, channelId: string, alerts: Episode[]): Promise<void> {
+    if (alerts.length > 0) await this.redis.hset(topicKeys(topic)[KEY.alertx]!, Object.fromEntries(alerts.map((alert) => [notifiedField(channelId, alert), '1'])));
   }
 
-  /** Which of these alerts had their firing notified on the channel; forgets them (their resolved is being sent). */
-  async takeNotified(topic: string, channelId: string, alertIds: string[]): Promise<Set<string>> {
-    if (alertIds.length === 0) return new Set();
-    const key = topicKeys(topic)[KEY.alertx]!;
-    const fields = alertIds.map((id) => `n:${channelId}:${id}`);
-    const answers = await this.redis.multi().hmget(key, ...fields).hdel(key, ...fields).exec();
-    const values = (answers?.[0]?.[1] ?? []) as (string | null)[];
-    return new Set(alertIds.filter((_, i) => values[i] !== null && values[i] !== undefined));
+  /** Which of these alerts' episodes had their firing notified on the channel (their alert ids). */
+  async notified(topic: string, channelId: string, alerts: Episode[]): Promise<Set<string>> {
+    if (alerts.length === 0) return new Set();
+    const values = await this.redis.hmget(topicKeys(topic)[KEY.alertx]!, ...alerts.map((alert) => notifiedField(channelId, alert)));
+    return new Set(alerts.filter((_, i) => values[i] !== null).map((alert) => alert.alertId));
+  }
+
+  /** Forgets the marks of these episodes on the channel: their resolved went out. */
+  async forgetNotified(topic: string, channelId: string, alerts: Episode[]): Promise<void> {
+    if (alerts.length > 0) await this.redis.hdel(topicKeys(topic)[KEY.alertx]!, ...alerts.map((alert) => notifiedField(channelId, alert)));
   }
 
   async channels(): Promise<Channel[]> {
@@ -112,4 +128,33 @@ export class AlertStore {
   async deleteSilence(id: string): Promise<boolean> {
     return (await this.redis.hdel(SILENCES_KEY, id)) === 1;
   }
+
+  /** Records a topic's firing alerts by severity (none: forgotten). */
+  async setFiring(topic: string, firing: Record<Severity, number>): Promise<void> {
+    if (firing.critical + firing.warning + firing.info === 0) await this.redis.hdel(FIRING_KEY, topic);
+    else await this.redis.hset(FIRING_KEY, topic, JSON.stringify(firing));
+  }
+
+  /** Firing alerts by topic and severity, as the workers last recorded them. */
+  async firing(): Promise<Map<string, Record<Severity, number>>> {
+    const all = await this.redis.hgetall(FIRING_KEY);
+    return new Map(Object.entries(all).map(([topic, json]) => [topic, JSON.parse(json) as Record<Severity, number>]));
+  }
+
+  /** Counts one notification outcome of a channel type. */
+  async countNotification(type: ChannelType, outcome: NotificationOutcome): Promise<void> {
+    await this.redis.hincrby(NOTIFY_COUNTS_KEY, `${type}:${outcome}`, 1);
+  }
+
+  /** Notification outcomes so far, by channel type. */
+  async notificationCounts(): Promise<{ type: string; outcome: string; count: number }[]> {
+    const all = await this.redis.hgetall(NOTIFY_COUNTS_KEY);
+    return Object.entries(all).map(([field, count]) => {
+      const [type = '', outcome = ''] = field.split(':');
+      return { type, outcome, count: Number(count) };
+    });
+  }
 }
+
+/** sent: delivered; retried: a try failed and another follows; failed: the last try failed. */
+export type NotificationOutcome = 'sent' | 'retried' | 'failed';

@@ -13,6 +13,7 @@ import {
   type InstanceState,
   type ProjectionState,
   type RuleState,
+  type Severity,
   type PulseEvent,
   type SeriesStep,
   type Snapshot,
@@ -56,6 +57,8 @@ export interface TickResult {
   seqs: number[];
   /** Notifications waiting in the topic's outbox (AlertStore.outbox) after this call. */
   outbox: number;
+  /** Firing alerts by severity after an appended tick. */
+  firing?: Record<Severity, number>;
 }
 
 /** The position of a topic's log. */
@@ -247,8 +250,10 @@ export class EventStore {
 
   /** Runs one monitor tick on `topic` (see TICK_LUA): offline marking, then the three tick events. */
   async tick(topic: string, input: TickInput): Promise<TickResult> {
-    const [, outbox, ...seqs] = (await this.tickScript(topicKeys(topic), [...this.baseArgs(topic), input.tickAt, input.nextTickAt, input.instanceTtlMs, input.instanceForgetMs ?? 0])) as (string | number)[];
-    return { appended: seqs.length > 0, seqs: seqs.map(Number), outbox: Number(outbox) };
+    const [, outbox, ...rest] = (await this.tickScript(topicKeys(topic), [...this.baseArgs(topic), input.tickAt, input.nextTickAt, input.instanceTtlMs, input.instanceForgetMs ?? 0])) as (string | number)[];
+    if (rest.length === 0) return { appended: false, seqs: [], outbox: Number(outbox ?? 0) };
+    const [critical, warning, info, ...seqs] = rest.map(Number);
+    return { appended: true, seqs, outbox: Number(outbox), firing: { critical: critical!, warning: warning!, info: info! } };
   }
 
   /**

@@ -19,7 +19,7 @@ export function topicKeys(topic: string): string[] {
     `${tag}:alerts`, // 13 hash: alert id -> ActiveAlert JSON (the firing ones)
     `${tag}:base:rules`, // 14, 15: the same folded over trimmed events only
     `${tag}:base:alerts`,
-    `${tag}:alertx`, // 16 hash: the tick's alert bookkeeping, not a projection: <alert id>:p -> pending since ms, <alert id>:r -> last notified ms, g:<rule id>:<kind> -> open group JSON
+    `${tag}:alertx`, // 16 hash: the tick's alert bookkeeping, not a projection: <alert id>:p -> pending since ms, <alert id>:r -> last notified ms, <alert id>:c -> channels notified of its firing, g:<rule id>:<kind> -> open group JSON, n:<channel>:<alert id>:<activeSince> -> firing notified there
     `${tag}:outbox`, // 17 stream: notification groups opened by the tick, drained into the notify queue
   ];
 }
@@ -113,3 +113,9 @@ export const SILENCES_KEY = 'pulse:silences';
 export function groupKey(topic: string, seq: number): string {
   return `${topicKeys(topic)[KEY.alertx]}:${seq}`;
 }
+
+/** Hash of firing alerts per topic, for metrics: topic -> { critical, warning, info } JSON (written by workers after each tick that changed it). */
+export const FIRING_KEY = 'pulse:alerts:firing';
+
+/** Hash of notification outcomes, for metrics: <channel type>:<sent|failed|retried> -> count. */
+export const NOTIFY_COUNTS_KEY = 'pulse:notify:counts';

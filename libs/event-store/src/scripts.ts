@@ -490,7 +490,8 @@ end
  * so they equal the fold at their seq. A tick at or before the last appended tick_at is skipped:
  * a retried, stalled or duplicated tick appends nothing, and loop_count stays contiguous.
  * Then evaluates the alert rules (EVALUATE_ALERTS).
- * Returns { epoch, outbox length, seqs... }; { '', 0 } for a topic with no log, { epoch, outbox length } when skipped.
+ * Returns { epoch, outbox length, firing critical, warning, info, seqs... }; { '', 0 } for a topic
+ * with no log, { epoch, outbox length } when skipped.
  */
 export const TICK_LUA = `${COMMON}
 if not epoch then return { '', 0 } end
@@ -500,7 +501,7 @@ local last_tick = tonumber(redis.call('HGET', LIVE[3], 'tick_at') or '-1')
 if tick_at <= last_tick then return { epoch, redis.call('XLEN', KEYS[17]) } end
 history_begin()
 
-local result = { epoch, 0 }
+local result = { epoch, 0, 0, 0, 0 }
 local raw = redis.call('HGETALL', LIVE[2])
 local ids = {}
 for i = 1, #raw, 2 do ids[#ids + 1] = raw[i] end
@@ -553,6 +554,12 @@ result[#result + 1] = append('instances_update', '{"instances":[' .. table.conca
 trim()
 ring()
 result[2] = redis.call('XLEN', KEYS[17])
+-- Firing alerts by severity after this tick, for the metrics.
+local SEVERITY_SLOT = { critical = 3, warning = 4, info = 5 }
+for _, json in ipairs(redis.call('HVALS', LIVE[5])) do
+  local slot = SEVERITY_SLOT[cjson.decode(json).severity]
+  if slot then result[slot] = result[slot] + 1 end
+end
 return result
 `;
 

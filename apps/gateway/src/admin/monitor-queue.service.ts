@@ -51,10 +51,26 @@ export class MonitorQueueService implements OnApplicationShutdown {
    */
   async status(): Promise<SchedulerStatus> {
     this.reading ??= this.readStatus().finally(() => (this.reading = null));
+    return this.bounded(this.reading);
+  }
+
+  /** The notify queue's jobs by state and how long the oldest due one has waited (s), within STATUS_TIMEOUT_MS. */
+  async notifyStatus(): Promise<{ counts: Record<string, number>; oldestAgeSeconds: number }> {
+    return this.bounded(
+      (async () => {
+        const counts = await this.notifyQueue.getJobCounts('waiting', 'delayed', 'active', 'failed');
+        const [oldest] = await this.notifyQueue.getJobs(['waiting', 'active'], 0, 0, true);
+        const due = oldest ? oldest.timestamp + (oldest.opts.delay ?? 0) : Date.now();
+        return { counts, oldestAgeSeconds: Math.max(0, Date.now() - due) / 1000 };
+      })(),
+    );
+  }
+
+  private async bounded<T>(reading: Promise<T>): Promise<T> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new StatusTimeout()), STATUS_TIMEOUT_MS)));
     try {
-      return await Promise.race([this.reading, timeout]);
+      return await Promise.race([reading, timeout]);
     } finally {
       clearTimeout(timer);
     }

@@ -1,6 +1,6 @@
 // The metrics page stays bounded: topic labels past MAX_TOPIC_LABELS are counted under topic="other".
 import { expect, it } from '@jest/globals';
-import type { RedisConnection } from '#pulse/event-store';
+import type { EventStore, RedisConnection } from '#pulse/event-store';
 import type { MonitorQueueService } from '../admin/monitor-queue.service.js';
 import type { SocketGuard } from '../auth/socket-guard.js';
 import type { LiveHub } from '../live/live-hub.js';
@@ -12,8 +12,9 @@ it(`labels the first ${MAX_TOPIC_LABELS} topics by name and counts the others un
     {} as LiveHub,
     { topics: [], failures: 0 } as unknown as LogTail,
     {} as SocketGuard,
-    { status: () => Promise.reject(new Error('no Redis in this spec')) } as unknown as MonitorQueueService,
+    { status: () => Promise.reject(new Error('no Redis in this spec')), notifyStatus: () => Promise.reject(new Error('no Redis in this spec')) } as unknown as MonitorQueueService,
     {} as RedisConnection,
+    { alerts: { firing: () => Promise.reject(new Error('no Redis')), notificationCounts: () => Promise.reject(new Error('no Redis')) } } as unknown as EventStore,
   );
   for (let i = 0; i < MAX_TOPIC_LABELS + 5; i++) metrics.appended(`t${i}`, [{ type: 'instance.heartbeat' }]);
   metrics.appended('t0', [{ type: 'instance.heartbeat' }]);

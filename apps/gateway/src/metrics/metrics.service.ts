@@ -3,7 +3,7 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Server } from 'socket.io';
 import type { PulseEvent } from '#pulse/contracts';
-import { REDIS, type RedisConnection } from '#pulse/event-store';
+import { EventStore, REDIS, type RedisConnection } from '#pulse/event-store';
 import { MonitorQueueService } from '../admin/monitor-queue.service.js';
 import { SocketGuard } from '../auth/socket-guard.js';
 import { LiveHub, topicRoom } from '../live/live-hub.js';
@@ -39,6 +39,7 @@ export class MetricsService implements OnModuleInit {
     @Inject(SocketGuard) private readonly guard: SocketGuard,
     @Inject(MonitorQueueService) private readonly queue: MonitorQueueService,
     @Inject(REDIS) private readonly redis: RedisConnection,
+    @Inject(EventStore) private readonly store: EventStore,
   ) {
     collectDefaultMetrics({ register: this.registry });
     // prom-client calls `collect` with the gauge as `this`: the service is reached through these.
@@ -57,6 +58,37 @@ export class MetricsService implements OnModuleInit {
     new Gauge({ name: 'pulse_scheduler_last_run_delay_seconds', help: 'The last finished monitor tick: how late it started after its scheduled time (from BullMQ)', registers: [this.registry], async collect() {
       const status = await monitorQueue.status().catch(() => null);
       if (status?.lastRun) this.set(status.lastRun.delayMs / 1000);
+    } });
+    const alertStore = this.store.alerts;
+    new Gauge({ name: 'pulse_alerts_firing', help: 'Firing alerts by topic and severity (recorded by the workers after each tick)', labelNames: ['topic', 'severity'], registers: [this.registry], async collect() {
+      const firing = await alertStore.firing().catch(() => null);
+      if (!firing) return;
+      this.reset();
+      // Bounded like every topic label: past MAX_TOPIC_LABELS topics, the rest are summed under "other".
+      const totals = new Map<string, number>();
+      [...firing.keys()].sort().forEach((topic, i) => {
+        for (const [severity, count] of Object.entries(firing.get(topic)!)) {
+          const key = `${i < MAX_TOPIC_LABELS ? topic : 'other'}\t${severity}`;
+          totals.set(key, (totals.get(key) ?? 0) + count);
+        }
+      });
+      for (const [key, count] of totals) {
+        const [topic, severity] = key.split('\t');
+        this.set({ topic, severity }, count);
+      }
+    } });
+    new Gauge({ name: 'pulse_notifications_total', help: 'Alert notifications by channel type and outcome across workers: sent, retried (a try failed, another follows), failed (the last try failed)', labelNames: ['channel_type', 'outcome'], registers: [this.registry], async collect() {
+      const counts = await alertStore.notificationCounts().catch(() => null);
+      if (!counts) return;
+      for (const { type, outcome, count } of counts) this.set({ channel_type: type, outcome }, count);
+    } });
+    new Gauge({ name: 'pulse_notify_queue_jobs', help: 'Jobs of the notify queue by state (from BullMQ)', labelNames: ['state'], registers: [this.registry], async collect() {
+      const status = await monitorQueue.notifyStatus().catch(() => null);
+      if (status) for (const [state, count] of Object.entries(status.counts)) this.set({ state }, count);
+    } });
+    new Gauge({ name: 'pulse_notify_oldest_job_age_seconds', help: 'How long the oldest due notify job (waiting or active) has waited since it was due', registers: [this.registry], async collect() {
+      const status = await monitorQueue.notifyStatus().catch(() => null);
+      if (status) this.set(status.oldestAgeSeconds);
     } });
     new Gauge({ name: 'pulse_scheduler_next_run_timestamp_seconds', help: 'When the next monitor tick is due (from BullMQ)', registers: [this.registry], async collect() {
       const status = await monitorQueue.status().catch(() => null);

@@ -1,6 +1,6 @@
 // Alert notifications: the tick's outbox into notify jobs (one per group and channel, deterministic ids), and what each job sends.
 import type { JobsOptions } from 'bullmq';
-import { notifyJobId, type AlertFiringData, type AlertResolvedData, type NotificationPayload, type NotifyJob } from '#pulse/contracts';
+import { notifyJobId, type AlertFiringData, type AlertResolvedData, type NotificationPayload, type NotifyJob, type Severity } from '#pulse/contracts';
 import { silencedBy } from '#pulse/contracts/silences';
 import type { EventStore } from '#pulse/event-store';
 import { DeliveryFailed, type Senders } from './senders.js';
@@ -43,6 +43,8 @@ export interface NotifyResult {
 
 export class NotificationService {
   private readonly now: () => number;
+  /** What this worker last recorded per topic (recordFiring). */
+  private readonly lastFiring = new Map<string, string>();
 
   constructor(
     private readonly store: EventStore,
@@ -104,22 +106,42 @@ export class NotificationService {
     const members = (await this.store.alerts.closeGroup(job.topic, job.seq)).map((event) => event.data);
     if (job.kind === 'firing') {
       const kept = (members as AlertFiringData[]).filter((alert) => !silenced(alert));
-      await this.store.alerts.markNotified(job.topic, job.channelId, kept.map((alert) => alert.alertId));
+      await this.store.alerts.markNotified(job.topic, job.channelId, kept);
       return { ...base, alerts: kept.map(alertOf) };
     }
     // A resolved goes where its firing went, silenced or not; never where it did not.
     const resolved = members as AlertResolvedData[];
-    const notified = await this.store.alerts.takeNotified(job.topic, job.channelId, resolved.map((alert) => alert.alertId));
+    // Read, not taken: a try that dies before its payload is stored builds the same one again.
+    const notified = await this.store.alerts.notified(job.topic, job.channelId, resolved);
     return { ...base, alerts: resolved.filter((alert) => notified.has(alert.alertId)).map(alertOf) };
   }
 
-  /** Sends the job's payload to its channel; throws DeliveryFailed (retried) when it does not go through. */
-  async send(job: NotifyJob & { payload: NotificationPayload }, deliveryId: string): Promise<NotifyResult> {
+  /**
+   * Sends the job's payload to its channel; throws DeliveryFailed (retried) when it does not go
+   * through. `lastTry`: no retry follows a failure of this one (counted as failed, not retried).
+   */
+  async send(job: NotifyJob & { payload: NotificationPayload }, deliveryId: string, lastTry: boolean): Promise<NotifyResult> {
     if (job.kind !== 'test' && job.payload.alerts.length === 0) return { sent: 0, suppressed: 'silenced, or nothing of it was notified as firing' };
     const channel = await this.store.alerts.channel(job.channelId);
     if (!channel) throw new DeliveryFailed(`channel ${job.channelId} does not exist (any more)`);
-    await this.senders.send(channel, job.payload, deliveryId, this.now());
+    try {
+      await this.senders.send(channel, job.payload, deliveryId, this.now());
+    } catch (error) {
+      await this.store.alerts.countNotification(channel.type, lastTry ? 'failed' : 'retried').catch(() => undefined);
+      throw error;
+    }
+    await this.store.alerts.countNotification(channel.type, 'sent').catch(() => undefined);
+    if (job.kind === 'resolved') await this.store.alerts.forgetNotified(job.topic, job.channelId, job.payload.alerts).catch(() => undefined);
     return { sent: job.payload.alerts.length };
+  }
+
+  /** Records the topic's firing alerts after a tick, when they changed since this worker last recorded them. */
+  async recordFiring(topic: string, firing: Record<Severity, number>): Promise<void> {
+    const key = `${firing.critical},${firing.warning},${firing.info}`;
+    if (this.lastFiring.get(topic) === key) return;
+    await this.store.alerts.setFiring(topic, firing);
+    this.lastFiring.set(topic, key);
+    if (this.lastFiring.size > 100_000) this.lastFiring.clear();
   }
 
   private dashboardLink(topic: string): string {

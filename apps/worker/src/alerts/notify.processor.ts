@@ -23,7 +23,8 @@ export class NotifyProcessor extends WorkerHost {
       data = { ...data, payload: await this.notifications.build(data) };
       await job.updateData(data);
     }
-    const result = await this.notifications.send(data as NotifyJob & { payload: NonNullable<NotifyJob['payload']> }, job.id!);
+    const lastTry = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    const result = await this.notifications.send(data as NotifyJob & { payload: NonNullable<NotifyJob['payload']> }, job.id!, lastTry);
     if (result.suppressed) this.logger.log(`notification ${job.id} not sent: ${result.suppressed}`);
     return result;
   }

@@ -1,6 +1,6 @@
 // One monitor tick over every active topic: offline marking and the three tick events, once per scheduled time.
 import type { TickSummary } from '#pulse/contracts';
-import type { EventStore } from '#pulse/event-store';
+import type { EventStore, TickResult } from '#pulse/event-store';
 
 export interface MonitorTickOptions {
   tickMs: number;
@@ -21,6 +21,8 @@ export interface MonitorTickOptions {
    * run that crashed before draining left them there); a failure fails the tick, which is retried.
    */
   drainOutbox?: (topic: string) => Promise<void>;
+  /** Called after each appended tick with the topic's firing alerts by severity (for metrics; a failure is ignored). */
+  recordFiring?: (topic: string, firing: NonNullable<TickResult['firing']>) => Promise<void>;
 }
 
 /** A tick whose scheduled time lies outside [now − maxAgeMs, now + maxAheadMs]: running it again cannot help. */
@@ -67,6 +69,7 @@ export class MonitorTickService {
         chunk.map(async (topic) => {
           const result = await this.store.tick(topic, { tickAt, nextTickAt: tickAt + this.options.tickMs, instanceTtlMs: this.options.instanceTtlMs, instanceForgetMs: this.options.instanceForgetMs ?? 0 });
           if (result.outbox > 0) await this.options.drainOutbox?.(topic);
+          if (result.firing) await this.options.recordFiring?.(topic, result.firing).catch(() => undefined);
           return result;
         }),
       );

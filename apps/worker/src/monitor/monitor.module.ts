@@ -46,6 +46,7 @@ export const TICK_COMMANDS = { autoPipelining: true, commandTimeoutMs: 30_000 };
           maxAgeMs: config.PULSE_TICK_MAX_AGE_MS,
           maxAheadMs: config.PULSE_TICK_MAX_AHEAD_MS,
           drainOutbox: async (topic) => void (await notifications.drain(topic)),
+          recordFiring: (topic, firing) => notifications.recordFiring(topic, firing),
         }),
     },
     MonitorTickProcessor,
