@@ -1,6 +1,6 @@
 // The history checker catches each violation it exists for, and passes a clean history.
 import { describe, expect, it } from '@jest/globals';
-import { checkHistories, History, summaryLine, type TopicLog } from './history.js';
+import { checkAlertDeliveries, checkHistories, History, summaryLine, type TopicLog } from './history.js';
 
 const topic = 't';
 function logOf(epoch: string, head: number): TopicLog {
@@ -85,5 +85,34 @@ describe('checkHistories', () => {
 
   it('does not insist on the head when told the history may be partial', () => {
     expect(checkHistories([history(0, [1, 2, 3])], [logOf('e1', 5)], { complete: false }).findings).toEqual([]);
+  });
+});
+
+describe('checkAlertDeliveries', () => {
+  const alertLog = (): TopicLog => {
+    const entries = new Map<number, { type: string; data: unknown }>([
+      [1, { type: 'alert.firing', data: { alertId: 'down:a', activeSince: 10 } }],
+      [2, { type: 'alert.firing', data: { alertId: 'down:b', activeSince: 10 } }],
+      [3, { type: 'alert.resolved', data: { alertId: 'down:a', activeSince: 10 } }],
+    ]);
+    return { topic, epoch: 'e1', head: 3, entries };
+  };
+  const a = { alertId: 'down:a', activeSince: 10 };
+  const b = { alertId: 'down:b', activeSince: 10 };
+
+  it('passes one delivery per transition, counting a redelivered id apart', () => {
+    const firing = { deliveryId: 'd1', kind: 'firing', alerts: [a, b] };
+    const check = checkAlertDeliveries(alertLog(), [firing, firing, { deliveryId: 'd2', kind: 'resolved', alerts: [a] }]);
+    expect(check).toEqual({ transitions: 3, deliveries: 2, redeliveries: 1, duplicates: 0, misses: 0, phantoms: 0, findings: [] });
+  });
+
+  it('catches a transition in two deliveries, one in none, and one the log does not have', () => {
+    const check = checkAlertDeliveries(alertLog(), [
+      { deliveryId: 'd1', kind: 'firing', alerts: [a, b] },
+      { deliveryId: 'd3', kind: 'firing', alerts: [b] },
+      { deliveryId: 'd4', kind: 'resolved', alerts: [b] },
+    ]);
+    expect(check).toMatchObject({ duplicates: 1, misses: 1, phantoms: 1 });
+    expect(check.findings).toEqual(['duplicate: firing down:b since 10 in deliveries d1, d3', 'phantom: resolved down:b since 10 (delivery d4)', 'miss: resolved down:a since 10']);
   });
 });

@@ -179,3 +179,70 @@ export function summaryLine(scenario: string, summary: Summary, extra = ''): str
   const s = summary;
   return `[chaos] ${scenario}: clients=${s.clients} events=${s.events} gaps=${s.gaps} duplicates=${s.duplicates} reorders=${s.reorders} resyncs=${s.resyncs} missing-snapshots=${s.missingSnapshots} mismatches=${s.mismatches} p50=${s.p50}ms p99=${s.p99}ms${extra ? ` ${extra}` : ''}`;
 }
+
+/** One notification a receiver accepted: its Pulse-Delivery-Id, kind and the alert episodes it listed. */
+export interface AlertDelivery {
+  deliveryId: string;
+  kind: string;
+  alerts: { alertId: string; activeSince: number }[];
+}
+
+export interface DeliveryCheck {
+  /** alert.firing and alert.resolved events of the log (each must be notified once on the channel). */
+  transitions: number;
+  /** Distinct delivery ids received. */
+  deliveries: number;
+  /** Receptions of a delivery id already received (at-least-once: a try that died after sending); receivers dedupe on the id. */
+  redeliveries: number;
+  /** Transitions listed by two different delivery ids. */
+  duplicates: number;
+  /** Transitions no delivery listed. */
+  misses: number;
+  /** Transitions listed that the log does not have. */
+  phantoms: number;
+  findings: string[];
+}
+
+/**
+ * Holds the notifications one channel received against the topic's log: every alert transition
+ * (kind, alert id, activeSince) must be listed by exactly one delivery id, and nothing else.
+ * Use it where no silence applies and every rule notifies the channel.
+ */
+export function checkAlertDeliveries(log: TopicLog, received: AlertDelivery[]): DeliveryCheck {
+  const key = (kind: string, alert: { alertId: string; activeSince: number }) => `${kind} ${alert.alertId} since ${alert.activeSince}`;
+  const transitions = new Set<string>();
+  for (const entry of log.entries.values()) {
+    if (entry.type === 'alert.firing') transitions.add(key('firing', entry.data as { alertId: string; activeSince: number }));
+    if (entry.type === 'alert.resolved') transitions.add(key('resolved', entry.data as { alertId: string; activeSince: number }));
+  }
+  const byId = new Map<string, AlertDelivery>();
+  for (const delivery of received) byId.set(delivery.deliveryId, delivery);
+  const listedBy = new Map<string, Set<string>>();
+  for (const delivery of byId.values()) {
+    for (const alert of delivery.alerts) {
+      const k = key(delivery.kind, alert);
+      if (!listedBy.has(k)) listedBy.set(k, new Set());
+      listedBy.get(k)!.add(delivery.deliveryId);
+    }
+  }
+  const findings: string[] = [];
+  let duplicates = 0;
+  let phantoms = 0;
+  for (const [k, ids] of listedBy) {
+    if (!transitions.has(k)) {
+      phantoms++;
+      findings.push(`phantom: ${k} (delivery ${[...ids].join(', ')})`);
+    } else if (ids.size > 1) {
+      duplicates++;
+      findings.push(`duplicate: ${k} in deliveries ${[...ids].join(', ')}`);
+    }
+  }
+  const missed = [...transitions].filter((k) => !listedBy.has(k));
+  for (const k of missed) findings.push(`miss: ${k}`);
+  return { transitions: transitions.size, deliveries: byId.size, redeliveries: received.length - byId.size, duplicates, misses: missed.length, phantoms, findings };
+}
+
+/** The notes of a scenario's row for its deliveries. */
+export function deliveryNotes(check: DeliveryCheck): string {
+  return `transitions=${check.transitions} deliveries=${check.deliveries} delivery-duplicates=${check.duplicates} delivery-misses=${check.misses} phantoms=${check.phantoms} redeliveries=${check.redeliveries}`;
+}
