@@ -2,10 +2,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { Snapshot, Statistics } from '#pulse/contracts';
 import { PROJECT_ROOT, PulseStack } from '#pulse/stack';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
+import { launchChromium, watchPageErrors } from './support/browser.js';
 import { attempt, heartbeat, post, RecordingClient } from './support/clients.js';
 import { pause, poll } from './support/wait.js';
 
@@ -41,20 +42,14 @@ beforeAll(async () => {
     env: { PULSE_TICK_MS: String(TICK_MS), PULSE_INSTANCE_TTL_MS: String(INSTANCE_TTL_MS), LOG_LEVEL: 'warn' },
   });
   stack = testStack.processes;
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 }, colorScheme: 'light' });
   watchErrors(page);
 }, 60_000);
 
 /** Records the page's console errors and uncaught exceptions for the last test. */
 function watchErrors(target: Page): void {
-  target.on('console', (message) => {
-    if (message.type() === 'error') pageErrors.push({ text: message.text(), duringRestart: restarting });
-  });
-  target.on('pageerror', (error) => pageErrors.push({ text: `uncaught: ${error.stack ?? error.message}`, duringRestart: restarting }));
+  watchPageErrors(target, (text) => pageErrors.push({ text, duringRestart: restarting }));
 }
 
 afterAll(async () => {

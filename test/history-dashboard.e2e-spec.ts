@@ -2,10 +2,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { SeriesResponse } from '#pulse/contracts';
 import { PROJECT_ROOT } from '#pulse/stack';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
+import { launchChromium, watchPageErrors } from './support/browser.js';
 import { heartbeat, post } from './support/clients.js';
 
 const TICK_MS = 500;
@@ -35,15 +36,9 @@ beforeAll(async () => {
     workers: 1,
     env: { PULSE_TICK_MS: String(TICK_MS), PULSE_INSTANCE_TTL_MS: String(INSTANCE_TTL_MS), PULSE_INSTANCE_FORGET_MS: String(FORGET_MS), LOG_LEVEL: 'warn' },
   });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 }, colorScheme: 'light' });
-  page.on('console', (message) => {
-    if (message.type() === 'error') pageErrors.push(message.text());
-  });
-  page.on('pageerror', (error) => pageErrors.push(`uncaught: ${error.stack ?? error.message}`));
+  watchPageErrors(page, (text) => pageErrors.push(text));
   mkdirSync(ARTIFACTS, { recursive: true });
 }, 60_000);
 

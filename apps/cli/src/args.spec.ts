@@ -105,7 +105,7 @@ describe('usageOf', () => {
     expect(usageOf('rebuild')).toMatch(/^Usage: pulse rebuild <topic>/);
     expect(usageOf(undefined)).toBe(GENERAL_USAGE);
     expect(usageOf('bogus')).toBe(GENERAL_USAGE);
-    for (const command of ['tail', 'snapshot', 'topics', 'publish', 'rebuild', 'status', 'series', 'instance']) expect(GENERAL_USAGE).toContain(`  ${command} `);
+    for (const command of ['tail', 'snapshot', 'topics', 'publish', 'rebuild', 'status', 'series', 'instance', 'alerts', 'rules', 'silence']) expect(GENERAL_USAGE).toContain(`  ${command} `);
   });
 });
 
@@ -131,5 +131,41 @@ describe('series and instance', () => {
   ])('refuse %j: %s', (argv, message) => {
     const error = usageErrorOf(argv);
     expect(error.message).toContain(message);
+  });
+});
+
+describe('alerts, rules and silence', () => {
+  it('parse the topic, and for silence the matchers, the span and the comment', () => {
+    expect(parseCommandLine(['alerts', 'demo']).command).toEqual({ name: 'alerts', topic: 'demo', json: false });
+    expect(parseCommandLine(['rules', 'demo', '--json']).command).toEqual({ name: 'rules', topic: 'demo', json: true });
+    expect(parseCommandLine(['silence', 'demo', '--for', '2h', '--comment', ' db migration ']).command).toEqual({ name: 'silence', topic: 'demo', forMs: 7_200_000, comment: 'db migration', json: false });
+    expect(parseCommandLine(['silence', 'demo', '--rule', 'offline', '--instance', 'demo-03', '--for', '30m', '--comment', 'reboot', '--json']).command).toEqual({
+      name: 'silence',
+      topic: 'demo',
+      ruleId: 'offline',
+      instanceId: 'demo-03',
+      forMs: 1_800_000,
+      comment: 'reboot',
+      json: true,
+    });
+    expect(parseCommandLine(['help', 'silence']).command).toEqual({ name: 'help', command: 'silence' });
+  });
+
+  it.each([
+    [['alerts'], 'alerts needs <topic>'],
+    [['rules', 'Bad Topic'], 'is not a topic name'],
+    [['alerts', 'demo', '--for', '1h'], 'alerts does not take --for'],
+    [['silence', 'demo', '--comment', 'x'], 'silence needs --for <duration>'],
+    [['silence', 'demo', '--for', '2h'], 'silence needs --comment <text>'],
+    [['silence', 'demo', '--for', '2h', '--comment', '  '], 'silence needs --comment <text>'],
+    [['silence', 'demo', '--for', '2 hours', '--comment', 'x'], '--for must be a duration from 1m to 366d, like 90m, 24h or 30d; got "2 hours"'],
+    [['silence', 'demo', '--for', '400d', '--comment', 'x'], 'got "400d"'],
+    [['silence', 'demo', '--for', '1h', '--comment', 'x', '--rule', 'a b'], '"a b" is not a rule id (--rule)'],
+    [['silence', 'demo', '--for', '1h', '--comment', 'x', '--instance', '-x'], 'ambiguous'],
+    [['silence', 'demo', '--for', '1h', '--comment', 'x', '--instance', '.x'], 'is not an instance id (--instance)'],
+  ])('refuse %j: %s', (argv, message) => {
+    const error = usageErrorOf(argv);
+    expect(error.message).toContain(message);
+    expect(error.command).toBe(argv[0]);
   });
 });

@@ -1,7 +1,7 @@
 // The pulse command line: flags and positionals parsed into one typed invocation, or a UsageError saying what is wrong.
 import { parseArgs } from 'node:util';
 import { ROLES, TOPIC_PATTERN_SCHEMA, type Role } from '#pulse/auth';
-import { EVENT_TYPES, idSchema, isEventType, MAX_SERIES_POINTS, SERIES_STEPS, STEP_MS, TOPIC_PATTERN, type SeriesStep } from '#pulse/contracts';
+import { alertIdPartSchema, EVENT_TYPES, idSchema, isEventType, MAX_SERIES_POINTS, SERIES_STEPS, STEP_MS, TOPIC_PATTERN, type SeriesStep } from '#pulse/contracts';
 import { UsageError } from './errors.js';
 
 /** Where commands go when no `--url` is given. */
@@ -17,6 +17,9 @@ export type Command =
   | { name: 'series'; topic: string; step: SeriesStep; sinceMs: number; json: boolean }
   | { name: 'instance'; topic: string; instanceId: string; json: boolean }
   | { name: 'token'; sub: string; role: Role; topics: string[]; ttlSeconds: number; json: boolean }
+  | { name: 'alerts'; topic: string; json: boolean }
+  | { name: 'rules'; topic: string; json: boolean }
+  | { name: 'silence'; topic: string; ruleId?: string; instanceId?: string; forMs: number; comment: string; json: boolean }
   | { name: 'help'; command?: CommandName };
 
 export type CommandName = Exclude<Command['name'], 'help'>;
@@ -44,6 +47,10 @@ const OPTIONS = {
   topic: { type: 'string', multiple: true },
   ttl: { type: 'string' },
   step: { type: 'string' },
+  rule: { type: 'string' },
+  instance: { type: 'string' },
+  for: { type: 'string' },
+  comment: { type: 'string' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -150,6 +157,48 @@ failures per hour over the last 24 h. Exit code 1 when the topic does not know i
 (never seen, or removed after being offline longer than PULSE_INSTANCE_FORGET_MS).
 
   --json   the API's answer as one JSON document`,
+  },
+  alerts: {
+    positionals: ['topic'],
+    options: ['json'],
+    summary: "a topic's alerts: firing ones first, then the recently resolved",
+    usage: `Usage: pulse alerts <topic> [--json]
+
+Prints the alerts of <topic> that are active now (firing first: critical, then
+warning, then info; the longest firing first), with since when and for how long,
+then the ones resolved among the topic's last 1000 events.
+
+  --json   one JSON object per alert and line ({ topic, state, alertId, … });
+           the default when stdout is not a terminal`,
+  },
+  rules: {
+    positionals: ['topic'],
+    options: ['json'],
+    summary: "a topic's alert rules",
+    usage: `Usage: pulse rules <topic> [--json]
+
+Lists the alert rules of <topic>: id, kind, condition, how long it must hold
+(for), severity and the channels it notifies. Rules are set with
+PUT /api/v1/topics/<topic>/rules/<id> (see the README, "Alerts").
+
+  --json   one JSON object per rule and line; the default when stdout is not a terminal`,
+  },
+  silence: {
+    positionals: ['topic'],
+    options: ['rule', 'instance', 'for', 'comment', 'json'],
+    summary: "silence a topic's notifications (all, one rule, one instance) for a while",
+    usage: `Usage: pulse silence <topic> [--rule <id>] [--instance <id>] --for <duration> --comment <text> [--json]
+
+Creates a silence from now on: notifications of the matching alerts are not sent
+until it ends. Alerts still fire and resolve (and show on the dashboard), and an
+alert already notified as firing still gets its resolved notification. Needs an
+admin token.
+
+  --rule <id>          only alerts of this rule (default: every rule of <topic>)
+  --instance <id>      only alerts of this instance (default: every instance)
+  --for <duration>     how long: a number with m, h or d, like 30m, 2h or 7d (1m to 366d)
+  --comment <text>     why, for whoever wonders later (required)
+  --json               the API's answer ({ id }) with the silence sent`,
   },
   status: {
     positionals: [],
@@ -258,7 +307,26 @@ export function parseCommandLine(argv: string[]): Invocation {
   } catch (error) {
     throw new UsageError((error as Error).message, commandIn(argv));
   }
-  const values = parsed.values as { url?: string[]; token?: string; help?: boolean; json?: boolean; since?: string; type?: string[]; apply?: boolean; source?: string; key?: string; sub?: string; role?: string; topic?: string[]; ttl?: string; step?: string };
+  const values = parsed.values as {
+    url?: string[];
+    token?: string;
+    help?: boolean;
+    json?: boolean;
+    since?: string;
+    type?: string[];
+    apply?: boolean;
+    source?: string;
+    key?: string;
+    sub?: string;
+    role?: string;
+    topic?: string[];
+    ttl?: string;
+    step?: string;
+    rule?: string;
+    instance?: string;
+    for?: string;
+    comment?: string;
+  };
   const [name, ...args] = parsed.positionals;
   const urls = (values.url ?? [DEFAULT_URL]).map(parseUrl);
   const common = { urls, ...(values.token !== undefined ? { token: values.token } : {}) };
@@ -315,18 +383,31 @@ export function parseCommandLine(argv: string[]): Invocation {
     }
     case 'series': {
       const step = parseStep(values.step);
-      const sinceMs = parseSpan(values.since);
+      const sinceMs = values.since === undefined ? 86_400_000 : parseSpan(values.since, { option: '--since', command: name, maxDays: 730 });
       const buckets = Math.ceil(sinceMs / STEP_MS[step]) + 1;
       if (buckets > MAX_SERIES_POINTS) throw new UsageError(`--since ${values.since} at --step ${step} is ${buckets} buckets; at most ${MAX_SERIES_POINTS}: use a coarser --step or a shorter --since`, name);
       return { ...common, command: { name, topic: parseTopic(args[0]!, name), step, sinceMs, json } };
     }
     case 'instance': {
       const [topic, instanceId] = args as [string, string];
-      if (!idSchema.safeParse(instanceId).success) throw new UsageError(`"${instanceId}" is not an instance id: 1-128 chars of A-Z a-z 0-9 . _ : @ / -`, name);
-      return { ...common, command: { name, topic: parseTopic(topic, name), instanceId, json } };
+      return { ...common, command: { name, topic: parseTopic(topic, name), instanceId: parseId(instanceId, 'an instance id', name), json } };
     }
     case 'rebuild':
       return { ...common, command: { name, topic: parseTopic(args[0]!, name), apply: values.apply ?? false, json } };
+    case 'alerts':
+    case 'rules':
+      return { ...common, command: { name, topic: parseTopic(args[0]!, name), json } };
+    case 'silence': {
+      if (values.for === undefined) throw new UsageError('silence needs --for <duration>, like 30m, 2h or 7d', name);
+      const forMs = parseSpan(values.for, { option: '--for', command: name, maxDays: 366 });
+      const comment = values.comment?.trim();
+      if (!comment) throw new UsageError('silence needs --comment <text>: say why, for whoever wonders later', name);
+      if (comment.length > 500) throw new UsageError(`--comment is ${comment.length} characters; at most 500`, name);
+      const ruleId = values.rule === undefined ? undefined : values.rule;
+      if (ruleId !== undefined && !alertIdPartSchema.safeParse(ruleId).success) throw new UsageError(`"${ruleId}" is not a rule id (--rule): 1-64 chars of A-Z a-z 0-9 . _ -, starting with a letter or digit`, name);
+      const instanceId = values.instance === undefined ? undefined : parseId(values.instance, 'an instance id (--instance)', name);
+      return { ...common, command: { name, topic: parseTopic(args[0]!, name), ...(ruleId !== undefined ? { ruleId } : {}), ...(instanceId !== undefined ? { instanceId } : {}), forMs, comment, json } };
+    }
     case 'token': {
       if (!values.sub?.trim()) throw new UsageError('token needs --sub <id>', name);
       if (!values.role || !(ROLES as readonly string[]).includes(values.role)) throw new UsageError(`token needs --role ${ROLES.join('|')}${values.role ? `, got "${values.role}"` : ''}`, name);
@@ -357,13 +438,18 @@ function parseStep(raw: string | undefined): SeriesStep {
 
 const SPAN_UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** `--since` of series: a span back from now, like 90m, 24h or 30d. */
-function parseSpan(raw: string | undefined): number {
-  if (raw === undefined) return 86_400_000;
+/** A span like 90m, 24h or 30d (`--since` of series, `--for` of silence), from 1m to `maxDays`. */
+function parseSpan(raw: string, where: { option: string; command: CommandName; maxDays: number }): number {
   const match = /^(\d+)([mhd])$/.exec(raw.trim());
   const ms = match ? Number(match[1]) * SPAN_UNITS[match[2]!]! : 0;
-  if (!match || ms < 60_000 || ms > 730 * 86_400_000) throw new UsageError(`--since must be a duration from 1m to 730d, like 90m, 24h or 30d; got "${raw}"`, 'series');
+  if (!match || ms < 60_000 || ms > where.maxDays * 86_400_000) throw new UsageError(`${where.option} must be a duration from 1m to ${where.maxDays}d, like 90m, 24h or 30d; got "${raw}"`, where.command);
   return ms;
+}
+
+/** An instance or rule id: 1-128 chars of A-Z a-z 0-9 . _ : @ / -, starting with a letter or digit. */
+function parseId(raw: string, what: string, command: CommandName): string {
+  if (!idSchema.safeParse(raw).success) throw new UsageError(`"${raw}" is not ${what}: 1-128 chars of A-Z a-z 0-9 . _ : @ / -, starting with a letter or digit`, command);
+  return raw;
 }
 
 /** The first argument that names a command, for the usage shown with a flag error. */

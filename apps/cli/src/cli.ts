@@ -30,6 +30,12 @@ async function dispatch(invocation: Invocation, ctx: CommandContext): Promise<nu
       return (await import('./commands/series.js')).seriesCommand(command, ctx);
     case 'instance':
       return (await import('./commands/instance.js')).instanceCommand(command, ctx);
+    case 'alerts':
+      return (await import('./commands/alerts.js')).alertsCommand(command, ctx);
+    case 'rules':
+      return (await import('./commands/rules.js')).rulesCommand(command, ctx);
+    case 'silence':
+      return (await import('./commands/silence.js')).silenceCommand(command, ctx);
   }
 }
 

@@ -1,7 +1,7 @@
 // What pulse prints: event lines with and without colour, tables, the snapshot, status and drift reports, the progress bar.
 import { describe, expect, it } from '@jest/globals';
-import type { PulseEvent, SeriesResponse, Snapshot } from '#pulse/contracts';
-import { clock, compact, driftTable, duration, eventJson, eventLine, instanceText, paint, progressBar, relative, seriesLines, seriesTable, snapshotText, statusText, table, topicsTable, truncate, unstyled, visibleLength, type StatusReport } from './output.js';
+import type { AlertFiringData, PulseEvent, SeriesResponse, Snapshot } from '#pulse/contracts';
+import { alertsLines, alertsText, clock, compact, driftTable, duration, ruleCondition, rulesTable, span, eventJson, eventLine, instanceText, paint, progressBar, relative, seriesLines, seriesTable, snapshotText, statusText, table, topicsTable, truncate, unstyled, visibleLength, type StatusReport } from './output.js';
 
 const plain = paint(false);
 const coloured = paint(true);
@@ -186,5 +186,57 @@ describe('history', () => {
     expect(text).toContain('2030-01-02 10:00  5         1       0 ms');
     expect(text).toContain('2030-01-02 12:00  0         0       30 min');
     expect(text).toContain('(1 quiet hours not shown)');
+  });
+});
+
+describe('alerts and rules', () => {
+  const t0 = at(10, 0, 0);
+  const active: AlertFiringData[] = [
+    { alertId: 'rate', ruleId: 'rate', severity: 'warning', value: 37.5, activeSince: t0, summary: 'failure rate 37.5 % over 5 min (threshold 20 %), 24 attempts' },
+    { alertId: 'down:b', ruleId: 'down', instanceId: 'b', severity: 'critical', value: 1, activeSince: t0 + 60_000, summary: 'b offline' },
+    { alertId: 'down:a', ruleId: 'down', instanceId: 'a', severity: 'critical', value: 1, activeSince: t0 + 30_000, summary: 'a offline' },
+    { alertId: 'quiet', ruleId: 'quiet', severity: 'info', value: 0, activeSince: t0, summary: 'no attempts' },
+  ];
+  const resolved = [
+    { alertId: 'down:c', ruleId: 'down', instanceId: 'c', severity: 'critical' as const, value: 0, activeSince: t0 - 90_000, resolvedAt: t0 - 30_000, summary: 'c back' },
+    { alertId: 'down:d', ruleId: 'down', instanceId: 'd', severity: 'critical' as const, value: 0, activeSince: t0 - 90_000, resolvedAt: t0, summary: 'd back' },
+  ];
+
+  it('shows the firing alerts, critical before warning before info, the longest firing first; then the resolved, newest first', () => {
+    expect(alertsText('demo', active, resolved, plain, t0 + 120_000).split('\n')).toEqual([
+      'demo: 4 firing',
+      '',
+      'SEVERITY  ALERT     SINCE                FOR         SUMMARY',
+      'critical  down · a  2030-01-02 10:00:30  1 min 30 s  a offline',
+      'critical  down · b  2030-01-02 10:01:00  1 min       b offline',
+      'warning   rate      2030-01-02 10:00:00  2 min       failure rate 37.5 % over 5 min (threshold 20 %), 24 attempts',
+      'info      quiet     2030-01-02 10:00:00  2 min       no attempts',
+      '',
+      'recently resolved',
+      'STATE     ALERT     RESOLVED             AFTER       SUMMARY',
+      'resolved  down · d  2030-01-02 10:00:00  1 min 30 s  d back',
+      'resolved  down · c  2030-01-02 09:59:30  1 min       c back',
+    ]);
+    expect(alertsText('demo', [], [], plain)).toBe('demo: no alert firing');
+  });
+
+  it('prints alerts for machines as one JSON object per line with topic and state', () => {
+    const lines = alertsLines('demo', active, resolved.slice(0, 1)).split('\n').map((line) => JSON.parse(line) as { alertId: string; state: string; topic: string });
+    expect(lines.map((l) => [l.topic, l.alertId, l.state])).toEqual([
+      ['demo', 'down:a', 'firing'],
+      ['demo', 'down:b', 'firing'],
+      ['demo', 'rate', 'firing'],
+      ['demo', 'quiet', 'firing'],
+      ['demo', 'down:c', 'resolved'],
+    ]);
+  });
+
+  it('shows rules with their condition for people, or how to make one', () => {
+    expect(ruleCondition({ windowMs: 300_000, thresholdPct: 20, minAttempts: 10 })).toBe('window 5 min, threshold 20%, minAttempts 10');
+    expect(ruleCondition({})).toBe('-');
+    const text = rulesTable('demo', [{ ruleId: 'offline', kind: 'instance_offline', params: {}, forMs: 10_000, severity: 'critical', channels: ['ops'], groupWaitMs: 10_000, repeatIntervalMs: 0 }], plain);
+    expect(text.split('\n')[1]).toBe('offline  instance_offline  -          10.0 s  critical  ops');
+    expect(rulesTable('demo', [], plain)).toContain('PUT /api/v1/topics/demo/rules/<id>');
+    expect([span(7_200_000), span(7 * 86_400_000), span(90_000)]).toEqual(['2 h', '7 d', '1 min 30 s']);
   });
 });

@@ -1,5 +1,5 @@
 // What pulse prints: event lines, tables, the snapshot, series and instance history, the status report, the drift table and the progress bar (pure functions).
-import type { InstanceHistory, PulseEvent, SeriesResponse, Snapshot } from '#pulse/contracts';
+import type { AlertFiringData, AlertResolvedData, InstanceHistory, PulseEvent, Rule, SeriesResponse, Severity, Snapshot } from '#pulse/contracts';
 
 /** ANSI styles, or plain text when colours are off. */
 export interface Paint {
@@ -141,6 +141,13 @@ export function snapshotText(snapshot: Snapshot, p: Paint, now = Date.now()): st
   return lines.join('\n');
 }
 
+/** A long span in its largest whole unit: `2 h`, `7 d`, else as `duration` says it. */
+export function span(ms: number): string {
+  if (ms >= 86_400_000 && ms % 86_400_000 === 0) return `${ms / 86_400_000} d`;
+  if (ms >= 3_600_000 && ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
+  return duration(ms);
+}
+
 /** `in 4.2 s` or `3.0 s ago`. */
 export function relative(at: number, now: number): string {
   return at >= now ? `in ${duration(at - now)}` : `${duration(now - at)} ago`;
@@ -265,4 +272,70 @@ export function instanceText(history: InstanceHistory, p: Paint, now = Date.now(
     if (active.length < points.length) lines.push(p.dim(`(${points.length - active.length} quiet hours not shown)`));
   } else lines.push('', p.dim('no attempts and no offline time in the hours shown'));
   return lines.join('\n');
+}
+
+/** An alert as the snapshot lists the firing ones (`alert.firing`'s data) or `alert.resolved` states it. */
+type AlertLine = AlertFiringData | AlertResolvedData;
+
+const SEVERITY_RANK: Record<string, number> = { critical: 0, warning: 1, info: 2 };
+
+/** Critical, warning, info; then the longest firing first. */
+export function sortActive(alerts: readonly AlertFiringData[]): AlertFiringData[] {
+  return [...alerts].sort(
+    (a, b) =>
+      (SEVERITY_RANK[a.severity ?? ''] ?? 3) - (SEVERITY_RANK[b.severity ?? ''] ?? 3) ||
+      a.activeSince - b.activeSince ||
+      a.alertId.localeCompare(b.alertId),
+  );
+}
+
+const severityStyle = (p: Paint, severity: Severity | undefined) => (severity === 'critical' ? p.red : severity === 'warning' ? p.yellow : severity === 'info' ? p.cyan : p.dim);
+
+/** The active alerts (firing first), then the recently resolved (newest first), as two tables. */
+export function alertsText(topic: string, active: readonly AlertFiringData[], resolved: readonly AlertResolvedData[], p: Paint, now = Date.now()): string {
+  const where = (a: AlertLine) => (a.instanceId ? `${a.ruleId} · ${a.instanceId}` : a.ruleId);
+  const lines = [p.bold(`${topic}: ${active.length === 0 ? p.green('no alert firing') : p.red(`${active.length} firing`)}`)];
+  if (active.length > 0) {
+    const rows = sortActive(active).map((a) => [
+      severityStyle(p, a.severity)(a.severity),
+      where(a),
+      dateTime(a.activeSince),
+      duration(Math.max(0, now - a.activeSince)),
+      a.summary,
+    ]);
+    lines.push('', table(['SEVERITY', 'ALERT', 'SINCE', 'FOR', 'SUMMARY'], rows, p));
+  }
+  if (resolved.length > 0) {
+    const rows = [...resolved]
+      .sort((a, b) => b.resolvedAt - a.resolvedAt)
+      .map((a) => [p.green('resolved'), where(a), dateTime(a.resolvedAt), duration(Math.max(0, a.resolvedAt - a.activeSince)), a.summary]);
+    lines.push('', p.bold('recently resolved'), table(['STATE', 'ALERT', 'RESOLVED', 'AFTER', 'SUMMARY'], rows, p));
+  }
+  return lines.join('\n');
+}
+
+/** Alerts for machines: one JSON object per line, the active ones first, each with its topic and state. */
+export function alertsLines(topic: string, active: readonly AlertFiringData[], resolved: readonly AlertResolvedData[]): string {
+  return [
+    ...sortActive(active).map((a) => JSON.stringify({ topic, ...a, state: 'firing' })),
+    ...resolved.map((a) => JSON.stringify({ topic, ...a, state: 'resolved' })),
+  ].join('\n');
+}
+
+/** A rule's params for people: `window 5 min 0 s, threshold 20%, minAttempts 10`. */
+export function ruleCondition(params: Record<string, unknown> | undefined): string {
+  const parts = Object.entries(params ?? {}).map(([key, value]) => {
+    if (typeof value === 'number' && key.endsWith('Ms')) return `${key.slice(0, -2)} ${duration(value)}`;
+    if (typeof value === 'number' && key.endsWith('Pct')) return `${key.slice(0, -3)} ${value}%`;
+    return `${key} ${compact(value)}`;
+  });
+  return parts.length > 0 ? parts.join(', ') : '-';
+}
+
+export function rulesTable(topic: string, rules: readonly Rule[], p: Paint): string {
+  if (rules.length === 0) return `topic ${topic} has no alert rules: set one with PUT /api/v1/topics/${topic}/rules/<id> (see the README, "Alerts")`;
+  const rows = [...rules]
+    .sort((a, b) => a.ruleId.localeCompare(b.ruleId))
+    .map((r) => [r.ruleId, r.kind, ruleCondition(r.params), r.forMs ? duration(r.forMs) : '-', severityStyle(p, r.severity)(r.severity), r.channels?.length ? r.channels.join(',') : '-', r.description ?? '']);
+  return table(['RULE', 'KIND', 'CONDITION', 'FOR', 'SEVERITY', 'CHANNELS', 'DESCRIPTION'], rows, p);
 }

@@ -23,3 +23,24 @@ export function askForToken(why: string): string | null {
   sessionStorage.setItem(KEY, answer);
   return answer;
 }
+
+/**
+ * The `role` claim of a JWT, read without checking its signature: only to show or hide admin
+ * actions (the gateway checks the token on every request and decides). Null when unreadable.
+ */
+export function tokenRole(token: string): string | null {
+  const payload = token.split('.')[1];
+  if (!payload) return null;
+  try {
+    const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(payload.length / 4) * 4, '='));
+    const role = (JSON.parse(json) as { role?: unknown }).role;
+    return typeof role === 'string' ? role : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the page offers admin actions: with no token the gateways run without auth (everyone is admin), else the token's role says. */
+export function mayAdminister(token: string | null): boolean {
+  return token === null || tokenRole(token) === 'admin';
+}

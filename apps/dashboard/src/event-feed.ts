@@ -70,6 +70,8 @@ function row(event: PulseEvent): HTMLLIElement {
 function toneOf(event: PulseEvent): 'ok' | 'bad' | 'warn' | null {
   if (event.type === 'attempt.recorded') return event.data.outcome === 'success' ? 'ok' : 'bad';
   if (event.type === 'instance.offline') return 'warn';
+  if (event.type === 'alert.firing') return 'bad';
+  if (event.type === 'alert.resolved') return 'ok';
   return null;
 }
 
@@ -103,6 +105,15 @@ export function describe(event: PulseEvent): string {
     }
     case 'instances_update':
       return `${formatCount(event.data.instances.length)} ${event.data.full === false ? 'changed' : 'instances'}`;
+    case 'alert.firing':
+    case 'alert.resolved': {
+      const { data } = event;
+      return `${data.alertId} ${event.type === 'alert.firing' ? 'firing' : 'resolved'}${data.summary ? `: ${data.summary}` : ''}`;
+    }
+    case 'rule.set':
+      return `rule ${event.data.ruleId} set (${event.data.kind})`;
+    case 'rule.removed':
+      return `rule ${event.data.ruleId} removed`;
     default:
       return '';
   }

@@ -1,5 +1,6 @@
-// The REST calls the page makes: the topic list, pages of past events (for the chart and the feed after a load), series and instance history.
-import { MAX_PAGES, nextPageLink, type InstanceHistory, type PulseEvent, type SeriesPoint, type SeriesResponse, type SeriesStep, type UptimeList } from '#pulse/contracts';
+// The REST calls the page makes: the topic list, pages of past events (for the chart and the feed after a load), series and instance history, rules and silences.
+import type { SilenceInfo } from './alert-board.js';
+import { MAX_PAGES, nextPageLink, type InstanceHistory, type PulseEvent, type Rule, type SeriesPoint, type SeriesResponse, type SeriesStep, type UptimeList } from '#pulse/contracts';
 
 export interface TopicInfo {
   topic: string;
@@ -67,6 +68,34 @@ export class GatewayApi {
     return this.get<UptimeList>(`/api/v1/topics/${encodeURIComponent(topic)}/uptime?window=24h`);
   }
 
+  /** The topic's alert rules (an unknown topic has none). */
+  async rules(topic: string): Promise<Rule[]> {
+    return listOf<Rule>(await this.get<unknown>(`/api/v1/topics/${encodeURIComponent(topic)}/rules`), 'rules');
+  }
+
+  /** Every silence (admins only: a viewer's request is refused, which the page takes as none). */
+  async silences(): Promise<SilenceInfo[]> {
+    return listOf<SilenceInfo>(await this.get<unknown>('/api/v1/silences'), 'silences');
+  }
+
+  /**
+   * Creates a silence; answers its id. Sent to the first gateway only: a POST that may have
+   * arrived is not sent again elsewhere. Throws with the server's message when refused.
+   */
+  async createSilence(body: { matchers: SilenceInfo['matchers']; startsAt: number; endsAt: number; comment: string }): Promise<string> {
+    const base = this.bases()[0];
+    if (base === undefined) throw new Error('no gateway to ask');
+    const token = this.token(base);
+    const response = await fetch(new URL('/api/v1/silences', base), {
+      method: 'POST',
+      headers: { accept: 'application/json', 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    });
+    const answer = (await response.json().catch(() => null)) as { id?: string; message?: string } | null;
+    if (!response.ok) throw new Error(answer?.message ?? `HTTP ${response.status}`);
+    return answer?.id ?? '';
+  }
+
   private async get<T>(path: string): Promise<T | null> {
     return (await this.getPage<T>(path))?.body ?? null;
   }
@@ -87,4 +116,11 @@ export class GatewayApi {
     }
     throw lastError;
   }
+}
+
+/** A list answer: the array itself, or the array under `key` (either shape is accepted). */
+function listOf<T>(body: unknown, key: string): T[] {
+  if (Array.isArray(body)) return body as T[];
+  const inner = (body as Record<string, unknown> | null)?.[key];
+  return Array.isArray(inner) ? (inner as T[]) : [];
 }

@@ -3,7 +3,9 @@
 import './no-eval.js';
 import { PulseClient, type SnapshotReason, type TopicSubscription } from '#pulse/client';
 import type { PulseEvent, Snapshot } from '#pulse/contracts';
-import { askForToken, takeToken } from './access-token.js';
+import { askForToken, mayAdminister, takeToken } from './access-token.js';
+import { AlertBoard, faviconUrl, pageTitle, type ActiveAlert, type SilenceInfo } from './alert-board.js';
+import { AlertsView } from './alerts-view.js';
 import { ConnectionBadge } from './connection-badge.js';
 import { required } from './dom.js';
 import { EventFeed } from './event-feed.js';
@@ -48,24 +50,32 @@ const instanceCount = required(document, '[data-testid="instance-count"]');
 const feed = new EventFeed(required<HTMLOListElement>(document, '[data-testid="feed"]'), required<HTMLSelectElement>(document, '#feed-filter'));
 const throughput = new Throughput();
 const chart = new ThroughputChart(required(document, '[data-testid="chart"]'));
+const alertBoard = new AlertBoard();
+const alertsView = new AlertsView(document, silenceForAnHour);
+const favicon = required<HTMLLinkElement>(document, 'link[rel="icon"]');
+/** The silences in force (read when the page may administer them): which alerts show "silenced until". */
+let silences: SilenceInfo[] = [];
 const picker = new TopicPicker(required<HTMLSelectElement>(document, '#topic'), api, (topic) => follow(topic));
 
 let projection: Projection | null = null;
 /** The topic of the last snapshot: what the table shows. */
 let shownTopic = '';
+/** The topic chosen (shown in the title even before its snapshot). */
+let followed = '';
 let subscription: TopicSubscription | null = null;
 /** Bumped on every topic switch and snapshot: late answers of an older one are dropped. */
 let generation = 0;
 
 // ---- rendering: events mark what changed, one animation frame draws it ----
 
-const dirty = { statistics: false, instances: false, status: false };
+const dirty = { statistics: false, instances: false, status: false, alerts: false };
 let frame = 0;
 
 function invalidate(changed: Partial<typeof dirty>): void {
   dirty.statistics ||= changed.statistics ?? false;
   dirty.instances ||= changed.instances ?? false;
   dirty.status ||= changed.status ?? false;
+  dirty.alerts ||= changed.alerts ?? false;
   frame ||= requestAnimationFrame(draw);
 }
 
@@ -79,13 +89,31 @@ function draw(): void {
   }
   if (dirty.statistics) tiles.render(projection?.statistics ?? null, projection?.instances.size ?? 0);
   if (dirty.status) tiles.renderTick(projection?.status ?? null, now);
-  dirty.statistics = dirty.instances = dirty.status = false;
+  if (dirty.alerts) drawAlerts(now);
+  dirty.statistics = dirty.instances = dirty.status = dirty.alerts = false;
+}
+
+/** The alerts card, and the number firing in the title and the icon. */
+function drawAlerts(now: number): void {
+  alertsView.render(alertBoard, { topic: shownTopic, silences, admin: mayAdminister(token) }, now);
+  const firing = projection ? alertBoard.firingCount : 0;
+  document.title = pageTitle(followed, firing);
+  const icon = faviconUrl(firing);
+  if (favicon.href !== icon) favicon.href = icon;
+  favicon.dataset.firing = String(firing);
 }
 
 /** Clocks, countdowns and the chart move every second, on the second. */
 function everySecond(): void {
   const now = Date.now();
   table.tick(now);
+  alertsView.tick(now);
+  // A silence that ended takes its "silenced until" note with it.
+  const inForce = silences.filter((silence) => silence.cron !== undefined || silence.endsAt === undefined || silence.endsAt > now);
+  if (inForce.length !== silences.length) {
+    silences = inForce;
+    invalidate({ alerts: true });
+  }
   tiles.renderTick(projection?.status ?? null, now);
   const series = throughput.series(now);
   chart.update(series);
@@ -108,16 +136,18 @@ function showNotice(text: string | null, tone: 'info' | 'warn' = 'info', forMs?:
 
 function follow(topic: string): void {
   subscription?.unsubscribe();
+  followed = topic;
   generation += 1;
   projection = null;
   throughput.clear();
   feed.clear();
   badge.viewers(null);
   badge.clearRecovered();
-  invalidate({ statistics: true, instances: true, status: true });
+  alertBoard.reset([]);
+  invalidate({ statistics: true, instances: true, status: true, alerts: true });
   showNotice(null);
   picker.choose(topic);
-  document.title = `${topic} · Pulse`;
+  document.title = pageTitle(topic, 0);
   setParam('topic', topic);
 
   subscription = client.subscribe(topic, {
@@ -143,17 +173,46 @@ function onSnapshot(topic: string, snapshot: Snapshot, reason: SnapshotReason): 
   uptime.follow(topic);
   projection = new Projection();
   projection.reset(snapshot);
+  alertBoard.reset(snapshot.alerts);
   throughput.clear();
   feed.clear();
-  invalidate({ statistics: true, instances: true, status: true });
+  invalidate({ statistics: true, instances: true, status: true, alerts: true });
   if (reason === 'initial') showNotice(null);
   else showNotice(`The missed events could not be replayed (${reason.replace('_', ' ')}): showing a fresh snapshot; the chart restarts from the log.`, 'warn', 20_000);
   void backfill(topic, snapshot, generation);
+  void loadRulesAndSilences(topic, generation);
+}
+
+/** The topic's rules (the snapshot does not carry them) and, for admins, the silences in force. */
+async function loadRulesAndSilences(topic: string, gen: number): Promise<void> {
+  const [rules, known] = await Promise.all([
+    api.rules(topic).catch((error: unknown) => {
+      console.warn(`Pulse: could not read the rules of ${topic}: ${(error as Error).message}`);
+      return null;
+    }),
+    mayAdminister(token) ? api.silences().catch(() => []) : Promise.resolve([]),
+  ]);
+  if (gen !== generation) return;
+  if (rules) alertBoard.setRules(rules);
+  silences = known;
+  invalidate({ alerts: true });
+}
+
+/** The "Silence 1 h" button: a one-off silence of that rule (and instance) on this topic, from now for an hour. */
+async function silenceForAnHour(alert: ActiveAlert): Promise<void> {
+  const now = Date.now();
+  const matchers = { topic: shownTopic, ruleId: alert.ruleId, ...(alert.instanceId !== undefined ? { instanceId: alert.instanceId } : {}) };
+  const body = { matchers, startsAt: now, endsAt: now + 3_600_000, comment: `silenced for 1 h from the dashboard (${alert.alertId})` };
+  silences = [...silences, { id: await api.createSilence(body), ...body }];
+  showNotice(`Notifications for ${alert.alertId} silenced for 1 h; the alert stays on the board until it resolves.`, 'info', 8_000);
+  invalidate({ alerts: true });
 }
 
 function onEvent(event: PulseEvent): void {
   if (!projection) return;
   invalidate(projection.apply(event));
+  const alertChange = alertBoard.apply(event);
+  if (alertChange.alerts || alertChange.rules) invalidate({ alerts: true });
   if (event.type === 'attempt.recorded') throughput.add(event.ts, event.data.outcome === 'failure');
   feed.push(event);
   historyView.add(event);
@@ -188,6 +247,8 @@ async function backfill(topic: string, snapshot: Snapshot, gen: number): Promise
     if (event.type === 'attempt.recorded' && event.ts >= since) throughput.add(event.ts, event.data.outcome === 'failure');
   }
   feed.history(history);
+  alertBoard.history(history);
+  invalidate({ alerts: true });
   chart.update(throughput.series(Date.now()));
 }
 

@@ -48,6 +48,13 @@ const COOLDOWN_MS = [2_000, 8_000] as const;
 // Instances that go silent first do so soon after start, so offline rows appear without a long wait.
 const FIRST_SILENCE_MS = [5_000, 20_000] as const;
 const UPTIME_BETWEEN_SILENCES_MS = [60_000, 180_000] as const;
+// Now and then an "upstream incident" makes most attempts fail for a minute or two, so a failure-rate
+// alert fires and resolves by itself. The first one comes after a couple of minutes, once the fleet
+// has a baseline; the timings are drawn only then, so the first minutes play the same as before.
+const FIRST_INCIDENT_MS = 150_000;
+const INCIDENT_MS = [60_000, 120_000] as const;
+const BETWEEN_INCIDENTS_MS = [240_000, 480_000] as const;
+const INCIDENT_FAILURE_RATE = 0.75;
 // Events kept for retry while posts fail; beyond it the oldest are dropped (and counted).
 const MAX_OUTBOX = 10_000;
 const SOURCE = 'demo-fleet';
@@ -65,7 +72,9 @@ const ERRORS = [
  * A dozen simulated instances cycling idle → working → cooldown → idle, each state change posted
  * as a heartbeat with its `nextActionAt`, each attempt as `attempt.recorded`. A fleet-wide beat
  * re-sends every online instance's heartbeat so none goes stale, and retries what failed. A few
- * instances go silent for longer than the instance TTL, then come back.
+ * instances go silent for longer than the instance TTL, then come back, and now and then a
+ * fleet-wide incident makes most attempts fail for a minute or two: offline and failure-rate
+ * alerts fire and resolve by themselves.
  *
  * One timer drives everything: what is due at the same moment goes out as one post. Posts are
  * sequential; events that could not be posted keep their idempotency key, so a retry cannot
@@ -90,6 +99,8 @@ export class DemoFleet {
   private inflight: Promise<void> | undefined;
   private failedPosts = 0;
   private dropped = 0;
+  /** The current or next incident; `endsAt` is drawn when it starts. */
+  private incident: { startsAt: number; endsAt: number | null } = { startsAt: 0, endsAt: null };
 
   constructor(options: DemoFleetOptions) {
     this.topic = options.topic ?? 'demo';
@@ -124,6 +135,7 @@ export class DemoFleet {
       attempt: null,
       keySeq: 0,
     }));
+    this.incident = { startsAt: now + FIRST_INCIDENT_MS, endsAt: null };
     this.nextBeatAt = now;
     this.wake();
   }
@@ -190,7 +202,8 @@ export class DemoFleet {
     switch (inst.state) {
       case 'idle': {
         const durationMs = this.betweenMs(...WORK_MS);
-        inst.attempt = { outcome: this.random() < inst.failureRate ? 'failure' : 'success', durationMs };
+        const failureRate = this.inIncident(now) ? Math.max(inst.failureRate, INCIDENT_FAILURE_RATE) : inst.failureRate;
+        inst.attempt = { outcome: this.random() < failureRate ? 'failure' : 'success', durationMs };
         inst.state = 'working';
         inst.nextActionAt = now + durationMs;
         break;
@@ -215,6 +228,19 @@ export class DemoFleet {
     }
     this.heartbeat(inst);
     return true;
+  }
+
+  /** Whether an incident is on at `now`; moves on to the next one when the current one is over. */
+  private inIncident(now: number): boolean {
+    for (;;) {
+      if (now < this.incident.startsAt) return false;
+      if (this.incident.endsAt === null) {
+        this.incident.endsAt = this.incident.startsAt + this.betweenMs(...INCIDENT_MS);
+        this.log?.log?.(`demo fleet: simulated upstream incident for ${Math.round((this.incident.endsAt - this.incident.startsAt) / 1000)} s: most attempts fail until it ends`);
+      }
+      if (now < this.incident.endsAt) return true;
+      this.incident = { startsAt: this.incident.endsAt + this.betweenMs(...BETWEEN_INCIDENTS_MS), endsAt: null };
+    }
   }
 
   private heartbeat(inst: SimInstance): void {

@@ -1,4 +1,4 @@
-// The demo module booted as the worker boots it: on with PULSE_DEMO, posting to a real HTTP server, stopped on close.
+// The demo module booted as the worker boots it: on with PULSE_DEMO, posting to a real HTTP server and setting the default rules, stopped on close.
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,13 +8,15 @@ import { NestFactory } from '@nestjs/core';
 import { ConfigModule, parseConfig } from '#pulse/config';
 import { within } from '#pulse/stack';
 import { ingestBodySchema } from '#pulse/contracts';
+import { DemoFleetService } from './demo-fleet.service.js';
+import { DEMO_RULES } from './demo-rules.js';
 import { DemoModule } from './demo.module.js';
 
 let server: Server | undefined;
 
-/** A stand-in gateway that accepts every post and resolves `firstPost` on the first one. */
+/** A stand-in gateway that accepts every request (a rules list is empty) and resolves `firstPost` on the first events post. */
 async function gateway() {
-  const posts: { url: string; body: unknown }[] = [];
+  const posts: { method: string; url: string; body: unknown }[] = [];
   let resolveFirst: () => void = () => undefined;
   const firstPost = new Promise<void>((resolve) => {
     resolveFirst = resolve;
@@ -23,9 +25,11 @@ async function gateway() {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      posts.push({ url: req.url ?? '', body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown });
+      const text = Buffer.concat(chunks).toString('utf8');
+      posts.push({ method: req.method ?? '', url: req.url ?? '', body: text ? (JSON.parse(text) as unknown) : null });
+      if (req.method === 'GET') return void res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
       res.writeHead(201, { 'content-type': 'application/json' }).end('{"seqs":[]}');
-      resolveFirst();
+      if (req.url?.endsWith('/events')) resolveFirst();
     });
   });
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
@@ -51,9 +55,16 @@ describe('DemoModule', () => {
     const app = await boot({ PULSE_DEMO: '1', PULSE_DEMO_URLS: url });
     await within('the first demo post', firstPost, 5_000);
     // Closing resolves only once the fleet's timer is cleared and its post in flight is done.
+    const rulesSet = app.get(DemoFleetService).rules;
+    if (!rulesSet) throw new Error('the demo did not start setting up its rules');
+    const outcome = await within('the default rules set up', rulesSet, 10_000);
     await app.close();
-    expect(posts[0]!.url).toBe('/api/v1/topics/demo/events');
-    expect(ingestBodySchema.safeParse(posts[0]!.body).success).toBe(true);
+    const events = posts.find((post) => post.url === '/api/v1/topics/demo/events');
+    expect(ingestBodySchema.safeParse(events?.body).success).toBe(true);
+    expect(outcome).toEqual({ created: Object.keys(DEMO_RULES), kept: [] });
+    const puts = posts.filter((post) => post.method === 'PUT');
+    expect(puts.map((put) => put.url).sort()).toEqual(['/api/v1/topics/demo/rules/failure-rate', '/api/v1/topics/demo/rules/instance-offline']);
+    expect(puts.find((put) => put.url.endsWith('/failure-rate'))?.body).toEqual(DEMO_RULES['failure-rate']);
   });
 
   it('stays off when gateways check tokens with a public key: the worker has no key to sign one', async () => {
