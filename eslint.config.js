@@ -4,7 +4,17 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.pulse/', 'coverage/', 'apps/dashboard/dist/', 'bench/results/', 'test/consumer/'] },
+  {
+    ignores: [
+      'dist/',
+      'node_modules/',
+      '.pulse/',
+      'coverage/',
+      'apps/dashboard/dist/',
+      'bench/results/',
+      'test/consumer/',
+    ],
+  },
   js.configs.recommended,
   {
     files: ['**/*.ts'],

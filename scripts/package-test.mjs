@@ -21,7 +21,12 @@ const failures = [];
  */
 function run(what, command, args, cwd, { fatal = true, quiet = false } = {}) {
   log(`${what}: ${command} ${args.join(' ')}`);
-  const result = spawnSync(command, args, { cwd, stdio: quiet ? 'pipe' : 'inherit', encoding: 'utf8', shell: process.platform === 'win32' });
+  const result = spawnSync(command, args, {
+    cwd,
+    stdio: quiet ? 'pipe' : 'inherit',
+    encoding: 'utf8',
+    shell: process.platform === 'win32',
+  });
   if (result.status === 0) return;
   if (quiet) process.stderr.write(`${result.stdout ?? ''}${result.stderr ?? ''}`);
   const failure = `${what} failed (${result.error?.message ?? `exit ${result.status ?? result.signal}`}); see above`;

@@ -16,10 +16,18 @@ afterAll(async () => {
   await pulse?.stop();
 });
 
-async function call<T = Record<string, unknown>>(method: string, path: string, body?: unknown, token = admin): Promise<{ status: number; body: T }> {
+async function call<T = Record<string, unknown>>(
+  method: string,
+  path: string,
+  body?: unknown,
+  token = admin,
+): Promise<{ status: number; body: T }> {
   const response = await fetch(`${pulse.urls[0]}${path}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: response.status, body: (await response.json()) as T };
@@ -30,11 +38,22 @@ const paths = (body: unknown) => (body as { issues?: { path: string }[] }).issue
 
 describe('alerts REST API', () => {
   it('stores channels with secrets masked, refusing a URL that is not http(s)', async () => {
-    const bad = await call('PUT', '/api/v1/channels/ops', { type: 'webhook', url: 'ftp://example.com/x', secret: 's'.repeat(32) });
+    const bad = await call('PUT', '/api/v1/channels/ops', {
+      type: 'webhook',
+      url: 'ftp://example.com/x',
+      secret: 's'.repeat(32),
+    });
     expect(bad.status).toBe(400);
     expect(paths(bad.body)).toEqual(['url']);
-    const put = await call('PUT', '/api/v1/channels/ops', { type: 'webhook', url: 'http://127.0.0.1:9/hook', secret: 'a-secret-of-32-characters-long!!' });
-    expect(put).toEqual({ status: 200, body: { type: 'webhook', url: 'http://127.0.0.1:9/hook', secret: '***', channelId: 'ops' } });
+    const put = await call('PUT', '/api/v1/channels/ops', {
+      type: 'webhook',
+      url: 'http://127.0.0.1:9/hook',
+      secret: 'a-secret-of-32-characters-long!!',
+    });
+    expect(put).toEqual({
+      status: 200,
+      body: { type: 'webhook', url: 'http://127.0.0.1:9/hook', secret: '***', channelId: 'ops' },
+    });
     const list = await call<unknown[]>('GET', '/api/v1/channels');
     expect(JSON.stringify(list.body)).not.toContain('a-secret-of-32');
     expect((await call('GET', '/api/v1/channels', undefined, viewer)).status).toBe(403);
@@ -43,11 +62,34 @@ describe('alerts REST API', () => {
 
   it('appends rule.set and rule.removed, fills defaults, lets viewers read and only admins change', async () => {
     const topic = `rules-${randomUUID().slice(0, 8)}`;
-    const put = await call('PUT', `/api/v1/topics/${topic}/rules/errors`, { kind: 'failure_rate', params: { windowMs: 300_000, thresholdPct: 20 }, channels: ['ops'] });
+    const put = await call('PUT', `/api/v1/topics/${topic}/rules/errors`, {
+      kind: 'failure_rate',
+      params: { windowMs: 300_000, thresholdPct: 20 },
+      channels: ['ops'],
+    });
     expect(put.status).toBe(200);
-    expect(put.body).toEqual({ seq: 1, rule: { ruleId: 'errors', kind: 'failure_rate', params: { windowMs: 300_000, thresholdPct: 20, minAttempts: 1 }, forMs: 0, severity: 'warning', channels: ['ops'], groupWaitMs: 10_000, repeatIntervalMs: 0 } });
-    expect((await call('PUT', `/api/v1/topics/${topic}/rules/x`, { kind: 'instance_offline' }, viewer)).status).toBe(403);
-    const list = await call<{ rules: { ruleId: string; setAt: number }[] }>('GET', `/api/v1/topics/${topic}/rules`, undefined, viewer);
+    expect(put.body).toEqual({
+      seq: 1,
+      rule: {
+        ruleId: 'errors',
+        kind: 'failure_rate',
+        params: { windowMs: 300_000, thresholdPct: 20, minAttempts: 1 },
+        forMs: 0,
+        severity: 'warning',
+        channels: ['ops'],
+        groupWaitMs: 10_000,
+        repeatIntervalMs: 0,
+      },
+    });
+    expect((await call('PUT', `/api/v1/topics/${topic}/rules/x`, { kind: 'instance_offline' }, viewer)).status).toBe(
+      403,
+    );
+    const list = await call<{ rules: { ruleId: string; setAt: number }[] }>(
+      'GET',
+      `/api/v1/topics/${topic}/rules`,
+      undefined,
+      viewer,
+    );
     expect(list.status).toBe(200);
     expect(list.body.rules.map((rule) => rule.ruleId)).toEqual(['errors']);
     expect((await call('GET', `/api/v1/topics/${topic}/snapshot`)).body).toMatchObject({ seq: 1, alerts: [] });
@@ -59,7 +101,11 @@ describe('alerts REST API', () => {
   it.each([
     ['an unknown kind', 'kind', { kind: 'cpu_high' }],
     ['missing params', 'params.thresholdPct', { kind: 'failure_rate', params: { windowMs: 300_000 } }],
-    ['a percent out of range', 'params.thresholdPct', { kind: 'failure_rate', params: { windowMs: 300_000, thresholdPct: 150 } }],
+    [
+      'a percent out of range',
+      'params.thresholdPct',
+      { kind: 'failure_rate', params: { windowMs: 300_000, thresholdPct: 150 } },
+    ],
     ['a window that is not whole minutes', 'params.windowMs', { kind: 'no_attempts', params: { windowMs: 90_000 } }],
     ['an unknown param', 'params', { kind: 'instance_offline', params: { status: 'x' } }],
     ['a negative forMs', 'forMs', { kind: 'instance_offline', forMs: -1 }],
@@ -84,11 +130,21 @@ describe('alerts REST API', () => {
       const answer = await call('POST', '/api/v1/silences', body);
       expect([answer.status, paths(answer.body)]).toEqual([400, [path]]);
     }
-    const created = await call<{ id: string }>('POST', '/api/v1/silences', { matchers: { ruleId: 'errors' }, cron: '0 23 * * *', durationMs: 7_200_000, timeZone: 'Europe/Paris', comment: 'nightly backup' });
+    const created = await call<{ id: string }>('POST', '/api/v1/silences', {
+      matchers: { ruleId: 'errors' },
+      cron: '0 23 * * *',
+      durationMs: 7_200_000,
+      timeZone: 'Europe/Paris',
+      comment: 'nightly backup',
+    });
     expect(created.status).toBe(201);
     const list = await call<{ id: string; createdBy: string }[]>('GET', '/api/v1/silences', undefined, viewer);
-    expect(list.body).toEqual([expect.objectContaining({ id: created.body.id, createdBy: 'ops', comment: 'nightly backup' })]);
-    expect((await call('POST', '/api/v1/silences', { matchers: {}, endsAt: now + 1000, comment: 'x' }, viewer)).status).toBe(403);
+    expect(list.body).toEqual([
+      expect.objectContaining({ id: created.body.id, createdBy: 'ops', comment: 'nightly backup' }),
+    ]);
+    expect(
+      (await call('POST', '/api/v1/silences', { matchers: {}, endsAt: now + 1000, comment: 'x' }, viewer)).status,
+    ).toBe(403);
     expect((await call('DELETE', `/api/v1/silences/${created.body.id}`)).status).toBe(200);
     expect((await call('DELETE', `/api/v1/silences/${created.body.id}`)).status).toBe(404);
   });

@@ -32,7 +32,12 @@ beforeAll(async () => {
   if (!existsSync(join(PROJECT_ROOT, 'apps', 'dashboard', 'dist', 'index.html'))) {
     throw new Error('apps/dashboard/dist is not built: run `npm run build` first (it runs tsc and vite build)');
   }
-  testStack = await startPulse({ gateways: 1, workers: 1, auth: true, env: { PULSE_TICK_MS: String(TICK_MS), PULSE_INSTANCE_TTL_MS: String(INSTANCE_TTL_MS), LOG_LEVEL: 'warn' } });
+  testStack = await startPulse({
+    gateways: 1,
+    workers: 1,
+    auth: true,
+    env: { PULSE_TICK_MS: String(TICK_MS), PULSE_INSTANCE_TTL_MS: String(INSTANCE_TTL_MS), LOG_LEVEL: 'warn' },
+  });
   admin = await testStack.token({ sub: 'ops', role: 'admin' });
   viewer = await testStack.token({ sub: 'eve', role: 'viewer', topics: [topic] });
   browser = await launchChromium();
@@ -50,7 +55,8 @@ function stack(): PulseTestStack {
   return testStack;
 }
 
-const api = <T>(method: string, path: string, body?: unknown) => restJson<T>(stack().urls[0]!, admin, method, path, body);
+const api = <T>(method: string, path: string, body?: unknown) =>
+  restJson<T>(stack().urls[0]!, admin, method, path, body);
 
 async function open(token: string, viewport = { width: 1280, height: 900 }): Promise<Page> {
   if (!browser) throw new Error('the browser did not start');
@@ -77,7 +83,9 @@ async function card(page: Page) {
       count: root.querySelector('[data-testid="alerts-count"]')?.textContent ?? '',
       active: rows('[data-testid="alerts-firing"]'),
       resolved: rows('[data-testid="alerts-resolved"]'),
-      rules: [...root.querySelectorAll<HTMLTableRowElement>('[data-testid="rules"] tbody tr')].map((tr) => tr.dataset.ruleId ?? ''),
+      rules: [...root.querySelectorAll<HTMLTableRowElement>('[data-testid="rules"] tbody tr')].map(
+        (tr) => tr.dataset.ruleId ?? '',
+      ),
       title: document.title,
       icon: document.querySelector<HTMLLinkElement>('link[rel="icon"]')?.dataset.firing ?? '',
     };
@@ -90,7 +98,8 @@ async function until(page: Page, what: string, check: (card: Card) => boolean, t
   const deadline = Date.now() + timeoutMs;
   let last = await card(page);
   while (!check(last)) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; the card shows ${JSON.stringify(last)}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; the card shows ${JSON.stringify(last)}`);
     // The page redraws on events; 50 ms between reads is plenty.
     await new Promise((resolve) => setTimeout(resolve, 50));
     last = await card(page);
@@ -102,10 +111,24 @@ describe('alerts dashboard', () => {
   let page: Page;
 
   it('shows the rules, then each alert as it fires: critical before warning, counted in the title and the icon', async () => {
-    await api('PUT', `/api/v1/topics/${topic}/rules/offline`, { kind: 'instance_offline', severity: 'critical', description: 'an instance stopped sending heartbeats' });
-    await api('PUT', `/api/v1/topics/${topic}/rules/errors`, { kind: 'failure_rate', params: { windowMs: 300_000, thresholdPct: 50, minAttempts: 4 }, severity: 'warning' });
+    await api('PUT', `/api/v1/topics/${topic}/rules/offline`, {
+      kind: 'instance_offline',
+      severity: 'critical',
+      description: 'an instance stopped sending heartbeats',
+    });
+    await api('PUT', `/api/v1/topics/${topic}/rules/errors`, {
+      kind: 'failure_rate',
+      params: { windowMs: 300_000, thresholdPct: 50, minAttempts: 4 },
+      severity: 'warning',
+    });
     await stack().publish(topic, beats());
-    keepAlive = setInterval(() => void stack().publish(topic, beats()).catch(() => undefined), 700);
+    keepAlive = setInterval(
+      () =>
+        void stack()
+          .publish(topic, beats())
+          .catch(() => undefined),
+      700,
+    );
 
     page = await open(admin);
     let shown = await until(page, 'the two rules and no alert', (c) => c.rules.length === 2 && c.firing === 0);
@@ -114,7 +137,13 @@ describe('alerts dashboard', () => {
     expect(shown.title).toBe(`${topic} · Pulse`);
 
     // Failures first (a warning), then b falls silent (critical): the critical one goes on top.
-    await stack().publish(topic, [1, 2, 3, 4, 5].map(() => ({ type: 'attempt.recorded' as const, data: { instanceId: 'a', outcome: 'failure' as const } })));
+    await stack().publish(
+      topic,
+      [1, 2, 3, 4, 5].map(() => ({
+        type: 'attempt.recorded' as const,
+        data: { instanceId: 'a', outcome: 'failure' as const },
+      })),
+    );
     await until(page, 'the failure rate alert', (c) => c.active.some((a) => a.id === 'errors'));
     alive.delete('b');
     shown = await until(page, 'b offline', (c) => c.firing === 2, INSTANCE_TTL_MS + 20_000);
@@ -137,7 +166,11 @@ describe('alerts dashboard', () => {
 
   it('silences an alert for an hour from its button, and the server has the silence', async () => {
     await page.click('[data-alert-id="offline:b"] [data-testid="alert-silence"]');
-    const shown = await until(page, 'offline:b silenced', (c) => c.active.find((a) => a.id === 'offline:b')?.silenced === true);
+    const shown = await until(
+      page,
+      'offline:b silenced',
+      (c) => c.active.find((a) => a.id === 'offline:b')?.silenced === true,
+    );
     // A silence stops notifications, not the alert.
     expect(shown.firing).toBe(2);
     expect(shown.active.find((a) => a.id === 'offline:b')?.text).toMatch(/silenced until \d\d:\d\d/);
@@ -149,7 +182,12 @@ describe('alerts dashboard', () => {
 
   it('moves a resolved alert to "recently resolved" and counts down', async () => {
     alive.add('b');
-    const shown = await until(page, 'offline:b resolved', (c) => c.firing === 1 && c.resolved.some((r) => r.id === 'offline:b'), 20_000);
+    const shown = await until(
+      page,
+      'offline:b resolved',
+      (c) => c.firing === 1 && c.resolved.some((r) => r.id === 'offline:b'),
+      20_000,
+    );
     expect(shown.resolved[0]).toMatchObject({ id: 'offline:b', severity: 'critical' });
     expect(shown.title).toBe(`(1) ${topic} · Pulse`);
     expect(shown.icon).toBe('1');

@@ -34,19 +34,30 @@ async function token(options: MintOptions): Promise<string> {
   return value;
 }
 
-async function rest(path: string, init: RequestInit & { token?: string; url?: string } = {}): Promise<{ status: number; body: ErrorBody & Record<string, unknown>; headers: Headers }> {
+async function rest(
+  path: string,
+  init: RequestInit & { token?: string; url?: string } = {},
+): Promise<{ status: number; body: ErrorBody & Record<string, unknown>; headers: Headers }> {
   const headers = new Headers(init.headers);
   if (init.token !== undefined) headers.set('authorization', `Bearer ${init.token}`);
   if (init.body) headers.set('content-type', 'application/json');
   const response = await fetch(`${init.url ?? pulse.urls[0]}${path}`, { ...init, headers });
   const text = await response.text();
-  return { status: response.status, body: (text.startsWith('{') || text.startsWith('[') ? JSON.parse(text) : { text }) as ErrorBody & Record<string, unknown>, headers: response.headers };
+  return {
+    status: response.status,
+    body: (text.startsWith('{') || text.startsWith('[') ? JSON.parse(text) : { text }) as ErrorBody &
+      Record<string, unknown>,
+    headers: response.headers,
+  };
 }
 
 const ingest = (_topic: string) => ({ method: 'POST', body: JSON.stringify({ events: [heartbeat('web-1')] }) });
 
 /** Opens a raw socket and resolves once it is connected, or with the refusal of its handshake. */
-function connect(url: string, options: { token?: unknown; origin?: string; transports?: ('websocket' | 'polling')[] } = {}): Promise<{ socket: Socket; refused: (Error & { data?: ErrorBody }) | null }> {
+function connect(
+  url: string,
+  options: { token?: unknown; origin?: string; transports?: ('websocket' | 'polling')[] } = {},
+): Promise<{ socket: Socket; refused: (Error & { data?: ErrorBody }) | null }> {
   return handshake(url, {
     transports: options.transports ?? ['websocket'],
     auth: options.token === undefined ? {} : { token: options.token },
@@ -67,7 +78,12 @@ function emit<T>(socket: Socket, event: string, payload: unknown): Promise<T> {
 }
 
 beforeAll(async () => {
-  pulse = await startPulse({ gateways: 2, workers: 1, auth: true, env: { PULSE_ALLOWED_ORIGINS: ALLOWED_ORIGIN, LOG_LEVEL: 'log' } });
+  pulse = await startPulse({
+    gateways: 2,
+    workers: 1,
+    auth: true,
+    env: { PULSE_ALLOWED_ORIGINS: ALLOWED_ORIGIN, LOG_LEVEL: 'log' },
+  });
   await pulse.publish(OPEN, [heartbeat('web-1')]);
   await pulse.publish(SECRET_TOPIC, [heartbeat('web-1')]);
 }, 90_000);
@@ -83,22 +99,36 @@ describe('REST with auth on', () => {
     ['malformed', 'TOKEN_MALFORMED', 'not-a-jwt'],
   ])('refuses a %s token with 401 %s', async (_what, reason, tokenValue) => {
     const answer = await rest(`/api/v1/topics/${OPEN}/snapshot`, tokenValue === undefined ? {} : { token: tokenValue });
-    expect({ status: answer.status, code: answer.body.code, reason: answer.body.reason }).toEqual({ status: 401, code: 'UNAUTHORIZED', reason });
+    expect({ status: answer.status, code: answer.body.code, reason: answer.body.reason }).toEqual({
+      status: 401,
+      code: 'UNAUTHORIZED',
+      reason,
+    });
   });
 
   it('refuses an expired token with 401 TOKEN_EXPIRED, and one signed with another secret with 401 TOKEN_INVALID', async () => {
     const expired = await token({ sub: 'late', role: 'viewer', ttlSeconds: -10 });
     const forged = await mintToken({ secret: 'x'.repeat(40) }, { sub: 'mallory', role: 'admin' });
     minted.add(forged);
-    expect((await rest(`/api/v1/topics/${OPEN}/snapshot`, { token: expired })).body).toMatchObject({ code: 'UNAUTHORIZED', reason: 'TOKEN_EXPIRED' });
-    expect((await rest(`/api/v1/topics/${OPEN}/snapshot`, { token: forged })).body).toMatchObject({ code: 'UNAUTHORIZED', reason: 'TOKEN_INVALID' });
+    expect((await rest(`/api/v1/topics/${OPEN}/snapshot`, { token: expired })).body).toMatchObject({
+      code: 'UNAUTHORIZED',
+      reason: 'TOKEN_EXPIRED',
+    });
+    expect((await rest(`/api/v1/topics/${OPEN}/snapshot`, { token: forged })).body).toMatchObject({
+      code: 'UNAUTHORIZED',
+      reason: 'TOKEN_INVALID',
+    });
   });
 
   it('lets a viewer read its topics but not publish (ROLE_FORBIDDEN) nor read others (TOPIC_FORBIDDEN)', async () => {
     const viewer = await token({ sub: `viewer-${suffix}`, role: 'viewer', topics: ['open-*'] });
     expect((await rest(`/api/v1/topics/${OPEN}/snapshot`, { token: viewer })).status).toBe(200);
     const publish = await rest(`/api/v1/topics/${OPEN}/events`, { ...ingest(OPEN), token: viewer });
-    expect({ status: publish.status, code: publish.body.code, reason: publish.body.reason }).toEqual({ status: 403, code: 'FORBIDDEN', reason: 'ROLE_FORBIDDEN' });
+    expect({ status: publish.status, code: publish.body.code, reason: publish.body.reason }).toEqual({
+      status: 403,
+      code: 'FORBIDDEN',
+      reason: 'ROLE_FORBIDDEN',
+    });
     const other = await rest(`/api/v1/topics/${SECRET_TOPIC}/snapshot`, { token: viewer });
     expect({ status: other.status, reason: other.body.reason }).toEqual({ status: 403, reason: 'TOPIC_FORBIDDEN' });
     // The topic list shows only what the token covers.
@@ -110,7 +140,9 @@ describe('REST with auth on', () => {
   it('lets a publisher ingest to its topics only, and not read', async () => {
     const publisher = await token({ sub: `publisher-${suffix}`, role: 'publisher', topics: [OPEN] });
     expect((await rest(`/api/v1/topics/${OPEN}/events`, { ...ingest(OPEN), token: publisher })).status).toBe(201);
-    expect((await rest(`/api/v1/topics/${SECRET_TOPIC}/events`, { ...ingest(SECRET_TOPIC), token: publisher })).body.reason).toBe('TOPIC_FORBIDDEN');
+    expect(
+      (await rest(`/api/v1/topics/${SECRET_TOPIC}/events`, { ...ingest(SECRET_TOPIC), token: publisher })).body.reason,
+    ).toBe('TOPIC_FORBIDDEN');
     expect((await rest(`/api/v1/topics/${OPEN}/snapshot`, { token: publisher })).body.reason).toBe('ROLE_FORBIDDEN');
   });
 
@@ -122,7 +154,8 @@ describe('REST with auth on', () => {
       expect({ path, status: (await rest(path)).status }).toEqual({ path, status: 401 });
       expect({ path, status: (await rest(path, { token: admin })).status }).toEqual({ path, status: 200 });
     }
-    for (const path of ['/healthz', '/readyz', '/asyncapi.json', '/docs/openapi.json']) expect({ path, status: (await rest(path)).status }).toEqual({ path, status: 200 });
+    for (const path of ['/healthz', '/readyz', '/asyncapi.json', '/docs/openapi.json'])
+      expect({ path, status: (await rest(path)).status }).toEqual({ path, status: 200 });
   });
 
   it('answers Bull Board without credentials with 401 (and a Basic challenge), a viewer with 403, an admin with the board', async () => {
@@ -154,30 +187,64 @@ describe('sockets with auth on', () => {
 
   it('refuses an expired token at the handshake, and closes a socket when its token expires; reconnecting with it is refused', async () => {
     const expired = await token({ sub: 'late', role: 'viewer', ttlSeconds: -1 });
-    expect((await connect(pulse.urls[0]!, { token: expired })).refused?.data).toMatchObject({ code: 'UNAUTHORIZED', reason: 'TOKEN_EXPIRED' });
+    expect((await connect(pulse.urls[0]!, { token: expired })).refused?.data).toMatchObject({
+      code: 'UNAUTHORIZED',
+      reason: 'TOKEN_EXPIRED',
+    });
     const shortLived = await token({ sub: `short-${suffix}`, role: 'viewer', ttlSeconds: 2 });
     const socket = await connected(pulse.urls[1]!, shortLived);
     expect(await emit<{ ok: boolean }>(socket, 'subscribe', { topic: OPEN })).toMatchObject({ ok: true });
-    const reason = await within('the disconnect at expiry', new Promise<string>((resolve) => socket.once('disconnect', resolve)), 15_000);
+    const reason = await within(
+      'the disconnect at expiry',
+      new Promise<string>((resolve) => socket.once('disconnect', resolve)),
+      15_000,
+    );
     expect(reason).toBe('io server disconnect');
-    expect((await connect(pulse.urls[1]!, { token: shortLived })).refused?.data).toMatchObject({ code: 'UNAUTHORIZED', reason: 'TOKEN_EXPIRED' });
+    expect((await connect(pulse.urls[1]!, { token: shortLived })).refused?.data).toMatchObject({
+      code: 'UNAUTHORIZED',
+      reason: 'TOKEN_EXPIRED',
+    });
   });
 
   it('answers subscribe and replay on a topic the token does not cover with TOPIC_FORBIDDEN, and a publisher with ROLE_FORBIDDEN', async () => {
-    const viewer = await connected(pulse.urls[0]!, await token({ sub: `viewer-${suffix}`, role: 'viewer', topics: ['open-*'] }));
+    const viewer = await connected(
+      pulse.urls[0]!,
+      await token({ sub: `viewer-${suffix}`, role: 'viewer', topics: ['open-*'] }),
+    );
     expect(await emit(viewer, 'subscribe', { topic: OPEN })).toMatchObject({ ok: true, topic: OPEN });
-    expect(await emit(viewer, 'subscribe', { topic: SECRET_TOPIC })).toMatchObject({ ok: false, code: 'FORBIDDEN', reason: 'TOPIC_FORBIDDEN' });
-    expect(await emit(viewer, 'replay', { topic: SECRET_TOPIC, fromSeq: 1 })).toMatchObject({ ok: false, code: 'FORBIDDEN', reason: 'TOPIC_FORBIDDEN' });
-    const publisher = await connected(pulse.urls[0]!, await token({ sub: `publisher-${suffix}`, role: 'publisher', topics: ['*'] }));
-    expect(await emit(publisher, 'subscribe', { topic: OPEN })).toMatchObject({ ok: false, code: 'FORBIDDEN', reason: 'ROLE_FORBIDDEN' });
+    expect(await emit(viewer, 'subscribe', { topic: SECRET_TOPIC })).toMatchObject({
+      ok: false,
+      code: 'FORBIDDEN',
+      reason: 'TOPIC_FORBIDDEN',
+    });
+    expect(await emit(viewer, 'replay', { topic: SECRET_TOPIC, fromSeq: 1 })).toMatchObject({
+      ok: false,
+      code: 'FORBIDDEN',
+      reason: 'TOPIC_FORBIDDEN',
+    });
+    const publisher = await connected(
+      pulse.urls[0]!,
+      await token({ sub: `publisher-${suffix}`, role: 'publisher', topics: ['*'] }),
+    );
+    expect(await emit(publisher, 'subscribe', { topic: OPEN })).toMatchObject({
+      ok: false,
+      code: 'FORBIDDEN',
+      reason: 'ROLE_FORBIDDEN',
+    });
   });
 
   it('answers requests past the bound of those waiting for their check RATE_LIMITED at once', async () => {
     const socket = await connected(pulse.urls[0]!, await token({ sub: `queue-${suffix}`, role: 'admin' }));
     // Sent in one go, more than PULSE_RATE_LIMIT_CONNECTION (200): the gateway reads them faster
     // than their checks (each asks Redis) are made.
-    const answers = await Promise.all(Array.from({ length: 400 }, () => emit<{ ok: boolean; code?: string; message?: string }>(socket, 'replay', { topic: OPEN, fromSeq: 1 })));
-    const waiting = answers.filter((answer) => answer.code === 'RATE_LIMITED' && /are waiting/.test(answer.message ?? ''));
+    const answers = await Promise.all(
+      Array.from({ length: 400 }, () =>
+        emit<{ ok: boolean; code?: string; message?: string }>(socket, 'replay', { topic: OPEN, fromSeq: 1 }),
+      ),
+    );
+    const waiting = answers.filter(
+      (answer) => answer.code === 'RATE_LIMITED' && /are waiting/.test(answer.message ?? ''),
+    );
     expect(waiting.length).toBeGreaterThan(0);
     expect(answers.filter((answer) => answer.ok).length).toBeGreaterThan(0);
     socket.close();
@@ -186,10 +253,21 @@ describe('sockets with auth on', () => {
   it('refuses a disallowed origin on a WebSocket and on a polling handshake with ORIGIN_FORBIDDEN; lets the allowed one in', async () => {
     const viewer = await token({ sub: `viewer-${suffix}`, role: 'viewer' });
     for (const transports of [['websocket'], ['polling']] as const) {
-      const evil = await connect(pulse.urls[0]!, { token: viewer, origin: 'http://evil.example', transports: [...transports] });
+      const evil = await connect(pulse.urls[0]!, {
+        token: viewer,
+        origin: 'http://evil.example',
+        transports: [...transports],
+      });
       // With the error body, so that the SDK's onError can say why.
-      expect({ transports, refused: evil.refused?.data }).toEqual({ transports, refused: expect.objectContaining({ code: 'FORBIDDEN', reason: 'ORIGIN_FORBIDDEN' }) });
-      const good = await connect(pulse.urls[0]!, { token: viewer, origin: ALLOWED_ORIGIN, transports: [...transports] });
+      expect({ transports, refused: evil.refused?.data }).toEqual({
+        transports,
+        refused: expect.objectContaining({ code: 'FORBIDDEN', reason: 'ORIGIN_FORBIDDEN' }),
+      });
+      const good = await connect(pulse.urls[0]!, {
+        token: viewer,
+        origin: ALLOWED_ORIGIN,
+        transports: [...transports],
+      });
       expect({ transports, refused: good.refused?.message ?? null }).toEqual({ transports, refused: null });
       good.socket.close();
     }
@@ -202,7 +280,11 @@ describe('topic names before topic patterns', () => {
     const viewer = await connected(pulse.urls[0]!, viewerToken);
     const long = `open-${'x'.repeat(100)}`;
     for (const topic of ['Not A Topic', long, 42]) {
-      expect(await emit(viewer, 'subscribe', { topic })).toMatchObject({ ok: false, code: 'BAD_REQUEST', issues: [expect.objectContaining({ path: 'topic' })] });
+      expect(await emit(viewer, 'subscribe', { topic })).toMatchObject({
+        ok: false,
+        code: 'BAD_REQUEST',
+        issues: [expect.objectContaining({ path: 'topic' })],
+      });
       expect(await emit(viewer, 'replay', { topic, fromSeq: 1 })).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
     }
     const answer = await rest(`/api/v1/topics/${encodeURIComponent('Not A Topic')}/snapshot`, { token: viewerToken });
@@ -239,15 +321,20 @@ describe('the SDK with auth on', () => {
     expect(handshakes).toEqual([]);
   });
 
-
   it('reports a refused handshake through onError and asks its token function again on every connection', async () => {
     const expired = await token({ sub: `sdk-${suffix}`, role: 'viewer', ttlSeconds: -1 });
     const valid = await token({ sub: `sdk-${suffix}`, role: 'viewer', topics: [OPEN] });
     const handed: string[] = [];
     const errors: ErrorBody[] = [];
-    const client = pulse.client({ token: () => (handed.push(handed.length === 0 ? expired : valid), handed.at(-1)!), reconnectDelayMs: 20 });
+    const client = pulse.client({
+      token: () => (handed.push(handed.length === 0 ? expired : valid), handed.at(-1)!),
+      reconnectDelayMs: 20,
+    });
     client.onError((error) => errors.push(error));
-    const snapshot = await within('a snapshot after the refusal', new Promise((resolve) => client.subscribe(OPEN, { onSnapshot: resolve })));
+    const snapshot = await within(
+      'a snapshot after the refusal',
+      new Promise((resolve) => client.subscribe(OPEN, { onSnapshot: resolve })),
+    );
     expect(snapshot).toMatchObject({ topic: OPEN });
     expect(errors).toEqual([expect.objectContaining({ code: 'UNAUTHORIZED', reason: 'TOKEN_EXPIRED' })]);
     expect(handed.slice(0, 2)).toEqual([expired, valid]);
@@ -257,13 +344,22 @@ describe('the SDK with auth on', () => {
 
 describe('the CLI with auth on', () => {
   const pulseCli = (args: string[], env: Record<string, string>) =>
-    promisify(execFile)(process.execPath, ['bin/pulse.js', ...args, '--url', pulse.urls[0]!], { cwd: PROJECT_ROOT, env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env } }).then(
+    promisify(execFile)(process.execPath, ['bin/pulse.js', ...args, '--url', pulse.urls[0]!], {
+      cwd: PROJECT_ROOT,
+      env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env },
+    }).then(
       ({ stdout }) => ({ code: 0, stdout, stderr: '' }),
-      (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+      (error: { code: number; stdout: string; stderr: string }) => ({
+        code: error.code,
+        stdout: error.stdout,
+        stderr: error.stderr,
+      }),
     );
 
   it('mints with `pulse token` and sends PULSE_TOKEN (or --token) with every command', async () => {
-    const made = await pulseCli(['token', '--sub', `cli-${suffix}`, '--role', 'viewer', '--topic', OPEN], { PULSE_AUTH_SECRET: pulse.authSecret! });
+    const made = await pulseCli(['token', '--sub', `cli-${suffix}`, '--role', 'viewer', '--topic', OPEN], {
+      PULSE_AUTH_SECRET: pulse.authSecret!,
+    });
     expect(made.code).toBe(0);
     const cliToken = made.stdout.trim();
     minted.add(cliToken);
@@ -280,7 +376,10 @@ describe('the CLI with auth on', () => {
 describe('the dashboard with auth on', () => {
   it('takes a #token= link (then keeps it for the tab, out of the address bar) and asks for a token when it has none', async () => {
     const viewer = await token({ sub: `browser-${suffix}`, role: 'viewer', topics: [OPEN] });
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+    });
     try {
       const page = await browser.newPage();
       await page.goto(`${pulse.urls[0]}/?topic=${OPEN}#token=${viewer}`);
@@ -305,16 +404,31 @@ describe('the dashboard with auth on', () => {
 describe('origins on REST', () => {
   it('answers a disallowed origin 403 ORIGIN_FORBIDDEN, and gives the allowed one CORS headers', async () => {
     const viewer = await token({ sub: `viewer-${suffix}`, role: 'viewer' });
-    const evil = await rest(`/api/v1/topics/${OPEN}/snapshot`, { token: viewer, headers: { origin: 'http://evil.example' } });
+    const evil = await rest(`/api/v1/topics/${OPEN}/snapshot`, {
+      token: viewer,
+      headers: { origin: 'http://evil.example' },
+    });
     expect({ status: evil.status, reason: evil.body.reason }).toEqual({ status: 403, reason: 'ORIGIN_FORBIDDEN' });
-    const preflight = await fetch(`${pulse.urls[0]}/api/v1/topics/${OPEN}/events`, { method: 'OPTIONS', headers: { origin: ALLOWED_ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } });
+    const preflight = await fetch(`${pulse.urls[0]}/api/v1/topics/${OPEN}/events`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: ALLOWED_ORIGIN,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,content-type',
+      },
+    });
     expect(preflight.status).toBeLessThan(300);
     expect(preflight.headers.get('access-control-allow-origin')).toBe(ALLOWED_ORIGIN);
-    const allowed = await rest(`/api/v1/topics/${OPEN}/snapshot`, { token: viewer, headers: { origin: ALLOWED_ORIGIN } });
+    const allowed = await rest(`/api/v1/topics/${OPEN}/snapshot`, {
+      token: viewer,
+      headers: { origin: ALLOWED_ORIGIN },
+    });
     expect(allowed.status).toBe(200);
     expect(allowed.headers.get('access-control-allow-origin')).toBe(ALLOWED_ORIGIN);
     // The gateway's own page (same origin) needs no list entry.
-    expect((await rest(`/api/v1/topics/${OPEN}/snapshot`, { token: viewer, headers: { origin: pulse.urls[0]! } })).status).toBe(200);
+    expect(
+      (await rest(`/api/v1/topics/${OPEN}/snapshot`, { token: viewer, headers: { origin: pulse.urls[0]! } })).status,
+    ).toBe(200);
   });
 });
 
@@ -324,13 +438,25 @@ describe('logs', () => {
     const requestId = `req-${suffix}`;
     // A refused request is logged (at info): its line carries the id.
     // Its query is not logged: a query may carry what should not have been put there.
-    const refused = await rest(`/api/v1/topics/${SECRET_TOPIC}/events?secret=query-${suffix}`, { ...ingest(SECRET_TOPIC), token: viewer, headers: { 'x-request-id': requestId } });
+    const refused = await rest(`/api/v1/topics/${SECRET_TOPIC}/events?secret=query-${suffix}`, {
+      ...ingest(SECRET_TOPIC),
+      token: viewer,
+      headers: { 'x-request-id': requestId },
+    });
     expect(refused.headers.get('x-request-id')).toBe(requestId);
     expect((await rest('/healthz')).headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
-    await poll('the log line of the refused request', () => pulse.processes.gateways[0]!.output(500).includes(requestId), { timeoutMs: 10_000 });
+    await poll(
+      'the log line of the refused request',
+      () => pulse.processes.gateways[0]!.output(500).includes(requestId),
+      { timeoutMs: 10_000 },
+    );
     const logs = pulse.processes.gateways.map((gateway) => gateway.output(500)).join('\n');
     const line = logs.split('\n').find((entry) => entry.includes(requestId))!;
-    expect(JSON.parse(line)).toMatchObject({ level: 'info', req: { id: requestId, method: 'POST', url: `/api/v1/topics/${SECRET_TOPIC}/events` }, res: { statusCode: 403 } });
+    expect(JSON.parse(line)).toMatchObject({
+      level: 'info',
+      req: { id: requestId, method: 'POST', url: `/api/v1/topics/${SECRET_TOPIC}/events` },
+      res: { statusCode: 403 },
+    });
     expect(logs).not.toContain(`query-${suffix}`);
     for (const value of minted) expect(logs.includes(value)).toBe(false);
     // Nor any part of one: a JWT signature is 43 base64url characters.
@@ -347,7 +473,13 @@ describe('limits (a stack of its own: small limits, a long window)', () => {
       gateways: 2,
       workers: 0,
       auth: true,
-      env: { PULSE_RATE_LIMIT_TOKEN: '10', PULSE_RATE_LIMIT_CONNECTION: '8', PULSE_RATE_LIMIT_WINDOW_S: '60', PULSE_MAX_SUBSCRIPTIONS: '2', PULSE_MAX_CONNECTIONS_PER_TOKEN: '2' },
+      env: {
+        PULSE_RATE_LIMIT_TOKEN: '10',
+        PULSE_RATE_LIMIT_CONNECTION: '8',
+        PULSE_RATE_LIMIT_WINDOW_S: '60',
+        PULSE_MAX_SUBSCRIPTIONS: '2',
+        PULSE_MAX_CONNECTIONS_PER_TOKEN: '2',
+      },
     });
     redis = new Redis(limited.redisUrl);
   }, 90_000);
@@ -361,7 +493,11 @@ describe('limits (a stack of its own: small limits, a long window)', () => {
     const flooder = await limited.token({ sub: `flooder-${suffix}`, role: 'viewer' });
     const other = await limited.token({ sub: `calm-${suffix}`, role: 'viewer' });
     const [first, second] = limited.urls as [string, string];
-    const answers = await Promise.all(Array.from({ length: 16 }, () => fetch(`${first}/api/v1/topics`, { headers: { authorization: `Bearer ${flooder}` } })));
+    const answers = await Promise.all(
+      Array.from({ length: 16 }, () =>
+        fetch(`${first}/api/v1/topics`, { headers: { authorization: `Bearer ${flooder}` } }),
+      ),
+    );
     const statuses = answers.map((answer) => answer.status);
     expect(statuses.filter((status) => status === 200)).toHaveLength(10);
     expect(statuses.filter((status) => status === 429)).toHaveLength(6);
@@ -371,7 +507,9 @@ describe('limits (a stack of its own: small limits, a long window)', () => {
     // The count lives in Redis: the other gateway refuses the same token at once.
     const elsewhere = await fetch(`${second}/api/v1/topics`, { headers: { authorization: `Bearer ${flooder}` } });
     expect(elsewhere.status).toBe(429);
-    const calm = await Promise.all([first, second].map((url) => fetch(`${url}/api/v1/topics`, { headers: { authorization: `Bearer ${other}` } })));
+    const calm = await Promise.all(
+      [first, second].map((url) => fetch(`${url}/api/v1/topics`, { headers: { authorization: `Bearer ${other}` } })),
+    );
     expect(calm.map((answer) => answer.status)).toEqual([200, 200]);
     expect((await redis.keys('pulse:rl:*')).length).toBeGreaterThanOrEqual(2);
     // Operators see the flood being cut off.
@@ -384,7 +522,11 @@ describe('limits (a stack of its own: small limits, a long window)', () => {
     const viewer = await limited.token({ sub: `socket-${suffix}`, role: 'admin' });
     await limited.publish(OPEN, [heartbeat('web-1')], await limited.token({ sub: `pub-${suffix}`, role: 'publisher' }));
     const flooding = await connectedTo(limited.urls[0]!, viewer);
-    const answers = await Promise.all(Array.from({ length: 12 }, () => emit<{ ok: boolean; code?: string }>(flooding, 'replay', { topic: OPEN, fromSeq: 1 })));
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        emit<{ ok: boolean; code?: string }>(flooding, 'replay', { topic: OPEN, fromSeq: 1 }),
+      ),
+    );
     expect(answers.filter((answer) => answer.ok)).toHaveLength(8);
     expect(answers.filter((answer) => answer.code === 'RATE_LIMITED')).toHaveLength(4);
     const other = await connectedTo(limited.urls[1]!, viewer);
@@ -401,7 +543,11 @@ describe('limits (a stack of its own: small limits, a long window)', () => {
     const socket = await connectedTo(limited.urls[0]!, admin);
     expect(await emit(socket, 'subscribe', { topic: topics[0] })).toMatchObject({ ok: true });
     expect(await emit(socket, 'subscribe', { topic: topics[1] })).toMatchObject({ ok: true });
-    expect(await emit(socket, 'subscribe', { topic: topics[2] })).toMatchObject({ ok: false, code: 'RATE_LIMITED', reason: 'TOO_MANY_SUBSCRIPTIONS' });
+    expect(await emit(socket, 'subscribe', { topic: topics[2] })).toMatchObject({
+      ok: false,
+      code: 'RATE_LIMITED',
+      reason: 'TOO_MANY_SUBSCRIPTIONS',
+    });
     expect(await emit(socket, 'unsubscribe', { topic: topics[0] })).toMatchObject({ ok: true });
     expect(await emit(socket, 'subscribe', { topic: topics[2] })).toMatchObject({ ok: true });
     // The token has one socket open on gateway 1; one more on gateway 2 is its second and last.
@@ -430,9 +576,20 @@ describe('limits (a stack of its own: small limits, a long window)', () => {
     const socket = await connectedTo(limited.urls[0]!, admin);
     socket.emit('subscribe', { topic: topics[0] });
     socket.emit('subscribe', { topic: topics[1] });
-    expect(await emit(socket, 'subscribe', { topic: topics[2] })).toMatchObject({ ok: false, code: 'RATE_LIMITED', reason: 'TOO_MANY_SUBSCRIPTIONS' });
-    expect(await emit(socket, 'unsubscribe', { topic: topics[0], extra: true })).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
-    expect(await emit(socket, 'subscribe', { topic: topics[2] })).toMatchObject({ ok: false, code: 'RATE_LIMITED', reason: 'TOO_MANY_SUBSCRIPTIONS' });
+    expect(await emit(socket, 'subscribe', { topic: topics[2] })).toMatchObject({
+      ok: false,
+      code: 'RATE_LIMITED',
+      reason: 'TOO_MANY_SUBSCRIPTIONS',
+    });
+    expect(await emit(socket, 'unsubscribe', { topic: topics[0], extra: true })).toMatchObject({
+      ok: false,
+      code: 'BAD_REQUEST',
+    });
+    expect(await emit(socket, 'subscribe', { topic: topics[2] })).toMatchObject({
+      ok: false,
+      code: 'RATE_LIMITED',
+      reason: 'TOO_MANY_SUBSCRIPTIONS',
+    });
     socket.close();
   });
 
@@ -444,11 +601,16 @@ describe('limits (a stack of its own: small limits, a long window)', () => {
     for (let i = 0; i < 5; i++) {
       // A raw engine.io WebSocket: the CONNECT packet with the token, then the connection is gone.
       const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`);
-      await within('the engine.io open packet', new Promise<void>((resolve, reject) => ws.once('message', () => resolve()).once('error', reject)));
+      await within(
+        'the engine.io open packet',
+        new Promise<void>((resolve, reject) => ws.once('message', () => resolve()).once('error', reject)),
+      );
       ws.send(`40${JSON.stringify({ token: admin })}`);
       ws.terminate();
     }
-    await poll('the slots of the dropped handshakes to be released', async () => (await redis.zcard(key)) === 0, { timeoutMs: 10_000 });
+    await poll('the slots of the dropped handshakes to be released', async () => (await redis.zcard(key)) === 0, {
+      timeoutMs: 10_000,
+    });
     const sockets = [await connectedTo(limited.urls[0]!, admin), await connectedTo(limited.urls[1]!, admin)];
     for (const socket of sockets) socket.close();
   });

@@ -64,7 +64,11 @@ const refusal = (path: string, mentions = '') =>
   });
 
 /** Sends a bad REST request and checks it is refused naming `path`, with every topic's head unchanged. */
-async function expectRefused(send: () => Promise<RestAnswer>, path: string, options: { status?: number; mentions?: string } = {}): Promise<void> {
+async function expectRefused(
+  send: () => Promise<RestAnswer>,
+  path: string,
+  options: { status?: number; mentions?: string } = {},
+): Promise<void> {
   const before = await heads();
   const answer = await send();
   expect(answer).toEqual({ status: options.status ?? 400, body: refusal(path, options.mentions) });
@@ -76,7 +80,12 @@ async function ask(event: string, payload: unknown): Promise<Ack> {
 }
 
 /** Sends a bad socket request and checks the ack refuses it naming `path`. */
-async function expectBadAck(event: 'subscribe' | 'replay' | 'unsubscribe', payload: unknown, path: string, mentions?: string): Promise<void> {
+async function expectBadAck(
+  event: 'subscribe' | 'replay' | 'unsubscribe',
+  payload: unknown,
+  path: string,
+  mentions?: string,
+): Promise<void> {
   expect(await ask(event, payload)).toEqual(refusal(path, mentions));
 }
 
@@ -87,14 +96,20 @@ async function postOk(topic: string, events: unknown[]): Promise<number[]> {
 }
 
 /** The log events `client` received on `topic`: RecordingClient also records notices such as `presence`, which carry no seq. */
-const eventsOf = (client: RecordingClient, topic: string) => client.events(topic).filter((event) => typeof event.seq === 'number');
+const eventsOf = (client: RecordingClient, topic: string) =>
+  client.events(topic).filter((event) => typeof event.seq === 'number');
 
 async function untilSeq(client: RecordingClient, topic: string, seq: number, timeoutMs = 5000): Promise<void> {
   const last = () => eventsOf(client, topic).at(-1)?.seq ?? 0;
-  await client.until(() => `${topic} seq ${seq} (has ${last()})`, () => last() >= seq, timeoutMs);
+  await client.until(
+    () => `${topic} seq ${seq} (has ${last()})`,
+    () => last() >= seq,
+    timeoutMs,
+  );
 }
 
-const heartbeats = (count: number, prefix: string) => Array.from({ length: count }, (_, i) => heartbeat(`${prefix}-${i % 7}`));
+const heartbeats = (count: number, prefix: string) =>
+  Array.from({ length: count }, (_, i) => heartbeat(`${prefix}-${i % 7}`));
 
 beforeAll(async () => {
   testStack = await startPulse({ gateways: 1, workers: 0, env: { LOG_LEVEL: 'warn' } });
@@ -129,19 +144,56 @@ describe('POST /api/v1/topics/:topic/events with bad input', () => {
   const hb = { type: 'instance.heartbeat', data: { instanceId: 'i-1' } };
 
   it.each<{ what: string; body: unknown; path: string; mentions?: string }>([
-    { what: 'a wrong type in data', body: { events: [{ type: 'instance.heartbeat', data: { instanceId: 5 } }] }, path: 'events.0.data.instanceId' },
+    {
+      what: 'a wrong type in data',
+      body: { events: [{ type: 'instance.heartbeat', data: { instanceId: 5 } }] },
+      path: 'events.0.data.instanceId',
+    },
     { what: 'a wrong type for events', body: { events: 'many' }, path: 'events' },
-    { what: 'a wrong type for an optional field', body: { events: [{ type: 'attempt.recorded', data: { instanceId: 'i-1', outcome: 'success', durationMs: 'fast' } }] }, path: 'events.0.data.durationMs' },
+    {
+      what: 'a wrong type for an optional field',
+      body: {
+        events: [{ type: 'attempt.recorded', data: { instanceId: 'i-1', outcome: 'success', durationMs: 'fast' } }],
+      },
+      path: 'events.0.data.durationMs',
+    },
     { what: 'a body that is an array', body: [hb], path: '(root)' },
-    { what: 'an unknown event type', body: { events: [{ type: 'instance.exploded', data: { instanceId: 'i-1' } }] }, path: 'events.0.type', mentions: 'instance.heartbeat' },
-    { what: 'a derived event type (only the tick appends it)', body: { events: [{ type: 'statistics_update', data: {} }] }, path: 'events.0.type' },
+    {
+      what: 'an unknown event type',
+      body: { events: [{ type: 'instance.exploded', data: { instanceId: 'i-1' } }] },
+      path: 'events.0.type',
+      mentions: 'instance.heartbeat',
+    },
+    {
+      what: 'a derived event type (only the tick appends it)',
+      body: { events: [{ type: 'statistics_update', data: {} }] },
+      path: 'events.0.type',
+    },
     { what: 'a missing type', body: { events: [{ data: { instanceId: 'i-1' } }] }, path: 'events.0.type' },
-    { what: 'a missing data field', body: { events: [{ type: 'attempt.recorded', data: { instanceId: 'i-1' } }] }, path: 'events.0.data.outcome' },
+    {
+      what: 'a missing data field',
+      body: { events: [{ type: 'attempt.recorded', data: { instanceId: 'i-1' } }] },
+      path: 'events.0.data.outcome',
+    },
     { what: 'missing data', body: { events: [{ type: 'instance.heartbeat' }] }, path: 'events.0.data' },
-    { what: 'an unknown field in data', body: { events: [{ type: 'attempt.recorded', data: { instanceId: 'i-1', outcome: 'success', severity: 3 } }] }, path: 'events.0.data', mentions: '"severity"' },
-    { what: 'an unknown field in an event', body: { events: [{ ...hb, priority: 'high' }] }, path: 'events.0', mentions: '"priority"' },
+    {
+      what: 'an unknown field in data',
+      body: { events: [{ type: 'attempt.recorded', data: { instanceId: 'i-1', outcome: 'success', severity: 3 } }] },
+      path: 'events.0.data',
+      mentions: '"severity"',
+    },
+    {
+      what: 'an unknown field in an event',
+      body: { events: [{ ...hb, priority: 'high' }] },
+      path: 'events.0',
+      mentions: '"priority"',
+    },
     { what: 'an unknown field in the body', body: { events: [hb], force: true }, path: '(root)', mentions: '"force"' },
-    { what: 'one bad event after valid ones (the batch is atomic)', body: { events: [hb, hb, { type: 'attempt.recorded', data: { instanceId: 'i-1', outcome: 'maybe' } }] }, path: 'events.2.data.outcome' },
+    {
+      what: 'one bad event after valid ones (the batch is atomic)',
+      body: { events: [hb, hb, { type: 'attempt.recorded', data: { instanceId: 'i-1', outcome: 'maybe' } }] },
+      path: 'events.2.data.outcome',
+    },
     { what: 'an empty events array', body: { events: [] }, path: 'events' },
     { what: '501 events', body: { events: Array.from({ length: 501 }, () => hb) }, path: 'events', mentions: '500' },
   ])('refuses $what', async ({ body, path, mentions }) => {
@@ -150,10 +202,30 @@ describe('POST /api/v1/topics/:topic/events with bad input', () => {
 
   // Raw JSON: JSON.stringify cannot produce own __proto__ keys.
   it.each([
-    ['__proto__ in data', '{"events":[{"type":"instance.heartbeat","data":{"instanceId":"i-1","__proto__":{"polluted":true}}}]}', 'events.0.data', '__proto__'],
-    ['constructor in data', '{"events":[{"type":"instance.heartbeat","data":{"instanceId":"i-1","constructor":{"prototype":{"polluted":true}}}}]}', 'events.0.data', 'constructor'],
-    ['__proto__ in an event', '{"events":[{"type":"instance.heartbeat","data":{"instanceId":"i-1"},"__proto__":{"x":1}}]}', 'events.0', '__proto__'],
-    ['__proto__ in the body', '{"__proto__":{"x":1},"events":[{"type":"instance.heartbeat","data":{"instanceId":"i-1"}}]}', '(root)', '__proto__'],
+    [
+      '__proto__ in data',
+      '{"events":[{"type":"instance.heartbeat","data":{"instanceId":"i-1","__proto__":{"polluted":true}}}]}',
+      'events.0.data',
+      '__proto__',
+    ],
+    [
+      'constructor in data',
+      '{"events":[{"type":"instance.heartbeat","data":{"instanceId":"i-1","constructor":{"prototype":{"polluted":true}}}}]}',
+      'events.0.data',
+      'constructor',
+    ],
+    [
+      '__proto__ in an event',
+      '{"events":[{"type":"instance.heartbeat","data":{"instanceId":"i-1"},"__proto__":{"x":1}}]}',
+      'events.0',
+      '__proto__',
+    ],
+    [
+      '__proto__ in the body',
+      '{"__proto__":{"x":1},"events":[{"type":"instance.heartbeat","data":{"instanceId":"i-1"}}]}',
+      '(root)',
+      '__proto__',
+    ],
   ])('refuses %s', async (_what, json, path, mentions) => {
     await expectRefused(() => post(url, TARGET, json), path, { mentions });
   });
@@ -161,7 +233,8 @@ describe('POST /api/v1/topics/:topic/events with bad input', () => {
   // zod 4's record() skips a `__proto__` key before validating it: the schema must refuse it
   // itself, or the request is answered 201 and the label is silently dropped (meta: {}).
   it('refuses __proto__ as a meta label instead of silently dropping it', async () => {
-    const json = '{"events":[{"type":"instance.heartbeat","data":{"instanceId":"i-1","meta":{"__proto__":{"polluted":true}}}}]}';
+    const json =
+      '{"events":[{"type":"instance.heartbeat","data":{"instanceId":"i-1","meta":{"__proto__":{"polluted":true}}}}]}';
     await expectRefused(() => post(url, TARGET, json), 'events.0.data.meta', { mentions: '__proto__' });
   });
 
@@ -172,7 +245,11 @@ describe('POST /api/v1/topics/:topic/events with bad input', () => {
 
   // The same wrapping: without the cause, 413 arrives as "request entity too large", without `issues`.
   it('refuses a body over 1 MB with 413, naming the body', async () => {
-    const body = { events: [{ type: 'attempt.recorded', data: { instanceId: 'i-1', outcome: 'failure', error: 'x'.repeat(1_100_000) } }] };
+    const body = {
+      events: [
+        { type: 'attempt.recorded', data: { instanceId: 'i-1', outcome: 'failure', error: 'x'.repeat(1_100_000) } },
+      ],
+    };
     await expectRefused(() => post(url, TARGET, body), 'body', { status: 413 });
   });
 
@@ -201,11 +278,15 @@ describe('GET /api/v1/topics/:topic/events with bad input', () => {
 
   it('refuses an `after` beyond the head, naming it', async () => {
     const head = (await heads())[TARGET]!;
-    await expectRefused(() => get(`/api/v1/topics/${TARGET}/events?after=${head + 1}`), 'after', { mentions: String(head) });
+    await expectRefused(() => get(`/api/v1/topics/${TARGET}/events?after=${head + 1}`), 'after', {
+      mentions: String(head),
+    });
   });
 
   it('refuses an unknown query parameter, naming it', async () => {
-    await expectRefused(() => get(`/api/v1/topics/${TARGET}/events?after=0&cursor=abc`), '(root)', { mentions: '"cursor"' });
+    await expectRefused(() => get(`/api/v1/topics/${TARGET}/events?after=0&cursor=abc`), '(root)', {
+      mentions: '"cursor"',
+    });
   });
 
   it.each(['events', 'snapshot'])('refuses an invalid topic in GET …/%s', async (what) => {
@@ -227,18 +308,33 @@ describe('socket requests with bad input', () => {
     { what: 'since.seq negative', payload: () => ({ topic: TARGET, since: since(-1) }), path: 'since.seq' },
     { what: 'since.seq not a number', payload: () => ({ topic: TARGET, since: since('3') }), path: 'since.seq' },
     { what: 'since.seq fractional', payload: () => ({ topic: TARGET, since: since(1.5) }), path: 'since.seq' },
-    { what: 'since.seq beyond the head', payload: () => ({ topic: TARGET, since: since(1_000_000) }), path: 'since.seq', mentions: 'beyond the head' },
+    {
+      what: 'since.seq beyond the head',
+      payload: () => ({ topic: TARGET, since: since(1_000_000) }),
+      path: 'since.seq',
+      mentions: 'beyond the head',
+    },
     { what: 'since a string', payload: () => ({ topic: TARGET, since: '3' }), path: 'since' },
     { what: 'since an array', payload: () => ({ topic: TARGET, since: [3, 'epoch'] }), path: 'since' },
     { what: 'since null', payload: () => ({ topic: TARGET, since: null }), path: 'since' },
     { what: 'since without epoch', payload: () => ({ topic: TARGET, since: { seq: 1 } }), path: 'since.epoch' },
-    { what: 'an unknown key in since', payload: () => ({ topic: TARGET, since: { ...since(1), resume: true } }), path: 'since', mentions: '"resume"' },
+    {
+      what: 'an unknown key in since',
+      payload: () => ({ topic: TARGET, since: { ...since(1), resume: true } }),
+      path: 'since',
+      mentions: '"resume"',
+    },
     { what: 'batch not a boolean', payload: () => ({ topic: TARGET, batch: 'yes' }), path: 'batch' },
     { what: 'an invalid topic', payload: () => ({ topic: 'BAD!' }), path: 'topic' },
     { what: 'a 65-char topic', payload: () => ({ topic: 'a'.repeat(65) }), path: 'topic' },
     { what: 'a topic that is not a string', payload: () => ({ topic: 42 }), path: 'topic' },
     { what: 'no topic', payload: () => ({}), path: 'topic' },
-    { what: 'an extra key', payload: () => ({ topic: TARGET, everything: true }), path: '(root)', mentions: '"everything"' },
+    {
+      what: 'an extra key',
+      payload: () => ({ topic: TARGET, everything: true }),
+      path: '(root)',
+      mentions: '"everything"',
+    },
     { what: 'a string payload', payload: () => TARGET, path: '(root)' },
     { what: 'a number payload', payload: () => 7, path: '(root)' },
     { what: 'a null payload', payload: () => null, path: '(root)' },
@@ -288,7 +384,11 @@ describe('socket requests with bad input', () => {
     expect(ack.ok).toBe(true);
     const [seq] = await postOk(BYSTANDER, [heartbeat('after-bad-input')]);
     await untilSeq(probe, BYSTANDER, seq!);
-    expect(eventsOf(probe, BYSTANDER).at(-1)).toMatchObject({ seq, type: 'instance.heartbeat', data: { instanceId: 'after-bad-input' } });
+    expect(eventsOf(probe, BYSTANDER).at(-1)).toMatchObject({
+      seq,
+      type: 'instance.heartbeat',
+      data: { instanceId: 'after-bad-input' },
+    });
   });
 
   it('a schema-invalid subscribe leaves the socket’s existing subscription live', async () => {
@@ -300,7 +400,12 @@ describe('socket requests with bad input', () => {
   // A refused subscribe must not end the socket's current subscription to the topic: the client
   // would be told BAD_REQUEST, sent no resync, and silently stop receiving the topic.
   it('a subscribe refused for since beyond the head leaves the socket’s existing subscription live', async () => {
-    await expectBadAck('subscribe', { topic: BYSTANDER, since: { seq: 1_000_000, epoch: epochs[BYSTANDER] } }, 'since.seq', 'beyond the head');
+    await expectBadAck(
+      'subscribe',
+      { topic: BYSTANDER, since: { seq: 1_000_000, epoch: epochs[BYSTANDER] } },
+      'since.seq',
+      'beyond the head',
+    );
     const [seq] = await postOk(BYSTANDER, [heartbeat('after-refused-subscribe')]);
     await untilSeq(bystander, BYSTANDER, seq!);
     await untilSeq(probe, BYSTANDER, seq!, 3000);
@@ -336,7 +441,10 @@ describe('socket requests with bad input', () => {
         expect(ack).toMatchObject({ ok: true, epoch: null, head: 0 });
       }
       const ready = await fetch(`${idle.url}/readyz`);
-      expect({ status: ready.status, body: (await ready.json()) as unknown }).toEqual({ status: 200, body: expect.objectContaining({ ok: true }) });
+      expect({ status: ready.status, body: (await ready.json()) as unknown }).toEqual({
+        status: 200,
+        body: expect.objectContaining({ ok: true }),
+      });
       expect(idle.output(500)).not.toContain('log tail read failed');
     } finally {
       client.close();
@@ -373,16 +481,22 @@ describe('malformed frames, oversize frames, floods, hostile positions and unkno
     ['a binary frame of noise', Buffer.from([0xff, 0x00, 0x13, 0x37, 0x42])],
     ['an engine.io frame of an unknown type', '9hello'],
     ['an empty frame', ''],
-  ])('a malformed Socket.IO frame (%s) closes or is ignored by that connection only; the gateway answers others', async (_what, frame) => {
-    const before = await heads();
-    const { ws, closed } = await rawConnection();
-    ws.send(frame);
-    // Either the connection is closed, or it is still usable: the gateway did not crash either way.
-    const outcome = await Promise.race([closed.then(() => 'closed'), new Promise((resolve) => setTimeout(() => resolve('open'), 300))]);
-    if (outcome === 'open') ws.close();
-    expect(await ask('replay', { topic: TARGET, fromSeq: 1, limit: 1 })).toMatchObject({ ok: true });
-    expect(await heads()).toEqual(before);
-  });
+  ])(
+    'a malformed Socket.IO frame (%s) closes or is ignored by that connection only; the gateway answers others',
+    async (_what, frame) => {
+      const before = await heads();
+      const { ws, closed } = await rawConnection();
+      ws.send(frame);
+      // Either the connection is closed, or it is still usable: the gateway did not crash either way.
+      const outcome = await Promise.race([
+        closed.then(() => 'closed'),
+        new Promise((resolve) => setTimeout(() => resolve('open'), 300)),
+      ]);
+      if (outcome === 'open') ws.close();
+      expect(await ask('replay', { topic: TARGET, fromSeq: 1, limit: 1 })).toMatchObject({ ok: true });
+      expect(await heads()).toEqual(before);
+    },
+  );
 
   it('an oversize frame (over 64 KB) closes that connection; nothing is appended', async () => {
     const before = await heads();
@@ -393,18 +507,27 @@ describe('malformed frames, oversize frames, floods, hostile positions and unkno
   });
 
   it('a flood of 2,000 bad requests on one socket: each answered BAD_REQUEST (or RATE_LIMITED), in order, and the socket stays usable', async () => {
-    const answers = await Promise.all(Array.from({ length: 2000 }, (_, i) => ask(i % 2 ? 'subscribe' : 'replay', { topic: 'BAD!', fromSeq: -i })));
+    const answers = await Promise.all(
+      Array.from({ length: 2000 }, (_, i) => ask(i % 2 ? 'subscribe' : 'replay', { topic: 'BAD!', fromSeq: -i })),
+    );
     expect(answers.filter((answer) => answer.code !== 'BAD_REQUEST' && answer.code !== 'RATE_LIMITED')).toEqual([]);
     // The same socket is served again once the window its refusal names is over (ConnectionRates'
     // spec proves the window on a clock it moves; here only the wait the gateway asked for).
-    const waitMs = Math.max(0, ...answers.map((answer) => (answer.code === 'RATE_LIMITED' ? (answer.retryAfterMs ?? 0) : 0)));
+    const waitMs = Math.max(
+      0,
+      ...answers.map((answer) => (answer.code === 'RATE_LIMITED' ? (answer.retryAfterMs ?? 0) : 0)),
+    );
     if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
     expect(await ask('replay', { topic: TARGET, fromSeq: 1, limit: 1 })).toMatchObject({ ok: true });
   }, 30_000);
 
   it('a flood of 300 concurrent bad REST bodies: each refused (400 or 429), nothing appended', async () => {
     const before = await heads();
-    const answers = await Promise.all(Array.from({ length: 300 }, (_, i) => post(url, TARGET, i % 3 ? { events: [{ type: 'instance.exploded', data: {} }] } : '{"events": [')));
+    const answers = await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        post(url, TARGET, i % 3 ? { events: [{ type: 'instance.exploded', data: {} }] } : '{"events": ['),
+      ),
+    );
     expect(answers.filter((answer) => answer.status !== 400 && answer.status !== 429)).toEqual([]);
     expect(await heads()).toEqual(before);
   }, 30_000);
@@ -412,26 +535,52 @@ describe('malformed frames, oversize frames, floods, hostile positions and unkno
   it.each<[string, () => unknown, string]>([
     ['an epoch of another topic', () => ({ topic: TARGET, since: { seq: 1, epoch: epochs[BYSTANDER] } }), 'snapshot'],
     ['an epoch that never existed', () => ({ topic: TARGET, since: { seq: 2, epoch: 'mx0000-deadbeef' } }), 'snapshot'],
-    ['an epoch of unicode and control characters', () => ({ topic: TARGET, since: { seq: 2, epoch: '\u0000\u202e☠' } }), 'snapshot'],
-    ['the largest safe seq', () => ({ topic: TARGET, since: { seq: Number.MAX_SAFE_INTEGER, epoch: epochs[TARGET] } }), 'BAD_REQUEST'],
+    [
+      'an epoch of unicode and control characters',
+      () => ({ topic: TARGET, since: { seq: 2, epoch: '\u0000\u202e☠' } }),
+      'snapshot',
+    ],
+    [
+      'the largest safe seq',
+      () => ({ topic: TARGET, since: { seq: Number.MAX_SAFE_INTEGER, epoch: epochs[TARGET] } }),
+      'BAD_REQUEST',
+    ],
     ['an epoch of 65 characters', () => ({ topic: TARGET, since: { seq: 1, epoch: 'e'.repeat(65) } }), 'BAD_REQUEST'],
     ['an empty epoch', () => ({ topic: TARGET, since: { seq: 1, epoch: '' } }), 'BAD_REQUEST'],
-    ['seq as a numeric string with an exponent', () => ({ topic: TARGET, since: { seq: '1e3', epoch: epochs[TARGET] } }), 'BAD_REQUEST'],
-  ])('a hostile resume position (%s) gets a snapshot or BAD_REQUEST, never a partial history', async (_what, payload, expected) => {
-    const client = await new RecordingClient(url).connected();
-    try {
-      const ack = await client.subscribe(payload() as never);
-      if (expected === 'snapshot') expect(ack).toMatchObject({ ok: true, recovered: false, events: [], snapshot: expect.objectContaining({ topic: TARGET, epoch: epochs[TARGET] }) });
-      else expect(ack).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
-    } finally {
-      client.close();
-    }
-  });
+    [
+      'seq as a numeric string with an exponent',
+      () => ({ topic: TARGET, since: { seq: '1e3', epoch: epochs[TARGET] } }),
+      'BAD_REQUEST',
+    ],
+  ])(
+    'a hostile resume position (%s) gets a snapshot or BAD_REQUEST, never a partial history',
+    async (_what, payload, expected) => {
+      const client = await new RecordingClient(url).connected();
+      try {
+        const ack = await client.subscribe(payload() as never);
+        if (expected === 'snapshot')
+          expect(ack).toMatchObject({
+            ok: true,
+            recovered: false,
+            events: [],
+            snapshot: expect.objectContaining({ topic: TARGET, epoch: epochs[TARGET] }),
+          });
+        else expect(ack).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
+      } finally {
+        client.close();
+      }
+    },
+  );
 
   it('unknown topics read as empty logs, and nothing is created', async () => {
     const unknown = `unknown-${suffix}`;
     expect(await ask('subscribe', { topic: unknown })).toMatchObject({ ok: true, epoch: null, head: 0 });
-    expect(await ask('replay', { topic: unknown, fromSeq: 1 })).toMatchObject({ ok: true, epoch: null, head: 0, events: [] });
+    expect(await ask('replay', { topic: unknown, fromSeq: 1 })).toMatchObject({
+      ok: true,
+      epoch: null,
+      head: 0,
+      events: [],
+    });
     expect((await get(`/api/v1/topics/${unknown}/snapshot`)).status).toBe(200);
     expect((await get(`/api/v1/topics/${unknown}/events?after=0`)).status).toBe(200);
     expect(Object.keys(await heads())).not.toContain(unknown);
@@ -444,11 +593,17 @@ describe('after all the bad input', () => {
     await untilSeq(bystander, BYSTANDER, head, 15_000);
     const entries = await redis.xrange(`pulse:{${BYSTANDER}}:log`, `(${bystanderFrom}-0`, '+');
     const log = entries.map(([id, fields]) => {
-      const f = Object.fromEntries(fields.flatMap((value, i) => (i % 2 === 0 ? [[value, fields[i + 1]]] : []))) as Record<string, string>;
+      const f = Object.fromEntries(
+        fields.flatMap((value, i) => (i % 2 === 0 ? [[value, fields[i + 1]]] : [])),
+      ) as Record<string, string>;
       return { seq: Number.parseInt(id, 10), epoch: f.e, type: f.t, data: JSON.parse(f.d!) as unknown };
     });
-    expect(log.map((event) => event.seq)).toEqual(Array.from({ length: head - bystanderFrom }, (_, i) => bystanderFrom + 1 + i));
-    expect(eventsOf(bystander, BYSTANDER).map(({ seq, epoch, type, data }) => ({ seq, epoch, type, data }))).toEqual(log);
+    expect(log.map((event) => event.seq)).toEqual(
+      Array.from({ length: head - bystanderFrom }, (_, i) => bystanderFrom + 1 + i),
+    );
+    expect(eventsOf(bystander, BYSTANDER).map(({ seq, epoch, type, data }) => ({ seq, epoch, type, data }))).toEqual(
+      log,
+    );
     expect(bystander.resyncs).toEqual([]);
   });
 

@@ -21,13 +21,21 @@ interface Step {
 }
 
 it('runs the smoke bench: a well-formed report, every A run without loss, duplicate or reordering', async () => {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist', 'bench', 'src', 'core.bench.js'), '--smoke', '--out', out], { cwd: PROJECT_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [join(PROJECT_ROOT, 'dist', 'bench', 'src', 'core.bench.js'), '--smoke', '--out', out],
+    { cwd: PROJECT_ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   expect({ code, stderr: code === 0 ? '' : stderr.slice(-3000) }).toEqual({ code: 0, stderr: '' });
 
-  const results = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as { steps: Step[]; catchUp: { system: string; lost: number; duplicates: number; currentMs: number | null }[]; memory: unknown[] };
+  const results = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as {
+    steps: Step[];
+    catchUp: { system: string; lost: number; duplicates: number; currentMs: number | null }[];
+    memory: unknown[];
+  };
   const systems = new Set(results.steps.map((step) => step.system));
   expect([...systems].sort()).toEqual(['A', 'B', 'C']);
   for (const step of results.steps) {
@@ -45,5 +53,6 @@ it('runs the smoke bench: a well-formed report, every A run without loss, duplic
   const markdown = readFileSync(join(out, 'latest.md'), 'utf8');
   expect(markdown).toContain('## Targets');
   expect(markdown).toMatch(/\| Zero loss, zero duplicates.*\| \*\*met\*\* \|/);
-  for (const plot of ['latency-vs-rate.svg', 'throughput-vs-gateways.svg']) expect(readFileSync(join(out, plot), 'utf8')).toMatch(/^<svg [^]*<\/svg>\n$/);
+  for (const plot of ['latency-vs-rate.svg', 'throughput-vs-gateways.svg'])
+    expect(readFileSync(join(out, plot), 'utf8')).toMatch(/^<svg [^]*<\/svg>\n$/);
 }, 60_000);

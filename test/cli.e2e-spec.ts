@@ -75,7 +75,8 @@ class CliProcess {
 
   /** Resolves when `check` holds, re-checked on every line; fails after `timeoutMs` with what was printed. */
   async until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
-    const printed = () => `${what} from pulse ${this.args.join(' ')}\nstdout (last 5):\n${this.stdout.slice(-5).join('\n')}\nstderr:\n${this.stderr.join('\n')}`;
+    const printed = () =>
+      `${what} from pulse ${this.args.join(' ')}\nstdout (last 5):\n${this.stdout.slice(-5).join('\n')}\nstderr:\n${this.stderr.join('\n')}`;
     await this.changes.until(printed, check, timeoutMs);
   }
 
@@ -91,16 +92,25 @@ class CliProcess {
 
 /** Starts `pulse <args>` the way a user runs it, stdout and stderr piped (so: not a terminal). */
 function start(args: string[]): CliProcess {
-  return new CliProcess(args, spawn(process.execPath, [CLI, ...args], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
+  return new CliProcess(
+    args,
+    spawn(process.execPath, [CLI, ...args], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
 }
 
 /** Runs `pulse <args>` to its end. */
-async function pulse(args: string[], timeoutMs = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function pulse(
+  args: string[],
+  timeoutMs = 15_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const cli = start(args);
   const timer = setTimeout(() => cli.child.kill('SIGKILL'), timeoutMs);
   const { code, signal } = await cli.exited;
   clearTimeout(timer);
-  if (signal) throw new Error(`pulse ${args.join(' ')} did not finish within ${timeoutMs} ms (${signal}); stderr:\n${cli.stderr.join('\n')}`);
+  if (signal)
+    throw new Error(
+      `pulse ${args.join(' ')} did not finish within ${timeoutMs} ms (${signal}); stderr:\n${cli.stderr.join('\n')}`,
+    );
   return { code, stdout: cli.stdout.join('\n'), stderr: cli.stderr.join('\n') };
 }
 
@@ -108,7 +118,14 @@ async function pulse(args: string[], timeoutMs = 15_000): Promise<{ code: number
 function entryToEvent(topic: string, id: string, fields: string[]): PulseEvent {
   const field = new Map<string, string>();
   for (let i = 0; i + 1 < fields.length; i += 2) field.set(fields[i]!, fields[i + 1]!);
-  const event = { topic, seq: Number(/^(\d+)-0$/.exec(id)![1]), epoch: field.get('e')!, type: field.get('t')!, ts: Number(field.get('ts')), data: JSON.parse(field.get('d')!) as unknown } as PulseEvent;
+  const event = {
+    topic,
+    seq: Number(/^(\d+)-0$/.exec(id)![1]),
+    epoch: field.get('e')!,
+    type: field.get('t')!,
+    ts: Number(field.get('ts')),
+    data: JSON.parse(field.get('d')!) as unknown,
+  } as PulseEvent;
   const source = field.get('s');
   if (source !== undefined) event.source = source;
   return event;
@@ -124,12 +141,17 @@ type IngestEvent = ReturnType<typeof heartbeat> | ReturnType<typeof attempt>;
 
 async function postOk(topic: string, events: IngestEvent[]): Promise<number[]> {
   const answer = await post(url, topic, { events });
-  if (answer.status !== 201 || !answer.body?.seqs) throw new Error(`POST ${topic} answered ${answer.status} ${JSON.stringify(answer.body)}`);
+  if (answer.status !== 201 || !answer.body?.seqs)
+    throw new Error(`POST ${topic} answered ${answer.status} ${JSON.stringify(answer.body)}`);
   return answer.body.seqs;
 }
 
-const range = (from: number, to: number): number[] => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
-const mixed = (n: number, tag: string): IngestEvent[] => range(1, n).map((i) => (i % 3 === 0 ? attempt(`${tag}-${i}`, i % 2 ? 'failure' : 'success') : heartbeat(`${tag}-${i}`)));
+const range = (from: number, to: number): number[] =>
+  Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+const mixed = (n: number, tag: string): IngestEvent[] =>
+  range(1, n).map((i) =>
+    i % 3 === 0 ? attempt(`${tag}-${i}`, i % 2 ? 'failure' : 'success') : heartbeat(`${tag}-${i}`),
+  );
 
 /** Stops a tail with Ctrl-C and returns how it exited. */
 async function interrupt(cli: CliProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
@@ -149,7 +171,9 @@ describe('pulse tail', () => {
     const early = (async () => {
       for (let i = 0; i < 5; i++) await postOk(topic, mixed(4, `early${i}`));
     })();
-    await tail.until('the "following" note', () => tail.stderr.some((line) => line.includes(`following ${topic} after seq 1`)));
+    await tail.until('the "following" note', () =>
+      tail.stderr.some((line) => line.includes(`following ${topic} after seq 1`)),
+    );
     await early;
     await Promise.all(range(1, 4).map((i) => postOk(topic, mixed(6, `live${i}`))));
     await postOk(topic, [attempt('last', 'success')]);
@@ -172,17 +196,23 @@ describe('pulse tail', () => {
     const topic = uniqueTopic('resume');
     await postOk(topic, mixed(2, 'before'));
     const tail = start(['--url', url, 'tail', topic]);
-    await tail.until('the "following" note', () => tail.stderr.some((line) => line.includes(`following ${topic} after seq 2`)));
+    await tail.until('the "following" note', () =>
+      tail.stderr.some((line) => line.includes(`following ${topic} after seq 2`)),
+    );
     await postOk(topic, mixed(3, 'a'));
     await tail.untilSeq(5);
 
     const gateway = theStack().gateways.find((g) => g.running && g.url === url)!;
     await gateway.stop();
-    await tail.until('the "lost the live feed" note', () => tail.stderr.some((line) => line.includes(`lost the live feed from ${url}; resuming`)));
+    await tail.until('the "lost the live feed" note', () =>
+      tail.stderr.some((line) => line.includes(`lost the live feed from ${url}; resuming`)),
+    );
     await theStack().addGateway(Number(new URL(url).port));
     await postOk(topic, mixed(4, 'b'));
     await tail.untilSeq(9);
-    await tail.until('the "reconnected" note', () => tail.stderr.some((line) => new RegExp(`reconnected to ${url}, recovered \\d+ missed events?`).test(line)));
+    await tail.until('the "reconnected" note', () =>
+      tail.stderr.some((line) => new RegExp(`reconnected to ${url}, recovered \\d+ missed events?`).test(line)),
+    );
 
     expect(tail.events()).toEqual((await readLog(topic)).filter((event) => event.seq > 2));
     expect(await interrupt(tail)).toEqual({ code: 0, signal: null });
@@ -192,7 +222,13 @@ describe('pulse tail', () => {
 describe('pulse rebuild', () => {
   it('finds drift planted in the projection (exit 1), mends it with --apply, then finds none', async () => {
     const topic = uniqueTopic('rebuild');
-    await postOk(topic, [attempt('i-1'), attempt('i-1', 'failure'), attempt('i-2'), attempt('i-2', 'failure'), heartbeat('i-3')]);
+    await postOk(topic, [
+      attempt('i-1'),
+      attempt('i-1', 'failure'),
+      attempt('i-2'),
+      attempt('i-2', 'failure'),
+      heartbeat('i-3'),
+    ]);
     await redis!.hincrby(`pulse:{${topic}}:stats`, 'failed', 5);
 
     const found = await pulse(['--url', url, 'rebuild', topic]);
@@ -240,7 +276,11 @@ describe('mistakes and failures', () => {
   it('says how to fix an unreachable gateway (exit 1), and fails over to the next --url', async () => {
     const dead = `http://127.0.0.1:${await freePort()}`;
     const advice = `pulse: cannot reach ${dead} (connection refused): is Pulse running? Start it with npm start`;
-    const [topics, tail, status] = await Promise.all([pulse(['--url', dead, 'topics']), pulse(['--url', dead, 'tail', 'demo']), pulse(['--url', dead, 'status'])]);
+    const [topics, tail, status] = await Promise.all([
+      pulse(['--url', dead, 'topics']),
+      pulse(['--url', dead, 'tail', 'demo']),
+      pulse(['--url', dead, 'status']),
+    ]);
     for (const result of [topics, tail, status]) {
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(advice);
@@ -257,9 +297,26 @@ describe('mistakes and failures', () => {
 describe('pulse publish, snapshot, topics, status', () => {
   it('publishes events and shows them in the snapshot and the topic list', async () => {
     const topic = uniqueTopic('publish');
-    const first = await pulse(['--url', url, 'publish', topic, 'attempt.recorded', '{"instanceId":"i-1","outcome":"success"}']);
+    const first = await pulse([
+      '--url',
+      url,
+      'publish',
+      topic,
+      'attempt.recorded',
+      '{"instanceId":"i-1","outcome":"success"}',
+    ]);
     expect(first).toEqual({ code: 0, stdout: `published attempt.recorded to ${topic}: seq 1`, stderr: '' });
-    const second = await pulse(['--url', url, 'publish', topic, 'attempt.recorded', '{"instanceId":"i-2","outcome":"failure"}', '--source', 'cli-test', '--json']);
+    const second = await pulse([
+      '--url',
+      url,
+      'publish',
+      topic,
+      'attempt.recorded',
+      '{"instanceId":"i-2","outcome":"failure"}',
+      '--source',
+      'cli-test',
+      '--json',
+    ]);
     expect(second.code).toBe(0);
     const log = await readLog(topic);
     expect(JSON.parse(second.stdout)).toEqual({ epoch: log[0]!.epoch, seqs: [2] });
@@ -294,7 +351,14 @@ describe('pulse publish, snapshot, topics, status', () => {
     await postOk(topic, mixed(1, 'x'));
     const tail = start(['--url', url, 'tail', topic]);
     // Presence is only observable by asking: wait until the gateway counts the tail, then ask the CLI.
-    await poll(`1 viewer of ${topic}`, async () => ((await (await fetch(`${url}/api/v1/admin/presence`)).json()) as { topics: Record<string, number> }).topics[topic] === 1, { timeoutMs: 10_000 });
+    await poll(
+      `1 viewer of ${topic}`,
+      async () =>
+        ((await (await fetch(`${url}/api/v1/admin/presence`)).json()) as { topics: Record<string, number> }).topics[
+          topic
+        ] === 1,
+      { timeoutMs: 10_000 },
+    );
 
     const status = await pulse(['--url', url, 'status']);
     expect(status.code).toBe(0);
@@ -306,7 +370,12 @@ describe('pulse publish, snapshot, topics, status', () => {
     expect(status.stdout).toMatch(new RegExp(`^  ${topic}\\s+1$`, 'm'));
 
     const json = await pulse(['--url', url, 'status', '--json']);
-    expect(JSON.parse(json.stdout)).toMatchObject({ gateways: [{ url, state: 'up' }], presence: { [topic]: 1 }, scheduler: { scheduler: 'monitor-tick', everyMs: null }, problems: [] });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      gateways: [{ url, state: 'up' }],
+      presence: { [topic]: 1 },
+      scheduler: { scheduler: 'monitor-tick', everyMs: null },
+      problems: [],
+    });
     expect(await interrupt(tail)).toEqual({ code: 0, signal: null });
   });
 });

@@ -36,7 +36,9 @@ function thePulse(): PulseTestStack {
 
 /** URLs of the gateways that are running (tests kill and add some), in start order. */
 function runningUrls(): string[] {
-  return thePulse().processes.gateways.filter((gateway) => gateway.running).map((gateway) => gateway.url);
+  return thePulse()
+    .processes.gateways.filter((gateway) => gateway.running)
+    .map((gateway) => gateway.url);
 }
 
 let topicCount = 0;
@@ -46,22 +48,33 @@ function uniqueTopic(name: string): string {
   return `client-${name}-${Date.now().toString(36)}-${process.pid}-${topicCount}`;
 }
 
-const range = (from: number, to: number): number[] => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+const range = (from: number, to: number): number[] =>
+  Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 const heartbeat = (instanceId: string): IngestEvent => ({ type: 'instance.heartbeat', data: { instanceId } });
-const attempt = (instanceId: string, outcome: 'success' | 'failure' = 'success'): IngestEvent => ({ type: 'attempt.recorded', data: { instanceId, outcome } });
+const attempt = (instanceId: string, outcome: 'success' | 'failure' = 'success'): IngestEvent => ({
+  type: 'attempt.recorded',
+  data: { instanceId, outcome },
+});
 /** `count` facts, mixed, for instances of `prefix`. */
-const facts = (prefix: string, count: number): IngestEvent[] => range(1, count).map((i) => (i % 4 === 0 ? heartbeat(`${prefix}-${i % 3}`) : attempt(`${prefix}-${i % 3}`, i % 5 === 0 ? 'failure' : 'success')));
+const facts = (prefix: string, count: number): IngestEvent[] =>
+  range(1, count).map((i) =>
+    i % 4 === 0 ? heartbeat(`${prefix}-${i % 3}`) : attempt(`${prefix}-${i % 3}`, i % 5 === 0 ? 'failure' : 'success'),
+  );
 
 /** Posts to one gateway's REST ingest (any gateway, unlike `publish`); rejects unless 201. */
 async function postTo(url: string, topic: string, events: IngestEvent[]): Promise<number[]> {
-  const response = await fetch(`${url}/api/v1/topics/${topic}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events }) });
+  const response = await fetch(`${url}/api/v1/topics/${topic}/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ events }),
+  });
   const body = (await response.json()) as { seqs?: number[] };
-  if (response.status !== 201 || !body.seqs) throw new Error(`POST ${url} ${topic} answered ${response.status} ${JSON.stringify(body)}`);
+  if (response.status !== 201 || !body.seqs)
+    throw new Error(`POST ${url} ${topic} answered ${response.status} ${JSON.stringify(body)}`);
   return body.seqs;
 }
 
 /** The whole retained log of `topic`: `XRANGE pulse:{<topic>}:log - +`. */
-
 
 /** One client following one topic: records every handler call and state change, in order (`until` re-checks on each). */
 class Watch extends Changes {
@@ -111,11 +124,18 @@ class Watch extends Changes {
   }
 
   async live(what = 'live'): Promise<void> {
-    await this.until(() => `${this.topic} ${what} (state ${this.client.state}, states ${this.stateNames().join(' → ')})`, () => this.client.state === 'live');
+    await this.until(
+      () => `${this.topic} ${what} (state ${this.client.state}, states ${this.stateNames().join(' → ')})`,
+      () => this.client.state === 'live',
+    );
   }
 
   async untilSeq(seq: number, timeoutMs = 10_000): Promise<void> {
-    await this.until(() => `${this.topic} at seq ${seq} (at ${this.seq}, state ${this.client.state})`, () => this.seq >= seq, timeoutMs);
+    await this.until(
+      () => `${this.topic} at seq ${seq} (at ${this.seq}, state ${this.client.state})`,
+      () => this.seq >= seq,
+      timeoutMs,
+    );
   }
 }
 
@@ -153,8 +173,16 @@ describe('PulseClient against real gateways', () => {
     // Rounds of concurrent posts to both gateways; a round waits until the drops are at most two rounds behind, so they stay spread over the stream.
     const producer = (async () => {
       for (let round = 0; round < ROUNDS; round++) {
-        await watch.until(() => `drop ${round - 2} before round ${round} (drops ${drops})`, () => drops >= round - 2, 20_000);
-        await Promise.all(range(1, POSTS_PER_ROUND).map((i) => postTo(urls[(round + i) % urls.length]!, topic, facts(`r${round}p${i}`, EVENTS_PER_POST))));
+        await watch.until(
+          () => `drop ${round - 2} before round ${round} (drops ${drops})`,
+          () => drops >= round - 2,
+          20_000,
+        );
+        await Promise.all(
+          range(1, POSTS_PER_ROUND).map((i) =>
+            postTo(urls[(round + i) % urls.length]!, topic, facts(`r${round}p${i}`, EVENTS_PER_POST)),
+          ),
+        );
         posted += perRound;
         watch.changed();
       }
@@ -163,7 +191,11 @@ describe('PulseClient against real gateways', () => {
     const dropper = (async () => {
       for (let drop = 1; drop <= DROPS; drop++) {
         const target = from + (drop - 1) * perRound + perRound / 2;
-        await watch.until(() => `drop ${drop}: live and seq ${target} (at ${watch.seq}, ${watch.client.state}, posted ${posted})`, () => watch.client.state === 'live' && watch.seq >= target, 20_000);
+        await watch.until(
+          () => `drop ${drop}: live and seq ${target} (at ${watch.seq}, ${watch.client.state}, posted ${posted})`,
+          () => watch.client.state === 'live' && watch.seq >= target,
+          20_000,
+        );
         watch.client.dropConnection();
         drops += 1;
         watch.changed();
@@ -211,7 +243,10 @@ describe('PulseClient against real gateways', () => {
         expect(retained[0]!.seq).toBeGreaterThan(7);
         expect(watch.seq).toBe(6);
         watch.client.dropConnection();
-        await watch.until(() => `a second snapshot (has ${watch.snapshots.length})`, () => watch.snapshots.length === 2);
+        await watch.until(
+          () => `a second snapshot (has ${watch.snapshots.length})`,
+          () => watch.snapshots.length === 2,
+        );
         await watch.live('live after the snapshot');
       } finally {
         gatewayA.kill('SIGCONT');
@@ -254,7 +289,10 @@ describe('PulseClient against real gateways', () => {
     // in one MULTI (as a restore from another history would do), so the gateway sees either the
     // old log or the new one, never none.
     await postTo(urls[0]!, donor, facts('new', 3));
-    const [oldKeys, donorKeys] = await Promise.all([redis!.keys(`pulse:{${topic}}:*`), redis!.keys(`pulse:{${donor}}:*`)]);
+    const [oldKeys, donorKeys] = await Promise.all([
+      redis!.keys(`pulse:{${topic}}:*`),
+      redis!.keys(`pulse:{${donor}}:*`),
+    ]);
     const swap = redis!.multi().del(...oldKeys);
     for (const key of donorKeys) swap.rename(key, `pulse:{${topic}}:${key.slice(`pulse:{${donor}}:`.length)}`);
     await swap.exec();
@@ -263,7 +301,11 @@ describe('PulseClient against real gateways', () => {
     // The gateway notices within its block time (5 s) and sends resync. The new log's head (3) is
     // below what the tail saw (35), so the gateway also gives the log a new epoch of its own: the
     // seqs 4.. it will reuse can never be taken as the old life's.
-    await watch.until(() => `a second snapshot (has ${watch.snapshots.length})`, () => watch.snapshots.length === 2, 15_000);
+    await watch.until(
+      () => `a second snapshot (has ${watch.snapshots.length})`,
+      () => watch.snapshots.length === 2,
+      15_000,
+    );
     await watch.live('live after the resync');
     const newEpoch = (await redis!.hget(`pulse:{${topic}}:meta`, 'epoch'))!;
     expect(newEpoch).not.toBe(oldEpoch);
@@ -275,7 +317,10 @@ describe('PulseClient against real gateways', () => {
     await postTo(urls[1]!, topic, facts('new-live', 5));
     await watch.untilSeq(8);
     const log = await thePulse().log(topic);
-    expect(watch.events.map((event) => [event.epoch, event.seq])).toEqual([...range(31, 35).map((seq) => [oldEpoch, seq]), ...range(4, 8).map((seq) => [newEpoch, seq])]);
+    expect(watch.events.map((event) => [event.epoch, event.seq])).toEqual([
+      ...range(31, 35).map((seq) => [oldEpoch, seq]),
+      ...range(4, 8).map((seq) => [newEpoch, seq]),
+    ]);
     expect(watch.events.slice(5)).toEqual(log.filter((event) => event.seq > 3));
     // Caught up with the new log: nothing is pending (the old life's head does not count).
     expect(watch.subscription.lag()).toBe(0);
@@ -305,9 +350,15 @@ describe('PulseClient against real gateways', () => {
       const statesAtKill = watch.states.length;
       gatewayA.kill('SIGKILL');
       expect(await within('gateway A to exit', gatewayA.exited, 10_000)).toEqual({ code: null, signal: 'SIGKILL' });
-      await watch.until(() => `a resume on B (${watch.stateNames(statesAtKill).join(' → ')}, ${watch.client.gateway})`, () => watch.recoveries.length === 1 && watch.client.state === 'live');
+      await watch.until(
+        () => `a resume on B (${watch.stateNames(statesAtKill).join(' → ')}, ${watch.client.gateway})`,
+        () => watch.recoveries.length === 1 && watch.client.state === 'live',
+      );
       const resumedAt = rounds;
-      await watch.until(() => `10 more rounds after the resume (${rounds - resumedAt})`, () => rounds >= resumedAt + 10);
+      await watch.until(
+        () => `10 more rounds after the resume (${rounds - resumedAt})`,
+        () => rounds >= resumedAt + 10,
+      );
       stopped = true;
       await producer;
       expect(rounds).toBeLessThan(400);
@@ -347,7 +398,10 @@ describe('PulseClient against real gateways', () => {
 
       watch.client.dropConnection();
       expect(watch.client.state).toBe('recovering');
-      await watch.until(() => `a resume (${watch.stateNames(atLive).join(' → ')})`, () => watch.recoveries.length === 1 && watch.client.state === 'live');
+      await watch.until(
+        () => `a resume (${watch.stateNames(atLive).join(' → ')})`,
+        () => watch.recoveries.length === 1 && watch.client.state === 'live',
+      );
       expect(watch.stateNames(atLive)).toEqual(['recovering', 'live']);
     });
 
@@ -357,13 +411,22 @@ describe('PulseClient against real gateways', () => {
       const port = Number(new URL(gateway.url).port);
       const topic = uniqueTopic('stale');
       await postTo(gateway.url, topic, [heartbeat('seed')]);
-      const watch = follow(topic, { urls: [gateway.url], staleAfterMs: 300, reconnectDelayMs: 50, maxReconnectDelayMs: 200 });
+      const watch = follow(topic, {
+        urls: [gateway.url],
+        staleAfterMs: 300,
+        reconnectDelayMs: 50,
+        maxReconnectDelayMs: 200,
+      });
       await watch.live();
       const atLive = watch.states.length;
 
       gateway.kill('SIGKILL');
       await within('the gateway to exit', gateway.exited, 10_000);
-      await watch.until(() => `stale (${watch.stateNames(atLive).join(' → ')})`, () => watch.client.state === 'stale', 5_000);
+      await watch.until(
+        () => `stale (${watch.stateNames(atLive).join(' → ')})`,
+        () => watch.client.state === 'stale',
+        5_000,
+      );
       expect(watch.stateNames(atLive)).toEqual(['recovering', 'stale']);
       // Timers may fire a little early; 300 ms is the contract, give or take a tick.
       expect(watch.states[atLive + 1]!.at - watch.states[atLive]!.at).toBeGreaterThanOrEqual(290);
@@ -371,7 +434,11 @@ describe('PulseClient against real gateways', () => {
       // Events appended while it is away arrive once a gateway answers on its URL again.
       await postTo(runningUrls()[0]!, topic, facts('away', 5));
       await stack.addGateway(port);
-      await watch.until(() => `live again (${watch.stateNames(atLive).join(' → ')})`, () => watch.client.state === 'live' && watch.recoveries.length === 1, 10_000);
+      await watch.until(
+        () => `live again (${watch.stateNames(atLive).join(' → ')})`,
+        () => watch.client.state === 'live' && watch.recoveries.length === 1,
+        10_000,
+      );
       await watch.untilSeq(6);
       expect(watch.stateNames(atLive)).toEqual(['recovering', 'stale', 'live']);
       expectExactlyTheLog(watch.events, await thePulse().log(topic), 1, 6);

@@ -24,7 +24,9 @@ afterAll(async () => {
 
 /** The test cluster's nodes, from the stack's REDIS_URL. */
 function seedNodes(): { host: string; port: number }[] {
-  return thePulse().redisUrl.split(',').map((url) => ({ host: new URL(url).hostname, port: Number(new URL(url).port) }));
+  return thePulse()
+    .redisUrl.split(',')
+    .map((url) => ({ host: new URL(url).hostname, port: Number(new URL(url).port) }));
 }
 
 function thePulse(): PulseTestStack {
@@ -47,12 +49,19 @@ async function topicsOnEveryShard(perShard: number): Promise<string[]> {
   return [...byShard.values()].flat();
 }
 
-const attempt = (instanceId: string, i: number): IngestEvent => ({ type: 'attempt.recorded', data: { instanceId, outcome: i % 3 === 0 ? 'failure' : 'success' } });
-
+const attempt = (instanceId: string, i: number): IngestEvent => ({
+  type: 'attempt.recorded',
+  data: { instanceId, outcome: i % 3 === 0 ? 'failure' : 'success' },
+});
 
 async function postTo(url: string, topic: string, events: IngestEvent[]): Promise<void> {
-  const response = await fetch(`${url}/api/v1/topics/${topic}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events }) });
-  if (response.status !== 201) throw new Error(`POST ${url} ${topic} answered ${response.status} ${await response.text()}`);
+  const response = await fetch(`${url}/api/v1/topics/${topic}/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ events }),
+  });
+  if (response.status !== 201)
+    throw new Error(`POST ${url} ${topic} answered ${response.status} ${await response.text()}`);
 }
 
 /** A PulseClient following every topic in `names`, recording per topic what its handlers see. */
@@ -96,11 +105,16 @@ describe('Pulse on a Redis Cluster', () => {
     await onA.until('A subscribed', () => topics.every((topic) => onA.seen.get(topic)!.snapshots.length > 0));
     await onB.until('B subscribed', () => topics.every((topic) => onB.seen.get(topic)!.snapshots.length > 0));
     for (let round = 1; round <= 10; round++) {
-      await Promise.all(topics.map((topic, i) => postTo(round % 2 ? b : a, topic, [attempt(`i-${i}`, round), attempt(`i-${i + 1}`, round + 1)])));
+      await Promise.all(
+        topics.map((topic, i) =>
+          postTo(round % 2 ? b : a, topic, [attempt(`i-${i}`, round), attempt(`i-${i + 1}`, round + 1)]),
+        ),
+      );
     }
     for (const watcher of [onA, onB]) {
       await watcher.until('every topic at seq 21', () => topics.every((topic) => watcher.at(topic) >= 21));
-      for (const topic of topics) expect(watcher.seen.get(topic)!.events).toEqual((await thePulse().log(topic)).filter((event) => event.seq > 1));
+      for (const topic of topics)
+        expect(watcher.seen.get(topic)!.events).toEqual((await thePulse().log(topic)).filter((event) => event.seq > 1));
     }
     onA.client.close();
     onB.client.close();
@@ -112,7 +126,9 @@ describe('Pulse on a Redis Cluster', () => {
     await watcher.until('subscribed', () => topics.every((topic) => watcher.seen.get(topic)!.snapshots.length > 0));
     const before = new Map(topics.map((topic) => [topic, watcher.at(topic)]));
     watcher.client.dropConnection();
-    await Promise.all(topics.map((topic, i) => postTo(b, topic, [attempt(`r-${i}`, 1), attempt(`r-${i}`, 2), attempt(`r-${i}`, 3)])));
+    await Promise.all(
+      topics.map((topic, i) => postTo(b, topic, [attempt(`r-${i}`, 1), attempt(`r-${i}`, 2), attempt(`r-${i}`, 3)])),
+    );
     await watcher.until('caught up', () => topics.every((topic) => watcher.at(topic) >= before.get(topic)! + 3));
     for (const topic of topics) {
       const record = watcher.seen.get(topic)!;
@@ -128,7 +144,9 @@ describe('Pulse on a Redis Cluster', () => {
     const [a, b] = thePulse().urls as [string, string];
     const watcher = follow(topics, [b, a]);
     await watcher.until('subscribed', () => topics.every((topic) => watcher.seen.get(topic)!.snapshots.length > 0));
-    const heads = new Map(await Promise.all(topics.map(async (topic) => [topic, (await thePulse().log(topic)).at(-1)!.seq] as const)));
+    const heads = new Map(
+      await Promise.all(topics.map(async (topic) => [topic, (await thePulse().log(topic)).at(-1)!.seq] as const)),
+    );
     const summary = await thePulse().tick();
     expect(summary.topics).toBeGreaterThanOrEqual(topics.length);
     await watcher.until('the tick events', () => topics.every((topic) => watcher.at(topic) >= heads.get(topic)! + 3));
@@ -142,10 +160,14 @@ describe('Pulse on a Redis Cluster', () => {
     for (const topic of topics) {
       const log = await thePulse().log(topic);
       const day = 86_400_000;
-      const response = await fetch(`${b}/api/v1/topics/${topic}/series?step=1d&from=${log[0]!.ts - day}&to=${Date.now() + 1}`);
+      const response = await fetch(
+        `${b}/api/v1/topics/${topic}/series?step=1d&from=${log[0]!.ts - day}&to=${Date.now() + 1}`,
+      );
       expect(response.status).toBe(200);
       const { points } = (await response.json()) as SeriesResponse;
-      expect(points.reduce((sum, point) => sum + point.attempts, 0)).toBe(log.filter((event) => event.type === 'attempt.recorded').length);
+      expect(points.reduce((sum, point) => sum + point.attempts, 0)).toBe(
+        log.filter((event) => event.type === 'attempt.recorded').length,
+      );
       expect(points.at(-1)!.known_instances).toBeGreaterThan(0);
     }
   }, 60_000);
@@ -161,7 +183,8 @@ describe('Pulse on a Redis Cluster', () => {
     await poll(
       () => `2 viewers of ${topic} (has ${viewers})`,
       async () => {
-        viewers = ((await (await fetch(`${a}/api/v1/admin/presence`)).json()) as { topics: Record<string, number> }).topics[topic];
+        viewers = ((await (await fetch(`${a}/api/v1/admin/presence`)).json()) as { topics: Record<string, number> })
+          .topics[topic];
         return viewers === 2;
       },
       { timeoutMs: 10_000 },
@@ -171,7 +194,7 @@ describe('Pulse on a Redis Cluster', () => {
     two.client.close();
   }, 30_000);
 
-  it('rings each topic\'s bell (a shard channel in its slot) with the new head on every append', async () => {
+  it("rings each topic's bell (a shard channel in its slot) with the new head on every append", async () => {
     const listener = new Cluster(seedNodes(), { shardedSubscribers: true });
     try {
       const rung = new Map<string, string[]>();
@@ -184,7 +207,11 @@ describe('Pulse on a Redis Cluster', () => {
       const [a] = thePulse().urls as [string];
       for (const topic of topics) await postTo(a, topic, [attempt('bell', 1), attempt('bell', 2)]);
       const heads = await Promise.all(topics.map(async (topic) => String((await thePulse().log(topic)).at(-1)!.seq)));
-      await rings.until(() => `a ring on every bell (${rung.size} of ${topics.length})`, () => topics.every((topic) => rung.has(`pulse:{${topic}}:bell`)), 10_000);
+      await rings.until(
+        () => `a ring on every bell (${rung.size} of ${topics.length})`,
+        () => topics.every((topic) => rung.has(`pulse:{${topic}}:bell`)),
+        10_000,
+      );
       // One ring per append call, carrying the head after it.
       expect(topics.map((topic) => rung.get(`pulse:{${topic}}:bell`))).toEqual(heads.map((head) => [head]));
     } finally {

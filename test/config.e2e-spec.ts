@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { freePort, PROJECT_ROOT, PulseProcess, RedisServer, type PulseRole as Role } from '#pulse/stack';
 
-const ENTRY: Record<Role, string> = { gateway: 'dist/apps/gateway/src/main.js', worker: 'dist/apps/worker/src/main.js' };
+const ENTRY: Record<Role, string> = {
+  gateway: 'dist/apps/gateway/src/main.js',
+  worker: 'dist/apps/worker/src/main.js',
+};
 const EX_CONFIG = 78;
 
 interface Run {
@@ -19,7 +22,12 @@ interface Run {
 
 /** Runs a built entry as `npm run start:<role>` does, with exactly `env`; killed if it outlives `timeoutMs`. */
 async function run(role: Role, env: Record<string, string>, timeoutMs = 15_000): Promise<Run> {
-  const child = spawn(process.execPath, [ENTRY[role]], { cwd: PROJECT_ROOT, env: { NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+  const child = spawn(process.execPath, [ENTRY[role]], {
+    cwd: PROJECT_ROOT,
+    env: { NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: timeoutMs,
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -38,7 +46,9 @@ async function connectOutcome(port: number): Promise<'refused' | 'accepted'> {
       socket.destroy();
       resolve('accepted');
     });
-    socket.once('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNREFUSED' ? resolve('refused') : reject(error)));
+    socket.once('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'ECONNREFUSED' ? resolve('refused') : reject(error),
+    );
   });
 }
 
@@ -83,7 +93,14 @@ afterAll(async () => {
 
 describe.each<Role>(['gateway', 'worker'])('the built %s with a bad environment', (role) => {
   it('exits 78 before starting, listing every problem in one message', async () => {
-    const bad = { PORT: 'abc', PULSE_TICK_MS: '0', REDIS_URL: 'http://x', LOG_LEVEL: 'loud', PULSE_DEMO: 'maybe', PULSE_DEMO_URLS: 'ftp://x' };
+    const bad = {
+      PORT: 'abc',
+      PULSE_TICK_MS: '0',
+      REDIS_URL: 'http://x',
+      LOG_LEVEL: 'loud',
+      PULSE_DEMO: 'maybe',
+      PULSE_DEMO_URLS: 'ftp://x',
+    };
     const result = await run(role, { ...bad, HOST: '127.0.0.1' });
     expect(result).toMatchObject({ code: EX_CONFIG, signal: null });
     expectOneMessageNaming(result.stderr, Object.keys(bad));
@@ -95,8 +112,15 @@ describe.each<Role>(['gateway', 'worker'])('the built %s with a bad environment'
 
   it('with one bad variable among good ones: exits 78, never connects to Redis, and nothing listens on its PORT', async () => {
     const port = await freePort();
-    const badVariable: Record<string, string> = role === 'gateway' ? { PULSE_RETENTION: '-5' } : { PULSE_DEMO: 'maybe' };
-    const result = await run(role, { PORT: String(port), HOST: '127.0.0.1', REDIS_URL: fakeRedis.url, LOG_LEVEL: 'log', ...badVariable });
+    const badVariable: Record<string, string> =
+      role === 'gateway' ? { PULSE_RETENTION: '-5' } : { PULSE_DEMO: 'maybe' };
+    const result = await run(role, {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      REDIS_URL: fakeRedis.url,
+      LOG_LEVEL: 'log',
+      ...badVariable,
+    });
     expect(result).toMatchObject({ code: EX_CONFIG, signal: null });
     expectOneMessageNaming(result.stderr, Object.keys(badVariable));
     expect(result.stdout).toBe('');
@@ -106,7 +130,13 @@ describe.each<Role>(['gateway', 'worker'])('the built %s with a bad environment'
 });
 
 describe.each<Role>(['gateway', 'worker'])('the built %s with a valid environment', (role) => {
-  const validEnv = (logLevel: string) => ({ REDIS_URL: redis.url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: logLevel, PULSE_DEMO: '0' });
+  const validEnv = (logLevel: string) => ({
+    REDIS_URL: redis.url,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: logLevel,
+    PULSE_DEMO: '0',
+  });
 
   it('starts and prints its ready line when the env is valid (the control for the tests above), and stops cleanly', async () => {
     const proc = await PulseProcess.start({ role, env: validEnv('log'), readyTimeoutMs: 15_000 });

@@ -7,7 +7,6 @@ import { PulseStack, type PulseProcess } from '#pulse/stack';
 import { attempt, EVENT_FRAME_NAMES, heartbeat, post, RecordingClient } from './support/clients.js';
 import { Changes, within } from './support/wait.js';
 
-
 const TICK_MS = 500;
 const STACK_ENV = { PULSE_TICK_MS: String(TICK_MS), PULSE_INSTANCE_TTL_MS: '3000', LOG_LEVEL: 'warn' };
 
@@ -49,9 +48,10 @@ function theStack(): PulseStack {
 
 /** URLs of the gateways that are running, in start order. */
 function gatewayUrls(): string[] {
-  return theStack().gateways.filter((gateway) => gateway.running).map((gateway) => gateway.url);
+  return theStack()
+    .gateways.filter((gateway) => gateway.running)
+    .map((gateway) => gateway.url);
 }
-
 
 /** Decodes one stream entry the way the log stores it: id `<seq>-0`, fields t, ts, d, e and optional s. */
 function entryToEvent(topic: string, id: string, fields: string[]): PulseEvent {
@@ -59,7 +59,14 @@ function entryToEvent(topic: string, id: string, fields: string[]): PulseEvent {
   if (!match) throw new Error(`log entry id ${id} of ${topic} is not <seq>-0`);
   const field = new Map<string, string>();
   for (let i = 0; i + 1 < fields.length; i += 2) field.set(fields[i]!, fields[i + 1]!);
-  const event = { topic, seq: Number(match[1]), epoch: field.get('e')!, type: field.get('t')!, ts: Number(field.get('ts')), data: JSON.parse(field.get('d')!) as unknown } as PulseEvent;
+  const event = {
+    topic,
+    seq: Number(match[1]),
+    epoch: field.get('e')!,
+    type: field.get('t')!,
+    ts: Number(field.get('ts')),
+    data: JSON.parse(field.get('d')!) as unknown,
+  } as PulseEvent;
   const source = field.get('s');
   if (source !== undefined) event.source = source;
   return event;
@@ -99,7 +106,11 @@ function expectOk(ack: SubscribeAck): SubscribeOk {
 }
 
 /** Connects and subscribes; the ack must be ok. */
-async function subscribed(url: string, topic: string, options: { batch?: boolean } = {}): Promise<{ client: RecordingClient; ack: SubscribeOk }> {
+async function subscribed(
+  url: string,
+  topic: string,
+  options: { batch?: boolean } = {},
+): Promise<{ client: RecordingClient; ack: SubscribeOk }> {
   const client = await connect(url, options);
   const ack = expectOk(await client.subscribe({ topic, ...(options.batch ? { batch: true } : {}) }));
   return { client, ack };
@@ -108,17 +119,28 @@ async function subscribed(url: string, topic: string, options: { batch?: boolean
 /** Resolves with the reason once the client's socket is disconnected. */
 async function disconnection(client: RecordingClient): Promise<string> {
   if (client.socket.disconnected) return 'already disconnected';
-  return within('a disconnect', new Promise<string>((resolve) => client.socket.once('disconnect', (reason) => resolve(reason))), 10_000);
+  return within(
+    'a disconnect',
+    new Promise<string>((resolve) => client.socket.once('disconnect', (reason) => resolve(reason))),
+    10_000,
+  );
 }
 
-const range = (from: number, to: number): number[] => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+const range = (from: number, to: number): number[] =>
+  Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 
 /**
  * `received` is exactly the log after `afterSeq`, up to its own last event: seqs afterSeq+1,
  * afterSeq+2, … (strictly increasing, contiguous, no duplicate), each event equal to the log's
  * (seq, type, data, ts, source), all of `epoch`.
  */
-function expectExactlyTheLog(received: PulseEvent[], log: PulseEvent[], afterSeq: number, epoch: string | null, atLeast: number): void {
+function expectExactlyTheLog(
+  received: PulseEvent[],
+  log: PulseEvent[],
+  afterSeq: number,
+  epoch: string | null,
+  atLeast: number,
+): void {
   const last = received.at(-1)?.seq ?? afterSeq;
   expect(last).toBeGreaterThanOrEqual(atLeast);
   expect(received.map((event) => event.seq)).toEqual(range(afterSeq + 1, last));
@@ -137,7 +159,11 @@ class Progress {
   }
 
   async reach(count: number, what: string, timeoutMs = 15_000): Promise<void> {
-    await this.changes.until(() => `${what} (${count}, at ${this.count})`, () => this.count >= count, timeoutMs);
+    await this.changes.until(
+      () => `${what} (${count}, at ${this.count})`,
+      () => this.count >= count,
+      timeoutMs,
+    );
   }
 }
 
@@ -193,7 +219,11 @@ function expectRegularTicks(statuses: PulseEvent[]): void {
   for (let i = 1; i < data.length; i++) {
     const gap = data[i]!.tick_at - data[i - 1]!.tick_at;
     // Scheduled times of one job scheduler: a whole number of intervals apart, never two in one interval.
-    expect({ gap, atLeastHalfATick: gap >= TICK_MS / 2, wholeIntervals: gap % TICK_MS === 0 }).toEqual({ gap, atLeastHalfATick: true, wholeIntervals: true });
+    expect({ gap, atLeastHalfATick: gap >= TICK_MS / 2, wholeIntervals: gap % TICK_MS === 0 }).toEqual({
+      gap,
+      atLeastHalfATick: true,
+      wholeIntervals: true,
+    });
   }
   for (const status of data) {
     expect(status.monitoring_active).toBe(true);
@@ -225,15 +255,28 @@ describe('Pulse core (2 gateways, 2 workers, real redis-server)', () => {
     });
 
     const producers = [0, 1, 2, 3].map((id) => startProducer([urlA, urlB], topic, id, 50));
-    await within('4 producers to post 50 batches each', Promise.all(producers.map((producer) => producer.done)), 45_000);
+    await within(
+      '4 producers to post 50 batches each',
+      Promise.all(producers.map((producer) => producer.done)),
+      45_000,
+    );
     const watcher = subscribers[0]!.client;
     const lastPosted = Math.max(...producers.flatMap((producer) => [...producer.sent.keys()]));
     // One more tick after the last post, so that ticks and facts are both in the window.
-    await watcher.until(() => `a status_update after seq ${lastPosted}`, () => watcher.events(topic).some((event) => event.type === 'status_update' && event.seq > lastPosted), 10_000);
+    await watcher.until(
+      () => `a status_update after seq ${lastPosted}`,
+      () => watcher.events(topic).some((event) => event.type === 'status_update' && event.seq > lastPosted),
+      10_000,
+    );
 
     const head = await logHead(topic);
     await Promise.all(subscribers.map(({ client }) => client.untilSeq(topic, head, 20_000)));
-    const received = subscribers.map(({ name, client, ack }) => ({ name, ack, events: [...client.events(topic)], resyncs: client.resyncs }));
+    const received = subscribers.map(({ name, client, ack }) => ({
+      name,
+      ack,
+      events: [...client.events(topic)],
+      resyncs: client.resyncs,
+    }));
     const log = await readLog(topic);
 
     for (const { name, ack, events, resyncs } of received) {
@@ -264,13 +307,19 @@ describe('Pulse core (2 gateways, 2 workers, real redis-server)', () => {
     const a = await subscribed(urlA, topic);
     const b = await subscribed(urlB, topic);
     const from = Math.max(a.ack.head, b.ack.head);
-    const ticksOf = (client: RecordingClient) => ofType(client.events(topic), 'instances_update').filter((event) => event.seq > from);
+    const ticksOf = (client: RecordingClient) =>
+      ofType(client.events(topic), 'instances_update').filter((event) => event.seq > from);
 
-    await a.client.until(() => `4 ticks on A (has ${ticksOf(a.client).length})`, () => ticksOf(a.client).length >= 4, 10_000);
+    await a.client.until(
+      () => `4 ticks on A (has ${ticksOf(a.client).length})`,
+      () => ticksOf(a.client).length >= 4,
+      10_000,
+    );
     // Up to the last complete tick A has: its instances_update closes it.
     const last = ticksOf(a.client).at(-1)!.seq;
     await b.client.untilSeq(topic, last, 10_000);
-    const windowOf = (client: RecordingClient) => client.events(topic).filter((event) => event.seq > from && event.seq <= last);
+    const windowOf = (client: RecordingClient) =>
+      client.events(topic).filter((event) => event.seq > from && event.seq <= last);
     const onA = windowOf(a.client);
     const onB = windowOf(b.client);
     const log = await readLog(topic);
@@ -282,9 +331,18 @@ describe('Pulse core (2 gateways, 2 workers, real redis-server)', () => {
     const bySeq = new Map(onA.map((event) => [event.seq, event]));
     for (const status of statuses) {
       // One tick = three events at consecutive seqs, appended in one call.
-      expect([status.seq + 1, status.seq + 2].map((seq) => bySeq.get(seq)?.type)).toEqual(['statistics_update', 'instances_update']);
+      expect([status.seq + 1, status.seq + 2].map((seq) => bySeq.get(seq)?.type)).toEqual([
+        'statistics_update',
+        'instances_update',
+      ]);
       expect(status.source).toBe('monitor-tick');
-      const statistics = bySeq.get(status.seq + 1)!.data as { total_attempts: number; successful: number; failed: number; success_rate: number; active_instances: number };
+      const statistics = bySeq.get(status.seq + 1)!.data as {
+        total_attempts: number;
+        successful: number;
+        failed: number;
+        success_rate: number;
+        active_instances: number;
+      };
       expect(statistics).toMatchObject({ total_attempts: 2, successful: 1, failed: 1, success_rate: 50 });
       expect(statistics.active_instances).toBe((status.data as StatusData).active_instances);
     }
@@ -359,8 +417,15 @@ describe('Pulse core (2 gateways, 2 workers, real redis-server)', () => {
         sessions.push([...session.client.events(topic)]);
         const last = session.client.last(topic);
         const client = await connect(urls[(id + cycle) % 2]!, { batch });
-        const ack = expectOk(await client.subscribe({ topic, since: { seq: last, epoch }, ...(batch ? { batch } : {}) }));
-        expect({ reader: id, cycle, recovered: ack.recovered, first: ack.events[0]?.seq ?? ack.head + 1 }).toEqual({ reader: id, cycle, recovered: true, first: last + 1 });
+        const ack = expectOk(
+          await client.subscribe({ topic, since: { seq: last, epoch }, ...(batch ? { batch } : {}) }),
+        );
+        expect({ reader: id, cycle, recovered: ack.recovered, first: ack.events[0]?.seq ?? ack.head + 1 }).toEqual({
+          reader: id,
+          cycle,
+          recovered: true,
+          first: last + 1,
+        });
         session = { client, ack };
       }
       await session.client.untilSeq(topic, session.ack.head + 3);
@@ -368,11 +433,17 @@ describe('Pulse core (2 gateways, 2 workers, real redis-server)', () => {
     };
     try {
       await Promise.all(producers.map((producer) => producer.posted.reach(2, 'the producers to be under way')));
-      const readers = await within('4 readers to reconnect 20 times each', Promise.all([0, 1, 2, 3].map((id) => reader(id, id === 3))), 30_000);
+      const readers = await within(
+        '4 readers to reconnect 20 times each',
+        Promise.all([0, 1, 2, 3].map((id) => reader(id, id === 3))),
+        30_000,
+      );
       await Promise.all(producers.map((producer) => producer.stop()));
       expect(producers.map((producer) => producer.posted.count < 2000)).toEqual([true, true, true]);
       const head = await logHead(topic);
-      await Promise.all([...readers.map(({ client }) => client), observer.client].map((client) => client.untilSeq(topic, head)));
+      await Promise.all(
+        [...readers.map(({ client }) => client), observer.client].map((client) => client.untilSeq(topic, head)),
+      );
       const log = await readLog(topic);
 
       for (const { id, from, sessions, client } of readers) {
@@ -393,7 +464,9 @@ describe('Pulse core (2 gateways, 2 workers, real redis-server)', () => {
       smallRedis = new Redis(small.redisUrl, { maxRetriesPerRequest: 1 });
       const url = small.urls[0]!;
       const topic = uniqueTopic('retention');
-      const facts = range(1, 300).map((i) => (i % 3 === 0 ? heartbeat(`i-${i % 7}`) : attempt(`i-${i % 7}`, i % 3 === 1 ? 'success' : 'failure')));
+      const facts = range(1, 300).map((i) =>
+        i % 3 === 0 ? heartbeat(`i-${i % 7}`) : attempt(`i-${i % 7}`, i % 3 === 1 ? 'success' : 'failure'),
+      );
       let epoch = '';
       for (let i = 0; i < facts.length; i += 50) epoch = (await postOk(url, topic, facts.slice(i, i + 50))).epoch;
       const retained = await readLog(topic, smallRedis);
@@ -406,7 +479,13 @@ describe('Pulse core (2 gateways, 2 workers, real redis-server)', () => {
       const stale = expectOk(await trimmed.subscribe({ topic, since: { seq: 1, epoch } }));
       expect(stale).toMatchObject({ recovered: false, epoch, head: 300, events: [] });
       expect(stale.snapshot?.seq).toBe(300);
-      expect(stale.snapshot?.statistics).toEqual({ total_attempts: 200, successful: 100, failed: 100, success_rate: 50, active_instances: 7 });
+      expect(stale.snapshot?.statistics).toEqual({
+        total_attempts: 200,
+        successful: 100,
+        failed: 100,
+        success_rate: 50,
+        active_instances: 7,
+      });
       // … and it is live from the snapshot on.
       await postOk(url, topic, [attempt('i-1', 'success')]);
       await trimmed.untilSeq(topic, 301);
@@ -439,7 +518,7 @@ describe('Pulse core (2 gateways, 2 workers, real redis-server)', () => {
     }
   }, 45_000);
 
-  it('survives kill -9 of a gateway: its clients resume on the other one with exactly the log; the other gateway\'s clients miss nothing', async () => {
+  it("survives kill -9 of a gateway: its clients resume on the other one with exactly the log; the other gateway's clients miss nothing", async () => {
     const alive = theStack().gateways.filter((gateway) => gateway.running);
     if (alive.length < 2) alive.push(await theStack().addGateway());
     const [gatewayA, gatewayB] = alive as [PulseProcess, PulseProcess];
@@ -463,7 +542,9 @@ describe('Pulse core (2 gateways, 2 workers, real redis-server)', () => {
       const resumed = [];
       for (const { batch, client, ack } of onA) {
         const again = await connect(gatewayB.url, { batch });
-        const resume = expectOk(await again.subscribe({ topic, since: { seq: client.last(topic), epoch }, ...(batch ? { batch } : {}) }));
+        const resume = expectOk(
+          await again.subscribe({ topic, since: { seq: client.last(topic), epoch }, ...(batch ? { batch } : {}) }),
+        );
         expect(resume.recovered).toBe(true);
         resumed.push({ before: [...client.events(topic)], again, first: ack });
       }
@@ -471,7 +552,11 @@ describe('Pulse core (2 gateways, 2 workers, real redis-server)', () => {
       await producer.posted.reach(postedAtResume + 10, 'the producer to post 10 more batches after the resume');
       await producer.stop();
       const head = await logHead(topic);
-      await Promise.all([...onB.map(({ client }) => client), ...resumed.map(({ again }) => again)].map((client) => client.untilSeq(topic, head, 15_000)));
+      await Promise.all(
+        [...onB.map(({ client }) => client), ...resumed.map(({ again }) => again)].map((client) =>
+          client.untilSeq(topic, head, 15_000),
+        ),
+      );
       const log = await readLog(topic);
 
       for (const { client, ack } of onB) {
@@ -496,7 +581,12 @@ describe('Pulse core (2 gateways, 2 workers, real redis-server)', () => {
     await postOk(url, topic, [heartbeat('i-1')]);
     const { client, ack } = await subscribed(url, topic);
     const statuses = () => ofType(client.events(topic), 'status_update');
-    const ticks = async (count: number, what: string) => client.until(() => `${count} status_updates ${what} (has ${statuses().length})`, () => statuses().length >= count, 10_000);
+    const ticks = async (count: number, what: string) =>
+      client.until(
+        () => `${count} status_updates ${what} (has ${statuses().length})`,
+        () => statuses().length >= count,
+        10_000,
+      );
 
     await ticks(2, 'before the kill');
     const victim = theStack().workers.find((worker) => worker.running)!;

@@ -79,7 +79,8 @@ type Fact = { type: string; data: object };
 
 async function postOk(url: string, to: string, events: Fact[]): Promise<void> {
   const answer = await post(url, to, { events });
-  if (answer.status !== 201) throw new Error(`POST ${url} ${to} answered ${answer.status} ${JSON.stringify(answer.body)}`);
+  if (answer.status !== 201)
+    throw new Error(`POST ${url} ${to} answered ${answer.status} ${JSON.stringify(answer.body)}`);
   if (to === topic) postedAttempts += events.filter((event) => event.type === 'attempt.recorded').length;
 }
 
@@ -100,7 +101,10 @@ async function view() {
       lastSeen: row.cells[2]?.textContent ?? '',
       nextAction: row.cells[3]?.textContent ?? '',
     }));
-    const feed = [...document.querySelectorAll<HTMLLIElement>('[data-testid="feed"] li')].map((li) => ({ type: li.dataset.type ?? '', seq: Number(li.dataset.seq) }));
+    const feed = [...document.querySelectorAll<HTMLLIElement>('[data-testid="feed"] li')].map((li) => ({
+      type: li.dataset.type ?? '',
+      seq: Number(li.dataset.seq),
+    }));
     return {
       state: attr('[data-testid="connection"]', 'data-state'),
       gateway: document.querySelector('[data-testid="connection-gateway"]')?.textContent ?? '',
@@ -191,17 +195,29 @@ describe('dashboard', () => {
     await postOk(gatewayB(), otherTopic, [heartbeat('o-1'), attempt('o-1', 'failure')]);
 
     await thePage().goto(`${gatewayA()}/?topic=${topic}`);
-    let shown = await until('the page to be live with the 6 attempts', (v) => v.state === 'live' && v.tiles.total_attempts === 6);
+    let shown = await until(
+      'the page to be live with the 6 attempts',
+      (v) => v.state === 'live' && v.tiles.total_attempts === 6,
+    );
     expect(shown.gateway).toBe(new URL(gatewayA()).host);
     expect(shown.topic).toBe(topic);
-    expect(shown.tiles).toEqual({ total_attempts: 6, successful: 5, failed: 1, success_rate: 83.33, active_instances: 4 });
+    expect(shown.tiles).toEqual({
+      total_attempts: 6,
+      successful: 5,
+      failed: 1,
+      success_rate: 83.33,
+      active_instances: 4,
+    });
     expect(shown.rows.map((row) => row.id)).toEqual(['i-1', 'i-2', 'i-3', 'i-4']);
     expect(shown.rows.map((row) => row.attempts)).toEqual([2, 2, 2, 0]);
     expect(shown.rows[0]).toMatchObject({ status: 'working', offline: false });
     expect(shown.rows[0]!.lastSeen).toMatch(/^(just now|\d+ s ago)$/);
     expect(shown.rows[0]!.nextAction).toMatch(/^in \d+ s$/);
     // The chart and the feed are filled from the log (backfill), not only from what arrives next.
-    shown = await until('the backfilled chart and feed', (v) => v.chartTotal === 6 && v.chartPoints > 0 && v.feed.some((item) => item.type === 'attempt.recorded'));
+    shown = await until(
+      'the backfilled chart and feed',
+      (v) => v.chartTotal === 6 && v.chartPoints > 0 && v.feed.some((item) => item.type === 'attempt.recorded'),
+    );
     expect(shown.hasCanvas).toBe(true);
     expect(shown.feed.filter((item) => item.type === 'attempt.recorded')).toHaveLength(6);
     expect(shown.feed.map((item) => item.seq)).toEqual([...shown.feed.map((item) => item.seq)].sort((a, b) => b - a));
@@ -213,10 +229,19 @@ describe('dashboard', () => {
     await thePage().evaluate(() => {
       (window as unknown as { __pulseMarker?: string }).__pulseMarker = 'same page';
     });
-    await postOk(gatewayB(), topic, [attempt('i-1'), attempt('i-1', 'failure'), attempt('i-1'), attempt('i-4'), attempt('i-1', 'failure')]);
+    await postOk(gatewayB(), topic, [
+      attempt('i-1'),
+      attempt('i-1', 'failure'),
+      attempt('i-1'),
+      attempt('i-4'),
+      attempt('i-1', 'failure'),
+    ]);
     shown = await until('the tiles to count 11 attempts', (v) => v.tiles.total_attempts === 11);
     expect(shown.tiles).toMatchObject({ total_attempts: 11, successful: 8, failed: 3, success_rate: 72.73 });
-    shown = await until('the table, chart, feed and loop to move', (v) => v.rows[0]?.attempts === 6 && v.chartTotal === 11 && v.loopCount > loop);
+    shown = await until(
+      'the table, chart, feed and loop to move',
+      (v) => v.rows[0]?.attempts === 6 && v.chartTotal === 11 && v.loopCount > loop,
+    );
     expect(shown.rows.find((row) => row.id === 'i-4')?.attempts).toBe(1);
     expect(shown.feed.filter((item) => item.type === 'attempt.recorded')).toHaveLength(11);
     expect(shown.marker).toBe('same page');
@@ -225,12 +250,17 @@ describe('dashboard', () => {
   it('sorts the table by a clicked header and filters the feed by type', async () => {
     await thePage().click('th[data-key="attempts"] button');
     let shown = await until('rows sorted by attempts, most first', (v) => v.rows[0]?.id === 'i-1');
-    expect(shown.rows.map((row) => row.attempts)).toEqual([...shown.rows.map((row) => row.attempts)].sort((a, b) => b - a));
+    expect(shown.rows.map((row) => row.attempts)).toEqual(
+      [...shown.rows.map((row) => row.attempts)].sort((a, b) => b - a),
+    );
     await thePage().click('th[data-key="id"] button');
     await until('rows sorted by id again', (v) => v.rows.map((row) => row.id).join() === 'i-1,i-2,i-3,i-4');
 
     await thePage().selectOption('[data-testid="feed-filter"]', 'statistics_update');
-    await until('a feed of statistics_update only', (v) => v.feed.length > 0 && v.feed.every((item) => item.type === 'statistics_update'));
+    await until(
+      'a feed of statistics_update only',
+      (v) => v.feed.length > 0 && v.feed.every((item) => item.type === 'statistics_update'),
+    );
     await thePage().selectOption('[data-testid="feed-filter"]', '');
     shown = await until('the whole feed again', (v) => new Set(v.feed.map((item) => item.type)).size > 2);
     expect(shown.feed.length).toBeLessThanOrEqual(100);
@@ -238,9 +268,15 @@ describe('dashboard', () => {
 
   it('greys out an instance that went offline', async () => {
     // i-4 reported once and stopped: the tick marks it offline after the TTL.
-    const shown = await until('i-4 offline', (v) => v.rows.find((row) => row.id === 'i-4')?.offline === true, INSTANCE_TTL_MS + 5000);
+    const shown = await until(
+      'i-4 offline',
+      (v) => v.rows.find((row) => row.id === 'i-4')?.offline === true,
+      INSTANCE_TTL_MS + 5000,
+    );
     expect(shown.rows.find((row) => row.id === 'i-4')?.status).toBe('offline');
-    expect(await thePage().$eval('tr[data-id="i-4"] td', (cell) => Number(getComputedStyle(cell).opacity))).toBeLessThan(1);
+    expect(
+      await thePage().$eval('tr[data-id="i-4"] td', (cell) => Number(getComputedStyle(cell).opacity)),
+    ).toBeLessThan(1);
   });
 
   it('counts viewers on every gateway', async () => {
@@ -257,12 +293,22 @@ describe('dashboard', () => {
 
   it('switches topics from the picker, and back', async () => {
     await thePage().selectOption('[data-testid="topic-picker"]', otherTopic);
-    let shown = await until(`${otherTopic} on screen`, (v) => v.state === 'live' && v.tiles.total_attempts === 1 && v.rows.length === 1);
+    let shown = await until(
+      `${otherTopic} on screen`,
+      (v) => v.state === 'live' && v.tiles.total_attempts === 1 && v.rows.length === 1,
+    );
     expect(shown.tiles).toMatchObject({ successful: 0, failed: 1 });
     expect(shown.rows[0]?.id).toBe('o-1');
     expect(new URL(thePage().url()).searchParams.get('topic')).toBe(otherTopic);
     await thePage().selectOption('[data-testid="topic-picker"]', topic);
-    shown = await until(`${topic} on screen again`, (v) => v.state === 'live' && v.tiles.total_attempts === postedAttempts && v.rows.length === 4 && v.chartTotal === postedAttempts);
+    shown = await until(
+      `${topic} on screen again`,
+      (v) =>
+        v.state === 'live' &&
+        v.tiles.total_attempts === postedAttempts &&
+        v.rows.length === 4 &&
+        v.chartTotal === postedAttempts,
+    );
     expect(shown.marker).toBe('same page');
   });
 
@@ -273,13 +319,19 @@ describe('dashboard', () => {
     try {
       await until('traffic flowing', (v) => (v.tiles.total_attempts ?? -1) >= postedAttempts && traffic.rounds() >= 3);
       restarting = true;
-      const recovering = thePage().waitForSelector('[data-testid="connection"][data-state="recovering"]', { timeout: 15_000 });
+      const recovering = thePage().waitForSelector('[data-testid="connection"][data-state="recovering"]', {
+        timeout: 15_000,
+      });
       recovering.catch(() => undefined); // awaited below; no unhandled rejection if stop() fails first
       await stackA.stop();
       await recovering;
       const roundsWhileDown = traffic.rounds();
       await theStack().addGateway(port);
-      const shown = await until('live again with recovered events', (v) => v.state === 'live' && v.recovered !== null, 20_000);
+      const shown = await until(
+        'live again with recovered events',
+        (v) => v.state === 'live' && v.recovered !== null,
+        20_000,
+      );
       restarting = false;
       expect(Number(shown.recovered)).toBeGreaterThan(0);
       expect(await thePage().textContent('[data-testid="recovered"]')).toMatch(/^recovered \d+ missed events?$/);
@@ -298,7 +350,8 @@ describe('dashboard', () => {
     let server = await snapshot(gatewayB(), topic);
     let shown = await view();
     await poll(
-      () => `the tiles ${JSON.stringify(shown.tiles)} to show the projection ${JSON.stringify(tilesOf(server.statistics))}`,
+      () =>
+        `the tiles ${JSON.stringify(shown.tiles)} to show the projection ${JSON.stringify(tilesOf(server.statistics))}`,
       async () => {
         server = await snapshot(gatewayB(), topic);
         shown = await view();
@@ -323,7 +376,9 @@ describe('dashboard', () => {
   it('logged no console error and threw nothing, apart from the refused websocket while gateway A was down', () => {
     const port = new URL(gatewayA()).port;
     // Chromium itself logs each refused connection attempt; the page cannot silence it.
-    const refused = new RegExp(`^WebSocket connection to 'ws://127\\.0\\.0\\.1:${port}/socket\\.io/\\?EIO=4&transport=websocket' failed: `);
+    const refused = new RegExp(
+      `^WebSocket connection to 'ws://127\\.0\\.0\\.1:${port}/socket\\.io/\\?EIO=4&transport=websocket' failed: `,
+    );
     const unexpected = pageErrors.filter((error) => !(error.duringRestart && refused.test(error.text)));
     expect(unexpected).toEqual([]);
   });

@@ -11,7 +11,11 @@ let pulse: PulseTestStack | undefined;
 let redis: Redis | undefined;
 
 beforeAll(async () => {
-  pulse = await startPulse({ gateways: 3, workers: 1, env: { PULSE_DRAIN_MS: '600', PULSE_SHUTDOWN_TIMEOUT_MS: '8000', LOG_LEVEL: 'log' } });
+  pulse = await startPulse({
+    gateways: 3,
+    workers: 1,
+    env: { PULSE_DRAIN_MS: '600', PULSE_SHUTDOWN_TIMEOUT_MS: '8000', LOG_LEVEL: 'log' },
+  });
   redis = new Redis(pulse.redisUrl, { maxRetriesPerRequest: 1 });
 }, 60_000);
 
@@ -25,8 +29,10 @@ function thePulse(): PulseTestStack {
   return pulse;
 }
 
-const attempt = (instanceId: string, i: number): IngestEvent => ({ type: 'attempt.recorded', data: { instanceId, outcome: i % 7 === 0 ? 'failure' : 'success' } });
-
+const attempt = (instanceId: string, i: number): IngestEvent => ({
+  type: 'attempt.recorded',
+  data: { instanceId, outcome: i % 7 === 0 ? 'failure' : 'success' },
+});
 
 /**
  * Posts numbered batches to `topic` through the running gateways in turn, until stopped. Like a
@@ -42,11 +48,17 @@ function producer(topic: string) {
     for (let i = 0; running; i++) {
       const events = [0, 1].map((j) => ({ ...attempt(`i-${(i + j) % 5}`, i + j), idempotencyKey: `batch-${i}-${j}` }));
       for (let attemptNo = 0; ; attemptNo++) {
-        const urls = thePulse().processes.gateways.filter((gateway) => gateway.running).map((gateway) => gateway.url);
+        const urls = thePulse()
+          .processes.gateways.filter((gateway) => gateway.running)
+          .map((gateway) => gateway.url);
         const url = urls[(i + attemptNo) % urls.length]!;
-        const outcome = await fetch(`${url}/api/v1/topics/${topic}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events }) }).then(
+        const outcome = await fetch(`${url}/api/v1/topics/${topic}/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ events }),
+        }).then(
           (response) => (response.status === 201 ? 'ok' : String(response.status)),
-          (error: Error) => ((error.cause as { code?: string } | undefined)?.code ?? error.message),
+          (error: Error) => (error.cause as { code?: string } | undefined)?.code ?? error.message,
         );
         if (outcome === 'ok') break;
         retried.set(outcome, (retried.get(outcome) ?? 0) + 1);
@@ -83,8 +95,17 @@ describe('graceful drain', () => {
     await stack.publish(topic, [attempt('i-0', 1)]);
     const ports = stack.urls.map((url) => Number(new URL(url).port));
     // Twelve clients, spread: each starts on a different gateway and fails over in turn.
-    const clients = Array.from({ length: 12 }, (_, i) => follow(topic, [...stack.urls.slice(i % 3), ...stack.urls.slice(0, i % 3)]));
-    await Promise.all(clients.map((c) => c.changes.until(() => 'clients subscribed', () => c.snapshots.length > 0)));
+    const clients = Array.from({ length: 12 }, (_, i) =>
+      follow(topic, [...stack.urls.slice(i % 3), ...stack.urls.slice(0, i % 3)]),
+    );
+    await Promise.all(
+      clients.map((c) =>
+        c.changes.until(
+          () => 'clients subscribed',
+          () => c.snapshots.length > 0,
+        ),
+      ),
+    );
     const flow = producer(topic);
 
     for (const [i, port] of ports.entries()) {
@@ -102,12 +123,21 @@ describe('graceful drain', () => {
     const { batches, retried } = await flow.stop();
     expect(batches).toBeGreaterThan(10);
     // Only what a stopping gateway answers: refused connections, 503s, closed keep-alive sockets.
-    for (const outcome of retried.keys()) expect(['ECONNREFUSED', '503', 'ECONNRESET', 'UND_ERR_SOCKET']).toContain(outcome);
+    for (const outcome of retried.keys())
+      expect(['ECONNREFUSED', '503', 'ECONNRESET', 'UND_ERR_SOCKET']).toContain(outcome);
     // Every batch in the log once, in order: nothing in flight was lost or doubled by a drain.
     const log = await thePulse().log(topic);
     expect(log).toHaveLength(1 + 2 * batches);
     const head = log.at(-1)!.seq;
-    await Promise.all(clients.map((c, i) => c.changes.until(() => `client ${i} at ${head} (at ${c.seq()})`, () => c.seq() >= head, 20_000)));
+    await Promise.all(
+      clients.map((c, i) =>
+        c.changes.until(
+          () => `client ${i} at ${head} (at ${c.seq()})`,
+          () => c.seq() >= head,
+          20_000,
+        ),
+      ),
+    );
     for (const c of clients) {
       // One snapshot (the first subscribe); after it, every event exactly once, in order: each move was a resume.
       expect(c.snapshots).toEqual(['initial']);
@@ -123,14 +153,20 @@ describe('graceful drain', () => {
     const topic = `drain-ready-${Date.now().toString(36)}`;
     await stack.publish(topic, [attempt('i-0', 1)]);
     const watcher = follow(topic, [gateway.url]);
-    await watcher.changes.until(() => 'subscribed', () => watcher.snapshots.length > 0);
+    await watcher.changes.until(
+      () => 'subscribed',
+      () => watcher.snapshots.length > 0,
+    );
     expect((await fetch(`${gateway.url}/readyz`)).status).toBe(200);
     // A keep-alive connection opened before the SIGTERM sees readiness drop while the sockets are moved.
     gateway.kill('SIGTERM');
     const readiness = await poll(
       'readyz to answer 503 or the listener to close',
       async () => {
-        const status = await fetch(`${gateway.url}/readyz`).then((r) => r.status, () => 'refused' as const);
+        const status = await fetch(`${gateway.url}/readyz`).then(
+          (r) => r.status,
+          () => 'refused' as const,
+        );
         return status !== 200 && status;
       },
       { timeoutMs: 10_000, pauseMs: 5 },

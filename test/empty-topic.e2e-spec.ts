@@ -44,14 +44,16 @@ function newTopic(name: string): string {
   return `empty-${name}-${Date.now().toString(36)}-${process.pid}-${topicCount}`;
 }
 
-const range = (from: number, to: number): number[] => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+const range = (from: number, to: number): number[] =>
+  Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 
 type Fact = ReturnType<typeof heartbeat> | ReturnType<typeof attempt>;
 
 /** Posts through gateway B; resolves with the append's epoch and seqs, rejects unless 201. */
 async function produce(topic: string, events: Fact[]): Promise<{ epoch: string; seqs: number[] }> {
   const answer = await post(gatewayB(), topic, { events });
-  if (answer.status !== 201 || !answer.body?.seqs || !answer.body.epoch) throw new Error(`POST ${topic} answered ${answer.status} ${JSON.stringify(answer.body)}`);
+  if (answer.status !== 201 || !answer.body?.seqs || !answer.body.epoch)
+    throw new Error(`POST ${topic} answered ${answer.status} ${JSON.stringify(answer.body)}`);
   return { epoch: answer.body.epoch, seqs: answer.body.seqs };
 }
 
@@ -70,7 +72,15 @@ async function getJson(path: string): Promise<{ status: number; body: unknown }>
 }
 
 /** The answer to a subscribe before the first event: an empty log, no epoch yet. */
-const emptyAnswer = (topic: string): SubscribeAck => ({ ok: true, topic, epoch: null, head: 0, recovered: false, snapshot: emptySnapshot(topic), events: [] });
+const emptyAnswer = (topic: string): SubscribeAck => ({
+  ok: true,
+  topic,
+  epoch: null,
+  head: 0,
+  recovered: false,
+  snapshot: emptySnapshot(topic),
+  events: [],
+});
 
 // ---- tests ----
 
@@ -78,23 +88,26 @@ describe('a plain socket.io-client on a topic with no events', () => {
   it.each([
     ['one frame per event', false],
     ['batch frames', true],
-  ])('subscribes before the first event and gets seq 1, 2, 3 … live, with the epoch the first append created (%s)', async (_mode, batch) => {
-    const topic = newTopic(batch ? 'socket-batch' : 'socket');
-    const client = await connected({ batch });
-    expect(await client.subscribe({ topic, batch })).toEqual(emptyAnswer(topic));
+  ])(
+    'subscribes before the first event and gets seq 1, 2, 3 … live, with the epoch the first append created (%s)',
+    async (_mode, batch) => {
+      const topic = newTopic(batch ? 'socket-batch' : 'socket');
+      const client = await connected({ batch });
+      expect(await client.subscribe({ topic, batch })).toEqual(emptyAnswer(topic));
 
-    const first = await produce(topic, [heartbeat('i-1')]);
-    expect(first.seqs).toEqual([1]);
-    await client.untilSeq(topic, 1);
-    await produce(topic, [attempt('i-1'), attempt('i-1', 'failure')]);
-    for (let i = 0; i < 5; i++) await produce(topic, [attempt(`i-${i}`)]);
-    await client.untilSeq(topic, 8);
+      const first = await produce(topic, [heartbeat('i-1')]);
+      expect(first.seqs).toEqual([1]);
+      await client.untilSeq(topic, 1);
+      await produce(topic, [attempt('i-1'), attempt('i-1', 'failure')]);
+      for (let i = 0; i < 5; i++) await produce(topic, [attempt(`i-${i}`)]);
+      await client.untilSeq(topic, 8);
 
-    expect(client.seqs(topic)).toEqual(range(1, 8));
-    expect(client.events(topic)).toEqual(await readLog(topic));
-    expect(client.events(topic).every((event) => event.epoch === first.epoch)).toBe(true);
-    expect(client.resyncs).toEqual([]);
-  });
+      expect(client.seqs(topic)).toEqual(range(1, 8));
+      expect(client.events(topic)).toEqual(await readLog(topic));
+      expect(client.events(topic).every((event) => event.epoch === first.epoch)).toBe(true);
+      expect(client.resyncs).toEqual([]);
+    },
+  );
 
   it('many subscribers racing the first appends each get exactly the log after their answer (the empty log to its first epoch is no resync)', async () => {
     const topic = newTopic('race');
@@ -120,7 +133,14 @@ describe('a plain socket.io-client on a topic with no events', () => {
   it('since seq 0 on an empty topic is recovered (nothing missed), then the first events follow live', async () => {
     const topic = newTopic('since-0');
     const client = await connected();
-    expect(await client.subscribe({ topic, since: { seq: 0, epoch: 'any-epoch' } })).toEqual({ ok: true, topic, epoch: null, head: 0, recovered: true, events: [] });
+    expect(await client.subscribe({ topic, since: { seq: 0, epoch: 'any-epoch' } })).toEqual({
+      ok: true,
+      topic,
+      epoch: null,
+      head: 0,
+      recovered: true,
+      events: [],
+    });
     await produce(topic, [heartbeat('s-1'), attempt('s-1')]);
     await client.untilSeq(topic, 2);
     expect(client.events(topic)).toEqual(await readLog(topic));
@@ -139,8 +159,17 @@ describe('a plain socket.io-client on a topic with no events', () => {
   it('replay on an empty topic is ok with no events; past its head is a bad request', async () => {
     const topic = newTopic('replay');
     const client = await connected();
-    expect(await client.socket.timeout(10_000).emitWithAck('replay', { topic, fromSeq: 1 })).toEqual({ ok: true, topic, epoch: null, head: 0, events: [] });
-    expect(await client.socket.timeout(10_000).emitWithAck('replay', { topic, fromSeq: 2 })).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
+    expect(await client.socket.timeout(10_000).emitWithAck('replay', { topic, fromSeq: 1 })).toEqual({
+      ok: true,
+      topic,
+      epoch: null,
+      head: 0,
+      events: [],
+    });
+    expect(await client.socket.timeout(10_000).emitWithAck('replay', { topic, fromSeq: 2 })).toMatchObject({
+      ok: false,
+      code: 'BAD_REQUEST',
+    });
   });
 });
 
@@ -148,7 +177,10 @@ describe('REST on a topic with no events', () => {
   it('reads as an empty log; the topic list shows it only once it has events', async () => {
     const topic = newTopic('rest');
     expect(await getJson(`/api/v1/topics/${topic}/snapshot`)).toEqual({ status: 200, body: emptySnapshot(topic) });
-    expect(await getJson(`/api/v1/topics/${topic}/events?after=0`)).toEqual({ status: 200, body: { epoch: null, head: 0, events: [] } });
+    expect(await getJson(`/api/v1/topics/${topic}/events?after=0`)).toEqual({
+      status: 200,
+      body: { epoch: null, head: 0, events: [] },
+    });
     expect((await getJson(`/api/v1/topics/${topic}/events?after=1`)).status).toBe(400);
     const before = (await getJson('/api/v1/topics')).body as { topic: string }[];
     expect(before.map((entry) => entry.topic)).not.toContain(topic);
@@ -168,17 +200,26 @@ describe('the client SDK on a topic with no events', () => {
     const snapshots: { seq: number; epoch: string | null; reason: string }[] = [];
     const errors: string[] = [];
     const subscription = client.subscribe(topic, {
-      onSnapshot: (snapshot, reason) => (snapshots.push({ seq: snapshot.seq, epoch: snapshot.epoch, reason }), changes.changed()),
+      onSnapshot: (snapshot, reason) => (
+        snapshots.push({ seq: snapshot.seq, epoch: snapshot.epoch, reason }),
+        changes.changed()
+      ),
       onEvent: (event) => (events.push(event), changes.changed()),
       onError: (error) => errors.push(error.code),
     });
-    await changes.until(() => 'the first (empty) snapshot', () => snapshots.length === 1);
+    await changes.until(
+      () => 'the first (empty) snapshot',
+      () => snapshots.length === 1,
+    );
     expect(client.state).toBe('live');
     expect(subscription.position()).toBeNull();
 
     const { epoch } = await produce(topic, [heartbeat('k-1')]);
     await produce(topic, [attempt('k-1'), attempt('k-2'), heartbeat('k-2')]);
-    await changes.until(() => `seq 4 (has ${events.length} events)`, () => events.length >= 4);
+    await changes.until(
+      () => `seq 4 (has ${events.length} events)`,
+      () => events.length >= 4,
+    );
     expect(events).toEqual(await readLog(topic));
     expect(subscription.position()).toEqual({ seq: 4, epoch });
     expect(snapshots).toEqual([{ seq: 0, epoch: null, reason: 'initial' }]);
@@ -190,19 +231,30 @@ describe('the client SDK on a topic with no events', () => {
 describe('pulse tail on a topic with no events', () => {
   it('follows it from its first event, printed in order', async () => {
     const topic = newTopic('cli');
-    const child: ChildProcess = spawn(process.execPath, [CLI, '--url', gatewayA(), 'tail', topic, '--json'], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child: ChildProcess = spawn(process.execPath, [CLI, '--url', gatewayA(), 'tail', topic, '--json'], {
+      cwd: PROJECT_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const stdout: string[] = [];
     const stderr: string[] = [];
     const changes = new Changes();
     createInterface({ input: child.stdout! }).on('line', (line) => (stdout.push(line), changes.changed()));
     createInterface({ input: child.stderr! }).on('line', (line) => (stderr.push(line), changes.changed()));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('close', (code, signal) => resolve({ code, signal })),
+    );
     const printed = () => `\nstdout:\n${stdout.join('\n')}\nstderr:\n${stderr.join('\n')}`;
     try {
-      await changes.until(() => `the "following" note${printed()}`, () => stderr.some((line) => line.includes(`following ${topic}, which has no events yet`)));
+      await changes.until(
+        () => `the "following" note${printed()}`,
+        () => stderr.some((line) => line.includes(`following ${topic}, which has no events yet`)),
+      );
       await produce(topic, [heartbeat('c-1')]);
       await produce(topic, [attempt('c-1'), attempt('c-1', 'failure')]);
-      await changes.until(() => `seq 3 on stdout${printed()}`, () => stdout.length >= 3);
+      await changes.until(
+        () => `seq 3 on stdout${printed()}`,
+        () => stdout.length >= 3,
+      );
       expect(stdout.map((line) => JSON.parse(line) as PulseEvent)).toEqual(await readLog(topic));
       expect(stderr.filter((line) => /resync|retry|waiting/.test(line))).toEqual([]);
     } finally {
@@ -221,7 +273,16 @@ describe('the dashboard on a topic with no events', () => {
     }
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   }, 60_000);
 
@@ -253,7 +314,9 @@ describe('the dashboard on a topic with no events', () => {
       const shown = await page.evaluate(() => ({
         marker: (window as unknown as { __pulseMarker?: string }).__pulseMarker ?? null,
         failed: document.querySelector('[data-testid="tile-failed"]')?.getAttribute('data-value') ?? null,
-        feed: [...document.querySelectorAll<HTMLLIElement>('[data-testid="feed"] li')].map((li) => Number(li.dataset.seq)).sort((a, b) => a - b),
+        feed: [...document.querySelectorAll<HTMLLIElement>('[data-testid="feed"] li')]
+          .map((li) => Number(li.dataset.seq))
+          .sort((a, b) => a - b),
         state: document.querySelector('[data-testid="connection"]')?.getAttribute('data-state') ?? null,
       }));
       expect(shown).toEqual({ marker: 'no reload', failed: '1', feed: [1, 2, 3, 4], state: 'live' });

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 export default async function globalSetup() {
   process.env.TZ = 'UTC';
   const { RedisServer } = await import('../dist/libs/stack/src/redis-server.js').catch((error) => {
-    throw new Error(`libs/stack is not built (${error.message}): run \`npm run build\` first, or run the whole suite with \`npm test\``);
+    throw new Error(
+      `libs/stack is not built (${error.message}): run \`npm run build\` first, or run the whole suite with \`npm test\``,
+    );
   });
   const dir = mkdtempSync(join(tmpdir(), 'pulse-test-redis-'));
   const redis = await RedisServer.start({ dir, appendOnly: false });

@@ -19,7 +19,10 @@ beforeAll(async () => {
   const events = [
     heartbeat('i-1'),
     heartbeat('i-2'),
-    ...[0, 1, 2, 3, 4].map((i) => ({ type: 'attempt.recorded', data: { instanceId: i % 2 ? 'i-2' : 'i-1', outcome: i === 3 ? 'failure' : 'success', durationMs: 100 + i * 50 } })),
+    ...[0, 1, 2, 3, 4].map((i) => ({
+      type: 'attempt.recorded',
+      data: { instanceId: i % 2 ? 'i-2' : 'i-1', outcome: i === 3 ? 'failure' : 'success', durationMs: 100 + i * 50 },
+    })),
   ];
   const answer = await post(url, topic, { events });
   if (answer.status !== 201) throw new Error(`POST ${topic} answered ${answer.status} ${JSON.stringify(answer.body)}`);
@@ -32,9 +35,14 @@ afterAll(async () => {
 /** Runs `pulse <args> --url <gateway>` to its end, stdout piped (so: not a terminal). */
 function pulse(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args, '--url', url], { cwd: PROJECT_ROOT, timeout: 15_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [CLI, ...args, '--url', url],
+      { cwd: PROJECT_ROOT, timeout: 15_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -43,7 +51,10 @@ describe('pulse series', () => {
     const { code, stdout, stderr } = await pulse(['series', topic, '--step', '1m', '--since', '10m']);
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    const points = stdout.trim().split('\n').map((line) => JSON.parse(line) as SeriesPoint & { topic: string; step: string });
+    const points = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as SeriesPoint & { topic: string; step: string });
     // 10 minutes back, aligned to the minute, up to now: 10 or 11 buckets.
     expect(points.length).toBeGreaterThanOrEqual(10);
     expect(points.length).toBeLessThanOrEqual(11);
@@ -56,14 +67,20 @@ describe('pulse series', () => {
   it('reads an unknown topic as zeros, not as an error', async () => {
     const { code, stdout } = await pulse(['series', `${topic}-none`, '--since', '3h', '--json']);
     expect(code).toBe(0);
-    const points = stdout.trim().split('\n').map((line) => JSON.parse(line) as SeriesPoint);
+    const points = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as SeriesPoint);
     expect(points.length).toBeGreaterThanOrEqual(3);
     expect(points.every((point) => point.attempts === 0 && point.active_instances === null)).toBe(true);
   });
 
   it.each([
     [['series', topic, '--step', '5m'], '--step must be 1m, 1h or 1d, got "5m"'],
-    [['series', topic, '--since', 'yesterday'], '--since must be a duration from 1m to 730d, like 90m, 24h or 30d; got "yesterday"'],
+    [
+      ['series', topic, '--since', 'yesterday'],
+      '--since must be a duration from 1m to 730d, like 90m, 24h or 30d; got "yesterday"',
+    ],
     [['series', topic, '--step', '1m', '--since', '7d'], 'buckets; at most 1500'],
   ])('refuses %j with exit code 2, the reason and the usage', async (args, message) => {
     const { code, stdout, stderr } = await pulse(args);
@@ -88,7 +105,13 @@ describe('pulse instance', () => {
     const { code, stdout } = await pulse(['instance', topic, 'i-2', '--json']);
     expect(code).toBe(0);
     const history = JSON.parse(stdout) as InstanceHistory;
-    expect(history).toMatchObject({ id: 'i-2', topic, attempts: 2, failures: 1, uptime: { '24h': 100, '7d': 100, '30d': 100 } });
+    expect(history).toMatchObject({
+      id: 'i-2',
+      topic,
+      attempts: 2,
+      failures: 1,
+      uptime: { '24h': 100, '7d': 100, '30d': 100 },
+    });
     expect(history.series.points.reduce((sum, point) => sum + point.attempts, 0)).toBe(2);
   });
 

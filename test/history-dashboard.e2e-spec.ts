@@ -34,7 +34,12 @@ beforeAll(async () => {
   testStack = await startPulse({
     gateways: 1,
     workers: 1,
-    env: { PULSE_TICK_MS: String(TICK_MS), PULSE_INSTANCE_TTL_MS: String(INSTANCE_TTL_MS), PULSE_INSTANCE_FORGET_MS: String(FORGET_MS), LOG_LEVEL: 'warn' },
+    env: {
+      PULSE_TICK_MS: String(TICK_MS),
+      PULSE_INSTANCE_TTL_MS: String(INSTANCE_TTL_MS),
+      PULSE_INSTANCE_FORGET_MS: String(FORGET_MS),
+      LOG_LEVEL: 'warn',
+    },
   });
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 }, colorScheme: 'light' });
@@ -74,7 +79,10 @@ let round = 0;
 /** An attempt with a duration; every fourth one fails. */
 function timedAttempt(instanceId: string) {
   round += 1;
-  return { type: 'attempt.recorded', data: { instanceId, outcome: round % 4 === 0 ? 'failure' : 'success', durationMs: 40 + ((round * 37) % 200) } };
+  return {
+    type: 'attempt.recorded',
+    data: { instanceId, outcome: round % 4 === 0 ? 'failure' : 'success', durationMs: 40 + ((round * 37) % 200) },
+  };
 }
 
 /** What the history card, the table and the panel show (values from data-* attributes). */
@@ -95,13 +103,17 @@ async function view() {
         id: row.dataset.id ?? '',
         uptime: row.querySelector<HTMLElement>('td.uptime')?.dataset.uptime ?? null,
       })),
-      feedTypes: [...document.querySelectorAll<HTMLLIElement>('[data-testid="feed"] li')].map((li) => li.dataset.type ?? ''),
+      feedTypes: [...document.querySelectorAll<HTMLLIElement>('[data-testid="feed"] li')].map(
+        (li) => li.dataset.type ?? '',
+      ),
       panel: {
         open: panel.open,
         id: panel.dataset.id ?? '',
         loaded: panel.dataset.loaded === 'true',
         attempts: Number(panel.dataset.attempts ?? NaN),
-        uptime: ['24h', '7d', '30d'].map((w) => panel.querySelector(`[data-testid="uptime-${w}"]`)?.getAttribute('data-value') ?? ''),
+        uptime: ['24h', '7d', '30d'].map(
+          (w) => panel.querySelector(`[data-testid="uptime-${w}"]`)?.getAttribute('data-value') ?? '',
+        ),
       },
     };
   });
@@ -113,7 +125,10 @@ async function until(what: string, check: (view: View) => boolean, timeoutMs = 1
   const deadline = Date.now() + timeoutMs;
   let last = await view();
   while (!check(last)) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; the page shows ${JSON.stringify({ ...last, feedTypes: last.feedTypes.slice(0, 5) })}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}; the page shows ${JSON.stringify({ ...last, feedTypes: last.feedTypes.slice(0, 5) })}`,
+      );
     // The page redraws on events; 50 ms between reads is plenty.
     await new Promise((resolve) => setTimeout(resolve, 50));
     last = await view();
@@ -124,7 +139,9 @@ async function until(what: string, check: (view: View) => boolean, timeoutMs = 1
 /** The attempts the series endpoint counts over the last hour, for the page to agree with. */
 async function seriesAttempts(): Promise<number> {
   const now = Date.now();
-  const response = await fetch(`${gateway()}/api/v1/topics/${topic}/series?step=1m&from=${now - 3_600_000}&to=${now + 60_000}`);
+  const response = await fetch(
+    `${gateway()}/api/v1/topics/${topic}/series?step=1m&from=${now - 3_600_000}&to=${now + 60_000}`,
+  );
   const body = (await response.json()) as SeriesResponse;
   return body.points.reduce((sum, point) => sum + point.attempts, 0);
 }
@@ -134,10 +151,16 @@ describe('history dashboard', () => {
     await postOk([heartbeat('i-1'), heartbeat('i-2'), heartbeat('i-3'), heartbeat('gone-1')]);
     await postOk(['i-1', 'i-1', 'i-2', 'i-3', 'gone-1', 'i-2', 'i-1'].map(timedAttempt));
     // The three fleet instances stay online for the whole test; gone-1 falls silent and is forgotten.
-    keepAlive = setInterval(() => void postOk([heartbeat('i-1'), heartbeat('i-2'), heartbeat('i-3')]).catch(() => undefined), 700);
+    keepAlive = setInterval(
+      () => void postOk([heartbeat('i-1'), heartbeat('i-2'), heartbeat('i-3')]).catch(() => undefined),
+      700,
+    );
 
     await thePage().goto(`${gateway()}/?topic=${topic}&range=1h`);
-    let shown = await until('the 1 h history to load with the 7 attempts', (v) => v.loaded && v.range === '1h' && v.attempts === 7);
+    let shown = await until(
+      'the 1 h history to load with the 7 attempts',
+      (v) => v.loaded && v.range === '1h' && v.attempts === 7,
+    );
     expect(shown.points).toBe(60);
     expect(shown.canvases).toBe(4);
 
@@ -157,12 +180,17 @@ describe('history dashboard', () => {
     await postOk([timedAttempt('i-3')]);
     await until(`the 24 h range to count the new attempt (${posted})`, (v) => v.attempts === posted);
     await thePage().click('[data-testid="range-picker"] button[data-range="live"]');
-    await until('the live 10 min range', (v) => v.loaded && v.range === 'live' && v.points === 10 && v.attempts === posted);
+    await until(
+      'the live 10 min range',
+      (v) => v.loaded && v.range === 'live' && v.points === 10 && v.attempts === posted,
+    );
   }, 60_000);
 
   it('shows each instance’s 24 h uptime, and its panel on a click', async () => {
     // 100 unless a keep-alive heartbeat came later than the TTL on a loaded machine: then a little less.
-    const shown = await until('an uptime for each of the fleet', (v) => ['i-1', 'i-2', 'i-3'].every((id) => Number(v.rows.find((row) => row.id === id)?.uptime) > 50));
+    const shown = await until('an uptime for each of the fleet', (v) =>
+      ['i-1', 'i-2', 'i-3'].every((id) => Number(v.rows.find((row) => row.id === id)?.uptime) > 50),
+    );
     expect(shown.rows.map((row) => row.id)).toEqual(expect.arrayContaining(['i-1', 'i-2', 'i-3']));
     // Sorting by uptime puts the least available first.
     await thePage().click('th[data-key="uptime"] button');
@@ -191,7 +219,11 @@ describe('history dashboard', () => {
   it('drops an instance forgotten by the tick (instance.removed), and keeps its attempts in the history', async () => {
     // Ticks fill the feed quickly: show only the removals.
     await thePage().selectOption('[data-testid="feed-filter"]', 'instance.removed');
-    const shown = await until('gone-1 to be removed', (v) => !v.rows.some((row) => row.id === 'gone-1') && v.feedTypes.includes('instance.removed'), FORGET_MS + 15_000);
+    const shown = await until(
+      'gone-1 to be removed',
+      (v) => !v.rows.some((row) => row.id === 'gone-1') && v.feedTypes.includes('instance.removed'),
+      FORGET_MS + 15_000,
+    );
     expect(shown.rows.map((row) => row.id).sort()).toEqual(['i-1', 'i-2', 'i-3']);
     expect(shown.attempts).toBe(posted);
     expect(pageErrors).toEqual([]);

@@ -29,7 +29,11 @@ async function get<T>(path: string): Promise<{ status: number; body: T }> {
 
 beforeAll(async () => {
   // A worker for the last test (instances forgotten by the real tick); it ticks only when asked.
-  pulse = await startPulse({ gateways: 1, workers: 1, env: { PULSE_INSTANCE_TTL_MS: '1000', PULSE_INSTANCE_FORGET_MS: '1500' } });
+  pulse = await startPulse({
+    gateways: 1,
+    workers: 1,
+    env: { PULSE_INSTANCE_TTL_MS: '1000', PULSE_INSTANCE_FORGET_MS: '1500' },
+  });
   url = pulse.urls[0]!;
   redis = new Redis(pulse.redisUrl, { maxRetriesPerRequest: 1 });
   // The events are appended by a store whose clock the test sets: the same append script the
@@ -48,7 +52,10 @@ beforeAll(async () => {
     const web2Up = hour < 6 || hour >= 12;
     if (web2Up) {
       events.push({ type: 'instance.heartbeat', data: { instanceId: 'web-2' } });
-      events.push({ type: 'attempt.recorded', data: { instanceId: 'web-2', outcome: hour % 5 === 0 ? 'failure' : 'success', durationMs: 40 } });
+      events.push({
+        type: 'attempt.recorded',
+        data: { instanceId: 'web-2', outcome: hour % 5 === 0 ? 'failure' : 'success', durationMs: 40 },
+      });
     }
     clock = t;
     await store.append(TOPIC, events);
@@ -68,7 +75,9 @@ afterAll(async () => {
 
 describe('GET /api/v1/topics/:topic/series', () => {
   it('serves a day at 1h as the events of each hour, with the gauges of its last tick', async () => {
-    const { status, body } = await get<SeriesResponse>(`/api/v1/topics/${TOPIC}/series?step=1h&from=${dayStart}&to=${dayEnd}`);
+    const { status, body } = await get<SeriesResponse>(
+      `/api/v1/topics/${TOPIC}/series?step=1h&from=${dayStart}&to=${dayEnd}`,
+    );
     expect(status).toBe(200);
     expect(body).toMatchObject({ topic: TOPIC, step: '1h', from: dayStart, to: dayEnd });
     // The answer is what the OpenAPI document says.
@@ -76,7 +85,13 @@ describe('GET /api/v1/topics/:topic/series', () => {
     expect(body.points).toHaveLength(24);
     body.points.forEach((point, hour) => {
       const want = expected.get(dayStart + hour * HOUR)!;
-      expect(point).toMatchObject({ t: dayStart + hour * HOUR, attempts: want.attempts, failures: want.failures, successes: want.attempts - want.failures, duration_max: hour >= 6 && hour < 12 ? 20 : 40 });
+      expect(point).toMatchObject({
+        t: dayStart + hour * HOUR,
+        attempts: want.attempts,
+        failures: want.failures,
+        successes: want.attempts - want.failures,
+        duration_max: hour >= 6 && hour < 12 ? 20 : 40,
+      });
       // The last tick of hours 6..11 saw web-2 offline.
       expect(point.active_instances).toBe(hour >= 6 && hour < 12 ? 1 : 2);
       expect(point.known_instances).toBe(2);
@@ -97,13 +112,29 @@ describe('GET /api/v1/topics/:topic/series', () => {
     const days = await get<SeriesResponse>(`/api/v1/topics/${TOPIC}/series?step=1d&from=${dayStart}&to=${dayEnd}`);
     expect(days.body.points.reduce((sum, p) => sum + p.attempts, 0)).toBe(total);
     const midnight = dayEnd - (dayEnd % (24 * HOUR));
-    expect(days.body.points.map((p) => p.t)).toEqual(midnight > dayStart && midnight < dayEnd ? [midnight - 24 * HOUR, midnight] : [dayStart]);
+    expect(days.body.points.map((p) => p.t)).toEqual(
+      midnight > dayStart && midnight < dayEnd ? [midnight - 24 * HOUR, midnight] : [dayStart],
+    );
   });
 
   it('answers a topic with no events with zeros and null gauges, not an error', async () => {
-    const { status, body } = await get<SeriesResponse>(`/api/v1/topics/never-written-${randomUUID().slice(0, 6)}/series?step=1h&from=${dayStart}&to=${dayStart + 3 * HOUR}`);
+    const { status, body } = await get<SeriesResponse>(
+      `/api/v1/topics/never-written-${randomUUID().slice(0, 6)}/series?step=1h&from=${dayStart}&to=${dayStart + 3 * HOUR}`,
+    );
     expect(status).toBe(200);
-    expect(body.points).toEqual([0, 1, 2].map((i) => ({ t: dayStart + i * HOUR, attempts: 0, successes: 0, failures: 0, success_rate: 0, duration_avg: 0, duration_max: 0, active_instances: null, known_instances: null })));
+    expect(body.points).toEqual(
+      [0, 1, 2].map((i) => ({
+        t: dayStart + i * HOUR,
+        attempts: 0,
+        successes: 0,
+        failures: 0,
+        success_rate: 0,
+        duration_avg: 0,
+        duration_max: 0,
+        active_instances: null,
+        known_instances: null,
+      })),
+    );
   });
 
   it.each([
@@ -123,9 +154,17 @@ describe('GET /api/v1/topics/:topic/series', () => {
 
 describe('GET /api/v1/topics/:topic/instances/:instanceId', () => {
   it('gives an instance offline 6 of the last 24 hours 75 % uptime, from its offline transitions', async () => {
-    const { status, body } = await get<InstanceHistory>(`/api/v1/topics/${TOPIC}/instances/web-2?from=${dayStart}&to=${dayEnd}`);
+    const { status, body } = await get<InstanceHistory>(
+      `/api/v1/topics/${TOPIC}/instances/web-2?from=${dayStart}&to=${dayEnd}`,
+    );
     expect(status).toBe(200);
-    expect(body).toMatchObject({ id: 'web-2', topic: TOPIC, status: 'online', first_seen: dayStart, offline_since: null });
+    expect(body).toMatchObject({
+      id: 'web-2',
+      topic: TOPIC,
+      status: 'online',
+      first_seen: dayStart,
+      offline_since: null,
+    });
     instanceHistorySchema.parse(body);
     expect(body.uptime['24h']).toBe(75);
     // Seen since dayStart only: the longer windows count from then, up to the gateway's now (within the hour after dayEnd).
@@ -133,17 +172,26 @@ describe('GET /api/v1/topics/:topic/instances/:instanceId', () => {
     expect(body.uptime['7d']).toBeLessThanOrEqual(76.1);
     expect(body.uptime['30d']).toBe(body.uptime['7d']);
     expect(body.series.points).toHaveLength(24);
-    expect(body.series.points.map((p) => p.offline_ms)).toEqual(Array.from({ length: 24 }, (_, hour) => (hour >= 6 && hour < 12 ? HOUR : 0)));
+    expect(body.series.points.map((p) => p.offline_ms)).toEqual(
+      Array.from({ length: 24 }, (_, hour) => (hour >= 6 && hour < 12 ? HOUR : 0)),
+    );
     expect(body.series.points[0]).toMatchObject({ t: dayStart, attempts: 12, failures: 12 });
     const always = await get<InstanceHistory>(`/api/v1/topics/${TOPIC}/instances/web-1`);
     expect(always.body.uptime).toEqual({ '24h': 100, '7d': 100, '30d': 100 });
   });
 
-  it('lists every instance\'s uptime over a window in one request, as the instance reads it', async () => {
+  it("lists every instance's uptime over a window in one request, as the instance reads it", async () => {
     const { status, body } = await get<UptimeList>(`/api/v1/topics/${TOPIC}/uptime`);
     expect(status).toBe(200);
     uptimeListSchema.parse(body);
-    expect(body).toMatchObject({ topic: TOPIC, window: '24h', instances: [{ id: 'web-1', uptime: 100 }, { id: 'web-2', uptime: 75 }] });
+    expect(body).toMatchObject({
+      topic: TOPIC,
+      window: '24h',
+      instances: [
+        { id: 'web-1', uptime: 100 },
+        { id: 'web-2', uptime: 75 },
+      ],
+    });
     const week = await get<UptimeList>(`/api/v1/topics/${TOPIC}/uptime?window=7d`);
     const single = await get<InstanceHistory>(`/api/v1/topics/${TOPIC}/instances/web-2`);
     expect(week.body.instances[1]!.uptime).toBeCloseTo(single.body.uptime['7d'], 1);
@@ -155,13 +203,17 @@ describe('GET /api/v1/topics/:topic/instances/:instanceId', () => {
   it('answers 404 naming an instance the topic does not have, and 400 for a bad range', async () => {
     const missing = await get<{ code: string; message: string }>(`/api/v1/topics/${TOPIC}/instances/web-9`);
     expect(missing.status).toBe(404);
-    expect(missing.body).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining(`topic ${TOPIC} has no instance web-9`) });
-    const reversed = await get<{ message: string }>(`/api/v1/topics/${TOPIC}/instances/web-1?from=${dayEnd}&to=${dayStart}`);
+    expect(missing.body).toMatchObject({
+      code: 'NOT_FOUND',
+      message: expect.stringContaining(`topic ${TOPIC} has no instance web-9`),
+    });
+    const reversed = await get<{ message: string }>(
+      `/api/v1/topics/${TOPIC}/instances/web-1?from=${dayEnd}&to=${dayStart}`,
+    );
     expect(reversed.status).toBe(400);
     expect(reversed.body.message).toMatch(/is after to/);
   });
 });
-
 
 // Last: its ticks visit every active topic, the day's topic included.
 describe('instances that come and go', () => {
@@ -175,19 +227,29 @@ describe('instances that come and go', () => {
     const deadline = Date.now() + 20_000;
     let log = await pulse.log(topic);
     while (!log.some((event) => event.type === 'instance.removed')) {
-      if (Date.now() > deadline) throw new Error(`no instance.removed within 20 s; the log has ${log.map((event) => event.type).join(', ')}`);
+      if (Date.now() > deadline)
+        throw new Error(`no instance.removed within 20 s; the log has ${log.map((event) => event.type).join(', ')}`);
       await new Promise((resolve) => setTimeout(resolve, 250));
       await pulse.tick();
       log = await pulse.log(topic);
     }
     const seen = log.find((event) => event.type === 'attempt.recorded')!.ts;
-    expect(log.find((event) => event.type === 'instance.removed')!.data).toEqual({ instanceId: 'brief', last_seen: seen });
+    expect(log.find((event) => event.type === 'instance.removed')!.data).toEqual({
+      instanceId: 'brief',
+      last_seen: seen,
+    });
     // Offline first, then removed, each once.
-    expect(log.filter((event) => event.type.startsWith('instance.') && event.type !== 'instance.heartbeat').map((event) => event.type)).toEqual(['instance.offline', 'instance.removed']);
+    expect(
+      log
+        .filter((event) => event.type.startsWith('instance.') && event.type !== 'instance.heartbeat')
+        .map((event) => event.type),
+    ).toEqual(['instance.offline', 'instance.removed']);
     expect((await get(`/api/v1/topics/${topic}/instances/brief`)).status).toBe(404);
     const snapshot = await get<{ instances: unknown[] }>(`/api/v1/topics/${topic}/snapshot`);
     expect(snapshot.body.instances).toEqual([]);
-    const series = await get<SeriesResponse>(`/api/v1/topics/${topic}/series?step=1h&from=${seen}&to=${Date.now() + 1}`);
+    const series = await get<SeriesResponse>(
+      `/api/v1/topics/${topic}/series?step=1h&from=${seen}&to=${Date.now() + 1}`,
+    );
     expect(series.body.points.reduce((sum, point) => sum + point.attempts, 0)).toBe(1);
   }, 40_000);
 });

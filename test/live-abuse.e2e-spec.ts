@@ -20,7 +20,11 @@ let stack: ChaosStack;
 const changes = new Changes();
 
 beforeAll(async () => {
-  stack = await ChaosStack.start({ gateways: 1, workers: 0, env: { PULSE_MAX_ACK_BYTES: String(ACK_BYTES), PULSE_SLOW_CONSUMER_BYTES: String(SLOW_BYTES) } });
+  stack = await ChaosStack.start({
+    gateways: 1,
+    workers: 0,
+    env: { PULSE_MAX_ACK_BYTES: String(ACK_BYTES), PULSE_SLOW_CONSUMER_BYTES: String(SLOW_BYTES) },
+  });
 }, 90_000);
 
 afterAll(async () => {
@@ -37,7 +41,11 @@ function tcpOf(socket: PulseClientSocket): { pause(): void } {
 
 /** 100 heartbeats of about 4 KB each: 2,000 of them make a log of 8 MB that one resume from seq 0 asks for whole. */
 const labels = Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`label-${i}`, 'x'.repeat(250)]));
-const bulky = (n: number) => Array.from({ length: 100 }, (_, i) => ({ type: 'instance.heartbeat', data: { instanceId: `i-${(n + i) % 5}`, meta: { ...labels, n: `${n}-${i}` } } }));
+const bulky = (n: number) =>
+  Array.from({ length: 100 }, (_, i) => ({
+    type: 'instance.heartbeat',
+    data: { instanceId: `i-${(n + i) % 5}`, meta: { ...labels, n: `${n}-${i}` } },
+  }));
 
 /** The gateway's resident set and used heap, as its /metrics says. */
 async function memory(url: string): Promise<{ rss: number; heap: number }> {
@@ -62,7 +70,9 @@ describe('live path under abuse', () => {
     });
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     const epoch = (await stack.head(topic)).epoch;
-    const ack = (await socket.timeout(10_000).emitWithAck('subscribe', { topic, since: { seq: 0, epoch }, batch: true })) as SubscribeAck;
+    const ack = (await socket
+      .timeout(10_000)
+      .emitWithAck('subscribe', { topic, since: { seq: 0, epoch }, batch: true })) as SubscribeAck;
     if (!ack.ok) throw new Error(`refused: ${ack.message}`);
     expect(ack).toMatchObject({ recovered: true, head: 500 });
     // 500 events of 4 KB do not fit in 256 KiB: the answer has the first ones, frames the rest.
@@ -73,18 +83,37 @@ describe('live path under abuse', () => {
     await poll('the resumed socket to reach seq 600', () => seqs.at(-1) === 600, { timeoutMs: 20_000 });
     expect([...ack.events.map((event) => event.seq), ...seqs]).toEqual(Array.from({ length: 600 }, (_, i) => i + 1));
     // A replay is bounded the same way: the client reads on from the seq after its last.
-    const replay = (await socket.timeout(10_000).emitWithAck('replay', { topic, fromSeq: 1, limit: 1000 })) as ReplayAck;
+    const replay = (await socket
+      .timeout(10_000)
+      .emitWithAck('replay', { topic, fromSeq: 1, limit: 1000 })) as ReplayAck;
     if (!replay.ok) throw new Error(`refused: ${replay.message}`);
     expect(replay.events.length).toBe(ack.events.length);
     // Reads cost rate-limit points by their size: a replay of 1,000 (small) events costs 11 of the
     // connection's 200 a second, so a burst of 40 (40 points as plain requests) is partly refused.
     const small = uniqueTopic('ack-cost');
-    for (let n = 0; n < 2; n++) expect((await postEvents(url, small, Array.from({ length: 500 }, (_, i) => ({ type: 'instance.heartbeat', data: { instanceId: `i-${i % 5}` } })))).status).toBe(201);
-    const burst = (await Promise.all(Array.from({ length: 40 }, () => socket.timeout(10_000).emitWithAck('replay', { topic: small, fromSeq: 1, limit: 1000 })))) as ReplayAck[];
+    for (let n = 0; n < 2; n++)
+      expect(
+        (
+          await postEvents(
+            url,
+            small,
+            Array.from({ length: 500 }, (_, i) => ({ type: 'instance.heartbeat', data: { instanceId: `i-${i % 5}` } })),
+          )
+        ).status,
+      ).toBe(201);
+    const burst = (await Promise.all(
+      Array.from({ length: 40 }, () =>
+        socket.timeout(10_000).emitWithAck('replay', { topic: small, fromSeq: 1, limit: 1000 }),
+      ),
+    )) as ReplayAck[];
     const refused = burst.filter((answer) => !answer.ok);
     expect(refused.length).toBeGreaterThan(0);
     expect(burst.length - refused.length).toBeLessThanOrEqual(200 / 11 + 1);
-    expect(refused[0]).toMatchObject({ ok: false, code: 'RATE_LIMITED', message: expect.stringContaining('(PULSE_RATE_LIMIT_EVENTS_PER_POINT)') });
+    expect(refused[0]).toMatchObject({
+      ok: false,
+      code: 'RATE_LIMITED',
+      message: expect.stringContaining('(PULSE_RATE_LIMIT_EVENTS_PER_POINT)'),
+    });
     socket.disconnect();
   }, 60_000);
 
@@ -92,7 +121,10 @@ describe('live path under abuse', () => {
     const topic = uniqueTopic('ack-flood');
     const url = stack.urls[0]!;
     for (let n = 0; n < 20; n++) expect((await postEvents(url, topic, bulky(n * 100))).status).toBe(201);
-    const others: Subscriber[] = [stack.track(new SdkSubscriber(stack, topic, 'sdk-0', changes)), stack.track(new WireSubscriber(() => stack.urls, topic, 'wire-batch-1', changes, { batch: true }))];
+    const others: Subscriber[] = [
+      stack.track(new SdkSubscriber(stack, topic, 'sdk-0', changes)),
+      stack.track(new WireSubscriber(() => stack.urls, topic, 'wire-batch-1', changes, { batch: true })),
+    ];
     await settle(stack, changes, others, 30_000);
     const epoch = (await stack.head(topic)).epoch;
     const before = await memory(url);
@@ -111,7 +143,8 @@ describe('live path under abuse', () => {
       await poll(
         `attacker ${i + 1} to be cut loose`,
         async () => {
-          for (let r = 0; r < BURST; r++) attacker.emit('subscribe', { topic, since: { seq: 0, epoch }, batch: true }, () => undefined);
+          for (let r = 0; r < BURST; r++)
+            attacker.emit('subscribe', { topic, since: { seq: 0, epoch }, batch: true }, () => undefined);
           const now = await memory(url);
           peak = { rss: Math.max(peak.rss, now.rss), heap: Math.max(peak.heap, now.heap) };
           return cuts() >= i + 1;
@@ -123,10 +156,15 @@ describe('live path under abuse', () => {
     expect((await postEvents(url, topic, bulky(posted * 100))).status).toBe(201);
     await settle(stack, changes, others, 60_000);
     const after = await memory(url);
-    process.stdout.write(`ack flood: ${ATTACKERS} stalled clients sending ${BURST} resumes of ${mb(8 * 1024 * 1024)} every 100 ms until cut loose; gateway rss ${mb(before.rss)} → peak ${mb(peak.rss)} → ${mb(after.rss)}, heap ${mb(before.heap)} → peak ${mb(peak.heap)} → ${mb(after.heap)}\n`);
+    process.stdout.write(
+      `ack flood: ${ATTACKERS} stalled clients sending ${BURST} resumes of ${mb(8 * 1024 * 1024)} every 100 ms until cut loose; gateway rss ${mb(before.rss)} → peak ${mb(peak.rss)} → ${mb(after.rss)}, heap ${mb(before.heap)} → peak ${mb(peak.heap)} → ${mb(after.heap)}\n`,
+    );
     // Only the stalled ones were cut; the others have every event exactly once, in order, no resync.
     expect(cuts()).toBe(ATTACKERS);
-    const result = checkHistories(others.map((subscriber) => subscriber.history), [await stack.readLog(topic)]);
+    const result = checkHistories(
+      others.map((subscriber) => subscriber.history),
+      [await stack.readLog(topic)],
+    );
     expect(result.findings).toEqual([]);
     expect(result.summary.resyncs).toBe(0);
     // Bounded (generously, the machine is shared): unbounded, each stalled client would hold 8 MB per resume answered.

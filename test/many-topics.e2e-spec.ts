@@ -18,14 +18,21 @@ const topics = Array.from({ length: TOPICS }, (_, i) => `many-${run}-${i}`);
 beforeAll(async () => {
   // Clients here follow 200 topics each (above the default limit of 100 per socket), all at once,
   // and the test runs longer than the default instance TTL: neither is what this suite is about.
-  pulse = await startPulse({ gateways: 3, workers: 1, env: { PULSE_MAX_SUBSCRIPTIONS: '250', PULSE_RATE_LIMIT_CONNECTION: '1000', PULSE_INSTANCE_TTL_MS: '3600000' } });
+  pulse = await startPulse({
+    gateways: 3,
+    workers: 1,
+    env: { PULSE_MAX_SUBSCRIPTIONS: '250', PULSE_RATE_LIMIT_CONNECTION: '1000', PULSE_INSTANCE_TTL_MS: '3600000' },
+  });
 }, 60_000);
 
 afterAll(async () => {
   await pulse?.stop();
 }, 60_000);
 
-const attempt = (instanceId: string, i: number): IngestEvent => ({ type: 'attempt.recorded', data: { instanceId, outcome: i % 5 === 0 ? 'failure' : 'success' } });
+const attempt = (instanceId: string, i: number): IngestEvent => ({
+  type: 'attempt.recorded',
+  data: { instanceId, outcome: i % 5 === 0 ? 'failure' : 'success' },
+});
 
 /** Posts one batch to every topic through the gateways in turn, 16 requests at a time. */
 async function postToAll(round: number): Promise<void> {
@@ -43,7 +50,6 @@ async function postToAll(round: number): Promise<void> {
     );
   }
 }
-
 
 describe('1,000 topics over three gateways', () => {
   it('gives every client its topics exact sequences, and ticks all topics in one run', async () => {
@@ -107,7 +113,10 @@ describe('1,000 topics over three gateways', () => {
     const queue = new Queue(MONITOR_QUEUE, { connection: { url: pulse!.redisUrl }, prefix: '{pulse}' });
     const tick = pulse!.tick();
     // SIGTERM once the worker runs it (the tick then takes hundreds of ms, see the figure above).
-    await poll('the tick job to become active', async () => (await queue.getActiveCount()) > 0, { timeoutMs: 15_000, pauseMs: 5 });
+    await poll('the tick job to become active', async () => (await queue.getActiveCount()) > 0, {
+      timeoutMs: 15_000,
+      pauseMs: 5,
+    });
     await queue.close();
     const signalledAt = Date.now();
     const status = await worker!.stop(30_000);
@@ -118,8 +127,14 @@ describe('1,000 topics over three gateways', () => {
     // The tick was still running when the SIGTERM came (tickAt is when the tick was asked for, on the same clock).
     expect(signalledAt).toBeLessThan(summary.tickAt + summary.durationMs);
     // Every topic got its whole tick: no half-ticked topic, none left for a retry.
-    const ticked = await Promise.all(topics.map(async (topic, i) => (await pulse!.log(topic)).filter((event) => event.seq > heads[i]!).map((event) => event.type)));
-    expect(new Set(ticked.map((types) => types.join(',')))).toEqual(new Set(['status_update,statistics_update,instances_update']));
+    const ticked = await Promise.all(
+      topics.map(async (topic, i) =>
+        (await pulse!.log(topic)).filter((event) => event.seq > heads[i]!).map((event) => event.type),
+      ),
+    );
+    expect(new Set(ticked.map((types) => types.join(',')))).toEqual(
+      new Set(['status_update,statistics_update,instances_update']),
+    );
     await pulse!.processes.addWorker();
   }, 120_000);
 });

@@ -34,9 +34,18 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'pulse-nginx-'));
   await chmod(dir, 0o755); // nginx workers run as nobody when the tests run as root
   const rules = (await readFile(join(PROJECT_ROOT, 'deploy/redis/pulse-user.rules'), 'utf8')).trim().split(/\s+/);
-  redis = await RedisServer.start({ dir: join(dir, 'redis'), appendOnly: false, args: ['--user', 'default', 'off', '--user', 'pulse', 'on', `>${PASSWORD}`, ...rules] });
+  redis = await RedisServer.start({
+    dir: join(dir, 'redis'),
+    appendOnly: false,
+    args: ['--user', 'default', 'off', '--user', 'pulse', 'on', `>${PASSWORD}`, ...rules],
+  });
   const redisUrl = `redis://pulse:${PASSWORD}@127.0.0.1:${redis.port}`;
-  stack = await PulseStack.start({ redisUrl, gateways: 3, workers: 1, env: { LOG_LEVEL: 'log', PULSE_DEMO: '0', PULSE_TICK_MS: '3600000', PULSE_DRAIN_MS: '300' } });
+  stack = await PulseStack.start({
+    redisUrl,
+    gateways: 3,
+    workers: 1,
+    env: { LOG_LEVEL: 'log', PULSE_DEMO: '0', PULSE_TICK_MS: '3600000', PULSE_DRAIN_MS: '300' },
+  });
   reader = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
 
   const port = await freePort();
@@ -82,10 +91,17 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 }, 60_000);
 
-const attempt = (instanceId: string, i: number): IngestEvent => ({ type: 'attempt.recorded', data: { instanceId, outcome: i % 4 === 0 ? 'failure' : 'success' } });
+const attempt = (instanceId: string, i: number): IngestEvent => ({
+  type: 'attempt.recorded',
+  data: { instanceId, outcome: i % 4 === 0 ? 'failure' : 'success' },
+});
 
 async function post(topic: string, events: IngestEvent[]): Promise<Response> {
-  return fetch(`${nginxUrl}/api/v1/topics/${topic}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events }) });
+  return fetch(`${nginxUrl}/api/v1/topics/${topic}/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ events }),
+  });
 }
 
 async function readLog(topic: string): Promise<PulseEvent[]> {
@@ -95,7 +111,12 @@ async function readLog(topic: string): Promise<PulseEvent[]> {
 
 /** An SDK client through nginx (one URL: the load balancer) following `topic`. */
 function follow(topic: string, transports: ('websocket' | 'polling')[] = ['websocket']) {
-  const client = new PulseClient({ urls: [nginxUrl], transports, reconnectDelayMs: 50, maxReconnectDelayMs: 500 }).connect();
+  const client = new PulseClient({
+    urls: [nginxUrl],
+    transports,
+    reconnectDelayMs: 50,
+    maxReconnectDelayMs: 500,
+  }).connect();
   clients.push(client);
   return { client, ...recordTopic(client, topic) };
 }
@@ -108,7 +129,10 @@ describe('nginx in front of three gateways (deploy/nginx/pulse.conf)', () => {
     for (const transport of ['websocket', 'polling'] as const) {
       const socket: PulseClientSocket = io(nginxUrl, { transports: [transport], forceNew: true, reconnection: false });
       try {
-        const ack = await within(`${transport} subscribe ack`, socket.timeout(5000).emitWithAck('subscribe', { topic, batch: true }) as Promise<SubscribeAck>);
+        const ack = await within(
+          `${transport} subscribe ack`,
+          socket.timeout(5000).emitWithAck('subscribe', { topic, batch: true }) as Promise<SubscribeAck>,
+        );
         expect(ack).toMatchObject({ ok: true, topic });
         const received = new Promise<PulseEvent[]>((resolve) => socket.once('events', resolve));
         expect((await post(topic, [attempt('b', 2)])).status).toBe(201);
@@ -126,7 +150,14 @@ describe('nginx in front of three gateways (deploy/nginx/pulse.conf)', () => {
     const topic = `nginx-drain-${Date.now().toString(36)}`;
     expect((await post(topic, [attempt('a', 0)])).status).toBe(201);
     const watchers = [...Array.from({ length: 5 }, () => follow(topic)), follow(topic, ['polling'])];
-    await Promise.all(watchers.map((w) => w.changes.until(() => 'subscribed', () => w.snapshots.length > 0)));
+    await Promise.all(
+      watchers.map((w) =>
+        w.changes.until(
+          () => 'subscribed',
+          () => w.snapshots.length > 0,
+        ),
+      ),
+    );
     let running = true;
     const flow = (async () => {
       for (let i = 1; running; i++) {
@@ -150,7 +181,15 @@ describe('nginx in front of three gateways (deploy/nginx/pulse.conf)', () => {
     await flow;
     const log = await readLog(topic);
     const head = log.at(-1)!.seq;
-    await Promise.all(watchers.map((w, i) => w.changes.until(() => `client ${i} at ${head} (at ${w.seq()})`, () => w.seq() >= head, 20_000)));
+    await Promise.all(
+      watchers.map((w, i) =>
+        w.changes.until(
+          () => `client ${i} at ${head} (at ${w.seq()})`,
+          () => w.seq() >= head,
+          20_000,
+        ),
+      ),
+    );
     for (const w of watchers) {
       expect(w.snapshots).toEqual(['initial']);
       expect(w.events).toEqual(log.filter((event) => event.seq > log.length - w.events.length));
@@ -161,24 +200,49 @@ describe('nginx in front of three gateways (deploy/nginx/pulse.conf)', () => {
   it("sends the gateway's security headers on the dashboard (a CSP with script-src 'self'), and the dashboard works under them", async () => {
     const topic = `nginx-csp-${Date.now().toString(36)}`;
     expect((await post(topic, [attempt('a', 1), attempt('b', 2)])).status).toBe(201);
-    const headersOf = (response: Response) => Object.fromEntries(['content-security-policy', 'x-content-type-options', 'referrer-policy', 'x-frame-options'].map((name) => [name, response.headers.get(name)]));
+    const headersOf = (response: Response) =>
+      Object.fromEntries(
+        ['content-security-policy', 'x-content-type-options', 'referrer-policy', 'x-frame-options'].map((name) => [
+          name,
+          response.headers.get(name),
+        ]),
+      );
     const proxied = headersOf(await fetch(`${nginxUrl}/`));
     expect(proxied['content-security-policy']).toContain("script-src 'self'");
     expect(proxied).toEqual(headersOf(await fetch(`${stack!.urls[0]}/`)));
     // Bull Board and the API documents use inline styles: framing protection only.
-    expect((await fetch(`${nginxUrl}/admin/queues`)).headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    expect((await fetch(`${nginxUrl}/admin/queues`)).headers.get('content-security-policy')).toBe(
+      "frame-ancestors 'none'",
+    );
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+    });
     try {
       const page = await browser.newPage();
       const problems: string[] = [];
       page.on('console', (message) => (message.type() === 'error' ? problems.push(message.text()) : undefined));
       page.on('pageerror', (error) => problems.push(error.message));
-      await page.addInitScript(() => document.addEventListener('securitypolicyviolation', (event) => console.error(`CSP violation: ${event.violatedDirective} ${event.blockedURI} at ${event.sourceFile}:${event.lineNumber}`)));
+      await page.addInitScript(() =>
+        document.addEventListener('securitypolicyviolation', (event) =>
+          console.error(
+            `CSP violation: ${event.violatedDirective} ${event.blockedURI} at ${event.sourceFile}:${event.lineNumber}`,
+          ),
+        ),
+      );
       await page.goto(`${nginxUrl}/?topic=${topic}`);
       await page.waitForSelector('[data-testid="connection"][data-state="live"]', { timeout: 15_000 });
-      await page.waitForFunction(() => document.querySelector('[data-testid="tile-total_attempts"] .value')?.textContent === '2', undefined, { timeout: 15_000 });
+      await page.waitForFunction(
+        () => document.querySelector('[data-testid="tile-total_attempts"] .value')?.textContent === '2',
+        undefined,
+        { timeout: 15_000 },
+      );
       expect((await post(topic, [attempt('c', 3)])).status).toBe(201);
-      await page.waitForFunction(() => document.querySelector('[data-testid="tile-total_attempts"] .value')?.textContent === '3', undefined, { timeout: 15_000 });
+      await page.waitForFunction(
+        () => document.querySelector('[data-testid="tile-total_attempts"] .value')?.textContent === '3',
+        undefined,
+        { timeout: 15_000 },
+      );
       expect(problems).toEqual([]);
     } finally {
       await browser.close();
@@ -194,7 +258,9 @@ describe('nginx in front of three gateways (deploy/nginx/pulse.conf)', () => {
 
   // Last: the flood spends this address's allowance for a moment.
   it('answers a flood of requests from one address 429 before the gateways (limit_req)', async () => {
-    const statuses = await Promise.all(Array.from({ length: 400 }, () => fetch(`${nginxUrl}/healthz`).then((response) => response.status)));
+    const statuses = await Promise.all(
+      Array.from({ length: 400 }, () => fetch(`${nginxUrl}/healthz`).then((response) => response.status)),
+    );
     expect(statuses.filter((status) => status === 429).length).toBeGreaterThan(0);
     expect(statuses.every((status) => status === 200 || status === 429)).toBe(true);
   }, 30_000);

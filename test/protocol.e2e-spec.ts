@@ -40,14 +40,18 @@ describe('protocol version', () => {
         code: 'BAD_REQUEST',
         reason: 'PROTOCOL_MISMATCH',
         protocol: PROTOCOL_VERSION,
-        message: expect.stringContaining(`speaks Pulse protocol ${PROTOCOL_VERSION} and the client ${PROTOCOL_VERSION + 1}`),
+        message: expect.stringContaining(
+          `speaks Pulse protocol ${PROTOCOL_VERSION} and the client ${PROTOCOL_VERSION + 1}`,
+        ),
       },
     });
     expect(await handshake({ protocol: 'one' })).toMatchObject({ refused: { reason: 'PROTOCOL_MISMATCH' } });
   });
 
   it('hello, with the gateway version, is the first message on a connection, with or without auth.protocol', async () => {
-    expect(await handshake({ protocol: PROTOCOL_VERSION })).toEqual({ first: ['hello', { protocol: PROTOCOL_VERSION }] });
+    expect(await handshake({ protocol: PROTOCOL_VERSION })).toEqual({
+      first: ['hello', { protocol: PROTOCOL_VERSION }],
+    });
     expect(await handshake({})).toEqual({ first: ['hello', { protocol: PROTOCOL_VERSION }] });
   });
 
@@ -56,7 +60,10 @@ describe('protocol version', () => {
     expect(client.serverProtocol).toBeNull();
     // The hello comes before any answer, so before the subscription is live.
     client.subscribe(`protocol-${Date.now().toString(36)}`, {});
-    await within('the client to go live', new Promise<void>((resolve) => client.onState((state) => state === 'live' && resolve())));
+    await within(
+      'the client to go live',
+      new Promise<void>((resolve) => client.onState((state) => state === 'live' && resolve())),
+    );
     expect(client.serverProtocol).toBe(PROTOCOL_VERSION);
   });
 
@@ -77,14 +84,20 @@ describe('protocol version', () => {
     const delivered: unknown[] = [];
     try {
       const refused = new Promise<ErrorBody>((resolve) => client.onError(resolve));
-      client.subscribe('topic-a', { onEvent: (event: PulseEvent) => delivered.push(event), onSnapshot: (snapshot) => delivered.push(snapshot), onError: (error) => delivered.push(error) });
+      client.subscribe('topic-a', {
+        onEvent: (event: PulseEvent) => delivered.push(event),
+        onSnapshot: (snapshot) => delivered.push(snapshot),
+        onError: (error) => delivered.push(error),
+      });
       client.connect();
       expect(await within('the SDK to report the mismatch', refused)).toEqual({
         ok: false,
         code: 'BAD_REQUEST',
         reason: 'PROTOCOL_MISMATCH',
         protocol: PROTOCOL_VERSION + 1,
-        message: expect.stringContaining(`speaks Pulse protocol ${PROTOCOL_VERSION + 1} and this client ${PROTOCOL_VERSION}`),
+        message: expect.stringContaining(
+          `speaks Pulse protocol ${PROTOCOL_VERSION + 1} and this client ${PROTOCOL_VERSION}`,
+        ),
       });
       expect(client.serverProtocol).toBe(PROTOCOL_VERSION + 1);
       expect(client.state).not.toBe('live');

@@ -8,10 +8,19 @@ import { within } from './support/wait.js';
 // ---- the example of docs/testing.md, verbatim ----
 
 let pulse: PulseTestStack;
-beforeAll(async () => { pulse = await startPulse(); }, 60_000);
+beforeAll(async () => {
+  pulse = await startPulse();
+}, 60_000);
 afterAll(() => pulse.stop());
 it('delivers a published event to a subscriber', async () => {
-  const first = new Promise((onEvent) => pulse.client().subscribe('orders', { onEvent, onSnapshot: () => void pulse.publish('orders', [{ type: 'instance.heartbeat', data: { instanceId: 'web-1' } }]) }));
+  const first = new Promise((onEvent) =>
+    pulse
+      .client()
+      .subscribe('orders', {
+        onEvent,
+        onSnapshot: () => void pulse.publish('orders', [{ type: 'instance.heartbeat', data: { instanceId: 'web-1' } }]),
+      }),
+  );
   expect(await first).toMatchObject({ topic: 'orders', seq: 1, type: 'instance.heartbeat' });
 });
 
@@ -22,7 +31,6 @@ function uniqueTopic(name: string): string {
   topicCount += 1;
   return `testing-${name}-${Date.now().toString(36)}-${process.pid}-${topicCount}`;
 }
-
 
 /** `XRANGE pulse:{<topic>}:log - +` on the stack's own Redis. */
 
@@ -61,7 +69,11 @@ async function collect(topic: string) {
 describe('startPulse', () => {
   it('starts Redis, gateways and workers, and stop() leaves no process, client or folder behind', async () => {
     const own = await startPulse({ gateways: 2, workers: 1 });
-    const pids = [own.processes.redis!.pid, ...own.processes.gateways.map((gateway) => gateway.pid), ...own.processes.workers.map((worker) => worker.pid)];
+    const pids = [
+      own.processes.redis!.pid,
+      ...own.processes.gateways.map((gateway) => gateway.pid),
+      ...own.processes.workers.map((worker) => worker.pid),
+    ];
     try {
       expect(own.urls).toHaveLength(2);
       expect(own.redisUrl).toMatch(/^redis:\/\/127\.0\.0\.1:\d+$/);
@@ -71,7 +83,10 @@ describe('startPulse', () => {
       for (const pid of pids) expect(() => process.kill(pid, 0)).not.toThrow();
       // A client left open is closed by stop().
       const client = own.client();
-      await within('the client to go live', new Promise<void>((resolve) => client.onState((state) => state === 'live' && resolve())));
+      await within(
+        'the client to go live',
+        new Promise<void>((resolve) => client.onState((state) => state === 'live' && resolve())),
+      );
     } finally {
       await own.stop();
     }
@@ -113,9 +128,22 @@ describe('startPulse', () => {
       [6, 'statistics_update', 'monitor-tick'],
       [7, 'instances_update', 'monitor-tick'],
     ]);
-    expect(status!.data as StatusData).toMatchObject({ monitoring_active: true, active_instances: 1, tick_at: summary.tickAt, next_tick_at: summary.tickAt + 3_600_000 });
-    expect(statistics!.data).toEqual({ total_attempts: 3, successful: 2, failed: 1, success_rate: 66.67, active_instances: 1 });
-    expect(instances!.data).toMatchObject({ instances: [{ id: 'i-1', status: 'running', attempts: 3, successes: 2, failures: 1 }] });
+    expect(status!.data as StatusData).toMatchObject({
+      monitoring_active: true,
+      active_instances: 1,
+      tick_at: summary.tickAt,
+      next_tick_at: summary.tickAt + 3_600_000,
+    });
+    expect(statistics!.data).toEqual({
+      total_attempts: 3,
+      successful: 2,
+      failed: 1,
+      success_rate: 66.67,
+      active_instances: 1,
+    });
+    expect(instances!.data).toMatchObject({
+      instances: [{ id: 'i-1', status: 'running', attempts: 3, successes: 2, failures: 1 }],
+    });
     expect(follower.events).toEqual((await pulse.log(topic)).filter((event) => event.seq > 4));
   });
 

@@ -2,7 +2,8 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
-const lib = (name: string, file = 'index') => fileURLToPath(new URL(`../../libs/${name}/src/${file}.ts`, import.meta.url));
+const lib = (name: string, file = 'index') =>
+  fileURLToPath(new URL(`../../libs/${name}/src/${file}.ts`, import.meta.url));
 /** Where `vite` (dev) sends API and socket traffic: a gateway of `npm start`. */
 const DEV_GATEWAY = 'http://127.0.0.1:3000';
 

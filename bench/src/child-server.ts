@@ -10,7 +10,10 @@ const READY_TIMEOUT_MS = 15_000;
 const STOP_GRACE_MS = 5_000;
 
 /** Child → parent: the first message once it serves; then one reply per request. */
-export type ChildNotice = { kind: 'ready'; port: number } | { kind: 'failed'; message: string } | { kind: 'reply'; id: number; result?: unknown; error?: string };
+export type ChildNotice =
+  | { kind: 'ready'; port: number }
+  | { kind: 'failed'; message: string }
+  | { kind: 'reply'; id: number; result?: unknown; error?: string };
 /** Parent → child. */
 export type ChildRequest = { kind: 'request'; id: number; body: unknown } | { kind: 'stop' };
 
@@ -39,7 +42,8 @@ export class ChildServer {
     readonly name: string,
     readonly port: number,
   ) {
-    this.exited = child.exitCode === null ? new Promise((resolve) => child.once('exit', () => resolve())) : Promise.resolve();
+    this.exited =
+      child.exitCode === null ? new Promise((resolve) => child.once('exit', () => resolve())) : Promise.resolve();
     child.on('message', (message: unknown) => {
       if (!isNotice(message) || message.kind !== 'reply') return;
       const waiter = this.pending.get(message.id);
@@ -48,11 +52,13 @@ export class ChildServer {
       else waiter?.resolve(message.result);
     });
     child.once('exit', (code, signal) => {
-      for (const waiter of this.pending.values()) waiter.reject(new Error(`${name} exited (code ${code}, signal ${signal})`));
+      for (const waiter of this.pending.values())
+        waiter.reject(new Error(`${name} exited (code ${code}, signal ${signal})`));
       this.pending.clear();
     });
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (line.startsWith(MEMORY_LINE)) this.memoryWaiters.shift()?.(JSON.parse(line.slice(MEMORY_LINE.length)) as MemoryUsage);
+      if (line.startsWith(MEMORY_LINE))
+        this.memoryWaiters.shift()?.(JSON.parse(line.slice(MEMORY_LINE.length)) as MemoryUsage);
       else process.stderr.write(`[${name}] ${line}\n`);
     });
   }
@@ -63,7 +69,10 @@ export class ChildServer {
 
   /** Forks `entry` (a file next to this one in dist) with `args`, and resolves once it says it is ready. */
   static async start(entry: string, name: string, args: string[]): Promise<ChildServer> {
-    const child = fork(fileURLToPath(new URL(entry, import.meta.url)), args, { execArgv: ['--import', HOOK], stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+    const child = fork(fileURLToPath(new URL(entry, import.meta.url)), args, {
+      execArgv: ['--import', HOOK],
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    });
     const ready = new Promise<number>((resolve, reject) => {
       child.on('message', (message: unknown) => {
         if (!isNotice(message)) return;
@@ -127,7 +136,12 @@ export function serveParent(handle: (body: unknown) => Promise<unknown>, stop: (
     }
     handle(message.body).then(
       (result) => process.send?.({ kind: 'reply', id: message.id, result } satisfies ChildNotice),
-      (error: unknown) => process.send?.({ kind: 'reply', id: message.id, error: error instanceof Error ? error.message : String(error) } satisfies ChildNotice),
+      (error: unknown) =>
+        process.send?.({
+          kind: 'reply',
+          id: message.id,
+          error: error instanceof Error ? error.message : String(error),
+        } satisfies ChildNotice),
     );
   });
 }

@@ -20,7 +20,17 @@ import { BENCH_EVENT, envelope } from './payload.js';
 import type { ProducerRequest } from './producer.js';
 import { cpuMs, CpuMeter, type Roles } from './proc-stats.js';
 import { redisBenchmark } from './redis-benchmark.js';
-import { bestHeld, machineNow, renderMarkdown, writeResults, type BenchResults, type CatchUpRow, type MemoryRow, type StepRow, type SystemId } from './report.js';
+import {
+  bestHeld,
+  machineNow,
+  renderMarkdown,
+  writeResults,
+  type BenchResults,
+  type CatchUpRow,
+  type MemoryRow,
+  type StepRow,
+  type SystemId,
+} from './report.js';
 
 const USAGE = `Usage: node dist/bench/src/core.bench.js [--quick | --smoke] [--out <folder>]
        node dist/bench/src/core.bench.js --rate <events/s> [--systems A,B,C] [--repeat <n>] [--seconds <s>]
@@ -73,16 +83,76 @@ export interface Plan {
 
 const PLANS: Record<Plan['mode'], Plan> = {
   full: {
-    mode: 'full', budgetMs: 300_000, threads: 4, clients: 200, lightRate: 100, lightSeconds: 4, lightRounds: 3, warmupSeconds: 2, stepSeconds: 3, startRate: 200, factor: Math.SQRT2, maxSteps: 14,
-    gatewayCounts: [1, 2, 3], seriesSteps: 3, retryFailedStep: true, reserveMs: 45_000, catchUpSizes: [1000, 10_000, 100_000], catchUpClients: 1, catchUpRounds: 3, idleClients: 500, redisBenchmarkRequests: 200_000, drainMs: 3000,
+    mode: 'full',
+    budgetMs: 300_000,
+    threads: 4,
+    clients: 200,
+    lightRate: 100,
+    lightSeconds: 4,
+    lightRounds: 3,
+    warmupSeconds: 2,
+    stepSeconds: 3,
+    startRate: 200,
+    factor: Math.SQRT2,
+    maxSteps: 14,
+    gatewayCounts: [1, 2, 3],
+    seriesSteps: 3,
+    retryFailedStep: true,
+    reserveMs: 45_000,
+    catchUpSizes: [1000, 10_000, 100_000],
+    catchUpClients: 1,
+    catchUpRounds: 3,
+    idleClients: 500,
+    redisBenchmarkRequests: 200_000,
+    drainMs: 3000,
   },
   quick: {
-    mode: 'quick', budgetMs: 60_000, threads: 2, clients: 200, lightRate: 100, lightSeconds: 1.5, lightRounds: 2, warmupSeconds: 1, stepSeconds: 1, startRate: 200, factor: 2, maxSteps: 7,
-    gatewayCounts: [1, 2, 3], seriesSteps: 2, retryFailedStep: false, reserveMs: 20_000, catchUpSizes: [1000, 10_000, 100_000], catchUpClients: 1, catchUpRounds: 1, idleClients: 200, redisBenchmarkRequests: 50_000, drainMs: 1500,
+    mode: 'quick',
+    budgetMs: 60_000,
+    threads: 2,
+    clients: 200,
+    lightRate: 100,
+    lightSeconds: 1.5,
+    lightRounds: 2,
+    warmupSeconds: 1,
+    stepSeconds: 1,
+    startRate: 200,
+    factor: 2,
+    maxSteps: 7,
+    gatewayCounts: [1, 2, 3],
+    seriesSteps: 2,
+    retryFailedStep: false,
+    reserveMs: 20_000,
+    catchUpSizes: [1000, 10_000, 100_000],
+    catchUpClients: 1,
+    catchUpRounds: 1,
+    idleClients: 200,
+    redisBenchmarkRequests: 50_000,
+    drainMs: 1500,
   },
   smoke: {
-    mode: 'smoke', budgetMs: 45_000, threads: 1, clients: 10, lightRate: 100, lightSeconds: 1, lightRounds: 1, warmupSeconds: 0.5, stepSeconds: 0.5, startRate: 100, factor: 2, maxSteps: 2,
-    gatewayCounts: [2], seriesSteps: 0, retryFailedStep: false, reserveMs: 8_000, catchUpSizes: [100], catchUpClients: 1, catchUpRounds: 1, idleClients: 10, redisBenchmarkRequests: 2000, drainMs: 2000,
+    mode: 'smoke',
+    budgetMs: 45_000,
+    threads: 1,
+    clients: 10,
+    lightRate: 100,
+    lightSeconds: 1,
+    lightRounds: 1,
+    warmupSeconds: 0.5,
+    stepSeconds: 0.5,
+    startRate: 100,
+    factor: 2,
+    maxSteps: 2,
+    gatewayCounts: [2],
+    seriesSteps: 0,
+    retryFailedStep: false,
+    reserveMs: 8_000,
+    catchUpSizes: [100],
+    catchUpClients: 1,
+    catchUpRounds: 1,
+    idleClients: 10,
+    redisBenchmarkRequests: 2000,
+    drainMs: 2000,
   },
 };
 
@@ -128,10 +198,20 @@ function parseOptions(): Options {
   const bad = systems.filter((system) => !['A', 'B', 'C'].includes(system));
   const rate = values.rate === undefined ? null : Number(values.rate);
   if (bad.length || (rate !== null && !(rate > 0))) {
-    process.stderr.write(`${bad.length ? `--systems: unknown ${bad.join(', ')} (A, B or C)` : `--rate: ${values.rate} is not a positive number`}\n\n${USAGE}\n`);
+    process.stderr.write(
+      `${bad.length ? `--systems: unknown ${bad.join(', ')} (A, B or C)` : `--rate: ${values.rate} is not a positive number`}\n\n${USAGE}\n`,
+    );
     process.exit(2);
   }
-  const focus = rate === null ? null : { rate, systems: systems as SystemId[], repeat: Number(values.repeat ?? 3), seconds: Number(values.seconds ?? 3) };
+  const focus =
+    rate === null
+      ? null
+      : {
+          rate,
+          systems: systems as SystemId[],
+          repeat: Number(values.repeat ?? 3),
+          seconds: Number(values.seconds ?? 3),
+        };
   const memoryRepeat = values.memory ? Number(values.repeat ?? 3) : null;
   return { plan, out: resolve(values.out ?? join(PROJECT_ROOT, 'bench', 'results')), focus, memoryRepeat };
 }
@@ -166,7 +246,12 @@ class Bench {
       redisAppendOnly: false,
       gateways: 2,
       workers: 0,
-      env: { LOG_LEVEL: STACK_LOG_LEVEL, PULSE_DEMO: '0', PULSE_RETENTION: String(DEFAULTS.PULSE_RETENTION), NODE_OPTIONS: `--import ${HOOK}` },
+      env: {
+        LOG_LEVEL: STACK_LOG_LEVEL,
+        PULSE_DEMO: '0',
+        PULSE_RETENTION: String(DEFAULTS.PULSE_RETENTION),
+        NODE_OPTIONS: `--import ${HOOK}`,
+      },
       onLine: (name, line) => this.onLine(name, line),
     });
     let started: PulseStack | null = null;
@@ -183,8 +268,15 @@ class Bench {
     const redis = createRedis(this.stack.redisUrl, { name: 'bench:main' });
     cleanup.add('bench Redis connection', async () => void (await redis.quit()));
     await waitForReady(redis, this.stack.redisUrl);
-    this.store = new EventStore(redis, { retention: DEFAULTS.PULSE_RETENTION, idempotencyWindowMs: DEFAULTS.PULSE_IDEMPOTENCY_WINDOW_MS });
-    this.producer = await this.child('producer.js', 'producer', [this.stack.redisUrl, String(DEFAULTS.PULSE_RETENTION), String(DEFAULTS.PULSE_IDEMPOTENCY_WINDOW_MS)]);
+    this.store = new EventStore(redis, {
+      retention: DEFAULTS.PULSE_RETENTION,
+      idempotencyWindowMs: DEFAULTS.PULSE_IDEMPOTENCY_WINDOW_MS,
+    });
+    this.producer = await this.child('producer.js', 'producer', [
+      this.stack.redisUrl,
+      String(DEFAULTS.PULSE_RETENTION),
+      String(DEFAULTS.PULSE_IDEMPOTENCY_WINDOW_MS),
+    ]);
     for (let i = 0; i < 2; i++) await this.addBaseline();
     this.ws = await this.child('ws-ceiling-server.js', 'ws-ceiling', []);
     progress(`baseline servers ${this.baselines.map((server) => server.url).join(', ')}; ws ceiling ${this.ws.url}`);
@@ -210,7 +302,9 @@ class Bench {
   }
 
   async addBaseline(): Promise<void> {
-    this.baselines.push(await this.child('baseline-server.js', `baseline-${this.baselines.length + 1}`, [this.stack.redisUrl]));
+    this.baselines.push(
+      await this.child('baseline-server.js', `baseline-${this.baselines.length + 1}`, [this.stack.redisUrl]),
+    );
   }
 
   /** A Pulse gateway's memory after a full GC (its memory hook answers SIGWINCH). */
@@ -224,8 +318,20 @@ class Bench {
   roles(system: SystemId, servers: number): Roles {
     const redis = this.stack.redis ? [this.stack.redis.pid] : [];
     const loadGenerator = [process.pid];
-    if (system === 'A') return { gateways: this.stack.gateways.slice(0, servers).map((g) => g.pid), redis, producer: [this.producer.pid], 'load generator': loadGenerator };
-    if (system === 'B') return { gateways: this.baselines.slice(0, servers).map((s) => s.pid), redis, producer: [this.producer.pid], 'load generator': loadGenerator };
+    if (system === 'A')
+      return {
+        gateways: this.stack.gateways.slice(0, servers).map((g) => g.pid),
+        redis,
+        producer: [this.producer.pid],
+        'load generator': loadGenerator,
+      };
+    if (system === 'B')
+      return {
+        gateways: this.baselines.slice(0, servers).map((s) => s.pid),
+        redis,
+        producer: [this.producer.pid],
+        'load generator': loadGenerator,
+      };
     return { gateways: [this.ws.pid], 'load generator': loadGenerator };
   }
 
@@ -241,7 +347,14 @@ class Bench {
     return this.sentSeq.get(topic) ?? 0;
   }
 
-  async produce(system: SystemId, topic: string, t0: number, rate: number, count: number, base: number): Promise<ProducerStats> {
+  async produce(
+    system: SystemId,
+    topic: string,
+    t0: number,
+    rate: number,
+    count: number,
+    base: number,
+  ): Promise<ProducerStats> {
     const spec = { topic, t0, ratePerSec: rate, count, base };
     const timeout = (count / rate) * 1000 + 60_000;
     if (system !== 'A') this.sentSeq.set(topic, base + count);
@@ -269,7 +382,14 @@ async function connectFleet(bench: Bench, system: SystemId, servers: number, cli
 }
 
 /** One open-loop run of `system` at `rate`, checked and timed at every client. */
-async function step(bench: Bench, system: SystemId, servers: number, rate: number, seconds: number, phase: StepRow['phase']): Promise<StepRow> {
+async function step(
+  bench: Bench,
+  system: SystemId,
+  servers: number,
+  rate: number,
+  seconds: number,
+  phase: StepRow['phase'],
+): Promise<StepRow> {
   const { plan, fleet } = bench;
   bench.cleanup.checkpoint();
   const topic = topicOf(system, servers);
@@ -309,26 +429,39 @@ async function step(bench: Bench, system: SystemId, servers: number, rate: numbe
     loadGeneratorElu: result.maxElu,
     producer,
     cpuMs: cpu.cpuMs,
-    cpuUsPerDelivered: Object.fromEntries(Object.entries(cpu.cpuMs).map(([role, used]) => [role, result.delivered ? (used * 1000) / result.delivered : 0])),
+    cpuUsPerDelivered: Object.fromEntries(
+      Object.entries(cpu.cpuMs).map(([role, used]) => [role, result.delivered ? (used * 1000) / result.delivered : 0]),
+    ),
   };
   const l = result.latency;
   progress(
     `${phase} ${system}${servers === 1 ? '' : ` ×${servers}`} @ ${Math.round(rate)} ev/s → ${Math.round(row.deliveredPerSec).toLocaleString('en-US')} delivered/s, ` +
       `p50 ${l?.p50.toFixed(2)} p99 ${l?.p99.toFixed(2)} max ${l?.max.toFixed(1)} ms, lost ${result.lost}, dup ${result.duplicates}, ooo ${result.outOfOrder}, ${row.eventsPerFrame.toFixed(1)} ev/frame, ` +
-      `load gen ${(result.maxElu * 100).toFixed(0)} %, CPU µs/ev ${Object.entries(row.cpuUsPerDelivered).map(([role, us]) => `${role} ${us.toFixed(1)}`).join(' ')}${held ? '' : ' — did not hold'}${saturated ? ' (load generator saturated: does not count)' : ''}`,
+      `load gen ${(result.maxElu * 100).toFixed(0)} %, CPU µs/ev ${Object.entries(row.cpuUsPerDelivered)
+        .map(([role, us]) => `${role} ${us.toFixed(1)}`)
+        .join(' ')}${held ? '' : ' — did not hold'}${saturated ? ' (load generator saturated: does not count)' : ''}`,
   );
   return row;
 }
 
 /** Steps every system's rate up (alternating between systems at each rate) until p99 passes the bound or anything is lost. */
-async function ladder(bench: Bench, systems: SystemId[], servers: number, startRates: Record<string, number>, steps: number, phase: StepRow['phase']): Promise<StepRow[]> {
+async function ladder(
+  bench: Bench,
+  systems: SystemId[],
+  servers: number,
+  startRates: Record<string, number>,
+  steps: number,
+  phase: StepRow['phase'],
+): Promise<StepRow[]> {
   const rows: StepRow[] = [];
   const active = new Set(systems);
   for (let i = 0; i < steps && active.size; i++) {
     for (const system of systems) {
       if (!active.has(system)) continue;
       if (elapsedSeconds() * 1000 > bench.plan.budgetMs - bench.plan.reserveMs) {
-        bench.problems.push(`the ${phase} ${[...active].join(', ')} (${servers} gateway(s)) stopped at the time bound, before failing`);
+        bench.problems.push(
+          `the ${phase} ${[...active].join(', ')} (${servers} gateway(s)) stopped at the time bound, before failing`,
+        );
         return rows;
       }
       const rate = startRates[system]! * bench.plan.factor ** i;
@@ -363,7 +496,8 @@ async function memoryRow(bench: Bench, system: 'A' | 'B'): Promise<MemoryRow> {
     await sleep(100);
     before = await measure();
   }
-  if (before.sockets > open) progress(`memory ${system}: ${before.sockets - open} warm-up sockets still open after 5 s; measuring anyway`);
+  if (before.sockets > open)
+    progress(`memory ${system}: ${before.sockets - open} warm-up sockets still open after 5 s; measuring anyway`);
   await bench.fleet.connect(group, KIND[system], bench.urls(system, 1), bench.plan.idleClients, topic);
   const after = await measure();
   await bench.fleet.close(group);
@@ -376,7 +510,9 @@ async function memoryRow(bench: Bench, system: 'A' | 'B'): Promise<MemoryRow> {
     before,
     after,
   };
-  progress(`memory ${system}: ${row.connections} idle connections: ${(row.heapPerConnection / 1024).toFixed(1)} KiB heap+external, ${(row.rssPerConnection / 1024).toFixed(1)} KiB RSS each (after GC)`);
+  progress(
+    `memory ${system}: ${row.connections} idle connections: ${(row.heapPerConnection / 1024).toFixed(1)} KiB heap+external, ${(row.rssPerConnection / 1024).toFixed(1)} KiB RSS each (after GC)`,
+  );
   return row;
 }
 
@@ -420,7 +556,9 @@ async function catchUpRow(bench: Bench, system: 'A' | 'B', missed: number, round
 async function run(bench: Bench): Promise<BenchResults> {
   const { plan } = bench;
   const machine = machineNow();
-  progress(`${plan.mode} run on ${machine.cpu} × ${machine.cores}, Node ${machine.node}, load ${machine.loadAtStart.map((v) => v.toFixed(2)).join(' ')}`);
+  progress(
+    `${plan.mode} run on ${machine.cpu} × ${machine.cores}, Node ${machine.node}, load ${machine.loadAtStart.map((v) => v.toFixed(2)).join(' ')}`,
+  );
   await bench.start();
   const redisPort = Number(new URL(bench.stack.redisUrl).port);
 
@@ -431,7 +569,9 @@ async function run(bench: Bench): Promise<BenchResults> {
     for (const pipeline of [1, 16]) {
       bench.cleanup.checkpoint();
       const row = await redisBenchmark(redisPort, command, payload, plan.redisBenchmarkRequests, pipeline);
-      progress(`redis-benchmark ${command} -P ${pipeline}: ${Math.round(row.perSec).toLocaleString('en-US')}/s, p50 ${row.p50Ms} ms`);
+      progress(
+        `redis-benchmark ${command} -P ${pipeline}: ${Math.round(row.perSec).toLocaleString('en-US')}/s, p50 ${row.p50Ms} ms`,
+      );
       redisRows.push(row);
     }
   }
@@ -445,9 +585,21 @@ async function run(bench: Bench): Promise<BenchResults> {
   await connectFleet(bench, 'B', 2, plan.clients);
   await connectFleet(bench, 'C', 1, plan.clients);
   const steps: StepRow[] = [];
-  for (const system of ['A', 'B'] as const) steps.push(await step(bench, system, 2, plan.lightRate, plan.warmupSeconds, 'warm-up'));
-  for (let round = 0; round < plan.lightRounds; round++) for (const system of ['A', 'B'] as const) steps.push(await step(bench, system, 2, plan.lightRate, plan.lightSeconds, 'light'));
-  steps.push(...(await ladder(bench, ['A', 'B', 'C'], 2, { A: plan.startRate, B: plan.startRate, C: plan.startRate }, plan.maxSteps, 'ladder')));
+  for (const system of ['A', 'B'] as const)
+    steps.push(await step(bench, system, 2, plan.lightRate, plan.warmupSeconds, 'warm-up'));
+  for (let round = 0; round < plan.lightRounds; round++)
+    for (const system of ['A', 'B'] as const)
+      steps.push(await step(bench, system, 2, plan.lightRate, plan.lightSeconds, 'light'));
+  steps.push(
+    ...(await ladder(
+      bench,
+      ['A', 'B', 'C'],
+      2,
+      { A: plan.startRate, B: plan.startRate, C: plan.startRate },
+      plan.maxSteps,
+      'ladder',
+    )),
+  );
   for (const system of ['A', 'B', 'C'] as const) await bench.fleet.close(groupOf(system, system === 'C' ? 1 : 2));
 
   // Throughput against gateway count (the 2-gateway figure is the ladder's): each starts below the 2-gateway best.
@@ -456,8 +608,15 @@ async function run(bench: Bench): Promise<BenchResults> {
     while (bench.baselines.length < servers) await bench.addBaseline();
     await connectFleet(bench, 'A', servers, plan.clients);
     await connectFleet(bench, 'B', servers, plan.clients);
-    const start = (system: SystemId) => Math.max(plan.startRate / 2, ((bestHeld(steps, system, 2)?.rate ?? plan.startRate) / plan.factor ** (plan.seriesSteps - 1)) * (servers === 1 ? 0.5 : 1));
-    steps.push(...(await ladder(bench, ['A', 'B'], servers, { A: start('A'), B: start('B') }, plan.maxSteps, 'gateways')));
+    const start = (system: SystemId) =>
+      Math.max(
+        plan.startRate / 2,
+        ((bestHeld(steps, system, 2)?.rate ?? plan.startRate) / plan.factor ** (plan.seriesSteps - 1)) *
+          (servers === 1 ? 0.5 : 1),
+      );
+    steps.push(
+      ...(await ladder(bench, ['A', 'B'], servers, { A: start('A'), B: start('B') }, plan.maxSteps, 'gateways')),
+    );
     for (const system of ['A', 'B'] as const) await bench.fleet.close(groupOf(system, servers));
   }
 
@@ -466,10 +625,13 @@ async function run(bench: Bench): Promise<BenchResults> {
     // Up to 10,000 missed events, several alternating tries: the target reads the median one.
     const rounds = missed <= 10_000 ? plan.catchUpRounds : 1;
     if (elapsedSeconds() * 1000 > plan.budgetMs - plan.reserveMs / 2) {
-      bench.problems.push(`catch-up from ${missed.toLocaleString('en-US')} missed events on skipped: the run was near its time bound`);
+      bench.problems.push(
+        `catch-up from ${missed.toLocaleString('en-US')} missed events on skipped: the run was near its time bound`,
+      );
       break;
     }
-    for (let round = 0; round < rounds; round++) for (const system of ['A', 'B'] as const) catchUp.push(await catchUpRow(bench, system, missed, round));
+    for (let round = 0; round < rounds; round++)
+      for (const system of ['A', 'B'] as const) catchUp.push(await catchUpRow(bench, system, missed, round));
   }
 
   machine.loadAtEnd = machineNow().loadAtStart;
@@ -495,8 +657,11 @@ async function run(bench: Bench): Promise<BenchResults> {
 async function focused(bench: Bench, focus: NonNullable<Options['focus']>): Promise<void> {
   await bench.start();
   for (const system of focus.systems) await connectFleet(bench, system, system === 'C' ? 1 : 2, bench.plan.clients);
-  for (const system of focus.systems) await step(bench, system, system === 'C' ? 1 : 2, bench.plan.lightRate, 1, 'warm-up');
-  for (let i = 0; i < focus.repeat; i++) for (const system of focus.systems) await step(bench, system, system === 'C' ? 1 : 2, focus.rate, focus.seconds, 'ladder');
+  for (const system of focus.systems)
+    await step(bench, system, system === 'C' ? 1 : 2, bench.plan.lightRate, 1, 'warm-up');
+  for (let i = 0; i < focus.repeat; i++)
+    for (const system of focus.systems)
+      await step(bench, system, system === 'C' ? 1 : 2, focus.rate, focus.seconds, 'ladder');
 }
 
 async function redisVersionOf(bench: Bench): Promise<string> {
@@ -526,7 +691,10 @@ async function main(): Promise<void> {
     progress(`${why}: stopping everything this bench started…`);
     void cleanup.run().finally(() => process.exit(code));
   };
-  const watchdog = setTimeout(() => abort(`the run passed its time bound of ${plan.budgetMs / 1000} s`, 1), focus || memoryRepeat !== null ? 600_000 : plan.budgetMs);
+  const watchdog = setTimeout(
+    () => abort(`the run passed its time bound of ${plan.budgetMs / 1000} s`, 1),
+    focus || memoryRepeat !== null ? 600_000 : plan.budgetMs,
+  );
   process.once('SIGINT', () => abort('interrupted', 130));
   process.once('SIGTERM', () => abort('terminated', 143));
   let results: BenchResults;

@@ -79,7 +79,11 @@ class Group {
   timed = false;
   target = Infinity;
   startedAt = 0;
-  histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: MAX_LATENCY_US, numberOfSignificantValueDigits: 3 });
+  histogram = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: MAX_LATENCY_US,
+    numberOfSignificantValueDigits: 3,
+  });
   done = 0;
   onDone: (() => void) | null = null;
   elu = performance.eventLoopUtilization();
@@ -104,7 +108,10 @@ class Group {
     client.distinct += 1;
     if (seq < client.last) client.outOfOrder += 1;
     else client.last = seq;
-    if (this.timed) this.histogram.recordValue(Math.min(MAX_LATENCY_US, Math.max(1, Math.round((at - (this.t0 + i * this.intervalMs)) * 1000))));
+    if (this.timed)
+      this.histogram.recordValue(
+        Math.min(MAX_LATENCY_US, Math.max(1, Math.round((at - (this.t0 + i * this.intervalMs)) * 1000))),
+      );
     if (client.reachedAt === null && client.maxSeq >= this.target) {
       client.reachedAt = at;
       if (++this.done === this.clients.length) this.onDone?.();
@@ -119,7 +126,14 @@ class Group {
       client.received = new Uint8Array(count);
       client.base = base;
       client.count = count;
-      client.distinct = client.duplicates = client.outOfOrder = client.unexpected = client.disconnects = client.resyncs = client.frames = 0;
+      client.distinct =
+        client.duplicates =
+        client.outOfOrder =
+        client.unexpected =
+        client.disconnects =
+        client.resyncs =
+        client.frames =
+          0;
       client.last = 0;
       client.snapshot = false;
       client.reachedAt = client.maxSeq >= this.target ? hrnow() : null;
@@ -140,7 +154,12 @@ function group(name: string): Group {
 const CONNECT_TIMEOUT_MS = 20_000;
 
 async function connectSocketIo(g: Group, client: Client, since: boolean): Promise<void> {
-  const socket = io(client.url, { transports: ['websocket'], reconnection: false, forceNew: true, timeout: CONNECT_TIMEOUT_MS });
+  const socket = io(client.url, {
+    transports: ['websocket'],
+    reconnection: false,
+    forceNew: true,
+    timeout: CONNECT_TIMEOUT_MS,
+  });
   client.socket = socket;
   const record = (event: PulseEvent) => {
     client.frames += 1;
@@ -164,7 +183,10 @@ async function connectSocketIo(g: Group, client: Client, since: boolean): Promis
     socket.once('connect_error', (error) => reject(error));
   });
   if (g.kind === 'pulse') {
-    const request = since && client.epoch ? { topic: g.topic, batch: true, since: { seq: client.maxSeq, epoch: client.epoch } } : { topic: g.topic, batch: true };
+    const request =
+      since && client.epoch
+        ? { topic: g.topic, batch: true, since: { seq: client.maxSeq, epoch: client.epoch } }
+        : { topic: g.topic, batch: true };
     const ack = (await socket.timeout(CONNECT_TIMEOUT_MS).emitWithAck('subscribe', request)) as SubscribeAck;
     if (!ack.ok) throw new Error(`subscribe to ${g.topic} failed: ${ack.code} ${ack.message}`);
     client.epoch = ack.epoch;
@@ -195,12 +217,16 @@ async function connectWs(g: Group, client: Client): Promise<void> {
   });
 }
 
-const connect = (g: Group, client: Client, since = false) => (g.kind === 'ws' ? connectWs(g, client) : connectSocketIo(g, client, since));
+const connect = (g: Group, client: Client, since = false) =>
+  g.kind === 'ws' ? connectWs(g, client) : connectSocketIo(g, client, since);
 
 /** Disconnects the client; resolves once its WebSocket is closed (a socket.io server has then run its disconnect handlers). */
 async function disconnect(client: Client): Promise<void> {
   const engine = client.socket?.io.engine;
-  const closed = engine && engine.readyState !== 'closed' ? new Promise<void>((resolve) => engine.once('close', () => resolve())) : Promise.resolve();
+  const closed =
+    engine && engine.readyState !== 'closed'
+      ? new Promise<void>((resolve) => engine.once('close', () => resolve()))
+      : Promise.resolve();
   client.socket?.removeAllListeners();
   client.socket?.disconnect();
   client.socket = null;
@@ -249,7 +275,10 @@ function collect(g: Group): GroupResult {
     result.disconnects += client.disconnects;
     result.resyncs += client.resyncs;
     result.frames += client.frames;
-    result.catchUp.push({ ms: client.reachedAt === null ? null : client.reachedAt - g.startedAt, snapshot: client.snapshot });
+    result.catchUp.push({
+      ms: client.reachedAt === null ? null : client.reachedAt - g.startedAt,
+      snapshot: client.snapshot,
+    });
   }
   return result;
 }

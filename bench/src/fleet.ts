@@ -72,7 +72,9 @@ export class Fleet {
     for (let i = 0; i < count; i++) perThread[i % this.workers.length]!.push(urls[i % urls.length]!);
     const used = perThread.flatMap((list, thread) => (list.length ? [thread] : []));
     this.placement.set(group, used);
-    await Promise.all(used.map((thread) => this.ask(thread, { op: 'connect', group, kind, urls: perThread[thread]!, topic })));
+    await Promise.all(
+      used.map((thread) => this.ask(thread, { op: 'connect', group, kind, urls: perThread[thread]!, topic })),
+    );
   }
 
   /** Prepares a timed run: event i carries seq base+i+1 and is due at t0 + i·interval. */
@@ -87,11 +89,41 @@ export class Fleet {
 
   async collect(group: string): Promise<RunResult> {
     const parts = (await this.all(group, { op: 'collect', group })) as GroupResult[];
-    const merged = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
-    const result: RunResult = { clients: 0, delivered: 0, lost: 0, clientsWithLoss: 0, duplicates: 0, outOfOrder: 0, unexpected: 0, disconnects: 0, resyncs: 0, frames: 0, catchUp: [], latency: null, maxElu: 0 };
+    const merged = hdr.build({
+      lowestDiscernibleValue: 1,
+      highestTrackableValue: 600_000_000,
+      numberOfSignificantValueDigits: 3,
+    });
+    const result: RunResult = {
+      clients: 0,
+      delivered: 0,
+      lost: 0,
+      clientsWithLoss: 0,
+      duplicates: 0,
+      outOfOrder: 0,
+      unexpected: 0,
+      disconnects: 0,
+      resyncs: 0,
+      frames: 0,
+      catchUp: [],
+      latency: null,
+      maxElu: 0,
+    };
     for (const part of parts) {
       merged.add(hdr.decodeFromCompressedBase64(part.histogram));
-      for (const key of ['clients', 'delivered', 'lost', 'clientsWithLoss', 'duplicates', 'outOfOrder', 'unexpected', 'disconnects', 'resyncs', 'frames'] as const) result[key] += part[key];
+      for (const key of [
+        'clients',
+        'delivered',
+        'lost',
+        'clientsWithLoss',
+        'duplicates',
+        'outOfOrder',
+        'unexpected',
+        'disconnects',
+        'resyncs',
+        'frames',
+      ] as const)
+        result[key] += part[key];
       result.catchUp.push(...part.catchUp);
       result.maxElu = Math.max(result.maxElu, part.elu);
     }

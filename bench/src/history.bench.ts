@@ -17,13 +17,22 @@ const DAY = 24 * HOUR_MS;
 function eventAt(i: number): NewEvent {
   const instanceId = `i-${i % INSTANCES}`;
   if (i % 5 === 4) return { type: 'instance.heartbeat', data: { instanceId } };
-  return { type: 'attempt.recorded', data: { instanceId, outcome: i % 10 === 3 ? 'failure' : 'success', durationMs: 5 + (i % 97) * 1.37 } };
+  return {
+    type: 'attempt.recorded',
+    data: { instanceId, outcome: i % 10 === 3 ? 'failure' : 'success', durationMs: 5 + (i % 97) * 1.37 },
+  };
 }
 
 /** Redis's own time per call of the append script (INFO commandstats), over APPENDS single-event appends 100 ms apart. */
 async function microsPerAppend(redis: Redis, history: boolean, round: number): Promise<number> {
   let clock = Date.UTC(2026, 0, 1);
-  const store = new EventStore(redis, { retention: 100_000, idempotencyWindowMs: 60_000, now: () => clock, history, appendDeadlineMs: 0 });
+  const store = new EventStore(redis, {
+    retention: 100_000,
+    idempotencyWindowMs: 60_000,
+    now: () => clock,
+    history,
+    appendDeadlineMs: 0,
+  });
   const topic = `bench-${history ? 'on' : 'off'}-${round}`;
   await store.append(topic, [eventAt(0)]); // loads the script
   await redis.config('RESETSTAT');
@@ -47,7 +56,12 @@ async function monthFootprint(redis: Redis): Promise<{ series: number; perInstan
   const start = Date.UTC(2026, 0, 1);
   const end = start + MONTH_DAYS * DAY;
   let clock = start;
-  const store = new EventStore(redis, { retention: 100_000, idempotencyWindowMs: 60_000, now: () => clock, appendDeadlineMs: 0 });
+  const store = new EventStore(redis, {
+    retention: 100_000,
+    idempotencyWindowMs: 60_000,
+    now: () => clock,
+    appendDeadlineMs: 0,
+  });
   const topic = 'bench-month';
   let i = 0;
   let tick = 0;
@@ -55,7 +69,9 @@ async function monthFootprint(redis: Redis): Promise<{ series: number; perInstan
     clock = at;
     // Every 6 h, instance i-0 stays away for an hour: offline time in its hours.
     const away = Math.floor((at - start) / HOUR_MS) % 6 === 5;
-    const events = Array.from({ length: 10 }, () => eventAt(i++)).filter((event) => !(away && (event.data as { instanceId: string }).instanceId === 'i-0'));
+    const events = Array.from({ length: 10 }, () => eventAt(i++)).filter(
+      (event) => !(away && (event.data as { instanceId: string }).instanceId === 'i-0'),
+    );
     await store.append(topic, events);
     await store.tick(topic, { tickAt: ++tick, nextTickAt: tick + 1, instanceTtlMs: 30_000, instanceForgetMs: 7 * DAY });
   };
@@ -64,7 +80,11 @@ async function monthFootprint(redis: Redis): Promise<{ series: number; perInstan
   }
   for (let at = end - 2 * DAY; at < end; at += MINUTE) await step(at);
   const footprint = await store.history.footprint(topic, start, end, ['i-0', 'i-1'], end);
-  return { series: footprint.series, perInstance: Math.max(...Object.values(footprint.instances)), keys: footprint.keys };
+  return {
+    series: footprint.series,
+    perInstance: Math.max(...Object.values(footprint.instances)),
+    keys: footprint.keys,
+  };
 }
 
 async function main(): Promise<void> {
@@ -74,13 +94,19 @@ async function main(): Promise<void> {
   try {
     const rounds: { on: number; off: number }[] = [];
     // Alternated rounds: the machine's other load falls on both modes alike.
-    for (let round = 0; round < 2; round++) rounds.push({ off: await microsPerAppend(redis, false, round), on: await microsPerAppend(redis, true, round) });
+    for (let round = 0; round < 2; round++)
+      rounds.push({ off: await microsPerAppend(redis, false, round), on: await microsPerAppend(redis, true, round) });
     const off = Math.min(...rounds.map((r) => r.off));
     const on = Math.min(...rounds.map((r) => r.on));
     const month = await monthFootprint(redis);
     const result = {
       date: new Date().toISOString(),
-      appendMicros: { withoutHistory: round2(off), withHistory: round2(on), overheadPct: round2(((on - off) / off) * 100), rounds },
+      appendMicros: {
+        withoutHistory: round2(off),
+        withHistory: round2(on),
+        overheadPct: round2(((on - off) / off) * 100),
+        rounds,
+      },
       month: { seriesBytesPerTopic: month.series, seriesKeys: month.keys, bytesPerInstance: month.perInstance },
       method: `single-event appends, ${APPENDS} per round, 100 ms apart on the events' clock (10 events/s), ${INSTANCES} instances; Redis time from INFO commandstats (evalsha usec/calls), best of 2 rounds per mode. Month: ${MONTH_DAYS} days, the last 48 h one append a minute; MEMORY USAGE of the keys kept at the month's end.`,
     };

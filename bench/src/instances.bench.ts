@@ -15,17 +15,32 @@ const TTL_MS = 60_000;
 
 /** A heartbeat with the meta a real agent sends (version, host, region). */
 function heartbeat(i: number, at: number): NewEvent {
-  return { type: 'instance.heartbeat', data: { instanceId: `instance-${String(i).padStart(5, '0')}`, status: 'working', nextActionAt: at + 5000, meta: { version: '1.4.2', host: `host-${i % 250}.eu-west-1.internal`, region: 'eu-west-1' } } };
+  return {
+    type: 'instance.heartbeat',
+    data: {
+      instanceId: `instance-${String(i).padStart(5, '0')}`,
+      status: 'working',
+      nextActionAt: at + 5000,
+      meta: { version: '1.4.2', host: `host-${i % 250}.eu-west-1.internal`, region: 'eu-west-1' },
+    },
+  };
 }
 
 /** Redis's own time (µs) of the scripts it ran since the last RESETSTAT (INFO commandstats: evalsha, and eval the first time). */
 async function scriptMicros(redis: Redis): Promise<number> {
   const stats = await redis.info('commandstats');
-  return [...stats.matchAll(/cmdstat_eval(?:sha)?:calls=\d+,usec=(\d+)/g)].reduce((sum, line) => sum + Number(line[1]), 0);
+  return [...stats.matchAll(/cmdstat_eval(?:sha)?:calls=\d+,usec=(\d+)/g)].reduce(
+    (sum, line) => sum + Number(line[1]),
+    0,
+  );
 }
 
 /** Bytes of event data (JSON) the given seqs wrote to the log, and the size of the instances_update among them. */
-async function bytesOf(store: EventStore, topic: string, seqs: number[]): Promise<{ total: number; instancesUpdate: number }> {
+async function bytesOf(
+  store: EventStore,
+  topic: string,
+  seqs: number[],
+): Promise<{ total: number; instancesUpdate: number }> {
   const page = await store.readAfter(topic, seqs[0]! - 1, seqs.length);
   let total = 0;
   let instancesUpdate = 0;
@@ -50,16 +65,29 @@ async function main(): Promise<void> {
   try {
     let clock = Date.UTC(2026, 0, 1);
     // No instance cap here: the bench fills the topic to exactly the default cap's size.
-    const store = new EventStore(redis, { retention: 100_000, idempotencyWindowMs: 60_000, now: () => clock, appendDeadlineMs: 0 });
+    const store = new EventStore(redis, {
+      retention: 100_000,
+      idempotencyWindowMs: 60_000,
+      now: () => clock,
+      appendDeadlineMs: 0,
+    });
     const topic = 'bench-instances';
     for (let i = 0; i < INSTANCES; i += MAX_INGEST_BATCH) {
-      await store.append(topic, Array.from({ length: Math.min(MAX_INGEST_BATCH, INSTANCES - i) }, (_, k) => heartbeat(i + k, clock)));
+      await store.append(
+        topic,
+        Array.from({ length: Math.min(MAX_INGEST_BATCH, INSTANCES - i) }, (_, k) => heartbeat(i + k, clock)),
+      );
     }
     let tickAt = 0;
     const tick = async (fullInstances = false): Promise<TickFigures> => {
       clock += 1000;
       await redis.config('RESETSTAT');
-      const result = await store.tick(topic, { tickAt: ++tickAt, nextTickAt: tickAt + 1, instanceTtlMs: TTL_MS, fullInstances });
+      const result = await store.tick(topic, {
+        tickAt: ++tickAt,
+        nextTickAt: tickAt + 1,
+        instanceTtlMs: TTL_MS,
+        fullInstances,
+      });
       const micros = await scriptMicros(redis);
       const bytes = await bytesOf(store, topic, result.seqs);
       return { micros, bytes: bytes.total, instancesUpdateBytes: bytes.instancesUpdate };
@@ -68,11 +96,17 @@ async function main(): Promise<void> {
     const steady: TickFigures[] = [];
     for (let t = 0; t < TICKS; t++) {
       const from = (t * CHANGED_PER_TICK) % INSTANCES;
-      await store.append(topic, Array.from({ length: CHANGED_PER_TICK }, (_, k) => heartbeat(from + k, clock)));
+      await store.append(
+        topic,
+        Array.from({ length: CHANGED_PER_TICK }, (_, k) => heartbeat(from + k, clock)),
+      );
       steady.push(await tick());
     }
     // A whole table on demand (as every PULSE_INSTANCES_FULL_EVERY-th tick carries it), after the same change.
-    await store.append(topic, Array.from({ length: CHANGED_PER_TICK }, (_, k) => heartbeat(k, clock)));
+    await store.append(
+      topic,
+      Array.from({ length: CHANGED_PER_TICK }, (_, k) => heartbeat(k, clock)),
+    );
     const full = await tick(true);
     const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
     const result = {
@@ -81,7 +115,13 @@ async function main(): Promise<void> {
       changedPerTick: CHANGED_PER_TICK,
       firstTick: first,
       fullTick: full,
-      steadyTick: { micros: median(steady.map((f) => f.micros)), bytes: median(steady.map((f) => f.bytes)), instancesUpdateBytes: median(steady.map((f) => f.instancesUpdateBytes)), maxMicros: Math.max(...steady.map((f) => f.micros)), maxBytes: Math.max(...steady.map((f) => f.bytes)) },
+      steadyTick: {
+        micros: median(steady.map((f) => f.micros)),
+        bytes: median(steady.map((f) => f.bytes)),
+        instancesUpdateBytes: median(steady.map((f) => f.instancesUpdateBytes)),
+        maxMicros: Math.max(...steady.map((f) => f.micros)),
+        maxBytes: Math.max(...steady.map((f) => f.bytes)),
+      },
       method: `${INSTANCES} instances with 3 meta labels in one topic; the first tick after they reported, then ${TICKS} ticks each after ${CHANGED_PER_TICK} of them sent a heartbeat (median and max), then one whose instances_update is whole (fullInstances). Redis time: INFO commandstats (eval + evalsha usec) of the tick call alone; bytes: the event data the tick appended to the log (XRANGE of its seqs).`,
     };
     const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;

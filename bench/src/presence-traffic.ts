@@ -31,7 +31,10 @@ try {
     });
     const before = await bytes(redis);
     const announced = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`join ${i}: no presence announcement of ${i} viewers within 10 s`)), 10_000);
+      const timer = setTimeout(
+        () => reject(new Error(`join ${i}: no presence announcement of ${i} viewers within 10 s`)),
+        10_000,
+      );
       socket.on('presence', ({ viewers }: { viewers: number }) => {
         if (viewers !== i) return;
         clearTimeout(timer);
@@ -43,7 +46,9 @@ try {
     perJoin.push((await bytes(redis)) - before - overhead);
   }
   const total = perJoin.reduce((sum, n) => sum + n, 0);
-  process.stdout.write(`${JOINS} joins over 2 gateways: ${total} bytes through Redis (in + out), ${Math.round(total / JOINS)} per join on average; join 1: ${perJoin[0]}, join ${JOINS}: ${perJoin.at(-1)}\n`);
+  process.stdout.write(
+    `${JOINS} joins over 2 gateways: ${total} bytes through Redis (in + out), ${Math.round(total / JOINS)} per join on average; join 1: ${perJoin[0]}, join ${JOINS}: ${perJoin.at(-1)}\n`,
+  );
 } finally {
   for (const socket of sockets) socket.close();
   redis.disconnect();

@@ -9,7 +9,9 @@ import { openLoop, type RunSpec } from './open-loop.js';
 import { BENCH_EVENT, baselineRoom, envelope } from './payload.js';
 
 export type System = 'pulse' | 'baseline';
-export type ProducerRequest = ({ op: 'run'; system: System } & RunSpec) | { op: 'burst'; system: System; topic: string; count: number; base: number };
+export type ProducerRequest =
+  | ({ op: 'run'; system: System } & RunSpec)
+  | { op: 'burst'; system: System; topic: string; count: number; base: number };
 
 /** Appends per Lua call in a burst (catch-up): what a busy producer batches. */
 const BURST_BATCH = 500;
@@ -20,22 +22,27 @@ async function main(redisUrl: string, retention: number, idempotencyWindowMs: nu
   const store = new EventStore(appendRedis, { retention, idempotencyWindowMs });
   const emitRedis = new Redis(redisUrl, { connectionName: 'bench:producer-emitter' });
   const emitter = new Emitter(emitRedis);
-  const newEvents = (n: number) => Array.from({ length: n }, () => ({ type: BENCH_EVENT.type, data: BENCH_EVENT.data }));
+  const newEvents = (n: number) =>
+    Array.from({ length: n }, () => ({ type: BENCH_EVENT.type, data: BENCH_EVENT.data }));
 
   const run = (request: ProducerRequest & { op: 'run' }) =>
     request.system === 'pulse'
       ? openLoop(request, async () => (await store.append(request.topic, [BENCH_EVENT])).seqs[0])
       : openLoop(request, (index) => {
           // One PUBLISH per event, as the emitter does; it does not say whether Redis took it (fire and forget).
-          emitter.to(baselineRoom(request.topic)).emit(BENCH_EVENT.type, envelope(request.topic, request.base + index + 1));
+          emitter
+            .to(baselineRoom(request.topic))
+            .emit(BENCH_EVENT.type, envelope(request.topic, request.base + index + 1));
         });
 
   const burst = async (request: ProducerRequest & { op: 'burst' }) => {
     const started = hrnow();
     if (request.system === 'pulse') {
-      for (let done = 0; done < request.count; done += BURST_BATCH) await store.append(request.topic, newEvents(Math.min(BURST_BATCH, request.count - done)));
+      for (let done = 0; done < request.count; done += BURST_BATCH)
+        await store.append(request.topic, newEvents(Math.min(BURST_BATCH, request.count - done)));
     } else {
-      for (let i = 1; i <= request.count; i++) emitter.to(baselineRoom(request.topic)).emit(BENCH_EVENT.type, envelope(request.topic, request.base + i));
+      for (let i = 1; i <= request.count; i++)
+        emitter.to(baselineRoom(request.topic)).emit(BENCH_EVENT.type, envelope(request.topic, request.base + i));
       await emitRedis.ping(); // answered after every PUBLISH before it
     }
     return { ms: hrnow() - started };
@@ -53,7 +60,11 @@ async function main(redisUrl: string, retention: number, idempotencyWindowMs: nu
   notifyParent({ kind: 'ready', port: 0 });
 }
 
-main(process.argv[2] ?? 'redis://127.0.0.1:6379', Number(process.argv[3] ?? 100_000), Number(process.argv[4] ?? 86_400_000)).catch((error: unknown) => {
+main(
+  process.argv[2] ?? 'redis://127.0.0.1:6379',
+  Number(process.argv[3] ?? 100_000),
+  Number(process.argv[4] ?? 86_400_000),
+).catch((error: unknown) => {
   notifyParent({ kind: 'failed', message: error instanceof Error ? error.message : String(error) });
   process.exit(1);
 });

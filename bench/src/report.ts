@@ -116,22 +116,39 @@ export interface BenchResults {
 
 const P99_BOUND_MS = 100;
 const int = (value: number) => Math.round(value).toLocaleString('en-US');
-const ms = (value: number | undefined | null) => (value === undefined || value === null ? '–' : value < 10 ? value.toFixed(2) : value < 1000 ? value.toFixed(1) : int(value));
+const ms = (value: number | undefined | null) =>
+  value === undefined || value === null
+    ? '–'
+    : value < 10
+      ? value.toFixed(2)
+      : value < 1000
+        ? value.toFixed(1)
+        : int(value);
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 
 /** The ladder step (of `servers` gateways) with the highest delivered events/s that held and was counted. */
 export function bestHeld(steps: StepRow[], system: SystemId, servers: number): StepRow | null {
   return steps
-    .filter((row) => row.system === system && row.servers === servers && (row.phase === 'ladder' || row.phase === 'gateways') && row.held && !row.saturated)
+    .filter(
+      (row) =>
+        row.system === system &&
+        row.servers === servers &&
+        (row.phase === 'ladder' || row.phase === 'gateways') &&
+        row.held &&
+        !row.saturated,
+    )
     .reduce<StepRow | null>((top, row) => (!top || row.deliveredPerSec > top.deliveredPerSec ? row : top), null);
 }
 
 /** Why a ladder stopped: the first step that did not hold, or that the load generator could not carry. */
 function stopReason(results: BenchResults, system: SystemId, servers: number): string {
-  const rows = results.steps.filter((row) => row.system === system && row.servers === servers && (row.phase === 'ladder' || row.phase === 'gateways'));
+  const rows = results.steps.filter(
+    (row) => row.system === system && row.servers === servers && (row.phase === 'ladder' || row.phase === 'gateways'),
+  );
   const last = rows.at(-1);
   if (!last) return 'not run';
-  if (last.saturated) return `load generator saturated at ${int(last.rate)} ev/s (a lower bound, not the system's limit)`;
+  if (last.saturated)
+    return `load generator saturated at ${int(last.rate)} ev/s (a lower bound, not the system's limit)`;
   if (!last.held) {
     const why = [
       last.latency && last.latency.p99 > P99_BOUND_MS ? `p99 ${ms(last.latency.p99)} ms` : '',
@@ -148,13 +165,17 @@ function stopReason(results: BenchResults, system: SystemId, servers: number): s
 
 /** The light-load run with the median p50 of a system (several alternating runs absorb one stall of a shared machine). */
 function medianLight(results: BenchResults, system: SystemId): StepRow | undefined {
-  const runs = results.steps.filter((row) => row.system === system && row.phase === 'light' && row.latency).sort((x, y) => x.latency!.p50 - y.latency!.p50);
+  const runs = results.steps
+    .filter((row) => row.system === system && row.phase === 'light' && row.latency)
+    .sort((x, y) => x.latency!.p50 - y.latency!.p50);
   return runs[Math.floor((runs.length - 1) / 2)];
 }
 
 /** Pulse's catch-up try with the median time for `missed` events (a try that never caught up counts as the slowest). */
 function medianCatchUp(results: BenchResults, missed: number): CatchUpRow | undefined {
-  const tries = results.catchUp.filter((row) => row.system === 'A' && row.missed === missed).sort((x, y) => (x.currentMs ?? Infinity) - (y.currentMs ?? Infinity));
+  const tries = results.catchUp
+    .filter((row) => row.system === 'A' && row.missed === missed)
+    .sort((x, y) => (x.currentMs ?? Infinity) - (y.currentMs ?? Infinity));
   return tries[Math.floor((tries.length - 1) / 2)];
 }
 
@@ -175,7 +196,9 @@ function targets(results: BenchResults): Target[] {
   const memA = results.memory.find((row) => row.system === 'A');
   const memB = results.memory.find((row) => row.system === 'B');
   const aRuns = results.steps.filter((row) => row.system === 'A');
-  const broken = aRuns.filter((row) => row.lost || row.duplicates || row.outOfOrder).length + results.catchUp.filter((row) => row.system === 'A' && (row.lost || row.duplicates || row.outOfOrder)).length;
+  const broken =
+    aRuns.filter((row) => row.lost || row.duplicates || row.outOfOrder).length +
+    results.catchUp.filter((row) => row.system === 'A' && (row.lost || row.duplicates || row.outOfOrder)).length;
   const ratio = a && b ? a.deliveredPerSec / b.deliveredPerSec : null;
   return [
     {
@@ -236,14 +259,19 @@ export function renderMarkdown(results: BenchResults): string {
   const { machine, plan } = results;
   const a = bestHeld(results.steps, 'A', 2);
   const b = bestHeld(results.steps, 'B', 2);
-  const c = bestHeld(results.steps, 'C', 2) ?? results.steps.filter((row) => row.system === 'C' && row.held && !row.saturated).at(-1) ?? null;
+  const c =
+    bestHeld(results.steps, 'C', 2) ??
+    results.steps.filter((row) => row.system === 'C' && row.held && !row.saturated).at(-1) ??
+    null;
   const out: string[] = [
     `# Pulse benchmark (${results.mode})`,
     '',
     `- Date: ${results.date}, took ${Math.round(results.seconds)} s`,
     `- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.platform}, Node ${machine.node}, redis-server ${results.redisVersion}, bufferutil ${results.bufferutil ? 'loaded' : 'absent'}`,
     `- Load average (1 / 5 / 15 min): ${machine.loadAtStart.map((v) => v.toFixed(2)).join(' / ')} at start, ${machine.loadAtEnd.map((v) => v.toFixed(2)).join(' / ')} at end${machine.loadAtStart[0]! > machine.cores / 2 ? ' — **a busy machine: figures are noisy**' : ''}`,
-    ...(results.mode === 'full' ? [] : [`- **${results.mode} mode: short runs, indicative only.** Run \`npm run bench\` for the figures to quote.`]),
+    ...(results.mode === 'full'
+      ? []
+      : [`- **${results.mode} mode: short runs, indicative only.** Run \`npm run bench\` for the figures to quote.`]),
     ...results.problems.map((problem) => `- **${problem}**`),
     '',
     '## Targets',
@@ -294,13 +322,19 @@ export function renderMarkdown(results: BenchResults): string {
     '',
     '| System | Connections | heap + external per connection | RSS per connection | heap before → after |',
     '|---|--:|--:|--:|--:|',
-    ...results.memory.map((row) => `| ${SYSTEM_NAMES[row.system]} | ${row.connections} | ${kib(row.heapPerConnection)} | ${kib(row.rssPerConnection)} | ${(row.before.heapUsed / 2 ** 20).toFixed(1)} → ${(row.after.heapUsed / 2 ** 20).toFixed(1)} MiB |`),
+    ...results.memory.map(
+      (row) =>
+        `| ${SYSTEM_NAMES[row.system]} | ${row.connections} | ${kib(row.heapPerConnection)} | ${kib(row.rssPerConnection)} | ${(row.before.heapUsed / 2 ** 20).toFixed(1)} → ${(row.after.heapUsed / 2 ** 20).toFixed(1)} MiB |`,
+    ),
     '',
     '## Redis ceilings (redis-benchmark, 50 connections, the bench payload)',
     '',
     '| Command | Pipeline | Requests | Per second | p50 / p99 ms |',
     '|---|--:|--:|--:|--:|',
-    ...results.redisBenchmark.map((row) => `| ${row.command} | ${row.pipeline} | ${int(row.requests)} | ${int(row.perSec)} | ${row.p50Ms} / ${row.p99Ms} |`),
+    ...results.redisBenchmark.map(
+      (row) =>
+        `| ${row.command} | ${row.pipeline} | ${int(row.requests)} | ${int(row.perSec)} | ${row.p50Ms} / ${row.p99Ms} |`,
+    ),
     '',
     '## Every run',
     '',
@@ -311,8 +345,8 @@ export function renderMarkdown(results: BenchResults): string {
     '## How it is measured',
     '',
     `- One run, one machine, everything on loopback. A, B and C run alternately at each rate of the ladder (×${plan.factor.toFixed(2)} per step, ${plan.stepSeconds} s each), so all three see the same machine conditions.${plan.retryFailedStep ? ' A step that does not hold is run once more ("again") before that system\'s ladder ends.' : ''}`,
-    '- **A**: the built Pulse gateways (`node dist/apps/gateway/src/main.js`, no worker), clients subscribed in batch mode (`events` frames, as the SDK does). The producer (a child process) calls `EventStore.append` once per event: the Lua append → each gateway\'s XREAD BLOCK tail → its sockets.',
-    '- **B**: the recipe the NestJS and Socket.IO documentation suggest: Socket.IO servers with `createAdapter` from `@socket.io/redis-adapter`, clients joining a room, the producer (the same child process) calling `new Emitter(redis).to(room).emit(type, envelope)` from `@socket.io/redis-emitter`: one PUBLISH per event, at most once, no replay. Same envelope bytes as A\'s.',
+    "- **A**: the built Pulse gateways (`node dist/apps/gateway/src/main.js`, no worker), clients subscribed in batch mode (`events` frames, as the SDK does). The producer (a child process) calls `EventStore.append` once per event: the Lua append → each gateway's XREAD BLOCK tail → its sockets.",
+    "- **B**: the recipe the NestJS and Socket.IO documentation suggest: Socket.IO servers with `createAdapter` from `@socket.io/redis-adapter`, clients joining a room, the producer (the same child process) calling `new Emitter(redis).to(room).emit(type, envelope)` from `@socket.io/redis-emitter`: one PUBLISH per event, at most once, no replay. Same envelope bytes as A's.",
     '- **C**: ceilings. A raw `ws` server that frames each event once and writes that frame to every socket (producer inside the server, no Redis); `redis-benchmark` PUBLISH and XADD. C is the ceiling of one frame per event and per client: A, which batches under load (see "Ev/frame"), can pass it.',
     '- Both servers: websocket transport only, permessage-deflate off; clients: `socket.io-client` (A, B) or `ws` (C), websocket only.',
     `- Load: ${plan.threads} load generator worker threads; open-loop producer at a fixed rate (event i is due at t0 + i / rate, sent then whatever earlier sends are doing). Latency: from the scheduled send time to receipt, both on the machine's monotonic clock (\`process.hrtime\`), into HdrHistograms (3 significant digits) merged across threads.`,
@@ -330,8 +364,12 @@ function charts(results: BenchResults): Record<string, string> {
   const series = (system: SystemId, servers: number, pick: (row: StepRow) => number | undefined) => {
     // One point per rate: a second try replaces the first.
     const byRate = new Map<number, StepRow>();
-    for (const row of results.steps) if (row.system === system && row.servers === servers && row.phase === 'ladder' && !row.saturated) byRate.set(row.rate, row);
-    return [...byRate.values()].map((row): [number, number] => [row.deliveredPerSec, pick(row) ?? Number.NaN]).filter(([, y]) => Number.isFinite(y));
+    for (const row of results.steps)
+      if (row.system === system && row.servers === servers && row.phase === 'ladder' && !row.saturated)
+        byRate.set(row.rate, row);
+    return [...byRate.values()]
+      .map((row): [number, number] => [row.deliveredPerSec, pick(row) ?? Number.NaN])
+      .filter(([, y]) => Number.isFinite(y));
   };
   const latency = lineChart({
     title: 'Latency against delivered events/s (2 gateways)',
@@ -343,7 +381,11 @@ function charts(results: BenchResults): Record<string, string> {
     series: [
       ...(['A', 'B', 'C'] as const).flatMap((system) => [
         { name: `${system} p99`, points: series(system, system === 'C' ? 1 : 2, (row) => row.latency?.p99) },
-        { name: `${system} p50`, points: series(system, system === 'C' ? 1 : 2, (row) => row.latency?.p50), dashed: true },
+        {
+          name: `${system} p50`,
+          points: series(system, system === 'C' ? 1 : 2, (row) => row.latency?.p50),
+          dashed: true,
+        },
       ]),
     ],
   });
@@ -354,7 +396,12 @@ function charts(results: BenchResults): Record<string, string> {
     xDomain: [Math.min(...results.plan.gatewayCounts) - 0.25, Math.max(...results.plan.gatewayCounts) + 0.25],
     series: (['A', 'B'] as const).map((system) => ({
       name: SHORT_NAMES[system],
-      points: results.plan.gatewayCounts.map((servers): [number, number] => [servers, bestHeld(results.steps, system, servers)?.deliveredPerSec ?? Number.NaN]).filter(([, y]) => Number.isFinite(y)),
+      points: results.plan.gatewayCounts
+        .map((servers): [number, number] => [
+          servers,
+          bestHeld(results.steps, system, servers)?.deliveredPerSec ?? Number.NaN,
+        ])
+        .filter(([, y]) => Number.isFinite(y)),
     })),
   });
   return { 'latency-vs-rate.svg': latency, 'throughput-vs-gateways.svg': gateways };
@@ -363,7 +410,11 @@ function charts(results: BenchResults): Record<string, string> {
 /** Writes latest.md, latest.json and the plots into `dir`; returns their paths. */
 export function writeResults(dir: string, results: BenchResults, markdown: string): string[] {
   mkdirSync(dir, { recursive: true });
-  const files: Record<string, string> = { 'latest.md': markdown, 'latest.json': `${JSON.stringify(results, null, 2)}\n`, ...charts(results) };
+  const files: Record<string, string> = {
+    'latest.md': markdown,
+    'latest.json': `${JSON.stringify(results, null, 2)}\n`,
+    ...charts(results),
+  };
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return Object.keys(files).map((name) => join(dir, name));
 }

@@ -29,7 +29,8 @@ const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;
 function ticks(min: number, max: number, log: boolean): number[] {
   if (log) {
     const out: number[] = [];
-    for (let e = Math.floor(Math.log10(min)); e <= Math.ceil(Math.log10(max)); e++) for (const m of [1, 2, 5]) out.push(m * 10 ** e);
+    for (let e = Math.floor(Math.log10(min)); e <= Math.ceil(Math.log10(max)); e++)
+      for (const m of [1, 2, 5]) out.push(m * 10 ** e);
     return out.filter((v) => v >= min && v <= max);
   }
   const step = 10 ** Math.floor(Math.log10((max - min) / 5 || 1));
@@ -42,7 +43,9 @@ function ticks(min: number, max: number, log: boolean): number[] {
 const label = (v: number) => (Math.abs(v) >= 1000 ? `${+(v / 1000).toFixed(1)}k` : `${+v.toPrecision(3)}`);
 
 export function lineChart(chart: Chart): string {
-  const points = chart.series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!chart.logX || x > 0) && (!chart.logY || y > 0));
+  const points = chart.series
+    .flatMap((s) => s.points)
+    .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!chart.logX || x > 0) && (!chart.logY || y > 0));
   const xs = points.map(([x]) => x);
   const ys = points.map(([, y]) => y);
   let [x0, x1] = [Math.min(...xs, Infinity), Math.max(...xs, -Infinity)];
@@ -68,10 +71,16 @@ export function lineChart(chart: Chart): string {
     `<text x="${W / 2 - M.right / 2}" y="22" text-anchor="middle" font-size="14" font-weight="bold">${escape(chart.title)}</text>`,
   ];
   for (const t of ticks(x0, x1, chart.logX ?? false)) {
-    out.push(`<line x1="${px(t)}" x2="${px(t)}" y1="${M.top}" y2="${H - M.bottom}" stroke="#eee"/>`, `<text x="${px(t)}" y="${H - M.bottom + 16}" text-anchor="middle">${label(t)}</text>`);
+    out.push(
+      `<line x1="${px(t)}" x2="${px(t)}" y1="${M.top}" y2="${H - M.bottom}" stroke="#eee"/>`,
+      `<text x="${px(t)}" y="${H - M.bottom + 16}" text-anchor="middle">${label(t)}</text>`,
+    );
   }
   for (const t of ticks(y0, y1, chart.logY ?? false)) {
-    out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${py(t)}" y2="${py(t)}" stroke="#eee"/>`, `<text x="${M.left - 6}" y="${py(t) + 4}" text-anchor="end">${label(t)}</text>`);
+    out.push(
+      `<line x1="${M.left}" x2="${W - M.right}" y1="${py(t)}" y2="${py(t)}" stroke="#eee"/>`,
+      `<text x="${M.left - 6}" y="${py(t) + 4}" text-anchor="end">${label(t)}</text>`,
+    );
   }
   out.push(
     `<rect x="${M.left}" y="${M.top}" width="${W - M.left - M.right}" height="${H - M.top - M.bottom}" fill="none" stroke="#888"/>`,
@@ -89,11 +98,17 @@ export function lineChart(chart: Chart): string {
     const visible = s.points.filter(([x, y]) => (!chart.logX || x > 0) && (!chart.logY || y > 0));
     if (visible.length) {
       const path = visible.map(([x, y], j) => `${j ? 'L' : 'M'}${px(x).toFixed(1)} ${py(y).toFixed(1)}`).join(' ');
-      out.push(`<path d="${path}" fill="none" stroke="${colour}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
-      for (const [x, y] of visible) out.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3" fill="${colour}"/>`);
+      out.push(
+        `<path d="${path}" fill="none" stroke="${colour}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+      );
+      for (const [x, y] of visible)
+        out.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3" fill="${colour}"/>`);
     }
     const ly = M.top + 10 + i * 20;
-    out.push(`<line x1="${W - M.right + 12}" x2="${W - M.right + 36}" y1="${ly}" y2="${ly}" stroke="${colour}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`, `<text x="${W - M.right + 42}" y="${ly + 4}">${escape(s.name)}</text>`);
+    out.push(
+      `<line x1="${W - M.right + 12}" x2="${W - M.right + 36}" y1="${ly}" y2="${ly}" stroke="${colour}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+      `<text x="${W - M.right + 42}" y="${ly + 4}">${escape(s.name)}</text>`,
+    );
   });
   out.push('</svg>');
   return `${out.join('\n')}\n`;

@@ -10,7 +10,10 @@ import { openLoop, type RunSpec } from './open-loop.js';
 import { envelope } from './payload.js';
 
 interface FrameSender {
-  frame(data: Buffer, options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }): Buffer[];
+  frame(
+    data: Buffer,
+    options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean },
+  ): Buffer[];
 }
 
 /** ws's frame builder (not in its type declarations). */

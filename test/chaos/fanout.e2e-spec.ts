@@ -20,7 +20,17 @@ const changes = new Changes();
 
 beforeAll(async () => {
   // Idle topics stop being ticked quickly, so that a finished scenario's log settles.
-  stack = await ChaosStack.start({ gateways: 3, workers: 2, env: { PULSE_TICK_MS: String(TICK_MS), PULSE_TOPIC_IDLE_MS: '2000', PULSE_INSTANCE_TTL_MS: '60000', PULSE_SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_MS), PULSE_DRAIN_MS: '2000' } });
+  stack = await ChaosStack.start({
+    gateways: 3,
+    workers: 2,
+    env: {
+      PULSE_TICK_MS: String(TICK_MS),
+      PULSE_TOPIC_IDLE_MS: '2000',
+      PULSE_INSTANCE_TTL_MS: '60000',
+      PULSE_SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_MS),
+      PULSE_DRAIN_MS: '2000',
+    },
+  });
 }, 90_000);
 
 afterAll(async () => {
@@ -36,9 +46,20 @@ function thirty(topic: string): Subscriber[] {
     if (i % 3 === 0) {
       const gateway = stack.urls[i % stack.urls.length]!;
       // The SDK starts on `urls[0]`: rotate the list so the clients spread over the gateways.
-      const rotated = [...stack.urls.slice(stack.urls.indexOf(gateway)), ...stack.urls.slice(0, stack.urls.indexOf(gateway))];
+      const rotated = [
+        ...stack.urls.slice(stack.urls.indexOf(gateway)),
+        ...stack.urls.slice(0, stack.urls.indexOf(gateway)),
+      ];
       subscribers.push(stack.track(new SdkSubscriber(stack, topic, `sdk-${name}`, changes, { urls: rotated })));
-    } else subscribers.push(stack.track(new WireSubscriber(urls, topic, `wire${i % 3 === 1 ? '' : '-batch'}-${name}`, changes, { batch: i % 3 === 2, start: i })));
+    } else
+      subscribers.push(
+        stack.track(
+          new WireSubscriber(urls, topic, `wire${i % 3 === 1 ? '' : '-batch'}-${name}`, changes, {
+            batch: i % 3 === 2,
+            start: i,
+          }),
+        ),
+      );
   }
   return subscribers;
 }
@@ -65,7 +86,9 @@ describe(`fan-out (${LONG ? 'long' : 'short'})`, () => {
       await pause(STEADY_MS);
       await load.stop();
       await settle(stack, changes, [...subscribers, cli], 60_000);
-      const result = await verdict('steady fan-out', stack, [...subscribers, cli], { extra: `posted=${load.count} refused=${load.refused.length}` });
+      const result = await verdict('steady fan-out', stack, [...subscribers, cli], {
+        extra: `posted=${load.count} refused=${load.refused.length}`,
+      });
       expect(result.findings).toEqual([]);
       expect(result.summary.resyncs).toBe(0);
       expect(load.refused).toEqual([]);
@@ -89,7 +112,9 @@ describe(`fan-out (${LONG ? 'long' : 'short'})`, () => {
       await started(subscribers);
       const on = (s: Subscriber) => (s instanceof WireSubscriber ? s.url : (s as SdkSubscriber).client.gateway);
       const onVictim = subscribers.filter((s) => on(s) === victim.url);
-      const onOthers = subscribers.filter((s): s is WireSubscriber => s instanceof WireSubscriber && on(s) !== victim.url);
+      const onOthers = subscribers.filter(
+        (s): s is WireSubscriber => s instanceof WireSubscriber && on(s) !== victim.url,
+      );
       expect(onVictim.length).toBeGreaterThan(0);
       await pause(KILL_MS / 2);
       victim.kill('SIGKILL');
@@ -97,7 +122,9 @@ describe(`fan-out (${LONG ? 'long' : 'short'})`, () => {
       await pause(KILL_MS / 2);
       await load.stop();
       await settle(stack, changes, subscribers, 60_000);
-      const result = await verdict('kill -9 gateway', stack, subscribers, { extra: `posted=${load.count} moved=${onVictim.length} lost-requests=${load.refused.length}` });
+      const result = await verdict('kill -9 gateway', stack, subscribers, {
+        extra: `posted=${load.count} moved=${onVictim.length} lost-requests=${load.refused.length}`,
+      });
       expect(result.findings).toEqual([]);
       // Resumed, not re-snapshotted: what they missed came as events.
       expect(result.summary.resyncs).toBe(0);
@@ -126,7 +153,10 @@ describe(`fan-out (${LONG ? 'long' : 'short'})`, () => {
         const status = await gateway.stop(SHUTDOWN_MS + 5000);
         exits.push(`${status.code ?? status.signal} in ${Date.now() - t0} ms`);
         // Exited by itself (Nest re-raises SIGTERM once shut down), not killed by stop()'s SIGKILL.
-        expect([{ code: 0, signal: null }, { code: null, signal: 'SIGTERM' }]).toContainEqual(status);
+        expect([
+          { code: 0, signal: null },
+          { code: null, signal: 'SIGTERM' },
+        ]).toContainEqual(status);
         expect(Date.now() - t0).toBeLessThan(SHUTDOWN_MS + 2000);
         // The new version comes up at the same address (the SDK clients know gateways by URL).
         await stack.processes.addGateway(Number(new URL(gateway.url).port));
@@ -139,7 +169,9 @@ describe(`fan-out (${LONG ? 'long' : 'short'})`, () => {
       await pause(ROLL_MS);
       await load.stop();
       await settle(stack, changes, subscribers, 60_000);
-      const result = await verdict('rolling SIGTERM', stack, subscribers, { extra: `posted=${load.count} exits=[${exits.join('; ')}] refused=${load.refused.length} resent=${load.retried}` });
+      const result = await verdict('rolling SIGTERM', stack, subscribers, {
+        extra: `posted=${load.count} exits=[${exits.join('; ')}] refused=${load.refused.length} resent=${load.retried}`,
+      });
       expect(result.findings).toEqual([]);
       // Drained clients resume elsewhere: nobody needed a snapshot.
       expect(result.summary.resyncs).toBe(0);

@@ -23,7 +23,12 @@ const changes = new Changes();
 let subscribers: Subscriber[] = [];
 
 beforeAll(async () => {
-  stack = await ChaosStack.start({ gateways: 2, workers: 1, appendOnly: true, env: { PULSE_TICK_MS: String(TICK_MS), PULSE_TOPIC_IDLE_MS: '3000', PULSE_INSTANCE_TTL_MS: '60000' } });
+  stack = await ChaosStack.start({
+    gateways: 2,
+    workers: 1,
+    appendOnly: true,
+    env: { PULSE_TICK_MS: String(TICK_MS), PULSE_TOPIC_IDLE_MS: '3000', PULSE_INSTANCE_TTL_MS: '60000' },
+  });
 }, 90_000);
 
 afterEach(() => {
@@ -41,13 +46,19 @@ function six(topic: string): Subscriber[] {
       const urls = i === 0 ? stack.urls : [...stack.urls].reverse();
       return stack.track(new SdkSubscriber(stack, topic, `sdk-${i}`, changes, { urls }));
     }
-    return stack.track(new WireSubscriber(() => stack.urls, topic, `wire-${i}`, changes, { batch: i % 3 === 2, start: i }));
+    return stack.track(
+      new WireSubscriber(() => stack.urls, topic, `wire-${i}`, changes, { batch: i % 3 === 2, start: i }),
+    );
   });
   return subscribers;
 }
 
 async function started(list: Subscriber[]): Promise<void> {
-  await changes.until(() => 'every subscriber’s first answer', () => list.every((s) => s.history.position(s.topic) !== null), 20_000);
+  await changes.until(
+    () => 'every subscriber’s first answer',
+    () => list.every((s) => s.history.position(s.topic) !== null),
+    20_000,
+  );
 }
 
 /** Records what each gateway's /readyz says, every 200 ms, while `during` runs. */
@@ -69,11 +80,18 @@ async function watchReadiness<T>(during: () => Promise<T>): Promise<{ result: T;
 }
 
 async function allReady(): Promise<void> {
-  await poll('every gateway ready again', async () => (await Promise.all(stack.urls.map(ready))).every(Boolean), { timeoutMs: 30_000, pauseMs: 200 });
+  await poll('every gateway ready again', async () => (await Promise.all(stack.urls.map(ready))).every(Boolean), {
+    timeoutMs: 30_000,
+    pauseMs: 200,
+  });
 }
 
 /** Every ingest event in the log was acknowledged with 201 and its seq, and every acknowledged seq is there: a 503 appended nothing. */
-async function acknowledgedIsAppended(topic: string, load: Load, epochs?: (epoch: string, log: TopicLog) => boolean): Promise<void> {
+async function acknowledgedIsAppended(
+  topic: string,
+  load: Load,
+  epochs?: (epoch: string, log: TopicLog) => boolean,
+): Promise<void> {
   expect(await unacknowledged(stack, topic, load, epochs)).toEqual({ appendedWithoutAck: [], ackedButMissing: [] });
 }
 
@@ -81,10 +99,17 @@ async function acknowledgedIsAppended(topic: string, load: Load, epochs?: (epoch
 async function afterTrouble(name: string, topic: string, load: Load, list: Subscriber[], extra: string) {
   await allReady();
   await settle(stack, changes, list, 60_000);
-  const result = await verdict(name, stack, list, { extra: `${extra} posted=${load.count} refused=${load.refused.length}` });
+  const result = await verdict(name, stack, list, {
+    extra: `${extra} posted=${load.count} refused=${load.refused.length}`,
+  });
   expect(result.findings).toEqual([]);
   expect(await stack.foldDrift(topic)).toEqual([]);
-  expect(stack.processes.gateways.concat(stack.processes.workers).filter((p) => !p.running).map((p) => p.name)).toEqual([]);
+  expect(
+    stack.processes.gateways
+      .concat(stack.processes.workers)
+      .filter((p) => !p.running)
+      .map((p) => p.name),
+  ).toEqual([]);
   expect(stack.unhandled()).toEqual([]);
   return result;
 }
@@ -142,7 +167,13 @@ describe(`Redis trouble (${LONG ? 'long' : 'short'})`, () => {
     });
     await pause(PHASE_MS / 2);
     await load.stop();
-    await afterTrouble('redis SIGSTOP 10s', topic, load, list, `503s=${load.refused.filter((r) => r.status === 503).length}`);
+    await afterTrouble(
+      'redis SIGSTOP 10s',
+      topic,
+      load,
+      list,
+      `503s=${load.refused.filter((r) => r.status === 503).length}`,
+    );
     // Not ready while frozen (and ready again: allReady() above waited for it).
     expect([...seen.values()].map((states) => states.has(false))).toEqual(stack.urls.map(() => true));
     expect(load.refused.length).toBeGreaterThan(0);
@@ -179,7 +210,11 @@ describe(`Redis trouble (${LONG ? 'long' : 'short'})`, () => {
     await stack.restartRedis({ wipe: true });
     await allReady();
     // The job scheduler lived in the lost data too: ticks must still happen on the new log (while it takes ingest).
-    await poll('a tick on the new log', async () => [...(await stack.readLog(topic)).entries.values()].some((entry) => entry.type === 'status_update'), { timeoutMs: 3 * TICK_MS + 5000, pauseMs: 200 });
+    await poll(
+      'a tick on the new log',
+      async () => [...(await stack.readLog(topic)).entries.values()].some((entry) => entry.type === 'status_update'),
+      { timeoutMs: 3 * TICK_MS + 5000, pauseMs: 200 },
+    );
     await pause(PHASE_MS / 2);
     await load.stop();
     const result = await afterTrouble('redis restart (data lost)', topic, load, list, '');
@@ -187,13 +222,17 @@ describe(`Redis trouble (${LONG ? 'long' : 'short'})`, () => {
     expect(after.epoch).not.toBe(before.epoch);
     // Each client was told: one more snapshot than its first one, and it holds the new epoch.
     expect(result.summary.resyncs).toBeGreaterThanOrEqual(list.length);
-    expect(list.map((s) => s.history.deliveries.filter((d) => d.kind === 'snapshot' && d.epoch === after.epoch).length > 0)).toEqual(list.map(() => true));
+    expect(
+      list.map((s) => s.history.deliveries.filter((d) => d.kind === 'snapshot' && d.epoch === after.epoch).length > 0),
+    ).toEqual(list.map(() => true));
     expect(load.refused.filter((r) => r.status !== 503)).toEqual([]);
     // Every event acknowledged after the loss is in the new log (whatever epoch it was answered with: see below).
     await acknowledgedIsAppended(topic, load, (epoch) => epoch !== before.epoch);
     // One new epoch, the one producers were told. Found here first (test/chaos/README.md, "epoch
     // churn after a data loss"): each gateway's tail, having seen a higher seq of the OLD epoch,
     // rotated the new one again. A rotation now needs the epoch the lost position was seen in.
-    expect([...new Set(load.accepted.map((batch) => batch.epoch).filter((epoch) => epoch !== before.epoch))]).toEqual([after.epoch]);
+    expect([...new Set(load.accepted.map((batch) => batch.epoch).filter((epoch) => epoch !== before.epoch))]).toEqual([
+      after.epoch,
+    ]);
   }, 120_000);
 });

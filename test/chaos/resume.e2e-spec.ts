@@ -22,7 +22,8 @@ afterAll(async () => {
   await stack?.stop();
 }, 60_000);
 
-const heartbeats = (n: number, count = 100) => Array.from({ length: count }, (_, i) => ({ type: 'instance.heartbeat', data: { instanceId: `i-${(n + i) % 11}` } }));
+const heartbeats = (n: number, count = 100) =>
+  Array.from({ length: count }, (_, i) => ({ type: 'instance.heartbeat', data: { instanceId: `i-${(n + i) % 11}` } }));
 
 async function meta(topic: string): Promise<{ epoch: string; head: number; base: number }> {
   const redis = stack.admin();
@@ -50,19 +51,38 @@ describe(`resume (${LONG ? 'long' : 'short'})`, () => {
     for (let n = 0; n < 15; n++) expect((await postEvents(url, topic, heartbeats(n))).status).toBe(201);
     const { epoch, head, base } = await meta(topic);
     expect(base).toBeGreaterThan(1);
-    const start = (name: string, seq: number) => stack.track(new WireSubscriber(() => stack.urls, topic, name, changes, { from: { epoch, seq }, start: seq }));
+    const start = (name: string, seq: number) =>
+      stack.track(new WireSubscriber(() => stack.urls, topic, name, changes, { from: { epoch, seq }, start: seq }));
     const before = [start('before-oldest', base - 1), start('long-before', 1), start('seq-0', 0)];
-    const exact = [start('at-base', base), start('at-oldest', base + 1), start('at-head', head), start('just-before-head', head - 1)];
+    const exact = [
+      start('at-base', base),
+      start('at-oldest', base + 1),
+      start('at-head', head),
+      start('just-before-head', head - 1),
+    ];
     const all: Subscriber[] = [...before, ...exact];
-    await changes.until(() => 'every resume answered', () => all.every((s) => (s as WireSubscriber).recovered + s.history.deliveries.filter((d) => d.kind === 'snapshot').length > 1), 15_000);
+    await changes.until(
+      () => 'every resume answered',
+      () =>
+        all.every(
+          (s) => (s as WireSubscriber).recovered + s.history.deliveries.filter((d) => d.kind === 'snapshot').length > 1,
+        ),
+      15_000,
+    );
     // Live after the resume, while the log keeps trimming.
     for (let n = 15; n < 18; n++) expect((await postEvents(url, topic, heartbeats(n))).status).toBe(201);
     await settle(stack, changes, all, 30_000);
     const result = await verdict('retention edges', stack, all, { extra: `base=${base} head=${head}` });
     expect(result.findings).toEqual([]);
-    expect(before.map((s) => s.history.deliveries.filter((d) => d.kind === 'snapshot').map((d) => (d as { reason: string }).reason))).toEqual(before.map(() => ['held before', 'not_recovered']));
+    expect(
+      before.map((s) =>
+        s.history.deliveries.filter((d) => d.kind === 'snapshot').map((d) => (d as { reason: string }).reason),
+      ),
+    ).toEqual(before.map(() => ['held before', 'not_recovered']));
     // Replayed, never re-snapshotted (a reconnect under load resumes again: recovered may be above 1).
-    expect(exact.map((s) => s.recovered >= 1 && s.history.deliveries.filter((d) => d.kind === 'snapshot').length === 1)).toEqual(exact.map(() => true));
+    expect(
+      exact.map((s) => s.recovered >= 1 && s.history.deliveries.filter((d) => d.kind === 'snapshot').length === 1),
+    ).toEqual(exact.map(() => true));
     expect(await stack.foldDrift(topic)).toEqual([]);
   }, 60_000);
 
@@ -73,12 +93,19 @@ describe(`resume (${LONG ? 'long' : 'short'})`, () => {
     const all: WireSubscriber[] = [];
     for (let i = 0; i < scale(40, 200); i++) {
       const { epoch, base } = await meta(topic);
-      all.push(stack.track(new WireSubscriber(() => stack.urls, topic, `racer-${i}`, changes, { from: { epoch, seq: base }, start: i })));
+      all.push(
+        stack.track(
+          new WireSubscriber(() => stack.urls, topic, `racer-${i}`, changes, { from: { epoch, seq: base }, start: i }),
+        ),
+      );
     }
     await load.stop();
     await settle(stack, changes, all, 30_000);
     const recovered = all.filter((s) => s.recovered > 0).length;
-    const result = await verdict('retention race', stack, all, { complete: true, extra: `recovered=${recovered} snapshot=${all.length - recovered}` });
+    const result = await verdict('retention race', stack, all, {
+      complete: true,
+      extra: `recovered=${recovered} snapshot=${all.length - recovered}`,
+    });
     expect(result.findings).toEqual([]);
     expect(await stack.foldDrift(topic)).toEqual([]);
   }, 90_000);
@@ -95,7 +122,9 @@ describe(`resume (${LONG ? 'long' : 'short'})`, () => {
     let rssPeak = rssBefore;
     // Event-loop delay seen from outside, by a process of its own (this one is busy with the storm's
     // clients): how long each gateway takes to answer /healthz, asked every 100 ms.
-    const probe = spawn(process.execPath, ['--input-type=module', '-e', HEALTHZ_PROBE, ...stack.urls], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const probe = spawn(process.execPath, ['--input-type=module', '-e', HEALTHZ_PROBE, ...stack.urls], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const delays: number[] = [];
     createInterface({ input: probe.stdout }).on('line', (line) => delays.push(Number(line)));
     let sampling = true;
@@ -105,8 +134,20 @@ describe(`resume (${LONG ? 'long' : 'short'})`, () => {
         await pause(100);
       }
     })();
-    const storm = Array.from({ length: STORM }, (_, i) => stack.track(new WireSubscriber(() => stack.urls, topic, `storm-${i}`, changes, { from: { epoch, seq: Math.floor((head * i) / STORM) }, batch: i % 2 === 0, start: i })));
-    await changes.until(() => `every storm client answered (${storm.filter((s) => s.recovered === 0).length} not yet)`, () => storm.every((s) => s.recovered > 0 || s.history.deliveries.length > 1), 60_000);
+    const storm = Array.from({ length: STORM }, (_, i) =>
+      stack.track(
+        new WireSubscriber(() => stack.urls, topic, `storm-${i}`, changes, {
+          from: { epoch, seq: Math.floor((head * i) / STORM) },
+          batch: i % 2 === 0,
+          start: i,
+        }),
+      ),
+    );
+    await changes.until(
+      () => `every storm client answered (${storm.filter((s) => s.recovered === 0).length} not yet)`,
+      () => storm.every((s) => s.recovered > 0 || s.history.deliveries.length > 1),
+      60_000,
+    );
     await load.stop();
     await settle(stack, changes, storm, 60_000);
     sampling = false;
@@ -114,7 +155,9 @@ describe(`resume (${LONG ? 'long' : 'short'})`, () => {
     probe.kill('SIGTERM');
     delays.sort((a, b) => a - b);
     const maxDelay = Math.round(delays.at(-1) ?? 0);
-    const result = await verdict('reconnect storm', stack, storm, { extra: `healthz-max=${maxDelay}ms rss-before=${Math.round(rssBefore / 2 ** 20)}MB rss-peak=${Math.round(rssPeak / 2 ** 20)}MB` });
+    const result = await verdict('reconnect storm', stack, storm, {
+      extra: `healthz-max=${maxDelay}ms rss-before=${Math.round(rssBefore / 2 ** 20)}MB rss-peak=${Math.round(rssPeak / 2 ** 20)}MB`,
+    });
     expect(result.findings).toEqual([]);
     expect(result.summary.resyncs).toBe(0);
     expect(storm.filter((s) => s.recovered < 1).map((s) => s.history.client)).toEqual([]);

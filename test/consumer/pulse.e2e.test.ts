@@ -24,7 +24,13 @@ it('delivers what is published to a subscriber that came first', async () => {
 // ---- more of what a consumer relies on ----
 
 /** Resolves once `check()` is true after an event, or rejects after `ms` saying what it waited for and what it saw. */
-function until(what: string, check: () => boolean, subscribe: (wake: () => void) => void, seen: () => unknown = () => null, ms = 20_000): Promise<void> {
+function until(
+  what: string,
+  check: () => boolean,
+  subscribe: (wake: () => void) => void,
+  seen: () => unknown = () => null,
+  ms = 20_000,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`waited ${ms} ms for ${what}; saw ${JSON.stringify(seen())}`)), ms);
     const wake = () => {
@@ -51,7 +57,11 @@ test('a subscriber that came first gets the published events, then the tick', as
     onError: (error) => void errors.push(error),
   });
   let state: ConnectionState = client.state;
-  await until('the subscription to be live', () => state === 'live', (w) => client.onState((next) => ((state = next), w())));
+  await until(
+    'the subscription to be live',
+    () => state === 'live',
+    (w) => client.onState((next) => ((state = next), w())),
+  );
 
   const published = await pulse.publish(topic, [
     { type: 'instance.heartbeat', data: { instanceId: 'web-1', status: 'running' } },
@@ -60,7 +70,12 @@ test('a subscriber that came first gets the published events, then the tick', as
   expect(published.seqs).toEqual([1, 2]);
   await pulse.tick();
   const seen = () => ({ events: events.map((event) => `${event.seq} ${event.type}`), errors });
-  await until("the two published events and the tick's three", () => events.length >= 5, (w) => (wake = w), seen);
+  await until(
+    "the two published events and the tick's three",
+    () => events.length >= 5,
+    (w) => (wake = w),
+    seen,
+  );
 
   expect(errors).toEqual([]);
   expect(events.map((event) => [event.seq, event.type])).toEqual([
@@ -82,7 +97,11 @@ test("the gateway serves the dashboard from the package's own files", async () =
 });
 
 test('stop() leaves no process and no folder behind', async () => {
-  const pids = [pulse.processes.redis!.pid, ...pulse.processes.gateways.map((p) => p.pid), ...pulse.processes.workers.map((p) => p.pid)];
+  const pids = [
+    pulse.processes.redis!.pid,
+    ...pulse.processes.gateways.map((p) => p.pid),
+    ...pulse.processes.workers.map((p) => p.pid),
+  ];
   await pulse.stop();
   for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
   expect(existsSync(pulse.dir)).toBe(false);

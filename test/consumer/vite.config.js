@@ -11,7 +11,8 @@ export default defineConfig({
       name: 'no-node-builtins',
       enforce: 'pre',
       resolveId(id, importer) {
-        if (id.startsWith('node:') || builtins.has(id)) this.error(`${importer ?? 'the page'} imports the Node built-in "${id}", which a browser does not have`);
+        if (id.startsWith('node:') || builtins.has(id))
+          this.error(`${importer ?? 'the page'} imports the Node built-in "${id}", which a browser does not have`);
         return null;
       },
     },

@@ -35,7 +35,9 @@ export class WebhookReceiver {
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
-        const headers = Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name, String(value)]));
+        const headers = Object.fromEntries(
+          Object.entries(request.headers).map(([name, value]) => [name, String(value)]),
+        );
         const path = request.url ?? '/';
         const queue = this.answers.get(path) ?? [];
         const status = queue.length > 1 ? queue.shift()! : (queue[0] ?? 200);
@@ -66,7 +68,9 @@ export class WebhookReceiver {
 
   /** Requests to `path` answered 2xx (deliveries), optionally of one kind. */
   delivered(path: string, kind?: string): Received[] {
-    return this.received.filter((entry) => entry.path === path && entry.status < 300 && (kind === undefined || entry.json.kind === kind));
+    return this.received.filter(
+      (entry) => entry.path === path && entry.status < 300 && (kind === undefined || entry.json.kind === kind),
+    );
   }
 
   async stop(): Promise<void> {
@@ -87,7 +91,10 @@ export class SmtpSink {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => {
-        this.messages.push({ to: session.envelope.rcptTo.map((rcpt) => rcpt.address), raw: Buffer.concat(chunks).toString('utf8') });
+        this.messages.push({
+          to: session.envelope.rcptTo.map((rcpt) => rcpt.address),
+          raw: Buffer.concat(chunks).toString('utf8'),
+        });
         this.changes.changed();
         callback();
       });

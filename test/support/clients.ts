@@ -1,13 +1,24 @@
 // Test helpers: real socket.io-client connections and SDK clients that record what they receive (waits: wait.ts).
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
 import type { PulseClient } from '#pulse/client';
-import { EVENT_TYPES, type ClientToServerEvents, type ErrorBody, type PulseEvent, type ServerToClientEvents, type SubscribeAck, type SubscribeRequest } from '#pulse/contracts';
+import {
+  EVENT_TYPES,
+  type ClientToServerEvents,
+  type ErrorBody,
+  type PulseEvent,
+  type ServerToClientEvents,
+  type SubscribeAck,
+  type SubscribeRequest,
+} from '#pulse/contracts';
 import { Changes, within, type What } from './wait.js';
 
 export type PulseClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 /** Opens a raw socket (no reconnection) and resolves once it is connected, or with the refusal of its handshake (closed). */
-export function handshake(url: string, options: Partial<ManagerOptions & SocketOptions>): Promise<{ socket: Socket; refused: (Error & { data?: ErrorBody }) | null }> {
+export function handshake(
+  url: string,
+  options: Partial<ManagerOptions & SocketOptions>,
+): Promise<{ socket: Socket; refused: (Error & { data?: ErrorBody }) | null }> {
   const socket = io(url, { ...options, reconnection: false, forceNew: true });
   return within(
     `the handshake with ${url}`,
@@ -122,7 +133,11 @@ export class RecordingClient {
   }
 
   async untilSeq(topic: string, seq: number, timeoutMs = 15_000): Promise<void> {
-    await this.until(() => `${topic} seq ${seq} (has ${this.last(topic)})`, () => this.last(topic) >= seq, timeoutMs);
+    await this.until(
+      () => `${topic} seq ${seq} (has ${this.last(topic)})`,
+      () => this.last(topic) >= seq,
+      timeoutMs,
+    );
   }
 
   close(): void {
@@ -133,7 +148,14 @@ export class RecordingClient {
 /** What the REST API answers: a success body or an error body. */
 export interface RestAnswer {
   status: number;
-  body: { seqs?: number[]; epoch?: string; ok?: false; code?: string; message?: string; issues?: { path: string; message: string }[] } | null;
+  body: {
+    seqs?: number[];
+    epoch?: string;
+    ok?: false;
+    code?: string;
+    message?: string;
+    issues?: { path: string; message: string }[];
+  } | null;
 }
 
 /** Posts events through the REST ingest (a string body is sent as is); returns the status and body. */
@@ -147,4 +169,7 @@ export async function post(url: string, topic: string, body: unknown): Promise<R
 }
 
 export const heartbeat = (instanceId: string) => ({ type: 'instance.heartbeat', data: { instanceId } });
-export const attempt = (instanceId: string, outcome: 'success' | 'failure' = 'success') => ({ type: 'attempt.recorded', data: { instanceId, outcome } });
+export const attempt = (instanceId: string, outcome: 'success' | 'failure' = 'success') => ({
+  type: 'attempt.recorded',
+  data: { instanceId, outcome },
+});

@@ -27,7 +27,11 @@ describe('Changes', () => {
   it('fails at its deadline naming what it waited for, as it stood then', async () => {
     const changes = new Changes();
     let at = 0;
-    const waited = changes.until(() => `seq 5 (at ${at})`, () => at >= 5, 50);
+    const waited = changes.until(
+      () => `seq 5 (at ${at})`,
+      () => at >= 5,
+      50,
+    );
     at = 3;
     changes.changed();
     await expect(waited).rejects.toThrow('timed out after 50 ms waiting for seq 5 (at 3)');
@@ -62,6 +66,8 @@ describe('poll', () => {
   });
 
   it('bounds an ask that never answers', async () => {
-    await expect(poll('a frozen process', () => new Promise<boolean>(() => undefined), { timeoutMs: 30 })).rejects.toThrow('waiting for a frozen process');
+    await expect(
+      poll('a frozen process', () => new Promise<boolean>(() => undefined), { timeoutMs: 30 }),
+    ).rejects.toThrow('waiting for a frozen process');
   });
 });

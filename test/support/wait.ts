@@ -71,7 +71,10 @@ export async function poll<T>(what: What, ask: () => T | Promise<T>, options: Po
       failure = error;
     }
     if (Date.now() >= deadline) {
-      const last = failure === undefined ? '' : ` (the last ask failed: ${failure instanceof Error ? failure.message : JSON.stringify(failure)})`;
+      const last =
+        failure === undefined
+          ? ''
+          : ` (the last ask failed: ${failure instanceof Error ? failure.message : JSON.stringify(failure)})`;
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${describe(what)}${last}`);
     }
     await pause(pauseMs);

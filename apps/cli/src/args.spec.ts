@@ -16,7 +16,25 @@ function usageErrorOf(argv: string[]): UsageError {
 
 describe('parseCommandLine', () => {
   it('parses tail with its flags, the gateway list in order, and the token', () => {
-    expect(parseCommandLine(['tail', 'demo', '--since', '42', '--type', 'attempt.recorded', '--type', 'status_update', '--json', '--url', 'http://a:1/', '--url', 'https://b', '--token', 't0k'])).toEqual({
+    expect(
+      parseCommandLine([
+        'tail',
+        'demo',
+        '--since',
+        '42',
+        '--type',
+        'attempt.recorded',
+        '--type',
+        'status_update',
+        '--json',
+        '--url',
+        'http://a:1/',
+        '--url',
+        'https://b',
+        '--token',
+        't0k',
+      ]),
+    ).toEqual({
       command: { name: 'tail', topic: 'demo', since: 42, types: ['attempt.recorded', 'status_update'], json: true },
       urls: ['http://a:1', 'https://b'],
       token: 't0k',
@@ -24,7 +42,10 @@ describe('parseCommandLine', () => {
   });
 
   it('defaults to one local gateway, no token, following from now', () => {
-    expect(parseCommandLine(['tail', 'demo'])).toEqual({ command: { name: 'tail', topic: 'demo', since: null, types: [], json: false }, urls: [DEFAULT_URL] });
+    expect(parseCommandLine(['tail', 'demo'])).toEqual({
+      command: { name: 'tail', topic: 'demo', since: null, types: [], json: false },
+      urls: [DEFAULT_URL],
+    });
   });
 
   it('accepts flags before the command', () => {
@@ -32,7 +53,18 @@ describe('parseCommandLine', () => {
   });
 
   it('parses publish data as JSON, with its source and idempotency key', () => {
-    expect(parseCommandLine(['publish', 'demo', 'attempt.recorded', '{"instanceId":"i-1","outcome":"success"}', '--source', 'cli', '--key', 'k-1']).command).toEqual({
+    expect(
+      parseCommandLine([
+        'publish',
+        'demo',
+        'attempt.recorded',
+        '{"instanceId":"i-1","outcome":"success"}',
+        '--source',
+        'cli',
+        '--key',
+        'k-1',
+      ]).command,
+    ).toEqual({
       name: 'publish',
       topic: 'demo',
       type: 'attempt.recorded',
@@ -44,8 +76,17 @@ describe('parseCommandLine', () => {
   });
 
   it('parses rebuild, snapshot, topics and status', () => {
-    expect(parseCommandLine(['rebuild', 'demo', '--apply']).command).toEqual({ name: 'rebuild', topic: 'demo', apply: true, json: false });
-    expect(parseCommandLine(['snapshot', 'demo', '--json']).command).toEqual({ name: 'snapshot', topic: 'demo', json: true });
+    expect(parseCommandLine(['rebuild', 'demo', '--apply']).command).toEqual({
+      name: 'rebuild',
+      topic: 'demo',
+      apply: true,
+      json: false,
+    });
+    expect(parseCommandLine(['snapshot', 'demo', '--json']).command).toEqual({
+      name: 'snapshot',
+      topic: 'demo',
+      json: true,
+    });
     expect(parseCommandLine(['topics']).command).toEqual({ name: 'topics', json: false });
     expect(parseCommandLine(['status', '--json']).command).toEqual({ name: 'status', json: true });
   });
@@ -105,21 +146,57 @@ describe('usageOf', () => {
     expect(usageOf('rebuild')).toMatch(/^Usage: pulse rebuild <topic>/);
     expect(usageOf(undefined)).toBe(GENERAL_USAGE);
     expect(usageOf('bogus')).toBe(GENERAL_USAGE);
-    for (const command of ['tail', 'snapshot', 'topics', 'publish', 'rebuild', 'status', 'series', 'instance', 'alerts', 'rules', 'silence']) expect(GENERAL_USAGE).toContain(`  ${command} `);
+    for (const command of [
+      'tail',
+      'snapshot',
+      'topics',
+      'publish',
+      'rebuild',
+      'status',
+      'series',
+      'instance',
+      'alerts',
+      'rules',
+      'silence',
+    ])
+      expect(GENERAL_USAGE).toContain(`  ${command} `);
   });
 });
 
 describe('series and instance', () => {
   it('parse the step and the span back from now, with defaults 1h and 24h', () => {
-    expect(parseCommandLine(['series', 'demo']).command).toEqual({ name: 'series', topic: 'demo', step: '1h', sinceMs: 86_400_000, json: false });
-    expect(parseCommandLine(['series', 'demo', '--step', '1m', '--since', '90m', '--json']).command).toEqual({ name: 'series', topic: 'demo', step: '1m', sinceMs: 5_400_000, json: true });
-    expect(parseCommandLine(['series', 'demo', '--step', '1d', '--since', '730d']).command).toMatchObject({ step: '1d', sinceMs: 730 * 86_400_000 });
-    expect(parseCommandLine(['instance', 'demo', 'host-1.eu:a@b/c']).command).toEqual({ name: 'instance', topic: 'demo', instanceId: 'host-1.eu:a@b/c', json: false });
+    expect(parseCommandLine(['series', 'demo']).command).toEqual({
+      name: 'series',
+      topic: 'demo',
+      step: '1h',
+      sinceMs: 86_400_000,
+      json: false,
+    });
+    expect(parseCommandLine(['series', 'demo', '--step', '1m', '--since', '90m', '--json']).command).toEqual({
+      name: 'series',
+      topic: 'demo',
+      step: '1m',
+      sinceMs: 5_400_000,
+      json: true,
+    });
+    expect(parseCommandLine(['series', 'demo', '--step', '1d', '--since', '730d']).command).toMatchObject({
+      step: '1d',
+      sinceMs: 730 * 86_400_000,
+    });
+    expect(parseCommandLine(['instance', 'demo', 'host-1.eu:a@b/c']).command).toEqual({
+      name: 'instance',
+      topic: 'demo',
+      instanceId: 'host-1.eu:a@b/c',
+      json: false,
+    });
   });
 
   it.each([
     [['series', 'demo', '--step', '5m'], '--step must be 1m, 1h or 1d, got "5m"'],
-    [['series', 'demo', '--since', 'yesterday'], '--since must be a duration from 1m to 730d, like 90m, 24h or 30d; got "yesterday"'],
+    [
+      ['series', 'demo', '--since', 'yesterday'],
+      '--since must be a duration from 1m to 730d, like 90m, 24h or 30d; got "yesterday"',
+    ],
     [['series', 'demo', '--since', '24'], 'got "24"'],
     [['series', 'demo', '--since', '0m'], 'got "0m"'],
     [['series', 'demo', '--step', '1m', '--since', '30d'], '--since 30d at --step 1m is 43201 buckets; at most 1500'],
@@ -138,8 +215,28 @@ describe('alerts, rules and silence', () => {
   it('parse the topic, and for silence the matchers, the span and the comment', () => {
     expect(parseCommandLine(['alerts', 'demo']).command).toEqual({ name: 'alerts', topic: 'demo', json: false });
     expect(parseCommandLine(['rules', 'demo', '--json']).command).toEqual({ name: 'rules', topic: 'demo', json: true });
-    expect(parseCommandLine(['silence', 'demo', '--for', '2h', '--comment', ' db migration ']).command).toEqual({ name: 'silence', topic: 'demo', forMs: 7_200_000, comment: 'db migration', json: false });
-    expect(parseCommandLine(['silence', 'demo', '--rule', 'offline', '--instance', 'demo-03', '--for', '30m', '--comment', 'reboot', '--json']).command).toEqual({
+    expect(parseCommandLine(['silence', 'demo', '--for', '2h', '--comment', ' db migration ']).command).toEqual({
+      name: 'silence',
+      topic: 'demo',
+      forMs: 7_200_000,
+      comment: 'db migration',
+      json: false,
+    });
+    expect(
+      parseCommandLine([
+        'silence',
+        'demo',
+        '--rule',
+        'offline',
+        '--instance',
+        'demo-03',
+        '--for',
+        '30m',
+        '--comment',
+        'reboot',
+        '--json',
+      ]).command,
+    ).toEqual({
       name: 'silence',
       topic: 'demo',
       ruleId: 'offline',
@@ -158,7 +255,10 @@ describe('alerts, rules and silence', () => {
     [['silence', 'demo', '--comment', 'x'], 'silence needs --for <duration>'],
     [['silence', 'demo', '--for', '2h'], 'silence needs --comment <text>'],
     [['silence', 'demo', '--for', '2h', '--comment', '  '], 'silence needs --comment <text>'],
-    [['silence', 'demo', '--for', '2 hours', '--comment', 'x'], '--for must be a duration from 1m to 366d, like 90m, 24h or 30d; got "2 hours"'],
+    [
+      ['silence', 'demo', '--for', '2 hours', '--comment', 'x'],
+      '--for must be a duration from 1m to 366d, like 90m, 24h or 30d; got "2 hours"',
+    ],
     [['silence', 'demo', '--for', '400d', '--comment', 'x'], 'got "400d"'],
     [['silence', 'demo', '--for', '1h', '--comment', 'x', '--rule', 'a b'], '"a b" is not a rule id (--rule)'],
     [['silence', 'demo', '--for', '1h', '--comment', 'x', '--instance', '-x'], 'ambiguous'],

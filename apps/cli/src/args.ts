@@ -1,7 +1,17 @@
 // The pulse command line: flags and positionals parsed into one typed invocation, or a UsageError saying what is wrong.
 import { parseArgs } from 'node:util';
 import { ROLES, TOPIC_PATTERN_SCHEMA, type Role } from '#pulse/auth';
-import { alertIdPartSchema, EVENT_TYPES, idSchema, isEventType, MAX_SERIES_POINTS, SERIES_STEPS, STEP_MS, TOPIC_PATTERN, type SeriesStep } from '#pulse/contracts';
+import {
+  alertIdPartSchema,
+  EVENT_TYPES,
+  idSchema,
+  isEventType,
+  MAX_SERIES_POINTS,
+  SERIES_STEPS,
+  STEP_MS,
+  TOPIC_PATTERN,
+  type SeriesStep,
+} from '#pulse/contracts';
 import { UsageError } from './errors.js';
 
 /** Where commands go when no `--url` is given. */
@@ -19,7 +29,15 @@ export type Command =
   | { name: 'token'; sub: string; role: Role; topics: string[]; ttlSeconds: number; json: boolean }
   | { name: 'alerts'; topic: string; json: boolean }
   | { name: 'rules'; topic: string; json: boolean }
-  | { name: 'silence'; topic: string; ruleId?: string; instanceId?: string; forMs: number; comment: string; json: boolean }
+  | {
+      name: 'silence';
+      topic: string;
+      ruleId?: string;
+      instanceId?: string;
+      forMs: number;
+      comment: string;
+      json: boolean;
+    }
   | { name: 'help'; command?: CommandName };
 
 export type CommandName = Exclude<Command['name'], 'help'>;
@@ -148,7 +166,7 @@ read 0 (and - where the tick wrote no gauge).
   instance: {
     positionals: ['topic', 'id'],
     options: ['json'],
-    summary: "one instance: its state, uptime over 24 h / 7 d / 30 d, hourly attempts",
+    summary: 'one instance: its state, uptime over 24 h / 7 d / 30 d, hourly attempts',
     usage: `Usage: pulse instance <topic> <id> [--json]
 
 Prints the state of instance <id> of <topic>, the percent of the last 24 h, 7 d
@@ -266,19 +284,25 @@ function parseUrl(raw: string): string {
   } catch {
     throw new UsageError(`--url must be a gateway URL like ${DEFAULT_URL}, got "${raw}"`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--url must start with http:// or https://, got "${raw}"`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new UsageError(`--url must start with http:// or https://, got "${raw}"`);
   return url.href.replace(/\/+$/, '');
 }
 
 function parseTopic(raw: string, command: CommandName): string {
-  if (!TOPIC_PATTERN.test(raw)) throw new UsageError(`"${raw}" is not a topic name: 1-64 chars of a-z 0-9 . _ -, starting with a letter or digit`, command);
+  if (!TOPIC_PATTERN.test(raw))
+    throw new UsageError(
+      `"${raw}" is not a topic name: 1-64 chars of a-z 0-9 . _ -, starting with a letter or digit`,
+      command,
+    );
   return raw;
 }
 
 function parseSince(raw: string | undefined): number | null {
   if (raw === undefined) return null;
   const value = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value)) throw new UsageError(`--since must be a whole number >= 0 (a seq of the topic), got "${raw}"`, 'tail');
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value))
+    throw new UsageError(`--since must be a whole number >= 0 (a seq of the topic), got "${raw}"`, 'tail');
   return value;
 }
 
@@ -295,7 +319,10 @@ export function parseJsonArgument(raw: string, what: string, command: CommandNam
     if (position === null) throw new UsageError(`${what} is not valid JSON: ${why}`, command);
     const start = Math.max(0, position - 30);
     const excerpt = raw.slice(start, position + 30);
-    throw new UsageError(`${what} is not valid JSON at position ${position}: ${why}\n  ${excerpt}\n  ${' '.repeat(position - start)}^`, command);
+    throw new UsageError(
+      `${what} is not valid JSON at position ${position}: ${why}\n  ${excerpt}\n  ${' '.repeat(position - start)}^`,
+      command,
+    );
   }
 }
 
@@ -345,21 +372,33 @@ export function parseCommandLine(argv: string[]): Invocation {
 
   const spec = COMMANDS[name];
   for (const option of Object.keys(values) as OptionName[]) {
-    if (!GLOBAL_OPTIONS.includes(option) && !spec.options.includes(option)) throw new UsageError(`${name} does not take --${option}`, name);
+    if (!GLOBAL_OPTIONS.includes(option) && !spec.options.includes(option))
+      throw new UsageError(`${name} does not take --${option}`, name);
   }
   if (args.length < spec.positionals.length) {
     const missing = spec.positionals.slice(args.length).map((p) => `<${p}>`);
     throw new UsageError(`${name} needs ${missing.join(' ')}`, name);
   }
-  if (args.length > spec.positionals.length) throw new UsageError(`${name} takes ${spec.positionals.length || 'no'} argument(s); unexpected "${args[spec.positionals.length]}"`, name);
+  if (args.length > spec.positionals.length)
+    throw new UsageError(
+      `${name} takes ${spec.positionals.length || 'no'} argument(s); unexpected "${args[spec.positionals.length]}"`,
+      name,
+    );
   const json = values.json ?? false;
 
   switch (name) {
     case 'tail': {
       const types = values.type ?? [];
       const unknown = types.filter((type) => !isEventType(type));
-      if (unknown.length > 0) throw new UsageError(`--type ${unknown.join(', ')} is not an event type; expected one of ${EVENT_TYPES.join(', ')}`, name);
-      return { ...common, command: { name, topic: parseTopic(args[0]!, name), since: parseSince(values.since), types, json } };
+      if (unknown.length > 0)
+        throw new UsageError(
+          `--type ${unknown.join(', ')} is not an event type; expected one of ${EVENT_TYPES.join(', ')}`,
+          name,
+        );
+      return {
+        ...common,
+        command: { name, topic: parseTopic(args[0]!, name), since: parseSince(values.since), types, json },
+      };
     }
     case 'snapshot':
       return { ...common, command: { name, topic: parseTopic(args[0]!, name), json } };
@@ -383,14 +422,29 @@ export function parseCommandLine(argv: string[]): Invocation {
     }
     case 'series': {
       const step = parseStep(values.step);
-      const sinceMs = values.since === undefined ? 86_400_000 : parseSpan(values.since, { option: '--since', command: name, maxDays: 730 });
+      const sinceMs =
+        values.since === undefined
+          ? 86_400_000
+          : parseSpan(values.since, { option: '--since', command: name, maxDays: 730 });
       const buckets = Math.ceil(sinceMs / STEP_MS[step]) + 1;
-      if (buckets > MAX_SERIES_POINTS) throw new UsageError(`--since ${values.since} at --step ${step} is ${buckets} buckets; at most ${MAX_SERIES_POINTS}: use a coarser --step or a shorter --since`, name);
+      if (buckets > MAX_SERIES_POINTS)
+        throw new UsageError(
+          `--since ${values.since} at --step ${step} is ${buckets} buckets; at most ${MAX_SERIES_POINTS}: use a coarser --step or a shorter --since`,
+          name,
+        );
       return { ...common, command: { name, topic: parseTopic(args[0]!, name), step, sinceMs, json } };
     }
     case 'instance': {
       const [topic, instanceId] = args as [string, string];
-      return { ...common, command: { name, topic: parseTopic(topic, name), instanceId: parseId(instanceId, 'an instance id', name), json } };
+      return {
+        ...common,
+        command: {
+          name,
+          topic: parseTopic(topic, name),
+          instanceId: parseId(instanceId, 'an instance id', name),
+          json,
+        },
+      };
     }
     case 'rebuild':
       return { ...common, command: { name, topic: parseTopic(args[0]!, name), apply: values.apply ?? false, json } };
@@ -404,17 +458,51 @@ export function parseCommandLine(argv: string[]): Invocation {
       if (!comment) throw new UsageError('silence needs --comment <text>: say why, for whoever wonders later', name);
       if (comment.length > 500) throw new UsageError(`--comment is ${comment.length} characters; at most 500`, name);
       const ruleId = values.rule === undefined ? undefined : values.rule;
-      if (ruleId !== undefined && !alertIdPartSchema.safeParse(ruleId).success) throw new UsageError(`"${ruleId}" is not a rule id (--rule): 1-64 chars of A-Z a-z 0-9 . _ -, starting with a letter or digit`, name);
-      const instanceId = values.instance === undefined ? undefined : parseId(values.instance, 'an instance id (--instance)', name);
-      return { ...common, command: { name, topic: parseTopic(args[0]!, name), ...(ruleId !== undefined ? { ruleId } : {}), ...(instanceId !== undefined ? { instanceId } : {}), forMs, comment, json } };
+      if (ruleId !== undefined && !alertIdPartSchema.safeParse(ruleId).success)
+        throw new UsageError(
+          `"${ruleId}" is not a rule id (--rule): 1-64 chars of A-Z a-z 0-9 . _ -, starting with a letter or digit`,
+          name,
+        );
+      const instanceId =
+        values.instance === undefined ? undefined : parseId(values.instance, 'an instance id (--instance)', name);
+      return {
+        ...common,
+        command: {
+          name,
+          topic: parseTopic(args[0]!, name),
+          ...(ruleId !== undefined ? { ruleId } : {}),
+          ...(instanceId !== undefined ? { instanceId } : {}),
+          forMs,
+          comment,
+          json,
+        },
+      };
     }
     case 'token': {
       if (!values.sub?.trim()) throw new UsageError('token needs --sub <id>', name);
-      if (!values.role || !(ROLES as readonly string[]).includes(values.role)) throw new UsageError(`token needs --role ${ROLES.join('|')}${values.role ? `, got "${values.role}"` : ''}`, name);
+      if (!values.role || !(ROLES as readonly string[]).includes(values.role))
+        throw new UsageError(
+          `token needs --role ${ROLES.join('|')}${values.role ? `, got "${values.role}"` : ''}`,
+          name,
+        );
       const topics = values.topic ?? ['*'];
       const bad = topics.filter((pattern) => !TOPIC_PATTERN_SCHEMA.safeParse(pattern).success);
-      if (bad.length > 0) throw new UsageError(`--topic ${bad.join(', ')} is not a topic pattern: 1-64 chars of a-z 0-9 . _ - and * as a wildcard`, name);
-      return { ...common, command: { name, sub: values.sub.trim(), role: values.role as Role, topics, ttlSeconds: parseTtl(values.ttl), json } };
+      if (bad.length > 0)
+        throw new UsageError(
+          `--topic ${bad.join(', ')} is not a topic pattern: 1-64 chars of a-z 0-9 . _ - and * as a wildcard`,
+          name,
+        );
+      return {
+        ...common,
+        command: {
+          name,
+          sub: values.sub.trim(),
+          role: values.role as Role,
+          topics,
+          ttlSeconds: parseTtl(values.ttl),
+          json,
+        },
+      };
     }
   }
 }
@@ -426,13 +514,18 @@ function parseTtl(raw: string | undefined): number {
   if (raw === undefined) return 3600;
   const match = /^(\d+)([smhd]?)$/.exec(raw.trim());
   const seconds = match ? Number(match[1]) * TTL_UNITS[match[2]!]! : 0;
-  if (!match || seconds < 1 || seconds > 366 * 86_400) throw new UsageError(`--ttl must be a duration from 1s to 366d, like 3600, 90s, 30m, 12h or 7d; got "${raw}"`, 'token');
+  if (!match || seconds < 1 || seconds > 366 * 86_400)
+    throw new UsageError(
+      `--ttl must be a duration from 1s to 366d, like 3600, 90s, 30m, 12h or 7d; got "${raw}"`,
+      'token',
+    );
   return seconds;
 }
 
 function parseStep(raw: string | undefined): SeriesStep {
   if (raw === undefined) return '1h';
-  if (!(SERIES_STEPS as readonly string[]).includes(raw)) throw new UsageError(`--step must be 1m, 1h or 1d, got "${raw}"`, 'series');
+  if (!(SERIES_STEPS as readonly string[]).includes(raw))
+    throw new UsageError(`--step must be 1m, 1h or 1d, got "${raw}"`, 'series');
   return raw as SeriesStep;
 }
 
@@ -442,13 +535,21 @@ const SPAN_UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_
 function parseSpan(raw: string, where: { option: string; command: CommandName; maxDays: number }): number {
   const match = /^(\d+)([mhd])$/.exec(raw.trim());
   const ms = match ? Number(match[1]) * SPAN_UNITS[match[2]!]! : 0;
-  if (!match || ms < 60_000 || ms > where.maxDays * 86_400_000) throw new UsageError(`${where.option} must be a duration from 1m to ${where.maxDays}d, like 90m, 24h or 30d; got "${raw}"`, where.command);
+  if (!match || ms < 60_000 || ms > where.maxDays * 86_400_000)
+    throw new UsageError(
+      `${where.option} must be a duration from 1m to ${where.maxDays}d, like 90m, 24h or 30d; got "${raw}"`,
+      where.command,
+    );
   return ms;
 }
 
 /** An instance or rule id: 1-128 chars of A-Z a-z 0-9 . _ : @ / -, starting with a letter or digit. */
 function parseId(raw: string, what: string, command: CommandName): string {
-  if (!idSchema.safeParse(raw).success) throw new UsageError(`"${raw}" is not ${what}: 1-128 chars of A-Z a-z 0-9 . _ : @ / -, starting with a letter or digit`, command);
+  if (!idSchema.safeParse(raw).success)
+    throw new UsageError(
+      `"${raw}" is not ${what}: 1-128 chars of A-Z a-z 0-9 . _ : @ / -, starting with a letter or digit`,
+      command,
+    );
   return raw;
 }
 

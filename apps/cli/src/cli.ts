@@ -44,12 +44,28 @@ async function dispatch(invocation: Invocation, ctx: CommandContext): Promise<nu
  * `interrupted`: Ctrl-C (tail stops with 0, the rest with 130). `env`: PULSE_TOKEN (used when
  * --token is not given) and the signing key of `pulse token`.
  */
-export async function run(argv: string[], term: Terminal, interrupted: AbortSignal, env: Partial<CliEnv> = {}): Promise<number> {
+export async function run(
+  argv: string[],
+  term: Terminal,
+  interrupted: AbortSignal,
+  env: Partial<CliEnv> = {},
+): Promise<number> {
   try {
     const invocation = parseCommandLine(argv);
     const token = invocation.token ?? env.PULSE_TOKEN;
-    const rest = new RestClient({ urls: invocation.urls, signal: interrupted, ...(token !== undefined ? { token } : {}) });
-    return await dispatch(invocation, { rest, urls: invocation.urls, ...(token !== undefined ? { token } : {}), env, term, interrupted });
+    const rest = new RestClient({
+      urls: invocation.urls,
+      signal: interrupted,
+      ...(token !== undefined ? { token } : {}),
+    });
+    return await dispatch(invocation, {
+      rest,
+      urls: invocation.urls,
+      ...(token !== undefined ? { token } : {}),
+      env,
+      term,
+      interrupted,
+    });
   } catch (error) {
     if (interrupted.aborted) {
       term.err('pulse: interrupted\n');

@@ -1,22 +1,62 @@
 // What pulse prints: event lines with and without colour, tables, the snapshot, status and drift reports, the progress bar.
 import { describe, expect, it } from '@jest/globals';
 import type { AlertFiringData, PulseEvent, SeriesResponse, Snapshot } from '#pulse/contracts';
-import { alertsLines, alertsText, clock, compact, driftTable, duration, ruleCondition, rulesTable, span, eventJson, eventLine, instanceText, paint, progressBar, relative, seriesLines, seriesTable, snapshotText, statusText, table, topicsTable, truncate, unstyled, visibleLength, type StatusReport } from './output.js';
+import {
+  alertsLines,
+  alertsText,
+  clock,
+  compact,
+  driftTable,
+  duration,
+  ruleCondition,
+  rulesTable,
+  span,
+  eventJson,
+  eventLine,
+  instanceText,
+  paint,
+  progressBar,
+  relative,
+  seriesLines,
+  seriesTable,
+  snapshotText,
+  statusText,
+  table,
+  topicsTable,
+  truncate,
+  unstyled,
+  visibleLength,
+  type StatusReport,
+} from './output.js';
 
 const plain = paint(false);
 const coloured = paint(true);
 /** A local time, so the expectations hold in any time zone. */
 const at = (h: number, m: number, s: number, ms = 0) => new Date(2030, 0, 2, h, m, s, ms).getTime();
 
-const event: PulseEvent = { topic: 'demo', seq: 42, epoch: 'e1', type: 'attempt.recorded', ts: at(3, 4, 5, 6), data: { instanceId: 'i-1', outcome: 'success' }, source: 'cli' };
+const event: PulseEvent = {
+  topic: 'demo',
+  seq: 42,
+  epoch: 'e1',
+  type: 'attempt.recorded',
+  ts: at(3, 4, 5, 6),
+  data: { instanceId: 'i-1', outcome: 'success' },
+  source: 'cli',
+};
 
 describe('eventLine', () => {
   it('shows time, seq, type, source and compact data on one line', () => {
-    expect(eventLine(event, plain)).toBe('03:04:05.006  #42  attempt.recorded  [cli]  {"instanceId":"i-1","outcome":"success"}');
+    expect(eventLine(event, plain)).toBe(
+      '03:04:05.006  #42  attempt.recorded  [cli]  {"instanceId":"i-1","outcome":"success"}',
+    );
   });
 
   it('cuts the data to fit the terminal width', () => {
-    const line = eventLine({ ...event, type: 'attempt.recorded', data: { instanceId: 'i-1', outcome: 'failure', error: 'x'.repeat(500) } }, plain, 80);
+    const line = eventLine(
+      { ...event, type: 'attempt.recorded', data: { instanceId: 'i-1', outcome: 'failure', error: 'x'.repeat(500) } },
+      plain,
+      80,
+    );
     expect(line.length).toBeLessThanOrEqual(80);
     expect(line.endsWith('…')).toBe(true);
   });
@@ -61,11 +101,30 @@ describe('small formats', () => {
 
 describe('table', () => {
   it('aligns columns whatever the colours', () => {
-    expect(unstyled(table(['A', 'LONGER'], [[coloured.red('xyz'), '1'], ['q', '22']], plain))).toBe(['A    LONGER', 'xyz  1', 'q    22'].join('\n'));
+    expect(
+      unstyled(
+        table(
+          ['A', 'LONGER'],
+          [
+            [coloured.red('xyz'), '1'],
+            ['q', '22'],
+          ],
+          plain,
+        ),
+      ),
+    ).toBe(['A    LONGER', 'xyz  1', 'q    22'].join('\n'));
   });
 
   it('lists topics by name, or says how to make one', () => {
-    expect(topicsTable([{ topic: 'b', head: 2, epoch: 'e2' }, { topic: 'a', head: 10, epoch: 'e1' }], plain)).toBe(['TOPIC  HEAD  EPOCH', 'a      10    e1', 'b      2     e2'].join('\n'));
+    expect(
+      topicsTable(
+        [
+          { topic: 'b', head: 2, epoch: 'e2' },
+          { topic: 'a', head: 10, epoch: 'e1' },
+        ],
+        plain,
+      ),
+    ).toBe(['TOPIC  HEAD  EPOCH', 'a      10    e1', 'b      2     e2'].join('\n'));
     expect(topicsTable([], plain)).toContain('pulse publish');
   });
 });
@@ -78,7 +137,17 @@ describe('reports', () => {
       seq: 9,
       status: { monitoring_active: true, loop_count: 3, tick_at: at(1, 0, 0), next_tick_at: at(1, 0, 5) },
       statistics: { total_attempts: 4, successful: 3, failed: 1, success_rate: 75, active_instances: 1 },
-      instances: [{ id: 'i-1', status: 'online', last_seen: at(1, 0, 0), next_action_at: null, attempts: 4, successes: 3, failures: 1 }],
+      instances: [
+        {
+          id: 'i-1',
+          status: 'online',
+          last_seen: at(1, 0, 0),
+          next_action_at: null,
+          attempts: 4,
+          successes: 3,
+          failures: 1,
+        },
+      ],
     };
     const text = snapshotText(snapshot, plain, at(1, 0, 1));
     expect(text).toContain('seq         9 (epoch e1)');
@@ -90,7 +159,9 @@ describe('reports', () => {
   });
 
   it('shows the drift as path, live and rebuilt', () => {
-    expect(driftTable([{ path: 'statistics.failed', live: 6, rebuilt: 1 }], plain)).toBe(['PATH               LIVE  REBUILT', 'statistics.failed  6     1'].join('\n'));
+    expect(driftTable([{ path: 'statistics.failed', live: 6, rebuilt: 1 }], plain)).toBe(
+      ['PATH               LIVE  REBUILT', 'statistics.failed  6     1'].join('\n'),
+    );
   });
 
   it('shows gateways, viewers and the scheduler', () => {
@@ -100,7 +171,18 @@ describe('reports', () => {
         { url: 'http://b', state: 'down', detail: 'connection refused' },
       ],
       presence: { demo: 2 },
-      scheduler: { scheduler: 'monitor-tick', everyMs: 5000, nextRunAt: at(1, 0, 5), lastRun: { tickAt: at(1, 0, 0), processedAt: at(1, 0, 0, 12), finishedAt: at(1, 0, 0, 40), delayMs: 12, failed: false } },
+      scheduler: {
+        scheduler: 'monitor-tick',
+        everyMs: 5000,
+        nextRunAt: at(1, 0, 5),
+        lastRun: {
+          tickAt: at(1, 0, 0),
+          processedAt: at(1, 0, 0, 12),
+          finishedAt: at(1, 0, 0, 40),
+          delayMs: 12,
+          failed: false,
+        },
+      },
       problems: [],
     };
     const text = statusText(report, plain, at(1, 0, 1));
@@ -110,7 +192,14 @@ describe('reports', () => {
     expect(text).toContain('every     5.0 s');
     expect(text).toContain('(in 4.0 s)');
     expect(text).toContain('started 12 ms after it was due, took 28 ms, ok');
-    const idle = statusText({ ...report, presence: {}, scheduler: { scheduler: 'monitor-tick', everyMs: null, nextRunAt: null, lastRun: null } }, plain);
+    const idle = statusText(
+      {
+        ...report,
+        presence: {},
+        scheduler: { scheduler: 'monitor-tick', everyMs: null, nextRunAt: null, lastRun: null },
+      },
+      plain,
+    );
     expect(idle).toContain('nobody is following a topic');
     expect(idle).toContain('no worker has started yet');
     expect(idle).toContain('last run  never');
@@ -134,8 +223,28 @@ describe('history', () => {
     from: t0,
     to: t0 + 2 * hour,
     points: [
-      { t: t0, attempts: 4, successes: 3, failures: 1, success_rate: 75, duration_avg: 120.4, duration_max: 300, active_instances: 2, known_instances: 3 },
-      { t: t0 + hour, attempts: 0, successes: 0, failures: 0, success_rate: 0, duration_avg: 0, duration_max: 0, active_instances: null, known_instances: null },
+      {
+        t: t0,
+        attempts: 4,
+        successes: 3,
+        failures: 1,
+        success_rate: 75,
+        duration_avg: 120.4,
+        duration_max: 300,
+        active_instances: 2,
+        known_instances: 3,
+      },
+      {
+        t: t0 + hour,
+        attempts: 0,
+        successes: 0,
+        failures: 0,
+        success_rate: 0,
+        duration_avg: 0,
+        duration_max: 0,
+        active_instances: null,
+        known_instances: null,
+      },
     ],
   };
 
@@ -149,7 +258,9 @@ describe('history', () => {
   });
 
   it('prints a series for machines as one JSON object per bucket and line', () => {
-    const lines = seriesLines(page).split('\n').map((line) => JSON.parse(line) as unknown);
+    const lines = seriesLines(page)
+      .split('\n')
+      .map((line) => JSON.parse(line) as unknown);
     expect(lines).toEqual(page.points.map((point) => ({ topic: 'demo', step: '1h', ...point })));
   });
 
@@ -172,9 +283,9 @@ describe('history', () => {
           from: t0,
           to: t0 + 3 * hour,
           points: [
-          { t: t0, attempts: 5, failures: 1, offline_ms: 0 },
-          { t: t0 + hour, attempts: 0, failures: 0, offline_ms: 0 },
-          { t: t0 + 2 * hour, attempts: 0, failures: 0, offline_ms: 1_800_000 },
+            { t: t0, attempts: 5, failures: 1, offline_ms: 0 },
+            { t: t0 + hour, attempts: 0, failures: 0, offline_ms: 0 },
+            { t: t0 + 2 * hour, attempts: 0, failures: 0, offline_ms: 1_800_000 },
           ],
         },
       },
@@ -192,14 +303,55 @@ describe('history', () => {
 describe('alerts and rules', () => {
   const t0 = at(10, 0, 0);
   const active: AlertFiringData[] = [
-    { alertId: 'rate', ruleId: 'rate', severity: 'warning', value: 37.5, activeSince: t0, summary: 'failure rate 37.5 % over 5 min (threshold 20 %), 24 attempts' },
-    { alertId: 'down:b', ruleId: 'down', instanceId: 'b', severity: 'critical', value: 1, activeSince: t0 + 60_000, summary: 'b offline' },
-    { alertId: 'down:a', ruleId: 'down', instanceId: 'a', severity: 'critical', value: 1, activeSince: t0 + 30_000, summary: 'a offline' },
+    {
+      alertId: 'rate',
+      ruleId: 'rate',
+      severity: 'warning',
+      value: 37.5,
+      activeSince: t0,
+      summary: 'failure rate 37.5 % over 5 min (threshold 20 %), 24 attempts',
+    },
+    {
+      alertId: 'down:b',
+      ruleId: 'down',
+      instanceId: 'b',
+      severity: 'critical',
+      value: 1,
+      activeSince: t0 + 60_000,
+      summary: 'b offline',
+    },
+    {
+      alertId: 'down:a',
+      ruleId: 'down',
+      instanceId: 'a',
+      severity: 'critical',
+      value: 1,
+      activeSince: t0 + 30_000,
+      summary: 'a offline',
+    },
     { alertId: 'quiet', ruleId: 'quiet', severity: 'info', value: 0, activeSince: t0, summary: 'no attempts' },
   ];
   const resolved = [
-    { alertId: 'down:c', ruleId: 'down', instanceId: 'c', severity: 'critical' as const, value: 0, activeSince: t0 - 90_000, resolvedAt: t0 - 30_000, summary: 'c back' },
-    { alertId: 'down:d', ruleId: 'down', instanceId: 'd', severity: 'critical' as const, value: 0, activeSince: t0 - 90_000, resolvedAt: t0, summary: 'd back' },
+    {
+      alertId: 'down:c',
+      ruleId: 'down',
+      instanceId: 'c',
+      severity: 'critical' as const,
+      value: 0,
+      activeSince: t0 - 90_000,
+      resolvedAt: t0 - 30_000,
+      summary: 'c back',
+    },
+    {
+      alertId: 'down:d',
+      ruleId: 'down',
+      instanceId: 'd',
+      severity: 'critical' as const,
+      value: 0,
+      activeSince: t0 - 90_000,
+      resolvedAt: t0,
+      summary: 'd back',
+    },
   ];
 
   it('shows the firing alerts, critical before warning before info, the longest firing first; then the resolved, newest first', () => {
@@ -221,7 +373,9 @@ describe('alerts and rules', () => {
   });
 
   it('prints alerts for machines as one JSON object per line with topic and state', () => {
-    const lines = alertsLines('demo', active, resolved.slice(0, 1)).split('\n').map((line) => JSON.parse(line) as { alertId: string; state: string; topic: string });
+    const lines = alertsLines('demo', active, resolved.slice(0, 1))
+      .split('\n')
+      .map((line) => JSON.parse(line) as { alertId: string; state: string; topic: string });
     expect(lines.map((l) => [l.topic, l.alertId, l.state])).toEqual([
       ['demo', 'down:a', 'firing'],
       ['demo', 'down:b', 'firing'],
@@ -232,9 +386,26 @@ describe('alerts and rules', () => {
   });
 
   it('shows rules with their condition for people, or how to make one', () => {
-    expect(ruleCondition({ windowMs: 300_000, thresholdPct: 20, minAttempts: 10 })).toBe('window 5 min, threshold 20%, minAttempts 10');
+    expect(ruleCondition({ windowMs: 300_000, thresholdPct: 20, minAttempts: 10 })).toBe(
+      'window 5 min, threshold 20%, minAttempts 10',
+    );
     expect(ruleCondition({})).toBe('-');
-    const text = rulesTable('demo', [{ ruleId: 'offline', kind: 'instance_offline', params: {}, forMs: 10_000, severity: 'critical', channels: ['ops'], groupWaitMs: 10_000, repeatIntervalMs: 0 }], plain);
+    const text = rulesTable(
+      'demo',
+      [
+        {
+          ruleId: 'offline',
+          kind: 'instance_offline',
+          params: {},
+          forMs: 10_000,
+          severity: 'critical',
+          channels: ['ops'],
+          groupWaitMs: 10_000,
+          repeatIntervalMs: 0,
+        },
+      ],
+      plain,
+    );
     expect(text.split('\n')[1]).toBe('offline  instance_offline  -          10.0 s  critical  ops');
     expect(rulesTable('demo', [], plain)).toContain('PUT /api/v1/topics/demo/rules/<id>');
     expect([span(7_200_000), span(7 * 86_400_000), span(90_000)]).toEqual(['2 h', '7 d', '1 min 30 s']);

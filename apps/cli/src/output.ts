@@ -1,5 +1,14 @@
 // What pulse prints: event lines, tables, the snapshot, series and instance history, the status report, the drift table and the progress bar (pure functions).
-import type { AlertFiringData, AlertResolvedData, InstanceHistory, PulseEvent, Rule, SeriesResponse, Severity, Snapshot } from '#pulse/contracts';
+import type {
+  AlertFiringData,
+  AlertResolvedData,
+  InstanceHistory,
+  PulseEvent,
+  Rule,
+  SeriesResponse,
+  Severity,
+  Snapshot,
+} from '#pulse/contracts';
 
 /** ANSI styles, or plain text when colours are off. */
 export interface Paint {
@@ -16,8 +25,25 @@ const style = (open: number, close: number) => (text: string) => `\x1b[${open}m$
 const identity = (text: string) => text;
 
 export function paint(colors: boolean): Paint {
-  if (!colors) return { dim: identity, bold: identity, red: identity, green: identity, yellow: identity, cyan: identity, magenta: identity };
-  return { dim: style(2, 22), bold: style(1, 22), red: style(31, 39), green: style(32, 39), yellow: style(33, 39), cyan: style(36, 39), magenta: style(35, 39) };
+  if (!colors)
+    return {
+      dim: identity,
+      bold: identity,
+      red: identity,
+      green: identity,
+      yellow: identity,
+      cyan: identity,
+      magenta: identity,
+    };
+  return {
+    dim: style(2, 22),
+    bold: style(1, 22),
+    red: style(31, 39),
+    green: style(32, 39),
+    yellow: style(33, 39),
+    cyan: style(36, 39),
+    magenta: style(35, 39),
+  };
 }
 
 // eslint-disable-next-line no-control-regex -- ANSI styles start with ESC.
@@ -92,7 +118,9 @@ export function eventJson(event: PulseEvent): string {
 
 /** Left-aligned columns with a header row, two spaces apart. */
 export function table(headers: string[], rows: string[][], p: Paint): string {
-  const widths = headers.map((header, i) => Math.max(visibleLength(header), ...rows.map((row) => visibleLength(row[i] ?? ''))));
+  const widths = headers.map((header, i) =>
+    Math.max(visibleLength(header), ...rows.map((row) => visibleLength(row[i] ?? ''))),
+  );
   const line = (cells: string[]) =>
     cells
       .map((cell, i) => (i === cells.length - 1 ? cell : cell + ' '.repeat(widths[i]! - visibleLength(cell))))
@@ -110,7 +138,11 @@ export function compact(value: unknown): string {
 export function topicsTable(topics: { topic: string; head: number; epoch: string }[], p: Paint): string {
   if (topics.length === 0) return 'no topics yet: publish to one with "pulse publish <topic> <type> <json>"';
   const sorted = [...topics].sort((a, b) => a.topic.localeCompare(b.topic));
-  return table(['TOPIC', 'HEAD', 'EPOCH'], sorted.map((t) => [t.topic, String(t.head), t.epoch]), p);
+  return table(
+    ['TOPIC', 'HEAD', 'EPOCH'],
+    sorted.map((t) => [t.topic, String(t.head), t.epoch]),
+    p,
+  );
 }
 
 export function snapshotText(snapshot: Snapshot, p: Paint, now = Date.now()): string {
@@ -160,7 +192,11 @@ export interface Drift {
 }
 
 export function driftTable(drift: Drift[], p: Paint): string {
-  return table(['PATH', 'LIVE', 'REBUILT'], drift.map((d) => [d.path, p.red(compact(d.live)), p.green(compact(d.rebuilt))]), p);
+  return table(
+    ['PATH', 'LIVE', 'REBUILT'],
+    drift.map((d) => [d.path, p.red(compact(d.live)), p.green(compact(d.rebuilt))]),
+    p,
+  );
 }
 
 /** `[██████░░░░░░]  48%  4800/10000 events` — the width of the bar is `width` cells. */
@@ -188,21 +224,43 @@ export interface StatusReport {
 const indent = (text: string) => text.replace(/^/gm, '  ');
 
 export function statusText(report: StatusReport, p: Paint, now = Date.now()): string {
-  const state = (s: StatusReport['gateways'][number]['state']) => (s === 'up' ? p.green(s) : s === 'down' ? p.red(s) : p.yellow(s));
-  const lines = [p.bold('gateways'), indent(table(['URL', 'STATE', 'DETAIL'], report.gateways.map((g) => [g.url, state(g.state), g.detail]), p))];
+  const state = (s: StatusReport['gateways'][number]['state']) =>
+    s === 'up' ? p.green(s) : s === 'down' ? p.red(s) : p.yellow(s);
+  const lines = [
+    p.bold('gateways'),
+    indent(
+      table(
+        ['URL', 'STATE', 'DETAIL'],
+        report.gateways.map((g) => [g.url, state(g.state), g.detail]),
+        p,
+      ),
+    ),
+  ];
   lines.push('', p.bold('viewers'));
   if (report.presence === null) lines.push('  unknown');
   else if (Object.keys(report.presence).length === 0) lines.push('  nobody is following a topic');
   else {
     const entries = Object.entries(report.presence).sort(([a], [b]) => a.localeCompare(b));
-    lines.push(indent(table(['TOPIC', 'VIEWERS'], entries.map(([topic, viewers]) => [topic, String(viewers)]), p)));
+    lines.push(
+      indent(
+        table(
+          ['TOPIC', 'VIEWERS'],
+          entries.map(([topic, viewers]) => [topic, String(viewers)]),
+          p,
+        ),
+      ),
+    );
   }
   const s = report.scheduler;
   lines.push('', p.bold(`tick scheduler${s ? ` ${s.scheduler}` : ''}`));
   if (!s) lines.push('  unknown');
   else {
-    lines.push(`  every     ${s.everyMs === null ? 'not scheduled: no worker has started yet (npm run start:worker)' : duration(s.everyMs)}`);
-    lines.push(`  next run  ${s.nextRunAt === null ? '-' : `${dateTime(s.nextRunAt)} (${relative(s.nextRunAt, now)})`}`);
+    lines.push(
+      `  every     ${s.everyMs === null ? 'not scheduled: no worker has started yet (npm run start:worker)' : duration(s.everyMs)}`,
+    );
+    lines.push(
+      `  next run  ${s.nextRunAt === null ? '-' : `${dateTime(s.nextRunAt)} (${relative(s.nextRunAt, now)})`}`,
+    );
     const last = s.lastRun;
     lines.push(
       `  last run  ${
@@ -252,7 +310,8 @@ export function seriesLines(page: SeriesResponse): string {
 export function instanceText(history: InstanceHistory, p: Paint, now = Date.now()): string {
   const { uptime } = history;
   const i = history;
-  const percent = (value: number) => (value >= 99.9 ? p.green(`${value}%`) : value < 99 ? p.red(`${value}%`) : p.yellow(`${value}%`));
+  const percent = (value: number) =>
+    value >= 99.9 ? p.green(`${value}%`) : value < 99 ? p.red(`${value}%`) : p.yellow(`${value}%`);
   const lines = [
     `${p.bold('instance')}   ${i.id} ${p.dim(`(topic ${history.topic})`)}`,
     `${p.bold('status')}     ${i.status === 'offline' ? p.red(i.status) : i.status}, last seen ${i.last_seen > 0 ? `${dateTime(i.last_seen)} (${relative(i.last_seen, now)})` : 'never'}`,
@@ -289,12 +348,21 @@ export function sortActive(alerts: readonly AlertFiringData[]): AlertFiringData[
   );
 }
 
-const severityStyle = (p: Paint, severity: Severity | undefined) => (severity === 'critical' ? p.red : severity === 'warning' ? p.yellow : severity === 'info' ? p.cyan : p.dim);
+const severityStyle = (p: Paint, severity: Severity | undefined) =>
+  severity === 'critical' ? p.red : severity === 'warning' ? p.yellow : severity === 'info' ? p.cyan : p.dim;
 
 /** The active alerts (firing first), then the recently resolved (newest first), as two tables. */
-export function alertsText(topic: string, active: readonly AlertFiringData[], resolved: readonly AlertResolvedData[], p: Paint, now = Date.now()): string {
+export function alertsText(
+  topic: string,
+  active: readonly AlertFiringData[],
+  resolved: readonly AlertResolvedData[],
+  p: Paint,
+  now = Date.now(),
+): string {
   const where = (a: AlertLine) => (a.instanceId ? `${a.ruleId} · ${a.instanceId}` : a.ruleId);
-  const lines = [p.bold(`${topic}: ${active.length === 0 ? p.green('no alert firing') : p.red(`${active.length} firing`)}`)];
+  const lines = [
+    p.bold(`${topic}: ${active.length === 0 ? p.green('no alert firing') : p.red(`${active.length} firing`)}`),
+  ];
   if (active.length > 0) {
     const rows = sortActive(active).map((a) => [
       severityStyle(p, a.severity)(a.severity),
@@ -308,14 +376,24 @@ export function alertsText(topic: string, active: readonly AlertFiringData[], re
   if (resolved.length > 0) {
     const rows = [...resolved]
       .sort((a, b) => b.resolvedAt - a.resolvedAt)
-      .map((a) => [p.green('resolved'), where(a), dateTime(a.resolvedAt), duration(Math.max(0, a.resolvedAt - a.activeSince)), a.summary]);
+      .map((a) => [
+        p.green('resolved'),
+        where(a),
+        dateTime(a.resolvedAt),
+        duration(Math.max(0, a.resolvedAt - a.activeSince)),
+        a.summary,
+      ]);
     lines.push('', p.bold('recently resolved'), table(['STATE', 'ALERT', 'RESOLVED', 'AFTER', 'SUMMARY'], rows, p));
   }
   return lines.join('\n');
 }
 
 /** Alerts for machines: one JSON object per line, the active ones first, each with its topic and state. */
-export function alertsLines(topic: string, active: readonly AlertFiringData[], resolved: readonly AlertResolvedData[]): string {
+export function alertsLines(
+  topic: string,
+  active: readonly AlertFiringData[],
+  resolved: readonly AlertResolvedData[],
+): string {
   return [
     ...sortActive(active).map((a) => JSON.stringify({ topic, ...a, state: 'firing' })),
     ...resolved.map((a) => JSON.stringify({ topic, ...a, state: 'resolved' })),
@@ -333,9 +411,18 @@ export function ruleCondition(params: Record<string, unknown> | undefined): stri
 }
 
 export function rulesTable(topic: string, rules: readonly Rule[], p: Paint): string {
-  if (rules.length === 0) return `topic ${topic} has no alert rules: set one with PUT /api/v1/topics/${topic}/rules/<id> (see the README, "Alerts")`;
+  if (rules.length === 0)
+    return `topic ${topic} has no alert rules: set one with PUT /api/v1/topics/${topic}/rules/<id> (see the README, "Alerts")`;
   const rows = [...rules]
     .sort((a, b) => a.ruleId.localeCompare(b.ruleId))
-    .map((r) => [r.ruleId, r.kind, ruleCondition(r.params), r.forMs ? duration(r.forMs) : '-', severityStyle(p, r.severity)(r.severity), r.channels?.length ? r.channels.join(',') : '-', r.description ?? '']);
+    .map((r) => [
+      r.ruleId,
+      r.kind,
+      ruleCondition(r.params),
+      r.forMs ? duration(r.forMs) : '-',
+      severityStyle(p, r.severity)(r.severity),
+      r.channels?.length ? r.channels.join(',') : '-',
+      r.description ?? '',
+    ]);
   return table(['RULE', 'KIND', 'CONDITION', 'FOR', 'SEVERITY', 'CHANNELS', 'DESCRIPTION'], rows, p);
 }

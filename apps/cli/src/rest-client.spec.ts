@@ -20,13 +20,20 @@ afterEach(async () => {
 });
 
 /** A real HTTP server on a free port; records what it was asked. */
-async function serve(handler: (request: IncomingMessage, response: ServerResponse) => void): Promise<{ url: string; requests: { method: string; path: string; authorization?: string; body: string }[] }> {
+async function serve(
+  handler: (request: IncomingMessage, response: ServerResponse) => void,
+): Promise<{ url: string; requests: { method: string; path: string; authorization?: string; body: string }[] }> {
   const requests: { method: string; path: string; authorization?: string; body: string }[] = [];
   const server = createServer((request, response) => {
     let body = '';
     request.on('data', (chunk: Buffer) => (body += chunk.toString()));
     request.on('end', () => {
-      requests.push({ method: request.method!, path: request.url!, authorization: request.headers.authorization, body });
+      requests.push({
+        method: request.method!,
+        path: request.url!,
+        authorization: request.headers.authorization,
+        body,
+      });
       handler(request, response);
     });
   });
@@ -56,10 +63,19 @@ describe('RestClient', () => {
     };
     const live = await serve((request, response) => {
       const page = pages[request.url!]!;
-      response.writeHead(200, { 'content-type': 'application/json', ...(page.next ? { link: `<${page.next}>; rel="next"` } : {}) }).end(JSON.stringify(page.body));
+      response
+        .writeHead(200, {
+          'content-type': 'application/json',
+          ...(page.next ? { link: `<${page.next}>; rel="next"` } : {}),
+        })
+        .end(JSON.stringify(page.body));
     });
     const rest = new RestClient({ urls: [live.url] });
-    await expect(rest.allPages('/api/v1/topics?limit=2')).resolves.toEqual([{ topic: 'a' }, { topic: 'b' }, { topic: 'c' }]);
+    await expect(rest.allPages('/api/v1/topics?limit=2')).resolves.toEqual([
+      { topic: 'a' },
+      { topic: 'b' },
+      { topic: 'c' },
+    ]);
     expect(live.requests.map((request) => request.path)).toEqual(Object.keys(pages));
   });
 
@@ -68,7 +84,9 @@ describe('RestClient', () => {
     const live = await serve(json(200, [{ topic: 'demo' }]));
     const rest = new RestClient({ urls: [dead, live.url], token: 's3cret' });
     await expect(rest.json('GET', '/api/v1/topics')).resolves.toEqual([{ topic: 'demo' }]);
-    expect(live.requests).toEqual([{ method: 'GET', path: '/api/v1/topics', authorization: 'Bearer s3cret', body: '' }]);
+    expect(live.requests).toEqual([
+      { method: 'GET', path: '/api/v1/topics', authorization: 'Bearer s3cret', body: '' },
+    ]);
   });
 
   it('moves a GET past a gateway that answers 503 or not at all', async () => {
@@ -107,15 +125,21 @@ describe('RestClient', () => {
 
   it('says what to do when no gateway can be reached', async () => {
     const [a, b] = [await deadUrl(), await deadUrl()];
-    await expect(new RestClient({ urls: [a] }).json('GET', '/x')).rejects.toThrow(`cannot reach ${a} (connection refused): is Pulse running? Start it with npm start`);
+    await expect(new RestClient({ urls: [a] }).json('GET', '/x')).rejects.toThrow(
+      `cannot reach ${a} (connection refused): is Pulse running? Start it with npm start`,
+    );
     const error = await new RestClient({ urls: [a, b] }).json('GET', '/x').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnreachableError);
-    expect((error as Error).message).toBe(`cannot reach any gateway: ${a} (connection refused), ${b} (connection refused): is Pulse running? Start it with npm start, or point --url at a running gateway.`);
+    expect((error as Error).message).toBe(
+      `cannot reach any gateway: ${a} (connection refused), ${b} (connection refused): is Pulse running? Start it with npm start, or point --url at a running gateway.`,
+    );
   });
 
   it('turns an error status into an HttpError carrying the Pulse error body', async () => {
     const missing = await serve(json(404, { ok: false, code: 'NOT_FOUND', message: 'topic x has no events' }));
-    const error = await new RestClient({ urls: [missing.url] }).json('GET', '/api/v1/topics/x/snapshot').catch((e: unknown) => e);
+    const error = await new RestClient({ urls: [missing.url] })
+      .json('GET', '/api/v1/topics/x/snapshot')
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(HttpError);
     expect((error as HttpError).body).toEqual({ ok: false, code: 'NOT_FOUND', message: 'topic x has no events' });
   });

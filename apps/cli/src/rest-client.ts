@@ -51,7 +51,8 @@ function errorCode(error: unknown): string | undefined {
 
 /** A short human reason for a failed fetch. */
 export function describeFetchError(error: unknown, timeoutMs: number): string {
-  if ((error as Error).name === 'TimeoutError' || (error as Error).name === 'AbortError') return `no answer within ${timeoutMs / 1000} s`;
+  if ((error as Error).name === 'TimeoutError' || (error as Error).name === 'AbortError')
+    return `no answer within ${timeoutMs / 1000} s`;
   const code = errorCode(error);
   switch (code) {
     case 'ECONNREFUSED':
@@ -88,7 +89,11 @@ export class RestClient {
    * was not sent (connection refused, unknown host), so it is never appended twice.
    * Resolves with the response (any status) of the gateway that answered; throws UnreachableError.
    */
-  async send(method: 'GET' | 'POST', path: string, options: RequestOptions = {}): Promise<{ url: string; response: Response }> {
+  async send(
+    method: 'GET' | 'POST',
+    path: string,
+    options: RequestOptions = {},
+  ): Promise<{ url: string; response: Response }> {
     const failures: { url: string; reason: string }[] = [];
     let lastAnswer: { url: string; response: Response } | null = null;
     for (const url of options.url ? [options.url] : this.urls) {
@@ -115,7 +120,9 @@ export class RestClient {
         failures.push({ url, reason: describeFetchError(error, this.timeoutMs) });
         // A POST that may have arrived is not sent again: it could be applied twice.
         if (method === 'POST' && !(code && NOT_SENT.has(code))) {
-          throw new CliError(`${url} did not answer ${method} ${path} (${failures.at(-1)!.reason}); it may or may not have been applied: check before sending it again`);
+          throw new CliError(
+            `${url} did not answer ${method} ${path} (${failures.at(-1)!.reason}); it may or may not have been applied: check before sending it again`,
+          );
         }
       } finally {
         // The timeout covers the wait for the headers only: a streamed body may take longer.
@@ -144,12 +151,17 @@ export class RestClient {
     return items;
   }
 
-  private async jsonAnswer<T>(method: 'GET' | 'POST', path: string, options: RequestOptions = {}): Promise<{ body: T; response: Response }> {
+  private async jsonAnswer<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    options: RequestOptions = {},
+  ): Promise<{ body: T; response: Response }> {
     const { url, response } = await this.send(method, path, options);
     const text = await response.text();
     const body = parseBody(text);
     if (!response.ok) throw new HttpError(response.status, isErrorBody(body) ? body : null, url);
-    if (body === undefined) throw new CliError(`${url} answered ${path} with something that is not JSON: ${text.slice(0, 200)}`);
+    if (body === undefined)
+      throw new CliError(`${url} answered ${path} with something that is not JSON: ${text.slice(0, 200)}`);
     return { body: body as T, response };
   }
 }
@@ -163,7 +175,12 @@ function parseBody(text: string): unknown {
 }
 
 export function isErrorBody(body: unknown): body is ErrorBody {
-  return typeof body === 'object' && body !== null && (body as ErrorBody).ok === false && typeof (body as ErrorBody).message === 'string';
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    (body as ErrorBody).ok === false &&
+    typeof (body as ErrorBody).message === 'string'
+  );
 }
 
 /** The lines of a streamed (NDJSON) body as they arrive, without the newlines; blank lines skipped. */

@@ -5,7 +5,14 @@ import { TailFollower, type EventsPage } from './tail-follower.js';
 
 const TOPIC = 'demo';
 
-const ev = (seq: number, epoch = 'e1'): PulseEvent => ({ topic: TOPIC, seq, epoch, type: 'instance.heartbeat', ts: 1000 + seq, data: { instanceId: `i-${seq}` } });
+const ev = (seq: number, epoch = 'e1'): PulseEvent => ({
+  topic: TOPIC,
+  seq,
+  epoch,
+  type: 'instance.heartbeat',
+  ts: 1000 + seq,
+  data: { instanceId: `i-${seq}` },
+});
 const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 const snap = (seq: number, epoch = 'e1'): Snapshot => ({
   topic: TOPIC,
@@ -42,8 +49,13 @@ class FakeLog {
   fetchPage = async (after: number, limit: number): Promise<EventsPage> => {
     this.reads.push({ after, limit });
     await this.gate;
-    if (after < this.base) throw new Error(`events after ${after} of ${TOPIC} are no longer retained (oldest kept: ${this.base + 1})`);
-    return { epoch: this.epoch, head: this.head, events: range(after + 1, Math.min(this.head, after + limit)).map((seq) => ev(seq, this.epoch)) };
+    if (after < this.base)
+      throw new Error(`events after ${after} of ${TOPIC} are no longer retained (oldest kept: ${this.base + 1})`);
+    return {
+      epoch: this.epoch,
+      head: this.head,
+      events: range(after + 1, Math.min(this.head, after + limit)).map((seq) => ev(seq, this.epoch)),
+    };
   };
 }
 
@@ -104,7 +116,9 @@ describe('TailFollower', () => {
     t.tail.onSnapshot(snap(5), 'initial');
     t.tail.onEvent(ev(6));
     await t.tail.idle();
-    expect(t.failures).toEqual([{ message: '--since 9 is beyond the head 5 of demo; use a seq from 0 to 5', usage: true }]);
+    expect(t.failures).toEqual([
+      { message: '--since 9 is beyond the head 5 of demo; use a seq from 0 to 5', usage: true },
+    ]);
     expect(t.emitted).toEqual([]);
   });
 
@@ -115,7 +129,13 @@ describe('TailFollower', () => {
     const t = follower(log, 3);
     t.tail.onSnapshot(snap(50), 'initial');
     await t.tail.idle();
-    expect(t.failures).toEqual([{ message: 'cannot read the events of demo after seq 3: events after 3 of demo are no longer retained (oldest kept: 21)', usage: false }]);
+    expect(t.failures).toEqual([
+      {
+        message:
+          'cannot read the events of demo after seq 3: events after 3 of demo are no longer retained (oldest kept: 21)',
+        usage: false,
+      },
+    ]);
   });
 
   it('after a resync, prints the events the snapshot skipped when the log still has them', async () => {
@@ -144,7 +164,11 @@ describe('TailFollower', () => {
     await t.tail.idle();
     expect(t.seqs()).toEqual([41]);
     expect(t.notes).toContain('resynced: snapshot at seq 40 (trimmed)');
-    expect(t.notes.some((note) => note.startsWith('events 11..40 of demo are not shown: events after 10 of demo are no longer retained'))).toBe(true);
+    expect(
+      t.notes.some((note) =>
+        note.startsWith('events 11..40 of demo are not shown: events after 10 of demo are no longer retained'),
+      ),
+    ).toBe(true);
   });
 
   it('when the log is replaced, says so and prints the new log from its start', async () => {

@@ -66,7 +66,11 @@ export class TailFollower {
   }
 
   onRecovered(info: { missed: number; gateway: string }): void {
-    this.enqueue(() => this.options.note(`reconnected to ${info.gateway}, recovered ${info.missed} missed event${info.missed === 1 ? '' : 's'}`));
+    this.enqueue(() =>
+      this.options.note(
+        `reconnected to ${info.gateway}, recovered ${info.missed} missed event${info.missed === 1 ? '' : 's'}`,
+      ),
+    );
   }
 
   private enqueue(step: () => void | Promise<void>): void {
@@ -81,7 +85,10 @@ export class TailFollower {
     this.epoch = snapshot.epoch;
     if (snapshot.epoch === null) {
       if (since !== null && since > 0) {
-        this.options.fail(`--since ${since} is beyond the head 0 of ${topic} (it has no events yet); use --since 0 or leave it out`, true);
+        this.options.fail(
+          `--since ${since} is beyond the head 0 of ${topic} (it has no events yet); use --since 0 or leave it out`,
+          true,
+        );
         this.stopped = true;
         return;
       }
@@ -94,7 +101,10 @@ export class TailFollower {
       return;
     }
     if (since > snapshot.seq) {
-      this.options.fail(`--since ${since} is beyond the head ${snapshot.seq} of ${topic}; use a seq from 0 to ${snapshot.seq}`, true);
+      this.options.fail(
+        `--since ${since} is beyond the head ${snapshot.seq} of ${topic}; use a seq from 0 to ${snapshot.seq}`,
+        true,
+      );
       this.stopped = true;
       return;
     }
@@ -112,7 +122,9 @@ export class TailFollower {
     const { topic, note } = this.options;
     note(`resynced: snapshot at seq ${snapshot.seq} (${reason.replace('_', ' ')})`);
     if (snapshot.epoch !== this.epoch) {
-      note(`the log of ${topic} was replaced (epoch ${this.epoch} -> ${snapshot.epoch}); printing the new log from its start`);
+      note(
+        `the log of ${topic} was replaced (epoch ${this.epoch} -> ${snapshot.epoch}); printing the new log from its start`,
+      );
       this.epoch = snapshot.epoch;
       this.seq = 0;
     }
@@ -136,7 +148,9 @@ export class TailFollower {
       try {
         await this.readUpTo(event.seq - 1, event.epoch);
       } catch (error) {
-        this.options.note(`events ${from + 1}..${event.seq - 1} of ${event.topic} are not shown: ${(error as Error).message}`);
+        this.options.note(
+          `events ${from + 1}..${event.seq - 1} of ${event.topic} are not shown: ${(error as Error).message}`,
+        );
       }
     }
     this.deliver(event);
@@ -155,7 +169,9 @@ export class TailFollower {
 
   private deliver(event: PulseEvent): void {
     if (event.seq !== this.seq + 1) {
-      this.options.note(`events ${this.seq + 1}..${event.seq - 1} of ${event.topic} are missing from what the gateway sent`);
+      this.options.note(
+        `events ${this.seq + 1}..${event.seq - 1} of ${event.topic} are missing from what the gateway sent`,
+      );
     }
     this.seq = event.seq;
     this.options.emit(event);

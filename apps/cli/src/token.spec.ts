@@ -7,7 +7,14 @@ import type { Terminal } from './context.js';
 const secret = 'c'.repeat(32);
 
 function terminal(): Terminal & { stdout: string; stderr: string } {
-  const term = { stdout: '', stderr: '', outIsTTY: false, errIsTTY: false, colors: false, errColors: false } as Terminal & { stdout: string; stderr: string };
+  const term = {
+    stdout: '',
+    stderr: '',
+    outIsTTY: false,
+    errIsTTY: false,
+    colors: false,
+    errColors: false,
+  } as Terminal & { stdout: string; stderr: string };
   term.out = (text) => void (term.stdout += text);
   term.err = (text) => void (term.stderr += text);
   return term;
@@ -16,7 +23,12 @@ function terminal(): Terminal & { stdout: string; stderr: string } {
 describe('pulse token', () => {
   it('mints a token the gateways accept, with the role, topics and lifetime asked for', async () => {
     const term = terminal();
-    const code = await run(['token', '--sub', 'ana', '--role', 'viewer', '--topic', 'demo', '--topic', 'orders.*', '--ttl', '2h', '--json'], term, new AbortController().signal, { PULSE_AUTH_SECRET: secret });
+    const code = await run(
+      ['token', '--sub', 'ana', '--role', 'viewer', '--topic', 'demo', '--topic', 'orders.*', '--ttl', '2h', '--json'],
+      term,
+      new AbortController().signal,
+      { PULSE_AUTH_SECRET: secret },
+    );
     expect({ code, stderr: term.stderr }).toEqual({ code: 0, stderr: '' });
     const printed = JSON.parse(term.stdout) as { token: string; expiresAt: string };
     const principal = await new TokenVerifier({ secret }).verify(printed.token);
@@ -27,9 +39,16 @@ describe('pulse token', () => {
 
   it('prints only the token without --json, so that it can go into a variable', async () => {
     const term = terminal();
-    expect(await run(['token', '--sub', 'ci', '--role', 'publisher'], term, new AbortController().signal, { PULSE_AUTH_SECRET: secret })).toBe(0);
+    expect(
+      await run(['token', '--sub', 'ci', '--role', 'publisher'], term, new AbortController().signal, {
+        PULSE_AUTH_SECRET: secret,
+      }),
+    ).toBe(0);
     expect(term.stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
-    expect(await new TokenVerifier({ secret }).verify(term.stdout.trim())).toMatchObject({ role: 'publisher', topics: ['*'] });
+    expect(await new TokenVerifier({ secret }).verify(term.stdout.trim())).toMatchObject({
+      role: 'publisher',
+      topics: ['*'],
+    });
   });
 
   it.each([

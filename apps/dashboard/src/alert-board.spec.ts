@@ -2,10 +2,23 @@
 import { describe, expect, it } from '@jest/globals';
 import type { EventType, PulseEvent, Rule } from '#pulse/contracts';
 import { tokenRole } from './access-token.js';
-import { AlertBoard, faviconUrl, pageTitle, RESOLVED_KEPT, silenceFor, type ActiveAlert, type BoardEvent } from './alert-board.js';
+import {
+  AlertBoard,
+  faviconUrl,
+  pageTitle,
+  RESOLVED_KEPT,
+  silenceFor,
+  type ActiveAlert,
+  type BoardEvent,
+} from './alert-board.js';
 import { describeParams } from './alerts-view.js';
 
-const firing = (alertId: string, severity: ActiveAlert['severity'], activeSince: number, extra: Partial<ActiveAlert> = {}): ActiveAlert => ({
+const firing = (
+  alertId: string,
+  severity: ActiveAlert['severity'],
+  activeSince: number,
+  extra: Partial<ActiveAlert> = {},
+): ActiveAlert => ({
   alertId,
   ruleId: alertId.split(':')[0]!,
   severity,
@@ -16,12 +29,28 @@ const firing = (alertId: string, severity: ActiveAlert['severity'], activeSince:
 });
 /** A test event of `type` (its data as the test writes it, checked against that type). */
 const event = <T extends EventType>(type: T, data: PulseEvent<T>['data']) => ({ type, data }) as BoardEvent;
-const rule = (ruleId: string, kind: Rule['kind'], params: Rule['params'], extra: Partial<Rule> = {}): Rule => ({ ruleId, kind, params, forMs: 0, severity: 'warning', channels: [], groupWaitMs: 10_000, repeatIntervalMs: 0, ...extra });
+const rule = (ruleId: string, kind: Rule['kind'], params: Rule['params'], extra: Partial<Rule> = {}): Rule => ({
+  ruleId,
+  kind,
+  params,
+  forMs: 0,
+  severity: 'warning',
+  channels: [],
+  groupWaitMs: 10_000,
+  repeatIntervalMs: 0,
+  ...extra,
+});
 
 describe('AlertBoard', () => {
   it('lists critical before warning before info, the longest firing first', () => {
     const board = new AlertBoard();
-    board.reset([firing('slow', 'info', 100), firing('down:b', 'critical', 300), firing('rate', 'warning', 50), firing('down:a', 'critical', 200), firing('down:c', 'critical', 200)]);
+    board.reset([
+      firing('slow', 'info', 100),
+      firing('down:b', 'critical', 300),
+      firing('rate', 'warning', 50),
+      firing('down:a', 'critical', 200),
+      firing('down:c', 'critical', 200),
+    ]);
     expect(board.firing.map((a) => a.alertId)).toEqual(['down:a', 'down:c', 'down:b', 'rate', 'slow']);
     expect(board.firingCount).toBe(5);
   });
@@ -31,14 +60,38 @@ describe('AlertBoard', () => {
     board.reset([firing('down:a', 'critical', 100)]);
     expect(board.apply(event('alert.firing', firing('rate', 'warning', 150)))).toEqual({ alerts: true, rules: false });
     expect(board.firingCount).toBe(2);
-    board.apply(event('alert.resolved', { alertId: 'down:a', ruleId: 'down', instanceId: 'a', severity: 'critical', activeSince: 100, resolvedAt: 400, value: 0, summary: 'back' }));
-    board.apply(event('alert.resolved', { alertId: 'rate', ruleId: 'rate', severity: 'warning', activeSince: 150, resolvedAt: 500, value: 3, summary: 'rate ok' }));
+    board.apply(
+      event('alert.resolved', {
+        alertId: 'down:a',
+        ruleId: 'down',
+        instanceId: 'a',
+        severity: 'critical',
+        activeSince: 100,
+        resolvedAt: 400,
+        value: 0,
+        summary: 'back',
+      }),
+    );
+    board.apply(
+      event('alert.resolved', {
+        alertId: 'rate',
+        ruleId: 'rate',
+        severity: 'warning',
+        activeSince: 150,
+        resolvedAt: 500,
+        value: 3,
+        summary: 'rate ok',
+      }),
+    );
     expect(board.firingCount).toBe(0);
     expect(board.resolved.map((r) => [r.alertId, r.severity])).toEqual([
       ['rate', 'warning'],
       ['down:a', 'critical'],
     ]);
-    expect(board.apply(event('attempt.recorded', { instanceId: 'a', outcome: 'success' }))).toEqual({ alerts: false, rules: false });
+    expect(board.apply(event('attempt.recorded', { instanceId: 'a', outcome: 'success' }))).toEqual({
+      alerts: false,
+      rules: false,
+    });
   });
 
   it('an alert that fires again replaces its entry instead of doubling it', () => {
@@ -51,7 +104,16 @@ describe('AlertBoard', () => {
   it('keeps the last RESOLVED_KEPT resolved alerts, and the backfill adds older ones without doubling any', () => {
     const board = new AlertBoard();
     board.reset([]);
-    const resolved = (i: number) => event('alert.resolved', { alertId: `r${i}`, ruleId: 'r', severity: 'info', activeSince: i, resolvedAt: 1000 + i, value: 0, summary: '' });
+    const resolved = (i: number) =>
+      event('alert.resolved', {
+        alertId: `r${i}`,
+        ruleId: 'r',
+        severity: 'info',
+        activeSince: i,
+        resolvedAt: 1000 + i,
+        value: 0,
+        summary: '',
+      });
     board.history([resolved(1), resolved(2)]);
     board.apply(resolved(3));
     board.history([resolved(2), resolved(3)]);
@@ -66,7 +128,11 @@ describe('AlertBoard', () => {
     board.reset([]);
     board.apply(event('rule.removed', { ruleId: 'gone' }));
     board.apply(event('rule.set', rule('fresh', 'no_attempts', { windowMs: 60_000 }, { severity: 'info' })));
-    board.setRules([rule('gone', 'instance_offline', {}), rule('fresh', 'no_attempts', { windowMs: 1 }), rule('kept', 'failure_rate', { windowMs: 300_000, thresholdPct: 20, minAttempts: 10 })]);
+    board.setRules([
+      rule('gone', 'instance_offline', {}),
+      rule('fresh', 'no_attempts', { windowMs: 1 }),
+      rule('kept', 'failure_rate', { windowMs: 300_000, thresholdPct: 20, minAttempts: 10 }),
+    ]);
     expect(board.rules.map((r) => [r.ruleId, r.params])).toEqual([
       ['fresh', { windowMs: 60_000 }],
       ['kept', { windowMs: 300_000, thresholdPct: 20, minAttempts: 10 }],
@@ -93,8 +159,12 @@ describe('silenceFor', () => {
     expect(silenceFor(alert, 't', silences, 5000)?.id).toBe('5');
     expect(silenceFor(alert, 't', silences.slice(0, 1), 2000)).toBeNull();
     // Without startsAt a silence starts when it was created; a recurring one is left to the server.
-    expect(silenceFor(alert, 't', [{ id: 'now', matchers: {}, endsAt: 3000, createdAt: 500, comment }], 1000)?.id).toBe('now');
-    expect(silenceFor(alert, 't', [{ id: 'now', matchers: {}, endsAt: 3000, createdAt: 1500, comment }], 1000)).toBeNull();
+    expect(silenceFor(alert, 't', [{ id: 'now', matchers: {}, endsAt: 3000, createdAt: 500, comment }], 1000)?.id).toBe(
+      'now',
+    );
+    expect(
+      silenceFor(alert, 't', [{ id: 'now', matchers: {}, endsAt: 3000, createdAt: 1500, comment }], 1000),
+    ).toBeNull();
     expect(silenceFor(alert, 't', [{ id: 'cron', matchers: {}, cron: '0 2 * * *', comment }], 1000)).toBeNull();
   });
 });
@@ -110,14 +180,18 @@ describe('title, icon and token role', () => {
 
   it('reads the role claim of a JWT without checking it, and null from anything else', () => {
     const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-    expect(tokenRole(`${part({ alg: 'HS256' })}.${part({ sub: 'ann', role: 'admin', topics: ['*'] })}.sig`)).toBe('admin');
+    expect(tokenRole(`${part({ alg: 'HS256' })}.${part({ sub: 'ann', role: 'admin', topics: ['*'] })}.sig`)).toBe(
+      'admin',
+    );
     expect(tokenRole(`${part({ alg: 'HS256' })}.${part({ sub: 'ann', role: 'viewer', x: 'é?>' })}.sig`)).toBe('viewer');
     expect(tokenRole('not-a-token')).toBeNull();
     expect(tokenRole('a.!!!.c')).toBeNull();
   });
 
   it('describes rule params for people', () => {
-    expect(describeParams({ windowMs: 300_000, thresholdPct: 20, minAttempts: 10 })).toBe('window 5 min · threshold 20 % · minAttempts 10');
+    expect(describeParams({ windowMs: 300_000, thresholdPct: 20, minAttempts: 10 })).toBe(
+      'window 5 min · threshold 20 % · minAttempts 10',
+    );
     expect(describeParams({ status: 'error' })).toBe('status error');
     expect(describeParams({})).toBe('');
   });

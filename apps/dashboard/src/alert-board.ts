@@ -1,5 +1,13 @@
 // The topic's alerts as the page shows them: the snapshot's active alerts plus later alert events, and the rules from REST plus later rule events (pure, no DOM).
-import type { AlertFiringData, AlertResolvedData, EventType, PulseEvent, Rule, Severity, Silence } from '#pulse/contracts';
+import type {
+  AlertFiringData,
+  AlertResolvedData,
+  EventType,
+  PulseEvent,
+  Rule,
+  Severity,
+  Silence,
+} from '#pulse/contracts';
 
 /** A firing alert: `alert.firing`'s data (the snapshot's `alerts` add `firedAt`). */
 export type ActiveAlert = AlertFiringData;
@@ -94,7 +102,10 @@ export class AlertBoard {
   history(events: readonly BoardEvent[]): void {
     const earlier = events.flatMap((event) => (event.type === 'alert.resolved' ? [event.data] : []));
     const known = new Set(this.resolvedList.map((r) => `${r.alertId}@${r.resolvedAt}`));
-    this.resolvedList = [...earlier.filter((r) => !known.has(`${r.alertId}@${r.resolvedAt}`)), ...this.resolvedList].slice(-RESOLVED_KEPT);
+    this.resolvedList = [
+      ...earlier.filter((r) => !known.has(`${r.alertId}@${r.resolvedAt}`)),
+      ...this.resolvedList,
+    ].slice(-RESOLVED_KEPT);
   }
 
   /** Firing alerts, in the order of `compareActive`. */
@@ -124,10 +135,16 @@ export class AlertBoard {
 }
 
 /** A silence as `GET /api/v1/silences` lists it; the page reads what it needs to mark silenced alerts. */
-export type SilenceInfo = Pick<Silence, 'id' | 'matchers' | 'startsAt' | 'endsAt' | 'comment'> & Partial<Pick<Silence, 'cron' | 'createdAt'>>;
+export type SilenceInfo = Pick<Silence, 'id' | 'matchers' | 'startsAt' | 'endsAt' | 'comment'> &
+  Partial<Pick<Silence, 'cron' | 'createdAt'>>;
 
 /** The one-off silence that covers `alert` of `topic` at `now` and ends last, if any (a recurring one is matched by the server only). */
-export function silenceFor(alert: Pick<ActiveAlert, 'ruleId' | 'instanceId'>, topic: string, silences: readonly SilenceInfo[], now: number): SilenceInfo | null {
+export function silenceFor(
+  alert: Pick<ActiveAlert, 'ruleId' | 'instanceId'>,
+  topic: string,
+  silences: readonly SilenceInfo[],
+  now: number,
+): SilenceInfo | null {
   let found: SilenceInfo | null = null;
   for (const silence of silences) {
     const { matchers: m } = silence;
@@ -148,7 +165,8 @@ export function pageTitle(topic: string, firing: number): string {
 
 /** The favicon as an SVG data URL: the Pulse mark, with a red badge carrying the number of firing alerts (9+ above nine). */
 export function faviconUrl(firing: number): string {
-  const mark = "<rect width='32' height='32' rx='8' fill='#6366f1'/><path d='M5 17h6l3-8 4 15 3-7h6' fill='none' stroke='white' stroke-width='2.6' stroke-linecap='round' stroke-linejoin='round'/>";
+  const mark =
+    "<rect width='32' height='32' rx='8' fill='#6366f1'/><path d='M5 17h6l3-8 4 15 3-7h6' fill='none' stroke='white' stroke-width='2.6' stroke-linecap='round' stroke-linejoin='round'/>";
   const label = firing > 9 ? '9+' : String(Math.max(0, Math.floor(firing)));
   const badge =
     firing > 0

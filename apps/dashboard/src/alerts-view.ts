@@ -38,7 +38,11 @@ export class AlertsView {
   }
 
   /** Redraws the lists (they are short: a redraw per change is cheap). */
-  render(board: AlertBoard, context: { topic: string; silences: readonly SilenceInfo[]; admin: boolean }, now: number): void {
+  render(
+    board: AlertBoard,
+    context: { topic: string; silences: readonly SilenceInfo[]; admin: boolean },
+    now: number,
+  ): void {
     const firing = board.firing;
     const count = firing.length;
     this.root.dataset.firing = String(count);
@@ -47,10 +51,16 @@ export class AlertsView {
     this.empty.hidden = firing.length > 0;
     this.durations = [];
     this.agos = [];
-    this.firingList.replaceChildren(...firing.map((alert) => this.activeRow(alert, silenceFor(alert, context.topic, context.silences, now), context.admin, now)));
+    this.firingList.replaceChildren(
+      ...firing.map((alert) =>
+        this.activeRow(alert, silenceFor(alert, context.topic, context.silences, now), context.admin, now),
+      ),
+    );
     const resolved = board.resolved;
     this.resolvedBlock.hidden = resolved.length === 0;
-    this.resolvedList.replaceChildren(...resolved.slice(0, RESOLVED_SHOWN).map((alert) => this.resolvedRow(alert, now)));
+    this.resolvedList.replaceChildren(
+      ...resolved.slice(0, RESOLVED_SHOWN).map((alert) => this.resolvedRow(alert, now)),
+    );
     const rules = board.rules;
     this.noRules.hidden = rules.length > 0;
     this.rulesBody.replaceChildren(...rules.map(ruleRow));
@@ -71,7 +81,10 @@ export class AlertsView {
     const since = el('span', 'alert-since', `since ${formatClock(alert.activeSince)} · for `);
     since.append(duration);
     const meta = el('p', 'alert-meta');
-    meta.append(el('span', 'alert-where', alert.instanceId ? `${alert.instanceId} · ${alert.ruleId}` : alert.ruleId), since);
+    meta.append(
+      el('span', 'alert-where', alert.instanceId ? `${alert.instanceId} · ${alert.ruleId}` : alert.ruleId),
+      since,
+    );
     if (silence) {
       const note = el('span', 'alert-silenced', `silenced until ${formatClock(silence.endsAt!)}`);
       note.dataset.testid = 'alert-silenced';
@@ -87,7 +100,9 @@ export class AlertsView {
     const button = el('button', 'alert-silence', this.silencing.has(alert.alertId) ? 'silencing…' : 'Silence 1 h');
     button.type = 'button';
     button.dataset.testid = 'alert-silence';
-    button.title = alert.instanceId ? `No notifications for ${alert.ruleId} on ${alert.instanceId} for one hour (the alert stays visible)` : `No notifications for ${alert.ruleId} for one hour (the alert stays visible)`;
+    button.title = alert.instanceId
+      ? `No notifications for ${alert.ruleId} on ${alert.instanceId} for one hour (the alert stays visible)`
+      : `No notifications for ${alert.ruleId} for one hour (the alert stays visible)`;
     button.disabled = this.silencing.has(alert.alertId);
     button.addEventListener('click', () => {
       this.silencing.add(alert.alertId);
@@ -113,7 +128,11 @@ export class AlertsView {
     const meta = el('p', 'alert-meta');
     meta.append(
       el('span', 'alert-where', alert.instanceId ? `${alert.instanceId} · ${alert.ruleId}` : alert.ruleId),
-      el('span', 'alert-since', `resolved ${formatClock(alert.resolvedAt)} after ${formatDuration(alert.resolvedAt - alert.activeSince)} · `),
+      el(
+        'span',
+        'alert-since',
+        `resolved ${formatClock(alert.resolvedAt)} after ${formatDuration(alert.resolvedAt - alert.activeSince)} · `,
+      ),
       ago,
     );
     li.append(severityBadge('resolved'), el('p', 'alert-summary', alert.summary), meta);

@@ -40,7 +40,12 @@ export class ConnectionBadge {
     this.recoveredNote.hidden = false;
     this.recoveredNote.dataset.missed = String(missed);
     this.recoveredNote.title = `Resumed on ${gateway} at ${formatClock(at)}`;
-    setText(this.recoveredNote, missed === 0 ? 'resumed, nothing missed' : `recovered ${formatCount(missed)} missed ${missed === 1 ? 'event' : 'events'}`);
+    setText(
+      this.recoveredNote,
+      missed === 0
+        ? 'resumed, nothing missed'
+        : `recovered ${formatCount(missed)} missed ${missed === 1 ? 'event' : 'events'}`,
+    );
   }
 
   clearRecovered(): void {

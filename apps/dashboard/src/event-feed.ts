@@ -63,7 +63,12 @@ function row(event: PulseEvent): HTMLLIElement {
   if (tone) li.dataset.tone = tone;
   const time = el('time', 'at', formatClock(event.ts));
   time.dateTime = new Date(event.ts).toISOString();
-  li.append(time, el('span', 'type', event.type), el('span', 'seq', `#${event.seq}`), el('span', 'text', describe(event)));
+  li.append(
+    time,
+    el('span', 'type', event.type),
+    el('span', 'seq', `#${event.seq}`),
+    el('span', 'text', describe(event)),
+  );
   return li;
 }
 
@@ -80,7 +85,8 @@ export function describe(event: PulseEvent): string {
   switch (event.type) {
     case 'attempt.recorded': {
       const { data } = event;
-      if (data.outcome === 'success') return `${data.instanceId} succeeded${data.durationMs === undefined ? '' : ` in ${Math.round(data.durationMs)} ms`}`;
+      if (data.outcome === 'success')
+        return `${data.instanceId} succeeded${data.durationMs === undefined ? '' : ` in ${Math.round(data.durationMs)} ms`}`;
       return `${data.instanceId} failed${data.error ? `: ${data.error}` : ''}`;
     }
     case 'instance.heartbeat': {

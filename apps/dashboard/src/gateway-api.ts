@@ -1,6 +1,16 @@
 // The REST calls the page makes: the topic list, pages of past events (for the chart and the feed after a load), series and instance history, rules and silences.
 import type { SilenceInfo } from './alert-board.js';
-import { MAX_PAGES, nextPageLink, type InstanceHistory, type PulseEvent, type Rule, type SeriesPoint, type SeriesResponse, type SeriesStep, type UptimeList } from '#pulse/contracts';
+import {
+  MAX_PAGES,
+  nextPageLink,
+  type InstanceHistory,
+  type PulseEvent,
+  type Rule,
+  type SeriesPoint,
+  type SeriesResponse,
+  type SeriesStep,
+  type UptimeList,
+} from '#pulse/contracts';
 
 export interface TopicInfo {
   topic: string;
@@ -49,18 +59,24 @@ export class GatewayApi {
 
   /** Events after `after` (exclusive), at most `limit`. */
   async events(topic: string, after: number, limit = PAGE_LIMIT): Promise<EventsPage | null> {
-    return this.get<EventsPage>(`/api/v1/topics/${encodeURIComponent(topic)}/events?after=${after}&limit=${Math.min(limit, PAGE_LIMIT)}`);
+    return this.get<EventsPage>(
+      `/api/v1/topics/${encodeURIComponent(topic)}/events?after=${after}&limit=${Math.min(limit, PAGE_LIMIT)}`,
+    );
   }
 
   /** Buckets of `step` from `from` to `to`; an unknown topic reads as zeros. */
   async series(topic: string, step: SeriesStep, from: number, to: number): Promise<SeriesPage | null> {
-    return this.get<SeriesPage>(`/api/v1/topics/${encodeURIComponent(topic)}/series?step=${step}&from=${Math.floor(from)}&to=${Math.floor(to)}`);
+    return this.get<SeriesPage>(
+      `/api/v1/topics/${encodeURIComponent(topic)}/series?step=${step}&from=${Math.floor(from)}&to=${Math.floor(to)}`,
+    );
   }
 
   /** An instance's state, uptime and hourly series; null when the topic does not know it. */
   async instance(topic: string, instanceId: string, from?: number, to?: number): Promise<InstanceHistory | null> {
     const range = from !== undefined && to !== undefined ? `?from=${Math.floor(from)}&to=${Math.floor(to)}` : '';
-    return this.get<InstanceHistory>(`/api/v1/topics/${encodeURIComponent(topic)}/instances/${encodeURIComponent(instanceId)}${range}`);
+    return this.get<InstanceHistory>(
+      `/api/v1/topics/${encodeURIComponent(topic)}/instances/${encodeURIComponent(instanceId)}${range}`,
+    );
   }
 
   /** Every instance's 24 h uptime in one answer. */
@@ -82,13 +98,22 @@ export class GatewayApi {
    * Creates a silence; answers its id. Sent to the first gateway only: a POST that may have
    * arrived is not sent again elsewhere. Throws with the server's message when refused.
    */
-  async createSilence(body: { matchers: SilenceInfo['matchers']; startsAt: number; endsAt: number; comment: string }): Promise<string> {
+  async createSilence(body: {
+    matchers: SilenceInfo['matchers'];
+    startsAt: number;
+    endsAt: number;
+    comment: string;
+  }): Promise<string> {
     const base = this.bases()[0];
     if (base === undefined) throw new Error('no gateway to ask');
     const token = this.token(base);
     const response = await fetch(new URL('/api/v1/silences', base), {
       method: 'POST',
-      headers: { accept: 'application/json', 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      headers: {
+        accept: 'application/json',
+        'content-type': 'application/json',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
       body: JSON.stringify(body),
     });
     const answer = (await response.json().catch(() => null)) as { id?: string; message?: string } | null;
@@ -106,7 +131,9 @@ export class GatewayApi {
     for (const base of new Set(this.bases())) {
       try {
         const token = this.token(base);
-        const response = await fetch(new URL(path, base), { headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
+        const response = await fetch(new URL(path, base), {
+          headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        });
         if (response.status === 404 || response.status === 410) return null;
         if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
         return { body: (await response.json()) as T, next: nextPageLink(response.headers.get('link')) };

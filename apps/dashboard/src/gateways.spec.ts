@@ -10,11 +10,16 @@ describe('gatewayUrls', () => {
   });
 
   it('keeps other origins for failover while the page holds no token', () => {
-    expect(gatewayUrls('https://b.example:3001, ftp://x, /same', page, false)).toEqual(['https://pulse.example', 'https://b.example:3001']);
+    expect(gatewayUrls('https://b.example:3001, ftp://x, /same', page, false)).toEqual([
+      'https://pulse.example',
+      'https://b.example:3001',
+    ]);
   });
 
   it('leaves other origins out while the page holds a token', () => {
-    expect(gatewayUrls('https://evil.example,https://pulse.example/other', page, true)).toEqual(['https://pulse.example']);
+    expect(gatewayUrls('https://evil.example,https://pulse.example/other', page, true)).toEqual([
+      'https://pulse.example',
+    ]);
   });
 });
 

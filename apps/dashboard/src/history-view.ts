@@ -49,9 +49,24 @@ export class HistoryView {
     this.buttons = [...this.root.querySelectorAll<HTMLButtonElement>('[data-range]')];
     for (const button of this.buttons) button.addEventListener('click', () => this.choose(button.dataset.range ?? ''));
     const chart = (id: string) => required(this.root, `[data-testid="history-${id}"]`);
-    this.attempts = new SeriesChart(chart('attempts'), { lines: [{ label: 'attempts', ...accent, bars: true }, { label: 'failures', ...bad, bars: true }] });
-    this.rate = new SeriesChart(chart('rate'), { lines: [{ label: 'success rate', ...ok, fill: true }], yRange: [0, 100], format: (v) => `${v} %` });
-    this.duration = new SeriesChart(chart('duration'), { lines: [{ label: 'avg', ...accent }, { label: 'max', ...warn }], format: (v) => `${v} ms` });
+    this.attempts = new SeriesChart(chart('attempts'), {
+      lines: [
+        { label: 'attempts', ...accent, bars: true },
+        { label: 'failures', ...bad, bars: true },
+      ],
+    });
+    this.rate = new SeriesChart(chart('rate'), {
+      lines: [{ label: 'success rate', ...ok, fill: true }],
+      yRange: [0, 100],
+      format: (v) => `${v} %`,
+    });
+    this.duration = new SeriesChart(chart('duration'), {
+      lines: [
+        { label: 'avg', ...accent },
+        { label: 'max', ...warn },
+      ],
+      format: (v) => `${v} ms`,
+    });
     this.active = new SeriesChart(chart('active'), { lines: [{ label: 'active instances', ...accent, fill: true }] });
     this.markRange();
     setInterval(() => this.invalidate(), SLIDE_MS);
@@ -100,7 +115,10 @@ export class HistoryView {
     void this.api.series(topic, query.step, query.from, query.to).then(
       (page) => {
         if (generation !== this.generation) return;
-        live.load(page ?? { topic, step: query.step, from: query.from, to: query.to, points: [] }, Date.now() - (this.clockLead ?? 0));
+        live.load(
+          page ?? { topic, step: query.step, from: query.from, to: query.to, points: [] },
+          Date.now() - (this.clockLead ?? 0),
+        );
         this.root.dataset.watermark = page?.seq === undefined ? 'time' : String(page.seq);
         this.show(null);
         this.invalidate();
@@ -148,9 +166,22 @@ export class HistoryView {
       failures += p.failures;
     }
     const lastActive = points.findLast((p) => p.active_instances !== null)?.active_instances ?? null;
-    Object.assign(this.root.dataset, { attempts: String(attempts), failures: String(failures), points: String(points.length) });
-    setText(required(this.root, '[data-testid="history-sum-attempts"]'), `${formatCount(attempts)} · ${formatCount(failures)} failed`);
-    setText(required(this.root, '[data-testid="history-sum-rate"]'), attempts > 0 ? formatPercent(Math.round((successes * 10_000) / attempts) / 100) : '–');
-    setText(required(this.root, '[data-testid="history-sum-active"]'), lastActive === null ? '–' : `now ${formatCount(lastActive)}`);
+    Object.assign(this.root.dataset, {
+      attempts: String(attempts),
+      failures: String(failures),
+      points: String(points.length),
+    });
+    setText(
+      required(this.root, '[data-testid="history-sum-attempts"]'),
+      `${formatCount(attempts)} · ${formatCount(failures)} failed`,
+    );
+    setText(
+      required(this.root, '[data-testid="history-sum-rate"]'),
+      attempts > 0 ? formatPercent(Math.round((successes * 10_000) / attempts) / 100) : '–',
+    );
+    setText(
+      required(this.root, '[data-testid="history-sum-active"]'),
+      lastActive === null ? '–' : `now ${formatCount(lastActive)}`,
+    );
   }
 }

@@ -47,7 +47,10 @@ export class InstancePanel {
     try {
       const history = await this.api.instance(topic, id, now - WEEK_MS, now);
       if (this.current?.topic !== topic || this.current.id !== id) return;
-      if (!history) return this.note(`${id} is not (or no longer) an instance of ${topic}: instances offline for longer than the forget time are removed, their history stays in the topic's series.`);
+      if (!history)
+        return this.note(
+          `${id} is not (or no longer) an instance of ${topic}: instances offline for longer than the forget time are removed, their history stays in the topic's series.`,
+        );
       this.fill(history);
     } catch (error) {
       if (this.current?.id === id) this.note(`Could not read the history of ${id}: ${(error as Error).message}`);
@@ -69,7 +72,10 @@ export class InstancePanel {
     );
     const attempts = points.reduce((sum, p) => sum + p.attempts, 0);
     const failures = points.reduce((sum, p) => sum + p.failures, 0);
-    setText(required(this.dialog, '[data-testid="panel-sum"]'), `${formatCount(attempts)} · ${formatCount(failures)} failed`);
+    setText(
+      required(this.dialog, '[data-testid="panel-sum"]'),
+      `${formatCount(attempts)} · ${formatCount(failures)} failed`,
+    );
     Object.assign(this.dialog.dataset, { attempts: String(attempts), failures: String(failures), loaded: 'true' });
     this.note(null);
   }

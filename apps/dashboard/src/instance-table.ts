@@ -3,9 +3,19 @@ import type { InstanceState } from '#pulse/contracts';
 import { el, setText } from './dom.js';
 import { formatAgo, formatCount, formatCountdown, formatUptime } from './format.js';
 
-export type SortKey = 'id' | 'status' | 'last_seen' | 'next_action_at' | 'attempts' | 'successes' | 'failures' | 'uptime';
+export type SortKey =
+  'id' | 'status' | 'last_seen' | 'next_action_at' | 'attempts' | 'successes' | 'failures' | 'uptime';
 
-const SORT_KEYS: ReadonlySet<string> = new Set<SortKey>(['id', 'status', 'last_seen', 'next_action_at', 'attempts', 'successes', 'failures', 'uptime']);
+const SORT_KEYS: ReadonlySet<string> = new Set<SortKey>([
+  'id',
+  'status',
+  'last_seen',
+  'next_action_at',
+  'attempts',
+  'successes',
+  'failures',
+  'uptime',
+]);
 /** Columns whose first click sorts largest/latest first. */
 const DESCENDING_FIRST: ReadonlySet<SortKey> = new Set<SortKey>(['last_seen', 'attempts', 'successes', 'failures']);
 
@@ -67,7 +77,10 @@ export class InstanceTable {
   tick(now: number): void {
     for (const row of this.rows.values()) {
       setText(row.lastSeen, formatAgo(row.instance.last_seen, now));
-      setText(row.nextAction, row.instance.status === 'offline' ? '–' : formatCountdown(row.instance.next_action_at, now));
+      setText(
+        row.nextAction,
+        row.instance.status === 'offline' ? '–' : formatCountdown(row.instance.next_action_at, now),
+      );
     }
   }
 
@@ -99,7 +112,8 @@ export class InstanceTable {
       this.sortDir = DESCENDING_FIRST.has(sortKey) ? -1 : 1;
     }
     for (const th of this.table.querySelectorAll<HTMLTableCellElement>('th[data-key]')) {
-      if (th.dataset.key === this.sortKey) th.setAttribute('aria-sort', this.sortDir === 1 ? 'ascending' : 'descending');
+      if (th.dataset.key === this.sortKey)
+        th.setAttribute('aria-sort', this.sortDir === 1 ? 'ascending' : 'descending');
       else th.removeAttribute('aria-sort');
     }
     this.order();
@@ -123,11 +137,13 @@ export class InstanceTable {
       // Not read yet sorts last either way.
       const ua = this.uptimes.get(a.id) ?? null;
       const ub = this.uptimes.get(b.id) ?? null;
-      if (ua === null || ub === null) return (ua === null ? 1 : 0) - (ub === null ? 1 : 0) || a.id.localeCompare(b.id, 'en', { numeric: true });
+      if (ua === null || ub === null)
+        return (ua === null ? 1 : 0) - (ub === null ? 1 : 0) || a.id.localeCompare(b.id, 'en', { numeric: true });
       result = ua - ub;
     } else if (key === 'next_action_at') {
       // Nothing planned sorts last either way.
-      if (a.next_action_at === null || b.next_action_at === null) return (a.next_action_at === null ? 1 : 0) - (b.next_action_at === null ? 1 : 0);
+      if (a.next_action_at === null || b.next_action_at === null)
+        return (a.next_action_at === null ? 1 : 0) - (b.next_action_at === null ? 1 : 0);
       result = a.next_action_at - b.next_action_at;
     } else result = a[key] - b[key];
     return result * this.sortDir || a.id.localeCompare(b.id, 'en', { numeric: true });
@@ -177,7 +193,11 @@ export class InstanceTable {
     const inst = row.instance;
     row.tr.dataset.status = inst.status;
     row.tr.classList.toggle('offline', inst.status === 'offline');
-    row.tr.title = inst.meta ? Object.entries(inst.meta).map(([key, value]) => `${key}: ${String(value)}`).join('\n') : '';
+    row.tr.title = inst.meta
+      ? Object.entries(inst.meta)
+          .map(([key, value]) => `${key}: ${String(value)}`)
+          .join('\n')
+      : '';
     row.badge.dataset.status = inst.status;
     setText(row.badge, inst.status);
     setText(row.attempts, formatCount(inst.attempts));

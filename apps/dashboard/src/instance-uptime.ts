@@ -30,7 +30,8 @@ export class InstanceUptime {
   refresh(ids: string[], now: number): void {
     const topic = this.topic;
     if (topic === null || this.inFlight) return;
-    const due = now - this.readAt >= REFRESH_MS || (now - this.readAt >= NEW_ID_MS && ids.some((id) => !this.known.has(id)));
+    const due =
+      now - this.readAt >= REFRESH_MS || (now - this.readAt >= NEW_ID_MS && ids.some((id) => !this.known.has(id)));
     if (!due) return;
     this.readAt = now;
     this.inFlight = true;

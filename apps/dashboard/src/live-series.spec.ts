@@ -13,7 +13,13 @@ describe('seriesQuery', () => {
   it('asks for whole buckets ending with the current one, within the server limit of 1,500 points', () => {
     const now = T0 + 37_500;
     expect(seriesQuery('live', now)).toEqual({ step: '1m', stepMs: MIN, from: T0 - 9 * MIN, to: now, count: 10 });
-    expect(seriesQuery('7d', now)).toEqual({ step: '1h', stepMs: 3_600_000, from: T0 - 167 * 3_600_000, to: now, count: 168 });
+    expect(seriesQuery('7d', now)).toEqual({
+      step: '1h',
+      stepMs: 3_600_000,
+      from: T0 - 167 * 3_600_000,
+      to: now,
+      count: 168,
+    });
     for (const range of RANGE_KEYS) {
       const query = seriesQuery(range, now);
       expect(query.from % query.stepMs).toBe(0);
@@ -42,10 +48,25 @@ const tick = (ts: number, active: number): PulseEvent => ({
 });
 
 /** An empty bucket as the server answers it: zeros, and null for the gauges. */
-const zero = (t: number): SeriesPagePoint => ({ t, attempts: 0, successes: 0, failures: 0, success_rate: 0, duration_avg: 0, duration_max: 0, active_instances: null, known_instances: null });
+const zero = (t: number): SeriesPagePoint => ({
+  t,
+  attempts: 0,
+  successes: 0,
+  failures: 0,
+  success_rate: 0,
+  duration_avg: 0,
+  duration_max: 0,
+  active_instances: null,
+  known_instances: null,
+});
 
 /** What the server answers for `events` (all of them counted) over `count` 1-minute buckets ending with the bucket of `now`. */
-function serverPage(events: PulseEvent[], now: number, count: number, options: { seq: boolean; durationCount: boolean }): SeriesPage {
+function serverPage(
+  events: PulseEvent[],
+  now: number,
+  count: number,
+  options: { seq: boolean; durationCount: boolean },
+): SeriesPage {
   const last = now - (now % MIN);
   const points: SeriesPagePoint[] = [];
   for (let t = last - (count - 1) * MIN; t <= last; t += MIN) {
@@ -70,7 +91,14 @@ function serverPage(events: PulseEvent[], now: number, count: number, options: {
     if (options.durationCount) point.duration_count = durationCount;
     points.push(point);
   }
-  return { topic: 't', step: '1m', from: points[0]!.t, to: now, points, ...(options.seq ? { seq: events.at(-1)?.seq ?? 0 } : {}) };
+  return {
+    topic: 't',
+    step: '1m',
+    from: points[0]!.t,
+    to: now,
+    points,
+    ...(options.seq ? { seq: events.at(-1)?.seq ?? 0 } : {}),
+  };
 }
 
 /** The fold of every event, as charted: a LiveSeries that saw all of them live. */
@@ -84,27 +112,77 @@ function chartOf(events: PulseEvent[], now: number, count: number): ChartPoint[]
 describe('LiveSeries', () => {
   it('sums attempts, durations and the latest gauge per bucket', () => {
     const live = new LiveSeries(MIN, 3);
-    live.load({ topic: 't', step: '1m', from: T0 - 2 * MIN, to: T0, points: [zero(T0 - 2 * MIN), zero(T0 - MIN), zero(T0)], seq: 0 }, T0);
+    live.load(
+      {
+        topic: 't',
+        step: '1m',
+        from: T0 - 2 * MIN,
+        to: T0,
+        points: [zero(T0 - 2 * MIN), zero(T0 - MIN), zero(T0)],
+        seq: 0,
+      },
+      T0,
+    );
     live.add(attempt(T0 + 1000, 'success', 100));
     live.add(attempt(T0 + 2000, 'failure', 300));
     live.add(attempt(T0 + 3000, 'success'));
     live.add(tick(T0 + 4000, 3));
     live.add(tick(T0 + 5000, 2));
-    expect(live.points(T0 + 6000).at(-1)).toEqual({ t: T0, attempts: 3, successes: 2, failures: 1, success_rate: 66.67, duration_avg: 200, duration_max: 300, active_instances: 2 });
+    expect(live.points(T0 + 6000).at(-1)).toEqual({
+      t: T0,
+      attempts: 3,
+      successes: 2,
+      failures: 1,
+      success_rate: 66.67,
+      duration_avg: 200,
+      duration_max: 300,
+      active_instances: 2,
+    });
   });
 
   it('adds to the bucket the server already counted (its sums, weighted by duration_count), not over it', () => {
     const live = new LiveSeries(MIN, 1);
-    const point: SeriesPagePoint = { t: T0, attempts: 4, successes: 3, failures: 1, success_rate: 75, duration_avg: 100, duration_max: 150, active_instances: 5, known_instances: 6, duration_count: 2 };
+    const point: SeriesPagePoint = {
+      t: T0,
+      attempts: 4,
+      successes: 3,
+      failures: 1,
+      success_rate: 75,
+      duration_avg: 100,
+      duration_max: 150,
+      active_instances: 5,
+      known_instances: 6,
+      duration_count: 2,
+    };
     live.load({ topic: 't', step: '1m', from: T0, to: T0 + 10_000, points: [point], seq: 10 }, T0 + 10_000);
     seq = 10;
     live.add(attempt(T0 + 20_000, 'success', 400));
-    expect(live.points(T0 + 30_000)).toEqual([{ t: T0, attempts: 5, successes: 4, failures: 1, success_rate: 80, duration_avg: 200, duration_max: 400, active_instances: 5 }]);
+    expect(live.points(T0 + 30_000)).toEqual([
+      {
+        t: T0,
+        attempts: 5,
+        successes: 4,
+        failures: 1,
+        success_rate: 80,
+        duration_avg: 200,
+        duration_max: 400,
+        active_instances: 5,
+      },
+    ]);
   });
 
   it('slides the window: new buckets start at zero, old ones drop out', () => {
     const live = new LiveSeries(MIN, 2);
-    live.load({ topic: 't', step: '1m', from: T0 - MIN, to: T0, points: [{ ...zero(T0 - MIN), attempts: 7, successes: 7 }, zero(T0)] }, T0);
+    live.load(
+      {
+        topic: 't',
+        step: '1m',
+        from: T0 - MIN,
+        to: T0,
+        points: [{ ...zero(T0 - MIN), attempts: 7, successes: 7 }, zero(T0)],
+      },
+      T0,
+    );
     expect(live.points(T0 + 2 * MIN).map((p) => [p.t, p.attempts])).toEqual([
       [T0 + MIN, 0],
       [T0 + 2 * MIN, 0],
@@ -121,7 +199,12 @@ describe('LiveSeries', () => {
     for (let cut = 0; cut <= 40; cut += 1) {
       seq = 0;
       const log: PulseEvent[] = [];
-      for (let i = 0; i < 40; i++) log.push(i % 9 === 8 ? tick(T0 + i * 7000, i % 5) : attempt(T0 + i * 7000, i % 3 === 0 ? 'failure' : 'success', i * 10 + 5));
+      for (let i = 0; i < 40; i++)
+        log.push(
+          i % 9 === 8
+            ? tick(T0 + i * 7000, i % 5)
+            : attempt(T0 + i * 7000, i % 3 === 0 ? 'failure' : 'success', i * 10 + 5),
+        );
       const now = T0 + 40 * 7000;
       // Snapshot at seq 5: the socket delivers 6.. ; the server reads the series after `cut` events.
       const snapshotSeq = 5;

@@ -109,7 +109,15 @@ export class LiveSeries {
     const t = bucketStart(ts, this.stepMs);
     let bucket = this.buckets.get(t);
     if (!bucket) {
-      bucket = { attempts: 0, successes: 0, failures: 0, durationSum: 0, durationCount: 0, durationMax: null, activeInstances: null };
+      bucket = {
+        attempts: 0,
+        successes: 0,
+        failures: 0,
+        durationSum: 0,
+        durationCount: 0,
+        durationMax: null,
+        activeInstances: null,
+      };
       this.buckets.set(t, bucket);
     }
     return bucket;
@@ -134,7 +142,17 @@ function bucketOf(point: SeriesPagePoint): Bucket {
 const percent = (part: number, whole: number) => Math.round((part * 10_000) / whole) / 100;
 
 function pointOf(t: number, bucket: Bucket | undefined): ChartPoint {
-  if (!bucket) return { t, attempts: 0, successes: 0, failures: 0, success_rate: null, duration_avg: null, duration_max: null, active_instances: null };
+  if (!bucket)
+    return {
+      t,
+      attempts: 0,
+      successes: 0,
+      failures: 0,
+      success_rate: null,
+      duration_avg: null,
+      duration_max: null,
+      active_instances: null,
+    };
   return {
     t,
     attempts: bucket.attempts,

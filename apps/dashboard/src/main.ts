@@ -27,8 +27,14 @@ const MAX_BACKFILL_PAGES = 6;
 const params = new URLSearchParams(location.search);
 /** The token, when the gateways require one: sent on every connection and REST call. */
 let token = takeToken();
-const client = new PulseClient({ urls: gatewayUrls(params.get('gateways'), location, token !== null), token: (gateway) => tokenFor(gateway, location.origin, token) ?? '' });
-const api = new GatewayApi(() => [location.origin, client.gateway], (base) => tokenFor(base, location.origin, token));
+const client = new PulseClient({
+  urls: gatewayUrls(params.get('gateways'), location, token !== null),
+  token: (gateway) => tokenFor(gateway, location.origin, token) ?? '',
+});
+const api = new GatewayApi(
+  () => [location.origin, client.gateway],
+  (base) => tokenFor(base, location.origin, token),
+);
 /** The token already refused: asked for a new one once, not on every reconnect attempt. */
 let refusedToken: string | null | undefined;
 client.onError((error) => {
@@ -43,11 +49,17 @@ const notice = required(document, '[data-testid="notice"]');
 const badge = new ConnectionBadge(required(document, '[data-testid="connection"]'));
 const tiles = new StatTiles(document);
 const panel = new InstancePanel(document, api);
-const table = new InstanceTable(required<HTMLTableElement>(document, '[data-testid="instances"]'), (id) => void panel.open(shownTopic, id));
+const table = new InstanceTable(
+  required<HTMLTableElement>(document, '[data-testid="instances"]'),
+  (id) => void panel.open(shownTopic, id),
+);
 const uptime = new InstanceUptime(api, (list) => table.setUptimes(list));
 const historyView = new HistoryView(document, api, (range) => setParam('range', range), params.get('range'));
 const instanceCount = required(document, '[data-testid="instance-count"]');
-const feed = new EventFeed(required<HTMLOListElement>(document, '[data-testid="feed"]'), required<HTMLSelectElement>(document, '#feed-filter'));
+const feed = new EventFeed(
+  required<HTMLOListElement>(document, '[data-testid="feed"]'),
+  required<HTMLSelectElement>(document, '#feed-filter'),
+);
 const throughput = new Throughput();
 const chart = new ThroughputChart(required(document, '[data-testid="chart"]'));
 const alertBoard = new AlertBoard();
@@ -109,7 +121,9 @@ function everySecond(): void {
   table.tick(now);
   alertsView.tick(now);
   // A silence that ended takes its "silenced until" note with it.
-  const inForce = silences.filter((silence) => silence.cron !== undefined || silence.endsAt === undefined || silence.endsAt > now);
+  const inForce = silences.filter(
+    (silence) => silence.cron !== undefined || silence.endsAt === undefined || silence.endsAt > now,
+  );
   if (inForce.length !== silences.length) {
     silences = inForce;
     invalidate({ alerts: true });
@@ -178,7 +192,12 @@ function onSnapshot(topic: string, snapshot: Snapshot, reason: SnapshotReason): 
   feed.clear();
   invalidate({ statistics: true, instances: true, status: true, alerts: true });
   if (reason === 'initial') showNotice(null);
-  else showNotice(`The missed events could not be replayed (${reason.replace('_', ' ')}): showing a fresh snapshot; the chart restarts from the log.`, 'warn', 20_000);
+  else
+    showNotice(
+      `The missed events could not be replayed (${reason.replace('_', ' ')}): showing a fresh snapshot; the chart restarts from the log.`,
+      'warn',
+      20_000,
+    );
   void backfill(topic, snapshot, generation);
   void loadRulesAndSilences(topic, generation);
 }
@@ -201,10 +220,23 @@ async function loadRulesAndSilences(topic: string, gen: number): Promise<void> {
 /** The "Silence 1 h" button: a one-off silence of that rule (and instance) on this topic, from now for an hour. */
 async function silenceForAnHour(alert: ActiveAlert): Promise<void> {
   const now = Date.now();
-  const matchers = { topic: shownTopic, ruleId: alert.ruleId, ...(alert.instanceId !== undefined ? { instanceId: alert.instanceId } : {}) };
-  const body = { matchers, startsAt: now, endsAt: now + 3_600_000, comment: `silenced for 1 h from the dashboard (${alert.alertId})` };
+  const matchers = {
+    topic: shownTopic,
+    ruleId: alert.ruleId,
+    ...(alert.instanceId !== undefined ? { instanceId: alert.instanceId } : {}),
+  };
+  const body = {
+    matchers,
+    startsAt: now,
+    endsAt: now + 3_600_000,
+    comment: `silenced for 1 h from the dashboard (${alert.alertId})`,
+  };
   silences = [...silences, { id: await api.createSilence(body), ...body }];
-  showNotice(`Notifications for ${alert.alertId} silenced for 1 h; the alert stays on the board until it resolves.`, 'info', 8_000);
+  showNotice(
+    `Notifications for ${alert.alertId} silenced for 1 h; the alert stays on the board until it resolves.`,
+    'info',
+    8_000,
+  );
   invalidate({ alerts: true });
 }
 
@@ -244,7 +276,8 @@ async function backfill(topic: string, snapshot: Snapshot, gen: number): Promise
   if (gen !== generation) return;
   const history = pages.flat();
   for (const event of history) {
-    if (event.type === 'attempt.recorded' && event.ts >= since) throughput.add(event.ts, event.data.outcome === 'failure');
+    if (event.type === 'attempt.recorded' && event.ts >= since)
+      throughput.add(event.ts, event.data.outcome === 'failure');
   }
   feed.history(history);
   alertBoard.history(history);

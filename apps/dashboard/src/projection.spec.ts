@@ -30,16 +30,28 @@ function log(seed: number, length: number): PulseEvent[] {
     ts += Math.floor(next() * 2000);
     const id = `i-${1 + Math.floor(next() * 6)}`;
     const roll = next();
-    if (roll < 0.3) push('instance.heartbeat', { instanceId: id, status: next() < 0.5 ? 'idle' : 'working', nextActionAt: ts + 3000 });
+    if (roll < 0.3)
+      push('instance.heartbeat', {
+        instanceId: id,
+        status: next() < 0.5 ? 'idle' : 'working',
+        nextActionAt: ts + 3000,
+      });
     else if (roll < 0.8) push('attempt.recorded', { instanceId: id, outcome: next() < 0.8 ? 'success' : 'failure' });
     else {
       // A tick: offline marking, then the three tick events computed from the projection (as TICK_LUA does).
       for (const inst of instancesOf(server)) {
-        if (inst.status !== 'offline' && ts - inst.last_seen > 5000) push('instance.offline', { instanceId: inst.id, last_seen: inst.last_seen, ttl_ms: 5000 });
+        if (inst.status !== 'offline' && ts - inst.last_seen > 5000)
+          push('instance.offline', { instanceId: inst.id, last_seen: inst.last_seen, ttl_ms: 5000 });
       }
       const stats = statisticsOf(server);
       loop += 1;
-      push('status_update', { monitoring_active: true, loop_count: loop, active_instances: stats.active_instances, tick_at: ts, next_tick_at: ts + 500 });
+      push('status_update', {
+        monitoring_active: true,
+        loop_count: loop,
+        active_instances: stats.active_instances,
+        tick_at: ts,
+        next_tick_at: ts + 500,
+      });
       push('statistics_update', statisticsOf(server));
       push('instances_update', { instances: instancesOf(server) });
     }
@@ -48,7 +60,14 @@ function log(seed: number, length: number): PulseEvent[] {
 }
 
 function snapshotOf(state: ProjectionState, seq: number): Snapshot {
-  return { topic: 't', epoch: 'e1', seq, status: state.status, statistics: statisticsOf(state), instances: instancesOf(state) };
+  return {
+    topic: 't',
+    epoch: 'e1',
+    seq,
+    status: state.status,
+    statistics: statisticsOf(state),
+    instances: instancesOf(state),
+  };
 }
 
 describe('Projection', () => {
@@ -60,7 +79,12 @@ describe('Projection', () => {
     for (const event of events) {
       foldEvent(server, event);
       local.apply(event);
-      expect({ seq: local.seq, statistics: local.statistics, instances: [...local.instances.values()].sort((a, b) => (a.id < b.id ? -1 : 1)), status: local.status }).toEqual({
+      expect({
+        seq: local.seq,
+        statistics: local.statistics,
+        instances: [...local.instances.values()].sort((a, b) => (a.id < b.id ? -1 : 1)),
+        status: local.status,
+      }).toEqual({
         seq: event.seq,
         statistics: statisticsOf(server),
         instances: instancesOf(server),
@@ -85,18 +109,59 @@ describe('Projection', () => {
 
   it('moves the tiles on each attempt, between ticks', () => {
     const local = new Projection();
-    local.reset({ topic: 't', epoch: 'e', seq: 0, status: null, statistics: { total_attempts: 0, successful: 0, failed: 0, success_rate: 0, active_instances: 0 }, instances: [] });
-    const changed = local.apply({ topic: 't', seq: 1, epoch: 'e', type: 'attempt.recorded', ts: 5, data: { instanceId: 'a', outcome: 'failure' } });
+    local.reset({
+      topic: 't',
+      epoch: 'e',
+      seq: 0,
+      status: null,
+      statistics: { total_attempts: 0, successful: 0, failed: 0, success_rate: 0, active_instances: 0 },
+      instances: [],
+    });
+    const changed = local.apply({
+      topic: 't',
+      seq: 1,
+      epoch: 'e',
+      type: 'attempt.recorded',
+      ts: 5,
+      data: { instanceId: 'a', outcome: 'failure' },
+    });
     expect(changed.statistics).toBe(true);
-    expect(local.statistics).toEqual({ total_attempts: 1, successful: 0, failed: 1, success_rate: 0, active_instances: 1 });
+    expect(local.statistics).toEqual({
+      total_attempts: 1,
+      successful: 0,
+      failed: 1,
+      success_rate: 0,
+      active_instances: 1,
+    });
   });
 
   it('drops an instance on instance.removed and redraws the table and the tiles', () => {
     const local = new Projection();
-    local.reset({ topic: 't', epoch: 'e', seq: 0, status: null, statistics: { total_attempts: 0, successful: 0, failed: 0, success_rate: 0, active_instances: 0 }, instances: [] });
+    local.reset({
+      topic: 't',
+      epoch: 'e',
+      seq: 0,
+      status: null,
+      statistics: { total_attempts: 0, successful: 0, failed: 0, success_rate: 0, active_instances: 0 },
+      instances: [],
+    });
     local.apply({ topic: 't', seq: 1, epoch: 'e', type: 'instance.heartbeat', ts: 5, data: { instanceId: 'a' } });
-    local.apply({ topic: 't', seq: 2, epoch: 'e', type: 'instance.offline', ts: 6, data: { instanceId: 'a', last_seen: 5, ttl_ms: 1 } });
-    const changed = local.apply({ topic: 't', seq: 3, epoch: 'e', type: 'instance.removed', ts: 9, data: { instanceId: 'a', last_seen: 5 } });
+    local.apply({
+      topic: 't',
+      seq: 2,
+      epoch: 'e',
+      type: 'instance.offline',
+      ts: 6,
+      data: { instanceId: 'a', last_seen: 5, ttl_ms: 1 },
+    });
+    const changed = local.apply({
+      topic: 't',
+      seq: 3,
+      epoch: 'e',
+      type: 'instance.removed',
+      ts: 9,
+      data: { instanceId: 'a', last_seen: 5 },
+    });
     expect(changed).toEqual({ statistics: true, instances: true, status: false });
     expect(local.instances.size).toBe(0);
   });

@@ -67,7 +67,12 @@ export class SeriesChart {
     const color = (name: string, fallback: string) => css.getPropertyValue(name).trim() || fallback;
     const muted = color('--muted', '#64748b');
     const grid = color('--grid', 'rgba(100, 116, 139, 0.15)');
-    const axis = { stroke: muted, grid: { stroke: grid, width: 1 }, ticks: { show: false }, font: '11px system-ui, sans-serif' };
+    const axis = {
+      stroke: muted,
+      grid: { stroke: grid, width: 1 },
+      ticks: { show: false },
+      font: '11px system-ui, sans-serif',
+    };
     const { yRange, format } = this.spec;
     const bars = uPlot.paths.bars?.({ size: [0.8, 12] });
     const options: uPlot.Options = {
@@ -75,8 +80,14 @@ export class SeriesChart {
       padding: [8, 8, 0, 0],
       legend: { show: false },
       cursor: { drag: { x: false, y: false }, points: { size: 6 } },
-      scales: { x: { time: true }, y: { range: yRange ? () => yRange : (_u, _min, max) => [0, Math.max(4, Math.ceil((max || 0) * 1.15))] } },
-      axes: [axis, { ...axis, size: 48, ...(format ? { values: (_u: uPlot, ticks: number[]) => ticks.map(format) } : {}) }],
+      scales: {
+        x: { time: true },
+        y: { range: yRange ? () => yRange : (_u, _min, max) => [0, Math.max(4, Math.ceil((max || 0) * 1.15))] },
+      },
+      axes: [
+        axis,
+        { ...axis, size: 48, ...(format ? { values: (_u: uPlot, ticks: number[]) => ticks.map(format) } : {}) },
+      ],
       series: [
         {},
         ...this.spec.lines.map((line): uPlot.Series => {
@@ -86,7 +97,11 @@ export class SeriesChart {
             stroke,
             width: line.bars ? 0 : (line.width ?? 1.5),
             // A value between gaps (one bucket with attempts, the first tick) has no line to draw: show it as a dot.
-            points: { show: line.bars ? false : (u, i, i0, i1) => hasLoneValue(u.data[i] ?? [], i0, i1), size: 5, fill: stroke },
+            points: {
+              show: line.bars ? false : (u, i, i0, i1) => hasLoneValue(u.data[i] ?? [], i0, i1),
+              size: 5,
+              fill: stroke,
+            },
             spanGaps: false,
             ...(line.fill || line.bars ? { fill: line.bars ? `${stroke}cc` : `${stroke}22` } : {}),
             ...(line.bars && bars ? { paths: bars } : {}),

@@ -26,24 +26,37 @@ export class StatTiles {
       const tile = this.tiles.get(key)!;
       const value = stats?.[key];
       tile.dataset.value = value === undefined ? '' : String(value);
-      text(tile, '.value', value === undefined ? '–' : key === 'success_rate' ? formatPercent(value) : formatCount(value));
+      text(
+        tile,
+        '.value',
+        value === undefined ? '–' : key === 'success_rate' ? formatPercent(value) : formatCount(value),
+      );
     }
     if (!stats) {
       for (const tile of this.tiles.values()) text(tile, '.sub', '');
       return;
     }
-    const share = (n: number) => (stats.total_attempts > 0 ? `${formatPercent((n * 100) / stats.total_attempts)} of attempts` : 'no attempts yet');
+    const share = (n: number) =>
+      stats.total_attempts > 0 ? `${formatPercent((n * 100) / stats.total_attempts)} of attempts` : 'no attempts yet';
     text(this.tiles.get('successful')!, '.sub', share(stats.successful));
     text(this.tiles.get('failed')!, '.sub', share(stats.failed));
     const offline = known - stats.active_instances;
-    text(this.tiles.get('active_instances')!, '.sub', `of ${formatCount(known)} known${offline > 0 ? ` · ${formatCount(offline)} offline` : ''}`);
+    text(
+      this.tiles.get('active_instances')!,
+      '.sub',
+      `of ${formatCount(known)} known${offline > 0 ? ` · ${formatCount(offline)} offline` : ''}`,
+    );
     const meter = this.tiles.get('success_rate')!.querySelector<HTMLElement>('.meter span');
     if (meter) meter.style.width = `${stats.success_rate}%`;
   }
 
   /** Attempts within the last minute, under the total. */
   renderRecent(lastMinute: number | null): void {
-    text(this.tiles.get('total_attempts')!, '.sub', lastMinute === null ? '' : `${formatCount(lastMinute)} in the last minute`);
+    text(
+      this.tiles.get('total_attempts')!,
+      '.sub',
+      lastMinute === null ? '' : `${formatCount(lastMinute)} in the last minute`,
+    );
   }
 
   /** Re-rendered every second: the countdown is local, from next_tick_at. */

@@ -35,8 +35,11 @@ export class TopicPicker {
   }
 
   private fill(topics: string[]): void {
-    const names = [...new Set([...topics, this.current, ...[...this.select.options].map((option) => option.value)])].filter(Boolean).sort();
-    const same = names.length === this.select.options.length && names.every((name, i) => this.select.options[i]?.value === name);
+    const names = [...new Set([...topics, this.current, ...[...this.select.options].map((option) => option.value)])]
+      .filter(Boolean)
+      .sort();
+    const same =
+      names.length === this.select.options.length && names.every((name, i) => this.select.options[i]?.value === name);
     if (!same) this.select.replaceChildren(...names.map((name) => el('option', undefined, name)));
     this.select.value = this.current;
   }

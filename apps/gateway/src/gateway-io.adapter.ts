@@ -23,7 +23,10 @@ export class GatewayIoAdapter extends RedisIoAdapter {
       // later polls. Origins are checked by the SocketGuard's middleware instead, before the
       // socket may send anything: its refusal carries the error body (ORIGIN_FORBIDDEN), which a
       // refusal here, a bare HTTP error, cannot.
-      allowRequest: (_request: IncomingMessage, callback: (error: string | null | undefined, success: boolean) => void) => {
+      allowRequest: (
+        _request: IncomingMessage,
+        callback: (error: string | null | undefined, success: boolean) => void,
+      ) => {
         // A draining gateway takes no new socket, even on a keep-alive connection opened before.
         if (drain.draining) callback('this gateway is shutting down: connect again (to another gateway)', false);
         else callback(null, true);

@@ -13,6 +13,19 @@ import { MetricsModule } from './metrics/metrics.module.js';
 @Module({})
 export class GatewayModule {
   static forRoot(config: PulseConfig): DynamicModule {
-    return { module: GatewayModule, imports: [ConfigModule.forRoot(config), EventStoreModule.forRoot(), AuthModule, LiveModule, MetricsModule, ApiModule, AdminModule, AlertsModule, DocsModule] };
+    return {
+      module: GatewayModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        EventStoreModule.forRoot(),
+        AuthModule,
+        LiveModule,
+        MetricsModule,
+        ApiModule,
+        AdminModule,
+        AlertsModule,
+        DocsModule,
+      ],
+    };
   }
 }

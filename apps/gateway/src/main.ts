@@ -45,11 +45,17 @@ async function main(): Promise<void> {
         return id;
       },
       // Successful requests only at debug: an ingest-heavy gateway would log little else.
-      customLogLevel: (_request, response, error) => (error || response.statusCode >= 500 ? 'error' : response.statusCode >= 400 ? 'info' : 'debug'),
+      customLogLevel: (_request, response, error) =>
+        error || response.statusCode >= 500 ? 'error' : response.statusCode >= 400 ? 'info' : 'debug',
       // No headers at all in request logs: nothing there (Authorization, cookies) can leak.
       serializers: {
         // The path without its query: a query may carry what a caller should not have put there.
-        req: (request: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({ id: request.id, method: request.method, url: request.url.split('?')[0], remoteAddress: request.remoteAddress }),
+        req: (request: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
+          id: request.id,
+          method: request.method,
+          url: request.url.split('?')[0],
+          remoteAddress: request.remoteAddress,
+        }),
         res: (response: { statusCode: number }) => ({ statusCode: response.statusCode }),
       },
     }),
@@ -78,14 +84,19 @@ async function main(): Promise<void> {
   app.use(refuseBodiesWithoutToken(app.get(AuthService), (body) => metrics.refused('rest', body.reason ?? body.code)));
   app.useBodyParser('json', { limit: config.PULSE_MAX_BODY_BYTES });
   app.useWebSocketAdapter(new GatewayIoAdapter(app));
-  SwaggerModule.setup('docs', app, openApiDocument() as unknown as OpenAPIObject, { jsonDocumentUrl: 'docs/openapi.json' });
+  SwaggerModule.setup('docs', app, openApiDocument() as unknown as OpenAPIObject, {
+    jsonDocumentUrl: 'docs/openapi.json',
+  });
   mountBullBoard(app);
   const securityHeaders = dashboardHeaders(config.PULSE_PUBLIC_URL.map((url) => new URL(url).origin));
   app.useStaticAssets(fileURLToPath(new URL('../../../../apps/dashboard/dist', import.meta.url)), {
     index: 'index.html',
     // Vite names assets by content hash: they never change; the page itself is always revalidated.
     setHeaders: (response: ServerResponse, path: string) => {
-      response.setHeader('Cache-Control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
+      response.setHeader(
+        'Cache-Control',
+        path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
+      );
       for (const [name, value] of Object.entries(securityHeaders)) response.setHeader(name, value);
     },
   });

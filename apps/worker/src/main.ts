@@ -7,7 +7,9 @@ import { WorkerModule } from './worker.module.js';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
-  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { logger: new PinoNestLogger(createLogger('worker', config.LOG_LEVEL)) });
+  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), {
+    logger: new PinoNestLogger(createLogger('worker', config.LOG_LEVEL)),
+  });
   // SIGTERM/SIGINT: Nest's shutdown hooks let the running tick finish, within a bound.
   app.enableShutdownHooks();
   exitIfShutdownHangs('Pulse worker', config.PULSE_SHUTDOWN_TIMEOUT_MS);

@@ -8,6 +8,9 @@ import { MonitorModule, TICK_COMMANDS } from './monitor/monitor.module.js';
 @Module({})
 export class WorkerModule {
   static forRoot(config: PulseConfig): DynamicModule {
-    return { module: WorkerModule, imports: [ConfigModule.forRoot(config), EventStoreModule.forRoot(TICK_COMMANDS), MonitorModule, DemoModule] };
+    return {
+      module: WorkerModule,
+      imports: [ConfigModule.forRoot(config), EventStoreModule.forRoot(TICK_COMMANDS), MonitorModule, DemoModule],
+    };
   }
 }

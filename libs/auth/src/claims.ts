@@ -9,7 +9,9 @@ export type Role = (typeof ROLES)[number];
 export type Action = 'read' | 'publish' | 'scrape' | 'admin';
 
 /** A topic pattern: a topic name where `*` stands for any run of characters (`*` alone: every topic). */
-export const TOPIC_PATTERN_SCHEMA = z.string().regex(/^[a-z0-9._*-]{1,64}$/, 'expected a topic pattern: 1-64 chars of a-z 0-9 . _ - and * as a wildcard');
+export const TOPIC_PATTERN_SCHEMA = z
+  .string()
+  .regex(/^[a-z0-9._*-]{1,64}$/, 'expected a topic pattern: 1-64 chars of a-z 0-9 . _ - and * as a wildcard');
 
 /** The claims Pulse reads from a token (others are ignored). */
 export const tokenClaimsSchema = z.object({

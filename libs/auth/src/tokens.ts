@@ -38,7 +38,10 @@ const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /** Signs a token. */
 export async function mintToken(key: SignKey, options: MintOptions): Promise<string> {
-  const [alg, signing] = 'secret' in key ? ['HS256', new TextEncoder().encode(key.secret)] : [key.alg, await importPKCS8(key.privateKey, key.alg)];
+  const [alg, signing] =
+    'secret' in key
+      ? ['HS256', new TextEncoder().encode(key.secret)]
+      : [key.alg, await importPKCS8(key.privateKey, key.alg)];
   return new SignJWT({ role: options.role, topics: options.topics ?? ['*'] })
     .setProtectedHeader({ alg, typ: 'JWT' })
     .setSubject(options.sub)
@@ -54,29 +57,57 @@ export class TokenVerifier {
 
   constructor(key: VerifyKey) {
     this.algorithms = 'secret' in key ? ['HS256'] : [key.alg];
-    this.key = 'secret' in key ? Promise.resolve(new TextEncoder().encode(key.secret)) : importSPKI(key.publicKey, key.alg);
+    this.key =
+      'secret' in key ? Promise.resolve(new TextEncoder().encode(key.secret)) : importSPKI(key.publicKey, key.alg);
     // An unusable key is every verify's TOKEN_INVALID, not an unhandled rejection at start (the config check names it first).
     this.key.catch(() => undefined);
   }
 
   async verify(token: unknown): Promise<Principal> {
-    if (token === undefined || token === null || token === '') throw new TokenError('TOKEN_MISSING', 'a token is required: send "Authorization: Bearer <token>" (REST) or auth.token (socket handshake); mint one with `pulse token`');
-    if (typeof token !== 'string' || token.length > 8192 || !JWT_SHAPE.test(token)) throw new TokenError('TOKEN_MALFORMED', 'the token is not a JWT (three base64url parts separated by dots)');
+    if (token === undefined || token === null || token === '')
+      throw new TokenError(
+        'TOKEN_MISSING',
+        'a token is required: send "Authorization: Bearer <token>" (REST) or auth.token (socket handshake); mint one with `pulse token`',
+      );
+    if (typeof token !== 'string' || token.length > 8192 || !JWT_SHAPE.test(token))
+      throw new TokenError('TOKEN_MALFORMED', 'the token is not a JWT (three base64url parts separated by dots)');
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, await this.key, { algorithms: this.algorithms, requiredClaims: ['exp', 'sub'] }));
+      ({ payload } = await jwtVerify(token, await this.key, {
+        algorithms: this.algorithms,
+        requiredClaims: ['exp', 'sub'],
+      }));
     } catch (error) {
-      if (error instanceof errors.JWTExpired) throw new TokenError('TOKEN_EXPIRED', 'the token has expired; mint a new one');
-      if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid || error instanceof errors.JOSENotSupported) {
+      if (error instanceof errors.JWTExpired)
+        throw new TokenError('TOKEN_EXPIRED', 'the token has expired; mint a new one');
+      if (
+        error instanceof errors.JWSInvalid ||
+        error instanceof errors.JWTInvalid ||
+        error instanceof errors.JOSENotSupported
+      ) {
         throw new TokenError('TOKEN_MALFORMED', `the token cannot be read: ${(error as Error).message}`);
       }
-      if (error instanceof errors.JOSEAlgNotAllowed) throw new TokenError('TOKEN_INVALID', `the token is signed with an algorithm this gateway does not accept (${this.algorithms.join(', ')})`);
-      if (error instanceof errors.JWTClaimValidationFailed) throw new TokenError('TOKEN_INVALID', `the token's claims are not accepted: ${error.message}`);
+      if (error instanceof errors.JOSEAlgNotAllowed)
+        throw new TokenError(
+          'TOKEN_INVALID',
+          `the token is signed with an algorithm this gateway does not accept (${this.algorithms.join(', ')})`,
+        );
+      if (error instanceof errors.JWTClaimValidationFailed)
+        throw new TokenError('TOKEN_INVALID', `the token's claims are not accepted: ${error.message}`);
       // Bad signature (JWSSignatureVerificationFailed) and anything else: not ours to trust.
-      throw new TokenError('TOKEN_INVALID', 'the token signature does not verify with this gateway\'s key');
+      throw new TokenError('TOKEN_INVALID', "the token signature does not verify with this gateway's key");
     }
     const claims = tokenClaimsSchema.safeParse(payload);
-    if (!claims.success) throw new TokenError('TOKEN_INVALID', `the token's claims are not usable: ${claims.error.issues.map((issue) => `${issue.path.join('.') || 'claims'}: ${issue.message}`).join('; ')}`);
-    return { sub: claims.data.sub, role: claims.data.role, topics: claims.data.topics, expiresAt: claims.data.exp * 1000 };
+    if (!claims.success)
+      throw new TokenError(
+        'TOKEN_INVALID',
+        `the token's claims are not usable: ${claims.error.issues.map((issue) => `${issue.path.join('.') || 'claims'}: ${issue.message}`).join('; ')}`,
+      );
+    return {
+      sub: claims.data.sub,
+      role: claims.data.role,
+      topics: claims.data.topics,
+      expiresAt: claims.data.exp * 1000,
+    };
   }
 }

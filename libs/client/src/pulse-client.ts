@@ -124,7 +124,14 @@ export class PulseClient {
 
   constructor(options: PulseClientOptions) {
     if (options.urls.length === 0) throw new Error('PulseClient needs at least one gateway URL');
-    this.options = { transports: ['websocket'], reconnectDelayMs: 200, maxReconnectDelayMs: 5000, staleAfterMs: 10_000, ackTimeoutMs: 10_000, ...options };
+    this.options = {
+      transports: ['websocket'],
+      reconnectDelayMs: 200,
+      maxReconnectDelayMs: 5000,
+      staleAfterMs: 10_000,
+      ackTimeoutMs: 10_000,
+      ...options,
+    };
   }
 
   /** The connection state. */
@@ -169,7 +176,21 @@ export class PulseClient {
   /** Follows `topic` in batch mode; see TopicHandlers for what is delivered. */
   subscribe(topic: string, handlers: TopicHandlers): TopicSubscription {
     if (this.topics.has(topic)) throw new Error(`already subscribed to ${topic}`);
-    const state: TopicState = { topic, handlers, epoch: null, seq: 0, head: 0, current: false, held: [], filling: false, resuming: false, closed: false, retryTimer: null, refusals: 0, request: 0 };
+    const state: TopicState = {
+      topic,
+      handlers,
+      epoch: null,
+      seq: 0,
+      head: 0,
+      current: false,
+      held: [],
+      filling: false,
+      resuming: false,
+      closed: false,
+      retryTimer: null,
+      refusals: 0,
+      request: 0,
+    };
     this.topics.set(topic, state);
     if (this.socket?.connected) this.sendSubscribe(state);
     this.updateState();
@@ -283,13 +304,19 @@ export class PulseClient {
     this.updateState();
     // The gateway went away: try the next one (wrapping around), with a growing delay.
     this.urlIndex = nextUrl ?? (this.urlIndex + 1) % this.options.urls.length;
-    const delay = this.attempt === 0 ? 0 : Math.min(this.options.reconnectDelayMs * 2 ** (this.attempt - 1), this.options.maxReconnectDelayMs);
+    const delay =
+      this.attempt === 0
+        ? 0
+        : Math.min(this.options.reconnectDelayMs * 2 ** (this.attempt - 1), this.options.maxReconnectDelayMs);
     this.attempt += 1;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = null;
-      if (!this.closed) this.open();
-    }, delay * (0.75 + Math.random() * 0.5));
+    this.reconnectTimer = setTimeout(
+      () => {
+        this.reconnectTimer = null;
+        if (!this.closed) this.open();
+      },
+      delay * (0.75 + Math.random() * 0.5),
+    );
   }
 
   /** Subscribes on the current connection, resuming from the last seq when there is one. */
@@ -306,12 +333,14 @@ export class PulseClient {
     // frames that follow it in the same read (a promise would let those run first).
     this.clearRetry(state);
     const request = (state.request += 1);
-    socket.timeout(this.options.ackTimeoutMs).emit('subscribe', { topic: state.topic, since, batch: true }, (error: Error | null, ack: SubscribeAck) => {
-      // Only the answer to the newest request counts (an older one may arrive after it).
-      if (socket !== this.socket || state.closed || request !== state.request) return;
-      if (error) return this.dropConnection();
-      this.onSubscribed(state, ack, since !== undefined, resync);
-    });
+    socket
+      .timeout(this.options.ackTimeoutMs)
+      .emit('subscribe', { topic: state.topic, since, batch: true }, (error: Error | null, ack: SubscribeAck) => {
+        // Only the answer to the newest request counts (an older one may arrive after it).
+        if (socket !== this.socket || state.closed || request !== state.request) return;
+        if (error) return this.dropConnection();
+        this.onSubscribed(state, ack, since !== undefined, resync);
+      });
   }
 
   private onSubscribed(state: TopicState, ack: SubscribeAck, resumed: boolean, resync?: ResyncReason): void {
@@ -401,7 +430,13 @@ export class PulseClient {
           }
           continue;
         }
-        const answer = (await socket.timeout(this.options.ackTimeoutMs).emitWithAck('replay', { topic: state.topic, fromSeq: state.seq + 1, limit: Math.min(1000, next.seq - state.seq - 1) })) as ReplayAck;
+        const answer = (await socket
+          .timeout(this.options.ackTimeoutMs)
+          .emitWithAck('replay', {
+            topic: state.topic,
+            fromSeq: state.seq + 1,
+            limit: Math.min(1000, next.seq - state.seq - 1),
+          })) as ReplayAck;
         if (!answer.ok || answer.epoch !== state.epoch || answer.events.length === 0) {
           // The hole cannot be filled (trimmed, or the log changed): start again from a snapshot.
           state.filling = false;
@@ -432,7 +467,11 @@ export class PulseClient {
   }
 
   /** Calls a handler; a throwing handler does not break delivery to the others. */
-  private call<K extends keyof TopicHandlers>(state: TopicState, name: K, ...args: Parameters<NonNullable<TopicHandlers[K]>>): void {
+  private call<K extends keyof TopicHandlers>(
+    state: TopicState,
+    name: K,
+    ...args: Parameters<NonNullable<TopicHandlers[K]>>
+  ): void {
     try {
       (state.handlers[name] as ((...a: typeof args) => void) | undefined)?.(...args);
     } catch (error) {

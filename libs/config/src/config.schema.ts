@@ -26,9 +26,16 @@ const seriesRetention = z
   .optional()
   .transform((raw, ctx) => {
     const value = raw?.trim() ? raw.trim() : '1m:48h,1h:90d,1d:730d';
-    const kept: Record<'1m' | '1h' | '1d', number> = { '1m': 48 * 3_600_000, '1h': 90 * 86_400_000, '1d': 730 * 86_400_000 };
+    const kept: Record<'1m' | '1h' | '1d', number> = {
+      '1m': 48 * 3_600_000,
+      '1h': 90 * 86_400_000,
+      '1d': 730 * 86_400_000,
+    };
     const problems: string[] = [];
-    for (const part of value.split(',').map((entry) => entry.trim()).filter(Boolean)) {
+    for (const part of value
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean)) {
       const match = /^(1m|1h|1d):(\d+)(ms|s|m|h|d)$/.exec(part);
       if (!match) {
         problems.push(`"${part}" is not <step>:<duration> with step 1m, 1h or 1d and a duration like 48h or 90d`);
@@ -36,11 +43,15 @@ const seriesRetention = z
       }
       const step = match[1] as '1m' | '1h' | '1d';
       const ms = Number(match[2]) * DURATION_UNITS[match[3]!]!;
-      if (ms < 60_000 || ms > 3650 * 86_400_000) problems.push(`${step} must be kept from 1m to 3650d, got ${match[2]}${match[3]}`);
+      if (ms < 60_000 || ms > 3650 * 86_400_000)
+        problems.push(`${step} must be kept from 1m to 3650d, got ${match[2]}${match[3]}`);
       else kept[step] = ms;
     }
     if (problems.length > 0) {
-      ctx.addIssue({ code: 'custom', message: `PULSE_SERIES_RETENTION (e.g. 1m:48h,1h:90d,1d:730d): ${problems.join('; ')}, got "${raw}"` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `PULSE_SERIES_RETENTION (e.g. 1m:48h,1h:90d,1d:730d): ${problems.join('; ')}, got "${raw}"`,
+      });
       return z.NEVER;
     }
     return kept;
@@ -70,11 +81,17 @@ const redisUrl = z
       try {
         url = new URL(part);
       } catch {
-        ctx.addIssue({ code: 'custom', message: `REDIS_URL must be a URL like redis://host:6379 (or, with REDIS_CLUSTER=1, several comma-separated), got "${part}"` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `REDIS_URL must be a URL like redis://host:6379 (or, with REDIS_CLUSTER=1, several comma-separated), got "${part}"`,
+        });
         return z.NEVER;
       }
       if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-        ctx.addIssue({ code: 'custom', message: `REDIS_URL must start with redis:// or rediss://, got "${url.protocol}//"` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `REDIS_URL must start with redis:// or rediss://, got "${url.protocol}//"`,
+        });
         return z.NEVER;
       }
     }
@@ -86,7 +103,10 @@ const urlList = (name: string) =>
     .string()
     .optional()
     .transform((raw, ctx) => {
-      const urls = (raw ?? '').split(',').map((part) => part.trim()).filter(Boolean);
+      const urls = (raw ?? '')
+        .split(',')
+        .map((part) => part.trim())
+        .filter(Boolean);
       for (const value of urls) {
         if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) {
           ctx.addIssue({ code: 'custom', message: `${name} must be comma-separated http(s) URLs, got "${value}"` });
@@ -115,7 +135,10 @@ const originList = z
   .string()
   .optional()
   .transform((raw, ctx) => {
-    const parts = (raw ?? '').split(',').map((part) => part.trim()).filter(Boolean);
+    const parts = (raw ?? '')
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean);
     const origins: string[] = [];
     for (const part of parts) {
       if (part === '*') {
@@ -124,7 +147,10 @@ const originList = z
       }
       const url = URL.canParse(part) ? new URL(part) : null;
       if (!url || !/^https?:$/.test(url.protocol) || url.origin !== part.replace(/\/$/, '')) {
-        ctx.addIssue({ code: 'custom', message: `PULSE_ALLOWED_ORIGINS must be * or comma-separated origins like https://ops.example.com (scheme, host and port only), got "${part}"` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `PULSE_ALLOWED_ORIGINS must be * or comma-separated origins like https://ops.example.com (scheme, host and port only), got "${part}"`,
+        });
         return z.NEVER;
       }
       origins.push(url.origin);
@@ -137,10 +163,16 @@ const hostList = z
   .string()
   .optional()
   .transform((raw, ctx) => {
-    const hosts = (raw ?? '').split(',').map((part) => part.trim().toLowerCase()).filter(Boolean);
+    const hosts = (raw ?? '')
+      .split(',')
+      .map((part) => part.trim().toLowerCase())
+      .filter(Boolean);
     for (const host of hosts) {
       if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(host)) {
-        ctx.addIssue({ code: 'custom', message: `PULSE_ALLOWED_HOSTS must be comma-separated host names without scheme or port, like pulse.example.com, got "${host}"` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `PULSE_ALLOWED_HOSTS must be comma-separated host names without scheme or port, like pulse.example.com, got "${host}"`,
+        });
         return z.NEVER;
       }
     }
@@ -152,13 +184,23 @@ const proxyList = z
   .string()
   .optional()
   .transform((raw, ctx) => {
-    const entries = (raw ?? '').split(',').map((part) => part.trim()).filter(Boolean);
+    const entries = (raw ?? '')
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean);
     for (const entry of entries) {
       const [address = '', bits, extra] = entry.split('/');
       const family = isIP(address);
       const maxBits = family === 6 ? 128 : 32;
-      if (family === 0 || extra !== undefined || (bits !== undefined && (!/^\d+$/.test(bits) || Number(bits) > maxBits))) {
-        ctx.addIssue({ code: 'custom', message: `PULSE_TRUSTED_PROXIES must be comma-separated IP addresses or CIDR ranges like 10.0.0.0/8, got "${entry}"` });
+      if (
+        family === 0 ||
+        extra !== undefined ||
+        (bits !== undefined && (!/^\d+$/.test(bits) || Number(bits) > maxBits))
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `PULSE_TRUSTED_PROXIES must be comma-separated IP addresses or CIDR ranges like 10.0.0.0/8, got "${entry}"`,
+        });
         return z.NEVER;
       }
     }
@@ -172,7 +214,10 @@ export const envSchema = z.object({
   /** Redis to use. @default redis://127.0.0.1:6379 */
   REDIS_URL: redisUrl,
   /** Interface the gateway binds. @default 0.0.0.0 */
-  HOST: z.string().optional().transform((raw) => (raw?.trim() ? raw.trim() : '0.0.0.0')),
+  HOST: z
+    .string()
+    .optional()
+    .transform((raw) => (raw?.trim() ? raw.trim() : '0.0.0.0')),
   /**
    * REDIS_URL names a Redis Cluster: its URLs are seed nodes, every process opens cluster
    * connections, and the gateways use the sharded Socket.IO adapter. @default false
@@ -213,11 +258,18 @@ export const envSchema = z.object({
   /** On SIGTERM a process that has not finished shutting down after this long exits anyway (code 1). @default 15000 */
   PULSE_SHUTDOWN_TIMEOUT_MS: wholeNumber('PULSE_SHUTDOWN_TIMEOUT_MS', 3000, 600_000, 15_000),
   /** `production` makes auth mandatory (a process refuses to start without PULSE_AUTH_SECRET or PULSE_AUTH_PUBLIC_KEY). */
-  NODE_ENV: z.string().optional().transform((raw) => raw?.trim() ?? ''),
+  NODE_ENV: z
+    .string()
+    .optional()
+    .transform((raw) => raw?.trim() ?? ''),
   /** HS256 secret that signs and checks access tokens; set, auth is on. At least 32 characters. @default unset: auth off */
-  PULSE_AUTH_SECRET: optionalText('PULSE_AUTH_SECRET', (value) => (value.length < 32 ? `must be at least 32 characters (HS256 wants 256 bits), got ${value.length}` : null)),
+  PULSE_AUTH_SECRET: optionalText('PULSE_AUTH_SECRET', (value) =>
+    value.length < 32 ? `must be at least 32 characters (HS256 wants 256 bits), got ${value.length}` : null,
+  ),
   /** Public key (PEM, SPKI) that checks tokens signed with an asymmetric key, instead of the secret. @default unset */
-  PULSE_AUTH_PUBLIC_KEY: optionalText('PULSE_AUTH_PUBLIC_KEY', (value) => (value.includes('-----BEGIN PUBLIC KEY-----') ? null : 'must be a PEM public key (-----BEGIN PUBLIC KEY-----…)')),
+  PULSE_AUTH_PUBLIC_KEY: optionalText('PULSE_AUTH_PUBLIC_KEY', (value) =>
+    value.includes('-----BEGIN PUBLIC KEY-----') ? null : 'must be a PEM public key (-----BEGIN PUBLIC KEY-----…)',
+  ),
   /** Algorithm of PULSE_AUTH_PUBLIC_KEY. @default RS256 */
   PULSE_AUTH_ALG: z
     .string()
@@ -225,7 +277,10 @@ export const envSchema = z.object({
     .transform((raw, ctx) => {
       const value = raw?.trim() ? raw.trim() : 'RS256';
       if (!(ASYMMETRIC_ALGS as readonly string[]).includes(value)) {
-        ctx.addIssue({ code: 'custom', message: `PULSE_AUTH_ALG must be one of ${ASYMMETRIC_ALGS.join(', ')}, got "${raw}"` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `PULSE_AUTH_ALG must be one of ${ASYMMETRIC_ALGS.join(', ')}, got "${raw}"`,
+        });
         return z.NEVER;
       }
       return value as AsymmetricAlg;
@@ -253,7 +308,10 @@ export const envSchema = z.object({
     .transform((raw, ctx) => {
       const value = raw?.trim() ? raw.trim() : '{pulse}';
       if (!/^[^\s{}]*\{[^\s{}]+\}[^\s{}]*$/.test(value)) {
-        ctx.addIssue({ code: 'custom', message: `PULSE_QUEUE_PREFIX must contain one {hash tag} and no spaces, e.g. {pulse} or app:{pulse}, got "${raw}"` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `PULSE_QUEUE_PREFIX must contain one {hash tag} and no spaces, e.g. {pulse} or app:{pulse}, got "${raw}"`,
+        });
         return z.NEVER;
       }
       return value;
@@ -271,9 +329,16 @@ export const envSchema = z.object({
   PULSE_PUBLIC_URL: urlList('PULSE_PUBLIC_URL'),
   // Alert notifications (issue 13).
   /** SMTP server of email channels, e.g. smtp://user:pass@mail.example.com:587 (smtps:// for TLS). @default none: email channels fail with a reason */
-  PULSE_SMTP_URL: optionalText('PULSE_SMTP_URL', (value) => (URL.canParse(value) && /^smtps?:$/.test(new URL(value).protocol) ? null : `must be an smtp:// or smtps:// URL, got "${value.replace(/\/\/[^@/]*@/, '//***@')}"`)),
+  PULSE_SMTP_URL: optionalText('PULSE_SMTP_URL', (value) =>
+    URL.canParse(value) && /^smtps?:$/.test(new URL(value).protocol)
+      ? null
+      : `must be an smtp:// or smtps:// URL, got "${value.replace(/\/\/[^@/]*@/, '//***@')}"`,
+  ),
   /** The From of alert emails. @default Pulse <pulse@localhost> */
-  PULSE_SMTP_FROM: z.string().optional().transform((raw) => (raw?.trim() ? raw.trim() : 'Pulse <pulse@localhost>')),
+  PULSE_SMTP_FROM: z
+    .string()
+    .optional()
+    .transform((raw) => (raw?.trim() ? raw.trim() : 'Pulse <pulse@localhost>')),
   /** First retry delay of a failed notification (ms); it doubles up to 1 h, and retries go on for PULSE_NOTIFY_MAX_AGE_MS. @default 1000 */
   PULSE_NOTIFY_BACKOFF_MS: wholeNumber('PULSE_NOTIFY_BACKOFF_MS', 10, 3_600_000, 1000),
   /** How long a notification is retried before it stays failed (retryable in Bull Board). @default 86400000 (24 h) */
@@ -331,27 +396,46 @@ function publicKeyProblem(pem: string, alg: AsymmetricAlg): string | null {
   } catch (error) {
     return `cannot be read as a public key (${(error as Error).message})`;
   }
-  return type !== undefined && KEY_TYPES[alg].includes(type) ? null : `is a ${type ?? 'unknown'} key, which cannot check ${alg} tokens (PULSE_AUTH_ALG)`;
+  return type !== undefined && KEY_TYPES[alg].includes(type)
+    ? null
+    : `is a ${type ?? 'unknown'} key, which cannot check ${alg} tokens (PULSE_AUTH_ALG)`;
 }
 
 /** Every variable Pulse reads, with the rules that tie several together. */
 export const configSchema = envSchema.superRefine((config, ctx) => {
   if (config.NODE_ENV.toLowerCase() === 'production' && !config.PULSE_AUTH_SECRET && !config.PULSE_AUTH_PUBLIC_KEY) {
-    ctx.addIssue({ code: 'custom', message: 'PULSE_AUTH_SECRET (or PULSE_AUTH_PUBLIC_KEY) must be set when NODE_ENV=production: a production gateway never runs without auth' });
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'PULSE_AUTH_SECRET (or PULSE_AUTH_PUBLIC_KEY) must be set when NODE_ENV=production: a production gateway never runs without auth',
+    });
   }
   if (config.PULSE_AUTH_PUBLIC_KEY) {
     const problem = publicKeyProblem(config.PULSE_AUTH_PUBLIC_KEY, config.PULSE_AUTH_ALG);
-    if (problem) ctx.addIssue({ code: 'custom', path: ['PULSE_AUTH_PUBLIC_KEY'], message: `PULSE_AUTH_PUBLIC_KEY ${problem}` });
+    if (problem)
+      ctx.addIssue({ code: 'custom', path: ['PULSE_AUTH_PUBLIC_KEY'], message: `PULSE_AUTH_PUBLIC_KEY ${problem}` });
   }
   if (config.PULSE_AUTH_SECRET && config.PULSE_AUTH_PUBLIC_KEY) {
-    ctx.addIssue({ code: 'custom', message: 'PULSE_AUTH_SECRET and PULSE_AUTH_PUBLIC_KEY are both set: choose one way to check tokens' });
+    ctx.addIssue({
+      code: 'custom',
+      message: 'PULSE_AUTH_SECRET and PULSE_AUTH_PUBLIC_KEY are both set: choose one way to check tokens',
+    });
   }
   if (!config.REDIS_CLUSTER && config.REDIS_URL.includes(',')) {
-    ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'REDIS_URL names several servers: set REDIS_CLUSTER=1 if they are seed nodes of a Redis Cluster, or give one URL' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['REDIS_URL'],
+      message:
+        'REDIS_URL names several servers: set REDIS_CLUSTER=1 if they are seed nodes of a Redis Cluster, or give one URL',
+    });
   }
   // The drain, then 3 s for requests in flight and for closing the servers and Redis.
   if (config.PULSE_DRAIN_MS + 3000 > config.PULSE_SHUTDOWN_TIMEOUT_MS) {
-    ctx.addIssue({ code: 'custom', path: ['PULSE_DRAIN_MS'], message: `PULSE_SHUTDOWN_TIMEOUT_MS (${config.PULSE_SHUTDOWN_TIMEOUT_MS}) must leave 3000 ms after PULSE_DRAIN_MS (${config.PULSE_DRAIN_MS}) for requests in flight and closing` });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['PULSE_DRAIN_MS'],
+      message: `PULSE_SHUTDOWN_TIMEOUT_MS (${config.PULSE_SHUTDOWN_TIMEOUT_MS}) must leave 3000 ms after PULSE_DRAIN_MS (${config.PULSE_DRAIN_MS}) for requests in flight and closing`,
+    });
   }
 });
 
@@ -361,11 +445,20 @@ export type PulseConfig = z.output<typeof envSchema>;
 /** What the `pulse` command reads from its environment. */
 export const cliEnvSchema = z.object({
   /** Token sent by every command when --token is not given. */
-  PULSE_TOKEN: z.string().optional().transform((raw) => (raw?.trim() ? raw.trim() : undefined)),
+  PULSE_TOKEN: z
+    .string()
+    .optional()
+    .transform((raw) => (raw?.trim() ? raw.trim() : undefined)),
   /** `pulse token` signs with it (HS256). */
-  PULSE_AUTH_SECRET: z.string().optional().transform((raw) => (raw?.trim() ? raw.trim() : undefined)),
+  PULSE_AUTH_SECRET: z
+    .string()
+    .optional()
+    .transform((raw) => (raw?.trim() ? raw.trim() : undefined)),
   /** `pulse token` signs with it instead (PEM, PKCS#8), with PULSE_AUTH_ALG. */
-  PULSE_AUTH_PRIVATE_KEY: z.string().optional().transform((raw) => (raw?.trim() ? raw.trim() : undefined)),
+  PULSE_AUTH_PRIVATE_KEY: z
+    .string()
+    .optional()
+    .transform((raw) => (raw?.trim() ? raw.trim() : undefined)),
   PULSE_AUTH_ALG: z.enum(ASYMMETRIC_ALGS).optional(),
 });
 export type CliEnv = z.output<typeof cliEnvSchema>;

@@ -71,13 +71,28 @@ describe('parseConfig', () => {
   });
 
   it('refuses cardinality limits out of range, naming each variable', () => {
-    expect(() => parseConfig({ PULSE_MAX_INSTANCES_PER_TOPIC: '0', PULSE_INSTANCES_FULL_EVERY: '0', PULSE_MAX_META_BYTES: 'lots' })).toThrow(/PULSE_MAX_INSTANCES_PER_TOPIC[\s\S]*PULSE_MAX_META_BYTES|PULSE_MAX_META_BYTES[\s\S]*PULSE_MAX_INSTANCES_PER_TOPIC/);
+    expect(() =>
+      parseConfig({
+        PULSE_MAX_INSTANCES_PER_TOPIC: '0',
+        PULSE_INSTANCES_FULL_EVERY: '0',
+        PULSE_MAX_META_BYTES: 'lots',
+      }),
+    ).toThrow(
+      /PULSE_MAX_INSTANCES_PER_TOPIC[\s\S]*PULSE_MAX_META_BYTES|PULSE_MAX_META_BYTES[\s\S]*PULSE_MAX_INSTANCES_PER_TOPIC/,
+    );
     expect(() => parseConfig({ PULSE_INSTANCES_FULL_EVERY: '0' })).toThrow(/PULSE_INSTANCES_FULL_EVERY/);
     expect(parseConfig({ PULSE_TOPIC_QUOTA: '0' }).PULSE_TOPIC_QUOTA).toBe(0);
   });
 
   it('treats empty and blank values as unset', () => {
-    const blank = { REDIS_URL: '', PORT: ' ', PULSE_TICK_MS: '', PULSE_DEMO: '  ', PULSE_DEMO_URLS: ' , ', LOG_LEVEL: '' };
+    const blank = {
+      REDIS_URL: '',
+      PORT: ' ',
+      PULSE_TICK_MS: '',
+      PULSE_DEMO: '  ',
+      PULSE_DEMO_URLS: ' , ',
+      LOG_LEVEL: '',
+    };
     expect(parseConfig(blank)).toEqual(parseConfig({}));
   });
 
@@ -148,21 +163,39 @@ describe('parseConfig', () => {
   });
 
   it('reads PULSE_SERIES_RETENTION per step, keeping the default for a step it does not name', () => {
-    expect(parseConfig({ PULSE_SERIES_RETENTION: '1m:6h, 1d:3650d' }).PULSE_SERIES_RETENTION).toEqual({ '1m': 6 * 3_600_000, '1h': 90 * 86_400_000, '1d': 3650 * 86_400_000 });
-    expect(problemsOf({ PULSE_SERIES_RETENTION: '5m:1d' }).problems).toEqual([expect.stringContaining('"5m:1d" is not <step>:<duration> with step 1m, 1h or 1d')]);
+    expect(parseConfig({ PULSE_SERIES_RETENTION: '1m:6h, 1d:3650d' }).PULSE_SERIES_RETENTION).toEqual({
+      '1m': 6 * 3_600_000,
+      '1h': 90 * 86_400_000,
+      '1d': 3650 * 86_400_000,
+    });
+    expect(problemsOf({ PULSE_SERIES_RETENTION: '5m:1d' }).problems).toEqual([
+      expect.stringContaining('"5m:1d" is not <step>:<duration> with step 1m, 1h or 1d'),
+    ]);
   });
 
   it('takes several REDIS_URLs only as the seed nodes of a cluster', () => {
     const seeds = 'redis://127.0.0.1:7000, redis://127.0.0.1:7001';
-    expect(parseConfig({ REDIS_URL: seeds, REDIS_CLUSTER: '1' })).toMatchObject({ REDIS_URL: seeds, REDIS_CLUSTER: true });
+    expect(parseConfig({ REDIS_URL: seeds, REDIS_CLUSTER: '1' })).toMatchObject({
+      REDIS_URL: seeds,
+      REDIS_CLUSTER: true,
+    });
     expect(problemsOf({ REDIS_URL: seeds }).problems).toEqual([expect.stringContaining('set REDIS_CLUSTER=1')]);
-    expect(problemsOf({ REDIS_URL: 'redis://127.0.0.1:7000,http://x', REDIS_CLUSTER: '1' }).problems).toEqual([expect.stringContaining('must start with redis://')]);
+    expect(problemsOf({ REDIS_URL: 'redis://127.0.0.1:7000,http://x', REDIS_CLUSTER: '1' }).problems).toEqual([
+      expect.stringContaining('must start with redis://'),
+    ]);
   });
 
   it('wants the drain to fit in the shutdown bound', () => {
-    expect(parseConfig({ PULSE_DRAIN_MS: '0', PULSE_SHUTDOWN_TIMEOUT_MS: '3000' })).toMatchObject({ PULSE_DRAIN_MS: 0, PULSE_SHUTDOWN_TIMEOUT_MS: 3000 });
-    expect(parseConfig({ PULSE_DRAIN_MS: '2000', PULSE_SHUTDOWN_TIMEOUT_MS: '5000' })).toMatchObject({ PULSE_DRAIN_MS: 2000 });
-    expect(problemsOf({ PULSE_DRAIN_MS: '2001', PULSE_SHUTDOWN_TIMEOUT_MS: '5000' }).problems).toEqual([expect.stringContaining('PULSE_SHUTDOWN_TIMEOUT_MS (5000) must leave 3000 ms after PULSE_DRAIN_MS (2001)')]);
+    expect(parseConfig({ PULSE_DRAIN_MS: '0', PULSE_SHUTDOWN_TIMEOUT_MS: '3000' })).toMatchObject({
+      PULSE_DRAIN_MS: 0,
+      PULSE_SHUTDOWN_TIMEOUT_MS: 3000,
+    });
+    expect(parseConfig({ PULSE_DRAIN_MS: '2000', PULSE_SHUTDOWN_TIMEOUT_MS: '5000' })).toMatchObject({
+      PULSE_DRAIN_MS: 2000,
+    });
+    expect(problemsOf({ PULSE_DRAIN_MS: '2001', PULSE_SHUTDOWN_TIMEOUT_MS: '5000' }).problems).toEqual([
+      expect.stringContaining('PULSE_SHUTDOWN_TIMEOUT_MS (5000) must leave 3000 ms after PULSE_DRAIN_MS (2001)'),
+    ]);
   });
 
   it('lists every bad variable in one ConfigError, not just the first', () => {
@@ -195,22 +228,34 @@ describe('auth and origins', () => {
   it('refuses NODE_ENV=production without a key to check tokens, naming PULSE_AUTH_SECRET', () => {
     const error = problemsOf({ NODE_ENV: 'production' });
     expect(error.problems).toEqual([expect.stringContaining('PULSE_AUTH_SECRET')]);
-    expect(parseConfig({ NODE_ENV: 'production', PULSE_AUTH_SECRET: secret })).toMatchObject({ PULSE_AUTH_SECRET: secret });
+    expect(parseConfig({ NODE_ENV: 'production', PULSE_AUTH_SECRET: secret })).toMatchObject({
+      PULSE_AUTH_SECRET: secret,
+    });
     expect(authEnabled(parseConfig({}))).toBe(false);
     expect(authEnabled(parseConfig({ PULSE_AUTH_SECRET: secret }))).toBe(true);
   });
 
   it('refuses a secret and a public key together', () => {
-    const publicKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
-    expect(problemsOf({ PULSE_AUTH_SECRET: secret, PULSE_AUTH_PUBLIC_KEY: publicKey }).problems).toEqual([expect.stringContaining('both set')]);
+    const publicKey = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString();
+    expect(problemsOf({ PULSE_AUTH_SECRET: secret, PULSE_AUTH_PUBLIC_KEY: publicKey }).problems).toEqual([
+      expect.stringContaining('both set'),
+    ]);
   });
 
   it('refuses a public key it cannot read, or one of another type than PULSE_AUTH_ALG, naming PULSE_AUTH_PUBLIC_KEY', () => {
     const truncated = '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----';
-    expect(problemsOf({ PULSE_AUTH_PUBLIC_KEY: truncated }).problems).toEqual([expect.stringMatching(/^PULSE_AUTH_PUBLIC_KEY cannot be read/)]);
-    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    expect(problemsOf({ PULSE_AUTH_PUBLIC_KEY: truncated }).problems).toEqual([
+      expect.stringMatching(/^PULSE_AUTH_PUBLIC_KEY cannot be read/),
+    ]);
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString();
     expect(problemsOf({ PULSE_AUTH_PUBLIC_KEY: ec }).problems).toEqual([expect.stringContaining('PULSE_AUTH_ALG')]);
-    expect(parseConfig({ PULSE_AUTH_PUBLIC_KEY: ec, PULSE_AUTH_ALG: 'ES256' })).toMatchObject({ PULSE_AUTH_ALG: 'ES256' });
+    expect(parseConfig({ PULSE_AUTH_PUBLIC_KEY: ec, PULSE_AUTH_ALG: 'ES256' })).toMatchObject({
+      PULSE_AUTH_ALG: 'ES256',
+    });
   });
 
   it('takes NODE_ENV=Production as production, whatever its case', () => {
@@ -218,23 +263,39 @@ describe('auth and origins', () => {
   });
 
   it('reads origins as a list of origins, trailing slashes dropped, * kept', () => {
-    expect(parseConfig({ PULSE_ALLOWED_ORIGINS: 'https://ops.example, http://127.0.0.1:3001/' }).PULSE_ALLOWED_ORIGINS).toEqual(['https://ops.example', 'http://127.0.0.1:3001']);
+    expect(
+      parseConfig({ PULSE_ALLOWED_ORIGINS: 'https://ops.example, http://127.0.0.1:3001/' }).PULSE_ALLOWED_ORIGINS,
+    ).toEqual(['https://ops.example', 'http://127.0.0.1:3001']);
     expect(parseConfig({ PULSE_ALLOWED_ORIGINS: '*' }).PULSE_ALLOWED_ORIGINS).toEqual(['*']);
   });
 });
 
 describe('hosts and proxies', () => {
   it('reads public URLs, host names and proxy addresses, and names a wrong one', () => {
-    expect(parseConfig({ PULSE_PUBLIC_URL: 'https://pulse.example', PULSE_ALLOWED_HOSTS: 'Pulse.Example, ops.internal', PULSE_TRUSTED_PROXIES: '10.0.0.0/8, ::1, 192.168.1.7' })).toMatchObject({
+    expect(
+      parseConfig({
+        PULSE_PUBLIC_URL: 'https://pulse.example',
+        PULSE_ALLOWED_HOSTS: 'Pulse.Example, ops.internal',
+        PULSE_TRUSTED_PROXIES: '10.0.0.0/8, ::1, 192.168.1.7',
+      }),
+    ).toMatchObject({
       PULSE_PUBLIC_URL: ['https://pulse.example'],
       PULSE_ALLOWED_HOSTS: ['pulse.example', 'ops.internal'],
       PULSE_TRUSTED_PROXIES: ['10.0.0.0/8', '::1', '192.168.1.7'],
     });
-    expect(problemsOf({ PULSE_ALLOWED_HOSTS: 'pulse.example:8080' }).problems).toEqual([expect.stringContaining('PULSE_ALLOWED_HOSTS must be comma-separated host names')]);
-    expect(problemsOf({ PULSE_TRUSTED_PROXIES: 'nginx' }).problems).toEqual([expect.stringContaining('PULSE_TRUSTED_PROXIES must be comma-separated IP addresses or CIDR ranges')]);
-    expect(problemsOf({ PULSE_TRUSTED_PROXIES: '10.0.0.0/33' }).problems).toEqual([expect.stringContaining('"10.0.0.0/33"')]);
+    expect(problemsOf({ PULSE_ALLOWED_HOSTS: 'pulse.example:8080' }).problems).toEqual([
+      expect.stringContaining('PULSE_ALLOWED_HOSTS must be comma-separated host names'),
+    ]);
+    expect(problemsOf({ PULSE_TRUSTED_PROXIES: 'nginx' }).problems).toEqual([
+      expect.stringContaining('PULSE_TRUSTED_PROXIES must be comma-separated IP addresses or CIDR ranges'),
+    ]);
+    expect(problemsOf({ PULSE_TRUSTED_PROXIES: '10.0.0.0/33' }).problems).toEqual([
+      expect.stringContaining('"10.0.0.0/33"'),
+    ]);
     expect(parseConfig({ PULSE_METRICS_PORT: '9464' }).PULSE_METRICS_PORT).toBe(9464);
-    expect(problemsOf({ PULSE_METRICS_PORT: '0' }).problems).toEqual([expect.stringContaining('PULSE_METRICS_PORT must be a whole number from 1 to 65535')]);
+    expect(problemsOf({ PULSE_METRICS_PORT: '0' }).problems).toEqual([
+      expect.stringContaining('PULSE_METRICS_PORT must be a whole number from 1 to 65535'),
+    ]);
   });
 });
 
@@ -249,6 +310,9 @@ describe('maskPasswords', () => {
 
 describe('readCliEnv', () => {
   it('reads PULSE_TOKEN and the signing key, trimmed, blank as unset', () => {
-    expect(readCliEnv({ PULSE_TOKEN: ' t ', PULSE_AUTH_SECRET: '' })).toMatchObject({ PULSE_TOKEN: 't', PULSE_AUTH_SECRET: undefined });
+    expect(readCliEnv({ PULSE_TOKEN: ' t ', PULSE_AUTH_SECRET: '' })).toMatchObject({
+      PULSE_TOKEN: 't',
+      PULSE_AUTH_SECRET: undefined,
+    });
   });
 });

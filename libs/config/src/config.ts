@@ -7,7 +7,9 @@ export const PULSE_CONFIG = Symbol('PULSE_CONFIG');
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
-    super(`Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    super(
+      `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
     this.name = 'ConfigError';
   }
 }
@@ -50,7 +52,8 @@ export function authEnabled(config: Pick<PulseConfig, 'PULSE_AUTH_SECRET' | 'PUL
 /** The `pulse` command's environment (PULSE_TOKEN, and the signing key for `pulse token`); throws a ConfigError. */
 export function readCliEnv(env: Record<string, string | undefined> = process.env): CliEnv {
   const result = cliEnvSchema.safeParse(env);
-  if (!result.success) throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  if (!result.success)
+    throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
   return result.data;
 }
 
@@ -81,7 +84,9 @@ export function exitIfShutdownHangs(processName: string, timeoutMs: number): voi
     process.off('SIGTERM', arm);
     process.off('SIGINT', arm);
     setTimeout(() => {
-      process.stderr.write(`${processName} did not finish shutting down ${timeoutMs} ms after ${signal}: exiting anyway (raise PULSE_SHUTDOWN_TIMEOUT_MS to wait longer)\n`);
+      process.stderr.write(
+        `${processName} did not finish shutting down ${timeoutMs} ms after ${signal}: exiting anyway (raise PULSE_SHUTDOWN_TIMEOUT_MS to wait longer)\n`,
+      );
       process.exit(1);
     }, timeoutMs).unref();
   };

@@ -2,13 +2,24 @@
 import { z } from 'zod';
 
 /** Ids of rules, channels and silences: also parts of alert ids and job ids, so no ':'. */
-export const alertIdPartSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected 1-64 chars of A-Z a-z 0-9 . _ -');
+export const alertIdPartSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected 1-64 chars of A-Z a-z 0-9 . _ -');
 const msSchema = z.number().int().min(0).max(99_999_999_999_999);
 /** A duration in ms from `min` to `max` (inclusive). */
-const durationMs = (min: number, max: number) => z.number().int(`expected whole ms`).min(min, `expected at least ${min} ms`).max(max, `expected at most ${max} ms`);
+const durationMs = (min: number, max: number) =>
+  z.number().int(`expected whole ms`).min(min, `expected at least ${min} ms`).max(max, `expected at most ${max} ms`);
 const DAY_MS = 86_400_000;
 
-export const RULE_KINDS = ['instance_offline', 'instance_status', 'failure_rate', 'no_attempts', 'instances_below'] as const;
+export const RULE_KINDS = [
+  'instance_offline',
+  'instance_status',
+  'failure_rate',
+  'no_attempts',
+  'instances_below',
+] as const;
 export type RuleKind = (typeof RULE_KINDS)[number];
 export const SEVERITIES = ['info', 'warning', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -16,14 +27,18 @@ export type Severity = (typeof SEVERITIES)[number];
 /** Params by rule kind. Windows are whole minutes of the per-minute series buckets (1 min to 24 h). */
 export const RULE_PARAMS_SCHEMAS = {
   instance_offline: z.strictObject({}),
-  instance_status: z.strictObject({ status: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'expected a status: 1-32 chars of a-z 0-9 _ -') }),
+  instance_status: z.strictObject({
+    status: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'expected a status: 1-32 chars of a-z 0-9 _ -'),
+  }),
   failure_rate: z.strictObject({
     windowMs: durationMs(60_000, DAY_MS).refine((ms) => ms % 60_000 === 0, 'expected whole minutes'),
     thresholdPct: z.number().gt(0, 'expected a percent > 0').max(100, 'expected a percent <= 100'),
     /** Fewer attempts in the window never fire. @default 1 */
     minAttempts: z.number().int().min(1).max(1_000_000).default(1),
   }),
-  no_attempts: z.strictObject({ windowMs: durationMs(60_000, DAY_MS).refine((ms) => ms % 60_000 === 0, 'expected whole minutes') }),
+  no_attempts: z.strictObject({
+    windowMs: durationMs(60_000, DAY_MS).refine((ms) => ms % 60_000 === 0, 'expected whole minutes'),
+  }),
   instances_below: z.strictObject({ min: z.number().int().min(1).max(1_000_000) }),
 } as const satisfies Record<RuleKind, z.ZodType>;
 
@@ -73,7 +88,10 @@ export function parseRuleBody(ruleId: string, body: unknown): z.ZodSafeParseResu
   if (!base.success) return base as z.ZodSafeParseResult<Rule>;
   const params = RULE_PARAMS_SCHEMAS[base.data.kind].safeParse(base.data.params);
   if (!params.success) {
-    return { success: false, error: new z.ZodError(params.error.issues.map((issue) => ({ ...issue, path: ['params', ...issue.path] }))) } as z.ZodSafeParseResult<Rule>;
+    return {
+      success: false,
+      error: new z.ZodError(params.error.issues.map((issue) => ({ ...issue, path: ['params', ...issue.path] }))),
+    } as z.ZodSafeParseResult<Rule>;
   }
   return { success: true, data: { ruleId, ...base.data, params: params.data } };
 }
@@ -134,7 +152,11 @@ const httpUrlSchema = z
 export const channelBodySchema = z.discriminatedUnion(
   'type',
   [
-    z.strictObject({ type: z.literal('webhook'), url: httpUrlSchema, secret: z.string().min(16, 'expected a secret of at least 16 chars').max(256) }),
+    z.strictObject({
+      type: z.literal('webhook'),
+      url: httpUrlSchema,
+      secret: z.string().min(16, 'expected a secret of at least 16 chars').max(256),
+    }),
     z.strictObject({ type: z.literal('slack'), url: httpUrlSchema }),
     z.strictObject({ type: z.literal('email'), to: z.array(z.email('expected an email address')).min(1).max(20) }),
   ],
@@ -157,7 +179,11 @@ export function maskChannel(channel: Channel): ChannelView {
 
 export const silenceBodySchema = z
   .strictObject({
-    matchers: z.strictObject({ topic: z.string().max(64).optional(), ruleId: alertIdPartSchema.optional(), instanceId: z.string().max(128).optional() }),
+    matchers: z.strictObject({
+      topic: z.string().max(64).optional(),
+      ruleId: alertIdPartSchema.optional(),
+      instanceId: z.string().max(128).optional(),
+    }),
     startsAt: msSchema.optional(),
     endsAt: msSchema.optional(),
     /** Recurring maintenance: a 5-field cron (checked by the gateway) and how long each window lasts. */
@@ -169,13 +195,22 @@ export const silenceBodySchema = z
   })
   .superRefine((body, ctx) => {
     if (body.cron !== undefined) {
-      if (body.durationMs === undefined) ctx.addIssue({ code: 'custom', path: ['durationMs'], message: 'expected durationMs with cron' });
-      if (body.endsAt !== undefined) ctx.addIssue({ code: 'custom', path: ['endsAt'], message: 'expected either endsAt or cron + durationMs, not both' });
+      if (body.durationMs === undefined)
+        ctx.addIssue({ code: 'custom', path: ['durationMs'], message: 'expected durationMs with cron' });
+      if (body.endsAt !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['endsAt'],
+          message: 'expected either endsAt or cron + durationMs, not both',
+        });
     } else {
-      if (body.endsAt === undefined) ctx.addIssue({ code: 'custom', path: ['endsAt'], message: 'expected endsAt (or cron + durationMs)' });
-      if (body.durationMs !== undefined) ctx.addIssue({ code: 'custom', path: ['durationMs'], message: 'expected durationMs only with cron' });
+      if (body.endsAt === undefined)
+        ctx.addIssue({ code: 'custom', path: ['endsAt'], message: 'expected endsAt (or cron + durationMs)' });
+      if (body.durationMs !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['durationMs'], message: 'expected durationMs only with cron' });
     }
-    if (body.endsAt !== undefined && body.endsAt <= (body.startsAt ?? 0)) ctx.addIssue({ code: 'custom', path: ['endsAt'], message: 'expected endsAt after startsAt' });
+    if (body.endsAt !== undefined && body.endsAt <= (body.startsAt ?? 0))
+      ctx.addIssue({ code: 'custom', path: ['endsAt'], message: 'expected endsAt after startsAt' });
   });
 export type SilenceBody = z.infer<typeof silenceBodySchema>;
 export type Silence = SilenceBody & { id: string; createdAt: number; createdBy?: string };
@@ -187,6 +222,15 @@ export interface NotificationPayload {
   seq: number;
   epoch: string;
   kind: 'firing' | 'resolved' | 'reminder' | 'test';
-  alerts: { alertId: string; ruleId: string; instanceId?: string; severity: Severity; value: number; summary: string; activeSince: number; resolvedAt?: number }[];
+  alerts: {
+    alertId: string;
+    ruleId: string;
+    instanceId?: string;
+    severity: Severity;
+    value: number;
+    summary: string;
+    activeSince: number;
+    resolvedAt?: number;
+  }[];
   dashboardUrl?: string;
 }

@@ -9,54 +9,86 @@ import { TOPIC_PATTERN, topicSchema } from './topic.js';
 const validTopic = fc.stringMatching(/^[a-z0-9][a-z0-9._-]{0,63}$/);
 const instanceId = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,20}$/);
 const heartbeat = fc.record({ type: fc.constant('instance.heartbeat'), data: fc.record({ instanceId }) });
-const attempt = fc.record({ type: fc.constant('attempt.recorded'), data: fc.record({ instanceId, outcome: fc.constantFrom('success', 'failure') }) });
+const attempt = fc.record({
+  type: fc.constant('attempt.recorded'),
+  data: fc.record({ instanceId, outcome: fc.constantFrom('success', 'failure') }),
+});
 /** Any JSON-like value, including objects with keys that are dangerous when merged. */
 const hostile = fc.oneof(
   fc.anything(),
   fc.jsonValue(),
-  fc.dictionary(fc.constantFrom('__proto__', 'constructor', 'prototype', 'topic', 'since', 'events', 'type', 'data'), fc.jsonValue()),
+  fc.dictionary(
+    fc.constantFrom('__proto__', 'constructor', 'prototype', 'topic', 'since', 'events', 'type', 'data'),
+    fc.jsonValue(),
+  ),
 );
 
-const schemas = { subscribe: subscribeRequestSchema, replay: replayRequestSchema, unsubscribe: unsubscribeRequestSchema, ingest: ingestBodySchema };
+const schemas = {
+  subscribe: subscribeRequestSchema,
+  replay: replayRequestSchema,
+  unsubscribe: unsubscribeRequestSchema,
+  ingest: ingestBodySchema,
+};
 
 describe('contract schemas (property-based)', () => {
   it('accept every topic the pattern allows, and refuse every other string', () => {
     fc.assert(fc.property(validTopic, (topic) => expect(topicSchema.safeParse(topic).success).toBe(true)));
-    fc.assert(fc.property(fc.string({ maxLength: 80 }), (text) => expect(topicSchema.safeParse(text).success).toBe(TOPIC_PATTERN.test(text))));
-  });
-
-  it.each(Object.entries(schemas))('%s: any input is accepted or refused with BAD_REQUEST naming fields; never thrown on, never polluting', (_name, schema) => {
     fc.assert(
-      fc.property(hostile, (input) => {
-        // Inputs arrive as JSON (socket frames, REST bodies): parse what the wire would carry.
-        const json = JSON.stringify(input);
-        const value: unknown = json === undefined ? input : JSON.parse(json);
-        const result = schema.safeParse(value);
-        if (!result.success) {
-          const body = badRequest(result.error);
-          expect(body.code).toBe('BAD_REQUEST');
-          expect(body.issues!.length).toBeGreaterThan(0);
-          for (const issue of body.issues!) expect(typeof issue.path).toBe('string');
-        }
-        expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-        expect(Object.getPrototypeOf({})).toBe(Object.prototype);
-      }),
-      { numRuns: 300 },
+      fc.property(fc.string({ maxLength: 80 }), (text) =>
+        expect(topicSchema.safeParse(text).success).toBe(TOPIC_PATTERN.test(text)),
+      ),
     );
   });
+
+  it.each(Object.entries(schemas))(
+    '%s: any input is accepted or refused with BAD_REQUEST naming fields; never thrown on, never polluting',
+    (_name, schema) => {
+      fc.assert(
+        fc.property(hostile, (input) => {
+          // Inputs arrive as JSON (socket frames, REST bodies): parse what the wire would carry.
+          const json = JSON.stringify(input);
+          const value: unknown = json === undefined ? input : JSON.parse(json);
+          const result = schema.safeParse(value);
+          if (!result.success) {
+            const body = badRequest(result.error);
+            expect(body.code).toBe('BAD_REQUEST');
+            expect(body.issues!.length).toBeGreaterThan(0);
+            for (const issue of body.issues!) expect(typeof issue.path).toBe('string');
+          }
+          expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+          expect(Object.getPrototypeOf({})).toBe(Object.prototype);
+        }),
+        { numRuns: 300 },
+      );
+    },
+  );
 
   it('resume positions: whole seqs >= 0 with an epoch are accepted; negative, fractional or unsafe ones refused', () => {
     fc.assert(
-      fc.property(validTopic, fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.string({ minLength: 1, maxLength: 64 }), (topic, seq, epoch) => {
-        expect(subscribeRequestSchema.safeParse({ topic, since: { seq, epoch } }).success).toBe(true);
-      }),
+      fc.property(
+        validTopic,
+        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+        fc.string({ minLength: 1, maxLength: 64 }),
+        (topic, seq, epoch) => {
+          expect(subscribeRequestSchema.safeParse({ topic, since: { seq, epoch } }).success).toBe(true);
+        },
+      ),
     );
     fc.assert(
-      fc.property(validTopic, fc.oneof(fc.integer({ max: -1 }), fc.double({ noInteger: true }), fc.constant(Number.MAX_SAFE_INTEGER + 2), fc.string()), (topic, seq) => {
-        const result = subscribeRequestSchema.safeParse({ topic, since: { seq, epoch: 'e' } });
-        expect(result.success).toBe(false);
-        expect(badRequest(result.error!).issues!.map((issue) => issue.path)).toContain('since.seq');
-      }),
+      fc.property(
+        validTopic,
+        fc.oneof(
+          fc.integer({ max: -1 }),
+          fc.double({ noInteger: true }),
+          fc.constant(Number.MAX_SAFE_INTEGER + 2),
+          fc.string(),
+        ),
+        (topic, seq) => {
+          const result = subscribeRequestSchema.safeParse({ topic, since: { seq, epoch: 'e' } });
+          expect(result.success).toBe(false);
+          expect(badRequest(result.error!).issues!.map((issue) => issue.path)).toContain('since.seq');
+        },
+      ),
     );
   });
 
@@ -70,13 +102,24 @@ describe('contract schemas (property-based)', () => {
       { numRuns: 50 },
     );
     fc.assert(
-      fc.property(fc.array(heartbeat, { minLength: 1, maxLength: 20 }), fc.nat(), fc.oneof(fc.constant({ type: 'instance.exploded', data: {} }), fc.constant({ type: 'attempt.recorded', data: { instanceId: 'i', outcome: 'maybe' } }), fc.constant({ type: 'instance.heartbeat', data: { instanceId: 'i', extra: 1 } })), (events, at, bad) => {
-        const index = at % (events.length + 1);
-        const batch = [...events.slice(0, index), bad, ...events.slice(index)];
-        const result = ingestBodySchema.safeParse({ events: batch });
-        expect(result.success).toBe(false);
-        expect(badRequest(result.error!).issues!.some((issue) => issue.path.startsWith(`events.${index}`))).toBe(true);
-      }),
+      fc.property(
+        fc.array(heartbeat, { minLength: 1, maxLength: 20 }),
+        fc.nat(),
+        fc.oneof(
+          fc.constant({ type: 'instance.exploded', data: {} }),
+          fc.constant({ type: 'attempt.recorded', data: { instanceId: 'i', outcome: 'maybe' } }),
+          fc.constant({ type: 'instance.heartbeat', data: { instanceId: 'i', extra: 1 } }),
+        ),
+        (events, at, bad) => {
+          const index = at % (events.length + 1);
+          const batch = [...events.slice(0, index), bad, ...events.slice(index)];
+          const result = ingestBodySchema.safeParse({ events: batch });
+          expect(result.success).toBe(false);
+          expect(badRequest(result.error!).issues!.some((issue) => issue.path.startsWith(`events.${index}`))).toBe(
+            true,
+          );
+        },
+      ),
     );
   });
 });

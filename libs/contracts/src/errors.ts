@@ -2,7 +2,14 @@
 import type { z } from 'zod';
 
 /** Stable error codes: clients switch on these, never on messages. */
-export const ERROR_CODES = ['BAD_REQUEST', 'UNAUTHORIZED', 'FORBIDDEN', 'NOT_FOUND', 'RATE_LIMITED', 'UNAVAILABLE'] as const;
+export const ERROR_CODES = [
+  'BAD_REQUEST',
+  'UNAUTHORIZED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'RATE_LIMITED',
+  'UNAVAILABLE',
+] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /**
@@ -64,7 +71,13 @@ export interface ErrorBody {
 
 /** An error body for `reason`, with the code that goes with it. */
 export function refusal(reason: ErrorReason, message: string, retryAfterMs?: number): ErrorBody {
-  return { ok: false, code: ERROR_REASONS[reason], reason, message, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+  return {
+    ok: false,
+    code: ERROR_REASONS[reason],
+    reason,
+    message,
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+  };
 }
 
 /** Turns zod issues into field issues with dotted paths (`events.0.type`). */

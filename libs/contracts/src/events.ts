@@ -1,16 +1,28 @@
 // The event envelope, every event type with its data schema, and the projections they fold into.
 import { z } from 'zod';
-import { alertFiringDataSchema, alertResolvedDataSchema, ruleRemovedDataSchema, ruleSchema, type ActiveAlert } from './alerts.js';
+import {
+  alertFiringDataSchema,
+  alertResolvedDataSchema,
+  ruleRemovedDataSchema,
+  ruleSchema,
+  type ActiveAlert,
+} from './alerts.js';
 import { topicSchema } from './topic.js';
 
 /** An identifier chosen by a producer: instance ids, idempotency keys, sources. */
-export const idSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._:@/-]*$/, 'expected 1-128 chars of A-Z a-z 0-9 . _ : @ / -');
+export const idSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:@/-]*$/, 'expected 1-128 chars of A-Z a-z 0-9 . _ : @ / -');
 /** Ms since 1970; below 1e14 (year 5138) so that Redis's Lua JSON (14 significant digits) keeps it exact. */
 const msSchema = z.number().int().min(0).max(99_999_999_999_999);
 const countSchema = z.number().int().min(0);
 
 /** Instance statuses a heartbeat may report; `offline` is also derived by the tick. */
-export const instanceStatusSchema = z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'expected a status: 1-32 chars of a-z 0-9 _ -');
+export const instanceStatusSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]{0,31}$/, 'expected a status: 1-32 chars of a-z 0-9 _ -');
 
 // ---- facts reported by monitored instances (accepted by ingest) ----
 
@@ -22,10 +34,17 @@ export const heartbeatDataSchema = z.strictObject({
   meta: z
     .unknown()
     // JSON.parse makes `__proto__` an own key, and zod's record would drop it silently: refuse it.
-    .refine((value) => !(typeof value === 'object' && value !== null && Object.hasOwn(value, '__proto__')), 'key __proto__ is not allowed')
+    .refine(
+      (value) => !(typeof value === 'object' && value !== null && Object.hasOwn(value, '__proto__')),
+      'key __proto__ is not allowed',
+    )
     .pipe(
-      z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'expected a key of 1-32 chars A-Z a-z 0-9 _ . -'), z.union([z.string().max(256), z.boolean()]))
-    .refine((meta) => Object.keys(meta).length <= 16, 'at most 16 keys'),
+      z
+        .record(
+          z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'expected a key of 1-32 chars A-Z a-z 0-9 _ . -'),
+          z.union([z.string().max(256), z.boolean()]),
+        )
+        .refine((meta) => Object.keys(meta).length <= 16, 'at most 16 keys'),
     )
     .optional(),
 });
@@ -143,7 +162,13 @@ export interface EventEnvelope<T extends EventType> {
 /** One event of the log as every client sees it: `type` discriminates `data` (one member per type of EVENT_DATA_SCHEMAS). */
 export type PulseEvent<T extends EventType = EventType> = { [K in T]: EventEnvelope<K> }[T];
 
-const envelopeShape = { topic: topicSchema, seq: z.number().int().min(1), epoch: z.string().min(1), ts: msSchema, source: z.string().optional() };
+const envelopeShape = {
+  topic: topicSchema,
+  seq: z.number().int().min(1),
+  epoch: z.string().min(1),
+  ts: msSchema,
+  source: z.string().optional(),
+};
 
 /** The schema of one event type's envelope, its `data` the type's own schema. */
 export function eventSchemaOf<T extends EventType>(type: T) {
@@ -155,13 +180,23 @@ export function eventSchemaOf<T extends EventType>(type: T) {
  * (Each member is eventSchemaOf(type), whose output is PulseEvent<type>; the compiler cannot follow
  * that through a map over the types, hence the conversion.)
  */
-export const pulseEventSchema: z.ZodType<PulseEvent> = z.union(EVENT_TYPES.map((type) => eventSchemaOf(type)) as unknown as [z.ZodType<PulseEvent>, ...z.ZodType<PulseEvent>[]]);
+export const pulseEventSchema: z.ZodType<PulseEvent> = z.union(
+  EVENT_TYPES.map((type) => eventSchemaOf(type)) as unknown as [z.ZodType<PulseEvent>, ...z.ZodType<PulseEvent>[]],
+);
 
 const ingestEventSchema = z.discriminatedUnion(
   'type',
   [
-    z.strictObject({ type: z.literal('instance.heartbeat'), data: heartbeatDataSchema, idempotencyKey: idSchema.optional() }),
-    z.strictObject({ type: z.literal('attempt.recorded'), data: attemptDataSchema, idempotencyKey: idSchema.optional() }),
+    z.strictObject({
+      type: z.literal('instance.heartbeat'),
+      data: heartbeatDataSchema,
+      idempotencyKey: idSchema.optional(),
+    }),
+    z.strictObject({
+      type: z.literal('attempt.recorded'),
+      data: attemptDataSchema,
+      idempotencyKey: idSchema.optional(),
+    }),
   ],
   { error: `expected type to be one of: ${INGEST_EVENT_TYPES.join(', ')}` },
 );

@@ -3,7 +3,15 @@ import { describe, expect, it } from '@jest/globals';
 import type { InstanceState } from './events.js';
 import { foldInstancesUpdate } from './fold.js';
 
-const instance = (id: string, attempts = 0): InstanceState => ({ id, status: 'online', last_seen: 1, next_action_at: null, attempts, successes: attempts, failures: 0 });
+const instance = (id: string, attempts = 0): InstanceState => ({
+  id,
+  status: 'online',
+  last_seen: 1,
+  next_action_at: null,
+  attempts,
+  successes: attempts,
+  failures: 0,
+});
 
 describe('foldInstancesUpdate', () => {
   it('replaces the table with a full update, sets and removes with a partial one', () => {

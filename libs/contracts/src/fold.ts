@@ -14,7 +14,13 @@ export interface ProjectionState {
 }
 
 export function emptyState(): ProjectionState {
-  return { counters: { total_attempts: 0, successful: 0, failed: 0 }, instances: new Map(), status: null, rules: new Map(), alerts: new Map() };
+  return {
+    counters: { total_attempts: 0, successful: 0, failed: 0 },
+    instances: new Map(),
+    status: null,
+    rules: new Map(),
+    alerts: new Map(),
+  };
 }
 
 /** The snapshot of a topic with no events: any valid topic is a log, possibly empty. */
@@ -36,7 +42,17 @@ export function stateOfSnapshot(snapshot: Snapshot): ProjectionState {
 }
 
 function instance(state: ProjectionState, id: string): InstanceState {
-  return state.instances.get(id) ?? { id, status: 'online', last_seen: 0, next_action_at: null, attempts: 0, successes: 0, failures: 0 };
+  return (
+    state.instances.get(id) ?? {
+      id,
+      status: 'online',
+      last_seen: 0,
+      next_action_at: null,
+      attempts: 0,
+      successes: 0,
+      failures: 0,
+    }
+  );
 }
 
 /** What folding reads of an event: its type, data and time (per type, so that `type` still discriminates `data`). */
@@ -81,7 +97,12 @@ export function foldEvent(state: ProjectionState, event: FoldableEvent): void {
     }
     case 'status_update': {
       const { data } = event;
-      state.status = { monitoring_active: true, loop_count: data.loop_count, tick_at: data.tick_at, next_tick_at: data.next_tick_at };
+      state.status = {
+        monitoring_active: true,
+        loop_count: data.loop_count,
+        tick_at: data.tick_at,
+        next_tick_at: data.next_tick_at,
+      };
       return;
     }
     case 'rule.set':

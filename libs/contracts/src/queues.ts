@@ -45,8 +45,11 @@ export interface NotifyJob {
 }
 
 /** The job id of one notification: the delivery id receivers see (Pulse-Delivery-Id), the same on every retry. */
-export function notifyJobId(job: Pick<NotifyJob, 'kind' | 'channelId' | 'topic' | 'epoch' | 'seq' | 'ruleId' | 'alertId'> & { tickAt?: number }): string {
+export function notifyJobId(
+  job: Pick<NotifyJob, 'kind' | 'channelId' | 'topic' | 'epoch' | 'seq' | 'ruleId' | 'alertId'> & { tickAt?: number },
+): string {
   // BullMQ ids may not contain ':' (alert ids do; no id of Pulse contains '~').
-  const what = job.kind === 'reminder' ? `reminder.${job.tickAt ?? 0}.${(job.alertId ?? '').replaceAll(':', '~')}` : job.kind;
+  const what =
+    job.kind === 'reminder' ? `reminder.${job.tickAt ?? 0}.${(job.alertId ?? '').replaceAll(':', '~')}` : job.kind;
   return `${job.topic}.${job.epoch}.${job.seq}.${what}.${job.channelId}`;
 }

@@ -28,7 +28,15 @@ export interface Bucket {
 }
 
 export function emptyBucket(): Bucket {
-  return { attempts: 0, failures: 0, duration_sum_us: 0, duration_count: 0, duration_max_us: 0, active_instances: null, known_instances: null };
+  return {
+    attempts: 0,
+    failures: 0,
+    duration_sum_us: 0,
+    duration_count: 0,
+    duration_max_us: 0,
+    active_instances: null,
+    known_instances: null,
+  };
 }
 
 /** Adds the counters of `from` into `into` (gauges: `from`'s win when it has them). */
@@ -123,7 +131,11 @@ export interface UptimeList {
 
 /** Query of `GET /api/v1/topics/:topic/uptime`. */
 export const uptimeQuerySchema = z.strictObject({
-  window: z.enum(Object.keys(UPTIME_WINDOWS) as [keyof typeof UPTIME_WINDOWS], { error: `window must be one of ${Object.keys(UPTIME_WINDOWS).join(', ')}` }).default('24h'),
+  window: z
+    .enum(Object.keys(UPTIME_WINDOWS) as [keyof typeof UPTIME_WINDOWS], {
+      error: `window must be one of ${Object.keys(UPTIME_WINDOWS).join(', ')}`,
+    })
+    .default('24h'),
 });
 
 /** An instance's availability facts: what uptime is computed from. */
@@ -136,7 +148,12 @@ export interface Availability {
  * Percent of [max(now - windowMs, first_seen), now) that the instance was not offline. `offlineMsOfHour`
  * gives the closed offline ms of an hour (by its start); the hour the window starts in counts pro rata.
  */
-export function uptimePercent(offlineMsOfHour: (hourStart: number) => number, availability: Availability, now: number, windowMs: number): number {
+export function uptimePercent(
+  offlineMsOfHour: (hourStart: number) => number,
+  availability: Availability,
+  now: number,
+  windowMs: number,
+): number {
   const start = Math.max(now - windowMs, availability.first_seen ?? -Infinity);
   if (start >= now) return 100;
   let offline = 0;
@@ -153,7 +170,8 @@ export function uptimePercent(offlineMsOfHour: (hourStart: number) => number, av
 
 /** Calls `add(hourStart, ms)` for each hour that [from, to) overlaps. */
 export function splitHours(from: number, to: number, add: (hourStart: number, ms: number) => void): void {
-  for (let hour = from - (from % HOUR_MS); hour < to; hour += HOUR_MS) add(hour, Math.min(to, hour + HOUR_MS) - Math.max(from, hour));
+  for (let hour = from - (from % HOUR_MS); hour < to; hour += HOUR_MS)
+    add(hour, Math.min(to, hour + HOUR_MS) - Math.max(from, hour));
 }
 
 /** The history a log folds into, as the append script keeps it (before retention expires it). */
@@ -266,13 +284,19 @@ export const instanceQuerySchema = z.strictObject({ from: wholeMs('from').option
  * The bucket starts of a range: from `from` rounded down to the step, while < `to`. Throws a message
  * meant for the caller when the range is reversed or has more than MAX_SERIES_POINTS buckets.
  */
-export function seriesRange(step: SeriesStep, from: number, to: number): { from: number; to: number; starts: number[] } {
+export function seriesRange(
+  step: SeriesStep,
+  from: number,
+  to: number,
+): { from: number; to: number; starts: number[] } {
   if (from > to) throw new RangeError(`from (${from}) is after to (${to})`);
   const ms = STEP_MS[step];
   const first = from - (from % ms);
   const count = Math.ceil((to - first) / ms);
   if (count > MAX_SERIES_POINTS) {
-    throw new RangeError(`the range holds ${count} buckets of ${step}; at most ${MAX_SERIES_POINTS} per request (narrow from/to or take a coarser step)`);
+    throw new RangeError(
+      `the range holds ${count} buckets of ${step}; at most ${MAX_SERIES_POINTS} per request (narrow from/to or take a coarser step)`,
+    );
   }
   return { from: first, to, starts: Array.from({ length: count }, (_, i) => first + i * ms) };
 }

@@ -28,7 +28,16 @@ describe('silences', () => {
     expect(silenceMatches({ ...base, matchers: { topic: 't', instanceId: 'i' } }, alert)).toBe(true);
     expect(silenceMatches({ ...base, matchers: { topic: 't', instanceId: 'j' } }, alert)).toBe(false);
     expect(silenceMatches({ ...base, matchers: { ruleId: 'r' } }, { topic: 't', ruleId: 'q' })).toBe(false);
-    expect(silencedBy([{ ...base, matchers: { topic: 'u' }, endsAt: 10 }, { ...base, id: 'hit', matchers: { ruleId: 'r' }, endsAt: 10 }], alert, 5)?.id).toBe('hit');
+    expect(
+      silencedBy(
+        [
+          { ...base, matchers: { topic: 'u' }, endsAt: 10 },
+          { ...base, id: 'hit', matchers: { ruleId: 'r' }, endsAt: 10 },
+        ],
+        alert,
+        5,
+      )?.id,
+    ).toBe('hit');
   });
 
   it('names what is wrong with a cron or a time zone', () => {

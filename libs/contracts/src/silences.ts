@@ -10,7 +10,8 @@ export function cronProblem(cron: string, timeZone = 'UTC'): { path: 'cron' | 't
   } catch {
     return { path: 'timeZone', message: `expected an IANA time zone such as Europe/Paris, got "${timeZone}"` };
   }
-  if (cron.trim().split(/\s+/).length !== 5) return { path: 'cron', message: 'expected 5 fields: minute hour day-of-month month day-of-week' };
+  if (cron.trim().split(/\s+/).length !== 5)
+    return { path: 'cron', message: 'expected 5 fields: minute hour day-of-month month day-of-week' };
   try {
     CronExpressionParser.parse(cron, { tz: timeZone, strict: false }).next();
     return null;
@@ -23,17 +24,31 @@ export function cronProblem(cron: string, timeZone = 'UTC'): { path: 'cron' | 't
 export function silenceActiveAt(silence: Silence, at: number): boolean {
   if (at < (silence.startsAt ?? 0)) return false;
   if (silence.cron === undefined) return at < (silence.endsAt ?? 0);
-  const occurrences = CronExpressionParser.parse(silence.cron, { currentDate: new Date(at + 1), tz: silence.timeZone ?? 'UTC' });
+  const occurrences = CronExpressionParser.parse(silence.cron, {
+    currentDate: new Date(at + 1),
+    tz: silence.timeZone ?? 'UTC',
+  });
   return at - occurrences.prev().getTime() < (silence.durationMs ?? 0);
 }
 
 /** True when every matcher the silence gives equals the alert's. */
-export function silenceMatches(silence: Silence, alert: { topic: string; ruleId: string; instanceId?: string }): boolean {
+export function silenceMatches(
+  silence: Silence,
+  alert: { topic: string; ruleId: string; instanceId?: string },
+): boolean {
   const { topic, ruleId, instanceId } = silence.matchers;
-  return (topic === undefined || topic === alert.topic) && (ruleId === undefined || ruleId === alert.ruleId) && (instanceId === undefined || instanceId === alert.instanceId);
+  return (
+    (topic === undefined || topic === alert.topic) &&
+    (ruleId === undefined || ruleId === alert.ruleId) &&
+    (instanceId === undefined || instanceId === alert.instanceId)
+  );
 }
 
 /** The silence (in force at `at`) that suppresses a notification about this alert, if any. */
-export function silencedBy(silences: Silence[], alert: { topic: string; ruleId: string; instanceId?: string }, at: number): Silence | undefined {
+export function silencedBy(
+  silences: Silence[],
+  alert: { topic: string; ruleId: string; instanceId?: string },
+  at: number,
+): Silence | undefined {
   return silences.find((silence) => silenceMatches(silence, alert) && silenceActiveAt(silence, at));
 }

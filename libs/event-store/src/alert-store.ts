@@ -40,7 +40,15 @@ export class AlertStore {
     return entries.map(([id, fields]) => {
       const f: Record<string, string> = {};
       for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
-      const entry: OutboxEntry = { id, kind: f.kind as OutboxEntry['kind'], seq: Number(f.seq), epoch: f.epoch ?? '', ruleId: f.rule ?? '', channels: (f.channels ?? '').split(',').filter(Boolean), due: Number(f.due) };
+      const entry: OutboxEntry = {
+        id,
+        kind: f.kind as OutboxEntry['kind'],
+        seq: Number(f.seq),
+        epoch: f.epoch ?? '',
+        ruleId: f.rule ?? '',
+        channels: (f.channels ?? '').split(',').filter(Boolean),
+        due: Number(f.due),
+      };
       if (f.alert !== undefined) entry.alertId = f.alert;
       if (f.tick !== undefined) entry.tickAt = Number(f.tick);
       return entry;
@@ -66,7 +74,11 @@ export class AlertStore {
     const pipeline = this.redis.pipeline();
     for (const member of members) pipeline.xrange(log, `${member}-0`, `${member}-0`);
     const read = (await pipeline.exec()) ?? [];
-    return read.flatMap(([, entries]) => (entries as [string, string[]][]).map(([id, fields]) => decodeEntry(topic, id, fields) as PulseEvent<'alert.firing' | 'alert.resolved'>));
+    return read.flatMap(([, entries]) =>
+      (entries as [string, string[]][]).map(
+        ([id, fields]) => decodeEntry(topic, id, fields) as PulseEvent<'alert.firing' | 'alert.resolved'>,
+      ),
+    );
   }
 
   /**
@@ -75,19 +87,27 @@ export class AlertStore {
    * later firing of the same alert is another mark.
    */
   async markNotified(topic: string, channelId: string, alerts: Episode[]): Promise<void> {
-    if (alerts.length > 0) await this.redis.hset(topicKeys(topic)[KEY.alertx]!, Object.fromEntries(alerts.map((alert) => [notifiedField(channelId, alert), '1'])));
+    if (alerts.length > 0)
+      await this.redis.hset(
+        topicKeys(topic)[KEY.alertx]!,
+        Object.fromEntries(alerts.map((alert) => [notifiedField(channelId, alert), '1'])),
+      );
   }
 
   /** Which of these alerts' episodes had their firing notified on the channel (their alert ids). */
   async notified(topic: string, channelId: string, alerts: Episode[]): Promise<Set<string>> {
     if (alerts.length === 0) return new Set();
-    const values = await this.redis.hmget(topicKeys(topic)[KEY.alertx]!, ...alerts.map((alert) => notifiedField(channelId, alert)));
+    const values = await this.redis.hmget(
+      topicKeys(topic)[KEY.alertx]!,
+      ...alerts.map((alert) => notifiedField(channelId, alert)),
+    );
     return new Set(alerts.filter((_, i) => values[i] !== null).map((alert) => alert.alertId));
   }
 
   /** Forgets the marks of these episodes on the channel: their resolved went out. */
   async forgetNotified(topic: string, channelId: string, alerts: Episode[]): Promise<void> {
-    if (alerts.length > 0) await this.redis.hdel(topicKeys(topic)[KEY.alertx]!, ...alerts.map((alert) => notifiedField(channelId, alert)));
+    if (alerts.length > 0)
+      await this.redis.hdel(topicKeys(topic)[KEY.alertx]!, ...alerts.map((alert) => notifiedField(channelId, alert)));
   }
 
   async channels(): Promise<Channel[]> {

@@ -28,19 +28,36 @@ async function wholeLog(store: EventStore, topic: string): Promise<PulseEvent[]>
 /** A store on a clock the test moves, and a tick at that clock. */
 function setup() {
   const clock = { now: Date.UTC(2026, 0, 1, 12, 0, 0) };
-  const store = new EventStore(redis, { retention: 100_000, idempotencyWindowMs: 60_000, now: () => clock.now, appendDeadlineMs: 0 });
-  const tick = (topic: string, ttl = 10_000) => store.tick(topic, { tickAt: clock.now, nextTickAt: clock.now + 1000, instanceTtlMs: ttl });
+  const store = new EventStore(redis, {
+    retention: 100_000,
+    idempotencyWindowMs: 60_000,
+    now: () => clock.now,
+    appendDeadlineMs: 0,
+  });
+  const tick = (topic: string, ttl = 10_000) =>
+    store.tick(topic, { tickAt: clock.now, nextTickAt: clock.now + 1000, instanceTtlMs: ttl });
   return { clock, store, tick };
 }
 
-const types = (events: PulseEvent[]) => events.filter((event) => event.type.startsWith('alert.')).map((event) => `${event.type} ${(event.data as { alertId: string }).alertId}`);
+const types = (events: PulseEvent[]) =>
+  events
+    .filter((event) => event.type.startsWith('alert.'))
+    .map((event) => `${event.type} ${(event.data as { alertId: string }).alertId}`);
 
 describe('alert evaluation in the tick', () => {
   it('holds instance_offline pending for forMs, fires each instance into one group, resolves them when they return', async () => {
     const { clock, store, tick } = setup();
     const topic = uniqueTopic();
-    await store.append(topic, ['i-1', 'i-2', 'i-3'].map((instanceId) => ({ type: 'instance.heartbeat', data: { instanceId } })));
-    await store.append(topic, [{ type: 'rule.set', data: rule('down', { kind: 'instance_offline', forMs: 3000, channels: ['ops'], groupWaitMs: 5000 }) }]);
+    await store.append(
+      topic,
+      ['i-1', 'i-2', 'i-3'].map((instanceId) => ({ type: 'instance.heartbeat', data: { instanceId } })),
+    );
+    await store.append(topic, [
+      {
+        type: 'rule.set',
+        data: rule('down', { kind: 'instance_offline', forMs: 3000, channels: ['ops'], groupWaitMs: 5000 }),
+      },
+    ]);
     clock.now += 1000;
     await store.append(topic, [{ type: 'instance.heartbeat', data: { instanceId: 'i-3' } }]);
     clock.now += 9500; // i-1 and i-2: 10.5 s without a heartbeat, past the TTL; i-3 9.5 s
@@ -57,13 +74,24 @@ describe('alert evaluation in the tick', () => {
     const log = await wholeLog(store, topic);
     expect(types(log)).toEqual(['alert.firing down:i-1', 'alert.firing down:i-2', 'alert.firing down:i-3']);
     const firing = log.find((event) => event.type === 'alert.firing')!;
-    expect(firing.data).toMatchObject({ ruleId: 'down', instanceId: 'i-1', severity: 'warning', activeSince: pendingSince });
+    expect(firing.data).toMatchObject({
+      ruleId: 'down',
+      instanceId: 'i-1',
+      severity: 'warning',
+      activeSince: pendingSince,
+    });
     expect((firing.data as { summary: string }).summary).toMatch(/^instance i-1 offline, last seen \d+(\.\d+)? s ago$/);
 
     const outbox = await store.alerts.outbox(topic);
-    expect(outbox).toEqual([expect.objectContaining({ kind: 'firing', seq: firing.seq, ruleId: 'down', channels: ['ops'] })]);
+    expect(outbox).toEqual([
+      expect.objectContaining({ kind: 'firing', seq: firing.seq, ruleId: 'down', channels: ['ops'] }),
+    ]);
     const members = await store.alerts.closeGroup(topic, firing.seq);
-    expect(members.map((event) => (event.data as { alertId: string }).alertId)).toEqual(['down:i-1', 'down:i-2', 'down:i-3']);
+    expect(members.map((event) => (event.data as { alertId: string }).alertId)).toEqual([
+      'down:i-1',
+      'down:i-2',
+      'down:i-3',
+    ]);
 
     const snapshot = await store.snapshot(topic);
     expect(snapshot!.alerts!.map((alert) => alert.alertId)).toEqual(['down:i-1', 'down:i-2', 'down:i-3']);
@@ -73,10 +101,17 @@ describe('alert evaluation in the tick', () => {
     expect(again.appended).toBe(false);
 
     clock.now += 1000;
-    await store.append(topic, ['i-1', 'i-2', 'i-3'].map((instanceId) => ({ type: 'instance.heartbeat', data: { instanceId } })));
+    await store.append(
+      topic,
+      ['i-1', 'i-2', 'i-3'].map((instanceId) => ({ type: 'instance.heartbeat', data: { instanceId } })),
+    );
     await tick(topic);
     const after = await wholeLog(store, topic);
-    expect(types(after).slice(3)).toEqual(['alert.resolved down:i-1', 'alert.resolved down:i-2', 'alert.resolved down:i-3']);
+    expect(types(after).slice(3)).toEqual([
+      'alert.resolved down:i-1',
+      'alert.resolved down:i-2',
+      'alert.resolved down:i-3',
+    ]);
     expect((await store.alerts.outbox(topic)).map((entry) => entry.kind)).toEqual(['firing', 'resolved']);
     expect((await store.snapshot(topic))!.alerts).toEqual([]);
 
@@ -90,8 +125,20 @@ describe('alert evaluation in the tick', () => {
   it('fires failure_rate at the threshold exactly and resolves below it', async () => {
     const { clock, store, tick } = setup();
     const topic = uniqueTopic();
-    await store.append(topic, [{ type: 'rule.set', data: rule('errors', { kind: 'failure_rate', params: { windowMs: 300_000, thresholdPct: 20, minAttempts: 10 } }) }]);
-    const attempts = (n: number, outcome: 'success' | 'failure') => store.append(topic, Array.from({ length: n }, () => ({ type: 'attempt.recorded', data: { instanceId: 'i-1', outcome } })));
+    await store.append(topic, [
+      {
+        type: 'rule.set',
+        data: rule('errors', {
+          kind: 'failure_rate',
+          params: { windowMs: 300_000, thresholdPct: 20, minAttempts: 10 },
+        }),
+      },
+    ]);
+    const attempts = (n: number, outcome: 'success' | 'failure') =>
+      store.append(
+        topic,
+        Array.from({ length: n }, () => ({ type: 'attempt.recorded', data: { instanceId: 'i-1', outcome } })),
+      );
     await attempts(7, 'success');
     await attempts(2, 'failure');
     await tick(topic); // 9 attempts: below minAttempts
@@ -100,13 +147,20 @@ describe('alert evaluation in the tick', () => {
     await tick(topic); // 2 of 10 = 20 %: fires
     let log = await wholeLog(store, topic);
     expect(types(log)).toEqual(['alert.firing errors']);
-    expect(log.find((event) => event.type === 'alert.firing')!.data).toMatchObject({ value: 20, threshold: 20, summary: 'failure rate 20 % over 5 min (threshold 20 %), 10 attempts' });
+    expect(log.find((event) => event.type === 'alert.firing')!.data).toMatchObject({
+      value: 20,
+      threshold: 20,
+      summary: 'failure rate 20 % over 5 min (threshold 20 %), 10 attempts',
+    });
     await attempts(1, 'success');
     clock.now += 1000;
     await tick(topic); // 2 of 11 = 18.18 %: resolves
     log = await wholeLog(store, topic);
     expect(types(log)).toEqual(['alert.firing errors', 'alert.resolved errors']);
-    expect(log.at(-4)!.data).toMatchObject({ value: 18.18, summary: 'failure rate 18.18 % over 5 min (threshold 20 %), 11 attempts' });
+    expect(log.at(-4)!.data).toMatchObject({
+      value: 18.18,
+      summary: 'failure rate 18.18 % over 5 min (threshold 20 %), 11 attempts',
+    });
     // The window moves on: five minutes later the old minute is out of it.
     expect((await store.rebuild(topic))!.drift).toEqual([]);
   });
@@ -125,12 +179,25 @@ describe('alert evaluation in the tick', () => {
     await tick(topic);
     let log = await wholeLog(store, topic);
     expect(types(log)).toEqual(['alert.firing few', 'alert.firing quiet']);
-    expect(log.find((event) => event.type === 'alert.firing')!.data).toMatchObject({ severity: 'critical', value: 1, threshold: 2, summary: '1 instances active (minimum 2)' });
-    await store.append(topic, [{ type: 'rule.removed', data: { ruleId: 'few' } }, { type: 'attempt.recorded', data: { instanceId: 'i-1', outcome: 'success' } }]);
+    expect(log.find((event) => event.type === 'alert.firing')!.data).toMatchObject({
+      severity: 'critical',
+      value: 1,
+      threshold: 2,
+      summary: '1 instances active (minimum 2)',
+    });
+    await store.append(topic, [
+      { type: 'rule.removed', data: { ruleId: 'few' } },
+      { type: 'attempt.recorded', data: { instanceId: 'i-1', outcome: 'success' } },
+    ]);
     clock.now += 1000;
     await tick(topic);
     log = await wholeLog(store, topic);
-    expect(types(log)).toEqual(['alert.firing few', 'alert.firing quiet', 'alert.resolved few', 'alert.resolved quiet']);
+    expect(types(log)).toEqual([
+      'alert.firing few',
+      'alert.firing quiet',
+      'alert.resolved few',
+      'alert.resolved quiet',
+    ]);
     expect((await store.rules(topic)).rules.map((r) => r.ruleId)).toEqual(['quiet']);
     expect((await store.rules(topic)).rules[0]!.channels).toEqual([]);
     expect((await store.rebuild(topic))!.drift).toEqual([]);
@@ -140,7 +207,12 @@ describe('alert evaluation in the tick', () => {
     const { clock, store, tick } = setup();
     const topic = uniqueTopic();
     await store.append(topic, [{ type: 'instance.heartbeat', data: { instanceId: 'i-1' } }]);
-    await store.append(topic, [{ type: 'rule.set', data: rule('few', { kind: 'instances_below', params: { min: 2 }, channels: ['ops'], repeatIntervalMs: 60_000 }) }]);
+    await store.append(topic, [
+      {
+        type: 'rule.set',
+        data: rule('few', { kind: 'instances_below', params: { min: 2 }, channels: ['ops'], repeatIntervalMs: 60_000 }),
+      },
+    ]);
     await tick(topic);
     const kinds = async () => (await store.alerts.outbox(topic)).map((entry) => entry.kind);
     expect(await kinds()).toEqual(['firing']);
@@ -154,7 +226,10 @@ describe('alert evaluation in the tick', () => {
     const outbox = await store.alerts.outbox(topic);
     expect(outbox.map((entry) => entry.kind)).toEqual(['firing', 'reminder']);
     expect(outbox[1]).toMatchObject({ alertId: 'few', tickAt: clock.now, channels: ['ops'] });
-    await store.alerts.acknowledge(topic, outbox.map((entry) => entry.id));
+    await store.alerts.acknowledge(
+      topic,
+      outbox.map((entry) => entry.id),
+    );
     expect(await kinds()).toEqual([]);
   });
 });

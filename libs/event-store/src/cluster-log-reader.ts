@@ -48,7 +48,11 @@ export class ClusterLogReader implements LogSource {
     return true;
   }
 
-  async read(positions: ReadonlyMap<string, number>, blockMs: number, count: number): Promise<Map<string, PulseEvent[]>> {
+  async read(
+    positions: ReadonlyMap<string, number>,
+    blockMs: number,
+    count: number,
+  ): Promise<Map<string, PulseEvent[]>> {
     await this.listen(positions);
     const first = await this.readDirty(positions, count);
     if (first.size > 0) return first;
@@ -88,10 +92,13 @@ export class ClusterLogReader implements LogSource {
 
   /** XREADs (not blocking) of the topics that rang, or of all; clears what it reads. */
   private async readDirty(positions: ReadonlyMap<string, number>, count: number): Promise<Map<string, PulseEvent[]>> {
-    const topics = this.dirty === 'all' ? [...positions.keys()] : [...this.dirty].filter((topic) => positions.has(topic));
+    const topics =
+      this.dirty === 'all' ? [...positions.keys()] : [...this.dirty].filter((topic) => positions.has(topic));
     this.dirty = new Set();
     const answers = await Promise.all(
-      topics.map((topic) => this.commands.xread('COUNT', count, 'STREAMS', topicKeys(topic)[KEY.log]!, `${positions.get(topic)!}-0`)),
+      topics.map((topic) =>
+        this.commands.xread('COUNT', count, 'STREAMS', topicKeys(topic)[KEY.log]!, `${positions.get(topic)!}-0`),
+      ),
     ).catch((error: unknown) => {
       // Read them again next time.
       this.dirty = 'all';
@@ -102,7 +109,10 @@ export class ClusterLogReader implements LogSource {
       const topic = topics[i]!;
       const entries = answer?.[0]?.[1];
       if (!entries || entries.length === 0) return;
-      result.set(topic, entries.map(([id, fields]) => decodeEntry(topic, id, fields)));
+      result.set(
+        topic,
+        entries.map(([id, fields]) => decodeEntry(topic, id, fields)),
+      );
       // A full page may not be all: read the topic again next time without waiting for a bell.
       if (entries.length >= count && this.dirty !== 'all') this.dirty.add(topic);
     });

@@ -17,7 +17,11 @@ afterEach(async () => {
 /** Boots the module and resolves with what it warned once the policy check has answered. */
 async function warningsAtBoot(): Promise<string[]> {
   const warnings: string[] = [];
-  const logger: LoggerService = { log: () => undefined, error: () => undefined, warn: (message: unknown) => void warnings.push(String(message)) };
+  const logger: LoggerService = {
+    log: () => undefined,
+    error: () => undefined,
+    warn: (message: unknown) => void warnings.push(String(message)),
+  };
   @Module({ imports: [ConfigModule.forRoot(parseConfig({ REDIS_URL: url })), EventStoreModule.forRoot()] })
   class RootModule {}
   const app = await NestFactory.createApplicationContext(RootModule, { logger });

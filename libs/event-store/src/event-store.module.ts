@@ -1,8 +1,24 @@
 // Nest wiring of the event store: named Redis connections owned (and closed) in one place, and the store.
-import { Global, Inject, Injectable, Logger, Module, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Global,
+  Inject,
+  Injectable,
+  Logger,
+  Module,
+  type DynamicModule,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { EventStore } from './event-store.js';
-import { createCluster, createRedis, reportOutages, waitForReady, type ConnectionOptions, type RedisConnection } from './redis.js';
+import {
+  createCluster,
+  createRedis,
+  reportOutages,
+  waitForReady,
+  type ConnectionOptions,
+  type RedisConnection,
+} from './redis.js';
 
 /** Opens every Redis connection of a process and closes them all at shutdown. */
 @Injectable()
@@ -18,7 +34,11 @@ export class RedisConnections implements OnApplicationShutdown {
 
   /** A new connection to REDIS_URL (a cluster connection with REDIS_CLUSTER=1); errors are logged once per outage, not per retry. */
   connect(options: ConnectionOptions): RedisConnection {
-    const redis = reportOutages(this.cluster ? createCluster(this.config.REDIS_URL, options) : createRedis(this.config.REDIS_URL, options), options.name, this.logger);
+    const redis = reportOutages(
+      this.cluster ? createCluster(this.config.REDIS_URL, options) : createRedis(this.config.REDIS_URL, options),
+      options.name,
+      this.logger,
+    );
     this.open.add(redis);
     return redis;
   }
@@ -54,7 +74,9 @@ export class EvictionPolicyCheck implements OnApplicationBootstrap {
       .then(
         ([, policy]) => {
           if (policy && policy !== 'noeviction') {
-            this.logger.warn(`Redis maxmemory-policy is ${policy}: Pulse needs noeviction (an evicted key breaks a topic's log). Set maxmemory-policy noeviction.`);
+            this.logger.warn(
+              `Redis maxmemory-policy is ${policy}: Pulse needs noeviction (an evicted key breaks a topic's log). Set maxmemory-policy noeviction.`,
+            );
           }
         },
         () => undefined,
@@ -75,7 +97,11 @@ export class EventStoreModule {
       module: EventStoreModule,
       providers: [
         RedisConnections,
-        { provide: REDIS, inject: [RedisConnections], useFactory: (connections: RedisConnections) => connections.connect({ ...commands, name: 'pulse:commands' }) },
+        {
+          provide: REDIS,
+          inject: [RedisConnections],
+          useFactory: (connections: RedisConnections) => connections.connect({ ...commands, name: 'pulse:commands' }),
+        },
         EvictionPolicyCheck,
         {
           provide: EventStore,

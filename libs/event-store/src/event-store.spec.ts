@@ -2,8 +2,24 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { emptyState, foldEvent, foldInstancesUpdate, instancesDataSchema, instancesOf, statisticsOf, type InstanceState, type PulseEvent } from '#pulse/contracts';
-import { decodeEntry, EventStore, InstanceLimitError, TopicLimitError, TopicQuotaError, type NewEvent } from './event-store.js';
+import {
+  emptyState,
+  foldEvent,
+  foldInstancesUpdate,
+  instancesDataSchema,
+  instancesOf,
+  statisticsOf,
+  type InstanceState,
+  type PulseEvent,
+} from '#pulse/contracts';
+import {
+  decodeEntry,
+  EventStore,
+  InstanceLimitError,
+  TopicLimitError,
+  TopicQuotaError,
+  type NewEvent,
+} from './event-store.js';
 
 import { KEY, topicKeys } from './keys.js';
 
@@ -44,7 +60,7 @@ async function wholeLog(store: EventStore, topic: string): Promise<PulseEvent[]>
 /** A deterministic pseudo-random source, so a failure can be replayed. */
 function prng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 describe('EventStore', () => {
@@ -55,7 +71,10 @@ describe('EventStore', () => {
     for (const name of [...names].reverse()) await store.append(name, [heartbeat('x')]);
     const include = (topic: string) => topic.startsWith(prefix) && !topic.endsWith('-c');
     const first = await store.topicPage({ limit: 2, include });
-    expect(first).toEqual({ topics: names.slice(0, 2).map((topic) => ({ topic, head: 1, epoch: expect.any(String) })), next: names[1] });
+    expect(first).toEqual({
+      topics: names.slice(0, 2).map((topic) => ({ topic, head: 1, epoch: expect.any(String) })),
+      next: names[1],
+    });
     const second = await store.topicPage({ after: first.next!, limit: 2, include });
     expect(second.topics.map((entry) => entry.topic)).toEqual([names[3], names[4]]);
     expect(second.next).toBeNull();
@@ -63,16 +82,30 @@ describe('EventStore', () => {
 
   it('decodes an entry of a type it does not know as it is (a newer writer), and refuses one Pulse did not write', () => {
     const entry = ['t', 'future.kind', 'd', '{"x":1}', 'e', 'ep-1', 'ts', '1700000000000'];
-    expect(decodeEntry('t1', '7-0', entry)).toEqual({ topic: 't1', seq: 7, epoch: 'ep-1', type: 'future.kind', ts: 1_700_000_000_000, data: { x: 1 } });
-    expect(() => decodeEntry('t1', '8-0', ['t', 'future.kind', 'd', '{}'])).toThrow(/malformed log entry 8-0 in topic t1/);
+    expect(decodeEntry('t1', '7-0', entry)).toEqual({
+      topic: 't1',
+      seq: 7,
+      epoch: 'ep-1',
+      type: 'future.kind',
+      ts: 1_700_000_000_000,
+      data: { x: 1 },
+    });
+    expect(() => decodeEntry('t1', '8-0', ['t', 'future.kind', 'd', '{}'])).toThrow(
+      /malformed log entry 8-0 in topic t1/,
+    );
   });
 
   it('assigns contiguous seqs under concurrent appends from several connections', async () => {
     const topic = uniqueTopic();
-    const stores = Array.from({ length: 4 }, () => new EventStore(connect(), { retention: 100_000, idempotencyWindowMs: 60_000 }));
+    const stores = Array.from(
+      { length: 4 },
+      () => new EventStore(connect(), { retention: 100_000, idempotencyWindowMs: 60_000 }),
+    );
     const results = await Promise.all(
       stores.flatMap((store, s) =>
-        Array.from({ length: 25 }, (_, i) => store.append(topic, [heartbeat(`i-${s}`), attempt(`i-${s}`, i % 3 ? 'success' : 'failure')])),
+        Array.from({ length: 25 }, (_, i) =>
+          store.append(topic, [heartbeat(`i-${s}`), attempt(`i-${s}`, i % 3 ? 'success' : 'failure')]),
+        ),
       ),
     );
     const seqs = results.flatMap((r) => r.seqs).sort((a, b) => a - b);
@@ -88,7 +121,12 @@ describe('EventStore', () => {
   it('keeps the projections equal to the fold of the log at every seq, tick events included', async () => {
     const topic = uniqueTopic();
     let clock = Date.UTC(2026, 0, 1);
-    const store = new EventStore(redis, { retention: 100_000, idempotencyWindowMs: 60_000, now: () => clock, instancesFullEvery: 3 });
+    const store = new EventStore(redis, {
+      retention: 100_000,
+      idempotencyWindowMs: 60_000,
+      now: () => clock,
+      instancesFullEvery: 3,
+    });
     const random = prng(7);
     const expected = emptyState();
     // The table a client keeps from instances_update alone (full every 3rd tick, changes between).
@@ -104,7 +142,12 @@ describe('EventStore', () => {
         tickAt += 5000;
         await store.tick(topic, { tickAt, nextTickAt: tickAt + 5000, instanceTtlMs: 8000, instanceForgetMs: 20_000 });
       } else if (roll < 0.45) {
-        await store.append(topic, [heartbeat(id, roll < 0.3 ? { status: 'working', nextActionAt: clock + 3000 } : { meta: { version: '1.2', canary: true } })]);
+        await store.append(topic, [
+          heartbeat(
+            id,
+            roll < 0.3 ? { status: 'working', nextActionAt: clock + 3000 } : { meta: { version: '1.2', canary: true } },
+          ),
+        ]);
       } else {
         await store.append(topic, [attempt(id, roll < 0.8 ? 'success' : 'failure')]);
       }
@@ -134,16 +177,29 @@ describe('EventStore', () => {
   it('lists only the instances changed since the previous tick, and the whole table every Nth tick, on demand and after a rebuild is applied', async () => {
     const topic = uniqueTopic();
     let clock = Date.UTC(2026, 0, 1);
-    const store = new EventStore(redis, { retention: 100_000, idempotencyWindowMs: 60_000, now: () => clock, instancesFullEvery: 4 });
+    const store = new EventStore(redis, {
+      retention: 100_000,
+      idempotencyWindowMs: 60_000,
+      now: () => clock,
+      instancesFullEvery: 4,
+    });
     let tickAt = 0;
     const tick = async (fullInstances = false) => {
       clock += 1000;
-      const { seqs } = await store.tick(topic, { tickAt: ++tickAt, nextTickAt: tickAt + 1, instanceTtlMs: 60_000, fullInstances });
+      const { seqs } = await store.tick(topic, {
+        tickAt: ++tickAt,
+        nextTickAt: tickAt + 1,
+        instanceTtlMs: 60_000,
+        fullInstances,
+      });
       const update = (await store.readAfter(topic, seqs.at(-1)! - 1, 1))!.events[0]!;
       const data = instancesDataSchema.parse(update.data);
       return { full: data.full, ids: data.instances.map((instance) => instance.id) };
     };
-    await store.append(topic, ['a', 'b', 'c'].map((id) => heartbeat(id)));
+    await store.append(
+      topic,
+      ['a', 'b', 'c'].map((id) => heartbeat(id)),
+    );
     expect(await tick()).toEqual({ full: true, ids: ['a', 'b', 'c'] }); // the first: no previous one
     await store.append(topic, [attempt('c', 'success'), heartbeat('a')]);
     expect(await tick()).toEqual({ full: false, ids: ['a', 'c'] });
@@ -161,7 +217,9 @@ describe('EventStore', () => {
     const topic = uniqueTopic();
     const store = new EventStore(redis, { retention: 1000, idempotencyWindowMs: 60_000, maxInstancesPerTopic: 3 });
     await store.append(topic, [heartbeat('a'), heartbeat('b')]);
-    const refused = await store.append(topic, [attempt('a', 'success'), heartbeat('c'), attempt('c', 'failure'), heartbeat('d')]).catch((error: unknown) => error);
+    const refused = await store
+      .append(topic, [attempt('a', 'success'), heartbeat('c'), attempt('c', 'failure'), heartbeat('d')])
+      .catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(InstanceLimitError);
     expect(refused).toMatchObject({ limit: 3, held: 2, index: 3, instanceId: 'd' });
     expect((await store.head(topic))!.head).toBe(2);
@@ -172,7 +230,7 @@ describe('EventStore', () => {
     expect((await store.snapshot(topic))!.instances.map((instance) => instance.id)).toEqual(['a', 'b', 'c']);
   });
 
-  it('creates topics within maxTopics and each creator\'s topic quota, and lets existing topics take appends past them', async () => {
+  it("creates topics within maxTopics and each creator's topic quota, and lets existing topics take appends past them", async () => {
     const prefix = uniqueTopic();
     // A database of its own: the topic registry of database 0 is shared by every spec running now.
     const db = () => {
@@ -181,35 +239,62 @@ describe('EventStore', () => {
       return connection;
     };
     await db().flushdb();
-    const store = new EventStore(db(), { retention: 100, idempotencyWindowMs: 60_000, maxTopics: 3, topicQuota: { count: 2, windowMs: 60_000 } });
+    const store = new EventStore(db(), {
+      retention: 100,
+      idempotencyWindowMs: 60_000,
+      maxTopics: 3,
+      topicQuota: { count: 2, windowMs: 60_000 },
+    });
     await store.append(`${prefix}-1`, [heartbeat('x')], { creator: 'alice' });
     await store.append(`${prefix}-2`, [heartbeat('x')], { creator: 'alice' });
-    const overQuota = await store.append(`${prefix}-3`, [heartbeat('x')], { creator: 'alice' }).catch((error: unknown) => error);
+    const overQuota = await store
+      .append(`${prefix}-3`, [heartbeat('x')], { creator: 'alice' })
+      .catch((error: unknown) => error);
     expect(overQuota).toBeInstanceOf(TopicQuotaError);
     expect((overQuota as TopicQuotaError).retryAfterMs).toBeGreaterThan(0);
     expect(await store.head(`${prefix}-3`)).toBeNull();
     await store.append(`${prefix}-3`, [heartbeat('x')], { creator: 'bob' });
-    const overCap = await store.append(`${prefix}-4`, [heartbeat('x')], { creator: 'bob' }).catch((error: unknown) => error);
+    const overCap = await store
+      .append(`${prefix}-4`, [heartbeat('x')], { creator: 'bob' })
+      .catch((error: unknown) => error);
     expect(overCap).toBeInstanceOf(TopicLimitError);
     expect(await store.head(`${prefix}-4`)).toBeNull();
     // A topic that exists takes appends from anyone, quota or cap reached.
     expect((await store.append(`${prefix}-1`, [heartbeat('y')], { creator: 'alice' })).seqs).toEqual([2]);
     // Another process (no memory of these topics) finds them in the registry.
-    const other = new EventStore(db(), { retention: 100, idempotencyWindowMs: 60_000, maxTopics: 3, topicQuota: { count: 2, windowMs: 60_000 } });
+    const other = new EventStore(db(), {
+      retention: 100,
+      idempotencyWindowMs: 60_000,
+      maxTopics: 3,
+      topicQuota: { count: 2, windowMs: 60_000 },
+    });
     expect((await other.append(`${prefix}-3`, [heartbeat('y')], { creator: 'bob' })).seqs).toEqual([2]);
     // bob's creation refused by the cap gave his quota point back: with a higher cap he creates one more.
-    const roomier = new EventStore(db(), { retention: 100, idempotencyWindowMs: 60_000, maxTopics: 4, topicQuota: { count: 2, windowMs: 60_000 } });
+    const roomier = new EventStore(db(), {
+      retention: 100,
+      idempotencyWindowMs: 60_000,
+      maxTopics: 4,
+      topicQuota: { count: 2, windowMs: 60_000 },
+    });
     expect((await roomier.append(`${prefix}-4`, [heartbeat('x')], { creator: 'bob' })).seqs).toEqual([1]);
-    await expect(roomier.append(`${prefix}-5`, [heartbeat('x')], { creator: 'carol' })).rejects.toThrow(TopicLimitError);
+    await expect(roomier.append(`${prefix}-5`, [heartbeat('x')], { creator: 'carol' })).rejects.toThrow(
+      TopicLimitError,
+    );
   });
 
   it('answers a repeated idempotency key with its first seq and appends it once, until the window passes', async () => {
     const topic = uniqueTopic();
     let clock = 1_000_000;
     const store = new EventStore(redis, { retention: 1000, idempotencyWindowMs: 10_000, now: () => clock });
-    const first = await store.append(topic, [{ ...attempt('a', 'success'), idempotencyKey: 'k1' }, { ...attempt('a', 'success'), idempotencyKey: 'k1' }]);
+    const first = await store.append(topic, [
+      { ...attempt('a', 'success'), idempotencyKey: 'k1' },
+      { ...attempt('a', 'success'), idempotencyKey: 'k1' },
+    ]);
     expect(first.seqs).toEqual([1, 1]);
-    const again = await store.append(topic, [{ ...attempt('a', 'failure'), idempotencyKey: 'k2' }, { ...attempt('a', 'success'), idempotencyKey: 'k1' }]);
+    const again = await store.append(topic, [
+      { ...attempt('a', 'failure'), idempotencyKey: 'k2' },
+      { ...attempt('a', 'success'), idempotencyKey: 'k1' },
+    ]);
     expect(again.seqs).toEqual([2, 1]);
     expect((await store.snapshot(topic))!.statistics).toMatchObject({ total_attempts: 2, successful: 1, failed: 1 });
     clock += 10_001;
@@ -221,7 +306,8 @@ describe('EventStore', () => {
   it('trims the log to the retention, keeps what was trimmed in the projections, and rebuilds without drift', async () => {
     const topic = uniqueTopic();
     const store = new EventStore(redis, { retention: 20, idempotencyWindowMs: 60_000 });
-    for (let i = 0; i < 30; i++) await store.append(topic, [attempt(`i-${i % 4}`, i % 5 ? 'success' : 'failure'), heartbeat(`i-${i % 4}`)]);
+    for (let i = 0; i < 30; i++)
+      await store.append(topic, [attempt(`i-${i % 4}`, i % 5 ? 'success' : 'failure'), heartbeat(`i-${i % 4}`)]);
     const head = (await store.head(topic))!;
     const log = await wholeLog(store, topic);
     expect(head.head).toBe(60);
@@ -306,11 +392,16 @@ describe('EventStore', () => {
     expect((await store.append(topic, [heartbeat('a')])).seqs).toEqual([1]);
   });
 
-  it('states the append deadline on Redis\'s clock: a process clock a minute off either way changes nothing', async () => {
+  it("states the append deadline on Redis's clock: a process clock a minute off either way changes nothing", async () => {
     const real = () => performance.timeOrigin + performance.now();
     for (const skew of [-60_000, 60_000]) {
       const topic = uniqueTopic();
-      const store = new EventStore(connect(), { retention: 1000, idempotencyWindowMs: 60_000, appendDeadlineMs: 100, wallClock: () => real() + skew });
+      const store = new EventStore(connect(), {
+        retention: 1000,
+        idempotencyWindowMs: 60_000,
+        appendDeadlineMs: 100,
+        wallClock: () => real() + skew,
+      });
       // In time, it appends (a process a minute behind Redis would otherwise be always late).
       expect((await store.append(topic, [heartbeat('a')])).seqs).toEqual([1]);
       // Late, it appends nothing (a process a minute ahead would otherwise never be late).
@@ -336,7 +427,11 @@ describe('EventStore', () => {
     const topic = uniqueTopic();
     let clock = Date.UTC(2026, 0, 1);
     const store = new EventStore(redis, { retention: 1000, idempotencyWindowMs: 60_000, now: () => clock });
-    expect(await store.tick(topic, { tickAt: clock, nextTickAt: clock + 5000, instanceTtlMs: 10_000 })).toEqual({ appended: false, seqs: [], outbox: 0 });
+    expect(await store.tick(topic, { tickAt: clock, nextTickAt: clock + 5000, instanceTtlMs: 10_000 })).toEqual({
+      appended: false,
+      seqs: [],
+      outbox: 0,
+    });
     await store.append(topic, [heartbeat('fresh'), heartbeat('stale')]);
     clock += 6000;
     await store.append(topic, [heartbeat('fresh')]);
@@ -345,16 +440,39 @@ describe('EventStore', () => {
     const first = await store.tick(topic, { tickAt, nextTickAt: tickAt + 5000, instanceTtlMs: 10_000 });
     expect(first.seqs).toEqual([4, 5, 6, 7]);
     // The same tick again (a retry, a stalled job, a second worker) and an older one append nothing.
-    expect(await store.tick(topic, { tickAt, nextTickAt: tickAt + 5000, instanceTtlMs: 10_000 })).toEqual({ appended: false, seqs: [], outbox: 0 });
-    expect(await store.tick(topic, { tickAt: tickAt - 5000, nextTickAt: tickAt, instanceTtlMs: 10_000 })).toEqual({ appended: false, seqs: [], outbox: 0 });
-    const second = await store.tick(topic, { tickAt: tickAt + 5000, nextTickAt: tickAt + 10_000, instanceTtlMs: 10_000 });
+    expect(await store.tick(topic, { tickAt, nextTickAt: tickAt + 5000, instanceTtlMs: 10_000 })).toEqual({
+      appended: false,
+      seqs: [],
+      outbox: 0,
+    });
+    expect(await store.tick(topic, { tickAt: tickAt - 5000, nextTickAt: tickAt, instanceTtlMs: 10_000 })).toEqual({
+      appended: false,
+      seqs: [],
+      outbox: 0,
+    });
+    const second = await store.tick(topic, {
+      tickAt: tickAt + 5000,
+      nextTickAt: tickAt + 10_000,
+      instanceTtlMs: 10_000,
+    });
     const log = await wholeLog(store, topic);
-    expect(log.slice(3).map((e) => e.type)).toEqual(['instance.offline', 'status_update', 'statistics_update', 'instances_update', 'status_update', 'statistics_update', 'instances_update']);
+    expect(log.slice(3).map((e) => e.type)).toEqual([
+      'instance.offline',
+      'status_update',
+      'statistics_update',
+      'instances_update',
+      'status_update',
+      'statistics_update',
+      'instances_update',
+    ]);
     expect(second.seqs).toEqual([8, 9, 10]);
     expect(log[3]!.data).toEqual({ instanceId: 'stale', last_seen: tickAt - 12_000, ttl_ms: 10_000 });
     expect(log.flatMap((e) => (e.type === 'status_update' ? [e.data.loop_count] : []))).toEqual([1, 2]);
     const snapshot = (await store.snapshot(topic))!;
     expect(snapshot.statistics.active_instances).toBe(1);
-    expect(snapshot.instances.map((i) => [i.id, i.status])).toEqual([['fresh', 'online'], ['stale', 'offline']]);
+    expect(snapshot.instances.map((i) => [i.id, i.status])).toEqual([
+      ['fresh', 'online'],
+      ['stale', 'offline'],
+    ]);
   });
 });

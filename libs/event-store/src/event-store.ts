@@ -120,7 +120,9 @@ export class InstanceLimitError extends Error {
     readonly index: number,
     readonly instanceId: string,
   ) {
-    super(`topic ${topic} holds ${held} of at most ${limit} instances: event ${index} would add instance ${instanceId} past the limit; nothing appended`);
+    super(
+      `topic ${topic} holds ${held} of at most ${limit} instances: event ${index} would add instance ${instanceId} past the limit; nothing appended`,
+    );
     this.name = 'InstanceLimitError';
   }
 }
@@ -144,7 +146,9 @@ export class TopicQuotaError extends Error {
     /** When the creator's window ends. */
     readonly retryAfterMs: number,
   ) {
-    super(`this creator already created ${quota.count} topics in ${quota.windowMs} ms, the most allowed: topic ${topic} was not created; nothing appended`);
+    super(
+      `this creator already created ${quota.count} topics in ${quota.windowMs} ms, the most allowed: topic ${topic} was not created; nothing appended`,
+    );
     this.name = 'TopicQuotaError';
   }
 }
@@ -171,7 +175,6 @@ export interface Drift {
   rebuilt: unknown;
 }
 
-
 function newEpoch(): string {
   return `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 }
@@ -196,16 +199,29 @@ function stateFromHashes(
   const state = emptyState();
   for (const [id, json] of Object.entries(rules)) state.rules.set(id, ruleOfJson(json));
   for (const [id, json] of Object.entries(alerts)) state.alerts.set(id, JSON.parse(json) as ActiveAlert);
-  state.counters = { total_attempts: counter(stats, 'total_attempts'), successful: counter(stats, 'successful'), failed: counter(stats, 'failed') };
+  state.counters = {
+    total_attempts: counter(stats, 'total_attempts'),
+    successful: counter(stats, 'successful'),
+    failed: counter(stats, 'failed'),
+  };
   for (const [id, json] of Object.entries(instances)) state.instances.set(id, JSON.parse(json) as InstanceState);
   if (status.loop_count !== undefined) {
-    state.status = { monitoring_active: true, loop_count: counter(status, 'loop_count'), tick_at: counter(status, 'tick_at'), next_tick_at: counter(status, 'next_tick_at') };
+    state.status = {
+      monitoring_active: true,
+      loop_count: counter(status, 'loop_count'),
+      tick_at: counter(status, 'tick_at'),
+      next_tick_at: counter(status, 'next_tick_at'),
+    };
   }
   return state;
 }
 
 /** Series retention when none is configured: PULSE_SERIES_RETENTION's default, 1m:48h,1h:90d,1d:730d. */
-export const DEFAULT_SERIES_RETENTION_MS: Record<SeriesStep, number> = { '1m': 48 * 3_600_000, '1h': 90 * 86_400_000, '1d': 730 * 86_400_000 };
+export const DEFAULT_SERIES_RETENTION_MS: Record<SeriesStep, number> = {
+  '1m': 48 * 3_600_000,
+  '1h': 90 * 86_400_000,
+  '1d': 730 * 86_400_000,
+};
 
 /** Options of one append. */
 export interface AppendOptions {
@@ -260,14 +276,26 @@ export class EventStore {
 
   private script(name: string, lua: string, numberOfKeys = topicKeys('').length): ScriptRunner {
     if (!(name in this.redis)) this.redis.defineCommand(name, { lua, numberOfKeys });
-    const command = (this.redis as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>)[name]!;
+    const command = (this.redis as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>)[
+      name
+    ]!;
     return (keys, args) => command.call(this.redis, ...keys, ...args);
   }
 
   /** The arguments APPEND and TICK share; the bell only on a Redis Cluster, whose log tails wait on it. */
   private baseArgs(topic: string): (string | number)[] {
     const keep = this.retention;
-    return [newEpoch(), this.now(), this.options.retention, this.options.idempotencyWindowMs, this.redis.isCluster ? bellChannel(topic) : '', this.options.history === false ? '' : historyPrefix(topic), keep['1m'], keep['1h'], keep['1d']];
+    return [
+      newEpoch(),
+      this.now(),
+      this.options.retention,
+      this.options.idempotencyWindowMs,
+      this.redis.isCluster ? bellChannel(topic) : '',
+      this.options.history === false ? '' : historyPrefix(topic),
+      keep['1m'],
+      keep['1h'],
+      keep['1d'],
+    ];
   }
 
   /** Appends events in one atomic call: contiguous seqs, projections and trimming together. */
@@ -281,13 +309,20 @@ export class EventStore {
       else if (this.wallClock() - this.clockMeasuredAt > CLOCK_CHECK_MS) void this.measureClock();
     }
     const maxInstances = this.options.maxInstancesPerTopic ?? 0;
-    const args = [...this.baseArgs(topic), deadlineMs > 0 ? Math.floor(this.wallClock() + this.clockOffsetMs) + deadlineMs : 0, maxInstances];
-    for (const event of events) args.push(event.type, JSON.stringify(event.data), event.idempotencyKey ?? '', event.source ?? '');
+    const args = [
+      ...this.baseArgs(topic),
+      deadlineMs > 0 ? Math.floor(this.wallClock() + this.clockOffsetMs) + deadlineMs : 0,
+      maxInstances,
+    ];
+    for (const event of events)
+      args.push(event.type, JSON.stringify(event.data), event.idempotencyKey ?? '', event.source ?? '');
     // The registry is best effort: the append stands (and is answered) even if registering fails.
     const [answer] = await Promise.all([
       this.appendScript(topicKeys(topic), args).catch((error: unknown) => {
         const refused = /^INSTANCE_LIMIT (\d+) (\d+) (\S+)/.exec((error as Error)?.message ?? '');
-        throw refused ? new InstanceLimitError(topic, maxInstances, Number(refused[1]), Number(refused[2]), refused[3]!) : error;
+        throw refused
+          ? new InstanceLimitError(topic, maxInstances, Number(refused[1]), Number(refused[2]), refused[3]!)
+          : error;
       }),
       this.register(topic).catch(() => this.registered.delete(topic)),
     ]);
@@ -307,7 +342,9 @@ export class EventStore {
     if (this.admitted.has(topic) || (maxTopics === 0 && quota === null)) return;
     if ((await this.redis.zscore(TOPICS_KEY, topic)) === null) {
       if (quota) {
-        const waitMs = Number(await this.takeQuotaScript([topicQuotaKey(creator!)], [quota.count, quota.windowMs, '1']));
+        const waitMs = Number(
+          await this.takeQuotaScript([topicQuotaKey(creator!)], [quota.count, quota.windowMs, '1']),
+        );
         if (waitMs > 0) throw new TopicQuotaError(topic, quota, waitMs);
       }
       if (maxTopics > 0 && Number(await this.admitTopicScript([TOPICS_KEY], [topic, this.now(), maxTopics])) === 0) {
@@ -334,7 +371,8 @@ export class EventStore {
       const [seconds, micros] = await this.redis.time();
       const after = this.wallClock();
       const trusted = after - before <= CLOCK_ROUND_TRIP_MS;
-      if (trusted || this.clockMeasuredAt === -Infinity) this.clockOffsetMs = Number(seconds) * 1000 + Number(micros) / 1000 - after;
+      if (trusted || this.clockMeasuredAt === -Infinity)
+        this.clockOffsetMs = Number(seconds) * 1000 + Number(micros) / 1000 - after;
       this.clockMeasuredAt = trusted ? after : after - CLOCK_CHECK_MS + 1000;
     })()
       .catch(() => undefined)
@@ -357,10 +395,22 @@ export class EventStore {
   /** Runs one monitor tick on `topic` (see TICK_LUA): offline marking, then the three tick events. */
   async tick(topic: string, input: TickInput): Promise<TickResult> {
     const full = [this.options.instancesFullEvery ?? 60, input.fullInstances ? '1' : ''];
-    const [, outbox, ...rest] = (await this.tickScript(topicKeys(topic), [...this.baseArgs(topic), input.tickAt, input.nextTickAt, input.instanceTtlMs, input.instanceForgetMs ?? 0, ...full])) as (string | number)[];
+    const [, outbox, ...rest] = (await this.tickScript(topicKeys(topic), [
+      ...this.baseArgs(topic),
+      input.tickAt,
+      input.nextTickAt,
+      input.instanceTtlMs,
+      input.instanceForgetMs ?? 0,
+      ...full,
+    ])) as (string | number)[];
     if (rest.length === 0) return { appended: false, seqs: [], outbox: Number(outbox ?? 0) };
     const [critical, warning, info, ...seqs] = rest.map(Number);
-    return { appended: true, seqs, outbox: Number(outbox), firing: { critical: critical!, warning: warning!, info: info! } };
+    return {
+      appended: true,
+      seqs,
+      outbox: Number(outbox),
+      firing: { critical: critical!, warning: warning!, info: info! },
+    };
   }
 
   /**
@@ -390,7 +440,12 @@ export class EventStore {
     const [[, meta], [, entries]] = answers as [[null, (string | null)[]], [null, [string, string[]][]]];
     const [epoch, head, base] = meta;
     if (!epoch) return null;
-    return { epoch, head: Number(head ?? 0), base: Number(base ?? 0), events: entries.map(([id, fields]) => decodeEntry(topic, id, fields)) };
+    return {
+      epoch,
+      head: Number(head ?? 0),
+      base: Number(base ?? 0),
+      events: entries.map(([id, fields]) => decodeEntry(topic, id, fields)),
+    };
   }
 
   /** The projection and the seq it reflects, read in one MULTI; null for a topic with no log. */
@@ -414,7 +469,15 @@ export class EventStore {
     const [epoch, head] = meta;
     if (!epoch) return null;
     const state = stateFromHashes(stats, instances, status, {}, alerts);
-    return { topic, epoch, seq: Number(head ?? 0), status: state.status, statistics: statisticsOf(state), instances: instancesOf(state), alerts: alertsOf(state) };
+    return {
+      topic,
+      epoch,
+      seq: Number(head ?? 0),
+      status: state.status,
+      statistics: statisticsOf(state),
+      instances: instancesOf(state),
+      alerts: alertsOf(state),
+    };
   }
 
   /** The topic's rules (sorted by id) and the seq they reflect; an empty list for a topic with no log. */
@@ -430,9 +493,15 @@ export class EventStore {
    * `include` (a token's topic patterns), with their log positions. `next` is the last name the
    * page covered when more may follow, else null. Heads are read for the page's names only.
    */
-  async topicPage(options: { after?: string; limit: number; include?: (topic: string) => boolean }): Promise<{ topics: { topic: string; head: number; epoch: string }[]; next: string | null }> {
+  async topicPage(options: {
+    after?: string;
+    limit: number;
+    include?: (topic: string) => boolean;
+  }): Promise<{ topics: { topic: string; head: number; epoch: string }[]; next: string | null }> {
     const after = options.after ?? '';
-    const names = (await this.redis.zrange(TOPICS_KEY, '0', '-1')).filter((topic) => topic > after && (options.include?.(topic) ?? true)).sort();
+    const names = (await this.redis.zrange(TOPICS_KEY, '0', '-1'))
+      .filter((topic) => topic > after && (options.include?.(topic) ?? true))
+      .sort();
     const page = names.slice(0, options.limit);
     const heads = await Promise.all(page.map((topic) => this.head(topic)));
     const topics = page.flatMap((topic, i) => {
@@ -472,7 +541,8 @@ export class EventStore {
     const [epoch, headRaw] = meta;
     if (!epoch) return null;
     const head = Number(headRaw ?? 0);
-    const [stats, instances, status, baseStats, baseInstances, baseStatus, rules, alerts, baseRules, baseAlerts] = hashes.map(([, hash]) => hash);
+    const [stats, instances, status, baseStats, baseInstances, baseStatus, rules, alerts, baseRules, baseAlerts] =
+      hashes.map(([, hash]) => hash);
     const live = stateFromHashes(stats!, instances!, status!, rules, alerts);
     const rebuilt = stateFromHashes(baseStats!, baseInstances!, baseStatus!, baseRules, baseAlerts);
     const history = emptyHistory();
@@ -482,7 +552,8 @@ export class EventStore {
     let lastTs = -Infinity;
     while (after < head) {
       const page = await this.readAfter(topic, after, 1000);
-      if (!page || page.epoch !== epoch) throw new Error(`the log of ${topic} changed epoch during the rebuild; run it again`);
+      if (!page || page.epoch !== epoch)
+        throw new Error(`the log of ${topic} changed epoch during the rebuild; run it again`);
       if (page.base > after) throw new Error(`events of ${topic} were trimmed during the rebuild; run it again`);
       const events = page.events.filter((event) => event.seq <= head);
       if (events.length === 0) throw new Error(`events ${after + 1}..${head} of ${topic} are missing from the log`);
@@ -522,16 +593,23 @@ export function compareStates(live: ProjectionState, rebuilt: ProjectionState): 
   // Key order is not part of a value (Redis's cjson reorders object keys).
   const canonical = (value: unknown): string =>
     JSON.stringify(value, (_key, inner: unknown) =>
-      inner && typeof inner === 'object' && !Array.isArray(inner) ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : 1))) : inner,
+      inner && typeof inner === 'object' && !Array.isArray(inner)
+        ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : 1)))
+        : inner,
     );
   const same = (a: unknown, b: unknown) => canonical(a) === canonical(b);
   for (const field of ['total_attempts', 'successful', 'failed'] as const) {
-    if (live.counters[field] !== rebuilt.counters[field]) drift.push({ path: `statistics.${field}`, live: live.counters[field], rebuilt: rebuilt.counters[field] });
+    if (live.counters[field] !== rebuilt.counters[field])
+      drift.push({ path: `statistics.${field}`, live: live.counters[field], rebuilt: rebuilt.counters[field] });
   }
   if (!same(live.status, rebuilt.status)) drift.push({ path: 'status', live: live.status, rebuilt: rebuilt.status });
-  for (const [name, a, b] of [['rules', live.rules, rebuilt.rules], ['alerts', live.alerts, rebuilt.alerts]] as const) {
+  for (const [name, a, b] of [
+    ['rules', live.rules, rebuilt.rules],
+    ['alerts', live.alerts, rebuilt.alerts],
+  ] as const) {
     for (const id of [...new Set([...a.keys(), ...b.keys()])].sort()) {
-      if (!same(a.get(id) ?? null, b.get(id) ?? null)) drift.push({ path: `${name}.${id}`, live: a.get(id) ?? null, rebuilt: b.get(id) ?? null });
+      if (!same(a.get(id) ?? null, b.get(id) ?? null))
+        drift.push({ path: `${name}.${id}`, live: a.get(id) ?? null, rebuilt: b.get(id) ?? null });
     }
   }
   const ids = new Set([...live.instances.keys(), ...rebuilt.instances.keys()]);
@@ -543,7 +621,8 @@ export function compareStates(live: ProjectionState, rebuilt: ProjectionState): 
       continue;
     }
     for (const field of Object.keys({ ...a, ...b }) as (keyof InstanceState)[]) {
-      if (!same(a[field], b[field])) drift.push({ path: `instances.${id}.${field}`, live: a[field] ?? null, rebuilt: b[field] ?? null });
+      if (!same(a[field], b[field]))
+        drift.push({ path: `instances.${id}.${field}`, live: a[field] ?? null, rebuilt: b[field] ?? null });
     }
   }
   return drift;

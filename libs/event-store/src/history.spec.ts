@@ -32,12 +32,17 @@ async function eventually(what: string, check: () => Promise<boolean>, ms = 10_0
 }
 
 describe('History', () => {
-  it('gives every bucket a TTL of its end plus its step\'s retention, counted on the events\' clock', async () => {
+  it("gives every bucket a TTL of its end plus its step's retention, counted on the events' clock", async () => {
     const topic = uniqueTopic();
     // A clock far from Redis's: the retention must not depend on it agreeing with Redis's.
     const clock = Date.UTC(2025, 5, 1, 10, 30, 15);
     const keep = { '1m': 2 * HOUR_MS, '1h': 3 * DAY, '1d': 30 * DAY };
-    const store = new EventStore(redis, { retention: 1000, idempotencyWindowMs: 60_000, now: () => clock, seriesRetentionMs: keep });
+    const store = new EventStore(redis, {
+      retention: 1000,
+      idempotencyWindowMs: 60_000,
+      now: () => clock,
+      seriesRetentionMs: keep,
+    });
     await store.append(topic, [heartbeat('a'), attempt('a', 'success', 12)]);
     await store.tick(topic, { tickAt: 1, nextTickAt: 2, instanceTtlMs: 60_000 });
     for (const step of SERIES_STEPS) {
@@ -48,16 +53,23 @@ describe('History', () => {
       expect(ttl).toBeLessThanOrEqual(expected);
     }
     const dayStart = clock - (clock % DAY);
-    expect(await redis.pttl(instanceDayKey(topic, 'a', dayStart))).toBeGreaterThan(dayStart + DAY + keep['1h'] - clock - 5000);
+    expect(await redis.pttl(instanceDayKey(topic, 'a', dayStart))).toBeGreaterThan(
+      dayStart + DAY + keep['1h'] - clock - 5000,
+    );
   });
 
-  it('drops each step\'s buckets once their retention has passed, and reads them as zeros', async () => {
+  it("drops each step's buckets once their retention has passed, and reads them as zeros", async () => {
     const topic = uniqueTopic();
     // The last 3 s of a UTC day: the minute, hour and day buckets all end then, and are kept 1 ms
     // more, so they expire about 3 s (real time) after the appends: time enough to read them first,
     // even on a busy machine (40 ms was not).
     let clock = Date.UTC(2026, 0, 31) - 3000;
-    const store = new EventStore(redis, { retention: 1000, idempotencyWindowMs: 60_000, now: () => clock, seriesRetentionMs: { '1m': 1, '1h': 1, '1d': 1 } });
+    const store = new EventStore(redis, {
+      retention: 1000,
+      idempotencyWindowMs: 60_000,
+      now: () => clock,
+      seriesRetentionMs: { '1m': 1, '1h': 1, '1d': 1 },
+    });
     await store.append(topic, [heartbeat('a'), attempt('a', 'failure', 5)]);
     await store.tick(topic, { tickAt: 1, nextTickAt: 2, instanceTtlMs: 60_000 });
     // Another append in the same minute: read into the day through the minute still being written.
@@ -66,8 +78,14 @@ describe('History', () => {
     const starts = (step: (typeof SERIES_STEPS)[number]) => [clock - (clock % STEP_MS[step])];
     expect((await store.history.buckets(topic, '1d', starts('1d')))[0]!.attempts).toBe(2);
     for (const step of SERIES_STEPS) {
-      await eventually(`the ${step} bucket to expire`, async () => (await redis.exists(bucketKey(topic, step, starts(step)[0]!))) === 0);
-      expect((await store.history.buckets(topic, step, starts(step)))[0]).toMatchObject({ attempts: 0, active_instances: null });
+      await eventually(
+        `the ${step} bucket to expire`,
+        async () => (await redis.exists(bucketKey(topic, step, starts(step)[0]!))) === 0,
+      );
+      expect((await store.history.buckets(topic, step, starts(step)))[0]).toMatchObject({
+        attempts: 0,
+        active_instances: null,
+      });
     }
   });
 
@@ -78,13 +96,29 @@ describe('History', () => {
     const store = new EventStore(redis, { retention: 1000, idempotencyWindowMs: 60_000, now: () => clock });
     for (let minute = 0; minute < 5; minute++) {
       clock = t0 + minute * 60_000 + 1000;
-      await store.append(topic, [attempt('a', minute % 2 ? 'failure' : 'success', 10 * (minute + 1)), attempt('b', 'success')]);
+      await store.append(topic, [
+        attempt('a', minute % 2 ? 'failure' : 'success', 10 * (minute + 1)),
+        attempt('b', 'success'),
+      ]);
     }
     const sum = await store.history.sum(topic, '1m', t0 + 60_000, t0 + 4 * 60_000);
-    expect(sum).toMatchObject({ attempts: 6, failures: 2, duration_count: 3, duration_sum_us: 90_000, duration_max_us: 40_000 });
+    expect(sum).toMatchObject({
+      attempts: 6,
+      failures: 2,
+      duration_count: 3,
+      duration_sum_us: 90_000,
+      duration_max_us: 40_000,
+    });
     const series = await store.history.series(topic, '1m', t0 - 60_000, t0 + 6 * 60_000);
     expect(series.points.map((p) => p.attempts)).toEqual([0, 2, 2, 2, 2, 2, 0]);
-    expect(series.points[2]).toMatchObject({ t: t0 + 60_000, successes: 1, failures: 1, success_rate: 50, duration_avg: 20, duration_max: 20 });
+    expect(series.points[2]).toMatchObject({
+      t: t0 + 60_000,
+      successes: 1,
+      failures: 1,
+      success_rate: 50,
+      duration_avg: 20,
+      duration_max: 20,
+    });
     // The day boundary split the minutes: two before midnight, three after (the last minute still unrolled).
     const days = await store.history.series(topic, '1d', t0, t0 + DAY);
     expect(days.points.map((p) => p.attempts)).toEqual([4, 6]);
@@ -96,7 +130,8 @@ describe('History', () => {
     const t0 = Date.UTC(2026, 4, 1, 8);
     let clock = t0;
     const store = new EventStore(redis, { retention: 1000, idempotencyWindowMs: 60_000, now: () => clock });
-    const tick = (at: number) => store.tick(topic, { tickAt: at, nextTickAt: at + 1, instanceTtlMs: 60_000, instanceForgetMs: 3 * HOUR_MS });
+    const tick = (at: number) =>
+      store.tick(topic, { tickAt: at, nextTickAt: at + 1, instanceTtlMs: 60_000, instanceForgetMs: 3 * HOUR_MS });
     await store.append(topic, [heartbeat('gone'), attempt('gone', 'success'), heartbeat('stays')]);
     clock = t0 + 2 * 60_000;
     await tick(1);
@@ -105,13 +140,17 @@ describe('History', () => {
     await store.append(topic, [heartbeat('stays')]);
     await tick(2);
     const log = (await store.readAfter(topic, 0, 100))!.events;
-    expect(log.filter((e) => e.type === 'instance.removed').map((e) => e.data)).toEqual([{ instanceId: 'gone', last_seen: t0 }]);
+    expect(log.filter((e) => e.type === 'instance.removed').map((e) => e.data)).toEqual([
+      { instanceId: 'gone', last_seen: t0 },
+    ]);
     expect((await store.snapshot(topic))!.instances.map((i) => i.id)).toEqual(['stays']);
     expect(await store.history.instance(topic, 'gone')).toBeNull();
     // Its attempts stay in the series, its offline time in its hours.
     expect((await store.history.sum(topic, '1h', t0, t0 + HOUR_MS)).attempts).toBe(1);
     const hours = await redis.hgetall(instanceDayKey(topic, 'gone', t0 - (t0 % DAY)));
-    expect(Number(hours['8o']) + Number(hours['9o']) + Number(hours['10o']) + Number(hours['11o'])).toBe(clock - (t0 + 2 * 60_000));
+    expect(Number(hours['8o']) + Number(hours['9o']) + Number(hours['10o']) + Number(hours['11o'])).toBe(
+      clock - (t0 + 2 * 60_000),
+    );
     expect((await store.rebuild(topic))!.drift).toEqual([]);
   });
 
@@ -146,7 +185,10 @@ describe('History', () => {
     await store.append(topic, [heartbeat('far')]);
     const multi = jest.spyOn(redis, 'multi');
     try {
-      for (const range of [{ from: 0, to: 5_396_400_000 }, { from: 99_994_600_800_000, to: 99_999_999_999_999 }]) {
+      for (const range of [
+        { from: 0, to: 5_396_400_000 },
+        { from: 99_994_600_800_000, to: 99_999_999_999_999 },
+      ]) {
         multi.mockClear();
         expect(await store.history.instance(topic, 'far', range)).toMatchObject({ id: 'far' });
         // MULTI, its state, its availability, and the days of the series (≤ 64) and of the 30-day uptime (≤ 32).
@@ -172,7 +214,10 @@ describe('History', () => {
     await redis.hincrby(bucketKey(topic, '1h', t0), 'a', 5);
     const result = (await store.rebuild(topic))!;
     expect(result.drift.map((d) => d.path)).toEqual(
-      expect.arrayContaining([`series.1m.${new Date(t0).toISOString()}.attempts`, `series.1h.${new Date(t0).toISOString()}.attempts`]),
+      expect.arrayContaining([
+        `series.1m.${new Date(t0).toISOString()}.attempts`,
+        `series.1h.${new Date(t0).toISOString()}.attempts`,
+      ]),
     );
     expect(await store.applyRebuild(topic, result)).toBe(true);
     expect((await store.rebuild(topic))!.drift).toEqual([]);

@@ -28,7 +28,15 @@ export type ScriptRunner = (keys: string[], args: (string | number)[]) => Promis
 const DAY_MS = STEP_MS['1d'];
 
 /** The stored field of each bucket member; dn (attempts without a duration) stands for the duration count. */
-const FIELD: Record<string, keyof Bucket | 'dn'> = { a: 'attempts', f: 'failures', ds: 'duration_sum_us', dn: 'dn', dm: 'duration_max_us', ai: 'active_instances', ki: 'known_instances' };
+const FIELD: Record<string, keyof Bucket | 'dn'> = {
+  a: 'attempts',
+  f: 'failures',
+  ds: 'duration_sum_us',
+  dn: 'dn',
+  dm: 'duration_max_us',
+  ai: 'active_instances',
+  ki: 'known_instances',
+};
 
 /** A bucket as stored: flat HGETALL fields a f ds dn dm ai ki. */
 function bucketOf(flat: string[]): Bucket {
@@ -60,7 +68,13 @@ function fieldsOf(bucket: Bucket): (string | number)[] {
 }
 
 /** Buckets as the reads give them: the minute the append is writing (hm) added into its hour and day. */
-function withPendingMinute(step: SeriesStep, starts: number[], stored: Bucket[], hm: number | null, minute: Bucket): Bucket[] {
+function withPendingMinute(
+  step: SeriesStep,
+  starts: number[],
+  stored: Bucket[],
+  hm: number | null,
+  minute: Bucket,
+): Bucket[] {
   if (step === '1m' || hm === null) return stored;
   const at = starts.indexOf(hm - (hm % STEP_MS[step]));
   if (at >= 0) addBucket(stored[at]!, { ...minute, active_instances: null, known_instances: null });
@@ -124,17 +138,35 @@ export class History {
     return (await this.read(topic, step, starts)).buckets;
   }
 
-  private async read(topic: string, step: SeriesStep, starts: number[]): Promise<{ buckets: Bucket[]; hm: string; seq: number }> {
-    const answer = (await this.readScript(topicKeys(topic), [historyPrefix(topic), ...starts.map((t) => bucketKey(topic, step, t))])) as [string, string, string[], ...string[][]];
+  private async read(
+    topic: string,
+    step: SeriesStep,
+    starts: number[],
+  ): Promise<{ buckets: Bucket[]; hm: string; seq: number }> {
+    const answer = (await this.readScript(topicKeys(topic), [
+      historyPrefix(topic),
+      ...starts.map((t) => bucketKey(topic, step, t)),
+    ])) as [string, string, string[], ...string[][]];
     const [head, hm, minute, ...flat] = answer;
-    return { buckets: withPendingMinute(step, starts, flat.map(bucketOf), hm === '' ? null : Number(hm), bucketOf(minute)), hm, seq: head === '' ? 0 : Number(head) };
+    return {
+      buckets: withPendingMinute(step, starts, flat.map(bucketOf), hm === '' ? null : Number(hm), bucketOf(minute)),
+      hm,
+      seq: head === '' ? 0 : Number(head),
+    };
   }
 
   /** Every bucket of [from, to) at `step` (see seriesRange; throws RangeError for a range it refuses). */
   async series(topic: string, step: SeriesStep, from: number, to: number): Promise<SeriesResponse> {
     const range = seriesRange(step, from, to);
     const { buckets, seq } = await this.read(topic, step, range.starts);
-    return { topic, step, from: range.from, to: range.to, seq, points: buckets.map((bucket, i) => pointOf(range.starts[i]!, bucket)) };
+    return {
+      topic,
+      step,
+      from: range.from,
+      to: range.to,
+      seq,
+      points: buckets.map((bucket, i) => pointOf(range.starts[i]!, bucket)),
+    };
   }
 
   /**
@@ -150,7 +182,11 @@ export class History {
    * An instance's state, availability, uptime over 24 h / 7 d / 30 d and hourly series over
    * [from, to) (default: the last 24 h); null when the topic has no such instance.
    */
-  async instance(topic: string, instanceId: string, range: { from?: number; to?: number } = {}): Promise<InstanceHistory | null> {
+  async instance(
+    topic: string,
+    instanceId: string,
+    range: { from?: number; to?: number } = {},
+  ): Promise<InstanceHistory | null> {
     const now = this.now();
     const to = range.to ?? now;
     const from = range.from ?? to - UPTIME_WINDOWS['24h'];
@@ -158,25 +194,47 @@ export class History {
     const keys = topicKeys(topic);
     // The days covering the series and those covering the 30-day uptime window, each read whole:
     // two bounded ranges (at most 64 and 31 days), however far apart the series is from now.
-    const days = [...new Set([...daysOf(series.from, series.to), ...daysOf(now - UPTIME_WINDOWS['30d'], now + 1)])].sort((a, b) => a - b);
-    let multi = this.redis.multi().hget(keys[KEY.instances]!, instanceId).hmget(keys[KEY.avail]!, `${instanceId}:f`, `${instanceId}:o`);
+    const days = [
+      ...new Set([...daysOf(series.from, series.to), ...daysOf(now - UPTIME_WINDOWS['30d'], now + 1)]),
+    ].sort((a, b) => a - b);
+    let multi = this.redis
+      .multi()
+      .hget(keys[KEY.instances]!, instanceId)
+      .hmget(keys[KEY.avail]!, `${instanceId}:f`, `${instanceId}:o`);
     for (const day of days) multi = multi.hgetall(instanceDayKey(topic, instanceId, day));
     const answers = (await multi.exec()) as [Error | null, unknown][];
     const failed = answers.find(([error]) => error);
     if (failed) throw failed[0]!;
-    const [[, json], [, avail], ...dayHashes] = answers as [[null, string | null], [null, (string | null)[]], ...[null, Record<string, string>][]];
+    const [[, json], [, avail], ...dayHashes] = answers as [
+      [null, string | null],
+      [null, (string | null)[]],
+      ...[null, Record<string, string>][],
+    ];
     if (!json) return null;
-    const hours = hoursOfDays(days, dayHashes.map(([, hash]) => hash));
-    const availability: Availability = { first_seen: avail[0] ? Number(avail[0]) : null, offline_since: avail[1] ? Number(avail[1]) : null };
+    const hours = hoursOfDays(
+      days,
+      dayHashes.map(([, hash]) => hash),
+    );
+    const availability: Availability = {
+      first_seen: avail[0] ? Number(avail[0]) : null,
+      offline_since: avail[1] ? Number(avail[1]) : null,
+    };
     const offlineMs = (hour: number) => hours.get(hour)?.offline_ms ?? 0;
-    const uptime = Object.fromEntries(Object.entries(UPTIME_WINDOWS).map(([name, ms]) => [name, uptimePercent(offlineMs, availability, now, ms)])) as InstanceHistory['uptime'];
+    const uptime = Object.fromEntries(
+      Object.entries(UPTIME_WINDOWS).map(([name, ms]) => [name, uptimePercent(offlineMs, availability, now, ms)]),
+    ) as InstanceHistory['uptime'];
     const state = JSON.parse(json) as InstanceState;
     return {
       ...state,
       topic,
       ...availability,
       uptime,
-      series: { step: '1h', from: series.from, to, points: series.starts.map((t) => ({ t, ...(hours.get(t) ?? { attempts: 0, failures: 0, offline_ms: 0 }) })) },
+      series: {
+        step: '1h',
+        from: series.from,
+        to,
+        points: series.starts.map((t) => ({ t, ...(hours.get(t) ?? { attempts: 0, failures: 0, offline_ms: 0 }) })),
+      },
     };
   }
 
@@ -184,7 +242,11 @@ export class History {
   async uptimes(topic: string, window: keyof typeof UPTIME_WINDOWS): Promise<UptimeList> {
     const now = this.now();
     const keys = topicKeys(topic);
-    const [[, ids], [, avail]] = (await this.redis.multi().hkeys(keys[KEY.instances]!).hgetall(keys[KEY.avail]!).exec()) as [[null, string[]], [null, Record<string, string>]];
+    const [[, ids], [, avail]] = (await this.redis
+      .multi()
+      .hkeys(keys[KEY.instances]!)
+      .hgetall(keys[KEY.avail]!)
+      .exec()) as [[null, string[]], [null, Record<string, string>]];
     const days = daysOf(now - UPTIME_WINDOWS[window], now);
     const pipeline = this.redis.pipeline();
     for (const id of ids) for (const day of days) pipeline.hgetall(instanceDayKey(topic, id, day));
@@ -194,9 +256,18 @@ export class History {
     // The answers are in the pipeline's order (HKEYS order): sort only once each id has its own.
     const instances = ids
       .map((id, i) => {
-        const hours = hoursOfDays(days, answers.slice(i * days.length, (i + 1) * days.length).map(([, hash]) => hash as Record<string, string>));
-        const availability: Availability = { first_seen: avail[`${id}:f`] ? Number(avail[`${id}:f`]) : null, offline_since: avail[`${id}:o`] ? Number(avail[`${id}:o`]) : null };
-        return { id, uptime: uptimePercent((hour) => hours.get(hour)?.offline_ms ?? 0, availability, now, UPTIME_WINDOWS[window]) };
+        const hours = hoursOfDays(
+          days,
+          answers.slice(i * days.length, (i + 1) * days.length).map(([, hash]) => hash as Record<string, string>),
+        );
+        const availability: Availability = {
+          first_seen: avail[`${id}:f`] ? Number(avail[`${id}:f`]) : null,
+          offline_since: avail[`${id}:o`] ? Number(avail[`${id}:o`]) : null,
+        };
+        return {
+          id,
+          uptime: uptimePercent((hour) => hours.get(hour)?.offline_ms ?? 0, availability, now, UPTIME_WINDOWS[window]),
+        };
       })
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return { topic, window, at: now, instances };
@@ -215,7 +286,9 @@ export class History {
         const size = STEP_MS[step];
         const kept = now - this.retention[step] - size;
         // With nothing trimmed, every bucket from the log's first one is covered.
-        const rebuiltStarts = [...rebuilt.buckets.keys()].filter((key) => key.startsWith(`${step}:`)).map((key) => Number(key.slice(step.length + 1)));
+        const rebuiltStarts = [...rebuilt.buckets.keys()]
+          .filter((key) => key.startsWith(`${step}:`))
+          .map((key) => Number(key.slice(step.length + 1)));
         const lower = coveredAfter === -Infinity ? Math.min(lastTs, ...rebuiltStarts) : coveredAfter + 1;
         const first = Math.ceil(Math.max(lower, kept) / size) * size;
         const starts: number[] = [];
@@ -225,7 +298,8 @@ export class History {
     );
     // Every read must have seen the same pending minute, or the comparison mixes two states.
     const hms = new Set(reads.map((read) => read.hm));
-    if (hms.size > 1) throw new Error(`events were appended to ${topic} while its series were read; run the rebuild again`);
+    if (hms.size > 1)
+      throw new Error(`events were appended to ${topic} while its series were read; run the rebuild again`);
     result.hm = reads[0]!.hm;
     const hm = result.hm === '' ? null : Number(result.hm);
     const pendingMinute = hm === null ? emptyBucket() : (rebuilt.buckets.get(`1m:${hm}`) ?? emptyBucket());
@@ -237,7 +311,8 @@ export class History {
         if (sameBucket(live, want)) return;
         const at = new Date(t).toISOString();
         for (const field of Object.keys(want) as (keyof Bucket)[]) {
-          if (live[field] !== want[field]) result.drift.push({ path: `series.${step}.${at}.${field}`, live: live[field], rebuilt: want[field] });
+          if (live[field] !== want[field])
+            result.drift.push({ path: `series.${step}.${at}.${field}`, live: live[field], rebuilt: want[field] });
         }
         // An hour or day holding the pending minute is stored without it: the append rolls it up later.
         const stored = { ...want };
@@ -247,7 +322,11 @@ export class History {
           stored.duration_sum_us -= pendingMinute.duration_sum_us;
           stored.duration_count -= pendingMinute.duration_count;
         }
-        result.writes.push({ key: bucketKey(topic, step, t), expiry: t + STEP_MS[step] + this.retention[step], fields: fieldsOf(stored) });
+        result.writes.push({
+          key: bucketKey(topic, step, t),
+          expiry: t + STEP_MS[step] + this.retention[step],
+          fields: fieldsOf(stored),
+        });
       });
     }
     return result;
@@ -258,7 +337,13 @@ export class History {
    * clock: the buckets of [from, to) of every step and the given instances' days whose retention has
    * not run out by then, and the availability hash. For measuring (the bench), not for serving.
    */
-  async footprint(topic: string, from: number, to: number, instanceIds: string[], at: number): Promise<{ series: number; instances: Record<string, number>; keys: number }> {
+  async footprint(
+    topic: string,
+    from: number,
+    to: number,
+    instanceIds: string[],
+    at: number,
+  ): Promise<{ series: number; instances: Record<string, number>; keys: number }> {
     const usage = async (keys: string[]): Promise<number[]> => {
       const sizes: number[] = [];
       for (let i = 0; i < keys.length; i += 1000) {
@@ -271,17 +356,23 @@ export class History {
     const seriesKeys: string[] = [];
     for (const step of SERIES_STEPS) {
       const size = STEP_MS[step];
-      for (let t = from - (from % size); t < to; t += size) if (t + size + this.retention[step] > at) seriesKeys.push(bucketKey(topic, step, t));
+      for (let t = from - (from % size); t < to; t += size)
+        if (t + size + this.retention[step] > at) seriesKeys.push(bucketKey(topic, step, t));
     }
     const series = await usage(seriesKeys);
     const instances: Record<string, number> = {};
     for (const id of instanceIds) {
       const days: string[] = [];
-      for (let day = from - (from % DAY_MS); day < to; day += DAY_MS) if (day + DAY_MS + this.retention['1h'] > at) days.push(instanceDayKey(topic, id, day));
+      for (let day = from - (from % DAY_MS); day < to; day += DAY_MS)
+        if (day + DAY_MS + this.retention['1h'] > at) days.push(instanceDayKey(topic, id, day));
       instances[id] = (await usage(days)).reduce((a, b) => a + b, 0);
     }
     const [avail] = await usage([topicKeys(topic)[KEY.avail]!]);
-    return { series: series.reduce((a, b) => a + b, 0) + avail!, instances, keys: series.filter((size) => size > 0).length };
+    return {
+      series: series.reduce((a, b) => a + b, 0) + avail!,
+      instances,
+      keys: series.filter((size) => size > 0).length,
+    };
   }
 
   /** Writes the rebuilt buckets, if nothing was appended since the rebuild at `seq`; false when the log moved on. */
@@ -289,7 +380,8 @@ export class History {
     if (rebuild.writes.length === 0) return true;
     const args: (string | number)[] = [seq, rebuild.hm, historyPrefix(topic)];
     const now = this.now();
-    for (const write of rebuild.writes) args.push(write.key, Math.max(1, write.expiry - now), write.fields.length / 2, ...write.fields);
+    for (const write of rebuild.writes)
+      args.push(write.key, Math.max(1, write.expiry - now), write.fields.length / 2, ...write.fields);
     return (await this.replaceScript(topicKeys(topic), args)) === 1;
   }
 }

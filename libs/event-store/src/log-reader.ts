@@ -24,15 +24,22 @@ export class LogReader implements LogSource {
     return Number(await this.redis.client('ID'));
   }
 
-  async read(positions: ReadonlyMap<string, number>, blockMs: number, count: number): Promise<Map<string, PulseEvent[]>> {
+  async read(
+    positions: ReadonlyMap<string, number>,
+    blockMs: number,
+    count: number,
+  ): Promise<Map<string, PulseEvent[]>> {
     const topics = [...positions.keys()];
     const keys = topics.map((topic) => topicKeys(topic)[KEY.log]!);
     const ids = topics.map((topic) => `${positions.get(topic)!}-0`);
-    const answer = (await this.redis.xread('COUNT', count, 'BLOCK', blockMs, 'STREAMS', ...keys, ...ids));
+    const answer = await this.redis.xread('COUNT', count, 'BLOCK', blockMs, 'STREAMS', ...keys, ...ids);
     const result = new Map<string, PulseEvent[]>();
     for (const [key, entries] of answer ?? []) {
       const topic = topicOfLogKey(key);
-      result.set(topic, entries.map(([id, fields]) => decodeEntry(topic, id, fields)));
+      result.set(
+        topic,
+        entries.map(([id, fields]) => decodeEntry(topic, id, fields)),
+      );
     }
     return result;
   }

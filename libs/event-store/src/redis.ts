@@ -69,9 +69,17 @@ export function createCluster(seeds: string, options: ConnectionOptions): Cluste
  * cluster, a Cluster connection that BullMQ shares and duplicates, and that the caller closes
  * after closing its queues and workers.
  */
-export function bullConnection(config: { REDIS_URL: string; REDIS_CLUSTER: boolean }, name: string, logger: OutageLogger): { url: string; connectionName: string } | Cluster {
+export function bullConnection(
+  config: { REDIS_URL: string; REDIS_CLUSTER: boolean },
+  name: string,
+  logger: OutageLogger,
+): { url: string; connectionName: string } | Cluster {
   if (!config.REDIS_CLUSTER) return { url: config.REDIS_URL, connectionName: name };
-  return reportOutages(createCluster(config.REDIS_URL, { name, offlineQueue: true, maxRetriesPerRequest: null, commandTimeoutMs: 0 }), name, logger);
+  return reportOutages(
+    createCluster(config.REDIS_URL, { name, offlineQueue: true, maxRetriesPerRequest: null, commandTimeoutMs: 0 }),
+    name,
+    logger,
+  );
 }
 
 export interface OutageLogger {
@@ -116,7 +124,11 @@ export async function waitForReady(redis: RedisConnection, url: string, timeoutM
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       cleanup();
-      reject(new Error(`Redis at ${url} is not reachable after ${timeoutMs} ms: start redis-server, or set REDIS_URL to a running one`));
+      reject(
+        new Error(
+          `Redis at ${url} is not reachable after ${timeoutMs} ms: start redis-server, or set REDIS_URL to a running one`,
+        ),
+      );
     }, timeoutMs);
     const onReady = () => {
       cleanup();
@@ -129,4 +141,3 @@ export async function waitForReady(redis: RedisConnection, url: string, timeoutM
     redis.on('ready', onReady);
   });
 }
-

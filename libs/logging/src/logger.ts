@@ -3,7 +3,13 @@ import type { LoggerService } from '@nestjs/common';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 
 /** Nest's level names (LOG_LEVEL) and pino's. */
-const PINO_LEVEL = { error: 'error', warn: 'warn', log: 'info', debug: 'debug', verbose: 'trace' } as const satisfies Record<string, LevelWithSilent>;
+const PINO_LEVEL = {
+  error: 'error',
+  warn: 'warn',
+  log: 'info',
+  debug: 'debug',
+  verbose: 'trace',
+} as const satisfies Record<string, LevelWithSilent>;
 export type NestLevel = keyof typeof PINO_LEVEL;
 
 /**
@@ -58,7 +64,11 @@ export class PinoNestLogger implements LoggerService {
     this.write('fatal', message, rest);
   }
 
-  private write(level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace', message: unknown, rest: unknown[]): void {
+  private write(
+    level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace',
+    message: unknown,
+    rest: unknown[],
+  ): void {
     if (!this.logger.isLevelEnabled(level)) return;
     // Nest passes the context last (a string), and for errors a stack before it.
     const context = typeof rest.at(-1) === 'string' ? (rest.at(-1) as string) : undefined;

@@ -103,7 +103,13 @@ export class PulseProcess {
         });
       }
       child.once('error', (error) => finish(error));
-      void proc.exited.then(({ code, signal }) => finish(new Error(`${proc.name} exited (code ${code}, signal ${signal}) before it was ready. Its output:\n${proc.output()}`)));
+      void proc.exited.then(({ code, signal }) =>
+        finish(
+          new Error(
+            `${proc.name} exited (code ${code}, signal ${signal}) before it was ready. Its output:\n${proc.output()}`,
+          ),
+        ),
+      );
     });
     return proc;
   }

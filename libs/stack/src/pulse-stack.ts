@@ -49,10 +49,18 @@ export class PulseStack {
   static async start(options: PulseStackOptions = {}): Promise<PulseStack> {
     const dir = options.redisDir ?? join(PROJECT_ROOT, '.pulse', 'redis');
     const embedded = !options.redisUrl;
-    const cluster = embedded && options.redisCluster ? await RedisCluster.start({ dir, masters: options.redisCluster, appendOnly: options.redisAppendOnly }) : null;
+    const cluster =
+      embedded && options.redisCluster
+        ? await RedisCluster.start({ dir, masters: options.redisCluster, appendOnly: options.redisAppendOnly })
+        : null;
     const redis = embedded && !cluster ? await RedisServer.start({ dir, appendOnly: options.redisAppendOnly }) : null;
     const redisUrl = options.redisUrl ?? (cluster ?? redis)!.url;
-    const baseEnv = inheritedEnv({ ...options.env, ...(cluster ? { REDIS_CLUSTER: '1' } : {}), REDIS_URL: redisUrl, HOST: options.env?.HOST ?? '127.0.0.1' });
+    const baseEnv = inheritedEnv({
+      ...options.env,
+      ...(cluster ? { REDIS_CLUSTER: '1' } : {}),
+      REDIS_URL: redisUrl,
+      HOST: options.env?.HOST ?? '127.0.0.1',
+    });
     const stack = new PulseStack(redisUrl, redis, cluster, [], [], baseEnv, options.onLine);
     try {
       const basePort = options.basePort ?? 0;
@@ -69,7 +77,12 @@ export class PulseStack {
   async addGateway(port = 0, env: Record<string, string | undefined> = {}): Promise<PulseProcess> {
     const chosen = port === 0 ? await freePort() : port;
     const name = `gateway:${chosen}`;
-    const gateway = await PulseProcess.start({ role: 'gateway', name, env: { ...this.baseEnv, ...env, PORT: String(chosen) }, onLine: (line) => this.onLine?.(name, line) });
+    const gateway = await PulseProcess.start({
+      role: 'gateway',
+      name,
+      env: { ...this.baseEnv, ...env, PORT: String(chosen) },
+      onLine: (line) => this.onLine?.(name, line),
+    });
     this.gateways.push(gateway);
     return gateway;
   }
@@ -77,7 +90,12 @@ export class PulseStack {
   /** Starts one more worker. */
   async addWorker(env: Record<string, string | undefined> = {}): Promise<PulseProcess> {
     const name = `worker:${this.workers.length + 1}`;
-    const worker = await PulseProcess.start({ role: 'worker', name, env: { ...this.baseEnv, ...env }, onLine: (line) => this.onLine?.(name, line) });
+    const worker = await PulseProcess.start({
+      role: 'worker',
+      name,
+      env: { ...this.baseEnv, ...env },
+      onLine: (line) => this.onLine?.(name, line),
+    });
     this.workers.push(worker);
     return worker;
   }

@@ -34,8 +34,18 @@ function redisCli(args: string[]): Promise<string> {
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('error', (error) => reject(new Error(`could not run ${binary}: ${error.message} (it comes with redis-server: apt-get install -y redis-server)`)));
-    child.once('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`redis-cli ${args.join(' ')} exited with ${code}:\n${output.slice(-2000)}`))));
+    child.once('error', (error) =>
+      reject(
+        new Error(
+          `could not run ${binary}: ${error.message} (it comes with redis-server: apt-get install -y redis-server)`,
+        ),
+      ),
+    );
+    child.once('exit', (code) =>
+      code === 0
+        ? resolve(output)
+        : reject(new Error(`redis-cli ${args.join(' ')} exited with ${code}:\n${output.slice(-2000)}`)),
+    );
   });
 }
 
@@ -66,11 +76,25 @@ export class RedisCluster {
             dir,
             port: await clusterPort(),
             appendOnly: options.appendOnly ?? false,
-            args: ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '5000'],
+            args: [
+              '--cluster-enabled',
+              'yes',
+              '--cluster-config-file',
+              join(dir, 'nodes.conf'),
+              '--cluster-node-timeout',
+              '5000',
+            ],
           }),
         );
       }
-      await redisCli(['--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+      await redisCli([
+        '--cluster',
+        'create',
+        ...nodes.map((node) => `127.0.0.1:${node.port}`),
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
+      ]);
       await cluster.waitUntilOk();
       return cluster;
     } catch (error) {
@@ -87,7 +111,8 @@ export class RedisCluster {
         for (;;) {
           const info = await redis.cluster('INFO').catch(() => '');
           if (/cluster_state:ok/.test(String(info))) break;
-          if (Date.now() > deadline) throw new Error(`Redis Cluster node ${node.url} is not ok after ${timeoutMs} ms:\n${String(info)}`);
+          if (Date.now() > deadline)
+            throw new Error(`Redis Cluster node ${node.url} is not ok after ${timeoutMs} ms:\n${String(info)}`);
           await sleep(100);
         }
       } finally {

@@ -50,19 +50,29 @@ export class RedisServer {
   static async start(options: RedisServerOptions): Promise<RedisServer> {
     const binary = findRedisServer();
     if (!binary) {
-      throw new Error('redis-server is not installed. Install it (Debian/Ubuntu: sudo apt-get install -y redis-server; macOS: brew install redis) or set REDIS_URL to a running Redis.');
+      throw new Error(
+        'redis-server is not installed. Install it (Debian/Ubuntu: sudo apt-get install -y redis-server; macOS: brew install redis) or set REDIS_URL to a running Redis.',
+      );
     }
     mkdirSync(options.dir, { recursive: true });
     const port = options.port ?? (await freePort());
     const args = [
-      '--port', String(port),
-      '--bind', '127.0.0.1',
-      '--dir', options.dir,
-      '--appendonly', options.appendOnly === false ? 'no' : 'yes',
-      '--appendfsync', 'everysec',
-      '--save', '',
-      '--maxmemory-policy', 'noeviction',
-      '--protected-mode', 'yes',
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      options.dir,
+      '--appendonly',
+      options.appendOnly === false ? 'no' : 'yes',
+      '--appendfsync',
+      'everysec',
+      '--save',
+      '',
+      '--maxmemory-policy',
+      'noeviction',
+      '--protected-mode',
+      'yes',
       ...(options.args ?? []),
     ];
     const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -79,7 +89,11 @@ export class RedisServer {
       };
       child.stdout.on('data', onData);
       child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-      child.once('exit', (code) => reject(new Error(`redis-server exited with code ${code} before it was ready:\n${output.join('').slice(-2000)}`)));
+      child.once('exit', (code) =>
+        reject(
+          new Error(`redis-server exited with code ${code} before it was ready:\n${output.join('').slice(-2000)}`),
+        ),
+      );
       child.once('error', reject);
     });
     return server;

@@ -20,18 +20,33 @@ function fail(message: string, code = 1): never {
 }
 
 /** A count from `flag` (e.g. --gateways) or else the variable `envName`, from `min` to 32; `fallback` when neither is given. */
-function count(flag: string, raw: string | undefined, envName: string, envRaw: string | undefined, fallback: number, min = 1): number {
+function count(
+  flag: string,
+  raw: string | undefined,
+  envName: string,
+  envRaw: string | undefined,
+  fallback: number,
+  min = 1,
+): number {
   const [label, given] = raw !== undefined ? [flag, raw] : [envName, envRaw];
   if (given === undefined || given.trim() === '') return fallback;
   const value = Number(given);
-  if (!/^\d+$/.test(given.trim()) || value < min || value > 32) fail(`${label} must be a whole number from ${min} to 32, got "${given}"\n\n${USAGE}`, 2);
+  if (!/^\d+$/.test(given.trim()) || value < min || value > 32)
+    fail(`${label} must be a whole number from ${min} to 32, got "${given}"\n\n${USAGE}`, 2);
   return value;
 }
 
 async function main(): Promise<void> {
   let args;
   try {
-    args = parseArgs({ options: { gateways: { type: 'string' }, workers: { type: 'string' }, 'redis-cluster': { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
+    args = parseArgs({
+      options: {
+        gateways: { type: 'string' },
+        workers: { type: 'string' },
+        'redis-cluster': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
   } catch (error) {
     fail(`${(error as Error).message}\n\n${USAGE}`, 2);
   }
@@ -43,8 +58,16 @@ async function main(): Promise<void> {
   // Flags win; PULSE_GATEWAYS / PULSE_WORKERS / PULSE_REDIS_CLUSTER say the same from the environment.
   const gateways = count('--gateways', args.gateways, 'PULSE_GATEWAYS', env.PULSE_GATEWAYS, 2);
   const workers = count('--workers', args.workers, 'PULSE_WORKERS', env.PULSE_WORKERS, 1);
-  const clusterMasters = count('--redis-cluster', args['redis-cluster'], 'PULSE_REDIS_CLUSTER', env.PULSE_REDIS_CLUSTER, 0, 0);
-  if (clusterMasters > 0 && clusterMasters < 3) fail(`a Redis Cluster needs at least 3 masters, got ${clusterMasters}\n\n${USAGE}`, 2);
+  const clusterMasters = count(
+    '--redis-cluster',
+    args['redis-cluster'],
+    'PULSE_REDIS_CLUSTER',
+    env.PULSE_REDIS_CLUSTER,
+    0,
+    0,
+  );
+  if (clusterMasters > 0 && clusterMasters < 3)
+    fail(`a Redis Cluster needs at least 3 masters, got ${clusterMasters}\n\n${USAGE}`, 2);
   let config;
   try {
     config = parseConfig(env);
@@ -55,18 +78,30 @@ async function main(): Promise<void> {
   const host = env.HOST?.trim() ? config.HOST : '127.0.0.1';
   const basePort = config.PORT || 3000;
   for (let i = 0; i < gateways; i++) {
-    if (!(await portFree(basePort + i, host))) fail(`port ${basePort + i} is in use (another npm start?). Stop that process, or run with PORT=<another port>.`);
+    if (!(await portFree(basePort + i, host)))
+      fail(`port ${basePort + i} is in use (another npm start?). Stop that process, or run with PORT=<another port>.`);
   }
   const demo = env.PULSE_DEMO?.trim() ? config.PULSE_DEMO : true;
-  const urls = Array.from({ length: gateways }, (_, i) => `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${basePort + i}`);
+  const urls = Array.from(
+    { length: gateways },
+    (_, i) => `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${basePort + i}`,
+  );
 
   const started = Date.now();
   const embedded = clusterMasters > 0 ? `embedded Redis Cluster of ${clusterMasters} masters` : 'embedded redis-server';
-  process.stdout.write(`Starting Pulse: ${config.REDIS_URL && env.REDIS_URL ? `Redis at ${maskPasswords(env.REDIS_URL)}` : embedded}, ${workers} worker(s), ${gateways} gateway(s)${demo ? ', demo fleet' : ''}…\n`);
+  process.stdout.write(
+    `Starting Pulse: ${config.REDIS_URL && env.REDIS_URL ? `Redis at ${maskPasswords(env.REDIS_URL)}` : embedded}, ${workers} worker(s), ${gateways} gateway(s)${demo ? ', demo fleet' : ''}…\n`,
+  );
   let stopping = false;
   const starting = PulseStack.start({
     redisUrl: env.REDIS_URL?.trim() ? config.REDIS_URL : undefined,
-    ...(clusterMasters > 0 ? { redisCluster: clusterMasters, redisDir: join(PROJECT_ROOT, '.pulse', 'redis-cluster'), redisAppendOnly: false } : {}),
+    ...(clusterMasters > 0
+      ? {
+          redisCluster: clusterMasters,
+          redisDir: join(PROJECT_ROOT, '.pulse', 'redis-cluster'),
+          redisAppendOnly: false,
+        }
+      : {}),
     gateways,
     workers,
     basePort,
@@ -89,7 +124,13 @@ async function main(): Promise<void> {
 
   const stack = await starting;
   if (stopping) return;
-  void (stack.redis ? stack.redis.waitExit() : stack.cluster ? Promise.race(stack.cluster.nodes.map((node) => node.waitExit())) : new Promise<void>(() => undefined)).then(() => {
+  void (
+    stack.redis
+      ? stack.redis.waitExit()
+      : stack.cluster
+        ? Promise.race(stack.cluster.nodes.map((node) => node.waitExit()))
+        : new Promise<void>(() => undefined)
+  ).then(() => {
     if (stopping) return;
     process.stderr.write(
       stack.cluster
@@ -101,7 +142,9 @@ async function main(): Promise<void> {
   for (const proc of [...stack.gateways, ...stack.workers]) {
     void proc.exited.then(({ code, signal }) => {
       if (stopping) return;
-      process.stderr.write(`\n${proc.name} stopped unexpectedly (code ${code}, signal ${signal}); stopping the rest. Its last output:\n${proc.output(20)}\n`);
+      process.stderr.write(
+        `\n${proc.name} stopped unexpectedly (code ${code}, signal ${signal}); stopping the rest. Its last output:\n${proc.output(20)}\n`,
+      );
       void stop(1);
     });
   }

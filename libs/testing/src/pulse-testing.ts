@@ -69,20 +69,42 @@ export async function startPulse(options: StartPulseOptions = {}): Promise<Pulse
   if (!findRedisServer()) throw new Error(NO_REDIS_SERVER);
   const dir = await mkdtemp(join(tmpdir(), 'pulse-testing-'));
   // A stopped gateway moves its sockets within 250 ms rather than 2 s: suites stop stacks often.
-  const env: Record<string, string> = { LOG_LEVEL: 'warn', PULSE_DEMO: '0', PULSE_TICK_MS: '3600000', PULSE_DRAIN_MS: '250', ...options.env };
+  const env: Record<string, string> = {
+    LOG_LEVEL: 'warn',
+    PULSE_DEMO: '0',
+    PULSE_TICK_MS: '3600000',
+    PULSE_DRAIN_MS: '250',
+    ...options.env,
+  };
   if (options.tickMs !== undefined) env.PULSE_TICK_MS = String(options.tickMs);
-  const authSecret = options.auth === true ? randomBytes(32).toString('hex') : options.auth ? options.auth.secret : null;
+  const authSecret =
+    options.auth === true ? randomBytes(32).toString('hex') : options.auth ? options.auth.secret : null;
   if (authSecret) env.PULSE_AUTH_SECRET = authSecret;
   let processes: PulseStack;
   try {
-    processes = await PulseStack.start({ redisDir: dir, redisAppendOnly: false, redisCluster: options.redisCluster, gateways: options.gateways ?? 1, workers: options.workers ?? 1, env });
+    processes = await PulseStack.start({
+      redisDir: dir,
+      redisAppendOnly: false,
+      redisCluster: options.redisCluster,
+      gateways: options.gateways ?? 1,
+      workers: options.workers ?? 1,
+      env,
+    });
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
   const { PULSE_RETENTION, PULSE_IDEMPOTENCY_WINDOW_MS } = parseConfig(env);
   const storeOptions = { retention: PULSE_RETENTION, idempotencyWindowMs: PULSE_IDEMPOTENCY_WINDOW_MS };
-  return new TestStack(processes, dir, authSecret, storeOptions, authSecret ? await mintToken({ secret: authSecret }, { sub: 'pulse-testing', role: 'admin', ttlSeconds: 86_400 }) : undefined);
+  return new TestStack(
+    processes,
+    dir,
+    authSecret,
+    storeOptions,
+    authSecret
+      ? await mintToken({ secret: authSecret }, { sub: 'pulse-testing', role: 'admin', ttlSeconds: 86_400 })
+      : undefined,
+  );
 }
 
 const NO_REDIS_SERVER = [
@@ -107,7 +129,8 @@ class TestStack implements PulseTestStack {
   ) {}
 
   async token(options: MintOptions): Promise<string> {
-    if (!this.authSecret) throw new Error('token(): this stack runs with auth off; start it with startPulse({ auth: true })');
+    if (!this.authSecret)
+      throw new Error('token(): this stack runs with auth off; start it with startPulse({ auth: true })');
     return mintToken({ secret: this.authSecret }, options);
   }
 
@@ -126,16 +149,25 @@ class TestStack implements PulseTestStack {
   client(options: Partial<PulseClientOptions> = {}): PulseClient {
     if (this.stopping) throw new Error('client(): this Pulse test stack is stopped');
     const token = 'token' in options ? options.token : this.adminToken;
-    const client = new PulseClient({ ...options, urls: options.urls ?? this.runningUrls(), ...(token ? { token } : {}) });
+    const client = new PulseClient({
+      ...options,
+      urls: options.urls ?? this.runningUrls(),
+      ...(token ? { token } : {}),
+    });
     this.clients.add(client);
     return client.connect();
   }
 
   async publish(topic: string, events: IngestEvent[], token = this.adminToken): Promise<Published> {
     const url = `${this.runningUrls()[0]}/api/v1/topics/${encodeURIComponent(topic)}/events`;
-    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...this.headers(token) }, body: JSON.stringify({ events }) });
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...this.headers(token) },
+      body: JSON.stringify({ events }),
+    });
     const body = await response.text();
-    if (response.status !== 201) throw new Error(`publish to ${topic}: POST ${url} answered ${response.status} ${body}`);
+    if (response.status !== 201)
+      throw new Error(`publish to ${topic}: POST ${url} answered ${response.status} ${body}`);
     return JSON.parse(body) as Published;
   }
 
@@ -153,7 +185,9 @@ class TestStack implements PulseTestStack {
   async log(topic: string): Promise<PulseEvent[]> {
     this.reading ??= (async () => {
       const options = { name: 'pulse-testing:log' };
-      const redis = this.processes.cluster ? createCluster(this.redisUrl, options) : createRedis(this.redisUrl, options);
+      const redis = this.processes.cluster
+        ? createCluster(this.redisUrl, options)
+        : createRedis(this.redisUrl, options);
       await waitForReady(redis, this.redisUrl);
       return { redis, store: new EventStore(redis, this.storeOptions) };
     })();

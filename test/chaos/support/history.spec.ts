@@ -5,10 +5,18 @@ import { checkAlertDeliveries, checkHistories, History, summaryLine, type TopicL
 const topic = 't';
 function logOf(epoch: string, head: number): TopicLog {
   const entries = new Map<number, { type: string; data: unknown }>();
-  for (let seq = 1; seq <= head; seq++) entries.set(seq, { type: 'instance.heartbeat', data: { instanceId: `i-${seq}` } });
+  for (let seq = 1; seq <= head; seq++)
+    entries.set(seq, { type: 'instance.heartbeat', data: { instanceId: `i-${seq}` } });
   return { topic, epoch, head, entries };
 }
-const event = (epoch: string, seq: number, ts = 1000) => ({ topic, epoch, seq, type: 'instance.heartbeat', data: { instanceId: `i-${seq}` }, ts });
+const event = (epoch: string, seq: number, ts = 1000) => ({
+  topic,
+  epoch,
+  seq,
+  type: 'instance.heartbeat',
+  data: { instanceId: `i-${seq}` },
+  ts,
+});
 
 /** A client that took a snapshot at `from` and then saw `seqs` of epoch `e1`. */
 function history(from: number, seqs: number[], epoch = 'e1'): History {
@@ -22,14 +30,27 @@ describe('checkHistories', () => {
   it('passes a clean history that ends at the head, and reports its latency', () => {
     const { summary, findings } = checkHistories([history(2, [3, 4, 5])], [logOf('e1', 5)]);
     expect(findings).toEqual([]);
-    expect(summary).toMatchObject({ clients: 1, events: 3, gaps: 0, duplicates: 0, reorders: 0, resyncs: 0, missingSnapshots: 0, mismatches: 0, p50: 10, p99: 10 });
+    expect(summary).toMatchObject({
+      clients: 1,
+      events: 3,
+      gaps: 0,
+      duplicates: 0,
+      reorders: 0,
+      resyncs: 0,
+      missingSnapshots: 0,
+      mismatches: 0,
+      p50: 10,
+      p99: 10,
+    });
     expect(summaryLine('clean', summary)).toContain('clients=1 events=3 gaps=0 duplicates=0 reorders=0 resyncs=0');
   });
 
   it('catches a gap', () => {
     const { summary, findings } = checkHistories([history(0, [1, 2, 4, 5])], [logOf('e1', 5)]);
     expect(summary.gaps).toBe(1);
-    expect(findings).toEqual([expect.objectContaining({ kind: 'gap', detail: expect.stringContaining('3..3 missing') })]);
+    expect(findings).toEqual([
+      expect.objectContaining({ kind: 'gap', detail: expect.stringContaining('3..3 missing') }),
+    ]);
   });
 
   it('catches a duplicate', () => {
@@ -102,8 +123,20 @@ describe('checkAlertDeliveries', () => {
 
   it('passes one delivery per transition, counting a redelivered id apart', () => {
     const firing = { deliveryId: 'd1', kind: 'firing', alerts: [a, b] };
-    const check = checkAlertDeliveries(alertLog(), [firing, firing, { deliveryId: 'd2', kind: 'resolved', alerts: [a] }]);
-    expect(check).toEqual({ transitions: 3, deliveries: 2, redeliveries: 1, duplicates: 0, misses: 0, phantoms: 0, findings: [] });
+    const check = checkAlertDeliveries(alertLog(), [
+      firing,
+      firing,
+      { deliveryId: 'd2', kind: 'resolved', alerts: [a] },
+    ]);
+    expect(check).toEqual({
+      transitions: 3,
+      deliveries: 2,
+      redeliveries: 1,
+      duplicates: 0,
+      misses: 0,
+      phantoms: 0,
+      findings: [],
+    });
   });
 
   it('catches a transition in two deliveries, one in none, and one the log does not have', () => {
@@ -113,6 +146,10 @@ describe('checkAlertDeliveries', () => {
       { deliveryId: 'd4', kind: 'resolved', alerts: [b] },
     ]);
     expect(check).toMatchObject({ duplicates: 1, misses: 1, phantoms: 1 });
-    expect(check.findings).toEqual(['duplicate: firing down:b since 10 in deliveries d1, d3', 'phantom: resolved down:b since 10 (delivery d4)', 'miss: resolved down:a since 10']);
+    expect(check.findings).toEqual([
+      'duplicate: firing down:b since 10 in deliveries d1, d3',
+      'phantom: resolved down:b since 10 (delivery d4)',
+      'miss: resolved down:a since 10',
+    ]);
   });
 });

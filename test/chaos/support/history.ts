@@ -2,7 +2,16 @@
 
 /** One thing a client's handlers saw, in the order they saw it. */
 export type Delivery =
-  | { kind: 'event'; topic: string; epoch: string; seq: number; type?: string; data?: unknown; ts: number; receivedAt: number }
+  | {
+      kind: 'event';
+      topic: string;
+      epoch: string;
+      seq: number;
+      type?: string;
+      data?: unknown;
+      ts: number;
+      receivedAt: number;
+    }
   /** `epoch: null`: the topic had no events (seq 0); its first events may carry any epoch. */
   | { kind: 'snapshot'; topic: string; epoch: string | null; seq: number; reason: string; receivedAt: number };
 
@@ -12,12 +21,35 @@ export class History {
 
   constructor(readonly client: string) {}
 
-  event(event: { topic: string; epoch: string; seq: number; type?: string; data?: unknown; ts: number }, receivedAt = Date.now()): void {
-    this.deliveries.push({ kind: 'event', topic: event.topic, epoch: event.epoch, seq: event.seq, type: event.type, data: event.data, ts: event.ts, receivedAt });
+  event(
+    event: { topic: string; epoch: string; seq: number; type?: string; data?: unknown; ts: number },
+    receivedAt = Date.now(),
+  ): void {
+    this.deliveries.push({
+      kind: 'event',
+      topic: event.topic,
+      epoch: event.epoch,
+      seq: event.seq,
+      type: event.type,
+      data: event.data,
+      ts: event.ts,
+      receivedAt,
+    });
   }
 
-  snapshot(snapshot: { topic: string; epoch: string | null; seq: number }, reason: string, receivedAt = Date.now()): void {
-    this.deliveries.push({ kind: 'snapshot', topic: snapshot.topic, epoch: snapshot.epoch, seq: snapshot.seq, reason, receivedAt });
+  snapshot(
+    snapshot: { topic: string; epoch: string | null; seq: number },
+    reason: string,
+    receivedAt = Date.now(),
+  ): void {
+    this.deliveries.push({
+      kind: 'snapshot',
+      topic: snapshot.topic,
+      epoch: snapshot.epoch,
+      seq: snapshot.seq,
+      reason,
+      receivedAt,
+    });
   }
 
   /** The last position the client holds on `topic` (event or snapshot; epoch null: an empty log), or null. */
@@ -87,7 +119,19 @@ export function checkHistories(histories: History[], logs: TopicLog[], options: 
   const logOf = new Map(logs.map((log) => [log.topic, log]));
   const findings: Finding[] = [];
   const latencies: number[] = [];
-  const summary: Summary = { clients: histories.length, events: 0, gaps: 0, duplicates: 0, reorders: 0, resyncs: 0, missingSnapshots: 0, mismatches: 0, p50: 0, p99: 0, max: 0 };
+  const summary: Summary = {
+    clients: histories.length,
+    events: 0,
+    gaps: 0,
+    duplicates: 0,
+    reorders: 0,
+    resyncs: 0,
+    missingSnapshots: 0,
+    mismatches: 0,
+    p50: 0,
+    p99: 0,
+    max: 0,
+  };
   const find = (finding: Finding) => {
     if (findings.length < 200) findings.push(finding);
   };
@@ -120,15 +164,30 @@ export function checkHistories(histories: History[], logs: TopicLog[], options: 
         // An empty log's first events start its first epoch.
         const current = position?.epoch === null ? { epoch: delivery.epoch, seq: position.seq } : position;
         if (!current) {
-          find({ client: history.client, topic, kind: 'no-start', detail: `${at(delivery, i)} arrived before any snapshot or starting position` });
+          find({
+            client: history.client,
+            topic,
+            kind: 'no-start',
+            detail: `${at(delivery, i)} arrived before any snapshot or starting position`,
+          });
           summary.gaps += 1;
         } else if (delivery.epoch !== current.epoch) {
           summary.missingSnapshots += 1;
-          find({ client: history.client, topic, kind: 'missing-snapshot', detail: `${at(delivery, i)} follows ${current.epoch}/${current.seq} without a snapshot of epoch ${delivery.epoch}` });
+          find({
+            client: history.client,
+            topic,
+            kind: 'missing-snapshot',
+            detail: `${at(delivery, i)} follows ${current.epoch}/${current.seq} without a snapshot of epoch ${delivery.epoch}`,
+          });
         } else if (delivery.seq <= current.seq) {
           if (seqs.has(delivery.seq)) {
             summary.duplicates += 1;
-            find({ client: history.client, topic, kind: 'duplicate', detail: `${at(delivery, i)} was already handed over` });
+            find({
+              client: history.client,
+              topic,
+              kind: 'duplicate',
+              detail: `${at(delivery, i)} was already handed over`,
+            });
           } else {
             summary.reorders += 1;
             find({ client: history.client, topic, kind: 'reorder', detail: `${at(delivery, i)} after ${current.seq}` });
@@ -137,7 +196,12 @@ export function checkHistories(histories: History[], logs: TopicLog[], options: 
           return; // The position does not move back.
         } else if (delivery.seq > current.seq + 1) {
           summary.gaps += 1;
-          find({ client: history.client, topic, kind: 'gap', detail: `${at(delivery, i)}: ${current.seq + 1}..${delivery.seq - 1} missing` });
+          find({
+            client: history.client,
+            topic,
+            kind: 'gap',
+            detail: `${at(delivery, i)}: ${current.seq + 1}..${delivery.seq - 1} missing`,
+          });
         }
         seqs.add(delivery.seq);
         position = { epoch: delivery.epoch, seq: delivery.seq };
@@ -145,7 +209,12 @@ export function checkHistories(histories: History[], logs: TopicLog[], options: 
           const entry = log.entries.get(delivery.seq);
           if (entry && (entry.type !== delivery.type || canonical(entry.data) !== canonical(delivery.data))) {
             summary.mismatches += 1;
-            find({ client: history.client, topic, kind: 'mismatch', detail: `${at(delivery, i)} is ${delivery.type} ${canonical(delivery.data)}; the log has ${entry.type} ${canonical(entry.data)}` });
+            find({
+              client: history.client,
+              topic,
+              kind: 'mismatch',
+              detail: `${at(delivery, i)} is ${delivery.type} ${canonical(delivery.data)}; the log has ${entry.type} ${canonical(entry.data)}`,
+            });
           }
         }
       });
@@ -153,7 +222,12 @@ export function checkHistories(histories: History[], logs: TopicLog[], options: 
       // Past the head is fine: the log was read while appends went on, and the events themselves were checked above.
       if (complete && log && (!last || last.epoch !== log.epoch || last.seq < log.head)) {
         summary.gaps += 1;
-        find({ client: history.client, topic, kind: 'behind', detail: `ends at ${last ? `${last.epoch}/${last.seq}` : 'nothing'}; the log is at ${log.epoch}/${log.head}` });
+        find({
+          client: history.client,
+          topic,
+          kind: 'behind',
+          detail: `ends at ${last ? `${last.epoch}/${last.seq}` : 'nothing'}; the log is at ${log.epoch}/${log.head}`,
+        });
       }
     }
   }
@@ -172,7 +246,9 @@ function percentile(sorted: number[], q: number): number {
 /** JSON with sorted object keys: Redis's cjson does not keep key order. */
 export function canonical(value: unknown): string {
   return JSON.stringify(value, (_key, inner: unknown) =>
-    inner && typeof inner === 'object' && !Array.isArray(inner) ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : 1))) : inner,
+    inner && typeof inner === 'object' && !Array.isArray(inner)
+      ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : inner,
   );
 }
 
@@ -211,11 +287,14 @@ export interface DeliveryCheck {
  * Use it where no silence applies and every rule notifies the channel.
  */
 export function checkAlertDeliveries(log: TopicLog, received: AlertDelivery[]): DeliveryCheck {
-  const key = (kind: string, alert: { alertId: string; activeSince: number }) => `${kind} ${alert.alertId} since ${alert.activeSince}`;
+  const key = (kind: string, alert: { alertId: string; activeSince: number }) =>
+    `${kind} ${alert.alertId} since ${alert.activeSince}`;
   const transitions = new Set<string>();
   for (const entry of log.entries.values()) {
-    if (entry.type === 'alert.firing') transitions.add(key('firing', entry.data as { alertId: string; activeSince: number }));
-    if (entry.type === 'alert.resolved') transitions.add(key('resolved', entry.data as { alertId: string; activeSince: number }));
+    if (entry.type === 'alert.firing')
+      transitions.add(key('firing', entry.data as { alertId: string; activeSince: number }));
+    if (entry.type === 'alert.resolved')
+      transitions.add(key('resolved', entry.data as { alertId: string; activeSince: number }));
   }
   const byId = new Map<string, AlertDelivery>();
   for (const delivery of received) byId.set(delivery.deliveryId, delivery);
@@ -241,7 +320,15 @@ export function checkAlertDeliveries(log: TopicLog, received: AlertDelivery[]): 
   }
   const missed = [...transitions].filter((k) => !listedBy.has(k));
   for (const k of missed) findings.push(`miss: ${k}`);
-  return { transitions: transitions.size, deliveries: byId.size, redeliveries: received.length - byId.size, duplicates, misses: missed.length, phantoms, findings };
+  return {
+    transitions: transitions.size,
+    deliveries: byId.size,
+    redeliveries: received.length - byId.size,
+    duplicates,
+    misses: missed.length,
+    phantoms,
+    findings,
+  };
 }
 
 /** The notes of a scenario's row for its deliveries. */

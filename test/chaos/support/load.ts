@@ -4,9 +4,18 @@ import type { TopicLog } from './history.js';
 import { pause, poll } from '../../support/wait.js';
 
 /** Posts events and answers the status and body (never throws on an HTTP status). */
-export async function postEvents(url: string, topic: string, events: unknown[]): Promise<{ status: number; seqs?: number[]; epoch?: string; error?: string }> {
+export async function postEvents(
+  url: string,
+  topic: string,
+  events: unknown[],
+): Promise<{ status: number; seqs?: number[]; epoch?: string; error?: string }> {
   try {
-    const response = await fetch(`${url}/api/v1/topics/${topic}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events }), signal: AbortSignal.timeout(10_000) });
+    const response = await fetch(`${url}/api/v1/topics/${topic}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ events }),
+      signal: AbortSignal.timeout(10_000),
+    });
     const body = (await response.json().catch(() => null)) as { seqs?: number[]; epoch?: string } | null;
     return { status: response.status, seqs: body?.seqs, epoch: body?.epoch };
   } catch (error) {
@@ -85,7 +94,12 @@ export class Load {
         const url = urls[n % urls.length]!;
         // Keyed, as a producer that retries keys its events: the log appends each key at most once.
         const events = Array.from({ length: Math.max(1, Math.round(perTick / this.topics.length)) }, (_, i) => ({
-          ...(i % 3 === 2 ? { type: 'attempt.recorded', data: { instanceId: `i-${(n + i) % 9}`, outcome: (n + i) % 5 ? 'success' : 'failure' } } : { type: 'instance.heartbeat', data: { instanceId: `i-${(n + i) % 9}` } }),
+          ...(i % 3 === 2
+            ? {
+                type: 'attempt.recorded',
+                data: { instanceId: `i-${(n + i) % 9}`, outcome: (n + i) % 5 ? 'success' : 'failure' },
+              }
+            : { type: 'instance.heartbeat', data: { instanceId: `i-${(n + i) % 9}` } }),
           idempotencyKey: `load-${this.id}-${n}-${i}`,
         }));
         const request = this.post(url, topic, events).then((answer) => {
@@ -122,9 +136,19 @@ const INGEST_TYPES = new Set(['instance.heartbeat', 'attempt.recorded']);
  * Ingest events of the log's epoch that no producer was answered 201 for, and acknowledged seqs
  * missing from the log: both must be empty (a refused or cut request appended nothing).
  */
-export async function unacknowledged(stack: ChaosStack, topic: string, load: Load, epochs: (epoch: string, log: TopicLog) => boolean = (epoch, log) => epoch === log.epoch): Promise<{ appendedWithoutAck: number[]; ackedButMissing: number[] }> {
+export async function unacknowledged(
+  stack: ChaosStack,
+  topic: string,
+  load: Load,
+  epochs: (epoch: string, log: TopicLog) => boolean = (epoch, log) => epoch === log.epoch,
+): Promise<{ appendedWithoutAck: number[]; ackedButMissing: number[] }> {
   const log = await stack.readLog(topic);
   const inLog = new Set([...log.entries].filter(([, entry]) => INGEST_TYPES.has(entry.type)).map(([seq]) => seq));
-  const acked = new Set(load.accepted.filter((batch) => batch.topic === topic && epochs(batch.epoch, log)).flatMap((batch) => batch.seqs));
-  return { appendedWithoutAck: [...inLog].filter((seq) => !acked.has(seq)).sort((a, b) => a - b), ackedButMissing: [...acked].filter((seq) => !inLog.has(seq)).sort((a, b) => a - b) };
+  const acked = new Set(
+    load.accepted.filter((batch) => batch.topic === topic && epochs(batch.epoch, log)).flatMap((batch) => batch.seqs),
+  );
+  return {
+    appendedWithoutAck: [...inLog].filter((seq) => !acked.has(seq)).sort((a, b) => a - b),
+    ackedButMissing: [...acked].filter((seq) => !inLog.has(seq)).sort((a, b) => a - b),
+  };
 }

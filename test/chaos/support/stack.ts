@@ -88,7 +88,12 @@ export class ChaosStack {
       rmSync(this.dir, { recursive: true, force: true });
       mkdirSync(this.dir, { recursive: true });
     }
-    this.redis = await RedisServer.start({ dir: this.dir, appendOnly: this.appendOnly, port: this.redis.port, args: this.appendOnly ? ['--appendfsync', 'always'] : [] });
+    this.redis = await RedisServer.start({
+      dir: this.dir,
+      appendOnly: this.appendOnly,
+      port: this.redis.port,
+      args: this.appendOnly ? ['--appendfsync', 'always'] : [],
+    });
   }
 
   /** An SDK client over the running gateways; closed by stop(). */
@@ -140,7 +145,9 @@ export class ChaosStack {
   async foldDrift(topic: string): Promise<Drift[]> {
     const redis = this.admin();
     try {
-      const result = await new EventStore(redis, { retention: 100_000_000, idempotencyWindowMs: 60_000 }).rebuild(topic);
+      const result = await new EventStore(redis, { retention: 100_000_000, idempotencyWindowMs: 60_000 }).rebuild(
+        topic,
+      );
       if (!result) throw new Error(`topic ${topic} has no log`);
       return result.drift;
     } finally {

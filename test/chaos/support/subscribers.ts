@@ -89,7 +89,12 @@ export class WireSubscriber implements Subscriber {
     const urls = this.urls();
     const url = urls[this.index % urls.length]!;
     this.url = url;
-    const socket: PulseClientSocket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, timeout: 5000 });
+    const socket: PulseClientSocket = io(url, {
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      timeout: 5000,
+    });
     this.socket = socket;
     const record = (event: PulseEvent) => {
       if (event.topic === this.topic) this.history.event(event);
@@ -129,21 +134,27 @@ export class WireSubscriber implements Subscriber {
     if (this.closed || socket !== this.socket) return;
     const position = resume ? this.history.position(this.topic) : null;
     const since = position?.epoch ? { seq: position.seq, epoch: position.epoch } : undefined;
-    socket.timeout(10_000).emit('subscribe', { topic: this.topic, since, batch: this.options.batch ?? false }, (error: Error | null, ack: SubscribeAck) => {
-      if (socket !== this.socket) return;
-      if (error) return socket.disconnect();
-      if (!ack.ok) {
-        // A since beyond the head (Redis lost appends this client saw): subscribe afresh for a snapshot.
-        if (ack.code === 'BAD_REQUEST' && since) return setTimeout(() => this.subscribe(socket, false), 50);
-        // NOT_FOUND / UNAVAILABLE while Redis is away or empty: ask again shortly.
-        return setTimeout(() => this.subscribe(socket, resume), 200);
-      }
-      if (ack.recovered) {
-        this.recovered += 1;
-        for (const event of ack.events) this.history.event(event);
-      } else this.history.snapshot(ack.snapshot!, since ? 'not_recovered' : 'initial');
-      this.changes.changed();
-    });
+    socket
+      .timeout(10_000)
+      .emit(
+        'subscribe',
+        { topic: this.topic, since, batch: this.options.batch ?? false },
+        (error: Error | null, ack: SubscribeAck) => {
+          if (socket !== this.socket) return;
+          if (error) return socket.disconnect();
+          if (!ack.ok) {
+            // A since beyond the head (Redis lost appends this client saw): subscribe afresh for a snapshot.
+            if (ack.code === 'BAD_REQUEST' && since) return setTimeout(() => this.subscribe(socket, false), 50);
+            // NOT_FOUND / UNAVAILABLE while Redis is away or empty: ask again shortly.
+            return setTimeout(() => this.subscribe(socket, resume), 200);
+          }
+          if (ack.recovered) {
+            this.recovered += 1;
+            for (const event of ack.events) this.history.event(event);
+          } else this.history.snapshot(ack.snapshot!, since ? 'not_recovered' : 'initial');
+          this.changes.changed();
+        },
+      );
   }
 
   close(): void {
@@ -166,11 +177,16 @@ export class CliTail implements Subscriber {
     changes: Changes,
   ) {
     this.history = new History('cli-tail');
-    this.child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/pulse.js'), ...urls.flatMap((url) => ['--url', url]), 'tail', topic, '--json'], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(
+      process.execPath,
+      [join(PROJECT_ROOT, 'bin/pulse.js'), ...urls.flatMap((url) => ['--url', url]), 'tail', topic, '--json'],
+      { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       const event = JSON.parse(line) as PulseEvent;
       // The tail prints from its first snapshot on: that position is where its history starts.
-      if (this.history.deliveries.length === 0) this.history.snapshot({ topic, epoch: event.epoch, seq: event.seq - 1 }, 'initial');
+      if (this.history.deliveries.length === 0)
+        this.history.snapshot({ topic, epoch: event.epoch, seq: event.seq - 1 }, 'initial');
       this.history.event(event);
       changes.changed();
     });
@@ -183,7 +199,12 @@ export class CliTail implements Subscriber {
 }
 
 /** Waits until every subscriber's position is its topic's head in `heads`, re-checked on each arrival. */
-export async function untilCaughtUp(changes: Changes, subscribers: Subscriber[], heads: Map<string, { epoch: string; head: number }>, timeoutMs = 30_000): Promise<void> {
+export async function untilCaughtUp(
+  changes: Changes,
+  subscribers: Subscriber[],
+  heads: Map<string, { epoch: string; head: number }>,
+  timeoutMs = 30_000,
+): Promise<void> {
   const behind = () =>
     subscribers.filter((subscriber) => {
       const target = heads.get(subscriber.topic)!;
@@ -193,7 +214,13 @@ export async function untilCaughtUp(changes: Changes, subscribers: Subscriber[],
   await changes.until(
     () => {
       const late = behind();
-      return `${late.length} subscribers to reach the head (e.g. ${late.slice(0, 3).map((s) => `${s.history.client} at ${JSON.stringify(s.history.position(s.topic))} of ${JSON.stringify(heads.get(s.topic))}`).join(', ')})`;
+      return `${late.length} subscribers to reach the head (e.g. ${late
+        .slice(0, 3)
+        .map(
+          (s) =>
+            `${s.history.client} at ${JSON.stringify(s.history.position(s.topic))} of ${JSON.stringify(heads.get(s.topic))}`,
+        )
+        .join(', ')})`;
     },
     () => behind().length === 0,
     timeoutMs,
@@ -201,14 +228,26 @@ export async function untilCaughtUp(changes: Changes, subscribers: Subscriber[],
 }
 
 /** Waits until every subscriber stands at its topic's head and the head stays there (ticks may still append), within `timeoutMs`. */
-export async function settle(stack: ChaosStack, changes: Changes, subscribers: Subscriber[], timeoutMs = 30_000): Promise<void> {
+export async function settle(
+  stack: ChaosStack,
+  changes: Changes,
+  subscribers: Subscriber[],
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const topics = [...new Set(subscribers.map((subscriber) => subscriber.topic))];
-  const heads = async () => new Map(await Promise.all(topics.map(async (topic) => [topic, await stack.head(topic)] as const)));
+  const heads = async () =>
+    new Map(await Promise.all(topics.map(async (topic) => [topic, await stack.head(topic)] as const)));
   for (;;) {
     const before = await heads();
     await untilCaughtUp(changes, subscribers, before, Math.max(1000, deadline - Date.now()));
     const after = await heads();
-    if (topics.every((topic) => after.get(topic)!.head === before.get(topic)!.head && after.get(topic)!.epoch === before.get(topic)!.epoch)) return;
+    if (
+      topics.every(
+        (topic) =>
+          after.get(topic)!.head === before.get(topic)!.head && after.get(topic)!.epoch === before.get(topic)!.epoch,
+      )
+    )
+      return;
   }
 }

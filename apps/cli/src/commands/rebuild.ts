@@ -14,13 +14,22 @@ export interface RebuildResult {
   moved: boolean;
 }
 
-export async function rebuildCommand(command: { topic: string; apply: boolean; json: boolean }, ctx: CommandContext): Promise<number> {
+export async function rebuildCommand(
+  command: { topic: string; apply: boolean; json: boolean },
+  ctx: CommandContext,
+): Promise<number> {
   const { topic, apply } = command;
   const { term } = ctx;
-  const { url, response } = await ctx.rest.send('POST', `/api/v1/admin/topics/${topic}/rebuild${apply ? '?apply=1' : ''}`);
+  const { url, response } = await ctx.rest.send(
+    'POST',
+    `/api/v1/admin/topics/${topic}/rebuild${apply ? '?apply=1' : ''}`,
+  );
   if (!response.ok || !response.body) {
     const body = (await response.json().catch(() => null)) as unknown;
-    if (response.status === 404) throw new CliError(`topic ${topic} has no events, so there is nothing to rebuild; "pulse topics" lists the topics`);
+    if (response.status === 404)
+      throw new CliError(
+        `topic ${topic} has no events, so there is nothing to rebuild; "pulse topics" lists the topics`,
+      );
     throw new HttpError(response.status, isErrorBody(body) ? body : null, url);
   }
 
@@ -28,7 +37,12 @@ export async function rebuildCommand(command: { topic: string; apply: boolean; j
   let drawn = false;
   try {
     for await (const line of lines(response.body)) {
-      const message = JSON.parse(line) as Partial<RebuildResult> & { folded?: number; head?: number; ok?: boolean; message?: string };
+      const message = JSON.parse(line) as Partial<RebuildResult> & {
+        folded?: number;
+        head?: number;
+        ok?: boolean;
+        message?: string;
+      };
       if (message.ok === false) throw new CliError(`${message.message ?? 'the rebuild failed'} (from ${url})`);
       if (typeof message.folded === 'number' && typeof message.head === 'number') {
         if (term.errIsTTY) {
@@ -44,9 +58,12 @@ export async function rebuildCommand(command: { topic: string; apply: boolean; j
 
   const p = paint(term.colors);
   if (command.json) term.out(`${JSON.stringify(result)}\n`);
-  else if (result.drift.length === 0) term.out(`no drift: the live projection of ${topic} matches its log up to seq ${result.seq}\n`);
+  else if (result.drift.length === 0)
+    term.out(`no drift: the live projection of ${topic} matches its log up to seq ${result.seq}\n`);
   else {
-    term.out(`drift in ${topic} at seq ${result.seq}: ${result.drift.length} difference(s)\n${driftTable(result.drift, p)}\n`);
+    term.out(
+      `drift in ${topic} at seq ${result.seq}: ${result.drift.length} difference(s)\n${driftTable(result.drift, p)}\n`,
+    );
     if (result.applied) term.out(`applied: the live projection of ${topic} is now the rebuilt one\n`);
   }
   if (result.drift.length === 0 || result.applied) return 0;

@@ -10,9 +10,15 @@ export function seriesQuery(step: SeriesStep, sinceMs: number, now: number): str
   return `step=${step}&from=${from}&to=${now}`;
 }
 
-export async function seriesCommand(command: { topic: string; step: SeriesStep; sinceMs: number; json: boolean }, ctx: CommandContext): Promise<number> {
+export async function seriesCommand(
+  command: { topic: string; step: SeriesStep; sinceMs: number; json: boolean },
+  ctx: CommandContext,
+): Promise<number> {
   // An unknown topic reads as zeros, not as an error: the series of a quiet topic.
-  const page = await ctx.rest.json<SeriesResponse>('GET', `/api/v1/topics/${command.topic}/series?${seriesQuery(command.step, command.sinceMs, Date.now())}`);
+  const page = await ctx.rest.json<SeriesResponse>(
+    'GET',
+    `/api/v1/topics/${command.topic}/series?${seriesQuery(command.step, command.sinceMs, Date.now())}`,
+  );
   const json = command.json || !ctx.term.outIsTTY;
   const text = json ? seriesLines(page) : seriesTable(page, paint(ctx.term.colors));
   if (text) ctx.term.out(`${text}\n`);

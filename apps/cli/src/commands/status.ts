@@ -14,16 +14,28 @@ async function readiness(url: string, ctx: CommandContext): Promise<StatusReport
   try {
     const { response } = await ctx.rest.send('GET', '/readyz', { url });
     const body = (await response.json().catch(() => null)) as Readiness | null;
-    if (!body || typeof body.redis !== 'string') return { url, state: 'not ready', detail: `HTTP ${response.status} from /readyz` };
+    if (!body || typeof body.redis !== 'string')
+      return { url, state: 'not ready', detail: `HTTP ${response.status} from /readyz` };
     const detail = `redis ${body.redis}, log tail ${body.tail}, ${body.topics} topic(s) tailed`;
     return { url, state: response.ok && body.ok ? 'up' : 'not ready', detail };
   } catch (error) {
-    return { url, state: 'down', detail: error instanceof UnreachableError ? error.failures.map((f) => f.reason).join(', ') : (error as Error).message };
+    return {
+      url,
+      state: 'down',
+      detail:
+        error instanceof UnreachableError ? error.failures.map((f) => f.reason).join(', ') : (error as Error).message,
+    };
   }
 }
 
 /** Asks the answering gateways in order for `path`; null (and a problem noted) if none gives it. */
-async function firstAnswer<T>(path: string, what: string, urls: string[], ctx: CommandContext, problems: string[]): Promise<T | null> {
+async function firstAnswer<T>(
+  path: string,
+  what: string,
+  urls: string[],
+  ctx: CommandContext,
+  problems: string[],
+): Promise<T | null> {
   const reasons: string[] = [];
   for (const url of urls) {
     try {
@@ -49,12 +61,16 @@ export async function statusCommand(command: { json: boolean }, ctx: CommandCont
 
   const down = gateways.filter((gateway) => gateway.state === 'down');
   if (answering.length === 0) {
-    ctx.term.err(`pulse: ${new UnreachableError(down.map((gateway) => ({ url: gateway.url, reason: gateway.detail }))).message}\n`);
+    ctx.term.err(
+      `pulse: ${new UnreachableError(down.map((gateway) => ({ url: gateway.url, reason: gateway.detail }))).message}\n`,
+    );
     return 1;
   }
   const notUp = gateways.filter((gateway) => gateway.state !== 'up');
   if (notUp.length > 0) {
-    ctx.term.err(`pulse: ${notUp.length} of ${gateways.length} gateway(s) not up: ${notUp.map((g) => `${g.url} (${g.state})`).join(', ')}; check those processes and their logs\n`);
+    ctx.term.err(
+      `pulse: ${notUp.length} of ${gateways.length} gateway(s) not up: ${notUp.map((g) => `${g.url} (${g.state})`).join(', ')}; check those processes and their logs\n`,
+    );
     return 1;
   }
   return 0;

@@ -17,7 +17,8 @@ export interface TailCommand {
 /** Not live for this long at the start: say that it keeps trying. */
 const SLOW_START_MS = 5000;
 
-const eventsPath = (topic: string, after: number, limit: number) => `/api/v1/topics/${topic}/events?after=${after}&limit=${limit}`;
+const eventsPath = (topic: string, after: number, limit: number) =>
+  `/api/v1/topics/${topic}/events?after=${after}&limit=${limit}`;
 
 /** Fails fast when no gateway answers or `--since` does not fit the log (a topic with no events yet is an empty log: head 0). */
 async function check(command: TailCommand, ctx: CommandContext): Promise<void> {
@@ -31,7 +32,10 @@ async function check(command: TailCommand, ctx: CommandContext): Promise<void> {
     }
     // 410: those events were trimmed; without --since the tail starts at the head and needs none of them.
     if (error.status === 410 && since === null) return;
-    if (error.status === 410) throw new CliError(`${error.body?.message ?? error.message}; use a later --since, or leave it out to follow from now`);
+    if (error.status === 410)
+      throw new CliError(
+        `${error.body?.message ?? error.message}; use a later --since, or leave it out to follow from now`,
+      );
     throw error;
   }
 }
@@ -83,7 +87,10 @@ export async function tailCommand(command: TailCommand, ctx: CommandContext): Pr
   const client = new PulseClient({ urls: ctx.urls, ...(ctx.token !== undefined ? { token: ctx.token } : {}) });
   let wasLive = false;
   let unavailableNoted = false;
-  const slowStart = setTimeout(() => note(`no live connection to ${ctx.urls.join(' or ')} yet; still trying (Ctrl-C to stop)`), SLOW_START_MS);
+  const slowStart = setTimeout(
+    () => note(`no live connection to ${ctx.urls.join(' or ')} yet; still trying (Ctrl-C to stop)`),
+    SLOW_START_MS,
+  );
   client.onState((state, gateway) => {
     switch (state) {
       case 'live':
@@ -104,7 +111,9 @@ export async function tailCommand(command: TailCommand, ctx: CommandContext): Pr
   });
   // A refused handshake (bad or expired token, origin, too many connections) will not mend by retrying.
   client.onError((error, gateway) => {
-    outcome.failure = new CliError(`${gateway} refused the connection: ${error.code}${error.reason ? ` (${error.reason})` : ''}: ${error.message}${error.code === 'UNAUTHORIZED' ? ' (check --token or PULSE_TOKEN)' : ''}`);
+    outcome.failure = new CliError(
+      `${gateway} refused the connection: ${error.code}${error.reason ? ` (${error.reason})` : ''}: ${error.message}${error.code === 'UNAUTHORIZED' ? ' (check --token or PULSE_TOKEN)' : ''}`,
+    );
     finish();
   });
   client.subscribe(topic, {
@@ -123,7 +132,9 @@ export async function tailCommand(command: TailCommand, ctx: CommandContext): Pr
         case 'UNAUTHORIZED':
         case 'FORBIDDEN':
         case 'RATE_LIMITED':
-          outcome.failure = new CliError(`the gateway refused to follow ${topic}: ${error.code}: ${error.message}${error.code === 'UNAUTHORIZED' || error.code === 'FORBIDDEN' ? ' (check --token or PULSE_TOKEN)' : ''}`);
+          outcome.failure = new CliError(
+            `the gateway refused to follow ${topic}: ${error.code}: ${error.message}${error.code === 'UNAUTHORIZED' || error.code === 'FORBIDDEN' ? ' (check --token or PULSE_TOKEN)' : ''}`,
+          );
           finish();
           return;
       }

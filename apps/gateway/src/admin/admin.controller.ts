@@ -33,7 +33,8 @@ export class AdminController {
     try {
       return await this.queue.status();
     } catch (error) {
-      if (error instanceof StatusTimeout) throw PulseHttpError.of(503, 'UNAVAILABLE', `${error.message}; retry shortly`);
+      if (error instanceof StatusTimeout)
+        throw PulseHttpError.of(503, 'UNAVAILABLE', `${error.message}; retry shortly`);
       throw error;
     }
   }
@@ -45,7 +46,11 @@ export class AdminController {
     try {
       return await this.queue.tickNow();
     } catch (error) {
-      throw PulseHttpError.of(503, 'UNAVAILABLE', `the tick did not complete (${(error as Error).message}); is a worker running?`);
+      throw PulseHttpError.of(
+        503,
+        'UNAVAILABLE',
+        `the tick did not complete (${(error as Error).message}); is a worker running?`,
+      );
     }
   }
 
@@ -55,7 +60,11 @@ export class AdminController {
    * `?apply=1` the rebuilt projection replaces the live one if no event was appended meanwhile.
    */
   @Post('topics/:topic/rebuild')
-  async rebuild(@Param('topic') rawTopic: string, @Query() rawQuery: unknown, @Res() response: Response): Promise<void> {
+  async rebuild(
+    @Param('topic') rawTopic: string,
+    @Query() rawQuery: unknown,
+    @Res() response: Response,
+  ): Promise<void> {
     const topic = parseOr400(topicSchema, rawTopic, 'topic');
     const apply = ['1', 'true'].includes(parseOr400(rebuildQuerySchema, rawQuery).apply ?? '0');
     const head = await this.store.head(topic);
@@ -70,10 +79,17 @@ export class AdminController {
         }
       }))!;
       const applied = apply && result.drift.length > 0 ? await this.store.applyRebuild(topic, result) : false;
-      if (applied) this.logger.warn(`rebuilt the projection of ${topic} at seq ${result.seq}: ${result.drift.length} difference(s) mended`);
-      response.end(`${JSON.stringify({ seq: result.seq, drift: result.drift, applied, moved: apply && result.drift.length > 0 && !applied })}\n`);
+      if (applied)
+        this.logger.warn(
+          `rebuilt the projection of ${topic} at seq ${result.seq}: ${result.drift.length} difference(s) mended`,
+        );
+      response.end(
+        `${JSON.stringify({ seq: result.seq, drift: result.drift, applied, moved: apply && result.drift.length > 0 && !applied })}\n`,
+      );
     } catch (error) {
-      response.end(`${JSON.stringify({ ok: false, code: 'UNAVAILABLE', message: `rebuild failed: ${(error as Error).message}` })}\n`);
+      response.end(
+        `${JSON.stringify({ ok: false, code: 'UNAVAILABLE', message: `rebuild failed: ${(error as Error).message}` })}\n`,
+      );
     }
   }
 }

@@ -31,12 +31,14 @@ export function mountBullBoard(app: NestExpressApplication): void {
       new BullMQAdapter(queue, {
         readOnlyMode: !auth.enabled,
         displayName: `${MONITOR_QUEUE} (monitor-tick scheduler)`,
-        description: 'Monitor ticks: one job per scheduled run of the monitor-tick job scheduler (and per POST /api/v1/admin/tick)',
+        description:
+          'Monitor ticks: one job per scheduled run of the monitor-tick job scheduler (and per POST /api/v1/admin/tick)',
       }),
       new BullMQAdapter(notifyQueue, {
         readOnlyMode: !auth.enabled,
         displayName: `${NOTIFY_QUEUE} (alert notifications)`,
-        description: 'One job per (alert transition or group, channel); the job id is the Pulse-Delivery-Id. Failed ones keep their error and can be retried here.',
+        description:
+          'One job per (alert transition or group, channel); the job id is the Pulse-Delivery-Id. Failed ones keep their error and can be retried here.',
       }),
     ],
     serverAdapter,
@@ -51,10 +53,18 @@ export function mountBullBoard(app: NestExpressApplication): void {
         () => next(),
         (error: unknown) => {
           if (!(error instanceof AccessDenied)) return next(error);
-          if (error.status === 401) response.setHeader('WWW-Authenticate', 'Basic realm="Pulse admin: paste an admin token as the password", charset="UTF-8"');
+          if (error.status === 401)
+            response.setHeader(
+              'WWW-Authenticate',
+              'Basic realm="Pulse admin: paste an admin token as the password", charset="UTF-8"',
+            );
           response.status(error.status).json(error.body);
         },
       );
   };
-  app.use(BULL_BOARD_PATH, guard, serverAdapter.getRouter() as (request: Request, response: Response, next: NextFunction) => void);
+  app.use(
+    BULL_BOARD_PATH,
+    guard,
+    serverAdapter.getRouter() as (request: Request, response: Response, next: NextFunction) => void,
+  );
 }

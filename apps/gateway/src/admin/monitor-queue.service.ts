@@ -4,7 +4,14 @@ import { Queue, QueueEvents } from 'bullmq';
 import { Cluster } from 'ioredis';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { bullConnection } from '#pulse/event-store';
-import { MONITOR_QUEUE, MONITOR_SCHEDULER, NOTIFY_QUEUE, type MonitorTickJob, type NotifyJob, type TickSummary } from '#pulse/contracts';
+import {
+  MONITOR_QUEUE,
+  MONITOR_SCHEDULER,
+  NOTIFY_QUEUE,
+  type MonitorTickJob,
+  type NotifyJob,
+  type TickSummary,
+} from '#pulse/contracts';
 
 export interface SchedulerStatus {
   scheduler: string;
@@ -30,7 +37,9 @@ export class StatusTimeout extends Error {
 /** A read of Redis that rejects with StatusTimeout after STATUS_TIMEOUT_MS: commands wait as long as Redis is away, and /metrics may not hang with them. */
 export async function bounded<T>(reading: Promise<T>): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new StatusTimeout()), STATUS_TIMEOUT_MS)));
+  const timeout = new Promise<never>(
+    (_resolve, reject) => (timer = setTimeout(() => reject(new StatusTimeout()), STATUS_TIMEOUT_MS)),
+  );
   try {
     return await Promise.race([reading, timeout]);
   } finally {
@@ -81,8 +90,13 @@ export class MonitorQueueService implements OnApplicationShutdown {
   private async readStatus(): Promise<SchedulerStatus> {
     const scheduler = await this.queue.getJobScheduler(MONITOR_SCHEDULER);
     // Newest of each kind: a failed run after the last completed one is the last run.
-    const [[completed], [failed]] = await Promise.all([this.queue.getJobs(['completed'], 0, 0, false), this.queue.getJobs(['failed'], 0, 0, false)]);
-    const last = [completed, failed].filter((job) => job?.finishedOn).sort((a, b) => b!.finishedOn! - a!.finishedOn!)[0];
+    const [[completed], [failed]] = await Promise.all([
+      this.queue.getJobs(['completed'], 0, 0, false),
+      this.queue.getJobs(['failed'], 0, 0, false),
+    ]);
+    const last = [completed, failed]
+      .filter((job) => job?.finishedOn)
+      .sort((a, b) => b!.finishedOn! - a!.finishedOn!)[0];
     const tickAt = last ? (last.data.tickAt ?? last.timestamp + (last.opts.delay ?? 0)) : 0;
     return {
       scheduler: MONITOR_SCHEDULER,
@@ -90,17 +104,37 @@ export class MonitorQueueService implements OnApplicationShutdown {
       nextRunAt: scheduler?.next ?? null,
       lastRun:
         last && last.processedOn && last.finishedOn
-          ? { tickAt, processedAt: last.processedOn, finishedAt: last.finishedOn, delayMs: Math.max(0, last.processedOn - tickAt), failed: Boolean(last.failedReason) }
+          ? {
+              tickAt,
+              processedAt: last.processedOn,
+              finishedAt: last.finishedOn,
+              delayMs: Math.max(0, last.processedOn - tickAt),
+              failed: Boolean(last.failedReason),
+            }
           : null,
     };
   }
 
   /** Queues a tick at now for the workers and waits for its result; rejects if none runs it within `timeoutMs`. */
   async tickNow(timeoutMs = 15_000): Promise<TickSummary> {
-    this.events ??= new QueueEvents(MONITOR_QUEUE, { connection: this.connection instanceof Cluster ? this.connection : { ...this.connection, connectionName: 'pulse:gateway:queue-events' }, prefix: this.config.PULSE_QUEUE_PREFIX });
+    this.events ??= new QueueEvents(MONITOR_QUEUE, {
+      connection:
+        this.connection instanceof Cluster
+          ? this.connection
+          : { ...this.connection, connectionName: 'pulse:gateway:queue-events' },
+      prefix: this.config.PULSE_QUEUE_PREFIX,
+    });
     await this.events.waitUntilReady();
     const tickAt = Date.now();
-    const job = await this.queue.add(MONITOR_SCHEDULER, { kind: 'monitor-tick', everyMs: this.config.PULSE_TICK_MS, tickAt }, { jobId: `manual-${tickAt}`, removeOnComplete: { count: this.config.PULSE_JOBS_KEEP_COMPLETED }, removeOnFail: { count: this.config.PULSE_JOBS_KEEP_FAILED } });
+    const job = await this.queue.add(
+      MONITOR_SCHEDULER,
+      { kind: 'monitor-tick', everyMs: this.config.PULSE_TICK_MS, tickAt },
+      {
+        jobId: `manual-${tickAt}`,
+        removeOnComplete: { count: this.config.PULSE_JOBS_KEEP_COMPLETED },
+        removeOnFail: { count: this.config.PULSE_JOBS_KEEP_FAILED },
+      },
+    );
     return job.waitUntilFinished(this.events, timeoutMs);
   }
 

@@ -2,7 +2,19 @@
 import { randomUUID } from 'node:crypto';
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Req } from '@nestjs/common';
 import { z } from 'zod';
-import { alertIdPartSchema, badRequest, channelBodySchema, maskChannel, parseRuleBody, silenceBodySchema, topicSchema, type ChannelView, type Rule, type RuleState, type Silence } from '#pulse/contracts';
+import {
+  alertIdPartSchema,
+  badRequest,
+  channelBodySchema,
+  maskChannel,
+  parseRuleBody,
+  silenceBodySchema,
+  topicSchema,
+  type ChannelView,
+  type Rule,
+  type RuleState,
+  type Silence,
+} from '#pulse/contracts';
 import { cronProblem } from '#pulse/contracts/silences';
 import { EventStore } from '#pulse/event-store';
 import { MonitorQueueService } from '../admin/monitor-queue.service.js';
@@ -12,7 +24,12 @@ import type { AuthedRequest } from '../auth/http-auth.guard.js';
 
 /** A 400 naming one field. */
 function fieldError(path: string, message: string): PulseHttpError {
-  return new PulseHttpError(400, { ok: false, code: 'BAD_REQUEST', message: `${path}: ${message}`, issues: [{ path, message }] });
+  return new PulseHttpError(400, {
+    ok: false,
+    code: 'BAD_REQUEST',
+    message: `${path}: ${message}`,
+    issues: [{ path, message }],
+  });
 }
 
 /** Redis could not be reached: 503, nothing done. */
@@ -41,7 +58,11 @@ export class AlertsController {
   /** Creates or replaces a rule: appends `rule.set` with every default filled in. */
   @Put('topics/:topic/rules/:ruleId')
   @Access('admin')
-  async putRule(@Param('topic') rawTopic: string, @Param('ruleId') rawRuleId: string, @Body() body: unknown): Promise<{ seq: number; rule: Rule }> {
+  async putRule(
+    @Param('topic') rawTopic: string,
+    @Param('ruleId') rawRuleId: string,
+    @Body() body: unknown,
+  ): Promise<{ seq: number; rule: Rule }> {
     const topic = parseOr400(topicSchema, rawTopic, 'topic');
     const ruleId = parseOr400(alertIdPartSchema, rawRuleId, 'ruleId');
     const parsed = parseRuleBody(ruleId, body);
@@ -49,8 +70,14 @@ export class AlertsController {
     const rule = parsed.data;
     const known = await this.store.alerts.existingChannels(rule.channels).catch(unavailable('checking the channels'));
     const missing = rule.channels.findIndex((id) => !known.has(id));
-    if (missing >= 0) throw fieldError(`channels.${missing}`, `unknown channel ${rule.channels[missing]} (create it with PUT /api/v1/channels/${rule.channels[missing]})`);
-    const { seqs } = await this.store.append(topic, [{ type: 'rule.set', data: rule, source: 'rest' }]).catch(unavailable('appending rule.set'));
+    if (missing >= 0)
+      throw fieldError(
+        `channels.${missing}`,
+        `unknown channel ${rule.channels[missing]} (create it with PUT /api/v1/channels/${rule.channels[missing]})`,
+      );
+    const { seqs } = await this.store
+      .append(topic, [{ type: 'rule.set', data: rule, source: 'rest' }])
+      .catch(unavailable('appending rule.set'));
     return { seq: seqs[0]!, rule };
   }
 
@@ -61,8 +88,11 @@ export class AlertsController {
     const topic = parseOr400(topicSchema, rawTopic, 'topic');
     const ruleId = parseOr400(alertIdPartSchema, rawRuleId, 'ruleId');
     const { rules } = await this.store.rules(topic).catch(unavailable('reading the rules'));
-    if (!rules.some((rule) => rule.ruleId === ruleId)) throw PulseHttpError.of(404, 'NOT_FOUND', `topic ${topic} has no rule ${ruleId}`);
-    const { seqs } = await this.store.append(topic, [{ type: 'rule.removed', data: { ruleId }, source: 'rest' }]).catch(unavailable('appending rule.removed'));
+    if (!rules.some((rule) => rule.ruleId === ruleId))
+      throw PulseHttpError.of(404, 'NOT_FOUND', `topic ${topic} has no rule ${ruleId}`);
+    const { seqs } = await this.store
+      .append(topic, [{ type: 'rule.removed', data: { ruleId }, source: 'rest' }])
+      .catch(unavailable('appending rule.removed'));
     return { seq: seqs[0]! };
   }
 
@@ -93,7 +123,17 @@ export class AlertsController {
     if (!known.has(channelId)) throw PulseHttpError.of(404, 'NOT_FOUND', `no channel ${channelId}`);
     const jobId = `test.${channelId}.${Date.now()}`;
     await this.queues.notifyQueue
-      .add('test', { kind: 'test', channelId, topic: '', epoch: '', seq: 0, ruleId: '' }, { jobId, attempts: 3, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: { age: 86_400 }, removeOnFail: { age: 7 * 86_400 } })
+      .add(
+        'test',
+        { kind: 'test', channelId, topic: '', epoch: '', seq: 0, ruleId: '' },
+        {
+          jobId,
+          attempts: 3,
+          backoff: { type: 'exponential', delay: 1000 },
+          removeOnComplete: { age: 86_400 },
+          removeOnFail: { age: 7 * 86_400 },
+        },
+      )
       .catch(unavailable('queueing the test'));
     return { jobId };
   }
@@ -125,7 +165,8 @@ export class AlertsController {
   @Access('admin')
   async deleteSilence(@Param('id') rawId: string): Promise<{ id: string }> {
     const id = parseOr400(z.uuid(), rawId, 'id');
-    if (!(await this.store.alerts.deleteSilence(id).catch(unavailable('deleting the silence')))) throw PulseHttpError.of(404, 'NOT_FOUND', `no silence ${id}`);
+    if (!(await this.store.alerts.deleteSilence(id).catch(unavailable('deleting the silence'))))
+      throw PulseHttpError.of(404, 'NOT_FOUND', `no silence ${id}`);
     return { id };
   }
 }

@@ -1,6 +1,11 @@
 // Liveness and readiness of a gateway process, through @nestjs/terminus.
 import { Controller, Get, Inject, Logger, Res, ServiceUnavailableException } from '@nestjs/common';
-import { HealthCheckService, HealthIndicatorService, type HealthCheckResult, type HealthIndicatorResult } from '@nestjs/terminus';
+import {
+  HealthCheckService,
+  HealthIndicatorService,
+  type HealthCheckResult,
+  type HealthIndicatorResult,
+} from '@nestjs/terminus';
 import type { Response } from 'express';
 import { REDIS, type RedisConnection } from '#pulse/event-store';
 import { Access } from '../auth/access.decorator.js';
@@ -8,7 +13,13 @@ import { GatewayDrain } from '../live/gateway-drain.js';
 import { LogTail } from '../live/log-tail.js';
 
 /** Readiness: terminus's report, plus one line per part (`redis`, `tail`) that scripts and `pulse status` read. */
-export type Readiness = HealthCheckResult & { ok: boolean; redis: string; tail: string; topics: number; draining: boolean };
+export type Readiness = HealthCheckResult & {
+  ok: boolean;
+  redis: string;
+  tail: string;
+  topics: number;
+  draining: boolean;
+};
 
 @Controller()
 @Access('public')
@@ -56,7 +67,9 @@ export class HealthController {
         },
         (): HealthIndicatorResult => {
           const check = this.indicators.check('tail');
-          return this.tail.healthy ? check.up({ topics: this.tail.topics.length }) : check.down({ failures: this.tail.failures });
+          return this.tail.healthy
+            ? check.up({ topics: this.tail.topics.length })
+            : check.down({ failures: this.tail.failures });
         },
         (): HealthIndicatorResult => {
           // SIGTERM: a load balancer stops sending new clients here while the sockets move.

@@ -25,13 +25,25 @@ export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, prefi
   if (result.success) return result.data;
   const body = badRequest(result.error);
   if (prefix) {
-    body.issues = body.issues!.map((issue) => ({ ...issue, path: issue.path === '(root)' ? prefix : `${prefix}.${issue.path}` }));
+    body.issues = body.issues!.map((issue) => ({
+      ...issue,
+      path: issue.path === '(root)' ? prefix : `${prefix}.${issue.path}`,
+    }));
     body.message = body.issues.map((issue) => `${issue.path}: ${issue.message}`).join('; ');
   }
   throw new PulseHttpError(400, body);
 }
 
-const CODE_BY_STATUS: Record<number, ErrorCode> = { 400: 'BAD_REQUEST', 401: 'UNAUTHORIZED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 413: 'BAD_REQUEST', 415: 'BAD_REQUEST', 429: 'RATE_LIMITED', 503: 'UNAVAILABLE' };
+const CODE_BY_STATUS: Record<number, ErrorCode> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  413: 'BAD_REQUEST',
+  415: 'BAD_REQUEST',
+  429: 'RATE_LIMITED',
+  503: 'UNAVAILABLE',
+};
 
 /** Maps anything thrown in a request to the error body; unknown errors are logged and answered 500. */
 @Catch()
@@ -49,17 +61,41 @@ export class HttpErrorFilter implements ExceptionFilter {
   }
 
   private describe(exception: unknown): [number, ErrorBody] {
-    if (exception instanceof PulseHttpError || exception instanceof AccessDenied) return [exception.status, exception.body];
+    if (exception instanceof PulseHttpError || exception instanceof AccessDenied)
+      return [exception.status, exception.body];
     // body-parser errors (malformed JSON, oversize body): Nest wraps them, the original is the cause.
-    const parserError = (exception instanceof HttpException ? exception.cause : exception) as { type?: string; status?: number; limit?: number } | undefined ?? {};
-    if (parserError.type === 'entity.parse.failed') return [400, { ok: false, code: 'BAD_REQUEST', message: 'body: malformed JSON', issues: [{ path: 'body', message: 'malformed JSON' }] }];
-    if (parserError.type === 'entity.too.large') return [413, { ok: false, code: 'BAD_REQUEST', message: `body: larger than the ${parserError.limit} byte limit`, issues: [{ path: 'body', message: 'too large' }] }];
+    const parserError =
+      ((exception instanceof HttpException ? exception.cause : exception) as
+        { type?: string; status?: number; limit?: number } | undefined) ?? {};
+    if (parserError.type === 'entity.parse.failed')
+      return [
+        400,
+        {
+          ok: false,
+          code: 'BAD_REQUEST',
+          message: 'body: malformed JSON',
+          issues: [{ path: 'body', message: 'malformed JSON' }],
+        },
+      ];
+    if (parserError.type === 'entity.too.large')
+      return [
+        413,
+        {
+          ok: false,
+          code: 'BAD_REQUEST',
+          message: `body: larger than the ${parserError.limit} byte limit`,
+          issues: [{ path: 'body', message: 'too large' }],
+        },
+      ];
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       return [status, { ok: false, code: CODE_BY_STATUS[status] ?? 'BAD_REQUEST', message: exception.message }];
     }
     if (typeof parserError.status === 'number' && parserError.status >= 400 && parserError.status < 500) {
-      return [parserError.status, { ok: false, code: CODE_BY_STATUS[parserError.status] ?? 'BAD_REQUEST', message: (exception as Error).message }];
+      return [
+        parserError.status,
+        { ok: false, code: CODE_BY_STATUS[parserError.status] ?? 'BAD_REQUEST', message: (exception as Error).message },
+      ];
     }
     this.logger.error(`unhandled error: ${(exception as Error)?.stack ?? String(exception)}`);
     return [500, { ok: false, code: 'UNAVAILABLE', message: 'internal error; the gateway log has the details' }];

@@ -3,7 +3,16 @@ import { Body, Controller, Get, HttpCode, Inject, Logger, Param, Post, Query, Re
 import type { Response } from 'express';
 import { topicAllowed } from '#pulse/auth';
 import { z } from 'zod';
-import { emptySnapshot, ingestBodySchema, MAX_REPLAY_LIMIT, refusal, topicSchema, type IngestBody, type PulseEvent, type Snapshot } from '#pulse/contracts';
+import {
+  emptySnapshot,
+  ingestBodySchema,
+  MAX_REPLAY_LIMIT,
+  refusal,
+  topicSchema,
+  type IngestBody,
+  type PulseEvent,
+  type Snapshot,
+} from '#pulse/contracts';
 import { authEnabled, PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { EventStore, InstanceLimitError, TopicLimitError, TopicQuotaError } from '#pulse/event-store';
 import { Access } from '../auth/access.decorator.js';
@@ -31,17 +40,30 @@ const logger = new Logger('TopicsController');
 /** 503 for a failed Redis call: the client learns that it may retry; why (Redis's error text) goes to the log only. */
 const unavailable = (topic: string, error: unknown) => {
   logger.warn(`the log of ${topic} cannot be reached: ${(error as Error)?.message ?? String(error)}`);
-  return PulseHttpError.of(503, 'UNAVAILABLE', `the log of ${topic} cannot be reached now; retry shortly (events with an idempotencyKey are appended at most once)`);
+  return PulseHttpError.of(
+    503,
+    'UNAVAILABLE',
+    `the log of ${topic} cannot be reached now; retry shortly (events with an idempotencyKey are appended at most once)`,
+  );
 };
 
 /** The answer to an append refused by a cardinality limit (nothing appended), or null for any other failure. */
 function cardinalityRefusal(error: unknown): PulseHttpError | null {
   if (error instanceof InstanceLimitError) {
     const message = `topic ${error.topic} holds ${error.held} instances and PULSE_MAX_INSTANCES_PER_TOPIC is ${error.limit}: instance ${error.instanceId} would be one more; nothing appended`;
-    return new PulseHttpError(400, { ...refusal('INSTANCE_LIMIT', `events.${error.index}.data.instanceId: ${message}`), issues: [{ path: `events.${error.index}.data.instanceId`, message }] });
+    return new PulseHttpError(400, {
+      ...refusal('INSTANCE_LIMIT', `events.${error.index}.data.instanceId: ${message}`),
+      issues: [{ path: `events.${error.index}.data.instanceId`, message }],
+    });
   }
   if (error instanceof TopicLimitError) {
-    return new PulseHttpError(400, refusal('TOPIC_LIMIT', `topic: ${error.topic} would be a new topic, and PULSE_MAX_TOPICS (${error.limit}) exist already; nothing appended`));
+    return new PulseHttpError(
+      400,
+      refusal(
+        'TOPIC_LIMIT',
+        `topic: ${error.topic} would be a new topic, and PULSE_MAX_TOPICS (${error.limit}) exist already; nothing appended`,
+      ),
+    );
   }
   if (error instanceof TopicQuotaError) {
     const message = `topic: ${error.topic} would be a new topic, and this token created PULSE_TOPIC_QUOTA (${error.quota.count}) topics in this window of PULSE_TOPIC_QUOTA_WINDOW_S (${error.quota.windowMs / 1000} s); nothing appended`;
@@ -78,7 +100,12 @@ export class TopicsController {
       const bytes = Buffer.byteLength(JSON.stringify(event.data.meta));
       if (bytes <= this.maxMetaBytes) return;
       const message = `meta is ${bytes} bytes of JSON, more than PULSE_MAX_META_BYTES (${this.maxMetaBytes})`;
-      throw new PulseHttpError(400, { ok: false, code: 'BAD_REQUEST', message: `events.${i}.data.meta: ${message}`, issues: [{ path: `events.${i}.data.meta`, message }] });
+      throw new PulseHttpError(400, {
+        ok: false,
+        code: 'BAD_REQUEST',
+        message: `events.${i}.data.meta: ${message}`,
+        issues: [{ path: `events.${i}.data.meta`, message }],
+      });
     });
   }
 
@@ -89,14 +116,21 @@ export class TopicsController {
    */
   @Get()
   @Access('read')
-  async list(@Req() request: AuthedRequest, @Query() rawQuery: unknown, @Res({ passthrough: true }) response: Response): Promise<{ topic: string; head: number; epoch: string }[]> {
+  async list(
+    @Req() request: AuthedRequest,
+    @Query() rawQuery: unknown,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<{ topic: string; head: number; epoch: string }[]> {
     const { cursor, limit } = parseOr400(this.topicsQuerySchema, rawQuery);
     const principal = request.principal;
-    const page = await this.store.topicPage({ after: cursor, limit, include: principal ? (topic) => topicAllowed(principal, topic) : undefined }).catch((error: unknown) => {
-      logger.warn(`the topic list cannot be read: ${(error as Error)?.message ?? String(error)}`);
-      throw PulseHttpError.of(503, 'UNAVAILABLE', 'the topic list cannot be read now; retry shortly');
-    });
-    if (page.next !== null) response.setHeader('Link', `</api/v1/topics?cursor=${page.next}&limit=${limit}>; rel="next"`);
+    const page = await this.store
+      .topicPage({ after: cursor, limit, include: principal ? (topic) => topicAllowed(principal, topic) : undefined })
+      .catch((error: unknown) => {
+        logger.warn(`the topic list cannot be read: ${(error as Error)?.message ?? String(error)}`);
+        throw PulseHttpError.of(503, 'UNAVAILABLE', 'the topic list cannot be read now; retry shortly');
+      });
+    if (page.next !== null)
+      response.setHeader('Link', `</api/v1/topics?cursor=${page.next}&limit=${limit}>; rel="next"`);
     return page.topics;
   }
 
@@ -104,7 +138,11 @@ export class TopicsController {
   @Post(':topic/events')
   @HttpCode(201)
   @Access('publish')
-  async ingest(@Param('topic') rawTopic: string, @Body() rawBody: unknown, @Req() request: AuthedRequest): Promise<{ epoch: string; seqs: number[] }> {
+  async ingest(
+    @Param('topic') rawTopic: string,
+    @Body() rawBody: unknown,
+    @Req() request: AuthedRequest,
+  ): Promise<{ epoch: string; seqs: number[] }> {
     const topic = parseOr400(topicSchema, rawTopic, 'topic');
     const body = parseOr400(ingestBodySchema, rawBody ?? {});
     this.checkMetaBytes(body);
@@ -113,7 +151,12 @@ export class TopicsController {
     try {
       const appended = await this.store.append(
         topic,
-        body.events.map((event) => ({ type: event.type, data: event.data, idempotencyKey: scopedIdempotencyKey(scope, event.idempotencyKey), source: body.source })),
+        body.events.map((event) => ({
+          type: event.type,
+          data: event.data,
+          idempotencyKey: scopedIdempotencyKey(scope, event.idempotencyKey),
+          source: body.source,
+        })),
         // Topic quotas are per token: with auth off there is none (the topic cap still holds).
         { creator: this.keysByToken ? request.principal!.sub : undefined },
       );
@@ -137,7 +180,10 @@ export class TopicsController {
 
   @Get(':topic/events')
   @Access('read')
-  async events(@Param('topic') rawTopic: string, @Query() rawQuery: unknown): Promise<{ epoch: string | null; head: number; events: PulseEvent[] }> {
+  async events(
+    @Param('topic') rawTopic: string,
+    @Query() rawQuery: unknown,
+  ): Promise<{ epoch: string | null; head: number; events: PulseEvent[] }> {
     const topic = parseOr400(topicSchema, rawTopic, 'topic');
     const { after, limit } = parseOr400(eventsQuerySchema, rawQuery);
     const found = await this.store.readAfter(topic, after, limit).catch((error: unknown) => {
@@ -145,8 +191,19 @@ export class TopicsController {
     });
     // A topic with no events is an empty log: head 0, no epoch yet.
     const page = found ?? { epoch: null, head: 0, base: 0, events: [] };
-    if (after > page.head) throw new PulseHttpError(400, { ok: false, code: 'BAD_REQUEST', message: `after: ${after} is beyond the head ${page.head}`, issues: [{ path: 'after', message: `beyond the head ${page.head}` }] });
-    if (after < page.base) throw PulseHttpError.of(410, 'NOT_FOUND', `events after ${after} of ${topic} are no longer retained (oldest kept: ${page.base + 1}); read the snapshot instead`);
+    if (after > page.head)
+      throw new PulseHttpError(400, {
+        ok: false,
+        code: 'BAD_REQUEST',
+        message: `after: ${after} is beyond the head ${page.head}`,
+        issues: [{ path: 'after', message: `beyond the head ${page.head}` }],
+      });
+    if (after < page.base)
+      throw PulseHttpError.of(
+        410,
+        'NOT_FOUND',
+        `events after ${after} of ${topic} are no longer retained (oldest kept: ${page.base + 1}); read the snapshot instead`,
+      );
     return { epoch: page.epoch, head: page.head, events: page.events };
   }
 }

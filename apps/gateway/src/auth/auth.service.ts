@@ -1,12 +1,25 @@
 // Who is asking and what they may do: one place that checks tokens and permissions for REST and sockets alike.
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { ANONYMOUS, roleAllows, topicAllowed, TokenError, TokenVerifier, type Action, type Principal } from '#pulse/auth';
+import {
+  ANONYMOUS,
+  roleAllows,
+  topicAllowed,
+  TokenError,
+  TokenVerifier,
+  type Action,
+  type Principal,
+} from '#pulse/auth';
 import { authEnabled, PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { refusal } from '#pulse/contracts';
 import { AccessDenied } from './access-denied.js';
 
 /** What each action is, in a refusal's words: "a viewer token may not <…> <topic or this gateway>". */
-const DOING: Record<Action, string> = { read: 'subscribe to or read', publish: 'publish to', scrape: 'read the metrics of', admin: 'use the admin endpoints of' };
+const DOING: Record<Action, string> = {
+  read: 'subscribe to or read',
+  publish: 'publish to',
+  scrape: 'read the metrics of',
+  admin: 'use the admin endpoints of',
+};
 
 @Injectable()
 export class AuthService implements OnApplicationBootstrap {
@@ -26,7 +39,10 @@ export class AuthService implements OnApplicationBootstrap {
 
   onApplicationBootstrap(): void {
     // Said on every start, so that nobody runs an open gateway without knowing it.
-    if (!this.enabled) this.logger.warn('auth is OFF: anyone who reaches this gateway may read, publish and use the admin endpoints. Set PULSE_AUTH_SECRET to require tokens.');
+    if (!this.enabled)
+      this.logger.warn(
+        'auth is OFF: anyone who reaches this gateway may read, publish and use the admin endpoints. Set PULSE_AUTH_SECRET to require tokens.',
+      );
     else this.logger.log('auth is on: tokens are required on sockets and REST');
   }
 
@@ -44,10 +60,19 @@ export class AuthService implements OnApplicationBootstrap {
   /** Throws AccessDenied (403) unless `principal` may do `action` (on `topic`, when given). */
   authorize(principal: Principal, action: Action, topic?: string): void {
     if (!roleAllows(principal, action)) {
-      throw new AccessDenied(403, refusal('ROLE_FORBIDDEN', `a ${principal.role} token may not ${DOING[action]} ${topic ?? 'this gateway'}`));
+      throw new AccessDenied(
+        403,
+        refusal('ROLE_FORBIDDEN', `a ${principal.role} token may not ${DOING[action]} ${topic ?? 'this gateway'}`),
+      );
     }
     if (topic !== undefined && !topicAllowed(principal, topic)) {
-      throw new AccessDenied(403, refusal('TOPIC_FORBIDDEN', `this token does not cover topic ${topic} (its topics: ${principal.topics.join(', ') || 'none'})`));
+      throw new AccessDenied(
+        403,
+        refusal(
+          'TOPIC_FORBIDDEN',
+          `this token does not cover topic ${topic} (its topics: ${principal.topics.join(', ') || 'none'})`,
+        ),
+      );
     }
   }
 }

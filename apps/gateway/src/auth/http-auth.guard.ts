@@ -23,13 +23,18 @@ export class HttpAuthGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     // Global guards run for gateway handlers too: sockets are checked by the SocketGuard instead.
     if (context.getType() !== 'http') return true;
-    const access = this.reflector.getAllAndOverride<RouteAccess | undefined>(ACCESS_KEY, [context.getHandler(), context.getClass()]) ?? 'admin';
+    const access =
+      this.reflector.getAllAndOverride<RouteAccess | undefined>(ACCESS_KEY, [
+        context.getHandler(),
+        context.getClass(),
+      ]) ?? 'admin';
     if (access === 'public') return true;
     const request = context.switchToHttp().getRequest<AuthedRequest>();
     // A request with a body was authenticated before its body was read (refuseBodiesWithoutToken).
     request.principal ??= await this.auth.authenticate(tokenFromHeader(request.headers.authorization));
     // A valid topic name first: patterns are matched against at most 64 known characters.
-    const topic = typeof request.params?.topic === 'string' ? parseOr400(topicSchema, request.params.topic, 'topic') : undefined;
+    const topic =
+      typeof request.params?.topic === 'string' ? parseOr400(topicSchema, request.params.topic, 'topic') : undefined;
     this.auth.authorize(request.principal, access, topic);
     if (this.auth.enabled) await this.limits.consumeToken(request.principal);
     return true;

@@ -16,7 +16,11 @@ let connections: RedisConnections;
 let limits: LimitsService;
 
 beforeAll(async () => {
-  const config = parseConfig({ REDIS_URL: url, PULSE_AUTH_SECRET: 's'.repeat(32), PULSE_MAX_CONNECTIONS_PER_TOKEN: '2' });
+  const config = parseConfig({
+    REDIS_URL: url,
+    PULSE_AUTH_SECRET: 's'.repeat(32),
+    PULSE_MAX_CONNECTIONS_PER_TOKEN: '2',
+  });
   redis = new Redis(url);
   connections = new RedisConnections(config);
   // The gateway's command connection fails fast while not ready (no offline queue): wait for it, as a gateway's first request does.

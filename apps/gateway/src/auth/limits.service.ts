@@ -44,16 +44,27 @@ export class LimitsService implements OnApplicationShutdown {
       points: config.PULSE_RATE_LIMIT_TOKEN,
       duration: config.PULSE_RATE_LIMIT_WINDOW_S,
       // While Redis is away the limit still holds, per process.
-      insuranceLimiter: new RateLimiterMemory({ points: config.PULSE_RATE_LIMIT_TOKEN, duration: config.PULSE_RATE_LIMIT_WINDOW_S }),
+      insuranceLimiter: new RateLimiterMemory({
+        points: config.PULSE_RATE_LIMIT_TOKEN,
+        duration: config.PULSE_RATE_LIMIT_WINDOW_S,
+      }),
     });
-    this.perConnection = new ConnectionRates(config.PULSE_RATE_LIMIT_CONNECTION, config.PULSE_RATE_LIMIT_WINDOW_S * 1000);
+    this.perConnection = new ConnectionRates(
+      config.PULSE_RATE_LIMIT_CONNECTION,
+      config.PULSE_RATE_LIMIT_WINDOW_S * 1000,
+    );
     this.refresher = setInterval(() => void this.refreshConnections(), CONNECTION_REFRESH_MS);
     this.refresher.unref();
   }
 
   /** Counts one request of the token (across gateways); throws AccessDenied (429) past its rate. */
   async consumeToken(principal: Principal): Promise<void> {
-    await this.consume(this.perToken, tokenLimitKey(principal.sub), `token ${principal.sub}`, this.config.PULSE_RATE_LIMIT_TOKEN);
+    await this.consume(
+      this.perToken,
+      tokenLimitKey(principal.sub),
+      `token ${principal.sub}`,
+      this.config.PULSE_RATE_LIMIT_TOKEN,
+    );
   }
 
   private get window(): string {
@@ -79,7 +90,8 @@ export class LimitsService implements OnApplicationShutdown {
     if (!principal) return;
     const limit = this.config.PULSE_RATE_LIMIT_TOKEN;
     const result = await this.perToken.penalty(tokenLimitKey(principal.sub), points);
-    if (result.consumedPoints - points >= limit) throw this.rateLimited(limit, `token ${principal.sub}`, Math.max(result.msBeforeNext, 1));
+    if (result.consumedPoints - points >= limit)
+      throw this.rateLimited(limit, `token ${principal.sub}`, Math.max(result.msBeforeNext, 1));
   }
 
   /** Forgets a closed connection's rate window. */
@@ -89,7 +101,14 @@ export class LimitsService implements OnApplicationShutdown {
 
   private rateLimited(points: number, what: string, retryAfterMs: number): AccessDenied {
     const cost = `a resume or replay costs one more per ${this.config.PULSE_RATE_LIMIT_EVENTS_PER_POINT} events it reads (PULSE_RATE_LIMIT_EVENTS_PER_POINT)`;
-    return new AccessDenied(429, refusal('RATE_LIMITED', `more than ${points} requests per ${this.window} for ${what} (${cost}); slow down`, retryAfterMs));
+    return new AccessDenied(
+      429,
+      refusal(
+        'RATE_LIMITED',
+        `more than ${points} requests per ${this.window} for ${what} (${cost}); slow down`,
+        retryAfterMs,
+      ),
+    );
   }
 
   private async consume(limiter: RateLimiterRedis, key: string, what: string, points: number): Promise<void> {
@@ -105,9 +124,25 @@ export class LimitsService implements OnApplicationShutdown {
   async openConnection(principal: Principal, socketId: string): Promise<void> {
     const key = tokenConnectionsKey(principal.sub);
     const now = Date.now();
-    const added = await this.redis.eval(ADD_CONNECTION, 1, key, socketId, now, now - 3 * CONNECTION_REFRESH_MS, this.config.PULSE_MAX_CONNECTIONS_PER_TOKEN, Math.ceil((4 * CONNECTION_REFRESH_MS) / 1000));
+    const added = await this.redis.eval(
+      ADD_CONNECTION,
+      1,
+      key,
+      socketId,
+      now,
+      now - 3 * CONNECTION_REFRESH_MS,
+      this.config.PULSE_MAX_CONNECTIONS_PER_TOKEN,
+      Math.ceil((4 * CONNECTION_REFRESH_MS) / 1000),
+    );
     if (Number(added) !== 1) {
-      throw new AccessDenied(429, refusal('TOO_MANY_CONNECTIONS', `token ${principal.sub} already has ${this.config.PULSE_MAX_CONNECTIONS_PER_TOKEN} open connections; close one first`, CONNECTION_REFRESH_MS));
+      throw new AccessDenied(
+        429,
+        refusal(
+          'TOO_MANY_CONNECTIONS',
+          `token ${principal.sub} already has ${this.config.PULSE_MAX_CONNECTIONS_PER_TOKEN} open connections; close one first`,
+          CONNECTION_REFRESH_MS,
+        ),
+      );
     }
     let set = this.sockets.get(key);
     if (!set) this.sockets.set(key, (set = new Set()));
@@ -131,12 +166,20 @@ export class LimitsService implements OnApplicationShutdown {
     const ttl = Math.ceil((4 * CONNECTION_REFRESH_MS) / 1000);
     try {
       if (this.redis.status !== 'ready') throw new Error(`the connection is ${this.redis.status}`);
-      await Promise.all([...this.sockets].flatMap(([key, ids]) => [this.redis.zadd(key, ...[...ids].flatMap((id) => [now, id])), this.redis.expire(key, ttl)]));
+      await Promise.all(
+        [...this.sockets].flatMap(([key, ids]) => [
+          this.redis.zadd(key, ...[...ids].flatMap((id) => [now, id])),
+          this.redis.expire(key, ttl),
+        ]),
+      );
       if (this.refreshFailing) this.logger.log('open connections are counted in Redis again');
       this.refreshFailing = false;
     } catch (error) {
       // Retried at the next period; entries live for three, so a short outage forgets nobody.
-      if (!this.refreshFailing) this.logger.warn(`could not refresh the open connections in Redis (${(error as Error).message}); retrying every ${CONNECTION_REFRESH_MS / 1000} s`);
+      if (!this.refreshFailing)
+        this.logger.warn(
+          `could not refresh the open connections in Redis (${(error as Error).message}); retrying every ${CONNECTION_REFRESH_MS / 1000} s`,
+        );
       this.refreshFailing = true;
     }
   }

@@ -20,7 +20,12 @@ export interface OriginPolicyOptions {
 
 /** localhost, *.localhost, 127.0.0.0/8 and ::1: names no other site can make a browser send. */
 function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname.endsWith('.localhost') || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+  return (
+    hostname === 'localhost' ||
+    hostname.endsWith('.localhost') ||
+    hostname === '[::1]' ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
+  );
 }
 
 /** An IP address as the host: a DNS rebinding page's origin is a name, never an address. */
@@ -46,7 +51,10 @@ export class OriginPolicy {
     this.any = options.allowedOrigins.includes('*');
     this.allowed = new Set(options.allowedOrigins.filter((origin) => origin !== '*'));
     this.publicOrigins = new Set((options.publicUrls ?? []).map((url) => new URL(url).origin));
-    this.hosts = new Set([...(options.publicUrls ?? []).map((url) => new URL(url).hostname), ...(options.allowedHosts ?? [])]);
+    this.hosts = new Set([
+      ...(options.publicUrls ?? []).map((url) => new URL(url).hostname),
+      ...(options.allowedHosts ?? []),
+    ]);
     const proxies = options.trustedProxies ?? [];
     this.anyProxy = proxies.length > 0;
     for (const entry of proxies) {
@@ -72,8 +80,10 @@ export class OriginPolicy {
     }
     const origin = headers.origin;
     if (origin === undefined) return null;
-    if (origin === 'null') return 'origin null (a sandboxed frame or a local file) is never allowed, whatever PULSE_ALLOWED_ORIGINS says';
-    if (this.any || this.allowed.has(origin) || this.publicOrigins.has(origin) || this.isOwnOrigin(origin, host)) return null;
+    if (origin === 'null')
+      return 'origin null (a sandboxed frame or a local file) is never allowed, whatever PULSE_ALLOWED_ORIGINS says';
+    if (this.any || this.allowed.has(origin) || this.publicOrigins.has(origin) || this.isOwnOrigin(origin, host))
+      return null;
     return `origin ${origin} is not allowed; add it to PULSE_ALLOWED_ORIGINS (or, if it is the address browsers use for this gateway, to PULSE_PUBLIC_URL)`;
   }
 
@@ -84,11 +94,16 @@ export class OriginPolicy {
 
   /** For CORS answers: the origins other than the gateway's own that may read responses. */
   corsAllows(origin: string | undefined): boolean {
-    return origin !== undefined && origin !== 'null' && (this.any || this.allowed.has(origin) || this.publicOrigins.has(origin));
+    return (
+      origin !== undefined &&
+      origin !== 'null' &&
+      (this.any || this.allowed.has(origin) || this.publicOrigins.has(origin))
+    );
   }
 
   /** corsAllows as the `origin` option of Express's and Socket.IO's CORS. */
-  readonly corsOrigin = (origin: string | undefined, callback: (error: Error | null, allow?: boolean) => void): void => callback(null, this.corsAllows(origin));
+  readonly corsOrigin = (origin: string | undefined, callback: (error: Error | null, allow?: boolean) => void): void =>
+    callback(null, this.corsAllows(origin));
 
   /** The host the client asked for: X-Forwarded-Host from a trusted proxy, else Host; lower-cased. */
   private hostOf(headers: IncomingHttpHeaders, remoteAddress: string | undefined): string | undefined {

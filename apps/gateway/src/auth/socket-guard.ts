@@ -70,7 +70,8 @@ export class SocketGuard {
       // asked on a session's first request only): this refusal reaches the client's
       // connect_error with its body, before the socket may send anything.
       const originProblem = this.origins.problem(socket.handshake.headers, socket.handshake.address);
-      if (originProblem !== null) return next(handshakeError(this.describe(new AccessDenied(403, refusal('ORIGIN_FORBIDDEN', originProblem)))));
+      if (originProblem !== null)
+        return next(handshakeError(this.describe(new AccessDenied(403, refusal('ORIGIN_FORBIDDEN', originProblem)))));
       this.admit(socket).then(
         (admitted) => next(admitted ? undefined : new Error('the connection closed during the handshake')),
         (error: unknown) => next(handshakeError(this.describe(error))),
@@ -120,7 +121,11 @@ export class SocketGuard {
     this.expiries.delete(socket);
     this.limits.forgetConnection(socket.id);
     if (this.auth.enabled && principal) {
-      this.limits.closeConnection(principal, socket.id).catch((error: unknown) => this.logger.warn(`could not release a connection of ${principal.sub}: ${(error as Error).message}`));
+      this.limits
+        .closeConnection(principal, socket.id)
+        .catch((error: unknown) =>
+          this.logger.warn(`could not release a connection of ${principal.sub}: ${(error as Error).message}`),
+        );
     }
   }
 
@@ -134,7 +139,18 @@ export class SocketGuard {
     const data = socket.data;
     const queue = (data.queue ??= { tail: Promise.resolve(), waiting: 0 });
     if (queue.waiting >= this.maxPending) {
-      ack?.(this.describe(new AccessDenied(429, refusal('RATE_LIMITED', `more than ${this.maxPending} requests of this connection are waiting (PULSE_RATE_LIMIT_CONNECTION); wait for their answers`, 100))));
+      ack?.(
+        this.describe(
+          new AccessDenied(
+            429,
+            refusal(
+              'RATE_LIMITED',
+              `more than ${this.maxPending} requests of this connection are waiting (PULSE_RATE_LIMIT_CONNECTION); wait for their answers`,
+              100,
+            ),
+          ),
+        ),
+      );
       return;
     }
     queue.waiting += 1;
@@ -148,7 +164,9 @@ export class SocketGuard {
           ack?.(this.describe(error));
         }
       })
-      .catch((error: unknown) => this.logger.warn(`request check failed: ${(error as Error)?.message ?? String(error)}`))
+      .catch((error: unknown) =>
+        this.logger.warn(`request check failed: ${(error as Error)?.message ?? String(error)}`),
+      )
       .finally(() => {
         queue.waiting -= 1;
         // An idle socket keeps no settled promise chain.
@@ -163,7 +181,11 @@ export class SocketGuard {
    */
   async charge(socket: PulseSocket, principal: Principal, events: number): Promise<ErrorBody | null> {
     try {
-      await this.limits.charge(this.auth.enabled ? principal : null, socket.id, Math.floor(events / this.eventsPerPoint));
+      await this.limits.charge(
+        this.auth.enabled ? principal : null,
+        socket.id,
+        Math.floor(events / this.eventsPerPoint),
+      );
       return null;
     } catch (error) {
       return this.describe(error);

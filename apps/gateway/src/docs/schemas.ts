@@ -33,7 +33,9 @@ export { replayRequestSchema, subscribeRequestSchema, unsubscribeRequestSchema }
 
 const epochSchema = z.string().min(1);
 /** A log position's epoch: null while the topic has no events (any valid topic is a log, possibly empty). */
-const logEpochSchema = epochSchema.nullable().describe('the life of the log; null while the topic has no events (seq 0)');
+const logEpochSchema = epochSchema
+  .nullable()
+  .describe('the life of the log; null while the topic has no events (seq 0)');
 const seqSchema = z.number().int().min(0);
 
 export const eventSchema = pulseEventSchema;
@@ -43,7 +45,9 @@ export const errorBodySchema = z.strictObject({
   code: z.enum(ERROR_CODES),
   message: z.string(),
   issues: z.array(z.strictObject({ path: z.string(), message: z.string() })).optional(),
-  reason: z.enum(Object.keys(ERROR_REASONS) as [keyof typeof ERROR_REASONS, ...(keyof typeof ERROR_REASONS)[]]).optional(),
+  reason: z
+    .enum(Object.keys(ERROR_REASONS) as [keyof typeof ERROR_REASONS, ...(keyof typeof ERROR_REASONS)[]])
+    .optional(),
   retryAfterMs: z.number().int().min(0).optional(),
   protocol: z.number().int().min(1).optional(),
 }) satisfies z.ZodType<ErrorBody>;
@@ -61,7 +65,11 @@ export const snapshotSchema = z.strictObject({
 }) satisfies z.ZodType<Snapshot>;
 
 export const appendedSchema = z.strictObject({ epoch: epochSchema, seqs: z.array(z.number().int().min(1)) });
-export const eventsPageSchema = z.strictObject({ epoch: logEpochSchema, head: seqSchema, events: z.array(eventSchema).max(MAX_REPLAY_LIMIT) });
+export const eventsPageSchema = z.strictObject({
+  epoch: logEpochSchema,
+  head: seqSchema,
+  events: z.array(eventSchema).max(MAX_REPLAY_LIMIT),
+});
 export const topicListSchema = z.array(z.strictObject({ topic: topicSchema, head: seqSchema, epoch: epochSchema }));
 
 export const subscribeOkSchema = z.strictObject({
@@ -73,18 +81,34 @@ export const subscribeOkSchema = z.strictObject({
   snapshot: snapshotSchema.optional(),
   events: z.array(eventSchema),
 }) satisfies z.ZodType<SubscribeOk>;
-export const replayOkSchema = z.strictObject({ ok: z.literal(true), topic: topicSchema, epoch: logEpochSchema, head: seqSchema, events: z.array(eventSchema) }) satisfies z.ZodType<ReplayOk>;
+export const replayOkSchema = z.strictObject({
+  ok: z.literal(true),
+  topic: topicSchema,
+  epoch: logEpochSchema,
+  head: seqSchema,
+  events: z.array(eventSchema),
+}) satisfies z.ZodType<ReplayOk>;
 export const unsubscribeOkSchema = z.strictObject({ ok: z.literal(true), topic: topicSchema });
 
 export const presenceSchema = z.strictObject({ topic: topicSchema, viewers: z.number().int().min(0) });
-export const resyncSchema = z.strictObject({ topic: topicSchema, reason: z.enum(['epoch_changed', 'log_lost', 'trimmed'] satisfies ResyncReason[]) });
+export const resyncSchema = z.strictObject({
+  topic: topicSchema,
+  reason: z.enum(['epoch_changed', 'log_lost', 'trimmed'] satisfies ResyncReason[]),
+});
 
 /** An event envelope whose `data` is the given type's schema. */
 export const typedEventSchema = (type: keyof typeof EVENT_DATA_SCHEMAS): z.ZodType => eventSchemaOf(type);
 
 /** A zod schema as plain JSON Schema (no `$schema`), for embedding in an API document. */
-export function jsonSchema(schema: z.ZodType, target: 'draft-2020-12' | 'draft-7' = 'draft-2020-12', io: 'input' | 'output' = 'output'): Record<string, unknown> {
-  const { $schema: _, ...rest } = z.toJSONSchema(schema, { target, io, unrepresentable: 'any' }) as Record<string, unknown>;
+export function jsonSchema(
+  schema: z.ZodType,
+  target: 'draft-2020-12' | 'draft-7' = 'draft-2020-12',
+  io: 'input' | 'output' = 'output',
+): Record<string, unknown> {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { target, io, unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
   return rest;
 }
 
@@ -96,7 +120,11 @@ export const seriesSchema = z.strictObject({
   step: z.enum(SERIES_STEPS),
   from: z.number().int(),
   to: z.number().int(),
-  seq: z.number().int().min(0).describe('the topic\'s head when the buckets were read: they count exactly the events up to it'),
+  seq: z
+    .number()
+    .int()
+    .min(0)
+    .describe("the topic's head when the buckets were read: they count exactly the events up to it"),
   points: z
     .array(
       z.strictObject({
@@ -124,7 +152,11 @@ export const instanceHistorySchema = instanceStateSchema.extend({
     step: z.literal('1h'),
     from: z.number().int(),
     to: z.number().int(),
-    points: z.array(z.strictObject({ t: z.number().int(), attempts: countSchema, failures: countSchema, offline_ms: countSchema })).max(MAX_SERIES_POINTS),
+    points: z
+      .array(
+        z.strictObject({ t: z.number().int(), attempts: countSchema, failures: countSchema, offline_ms: countSchema }),
+      )
+      .max(MAX_SERIES_POINTS),
   }),
 }) satisfies z.ZodType<InstanceHistory>;
 

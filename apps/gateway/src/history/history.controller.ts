@@ -1,6 +1,16 @@
 // REST API of a topic's history: its series at one step, one instance's uptime and hours, and every instance's uptime.
 import { Controller, Get, Inject, Logger, Param, Query } from '@nestjs/common';
-import { idSchema, instanceQuerySchema, seriesQuerySchema, STEP_MS, topicSchema, uptimeQuerySchema, type InstanceHistory, type SeriesResponse, type UptimeList } from '#pulse/contracts';
+import {
+  idSchema,
+  instanceQuerySchema,
+  seriesQuerySchema,
+  STEP_MS,
+  topicSchema,
+  uptimeQuerySchema,
+  type InstanceHistory,
+  type SeriesResponse,
+  type UptimeList,
+} from '#pulse/contracts';
 import { EventStore } from '#pulse/event-store';
 import { parseOr400, PulseHttpError } from '../api/http-error.js';
 import { Access } from '../auth/access.decorator.js';
@@ -11,7 +21,13 @@ const UPTIME_SHARED_MS = 15_000;
 
 /** A refused range (RangeError from the contracts) as a 400 naming it; anything else as 503, why in the log only. */
 function failure(topic: string, error: unknown): PulseHttpError {
-  if (error instanceof RangeError) return new PulseHttpError(400, { ok: false, code: 'BAD_REQUEST', message: error.message, issues: [{ path: 'from', message: error.message }] });
+  if (error instanceof RangeError)
+    return new PulseHttpError(400, {
+      ok: false,
+      code: 'BAD_REQUEST',
+      message: error.message,
+      issues: [{ path: 'from', message: error.message }],
+    });
   logger.warn(`the history of ${topic} cannot be read: ${(error as Error)?.message ?? String(error)}`);
   return PulseHttpError.of(503, 'UNAVAILABLE', `the history of ${topic} cannot be read now; retry shortly`);
 }
@@ -61,14 +77,23 @@ export class HistoryController {
   /** The instance's state, uptime over 24 h / 7 d / 30 d and its hours over [from, to) (default: the last 24 h). */
   @Get(':topic/instances/:instanceId')
   @Access('read')
-  async instance(@Param('topic') rawTopic: string, @Param('instanceId') rawId: string, @Query() rawQuery: unknown): Promise<InstanceHistory> {
+  async instance(
+    @Param('topic') rawTopic: string,
+    @Param('instanceId') rawId: string,
+    @Query() rawQuery: unknown,
+  ): Promise<InstanceHistory> {
     const topic = parseOr400(topicSchema, rawTopic, 'topic');
     const instanceId = parseOr400(idSchema, rawId, 'instanceId');
     const range = parseOr400(instanceQuerySchema, rawQuery);
     const found = await this.store.history.instance(topic, instanceId, range).catch((error: unknown) => {
       throw failure(topic, error);
     });
-    if (!found) throw PulseHttpError.of(404, 'NOT_FOUND', `topic ${topic} has no instance ${instanceId} (never seen, or removed after being offline for PULSE_INSTANCE_FORGET_MS)`);
+    if (!found)
+      throw PulseHttpError.of(
+        404,
+        'NOT_FOUND',
+        `topic ${topic} has no instance ${instanceId} (never seen, or removed after being offline for PULSE_INSTANCE_FORGET_MS)`,
+      );
     return found;
   }
 }

@@ -53,20 +53,26 @@ export class GatewayDrain implements BeforeApplicationShutdown {
     const server = this.adapterHost.httpAdapter?.getHttpServer() as HttpServer | undefined;
     // No new connections from here on (and no new socket on an old connection: the Socket.IO
     // handshake is refused while draining): a load balancer sends new clients to the other gateways.
-    const requestsDone = server?.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    const requestsDone = server?.listening
+      ? new Promise<void>((resolve) => server.close(() => resolve()))
+      : Promise.resolve();
     // Keep-alive connections are closed as soon as they are idle, from now to the end.
     const idleCloser = setInterval(() => server?.closeIdleConnections(), 50);
     server?.closeIdleConnections();
     try {
       const moved = await closeInWaves(this.gateway.server, this.config.PULSE_DRAIN_MS);
-      this.logger.log(`${signal ?? 'shutdown'}: closed ${moved} socket connection(s) over ${Date.now() - started} ms; finishing requests in flight`);
+      this.logger.log(
+        `${signal ?? 'shutdown'}: closed ${moved} socket connection(s) over ${Date.now() - started} ms; finishing requests in flight`,
+      );
       // Requests in flight (appends among them) finish; what is still open at the bound is cut.
       const bound = Math.max(started + this.config.PULSE_SHUTDOWN_TIMEOUT_MS - DISPOSE_MARGIN_MS - Date.now(), 0);
       const finished = await Promise.race([requestsDone.then(() => true), sleep(bound).then(() => false)]);
       if (!finished) {
         // A socket that got in before the listener closed, and anything else still open.
         const late = await closeInWaves(this.gateway.server, 0);
-        this.logger.warn(`connections still open ${Date.now() - started} ms into the shutdown (${late} socket(s)): closing them`);
+        this.logger.warn(
+          `connections still open ${Date.now() - started} ms into the shutdown (${late} socket(s)): closing them`,
+        );
         server?.closeAllConnections();
       }
     } finally {

@@ -14,7 +14,14 @@ import {
 import type { Logger } from '@nestjs/common';
 import type { EventStore } from '#pulse/event-store';
 import type { LogTail, TailListener } from './log-tail.js';
-import { DEFAULT_MAX_ACK_BYTES, LiveSeam, fitting, type Charge, type SeamSink, type Subscription } from './live-seam.js';
+import {
+  DEFAULT_MAX_ACK_BYTES,
+  LiveSeam,
+  fitting,
+  type Charge,
+  type SeamSink,
+  type Subscription,
+} from './live-seam.js';
 import { topicRoom, type PulseServer, type PulseSocket } from './live-socket.js';
 import { Presence } from './presence.js';
 import { SlowConsumerGuard } from './slow-consumer.js';
@@ -47,7 +54,11 @@ export interface LiveHubOptions {
 }
 
 /** Told of every subscribe and replay answer (metrics); `request` is undefined for one refused as malformed. */
-export type AnswerObserver = (event: 'subscribe' | 'replay', request: SubscribeRequest | ReplayRequest | undefined, answer: SubscribeAck | ReplayAck) => void;
+export type AnswerObserver = (
+  event: 'subscribe' | 'replay',
+  request: SubscribeRequest | ReplayRequest | undefined,
+  answer: SubscribeAck | ReplayAck,
+) => void;
 
 /** Room of the sockets live on `topic` that asked for batch frames. */
 const batchRoom = (topic: string) => `batch:${topic}`;
@@ -82,7 +93,16 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
     this.maxSubscriptions = options.maxSubscriptions ?? 100;
     this.logger = options.logger;
     this.maxAckBytes = options.maxAckBytes ?? DEFAULT_MAX_ACK_BYTES;
-    this.seam = new LiveSeam({ head: (t) => store.head(t), readAfter: (t, after, limit) => store.readAfter(t, after, limit), snapshot: (t) => store.snapshot(t), position: (t) => tail.position(t) }, this, { maxAckBytes: this.maxAckBytes });
+    this.seam = new LiveSeam(
+      {
+        head: (t) => store.head(t),
+        readAfter: (t, after, limit) => store.readAfter(t, after, limit),
+        snapshot: (t) => store.snapshot(t),
+        position: (t) => tail.position(t),
+      },
+      this,
+      { maxAckBytes: this.maxAckBytes },
+    );
   }
 
   attach(server: PulseServer): void {
@@ -100,7 +120,11 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
     this.answerObservers.push(observer);
   }
 
-  private answered<A extends SubscribeAck | ReplayAck>(event: 'subscribe' | 'replay', request: SubscribeRequest | ReplayRequest | undefined, answer: A): A {
+  private answered<A extends SubscribeAck | ReplayAck>(
+    event: 'subscribe' | 'replay',
+    request: SubscribeRequest | ReplayRequest | undefined,
+    answer: A,
+  ): A {
     for (const observer of this.answerObservers) observer(event, request, answer);
     return answer;
   }
@@ -120,11 +144,25 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
    * live room: the answer goes out before any event that follows it. A refused subscribe leaves
    * an existing subscription to the topic as it was.
    */
-  async subscribe(socket: PulseSocket, request: SubscribeRequest, ack: (answer: SubscribeAck) => void, charge?: Charge): Promise<void> {
+  async subscribe(
+    socket: PulseSocket,
+    request: SubscribeRequest,
+    ack: (answer: SubscribeAck) => void,
+    charge?: Charge,
+  ): Promise<void> {
     const { topic } = request;
     const ticket = Symbol(topic);
     if (this.atSubscriptionCap(socket, topic)) {
-      return ack(this.answered('subscribe', request, refusal('TOO_MANY_SUBSCRIPTIONS', `this socket already follows ${this.maxSubscriptions} topics (PULSE_MAX_SUBSCRIPTIONS); unsubscribe from one first`)));
+      return ack(
+        this.answered(
+          'subscribe',
+          request,
+          refusal(
+            'TOO_MANY_SUBSCRIPTIONS',
+            `this socket already follows ${this.maxSubscriptions} topics (PULSE_MAX_SUBSCRIPTIONS); unsubscribe from one first`,
+          ),
+        ),
+      );
     }
     let latest = this.asking.get(socket);
     if (!latest) this.asking.set(socket, (latest = new Map<string, symbol>()));
@@ -242,14 +280,33 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
       if (refused) return this.answered('replay', request, refused);
     }
     // A topic with no events is an empty log.
-    const page = (await this.store.readAfter(topic, Math.max(fromSeq - 1, 0), limit)) ?? { epoch: null, head: 0, base: 0, events: [] };
+    const page = (await this.store.readAfter(topic, Math.max(fromSeq - 1, 0), limit)) ?? {
+      epoch: null,
+      head: 0,
+      base: 0,
+      events: [],
+    };
     let answer: ReplayAck;
-    if (fromSeq > page.head + 1) answer = { ...error('BAD_REQUEST', `fromSeq: ${fromSeq} is beyond the head ${page.head} of ${topic}`), issues: [{ path: 'fromSeq', message: `beyond the head ${page.head}` }] };
-    else if (fromSeq <= page.base) answer = error('NOT_FOUND', `events before ${page.base + 1} of ${topic} are no longer retained; subscribe without since for a snapshot`);
+    if (fromSeq > page.head + 1)
+      answer = {
+        ...error('BAD_REQUEST', `fromSeq: ${fromSeq} is beyond the head ${page.head} of ${topic}`),
+        issues: [{ path: 'fromSeq', message: `beyond the head ${page.head}` }],
+      };
+    else if (fromSeq <= page.base)
+      answer = error(
+        'NOT_FOUND',
+        `events before ${page.base + 1} of ${topic} are no longer retained; subscribe without since for a snapshot`,
+      );
     else {
       // At most maxAckBytes of events, but one at least (else a client would ask for it forever): it reads on from the seq after the last it got.
       const { events } = fitting(page.events, this.maxAckBytes);
-      answer = { ok: true, topic, epoch: page.epoch, head: page.head, events: events.length > 0 ? events : page.events.slice(0, 1) };
+      answer = {
+        ok: true,
+        topic,
+        epoch: page.epoch,
+        head: page.head,
+        events: events.length > 0 ? events : page.events.slice(0, 1),
+      };
     }
     return this.answered('replay', request, answer);
   }
@@ -293,7 +350,10 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
     if (!local) {
       const room = topicRoom(topic);
       const batch = batchRoom(topic);
-      this.local.set(topic, (local = { sockets: new Map<PulseSocket, Subscription>(), room, batchRoom: batch, bothRooms: [room, batch] }));
+      this.local.set(
+        topic,
+        (local = { sockets: new Map<PulseSocket, Subscription>(), room, batchRoom: batch, bothRooms: [room, batch] }),
+      );
     }
     return local;
   }

@@ -42,7 +42,12 @@ class FakeLog implements SeamLog {
     this.reads.push(after);
     if (this.holdReads) await new Promise<void>((resolve) => this.held.push(resolve));
     if (this.epoch === null) return null;
-    return { epoch: this.epoch, head: this.last, base: this.base, events: this.events.filter((e) => e.seq > after).slice(0, limit) };
+    return {
+      epoch: this.epoch,
+      head: this.last,
+      base: this.base,
+      events: this.events.filter((e) => e.seq > after).slice(0, limit),
+    };
   }
 
   snapshot(topic: string): Promise<Snapshot | null> {
@@ -99,7 +104,8 @@ class Sockets implements SeamSink<string> {
   }
 }
 
-const range = (from: number, to: number): number[] => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+const range = (from: number, to: number): number[] =>
+  Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 
 function setup(options: { maxResumeEvents?: number; pageSize?: number; maxAckBytes?: number } = {}) {
   const log = new FakeLog();
@@ -124,7 +130,10 @@ function setup(options: { maxResumeEvents?: number; pageSize?: number; maxAckByt
     if (!answer.ok) throw new Error(`refused: ${answer.message}`);
     const subscription = seam.subscription({ topic: TOPIC, since }, answer);
     subscriptions.set(socket, subscription);
-    sockets.got.set(socket, answer.events.map((e) => e.seq));
+    sockets.got.set(
+      socket,
+      answer.events.map((e) => e.seq),
+    );
     meanwhile?.();
     return { answer, subscription, caughtUp: seam.catchUp(socket, subscription) };
   };
@@ -169,7 +178,9 @@ describe('LiveSeam', () => {
     const { log, sockets, tailTo, subscribe } = setup({ pageSize: 2 });
     log.append(10);
     tailTo();
-    await (await subscribe('front')).caughtUp;
+    await (
+      await subscribe('front')
+    ).caughtUp;
     const { caughtUp } = await subscribe('behind', { seq: 4, epoch: 'e1' }, () => {
       log.append(4);
       tailTo(); // front gets 11..14 in one room frame
@@ -245,11 +256,20 @@ describe('LiveSeam', () => {
     const { log, tailTo, seam } = setup({ maxResumeEvents: 5 });
     log.append(10);
     tailTo();
-    expect(await seam.answer({ topic: TOPIC, since: { seq: 5, epoch: 'e1' } })).toMatchObject({ recovered: true, events: range(6, 10).map((seq) => event(seq)) });
+    expect(await seam.answer({ topic: TOPIC, since: { seq: 5, epoch: 'e1' } })).toMatchObject({
+      recovered: true,
+      events: range(6, 10).map((seq) => event(seq)),
+    });
     const past = await seam.answer({ topic: TOPIC, since: { seq: 4, epoch: 'e1' } });
     expect(past).toMatchObject({ recovered: false, head: 10, events: [], snapshot: { seq: 10, epoch: 'e1' } });
-    expect(await seam.answer({ topic: TOPIC, since: { seq: 11, epoch: 'e1' } })).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
-    expect(await seam.answer({ topic: TOPIC, since: { seq: 8, epoch: 'other' } })).toMatchObject({ recovered: false, snapshot: { seq: 10 } });
+    expect(await seam.answer({ topic: TOPIC, since: { seq: 11, epoch: 'e1' } })).toMatchObject({
+      ok: false,
+      code: 'BAD_REQUEST',
+    });
+    expect(await seam.answer({ topic: TOPIC, since: { seq: 8, epoch: 'other' } })).toMatchObject({
+      recovered: false,
+      snapshot: { seq: 10 },
+    });
   });
 
   it('an answer carries at most maxAckBytes of events; the rest follows as catch-up frames, no gap, no duplicate, while events keep arriving', async () => {
@@ -301,9 +321,21 @@ describe('LiveSeam', () => {
     log.append(30);
     tailTo();
     const charged: number[] = [];
-    const refusal = { ok: false as const, code: 'RATE_LIMITED' as const, message: 'more than 200 requests per second for this connection; slow down' };
-    expect(await seam.answer({ topic: TOPIC, since: { seq: 12, epoch: 'e1' } }, (events) => Promise.resolve(charged.push(events) > 1 ? refusal : null))).toMatchObject({ recovered: true, head: 30 });
-    expect(await seam.answer({ topic: TOPIC, since: { seq: 5, epoch: 'e1' } }, (events) => Promise.resolve(charged.push(events) > 1 ? refusal : null))).toEqual(refusal);
+    const refusal = {
+      ok: false as const,
+      code: 'RATE_LIMITED' as const,
+      message: 'more than 200 requests per second for this connection; slow down',
+    };
+    expect(
+      await seam.answer({ topic: TOPIC, since: { seq: 12, epoch: 'e1' } }, (events) =>
+        Promise.resolve(charged.push(events) > 1 ? refusal : null),
+      ),
+    ).toMatchObject({ recovered: true, head: 30 });
+    expect(
+      await seam.answer({ topic: TOPIC, since: { seq: 5, epoch: 'e1' } }, (events) =>
+        Promise.resolve(charged.push(events) > 1 ? refusal : null),
+      ),
+    ).toEqual(refusal);
     expect(charged).toEqual([18, 25]);
     expect(log.reads).toEqual([12]);
   });
@@ -322,7 +354,7 @@ describe('LiveSeam', () => {
     expect(sockets.liveAt.get('a')).toBe(8);
   });
 
-  it('a socket answered ahead of the tail whose log is then replaced is a resync, never the new log\'s seqs', async () => {
+  it("a socket answered ahead of the tail whose log is then replaced is a resync, never the new log's seqs", async () => {
     const { log, sockets, seam } = setup();
     log.append(5); // the answer: e1 up to 5; the tail stands at 3
     log.tail = 3;
@@ -332,17 +364,38 @@ describe('LiveSeam', () => {
     await seam.catchUp('a', subscription);
     expect(subscription.state).toBe('pending');
     // The log is lost and made anew; the tail reads the new one's 1..7, past the watermark 5.
-    seam.tailed('a', subscription, range(1, 7).map((seq) => event(seq, 'e2')));
+    seam.tailed(
+      'a',
+      subscription,
+      range(1, 7).map((seq) => event(seq, 'e2')),
+    );
     expect(sockets.resyncs).toEqual([{ socket: 'a', reason: 'epoch_changed' }]);
     expect(sockets.seqs('a')).toEqual([]);
   });
 
   it('an empty log: the answer has no epoch, and its first events (read meanwhile or live) are no resync', async () => {
     const { log, sockets, tailTo, subscribe, seam } = setup();
-    expect(await seam.answer({ topic: TOPIC })).toEqual({ ok: true, topic: TOPIC, epoch: null, head: 0, recovered: false, snapshot: emptySnapshot(TOPIC), events: [] });
-    expect(await seam.answer({ topic: TOPIC, since: { seq: 0, epoch: 'x' } })).toEqual({ ok: true, topic: TOPIC, epoch: null, head: 0, recovered: true, events: [] });
+    expect(await seam.answer({ topic: TOPIC })).toEqual({
+      ok: true,
+      topic: TOPIC,
+      epoch: null,
+      head: 0,
+      recovered: false,
+      snapshot: emptySnapshot(TOPIC),
+      events: [],
+    });
+    expect(await seam.answer({ topic: TOPIC, since: { seq: 0, epoch: 'x' } })).toEqual({
+      ok: true,
+      topic: TOPIC,
+      epoch: null,
+      head: 0,
+      recovered: true,
+      events: [],
+    });
     // Live at once (the tail stands at 0 too), then fed by the tail from seq 1, in the first epoch.
-    await (await subscribe('first')).caughtUp;
+    await (
+      await subscribe('first')
+    ).caughtUp;
     expect(sockets.liveAt.get('first')).toBe(0);
     log.append(3);
     tailTo();

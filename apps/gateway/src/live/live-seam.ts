@@ -1,5 +1,14 @@
 // The replay→live seam: a subscribe's answer (replay or snapshot), then catch-up from its last seq to where the tail stands, then live — no gap, no duplicate.
-import { MAX_REPLAY_LIMIT, MAX_RESUME_EVENTS, emptySnapshot, type ErrorBody, type PulseEvent, type ResyncReason, type SubscribeAck, type SubscribeRequest } from '#pulse/contracts';
+import {
+  MAX_REPLAY_LIMIT,
+  MAX_RESUME_EVENTS,
+  emptySnapshot,
+  type ErrorBody,
+  type PulseEvent,
+  type ResyncReason,
+  type SubscribeAck,
+  type SubscribeRequest,
+} from '#pulse/contracts';
 import type { LogHead, ReadResult } from '#pulse/event-store';
 import type { Snapshot } from '#pulse/contracts';
 
@@ -64,7 +73,11 @@ export function eventBytes(event: PulseEvent): number {
 }
 
 /** The longest prefix of `events` whose bytes fit in `maxBytes` (possibly none); `bytes` are those already taken. */
-export function fitting(events: PulseEvent[], maxBytes: number, bytes = 0): { events: PulseEvent[]; bytes: number; full: boolean } {
+export function fitting(
+  events: PulseEvent[],
+  maxBytes: number,
+  bytes = 0,
+): { events: PulseEvent[]; bytes: number; full: boolean } {
   for (let i = 0; i < events.length; i++) {
     const next = bytes + eventBytes(events[i]!);
     if (next > maxBytes) return { events: events.slice(0, i), bytes, full: true };
@@ -107,7 +120,12 @@ export class LiveSeam<S> {
     }
     if (since && since.epoch === head.epoch) {
       if (since.seq > head.head) {
-        return { ok: false, code: 'BAD_REQUEST', message: `since.seq: ${since.seq} is beyond the head ${head.head} of ${topic}`, issues: [{ path: 'since.seq', message: `beyond the head ${head.head}` }] };
+        return {
+          ok: false,
+          code: 'BAD_REQUEST',
+          message: `since.seq: ${since.seq} is beyond the head ${head.head} of ${topic}`,
+          issues: [{ path: 'since.seq', message: `beyond the head ${head.head}` }],
+        };
       }
       if (since.seq >= head.base && head.head - since.seq <= this.maxResumeEvents) {
         const refused = await charge?.(head.head - since.seq);
@@ -147,7 +165,13 @@ export class LiveSeam<S> {
   /** The subscription an `ok` answer starts: at the answer's last seq, catching up. */
   subscription(request: SubscribeRequest, answer: SubscribeAck & { ok: true }): Subscription {
     const watermark = answer.events.at(-1)?.seq ?? answer.snapshot?.seq ?? request.since?.seq ?? 0;
-    return { topic: request.topic, epoch: answer.epoch, watermark, batch: request.batch ?? false, state: 'catching-up' };
+    return {
+      topic: request.topic,
+      epoch: answer.epoch,
+      watermark,
+      batch: request.batch ?? false,
+      state: 'catching-up',
+    };
   }
 
   /**
@@ -178,8 +202,10 @@ export class LiveSeam<S> {
       if (subscription.state !== 'catching-up') return;
       // An empty log's first events (the tail read them meanwhile) start its first epoch.
       if (page && subscription.epoch === null && subscription.watermark === 0) subscription.epoch = page.epoch;
-      if (!page || page.epoch !== subscription.epoch) return this.sink.resync(socket, subscription, page ? 'epoch_changed' : 'log_lost');
-      if (page.base > subscription.watermark || page.events.length === 0) return this.sink.resync(socket, subscription, 'trimmed');
+      if (!page || page.epoch !== subscription.epoch)
+        return this.sink.resync(socket, subscription, page ? 'epoch_changed' : 'log_lost');
+      if (page.base > subscription.watermark || page.events.length === 0)
+        return this.sink.resync(socket, subscription, 'trimmed');
       this.send(socket, subscription, page.events);
       if (this.sink.cutLoose(socket)) return;
     }
@@ -198,7 +224,11 @@ export class LiveSeam<S> {
       const epoch = events[0]!.epoch;
       if (subscription.epoch === null && subscription.watermark === 0) subscription.epoch = epoch;
       if (epoch !== subscription.epoch) return this.sink.resync(socket, subscription, 'epoch_changed');
-      this.send(socket, subscription, events.filter((event) => event.seq > subscription.watermark));
+      this.send(
+        socket,
+        subscription,
+        events.filter((event) => event.seq > subscription.watermark),
+      );
       this.goLive(socket, subscription);
     }
   }

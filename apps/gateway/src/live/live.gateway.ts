@@ -1,9 +1,22 @@
 // Socket.IO edge of the live feed: each request is admitted by the SocketGuard, parsed here, its topic authorized, then handed to the LiveHub.
 import { Logger } from '@nestjs/common';
-import { WebSocketGateway, WebSocketServer, type OnGatewayConnection, type OnGatewayDisconnect, type OnGatewayInit } from '@nestjs/websockets';
+import {
+  WebSocketGateway,
+  WebSocketServer,
+  type OnGatewayConnection,
+  type OnGatewayDisconnect,
+  type OnGatewayInit,
+} from '@nestjs/websockets';
 import type { z } from 'zod';
 import type { Principal } from '#pulse/auth';
-import { badRequest, replayRequestSchema, subscribeRequestSchema, unsubscribeRequestSchema, type ClientToServerEvents, type ErrorBody } from '#pulse/contracts';
+import {
+  badRequest,
+  replayRequestSchema,
+  subscribeRequestSchema,
+  unsubscribeRequestSchema,
+  type ClientToServerEvents,
+  type ErrorBody,
+} from '#pulse/contracts';
 import { SocketGuard, type Ack } from '../auth/socket-guard.js';
 import { LiveHub } from './live-hub.js';
 import type { Charge } from './live-seam.js';
@@ -25,7 +38,12 @@ const SCHEMAS: { [E in Request]: z.ZodType<Requests[E]> } = {
 const isRead = (event: Request): event is 'subscribe' | 'replay' => event !== 'unsubscribe';
 
 /** What the gateway does with a request that was admitted, parsed and authorized. */
-type Handler<E extends Request> = (socket: PulseSocket, request: Requests[E], ack: Ack | undefined, charge: Charge) => Promise<void> | void;
+type Handler<E extends Request> = (
+  socket: PulseSocket,
+  request: Requests[E],
+  ack: Ack | undefined,
+  charge: Charge,
+) => Promise<void> | void;
 
 /**
  * The requests are bound by hand rather than with `@SubscribeMessage`: Nest binds each handler to
@@ -56,7 +74,14 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       }
     };
     /** Parses an admitted request, authorizes its topic (a refusal thrown here is the guard's to answer), and runs its handler. */
-    const handle = <E extends Request>(socket: PulseSocket, event: E, payload: unknown, ack: Ack | undefined, principal: Principal, handler: Handler<E>) => {
+    const handle = <E extends Request>(
+      socket: PulseSocket,
+      event: E,
+      payload: unknown,
+      ack: Ack | undefined,
+      principal: Principal,
+      handler: Handler<E>,
+    ) => {
       const parsed = SCHEMAS[event].safeParse(payload);
       if (!parsed.success) {
         const body = badRequest(parsed.error);
@@ -83,7 +108,12 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
         guard.admitRequest(this, ack, (principal) => handle(this, event, payload, ack, principal, handler));
       };
     this.listeners = [
-      ['subscribe', listener('subscribe', (socket, request, ack, charge) => this.hub.subscribe(socket, request, ack ?? (() => undefined), charge))],
+      [
+        'subscribe',
+        listener('subscribe', (socket, request, ack, charge) =>
+          this.hub.subscribe(socket, request, ack ?? (() => undefined), charge),
+        ),
+      ],
       ['replay', listener('replay', (_socket, request, ack, charge) => this.replay(request, ack, charge))],
       [
         'unsubscribe',
@@ -112,7 +142,11 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       ack?.(await this.hub.replay(request, charge));
     } catch (error) {
       this.logger.warn(`replay of ${request.topic} failed: ${(error as Error).message}`);
-      ack?.({ ok: false, code: 'UNAVAILABLE', message: `cannot read the log of ${request.topic} now; retry shortly` } satisfies ErrorBody);
+      ack?.({
+        ok: false,
+        code: 'UNAVAILABLE',
+        message: `cannot read the log of ${request.topic} now; retry shortly`,
+      } satisfies ErrorBody);
     }
   }
 }

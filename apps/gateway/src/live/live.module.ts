@@ -2,7 +2,14 @@
 import { Inject, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
-import { ClusterLogReader, EventStore, LogReader, REDIS, RedisConnections, type RedisConnection } from '#pulse/event-store';
+import {
+  ClusterLogReader,
+  EventStore,
+  LogReader,
+  REDIS,
+  RedisConnections,
+  type RedisConnection,
+} from '#pulse/event-store';
 import { GatewayDrain } from './gateway-drain.js';
 import { LiveGateway } from './live.gateway.js';
 import { LiveHub } from './live-hub.js';
@@ -23,13 +30,29 @@ const TAIL_BLOCK_MS = 5000;
           // One XREAD cannot span slots: wait on the topics' bells, one subscriber per shard.
           const reader = new ClusterLogReader(
             connections.connect({ name: 'pulse:gateway:tail', autoPipelining: true }) as Cluster,
-            connections.connect({ name: 'pulse:gateway:bells', offlineQueue: true, maxRetriesPerRequest: null, shardedSubscribers: true }) as Cluster,
+            connections.connect({
+              name: 'pulse:gateway:bells',
+              offlineQueue: true,
+              maxRetriesPerRequest: null,
+              shardedSubscribers: true,
+            }) as Cluster,
           );
-          return new LogTail(reader, store, { unblock: () => Promise.resolve(reader.wake()) }, new Logger('LogTail'), { blockMs: TAIL_BLOCK_MS });
+          return new LogTail(reader, store, { unblock: () => Promise.resolve(reader.wake()) }, new Logger('LogTail'), {
+            blockMs: TAIL_BLOCK_MS,
+          });
         }
         // Blocking reads get a connection of their own, as BullMQ's QueueEvents does.
-        const reading = connections.connect({ name: 'pulse:gateway:tail', commandTimeoutMs: TAIL_BLOCK_MS + 2000 }) as Redis;
-        const tail = new LogTail(new LogReader(reading), store, { unblock: async (id) => Number(await (commands as Redis).client('UNBLOCK', id)) === 1 }, new Logger('LogTail'), { blockMs: TAIL_BLOCK_MS });
+        const reading = connections.connect({
+          name: 'pulse:gateway:tail',
+          commandTimeoutMs: TAIL_BLOCK_MS + 2000,
+        }) as Redis;
+        const tail = new LogTail(
+          new LogReader(reading),
+          store,
+          { unblock: async (id) => Number(await (commands as Redis).client('UNBLOCK', id)) === 1 },
+          new Logger('LogTail'),
+          { blockMs: TAIL_BLOCK_MS },
+        );
         reading.on('close', () => tail.interrupt('the log tail connection closed'));
         return tail;
       },

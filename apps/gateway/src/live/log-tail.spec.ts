@@ -92,7 +92,10 @@ describe('LogTail', () => {
     await harness.store.append(b, [heartbeat('before')]);
     await Promise.all([harness.tail.follow(a), harness.tail.follow(b)]);
     for (let i = 0; i < 30; i++) await harness.store.append(i % 2 ? a : b, [heartbeat(`x${i}`), heartbeat(`y${i}`)]);
-    await harness.until('both topics at seq 31', () => harness!.tail.position(a) === 31 && harness!.tail.position(b) === 31);
+    await harness.until(
+      'both topics at seq 31',
+      () => harness!.tail.position(a) === 31 && harness!.tail.position(b) === 31,
+    );
     expect(harness.seqs(a)).toEqual(Array.from({ length: 30 }, (_, i) => i + 2));
     expect(harness.seqs(b)).toEqual(Array.from({ length: 30 }, (_, i) => i + 2));
   });
@@ -118,7 +121,20 @@ describe('LogTail', () => {
     await harness.store.append(name, [heartbeat('a')]);
     await harness.until('seq 3', () => harness!.tail.position(name) === 3);
     // The log is lost (a Redis without persistence restarted) and a new one begins.
-    await harness.commands.del(...['log', 'meta', 'idem', 'idemx', 'stats', 'instances', 'status', 'base:stats', 'base:instances', 'base:status'].map((k) => `pulse:{${name}}:${k}`));
+    await harness.commands.del(
+      ...[
+        'log',
+        'meta',
+        'idem',
+        'idemx',
+        'stats',
+        'instances',
+        'status',
+        'base:stats',
+        'base:instances',
+        'base:status',
+      ].map((k) => `pulse:{${name}}:${k}`),
+    );
     const reborn = await harness.store.append(name, [heartbeat('b'), heartbeat('b'), heartbeat('b'), heartbeat('b')]);
     expect(reborn.epoch).not.toBe(first.epoch);
     await harness.until('a reset', () => harness!.resets.length > 0);
@@ -153,7 +169,14 @@ describe('LogTail', () => {
     const again = await harness.store.append(name, [heartbeat('b'), heartbeat('b'), heartbeat('b')]);
     expect(again).toEqual({ epoch: rotated, seqs: [3, 4, 5] });
     await harness.until('seq 5 of the new life', () => harness!.seqs(name).includes(5));
-    expect(harness.delivered.get(name)!.map((event) => [event.epoch, event.seq])).toEqual([[epoch, 2], [epoch, 3], [epoch, 4], [rotated, 3], [rotated, 4], [rotated, 5]]);
+    expect(harness.delivered.get(name)!.map((event) => [event.epoch, event.seq])).toEqual([
+      [epoch, 2],
+      [epoch, 3],
+      [epoch, 4],
+      [rotated, 3],
+      [rotated, 4],
+      [rotated, 5],
+    ]);
   });
 
   it('recovers from a killed connection and goes on from where it was, losing nothing', async () => {

@@ -101,7 +101,8 @@ export class LogTail {
       start = this.store.head(topic).then(
         (head) => {
           this.starting.delete(topic);
-          if (!this.tailed.has(topic)) this.tailed.set(topic, { position: head?.head ?? 0, epoch: head?.epoch ?? null });
+          if (!this.tailed.has(topic))
+            this.tailed.set(topic, { position: head?.head ?? 0, epoch: head?.epoch ?? null });
           this.wake();
         },
         (error: unknown) => {
@@ -213,7 +214,8 @@ export class LogTail {
         for (const [topic, events] of batches) this.accept(topic, events, positions.get(topic)!);
         // A timed-out or unblocked read is a quiet moment: check that no log was replaced meanwhile.
         if (batches.size === 0) verify = true;
-        else if (this.coalesceMs > 0) await sleep(this.coalesceMs, undefined, { signal: this.abort.signal }).catch(() => undefined);
+        else if (this.coalesceMs > 0)
+          await sleep(this.coalesceMs, undefined, { signal: this.abort.signal }).catch(() => undefined);
       } catch (error) {
         if (this.closing) break;
         this.failures += 1;
@@ -221,7 +223,9 @@ export class LogTail {
         verify = true;
         const pause = Math.min(100 * 2 ** Math.min(this.failures - 1, 5), this.maxBackoffMs);
         if (this.failures === 1 || this.failures % 20 === 0) {
-          this.logger.warn(`log tail read failed (${(error as Error).message}); attempt ${this.failures}, retrying in ${pause} ms`);
+          this.logger.warn(
+            `log tail read failed (${(error as Error).message}); attempt ${this.failures}, retrying in ${pause} ms`,
+          );
         }
         await sleep(pause, undefined, { signal: this.abort.signal }).catch(() => undefined);
       }
@@ -234,16 +238,24 @@ export class LogTail {
     if (!tailed || tailed.position !== readFrom || events.length === 0) return;
     const first = events[0]!;
     if (tailed.epoch === null && first.seq === 1) tailed.epoch = first.epoch;
-    if (first.epoch !== tailed.epoch) return this.reset(topic, tailed, 'epoch_changed', { epoch: first.epoch, head: events.at(-1)!.seq });
-    if (first.seq !== tailed.position + 1) return this.reset(topic, tailed, 'trimmed', { epoch: first.epoch, head: events.at(-1)!.seq });
+    if (first.epoch !== tailed.epoch)
+      return this.reset(topic, tailed, 'epoch_changed', { epoch: first.epoch, head: events.at(-1)!.seq });
+    if (first.seq !== tailed.position + 1)
+      return this.reset(topic, tailed, 'trimmed', { epoch: first.epoch, head: events.at(-1)!.seq });
     const sameEpoch = events.findIndex((event) => event.epoch !== tailed.epoch);
     const delivered = sameEpoch === -1 ? events : events.slice(0, sameEpoch);
     tailed.position = delivered.at(-1)!.seq;
     this.listener?.onEvents(topic, delivered);
-    if (sameEpoch !== -1) this.reset(topic, tailed, 'epoch_changed', { epoch: events[sameEpoch]!.epoch, head: events.at(-1)!.seq });
+    if (sameEpoch !== -1)
+      this.reset(topic, tailed, 'epoch_changed', { epoch: events[sameEpoch]!.epoch, head: events.at(-1)!.seq });
   }
 
-  private reset(topic: string, tailed: Tailed, reason: ResyncReason, head: { epoch: string; head: number } | null): void {
+  private reset(
+    topic: string,
+    tailed: Tailed,
+    reason: ResyncReason,
+    head: { epoch: string; head: number } | null,
+  ): void {
     this.logger.warn(`topic ${topic}: ${reason}; its subscribers must resync`);
     tailed.epoch = head?.epoch ?? null;
     tailed.position = head?.head ?? 0;

@@ -22,7 +22,9 @@ export class Presence {
     // Another gateway asks for this one's counts (a gateway that died does not answer, and the adapter stops waiting for it).
     server.on(COUNT_REQUEST, (topic: unknown, answer: unknown) => {
       if (typeof answer !== 'function') return;
-      (answer as (count: number | Record<string, number>) => void)(typeof topic === 'string' ? this.localCount(topic) : this.localCounts());
+      (answer as (count: number | Record<string, number>) => void)(
+        typeof topic === 'string' ? this.localCount(topic) : this.localCounts(),
+      );
     });
   }
 
@@ -35,7 +37,11 @@ export class Presence {
       setTimeout(() => {
         this.due.delete(topic);
         this.others<number>(topic)
-          .then((counts) => server.to(topicRoom(topic)).emit('presence', { topic, viewers: counts.reduce((sum, count) => sum + count, this.localCount(topic)) }))
+          .then((counts) =>
+            server
+              .to(topicRoom(topic))
+              .emit('presence', { topic, viewers: counts.reduce((sum, count) => sum + count, this.localCount(topic)) }),
+          )
           .catch(() => undefined); // Another gateway did not answer in time: the next change announces again.
       }, this.delayMs),
     );

@@ -18,17 +18,29 @@ export class RedisIoAdapter extends IoAdapter {
   override createIOServer(port: number, options?: ServerOptions): Server {
     const connections = this.app.get(RedisConnections);
     // Pub/sub connections queue while Redis is away, and re-subscribe when it is back.
-    const pub = connections.connect({ name: 'pulse:gateway:adapter-pub', offlineQueue: true, maxRetriesPerRequest: null });
+    const pub = connections.connect({
+      name: 'pulse:gateway:adapter-pub',
+      offlineQueue: true,
+      maxRetriesPerRequest: null,
+    });
     // No command timeout on the subscriber: the adapter (un)subscribes without handling a failure,
     // so a (S)SUBSCRIBE waits in the offline queue for Redis rather than rejecting unhandled.
-    const sub = connections.connect({ name: 'pulse:gateway:adapter-sub', offlineQueue: true, maxRetriesPerRequest: null, commandTimeoutMs: 0, shardedSubscribers: true });
+    const sub = connections.connect({
+      name: 'pulse:gateway:adapter-sub',
+      offlineQueue: true,
+      maxRetriesPerRequest: null,
+      commandTimeoutMs: 0,
+      shardedSubscribers: true,
+    });
     const server = super.createIOServer(port, { ...options, maxHttpBufferSize: MAX_FRAME_BYTES } as ServerOptions);
     // On a cluster, classic pub/sub copies every message to every node; sharded pub/sub keeps each
     // channel on one shard. Static mode: one channel per gateway set, not one per room, since the
     // adapter carries only presence and fetchSockets, and a room's (un)subscribe would be one more
     // command that can fail with nobody to handle it.
     server.adapter(
-      connections.cluster ? createShardedAdapter(pub, sub, { channelPrefix: 'pulse:io', subscriptionMode: 'static' }) : createAdapter(pub, sub, { key: 'pulse:io' }),
+      connections.cluster
+        ? createShardedAdapter(pub, sub, { channelPrefix: 'pulse:io', subscriptionMode: 'static' })
+        : createAdapter(pub, sub, { key: 'pulse:io' }),
     );
     return server;
   }
@@ -37,7 +49,11 @@ export class RedisIoAdapter extends IoAdapter {
    * Pulse's gateway binds its requests by hand (see LiveGateway), so Nest has none to bind; its
    * own method would still build an rxjs disconnect stream for every socket.
    */
-  override bindMessageHandlers(socket: Socket, handlers: MessageMappingProperties[], transform: (data: unknown) => Observable<unknown>): void {
+  override bindMessageHandlers(
+    socket: Socket,
+    handlers: MessageMappingProperties[],
+    transform: (data: unknown) => Observable<unknown>,
+  ): void {
     if (handlers.length > 0) super.bindMessageHandlers(socket, handlers, transform);
   }
 

@@ -48,7 +48,9 @@ export class SlowConsumerGuard {
     const bytes = this.buffered(socket);
     if (bytes <= this.maxBytes) return false;
     this.cut += 1;
-    this.logger?.warn(`slow consumer ${socket.id} cut loose: ${bytes} bytes unsent (PULSE_SLOW_CONSUMER_BYTES=${this.maxBytes}); it resumes from its seq when it returns`);
+    this.logger?.warn(
+      `slow consumer ${socket.id} cut loose: ${bytes} bytes unsent (PULSE_SLOW_CONSUMER_BYTES=${this.maxBytes}); it resumes from its seq when it returns`,
+    );
     // Socket.IO's own close ends the subscriptions now, but engine.io would then wait for the
     // queue to drain before closing, which a stalled reader never lets happen: drop the queue and
     // the connection at once. The client sees `transport close` and resumes with `since`.

@@ -21,7 +21,9 @@ export class MetricsListener implements OnApplicationBootstrap, OnApplicationShu
     if (port === null) return;
     const server = createServer((request, response) => {
       if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
-        response.writeHead(404, { 'content-type': 'text/plain' }).end('this port serves GET /metrics only (PULSE_METRICS_PORT)\n');
+        response
+          .writeHead(404, { 'content-type': 'text/plain' })
+          .end('this port serves GET /metrics only (PULSE_METRICS_PORT)\n');
         return;
       }
       this.metrics.text().then(
@@ -37,7 +39,9 @@ export class MetricsListener implements OnApplicationBootstrap, OnApplicationShu
       server.listen(port, this.config.HOST, () => resolve());
     });
     this.server = server;
-    this.logger.log(`serving GET /metrics without a token on ${this.config.HOST}:${(server.address() as AddressInfo).port} (PULSE_METRICS_PORT)`);
+    this.logger.log(
+      `serving GET /metrics without a token on ${this.config.HOST}:${(server.address() as AddressInfo).port} (PULSE_METRICS_PORT)`,
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -12,9 +12,17 @@ it(`labels the first ${MAX_TOPIC_LABELS} topics by name and counts the others un
     {} as LiveHub,
     { topics: [], failures: 0 } as unknown as LogTail,
     {} as SocketGuard,
-    { status: () => Promise.reject(new Error('no Redis in this spec')), notifyStatus: () => Promise.reject(new Error('no Redis in this spec')) } as unknown as MonitorQueueService,
+    {
+      status: () => Promise.reject(new Error('no Redis in this spec')),
+      notifyStatus: () => Promise.reject(new Error('no Redis in this spec')),
+    } as unknown as MonitorQueueService,
     {} as RedisConnection,
-    { alerts: { firing: () => Promise.reject(new Error('no Redis')), notificationCounts: () => Promise.reject(new Error('no Redis')) } } as unknown as EventStore,
+    {
+      alerts: {
+        firing: () => Promise.reject(new Error('no Redis')),
+        notificationCounts: () => Promise.reject(new Error('no Redis')),
+      },
+    } as unknown as EventStore,
   );
   for (let i = 0; i < MAX_TOPIC_LABELS + 5; i++) metrics.appended(`t${i}`, [{ type: 'instance.heartbeat' }]);
   metrics.appended('t0', [{ type: 'instance.heartbeat' }]);

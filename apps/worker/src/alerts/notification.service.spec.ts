@@ -6,7 +6,9 @@ import { renderText, signature } from './senders.js';
 
 describe('notification retries', () => {
   it('doubles from the base delay up to an hour', () => {
-    expect([1, 2, 3, 12, 13, 40].map((made) => backoffDelay(made, 1000))).toEqual([1000, 2000, 4000, 2_048_000, 3_600_000, 3_600_000]);
+    expect([1, 2, 3, 12, 13, 40].map((made) => backoffDelay(made, 1000))).toEqual([
+      1000, 2000, 4000, 2_048_000, 3_600_000, 3_600_000,
+    ]);
   });
 
   it('retries for at least 24 h by default, and not much longer', () => {
@@ -21,12 +23,26 @@ describe('notification retries', () => {
 describe('webhook signature', () => {
   it('is v1= and the hex HMAC-SHA256 of timestamp "." body', () => {
     const body = '{"kind":"test"}';
-    expect(signature('s3cret', 1_700_000_000, body)).toBe(`v1=${createHmac('sha256', 's3cret').update(`1700000000.${body}`).digest('hex')}`);
+    expect(signature('s3cret', 1_700_000_000, body)).toBe(
+      `v1=${createHmac('sha256', 's3cret').update(`1700000000.${body}`).digest('hex')}`,
+    );
   });
 
   it('renders a grouped message with one line per alert', () => {
     const alert = { ruleId: 'down', severity: 'critical' as const, value: 1, activeSince: 0 };
-    const text = renderText({ topic: 'web', seq: 3, epoch: 'e', kind: 'firing', alerts: [{ ...alert, alertId: 'down:a', summary: 'instance a offline' }, { ...alert, alertId: 'down:b', summary: 'instance b offline' }] });
-    expect(text).toEqual({ subject: '[FIRING] web: down (2 alerts)', lines: ['• [critical] instance a offline', '• [critical] instance b offline'] });
+    const text = renderText({
+      topic: 'web',
+      seq: 3,
+      epoch: 'e',
+      kind: 'firing',
+      alerts: [
+        { ...alert, alertId: 'down:a', summary: 'instance a offline' },
+        { ...alert, alertId: 'down:b', summary: 'instance b offline' },
+      ],
+    });
+    expect(text).toEqual({
+      subject: '[FIRING] web: down (2 alerts)',
+      lines: ['• [critical] instance a offline', '• [critical] instance b offline'],
+    });
   });
 });

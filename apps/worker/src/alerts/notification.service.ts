@@ -1,6 +1,13 @@
 // Alert notifications: the tick's outbox into notify jobs (one per group and channel, deterministic ids), and what each job sends.
 import type { JobsOptions } from 'bullmq';
-import { notifyJobId, type AlertFiringData, type AlertResolvedData, type NotificationPayload, type NotifyJob, type Severity } from '#pulse/contracts';
+import {
+  notifyJobId,
+  type AlertFiringData,
+  type AlertResolvedData,
+  type NotificationPayload,
+  type NotifyJob,
+  type Severity,
+} from '#pulse/contracts';
 import { silencedBy } from '#pulse/contracts/silences';
 import type { EventStore } from '#pulse/event-store';
 import { DeliveryFailed, type Senders } from './senders.js';
@@ -80,24 +87,45 @@ export class NotificationService {
       const now = this.now();
       const jobs = entries.flatMap((entry) =>
         entry.channels.map((channelId) => {
-          const data: NotifyJob = { kind: entry.kind, channelId, topic, epoch: entry.epoch, seq: entry.seq, ruleId: entry.ruleId };
+          const data: NotifyJob = {
+            kind: entry.kind,
+            channelId,
+            topic,
+            epoch: entry.epoch,
+            seq: entry.seq,
+            ruleId: entry.ruleId,
+          };
           if (entry.alertId !== undefined) data.alertId = entry.alertId;
-          return { name: entry.kind, data, opts: this.jobOptions(notifyJobId({ ...data, tickAt: entry.tickAt }), Math.max(0, entry.due - now)) };
+          return {
+            name: entry.kind,
+            data,
+            opts: this.jobOptions(notifyJobId({ ...data, tickAt: entry.tickAt }), Math.max(0, entry.due - now)),
+          };
         }),
       );
       await this.queue.addBulk(jobs);
-      await this.store.alerts.acknowledge(topic, entries.map((entry) => entry.id));
+      await this.store.alerts.acknowledge(
+        topic,
+        entries.map((entry) => entry.id),
+      );
       queued += jobs.length;
     }
   }
 
   /** What the job sends: the group closed and read, silences applied; alerts empty when everything was suppressed. */
   async build(job: NotifyJob): Promise<NotificationPayload> {
-    const base = { topic: job.topic, seq: job.seq, epoch: job.epoch, kind: job.kind, ...(this.options.dashboardUrl ? { dashboardUrl: this.dashboardLink(job.topic) } : {}) };
+    const base = {
+      topic: job.topic,
+      seq: job.seq,
+      epoch: job.epoch,
+      kind: job.kind,
+      ...(this.options.dashboardUrl ? { dashboardUrl: this.dashboardLink(job.topic) } : {}),
+    };
     if (job.kind === 'test') return { ...base, alerts: [] };
     const silences = await this.store.alerts.silences();
     const now = this.now();
-    const silenced = (alert: { ruleId: string; instanceId?: string }) => silencedBy(silences, { topic: job.topic, ...alert }, now) !== undefined;
+    const silenced = (alert: { ruleId: string; instanceId?: string }) =>
+      silencedBy(silences, { topic: job.topic, ...alert }, now) !== undefined;
     if (job.kind === 'reminder') {
       const snapshot = await this.store.snapshot(job.topic);
       const alert = snapshot?.alerts?.find((active) => active.alertId === job.alertId);
@@ -105,7 +133,9 @@ export class NotificationService {
     }
     const members = await this.store.alerts.closeGroup(job.topic, job.seq);
     if (job.kind === 'firing') {
-      const kept = members.flatMap((event) => (event.type === 'alert.firing' ? [event.data] : [])).filter((alert) => !silenced(alert));
+      const kept = members
+        .flatMap((event) => (event.type === 'alert.firing' ? [event.data] : []))
+        .filter((alert) => !silenced(alert));
       await this.store.alerts.markNotified(job.topic, job.channelId, kept);
       return { ...base, alerts: kept.map(alertOf) };
     }
@@ -120,8 +150,13 @@ export class NotificationService {
    * Sends the job's payload to its channel; throws DeliveryFailed (retried) when it does not go
    * through. `lastTry`: no retry follows a failure of this one (counted as failed, not retried).
    */
-  async send(job: NotifyJob & { payload: NotificationPayload }, deliveryId: string, lastTry: boolean): Promise<NotifyResult> {
-    if (job.kind !== 'test' && job.payload.alerts.length === 0) return { sent: 0, suppressed: 'silenced, or nothing of it was notified as firing' };
+  async send(
+    job: NotifyJob & { payload: NotificationPayload },
+    deliveryId: string,
+    lastTry: boolean,
+  ): Promise<NotifyResult> {
+    if (job.kind !== 'test' && job.payload.alerts.length === 0)
+      return { sent: 0, suppressed: 'silenced, or nothing of it was notified as firing' };
     const channel = await this.store.alerts.channel(job.channelId);
     if (!channel) throw new DeliveryFailed(`channel ${job.channelId} does not exist (any more)`);
     try {
@@ -131,7 +166,8 @@ export class NotificationService {
       throw error;
     }
     await this.store.alerts.countNotification(channel.type, 'sent').catch(() => undefined);
-    if (job.kind === 'resolved') await this.store.alerts.forgetNotified(job.topic, job.channelId, job.payload.alerts).catch(() => undefined);
+    if (job.kind === 'resolved')
+      await this.store.alerts.forgetNotified(job.topic, job.channelId, job.payload.alerts).catch(() => undefined);
     return { sent: job.payload.alerts.length };
   }
 
@@ -150,7 +186,14 @@ export class NotificationService {
 }
 
 function alertOf(alert: AlertFiringData | AlertResolvedData): NotificationPayload['alerts'][number] {
-  const out: NotificationPayload['alerts'][number] = { alertId: alert.alertId, ruleId: alert.ruleId, severity: alert.severity, value: alert.value, summary: alert.summary, activeSince: alert.activeSince };
+  const out: NotificationPayload['alerts'][number] = {
+    alertId: alert.alertId,
+    ruleId: alert.ruleId,
+    severity: alert.severity,
+    value: alert.value,
+    summary: alert.summary,
+    activeSince: alert.activeSince,
+  };
   if (alert.instanceId !== undefined) out.instanceId = alert.instanceId;
   if ('resolvedAt' in alert) out.resolvedAt = alert.resolvedAt;
   return out;

@@ -12,12 +12,20 @@ import { Senders } from './senders.js';
 @Module({
   imports: [BullModule.registerQueue({ name: NOTIFY_QUEUE })],
   providers: [
-    { provide: Senders, inject: [PULSE_CONFIG], useFactory: (config: PulseConfig) => new Senders({ url: config.PULSE_SMTP_URL, from: config.PULSE_SMTP_FROM }) },
+    {
+      provide: Senders,
+      inject: [PULSE_CONFIG],
+      useFactory: (config: PulseConfig) => new Senders({ url: config.PULSE_SMTP_URL, from: config.PULSE_SMTP_FROM }),
+    },
     {
       provide: NotificationService,
       inject: [EventStore, getQueueToken(NOTIFY_QUEUE), Senders, PULSE_CONFIG],
       useFactory: (store: EventStore, queue: Queue<NotifyJob>, senders: Senders, config: PulseConfig) =>
-        new NotificationService(store, queue, senders, { backoffMs: config.PULSE_NOTIFY_BACKOFF_MS, maxAgeMs: config.PULSE_NOTIFY_MAX_AGE_MS, dashboardUrl: config.PULSE_PUBLIC_URL[0] }),
+        new NotificationService(store, queue, senders, {
+          backoffMs: config.PULSE_NOTIFY_BACKOFF_MS,
+          maxAgeMs: config.PULSE_NOTIFY_MAX_AGE_MS,
+          dashboardUrl: config.PULSE_PUBLIC_URL[0],
+        }),
     },
     NotifyProcessor,
   ],

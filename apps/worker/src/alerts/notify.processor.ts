@@ -8,7 +8,13 @@ import { backoffDelay, NotificationService, type NotifyResult } from './notifica
 @Processor(NOTIFY_QUEUE, {
   concurrency: 8,
   // backoff { type: 'pulse', delay }: doubling from `delay`, at most an hour (backoffDelay).
-  settings: { backoffStrategy: (attemptsMade: number, _type?: string, _error?: Error, job?: MinimalJob) => backoffDelay(attemptsMade, Number(job?.opts.backoff && typeof job.opts.backoff === 'object' ? job.opts.backoff.delay : 1000)) },
+  settings: {
+    backoffStrategy: (attemptsMade: number, _type?: string, _error?: Error, job?: MinimalJob) =>
+      backoffDelay(
+        attemptsMade,
+        Number(job?.opts.backoff && typeof job.opts.backoff === 'object' ? job.opts.backoff.delay : 1000),
+      ),
+  },
 })
 export class NotifyProcessor extends WorkerHost {
   private readonly logger = new Logger('Notify');
@@ -24,7 +30,11 @@ export class NotifyProcessor extends WorkerHost {
       await job.updateData(data);
     }
     const lastTry = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    const result = await this.notifications.send(data as NotifyJob & { payload: NonNullable<NotifyJob['payload']> }, job.id!, lastTry);
+    const result = await this.notifications.send(
+      data as NotifyJob & { payload: NonNullable<NotifyJob['payload']> },
+      job.id!,
+      lastTry,
+    );
     if (result.suppressed) this.logger.log(`notification ${job.id} not sent: ${result.suppressed}`);
     return result;
   }

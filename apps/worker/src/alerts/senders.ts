@@ -24,8 +24,14 @@ export function renderText(payload: NotificationPayload): { subject: string; lin
   const word = { firing: 'FIRING', resolved: 'RESOLVED', reminder: 'STILL FIRING', test: 'TEST' }[payload.kind];
   const count = payload.alerts.length;
   const rule = payload.alerts[0]?.ruleId;
-  const subject = payload.kind === 'test' ? 'Pulse test notification' : `[${word}] ${payload.topic}: ${rule}${count > 1 ? ` (${count} alerts)` : ''}`;
-  const lines = payload.kind === 'test' ? ['This is a test message from Pulse: the channel works.'] : payload.alerts.map((alert) => `• [${alert.severity}] ${alert.summary}`);
+  const subject =
+    payload.kind === 'test'
+      ? 'Pulse test notification'
+      : `[${word}] ${payload.topic}: ${rule}${count > 1 ? ` (${count} alerts)` : ''}`;
+  const lines =
+    payload.kind === 'test'
+      ? ['This is a test message from Pulse: the channel works.']
+      : payload.alerts.map((alert) => `• [${alert.severity}] ${alert.summary}`);
   if (payload.dashboardUrl) lines.push(payload.dashboardUrl);
   return { subject, lines };
 }
@@ -33,13 +39,20 @@ export function renderText(payload: NotificationPayload): { subject: string; lin
 async function post(url: string, body: string, headers: Record<string, string>): Promise<void> {
   let response: Response;
   try {
-    response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': 'pulse-alerts', ...headers }, body, signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS), redirect: 'manual' });
+    response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'user-agent': 'pulse-alerts', ...headers },
+      body,
+      signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
+      redirect: 'manual',
+    });
   } catch (error) {
     const cause = (error as Error & { cause?: Error }).cause;
     throw new DeliveryFailed(`POST ${new URL(url).host} failed: ${cause?.message ?? (error as Error).message}`);
   }
   await response.body?.cancel();
-  if (response.status < 200 || response.status >= 300) throw new DeliveryFailed(`POST ${new URL(url).host} answered ${response.status}`);
+  if (response.status < 200 || response.status >= 300)
+    throw new DeliveryFailed(`POST ${new URL(url).host} answered ${response.status}`);
 }
 
 /** Sends notifications; one SMTP transport for the process. */
@@ -54,7 +67,11 @@ export class Senders {
       case 'webhook': {
         const body = JSON.stringify(payload);
         const timestamp = Math.floor(now / 1000);
-        return post(channel.url, body, { 'pulse-delivery-id': deliveryId, 'pulse-timestamp': String(timestamp), 'pulse-signature': signature(channel.secret, timestamp, body) });
+        return post(channel.url, body, {
+          'pulse-delivery-id': deliveryId,
+          'pulse-timestamp': String(timestamp),
+          'pulse-signature': signature(channel.secret, timestamp, body),
+        });
       }
       case 'slack': {
         const { subject, lines } = renderText(payload);
@@ -70,7 +87,13 @@ export class Senders {
         this.transport ??= createTransport(this.smtp.url);
         const { subject, lines } = renderText(payload);
         try {
-          await this.transport.sendMail({ from: this.smtp.from, to: channel.to, subject, text: lines.join('\n'), headers: { 'Pulse-Delivery-Id': deliveryId } });
+          await this.transport.sendMail({
+            from: this.smtp.from,
+            to: channel.to,
+            subject,
+            text: lines.join('\n'),
+            headers: { 'Pulse-Delivery-Id': deliveryId },
+          });
         } catch (error) {
           throw new DeliveryFailed(`SMTP: ${(error as Error).message}`);
         }

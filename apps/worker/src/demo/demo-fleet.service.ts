@@ -23,7 +23,9 @@ export class DemoFleetService implements OnApplicationBootstrap, OnApplicationSh
     const secret = this.config.PULSE_AUTH_SECRET;
     if (!secret && authEnabled(this.config)) {
       // Gateways check tokens against PULSE_AUTH_PUBLIC_KEY; the worker holds no private key to sign one.
-      this.logger.warn('demo fleet off: the gateways check tokens with PULSE_AUTH_PUBLIC_KEY and the worker cannot sign one; run the demo with PULSE_AUTH_SECRET, or unset PULSE_DEMO');
+      this.logger.warn(
+        'demo fleet off: the gateways check tokens with PULSE_AUTH_PUBLIC_KEY and the worker cannot sign one; run the demo with PULSE_AUTH_SECRET, or unset PULSE_DEMO',
+      );
       return;
     }
     const token = secret ? tokenSource(secret, 'publisher') : undefined;
@@ -33,9 +35,17 @@ export class DemoFleetService implements OnApplicationBootstrap, OnApplicationSh
       log: this.logger,
     });
     this.fleet.start();
-    this.logger.log(`demo fleet: ${this.fleet.size} instances posting to ${urls.join(', ')} on topic "${this.fleet.topic}"`);
+    this.logger.log(
+      `demo fleet: ${this.fleet.size} instances posting to ${urls.join(', ')} on topic "${this.fleet.topic}"`,
+    );
     // Setting rules is an admin's right: a token of its own, for the demo topic only.
-    this.rules = setUpDemoRules({ urls, topic: this.fleet.topic, log: this.logger, signal: this.stopping.signal, ...(secret ? { token: tokenSource(secret, 'admin') } : {}) });
+    this.rules = setUpDemoRules({
+      urls,
+      topic: this.fleet.topic,
+      log: this.logger,
+      signal: this.stopping.signal,
+      ...(secret ? { token: tokenSource(secret, 'admin') } : {}),
+    });
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -50,7 +60,11 @@ export class DemoFleetService implements OnApplicationBootstrap, OnApplicationSh
 function tokenSource(secret: string, role: Role): () => Promise<string> {
   let cached: { token: string; renewAt: number } | null = null;
   return async () => {
-    if (!cached || Date.now() >= cached.renewAt) cached = { token: await mintToken({ secret }, { sub: 'demo-fleet', role, topics: ['demo'], ttlSeconds: 7200 }), renewAt: Date.now() + 3_600_000 };
+    if (!cached || Date.now() >= cached.renewAt)
+      cached = {
+        token: await mintToken({ secret }, { sub: 'demo-fleet', role, topics: ['demo'], ttlSeconds: 7200 }),
+        renewAt: Date.now() + 3_600_000,
+      };
     return cached.token;
   };
 }

@@ -76,7 +76,9 @@ describe('DemoFleet', () => {
     }
 
     const events = posts.flatMap(({ at, body }) => body.events.map((event) => ({ at, event })));
-    const heartbeats = events.flatMap(({ at, event }) => (event.type === 'instance.heartbeat' ? [{ at, data: event.data }] : []));
+    const heartbeats = events.flatMap(({ at, event }) =>
+      event.type === 'instance.heartbeat' ? [{ at, data: event.data }] : [],
+    );
     const attempts = events.flatMap(({ event }) => (event.type === 'attempt.recorded' ? [event.data] : []));
 
     const ids = Array.from({ length: 12 }, (_, i) => `demo-${String(i + 1).padStart(2, '0')}`);
@@ -184,7 +186,8 @@ describe('DemoFleet', () => {
       expect(first.at).toBe(START + 22_000);
       expect(first.body.events.filter((e) => e.type === 'attempt.recorded').length).toBeGreaterThan(5);
       for (const { at, body } of delivered) {
-        for (const e of body.events) if (e.type === 'instance.heartbeat') expect(e.data.nextActionAt!).toBeGreaterThan(at);
+        for (const e of body.events)
+          if (e.type === 'instance.heartbeat') expect(e.data.nextActionAt!).toBeGreaterThan(at);
       }
 
       failing = true;
@@ -214,33 +217,44 @@ describe('DemoFleet incidents', () => {
     jest.useRealTimers();
   });
 
-  it.each([1, 2])('now and then most attempts fail for a minute or two, then the rate returns to its baseline (seed %i)', async (seed) => {
-    const { posts, post } = recorder();
-    const incidents: string[] = [];
-    const fleet = new DemoFleet({ post, random: seeded(seed), instanceTtlMs: TTL_MS, heartbeatMs: HEARTBEAT_MS, log: { warn: () => undefined, log: (msg) => incidents.push(msg) } });
-    fleet.start();
-    await jest.advanceTimersByTimeAsync(20 * 60_000);
-    await fleet.stop();
+  it.each([1, 2])(
+    'now and then most attempts fail for a minute or two, then the rate returns to its baseline (seed %i)',
+    async (seed) => {
+      const { posts, post } = recorder();
+      const incidents: string[] = [];
+      const fleet = new DemoFleet({
+        post,
+        random: seeded(seed),
+        instanceTtlMs: TTL_MS,
+        heartbeatMs: HEARTBEAT_MS,
+        log: { warn: () => undefined, log: (msg) => incidents.push(msg) },
+      });
+      fleet.start();
+      await jest.advanceTimersByTimeAsync(20 * 60_000);
+      await fleet.stop();
 
-    // Failure rate per 2-minute window, as a failure_rate rule of the demo sees it.
-    const windowMs = 120_000;
-    const windows = new Map<number, { attempts: number; failures: number }>();
-    for (const { at, body } of posts) {
-      for (const event of body.events) {
-        if (event.type !== 'attempt.recorded') continue;
-        const w = windows.get(Math.floor((at - START) / windowMs)) ?? { attempts: 0, failures: 0 };
-        w.attempts += 1;
-        if (event.data.outcome === 'failure') w.failures += 1;
-        windows.set(Math.floor((at - START) / windowMs), w);
+      // Failure rate per 2-minute window, as a failure_rate rule of the demo sees it.
+      const windowMs = 120_000;
+      const windows = new Map<number, { attempts: number; failures: number }>();
+      for (const { at, body } of posts) {
+        for (const event of body.events) {
+          if (event.type !== 'attempt.recorded') continue;
+          const w = windows.get(Math.floor((at - START) / windowMs)) ?? { attempts: 0, failures: 0 };
+          w.attempts += 1;
+          if (event.data.outcome === 'failure') w.failures += 1;
+          windows.set(Math.floor((at - START) / windowMs), w);
+        }
       }
-    }
-    const rates = [...windows.keys()].sort((a, b) => a - b).map((key) => windows.get(key)!.failures / windows.get(key)!.attempts);
-    expect(rates[0]).toBeLessThan(0.3);
-    const high = rates.filter((rate) => rate > 0.5).length;
-    const low = rates.filter((rate) => rate < 0.3).length;
-    expect(high).toBeGreaterThanOrEqual(1);
-    expect(low).toBeGreaterThan(high);
-    expect(incidents.filter((msg) => msg.includes('simulated upstream incident')).length).toBeGreaterThanOrEqual(2);
-    expect(jest.getTimerCount()).toBe(0);
-  });
+      const rates = [...windows.keys()]
+        .sort((a, b) => a - b)
+        .map((key) => windows.get(key)!.failures / windows.get(key)!.attempts);
+      expect(rates[0]).toBeLessThan(0.3);
+      const high = rates.filter((rate) => rate > 0.5).length;
+      const low = rates.filter((rate) => rate < 0.3).length;
+      expect(high).toBeGreaterThanOrEqual(1);
+      expect(low).toBeGreaterThan(high);
+      expect(incidents.filter((msg) => msg.includes('simulated upstream incident')).length).toBeGreaterThanOrEqual(2);
+      expect(jest.getTimerCount()).toBe(0);
+    },
+  );
 });

@@ -165,7 +165,8 @@ export class DemoFleet {
         if (inst.state !== 'silent' && !heartbeatSent.has(inst.id)) this.heartbeat(inst);
       }
       // After a stall (a suspended laptop), the beat resumes its rhythm instead of catching up.
-      this.nextBeatAt = this.nextBeatAt + this.heartbeatMs > now ? this.nextBeatAt + this.heartbeatMs : now + this.heartbeatMs;
+      this.nextBeatAt =
+        this.nextBeatAt + this.heartbeatMs > now ? this.nextBeatAt + this.heartbeatMs : now + this.heartbeatMs;
     }
     // During a failure streak only the beat retries, so a down gateway is not hammered.
     if (beat || this.failedPosts === 0) this.flush();
@@ -196,7 +197,8 @@ export class DemoFleet {
       // Long enough past the TTL for the tick to derive `instance.offline` before it returns.
       inst.state = 'silent';
       inst.attempt = null;
-      inst.nextActionAt = now + this.ttlMs + this.betweenMs(Math.max(this.ttlMs / 2, 10_000), Math.max(this.ttlMs, 20_000));
+      inst.nextActionAt =
+        now + this.ttlMs + this.betweenMs(Math.max(this.ttlMs / 2, 10_000), Math.max(this.ttlMs, 20_000));
       return false;
     }
     switch (inst.state) {
@@ -214,7 +216,12 @@ export class DemoFleet {
         const error = attempt.outcome === 'failure' ? ERRORS[Math.floor(this.random() * ERRORS.length)] : undefined;
         this.enqueue({
           type: 'attempt.recorded',
-          data: { instanceId: inst.id, outcome: attempt.outcome, durationMs: attempt.durationMs, ...(error === undefined ? {} : { error }) },
+          data: {
+            instanceId: inst.id,
+            outcome: attempt.outcome,
+            durationMs: attempt.durationMs,
+            ...(error === undefined ? {} : { error }),
+          },
           idempotencyKey: this.nextKey(inst),
         });
         inst.state = 'cooldown';
@@ -236,7 +243,9 @@ export class DemoFleet {
       if (now < this.incident.startsAt) return false;
       if (this.incident.endsAt === null) {
         this.incident.endsAt = this.incident.startsAt + this.betweenMs(...INCIDENT_MS);
-        this.log?.log?.(`demo fleet: simulated upstream incident for ${Math.round((this.incident.endsAt - this.incident.startsAt) / 1000)} s: most attempts fail until it ends`);
+        this.log?.log?.(
+          `demo fleet: simulated upstream incident for ${Math.round((this.incident.endsAt - this.incident.startsAt) / 1000)} s: most attempts fail until it ends`,
+        );
       }
       if (now < this.incident.endsAt) return true;
       this.incident = { startsAt: this.incident.endsAt + this.betweenMs(...BETWEEN_INCIDENTS_MS), endsAt: null };
@@ -278,17 +287,22 @@ export class DemoFleet {
       } catch (error) {
         // Back in front, in order, for the next beat; their keys make the retry safe.
         this.outbox.unshift(...batch);
-        if (this.outbox.length > MAX_OUTBOX) this.dropped += this.outbox.splice(0, this.outbox.length - MAX_OUTBOX).length;
+        if (this.outbox.length > MAX_OUTBOX)
+          this.dropped += this.outbox.splice(0, this.outbox.length - MAX_OUTBOX).length;
         if (this.failedPosts === 0) {
           const reason = error instanceof Error ? error.message : String(error);
-          this.log?.warn(`demo fleet: posting to topic "${this.topic}" failed, retrying every ${this.heartbeatMs} ms: ${reason}`);
+          this.log?.warn(
+            `demo fleet: posting to topic "${this.topic}" failed, retrying every ${this.heartbeatMs} ms: ${reason}`,
+          );
         }
         this.failedPosts += 1;
         return;
       }
       if (this.failedPosts > 0) {
         const lost = this.dropped > 0 ? `; ${this.dropped} events were dropped meanwhile` : '';
-        this.log?.log?.(`demo fleet: posting to topic "${this.topic}" works again after ${this.failedPosts} failed posts${lost}`);
+        this.log?.log?.(
+          `demo fleet: posting to topic "${this.topic}" works again after ${this.failedPosts} failed posts${lost}`,
+        );
         this.failedPosts = 0;
         this.dropped = 0;
       }

@@ -14,7 +14,12 @@ async function gateway(handle: (req: IncomingMessage, body: string, res: ServerR
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      requests.push({ method: req.method ?? '', url: req.url ?? '', body, ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+      requests.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        body,
+        ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+      });
       handle(req, body, res);
     });
   });
@@ -22,11 +27,15 @@ async function gateway(handle: (req: IncomingMessage, body: string, res: ServerR
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests };
 }
 
-const json = (res: ServerResponse, status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+const json = (res: ServerResponse, status: number, body: unknown) =>
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 
 function logs() {
   const lines: string[] = [];
-  return { lines, log: { warn: (msg: string) => lines.push(`warn ${msg}`), log: (msg: string) => lines.push(`log ${msg}`) } };
+  return {
+    lines,
+    log: { warn: (msg: string) => lines.push(`warn ${msg}`), log: (msg: string) => lines.push(`log ${msg}`) },
+  };
 }
 
 describe('setUpDemoRules', () => {
@@ -36,20 +45,34 @@ describe('setUpDemoRules', () => {
   });
 
   it('creates the missing rules only, with the token, and changes nothing on a second start', async () => {
-    const rules = new Map<string, unknown>([['instance-offline', { kind: 'instance_offline', params: {}, severity: 'info' }]]);
+    const rules = new Map<string, unknown>([
+      ['instance-offline', { kind: 'instance_offline', params: {}, severity: 'info' }],
+    ]);
     const { url, requests } = await gateway((req, body, res) => {
-      if (req.method === 'GET') return json(res, 200, [...rules].map(([ruleId, rule]) => ({ ruleId, ...(rule as object) })));
+      if (req.method === 'GET')
+        return json(
+          res,
+          200,
+          [...rules].map(([ruleId, rule]) => ({ ruleId, ...(rule as object) })),
+        );
       rules.set(decodeURIComponent(req.url!.split('/').at(-1)!), JSON.parse(body));
       json(res, 200, { ok: true });
     });
     const { lines, log } = logs();
-    const options = { urls: [`${url}/`], log, signal: new AbortController().signal, token: () => Promise.resolve('t0k') };
+    const options = {
+      urls: [`${url}/`],
+      log,
+      signal: new AbortController().signal,
+      token: () => Promise.resolve('t0k'),
+    };
     expect(await setUpDemoRules(options)).toEqual({ created: ['failure-rate'], kept: ['instance-offline'] });
     // The rule a person changed (severity info) stays as it is.
     expect(rules.get('instance-offline')).toEqual({ kind: 'instance_offline', params: {}, severity: 'info' });
     expect(rules.get('failure-rate')).toEqual(DEMO_RULES['failure-rate']);
     expect(requests.every((r) => r.authorization === 'Bearer t0k')).toBe(true);
-    expect(lines).toEqual(['log demo fleet: alert rules failure-rate set on topic "demo" (pulse rules demo lists them)']);
+    expect(lines).toEqual([
+      'log demo fleet: alert rules failure-rate set on topic "demo" (pulse rules demo lists them)',
+    ]);
 
     expect(await setUpDemoRules(options)).toEqual({ created: [], kept: ['instance-offline', 'failure-rate'] });
     expect(requests.filter((r) => r.method === 'PUT')).toHaveLength(1);
@@ -63,7 +86,12 @@ describe('setUpDemoRules', () => {
       json(res, 200, req.method === 'GET' ? { rules: [] } : {});
     });
     const { log } = logs();
-    const outcome = await setUpDemoRules({ urls: ['http://127.0.0.1:1', url], log, signal: new AbortController().signal, retryMs: 20 });
+    const outcome = await setUpDemoRules({
+      urls: ['http://127.0.0.1:1', url],
+      log,
+      signal: new AbortController().signal,
+      retryMs: 20,
+    });
     expect(outcome).toEqual({ created: Object.keys(DEMO_RULES), kept: [] });
     expect(requests.filter((r) => r.method === 'GET')).toHaveLength(3);
   });
@@ -72,9 +100,13 @@ describe('setUpDemoRules', () => {
     let status = 404;
     const { url } = await gateway((_req, _body, res) => json(res, status, { ok: false, message: 'nope' }));
     const { lines, log } = logs();
-    expect(await setUpDemoRules({ urls: [url], log, signal: new AbortController().signal })).toEqual({ skipped: expect.stringContaining('has no alert rules API') });
+    expect(await setUpDemoRules({ urls: [url], log, signal: new AbortController().signal })).toEqual({
+      skipped: expect.stringContaining('has no alert rules API'),
+    });
     status = 403;
-    expect(await setUpDemoRules({ urls: [url], log, signal: new AbortController().signal })).toEqual({ skipped: expect.stringContaining('refused the demo\'s token (403)') });
+    expect(await setUpDemoRules({ urls: [url], log, signal: new AbortController().signal })).toEqual({
+      skipped: expect.stringContaining("refused the demo's token (403)"),
+    });
     expect(lines.every((line) => line.startsWith('warn demo fleet: default alert rules not set up'))).toBe(true);
 
     status = 503;

@@ -19,13 +19,15 @@ export const DEMO_RULES: Record<string, DemoRule> = {
     kind: 'instance_offline',
     params: {},
     severity: 'critical',
-    description: 'A demo instance stopped sending heartbeats (the demo fleet does this now and then; it comes back by itself)',
+    description:
+      'A demo instance stopped sending heartbeats (the demo fleet does this now and then; it comes back by itself)',
   },
   'failure-rate': {
     kind: 'failure_rate',
     params: { windowMs: 120_000, thresholdPct: 30, minAttempts: 20 },
     severity: 'warning',
-    description: 'Over 30 % of the attempts of the last 2 min failed (the demo fleet simulates an upstream incident every few minutes)',
+    description:
+      'Over 30 % of the attempts of the last 2 min failed (the demo fleet simulates an upstream incident every few minutes)',
   },
 };
 
@@ -67,11 +69,22 @@ export async function setUpDemoRules(options: DemoRulesOptions): Promise<DemoRul
       if (options.signal.aborted) break;
       const rulesUrl = `${base}/api/v1/topics/${encodeURIComponent(topic)}/rules`;
       try {
-        const headers: Record<string, string> = { accept: 'application/json', ...(options.token ? { authorization: `Bearer ${await options.token()}` } : {}) };
-        const listed = await doFetch(rulesUrl, { headers, signal: AbortSignal.any([options.signal, AbortSignal.timeout(5_000)]) });
+        const headers: Record<string, string> = {
+          accept: 'application/json',
+          ...(options.token ? { authorization: `Bearer ${await options.token()}` } : {}),
+        };
+        const listed = await doFetch(rulesUrl, {
+          headers,
+          signal: AbortSignal.any([options.signal, AbortSignal.timeout(5_000)]),
+        });
         const body = await listed.text();
-        if (listed.status === 404) return skipped(options, `the gateway at ${base} has no alert rules API (GET ${rulesUrl} answered 404)`);
-        if (listed.status === 401 || listed.status === 403) return skipped(options, `the gateway at ${base} refused the demo's token (${listed.status}): ${body.slice(0, 300)}`);
+        if (listed.status === 404)
+          return skipped(options, `the gateway at ${base} has no alert rules API (GET ${rulesUrl} answered 404)`);
+        if (listed.status === 401 || listed.status === 403)
+          return skipped(
+            options,
+            `the gateway at ${base} refused the demo's token (${listed.status}): ${body.slice(0, 300)}`,
+          );
         if (!listed.ok) {
           lastProblem = `GET ${rulesUrl} answered ${listed.status}`;
           continue;
@@ -87,11 +100,15 @@ export async function setUpDemoRules(options: DemoRulesOptions): Promise<DemoRul
             signal: AbortSignal.any([options.signal, AbortSignal.timeout(5_000)]),
           });
           const answer = await put.text();
-          if (!put.ok) return skipped(options, `PUT ${rulesUrl}/${ruleId} answered ${put.status}: ${answer.slice(0, 300)}`);
+          if (!put.ok)
+            return skipped(options, `PUT ${rulesUrl}/${ruleId} answered ${put.status}: ${answer.slice(0, 300)}`);
           created.push(ruleId);
         }
         const kept = [...existing].filter((id) => Object.hasOwn(DEMO_RULES, id));
-        if (created.length > 0) options.log.log(`demo fleet: alert rules ${created.join(', ')} set on topic "${topic}" (pulse rules ${topic} lists them)`);
+        if (created.length > 0)
+          options.log.log(
+            `demo fleet: alert rules ${created.join(', ')} set on topic "${topic}" (pulse rules ${topic} lists them)`,
+          );
         return { created, kept };
       } catch (error) {
         if (options.signal.aborted) break;
@@ -99,7 +116,9 @@ export async function setUpDemoRules(options: DemoRulesOptions): Promise<DemoRul
       }
     }
   }
-  return options.signal.aborted ? { skipped: 'stopped' } : skipped(options, `no gateway answered after ${rounds} tries (${lastProblem})`);
+  return options.signal.aborted
+    ? { skipped: 'stopped' }
+    : skipped(options, `no gateway answered after ${rounds} tries (${lastProblem})`);
 }
 
 function skipped(options: DemoRulesOptions, why: string): DemoRulesOutcome {

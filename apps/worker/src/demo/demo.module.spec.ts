@@ -63,14 +63,22 @@ describe('DemoModule', () => {
     expect(ingestBodySchema.safeParse(events?.body).success).toBe(true);
     expect(outcome).toEqual({ created: Object.keys(DEMO_RULES), kept: [] });
     const puts = posts.filter((post) => post.method === 'PUT');
-    expect(puts.map((put) => put.url).sort()).toEqual(['/api/v1/topics/demo/rules/failure-rate', '/api/v1/topics/demo/rules/instance-offline']);
+    expect(puts.map((put) => put.url).sort()).toEqual([
+      '/api/v1/topics/demo/rules/failure-rate',
+      '/api/v1/topics/demo/rules/instance-offline',
+    ]);
     expect(puts.find((put) => put.url.endsWith('/failure-rate'))?.body).toEqual(DEMO_RULES['failure-rate']);
   });
 
   it('stays off when gateways check tokens with a public key: the worker has no key to sign one', async () => {
     const { url, posts } = await gateway();
     const { publicKey } = generateKeyPairSync('ed25519');
-    const app = await boot({ PULSE_DEMO: '1', PULSE_DEMO_URLS: url, PULSE_AUTH_PUBLIC_KEY: publicKey.export({ type: 'spki', format: 'pem' }).toString(), PULSE_AUTH_ALG: 'EdDSA' });
+    const app = await boot({
+      PULSE_DEMO: '1',
+      PULSE_DEMO_URLS: url,
+      PULSE_AUTH_PUBLIC_KEY: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      PULSE_AUTH_ALG: 'EdDSA',
+    });
     await new Promise((resolve) => setTimeout(resolve, 300));
     await app.close();
     expect(posts).toEqual([]);

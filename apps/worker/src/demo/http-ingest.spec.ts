@@ -39,7 +39,9 @@ async function deadUrl(): Promise<string> {
 }
 
 const body: IngestBody = {
-  events: [{ type: 'instance.heartbeat', data: { instanceId: 'demo-01', status: 'idle' }, idempotencyKey: 'abc:demo-01:1' }],
+  events: [
+    { type: 'instance.heartbeat', data: { instanceId: 'demo-01', status: 'idle' }, idempotencyKey: 'abc:demo-01:1' },
+  ],
 };
 
 describe('createHttpPoster', () => {
@@ -76,7 +78,10 @@ describe('createHttpPoster', () => {
   });
 
   it('throws naming the status and the answer on a 4xx, without trying the next gateway', async () => {
-    const bad = await gateway(() => ({ status: 400, body: '{"code":"BAD_REQUEST","message":"events.0.data.instanceId: expected 1-128 chars"}' }));
+    const bad = await gateway(() => ({
+      status: 400,
+      body: '{"code":"BAD_REQUEST","message":"events.0.data.instanceId: expected 1-128 chars"}',
+    }));
     const ok = await gateway(() => ({ status: 201, body: '{"seqs":[1]}' }));
     const post = createHttpPoster([bad.url, ok.url], { warn: () => undefined });
     await expect(post('demo', body)).rejects.toThrow(/400.*BAD_REQUEST.*instanceId/);
@@ -95,7 +100,11 @@ describe('createHttpPoster', () => {
     servers.push(silent);
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const ok = await gateway(() => ({ status: 201, body: '{"seqs":[1]}' }));
-    const post = createHttpPoster([`http://127.0.0.1:${(silent.address() as AddressInfo).port}`, ok.url], { warn: () => undefined }, { timeoutMs: 200 });
+    const post = createHttpPoster(
+      [`http://127.0.0.1:${(silent.address() as AddressInfo).port}`, ok.url],
+      { warn: () => undefined },
+      { timeoutMs: 200 },
+    );
     await post('demo', body);
     expect(ok.received).toHaveLength(1);
     silent.closeAllConnections();

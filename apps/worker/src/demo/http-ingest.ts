@@ -21,7 +21,11 @@ const MAX_BODY_CHARS = 500;
  * throws at once with the status and the answer's body. When every gateway failed it throws
  * naming each failure.
  */
-export function createHttpPoster(urls: readonly string[], log: { warn(msg: string): void }, options: HttpPosterOptions = {}): IngestPost {
+export function createHttpPoster(
+  urls: readonly string[],
+  log: { warn(msg: string): void },
+  options: HttpPosterOptions = {},
+): IngestPost {
   if (urls.length === 0) throw new Error('createHttpPoster needs at least one gateway URL');
   const bases = urls.map((url) => url.replace(/\/+$/, ''));
   const timeoutMs = options.timeoutMs ?? 5_000;
@@ -30,7 +34,9 @@ export function createHttpPoster(urls: readonly string[], log: { warn(msg: strin
 
   return async (topic: string, body: IngestBody): Promise<void> => {
     const payload = JSON.stringify(body);
-    const authorization: Record<string, string> = options.token ? { authorization: `Bearer ${await options.token()}` } : {};
+    const authorization: Record<string, string> = options.token
+      ? { authorization: `Bearer ${await options.token()}` }
+      : {};
     const failures: string[] = [];
     for (let tried = 0; tried < bases.length; tried += 1) {
       const index = (current + tried) % bases.length;
@@ -54,7 +60,8 @@ export function createHttpPoster(urls: readonly string[], log: { warn(msg: strin
         failures.push(`${endpoint}: ${response.status} ${text.slice(0, MAX_BODY_CHARS)}`);
         continue;
       }
-      if (!response.ok) throw new Error(`POST ${endpoint} answered ${response.status}: ${text.slice(0, MAX_BODY_CHARS)}`);
+      if (!response.ok)
+        throw new Error(`POST ${endpoint} answered ${response.status}: ${text.slice(0, MAX_BODY_CHARS)}`);
       if (index !== current) {
         log.warn(`demo fleet: now posting to ${bases[index]!} (failed: ${failures.join('; ')})`);
         current = index;

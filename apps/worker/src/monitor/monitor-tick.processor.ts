@@ -31,7 +31,9 @@ export class MonitorTickProcessor extends WorkerHost {
       if (error instanceof TickTimeRefused) throw new UnrecoverableError(error.message);
       throw error;
     });
-    this.logger.debug(`tick ${summary.tickAt}: ${summary.appended}/${summary.topics} topics in ${summary.durationMs} ms`);
+    this.logger.debug(
+      `tick ${summary.tickAt}: ${summary.appended}/${summary.topics} topics in ${summary.durationMs} ms`,
+    );
     return summary;
   }
 }

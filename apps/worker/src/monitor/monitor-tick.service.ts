@@ -33,7 +33,6 @@ export class TickTimeRefused extends Error {
   }
 }
 
-
 export class MonitorTickService {
   private readonly now: () => number;
 
@@ -67,7 +66,12 @@ export class MonitorTickService {
       const chunk = topics.slice(i, i + concurrency);
       const results = await Promise.allSettled(
         chunk.map(async (topic) => {
-          const result = await this.store.tick(topic, { tickAt, nextTickAt: tickAt + this.options.tickMs, instanceTtlMs: this.options.instanceTtlMs, instanceForgetMs: this.options.instanceForgetMs ?? 0 });
+          const result = await this.store.tick(topic, {
+            tickAt,
+            nextTickAt: tickAt + this.options.tickMs,
+            instanceTtlMs: this.options.instanceTtlMs,
+            instanceForgetMs: this.options.instanceForgetMs ?? 0,
+          });
           if (result.outbox > 0) await this.options.drainOutbox?.(topic);
           if (result.firing) await this.options.recordFiring?.(topic, result.firing).catch(() => undefined);
           return result;
@@ -82,7 +86,9 @@ export class MonitorTickService {
       });
     }
     if (failed.length > 0) {
-      throw new Error(`tick ${tickAt} failed for ${failed.length} topic(s) (${failed.slice(0, 5).join(', ')}${failed.length > 5 ? ', …' : ''}): ${(firstError as Error)?.message}`);
+      throw new Error(
+        `tick ${tickAt} failed for ${failed.length} topic(s) (${failed.slice(0, 5).join(', ')}${failed.length > 5 ? ', …' : ''}): ${(firstError as Error)?.message}`,
+      );
     }
     return { tickAt, topics: topics.length, appended, durationMs: this.now() - started };
   }

@@ -1,6 +1,13 @@
 // The monitor tick: its BullMQ queue, the job scheduler upserted at boot, the processor and the service.
 import { BullModule, InjectQueue } from '@nestjs/bullmq';
-import { Inject, Logger, Module, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Logger,
+  Module,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { Cluster } from 'ioredis';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
@@ -91,7 +98,11 @@ export class MonitorModule implements OnApplicationBootstrap, BeforeApplicationS
       this.queue
         .getJobScheduler(MONITOR_SCHEDULER)
         .then((scheduler) => (scheduler ? undefined : this.upsertScheduler()))
-        .catch((error: unknown) => this.logger.warn(`could not restore scheduler ${MONITOR_SCHEDULER} after a reconnect: ${(error as Error).message}`));
+        .catch((error: unknown) =>
+          this.logger.warn(
+            `could not restore scheduler ${MONITOR_SCHEDULER} after a reconnect: ${(error as Error).message}`,
+          ),
+        );
     });
   }
 
@@ -103,9 +114,16 @@ export class MonitorModule implements OnApplicationBootstrap, BeforeApplicationS
       {
         name: MONITOR_SCHEDULER,
         data: { kind: 'monitor-tick', everyMs },
-        opts: { attempts: 5, backoff: { type: 'exponential', delay: 250 }, removeOnComplete: { count: this.config.PULSE_JOBS_KEEP_COMPLETED }, removeOnFail: { count: this.config.PULSE_JOBS_KEEP_FAILED } },
+        opts: {
+          attempts: 5,
+          backoff: { type: 'exponential', delay: 250 },
+          removeOnComplete: { count: this.config.PULSE_JOBS_KEEP_COMPLETED },
+          removeOnFail: { count: this.config.PULSE_JOBS_KEEP_FAILED },
+        },
       },
     );
-    this.logger.log(`scheduler ${MONITOR_SCHEDULER} ticks every ${everyMs} ms (queue ${this.config.PULSE_QUEUE_PREFIX}:${MONITOR_QUEUE}; keeps ${this.config.PULSE_JOBS_KEEP_COMPLETED} completed, ${this.config.PULSE_JOBS_KEEP_FAILED} failed jobs)`);
+    this.logger.log(
+      `scheduler ${MONITOR_SCHEDULER} ticks every ${everyMs} ms (queue ${this.config.PULSE_QUEUE_PREFIX}:${MONITOR_QUEUE}; keeps ${this.config.PULSE_JOBS_KEEP_COMPLETED} completed, ${this.config.PULSE_JOBS_KEEP_FAILED} failed jobs)`,
+    );
   }
 }
