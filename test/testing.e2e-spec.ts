@@ -14,12 +14,10 @@ beforeAll(async () => {
 afterAll(() => pulse.stop());
 it('delivers a published event to a subscriber', async () => {
   const first = new Promise((onEvent) =>
-    pulse
-      .client()
-      .subscribe('orders', {
-        onEvent,
-        onSnapshot: () => void pulse.publish('orders', [{ type: 'instance.heartbeat', data: { instanceId: 'web-1' } }]),
-      }),
+    pulse.client().subscribe('orders', {
+      onEvent,
+      onSnapshot: () => void pulse.publish('orders', [{ type: 'instance.heartbeat', data: { instanceId: 'web-1' } }]),
+    }),
   );
   expect(await first).toMatchObject({ topic: 'orders', seq: 1, type: 'instance.heartbeat' });
 });

@@ -121,13 +121,11 @@ describe(`alerts under kill -9 (${LONG ? 'long' : 'short'})`, () => {
     await settle(stack, changes, subscribers, 30_000);
 
     const log = await stack.readLog(topic);
-    const received: AlertDelivery[] = receiver
-      .delivered('/chaos')
-      .map((entry) => ({
-        deliveryId: entry.headers['pulse-delivery-id'] ?? '',
-        kind: entry.json.kind ?? '',
-        alerts: (entry.json.alerts ?? []) as unknown as AlertDelivery['alerts'],
-      }));
+    const received: AlertDelivery[] = receiver.delivered('/chaos').map((entry) => ({
+      deliveryId: entry.headers['pulse-delivery-id'] ?? '',
+      kind: entry.json.kind ?? '',
+      alerts: (entry.json.alerts ?? []) as unknown as AlertDelivery['alerts'],
+    }));
     const check = checkAlertDeliveries(log, received);
     const result = await verdict('alerts kill -9 of workers during ticks', stack, subscribers, {
       extra: `kills=${kills} ${deliveryNotes(check)}`,

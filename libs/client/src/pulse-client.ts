@@ -430,13 +430,11 @@ export class PulseClient {
           }
           continue;
         }
-        const answer = (await socket
-          .timeout(this.options.ackTimeoutMs)
-          .emitWithAck('replay', {
-            topic: state.topic,
-            fromSeq: state.seq + 1,
-            limit: Math.min(1000, next.seq - state.seq - 1),
-          })) as ReplayAck;
+        const answer = (await socket.timeout(this.options.ackTimeoutMs).emitWithAck('replay', {
+          topic: state.topic,
+          fromSeq: state.seq + 1,
+          limit: Math.min(1000, next.seq - state.seq - 1),
+        })) as ReplayAck;
         if (!answer.ok || answer.epoch !== state.epoch || answer.events.length === 0) {
           // The hole cannot be filled (trimmed, or the log changed): start again from a snapshot.
           state.filling = false;
