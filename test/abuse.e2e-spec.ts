@@ -13,7 +13,7 @@ import { SignJWT } from 'jose';
 import { chromium } from 'playwright-core';
 import type { Socket } from 'socket.io-client';
 import type { MintOptions } from '#pulse/auth';
-import { MONITOR_QUEUE, MONITOR_SCHEDULER, type ErrorBody } from '#pulse/contracts';
+import { MONITOR_QUEUE, MONITOR_SCHEDULER, NOTIFY_QUEUE, type ErrorBody } from '#pulse/contracts';
 import { freePort, PROJECT_ROOT, RedisServer } from '#pulse/stack';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
 import { handshake } from './support/clients.js';
@@ -297,7 +297,12 @@ describe('with auth on', () => {
       const admin = await token({ sub: `board-admin-${suffix}`, role: 'admin' });
       const queues = (await send(url, { path: '/admin/queues/api/queues', headers: bearer(admin) }))
         .body as unknown as { queues: { name: string; isPaused: boolean }[] };
-      expect(queues.queues.map((queue) => [queue.name, queue.isPaused])).toEqual([[MONITOR_QUEUE, false]]);
+      expect(queues.queues.map((queue) => [queue.name, queue.isPaused]).sort()).toEqual(
+        [
+          [MONITOR_QUEUE, false],
+          [NOTIFY_QUEUE, false],
+        ].sort(),
+      );
       expect((await send(url, { path: '/api/v1/admin/scheduler', headers: bearer(admin) })).status).toBe(200);
     });
   });
