@@ -203,6 +203,31 @@ describe('alert evaluation in the tick', () => {
     expect((await store.rebuild(topic))!.drift).toEqual([]);
   });
 
+  it("resolves a rule's alerts when it is set again with a kind of the other sort, and keeps ticking", async () => {
+    const { clock, store, tick } = setup();
+    const topic = uniqueTopic();
+    await store.append(topic, [
+      { type: 'instance.heartbeat', data: { instanceId: 'i-1' } },
+      { type: 'rule.set', data: rule('r', { kind: 'instances_below', params: { min: 2 } }) },
+    ]);
+    await tick(topic);
+    expect(types(await wholeLog(store, topic))).toEqual(['alert.firing r']);
+    // The same id, now per instance: the topic alert "r" has no instance to name.
+    await store.append(topic, [{ type: 'rule.set', data: rule('r', { kind: 'instance_offline', params: {} }) }]);
+    clock.now += 1000;
+    await tick(topic);
+    clock.now += 1000;
+    await tick(topic);
+    const log = await wholeLog(store, topic);
+    expect(types(log)).toEqual(['alert.firing r', 'alert.resolved r']);
+    expect(log.find((event) => event.type === 'alert.resolved')!.data).toMatchObject({
+      summary: 'rule r changed to instance_offline',
+    });
+    expect(log.filter((event) => event.type === 'status_update').map((event) => event.data.loop_count)).toEqual([
+      1, 2, 3,
+    ]);
+  });
+
   it('asks for a reminder every repeatIntervalMs while an alert fires, once per tick however often the tick is retried', async () => {
     const { clock, store, tick } = setup();
     const topic = uniqueTopic();

@@ -482,8 +482,12 @@ for _, alert_id in ipairs(sorted_keys(firing)) do
     local d = { alertId = alert_id, ruleId = alert.ruleId, severity = alert.severity, activeSince = alert.activeSince, resolvedAt = now }
     if alert.instanceId then d.instanceId = alert.instanceId end
     local cur = current[alert.ruleId]
-    if rules[alert.ruleId] == nil then
+    local rule = rules[alert.ruleId]
+    if rule == nil then
       d.value, d.summary = alert.value, 'rule ' .. alert.ruleId .. ' removed'
+    elseif (alert.instanceId ~= nil) ~= (rule.kind == 'instance_offline' or rule.kind == 'instance_status') then
+      -- The rule was set again with a kind of the other sort (per instance / per topic): its old alerts end.
+      d.value, d.summary = alert.value, 'rule ' .. alert.ruleId .. ' changed to ' .. rule.kind
     elseif cur then
       d.value, d.summary = cur.value, cur.summary
     else
