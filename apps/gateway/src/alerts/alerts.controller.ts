@@ -1,6 +1,6 @@
 // REST API of alerts: a topic's rules (events of its log), notification channels and silences (stored outside the log).
 import { randomUUID } from 'node:crypto';
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Logger, Param, Post, Put, Req } from '@nestjs/common';
 import { z } from 'zod';
 import {
   alertIdPartSchema,
@@ -18,6 +18,7 @@ import {
 import { cronProblem } from '#pulse/contracts/silences';
 import { EventStore } from '#pulse/event-store';
 import { MonitorQueueService } from '../admin/monitor-queue.service.js';
+import { cardinalityRefusal } from '../api/cardinality-refusal.js';
 import { parseOr400, PulseHttpError } from '../api/http-error.js';
 import { Access } from '../auth/access.decorator.js';
 import type { AuthedRequest } from '../auth/http-auth.guard.js';
@@ -32,10 +33,15 @@ function fieldError(path: string, message: string): PulseHttpError {
   });
 }
 
-/** Redis could not be reached: 503, nothing done. */
+const logger = new Logger('AlertsController');
+
+/** A refused append (a cardinality limit) as its 400/429; anything else: Redis could not be reached, 503, why in the log only. */
 function unavailable(what: string) {
   return (error: unknown): never => {
-    throw PulseHttpError.of(503, 'UNAVAILABLE', `${what} failed (${(error as Error).message}); retry shortly`);
+    const refused = cardinalityRefusal(error);
+    if (refused) throw refused;
+    logger.warn(`${what} failed: ${(error as Error)?.message ?? String(error)}`);
+    throw PulseHttpError.of(503, 'UNAVAILABLE', `${what} failed; retry shortly`);
   };
 }
 

@@ -7,17 +7,17 @@ import {
   emptySnapshot,
   ingestBodySchema,
   MAX_REPLAY_LIMIT,
-  refusal,
   topicSchema,
   type IngestBody,
   type PulseEvent,
   type Snapshot,
 } from '#pulse/contracts';
 import { authEnabled, PULSE_CONFIG, type PulseConfig } from '#pulse/config';
-import { EventStore, InstanceLimitError, TopicLimitError, TopicQuotaError } from '#pulse/event-store';
+import { EventStore } from '#pulse/event-store';
 import { Access } from '../auth/access.decorator.js';
 import type { AuthedRequest } from '../auth/http-auth.guard.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { cardinalityRefusal } from './cardinality-refusal.js';
 import { parseOr400, PulseHttpError } from './http-error.js';
 import { scopedIdempotencyKey } from './idempotency-scope.js';
 
@@ -46,31 +46,6 @@ const unavailable = (topic: string, error: unknown) => {
     `the log of ${topic} cannot be reached now; retry shortly (events with an idempotencyKey are appended at most once)`,
   );
 };
-
-/** The answer to an append refused by a cardinality limit (nothing appended), or null for any other failure. */
-function cardinalityRefusal(error: unknown): PulseHttpError | null {
-  if (error instanceof InstanceLimitError) {
-    const message = `topic ${error.topic} holds ${error.held} instances and PULSE_MAX_INSTANCES_PER_TOPIC is ${error.limit}: instance ${error.instanceId} would be one more; nothing appended`;
-    return new PulseHttpError(400, {
-      ...refusal('INSTANCE_LIMIT', `events.${error.index}.data.instanceId: ${message}`),
-      issues: [{ path: `events.${error.index}.data.instanceId`, message }],
-    });
-  }
-  if (error instanceof TopicLimitError) {
-    return new PulseHttpError(
-      400,
-      refusal(
-        'TOPIC_LIMIT',
-        `topic: ${error.topic} would be a new topic, and PULSE_MAX_TOPICS (${error.limit}) exist already; nothing appended`,
-      ),
-    );
-  }
-  if (error instanceof TopicQuotaError) {
-    const message = `topic: ${error.topic} would be a new topic, and this token created PULSE_TOPIC_QUOTA (${error.quota.count}) topics in this window of PULSE_TOPIC_QUOTA_WINDOW_S (${error.quota.windowMs / 1000} s); nothing appended`;
-    return new PulseHttpError(429, refusal('TOPIC_QUOTA', message, error.retryAfterMs));
-  }
-  return null;
-}
 
 @Controller('api/v1/topics')
 export class TopicsController {
