@@ -135,14 +135,14 @@ describe('alert delivery', () => {
     }
   }, 60_000);
 
-  it('transitions once and notifies once when a tick job is run again for the same scheduled time', async () => {
+  it('transitions once and notifies once when a tick job is run again, or twice at once, for the same scheduled time', async () => {
     const topic = `stall-${randomUUID().slice(0, 8)}`;
     await degradedRule(topic, 'stall');
     await heartbeat(topic, 'degraded');
     // A tick job as the admin endpoint adds it (its tickAt is the time it is for). Retrying the
     // completed job runs it again with the same id and data, as BullMQ does with a stalled job;
     // a second job for the same time is another worker's or a duplicated scheduler run.
-    const tickAt = Date.now();
+    let tickAt = Date.now();
     const run = async (jobId: string): Promise<TickSummary> => {
       const job = await monitor.add('monitor-tick', { kind: 'monitor-tick', everyMs: 3_600_000, tickAt }, { jobId });
       return job.waitUntilFinished(monitorEvents, 15_000) as Promise<TickSummary>;
@@ -157,13 +157,28 @@ describe('alert delivery', () => {
     expect(await job.waitUntilFinished(monitorEvents, 15_000)).toMatchObject({ tickAt, appended: 0 });
     expect(await run(`${jobId}-again`)).toMatchObject({ tickAt, appended: 0 });
 
-    const jobs = await settledJobs(topic);
     await receiver.changes.until('the firing', () => receiver.delivered('/stall').length > 0, 15_000);
+
+    // The resolve, ticked by two jobs for one time at once (two workers may run them together).
+    await heartbeat(topic, 'online');
+    tickAt = Date.now();
+    await Promise.all([run(`${jobId}-resolve-a`), run(`${jobId}-resolve-b`)]);
+    await receiver.changes.until('the resolved', () => receiver.delivered('/stall', 'resolved').length > 0, 15_000);
+
+    const jobs = await poll('both notify jobs done', async () => {
+      const settled = await settledJobs(topic);
+      return settled.length === 2 && settled;
+    });
     const log = await pulse.log(topic);
     expect(ofType(log, 'alert.firing')).toHaveLength(1);
-    expect(jobs.map((entry) => `${entry.data.kind} ${entry.data.channelId}`)).toEqual(['firing stall']);
-    expect(receiver.delivered('/stall')).toHaveLength(1);
-    expect(receiver.delivered('/stall')[0]!.signatureValid).toBe(true);
+    expect(ofType(log, 'alert.resolved')).toHaveLength(1);
+    expect(jobs.map((entry) => `${entry.data.kind} ${entry.data.channelId}`).sort()).toEqual([
+      'firing stall',
+      'resolved stall',
+    ]);
+    const deliveries = receiver.delivered('/stall');
+    expect(deliveries.map((entry) => entry.json.kind)).toEqual(['firing', 'resolved']);
+    expect(deliveries.every((entry) => entry.signatureValid)).toBe(true);
   });
 
   it('silences a firing inside a one-off silence, notifies the next firing after it ends, and sends a notified firing its resolved while silenced', async () => {
