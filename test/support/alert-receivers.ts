@@ -29,7 +29,8 @@ export class WebhookReceiver {
 
   constructor(private readonly secret: string) {}
 
-  async start(): Promise<string> {
+  /** Listens on `port` (0: a free one; a receiver that was stopped listens again on its old port). */
+  async start(port = 0): Promise<string> {
     this.server = createServer((request, response) => {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -52,7 +53,7 @@ export class WebhookReceiver {
         this.changes.changed();
       });
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
