@@ -4,11 +4,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { emptySnapshot, type PulseEvent, type SubscribeAck } from '#pulse/contracts';
 import { PROJECT_ROOT } from '#pulse/stack';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
 import { attempt, heartbeat, post, RecordingClient } from './support/clients.js';
+import { launchChromium } from './support/browser.js';
 import { Changes } from './support/wait.js';
 
 const CLI = join(PROJECT_ROOT, 'bin', 'pulse.js');
@@ -271,19 +272,7 @@ describe('the dashboard on a topic with no events', () => {
     if (!existsSync(join(PROJECT_ROOT, 'apps', 'dashboard', 'dist', 'index.html'))) {
       throw new Error('apps/dashboard/dist is not built: run `npm run build` first (it runs tsc and vite build)');
     }
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {
