@@ -31,6 +31,14 @@ function notifiedField(channelId: string, alert: Episode): string {
   return `n:${channelId}:${alert.alertId}:${alert.activeSince}`;
 }
 
+/** A resolved was built before the firing notification of one of its alerts on the channel: retry later. */
+export class FiringNotBuilt extends Error {
+  constructor(channelId: string, alertIds: string[]) {
+    super(`the firing of ${alertIds.join(', ')} on channel ${channelId} is not built yet; the resolved waits for it`);
+    this.name = 'FiringNotBuilt';
+  }
+}
+
 export class AlertStore {
   constructor(private readonly redis: RedisConnection) {}
 
@@ -82,26 +90,34 @@ export class AlertStore {
   }
 
   /**
-   * Remembers that these alerts' firing was notified on a channel (not silenced), so that their
-   * resolved is sent there whatever silences say. Keyed by episode (alert id and activeSince): a
-   * later firing of the same alert is another mark.
+   * Settles the marks of a firing group's episodes on a channel once its notification is built:
+   * `sent` were notified (their resolved goes there whatever silences say), `dropped` were
+   * silenced (their resolved does not). The tick left each mark pending. Keyed by episode (alert
+   * id and activeSince): a later firing of the same alert is another mark.
    */
-  async markNotified(topic: string, channelId: string, alerts: Episode[]): Promise<void> {
-    if (alerts.length > 0)
-      await this.redis.hset(
-        topicKeys(topic)[KEY.alertx]!,
-        Object.fromEntries(alerts.map((alert) => [notifiedField(channelId, alert), '1'])),
-      );
+  async settleNotified(topic: string, channelId: string, sent: Episode[], dropped: Episode[]): Promise<void> {
+    const key = topicKeys(topic)[KEY.alertx]!;
+    const multi = this.redis.multi();
+    if (sent.length > 0)
+      multi.hset(key, Object.fromEntries(sent.map((alert) => [notifiedField(channelId, alert), '1'])));
+    if (dropped.length > 0) multi.hdel(key, ...dropped.map((alert) => notifiedField(channelId, alert)));
+    if (sent.length + dropped.length > 0) await multi.exec();
   }
 
-  /** Which of these alerts' episodes had their firing notified on the channel (their alert ids). */
+  /**
+   * Which of these alerts' episodes had their firing notified on the channel (their alert ids).
+   * Throws FiringNotBuilt while one's firing notification is still pending there (the resolved
+   * job is retried): answered now, it would leave that firing without its resolved.
+   */
   async notified(topic: string, channelId: string, alerts: Episode[]): Promise<Set<string>> {
     if (alerts.length === 0) return new Set();
     const values = await this.redis.hmget(
       topicKeys(topic)[KEY.alertx]!,
       ...alerts.map((alert) => notifiedField(channelId, alert)),
     );
-    return new Set(alerts.filter((_, i) => values[i] !== null).map((alert) => alert.alertId));
+    const pending = alerts.filter((_, i) => values[i] === 'p').map((alert) => alert.alertId);
+    if (pending.length > 0) throw new FiringNotBuilt(channelId, pending);
+    return new Set(alerts.filter((_, i) => values[i] === '1').map((alert) => alert.alertId));
   }
 
   /** Forgets the marks of these episodes on the channel: their resolved went out. */

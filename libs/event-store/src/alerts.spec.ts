@@ -122,6 +122,45 @@ describe('alert evaluation in the tick', () => {
     expect((await store.rebuild(topic))!.drift).toEqual([]);
   });
 
+  it('holds a resolved built before its firing until the firing is settled; groups keep to their channels', async () => {
+    const { clock, store, tick } = setup();
+    const topic = uniqueTopic();
+    await store.append(topic, [
+      { type: 'instance.heartbeat', data: { instanceId: 'i-1' } },
+      { type: 'instance.heartbeat', data: { instanceId: 'i-2' } },
+      { type: 'rule.set', data: rule('down', { kind: 'instance_offline', channels: ['a'], groupWaitMs: 10_000 }) },
+    ]);
+    clock.now += 11_000;
+    await store.append(topic, [{ type: 'instance.heartbeat', data: { instanceId: 'i-2' } }]);
+    await tick(topic); // i-1 fires into a group for channel a, due in 10 s
+    // The rule now notifies channel b: i-2's firing, within that wait, opens a group of its own.
+    await store.append(topic, [
+      { type: 'rule.set', data: rule('down', { kind: 'instance_offline', channels: ['b'], groupWaitMs: 10_000 }) },
+    ]);
+    clock.now += 11_000;
+    await tick(topic);
+    expect((await store.alerts.outbox(topic)).map((entry) => [entry.kind, entry.channels])).toEqual([
+      ['firing', ['a']],
+      ['firing', ['b']],
+    ]);
+    // The rule is removed: the resolveds are due at once, before the firings' groups are.
+    await store.append(topic, [{ type: 'rule.removed', data: { ruleId: 'down' } }]);
+    clock.now += 1000;
+    await tick(topic);
+    const log = await wholeLog(store, topic);
+    const episode = (alertId: string) => {
+      const fired = log.find((event) => event.type === 'alert.firing' && event.data.alertId === alertId)!;
+      return { alertId, activeSince: fired.type === 'alert.firing' ? fired.data.activeSince : 0 };
+    };
+    // Built first, the resolved waits (its job is retried) rather than leave i-1's firing without it.
+    await expect(store.alerts.notified(topic, 'a', [episode('down:i-1')])).rejects.toThrow(/not built yet/);
+    await store.alerts.settleNotified(topic, 'a', [episode('down:i-1')], []);
+    expect(await store.alerts.notified(topic, 'a', [episode('down:i-1')])).toEqual(new Set(['down:i-1']));
+    // A firing dropped by a silence settles too: its resolved is not sent there.
+    await store.alerts.settleNotified(topic, 'b', [], [episode('down:i-2')]);
+    expect(await store.alerts.notified(topic, 'b', [episode('down:i-2')])).toEqual(new Set());
+  });
+
   it('fires failure_rate at the threshold exactly and resolves below it', async () => {
     const { clock, store, tick } = setup();
     const topic = uniqueTopic();

@@ -402,7 +402,8 @@ local current = {}
 local function transition(kind, channels, wait, rule_id, seq)
   channels = list(channels)
   if #channels == 0 then return end
-  local gfield = 'g:' .. rule_id .. ':' .. kind
+  -- One group per rule, kind and channel list: a transition sent to other channels opens its own.
+  local gfield = 'g:' .. rule_id .. ':' .. kind .. ':' .. table.concat(channels, ',')
   local g = x[gfield] and cjson.decode(x[gfield])
   if g and now < g.ends and redis.call('HEXISTS', ALERTX .. ':' .. g.seq, 'c') == 0 then
     redis.call('HSET', ALERTX .. ':' .. g.seq, 'm', redis.call('HGET', ALERTX .. ':' .. g.seq, 'm') .. ',' .. seq)
@@ -442,6 +443,11 @@ local function fire(rule, c)
   result[#result + 1] = seq
   redis.call('HDEL', ALERTX, c.alertId .. ':p')
   redis.call('HSET', ALERTX, c.alertId .. ':r', now, c.alertId .. ':c', table.concat(list(rule.channels), ','))
+  -- The episode's mark on each channel, pending until its firing notification is built (sent, or
+  -- dropped if silenced): a resolved built before that waits for it instead of going unsent.
+  for _, ch in ipairs(list(rule.channels)) do
+    redis.call('HSET', ALERTX, 'n:' .. ch .. ':' .. c.alertId .. ':' .. since, 'p')
+  end
   transition('firing', rule.channels, rule.groupWaitMs, rule.ruleId, seq)
 end
 

@@ -133,10 +133,14 @@ export class NotificationService {
     }
     const members = await this.store.alerts.closeGroup(job.topic, job.seq);
     if (job.kind === 'firing') {
-      const kept = members
-        .flatMap((event) => (event.type === 'alert.firing' ? [event.data] : []))
-        .filter((alert) => !silenced(alert));
-      await this.store.alerts.markNotified(job.topic, job.channelId, kept);
+      const firings = members.flatMap((event) => (event.type === 'alert.firing' ? [event.data] : []));
+      const kept = firings.filter((alert) => !silenced(alert));
+      await this.store.alerts.settleNotified(
+        job.topic,
+        job.channelId,
+        kept,
+        firings.filter((alert) => silenced(alert)),
+      );
       return { ...base, alerts: kept.map(alertOf) };
     }
     // A resolved goes where its firing went, silenced or not; never where it did not.
