@@ -399,6 +399,7 @@ local seen = {}
 -- Topic-level values as they are now, for the resolved of a topic alert.
 local current = {}
 
+local joining, joining_order = {}, {}
 local function transition(kind, channels, wait, rule_id, seq)
   channels = list(channels)
   if #channels == 0 then return end
@@ -406,7 +407,14 @@ local function transition(kind, channels, wait, rule_id, seq)
   local gfield = 'g:' .. rule_id .. ':' .. kind .. ':' .. table.concat(channels, ',')
   local g = x[gfield] and cjson.decode(x[gfield])
   if g and now < g.ends and redis.call('HEXISTS', ALERTX .. ':' .. g.seq, 'c') == 0 then
-    redis.call('HSET', ALERTX .. ':' .. g.seq, 'm', redis.call('HGET', ALERTX .. ':' .. g.seq, 'm') .. ',' .. seq)
+    -- Members join in a table, written once per group at the end of the tick: 10,000 instances
+    -- down at once would otherwise copy the growing member list 10,000 times.
+    local gkey = ALERTX .. ':' .. g.seq
+    if not joining[gkey] then
+      joining[gkey] = { redis.call('HGET', gkey, 'm') }
+      joining_order[#joining_order + 1] = gkey
+    end
+    table.insert(joining[gkey], tostring(seq))
     return
   end
   g = { seq = seq, ends = now + wait }
@@ -510,6 +518,7 @@ for _, alert_id in ipairs(sorted_keys(firing)) do
     transition('resolved', channels, wait, alert.ruleId, seq)
   end
 end
+for _, gkey in ipairs(joining_order) do redis.call('HSET', gkey, 'm', table.concat(joining[gkey], ',')) end
 -- Pending alerts whose condition stopped before forMs go back to inactive.
 for field in pairs(x) do
   local id = string.match(field, '^(.*):p$')
