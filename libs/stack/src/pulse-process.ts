@@ -51,7 +51,9 @@ export class PulseProcess {
     readonly child: ChildProcess,
     readonly name: string,
   ) {
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    // 'close', not 'exit': only then has all its output been read (on 'exit' the last lines, such
+    // as the drain's summary, may still be in the pipe).
+    this.exited = new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
   }
 
   get pid(): number {
