@@ -118,8 +118,8 @@ describe('graceful drain', () => {
       // It exits on its own (Nest re-raises the SIGTERM after closing), well before the SIGKILL fallback.
       expect(status.signal === 'SIGTERM' || status.code === 0).toBe(true);
       expect(Date.now() - started).toBeLessThan(8000);
-      expect(gateway.output()).toMatch(/SIGTERM: closed \d+ socket connection\(s\)/);
-      if (i === 0) expect(gateway.output()).not.toMatch(/closed 0 socket/);
+      expect(gateway.output(Infinity)).toMatch(/SIGTERM: closed \d+ socket connection\(s\)/);
+      if (i === 0) expect(gateway.output(Infinity)).not.toMatch(/closed 0 socket/);
       await stack.processes.addGateway(port);
     }
 
@@ -177,7 +177,7 @@ describe('graceful drain', () => {
     expect([503, 'refused']).toContain(readiness);
     const status = await within('the draining gateway to exit', gateway.exited, 10_000);
     expect(status.signal === 'SIGTERM' || status.code === 0).toBe(true);
-    expect(gateway.output()).toMatch(/closed 1 socket connection/);
+    expect(gateway.output(Infinity)).toMatch(/closed 1 socket connection/);
     watcher.client.close();
   }, 30_000);
 

@@ -172,7 +172,7 @@ describe('nginx in front of three gateways (deploy/nginx/pulse.conf)', () => {
       const gateway = stack!.gateways.find((g) => g.running && Number(new URL(g.url).port) === port)!;
       const status = await gateway.stop(15_000);
       expect(status.signal === 'SIGTERM' || status.code === 0).toBe(true);
-      moved += Number(/closed (\d+) socket connection/.exec(gateway.output())?.[1] ?? NaN);
+      moved += Number(/closed (\d+) socket connection/.exec(gateway.output(Infinity))?.[1] ?? NaN);
       await stack!.addGateway(port);
     }
     expect(moved).toBeGreaterThanOrEqual(watchers.length);

@@ -64,7 +64,7 @@ export class PulseProcess {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** The last lines it printed, for error messages. */
+  /** The last `last` lines it printed (of the 500 kept), for error messages; `Infinity`: all kept. */
   output(last = 60): string {
     return this.lines.slice(-last).join('\n');
   }
