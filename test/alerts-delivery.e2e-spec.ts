@@ -74,11 +74,14 @@ async function settledJobs(
     async () => {
       const all = await notify.getJobs(['completed', 'failed', 'delayed', 'waiting', 'active', 'wait'], 0, -1);
       const mine = all.filter((job) => job?.data.topic === topic);
-      const done = await Promise.all(mine.map(async (job) => (await job.getState()) === 'completed'));
+      // Read again once completed: a job that completed after the listing above still had no
+      // return value in it.
+      const completed = (await notify.getJobs(['completed'], 0, -1)).filter((job) => job?.data.topic === topic);
+      const ids = new Set(completed.map((job) => job.id));
       return (
         mine.length > 0 &&
-        done.every(Boolean) &&
-        mine.map((job) => ({
+        mine.every((job) => ids.has(job.id)) &&
+        completed.map((job) => ({
           data: job.data,
           id: job.id!,
           returnvalue: job.returnvalue as unknown,
