@@ -10,7 +10,7 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
-import { EventStore } from './event-store.js';
+import { EventStore, type EventStoreOptions } from './event-store.js';
 import {
   createCluster,
   createRedis,
@@ -84,6 +84,19 @@ export class EvictionPolicyCheck implements OnApplicationBootstrap {
   }
 }
 
+/** The store's options as a process's config sets them. */
+export function eventStoreOptions(config: PulseConfig): EventStoreOptions {
+  return {
+    retention: config.PULSE_RETENTION,
+    idempotencyWindowMs: config.PULSE_IDEMPOTENCY_WINDOW_MS,
+    seriesRetentionMs: config.PULSE_SERIES_RETENTION,
+    maxInstancesPerTopic: config.PULSE_MAX_INSTANCES_PER_TOPIC,
+    instancesFullEvery: config.PULSE_INSTANCES_FULL_EVERY,
+    maxTopics: config.PULSE_MAX_TOPICS,
+    topicQuota: { count: config.PULSE_TOPIC_QUOTA, windowMs: config.PULSE_TOPIC_QUOTA_WINDOW_S * 1000 },
+  };
+}
+
 /**
  * The process's Redis connections, its command connection (REDIS) and its EventStore on it.
  * `forRoot(commands)` tunes the command connection for a process's workload: the worker's ticks
@@ -106,16 +119,7 @@ export class EventStoreModule {
         {
           provide: EventStore,
           inject: [REDIS, PULSE_CONFIG],
-          useFactory: (redis: RedisConnection, config: PulseConfig) =>
-            new EventStore(redis, {
-              retention: config.PULSE_RETENTION,
-              idempotencyWindowMs: config.PULSE_IDEMPOTENCY_WINDOW_MS,
-              seriesRetentionMs: config.PULSE_SERIES_RETENTION,
-              maxInstancesPerTopic: config.PULSE_MAX_INSTANCES_PER_TOPIC,
-              instancesFullEvery: config.PULSE_INSTANCES_FULL_EVERY,
-              maxTopics: config.PULSE_MAX_TOPICS,
-              topicQuota: { count: config.PULSE_TOPIC_QUOTA, windowMs: config.PULSE_TOPIC_QUOTA_WINDOW_S * 1000 },
-            }),
+          useFactory: (redis: RedisConnection, config: PulseConfig) => new EventStore(redis, eventStoreOptions(config)),
         },
       ],
       exports: [RedisConnections, REDIS, EventStore],
