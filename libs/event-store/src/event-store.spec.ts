@@ -303,6 +303,60 @@ describe('EventStore', () => {
     expect((await wholeLog(store, topic)).map((e) => e.seq)).toEqual([1, 2, 3]);
   });
 
+  it('leaves every key of a topic as one event per call would, whatever the batching (the append writes what a batch touched once)', async () => {
+    /** Every key of the topic by its name without the topic, with its contents and whether it expires. */
+    const dump = async (topic: string) => {
+      const tag = `pulse:{${topic}}`;
+      const out: Record<string, unknown> = {};
+      for (const key of (await redis.keys(`${tag}*`)).sort()) {
+        const type = await redis.type(key);
+        const value =
+          type === 'hash'
+            ? await redis.hgetall(key)
+            : type === 'set'
+              ? (await redis.smembers(key)).sort()
+              : type === 'zset'
+                ? await redis.zrange(key, '0', '-1', 'WITHSCORES')
+                : (await redis.xrange(key, '-', '+')).map(([id, fields]) => [id, fields.filter((_, i) => i !== 7)]);
+        if (type === 'hash' && key.endsWith(':meta')) delete (value as Record<string, string>).epoch;
+        // Instances are JSON whose key order cjson does not keep: compared as values.
+        if (type === 'hash' && key.endsWith(':instances'))
+          for (const [id, json] of Object.entries(value as Record<string, string>))
+            (value as Record<string, unknown>)[id] = JSON.parse(json);
+        out[key.slice(tag.length)] = { value, expires: (await redis.pttl(key)) > 0 };
+      }
+      return out;
+    };
+    const clock = Date.UTC(2026, 0, 1, 10, 59, 58);
+    const events: NewEvent[] = [];
+    for (let i = 0; i < 60; i++) {
+      const id = `i-${i % 7}`;
+      const key = i % 4 === 0 ? `k-${i % 24}` : undefined;
+      const event =
+        i % 13 === 5
+          ? { type: 'instance.offline', data: { instanceId: id, last_seen: clock - 60_000, ttl_ms: 30_000 } }
+          : i % 17 === 9
+            ? { type: 'instance.removed', data: { instanceId: id, last_seen: clock - 60_000 } }
+            : i % 5 === 4
+              ? heartbeat(id, { status: i % 2 ? 'busy' : 'online', meta: { n: String(i) } })
+              : {
+                  ...attempt(id, i % 3 === 0 ? 'failure' : 'success'),
+                  data: { instanceId: id, outcome: i % 3 === 0 ? 'failure' : 'success', durationMs: i * 1.5 },
+                };
+      events.push({ ...event, ...(key ? { idempotencyKey: key } : {}) });
+    }
+    const [batched, single] = [uniqueTopic(), uniqueTopic()];
+    // No trimming: where a log is trimmed depends on the calls (the slack), not on what they hold.
+    const options = { retention: 1000, idempotencyWindowMs: 60_000, now: () => clock };
+    const store = new EventStore(redis, options);
+    const batchSeqs = (await store.append(batched, events.slice(0, 45))).seqs;
+    batchSeqs.push(...(await store.append(batched, events.slice(45))).seqs);
+    const singleSeqs: number[] = [];
+    for (const event of events) singleSeqs.push(...(await store.append(single, [event])).seqs);
+    expect(batchSeqs).toEqual(singleSeqs);
+    expect(await dump(batched)).toEqual(await dump(single));
+  });
+
   it('trims the log to the retention, keeps what was trimmed in the projections, and rebuilds without drift', async () => {
     const topic = uniqueTopic();
     const store = new EventStore(redis, { retention: 20, idempotencyWindowMs: 60_000 });

@@ -15,10 +15,79 @@ local KEEP = { ['1m'] = tonumber(ARGV[7]), ['1h'] = tonumber(ARGV[8]), ['1d'] = 
 -- One read of the log's meta for the epoch and the history's minute (see history_begin).
 local meta_fields = redis.call('HMGET', meta, 'epoch', 'hm', 'hdm')
 
+-- DEFER (the append sets it): instance entries, statistics counters and the changed set are kept
+-- here and written once per call by flush(), whatever number of events touched them; without it
+-- (the tick, which reads the hashes between its appends) every change is written at once.
+local DEFER = false
+-- Per projection: instances by id (a table, or false once removed), the ids to write in the order
+-- first touched, counter increments, and (live only) the ids to mark changed.
+local cached, dirty, dirty_order, counts, marked, marked_order = {}, {}, {}, {}, {}, {}
+for _, p in ipairs({ LIVE, BASE }) do
+  cached[p], dirty[p], dirty_order[p], counts[p] = {}, {}, {}, {}
+end
+
+-- The instance's entry decoded, or nil.
+local function read_instance(p, id)
+  if DEFER then
+    local inst = cached[p][id]
+    if inst ~= nil then return inst or nil end
+  end
+  local raw = redis.call('HGET', p[2], id)
+  local inst = raw and cjson.decode(raw) or nil
+  if DEFER then cached[p][id] = inst or false end
+  return inst
+end
+
+-- Writes the instance's entry (false: removes it) and, for live instances that are not removed, marks it changed.
+local function write_instance(p, id, inst, mark)
+  if DEFER then
+    cached[p][id] = inst
+    if not dirty[p][id] then
+      dirty[p][id] = true
+      dirty_order[p][#dirty_order[p] + 1] = id
+    end
+    if mark and p == LIVE and not marked[id] then
+      marked[id] = true
+      marked_order[#marked_order + 1] = id
+    end
+    return
+  end
+  if inst then redis.call('HSET', p[2], id, cjson.encode(inst)) else redis.call('HDEL', p[2], id) end
+  if mark and p == LIVE then redis.call('SADD', changed, id) end
+end
+
+local function count(p, field)
+  if DEFER then counts[p][field] = (counts[p][field] or 0) + 1 else redis.call('HINCRBY', p[1], field, 1) end
+end
+
+-- Writes what DEFER kept: each instance once, each counter once, the changed marks in one SADD.
+local function flush()
+  for _, p in ipairs({ LIVE, BASE }) do
+    local set, gone = {}, {}
+    for _, id in ipairs(dirty_order[p]) do
+      local inst = cached[p][id]
+      if inst then
+        set[#set + 1] = id
+        set[#set + 1] = cjson.encode(inst)
+      else
+        gone[#gone + 1] = id
+      end
+    end
+    if #set > 0 then redis.call('HSET', p[2], unpack(set)) end
+    if #gone > 0 then redis.call('HDEL', p[2], unpack(gone)) end
+    for _, field in ipairs({ 'total_attempts', 'successful', 'failed' }) do
+      if counts[p][field] then redis.call('HINCRBY', p[1], field, counts[p][field]) end
+    end
+    cached[p], dirty[p], dirty_order[p], counts[p] = {}, {}, {}, {}
+  end
+  if #marked_order > 0 then redis.call('SADD', changed, unpack(marked_order)) end
+  marked, marked_order = {}, {}
+end
+
 -- Returns the instance and whether it is new (no entry yet).
 local function get_instance(p, id)
-  local raw = redis.call('HGET', p[2], id)
-  if raw then return cjson.decode(raw), false end
+  local inst = read_instance(p, id)
+  if inst then return inst, false end
   return { id = id, status = 'online', last_seen = 0, next_action_at = cjson.null, attempts = 0, successes = 0, failures = 0 }, true
 end
 
@@ -32,41 +101,37 @@ local function fold(p, etype, d, ts)
     inst.last_seen = ts
     inst.next_action_at = d.nextActionAt or cjson.null
     if d.meta ~= nil then inst.meta = d.meta end
-    redis.call('HSET', p[2], d.instanceId, cjson.encode(inst))
-    if p == LIVE then redis.call('SADD', changed, d.instanceId) end
+    write_instance(p, d.instanceId, inst, true)
     return before, inst.status, created
   elseif etype == 'attempt.recorded' then
     local inst, created = get_instance(p, d.instanceId)
     local before = (not created) and inst.status or nil
     inst.attempts = inst.attempts + 1
-    redis.call('HINCRBY', p[1], 'total_attempts', 1)
+    count(p, 'total_attempts')
     if d.outcome == 'success' then
       inst.successes = inst.successes + 1
-      redis.call('HINCRBY', p[1], 'successful', 1)
+      count(p, 'successful')
     else
       inst.failures = inst.failures + 1
-      redis.call('HINCRBY', p[1], 'failed', 1)
+      count(p, 'failed')
     end
     inst.last_seen = ts
     if inst.status == 'offline' then inst.status = 'online' end
-    redis.call('HSET', p[2], d.instanceId, cjson.encode(inst))
-    if p == LIVE then redis.call('SADD', changed, d.instanceId) end
+    write_instance(p, d.instanceId, inst, true)
     return before, inst.status, created
   elseif etype == 'instance.offline' then
-    local raw = redis.call('HGET', p[2], d.instanceId)
-    if raw then
-      local inst = cjson.decode(raw)
+    local inst = read_instance(p, d.instanceId)
+    if inst then
       local before = inst.status
       inst.status = 'offline'
-      redis.call('HSET', p[2], d.instanceId, cjson.encode(inst))
-      if p == LIVE then redis.call('SADD', changed, d.instanceId) end
+      write_instance(p, d.instanceId, inst, true)
       return before, 'offline', false
     end
   elseif etype == 'instance.removed' then
-    local raw = redis.call('HGET', p[2], d.instanceId)
-    if raw then
-      redis.call('HDEL', p[2], d.instanceId)
-      return cjson.decode(raw).status, nil, false
+    local inst = read_instance(p, d.instanceId)
+    if inst then
+      write_instance(p, d.instanceId, false, false)
+      return inst.status, nil, false
     end
   elseif etype == 'status_update' then
     redis.call('HSET', p[3], 'loop_count', d.loop_count, 'tick_at', d.tick_at, 'next_tick_at', d.next_tick_at)
@@ -178,6 +243,20 @@ local function close_offline(id, ts)
   redis.call('HDEL', avail, id .. ':o')
 end
 
+-- Attempts and failures per instance-day key of this call under DEFER, in the order first seen.
+local day_adds, day_order = {}, {}
+
+-- Writes the instance hours DEFER kept, one HINCRBY per key and field.
+local function flush_days()
+  for _, key in ipairs(day_order) do
+    local n = day_adds[key]
+    -- The hour's first attempts create its field: the key's expiry is set then, as for a single attempt.
+    if redis.call('HINCRBY', key, hour_field .. 'a', n.a) == n.a then expire_in(key, day + 86400000 + KEEP['1h']) end
+    if n.f > 0 then redis.call('HINCRBY', key, hour_field .. 'f', n.f) end
+  end
+  day_adds, day_order = {}, {}
+end
+
 -- Folds one appended event into the history; before/after/created come from fold().
 local function history(etype, d, before, after, created)
   if not HISTORY then return end
@@ -193,8 +272,19 @@ local function history(etype, d, before, after, created)
       acc.dn = acc.dn + 1
     end
     local key = instance_day_key(d.instanceId, day)
-    if redis.call('HINCRBY', key, hour_field .. 'a', 1) == 1 then expire_in(key, day + 86400000 + KEEP['1h']) end
-    if failed == 1 then redis.call('HINCRBY', key, hour_field .. 'f', 1) end
+    if DEFER then
+      local n = day_adds[key]
+      if not n then
+        n = { a = 0, f = 0 }
+        day_adds[key] = n
+        day_order[#day_order + 1] = key
+      end
+      n.a = n.a + 1
+      n.f = n.f + failed
+    else
+      if redis.call('HINCRBY', key, hour_field .. 'a', 1) == 1 then expire_in(key, day + 86400000 + KEEP['1h']) end
+      if failed == 1 then redis.call('HINCRBY', key, hour_field .. 'f', 1) end
+    end
   end
   if before == nil and after == nil then return end
   local id = d.instanceId
@@ -226,16 +316,20 @@ local function ensure_epoch()
 end
 
 local appended, last_seq = 0, 0
+-- The log's head, read once per call: within the call only append() moves it.
+local head = nil
 -- Appends one event at the next seq and folds it into the live projections. data is JSON text.
 -- The entry is written before the head moves: a failing XADD leaves nothing half done.
 local function append(etype, data, decoded, source)
-  local seq = tonumber(redis.call('HGET', meta, 'head') or '0') + 1
+  head = head or tonumber(redis.call('HGET', meta, 'head') or '0')
+  local seq = head + 1
   if source and source ~= '' then
     redis.call('XADD', log, seq .. '-0', 't', etype, 'ts', now, 'd', data, 'e', epoch, 's', source)
   else
     redis.call('XADD', log, seq .. '-0', 't', etype, 'ts', now, 'd', data, 'e', epoch)
   end
   redis.call('HSET', meta, 'head', seq)
+  head = seq
   local d = decoded or cjson.decode(data)
   history(etype, d, fold(LIVE, etype, d, now))
   appended = appended + 1
@@ -310,6 +404,7 @@ if max_instances > 0 then
     end
   end
 end
+DEFER = true
 ensure_epoch()
 history_begin()
 -- Forget expired keys: at least as many as this call can add, so the index cannot outgrow its window.
@@ -319,26 +414,41 @@ if #expired > 0 then
   redis.call('ZREM', idemx, unpack(expired))
 end
 local result = { epoch }
+-- Keys this call appended (seq by key), written into the index in one HSET and one ZADD at the end.
+local taken, seen_pairs, expiry_pairs = {}, {}, {}
 for i = FIRST, #ARGV, 4 do
   local key = ARGV[i + 2]
   local prior = false
   if key ~= '' then
-    local expiry = redis.call('ZSCORE', idemx, key)
-    if expiry and tonumber(expiry) > now then prior = redis.call('HGET', idem, key) end
+    if taken[key] then
+      if idem_window > 0 then prior = taken[key] end
+    else
+      local expiry = redis.call('ZSCORE', idemx, key)
+      if expiry and tonumber(expiry) > now then prior = redis.call('HGET', idem, key) end
+    end
   end
   if prior then
     result[#result + 1] = tonumber(prior)
   else
     local seq = append(ARGV[i], ARGV[i + 1], decoded[i], ARGV[i + 3])
     if key ~= '' then
-      redis.call('HSET', idem, key, seq)
-      redis.call('ZADD', idemx, now + idem_window, key)
+      taken[key] = seq
+      seen_pairs[#seen_pairs + 1] = key
+      seen_pairs[#seen_pairs + 1] = seq
+      expiry_pairs[#expiry_pairs + 1] = now + idem_window
+      expiry_pairs[#expiry_pairs + 1] = key
     end
     result[#result + 1] = seq
   end
 end
+if #seen_pairs > 0 then
+  redis.call('HSET', idem, unpack(seen_pairs))
+  redis.call('ZADD', idemx, unpack(expiry_pairs))
+end
 history_end()
+flush_days()
 trim()
+flush()
 ring()
 return result
 `;
