@@ -175,8 +175,17 @@ export interface Drift {
   rebuilt: unknown;
 }
 
+/** Random bytes for epochs, drawn 1 KiB at a time: every append offers an epoch, and only a topic's first one takes it. */
+let epochPool = Buffer.alloc(0);
+let epochNext = 0;
+
 function newEpoch(): string {
-  return `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+  if (epochNext + 4 > epochPool.length) {
+    epochPool = randomBytes(1024);
+    epochNext = 0;
+  }
+  epochNext += 4;
+  return `${Date.now().toString(36)}-${epochPool.toString('hex', epochNext - 4, epochNext)}`;
 }
 
 function counter(hash: Record<string, string>, field: string): number {
