@@ -1,12 +1,14 @@
 // Gateway process entry: validate config, then serve Socket.IO, REST, the API documents and the dashboard on HOST:PORT.
 import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
+import { pinoHttp } from 'pino-http';
 import { exitIfShutdownHangs, loadConfigOrExit } from '#pulse/config';
 import { refusal } from '#pulse/contracts';
 import { createLogger, PinoNestLogger } from '#pulse/logging';
@@ -20,8 +22,9 @@ import { GatewayIoAdapter } from './gateway-io.adapter.js';
 import { GatewayModule } from './gateway.module.js';
 import { GatewayDrain } from './live/gateway-drain.js';
 import { MetricsService } from './metrics/metrics.service.js';
-import { requestLog } from './request-log.js';
 
+/** An incoming x-request-id is kept when it looks like one; otherwise the gateway makes one. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** How long an idle keep-alive connection stays open: longer than clients and proxies keep theirs. */
 const KEEP_ALIVE_MS = 65_000;
 
@@ -32,7 +35,31 @@ async function main(): Promise<void> {
     bodyParser: false,
     logger: new PinoNestLogger(logger),
   });
-  app.use(requestLog(logger));
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (request: IncomingMessage, response: ServerResponse) => {
+        const given = request.headers['x-request-id'];
+        const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+        response.setHeader('x-request-id', id);
+        return id;
+      },
+      // Successful requests only at debug: an ingest-heavy gateway would log little else.
+      customLogLevel: (_request, response, error) =>
+        error || response.statusCode >= 500 ? 'error' : response.statusCode >= 400 ? 'info' : 'debug',
+      // No headers at all in request logs: nothing there (Authorization, cookies) can leak.
+      serializers: {
+        // The path without its query: a query may carry what a caller should not have put there.
+        req: (request: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
+          id: request.id,
+          method: request.method,
+          url: request.url.split('?')[0],
+          remoteAddress: request.remoteAddress,
+        }),
+        res: (response: { statusCode: number }) => ({ statusCode: response.statusCode }),
+      },
+    }),
+  );
   // While draining, every answer closes its connection: clients do not send more on it.
   const drain = app.get(GatewayDrain);
   app.use((_request: Request, response: Response, next: NextFunction) => {
