@@ -157,6 +157,8 @@ export class ScaleFleet {
       notRecovered: parts.reduce((sum, part) => sum + part.notRecovered, 0),
       replayed: parts.reduce((sum, part) => sum + part.replayed, 0),
       gaps: parts.reduce((sum, part) => sum + part.gaps, 0),
+      retries: parts.reduce((sum, part) => sum + part.retries, 0),
+      elu: Math.max(...parts.map((part) => part.elu)),
     };
   }
 

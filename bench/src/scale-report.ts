@@ -10,7 +10,15 @@ export interface ScaleSystemResult {
   system: 'A' | 'B';
   /** What stopped this system's run early, if anything. */
   stoppedAt: string | null;
-  connections: { asked: number; connected: number; failed: number; firstError: string | null; seconds: number };
+  connections: {
+    asked: number;
+    connected: number;
+    failed: number;
+    firstError: string | null;
+    seconds: number;
+    /** Machine-wide TCP counter deltas while connecting (ListenOverflows: SYNs dropped at a full accept queue). */
+    tcp: Record<string, number>;
+  };
   memory: {
     /** Summed over the servers, after a forced full GC, before and after the clients connected. */
     rssBefore: number;
@@ -47,6 +55,13 @@ export interface ScaleSystemResult {
     replayed: number;
     /** Events missing below what the clients had once the storm was over (B: lost while away). */
     gaps: number;
+    retries: number;
+    loadGeneratorElu: number;
+    wallMs: number;
+    /** CPU ms per role from the reconnect until all were current (or the bound). */
+    cpuMs: Record<string, number>;
+    /** Machine-wide TCP counter deltas over the storm. */
+    tcp: Record<string, number>;
   } | null;
   verify: (VerifyResult & { settled: boolean }) | null;
   producer: ScaleProducerStats | null;
@@ -70,6 +85,8 @@ export interface ScaleResults {
     warmupSeconds: number;
     steadySeconds: number;
     stormTimeoutSeconds: number;
+    /** The gateways' listen backlog when set by the --backlog experiment; null: Node's 511. */
+    backlog: number | null;
     ingestPerSec: number;
     tickEventsPerSec: number;
   };
@@ -104,7 +121,8 @@ export function renderScale(results: ScaleResults): string {
       `Ingest: ${c.hotRate} ev/s per hot topic, ${c.coldRate} ev/s per other topic (${c.ingestPerSec.toFixed(0)} POST/s in all, ` +
       `one event each, to A's REST ingest; B's producer emits the same through @socket.io/redis-emitter), plus the ` +
       `monitor tick every ${c.tickMs / 1000} s: three events per topic (${c.tickEventsPerSec.toFixed(0)} ev/s; A's worker, ` +
-      `B emulated by its producer). Steady phase ${c.steadySeconds} s after ${c.warmupSeconds} s of warm-up.`,
+      `B emulated by its producer). Steady phase ${c.steadySeconds} s after ${c.warmupSeconds} s of warm-up. ` +
+      `Listen backlog of A's gateways: ${c.backlog === null ? "Node's default, 511" : `${c.backlog} (the --backlog experiment; B keeps 511)`}.`,
     '',
     '| | ' + results.systems.map((s) => NAMES[s.system]).join(' | ') + ' |',
     '|---|' + results.systems.map(() => '--:').join('|') + '|',
@@ -145,8 +163,16 @@ export function renderScale(results: ScaleResults): string {
   each('… time until current: p50 / p99 / all', (s) =>
     s.storm ? `${ms(s.storm.currentP50Ms)} / ${ms(s.storm.currentP99Ms)} / ${ms(s.storm.allCurrentMs)}` : '—',
   );
-  each('… not current within the bound / failed reconnects', (s) =>
-    s.storm ? `${int(s.storm.notCurrent)} / ${int(s.storm.failed)}` : '—',
+  each('… not current within the bound / gave up / retried attempts', (s) =>
+    s.storm ? `${int(s.storm.notCurrent)} / ${int(s.storm.failed)} / ${int(s.storm.retries)}` : '—',
+  );
+  each('… SYNs dropped at a full accept queue / SYN retransmits (machine-wide)', (s) =>
+    s.storm ? `${int(s.storm.tcp.ListenOverflows ?? 0)} / ${int(s.storm.tcp.TCPSynRetrans ?? 0)}` : '—',
+  );
+  each('… CPU s servers / Redis / load generator; busiest thread', (s) =>
+    s.storm
+      ? `${(s.storm.cpuMs.servers! / 1000).toFixed(1)} / ${(s.storm.cpuMs.redis! / 1000).toFixed(1)} / ${(s.storm.cpuMs['load generator']! / 1000).toFixed(1)} over ${(s.storm.wallMs / 1000).toFixed(1)} s; ${(s.storm.loadGeneratorElu * 100).toFixed(0)} %`
+      : '—',
   );
   each('… missed events replayed in subscribe answers', (s) => (s.storm ? int(s.storm.replayed) : '—'));
   each('… events missing once current (lost in the storm)', (s) => (s.storm ? `**${int(s.storm.gaps)}**` : '—'));

@@ -60,6 +60,10 @@ export interface RejoinResult {
   notRecovered: number;
   /** Events the clients received in their subscribe answers (Pulse: the missed ones). */
   replayed: number;
+  /** Attempts that failed and were tried again after socket.io-client's backoff. */
+  retries: number;
+  /** Event loop utilisation of this thread during the storm. */
+  elu: number;
   /** Seqs missing below each client's last once the storm is over (B: what it lost while away). */
   gaps: number;
 }
@@ -78,7 +82,11 @@ export interface VerifyResult {
 
 /** Highest latency kept (µs); later receipts count at this value. */
 const MAX_LATENCY_US = 600_000_000;
-const CONNECT_TIMEOUT_MS = 30_000;
+/** socket.io-client's own defaults: connect timeout, and the reconnection backoff (1 s doubling to 5 s, ±50 %). */
+const CONNECT_TIMEOUT_MS = 20_000;
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 5000;
+const RETRY_RANDOMIZATION = 0.5;
 
 class Client {
   socket: Socket | null = null;
@@ -144,6 +152,15 @@ function record(client: Client, event: PulseEvent, at: number): void {
       histogram.recordValue(Math.min(MAX_LATENCY_US, Math.max(1, Math.round((at - clockBase - sent) * 1000))));
   }
   if (client.target !== Infinity) reachedCheck(client, at);
+}
+
+/** An error's message, with the transport's cause when socket.io-client has one (its `websocket error` says nothing alone). */
+function failure(error: unknown): string {
+  const description = (error as { description?: { message?: unknown; error?: { message?: unknown; code?: unknown } } })
+    ?.description;
+  const cause = description?.error ?? description;
+  const detail = [cause?.message, (cause as { code?: unknown } | undefined)?.code].filter(Boolean).join(' ');
+  return detail ? `${errorMessage(error)} (${detail})` : errorMessage(error);
 }
 
 const isEnvelope = (value: unknown): value is PulseEvent =>
@@ -212,8 +229,8 @@ async function open(client: Client, resume: boolean): Promise<{ recovered: boole
   });
 }
 
-/** Resolves once the client's WebSocket is closed. */
-async function shut(client: Client): Promise<void> {
+/** Resolves once the client's WebSocket is closed, or after `waitMs`. */
+async function shut(client: Client, waitMs = CONNECT_TIMEOUT_MS): Promise<void> {
   const socket = client.socket;
   client.socket = null;
   client.subscribed = false;
@@ -226,7 +243,7 @@ async function shut(client: Client): Promise<void> {
   socket.removeAllListeners();
   socket.offAny();
   socket.disconnect();
-  await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, CONNECT_TIMEOUT_MS))]);
+  await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, waitMs))]);
 }
 
 /** Runs `task` over `items` with at most `concurrency` at once (Infinity: all at once). */
@@ -251,7 +268,7 @@ async function connect(request: ScaleRequest & { op: 'connect' }): Promise<Conne
       result.connected += 1;
     } catch (error) {
       result.failed += 1;
-      result.firstError ??= errorMessage(error);
+      result.firstError ??= failure(error);
       await shut(client);
     }
     if (hrnow() - reported > 2000) {
@@ -281,18 +298,33 @@ async function rejoin(request: ScaleRequest & { op: 'rejoin' }): Promise<RejoinR
     firstError: null,
     notRecovered: 0,
     replayed: 0,
+    retries: 0,
+    elu: 0,
     gaps: 0,
   };
-  // Everyone at once: no pacing, as after a network blip.
+  const deadline = stormStart + request.timeoutMs;
+  const stormElu = performance.eventLoopUtilization();
+  // Everyone at once: no pacing, as after a network blip. A failed attempt is tried again after
+  // socket.io-client's reconnection backoff, as a real client would, until the storm's bound.
   const opened = Promise.all(
     clients.map(async (client) => {
-      try {
-        const answer = await open(client, true);
-        if (!answer.recovered && client.spec.mode !== 'baseline') result.notRecovered += 1;
-        result.replayed += answer.replayed;
-      } catch (error) {
-        result.failed += 1;
-        result.firstError ??= errorMessage(error);
+      for (let delay = RETRY_FIRST_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
+        try {
+          const answer = await open(client, true);
+          if (!answer.recovered && client.spec.mode !== 'baseline') result.notRecovered += 1;
+          result.replayed += answer.replayed;
+          return;
+        } catch (error) {
+          result.firstError ??= failure(error);
+          await shut(client, 1000);
+          const wait = delay * (1 + (Math.random() * 2 - 1) * RETRY_RANDOMIZATION);
+          if (hrnow() + wait > deadline) {
+            result.failed += 1;
+            return;
+          }
+          result.retries += 1;
+          await new Promise((resolve) => setTimeout(resolve, wait));
+        }
       }
     }),
   );
@@ -303,6 +335,7 @@ async function rejoin(request: ScaleRequest & { op: 'rejoin' }): Promise<RejoinR
   ]);
   clearTimeout(timer);
   onAllReached = null;
+  result.elu = performance.eventLoopUtilization(stormElu).utilization;
   await Promise.race([opened, new Promise((resolve) => setTimeout(resolve, 1000))]);
   for (const client of clients) {
     result.currentMs.push(client.reachedAt === null ? null : client.reachedAt - stormStart);

@@ -1,6 +1,6 @@
 // `npm run bench:scale`: 10,000 socket.io connections over 2 Pulse gateways (A) and then over 2 recipe servers (B), steady load, then a reconnect storm; one bounded run.
 import 'reflect-metadata';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -20,6 +20,7 @@ import type { ScaleClientSpec } from './scale-worker.js';
 
 const USAGE = `Usage: npm run bench:scale -- [--connections N] [--systems A,B] [--seconds S] [--out <folder>]
        [--threads T] [--hot-rate R] [--cold-rate R] [--warmup S] [--storm-timeout S] [--budget S]
+       [--backlog N]   (experiment: the gateways' listen backlog instead of Node's 511)
 
 Starts its own redis-server (temporary folder, no AOF), 2 Pulse gateways and 1 worker (tick every
 5 s), then N socket.io-client connections in worker threads: 5 hot topics with N/10 viewers each
@@ -42,6 +43,7 @@ const SETTLE_TIMEOUT_MS = 30_000;
 const CONNECT_CONCURRENCY = 32;
 const DEFAULTS = parseConfig({});
 const HOOK = pathToFileURL(join(PROJECT_ROOT, 'dist', 'bench', 'src', 'mem-hook.js')).href;
+const BACKLOG_HOOK = pathToFileURL(join(PROJECT_ROOT, 'dist', 'bench', 'src', 'scale-backlog-hook.js')).href;
 const SHOWN_LINE = /\bWARN\b|\bERROR\b|Error:/;
 
 interface Options {
@@ -54,6 +56,8 @@ interface Options {
   coldRate: number;
   stormTimeoutSeconds: number;
   budgetSeconds: number;
+  /** Experiment: the gateways' accept queue (listen backlog); null: Node's default (511). */
+  backlog: number | null;
   out: string;
 }
 
@@ -74,6 +78,7 @@ function parseOptions(): Options {
       'cold-rate': { type: 'string' },
       'storm-timeout': { type: 'string' },
       budget: { type: 'string' },
+      backlog: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -104,8 +109,30 @@ function parseOptions(): Options {
     coldRate: number('cold-rate', values['cold-rate'], 0.1, 0.001),
     stormTimeoutSeconds: number('storm-timeout', values['storm-timeout'], 60, 1),
     budgetSeconds: number('budget', values.budget, 420, 30),
+    backlog: values.backlog === undefined ? null : number('backlog', values.backlog, 511, 1, true),
     out: resolve(values.out ?? join(PROJECT_ROOT, 'bench', 'results')),
   };
+}
+
+/** Machine-wide TCP counters (/proc/net/netstat) that tell a full accept queue: SYNs dropped, retransmitted. */
+const TCP_COUNTERS = ['ListenOverflows', 'ListenDrops', 'TCPSynRetrans', 'TCPTimeouts'] as const;
+
+function tcpCounters(): Record<string, number> {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('TcpExt:'));
+    const names = lines[0]!.split(/\s+/);
+    const values = lines[1]!.split(/\s+/).map(Number);
+    return Object.fromEntries(TCP_COUNTERS.map((name) => [name, values[names.indexOf(name)] ?? 0]));
+  } catch {
+    return {};
+  }
+}
+
+function tcpDelta(before: Record<string, number>): Record<string, number> {
+  const after = tcpCounters();
+  return Object.fromEntries(Object.keys(before).map((name) => [name, (after[name] ?? 0) - before[name]!]));
 }
 
 interface Topology {
@@ -172,7 +199,7 @@ class ScaleRun {
         PULSE_DEMO: '0',
         PULSE_TICK_MS: String(TICK_MS),
         PULSE_MAX_TOPICS: String(Math.max(DEFAULTS.PULSE_MAX_TOPICS, this.topo.rates.length * 2)),
-        NODE_OPTIONS: `--import ${HOOK}`,
+        NODE_OPTIONS: `--import ${HOOK}${this.options.backlog === null ? '' : ` --import ${BACKLOG_HOOK}?backlog=${this.options.backlog}`}`,
       },
       onLine: (name, line) => this.onLine(name, line),
     });
@@ -281,7 +308,7 @@ async function measureSystem(run: ScaleRun, system: 'A' | 'B'): Promise<ScaleSys
   const result: ScaleSystemResult = {
     system,
     stoppedAt: null,
-    connections: { asked: options.connections, connected: 0, failed: 0, firstError: null, seconds: 0 },
+    connections: { asked: options.connections, connected: 0, failed: 0, firstError: null, seconds: 0, tcp: {} },
     memory: null,
     steady: null,
     storm: null,
@@ -300,6 +327,7 @@ async function measureSystem(run: ScaleRun, system: 'A' | 'B'): Promise<ScaleSys
     progress(
       `${system}: connecting ${options.connections.toLocaleString('en-US')} clients over ${urls.length} servers…`,
     );
+    const connectTcp = tcpCounters();
     const connected = await fleet.connect(specs, CONNECT_CONCURRENCY, run.clockBase, run.options.budgetSeconds * 1000);
     result.connections = {
       asked: options.connections,
@@ -307,6 +335,7 @@ async function measureSystem(run: ScaleRun, system: 'A' | 'B'): Promise<ScaleSys
       failed: connected.failed,
       firstError: connected.firstError,
       seconds: connected.ms / 1000,
+      tcp: tcpDelta(connectTcp),
     };
     progress(
       `${system}: ${connected.connected.toLocaleString('en-US')} connected, ${connected.failed} failed in ${(connected.ms / 1000).toFixed(1)} s` +
@@ -380,7 +409,10 @@ async function measureSystem(run: ScaleRun, system: 'A' | 'B'): Promise<ScaleSys
     progress(
       `${system}: dropped in ${dropSeconds.toFixed(1)} s; all reconnect at once${system === 'A' ? ' with since' : ''}…`,
     );
+    const stormTcp = tcpCounters();
+    const stormMeter = new CpuMeter(run.roles(system));
     const storm = await fleet.rejoin(targets, options.stormTimeoutSeconds * 1000, system === 'B');
+    const stormCpu = stormMeter.delta();
     const reached = storm.currentMs.filter((value): value is number => value !== null);
     const spread = percentiles(reached);
     result.storm = {
@@ -395,10 +427,18 @@ async function measureSystem(run: ScaleRun, system: 'A' | 'B'): Promise<ScaleSys
       notRecovered: storm.notRecovered,
       replayed: storm.replayed,
       gaps: storm.gaps,
+      retries: storm.retries,
+      loadGeneratorElu: storm.elu,
+      wallMs: stormCpu.wallMs,
+      cpuMs: stormCpu.cpuMs,
+      tcp: tcpDelta(stormTcp),
     };
     progress(
       `${system}: storm: current p50 ${spread?.p50.toFixed(0)} p99 ${spread?.p99.toFixed(0)} ms, all ${result.storm.allCurrentMs?.toFixed(0) ?? 'not'} ` +
-        `(${result.storm.notCurrent} not current, ${storm.failed} failed${storm.firstError ? `: ${storm.firstError}` : ''}, ${storm.notRecovered} not recovered, ${storm.replayed} replayed, ${storm.gaps} missing)`,
+        `(${result.storm.notCurrent} not current, ${storm.failed} failed${storm.firstError ? `: ${storm.firstError}` : ''}, ${storm.notRecovered} not recovered, ${storm.replayed} replayed, ${storm.gaps} missing, ${storm.retries} retries); ` +
+        `load generator busiest thread ${(storm.elu * 100).toFixed(0)} %, CPU s ${Object.entries(stormCpu.cpuMs)
+          .map(([role, used]) => `${role} ${(used / 1000).toFixed(1)}`)
+          .join(' ')} over ${(stormCpu.wallMs / 1000).toFixed(1)} s; TCP ${JSON.stringify(result.storm.tcp)}`,
     );
     if (storm.failed)
       run.problems.push(`${system}: ${storm.failed} reconnects failed in the storm: ${storm.firstError}`);
@@ -494,6 +534,7 @@ async function main(): Promise<void> {
         warmupSeconds: options.warmupSeconds,
         steadySeconds: options.steadySeconds,
         stormTimeoutSeconds: options.stormTimeoutSeconds,
+        backlog: options.backlog,
         ingestPerSec,
         tickEventsPerSec: (topo.rates.length * 3 * 1000) / TICK_MS,
       },
