@@ -166,6 +166,7 @@ export function renderScale(results: ScaleResults): string {
   each('… not current within the bound / gave up / retried attempts', (s) =>
     s.storm ? `${int(s.storm.notCurrent)} / ${int(s.storm.failed)} / ${int(s.storm.retries)}` : '—',
   );
+  each('… first error of an attempt', (s) => (s.storm?.firstError ? `\`${s.storm.firstError}\`` : '—'));
   each('… SYNs dropped at a full accept queue / SYN retransmits (machine-wide)', (s) =>
     s.storm ? `${int(s.storm.tcp.ListenOverflows ?? 0)} / ${int(s.storm.tcp.TCPSynRetrans ?? 0)}` : '—',
   );
@@ -201,6 +202,23 @@ export function renderScale(results: ScaleResults): string {
       "emitted while it was away is lost. Loss counts every seq up to each topic's head at the end that a client never " +
       'got, from its first subscribe on.',
   );
+  const stormed = results.systems.filter((s) => s.storm);
+  if (stormed.length) {
+    lines.push('', "## Where the storm's time goes", '');
+    for (const s of stormed) {
+      const storm = s.storm!;
+      const total = Object.values(storm.cpuMs).reduce((sum, used) => sum + used, 0);
+      const share = total / storm.wallMs / machine.cores;
+      lines.push(
+        `- ${NAMES[s.system]}: over the ${(storm.wallMs / 1000).toFixed(1)} s from the reconnect to ${storm.allCurrentMs === null ? 'the bound' : 'the last client current'}, ` +
+          `this run's processes used ${(total / 1000).toFixed(1)} CPU s (${(share * 100).toFixed(0)} % of the ${machine.cores} cores): ` +
+          `servers ${(storm.cpuMs.servers! / storm.clients).toFixed(2)} ms and load generator ${(storm.cpuMs['load generator']! / storm.clients).toFixed(2)} ms per reconnecting client ` +
+          `(deliveries to those already back included). ${int(storm.tcp.ListenOverflows ?? 0)} SYNs were dropped at a full accept queue ` +
+          `(machine-wide counter), each costing its client a TCP retransmit wait (1 s, then 2, 4, 8 … s); ${int(storm.retries)} attempts ` +
+          `timed out or failed and were tried again after socket.io-client's backoff.`,
+      );
+    }
+  }
   if (results.problems.length) {
     lines.push('', '## What went short', '');
     for (const problem of results.problems) lines.push(`- ${problem}`);

@@ -30,8 +30,9 @@ and N/10 topics with 5 viewers each, alternating batch and plain subscribers, al
 CPU per delivery over --seconds, then a reconnect storm (all drop, all come back at once with
 subscribe { since }) while ingest goes on, and checks every client for loss, duplicates and order.
 Then the same with B (Socket.IO + redis-adapter, fed by @socket.io/redis-emitter, tick emulated).
-Writes bench/results/scale.md and scale.json (or --out). Hard time bound: --budget (default 420 s).
-Defaults: --connections 10000 --seconds 15 --warmup 5 --hot-rate 2 --cold-rate 0.1; a quick run:
+Writes bench/results/scale.md and scale.json (or --out). Hard time bound: --budget (default 480 s).
+Defaults: --connections 10000 --seconds 15 --warmup 5 --hot-rate 2 --cold-rate 0.1 --storm-timeout 120;
+a quick run:
 --connections 1000 --seconds 5.`;
 
 const HOT_TOPICS = 5;
@@ -107,8 +108,8 @@ function parseOptions(): Options {
     warmupSeconds: number('warmup', values.warmup, 5, 0),
     hotRate: number('hot-rate', values['hot-rate'], 2, 0.01),
     coldRate: number('cold-rate', values['cold-rate'], 0.1, 0.001),
-    stormTimeoutSeconds: number('storm-timeout', values['storm-timeout'], 60, 1),
-    budgetSeconds: number('budget', values.budget, 420, 30),
+    stormTimeoutSeconds: number('storm-timeout', values['storm-timeout'], 120, 1),
+    budgetSeconds: number('budget', values.budget, 480, 30),
     backlog: values.backlog === undefined ? null : number('backlog', values.backlog, 511, 1, true),
     out: resolve(values.out ?? join(PROJECT_ROOT, 'bench', 'results')),
   };
