@@ -18,6 +18,8 @@ export interface ScaleSystemResult {
     seconds: number;
     /** Machine-wide TCP counter deltas while connecting (ListenOverflows: SYNs dropped at a full accept queue). */
     tcp: Record<string, number>;
+    /** CPU ms per connected client (connect + subscribe or join), per role, while connecting. */
+    cpuMsPerConnection: Record<string, number>;
   };
   memory: {
     /** Summed over the servers, after a forced full GC, before and after the clients connected. */
@@ -132,6 +134,11 @@ export function renderScale(results: ScaleResults): string {
     'connections held',
     (s) =>
       `${int(s.connections.connected)} of ${int(s.connections.asked)} (${s.connections.seconds.toFixed(1)} s to connect)`,
+  );
+  each('CPU ms per connect + subscribe (B: join): servers / Redis / load generator', (s) =>
+    s.connections.cpuMsPerConnection.servers === undefined
+      ? '—'
+      : `${s.connections.cpuMsPerConnection.servers.toFixed(2)} / ${s.connections.cpuMsPerConnection.redis!.toFixed(2)} / ${s.connections.cpuMsPerConnection['load generator']!.toFixed(2)}`,
   );
   each('server RSS per connection (after GC)', (s) => (s.memory ? kib(s.memory.rssPerConnection) : '—'));
   each('server heap+external per connection', (s) => (s.memory ? kib(s.memory.heapPerConnection) : '—'));

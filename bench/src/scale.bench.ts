@@ -309,7 +309,15 @@ async function measureSystem(run: ScaleRun, system: 'A' | 'B'): Promise<ScaleSys
   const result: ScaleSystemResult = {
     system,
     stoppedAt: null,
-    connections: { asked: options.connections, connected: 0, failed: 0, firstError: null, seconds: 0, tcp: {} },
+    connections: {
+      asked: options.connections,
+      connected: 0,
+      failed: 0,
+      firstError: null,
+      seconds: 0,
+      tcp: {},
+      cpuMsPerConnection: {},
+    },
     memory: null,
     steady: null,
     storm: null,
@@ -329,6 +337,7 @@ async function measureSystem(run: ScaleRun, system: 'A' | 'B'): Promise<ScaleSys
       `${system}: connecting ${options.connections.toLocaleString('en-US')} clients over ${urls.length} servers…`,
     );
     const connectTcp = tcpCounters();
+    const connectMeter = new CpuMeter(run.roles(system));
     const connected = await fleet.connect(specs, CONNECT_CONCURRENCY, run.clockBase, run.options.budgetSeconds * 1000);
     result.connections = {
       asked: options.connections,
@@ -337,10 +346,20 @@ async function measureSystem(run: ScaleRun, system: 'A' | 'B'): Promise<ScaleSys
       firstError: connected.firstError,
       seconds: connected.ms / 1000,
       tcp: tcpDelta(connectTcp),
+      cpuMsPerConnection: Object.fromEntries(
+        Object.entries(connectMeter.delta().cpuMs).map(([role, used]) => [
+          role,
+          used / Math.max(1, connected.connected),
+        ]),
+      ),
     };
     progress(
       `${system}: ${connected.connected.toLocaleString('en-US')} connected, ${connected.failed} failed in ${(connected.ms / 1000).toFixed(1)} s` +
-        `${connected.firstError ? ` (first error: ${connected.firstError})` : ''}`,
+        `${connected.firstError ? ` (first error: ${connected.firstError})` : ''}; CPU ms per connection: ${Object.entries(
+          result.connections.cpuMsPerConnection,
+        )
+          .map(([role, used]) => `${role} ${used.toFixed(2)}`)
+          .join(' ')}`,
     );
     if (connected.failed)
       run.problems.push(
