@@ -26,6 +26,7 @@ import { MetricsService } from './metrics/metrics.service.js';
 /** An incoming x-request-id is kept when it looks like one; otherwise the gateway makes one. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** How long an idle keep-alive connection stays open: longer than clients and proxies keep theirs. */
+const LISTEN_BACKLOG = 4096;
 const KEEP_ALIVE_MS = 65_000;
 
 async function main(): Promise<void> {
@@ -103,7 +104,13 @@ async function main(): Promise<void> {
   // SIGTERM/SIGINT: Nest's shutdown hooks drain the gateway (GatewayDrain), within a bound.
   app.enableShutdownHooks();
   exitIfShutdownHangs('Pulse gateway', config.PULSE_SHUTDOWN_TIMEOUT_MS);
-  await app.listen(config.PORT, config.HOST);
+  // A reconnect storm (every client of a restarted fleet at once) overflows Node's default accept
+  // queue of 511: dropped SYNs wait for TCP's 1 s, 2 s, 4 s… retries. 10,000 clients reconnecting
+  // with `since` were all current after 77 s with 511 and 33 s with 4,096 (npm run bench:scale,
+  // --backlog). The kernel caps it at net.core.somaxconn (4,096 by default since Linux 5.4).
+  // Nest's typings leave out the backlog, which its listen() passes on to Node's server.listen.
+  const listen = app.listen as unknown as (port: number, host: string, backlog: number) => Promise<unknown>;
+  await listen.call(app, config.PORT, config.HOST, LISTEN_BACKLOG);
   const server = app.getHttpServer();
   // Idle keep-alive connections stay open longer than a client or proxy keeps them (undici: 4 s,
   // load balancers: 60 s), so the server never closes one just as a request is sent on it, which
