@@ -1,9 +1,9 @@
 // `npm run bench`: Pulse (A) next to the standard Socket.IO + redis-adapter/emitter recipe (B) and raw ceilings (C), in one bounded run.
 import 'reflect-metadata';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { loadavg, tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -15,6 +15,8 @@ import { Cleanup, elapsedSeconds, errorMessage, hrnow, progress } from './common
 import { Fleet } from './fleet.js';
 import type { ClientKind, SubscribeOptions } from './fleet-worker.js';
 import { MEMORY_LINE } from './mem-hook.js';
+import { PROFILE_LINE, SAMPLING_INTERVAL_US } from './profile-hook.js';
+import { renderProfile, summarizeProfile, type CpuProfile } from './profile-summary.js';
 import type { ProducerStats } from './open-loop.js';
 import { BENCH_EVENT, envelope } from './payload.js';
 import type { ProducerRequest, PulseFeed } from './producer.js';
@@ -42,24 +44,33 @@ import {
 const USAGE = `Usage: node dist/bench/src/core.bench.js [--quick | --smoke] [--out <folder>]
        node dist/bench/src/core.bench.js --rate <events/s> [--systems A,B,C] [--clients batch,plain]
              [--feed rest,append] [--repeat <n>] [--seconds <s>] [--clients-count <n>]
+       node dist/bench/src/core.bench.js --profile [--rate <events/s>] [--seconds <s>] [--out <folder>]
        node dist/bench/src/core.bench.js --memory [--repeat <n>]
 
 Starts its own redis-server, Pulse gateways (A), Socket.IO + redis-adapter servers fed by
-@socket.io/redis-emitter (B) and a raw ws server (C), all on loopback, then measures: latency at
-light load, the highest delivered events/s with p99 <= 100 ms and no loss (rate stepped up, A and
-B alternating), the same with 1, 2 and 3 gateways, catch-up after 1,000 / 10,000 / 100,000 missed
-events, memory per idle connection, and redis-benchmark PUBLISH / XADD. Writes a Markdown report,
-the raw JSON and SVG plots to bench/results/ (or --out). At most 5 min (--quick: 60 s; --smoke:
-a tiny configuration for CI, about 15 s, bounded at 45 s).
+@socket.io/redis-emitter (B) and a raw ws server (C), all on loopback, then measures: CPU per
+delivered event and latency at 100, 300 and 1,000 ev/s (A with batch and plain clients, fed
+through its REST ingest and by EventStore.append, next to B), three ladders of the highest
+delivered events/s with p99 <= 100 ms and no loss (rate stepped up, variants alternating), the
+same with 1 and 3 gateways, catch-up after 1,000 / 10,000 / 100,000 missed events, memory per
+idle connection, and redis-benchmark PUBLISH / XADD. Writes a Markdown report, the raw JSON and
+SVG plots to bench/results/ (or --out). At most 20 min (--quick: 90 s; --smoke: a tiny
+configuration for CI, about 15 s, bounded at 45 s).
 
 With --rate: only steps at that rate, 2 gateways, --repeat rounds; in each round every variant
-once, in turn: A with each --clients mode (batch: \`subscribe { batch: true }\`, events frames;
+once, in turn: A with each --clients mode (batch: subscribe { batch: true }, events frames;
 plain: one message per event, as a plain socket.io-client) and each --feed (rest: POST
 /api/v1/topics/:topic/events to the gateways, keep-alive, round robin; append:
 EventStore.append from the producer process), then B, then C. Progress lines and a summary
 (median of the rounds per variant) on stderr, no report: for measuring one change to the hot
-path. Defaults: --systems A,B --clients batch,plain --feed rest --repeat 3 --seconds 3. With --memory: only
-memory per idle connection, A then B, --repeat times (default 3), progress lines only.`;
+path. Defaults: --systems A,B --clients batch,plain --feed rest --repeat 3 --seconds 3.
+
+With --profile: a V8 CPU profile of gateway 1 (of 2) during one REST-fed run at --rate (300)
+for --seconds (10), batch clients then plain; writes profile-batch.cpuprofile,
+profile-plain.cpuprofile and profile.md (top self-time functions) to bench/results/ (or --out).
+
+With --memory: only memory per idle connection, every row in turn, --repeat times (default 3),
+progress lines only.`;
 
 export interface Plan {
   mode: 'full' | 'quick' | 'smoke';
@@ -68,16 +79,24 @@ export interface Plan {
   threads: number;
   /** Clients of every throughput and light-load measurement. */
   clients: number;
-  lightRate: number;
+  /** Producer rates of the light-load table (events/s). */
+  lightRates: number[];
   lightSeconds: number;
-  /** Light-load runs per system, A and B alternating; the report takes the median run's p50. */
+  /** Light-load runs per variant and rate, every variant in turn in each round; the report takes the medians. */
   lightRounds: number;
+  /** What the light-load table compares: A (clients × feed) and B. */
+  lightVariants: Variant[];
   warmupSeconds: number;
   stepSeconds: number;
   startRate: number;
   factor: number;
   maxSteps: number;
-  /** Gateway counts of the throughput-against-gateways series (the ladder above runs on 2). */
+  /** Full ladders (every variant of `ladderVariants`, alternating at each rate), one after another: the report gives the median and range. */
+  ladderRounds: number;
+  ladderVariants: Variant[];
+  /** The first this many ladders also climb C (the ceiling). */
+  ceilingLadders: number;
+  /** Gateway counts of the throughput-against-gateways series (the ladders above run on 2); A batch/rest and B. */
   gatewayCounts: number[];
   /** The series' ladders start this many steps below the 2-gateway best (halved again for 1 gateway), and go on until they fail. */
   seriesSteps: number;
@@ -94,24 +113,38 @@ export interface Plan {
   drainMs: number;
 }
 
+/** A fed through its REST ingest (as producers feed it), batch or plain clients; the same fed by EventStore.append; B; C. */
+const V = {
+  batchRest: variantOf('A', 'batch', 'rest'),
+  plainRest: variantOf('A', 'plain', 'rest'),
+  batchAppend: variantOf('A', 'batch', 'append'),
+  plainAppend: variantOf('A', 'plain', 'append'),
+  B: variantOf('B'),
+  C: variantOf('C'),
+};
+
 const PLANS: Record<Plan['mode'], Plan> = {
   full: {
     mode: 'full',
-    budgetMs: 300_000,
+    budgetMs: 1_200_000,
     threads: 4,
     clients: 200,
-    lightRate: 100,
-    lightSeconds: 4,
+    lightRates: [100, 300, 1000],
+    lightSeconds: 3,
     lightRounds: 3,
+    lightVariants: [V.batchRest, V.plainRest, V.batchAppend, V.plainAppend, V.B],
     warmupSeconds: 2,
     stepSeconds: 3,
     startRate: 200,
     factor: Math.SQRT2,
     maxSteps: 14,
+    ladderRounds: 3,
+    ladderVariants: [V.batchRest, V.plainRest, V.B],
+    ceilingLadders: 1,
     gatewayCounts: [1, 2, 3],
     seriesSteps: 3,
     retryFailedStep: true,
-    reserveMs: 45_000,
+    reserveMs: 60_000,
     catchUpSizes: [1000, 10_000, 100_000],
     catchUpClients: 1,
     catchUpRounds: 3,
@@ -121,18 +154,22 @@ const PLANS: Record<Plan['mode'], Plan> = {
   },
   quick: {
     mode: 'quick',
-    budgetMs: 60_000,
+    budgetMs: 90_000,
     threads: 2,
     clients: 200,
-    lightRate: 100,
-    lightSeconds: 1.5,
-    lightRounds: 2,
+    lightRates: [100, 300, 1000],
+    lightSeconds: 1,
+    lightRounds: 1,
+    lightVariants: [V.batchRest, V.plainRest, V.batchAppend, V.B],
     warmupSeconds: 1,
     stepSeconds: 1,
     startRate: 200,
     factor: 2,
-    maxSteps: 7,
-    gatewayCounts: [1, 2, 3],
+    maxSteps: 6,
+    ladderRounds: 1,
+    ladderVariants: [V.batchRest, V.plainRest, V.B],
+    ceilingLadders: 1,
+    gatewayCounts: [2],
     seriesSteps: 2,
     retryFailedStep: false,
     reserveMs: 20_000,
@@ -148,14 +185,18 @@ const PLANS: Record<Plan['mode'], Plan> = {
     budgetMs: 45_000,
     threads: 1,
     clients: 10,
-    lightRate: 100,
-    lightSeconds: 1,
+    lightRates: [100],
+    lightSeconds: 0.5,
     lightRounds: 1,
+    lightVariants: [V.batchRest, V.plainRest, V.batchAppend, V.B],
     warmupSeconds: 0.5,
     stepSeconds: 0.5,
     startRate: 100,
     factor: 2,
     maxSteps: 2,
+    ladderRounds: 1,
+    ladderVariants: [V.batchRest, V.plainRest, V.B],
+    ceilingLadders: 1,
     gatewayCounts: [2],
     seriesSteps: 0,
     retryFailedStep: false,
@@ -171,6 +212,8 @@ const PLANS: Record<Plan['mode'], Plan> = {
 
 /** A step holds when its p99 is at most this and nothing was lost, duplicated or reordered. */
 export const P99_BOUND_MS = 100;
+/** After a run that did not drain, how long its backlog may take to clear before the next run starts. */
+const BACKLOG_WAIT_MS = 10_000;
 /** A load generator thread busier than this during a run makes the run not count. */
 export const SATURATED_ELU = 0.9;
 
@@ -178,6 +221,10 @@ const STACK_LOG_LEVEL = 'warn';
 const SHOWN_LINE = /\bWARN\b|\bERROR\b|Error:/;
 const DEFAULTS = parseConfig({});
 const HOOK = pathToFileURL(join(PROJECT_ROOT, 'dist', 'bench', 'src', 'mem-hook.js')).href;
+const PROFILE_HOOK = pathToFileURL(join(PROJECT_ROOT, 'dist', 'bench', 'src', 'profile-hook.js')).href;
+/** --profile defaults: the issue's light load. */
+const PROFILE_RATE = 300;
+const PROFILE_SECONDS = 10;
 
 interface Options {
   plan: Plan;
@@ -186,6 +233,8 @@ interface Options {
   focus: { rate: number; variants: Variant[]; repeat: number; seconds: number; clients: number } | null;
   /** --memory: only memory per idle connection, A then B, this many times. */
   memoryRepeat: number | null;
+  /** --profile: CPU profiles of gateway 1 at this rate, for this long, batch then plain clients. */
+  profile: { rate: number; seconds: number } | null;
 }
 
 function parseOptions(): Options {
@@ -202,6 +251,7 @@ function parseOptions(): Options {
       repeat: { type: 'string' },
       seconds: { type: 'string' },
       memory: { type: 'boolean' },
+      profile: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -244,8 +294,20 @@ function parseOptions(): Options {
           seconds: positive('seconds', values.seconds, 3),
           clients: positive('clients-count', values['clients-count'], plan.clients, true),
         };
-  const memoryRepeat = values.memory ? Number(values.repeat ?? 3) : null;
-  return { plan, out: resolve(values.out ?? join(PROJECT_ROOT, 'bench', 'results')), focus, memoryRepeat };
+  const memoryRepeat = values.memory ? positive('repeat', values.repeat, 3, true) : null;
+  const profile = values.profile
+    ? {
+        rate: positive('rate', values.rate, PROFILE_RATE),
+        seconds: positive('seconds', values.seconds, PROFILE_SECONDS),
+      }
+    : null;
+  return {
+    plan,
+    out: resolve(values.out ?? join(PROJECT_ROOT, 'bench', 'results')),
+    focus: profile ? null : focus,
+    memoryRepeat,
+    profile,
+  };
 }
 
 /** Everything a run talks to. */
@@ -259,6 +321,9 @@ class Bench {
   /** What the report must say went short or wrong. */
   readonly problems: string[] = [];
   private readonly memoryWaiters = new Map<string, (usage: MemoryUsage) => void>();
+  private readonly profileWaiters = new Map<string, (answer: string) => void>();
+  /** NODE_OPTIONS of every gateway: the bench's preloads. */
+  nodeOptions = `--import ${HOOK}`;
   /** Last seq sent per B or C topic (A's come from the log head). */
   private readonly sentSeq = new Map<string, number>();
 
@@ -267,7 +332,9 @@ class Bench {
     readonly cleanup: Cleanup,
   ) {}
 
-  async start(): Promise<void> {
+  /** `profiled`: the gateways also load the profiler hook (SIGUSR2 starts and stops a CPU profile). */
+  async start(profiled = false): Promise<void> {
+    this.nodeOptions = `--import ${HOOK}${profiled ? ` --import ${PROFILE_HOOK}` : ''}`;
     const { cleanup } = this;
     const dir = mkdtempSync(join(tmpdir(), 'pulse-bench-'));
     const removeDir = () => rmSync(dir, { recursive: true, force: true });
@@ -282,7 +349,7 @@ class Bench {
         LOG_LEVEL: STACK_LOG_LEVEL,
         PULSE_DEMO: '0',
         PULSE_RETENTION: String(DEFAULTS.PULSE_RETENTION),
-        NODE_OPTIONS: `--import ${HOOK}`,
+        NODE_OPTIONS: this.nodeOptions,
       },
       onLine: (name, line) => this.onLine(name, line),
     });
@@ -317,7 +384,10 @@ class Bench {
   }
 
   private onLine(name: string, line: string): void {
-    if (line.startsWith(MEMORY_LINE)) {
+    if (line.startsWith(PROFILE_LINE)) {
+      this.profileWaiters.get(name)?.(line.slice(PROFILE_LINE.length));
+      this.profileWaiters.delete(name);
+    } else if (line.startsWith(MEMORY_LINE)) {
       this.memoryWaiters.get(name)?.(JSON.parse(line.slice(MEMORY_LINE.length)) as MemoryUsage);
       this.memoryWaiters.delete(name);
     } else if (SHOWN_LINE.test(line)) progress(`[${name}] ${line}`);
@@ -344,6 +414,15 @@ class Bench {
     const usage = new Promise<MemoryUsage>((resolve) => this.memoryWaiters.set(gateway.name, resolve));
     gateway.kill('SIGWINCH');
     return within(`${gateway.name} to report its memory`, usage, 10_000);
+  }
+
+  /** Starts (`started`) or stops a gateway's CPU profiler; stopping answers the written profile's path. */
+  async toggleProfiler(gateway: PulseProcess): Promise<string> {
+    const answer = new Promise<string>((resolve) => this.profileWaiters.set(gateway.name, resolve));
+    gateway.kill('SIGUSR2');
+    const said = await within(`${gateway.name}'s profiler to answer`, answer, 30_000);
+    if (said.startsWith('failed')) throw new Error(`${gateway.name}'s profiler ${said}`);
+    return said;
   }
 
   /** The processes each system's figures are charged to. */
@@ -441,6 +520,9 @@ async function connectFleet(bench: Bench, v: Variant, gateways: number, clients:
 const distinctGroups = (variants: Variant[]) => [
   ...new Map(variants.map((v) => [`${v.system}${v.system === 'A' ? v.mode : ''}`, v])).values(),
 ];
+const distinctVariants = (variants: Variant[]) => [...new Map(variants.map((v) => [variantLabel(v), v])).values()];
+/** `list` starting at its `by`-th element: each round puts another variant first, so that none always runs right after another. */
+const rotate = <T>(list: T[], by: number): T[] => list.map((_, i) => list[(i + by) % list.length]!);
 
 /** One open-loop run of `system` at `rate`, checked and timed at every client. */
 async function step(
@@ -450,6 +532,7 @@ async function step(
   rate: number,
   seconds: number,
   phase: StepRow['phase'],
+  round = 0,
 ): Promise<StepRow> {
   const { plan, fleet } = bench;
   const { system } = variant;
@@ -465,6 +548,9 @@ async function step(
   const producer = await bench.produce(variant, servers, topic, t0, rate, count, base);
   const drained = await fleet.drain(group, plan.drainMs + P99_BOUND_MS);
   const cpu = meter.delta();
+  // A backlog left behind would load the next variant's run: let it drain first (not measured).
+  if (!drained && !(await fleet.drain(group, BACKLOG_WAIT_MS)))
+    progress(`${variantLabel(variant)}: clients still behind ${BACKLOG_WAIT_MS / 1000} s after the run; going on`);
   const result = await fleet.collect(group, producer.order ?? null);
   delete producer.order; // used up: the report keeps the counts
   const runSeconds = count / rate;
@@ -475,6 +561,7 @@ async function step(
     ...variant,
     servers,
     phase,
+    round,
     rate,
     clients: result.clients,
     seconds: runSeconds,
@@ -520,6 +607,7 @@ async function ladder(
   startRate: (v: Variant) => number,
   steps: number,
   phase: StepRow['phase'],
+  round: number,
 ): Promise<StepRow[]> {
   const rows: StepRow[] = [];
   const active = new Set(variants);
@@ -533,11 +621,11 @@ async function ladder(
         return rows;
       }
       const rate = startRate(variant) * bench.plan.factor ** i;
-      let row = await step(bench, variant, servers, rate, bench.plan.stepSeconds, phase);
+      let row = await step(bench, variant, servers, rate, bench.plan.stepSeconds, phase, round);
       rows.push(row);
       if (!row.held && !row.saturated && bench.plan.retryFailedStep) {
         // One more try at the same rate: a single stall of a shared machine should not end a ladder.
-        row = await step(bench, variant, servers, rate, bench.plan.stepSeconds, phase);
+        row = await step(bench, variant, servers, rate, bench.plan.stepSeconds, phase, round);
         row.retry = true;
         rows.push(row);
       }
@@ -547,11 +635,27 @@ async function ladder(
   return rows;
 }
 
-/** Memory per idle connection of `system`; A's clients subscribe with `subscribe` (e.g. `{ presence: true }` for a row of presence subscribers). */
-async function memoryRow(bench: Bench, system: 'A' | 'B', subscribe: SubscribeOptions = {}): Promise<MemoryRow> {
+/**
+ * The rows of memory per idle connection, measured in this order. A's subscribers are plain (no
+ * presence): the target compares row `A` with `B`. Once `subscribe { presence: true }` exists, a row
+ * `{ system: 'A', subscribe: { presence: true }, label: 'A presence' }` measures what the
+ * dashboard's kind of subscriber holds.
+ */
+const MEMORY_ROWS: { system: 'A' | 'B'; subscribe: SubscribeOptions; label: string }[] = [
+  { system: 'A', subscribe: {}, label: 'A' },
+  { system: 'B', subscribe: {}, label: 'B' },
+];
+
+/** Memory per idle connection of `system`; A's clients subscribe with `subscribe` (e.g. `{ presence: true }` for a row of presence subscribers), and the row is called `label`. */
+async function memoryRow(
+  bench: Bench,
+  system: 'A' | 'B',
+  subscribe: SubscribeOptions = {},
+  label: string = system,
+): Promise<MemoryRow> {
   const measure = () => (system === 'A' ? bench.gatewayMemory(bench.stack.gateways[0]!) : bench.baselines[0]!.memory());
-  const group = `idle-${system}`;
-  const topic = `bench.idle.${system.toLowerCase()}`;
+  const group = `idle-${label}`;
+  const topic = `bench.idle.${label.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
   if (system === 'A' && !(await bench.store.head(topic))) await bench.store.append(topic, [BENCH_EVENT]);
   // A first round of as many connections, closed before measuring, so that one-time costs (code
   // compiled on first use, modules loaded lazily) are not charged to the connections: the figure is
@@ -573,13 +677,15 @@ async function memoryRow(bench: Bench, system: 'A' | 'B', subscribe: SubscribeOp
     before = await measure();
   }
   if (before.sockets > open)
-    progress(`memory ${system}: ${before.sockets - open} warm-up sockets still open after 5 s; measuring anyway`);
+    progress(`memory ${label}: ${before.sockets - open} warm-up sockets still open after 5 s; measuring anyway`);
   await bench.fleet.connect(group, KIND[system], bench.urls(system, 1), bench.plan.idleClients, topic, subscribe);
   const after = await measure();
   await bench.fleet.close(group);
   const per = (field: keyof MemoryUsage) => (after[field] - before[field]) / bench.plan.idleClients;
   const row: MemoryRow = {
     system,
+    label,
+    subscribe: system === 'A' ? subscribe : {},
     connections: bench.plan.idleClients,
     heapPerConnection: per('heapUsed') + per('external'),
     rssPerConnection: per('rss'),
@@ -587,7 +693,7 @@ async function memoryRow(bench: Bench, system: 'A' | 'B', subscribe: SubscribeOp
     after,
   };
   progress(
-    `memory ${system}: ${row.connections} idle connections: ${(row.heapPerConnection / 1024).toFixed(1)} KiB heap+external, ${(row.rssPerConnection / 1024).toFixed(1)} KiB RSS each (after GC)`,
+    `memory ${label}: ${row.connections} idle connections: ${(row.heapPerConnection / 1024).toFixed(1)} KiB heap+external, ${(row.rssPerConnection / 1024).toFixed(1)} KiB RSS each (after GC)`,
   );
   return row;
 }
@@ -653,32 +759,44 @@ async function run(bench: Bench): Promise<BenchResults> {
   }
 
   // Memory per idle connection, before any traffic.
-  const memory = [await memoryRow(bench, 'A'), await memoryRow(bench, 'B')];
+  const memory: MemoryRow[] = [];
+  for (const spec of MEMORY_ROWS) memory.push(await memoryRow(bench, spec.system, spec.subscribe, spec.label));
 
-  // Light load, then the ladder, on 2 gateways: A, B and C alternate at every rate.
-  const [A, B, C] = [variantOf('A', 'batch', 'append'), variantOf('B'), variantOf('C')];
-  progress(`connecting ${plan.clients} clients each to A (2 gateways), B (2 servers) and C…`);
-  for (const v of [A, B, C]) await connectFleet(bench, v, 2, plan.clients);
+  // Light load, then the ladders, on 2 gateways: every variant in turn within each round.
+  const all = [...plan.lightVariants, ...plan.ladderVariants, ...(plan.ceilingLadders ? [V.C] : [])];
+  const groups = distinctGroups(all);
+  progress(
+    `connecting ${plan.clients} clients each: ${groups.map((v) => (v.system === 'A' ? `A ${v.mode}` : v.system)).join(', ')}…`,
+  );
+  for (const v of groups) await connectFleet(bench, v, 2, plan.clients);
   const steps: StepRow[] = [];
-  for (const v of [A, B]) steps.push(await step(bench, v, 2, plan.lightRate, plan.warmupSeconds, 'warm-up'));
-  for (let round = 0; round < plan.lightRounds; round++)
-    for (const v of [A, B]) steps.push(await step(bench, v, 2, plan.lightRate, plan.lightSeconds, 'light'));
-  steps.push(...(await ladder(bench, [A, B, C], 2, () => plan.startRate, plan.maxSteps, 'ladder')));
-  for (const v of [A, B, C]) await bench.fleet.close(groupOf(v, serversOf(v, 2)));
+  const warmUps = distinctVariants(all.filter((v) => v.system !== 'C'));
+  for (const v of warmUps) steps.push(await step(bench, v, 2, plan.lightRates[0]!, plan.warmupSeconds, 'warm-up'));
+  for (const rate of plan.lightRates)
+    for (let round = 0; round < plan.lightRounds; round++)
+      for (const v of rotate(plan.lightVariants, round))
+        steps.push(await step(bench, v, 2, rate, plan.lightSeconds, 'light', round));
+  for (let round = 0; round < plan.ladderRounds; round++) {
+    const variants = [...plan.ladderVariants, ...(round < plan.ceilingLadders ? [V.C] : [])];
+    progress(`ladder ${round + 1} of ${plan.ladderRounds}: ${variants.map(variantLabel).join(', ')}`);
+    steps.push(...(await ladder(bench, variants, 2, () => plan.startRate, plan.maxSteps, 'ladder', round)));
+  }
+  for (const v of groups) await bench.fleet.close(groupOf(v, serversOf(v, 2)));
 
-  // Throughput against gateway count (the 2-gateway figure is the ladder's): each starts below the 2-gateway best.
+  // Throughput against gateway count (the 2-gateway figure is the first ladder's): each starts below the 2-gateway best.
   for (const servers of plan.gatewayCounts.filter((count) => count !== 2)) {
-    while (bench.stack.gateways.length < servers) await bench.stack.addGateway(0, { NODE_OPTIONS: `--import ${HOOK}` });
+    const series = [V.batchRest, V.B];
+    while (bench.stack.gateways.length < servers) await bench.stack.addGateway(0, { NODE_OPTIONS: bench.nodeOptions });
     while (bench.baselines.length < servers) await bench.addBaseline();
-    for (const v of [A, B]) await connectFleet(bench, v, servers, plan.clients);
+    for (const v of series) await connectFleet(bench, v, servers, plan.clients);
     const start = (v: Variant) =>
       Math.max(
         plan.startRate / 2,
-        ((bestHeld(steps, v, 2)?.rate ?? plan.startRate) / plan.factor ** (plan.seriesSteps - 1)) *
+        ((bestHeld(steps, v, 2, 0)?.rate ?? plan.startRate) / plan.factor ** (plan.seriesSteps - 1)) *
           (servers === 1 ? 0.5 : 1),
       );
-    steps.push(...(await ladder(bench, [A, B], servers, start, plan.maxSteps, 'gateways')));
-    for (const v of [A, B]) await bench.fleet.close(groupOf(v, servers));
+    steps.push(...(await ladder(bench, series, servers, start, plan.maxSteps, 'gateways', 0)));
+    for (const v of series) await bench.fleet.close(groupOf(v, servers));
   }
 
   const catchUp: CatchUpRow[] = [];
@@ -721,10 +839,11 @@ async function focused(bench: Bench, focus: NonNullable<Options['focus']>): Prom
     `focused: ${focus.variants.map(variantLabel).join(', ')} @ ${focus.rate} ev/s, ${focus.clients} clients each, ${focus.repeat} rounds of ${focus.seconds} s`,
   );
   for (const v of distinctGroups(focus.variants)) await connectFleet(bench, v, 2, focus.clients);
-  for (const v of focus.variants) await step(bench, v, 2, bench.plan.lightRate, 1, 'warm-up');
+  for (const v of focus.variants) await step(bench, v, 2, bench.plan.lightRates[0]!, 1, 'warm-up');
   const rows: StepRow[] = [];
   for (let i = 0; i < focus.repeat; i++)
-    for (const v of focus.variants) rows.push(await step(bench, v, 2, focus.rate, focus.seconds, 'light'));
+    for (const v of rotate(focus.variants, i))
+      rows.push(await step(bench, v, 2, focus.rate, focus.seconds, 'light', i));
   progress(`summary, median of ${focus.repeat} rounds (server CPU = gateways + redis):`);
   for (const v of focus.variants) {
     const mine = rows.filter((row) => isVariant(row, v));
@@ -736,6 +855,53 @@ async function focused(bench: Bench, focus: NonNullable<Options['focus']>): Prom
         `${Math.round(med((row) => row.deliveredPerSec)).toLocaleString('en-US')} delivered/s, lost+dup+order+failed ${broken}, held ${mine.filter((row) => row.held).length}/${mine.length}`,
     );
   }
+}
+
+/**
+ * --profile: a CPU profile of gateway 1 (of 2; the clients and the REST requests are spread over
+ * both) during one open-loop run, REST-fed, for batch then plain clients. Writes
+ * profile-<mode>.cpuprofile (open in Chrome DevTools or VS Code) and profile.md (top self time).
+ */
+async function profileRun(bench: Bench, options: NonNullable<Options['profile']>, out: string): Promise<string[]> {
+  await bench.start(true);
+  const gateway = bench.stack.gateways[0]!;
+  mkdirSync(out, { recursive: true });
+  const files: string[] = [];
+  const sections: string[] = [];
+  for (const mode of ['batch', 'plain'] as const) {
+    const v = variantOf('A', mode, 'rest');
+    await connectFleet(bench, v, 2, bench.plan.clients);
+    await step(bench, v, 2, bench.plan.lightRates[0]!, 2, 'warm-up');
+    await bench.toggleProfiler(gateway);
+    const row = await step(bench, v, 2, options.rate, options.seconds, 'light');
+    const written = await bench.toggleProfiler(gateway);
+    const file = join(out, `profile-${mode}.cpuprofile`);
+    copyFileSync(written, file);
+    rmSync(written, { force: true });
+    files.push(file);
+    const summary = summarizeProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, PROJECT_ROOT);
+    sections.push(
+      '',
+      ...renderProfile(
+        `${mode} clients (${variantLabel(v)}): ${row.clients} clients, ${options.rate} ev/s for ${options.seconds} s → ${Math.round(row.deliveredPerSec).toLocaleString('en-US')} delivered/s, p50 ${row.latency?.p50.toFixed(2)} ms, server CPU ${serverUs(row).toFixed(1)} µs/ev (under the profiler)`,
+        summary,
+      ),
+    );
+    await bench.fleet.close(groupOf(v, 2));
+  }
+  const markdown = [
+    `# CPU profile of one gateway (${new Date().toISOString()})`,
+    '',
+    `Gateway 1 of 2, ${bench.plan.clients} clients spread over both, fed one \`POST /api/v1/topics/:topic/events\` per event (round robin over both gateways), ${options.rate} ev/s for ${options.seconds} s; V8's sampling profiler in the gateway's process (\`node:inspector\`, started and stopped by the bench-only preload \`profile-hook.js\` on SIGUSR2; ${SAMPLING_INTERVAL_US} µs sampling). Self time per function from the profile's samples and time deltas; file:line mapped to the TypeScript sources through dist's source maps. The profiler itself costs some CPU: compare the shares, not the absolute CPU. Files: ${files.map((f) => `\`${basename(f)}\``).join(', ')}. Machine load at the end: ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' / ')}.`,
+    ...sections,
+    '',
+  ].join('\n');
+  const summaryFile = join(out, 'profile.md');
+  writeFileSync(summaryFile, markdown);
+  process.stdout.write(markdown);
+  return [...files, summaryFile];
 }
 
 async function redisVersionOf(bench: Bench): Promise<string> {
@@ -759,7 +925,7 @@ function hasBufferutil(): boolean {
 }
 
 async function main(): Promise<void> {
-  const { plan, out, focus, memoryRepeat } = parseOptions();
+  const { plan, out, focus, memoryRepeat, profile } = parseOptions();
   const cleanup = new Cleanup();
   const abort = (why: string, code: number) => {
     progress(`${why}: stopping everything this bench started…`);
@@ -767,7 +933,7 @@ async function main(): Promise<void> {
   };
   const watchdog = setTimeout(
     () => abort(`the run passed its time bound of ${plan.budgetMs / 1000} s`, 1),
-    focus || memoryRepeat !== null ? 600_000 : plan.budgetMs,
+    focus || memoryRepeat !== null || profile ? 600_000 : plan.budgetMs,
   );
   process.once('SIGINT', () => abort('interrupted', 130));
   process.once('SIGTERM', () => abort('terminated', 143));
@@ -777,10 +943,16 @@ async function main(): Promise<void> {
       await focused(new Bench({ ...plan, budgetMs: Infinity }, cleanup), focus);
       return;
     }
+    if (profile) {
+      const files = await profileRun(new Bench({ ...plan, budgetMs: Infinity }, cleanup), profile, out);
+      progress(`wrote ${files.join(', ')}`);
+      return;
+    }
     if (memoryRepeat !== null) {
       const bench = new Bench({ ...plan, budgetMs: Infinity }, cleanup);
       await bench.start();
-      for (let i = 0; i < memoryRepeat; i++) for (const system of ['A', 'B'] as const) await memoryRow(bench, system);
+      for (let i = 0; i < memoryRepeat; i++)
+        for (const spec of MEMORY_ROWS) await memoryRow(bench, spec.system, spec.subscribe, spec.label);
       return;
     }
     results = await run(new Bench(plan, cleanup));
