@@ -332,7 +332,7 @@ class Bench {
     readonly cleanup: Cleanup,
   ) {}
 
-  /** `profiled`: the gateways also load the profiler hook (SIGUSR2 starts and stops a CPU profile). */
+  /** `profiled`: the gateways also load the profiler hook (SIGURG starts and stops a CPU profile). */
   async start(profiled = false): Promise<void> {
     this.nodeOptions = `--import ${HOOK}${profiled ? ` --import ${PROFILE_HOOK}` : ''}`;
     const { cleanup } = this;
@@ -419,7 +419,7 @@ class Bench {
   /** Starts (`started`) or stops a gateway's CPU profiler; stopping answers the written profile's path. */
   async toggleProfiler(gateway: PulseProcess): Promise<string> {
     const answer = new Promise<string>((resolve) => this.profileWaiters.set(gateway.name, resolve));
-    gateway.kill('SIGUSR2');
+    gateway.kill('SIGURG');
     const said = await within(`${gateway.name}'s profiler to answer`, answer, 30_000);
     if (said.startsWith('failed')) throw new Error(`${gateway.name}'s profiler ${said}`);
     return said;
@@ -892,7 +892,7 @@ async function profileRun(bench: Bench, options: NonNullable<Options['profile']>
   const markdown = [
     `# CPU profile of one gateway (${new Date().toISOString()})`,
     '',
-    `Gateway 1 of 2, ${bench.plan.clients} clients spread over both, fed one \`POST /api/v1/topics/:topic/events\` per event (round robin over both gateways), ${options.rate} ev/s for ${options.seconds} s; V8's sampling profiler in the gateway's process (\`node:inspector\`, started and stopped by the bench-only preload \`profile-hook.js\` on SIGUSR2; ${SAMPLING_INTERVAL_US} µs sampling). Self time per function from the profile's samples and time deltas; file:line mapped to the TypeScript sources through dist's source maps. The profiler itself costs some CPU: compare the shares, not the absolute CPU. Files: ${files.map((f) => `\`${basename(f)}\``).join(', ')}. Machine load at the end: ${loadavg()
+    `Gateway 1 of 2, ${bench.plan.clients} clients spread over both, fed one \`POST /api/v1/topics/:topic/events\` per event (round robin over both gateways), ${options.rate} ev/s for ${options.seconds} s; V8's sampling profiler in the gateway's process (\`node:inspector\`, started and stopped by the bench-only preload \`profile-hook.js\` on SIGURG; ${SAMPLING_INTERVAL_US} µs sampling). Self time per function from the profile's samples and time deltas; file:line mapped to the TypeScript sources through dist's source maps. The profiler itself costs some CPU: compare the shares, not the absolute CPU. Files: ${files.map((f) => `\`${basename(f)}\``).join(', ')}. Machine load at the end: ${loadavg()
       .map((x) => x.toFixed(2))
       .join(' / ')}.`,
     ...sections,

@@ -1,4 +1,4 @@
-// Bench-only preload (node --import) for a gateway the bench profiles: SIGUSR2 starts the V8 CPU profiler (node:inspector, in process); the next SIGUSR2 stops it, writes the .cpuprofile to the temp folder and prints one line with its path.
+// Bench-only preload (node --import) for a gateway the bench profiles: SIGURG starts the V8 CPU profiler (node:inspector, in process); the next SIGURG stops it, writes the .cpuprofile to the temp folder and prints one line with its path.
 import { writeFileSync } from 'node:fs';
 import { Session, type Profiler } from 'node:inspector';
 import { tmpdir } from 'node:os';
@@ -35,7 +35,9 @@ async function toggle(): Promise<void> {
   process.stdout.write(`${PROFILE_LINE}${file}\n`);
 }
 
-process.on('SIGUSR2', () => {
+// SIGURG: ignored by default (a process without this hook is unharmed), and not among the signals
+// Nest's enableShutdownHooks() answers with a shutdown (SIGUSR2 is).
+process.on('SIGURG', () => {
   toggle().catch((error: unknown) =>
     process.stdout.write(`${PROFILE_LINE}failed: ${error instanceof Error ? error.message : String(error)}\n`),
   );

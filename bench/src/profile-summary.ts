@@ -22,7 +22,7 @@ export interface SelfTimeRow {
   function: string;
   /** `path:line` (TypeScript source when a source map knows it; else the file run; or a V8 category). */
   location: string;
-  /** Package (`node_modules` name), `node:internal`, the project's folder, or `(V8)` for GC, program and idle. */
+  /** Package (`node_modules` name), `node:internal`, the project's folder, `(native)` for builtins and bindings, or `(V8)` for GC, program and idle. */
   owner: string;
   selfMs: number;
 }
@@ -33,6 +33,7 @@ export interface ProfileSummary {
   /** Of it, the thread idle (waiting in the event loop). */
   idleMs: number;
   functions: SelfTimeRow[];
+  /** Self time per owner, the idle time left out. */
   owners: { owner: string; selfMs: number }[];
 }
 
@@ -94,9 +95,11 @@ export function summarizeProfile(profile: CpuProfile, root: string): ProfileSumm
     if (functionName === '(idle)') idleUs += us;
     let location: string;
     let owner: string;
-    if (V8_CATEGORIES.has(functionName) || !url) {
-      location = url ? `${url}:${lineNumber + 1}` : '(V8)';
-      owner = url ? ownerOf(url, root) : '(V8)';
+    if (V8_CATEGORIES.has(functionName)) {
+      location = owner = '(V8)';
+    } else if (!url) {
+      // A builtin or a native binding (writev, writeUtf8String: the write syscalls, which on loopback include the receiver's TCP work).
+      location = owner = '(native)';
     } else {
       const path = url.startsWith('file:') ? fileURLToPath(url) : url;
       const mapped = path.startsWith('/') ? maps.lookup(path, lineNumber, columnNumber) : null;
@@ -111,7 +114,8 @@ export function summarizeProfile(profile: CpuProfile, root: string): ProfileSumm
     functions.set(key, row);
   }
   const owners = new Map<string, number>();
-  for (const row of functions.values()) owners.set(row.owner, (owners.get(row.owner) ?? 0) + row.selfMs);
+  for (const row of functions.values())
+    if (row.function !== '(idle)') owners.set(row.owner, (owners.get(row.owner) ?? 0) + row.selfMs);
   return {
     totalMs: (profile.endTime - profile.startTime) / 1000,
     idleMs: idleUs / 1000,
@@ -143,11 +147,7 @@ export function renderProfile(title: string, summary: ProfileSummary, top = 30):
     '| Package or folder | Self ms | % |',
     '|---|--:|--:|',
     ...summary.owners
-      .filter((row) => row.owner !== '(V8)' || row.selfMs !== summary.idleMs)
       .slice(0, 15)
-      .map(
-        (row) =>
-          `| ${cell(row.owner)} | ${(row.owner === '(V8)' ? row.selfMs - summary.idleMs : row.selfMs).toFixed(1)} | ${pct(row.owner === '(V8)' ? row.selfMs - summary.idleMs : row.selfMs)} |`,
-      ),
+      .map((row) => `| ${cell(row.owner)} | ${row.selfMs.toFixed(1)} | ${pct(row.selfMs)} |`),
   ];
 }
