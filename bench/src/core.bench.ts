@@ -23,6 +23,7 @@ import type { ProducerRequest, PulseFeed } from './producer.js';
 import { cpuMs, CpuMeter, type Roles } from './proc-stats.js';
 import { redisBenchmark } from './redis-benchmark.js';
 import {
+  PARTS,
   bestHeld,
   median,
   serverUs,
@@ -36,6 +37,7 @@ import {
   type CatchUpRow,
   type ClientMode,
   type MemoryRow,
+  type Part,
   type StepRow,
   type SystemId,
   type Variant,
@@ -46,6 +48,7 @@ const USAGE = `Usage: node dist/bench/src/core.bench.js [--quick | --smoke] [--o
              [--feed rest,append] [--repeat <n>] [--seconds <s>] [--clients-count <n>]
        node dist/bench/src/core.bench.js --profile [--rate <events/s>] [--seconds <s>] [--out <folder>]
        node dist/bench/src/core.bench.js --memory [--repeat <n>]
+       (with the plans: --only redis,memory,light,ladders,gateways,catchup: some parts only, same report)
 
 Starts its own redis-server, Pulse gateways (A), Socket.IO + redis-adapter servers fed by
 @socket.io/redis-emitter (B) and a raw ws server (C), all on loopback, then measures: CPU per
@@ -74,6 +77,8 @@ progress lines only.`;
 
 export interface Plan {
   mode: 'full' | 'quick' | 'smoke';
+  /** What this run measures (--only; default every part). */
+  parts: Part[];
   budgetMs: number;
   /** Load generator threads. */
   threads: number;
@@ -126,6 +131,7 @@ const V = {
 const PLANS: Record<Plan['mode'], Plan> = {
   full: {
     mode: 'full',
+    parts: [...PARTS],
     budgetMs: 1_200_000,
     threads: 4,
     clients: 200,
@@ -154,6 +160,7 @@ const PLANS: Record<Plan['mode'], Plan> = {
   },
   quick: {
     mode: 'quick',
+    parts: [...PARTS],
     budgetMs: 90_000,
     threads: 2,
     clients: 200,
@@ -182,6 +189,7 @@ const PLANS: Record<Plan['mode'], Plan> = {
   },
   smoke: {
     mode: 'smoke',
+    parts: [...PARTS],
     budgetMs: 45_000,
     threads: 1,
     clients: 10,
@@ -252,6 +260,7 @@ function parseOptions(): Options {
       seconds: { type: 'string' },
       memory: { type: 'boolean' },
       profile: { type: 'boolean' },
+      only: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -259,7 +268,7 @@ function parseOptions(): Options {
     process.stdout.write(`${USAGE}\n`);
     process.exit(0);
   }
-  const plan = values.smoke ? PLANS.smoke : values.quick ? PLANS.quick : PLANS.full;
+  const base = values.smoke ? PLANS.smoke : values.quick ? PLANS.quick : PLANS.full;
   const usageError = (message: string): never => {
     process.stderr.write(`${message}\n\n${USAGE}\n`);
     process.exit(2);
@@ -276,6 +285,7 @@ function parseOptions(): Options {
       usageError(`--${option}: ${raw} is not a positive ${whole ? 'whole ' : ''}number`);
     return value;
   };
+  const plan = values.only === undefined ? base : { ...base, parts: list<Part>('only', values.only, PARTS) };
   const systems = list<SystemId>('systems', values.systems ?? 'A,B', ['A', 'B', 'C'], true);
   const modes = list<ClientMode>('clients', values.clients ?? 'batch,plain', ['batch', 'plain']);
   const feeds = list<PulseFeed>('feed', values.feed ?? 'rest', ['rest', 'append']);
@@ -743,11 +753,12 @@ async function run(bench: Bench): Promise<BenchResults> {
   );
   await bench.start();
   const redisPort = Number(new URL(bench.stack.redisUrl).port);
+  const want = (part: Part) => plan.parts.includes(part);
 
   // C: Redis's own ceilings.
   const payload = JSON.stringify(envelope('bench.redis', 1));
   const redisRows = [];
-  for (const command of ['PUBLISH', 'XADD'] as const) {
+  for (const command of want('redis') ? (['PUBLISH', 'XADD'] as const) : []) {
     for (const pipeline of [1, 16]) {
       bench.cleanup.checkpoint();
       const row = await redisBenchmark(redisPort, command, payload, plan.redisBenchmarkRequests, pipeline);
@@ -760,10 +771,16 @@ async function run(bench: Bench): Promise<BenchResults> {
 
   // Memory per idle connection, before any traffic.
   const memory: MemoryRow[] = [];
-  for (const spec of MEMORY_ROWS) memory.push(await memoryRow(bench, spec.system, spec.subscribe, spec.label));
+  for (const spec of want('memory') ? MEMORY_ROWS : [])
+    memory.push(await memoryRow(bench, spec.system, spec.subscribe, spec.label));
 
   // Light load, then the ladders, on 2 gateways: every variant in turn within each round.
-  const all = [...plan.lightVariants, ...plan.ladderVariants, ...(plan.ceilingLadders ? [V.C] : [])];
+  const lightVariants = want('light') ? plan.lightVariants : [];
+  const ladderRounds = want('ladders') ? plan.ladderRounds : 0;
+  const all = [
+    ...lightVariants,
+    ...(ladderRounds ? [...plan.ladderVariants, ...(plan.ceilingLadders ? [V.C] : [])] : []),
+  ];
   const groups = distinctGroups(all);
   progress(
     `connecting ${plan.clients} clients each: ${groups.map((v) => (v.system === 'A' ? `A ${v.mode}` : v.system)).join(', ')}…`,
@@ -772,11 +789,11 @@ async function run(bench: Bench): Promise<BenchResults> {
   const steps: StepRow[] = [];
   const warmUps = distinctVariants(all.filter((v) => v.system !== 'C'));
   for (const v of warmUps) steps.push(await step(bench, v, 2, plan.lightRates[0]!, plan.warmupSeconds, 'warm-up'));
-  for (const rate of plan.lightRates)
+  for (const rate of lightVariants.length ? plan.lightRates : [])
     for (let round = 0; round < plan.lightRounds; round++)
-      for (const v of rotate(plan.lightVariants, round))
+      for (const v of rotate(lightVariants, round))
         steps.push(await step(bench, v, 2, rate, plan.lightSeconds, 'light', round));
-  for (let round = 0; round < plan.ladderRounds; round++) {
+  for (let round = 0; round < ladderRounds; round++) {
     const variants = [...plan.ladderVariants, ...(round < plan.ceilingLadders ? [V.C] : [])];
     progress(`ladder ${round + 1} of ${plan.ladderRounds}: ${variants.map(variantLabel).join(', ')}`);
     steps.push(...(await ladder(bench, variants, 2, () => plan.startRate, plan.maxSteps, 'ladder', round)));
@@ -784,7 +801,7 @@ async function run(bench: Bench): Promise<BenchResults> {
   for (const v of groups) await bench.fleet.close(groupOf(v, serversOf(v, 2)));
 
   // Throughput against gateway count (the 2-gateway figure is the first ladder's): each starts below the 2-gateway best.
-  for (const servers of plan.gatewayCounts.filter((count) => count !== 2)) {
+  for (const servers of want('gateways') ? plan.gatewayCounts.filter((count) => count !== 2) : []) {
     const series = [V.batchRest, V.B];
     while (bench.stack.gateways.length < servers) await bench.stack.addGateway(0, { NODE_OPTIONS: bench.nodeOptions });
     while (bench.baselines.length < servers) await bench.addBaseline();
@@ -800,7 +817,7 @@ async function run(bench: Bench): Promise<BenchResults> {
   }
 
   const catchUp: CatchUpRow[] = [];
-  for (const missed of plan.catchUpSizes) {
+  for (const missed of want('catchup') ? plan.catchUpSizes : []) {
     // Up to 10,000 missed events, several alternating tries: the target reads the median one.
     const rounds = missed <= 10_000 ? plan.catchUpRounds : 1;
     if (elapsedSeconds() * 1000 > plan.budgetMs - plan.reserveMs / 2) {

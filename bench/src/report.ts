@@ -11,6 +11,9 @@ import type { RedisBenchmarkRow } from './redis-benchmark.js';
 import { lineChart } from './svg.js';
 
 export type SystemId = 'A' | 'B' | 'C';
+/** The parts of a run, in the order they run; --only picks some. */
+export const PARTS = ['redis', 'memory', 'light', 'ladders', 'gateways', 'catchup'] as const;
+export type Part = (typeof PARTS)[number];
 /** How a client gets events: `batch` (Pulse `subscribe { batch: true }`: `events` frames) or `plain` (one message per event; B and C always). */
 export type ClientMode = 'batch' | 'plain';
 /** What feeds a run: A's REST ingest or EventStore.append, B's redis-emitter, C's server itself. */
@@ -480,6 +483,7 @@ export function renderMarkdown(results: BenchResults): string {
     ...(results.mode === 'full'
       ? []
       : [`- **${results.mode} mode: short runs, indicative only.** Run \`npm run bench\` for the figures to quote.`]),
+    ...(plan.parts.length < PARTS.length ? [`- **Only ${plan.parts.join(', ')}**: the other parts were not run.`] : []),
     ...results.problems.map((problem) => `- **${problem}**`),
     '',
     '## Targets',
