@@ -101,6 +101,8 @@ export interface Plan {
   ladderVariants: Variant[];
   /** The first this many ladders also climb C (the ceiling). */
   ceilingLadders: number;
+  /** After a ladder's first failure, steps between the last rate that held and the failed one (each halves the gap, geometrically). */
+  refineSteps: number;
   /** Gateway counts of the throughput-against-gateways series (the ladders above run on 2); A batch/rest and B. */
   gatewayCounts: number[];
   /** The series' ladders start this many steps below the 2-gateway best (halved again for 1 gateway), and go on until they fail. */
@@ -147,6 +149,7 @@ const PLANS: Record<Plan['mode'], Plan> = {
     ladderRounds: 3,
     ladderVariants: [V.batchRest, V.plainRest, V.B],
     ceilingLadders: 1,
+    refineSteps: 2,
     gatewayCounts: [1, 2, 3],
     seriesSteps: 3,
     retryFailedStep: true,
@@ -176,6 +179,7 @@ const PLANS: Record<Plan['mode'], Plan> = {
     ladderRounds: 1,
     ladderVariants: [V.batchRest, V.plainRest, V.B],
     ceilingLadders: 1,
+    refineSteps: 1,
     gatewayCounts: [2],
     seriesSteps: 2,
     retryFailedStep: false,
@@ -205,6 +209,7 @@ const PLANS: Record<Plan['mode'], Plan> = {
     ladderRounds: 1,
     ladderVariants: [V.batchRest, V.plainRest, V.B],
     ceilingLadders: 1,
+    refineSteps: 0,
     gatewayCounts: [2],
     seriesSteps: 0,
     retryFailedStep: false,
@@ -609,7 +614,26 @@ async function step(
   return row;
 }
 
-/** Steps every variant's rate up (alternating between them at each rate) until p99 passes the bound or anything is lost. */
+/** Where one variant's ladder stands: the rate of its next step, the highest rate that held and the lowest that failed. */
+interface Rung {
+  rate: number;
+  climbs: number;
+  held: number | null;
+  failed: number | null;
+  refinesLeft: number;
+  /** Steps down (÷ factor²) taken because nothing had held yet. */
+  descents: number;
+}
+
+/** A ladder whose first step fails steps down (÷ factor² each time) at most this often before it gives up. */
+const MAX_DESCENTS = 3;
+
+/**
+ * Steps every variant's rate up (×factor, alternating between them at each rate) until p99 passes
+ * the bound or anything is lost; then narrows the gap between the last rate that held and the first
+ * that did not (`refineSteps` steps at their geometric middle), so that the figure's resolution is
+ * finer than one factor. A variant whose first steps fail steps down first.
+ */
 async function ladder(
   bench: Bench,
   variants: Variant[],
@@ -619,27 +643,47 @@ async function ladder(
   phase: StepRow['phase'],
   round: number,
 ): Promise<StepRow[]> {
+  const { plan } = bench;
   const rows: StepRow[] = [];
-  const active = new Set(variants);
-  for (let i = 0; i < steps && active.size; i++) {
+  const rungs = new Map<Variant, Rung>(
+    variants.map((v) => [
+      v,
+      { rate: startRate(v), climbs: 0, held: null, failed: null, refinesLeft: plan.refineSteps, descents: 0 },
+    ]),
+  );
+  while (rungs.size) {
     for (const variant of variants) {
-      if (!active.has(variant)) continue;
-      if (elapsedSeconds() * 1000 > bench.plan.budgetMs - bench.plan.reserveMs) {
+      const rung = rungs.get(variant);
+      if (!rung) continue;
+      if (elapsedSeconds() * 1000 > plan.budgetMs - plan.reserveMs) {
         bench.problems.push(
-          `the ${phase} ${[...active].map(variantLabel).join(', ')} (${servers} gateway(s)) stopped at the time bound, before failing`,
+          `the ${phase} ${[...rungs.keys()].map(variantLabel).join(', ')} (${servers} gateway(s)) stopped at the time bound, before failing`,
         );
         return rows;
       }
-      const rate = startRate(variant) * bench.plan.factor ** i;
-      let row = await step(bench, variant, servers, rate, bench.plan.stepSeconds, phase, round);
+      let row = await step(bench, variant, servers, rung.rate, plan.stepSeconds, phase, round);
       rows.push(row);
-      if (!row.held && !row.saturated && bench.plan.retryFailedStep) {
+      if (!row.held && !row.saturated && plan.retryFailedStep) {
         // One more try at the same rate: a single stall of a shared machine should not end a ladder.
-        row = await step(bench, variant, servers, rate, bench.plan.stepSeconds, phase, round);
+        row = await step(bench, variant, servers, rung.rate, plan.stepSeconds, phase, round);
         row.retry = true;
         rows.push(row);
       }
-      if (!row.held || row.saturated) active.delete(variant);
+      if (row.saturated) {
+        rungs.delete(variant);
+        continue;
+      }
+      if (row.held) rung.held = rung.rate;
+      else rung.failed = rung.rate;
+      const refining = rung.failed !== null;
+      if (rung.held === null && rung.descents < MAX_DESCENTS) {
+        // Nothing held yet (a start rate set too high, e.g. from another gateway count): look lower.
+        rung.descents += 1;
+        rung.rate /= plan.factor ** 2;
+      } else if (refining && (rung.held === null || rung.refinesLeft-- <= 0)) rungs.delete(variant);
+      else if (refining) rung.rate = Math.sqrt(rung.held! * rung.failed!);
+      else if (++rung.climbs >= steps) rungs.delete(variant);
+      else rung.rate *= plan.factor;
     }
   }
   return rows;

@@ -194,22 +194,26 @@ function stopReason(results: BenchResults, v: Variant, servers: number, round: n
       row.round === round &&
       (row.phase === 'ladder' || row.phase === 'gateways'),
   );
-  const last = rows.at(-1);
-  if (!last) return 'not run';
-  if (last.saturated)
-    return `load generator saturated at ${int(last.rate)} ev/s (a lower bound, not the system's limit)`;
-  if (!last.held) {
+  if (!rows.length) return 'not run';
+  const saturated = rows.find((row) => row.saturated);
+  if (saturated)
+    return `load generator saturated at ${int(saturated.rate)} ev/s (a lower bound, not the system's limit)`;
+  // A rate failed when no try at it held; the lowest such rate is where the ladder stopped.
+  const failed = rows
+    .filter((row) => !row.held && !rows.some((other) => other.held && other.rate === row.rate))
+    .sort((x, y) => x.rate - y.rate || Number(y.retry) - Number(x.retry))[0];
+  if (failed) {
     const why = [
-      last.latency && last.latency.p99 > P99_BOUND_MS ? `p99 ${ms(last.latency.p99)} ms` : '',
-      last.lost ? `${int(last.lost)} lost` : '',
-      last.duplicates ? `${int(last.duplicates)} duplicates` : '',
-      last.outOfOrder ? `${int(last.outOfOrder)} out of order` : '',
-      last.producer.failed ? `${int(last.producer.failed)} sends failed` : '',
-      !last.drained ? 'not drained' : '',
+      failed.latency && failed.latency.p99 > P99_BOUND_MS ? `p99 ${ms(failed.latency.p99)} ms` : '',
+      failed.lost ? `${int(failed.lost)} lost` : '',
+      failed.duplicates ? `${int(failed.duplicates)} duplicates` : '',
+      failed.outOfOrder ? `${int(failed.outOfOrder)} out of order` : '',
+      failed.producer.failed ? `${int(failed.producer.failed)} sends failed` : '',
+      !failed.drained ? 'not drained' : '',
     ].filter(Boolean);
-    return `failed at ${int(last.rate)} ev/s: ${why.join(', ') || 'see table'}`;
+    return `failed at ${int(failed.rate)} ev/s: ${why.join(', ') || 'see table'}`;
   }
-  return `held every step up to ${int(last.rate)} ev/s (the ladder's end)`;
+  return `held every step up to ${int(Math.max(...rows.map((row) => row.rate)))} ev/s (the ladder's end)`;
 }
 
 /** A variant at one light-load rate: medians of its rounds, and what went wrong in any of them. */
