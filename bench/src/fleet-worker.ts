@@ -203,17 +203,24 @@ async function connectSocketIo(g: Group, client: Client, since: boolean): Promis
       since && client.epoch
         ? { ...g.subscribe, topic: g.topic, since: { seq: client.maxSeq, epoch: client.epoch } }
         : { ...g.subscribe, topic: g.topic };
-    const ack = (await socket.timeout(CONNECT_TIMEOUT_MS).emitWithAck('subscribe', request)) as SubscribeAck;
-    if (!ack.ok) throw new Error(`subscribe to ${g.topic} failed: ${ack.code} ${ack.message}`);
-    client.epoch = ack.epoch;
-    const at = hrnow();
-    if (ack.snapshot) {
-      client.snapshot = since;
-      // A snapshot stands for every event up to its seq: the client is current up to there.
-      if (since) for (let seq = client.base + 1; seq <= ack.snapshot.seq; seq++) g.record(client, seq, at);
-      else client.maxSeq = Math.max(client.maxSeq, ack.snapshot.seq);
-    }
-    for (const event of ack.events) g.record(client, event.seq, at);
+    // The answer is taken in the ack callback itself: event frames right behind it in the same read
+    // are handled after it (an `await` would let them run first and look like a reorder).
+    await new Promise<void>((resolve, reject) => {
+      socket.timeout(CONNECT_TIMEOUT_MS).emit('subscribe', request, (error: Error | null, ack: SubscribeAck) => {
+        if (error) return reject(error);
+        if (!ack.ok) return reject(new Error(`subscribe to ${g.topic} failed: ${ack.code} ${ack.message}`));
+        client.epoch = ack.epoch;
+        const at = hrnow();
+        if (ack.snapshot) {
+          client.snapshot = since;
+          // A snapshot stands for every event up to its seq: the client is current up to there.
+          if (since) for (let seq = client.base + 1; seq <= ack.snapshot.seq; seq++) g.record(client, seq, at);
+          else client.maxSeq = Math.max(client.maxSeq, ack.snapshot.seq);
+        }
+        for (const event of ack.events) g.record(client, event.seq, at);
+        resolve();
+      });
+    });
   } else {
     await socket.timeout(CONNECT_TIMEOUT_MS).emitWithAck('join', baselineRoom(g.topic));
   }
