@@ -22,7 +22,7 @@ import {
   type SeamSink,
   type Subscription,
 } from './live-seam.js';
-import { topicRoom, type PulseServer, type PulseSocket } from './live-socket.js';
+import { presenceRoom, topicRoom, type PulseServer, type PulseSocket } from './live-socket.js';
 import { Presence } from './presence.js';
 import { SlowConsumerGuard } from './slow-consumer.js';
 
@@ -37,7 +37,9 @@ interface LocalTopic {
    */
   room: string;
   batchRoom: string;
-  bothRooms: string[];
+  presenceRoom: string;
+  /** The rooms a live socket joins, by `batch` (+1) and `presence` (+2). */
+  joins: string[][];
 }
 
 export interface LiveHubOptions {
@@ -227,7 +229,7 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
   /** Joins the live room(s) of the subscription's topic. */
   live(socket: PulseSocket, subscription: Subscription): void {
     const local = this.localTopic(subscription.topic);
-    void socket.join(subscription.batch ? local.bothRooms : local.room);
+    void socket.join(local.joins[(subscription.batch ? 1 : 0) + (subscription.presence ? 2 : 0)]!);
     this.presence.changed(subscription.topic);
   }
 
@@ -331,6 +333,7 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
     if (at >= 0) socket.data.topics = topics.slice(0, at).concat(topics.slice(at + 1));
     void socket.leave(local.room);
     void socket.leave(local.batchRoom);
+    if (subscription.presence) void socket.leave(local.presenceRoom);
     local.sockets.delete(socket);
     if (local.sockets.size === 0) {
       this.local.delete(topic);
@@ -350,9 +353,17 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
     if (!local) {
       const room = topicRoom(topic);
       const batch = batchRoom(topic);
+      const presence = presenceRoom(topic);
+      const joins = [[room], [room, batch], [room, presence], [room, batch, presence]];
       this.local.set(
         topic,
-        (local = { sockets: new Map<PulseSocket, Subscription>(), room, batchRoom: batch, bothRooms: [room, batch] }),
+        (local = {
+          sockets: new Map<PulseSocket, Subscription>(),
+          room,
+          batchRoom: batch,
+          presenceRoom: presence,
+          joins,
+        }),
       );
     }
     return local;

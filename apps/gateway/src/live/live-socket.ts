@@ -33,3 +33,6 @@ export type PulseSocket = Socket<ClientToServerEvents, ServerToClientEvents, Def
 
 /** Room of every socket live on `topic` in this cluster (presence counts it through the adapter). */
 export const topicRoom = (topic: string) => `topic:${topic}`;
+
+/** Room of the sockets live on `topic` that asked for `presence` frames (`subscribe { presence: true }`). */
+export const presenceRoom = (topic: string) => `presence:${topic}`;

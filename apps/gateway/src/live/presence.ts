@@ -1,5 +1,5 @@
-// Viewers per topic across the cluster: joins and leaves are coalesced into one `presence` announcement per topic and window; gateways exchange counts, never sockets.
-import { topicRoom, type PulseServer } from './live-socket.js';
+// Viewers per topic across the cluster: joins and leaves are coalesced into one `presence` announcement per topic and window, to the sockets that asked for it; gateways exchange counts, never sockets.
+import { presenceRoom, topicRoom, type PulseServer } from './live-socket.js';
 
 /**
  * The server-side event a gateway asks the others with (through the adapter): with a topic, each
@@ -28,7 +28,10 @@ export class Presence {
     });
   }
 
-  /** A socket joined or left the live room of `topic`: counts its viewers on every gateway and tells them, once per window. */
+  /**
+   * A socket joined or left the live room of `topic`: counts its viewers on every gateway and tells
+   * those that asked for presence (any gateway's), once per window. Every live socket is a viewer.
+   */
   changed(topic: string): void {
     if (this.due.has(topic) || !this.server) return;
     const server = this.server;
@@ -39,7 +42,7 @@ export class Presence {
         this.others<number>(topic)
           .then((counts) =>
             server
-              .to(topicRoom(topic))
+              .to(presenceRoom(topic))
               .emit('presence', { topic, viewers: counts.reduce((sum, count) => sum + count, this.localCount(topic)) }),
           )
           .catch(() => undefined); // Another gateway did not answer in time: the next change announces again.
