@@ -22,7 +22,7 @@ import {
   type SeamSink,
   type Subscription,
 } from './live-seam.js';
-import { presenceRoom, topicRoom, type PulseServer, type PulseSocket } from './live-socket.js';
+import { topicRoom, type PulseServer, type PulseSocket } from './live-socket.js';
 import { Presence } from './presence.js';
 import { SlowConsumerGuard } from './slow-consumer.js';
 
@@ -37,9 +37,7 @@ interface LocalTopic {
    */
   room: string;
   batchRoom: string;
-  presenceRoom: string;
-  /** The rooms a live socket joins, by `batch` (+1) and `presence` (+2). */
-  joins: string[][];
+  bothRooms: string[];
 }
 
 export interface LiveHubOptions {
@@ -229,8 +227,8 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
   /** Joins the live room(s) of the subscription's topic. */
   live(socket: PulseSocket, subscription: Subscription): void {
     const local = this.localTopic(subscription.topic);
-    void socket.join(local.joins[(subscription.batch ? 1 : 0) + (subscription.presence ? 2 : 0)]!);
-    this.presence.changed(subscription.topic);
+    void socket.join(subscription.batch ? local.bothRooms : local.room);
+    this.presence.joined(socket, subscription);
   }
 
   resync(socket: PulseSocket, subscription: Subscription, reason: ResyncReason): void {
@@ -326,14 +324,13 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
     const local = this.local.get(topic);
     const subscription = local?.sockets.get(socket);
     if (!local || !subscription) return false;
-    if (subscription.state === 'live') this.presence.changed(topic);
+    this.presence.left(socket, subscription);
     subscription.state = 'closed';
     const topics = this.topicsOf(socket);
     const at = topics.indexOf(topic);
     if (at >= 0) socket.data.topics = topics.slice(0, at).concat(topics.slice(at + 1));
     void socket.leave(local.room);
     void socket.leave(local.batchRoom);
-    if (subscription.presence) void socket.leave(local.presenceRoom);
     local.sockets.delete(socket);
     if (local.sockets.size === 0) {
       this.local.delete(topic);
@@ -353,17 +350,9 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
     if (!local) {
       const room = topicRoom(topic);
       const batch = batchRoom(topic);
-      const presence = presenceRoom(topic);
-      const joins = [[room], [room, batch], [room, presence], [room, batch, presence]];
       this.local.set(
         topic,
-        (local = {
-          sockets: new Map<PulseSocket, Subscription>(),
-          room,
-          batchRoom: batch,
-          presenceRoom: presence,
-          joins,
-        }),
+        (local = { sockets: new Map<PulseSocket, Subscription>(), room, batchRoom: batch, bothRooms: [room, batch] }),
       );
     }
     return local;
