@@ -194,7 +194,11 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
     }
     this.unsubscribe(socket, topic);
     const subscription = this.seam.subscription(request, answer);
-    this.localTopic(topic).sockets.set(socket, subscription);
+    const { sockets } = this.localTopic(topic);
+    // One epoch string for a topic's subscribers, not a copy per socket (an idle one keeps it for life).
+    const peer = sockets.values().next().value;
+    if (peer?.epoch === subscription.epoch) subscription.epoch = peer.epoch;
+    sockets.set(socket, subscription);
     socket.data.topics = this.topicsOf(socket).concat(topic);
     joined();
     ack(this.answered('subscribe', request, answer));
