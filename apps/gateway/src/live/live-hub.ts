@@ -22,7 +22,7 @@ import {
   type SeamSink,
   type Subscription,
 } from './live-seam.js';
-import { topicRoom, type PulseServer, type PulseSocket } from './live-socket.js';
+import { setTopics, topicRoom, topicsOf, type PulseServer, type PulseSocket } from './live-socket.js';
 import { Presence } from './presence.js';
 import { SlowConsumerGuard } from './slow-consumer.js';
 
@@ -134,11 +134,6 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
     this.answered(event, undefined, body);
   }
 
-  /** The topics the socket has a subscription to, in any state: all a socket keeps of the hub's. */
-  private topicsOf(socket: PulseSocket): readonly string[] {
-    return socket.data.topics ?? [];
-  }
-
   /**
    * Answers a subscribe through `ack`, then brings the socket from its answer's last seq to the
    * live room: the answer goes out before any event that follows it. A refused subscribe leaves
@@ -199,7 +194,7 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
     const peer = sockets.values().next().value;
     if (peer?.epoch === subscription.epoch) subscription.epoch = peer.epoch;
     sockets.set(socket, subscription);
-    socket.data.topics = this.topicsOf(socket).concat(topic);
+    setTopics(socket, topicsOf(socket).concat(topic));
     joined();
     ack(this.answered('subscribe', request, answer));
     await this.seam.catchUp(socket, subscription);
@@ -207,7 +202,7 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
 
   /** Whether a subscribe to a new `topic` would pass the cap: its subscriptions and the subscribes being answered count. */
   private atSubscriptionCap(socket: PulseSocket, topic: string): boolean {
-    const topics = this.topicsOf(socket);
+    const topics = topicsOf(socket);
     const latest = this.asking.get(socket);
     if (topics.includes(topic) || latest?.has(topic)) return false;
     let count = topics.length;
@@ -330,9 +325,9 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
     if (!local || !subscription) return false;
     this.presence.left(socket, subscription);
     subscription.state = 'closed';
-    const topics = this.topicsOf(socket);
+    const topics = topicsOf(socket);
     const at = topics.indexOf(topic);
-    if (at >= 0) socket.data.topics = topics.slice(0, at).concat(topics.slice(at + 1));
+    if (at >= 0) setTopics(socket, topics.slice(0, at).concat(topics.slice(at + 1)));
     void socket.leave(local.room);
     void socket.leave(local.batchRoom);
     local.sockets.delete(socket);
@@ -346,7 +341,7 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
   /** A socket left: end all its subscriptions. */
   disconnected(socket: PulseSocket): void {
     this.asking.delete(socket);
-    for (const topic of this.topicsOf(socket)) this.unsubscribe(socket, topic);
+    for (const topic of topicsOf(socket)) this.unsubscribe(socket, topic);
   }
 
   private localTopic(topic: string): LocalTopic {
