@@ -1,6 +1,7 @@
 // Client SDK e2e: PulseClient in Node against built gateways — forced drops, resync, failover and connection states, checked against XRANGE.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
+import type { Socket } from 'socket.io-client';
 import type { ConnectionState, PulseClient, SnapshotReason, TopicSubscription } from '#pulse/client';
 import type { IngestEvent, PulseEvent, Snapshot } from '#pulse/contracts';
 import type { PulseProcess } from '#pulse/stack';
@@ -219,6 +220,37 @@ describe('PulseClient against real gateways', () => {
     expect(watch.recoveries.some(({ missed }) => missed > 0)).toBe(true);
     expect(watch.errors).toEqual([]);
   }, 60_000);
+
+  it('asks for viewer counts only with onPresence: that subscriber is told of every viewer, the other is sent none', async () => {
+    const topic = uniqueTopic('presence');
+    const [url] = runningUrls() as [string];
+    const counts: number[] = [];
+    const changes = new Changes();
+    const asker = thePulse().client({ urls: [url] });
+    const plain = follow(topic, { urls: [url] });
+    asker.subscribe(topic, {
+      onPresence: (viewers) => {
+        counts.push(viewers);
+        changes.changed();
+      },
+    });
+    try {
+      // The SDK's socket, looked at from outside: whatever the gateway sends the subscriber without onPresence.
+      const socket = (plain.client as unknown as { socket: Socket }).socket;
+      const toPlain: unknown[] = [];
+      socket.on('presence', (info: unknown) => toPlain.push(info));
+      await plain.live();
+      await changes.until(
+        () => `the asker told of 2 viewers (told ${counts.join(', ')})`,
+        () => counts.at(-1) === 2,
+      );
+      // One ack on the plain subscriber's socket: every frame the gateway sent it before has arrived.
+      await socket.timeout(10_000).emitWithAck('unsubscribe', { topic: `${topic}-other` });
+      expect(toPlain).toEqual([]);
+    } finally {
+      asker.close();
+    }
+  });
 
   it('takes a snapshot (not_recovered) for a gap it cannot replay, then continues from the snapshot seq without duplicate', async () => {
     // Deterministic gap: the client sits on gateway A, which is frozen (SIGSTOP) so that it

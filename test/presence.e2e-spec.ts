@@ -1,4 +1,4 @@
-// Presence across gateways: viewer counts exchanged as numbers (no socket handshake, no token through Redis), right on every gateway, and right again after a gateway is killed.
+// Presence across gateways: viewer counts exchanged as numbers (no socket handshake, no token through Redis), right on every gateway, and right again after a gateway is killed; sent only to the sockets that asked for them.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { io, type Socket } from 'socket.io-client';
@@ -24,26 +24,70 @@ afterAll(async () => {
   await pulse?.stop();
 }, 60_000);
 
-/** A viewer on `url`, live on `topic`, that remembers the last viewer count it was told. */
+/** A viewer on `url`, live on `topic` (asking for presence unless `request` says otherwise), that remembers every viewer count it was told. */
 async function viewer(
   url: string,
   token: string,
   topic: string,
-): Promise<{ socket: Socket; told: () => number | undefined }> {
+  request: { presence?: unknown; batch?: boolean } = { presence: true },
+): Promise<{ socket: Socket; told: () => number | undefined; counts: number[] }> {
   const socket = io(url, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
   sockets.push(socket);
-  let told: number | undefined;
-  socket.on('presence', ({ viewers }: { viewers: number }) => (told = viewers));
+  const counts: number[] = [];
+  socket.on('presence', ({ viewers }: { viewers: number }) => counts.push(viewers));
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
     socket.once('connect_error', reject);
   });
-  const ack = (await socket.timeout(10_000).emitWithAck('subscribe', { topic })) as { ok: boolean };
+  const ack = (await socket.timeout(10_000).emitWithAck('subscribe', { topic, ...request })) as { ok: boolean };
   expect(ack.ok).toBe(true);
-  return { socket, told: () => told };
+  return { socket, told: () => counts.at(-1), counts };
 }
 
 describe('presence', () => {
+  it('sends presence only to sockets that subscribed with presence: true, and counts every viewer', async () => {
+    const topic = 'presence-asked';
+    const [a, b] = pulse.urls as [string, string];
+    const token = await pulse.token({ sub: 'asker', role: 'viewer', topics: ['presence-*'] });
+    // On gateway A, one socket that asks; on gateway B, one that asks and two that do not (one in each delivery mode).
+    const asker = await viewer(a, token, topic);
+    const plain = await viewer(b, token, topic, {});
+    const unasked = await viewer(b, token, topic, { presence: false, batch: true });
+    const neighbour = await viewer(b, token, topic);
+    const told = (count: number) => asker.told() === count && neighbour.told() === count;
+    /** One ack from each socket that did not ask: every frame B sent it before has arrived (B sends a presence frame to its sockets in one pass). */
+    const roundTrip = async (...quiet: Awaited<ReturnType<typeof viewer>>[]) => {
+      for (const { socket } of quiet)
+        expect(await socket.timeout(10_000).emitWithAck('unsubscribe', { topic: 'presence-other' })).toEqual({
+          ok: true,
+          topic: 'presence-other',
+        });
+    };
+    await poll(
+      () => `the askers on A and B told of 4 viewers (told ${asker.told()}, ${neighbour.told()})`,
+      () => told(4),
+      {
+        timeoutMs: 15_000,
+      },
+    );
+    await roundTrip(plain, unasked);
+    expect(plain.counts).toEqual([]);
+    expect(unasked.counts).toEqual([]);
+
+    // A viewer that did not ask leaving is a change the askers are told of, and still nothing for the other.
+    plain.socket.close();
+    await poll(
+      () => `the askers told of 3 viewers (told ${asker.told()}, ${neighbour.told()})`,
+      () => told(3),
+      {
+        timeoutMs: 15_000,
+      },
+    );
+    await roundTrip(unasked);
+    expect(unasked.counts).toEqual([]);
+    for (const { socket } of [asker, unasked, neighbour]) socket.close();
+  }, 60_000);
+
   it("counts viewers on every gateway without shipping handshakes or tokens through Redis, and forgets a killed gateway's", async () => {
     const topic = 'presence-e2e';
     const [a, b] = pulse.urls as [string, string];

@@ -41,7 +41,7 @@ try {
         resolve();
       });
     });
-    await new Promise((resolve) => socket.emit('subscribe', { topic: TOPIC }, resolve));
+    await new Promise((resolve) => socket.emit('subscribe', { topic: TOPIC, presence: true }, resolve));
     await announced;
     perJoin.push((await bytes(redis)) - before - overhead);
   }

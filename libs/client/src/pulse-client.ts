@@ -5,10 +5,12 @@ import type {
   ErrorBody,
   PulseEvent,
   ReplayAck,
+  ResumePosition,
   ResyncReason,
   ServerToClientEvents,
   Snapshot,
   SubscribeAck,
+  SubscribeRequest,
 } from '#pulse/contracts';
 import { PROTOCOL_VERSION, type HandshakeAuth, type Hello } from '#pulse/contracts/version';
 
@@ -25,7 +27,10 @@ export interface TopicHandlers {
   onSnapshot?(snapshot: Snapshot, reason: SnapshotReason): void;
   /** After a reconnect, the missed events were replayed (they went to onEvent first). */
   onRecovered?(info: { missed: number; gateway: string }): void;
-  /** Viewers of the topic across all gateways, when it changes. */
+  /**
+   * Viewers of the topic across all gateways, when it changes. Given, the client subscribes with
+   * `presence: true`; without it the gateway sends no viewer counts for the topic.
+   */
   onPresence?(viewers: number): void;
   /** The gateway refused the subscription (e.g. BAD_REQUEST, FORBIDDEN); UNAVAILABLE is retried. */
   onError?(error: ErrorBody): void;
@@ -104,6 +109,13 @@ function isErrorBody(value: unknown): value is ErrorBody {
 /** The handshake's `auth`: the token, if any, and the protocol version this client speaks. */
 function handshake(token?: string): HandshakeAuth {
   return token ? { token, protocol: PROTOCOL_VERSION } : { protocol: PROTOCOL_VERSION };
+}
+
+/** What the client asks of a gateway for a topic: batch frames, and viewer counts only when there is someone to tell. */
+function subscribeRequest(state: TopicState, since: ResumePosition | undefined): SubscribeRequest {
+  const request: SubscribeRequest = { topic: state.topic, since, batch: true };
+  if (state.handlers.onPresence) request.presence = true;
+  return request;
 }
 
 export class PulseClient {
@@ -335,7 +347,7 @@ export class PulseClient {
     const request = (state.request += 1);
     socket
       .timeout(this.options.ackTimeoutMs)
-      .emit('subscribe', { topic: state.topic, since, batch: true }, (error: Error | null, ack: SubscribeAck) => {
+      .emit('subscribe', subscribeRequest(state, since), (error: Error | null, ack: SubscribeAck) => {
         // Only the answer to the newest request counts (an older one may arrive after it).
         if (socket !== this.socket || state.closed || request !== state.request) return;
         if (error) return this.dropConnection();

@@ -27,7 +27,19 @@ export const subscribeRequestSchema = z.strictObject({
   topic: topicSchema,
   since: resumePositionSchema.optional(),
   /** Receive `events` frames (arrays, in seq order) instead of one message per event. @default false */
-  batch: z.boolean().optional(),
+  batch: z
+    .boolean()
+    .optional()
+    .describe(
+      'receive `events` frames (arrays of events, in seq order) instead of one message per event; default false',
+    ),
+  /** Receive `presence` frames (the topic's viewer count across all gateways, when it changes). @default false */
+  presence: z
+    .boolean()
+    .optional()
+    .describe(
+      "receive `presence { topic, viewers }` frames, the topic's viewers across all gateways, when it changes; default false (a socket that does not ask gets none)",
+    ),
 });
 export type SubscribeRequest = z.infer<typeof subscribeRequestSchema>;
 
@@ -82,7 +94,10 @@ export interface ServerToClientEvents extends EventFrames {
   hello: (hello: Hello) => void;
   /** Batch mode: every pending event of one topic, in seq order. */
   events: (events: PulseEvent[]) => void;
-  /** How many sockets, across all gateways, are live on `topic`; sent to them when it changes. */
+  /**
+   * How many sockets, across all gateways, are live on `topic` (whether they asked for presence or
+   * not); sent when it changes, only to the sockets that subscribed with `presence: true`.
+   */
   presence: (info: { topic: string; viewers: number }) => void;
   /** Continuity is lost for `topic`: subscribe again (without `since`) for a snapshot. */
   resync: (notice: { topic: string; reason: ResyncReason }) => void;

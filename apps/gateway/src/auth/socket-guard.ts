@@ -41,8 +41,13 @@ export class SocketGuard {
   private readonly eventsPerPoint: number;
   /** Per socket whose token expires: the timer that disconnects it then. */
   private readonly expiries = new Map<PulseSocket, ReturnType<typeof setTimeout>>();
-  /** One disconnect listener for every socket (`this` is the socket), so that an idle socket costs the guard no closure of its own. */
+  /**
+   * The one disconnect listener of every admitted socket (`this` is the socket): an idle socket
+   * costs no closure of its own, and its listener table holds a function, not an array of them.
+   */
   private readonly onDisconnect: (this: PulseSocket) => void;
+  /** Told of each admitted socket's disconnect, after the guard has let go of it (see whenDisconnected). */
+  private readonly disconnectListeners: ((socket: PulseSocket) => void)[] = [];
 
   constructor(
     @Inject(AuthService) private readonly auth: AuthService,
@@ -53,9 +58,19 @@ export class SocketGuard {
     this.maxPending = config.PULSE_RATE_LIMIT_CONNECTION;
     this.eventsPerPoint = config.PULSE_RATE_LIMIT_EVENTS_PER_POINT;
     const release = (socket: PulseSocket) => this.release(socket);
+    const listeners = this.disconnectListeners;
     this.onDisconnect = function (this: PulseSocket) {
       release(this);
+      for (const listener of listeners) listener(this);
     };
+  }
+
+  /**
+   * Calls `listener` when a socket it admitted disconnects: the gateway's way to hear of it (Nest's
+   * disconnect hook is turned off, see RedisIoAdapter.bindClientDisconnect).
+   */
+  whenDisconnected(listener: (socket: PulseSocket) => void): void {
+    this.disconnectListeners.push(listener);
   }
 
   /** Calls `observer` with each refusal the guard answers. */

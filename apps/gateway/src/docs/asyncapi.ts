@@ -30,7 +30,7 @@ export const CLIENT_MESSAGES: Record<
 > = {
   subscribe: {
     summary:
-      'Follow a topic: a snapshot (or the events missed since `since`), then live events. The answer carries at most PULSE_MAX_ACK_BYTES (1 MiB) of events: a resume that missed more is still `recovered` with the head, and the rest follows at once as event frames, in order, before any live event. A resume costs one more rate-limit point per PULSE_RATE_LIMIT_EVENTS_PER_POINT (100) events missed. Any valid topic is a log, possibly empty: before its first event the answer is `epoch: null, head: 0` with an empty snapshot (seq 0), and its first events arrive live from seq 1',
+      'Follow a topic: a snapshot (or the events missed since `since`), then live events. The answer carries at most PULSE_MAX_ACK_BYTES (1 MiB) of events: a resume that missed more is still `recovered` with the head, and the rest follows at once as event frames, in order, before any live event. A resume costs one more rate-limit point per PULSE_RATE_LIMIT_EVENTS_PER_POINT (100) events missed. Any valid topic is a log, possibly empty: before its first event the answer is `epoch: null, head: 0` with an empty snapshot (seq 0), and its first events arrive live from seq 1. `batch: true` asks for `events` frames instead of one message per event; `presence: true` asks for `presence` frames (viewer counts), which a socket that does not ask never gets',
     request: subscribeRequestSchema,
     ack: z.union([subscribeOkSchema, errorBodySchema]),
   },
@@ -57,7 +57,11 @@ export const SERVER_MESSAGES: Record<keyof ServerToClientEvents, { summary: stri
     summary: 'Batch mode (`batch: true`): every pending event of one topic, in seq order',
     payload: z.array(eventSchema),
   },
-  presence: { summary: 'Sockets live on the topic across all gateways, when it changes', payload: presenceSchema },
+  presence: {
+    summary:
+      'Sockets live on the topic across all gateways (every viewer, whether it asked for presence or not), when it changes; sent only to sockets that subscribed with `presence: true`',
+    payload: presenceSchema,
+  },
   resync: {
     summary: 'Continuity of the topic is lost: subscribe again without `since` for a snapshot',
     payload: resyncSchema,

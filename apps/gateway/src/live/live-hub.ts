@@ -22,7 +22,7 @@ import {
   type SeamSink,
   type Subscription,
 } from './live-seam.js';
-import { topicRoom, type PulseServer, type PulseSocket } from './live-socket.js';
+import { setTopics, topicRoom, topicsOf, type PulseServer, type PulseSocket } from './live-socket.js';
 import { Presence } from './presence.js';
 import { SlowConsumerGuard } from './slow-consumer.js';
 
@@ -134,11 +134,6 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
     this.answered(event, undefined, body);
   }
 
-  /** The topics the socket has a subscription to, in any state: all a socket keeps of the hub's. */
-  private topicsOf(socket: PulseSocket): readonly string[] {
-    return socket.data.topics ?? [];
-  }
-
   /**
    * Answers a subscribe through `ack`, then brings the socket from its answer's last seq to the
    * live room: the answer goes out before any event that follows it. A refused subscribe leaves
@@ -194,8 +189,12 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
     }
     this.unsubscribe(socket, topic);
     const subscription = this.seam.subscription(request, answer);
-    this.localTopic(topic).sockets.set(socket, subscription);
-    socket.data.topics = this.topicsOf(socket).concat(topic);
+    const { sockets } = this.localTopic(topic);
+    // One epoch string for a topic's subscribers, not a copy per socket (an idle one keeps it for life).
+    const peer = sockets.values().next().value;
+    if (peer?.epoch === subscription.epoch) subscription.epoch = peer.epoch;
+    sockets.set(socket, subscription);
+    setTopics(socket, topicsOf(socket).concat(topic));
     joined();
     ack(this.answered('subscribe', request, answer));
     await this.seam.catchUp(socket, subscription);
@@ -203,7 +202,7 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
 
   /** Whether a subscribe to a new `topic` would pass the cap: its subscriptions and the subscribes being answered count. */
   private atSubscriptionCap(socket: PulseSocket, topic: string): boolean {
-    const topics = this.topicsOf(socket);
+    const topics = topicsOf(socket);
     const latest = this.asking.get(socket);
     if (topics.includes(topic) || latest?.has(topic)) return false;
     let count = topics.length;
@@ -228,7 +227,7 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
   live(socket: PulseSocket, subscription: Subscription): void {
     const local = this.localTopic(subscription.topic);
     void socket.join(subscription.batch ? local.bothRooms : local.room);
-    this.presence.changed(subscription.topic);
+    this.presence.joined(socket, subscription);
   }
 
   resync(socket: PulseSocket, subscription: Subscription, reason: ResyncReason): void {
@@ -324,11 +323,11 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
     const local = this.local.get(topic);
     const subscription = local?.sockets.get(socket);
     if (!local || !subscription) return false;
-    if (subscription.state === 'live') this.presence.changed(topic);
+    this.presence.left(socket, subscription);
     subscription.state = 'closed';
-    const topics = this.topicsOf(socket);
+    const topics = topicsOf(socket);
     const at = topics.indexOf(topic);
-    if (at >= 0) socket.data.topics = topics.slice(0, at).concat(topics.slice(at + 1));
+    if (at >= 0) setTopics(socket, topics.slice(0, at).concat(topics.slice(at + 1)));
     void socket.leave(local.room);
     void socket.leave(local.batchRoom);
     local.sockets.delete(socket);
@@ -342,7 +341,7 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
   /** A socket left: end all its subscriptions. */
   disconnected(socket: PulseSocket): void {
     this.asking.delete(socket);
-    for (const topic of this.topicsOf(socket)) this.unsubscribe(socket, topic);
+    for (const topic of topicsOf(socket)) this.unsubscribe(socket, topic);
   }
 
   private localTopic(topic: string): LocalTopic {

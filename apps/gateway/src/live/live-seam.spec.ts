@@ -407,7 +407,14 @@ describe('LiveSeam', () => {
     const raced = setup();
     raced.log.append(3);
     raced.log.tail = 3;
-    const subscription: Subscription = { topic: TOPIC, epoch: null, watermark: 0, batch: false, state: 'catching-up' };
+    const subscription: Subscription = {
+      topic: TOPIC,
+      epoch: null,
+      watermark: 0,
+      batch: false,
+      presence: false,
+      state: 'catching-up',
+    };
     await raced.seam.catchUp('c', subscription);
     expect(raced.sockets.seqs('c')).toEqual([1, 2, 3]);
     expect(subscription).toMatchObject({ epoch: 'e1', state: 'live' });

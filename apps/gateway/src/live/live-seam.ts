@@ -20,6 +20,8 @@ export interface Subscription {
   /** Last seq sent to this socket. */
   watermark: number;
   readonly batch: boolean;
+  /** Asked for `presence` frames. */
+  readonly presence: boolean;
   /**
    * `catching-up`: reading what it missed; `pending`: ahead of the tail, waiting for it to pass;
    * `live`: in the live room, fed by the tail; `closed`: ended (unsubscribed, resynced, gone).
@@ -170,6 +172,7 @@ export class LiveSeam<S> {
       epoch: answer.epoch,
       watermark,
       batch: request.batch ?? false,
+      presence: request.presence ?? false,
       state: 'catching-up',
     };
   }

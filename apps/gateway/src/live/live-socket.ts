@@ -21,11 +21,23 @@ export interface SocketData {
   /** Its requests waiting for their check; absent while none waits (an idle socket keeps no settled promise chain). */
   queue?: RequestQueue;
   /**
-   * The topics it has a subscription to, in any state (LiveHub): an array of exactly its topics,
-   * replaced on each change (concat and slice allocate exactly; push, spread and filter leave room
-   * for 16 more, and a Map is bigger still). PULSE_MAX_SUBSCRIPTIONS bounds it.
+   * The topics it has a subscription to, in any state (LiveHub; read and set them with topicsOf and
+   * setTopics): the one topic of most sockets itself, else an array of exactly its topics, replaced
+   * on each change (concat and slice allocate exactly; push, spread and filter leave room for 16
+   * more, and a Map is bigger still). PULSE_MAX_SUBSCRIPTIONS bounds it.
    */
-  topics?: readonly string[];
+  topics?: string | readonly string[];
+}
+
+/** The topics the socket has a subscription to, in any state. */
+export function topicsOf(socket: { data: SocketData }): readonly string[] {
+  const { topics } = socket.data;
+  return topics === undefined ? [] : typeof topics === 'string' ? [topics] : topics;
+}
+
+/** Sets the socket's topics: nothing for none, the topic alone for one (an idle socket holds no array for it). */
+export function setTopics(socket: { data: SocketData }, topics: readonly string[]): void {
+  socket.data.topics = topics.length === 0 ? undefined : topics.length === 1 ? topics[0] : topics;
 }
 
 export type PulseServer = Server<ClientToServerEvents, ServerToClientEvents, DefaultEventsMap, SocketData>;
@@ -33,3 +45,6 @@ export type PulseSocket = Socket<ClientToServerEvents, ServerToClientEvents, Def
 
 /** Room of every socket live on `topic` in this cluster (presence counts it through the adapter). */
 export const topicRoom = (topic: string) => `topic:${topic}`;
+
+/** Room of the sockets live on `topic` that asked for `presence` frames (`subscribe { presence: true }`). */
+export const presenceRoom = (topic: string) => `presence:${topic}`;

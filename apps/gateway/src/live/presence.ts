@@ -1,5 +1,6 @@
-// Viewers per topic across the cluster: joins and leaves are coalesced into one `presence` announcement per topic and window; gateways exchange counts, never sockets.
-import { topicRoom, type PulseServer } from './live-socket.js';
+// Viewers per topic across the cluster: joins and leaves are coalesced into one `presence` announcement per topic and window, to the sockets that asked for it; gateways exchange counts, never sockets.
+import type { Subscription } from './live-seam.js';
+import { presenceRoom, topicRoom, type PulseServer, type PulseSocket } from './live-socket.js';
 
 /**
  * The server-side event a gateway asks the others with (through the adapter): with a topic, each
@@ -13,6 +14,11 @@ export class Presence {
   private server: PulseServer | null = null;
   /** Topics whose viewer count is due to be announced. */
   private readonly due = new Map<string, ReturnType<typeof setTimeout>>();
+  /**
+   * Per topic some socket here asked presence of: its presence room's name, made once (every such
+   * socket's own room set holds it, where a name built per join would be one copy per socket).
+   */
+  private readonly rooms = new Map<string, string>();
 
   /** @param delayMs joins and leaves within this window are announced as one update */
   constructor(private readonly delayMs = 250) {}
@@ -28,7 +34,32 @@ export class Presence {
     });
   }
 
-  /** A socket joined or left the live room of `topic`: counts its viewers on every gateway and tells them, once per window. */
+  /** The subscription's socket joined its topic's live room: one more viewer, and one more to tell if it asked. */
+  joined(socket: PulseSocket, subscription: Subscription): void {
+    const { topic } = subscription;
+    if (subscription.presence) {
+      let room = this.rooms.get(topic);
+      if (!room) this.rooms.set(topic, (room = presenceRoom(topic)));
+      void socket.join(room);
+    }
+    this.changed(topic);
+  }
+
+  /** The subscription ends (its socket leaves the live room, if it was there). */
+  left(socket: PulseSocket, subscription: Subscription): void {
+    const { topic } = subscription;
+    const room = subscription.presence ? this.rooms.get(topic) : undefined;
+    if (room) {
+      void socket.leave(room);
+      if (!this.server?.of('/').adapter.rooms.has(room)) this.rooms.delete(topic);
+    }
+    if (subscription.state === 'live') this.changed(topic);
+  }
+
+  /**
+   * A socket joined or left the live room of `topic`: counts its viewers on every gateway and tells
+   * those that asked for presence (any gateway's), once per window. Every live socket is a viewer.
+   */
   changed(topic: string): void {
     if (this.due.has(topic) || !this.server) return;
     const server = this.server;
@@ -39,7 +70,7 @@ export class Presence {
         this.others<number>(topic)
           .then((counts) =>
             server
-              .to(topicRoom(topic))
+              .to(presenceRoom(topic))
               .emit('presence', { topic, viewers: counts.reduce((sum, count) => sum + count, this.localCount(topic)) }),
           )
           .catch(() => undefined); // Another gateway did not answer in time: the next change announces again.

@@ -58,10 +58,11 @@ export class RedisIoAdapter extends IoAdapter {
   }
 
   /**
-   * Nest's disconnect hook, without `once`'s wrapper: a socket disconnects once, and an idle
-   * connection would carry the wrapper for its whole life (bench: memory per idle connection).
+   * Nest's disconnect hook, turned off: it is a closure per socket (and, beside the SocketGuard's,
+   * a second disconnect listener: an array in the socket's listener table), which an idle
+   * connection carries for its whole life (bench: memory per idle connection). So Nest never calls
+   * a gateway's `handleDisconnect`: Pulse's gateway hears of disconnects through the SocketGuard's
+   * one shared listener (`SocketGuard.whenDisconnected`).
    */
-  override bindClientDisconnect(client: Socket, callback: (reason: string) => void): void {
-    client.on('disconnect', callback);
-  }
+  override bindClientDisconnect(): void {}
 }
