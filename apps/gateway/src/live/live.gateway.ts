@@ -42,18 +42,17 @@ type Handler<E extends Request> = (
 /**
  * The requests are bound by hand rather than with `@SubscribeMessage`: Nest binds each handler to
  * each socket (a bound function, a handler record and a listener closure per message and socket),
- * which an idle connection carries for its whole life. Here every socket shares one listener for
- * all requests (`this` is the socket), reached through Socket.IO's catch-all list (see
- * handleConnection), so an idle socket carries nothing of the gateway's (bench: memory per idle
- * connection). Its disconnects come the same way, through the SocketGuard's one shared listener,
- * not Nest's `handleDisconnect` (a closure per socket; the adapter turns it off).
+ * which an idle connection carries for its whole life. Here every socket shares one listener per
+ * request (`this` is the socket), so an idle socket costs only its entries in the listener table
+ * (bench: memory per idle connection). Its disconnects come the same way, through the SocketGuard's
+ * one shared listener, not Nest's `handleDisconnect` (a closure per socket; the adapter turns it off).
  */
 @WebSocketGateway()
 export class LiveGateway implements OnGatewayInit, OnGatewayConnection {
   private readonly logger = new Logger(LiveGateway.name);
   @WebSocketServer() server!: PulseServer;
-  /** Socket.IO's catch-all listeners of every socket: one array, frozen, shared by all (see handleConnection). */
-  private readonly anyListeners: readonly ((this: PulseSocket, event: unknown, ...args: unknown[]) => void)[];
+  /** Per request, the one listener every socket shares. */
+  private readonly listeners: [Request, (this: PulseSocket, ...args: unknown[]) => void][];
 
   constructor(
     private readonly hub: LiveHub,
@@ -104,7 +103,7 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection {
         guard.admitRequest(this, ack, (principal) => handle(this, event, payload, ack, principal, handler));
       };
     guard.whenDisconnected((socket) => this.hub.disconnected(socket));
-    const listeners = new Map<unknown, (this: PulseSocket, ...args: unknown[]) => void>([
+    this.listeners = [
       [
         'subscribe',
         listener('subscribe', (socket, request, ack, charge) =>
@@ -119,30 +118,15 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection {
           ack?.({ ok: true, topic: request.topic });
         }),
       ],
-    ]);
-    this.anyListeners = Object.freeze([
-      function (this: PulseSocket, event: unknown, ...args: unknown[]) {
-        // Any other event name is not a request: ignored, as Socket.IO ignores an event nobody listens to.
-        listeners.get(event)?.apply(this, args);
-      },
-    ]);
+    ];
   }
 
   afterInit(server: PulseServer): void {
     this.hub.attach(server);
   }
 
-  /**
-   * Requests reach the gateway through Socket.IO's catch-all list (`socket.onAny`), which a socket
-   * reads on each incoming event and copies before calling: here one frozen array shared by every
-   * socket (a Socket.IO internal, `_anyListeners`). `socket.on` per request would make the socket's
-   * listener table a dictionary of twice the capacity (96 B more per idle socket by heap snapshot),
-   * and `onAny` a 17-slot array per socket. Frozen: an `onAny` on a gateway socket throws instead of
-   * adding a listener to every socket. If a Socket.IO upgrade renamed the field, no request would
-   * be answered: every e2e suite says so at once.
-   */
   handleConnection(socket: PulseSocket): void {
-    (socket as unknown as { _anyListeners?: unknown })._anyListeners = this.anyListeners;
+    for (const [event, listener] of this.listeners) socket.on(event, listener);
   }
 
   private async replay(request: Requests['replay'], ack: Ack | undefined, charge: Charge): Promise<void> {
