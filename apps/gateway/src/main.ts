@@ -109,8 +109,8 @@ async function main(): Promise<void> {
   // with `since` were all current after 77 s with 511 and 33 s with 4,096 (npm run bench:scale,
   // --backlog). The kernel caps it at net.core.somaxconn (4,096 by default since Linux 5.4).
   // Nest's typings leave out the backlog, which its listen() passes on to Node's server.listen.
-  const listen = app.listen as unknown as (port: number, host: string, backlog: number) => Promise<unknown>;
-  await listen.call(app, config.PORT, config.HOST, LISTEN_BACKLOG);
+  const listen = app.listen.bind(app) as unknown as (port: number, host: string, backlog: number) => Promise<unknown>;
+  await listen(config.PORT, config.HOST, LISTEN_BACKLOG);
   const server = app.getHttpServer();
   // Idle keep-alive connections stay open longer than a client or proxy keeps them (undici: 4 s,
   // load balancers: 60 s), so the server never closes one just as a request is sent on it, which
