@@ -13,27 +13,35 @@ import { PROJECT_ROOT, PulseStack, within, type PulseProcess } from '#pulse/stac
 import { ChildServer, type MemoryUsage } from './child-server.js';
 import { Cleanup, elapsedSeconds, errorMessage, hrnow, progress } from './common.js';
 import { Fleet } from './fleet.js';
-import type { ClientKind } from './fleet-worker.js';
+import type { ClientKind, SubscribeOptions } from './fleet-worker.js';
 import { MEMORY_LINE } from './mem-hook.js';
 import type { ProducerStats } from './open-loop.js';
 import { BENCH_EVENT, envelope } from './payload.js';
-import type { ProducerRequest } from './producer.js';
+import type { ProducerRequest, PulseFeed } from './producer.js';
 import { cpuMs, CpuMeter, type Roles } from './proc-stats.js';
 import { redisBenchmark } from './redis-benchmark.js';
 import {
   bestHeld,
+  median,
+  serverUs,
   machineNow,
   renderMarkdown,
   writeResults,
+  isVariant,
+  variantLabel,
+  variantOf,
   type BenchResults,
   type CatchUpRow,
+  type ClientMode,
   type MemoryRow,
   type StepRow,
   type SystemId,
+  type Variant,
 } from './report.js';
 
 const USAGE = `Usage: node dist/bench/src/core.bench.js [--quick | --smoke] [--out <folder>]
-       node dist/bench/src/core.bench.js --rate <events/s> [--systems A,B,C] [--repeat <n>] [--seconds <s>]
+       node dist/bench/src/core.bench.js --rate <events/s> [--systems A,B,C] [--clients batch,plain]
+             [--feed rest,append] [--repeat <n>] [--seconds <s>] [--clients-count <n>]
        node dist/bench/src/core.bench.js --memory [--repeat <n>]
 
 Starts its own redis-server, Pulse gateways (A), Socket.IO + redis-adapter servers fed by
@@ -44,8 +52,13 @@ events, memory per idle connection, and redis-benchmark PUBLISH / XADD. Writes a
 the raw JSON and SVG plots to bench/results/ (or --out). At most 5 min (--quick: 60 s; --smoke:
 a tiny configuration for CI, about 15 s, bounded at 45 s).
 
-With --rate: only steps at that rate (A, B and C alternating, --repeat times, 2 gateways),
-progress lines only, no report: for measuring one change to the hot path. With --memory: only
+With --rate: only steps at that rate, 2 gateways, --repeat rounds; in each round every variant
+once, in turn: A with each --clients mode (batch: \`subscribe { batch: true }\`, events frames;
+plain: one message per event, as a plain socket.io-client) and each --feed (rest: POST
+/api/v1/topics/:topic/events to the gateways, keep-alive, round robin; append:
+EventStore.append from the producer process), then B, then C. Progress lines and a summary
+(median of the rounds per variant) on stderr, no report: for measuring one change to the hot
+path. Defaults: --systems A,B --clients batch,plain --feed rest --repeat 3 --seconds 3. With --memory: only
 memory per idle connection, A then B, --repeat times (default 3), progress lines only.`;
 
 export interface Plan {
@@ -169,8 +182,8 @@ const HOOK = pathToFileURL(join(PROJECT_ROOT, 'dist', 'bench', 'src', 'mem-hook.
 interface Options {
   plan: Plan;
   out: string;
-  /** Focused mode: fixed-rate steps only. */
-  focus: { rate: number; systems: SystemId[]; repeat: number; seconds: number } | null;
+  /** Focused mode: fixed-rate steps only, every variant in turn in each round. */
+  focus: { rate: number; variants: Variant[]; repeat: number; seconds: number; clients: number } | null;
   /** --memory: only memory per idle connection, A then B, this many times. */
   memoryRepeat: number | null;
 }
@@ -183,6 +196,9 @@ function parseOptions(): Options {
       out: { type: 'string' },
       rate: { type: 'string' },
       systems: { type: 'string' },
+      clients: { type: 'string' },
+      'clients-count': { type: 'string' },
+      feed: { type: 'string' },
       repeat: { type: 'string' },
       seconds: { type: 'string' },
       memory: { type: 'boolean' },
@@ -194,23 +210,39 @@ function parseOptions(): Options {
     process.exit(0);
   }
   const plan = values.smoke ? PLANS.smoke : values.quick ? PLANS.quick : PLANS.full;
-  const systems = (values.systems ?? 'A,B,C').split(',').map((system) => system.trim().toUpperCase());
-  const bad = systems.filter((system) => !['A', 'B', 'C'].includes(system));
-  const rate = values.rate === undefined ? null : Number(values.rate);
-  if (bad.length || (rate !== null && !(rate > 0))) {
-    process.stderr.write(
-      `${bad.length ? `--systems: unknown ${bad.join(', ')} (A, B or C)` : `--rate: ${values.rate} is not a positive number`}\n\n${USAGE}\n`,
-    );
+  const usageError = (message: string): never => {
+    process.stderr.write(`${message}\n\n${USAGE}\n`);
     process.exit(2);
-  }
+  };
+  const list = <T extends string>(option: string, raw: string, allowed: readonly T[], upper = false): T[] => {
+    const items = raw.split(',').map((item) => (upper ? item.trim().toUpperCase() : item.trim().toLowerCase()));
+    const bad = items.filter((item) => !allowed.includes(item as T));
+    if (bad.length || !items.length) usageError(`--${option}: unknown ${bad.join(', ')} (${allowed.join(', ')})`);
+    return items as T[];
+  };
+  const positive = (option: string, raw: string | undefined, fallback: number, whole = false): number => {
+    const value = raw === undefined ? fallback : Number(raw);
+    if (!(value > 0) || (whole && !Number.isInteger(value)))
+      usageError(`--${option}: ${raw} is not a positive ${whole ? 'whole ' : ''}number`);
+    return value;
+  };
+  const systems = list<SystemId>('systems', values.systems ?? 'A,B', ['A', 'B', 'C'], true);
+  const modes = list<ClientMode>('clients', values.clients ?? 'batch,plain', ['batch', 'plain']);
+  const feeds = list<PulseFeed>('feed', values.feed ?? 'rest', ['rest', 'append']);
+  const rate = values.rate === undefined ? null : positive('rate', values.rate, 0);
   const focus =
     rate === null
       ? null
       : {
           rate,
-          systems: systems as SystemId[],
-          repeat: Number(values.repeat ?? 3),
-          seconds: Number(values.seconds ?? 3),
+          variants: systems.flatMap((system) =>
+            system === 'A'
+              ? modes.flatMap((mode) => feeds.map((feed) => variantOf('A', mode, feed)))
+              : [variantOf(system)],
+          ),
+          repeat: positive('repeat', values.repeat, 3, true),
+          seconds: positive('seconds', values.seconds, 3),
+          clients: positive('clients-count', values['clients-count'], plan.clients, true),
         };
   const memoryRepeat = values.memory ? Number(values.repeat ?? 3) : null;
   return { plan, out: resolve(values.out ?? join(PROJECT_ROOT, 'bench', 'results')), focus, memoryRepeat };
@@ -348,18 +380,27 @@ class Bench {
   }
 
   async produce(
-    system: SystemId,
+    variant: Variant,
+    servers: number,
     topic: string,
     t0: number,
     rate: number,
     count: number,
     base: number,
   ): Promise<ProducerStats> {
+    const { system, feed } = variant;
     const spec = { topic, t0, ratePerSec: rate, count, base };
     const timeout = (count / rate) * 1000 + 60_000;
     if (system !== 'A') this.sentSeq.set(topic, base + count);
     if (system === 'C') return this.ws.request<ProducerStats>(spec, timeout);
-    const request: ProducerRequest = { op: 'run', system: system === 'A' ? 'pulse' : 'baseline', ...spec };
+    const request: ProducerRequest = {
+      op: 'run',
+      system: system === 'A' ? 'pulse' : 'baseline',
+      feed: feed === 'append' ? 'append' : 'rest',
+      // REST events go round robin to the gateways the clients are on.
+      urls: system === 'A' ? this.urls('A', servers) : [],
+      ...spec,
+    };
     return this.producer.request<ProducerStats>(request, timeout);
   }
 
@@ -371,44 +412,67 @@ class Bench {
 }
 
 const KIND: Record<SystemId, ClientKind> = { A: 'pulse', B: 'baseline', C: 'ws' };
-const topicOf = (system: SystemId, servers: number) => `bench.${system.toLowerCase()}.g${servers}`;
-const groupOf = (system: SystemId, servers: number) => `${system}${servers}`;
+/** What a Pulse client of each mode adds to its subscribe request. */
+export const SUBSCRIBE: Record<ClientMode, SubscribeOptions> = { batch: { batch: true }, plain: {} };
+/** One client group (and topic) per system, gateway count and client mode; A's feeds share it. */
+const groupKey = (v: Variant, servers: number) =>
+  `${v.system.toLowerCase()}.g${servers}${v.system === 'A' ? `.${v.mode}` : ''}`;
+const topicOf = (v: Variant, servers: number) => `bench.${groupKey(v, servers)}`;
+const groupOf = (v: Variant, servers: number) => groupKey(v, servers);
+/** C has one server whatever the gateway count. */
+const serversOf = (v: Variant, servers: number) => (v.system === 'C' ? 1 : servers);
 
-async function connectFleet(bench: Bench, system: SystemId, servers: number, clients: number): Promise<void> {
-  const topic = topicOf(system, servers);
-  // Pulse answers NOT_FOUND for a topic without a log: its first event creates it (clients get it in their snapshot).
-  if (system === 'A' && !(await bench.store.head(topic))) await bench.store.append(topic, [BENCH_EVENT]);
-  await bench.fleet.connect(groupOf(system, servers), KIND[system], bench.urls(system, servers), clients, topic);
+async function connectFleet(bench: Bench, v: Variant, gateways: number, clients: number): Promise<void> {
+  const servers = serversOf(v, gateways);
+  const topic = topicOf(v, servers);
+  // A topic's first event creates its log (clients then get it in their snapshot).
+  if (v.system === 'A' && !(await bench.store.head(topic))) await bench.store.append(topic, [BENCH_EVENT]);
+  await bench.fleet.connect(
+    groupOf(v, servers),
+    KIND[v.system],
+    bench.urls(v.system, servers),
+    clients,
+    topic,
+    SUBSCRIBE[v.mode],
+  );
 }
+
+/** The distinct client groups of `variants` (A's feeds share one). */
+const distinctGroups = (variants: Variant[]) => [
+  ...new Map(variants.map((v) => [`${v.system}${v.system === 'A' ? v.mode : ''}`, v])).values(),
+];
 
 /** One open-loop run of `system` at `rate`, checked and timed at every client. */
 async function step(
   bench: Bench,
-  system: SystemId,
-  servers: number,
+  variant: Variant,
+  gateways: number,
   rate: number,
   seconds: number,
   phase: StepRow['phase'],
 ): Promise<StepRow> {
   const { plan, fleet } = bench;
+  const { system } = variant;
+  const servers = serversOf(variant, gateways);
   bench.cleanup.checkpoint();
-  const topic = topicOf(system, servers);
-  const group = groupOf(system, servers);
+  const topic = topicOf(variant, servers);
+  const group = groupOf(variant, servers);
   const count = Math.max(1, Math.round(rate * seconds));
   const base = await bench.base(system, topic);
   const t0 = hrnow() + 250;
   await fleet.arm(group, t0, 1000 / rate, base, count);
   const meter = new CpuMeter(bench.roles(system, servers));
-  const producer = await bench.produce(system, topic, t0, rate, count, base);
+  const producer = await bench.produce(variant, servers, topic, t0, rate, count, base);
   const drained = await fleet.drain(group, plan.drainMs + P99_BOUND_MS);
   const cpu = meter.delta();
-  const result = await fleet.collect(group);
+  const result = await fleet.collect(group, producer.order ?? null);
+  delete producer.order; // used up: the report keeps the counts
   const runSeconds = count / rate;
   const broken = result.lost + result.duplicates + result.outOfOrder + producer.failed + producer.seqMismatches;
   const saturated = result.maxElu > SATURATED_ELU;
   const held = drained && broken === 0 && result.latency !== null && result.latency.p99 <= P99_BOUND_MS;
   const row: StepRow = {
-    system,
+    ...variant,
     servers,
     phase,
     rate,
@@ -435,51 +499,56 @@ async function step(
   };
   const l = result.latency;
   progress(
-    `${phase} ${system}${servers === 1 ? '' : ` ×${servers}`} @ ${Math.round(rate)} ev/s → ${Math.round(row.deliveredPerSec).toLocaleString('en-US')} delivered/s, ` +
+    `${phase} ${variantLabel(variant)}${servers === 1 ? '' : ` ×${servers}`} @ ${Math.round(rate)} ev/s → ${Math.round(row.deliveredPerSec).toLocaleString('en-US')} delivered/s, ` +
       `p50 ${l?.p50.toFixed(2)} p99 ${l?.p99.toFixed(2)} max ${l?.max.toFixed(1)} ms, lost ${result.lost}, dup ${result.duplicates}, ooo ${result.outOfOrder}, ${row.eventsPerFrame.toFixed(1)} ev/frame, ` +
-      `load gen ${(result.maxElu * 100).toFixed(0)} %, CPU µs/ev ${Object.entries(row.cpuUsPerDelivered)
+      `load gen ${(result.maxElu * 100).toFixed(0)} %, CPU µs/ev server ${serverUs(row).toFixed(1)} (${Object.entries(
+        row.cpuUsPerDelivered,
+      )
         .map(([role, us]) => `${role} ${us.toFixed(1)}`)
-        .join(' ')}${held ? '' : ' — did not hold'}${saturated ? ' (load generator saturated: does not count)' : ''}`,
+        .join(' ')})${producer.failed ? `, ${producer.failed} sends failed (${producer.firstError})` : ''}` +
+      `${producer.displaced ? `, ${producer.displaced} appended out of schedule (≤ ${producer.maxDisplacement} apart)` : ''}` +
+      `${held ? '' : ' — did not hold'}${saturated ? ' (load generator saturated: does not count)' : ''}`,
   );
   return row;
 }
 
-/** Steps every system's rate up (alternating between systems at each rate) until p99 passes the bound or anything is lost. */
+/** Steps every variant's rate up (alternating between them at each rate) until p99 passes the bound or anything is lost. */
 async function ladder(
   bench: Bench,
-  systems: SystemId[],
+  variants: Variant[],
   servers: number,
-  startRates: Record<string, number>,
+  startRate: (v: Variant) => number,
   steps: number,
   phase: StepRow['phase'],
 ): Promise<StepRow[]> {
   const rows: StepRow[] = [];
-  const active = new Set(systems);
+  const active = new Set(variants);
   for (let i = 0; i < steps && active.size; i++) {
-    for (const system of systems) {
-      if (!active.has(system)) continue;
+    for (const variant of variants) {
+      if (!active.has(variant)) continue;
       if (elapsedSeconds() * 1000 > bench.plan.budgetMs - bench.plan.reserveMs) {
         bench.problems.push(
-          `the ${phase} ${[...active].join(', ')} (${servers} gateway(s)) stopped at the time bound, before failing`,
+          `the ${phase} ${[...active].map(variantLabel).join(', ')} (${servers} gateway(s)) stopped at the time bound, before failing`,
         );
         return rows;
       }
-      const rate = startRates[system]! * bench.plan.factor ** i;
-      let row = await step(bench, system, system === 'C' ? 1 : servers, rate, bench.plan.stepSeconds, phase);
+      const rate = startRate(variant) * bench.plan.factor ** i;
+      let row = await step(bench, variant, servers, rate, bench.plan.stepSeconds, phase);
       rows.push(row);
       if (!row.held && !row.saturated && bench.plan.retryFailedStep) {
         // One more try at the same rate: a single stall of a shared machine should not end a ladder.
-        row = await step(bench, system, system === 'C' ? 1 : servers, rate, bench.plan.stepSeconds, phase);
+        row = await step(bench, variant, servers, rate, bench.plan.stepSeconds, phase);
         row.retry = true;
         rows.push(row);
       }
-      if (!row.held || row.saturated) active.delete(system);
+      if (!row.held || row.saturated) active.delete(variant);
     }
   }
   return rows;
 }
 
-async function memoryRow(bench: Bench, system: 'A' | 'B'): Promise<MemoryRow> {
+/** Memory per idle connection of `system`; A's clients subscribe with `subscribe` (e.g. `{ presence: true }` for a row of presence subscribers). */
+async function memoryRow(bench: Bench, system: 'A' | 'B', subscribe: SubscribeOptions = {}): Promise<MemoryRow> {
   const measure = () => (system === 'A' ? bench.gatewayMemory(bench.stack.gateways[0]!) : bench.baselines[0]!.memory());
   const group = `idle-${system}`;
   const topic = `bench.idle.${system.toLowerCase()}`;
@@ -488,7 +557,14 @@ async function memoryRow(bench: Bench, system: 'A' | 'B'): Promise<MemoryRow> {
   // compiled on first use, modules loaded lazily) are not charged to the connections: the figure is
   // what one more idle connection holds. Both systems get the same round.
   const open = (await measure()).sockets;
-  await bench.fleet.connect(`${group}-warm-up`, KIND[system], bench.urls(system, 1), bench.plan.idleClients, topic);
+  await bench.fleet.connect(
+    `${group}-warm-up`,
+    KIND[system],
+    bench.urls(system, 1),
+    bench.plan.idleClients,
+    topic,
+    subscribe,
+  );
   await bench.fleet.close(`${group}-warm-up`);
   // The server lets go of the warm-up's sockets as their closes arrive: measure once all are gone.
   let before = await measure();
@@ -498,7 +574,7 @@ async function memoryRow(bench: Bench, system: 'A' | 'B'): Promise<MemoryRow> {
   }
   if (before.sockets > open)
     progress(`memory ${system}: ${before.sockets - open} warm-up sockets still open after 5 s; measuring anyway`);
-  await bench.fleet.connect(group, KIND[system], bench.urls(system, 1), bench.plan.idleClients, topic);
+  await bench.fleet.connect(group, KIND[system], bench.urls(system, 1), bench.plan.idleClients, topic, subscribe);
   const after = await measure();
   await bench.fleet.close(group);
   const per = (field: keyof MemoryUsage) => (after[field] - before[field]) / bench.plan.idleClients;
@@ -522,7 +598,7 @@ async function catchUpRow(bench: Bench, system: 'A' | 'B', missed: number, round
   const topic = `bench.catchup.${system.toLowerCase()}.${missed}.${round}`;
   const group = `catchup-${system}-${missed}-${round}`;
   if (system === 'A') await bench.store.append(topic, [BENCH_EVENT]);
-  await fleet.connect(group, KIND[system], bench.urls(system, 1), plan.catchUpClients, topic);
+  await fleet.connect(group, KIND[system], bench.urls(system, 1), plan.catchUpClients, topic, SUBSCRIBE.batch);
   const base = await bench.base(system, topic);
   await fleet.away(group);
   const appendMs = await bench.burst(system, topic, missed, base);
@@ -580,44 +656,29 @@ async function run(bench: Bench): Promise<BenchResults> {
   const memory = [await memoryRow(bench, 'A'), await memoryRow(bench, 'B')];
 
   // Light load, then the ladder, on 2 gateways: A, B and C alternate at every rate.
+  const [A, B, C] = [variantOf('A', 'batch', 'append'), variantOf('B'), variantOf('C')];
   progress(`connecting ${plan.clients} clients each to A (2 gateways), B (2 servers) and C…`);
-  await connectFleet(bench, 'A', 2, plan.clients);
-  await connectFleet(bench, 'B', 2, plan.clients);
-  await connectFleet(bench, 'C', 1, plan.clients);
+  for (const v of [A, B, C]) await connectFleet(bench, v, 2, plan.clients);
   const steps: StepRow[] = [];
-  for (const system of ['A', 'B'] as const)
-    steps.push(await step(bench, system, 2, plan.lightRate, plan.warmupSeconds, 'warm-up'));
+  for (const v of [A, B]) steps.push(await step(bench, v, 2, plan.lightRate, plan.warmupSeconds, 'warm-up'));
   for (let round = 0; round < plan.lightRounds; round++)
-    for (const system of ['A', 'B'] as const)
-      steps.push(await step(bench, system, 2, plan.lightRate, plan.lightSeconds, 'light'));
-  steps.push(
-    ...(await ladder(
-      bench,
-      ['A', 'B', 'C'],
-      2,
-      { A: plan.startRate, B: plan.startRate, C: plan.startRate },
-      plan.maxSteps,
-      'ladder',
-    )),
-  );
-  for (const system of ['A', 'B', 'C'] as const) await bench.fleet.close(groupOf(system, system === 'C' ? 1 : 2));
+    for (const v of [A, B]) steps.push(await step(bench, v, 2, plan.lightRate, plan.lightSeconds, 'light'));
+  steps.push(...(await ladder(bench, [A, B, C], 2, () => plan.startRate, plan.maxSteps, 'ladder')));
+  for (const v of [A, B, C]) await bench.fleet.close(groupOf(v, serversOf(v, 2)));
 
   // Throughput against gateway count (the 2-gateway figure is the ladder's): each starts below the 2-gateway best.
   for (const servers of plan.gatewayCounts.filter((count) => count !== 2)) {
     while (bench.stack.gateways.length < servers) await bench.stack.addGateway(0, { NODE_OPTIONS: `--import ${HOOK}` });
     while (bench.baselines.length < servers) await bench.addBaseline();
-    await connectFleet(bench, 'A', servers, plan.clients);
-    await connectFleet(bench, 'B', servers, plan.clients);
-    const start = (system: SystemId) =>
+    for (const v of [A, B]) await connectFleet(bench, v, servers, plan.clients);
+    const start = (v: Variant) =>
       Math.max(
         plan.startRate / 2,
-        ((bestHeld(steps, system, 2)?.rate ?? plan.startRate) / plan.factor ** (plan.seriesSteps - 1)) *
+        ((bestHeld(steps, v, 2)?.rate ?? plan.startRate) / plan.factor ** (plan.seriesSteps - 1)) *
           (servers === 1 ? 0.5 : 1),
       );
-    steps.push(
-      ...(await ladder(bench, ['A', 'B'], servers, { A: start('A'), B: start('B') }, plan.maxSteps, 'gateways')),
-    );
-    for (const system of ['A', 'B'] as const) await bench.fleet.close(groupOf(system, servers));
+    steps.push(...(await ladder(bench, [A, B], servers, start, plan.maxSteps, 'gateways')));
+    for (const v of [A, B]) await bench.fleet.close(groupOf(v, servers));
   }
 
   const catchUp: CatchUpRow[] = [];
@@ -653,15 +714,28 @@ async function run(bench: Bench): Promise<BenchResults> {
   };
 }
 
-/** --rate: the same fixed-rate step, repeated, for the chosen systems; progress lines only. */
+/** --rate: the same fixed-rate step, repeated, every variant in turn in each round; progress lines and a summary of medians. */
 async function focused(bench: Bench, focus: NonNullable<Options['focus']>): Promise<void> {
   await bench.start();
-  for (const system of focus.systems) await connectFleet(bench, system, system === 'C' ? 1 : 2, bench.plan.clients);
-  for (const system of focus.systems)
-    await step(bench, system, system === 'C' ? 1 : 2, bench.plan.lightRate, 1, 'warm-up');
+  progress(
+    `focused: ${focus.variants.map(variantLabel).join(', ')} @ ${focus.rate} ev/s, ${focus.clients} clients each, ${focus.repeat} rounds of ${focus.seconds} s`,
+  );
+  for (const v of distinctGroups(focus.variants)) await connectFleet(bench, v, 2, focus.clients);
+  for (const v of focus.variants) await step(bench, v, 2, bench.plan.lightRate, 1, 'warm-up');
+  const rows: StepRow[] = [];
   for (let i = 0; i < focus.repeat; i++)
-    for (const system of focus.systems)
-      await step(bench, system, system === 'C' ? 1 : 2, focus.rate, focus.seconds, 'ladder');
+    for (const v of focus.variants) rows.push(await step(bench, v, 2, focus.rate, focus.seconds, 'light'));
+  progress(`summary, median of ${focus.repeat} rounds (server CPU = gateways + redis):`);
+  for (const v of focus.variants) {
+    const mine = rows.filter((row) => isVariant(row, v));
+    const med = (pick: (row: StepRow) => number) => median(mine.map(pick));
+    const broken = mine.reduce((sum, row) => sum + row.lost + row.duplicates + row.outOfOrder + row.producer.failed, 0);
+    progress(
+      `  ${variantLabel(v).padEnd(14)} server ${med(serverUs).toFixed(1)} µs/ev, producer ${med((row) => row.cpuUsPerDelivered.producer ?? 0).toFixed(1)} µs/ev, ` +
+        `p50 ${med((row) => row.latency?.p50 ?? Infinity).toFixed(2)} ms, p99 ${med((row) => row.latency?.p99 ?? Infinity).toFixed(2)} ms, ` +
+        `${Math.round(med((row) => row.deliveredPerSec)).toLocaleString('en-US')} delivered/s, lost+dup+order+failed ${broken}, held ${mine.filter((row) => row.held).length}/${mine.length}`,
+    );
+  }
 }
 
 async function redisVersionOf(bench: Bench): Promise<string> {

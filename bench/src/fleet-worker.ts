@@ -7,16 +7,30 @@ import WebSocket from 'ws';
 import type { PulseEvent, SubscribeAck } from '#pulse/contracts';
 import { within } from '#pulse/stack';
 import { errorMessage, hrnow } from './common.js';
-import { baselineRoom } from './payload.js';
+import { BENCH_EVENT, baselineRoom } from './payload.js';
 
 export type ClientKind = 'pulse' | 'baseline' | 'ws';
 
+/**
+ * What a Pulse client adds to its `subscribe` request besides topic and since: `{ batch: true }`
+ * gets `events` frames (as the SDK asks), `{}` one message per event under its type (a plain
+ * socket.io-client). Other options (e.g. `presence`) pass through as given.
+ */
+export type SubscribeOptions = { batch?: boolean } & Record<string, unknown>;
+
 /** Main → worker. Every request is answered with `{ id, result }` or `{ id, error }`. */
 export type FleetRequest = { id: number } & (
-  | { op: 'connect'; group: string; kind: ClientKind; urls: string[]; topic: string }
+  | {
+      op: 'connect';
+      group: string;
+      kind: ClientKind;
+      urls: string[];
+      topic: string;
+      subscribe: SubscribeOptions;
+    }
   | { op: 'arm'; group: string; t0: number; intervalMs: number; base: number; count: number }
   | { op: 'drain'; group: string; timeoutMs: number }
-  | { op: 'collect'; group: string }
+  | { op: 'collect'; group: string; order: number[] | null }
   | { op: 'away'; group: string }
   | { op: 'back'; group: string; base: number; target: number }
   | { op: 'close'; group: string }
@@ -50,6 +64,8 @@ class Client {
   socket: Socket | null = null;
   ws: WebSocket | null = null;
   received = new Uint8Array(0);
+  /** Timed runs: receipt time (hrnow) of the event at each position of the run; latency is taken from it at collect. */
+  arrivals = new Float64Array(0);
   base = 0;
   count = 0;
   distinct = 0;
@@ -91,6 +107,7 @@ class Group {
   constructor(
     readonly kind: ClientKind,
     readonly topic: string,
+    readonly subscribe: SubscribeOptions,
   ) {}
 
   record(client: Client, seq: number, at: number): void {
@@ -108,10 +125,7 @@ class Group {
     client.distinct += 1;
     if (seq < client.last) client.outOfOrder += 1;
     else client.last = seq;
-    if (this.timed)
-      this.histogram.recordValue(
-        Math.min(MAX_LATENCY_US, Math.max(1, Math.round((at - (this.t0 + i * this.intervalMs)) * 1000))),
-      );
+    if (this.timed) client.arrivals[i] = at;
     if (client.reachedAt === null && client.maxSeq >= this.target) {
       client.reachedAt = at;
       if (++this.done === this.clients.length) this.onDone?.();
@@ -124,6 +138,7 @@ class Group {
     this.target = base + count;
     for (const client of this.clients) {
       client.received = new Uint8Array(count);
+      client.arrivals = new Float64Array(this.timed ? count : 0);
       client.base = base;
       client.count = count;
       client.distinct =
@@ -165,16 +180,17 @@ async function connectSocketIo(g: Group, client: Client, since: boolean): Promis
     client.frames += 1;
     g.record(client, event.seq, hrnow());
   };
-  if (g.kind === 'pulse') {
+  if (g.kind === 'pulse' && g.subscribe.batch) {
     socket.on('events', (events: PulseEvent[]) => {
       const at = hrnow();
       client.frames += 1;
       for (const event of events) g.record(client, event.seq, at);
     });
-    socket.on('resync', () => (client.resyncs += 1));
   } else {
-    socket.on('attempt.recorded', record);
+    // Pulse without batch, and the baseline: one message per event, under the event's type.
+    socket.on(BENCH_EVENT.type, record);
   }
+  if (g.kind === 'pulse') socket.on('resync', () => (client.resyncs += 1));
   socket.on('disconnect', (reason) => {
     if (reason !== 'io client disconnect') client.disconnects += 1;
   });
@@ -185,8 +201,8 @@ async function connectSocketIo(g: Group, client: Client, since: boolean): Promis
   if (g.kind === 'pulse') {
     const request =
       since && client.epoch
-        ? { topic: g.topic, batch: true, since: { seq: client.maxSeq, epoch: client.epoch } }
-        : { topic: g.topic, batch: true };
+        ? { ...g.subscribe, topic: g.topic, since: { seq: client.maxSeq, epoch: client.epoch } }
+        : { ...g.subscribe, topic: g.topic };
     const ack = (await socket.timeout(CONNECT_TIMEOUT_MS).emitWithAck('subscribe', request)) as SubscribeAck;
     if (!ack.ok) throw new Error(`subscribe to ${g.topic} failed: ${ack.code} ${ack.message}`);
     client.epoch = ack.epoch;
@@ -249,7 +265,25 @@ async function reached(g: Group, timeoutMs: number): Promise<boolean> {
   return done;
 }
 
-function collect(g: Group): GroupResult {
+/**
+ * Latency of every event a client got: receipt → its scheduled send time. `order[p]` is the
+ * schedule index of the event appended at position p of the run (null: positions and schedule
+ * agree), so that events appended out of schedule (concurrent REST requests) are timed from
+ * their own send time, not their neighbour's.
+ */
+function recordLatencies(g: Group, order: number[] | null): void {
+  g.histogram.reset();
+  if (!g.timed) return;
+  for (const client of g.clients)
+    for (let i = 0; i < client.arrivals.length; i++) {
+      if (!client.received[i]) continue;
+      const due = g.t0 + (order?.[i] ?? i) * g.intervalMs;
+      g.histogram.recordValue(Math.min(MAX_LATENCY_US, Math.max(1, Math.round((client.arrivals[i]! - due) * 1000))));
+    }
+}
+
+function collect(g: Group, order: number[] | null): GroupResult {
+  recordLatencies(g, order);
   const result: GroupResult = {
     clients: g.clients.length,
     delivered: 0,
@@ -286,7 +320,7 @@ function collect(g: Group): GroupResult {
 async function handle(request: FleetRequest): Promise<unknown> {
   switch (request.op) {
     case 'connect': {
-      const g = new Group(request.kind, request.topic);
+      const g = new Group(request.kind, request.topic, request.subscribe);
       groups.set(request.group, g);
       for (const url of request.urls) g.clients.push(new Client(request.kind, url));
       await Promise.all(g.clients.map((client) => connect(g, client)));
@@ -303,7 +337,7 @@ async function handle(request: FleetRequest): Promise<unknown> {
     case 'drain':
       return reached(group(request.group), request.timeoutMs);
     case 'collect':
-      return collect(group(request.group));
+      return collect(group(request.group), request.order);
     case 'away':
       await Promise.all(group(request.group).clients.map(disconnect));
       return null;

@@ -2,7 +2,7 @@
 import { Worker } from 'node:worker_threads';
 import * as hdr from 'hdr-histogram-js';
 import { within } from '#pulse/stack';
-import type { ClientKind, FleetRequest, GroupResult } from './fleet-worker.js';
+import type { ClientKind, FleetRequest, GroupResult, SubscribeOptions } from './fleet-worker.js';
 
 /** Latency percentiles (ms) of one run, from the merged HdrHistogram. */
 export interface Latency {
@@ -66,14 +66,23 @@ export class Fleet {
     return Promise.all((this.placement.get(group) ?? []).map((thread) => this.ask(thread, body)));
   }
 
-  /** Connects `count` clients to `urls` (round robin) spread over the threads, and readies them (subscribe or join). */
-  async connect(group: string, kind: ClientKind, urls: string[], count: number, topic: string): Promise<void> {
+  /** Connects `count` clients to `urls` (round robin) spread over the threads, and readies them (Pulse: subscribe with `subscribe`'s options; B: join). */
+  async connect(
+    group: string,
+    kind: ClientKind,
+    urls: string[],
+    count: number,
+    topic: string,
+    subscribe: SubscribeOptions = {},
+  ): Promise<void> {
     const perThread: string[][] = this.workers.map(() => []);
     for (let i = 0; i < count; i++) perThread[i % this.workers.length]!.push(urls[i % urls.length]!);
     const used = perThread.flatMap((list, thread) => (list.length ? [thread] : []));
     this.placement.set(group, used);
     await Promise.all(
-      used.map((thread) => this.ask(thread, { op: 'connect', group, kind, urls: perThread[thread]!, topic })),
+      used.map((thread) =>
+        this.ask(thread, { op: 'connect', group, kind, urls: perThread[thread]!, topic, subscribe }),
+      ),
     );
   }
 
@@ -87,8 +96,9 @@ export class Fleet {
     return (await this.all(group, { op: 'drain', group, timeoutMs })).every(Boolean);
   }
 
-  async collect(group: string): Promise<RunResult> {
-    const parts = (await this.all(group, { op: 'collect', group })) as GroupResult[];
+  /** The group's run, merged; `order[p]`: the schedule index of the event appended at position p (null: in schedule). */
+  async collect(group: string, order: number[] | null = null): Promise<RunResult> {
+    const parts = (await this.all(group, { op: 'collect', group, order })) as GroupResult[];
     const merged = hdr.build({
       lowestDiscernibleValue: 1,
       highestTrackableValue: 600_000_000,

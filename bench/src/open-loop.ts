@@ -18,8 +18,17 @@ export interface ProducerStats {
   firstError: string | null;
   /** Worst delay between an event's scheduled time and the moment it was sent (ms): the producer's own lag. */
   maxLagMs: number;
-  /** Events whose seq was not the one the schedule gave them (someone else appended): latency would be wrong. */
+  /** Events whose seq was outside the run's range or came twice (someone else appended): latency would be wrong. */
   seqMismatches: number;
+  /**
+   * Events appended in another order than scheduled (concurrent sends, e.g. REST requests on
+   * several connections and gateways): each still in the run's range, but its latency is measured
+   * from its neighbour's send time, off by at most `maxDisplacement` intervals.
+   */
+  displaced: number;
+  maxDisplacement: number;
+  /** When some were displaced: `order[p]` is the schedule index of the event that got seq base + p + 1 (the clients time each event from its own send). */
+  order?: number[];
   seconds: number;
 }
 
@@ -28,14 +37,35 @@ export type Send = (index: number) => void | number | Promise<void | number>;
 
 export async function openLoop(spec: RunSpec, send: Send): Promise<ProducerStats> {
   const interval = 1000 / spec.ratePerSec;
-  const stats: ProducerStats = { sent: 0, failed: 0, firstError: null, maxLagMs: 0, seqMismatches: 0, seconds: 0 };
+  const stats: ProducerStats = {
+    sent: 0,
+    failed: 0,
+    firstError: null,
+    maxLagMs: 0,
+    seqMismatches: 0,
+    displaced: 0,
+    maxDisplacement: 0,
+    seconds: 0,
+  };
+  const order = Int32Array.from({ length: spec.count }, (_, i) => i);
+  const seen = new Uint8Array(spec.count);
   const fail = (error: unknown) => {
     stats.failed += 1;
     stats.firstError ??= errorMessage(error);
   };
   const settle = (index: number, seq: void | number) => {
     stats.sent += 1;
-    if (typeof seq === 'number' && seq !== spec.base + index + 1) stats.seqMismatches += 1;
+    if (typeof seq !== 'number') return;
+    const at = seq - spec.base - 1;
+    if (at < 0 || at >= spec.count || seen[at]) stats.seqMismatches += 1;
+    else {
+      seen[at] = 1;
+      order[at] = index;
+      if (at !== index) {
+        stats.displaced += 1;
+        stats.maxDisplacement = Math.max(stats.maxDisplacement, Math.abs(at - index));
+      }
+    }
   };
   // Each async send settles into the stats at once: a failure while the loop sleeps is never an unhandled rejection.
   const inFlight: Promise<void>[] = [];
@@ -58,5 +88,6 @@ export async function openLoop(spec: RunSpec, send: Send): Promise<ProducerStats
   }
   await Promise.all(inFlight);
   stats.seconds = (hrnow() - spec.t0) / 1000;
+  if (stats.displaced) stats.order = Array.from(order);
   return stats;
 }

@@ -6,10 +6,34 @@ import type { MemoryUsage } from './child-server.js';
 import type { Plan } from './core.bench.js';
 import type { Latency } from './fleet.js';
 import type { ProducerStats } from './open-loop.js';
+import type { PulseFeed } from './producer.js';
 import type { RedisBenchmarkRow } from './redis-benchmark.js';
 import { lineChart } from './svg.js';
 
 export type SystemId = 'A' | 'B' | 'C';
+/** How a client gets events: `batch` (Pulse `subscribe { batch: true }`: `events` frames) or `plain` (one message per event; B and C always). */
+export type ClientMode = 'batch' | 'plain';
+/** What feeds a run: A's REST ingest or EventStore.append, B's redis-emitter, C's server itself. */
+export type Feed = PulseFeed | 'emitter' | 'inline';
+
+/** One thing measured side by side: a system, its clients' mode, its feed. */
+export interface Variant {
+  system: SystemId;
+  mode: ClientMode;
+  feed: Feed;
+}
+
+export const variantOf = (system: SystemId, mode: ClientMode = 'plain', feed: PulseFeed = 'rest'): Variant =>
+  system === 'A' ? { system, mode, feed } : { system, mode: 'plain', feed: system === 'B' ? 'emitter' : 'inline' };
+
+/** `A batch/rest`, `A plain/append`, `B`, `C`. */
+export const variantLabel = (v: Variant): string => (v.system === 'A' ? `A ${v.mode}/${v.feed}` : v.system);
+
+/** Whether `row` is of `v` (fields `v` leaves out match anything). */
+export const isVariant = (row: Variant, v: Partial<Variant>): boolean =>
+  (v.system === undefined || row.system === v.system) &&
+  (v.mode === undefined || row.mode === v.mode) &&
+  (v.feed === undefined || row.feed === v.feed);
 
 export const SYSTEM_NAMES: Record<SystemId, string> = {
   A: 'A: Pulse',
@@ -43,8 +67,7 @@ export function machineNow(): Machine {
   };
 }
 
-export interface StepRow {
-  system: SystemId;
+export interface StepRow extends Variant {
   /** Gateways (servers) the clients are spread over. */
   servers: number;
   phase: 'warm-up' | 'light' | 'ladder' | 'gateways';
@@ -126,12 +149,24 @@ const ms = (value: number | undefined | null) =>
         : int(value);
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 
+/** Server CPU per delivered event (µs): the system's gateways (B: servers; C: the ws server) and Redis. */
+export const serverUs = (row: StepRow): number =>
+  (row.cpuUsPerDelivered.gateways ?? 0) + (row.cpuUsPerDelivered.redis ?? 0);
+
+/** The median of `values` (the mean of the middle two for an even count); NaN for none. */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = sorted.length / 2;
+  if (!sorted.length) return Number.NaN;
+  return sorted.length % 2 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 /** The ladder step (of `servers` gateways) with the highest delivered events/s that held and was counted. */
-export function bestHeld(steps: StepRow[], system: SystemId, servers: number): StepRow | null {
+export function bestHeld(steps: StepRow[], v: Partial<Variant>, servers: number): StepRow | null {
   return steps
     .filter(
       (row) =>
-        row.system === system &&
+        isVariant(row, v) &&
         row.servers === servers &&
         (row.phase === 'ladder' || row.phase === 'gateways') &&
         row.held &&
@@ -187,8 +222,8 @@ interface Target {
 }
 
 function targets(results: BenchResults): Target[] {
-  const a = bestHeld(results.steps, 'A', 2);
-  const b = bestHeld(results.steps, 'B', 2);
+  const a = bestHeld(results.steps, { system: 'A' }, 2);
+  const b = bestHeld(results.steps, { system: 'B' }, 2);
   const light = (system: SystemId) => medianLight(results, system);
   const la = light('A');
   const lb = light('B');
@@ -257,10 +292,10 @@ function stepTable(rows: StepRow[]): string[] {
 
 export function renderMarkdown(results: BenchResults): string {
   const { machine, plan } = results;
-  const a = bestHeld(results.steps, 'A', 2);
-  const b = bestHeld(results.steps, 'B', 2);
+  const a = bestHeld(results.steps, { system: 'A' }, 2);
+  const b = bestHeld(results.steps, { system: 'B' }, 2);
   const c =
-    bestHeld(results.steps, 'C', 2) ??
+    bestHeld(results.steps, { system: 'C' }, 2) ??
     results.steps.filter((row) => row.system === 'C' && row.held && !row.saturated).at(-1) ??
     null;
   const out: string[] = [
@@ -300,8 +335,8 @@ export function renderMarkdown(results: BenchResults): string {
     '| Gateways | A: Pulse | B: standard recipe | A / B |',
     '|--:|--:|--:|--:|',
     ...plan.gatewayCounts.map((servers) => {
-      const ra = bestHeld(results.steps, 'A', servers);
-      const rb = bestHeld(results.steps, 'B', servers);
+      const ra = bestHeld(results.steps, { system: 'A' }, servers);
+      const rb = bestHeld(results.steps, { system: 'B' }, servers);
       return `| ${servers} | ${ra ? int(ra.deliveredPerSec) : '–'} | ${rb ? int(rb.deliveredPerSec) : '–'} | ${ra && rb ? (ra.deliveredPerSec / rb.deliveredPerSec).toFixed(2) : '–'} |`;
     }),
     '',
@@ -399,7 +434,7 @@ function charts(results: BenchResults): Record<string, string> {
       points: results.plan.gatewayCounts
         .map((servers): [number, number] => [
           servers,
-          bestHeld(results.steps, system, servers)?.deliveredPerSec ?? Number.NaN,
+          bestHeld(results.steps, { system }, servers)?.deliveredPerSec ?? Number.NaN,
         ])
         .filter(([, y]) => Number.isFinite(y)),
     })),
