@@ -11,12 +11,39 @@ export interface PacketEncoder {
 }
 
 /**
- * engine.io's socket as the frames write to it. Its websocket transport writes
- * `wsPreEncodedFrame` as it is (unless compression is on); other transports encode `data`.
+ * engine.io's socket as the frames write to it (not all of it in its public types). Its websocket
+ * transport writes `wsPreEncodedFrame` as it is (unless compression is on); other transports
+ * encode `data`.
  */
 interface EngineSocket {
   write(data: string, options: { wsPreEncodedFrame: Buffer[] }): unknown;
-  readonly transport: { readonly name: string };
+  readonly readyState: string;
+  /** Packets waiting for the transport. */
+  readonly writeBuffer: unknown[];
+  readonly transport: {
+    readonly name: string;
+    /** False while a write of engine.io's is in flight. */
+    readonly writable: boolean;
+    /** The `ws` WebSocket of a websocket transport; its sender writes a frame as it is (as engine.io does). */
+    readonly socket?: { readonly readyState: number; readonly _sender?: FrameSender };
+  };
+}
+
+interface FrameSender {
+  sendFrame(frame: Buffer[]): void;
+}
+
+/**
+ * The sender of the socket's WebSocket while engine.io has nothing queued or in flight on it: a
+ * frame written there goes out after everything engine.io wrote and before anything it writes
+ * next, without engine.io's bookkeeping of a packet (its events, callbacks and write-completion
+ * tick), which costs as much per socket as the rest of the delivery does. Null otherwise.
+ */
+function idleSender(conn: EngineSocket): FrameSender | null {
+  const { transport } = conn;
+  if (conn.readyState !== 'open' || conn.writeBuffer.length > 0 || !transport.writable) return null;
+  if (transport.name !== 'websocket' || transport.socket?.readyState !== 1) return null;
+  return transport.socket._sender ?? null;
 }
 
 /** One Socket.IO packet: its engine.io payload and its WebSocket frame (as engine.io takes it). */
@@ -60,16 +87,17 @@ export class LiveFrames {
    */
   write(socket: PulseSocket, batch: boolean): void {
     const conn = socket.conn as unknown as EngineSocket;
-    if (batch) return send(conn, (this.batchFrame ??= this.frame('events', this.events)));
+    const sender = this.burstable ? idleSender(conn) : null;
+    if (batch) return send(conn, sender, (this.batchFrame ??= this.frame('events', this.events)));
     const singles = (this.singleFrames ??= this.events.map((event) => this.frame(event.type, event)));
-    if (singles.length === 1) return send(conn, singles[0]!);
+    if (singles.length === 1) return send(conn, sender, singles[0]!);
     if (this.burstable && conn.transport.name === 'websocket') {
-      // One engine.io packet whose frame is all the messages' frames back to back: the client reads
-      // them as the same messages, in the same order, as if each had been written on its own.
-      conn.write(singles[0]!.data, {
-        wsPreEncodedFrame: (this.burst ??= [Buffer.concat(singles.map((frame) => frame.ws[0]))]),
-      });
-    } else for (const frame of singles) send(conn, frame);
+      // All the messages' frames back to back, as one engine.io packet: the client reads them as
+      // the same messages, in the same order, as if each had been written on its own.
+      const burst = (this.burst ??= [Buffer.concat(singles.map((frame) => frame.ws[0]))]);
+      if (sender) sender.sendFrame(burst);
+      else conn.write(singles[0]!.data, { wsPreEncodedFrame: burst });
+    } else for (const frame of singles) send(conn, null, frame);
   }
 
   private frame(name: string, payload: unknown): Frame {
@@ -80,7 +108,8 @@ export class LiveFrames {
   }
 }
 
-function send(conn: EngineSocket, frame: Frame): void {
+function send(conn: EngineSocket, sender: FrameSender | null, frame: Frame): void {
+  if (sender) return sender.sendFrame(frame.ws);
   // A new options object each time: engine.io writes its defaults into it.
   conn.write(frame.data, { wsPreEncodedFrame: frame.ws });
 }
