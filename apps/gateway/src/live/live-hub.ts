@@ -2,7 +2,6 @@
 import {
   MAX_REPLAY_LIMIT,
   type ErrorBody,
-  type EventType,
   type PulseEvent,
   type ReplayAck,
   type ReplayRequest,
@@ -13,6 +12,7 @@ import {
 } from '#pulse/contracts';
 import type { Logger } from '@nestjs/common';
 import type { EventStore } from '#pulse/event-store';
+import { LiveFrames } from './live-frames.js';
 import type { LogTail, TailListener } from './log-tail.js';
 import {
   DEFAULT_MAX_ACK_BYTES,
@@ -32,12 +32,11 @@ export { topicRoom, type PulseServer, type PulseSocket } from './live-socket.js'
 interface LocalTopic {
   sockets: Map<PulseSocket, Subscription>;
   /**
-   * Its room names, made once: every live socket's own room set holds these strings, where names
-   * built per join would be one copy per socket.
+   * Its live room's name, made once: every live socket's own room set holds this string, where a
+   * name built per join would be one copy per socket. The room counts viewers (presence, metrics);
+   * the hub writes to the sockets it holds, not through the room.
    */
   room: string;
-  batchRoom: string;
-  bothRooms: string[];
 }
 
 export interface LiveHubOptions {
@@ -60,13 +59,12 @@ export type AnswerObserver = (
   answer: SubscribeAck | ReplayAck,
 ) => void;
 
-/** Room of the sockets live on `topic` that asked for batch frames. */
-const batchRoom = (topic: string) => `batch:${topic}`;
-
 const error = (code: ErrorBody['code'], message: string): ErrorBody => ({ ok: false, code, message });
 
 export class LiveHub implements TailListener, SeamSink<PulseSocket> {
   private server: PulseServer | null = null;
+  /** Whether a run of messages may go to a websocket in one write (not while the server compresses). */
+  private burstable = true;
   /** Per topic: the sockets of this process subscribed to it, in any state, with their subscription. */
   private readonly local = new Map<string, LocalTopic>();
   /** Per socket with subscribes being answered: the newest request per topic (a newer one, or an unsubscribe, replaces it). */
@@ -107,6 +105,7 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
 
   attach(server: PulseServer): void {
     this.server = server;
+    this.burstable = !server.engine?.opts.perMessageDeflate;
     this.presence.attach(server);
   }
 
@@ -219,14 +218,13 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
 
   /** Sends events to one socket (catching up on its own). */
   send(socket: PulseSocket, subscription: Subscription, events: PulseEvent[]): void {
-    if (subscription.batch) socket.emit('events', events);
-    else for (const event of events) emitEvent(socket, event);
+    if (this.server) new LiveFrames(this.server.encoder, events, this.burstable).write(socket, subscription.batch);
   }
 
   /** Joins the live room(s) of the subscription's topic. */
   live(socket: PulseSocket, subscription: Subscription): void {
     const local = this.localTopic(subscription.topic);
-    void socket.join(subscription.batch ? local.bothRooms : local.room);
+    void socket.join(local.room);
     this.presence.joined(socket, subscription);
   }
 
@@ -241,22 +239,16 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
 
   // ---- TailListener ----
 
-  /** From the tail: one contiguous batch of `topic`, to the live room of this process, then to pending sockets it reaches. */
+  /** From the tail: one contiguous batch of `topic`, to the live sockets of this process, then to pending sockets it reaches. */
   onEvents(topic: string, events: PulseEvent[]): void {
     for (const observer of this.deliveryObservers) observer(topic, events);
     const server = this.server;
     const local = this.local.get(topic);
     if (!server || !local) return;
-    const { room, batchRoom: batch } = local;
-    // One encoded frame per event (or per batch) for every live socket: they all stand at the tail's position.
-    const rooms = server.sockets.adapter.rooms;
-    if ((rooms.get(room)?.size ?? 0) > (rooms.get(batch)?.size ?? 0)) {
-      // Some live socket here wants one frame per event (when all of them batch, this would walk the room once per event for nothing).
-      const singles = server.local.to(room).except(batch);
-      for (const event of events) emitEvent(singles, event);
-    }
-    server.local.to(batch).emit('events', events);
+    // Live sockets all stand at the tail's position: the frames are encoded once for all of them.
+    const frames = new LiveFrames(server.encoder, events, this.burstable);
     for (const [socket, subscription] of local.sockets) {
+      if (subscription.state === 'live' && socket.connected) frames.write(socket, subscription.batch);
       this.seam.tailed(socket, subscription, events);
       this.slowConsumers.check(socket);
     }
@@ -329,7 +321,6 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
     const at = topics.indexOf(topic);
     if (at >= 0) setTopics(socket, topics.slice(0, at).concat(topics.slice(at + 1)));
     void socket.leave(local.room);
-    void socket.leave(local.batchRoom);
     local.sockets.delete(socket);
     if (local.sockets.size === 0) {
       this.local.delete(topic);
@@ -347,23 +338,8 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
   private localTopic(topic: string): LocalTopic {
     let local = this.local.get(topic);
     if (!local) {
-      const room = topicRoom(topic);
-      const batch = batchRoom(topic);
-      this.local.set(
-        topic,
-        (local = { sockets: new Map<PulseSocket, Subscription>(), room, batchRoom: batch, bothRooms: [room, batch] }),
-      );
+      this.local.set(topic, (local = { sockets: new Map<PulseSocket, Subscription>(), room: topicRoom(topic) }));
     }
     return local;
   }
-}
-
-/** A socket or a room: what emits an event under its type (ServerToClientEvents has one frame per type). */
-interface EventTarget {
-  emit(type: EventType, event: PulseEvent): unknown;
-}
-
-/** Emits one event under its type. */
-function emitEvent(target: EventTarget, event: PulseEvent): void {
-  target.emit(event.type, event);
 }

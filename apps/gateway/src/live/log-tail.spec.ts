@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import type { PulseEvent, ResyncReason } from '#pulse/contracts';
-import { createRedis, EventStore, LogReader } from '#pulse/event-store';
+import { createRedis, EventStore, LogReader, type LogSource } from '#pulse/event-store';
 import { LogTail } from './log-tail.js';
 
 const url = process.env.PULSE_TEST_REDIS_URL!;
@@ -195,5 +195,75 @@ describe('LogTail', () => {
     expect(harness.seqs(name)).toEqual(Array.from({ length: 11 }, (_, i) => i + 2));
     expect(harness.resets).toEqual([]);
     expect(harness.tail.healthy).toBe(true);
+  });
+});
+
+/** A log source whose reads the test answers one by one. */
+class ScriptedSource implements LogSource {
+  readonly reads: number[] = [];
+  private answers: ((batches: Map<string, PulseEvent[]>) => void)[] = [];
+  private readWaiters: (() => void)[] = [];
+
+  clientId(): Promise<number> {
+    return Promise.resolve(1);
+  }
+
+  read(positions: ReadonlyMap<string, number>): Promise<Map<string, PulseEvent[]>> {
+    this.reads.push(positions.get('t')!);
+    for (const waiter of this.readWaiters.splice(0)) waiter();
+    return new Promise((resolve) => this.answers.push(resolve));
+  }
+
+  /** Resolves when the tail has issued `count` reads; fails after 10 s. */
+  async untilReads(count: number): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (this.reads.length < count) {
+      const timer = setTimeout(() => this.readWaiters.splice(0).forEach((waiter) => waiter()), deadline - Date.now());
+      await new Promise<void>((resolve) => this.readWaiters.push(resolve));
+      clearTimeout(timer);
+      if (this.reads.length < count && Date.now() >= deadline)
+        throw new Error(`expected read ${count}, the tail issued ${this.reads.length}`);
+    }
+  }
+
+  answer(seqs: number[]): void {
+    const events = seqs.map((seq) => ({ topic: 't', seq, epoch: 'e1', type: 'instance.heartbeat', ts: seq, data: {} }));
+    this.answers.shift()!(new Map([['t', events as PulseEvent[]]]));
+  }
+}
+
+describe('LogTail coalescing', () => {
+  it('reads again at once after single events, and pauses only after a read that found several waiting', async () => {
+    const source = new ScriptedSource();
+    const store = { head: () => Promise.resolve({ epoch: 'e1', head: 0, base: 0 }) } as unknown as EventStore;
+    const warnings: string[] = [];
+    // A pause so long that a test waiting through it would time out.
+    const tail = new LogTail(
+      source,
+      store,
+      { unblock: () => Promise.resolve(false) },
+      { warn: (m) => void warnings.push(m), log: () => undefined },
+      {
+        coalesceMs: 600_000,
+      },
+    );
+    const handed: number[][] = [];
+    await tail.follow('t');
+    tail.start({
+      onEvents: (_topic, events) => void handed.push(events.map((event) => event.seq)),
+      onReset: () => undefined,
+    });
+    await source.untilReads(1);
+    source.answer([1]);
+    await source.untilReads(2);
+    source.answer([2]);
+    await source.untilReads(3);
+    source.answer([3, 4]);
+    // Everything the answer set going has run by the next turn of the event loop: no read follows it.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(source.reads).toEqual([0, 1, 2]);
+    expect(handed).toEqual([[1], [2], [3, 4]]);
+    await tail.stop();
+    expect(warnings).toEqual([]);
   });
 });

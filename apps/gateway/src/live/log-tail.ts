@@ -19,9 +19,11 @@ export interface LogTailOptions {
   /** Longest pause between retries after an error. @default 2000 */
   maxBackoffMs?: number;
   /**
-   * Pause after a read that returned events, before the next one: under load, what arrives
-   * meanwhile goes out as one frame per socket instead of one each. An idle topic's next event
-   * is not delayed (the blocked read answers at once). @default 2
+   * Pause after a read that found more than one event of a topic waiting, before the next read:
+   * events then arrive faster than frames go out, and what arrives meanwhile goes out as one
+   * frame per socket instead of one each. After a read of single events the tail reads again at
+   * once, so at light load an event is not delayed (the blocked read answers as it is appended).
+   * @default 2
    */
   coalesceMs?: number;
 }
@@ -214,7 +216,7 @@ export class LogTail {
         for (const [topic, events] of batches) this.accept(topic, events, positions.get(topic)!);
         // A timed-out or unblocked read is a quiet moment: check that no log was replaced meanwhile.
         if (batches.size === 0) verify = true;
-        else if (this.coalesceMs > 0)
+        else if (this.coalesceMs > 0 && backlogged(batches))
           await sleep(this.coalesceMs, undefined, { signal: this.abort.signal }).catch(() => undefined);
       } catch (error) {
         if (this.closing) break;
@@ -292,4 +294,10 @@ export class LogTail {
       else if (head.epoch !== tailed.epoch) this.reset(topic, tailed, 'epoch_changed', head);
     });
   }
+}
+
+/** Whether a read found more than one event of some topic: they arrive faster than the tail hands them over. */
+function backlogged(batches: Map<string, PulseEvent[]>): boolean {
+  for (const events of batches.values()) if (events.length > 1) return true;
+  return false;
 }

@@ -5,13 +5,23 @@ import type { PulseSocket } from './live-hub.js';
 /** The parts of an engine.io connection this guard reads (not in its public types). */
 interface EngineConnection {
   /** Packets queued while the transport is busy writing earlier ones. */
-  writeBuffer?: { data?: unknown }[];
+  writeBuffer?: QueuedPacket[];
   transport?: { socket?: { bufferedAmount?: number; terminate?: () => void } };
   close(discard?: boolean): void;
 }
 
-/** Bytes of one queued engine.io packet: socket.io hands it over already encoded. */
-function packetBytes(data: unknown): number {
+/** A packet in engine.io's write buffer: socket.io and the live frames hand it over already encoded. */
+interface QueuedPacket {
+  data?: unknown;
+  /** The WebSocket frame written as it is; a live run of messages has only its first in `data`. */
+  options?: { wsPreEncodedFrame?: Buffer[] };
+}
+
+/** Bytes of one queued engine.io packet. */
+function packetBytes(packet: QueuedPacket): number {
+  const frame = packet.options?.wsPreEncodedFrame;
+  if (frame) return frame.reduce((bytes, part) => bytes + part.byteLength, 0);
+  const { data } = packet;
   if (typeof data === 'string') return data.length;
   if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data.byteLength;
   return 64;
@@ -32,7 +42,7 @@ export class SlowConsumerGuard {
     const conn = socket.conn as unknown as EngineConnection;
     let bytes = conn.transport?.socket?.bufferedAmount ?? 0;
     for (const packet of conn.writeBuffer ?? []) {
-      bytes += packetBytes(packet.data);
+      bytes += packetBytes(packet);
       if (bytes > this.maxBytes) break;
     }
     return bytes;
