@@ -19,7 +19,7 @@ interface EngineSocket {
   write(data: string, options: { wsPreEncodedFrame: Buffer[] }): unknown;
   readonly readyState: string;
   /** Packets waiting for the transport. */
-  readonly writeBuffer: unknown[];
+  readonly writeBuffer?: unknown[];
   readonly transport: {
     readonly name: string;
     /** False while a write of engine.io's is in flight. */
@@ -41,9 +41,12 @@ interface FrameSender {
  */
 function idleSender(conn: EngineSocket): FrameSender | null {
   const { transport } = conn;
-  if (conn.readyState !== 'open' || conn.writeBuffer.length > 0 || !transport.writable) return null;
+  // Internals of engine.io and ws (versions pinned by the lockfile; live-frames.spec.ts holds the
+  // order against the real ones): anything unexpected there means "not idle", and engine.io writes.
+  if (conn.readyState !== 'open' || conn.writeBuffer?.length !== 0 || transport.writable !== true) return null;
   if (transport.name !== 'websocket' || transport.socket?.readyState !== 1) return null;
-  return transport.socket._sender ?? null;
+  const sender = transport.socket._sender;
+  return typeof sender?.sendFrame === 'function' ? sender : null;
 }
 
 /** One Socket.IO packet: its engine.io payload and its WebSocket frame (as engine.io takes it). */
