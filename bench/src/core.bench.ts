@@ -697,6 +697,7 @@ async function ladder(
  */
 const MEMORY_ROWS: { system: 'A' | 'B'; subscribe: SubscribeOptions; label: string }[] = [
   { system: 'A', subscribe: {}, label: 'A' },
+  { system: 'A', subscribe: { presence: true }, label: 'A presence' },
   { system: 'B', subscribe: {}, label: 'B' },
 ];
 
