@@ -87,8 +87,6 @@ export interface ScaleResults {
     warmupSeconds: number;
     steadySeconds: number;
     stormTimeoutSeconds: number;
-    /** The gateways' listen backlog when set by the --backlog experiment; null: Node's 511. */
-    backlog: number | null;
     ingestPerSec: number;
     tickEventsPerSec: number;
   };
@@ -124,7 +122,7 @@ export function renderScale(results: ScaleResults): string {
       `one event each, to A's REST ingest; B's producer emits the same through @socket.io/redis-emitter), plus the ` +
       `monitor tick every ${c.tickMs / 1000} s: three events per topic (${c.tickEventsPerSec.toFixed(0)} ev/s; A's worker, ` +
       `B emulated by its producer). Steady phase ${c.steadySeconds} s after ${c.warmupSeconds} s of warm-up. ` +
-      `Listen backlog of A's gateways: ${c.backlog === null ? "Node's default, 511" : `${c.backlog} (the --backlog experiment; B keeps 511)`}.`,
+      "Accept queue (listen backlog): A's gateways 4,096 (their own), B's servers Node's default 511.",
     '',
     '| | ' + results.systems.map((s) => NAMES[s.system]).join(' | ') + ' |',
     '|---|' + results.systems.map(() => '--:').join('|') + '|',

@@ -20,7 +20,6 @@ import type { ScaleClientSpec } from './scale-worker.js';
 
 const USAGE = `Usage: npm run bench:scale -- [--connections N] [--systems A,B] [--seconds S] [--out <folder>]
        [--threads T] [--hot-rate R] [--cold-rate R] [--warmup S] [--storm-timeout S] [--budget S]
-       [--backlog N]   (experiment: the gateways' listen backlog instead of Node's 511)
 
 Starts its own redis-server (temporary folder, no AOF), 2 Pulse gateways and 1 worker (tick every
 5 s), then N socket.io-client connections in worker threads: 5 hot topics with N/10 viewers each
@@ -44,7 +43,6 @@ const SETTLE_TIMEOUT_MS = 30_000;
 const CONNECT_CONCURRENCY = 32;
 const DEFAULTS = parseConfig({});
 const HOOK = pathToFileURL(join(PROJECT_ROOT, 'dist', 'bench', 'src', 'mem-hook.js')).href;
-const BACKLOG_HOOK = pathToFileURL(join(PROJECT_ROOT, 'dist', 'bench', 'src', 'scale-backlog-hook.js')).href;
 const SHOWN_LINE = /\bWARN\b|\bERROR\b|Error:/;
 
 interface Options {
@@ -57,8 +55,6 @@ interface Options {
   coldRate: number;
   stormTimeoutSeconds: number;
   budgetSeconds: number;
-  /** Experiment: the gateways' accept queue (listen backlog); null: Node's default (511). */
-  backlog: number | null;
   out: string;
 }
 
@@ -79,7 +75,6 @@ function parseOptions(): Options {
       'cold-rate': { type: 'string' },
       'storm-timeout': { type: 'string' },
       budget: { type: 'string' },
-      backlog: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -110,7 +105,6 @@ function parseOptions(): Options {
     coldRate: number('cold-rate', values['cold-rate'], 0.1, 0.001),
     stormTimeoutSeconds: number('storm-timeout', values['storm-timeout'], 120, 1),
     budgetSeconds: number('budget', values.budget, 480, 30),
-    backlog: values.backlog === undefined ? null : number('backlog', values.backlog, 511, 1, true),
     out: resolve(values.out ?? join(PROJECT_ROOT, 'bench', 'results')),
   };
 }
@@ -200,7 +194,7 @@ class ScaleRun {
         PULSE_DEMO: '0',
         PULSE_TICK_MS: String(TICK_MS),
         PULSE_MAX_TOPICS: String(Math.max(DEFAULTS.PULSE_MAX_TOPICS, this.topo.rates.length * 2)),
-        NODE_OPTIONS: `--import ${HOOK}${this.options.backlog === null ? '' : ` --import ${BACKLOG_HOOK}?backlog=${this.options.backlog}`}`,
+        NODE_OPTIONS: `--import ${HOOK}`,
       },
       onLine: (name, line) => this.onLine(name, line),
     });
@@ -554,7 +548,6 @@ async function main(): Promise<void> {
         warmupSeconds: options.warmupSeconds,
         steadySeconds: options.steadySeconds,
         stormTimeoutSeconds: options.stormTimeoutSeconds,
-        backlog: options.backlog,
         ingestPerSec,
         tickEventsPerSec: (topo.rates.length * 3 * 1000) / TICK_MS,
       },
