@@ -7,7 +7,8 @@ import type { LogTail } from './log-tail.js';
 
 it("a subscribe refused because the log cannot be read says so without Redis's error text, which goes to the log", async () => {
   const redisSays = 'NOAUTH Authentication required. (redis://pulse:hunter2@10.0.0.7:6379)';
-  const store = { head: () => Promise.reject(new Error(redisSays)) } as unknown as EventStore;
+  const unreadable = () => Promise.reject(new Error(redisSays));
+  const store = { head: unreadable, snapshot: unreadable } as unknown as EventStore;
   const tail = {
     follow: () => Promise.resolve(),
     unfollow: () => undefined,

@@ -34,7 +34,11 @@ class FakeLog implements SeamLog {
     return this.events.at(-1)?.seq ?? this.base;
   }
 
+  /** How many times the head was read. */
+  headReads = 0;
+
   head(): Promise<LogHead | null> {
+    this.headReads += 1;
     return Promise.resolve(this.epoch === null ? null : { epoch: this.epoch, head: this.last, base: this.base });
   }
 
@@ -141,6 +145,18 @@ function setup(options: { maxResumeEvents?: number; pageSize?: number; maxAckByt
 }
 
 describe('LiveSeam', () => {
+  it('answers a subscribe without since from the snapshot alone (no head read first), an empty log too', async () => {
+    const empty = setup();
+    const first = await empty.subscribe('a');
+    expect(first.answer).toMatchObject({ epoch: null, head: 0, recovered: false, snapshot: emptySnapshot(TOPIC) });
+    const { log, tailTo, subscribe } = setup();
+    log.append(3);
+    tailTo();
+    const b = await subscribe('b');
+    expect(b.answer).toMatchObject({ epoch: 'e1', head: 3, recovered: false, snapshot: { seq: 3, epoch: 'e1' } });
+    expect([empty.log.headReads, log.headReads]).toEqual([0, 0]);
+  });
+
   it('sends the events appended during the replay once, in order, and only then goes live', async () => {
     const { log, sockets, tailTo, subscribe } = setup({ pageSize: 3 });
     log.append(5);
