@@ -38,7 +38,7 @@ it('runs the smoke bench: a well-formed report, every variant measured, every A 
   const results = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as {
     steps: Step[];
     catchUp: { system: string; lost: number; duplicates: number; currentMs: number | null }[];
-    memory: unknown[];
+    memory: { label: string }[];
   };
   const variants = new Set(
     results.steps.map((step) => (step.system === 'A' ? `A ${step.mode}/${step.feed}` : step.system)),
@@ -59,7 +59,8 @@ it('runs the smoke bench: a well-formed report, every variant measured, every A 
   const catchUp = results.catchUp.find((row) => row.system === 'A')!;
   expect(catchUp).toMatchObject({ lost: 0, duplicates: 0 });
   expect(catchUp.currentMs).not.toBeNull();
-  expect(results.memory).toHaveLength(2);
+  // Plain subscribers, presence subscribers (they ask for viewer counts), the recipe.
+  expect(results.memory.map((row) => row.label)).toEqual(['A', 'A presence', 'B']);
 
   const markdown = readFileSync(join(out, 'latest.md'), 'utf8');
   expect(markdown).toContain('## Targets');
