@@ -15,6 +15,27 @@ export interface Latency {
   mean: number;
 }
 
+/** The latency of the threads' histograms (µs, compressed base64) merged, in ms; null when they hold nothing. */
+export function mergedLatency(histograms: string[]): Latency | null {
+  const merged = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 600_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+  for (const histogram of histograms) merged.add(hdr.decodeFromCompressedBase64(histogram));
+  if (merged.totalCount === 0) return null;
+  const ms = (us: number) => us / 1000;
+  return {
+    count: merged.totalCount,
+    p50: ms(merged.getValueAtPercentile(50)),
+    p90: ms(merged.getValueAtPercentile(90)),
+    p99: ms(merged.getValueAtPercentile(99)),
+    p999: ms(merged.getValueAtPercentile(99.9)),
+    max: ms(merged.maxValue),
+    mean: ms(merged.mean),
+  };
+}
+
 /** One group's run, every thread merged. */
 export interface RunResult extends Omit<GroupResult, 'histogram' | 'elu'> {
   latency: Latency | null;
@@ -99,11 +120,6 @@ export class Fleet {
   /** The group's run, merged; `order[p]`: the schedule index of the event appended at position p (null: in schedule). */
   async collect(group: string, order: number[] | null = null): Promise<RunResult> {
     const parts = (await this.all(group, { op: 'collect', group, order })) as GroupResult[];
-    const merged = hdr.build({
-      lowestDiscernibleValue: 1,
-      highestTrackableValue: 600_000_000,
-      numberOfSignificantValueDigits: 3,
-    });
     const result: RunResult = {
       clients: 0,
       delivered: 0,
@@ -120,7 +136,6 @@ export class Fleet {
       maxElu: 0,
     };
     for (const part of parts) {
-      merged.add(hdr.decodeFromCompressedBase64(part.histogram));
       for (const key of [
         'clients',
         'delivered',
@@ -137,18 +152,7 @@ export class Fleet {
       result.catchUp.push(...part.catchUp);
       result.maxElu = Math.max(result.maxElu, part.elu);
     }
-    if (merged.totalCount > 0) {
-      const ms = (us: number) => us / 1000;
-      result.latency = {
-        count: merged.totalCount,
-        p50: ms(merged.getValueAtPercentile(50)),
-        p90: ms(merged.getValueAtPercentile(90)),
-        p99: ms(merged.getValueAtPercentile(99)),
-        p999: ms(merged.getValueAtPercentile(99.9)),
-        max: ms(merged.maxValue),
-        mean: ms(merged.mean),
-      };
-    }
+    result.latency = mergedLatency(parts.map((part) => part.histogram));
     return result;
   }
 

@@ -1,9 +1,8 @@
 // Scale run, main side of the load generator: the threads of scale-worker.ts, asked all at once, their answers merged.
 import { Worker } from 'node:worker_threads';
-import * as hdr from 'hdr-histogram-js';
 import { within } from '#pulse/stack';
 import { progress } from './common.js';
-import type { Latency } from './fleet.js';
+import { mergedLatency, type Latency } from './fleet.js';
 import type {
   ConnectResult,
   RejoinResult,
@@ -117,29 +116,11 @@ export class ScaleFleet {
 
   async window(): Promise<WindowTotals> {
     const parts = await this.all<WindowResult>({ op: 'window' }, 30_000);
-    const merged = hdr.build({
-      lowestDiscernibleValue: 1,
-      highestTrackableValue: 600_000_000,
-      numberOfSignificantValueDigits: 3,
-    });
-    for (const part of parts) merged.add(hdr.decodeFromCompressedBase64(part.histogram));
-    const ms = (us: number) => us / 1000;
     return {
       delivered: parts.reduce((sum, part) => sum + part.delivered, 0),
       frames: parts.reduce((sum, part) => sum + part.frames, 0),
       maxElu: Math.max(...parts.map((part) => part.elu)),
-      latency:
-        merged.totalCount > 0
-          ? {
-              count: merged.totalCount,
-              p50: ms(merged.getValueAtPercentile(50)),
-              p90: ms(merged.getValueAtPercentile(90)),
-              p99: ms(merged.getValueAtPercentile(99)),
-              p999: ms(merged.getValueAtPercentile(99.9)),
-              max: ms(merged.maxValue),
-              mean: ms(merged.mean),
-            }
-          : null,
+      latency: mergedLatency(parts.map((part) => part.histogram)),
     };
   }
 
