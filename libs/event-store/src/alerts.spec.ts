@@ -204,6 +204,31 @@ describe('alert evaluation in the tick', () => {
     expect((await store.rebuild(topic))!.drift).toEqual([]);
   });
 
+  it('keeps attempts of the minute before in a failure_rate window across the minute boundary', async () => {
+    const { clock, store, tick } = setup();
+    const topic = uniqueTopic();
+    await store.append(topic, [
+      {
+        type: 'rule.set',
+        data: rule('errors', { kind: 'failure_rate', params: { windowMs: 60_000, thresholdPct: 50, minAttempts: 4 } }),
+      },
+    ]);
+    clock.now -= 1000; // 11:59:59
+    await store.append(topic, [
+      ...(['success', 'success', 'failure', 'failure'] as const).map((outcome) => ({
+        type: 'attempt.recorded',
+        data: { instanceId: 'i-1', outcome },
+      })),
+    ]);
+    clock.now += 1500; // 12:00:00.5: a new minute, its bucket empty
+    await tick(topic);
+    const log = await wholeLog(store, topic);
+    expect(types(log)).toEqual(['alert.firing errors']);
+    expect(log.find((event) => event.type === 'alert.firing')!.data).toMatchObject({
+      summary: 'failure rate 50 % over 1 min (threshold 50 %), 4 attempts',
+    });
+  });
+
   it('resolves the alerts of a removed rule, and evaluates instances_below and no_attempts', async () => {
     const { clock, store, tick } = setup();
     const topic = uniqueTopic();

@@ -472,11 +472,16 @@ local function span(ms)
   return num(ms / 1000) .. ' s'
 end
 -- Attempts and failures of the window: the current minute and the whole minutes before it.
+-- Attempts and failures of the minute buckets that overlap the last ms: the window reaches back
+-- between ms and ms + 1 min. (The buckets starting within the last ms alone would leave a 1 min
+-- window with the current minute only: empty at each minute's start, resolving a firing alert.)
 local function window(ms)
   local a, f = 0, 0
   if not HISTORY then return 0, 0 end
+  local from = now - ms
+  from = from - from % 60000
   local t = minute
-  while t > minute - ms do
+  while t >= from do
     local v = redis.call('HMGET', bucket_key('1m', t), 'a', 'f')
     a = a + tonumber(v[1] or '0')
     f = f + tonumber(v[2] or '0')
