@@ -1,32 +1,24 @@
 // Gateway process entry: validate config, then serve Socket.IO, REST, the API documents and the dashboard on HOST:PORT.
 import 'reflect-metadata';
-import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import type { NextFunction, Request, Response } from 'express';
-import { pinoHttp } from 'pino-http';
 import { exitIfShutdownHangs, loadConfigOrExit } from '#pulse/config';
-import { refusal } from '#pulse/contracts';
 import { createLogger, PinoNestLogger } from '#pulse/logging';
 import { mountBullBoard } from './admin/bull-board.js';
-import { AuthService } from './auth/auth.service.js';
-import { OriginPolicy } from './auth/origin-policy.js';
-import { refuseBodiesWithoutToken } from './auth/pre-auth.js';
+import { IngestRoute } from './api/ingest.route.js';
 import { openApiDocument } from './docs/openapi.js';
 import { dashboardHeaders } from './dashboard-headers.js';
 import { GatewayIoAdapter } from './gateway-io.adapter.js';
 import { GatewayModule } from './gateway.module.js';
-import { GatewayDrain } from './live/gateway-drain.js';
-import { MetricsService } from './metrics/metrics.service.js';
+import { httpEdge } from './http-edge.js';
 
-/** An incoming x-request-id is kept when it looks like one; otherwise the gateway makes one. */
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-/** How long an idle keep-alive connection stays open: longer than clients and proxies keep theirs. */
+/** The accept queue's length (see listen below). */
 const LISTEN_BACKLOG = 4096;
+/** How long an idle keep-alive connection stays open: longer than clients and proxies keep theirs. */
 const KEEP_ALIVE_MS = 65_000;
 
 async function main(): Promise<void> {
@@ -36,54 +28,9 @@ async function main(): Promise<void> {
     bodyParser: false,
     logger: new PinoNestLogger(logger),
   });
-  app.use(
-    pinoHttp({
-      logger,
-      genReqId: (request: IncomingMessage, response: ServerResponse) => {
-        const given = request.headers['x-request-id'];
-        const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-        response.setHeader('x-request-id', id);
-        return id;
-      },
-      // Successful requests only at debug: an ingest-heavy gateway would log little else.
-      customLogLevel: (_request, response, error) =>
-        error || response.statusCode >= 500 ? 'error' : response.statusCode >= 400 ? 'info' : 'debug',
-      // No headers at all in request logs: nothing there (Authorization, cookies) can leak.
-      serializers: {
-        // The path without its query: a query may carry what a caller should not have put there.
-        req: (request: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
-          id: request.id,
-          method: request.method,
-          url: request.url.split('?')[0],
-          remoteAddress: request.remoteAddress,
-        }),
-        res: (response: { statusCode: number }) => ({ statusCode: response.statusCode }),
-      },
-    }),
-  );
-  // While draining, every answer closes its connection: clients do not send more on it.
-  const drain = app.get(GatewayDrain);
-  app.use((_request: Request, response: Response, next: NextFunction) => {
-    if (drain.draining) response.setHeader('Connection', 'close');
-    next();
-  });
-  const origins = app.get(OriginPolicy);
-  // A page from a site not on the list gets nothing: not even a request with side effects (CSRF);
-  // with auth off, neither does a request for a host name this gateway does not serve (DNS rebinding).
-  app.use((request: Request, response: Response, next: NextFunction) => {
-    const problem = origins.problem(request.headers, request.socket.remoteAddress);
-    if (problem === null) return next();
-    response.status(403).json(refusal('ORIGIN_FORBIDDEN', problem));
-  });
-  app.enableCors({
-    origin: origins.corsOrigin,
-    allowedHeaders: ['authorization', 'content-type', 'x-request-id'],
-    exposedHeaders: ['x-request-id', 'retry-after', 'link'],
-  });
-  // With auth on, a body is read only after its token passed: a request without one costs no parsing.
-  const metrics = app.get(MetricsService);
-  app.use(refuseBodiesWithoutToken(app.get(AuthService), (body) => metrics.refused('rest', body.reason ?? body.code)));
-  app.useBodyParser('json', { limit: config.PULSE_MAX_BODY_BYTES });
+  // The steps before every route: Express runs them, and so does the ingest route in front of it.
+  const edge = httpEdge(app, config, logger);
+  for (const step of edge) app.use(step);
   app.useWebSocketAdapter(new GatewayIoAdapter(app));
   SwaggerModule.setup('docs', app, openApiDocument() as unknown as OpenAPIObject, {
     jsonDocumentUrl: 'docs/openapi.json',
@@ -101,6 +48,9 @@ async function main(): Promise<void> {
       for (const [name, value] of Object.entries(securityHeaders)) response.setHeader(name, value);
     },
   });
+  await app.init();
+  // Ingest is served in front of Express, through the same edge (IngestRoute says why).
+  app.get(IngestRoute).serveBefore(app.getHttpServer(), edge);
   // SIGTERM/SIGINT: Nest's shutdown hooks drain the gateway (GatewayDrain), within a bound.
   app.enableShutdownHooks();
   exitIfShutdownHangs('Pulse gateway', config.PULSE_SHUTDOWN_TIMEOUT_MS);

@@ -1,6 +1,6 @@
 // REST errors: one body shape ({ ok: false, code, message, issues? }) for every failure, thrown or not.
-import { ArgumentsHost, Catch, HttpException, Inject, Logger, type ExceptionFilter } from '@nestjs/common';
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import { ArgumentsHost, Catch, HttpException, Inject, Injectable, Logger, type ExceptionFilter } from '@nestjs/common';
 import type { z } from 'zod';
 import { badRequest, type ErrorBody, type ErrorCode } from '#pulse/contracts';
 import { AccessDenied } from '../auth/access-denied.js';
@@ -34,6 +34,27 @@ export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, prefi
   throw new PulseHttpError(400, body);
 }
 
+/** Answers `body` as JSON with `status`, on any response (Express's or one served past it). */
+export function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.statusCode = status;
+  response.setHeader('Content-Type', 'application/json; charset=utf-8');
+  response.setHeader('Content-Length', Buffer.byteLength(text));
+  response.end(text);
+}
+
+const topicsLogger = new Logger('Topics');
+
+/** 503 for a failed Redis call: the client learns that it may retry; why (Redis's error text) goes to the log only. */
+export function topicUnavailable(topic: string, error: unknown): PulseHttpError {
+  topicsLogger.warn(`the log of ${topic} cannot be reached: ${(error as Error)?.message ?? String(error)}`);
+  return PulseHttpError.of(
+    503,
+    'UNAVAILABLE',
+    `the log of ${topic} cannot be reached now; retry shortly (events with an idempotencyKey are appended at most once)`,
+  );
+}
+
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
   400: 'BAD_REQUEST',
   401: 'UNAUTHORIZED',
@@ -47,17 +68,22 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
 
 /** Maps anything thrown in a request to the error body; unknown errors are logged and answered 500. */
 @Catch()
+@Injectable()
 export class HttpErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('HTTP');
 
   constructor(@Inject(MetricsService) private readonly metrics: MetricsService) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
+    this.answer(exception, host.switchToHttp().getResponse<ServerResponse>());
+  }
+
+  /** Answers the error on `response`: Nest's routes through catch(), the ingest route directly. */
+  answer(exception: unknown, response: ServerResponse): void {
     if (exception instanceof AccessDenied) this.metrics.refused('rest', exception.body.reason ?? exception.body.code);
-    const response = host.switchToHttp().getResponse<Response>();
     const [status, body] = this.describe(exception);
     if (body.retryAfterMs !== undefined) response.setHeader('Retry-After', String(Math.ceil(body.retryAfterMs / 1000)));
-    response.status(status).json(body);
+    sendJson(response, status, body);
   }
 
   private describe(exception: unknown): [number, ErrorBody] {

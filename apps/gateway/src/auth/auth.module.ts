@@ -27,8 +27,9 @@ import { SocketGuard } from './socket-guard.js';
           checkHost: !authEnabled(config),
         }),
     },
-    { provide: APP_GUARD, useClass: HttpAuthGuard },
+    HttpAuthGuard,
+    { provide: APP_GUARD, useExisting: HttpAuthGuard },
   ],
-  exports: [AuthService, LimitsService, SocketGuard, OriginPolicy],
+  exports: [AuthService, LimitsService, SocketGuard, OriginPolicy, HttpAuthGuard],
 })
 export class AuthModule {}

@@ -1,4 +1,5 @@
 // REST edge of access control: the Bearer token, the route's action and :topic, and the per-token rate.
+import type { IncomingMessage } from 'node:http';
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
@@ -9,8 +10,9 @@ import { ACCESS_KEY, type RouteAccess } from './access.decorator.js';
 import { AuthService, tokenFromHeader } from './auth.service.js';
 import { LimitsService } from './limits.service.js';
 
-/** The request as the guard leaves it: with the caller. */
-export type AuthedRequest = Request & { principal?: Principal };
+/** A request as the guard (or the token check before its body) leaves it: with the caller. */
+export type WithPrincipal = IncomingMessage & { principal?: Principal };
+export type AuthedRequest = Request & WithPrincipal;
 
 @Injectable()
 export class HttpAuthGuard implements CanActivate {
@@ -28,15 +30,23 @@ export class HttpAuthGuard implements CanActivate {
         context.getHandler(),
         context.getClass(),
       ]) ?? 'admin';
-    if (access === 'public') return true;
     const request = context.switchToHttp().getRequest<AuthedRequest>();
+    await this.admit(request, access, request.params?.topic);
+    return true;
+  }
+
+  /**
+   * Lets the request through for `access` on the route's `rawTopic` (if it has one), leaving the
+   * caller on `request.principal`, or throws the refusal (AccessDenied, or 400 for a bad topic).
+   * Nest's routes get here through canActivate; the ingest route, served past Nest, directly.
+   */
+  async admit(request: WithPrincipal, access: RouteAccess, rawTopic: unknown): Promise<void> {
+    if (access === 'public') return;
     // A request with a body was authenticated before its body was read (refuseBodiesWithoutToken).
     request.principal ??= await this.auth.authenticate(tokenFromHeader(request.headers.authorization));
     // A valid topic name first: patterns are matched against at most 64 known characters.
-    const topic =
-      typeof request.params?.topic === 'string' ? parseOr400(topicSchema, request.params.topic, 'topic') : undefined;
+    const topic = typeof rawTopic === 'string' ? parseOr400(topicSchema, rawTopic, 'topic') : undefined;
     this.auth.authorize(request.principal, access, topic);
     if (this.auth.enabled) await this.limits.consumeToken(request.principal);
-    return true;
   }
 }

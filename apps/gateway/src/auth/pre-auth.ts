@@ -1,12 +1,13 @@
 // Before any body is read: with auth on, a request that carries a body but no valid token is refused without reading it.
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorBody } from '#pulse/contracts';
+import { sendJson } from '../api/http-error.js';
 import { AccessDenied } from './access-denied.js';
 import { AuthService, tokenFromHeader } from './auth.service.js';
-import type { AuthedRequest } from './http-auth.guard.js';
+import type { WithPrincipal } from './http-auth.guard.js';
 
 /** Whether the request announces a body (Content-Length above 0, or a chunked one). */
-function carriesBody(request: Request): boolean {
+function carriesBody(request: IncomingMessage): boolean {
   const length = request.headers['content-length'];
   return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
@@ -19,11 +20,11 @@ function carriesBody(request: Request): boolean {
  * token; requests without a body pass on to the guard as before.
  */
 export function refuseBodiesWithoutToken(auth: AuthService, onRefused: (body: ErrorBody) => void) {
-  return (request: Request, response: Response, next: NextFunction): void => {
+  return (request: IncomingMessage, response: ServerResponse, next: (error?: unknown) => void): void => {
     if (!auth.enabled || !carriesBody(request)) return next();
     auth.authenticate(tokenFromHeader(request.headers.authorization)).then(
       (principal) => {
-        (request as AuthedRequest).principal = principal;
+        (request as WithPrincipal).principal = principal;
         next();
       },
       (error: unknown) => {
@@ -31,7 +32,7 @@ export function refuseBodiesWithoutToken(auth: AuthService, onRefused: (body: Er
         onRefused(error.body);
         // The unread body stays unread: the connection closes after this answer.
         response.setHeader('Connection', 'close');
-        response.status(error.status).json(error.body);
+        sendJson(response, error.status, error.body);
       },
     );
   };
