@@ -2,6 +2,7 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -429,6 +430,84 @@ describe('origins on REST', () => {
     expect(
       (await rest(`/api/v1/topics/${OPEN}/snapshot`, { token: viewer, headers: { origin: pulse.urls[0]! } })).status,
     ).toBe(200);
+  });
+});
+
+describe('the ingest route (served in front of Express, through the same edge)', () => {
+  let admin = '';
+  beforeAll(async () => {
+    admin = await token({ sub: `admin-ingest-${suffix}`, role: 'admin', topics: ['*'] });
+  });
+  /** The topic's head seq, as its log says. */
+  const head = async (topic: string) =>
+    (await rest(`/api/v1/topics/${topic}/events?after=0`, { token: admin })).body.head;
+
+  it('answers an allowed origin with CORS headers and the request id, a disallowed one 403 with nothing appended', async () => {
+    const topic = `ingest-origin-${suffix}`;
+    const publisher = await token({ sub: `publisher-origin-${suffix}`, role: 'publisher', topics: [topic] });
+    const allowed = await rest(`/api/v1/topics/${topic}/events`, {
+      ...ingest(topic),
+      token: publisher,
+      headers: { origin: ALLOWED_ORIGIN, 'x-request-id': `ingest-${suffix}` },
+    });
+    expect(allowed.status).toBe(201);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe(ALLOWED_ORIGIN);
+    expect(allowed.headers.get('access-control-expose-headers')).toBe('x-request-id,retry-after,link');
+    expect(allowed.headers.get('x-request-id')).toBe(`ingest-${suffix}`);
+    const evil = await rest(`/api/v1/topics/${topic}/events`, {
+      ...ingest(topic),
+      token: publisher,
+      headers: { origin: 'http://evil.example' },
+    });
+    expect({ status: evil.status, reason: evil.body.reason }).toEqual({ status: 403, reason: 'ORIGIN_FORBIDDEN' });
+    expect(await head(topic)).toBe(1);
+  });
+
+  it('takes the path as Express did (a trailing slash, a query, upper-case letters, percent-escapes) and leaves other methods to it', async () => {
+    const topic = `ingest-path-${suffix}`;
+    const publisher = await token({ sub: `publisher-path-${suffix}`, role: 'publisher', topics: [topic] });
+    const escaped = topic.replace('-', '%2D');
+    for (const path of [
+      `/api/v1/topics/${topic}/events/`,
+      `/api/v1/topics/${topic}/events?source=ignored`,
+      `/API/V1/Topics/${topic}/EVENTS`,
+      `/api/v1/topics/${escaped}/events`,
+    ])
+      expect({ path, status: (await rest(path, { ...ingest(topic), token: publisher })).status }).toEqual({
+        path,
+        status: 201,
+      });
+    expect(await head(topic)).toBe(4);
+    // A bad escape is a bad topic name, named as such; PUT is not a route.
+    const bad = await rest(`/api/v1/topics/%E0%A4%A/events`, { ...ingest(topic), token: publisher });
+    expect({ status: bad.status, path: bad.body.issues?.[0]?.path }).toEqual({ status: 400, path: 'topic' });
+    const put = await rest(`/api/v1/topics/${topic}/events`, { ...ingest(topic), method: 'PUT', token: publisher });
+    expect(put.status).toBe(404);
+    expect(await head(topic)).toBe(4);
+  });
+
+  it('inflates a gzip body, and names a malformed or oversized one', async () => {
+    const topic = `ingest-body-${suffix}`;
+    const publisher = await token({ sub: `publisher-body-${suffix}`, role: 'publisher', topics: [topic] });
+    const url = `${pulse.urls[1]}/api/v1/topics/${topic}/events`;
+    const headers = { authorization: `Bearer ${publisher}`, 'content-type': 'application/json' };
+    const gzipped = await fetch(url, {
+      method: 'POST',
+      headers: { ...headers, 'content-encoding': 'gzip' },
+      body: gzipSync(JSON.stringify({ events: [heartbeat('web-1'), heartbeat('web-2')] })),
+    });
+    expect(await gzipped.json()).toMatchObject({ seqs: [1, 2] });
+    const malformed = await fetch(url, { method: 'POST', headers, body: '{"events": [' });
+    expect({ status: malformed.status, body: (await malformed.json()) as unknown }).toMatchObject({
+      status: 400,
+      body: { code: 'BAD_REQUEST', issues: [{ path: 'body', message: 'malformed JSON' }] },
+    });
+    const oversized = await fetch(url, { method: 'POST', headers, body: `{"pad":"${'x'.repeat(1_100_000)}"}` });
+    expect({ status: oversized.status, body: (await oversized.json()) as unknown }).toMatchObject({
+      status: 413,
+      body: { code: 'BAD_REQUEST', issues: [{ path: 'body', message: 'too large' }] },
+    });
+    expect(await head(topic)).toBe(2);
   });
 });
 
