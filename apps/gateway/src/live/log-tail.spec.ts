@@ -1,5 +1,6 @@
 // The log tail on a real Redis: order and continuity, waking a blocked read, resets on a replaced log, recovery after a kill.
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import type { PulseEvent, ResyncReason } from '#pulse/contracts';
@@ -21,13 +22,18 @@ class Harness {
   private watchers = new Set<() => void>();
   readonly tail: LogTail;
 
-  constructor(blockMs = 30_000) {
+  /** `unblockAnswerMs`: how late each CLIENT UNBLOCK's answer comes back (after it released the read). */
+  constructor(blockMs = 30_000, unblockAnswerMs = 0) {
     this.reading.on('error', () => undefined);
     this.tail = new LogTail(
       new LogReader(this.reading),
       this.store,
       {
-        unblock: async (id) => Number(await this.commands.client('UNBLOCK', id)) === 1,
+        unblock: async (id) => {
+          const released = Number(await this.commands.client('UNBLOCK', id)) === 1;
+          if (unblockAnswerMs > 0) await sleep(unblockAnswerMs);
+          return released;
+        },
       },
       { warn: (message) => this.warnings.push(message), log: () => undefined },
       { blockMs, maxBackoffMs: 200 },
@@ -111,6 +117,54 @@ describe('LogTail', () => {
     await harness.store.append(second, [heartbeat('b')]);
     await harness.until('the event of the newly followed topic', () => harness!.seqs(second).includes(2));
     expect(harness.seqs(second)).toEqual([2]);
+  });
+
+  it('checks epochs when a read times out, not each time a follow wakes it: one head read per topic followed', async () => {
+    harness = new Harness(60_000);
+    const names = Array.from({ length: 40 }, () => topic());
+    for (const name of names) await harness.store.append(name, [heartbeat('a')]);
+    await harness.tail.follow(names[0]!);
+    let heads = 0;
+    const head = harness.store.head.bind(harness.store);
+    harness.store.head = (name) => {
+      heads += 1;
+      return head(name);
+    };
+    // A reconnect storm: topic after topic is followed while the read blocks.
+    for (const name of names.slice(1)) await harness.tail.follow(name);
+    for (const name of names) await harness.store.append(name, [heartbeat('b')]);
+    await harness.until('seq 2 of every topic', () => names.every((name) => harness!.seqs(name).includes(2)));
+    // Each follow reads its topic's head (its start); re-checking every followed topic after each
+    // wake read 40 · 41 / 2 heads more.
+    expect(heads).toBeLessThan(2 * names.length);
+  });
+
+  it('wakes its blocked read for every topic of a burst of follows (each live long before the block ends)', async () => {
+    harness = new Harness(60_000);
+    const names = Array.from({ length: 30 }, () => topic());
+    for (const name of names) await harness.store.append(name, [heartbeat('a')]);
+    await harness.tail.follow(names[0]!);
+    // Follows in waves, all at once within a wave, while reads block for a minute: a wake lost
+    // between two unblocks would leave a topic unread past the harness's 10 s.
+    for (let wave = 1; wave < names.length; wave += 5)
+      await Promise.all(names.slice(wave, wave + 5).map((name) => harness!.tail.follow(name)));
+    for (const name of names) await harness.store.append(name, [heartbeat('b')]);
+    await harness.until('seq 2 of every topic', () => names.every((name) => harness!.seqs(name).includes(2)));
+  });
+
+  it('wakes its read again for a follow that came while an unblock was on its way', async () => {
+    harness = new Harness(60_000, 400);
+    const [a, b, c] = [topic(), topic(), topic()];
+    for (const name of [a, b, c]) await harness.store.append(name, [heartbeat('a')]);
+    await harness.tail.follow(a);
+    await sleep(100); // the read blocks on a
+    // b's unblock releases that read at once (the next one, on a and b, blocks) but answers late:
+    await harness.tail.follow(b);
+    await sleep(100);
+    // c comes during that unblock: the read on a and b must be released again, not left a minute.
+    await harness.tail.follow(c);
+    await harness.store.append(c, [heartbeat('b')]);
+    await harness.until('the event of c', () => harness!.seqs(c).includes(2));
   });
 
   it('resets a topic whose log was replaced, then follows the new log', async () => {

@@ -58,6 +58,11 @@ export class LogTail {
   /** Resolves the idle wait when topics are added or the tail stops. */
   private wakeIdle: (() => void) | null = null;
   private reading = false;
+  /** Set when a follow or unfollow woke the read in progress: its empty answer is no quiet moment. */
+  private readWoken = false;
+  /** A CLIENT UNBLOCK is on its way; a wake meanwhile asks for one more after it (see wake). */
+  private unblocking = false;
+  private unblockAgain = false;
   /** Fails the command in progress on the reading connection (see interrupt). */
   private failRead: ((error: Error) => void) | null = null;
   private readerClientId: number | null = null;
@@ -152,7 +157,23 @@ export class LogTail {
   private wake(): void {
     this.wakeIdle?.();
     this.wakeIdle = null;
-    if (this.reading && this.readerClientId !== null) void this.unblockReader(this.readerClientId);
+    if (!this.reading) return;
+    this.readWoken = true;
+    if (this.readerClientId === null) return;
+    // One unblock at a time: the wakes of a burst of follows (a reconnect storm) end one read, not
+    // one each, and each read re-sent is an XREAD over every followed topic. A wake during an
+    // unblock gets another after it, since that one may have released the read before this wake.
+    if (this.unblocking) {
+      this.unblockAgain = true;
+      return;
+    }
+    this.unblocking = true;
+    void this.unblockReader(this.readerClientId).finally(() => {
+      this.unblocking = false;
+      if (!this.unblockAgain) return;
+      this.unblockAgain = false;
+      this.wake();
+    });
   }
 
   private async unblockReader(clientId: number): Promise<void> {
@@ -205,6 +226,7 @@ export class LogTail {
         // The last topic may have been dropped during the awaits above: nothing to read then.
         if (positions.size === 0) continue;
         this.reading = true;
+        this.readWoken = false;
         let batches: Map<string, PulseEvent[]>;
         try {
           batches = await this.onReader(() => this.reader.read(positions, this.blockMs, this.count));
@@ -214,8 +236,11 @@ export class LogTail {
         if (this.failures > 0) this.logger.log(`log tail reading again after ${this.failures} failed attempt(s)`);
         this.failures = 0;
         for (const [topic, events] of batches) this.accept(topic, events, positions.get(topic)!);
-        // A timed-out or unblocked read is a quiet moment: check that no log was replaced meanwhile.
-        if (batches.size === 0) verify = true;
+        // A read that timed out is a quiet moment: check that no log was replaced meanwhile. Not one
+        // that a follow woke: a reconnect storm follows topic after topic, and checking every
+        // followed topic's epoch after each cost O(topics) per follow (the check still runs at
+        // least once per block time, above).
+        if (batches.size === 0 && !this.readWoken) verify = true;
         else if (this.coalesceMs > 0 && backlogged(batches))
           await sleep(this.coalesceMs, undefined, { signal: this.abort.signal }).catch(() => undefined);
       } catch (error) {
