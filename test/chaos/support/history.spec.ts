@@ -4,9 +4,9 @@ import { checkAlertDeliveries, checkHistories, History, summaryLine, type TopicL
 
 const topic = 't';
 function logOf(epoch: string, head: number): TopicLog {
-  const entries = new Map<number, { type: string; data: unknown }>();
+  const entries: TopicLog['entries'] = new Map();
   for (let seq = 1; seq <= head; seq++)
-    entries.set(seq, { type: 'instance.heartbeat', data: { instanceId: `i-${seq}` } });
+    entries.set(seq, { type: 'instance.heartbeat', data: { instanceId: `i-${seq}` }, ts: 1000 });
   return { topic, epoch, head, entries };
 }
 const event = (epoch: string, seq: number, ts = 1000) => ({
@@ -111,10 +111,10 @@ describe('checkHistories', () => {
 
 describe('checkAlertDeliveries', () => {
   const alertLog = (): TopicLog => {
-    const entries = new Map<number, { type: string; data: unknown }>([
-      [1, { type: 'alert.firing', data: { alertId: 'down:a', activeSince: 10 } }],
-      [2, { type: 'alert.firing', data: { alertId: 'down:b', activeSince: 10 } }],
-      [3, { type: 'alert.resolved', data: { alertId: 'down:a', activeSince: 10 } }],
+    const entries: TopicLog['entries'] = new Map([
+      [1, { type: 'alert.firing', data: { alertId: 'down:a', activeSince: 10 }, ts: 1000 }],
+      [2, { type: 'alert.firing', data: { alertId: 'down:b', activeSince: 10 }, ts: 1000 }],
+      [3, { type: 'alert.resolved', data: { alertId: 'down:a', activeSince: 10 }, ts: 1000 }],
     ]);
     return { topic, epoch: 'e1', head: 3, entries };
   };

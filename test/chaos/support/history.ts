@@ -68,8 +68,8 @@ export interface TopicLog {
   epoch: string;
   /** Last seq appended. */
   head: number;
-  /** Retained entries, by seq (trimmed ones are absent). */
-  entries: Map<number, { type: string; data: unknown }>;
+  /** Retained entries, by seq (trimmed ones are absent); `ts`: when the appending process sent them. */
+  entries: Map<number, { type: string; data: unknown; ts: number }>;
 }
 
 /** One violation, precise enough to find in the history. */

@@ -113,13 +113,13 @@ export class ChaosStack {
     const redis = this.admin();
     try {
       const [epoch, head] = await redis.hmget(`pulse:{${topic}}:meta`, 'epoch', 'head');
-      const entries = new Map<number, { type: string; data: unknown }>();
+      const entries: TopicLog['entries'] = new Map();
       let after = '-';
       for (;;) {
         const page = await redis.xrange(`pulse:{${topic}}:log`, after, '+', 'COUNT', 5000);
         for (const [id, fields] of page) {
           const event = decodeEntry(topic, id, fields);
-          entries.set(event.seq, { type: event.type, data: event.data });
+          entries.set(event.seq, { type: event.type, data: event.data, ts: event.ts });
         }
         if (page.length < 5000) break;
         after = `(${page.at(-1)![0]}`;
