@@ -13,7 +13,7 @@ it('lets a connection make its points per window, then answers how long until th
   expect([rates.consume('a'), rates.consume('a'), rates.consume('a')]).toEqual([0, 0, 0]);
   clock.now += 400;
   expect(rates.consume('a')).toBe(600);
-  // Another connection has its own window.
+  // Another connection has its own count.
   expect(rates.consume('b')).toBe(0);
   rates.close();
 });
@@ -50,5 +50,15 @@ it('a request that reads a lot is charged past the rate while its window has roo
   expect(rates.charge('a', 1)).toBe(700);
   clock.now += 700;
   expect(rates.consume('a')).toBe(0);
+  rates.close();
+});
+
+it('every connection counts in the same windows, multiples of the window on the clock: one that starts late in a window has the rest of it', () => {
+  const { clock, rates } = limited(1, 1000);
+  clock.now += 900;
+  expect(rates.consume('late')).toBe(0);
+  expect(rates.consume('late')).toBe(100);
+  clock.now += 100;
+  expect(rates.consume('late')).toBe(0);
   rates.close();
 });

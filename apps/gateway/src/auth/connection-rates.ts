@@ -1,13 +1,14 @@
 // Requests per connection in fixed windows, in this process; its clock is injectable, so that a test moves time instead of sleeping through a window.
 
-interface Window {
-  /** When the window started (ms, on the clock). */
-  start: number;
-  count: number;
-}
-
 export class ConnectionRates {
-  private readonly windows = new Map<string, Window>();
+  /**
+   * Requests counted per connection in the current window. Every connection shares the window's
+   * bounds (multiples of windowMs on the clock), so a connection costs one entry with a small
+   * integer, no window object of its own, and a window that is over is dropped whole.
+   */
+  private counts = new Map<string, number>();
+  /** When the current window started (ms, on the clock). */
+  private start = -Infinity;
   private readonly sweeper: ReturnType<typeof setInterval>;
 
   /**
@@ -20,18 +21,14 @@ export class ConnectionRates {
     private readonly windowMs: number,
     private readonly now: () => number = Date.now,
   ) {
-    // Windows of idle connections are dropped once over: an idle socket costs nothing here.
+    // The counts of idle connections are dropped once their window is over: an idle socket costs nothing here.
     this.sweeper = setInterval(() => this.sweep(), Math.max(windowMs, 1000));
     this.sweeper.unref();
   }
 
   /** Counts one request of `key`; answers 0 when it may go ahead, else the ms until its window ends. */
   consume(key: string): number {
-    const now = this.now();
-    const window = this.current(key, now);
-    if (window.count >= this.points) return Math.max(window.start + this.windowMs - now, 1);
-    window.count += 1;
-    return 0;
+    return this.charge(key, 1);
   }
 
   /**
@@ -41,33 +38,28 @@ export class ConnectionRates {
    */
   charge(key: string, points: number): number {
     const now = this.now();
-    const window = this.current(key, now);
-    if (window.count >= this.points) return Math.max(window.start + this.windowMs - now, 1);
-    window.count += points;
+    this.sweep(now);
+    const count = this.counts.get(key) ?? 0;
+    if (count >= this.points) return Math.max(this.start + this.windowMs - now, 1);
+    this.counts.set(key, count + points);
     return 0;
   }
 
-  /** `key`'s window at `now`: a new one when its last is over. */
-  private current(key: string, now: number): Window {
-    let window = this.windows.get(key);
-    if (!window || now - window.start >= this.windowMs) this.windows.set(key, (window = { start: now, count: 0 }));
-    return window;
-  }
-
-  /** Forgets a closed connection's window. */
+  /** Forgets a closed connection's count. */
   forget(key: string): void {
-    this.windows.delete(key);
+    this.counts.delete(key);
   }
 
-  /** Drops every window that is over. */
-  sweep(): void {
-    const now = this.now();
-    for (const [key, window] of this.windows) if (now - window.start >= this.windowMs) this.windows.delete(key);
+  /** Starts a new window, without the counts of the last one, once the clock has passed it. */
+  sweep(now = this.now()): void {
+    if (now - this.start < this.windowMs) return;
+    this.start = now - (now % this.windowMs);
+    if (this.counts.size > 0) this.counts = new Map();
   }
 
-  /** Windows held (for tests). */
+  /** Connections counted in the current window (for tests). */
   get size(): number {
-    return this.windows.size;
+    return this.counts.size;
   }
 
   close(): void {

@@ -30,6 +30,8 @@ export { topicRoom, type PulseServer, type PulseSocket } from './live-socket.js'
 
 /** What this process holds for a topic some of its sockets subscribe to. */
 interface LocalTopic {
+  /** The topic's name: the one copy its subscriptions and its sockets' topics hold. */
+  topic: string;
   sockets: Map<PulseSocket, Subscription>;
   /**
    * Its live room's name, made once: every live socket's own room set holds this string, where a
@@ -187,13 +189,15 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
       return ack(this.answered('subscribe', request, answer));
     }
     this.unsubscribe(socket, topic);
-    const subscription = this.seam.subscription(request, answer);
-    const { sockets } = this.localTopic(topic);
-    // One epoch string for a topic's subscribers, not a copy per socket (an idle one keeps it for life).
+    const local = this.localTopic(topic);
+    // One topic and one epoch string for a topic's subscribers, not a copy per socket (each request
+    // parses its own; an idle socket keeps them for life, in its subscription and its topics).
+    const subscription = this.seam.subscription({ ...request, topic: local.topic }, answer);
+    const { sockets } = local;
     const peer = sockets.values().next().value;
     if (peer?.epoch === subscription.epoch) subscription.epoch = peer.epoch;
     sockets.set(socket, subscription);
-    setTopics(socket, topicsOf(socket).concat(topic));
+    setTopics(socket, topicsOf(socket).concat(local.topic));
     joined();
     ack(this.answered('subscribe', request, answer));
     await this.seam.catchUp(socket, subscription);
@@ -338,7 +342,8 @@ export class LiveHub implements TailListener, SeamSink<PulseSocket> {
   private localTopic(topic: string): LocalTopic {
     let local = this.local.get(topic);
     if (!local) {
-      this.local.set(topic, (local = { sockets: new Map<PulseSocket, Subscription>(), room: topicRoom(topic) }));
+      local = { topic, sockets: new Map<PulseSocket, Subscription>(), room: topicRoom(topic) };
+      this.local.set(topic, local);
     }
     return local;
   }
