@@ -31,7 +31,8 @@ class Harness {
       {
         unblock: async (id) => {
           const released = Number(await this.commands.client('UNBLOCK', id)) === 1;
-          if (unblockAnswerMs > 0) await sleep(unblockAnswerMs);
+          // Not holding the test process open after the suite.
+          if (unblockAnswerMs > 0) await sleep(unblockAnswerMs, undefined, { ref: false });
           return released;
         },
       },
@@ -152,8 +153,9 @@ describe('LogTail', () => {
     await harness.until('seq 2 of every topic', () => names.every((name) => harness!.seqs(name).includes(2)));
   });
 
-  it('wakes its read again for a follow that came while an unblock was on its way', async () => {
-    harness = new Harness(60_000, 400);
+  it('wakes its read again for a follow that came while an earlier unblock is still unanswered', async () => {
+    // Each unblock's answer comes after the harness's 10 s: a wake that waited for it would fail.
+    harness = new Harness(60_000, 30_000);
     const [a, b, c] = [topic(), topic(), topic()];
     for (const name of [a, b, c]) await harness.store.append(name, [heartbeat('a')]);
     await harness.tail.follow(a);

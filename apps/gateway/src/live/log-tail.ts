@@ -60,9 +60,9 @@ export class LogTail {
   private reading = false;
   /** Set when a follow or unfollow woke the read in progress: its empty answer is no quiet moment. */
   private readWoken = false;
-  /** A CLIENT UNBLOCK is on its way; a wake meanwhile asks for one more after it (see wake). */
-  private unblocking = false;
-  private unblockAgain = false;
+  /** Counts the reads; `unblocked` is the one a CLIENT UNBLOCK was last sent for. */
+  private reads = 0;
+  private unblocked = 0;
   /** Fails the command in progress on the reading connection (see interrupt). */
   private failRead: ((error: Error) => void) | null = null;
   private readerClientId: number | null = null;
@@ -159,33 +159,27 @@ export class LogTail {
     this.wakeIdle = null;
     if (!this.reading) return;
     this.readWoken = true;
-    if (this.readerClientId === null) return;
-    // One unblock at a time: the wakes of a burst of follows (a reconnect storm) end one read, not
-    // one each, and each read re-sent is an XREAD over every followed topic. A wake during an
-    // unblock gets another after it, since that one may have released the read before this wake.
-    if (this.unblocking) {
-      this.unblockAgain = true;
-      return;
-    }
-    this.unblocking = true;
-    void this.unblockReader(this.readerClientId).finally(() => {
-      this.unblocking = false;
-      if (!this.unblockAgain) return;
-      this.unblockAgain = false;
-      this.wake();
-    });
+    // One unblock per read: the wakes of a burst of follows (a reconnect storm) end the read once,
+    // not once each, and each read re-sent is an XREAD over every followed topic.
+    if (this.readerClientId === null || this.unblocked === this.reads) return;
+    this.unblocked = this.reads;
+    void this.unblockReader(this.readerClientId, this.reads);
   }
 
-  private async unblockReader(clientId: number): Promise<void> {
-    // The XREAD may still be on its way to Redis; retry briefly until it is blocked and released.
-    for (let attempt = 0; attempt < 20 && this.reading && this.readerClientId === clientId; attempt++) {
+  private async unblockReader(clientId: number, read: number): Promise<void> {
+    // The XREAD may still be on its way to Redis: try again, less and less often, until it is
+    // blocked and released, or over.
+    const current = () => this.reading && this.reads === read && this.readerClientId === clientId;
+    for (let pause = 5; current(); pause = Math.min(pause * 2, 500)) {
       try {
         if (await this.connection.unblock(clientId)) return;
       } catch (error) {
         this.logger.warn(`could not unblock the log tail: ${(error as Error).message}`);
+        // A later wake of this read may try again.
+        if (this.unblocked === read) this.unblocked = 0;
         return;
       }
-      await sleep(5);
+      await sleep(pause);
     }
   }
 
@@ -225,11 +219,15 @@ export class LogTail {
         const positions = new Map([...this.tailed].map(([topic, tailed]) => [topic, tailed.position]));
         // The last topic may have been dropped during the awaits above: nothing to read then.
         if (positions.size === 0) continue;
+        this.reads += 1;
         this.reading = true;
         this.readWoken = false;
         let batches: Map<string, PulseEvent[]>;
         try {
-          batches = await this.onReader(() => this.reader.read(positions, this.blockMs, this.count));
+          // Blocks no longer than until the next epoch check is due (a woken read did not check):
+          // a replaced log is found within one block time (never 0: XREAD BLOCK 0 waits forever).
+          const blockMs = Math.max(1, Math.min(this.blockMs, verifiedAt + this.blockMs - Date.now()));
+          batches = await this.onReader(() => this.reader.read(positions, blockMs, this.count));
         } finally {
           this.reading = false;
         }
