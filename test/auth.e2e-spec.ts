@@ -597,6 +597,38 @@ describe('limits (a stack of its own: small limits, a long window)', () => {
     expect(Number(/^pulse_refusals_total\{edge="rest",reason="RATE_LIMITED"\} (\d+)$/m.exec(page)?.[1])).toBe(6);
   });
 
+  it('cuts a flooding publisher off on the ingest route too: 429 with Retry-After, counted, nothing of it appended', async () => {
+    const topic = `flood-ingest-${suffix}`;
+    const publisher = await limited.token({ sub: `flood-publisher-${suffix}`, role: 'publisher', topics: [topic] });
+    const admin = await limited.token({ sub: `ops-ingest-${suffix}`, role: 'admin', topics: ['*'] });
+    const url = limited.urls[1]!;
+    const refusals = async () => {
+      const page = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${admin}` } })).text();
+      return Number(/^pulse_refusals_total\{edge="rest",reason="RATE_LIMITED"\} (\d+)$/m.exec(page)?.[1] ?? 0);
+    };
+    const before = await refusals();
+    const answers = await Promise.all(
+      Array.from({ length: 14 }, (_, i) =>
+        fetch(`${url}/api/v1/topics/${topic}/events`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${publisher}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ events: [heartbeat(`web-${i}`)] }),
+        }),
+      ),
+    );
+    const statuses = answers.map((answer) => answer.status);
+    expect(statuses.filter((status) => status === 201)).toHaveLength(10);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(4);
+    const refused = answers.find((answer) => answer.status === 429)!;
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await refused.json()).toMatchObject({ ok: false, code: 'RATE_LIMITED', reason: 'RATE_LIMITED' });
+    expect(await refusals()).toBe(before + 4);
+    const log = await fetch(`${url}/api/v1/topics/${topic}/events?after=0`, {
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    expect(((await log.json()) as { head: number }).head).toBe(10);
+  });
+
   it('answers a flooding socket RATE_LIMITED (per connection) while another socket of the same token is served', async () => {
     const viewer = await limited.token({ sub: `socket-${suffix}`, role: 'admin' });
     await limited.publish(OPEN, [heartbeat('web-1')], await limited.token({ sub: `pub-${suffix}`, role: 'publisher' }));

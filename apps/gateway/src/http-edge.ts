@@ -76,7 +76,10 @@ export function httpEdge(app: INestApplication, config: PulseConfig, logger: Log
   ];
 }
 
-/** Runs the edge's steps on a request, then `done` (with the error a step passed on, if one did). */
+/**
+ * Runs the edge's steps on a request, then `done` once (with the error a step passed on or threw,
+ * if one did). A step that answers the request itself does not call `next`: `done` never runs.
+ */
 export function runEdge(
   steps: readonly EdgeStep[],
   request: IncomingMessage,
@@ -84,14 +87,21 @@ export function runEdge(
   done: (error?: unknown) => void,
 ): void {
   let index = 0;
+  let finished = false;
+  const finish = (error?: unknown): void => {
+    if (finished) return;
+    finished = true;
+    done(error);
+  };
   const next = (error?: unknown): void => {
-    if (error !== undefined && error !== null) return done(error);
+    if (finished) return;
+    if (error !== undefined && error !== null) return finish(error);
     const step = steps[index++];
-    if (!step) return done();
+    if (!step) return finish();
     try {
       step(request, response, next);
     } catch (thrown) {
-      done(thrown);
+      finish(thrown);
     }
   };
   next();

@@ -80,6 +80,12 @@ export class HttpErrorFilter implements ExceptionFilter {
 
   /** Answers the error on `response`: Nest's routes through catch(), the ingest route directly. */
   answer(exception: unknown, response: ServerResponse): void {
+    // Too late for an error answer (as Nest's own filter does): end what was sent.
+    if (response.headersSent) {
+      this.logger.warn(`an error after the answer had begun: ${(exception as Error)?.message ?? String(exception)}`);
+      response.end();
+      return;
+    }
     if (exception instanceof AccessDenied) this.metrics.refused('rest', exception.body.reason ?? exception.body.code);
     const [status, body] = this.describe(exception);
     if (body.retryAfterMs !== undefined) response.setHeader('Retry-After', String(Math.ceil(body.retryAfterMs / 1000)));

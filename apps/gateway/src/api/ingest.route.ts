@@ -1,6 +1,6 @@
 // POST /api/v1/topics/:topic/events, the request producers send most: served in front of Express, through the same edge, guard and error answers.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { authEnabled, PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { ingestBodySchema, topicSchema, type IngestBody } from '#pulse/contracts';
 import { EventStore } from '#pulse/event-store';
@@ -15,6 +15,8 @@ import { scopedIdempotencyKey } from './idempotency-scope.js';
 const INGEST_PATH = /^\/api\/v1\/topics\/([^/]+)\/events\/?$/i;
 
 type RequestListener = (request: IncomingMessage, response: ServerResponse) => void;
+
+const logger = new Logger('IngestRoute');
 
 /**
  * The ingest route. It is not a Nest route: Express's router and Nest's handler pipeline were
@@ -55,13 +57,22 @@ export class IngestRoute {
         return;
       }
       runEdge(edge, request, response, (error) => {
-        if (error !== undefined) return this.errors.answer(error, response);
-        this.ingest(request as WithPrincipal & { body?: unknown }, rawTopic).then(
-          (appended) => sendJson(response, 201, appended),
-          (failure: unknown) => this.errors.answer(failure, response),
-        );
+        if (error !== undefined) return this.fail(error, response);
+        this.ingest(request as WithPrincipal & { body?: unknown }, rawTopic)
+          .then((appended) => sendJson(response, 201, appended))
+          .catch((failure: unknown) => this.fail(failure, response));
       });
     });
+  }
+
+  /** Answers the error; should even that throw, logs it and cuts the connection: nothing may escape (an unhandled error ends the process). */
+  private fail(error: unknown, response: ServerResponse): void {
+    try {
+      this.errors.answer(error, response);
+    } catch (broken) {
+      logger.error(`an ingest request could not be answered: ${(broken as Error)?.stack ?? String(broken)}`);
+      response.destroy();
+    }
   }
 
   /** Appends a batch atomically: all events get seqs, or none (503). */
@@ -111,10 +122,22 @@ export class IngestRoute {
   }
 }
 
-/** The :topic of an ingest path, percent-decoded as Express decodes params (a bad escape stays as sent: the topic check refuses it); undefined for any other path. */
-function topicInPath(url: string | undefined): string | undefined {
+/**
+ * The :topic of an ingest request's URL, percent-decoded as Express decodes params (a bad escape
+ * stays as sent: the topic check refuses it); undefined for any other path. An absolute-form URL
+ * (`http://host/path`, as a proxy may send) is matched by its path, as Express matches it.
+ */
+export function topicInPath(url: string | undefined): string | undefined {
   const query = url?.indexOf('?') ?? -1;
-  const match = INGEST_PATH.exec(query === -1 ? (url ?? '') : url!.slice(0, query));
+  let path = query === -1 ? (url ?? '') : url!.slice(0, query);
+  if (!path.startsWith('/')) {
+    try {
+      path = new URL(path).pathname;
+    } catch {
+      return undefined;
+    }
+  }
+  const match = INGEST_PATH.exec(path);
   if (!match) return undefined;
   try {
     return decodeURIComponent(match[1]!);
