@@ -41,11 +41,16 @@ export class ClusterLogReader implements LogSource {
     return Promise.resolve(0);
   }
 
-  /** Ends a wait in progress (the tail's topic set changed): the next read covers every topic. */
+  /**
+   * Ends a wait in progress (the tail's topic set changed): the next read covers every topic.
+   * True if a read was waiting; false if none was (yet), as CLIENT UNBLOCK answers 0 for a read
+   * not yet blocked, so that the tail tries again until the read it means has ended.
+   */
   wake(): boolean {
     this.dirty = 'all';
+    const waiting = this.waiter !== null;
     this.release();
-    return true;
+    return waiting;
   }
 
   async read(

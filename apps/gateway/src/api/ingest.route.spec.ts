@@ -20,6 +20,8 @@ describe('topicInPath', () => {
   it('matches an absolute-form URL by its path', () => {
     expect(topicInPath('http://gateway.example:3000/api/v1/topics/web/events?x=1')).toBe('web');
     expect(topicInPath('not a url')).toBeUndefined();
+    // Not normalised: Express does not take this path for the route either.
+    expect(topicInPath('http://gateway.example/api/v1/topics/web/%2e/events')).toBeUndefined();
   });
 
   it('leaves every other path to Express', () => {

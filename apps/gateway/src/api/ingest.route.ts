@@ -13,6 +13,8 @@ import { scopedIdempotencyKey } from './idempotency-scope.js';
 
 /** The route's path, matched as Express would: any letter case, an optional trailing slash, the query aside. */
 const INGEST_PATH = /^\/api\/v1\/topics\/([^/]+)\/events\/?$/i;
+/** The scheme and host of a request target in absolute form (`http://host:port/path`). */
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i;
 
 type RequestListener = (request: IncomingMessage, response: ServerResponse) => void;
 
@@ -129,15 +131,9 @@ export class IngestRoute {
  */
 export function topicInPath(url: string | undefined): string | undefined {
   const query = url?.indexOf('?') ?? -1;
-  let path = query === -1 ? (url ?? '') : url!.slice(0, query);
-  if (!path.startsWith('/')) {
-    try {
-      path = new URL(path).pathname;
-    } catch {
-      return undefined;
-    }
-  }
-  const match = INGEST_PATH.exec(path);
+  const target = query === -1 ? (url ?? '') : url!.slice(0, query);
+  // Its path as sent (not normalised, as Express's URL parsing leaves it).
+  const match = INGEST_PATH.exec(target.replace(ABSOLUTE_FORM, ''));
   if (!match) return undefined;
   try {
     return decodeURIComponent(match[1]!);

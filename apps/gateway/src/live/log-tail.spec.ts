@@ -22,14 +22,18 @@ class Harness {
   private watchers = new Set<() => void>();
   readonly tail: LogTail;
 
-  /** `unblockAnswerMs`: how late each CLIENT UNBLOCK's answer comes back (after it released the read). */
-  constructor(blockMs = 30_000, unblockAnswerMs = 0) {
+  /**
+   * `unblockAnswerMs`: how late each CLIENT UNBLOCK's answer comes back (after it released the
+   * read); `unblockFailures`: how many unblocks fail first (the commands connection timing out).
+   */
+  constructor(blockMs = 30_000, unblockAnswerMs = 0, unblockFailures = 0) {
     this.reading.on('error', () => undefined);
     this.tail = new LogTail(
       new LogReader(this.reading),
       this.store,
       {
         unblock: async (id) => {
+          if (unblockFailures-- > 0) throw new Error('Command timed out');
           const released = Number(await this.commands.client('UNBLOCK', id)) === 1;
           // Not holding the test process open after the suite.
           if (unblockAnswerMs > 0) await sleep(unblockAnswerMs, undefined, { ref: false });
@@ -82,6 +86,51 @@ class Harness {
     await this.tail.stop();
     this.commands.disconnect();
     this.reading.disconnect();
+  }
+}
+
+const quiet = { warn: () => undefined, log: () => undefined };
+
+/** Resolves once `check` holds, polling; fails after 10 s naming `what`. */
+async function poll(what: string, check: () => boolean): Promise<void> {
+  for (const started = Date.now(); !check(); await sleep(10))
+    if (Date.now() - started > 10_000) throw new Error(`timed out waiting for ${what}`);
+}
+
+/**
+ * A reader like ClusterLogReader: each read first subscribes (50 ms, when a wake ends no wait and
+ * answers false), then waits for a wake or the block time; it records each read's topics.
+ */
+class SubscribingReader implements LogSource {
+  readonly reads: string[][] = [];
+  private waiter: (() => void) | null = null;
+
+  get waiting(): boolean {
+    return this.waiter !== null;
+  }
+
+  clientId(): Promise<number> {
+    return Promise.resolve(0);
+  }
+
+  async read(positions: ReadonlyMap<string, number>, blockMs: number): Promise<Map<string, PulseEvent[]>> {
+    this.reads.push([...positions.keys()]);
+    await sleep(50);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, blockMs);
+      this.waiter = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.waiter = null;
+    return new Map();
+  }
+
+  wake(): boolean {
+    const waiting = this.waiter !== null;
+    this.waiter?.();
+    return waiting;
   }
 }
 
@@ -167,6 +216,42 @@ describe('LogTail', () => {
     await harness.tail.follow(c);
     await harness.store.append(c, [heartbeat('b')]);
     await harness.until('the event of c', () => harness!.seqs(c).includes(2));
+  });
+
+  it('tries a failed unblock again while its read lasts', async () => {
+    harness = new Harness(60_000, 0, 2);
+    const [a, b] = [topic(), topic()];
+    for (const name of [a, b]) await harness.store.append(name, [heartbeat('a')]);
+    await harness.tail.follow(a);
+    await sleep(100); // the read blocks on a
+    // b's first two unblocks fail: the read on a must still be released, not left a minute.
+    await harness.tail.follow(b);
+    await harness.store.append(b, [heartbeat('b')]);
+    await harness.until('the event of b', () => harness!.seqs(b).includes(2));
+    expect(harness.warnings.filter((warning) => warning.includes('could not unblock'))).toHaveLength(1);
+  });
+
+  it('wakes a reader that was not waiting yet again (as a cluster reader still subscribing to its bells)', async () => {
+    const reader = new SubscribingReader();
+    const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+    const store = new EventStore(redis, { retention: 10_000, idempotencyWindowMs: 60_000 });
+    const tail = new LogTail(reader, store, { unblock: () => Promise.resolve(reader.wake()) }, quiet, {
+      blockMs: 60_000,
+    });
+    tail.start({ onEvents: () => undefined, onReset: () => undefined });
+    try {
+      const [a, b, c] = [topic(), topic(), topic()];
+      await tail.follow(a);
+      await poll('a read waiting on a', () => reader.waiting);
+      await tail.follow(b);
+      // The next read, on a and b, is subscribing: c's wake finds no wait to end, yet must end that read.
+      await poll('a read on a and b', () => reader.reads.some((read) => read.includes(b)));
+      await tail.follow(c);
+      await poll('a read on a, b and c', () => reader.reads.some((read) => read.includes(c)));
+    } finally {
+      await tail.stop();
+      redis.disconnect();
+    }
   });
 
   it('resets a topic whose log was replaced, then follows the new log', async () => {

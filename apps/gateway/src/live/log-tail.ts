@@ -167,19 +167,18 @@ export class LogTail {
   }
 
   private async unblockReader(clientId: number, read: number): Promise<void> {
-    // The XREAD may still be on its way to Redis: try again, less and less often, until it is
-    // blocked and released, or over.
-    const current = () => this.reading && this.reads === read && this.readerClientId === clientId;
+    // The XREAD may still be on its way to Redis (or an unblock fail): try again, less and less
+    // often, until the read is released or over.
+    const current = () => !this.closing && this.reading && this.reads === read && this.readerClientId === clientId;
+    let warned = false;
     for (let pause = 5; current(); pause = Math.min(pause * 2, 500)) {
       try {
         if (await this.connection.unblock(clientId)) return;
       } catch (error) {
-        this.logger.warn(`could not unblock the log tail: ${(error as Error).message}`);
-        // A later wake of this read may try again.
-        if (this.unblocked === read) this.unblocked = 0;
-        return;
+        if (!warned) this.logger.warn(`could not unblock the log tail (trying again): ${(error as Error).message}`);
+        warned = true;
       }
-      await sleep(pause);
+      await sleep(pause, undefined, { signal: this.abort.signal }).catch(() => undefined);
     }
   }
 
