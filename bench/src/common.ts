@@ -1,6 +1,9 @@
-// What every bench module shares: the one clock, progress lines, bounded waits and an ordered cleanup list.
+// What every bench module shares: the one clock, progress lines, bounded waits, an ordered cleanup list, the run's bound and its Pulse stack.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleepFor } from 'node:timers/promises';
-import { within } from '#pulse/stack';
+import { PulseStack, within, type PulseStackOptions } from '#pulse/stack';
 
 /** Milliseconds since 1970 with sub-ms resolution: the single clock for send and receipt times. */
 function now(): number {
@@ -91,4 +94,48 @@ export class Cleanup {
       }
     }
   }
+}
+
+/**
+ * Bounds a run: past `budgetMs`, or on SIGINT / SIGTERM, everything `cleanup` holds is stopped and
+ * the process exits (1, 130, 143). Answers the disarm, for a run that ended in time.
+ */
+export function boundRun(cleanup: Cleanup, budgetMs: number): () => void {
+  const abort = (why: string, code: number) => {
+    progress(`${why}: stopping everything this run started…`);
+    void cleanup.run().finally(() => process.exit(code));
+  };
+  const watchdog = setTimeout(() => abort(`the run passed its time bound of ${budgetMs / 1000} s`, 1), budgetMs);
+  process.once('SIGINT', () => abort('interrupted', 130));
+  process.once('SIGTERM', () => abort('terminated', 143));
+  return () => clearTimeout(watchdog);
+}
+
+/**
+ * Starts a Pulse stack on a redis-server of its own in a new temporary folder (`pulse-<name>-…`,
+ * no AOF), saying so with `what` (its processes); both go on `cleanup`: the stack is stopped (its
+ * processes killed if the bench exits first) and the folder removed.
+ */
+export async function startStack(
+  cleanup: Cleanup,
+  name: string,
+  what: string,
+  options: Omit<PulseStackOptions, 'redisDir' | 'redisAppendOnly'>,
+): Promise<PulseStack> {
+  const dir = mkdtempSync(join(tmpdir(), `pulse-${name}-`));
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  cleanup.add('temporary folder', removeDir, removeDir);
+  progress(`starting redis-server (in ${dir}, no AOF) and ${what}…`);
+  const starting = PulseStack.start({ ...options, redisDir: dir, redisAppendOnly: false });
+  let started: PulseStack | null = null;
+  cleanup.add(
+    'Pulse stack',
+    async () => (await starting.catch(() => null))?.stop(),
+    () => {
+      for (const child of [...(started?.workers ?? []), ...(started?.gateways ?? [])]) child.kill('SIGKILL');
+      started?.redis?.signal('SIGKILL');
+    },
+  );
+  started = await starting;
+  return started;
 }

@@ -1,8 +1,8 @@
 // `npm run bench`: Pulse (A) next to the standard Socket.IO + redis-adapter/emitter recipe (B) and raw ceilings (C), in one bounded run.
 import 'reflect-metadata';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { loadavg, tmpdir } from 'node:os';
+import { loadavg } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,7 +11,7 @@ import { parseConfig } from '#pulse/config';
 import { EventStore, createRedis, waitForReady } from '#pulse/event-store';
 import { PROJECT_ROOT, PulseStack, within, type PulseProcess } from '#pulse/stack';
 import { ChildServer, type MemoryUsage } from './child-server.js';
-import { Cleanup, elapsedSeconds, errorMessage, hrnow, progress } from './common.js';
+import { boundRun, Cleanup, elapsedSeconds, errorMessage, hrnow, progress, startStack } from './common.js';
 import { Fleet } from './fleet.js';
 import type { ClientKind, SubscribeOptions } from './fleet-worker.js';
 import { MEMORY_LINE } from './mem-hook.js';
@@ -351,13 +351,7 @@ class Bench {
   async start(profiled = false): Promise<void> {
     this.nodeOptions = `--import ${HOOK}${profiled ? ` --import ${PROFILE_HOOK}` : ''}`;
     const { cleanup } = this;
-    const dir = mkdtempSync(join(tmpdir(), 'pulse-bench-'));
-    const removeDir = () => rmSync(dir, { recursive: true, force: true });
-    cleanup.add('temporary folder', removeDir, removeDir);
-    progress(`starting redis-server (in ${dir}, no AOF) and 2 Pulse gateways…`);
-    const starting = PulseStack.start({
-      redisDir: dir,
-      redisAppendOnly: false,
+    this.stack = await startStack(cleanup, 'bench', '2 Pulse gateways', {
       gateways: 2,
       workers: 0,
       env: {
@@ -368,16 +362,6 @@ class Bench {
       },
       onLine: (name, line) => this.onLine(name, line),
     });
-    let started: PulseStack | null = null;
-    cleanup.add(
-      'Pulse stack',
-      async () => (await starting.catch(() => null))?.stop(),
-      () => {
-        for (const gateway of started?.gateways ?? []) gateway.kill('SIGKILL');
-        started?.redis?.signal('SIGKILL');
-      },
-    );
-    this.stack = started = await starting;
     progress(`Pulse up: redis ${this.stack.redisUrl}, gateways ${this.stack.urls.join(', ')}`);
     const redis = createRedis(this.stack.redisUrl, { name: 'bench:main' });
     cleanup.add('bench Redis connection', async () => void (await redis.quit()));
@@ -996,16 +980,7 @@ function hasBufferutil(): boolean {
 async function main(): Promise<void> {
   const { plan, out, focus, memoryRepeat, profile } = parseOptions();
   const cleanup = new Cleanup();
-  const abort = (why: string, code: number) => {
-    progress(`${why}: stopping everything this bench started…`);
-    void cleanup.run().finally(() => process.exit(code));
-  };
-  const watchdog = setTimeout(
-    () => abort(`the run passed its time bound of ${plan.budgetMs / 1000} s`, 1),
-    focus || memoryRepeat !== null || profile ? 600_000 : plan.budgetMs,
-  );
-  process.once('SIGINT', () => abort('interrupted', 130));
-  process.once('SIGTERM', () => abort('terminated', 143));
+  const disarm = boundRun(cleanup, focus || memoryRepeat !== null || profile ? 600_000 : plan.budgetMs);
   let results: BenchResults;
   try {
     if (focus) {
@@ -1028,7 +1003,7 @@ async function main(): Promise<void> {
   } finally {
     progress('stopping gateways, servers, redis-server and clients…');
     await cleanup.run();
-    clearTimeout(watchdog);
+    disarm();
   }
   const markdown = renderMarkdown(results);
   const files = writeResults(out, results, markdown);

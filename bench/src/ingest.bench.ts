@@ -1,12 +1,12 @@
 // Ingest bench: events/s one gateway accepts through POST /api/v1/topics/:topic/events at p99 ≤ 50 ms, batches of 1 and 100, and CPU µs per event; EventStore.append called directly as the floor.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PROJECT_ROOT, PulseStack, type PulseProcess } from '#pulse/stack';
 import { ChildServer } from './child-server.js';
-import { Cleanup, elapsedSeconds, errorMessage, progress } from './common.js';
+import { boundRun, Cleanup, elapsedSeconds, errorMessage, progress, startStack } from './common.js';
 import type { IngestStep, IngestStepResult } from './ingest-client.js';
 import type { Roles } from './proc-stats.js';
 
@@ -102,20 +102,14 @@ const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 
 async function main(): Promise<void> {
   const options = parseOptions();
   const cleanup = new Cleanup();
-  const abort = (why: string, code: number) => {
-    progress(`${why}: stopping everything this bench started…`);
-    void cleanup.run().finally(() => process.exit(code));
-  };
-  const watchdog = setTimeout(() => abort(`the run passed its time bound of ${BUDGET_MS / 1000} s`, 1), BUDGET_MS);
-  process.once('SIGINT', () => abort('interrupted', 130));
-  process.once('SIGTERM', () => abort('terminated', 143));
+  const disarm = boundRun(cleanup, BUDGET_MS);
   const rows: StepRow[] = [];
   try {
     await run(options, cleanup, rows);
   } finally {
     progress('stopping the gateway(s), the load generator and redis-server…');
     await cleanup.run();
-    clearTimeout(watchdog);
+    disarm();
   }
   const markdown = render(options, rows);
   mkdirSync(options.out, { recursive: true });
@@ -131,10 +125,6 @@ async function main(): Promise<void> {
 }
 
 async function run(options: Options, cleanup: Cleanup, rows: StepRow[]): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'pulse-ingest-bench-'));
-  const removeDir = () => rmSync(dir, { recursive: true, force: true });
-  cleanup.add('temporary folder', removeDir, removeDir);
-  progress(`starting redis-server (in ${dir}, no AOF) and one Pulse gateway…`);
   const env: Record<string, string> = { LOG_LEVEL: 'warn', PULSE_DEMO: '0' };
   if (options.profile) {
     const hook = new URL('./cpu-profile-hook.js', import.meta.url);
@@ -144,17 +134,12 @@ async function run(options: Options, cleanup: Cleanup, rows: StepRow[]): Promise
   const onLine = (name: string, line: string) => {
     if (/error|warn/i.test(line)) progress(`[${name}] ${line}`);
   };
-  const starting = PulseStack.start({ redisDir: dir, redisAppendOnly: false, gateways: 1, workers: 0, env, onLine });
-  let stack: PulseStack | null = null;
-  cleanup.add(
-    'Pulse stack',
-    async () => (await starting.catch(() => null))?.stop(),
-    () => {
-      for (const gateway of stack?.gateways ?? []) gateway.kill('SIGKILL');
-      stack?.redis?.signal('SIGKILL');
-    },
-  );
-  stack = await starting;
+  const stack = await startStack(cleanup, 'ingest-bench', 'one Pulse gateway', {
+    gateways: 1,
+    workers: 0,
+    env,
+    onLine,
+  });
   const gateways: Record<'A' | 'B', PulseProcess> = { A: stack.gateways[0]!, B: stack.gateways[0]! };
   if (options.compare) {
     // The other tree's gateway, started by its own stack module (its PROJECT_ROOT is that tree), on the same Redis.

@@ -1,7 +1,6 @@
 // `npm run bench:scale`: 10,000 socket.io connections over 2 Pulse gateways (A) and then over 2 recipe servers (B), steady load, then a reconnect storm; one bounded run.
 import 'reflect-metadata';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -9,7 +8,7 @@ import { parseConfig } from '#pulse/config';
 import { EventStore, createRedis, waitForReady, type NewEvent } from '#pulse/event-store';
 import { PROJECT_ROOT, PulseStack, within, type PulseProcess } from '#pulse/stack';
 import { ChildServer, type MemoryUsage } from './child-server.js';
-import { Cleanup, elapsedSeconds, errorMessage, hrnow, progress, sleep } from './common.js';
+import { boundRun, Cleanup, elapsedSeconds, errorMessage, hrnow, progress, sleep, startStack } from './common.js';
 import { MEMORY_LINE } from './mem-hook.js';
 import { CpuMeter, rssBytes, type Roles } from './proc-stats.js';
 import { machineNow } from './report.js';
@@ -180,13 +179,7 @@ class ScaleRun {
 
   async start(): Promise<void> {
     const { cleanup } = this;
-    const dir = mkdtempSync(join(tmpdir(), 'pulse-scale-'));
-    const removeDir = () => rmSync(dir, { recursive: true, force: true });
-    cleanup.add('temporary folder', removeDir, removeDir);
-    progress(`starting redis-server (in ${dir}, no AOF), 2 Pulse gateways and 1 worker (tick ${TICK_MS} ms)…`);
-    const starting = PulseStack.start({
-      redisDir: dir,
-      redisAppendOnly: false,
+    this.stack = await startStack(cleanup, 'scale', `2 Pulse gateways, 1 worker (tick ${TICK_MS} ms)`, {
       gateways: 2,
       workers: 1,
       env: {
@@ -198,16 +191,6 @@ class ScaleRun {
       },
       onLine: (name, line) => this.onLine(name, line),
     });
-    let started: PulseStack | null = null;
-    cleanup.add(
-      'Pulse stack',
-      async () => (await starting.catch(() => null))?.stop(),
-      () => {
-        for (const child of [...(started?.workers ?? []), ...(started?.gateways ?? [])]) child.kill('SIGKILL');
-        started?.redis?.signal('SIGKILL');
-      },
-    );
-    this.stack = started = await starting;
     progress(`Pulse up: redis ${this.stack.redisUrl}, gateways ${this.stack.urls.join(', ')}`);
     const redis = createRedis(this.stack.redisUrl, { name: 'bench:scale' });
     cleanup.add('bench Redis connection', async () => void (await redis.quit()));
@@ -497,16 +480,7 @@ async function redisVersion(run: ScaleRun): Promise<string> {
 async function main(): Promise<void> {
   const options = parseOptions();
   const cleanup = new Cleanup();
-  const abort = (why: string, code: number) => {
-    progress(`${why}: stopping everything this run started…`);
-    void cleanup.run().finally(() => process.exit(code));
-  };
-  const watchdog = setTimeout(
-    () => abort(`the run passed its time bound of ${options.budgetSeconds} s`, 1),
-    options.budgetSeconds * 1000,
-  );
-  process.once('SIGINT', () => abort('interrupted', 130));
-  process.once('SIGTERM', () => abort('terminated', 143));
+  const disarm = boundRun(cleanup, options.budgetSeconds * 1000);
   const machine = machineNow();
   progress(
     `scale run: ${options.connections.toLocaleString('en-US')} connections, ${options.threads} threads, systems ${options.systems.join(',')}; ` +
@@ -561,7 +535,7 @@ async function main(): Promise<void> {
   } finally {
     progress('stopping gateways, worker, servers, producer, redis-server and clients…');
     await cleanup.run();
-    clearTimeout(watchdog);
+    disarm();
   }
   const markdown = renderScale(results);
   const files = writeScale(options.out, results, markdown);
