@@ -1,13 +1,12 @@
 // Baseline B, one child process: the standard recipe — a plain Socket.IO server with @socket.io/redis-adapter; clients join a room.
 // Usage (through ChildServer): node baseline-server.js <redis-url>. Events come from the producer's @socket.io/redis-emitter.
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
-import { notifyParent, serveParent } from './child-server.js';
+import { listenOnLoopback, runChild, serveParent } from './child-server.js';
 
-async function main(redisUrl: string): Promise<void> {
+async function main(redisUrl: string): Promise<number> {
   const pub = new Redis(redisUrl, { connectionName: 'bench:baseline-pub' });
   const sub = pub.duplicate({ connectionName: 'bench:baseline-sub' });
   const http = createServer();
@@ -30,11 +29,7 @@ async function main(redisUrl: string): Promise<void> {
   io.adapter(createAdapter(pub, sub));
   // The adapter subscribed on `sub` when it was created; a PING answered after it proves the subscription is live.
   await sub.ping();
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  notifyParent({ kind: 'ready', port: (http.address() as AddressInfo).port });
+  return listenOnLoopback(http);
 }
 
-main(process.argv[2] ?? 'redis://127.0.0.1:6379').catch((error: unknown) => {
-  notifyParent({ kind: 'failed', message: error instanceof Error ? error.message : String(error) });
-  process.exit(1);
-});
+runChild(() => main(process.argv[2] ?? 'redis://127.0.0.1:6379'));

@@ -1,8 +1,11 @@
 // A bench child process (baseline server, ws ceiling, producer): started with the memory hook, talked to over IPC by request id.
 import { fork, type ChildProcess } from 'node:child_process';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { within } from '#pulse/stack';
+import { errorMessage } from './common.js';
 import { MEMORY_LINE } from './mem-hook.js';
 
 const HOOK = new URL('./mem-hook.js', import.meta.url).href;
@@ -148,4 +151,24 @@ export function serveParent(handle: (body: unknown) => Promise<unknown>, stop: (
 
 export function notifyParent(notice: ChildNotice): void {
   process.send?.(notice);
+}
+
+/**
+ * The child side's start: runs `start`, then tells the parent that the child is ready, on the port
+ * `start` answers (0 when it serves no HTTP), or that it failed, and exits.
+ */
+export function runChild(start: () => Promise<number>): void {
+  start().then(
+    (port) => notifyParent({ kind: 'ready', port }),
+    (error: unknown) => {
+      notifyParent({ kind: 'failed', message: errorMessage(error) });
+      process.exit(1);
+    },
+  );
+}
+
+/** Listens on a random loopback port; answers the port. */
+export async function listenOnLoopback(http: Server): Promise<number> {
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  return (http.address() as AddressInfo).port;
 }

@@ -4,7 +4,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { parseConfig } from '#pulse/config';
 import { EventStore, createRedis, eventStoreOptions, waitForReady, type NewEvent } from '#pulse/event-store';
-import { notifyParent, serveParent } from './child-server.js';
+import { runChild, serveParent } from './child-server.js';
 import { errorMessage, hrnow, sleep } from './common.js';
 import { openLoop } from './open-loop.js';
 import { cpuMs, type Roles } from './proc-stats.js';
@@ -113,7 +113,7 @@ function post(agent: Agent, url: URL, body: string): Promise<number[]> {
   });
 }
 
-async function main(redisUrl: string, otherRoot: string | undefined): Promise<void> {
+async function main(redisUrl: string, otherRoot: string | undefined): Promise<number> {
   const options = eventStoreOptions(parseConfig({}));
   const redis = createRedis(redisUrl, { name: 'bench:ingest-direct' });
   await waitForReady(redis, redisUrl);
@@ -206,10 +206,7 @@ async function main(redisUrl: string, otherRoot: string | undefined): Promise<vo
       await redis.quit().catch(() => undefined);
     },
   );
-  notifyParent({ kind: 'ready', port: 0 });
+  return 0;
 }
 
-main(process.argv[2] ?? 'redis://127.0.0.1:6379', process.argv[3] || undefined).catch((error: unknown) => {
-  notifyParent({ kind: 'failed', message: errorMessage(error) });
-  process.exit(1);
-});
+runChild(() => main(process.argv[2] ?? 'redis://127.0.0.1:6379', process.argv[3] || undefined));

@@ -4,7 +4,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import { Emitter } from '@socket.io/redis-emitter';
 import { Redis } from 'ioredis';
 import { EventStore, createRedis, waitForReady } from '#pulse/event-store';
-import { notifyParent, serveParent } from './child-server.js';
+import { runChild, serveParent } from './child-server.js';
 import { hrnow } from './common.js';
 import { openLoop, type RunSpec } from './open-loop.js';
 import { BENCH_EVENT, baselineRoom, envelope } from './payload.js';
@@ -66,7 +66,7 @@ function postEvent(agent: Agent, url: URL, topic: string): Promise<number> {
   });
 }
 
-async function main(redisUrl: string, retention: number, idempotencyWindowMs: number): Promise<void> {
+async function main(redisUrl: string, retention: number, idempotencyWindowMs: number): Promise<number> {
   const appendRedis = createRedis(redisUrl, { name: 'bench:producer-append' });
   await waitForReady(appendRedis, redisUrl);
   const store = new EventStore(appendRedis, { retention, idempotencyWindowMs });
@@ -115,14 +115,13 @@ async function main(redisUrl: string, retention: number, idempotencyWindowMs: nu
       await Promise.allSettled([appendRedis.quit(), emitRedis.quit()]);
     },
   );
-  notifyParent({ kind: 'ready', port: 0 });
+  return 0;
 }
 
-main(
-  process.argv[2] ?? 'redis://127.0.0.1:6379',
-  Number(process.argv[3] ?? 100_000),
-  Number(process.argv[4] ?? 86_400_000),
-).catch((error: unknown) => {
-  notifyParent({ kind: 'failed', message: error instanceof Error ? error.message : String(error) });
-  process.exit(1);
-});
+runChild(() =>
+  main(
+    process.argv[2] ?? 'redis://127.0.0.1:6379',
+    Number(process.argv[3] ?? 100_000),
+    Number(process.argv[4] ?? 86_400_000),
+  ),
+);

@@ -5,7 +5,7 @@ import { Emitter } from '@socket.io/redis-emitter';
 import { Redis } from 'ioredis';
 import type { PulseEvent } from '#pulse/contracts';
 import type { NewEvent } from '#pulse/event-store';
-import { notifyParent, serveParent } from './child-server.js';
+import { runChild, serveParent } from './child-server.js';
 import { errorMessage, hrnow } from './common.js';
 import { BASELINE_EPOCH, baselineRoom } from './payload.js';
 
@@ -64,7 +64,7 @@ interface Lane {
   sent: number;
 }
 
-async function main(redisUrl: string): Promise<void> {
+async function main(redisUrl: string): Promise<number> {
   const emitRedis = new Redis(redisUrl, { connectionName: 'bench:scale-emitter' });
   await emitRedis.ping();
   const emitter = new Emitter(emitRedis);
@@ -209,10 +209,7 @@ async function main(redisUrl: string): Promise<void> {
       await emitRedis.quit().catch(() => undefined);
     },
   );
-  notifyParent({ kind: 'ready', port: 0 });
+  return 0;
 }
 
-main(process.argv[2] ?? 'redis://127.0.0.1:6379').catch((error: unknown) => {
-  notifyParent({ kind: 'failed', message: errorMessage(error) });
-  process.exit(1);
-});
+runChild(() => main(process.argv[2] ?? 'redis://127.0.0.1:6379'));

@@ -1,11 +1,10 @@
 // Ceiling C, one child process: a raw `ws` server that frames each event once and writes that frame to every client. No Redis, no Socket.IO.
 // Usage (through ChildServer): node ws-ceiling-server.js; each run request produces open-loop from inside this process.
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { notifyParent, serveParent } from './child-server.js';
+import { listenOnLoopback, runChild, serveParent } from './child-server.js';
 import { openLoop, type RunSpec } from './open-loop.js';
 import { envelope } from './payload.js';
 
@@ -22,7 +21,7 @@ const { Sender } = createRequire(import.meta.url)('ws') as { Sender: FrameSender
 /** The TCP socket under a ws connection (ws keeps it as `_socket`). */
 const rawSocket = (client: WebSocket) => (client as unknown as { _socket: Socket })._socket;
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const http = createServer();
   const wss = new WebSocketServer({ server: http, perMessageDeflate: false });
   const run = (spec: RunSpec) =>
@@ -50,11 +49,7 @@ async function main(): Promise<void> {
       await new Promise<void>((resolve) => http.close(() => resolve()));
     },
   );
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  notifyParent({ kind: 'ready', port: (http.address() as AddressInfo).port });
+  return listenOnLoopback(http);
 }
 
-main().catch((error: unknown) => {
-  notifyParent({ kind: 'failed', message: error instanceof Error ? error.message : String(error) });
-  process.exit(1);
-});
+runChild(main);
