@@ -1,4 +1,4 @@
-// Ingest bench: events/s one gateway accepts through POST /api/v1/topics/:topic/events at p99 ≤ 50 ms, batches of 1 and 100, and CPU µs per event; EventStore.append called directly as the floor.
+// Ingest bench: events/s one gateway accepts through POST /api/v1/topics/:topic/events at p99 ≤ 50 ms, batches of 1 and 100, and CPU µs per event; EventStore.append called directly, and a bare node:http server, as floors.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,7 +17,8 @@ const MIN_SENT_SHARE = 0.95;
 /** Hard bound of a whole run. */
 const BUDGET_MS = 190_000;
 
-type Via = 'http' | 'direct';
+/** 'http': the gateway's REST ingest; 'direct': EventStore.append; 'floor': a bare node:http server (no Pulse, no Redis). */
+type Via = 'http' | 'direct' | 'floor';
 interface Series {
   via: Via;
   batch: number;
@@ -29,6 +30,8 @@ const SERIES: Series[] = [
   { via: 'http', batch: 100, startRate: 40 },
   { via: 'direct', batch: 1, startRate: 1500 },
   { via: 'direct', batch: 100, startRate: 60 },
+  // What any HTTP ingest costs here before it does anything: the REST figures' floor.
+  { via: 'floor', batch: 1, startRate: 200 },
 ];
 
 interface StepRow extends IngestStepResult {
@@ -62,7 +65,9 @@ function parseOptions() {
   const only = values.only?.split(',').map((part) => part.trim());
   const series = SERIES.filter((s) => !only || only.includes(`${s.via}${s.batch}`) || only.includes(s.via));
   if (series.length === 0)
-    throw new Error(`--only ${values.only}: expected http1, http100, direct1, direct100, http or direct`);
+    throw new Error(
+      `--only ${values.only}: expected http1, http100, direct1, direct100, floor1, http, direct or floor`,
+    );
   const rates = values.rates?.split(',').map(Number);
   if (rates?.some((rate) => !(rate > 0))) throw new Error(`--rates ${values.rates}: expected positive numbers`);
   const focused = values.quick || !!rates || !!values.compare || !!only || !!values.profile;
@@ -158,6 +163,15 @@ async function run(options: Options, cleanup: Cleanup, rows: StepRow[]): Promise
     progress(`A/B: A is ${PROJECT_ROOT} (${gateways.A.url}), B is ${options.compare} (${gateways.B.url})`);
   }
   const redisPid = stack.redis!.pid;
+  const floor = options.series.some((series) => series.via === 'floor')
+    ? await ChildServer.start('http-floor-server.js', 'http-floor', [])
+    : null;
+  if (floor)
+    cleanup.add(
+      'the bare HTTP server',
+      () => floor.stop(),
+      () => floor.kill(),
+    );
   const client = await ChildServer.start('ingest-client.js', 'ingest-client', [stack.redisUrl, options.compare ?? '']);
   cleanup.add(
     'load generator',
@@ -165,9 +179,12 @@ async function run(options: Options, cleanup: Cleanup, rows: StepRow[]): Promise
     () => client.kill(),
   );
   progress(`Pulse up: redis ${stack.redisUrl} (pid ${redisPid}), gateway ${gateways.A.url} (pid ${gateways.A.pid})`);
-  const trees: ('A' | 'B')[] = options.compare ? ['A', 'B'] : ['A'];
+  const bothTrees: ('A' | 'B')[] = options.compare ? ['A', 'B'] : ['A'];
   let topicNo = 0;
   for (const series of options.series) {
+    // The floor is no tree's: it runs once.
+    const trees = series.via === 'floor' ? (['A'] as const) : bothTrees;
+    const target = (tree: 'A' | 'B') => (series.via === 'floor' ? floor! : gateways[tree]);
     const rates =
       options.rates ??
       Array.from({ length: options.maxSteps }, (_, i) => Math.round(series.startRate * options.factor ** i));
@@ -176,8 +193,8 @@ async function run(options: Options, cleanup: Cleanup, rows: StepRow[]): Promise
     for (const tree of trees) {
       await client.request<IngestStepResult>(
         {
-          via: series.via,
-          url: gateways[tree].url,
+          via: series.via === 'direct' ? 'direct' : 'http',
+          url: target(tree).url,
           tree,
           topic: `ingest-warmup-${++topicNo}`,
           ratePerSec: rates[0]!,
@@ -196,14 +213,16 @@ async function run(options: Options, cleanup: Cleanup, rows: StepRow[]): Promise
       for (const tree of order) {
         if (failing.has(tree) && !options.rates) continue;
         cleanup.checkpoint();
-        const gateway = gateways[tree];
+        const server = target(tree);
         const roles: Roles =
           series.via === 'http'
-            ? { gateway: [gateway.pid], redis: [redisPid], client: [client.pid] }
-            : { appender: [client.pid], redis: [redisPid] };
+            ? { gateway: [server.pid], redis: [redisPid], client: [client.pid] }
+            : series.via === 'floor'
+              ? { server: [server.pid], client: [client.pid] }
+              : { appender: [client.pid], redis: [redisPid] };
         const spec: IngestStep = {
-          via: series.via,
-          url: gateway.url,
+          via: series.via === 'direct' ? 'direct' : 'http',
+          url: server.url,
           tree,
           topic: `ingest-${series.via}${series.batch}-${++topicNo}`,
           ratePerSec: rate,
@@ -224,10 +243,12 @@ async function run(options: Options, cleanup: Cleanup, rows: StepRow[]): Promise
             (spec.warmupS + spec.measureS) * 1000 + 60_000,
           );
         }
-        const server =
+        const serverMs =
           series.via === 'http'
             ? result.cpuMs.gateway! + result.cpuMs.redis!
-            : result.cpuMs.appender! + result.cpuMs.redis!;
+            : series.via === 'floor'
+              ? result.cpuMs.server!
+              : result.cpuMs.appender! + result.cpuMs.redis!;
         const partial = {
           ...result,
           tree,
@@ -235,7 +256,7 @@ async function run(options: Options, cleanup: Cleanup, rows: StepRow[]): Promise
           batch: series.batch,
           ratePerSec: rate,
           eventsPerSec: round((result.events * 1000) / result.wallMs, 0),
-          serverUsPerEvent: result.events ? round((server * 1000) / result.events, 2) : 0,
+          serverUsPerEvent: result.events ? round((serverMs * 1000) / result.events, 2) : 0,
         };
         const verdict = judge(partial, spec);
         const row: StepRow = { ...partial, ...verdict };
@@ -267,7 +288,8 @@ function best(rows: StepRow[]): (StepRow & { lowerBound: boolean })[] {
 }
 
 function render(options: Options, rows: StepRow[]): string {
-  const what = (row: StepRow) => (row.via === 'http' ? 'REST ingest' : 'EventStore.append');
+  const what = (row: StepRow) =>
+    row.via === 'http' ? 'REST ingest' : row.via === 'floor' ? 'bare node:http (floor)' : 'EventStore.append';
   const ab = options.compare !== undefined;
   const lines = [
     '# Ingest bench',
@@ -299,7 +321,7 @@ function render(options: Options, rows: StepRow[]): string {
           .join(', ')} | ${row.pass ? 'pass' : row.why} |`,
     ),
     '',
-    `Method: one gateway (auth off, defaults otherwise) and one redis-server (no AOF) on this machine; the load generator is one child process (keep-alive HTTP, up to 64 connections) sending open-loop: each request is due at a fixed time whatever earlier ones do, and its latency counts from that time. Steps go up by ×${options.factor} from a low rate until one fails (p99 over ${P99_BOUND_MS} ms twice in a row, a failed request, a seq gap, or under ${MIN_SENT_SHARE * 100} % of the schedule sent). Each step: ${options.warmupS} s warm-up on a new topic, then ${options.measureS} s measured. Events: attempt.recorded over 50 instances (a heartbeat every 5th)${options.keys ? ', each with an idempotency key' : ''}. Server CPU from /proc over the measured window: gateway + Redis for REST ingest, the appending process + Redis for EventStore.append. The machine has 2 cores shared by the gateway, Redis and the load generator.`,
+    `Method: one gateway (auth off, defaults otherwise) and one redis-server (no AOF) on this machine; the load generator is one child process (keep-alive HTTP, up to 64 connections) sending open-loop: each request is due at a fixed time whatever earlier ones do, and its latency counts from that time. Steps go up by ×${options.factor} from a low rate until one fails (p99 over ${P99_BOUND_MS} ms twice in a row, a failed request, a seq gap, or under ${MIN_SENT_SHARE * 100} % of the schedule sent). Each step: ${options.warmupS} s warm-up on a new topic, then ${options.measureS} s measured. Events: attempt.recorded over 50 instances (a heartbeat every 5th)${options.keys ? ', each with an idempotency key' : ''}. Server CPU from /proc over the measured window: gateway + Redis for REST ingest, the appending process + Redis for EventStore.append, the server alone for the floor: a bare node:http server that reads and parses each body and answers 201 with seqs, no framework, no validation, no Redis (what any HTTP ingest costs on this machine before it does anything). The machine has 2 cores shared by the gateway, Redis and the load generator.`,
     '',
   ];
   return lines.filter((line, i) => line !== '' || lines[i - 1] !== '').join('\n');
