@@ -582,6 +582,7 @@ async function step(
     cpuUsPerDelivered: Object.fromEntries(
       Object.entries(cpu.cpuMs).map(([role, used]) => [role, result.delivered ? (used * 1000) / result.delivered : 0]),
     ),
+    wakesPerEvent: Object.fromEntries(Object.entries(cpu.sleeps).map(([role, slept]) => [role, slept / count])),
   };
   const l = result.latency;
   progress(
@@ -591,7 +592,9 @@ async function step(
         row.cpuUsPerDelivered,
       )
         .map(([role, us]) => `${role} ${us.toFixed(1)}`)
-        .join(' ')})${producer.failed ? `, ${producer.failed} sends failed (${producer.firstError})` : ''}` +
+        .join(
+          ' ',
+        )}), wakes/ev gateways ${row.wakesPerEvent!.gateways!.toFixed(2)} redis ${(row.wakesPerEvent!.redis ?? 0).toFixed(2)}${producer.failed ? `, ${producer.failed} sends failed (${producer.firstError})` : ''}` +
       `${producer.displaced ? `, ${producer.displaced} appended out of schedule (≤ ${producer.maxDisplacement} apart)` : ''}` +
       `${held ? '' : ' — did not hold'}${saturated ? ' (load generator saturated: does not count)' : ''}`,
   );
@@ -904,6 +907,7 @@ async function focused(bench: Bench, focus: NonNullable<Options['focus']>): Prom
     const broken = mine.reduce((sum, row) => sum + row.lost + row.duplicates + row.outOfOrder + row.producer.failed, 0);
     progress(
       `  ${variantLabel(v).padEnd(14)} server ${med(serverUs).toFixed(1)} µs/ev, producer ${med((row) => row.cpuUsPerDelivered.producer ?? 0).toFixed(1)} µs/ev, ` +
+        `wakes/ev gateways ${med((row) => row.wakesPerEvent!.gateways!).toFixed(2)} redis ${med((row) => row.wakesPerEvent!.redis ?? 0).toFixed(2)}, ` +
         `p50 ${med((row) => row.latency?.p50 ?? Infinity).toFixed(2)} ms, p99 ${med((row) => row.latency?.p99 ?? Infinity).toFixed(2)} ms, ` +
         `${Math.round(med((row) => row.deliveredPerSec)).toLocaleString('en-US')} delivered/s, lost+dup+order+failed ${broken}, held ${mine.filter((row) => row.held).length}/${mine.length}`,
     );

@@ -99,6 +99,8 @@ export interface StepRow extends Variant {
   producer: ProducerStats;
   cpuMs: Record<string, number>;
   cpuUsPerDelivered: Record<string, number>;
+  /** Times each role's main threads went to sleep, per event produced (each a wake to come); absent from older runs' JSON. */
+  wakesPerEvent?: Record<string, number>;
 }
 
 export interface CatchUpRow {
@@ -224,6 +226,9 @@ export interface LightCell {
   gatewaysUs: number;
   redisUs: number;
   producerUs: number;
+  /** Wakes per event of the gateways' (B: servers') main threads together, and of Redis's. */
+  gatewayWakes: number;
+  redisWakes: number;
   p50: number;
   p99: number;
   deliveredPerSec: number;
@@ -248,6 +253,8 @@ export function lightCell(results: BenchResults, v: Variant, rate: number): Ligh
     gatewaysUs: med((row) => row.cpuUsPerDelivered.gateways ?? 0),
     redisUs: med((row) => row.cpuUsPerDelivered.redis ?? 0),
     producerUs: med((row) => row.cpuUsPerDelivered.producer ?? 0),
+    gatewayWakes: med((row) => row.wakesPerEvent?.gateways ?? NaN),
+    redisWakes: med((row) => row.wakesPerEvent?.redis ?? NaN),
     p50: med((row) => row.latency?.p50 ?? Infinity),
     p99: med((row) => row.latency?.p99 ?? Infinity),
     deliveredPerSec: med((row) => row.deliveredPerSec),
@@ -423,19 +430,21 @@ function stepTable(rows: StepRow[]): string[] {
   return lines;
 }
 
+const wakes = (perEvent: number) => (Number.isFinite(perEvent) ? perEvent.toFixed(2) : '–');
+
 /** The light-load table: per rate, every variant (medians of the rounds). */
 function lightTable(results: BenchResults): string[] {
   const { plan } = results;
   const lines = [
-    '| ev/s | Variant | Server CPU µs/ev | gateways | Redis | producer µs/ev | p50 ms | p99 ms | Delivered/s | Ev/frame | Lost | Dup | Order | Failed sends | Held |',
-    '|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    '| ev/s | Variant | Server CPU µs/ev | gateways | Redis | producer µs/ev | Wakes per event: gateways · Redis | p50 ms | p99 ms | Delivered/s | Ev/frame | Lost | Dup | Order | Failed sends | Held |',
+    '|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
   ];
   for (const rate of plan.lightRates)
     for (const v of plan.lightVariants) {
       const c = lightCell(results, v, rate);
       if (!c) continue;
       lines.push(
-        `| ${int(rate)} | ${variantLabel(v)} | **${c.serverUs.toFixed(1)}** | ${c.gatewaysUs.toFixed(1)} | ${c.redisUs.toFixed(1)} | ${c.producerUs.toFixed(1)} | ${ms(c.p50)} | ${ms(c.p99)} | ${int(c.deliveredPerSec)} | ${c.eventsPerFrame.toFixed(1)} | ${int(c.lost)} | ${int(c.duplicates)} | ${int(c.outOfOrder)} | ${int(c.failed)} | ${c.held} of ${c.runs} |`,
+        `| ${int(rate)} | ${variantLabel(v)} | **${c.serverUs.toFixed(1)}** | ${c.gatewaysUs.toFixed(1)} | ${c.redisUs.toFixed(1)} | ${c.producerUs.toFixed(1)} | ${wakes(c.gatewayWakes)} · ${wakes(c.redisWakes)} | ${ms(c.p50)} | ${ms(c.p99)} | ${int(c.deliveredPerSec)} | ${c.eventsPerFrame.toFixed(1)} | ${int(c.lost)} | ${int(c.duplicates)} | ${int(c.outOfOrder)} | ${int(c.failed)} | ${c.held} of ${c.runs} |`,
       );
     }
   return lines;
