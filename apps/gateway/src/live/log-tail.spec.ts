@@ -64,13 +64,23 @@ class Harness {
     return (this.delivered.get(name) ?? []).map((event) => event.seq);
   }
 
-  /** Resolves once `check` holds after a delivery or reset; fails after 10 s naming `what`. */
+  /**
+   * Resolves once `check` holds after a delivery or reset; fails after 10 s naming `what`, with the
+   * tail's warnings and state (a rare CI timeout after a killed connection left nothing else to go on).
+   */
   until(what: string, check: () => boolean): Promise<void> {
     if (check()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.watchers.delete(watcher);
-        reject(new Error(`timed out waiting for ${what}`));
+        const positions = this.tail.topics.map((name) => `${name}@${this.tail.position(name)}`).join(', ');
+        reject(
+          new Error(
+            `timed out waiting for ${what}; tail healthy ${this.tail.healthy}, failures ${this.tail.failures}, ` +
+              `reading connection ${this.reading.status}, positions ${positions || 'none'}; warnings: ` +
+              (this.warnings.length ? this.warnings.join(' | ') : 'none'),
+          ),
+        );
       }, 10_000);
       const watcher = () => {
         if (!check()) return;
