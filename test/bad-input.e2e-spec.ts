@@ -82,8 +82,10 @@ async function ask(event: string, payload: unknown): Promise<Ack> {
 /**
  * Asks until the gateway serves the request, following its own hints while it answers RATE_LIMITED
  * or UNAVAILABLE (retryAfterMs; UNAVAILABLE says "retry shortly"), for up to 15 s, as a client
- * would; any other answer, or the last one at the deadline, is returned. A refusal before the
- * answer is logged: on a loaded machine (all suites on 2 cores) CI once saw one here, unexplained.
+ * would; any other answer, or the last one at the deadline, is returned; each refusal is logged.
+ * After the flood, a first refusal is right: the connection's queue holds PULSE_RATE_LIMIT_CONNECTION
+ * requests and refuses the rest with a 100 ms hint; when those queued ones all land in one window
+ * they fill it, and the next request, 100 ms later, is refused until that window ends (CI saw it).
  */
 async function askServed(event: string, payload: unknown): Promise<Ack> {
   const deadline = Date.now() + 15_000;
@@ -536,8 +538,8 @@ describe('malformed frames, oversize frames, floods, hostile positions and unkno
       Array.from({ length: 2000 }, (_, i) => ask(i % 2 ? 'subscribe' : 'replay', { topic: 'BAD!', fromSeq: -i })),
     );
     expect(answers.filter((answer) => answer.code !== 'BAD_REQUEST' && answer.code !== 'RATE_LIMITED')).toEqual([]);
-    // The same socket is served again once the window its refusal names is over (ConnectionRates'
-    // spec proves the window on a clock it moves; here only the wait the gateway asked for).
+    // The same socket is served again after the waits the gateway asks for (ConnectionRates' spec
+    // proves the window on a clock it moves): the longest the flood was given, then any it names.
     const waitMs = Math.max(
       0,
       ...answers.map((answer) => (answer.code === 'RATE_LIMITED' ? (answer.retryAfterMs ?? 0) : 0)),

@@ -342,7 +342,8 @@ describe('LogTail', () => {
     const id = /id=(\d+) .*name=test:tail /.exec(clients)![1]!;
     await harness.commands.client('KILL', 'ID', id);
     for (let i = 0; i < 10; i++) await harness.store.append(name, [heartbeat(`k${i}`)]);
-    await harness.until('seq 12 after the kill', () => harness!.tail.position(name) === 12);
+    // At 12 or past it: the check below then says which seqs came (a CI run once stood at 18).
+    await harness.until('seq 12 after the kill', () => (harness!.tail.position(name) ?? 0) >= 12);
     expect(harness.seqs(name)).toEqual(Array.from({ length: 11 }, (_, i) => i + 2));
     expect(harness.resets).toEqual([]);
     expect(harness.tail.healthy).toBe(true);
