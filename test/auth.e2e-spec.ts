@@ -55,6 +55,21 @@ async function rest(
 const ingest = (_topic: string) => ({ method: 'POST', body: JSON.stringify({ events: [heartbeat('web-1')] }) });
 
 /** Opens a raw socket and resolves once it is connected, or with the refusal of its handshake. */
+/** Of a flood's `answers`, `passed` were answered `okStatus`, and `refused` 429 RATE_LIMITED with a Retry-After. */
+async function expectCutOff(answers: Response[], okStatus: number, passed: number, refused: number): Promise<void> {
+  const statuses = answers.map((answer) => answer.status);
+  expect(statuses.filter((status) => status === okStatus)).toHaveLength(passed);
+  expect(statuses.filter((status) => status === 429)).toHaveLength(refused);
+  const limited = answers.find((answer) => answer.status === 429)!;
+  expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+  expect(await limited.json()).toMatchObject({ ok: false, code: 'RATE_LIMITED', reason: 'RATE_LIMITED' });
+}
+
+/** REST requests refused for their rate, from a gateway's /metrics page (0 before the first). */
+function restRateLimited(page: string): number {
+  return Number(/^pulse_refusals_total\{edge="rest",reason="RATE_LIMITED"\} (\d+)$/m.exec(page)?.[1] ?? 0);
+}
+
 function connect(
   url: string,
   options: { token?: unknown; origin?: string; transports?: ('websocket' | 'polling')[] } = {},
@@ -577,12 +592,7 @@ describe('limits (a stack of its own: small limits, a long window)', () => {
         fetch(`${first}/api/v1/topics`, { headers: { authorization: `Bearer ${flooder}` } }),
       ),
     );
-    const statuses = answers.map((answer) => answer.status);
-    expect(statuses.filter((status) => status === 200)).toHaveLength(10);
-    expect(statuses.filter((status) => status === 429)).toHaveLength(6);
-    const limitedAnswer = answers.find((answer) => answer.status === 429)!;
-    expect(Number(limitedAnswer.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(await limitedAnswer.json()).toMatchObject({ ok: false, code: 'RATE_LIMITED', reason: 'RATE_LIMITED' });
+    await expectCutOff(answers, 200, 10, 6);
     // The count lives in Redis: the other gateway refuses the same token at once.
     const elsewhere = await fetch(`${second}/api/v1/topics`, { headers: { authorization: `Bearer ${flooder}` } });
     expect(elsewhere.status).toBe(429);
@@ -594,7 +604,7 @@ describe('limits (a stack of its own: small limits, a long window)', () => {
     // Operators see the flood being cut off.
     const admin = await limited.token({ sub: `ops-${suffix}`, role: 'admin' });
     const page = await (await fetch(`${first}/metrics`, { headers: { authorization: `Bearer ${admin}` } })).text();
-    expect(Number(/^pulse_refusals_total\{edge="rest",reason="RATE_LIMITED"\} (\d+)$/m.exec(page)?.[1])).toBe(6);
+    expect(restRateLimited(page)).toBe(6);
   });
 
   it('cuts a flooding publisher off on the ingest route too: 429 with Retry-After, counted, nothing of it appended', async () => {
@@ -603,8 +613,9 @@ describe('limits (a stack of its own: small limits, a long window)', () => {
     const admin = await limited.token({ sub: `ops-ingest-${suffix}`, role: 'admin', topics: ['*'] });
     const url = limited.urls[1]!;
     const refusals = async () => {
-      const page = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${admin}` } })).text();
-      return Number(/^pulse_refusals_total\{edge="rest",reason="RATE_LIMITED"\} (\d+)$/m.exec(page)?.[1] ?? 0);
+      return restRateLimited(
+        await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${admin}` } })).text(),
+      );
     };
     const before = await refusals();
     const answers = await Promise.all(
@@ -616,12 +627,7 @@ describe('limits (a stack of its own: small limits, a long window)', () => {
         }),
       ),
     );
-    const statuses = answers.map((answer) => answer.status);
-    expect(statuses.filter((status) => status === 201)).toHaveLength(10);
-    expect(statuses.filter((status) => status === 429)).toHaveLength(4);
-    const refused = answers.find((answer) => answer.status === 429)!;
-    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(await refused.json()).toMatchObject({ ok: false, code: 'RATE_LIMITED', reason: 'RATE_LIMITED' });
+    await expectCutOff(answers, 201, 10, 4);
     expect(await refusals()).toBe(before + 4);
     const log = await fetch(`${url}/api/v1/topics/${topic}/events?after=0`, {
       headers: { authorization: `Bearer ${admin}` },

@@ -592,9 +592,9 @@ async function step(
         row.cpuUsPerDelivered,
       )
         .map(([role, us]) => `${role} ${us.toFixed(1)}`)
-        .join(
-          ' ',
-        )}), wakes/ev gateways ${row.wakesPerEvent!.gateways!.toFixed(2)} redis ${(row.wakesPerEvent!.redis ?? 0).toFixed(2)}${producer.failed ? `, ${producer.failed} sends failed (${producer.firstError})` : ''}` +
+        .join(' ')})` +
+      `, wakes/ev gateways ${row.wakesPerEvent!.gateways!.toFixed(2)} redis ${(row.wakesPerEvent!.redis ?? 0).toFixed(2)}` +
+      `${producer.failed ? `, ${producer.failed} sends failed (${producer.firstError})` : ''}` +
       `${producer.displaced ? `, ${producer.displaced} appended out of schedule (≤ ${producer.maxDisplacement} apart)` : ''}` +
       `${held ? '' : ' — did not hold'}${saturated ? ' (load generator saturated: does not count)' : ''}`,
   );

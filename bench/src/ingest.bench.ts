@@ -185,6 +185,8 @@ async function run(options: Options, cleanup: Cleanup, rows: StepRow[]): Promise
     // The floor is no tree's: it runs once.
     const trees = series.via === 'floor' ? (['A'] as const) : bothTrees;
     const target = (tree: 'A' | 'B') => (series.via === 'floor' ? floor! : gateways[tree]);
+    // The load generator POSTs to the floor as it does to a gateway.
+    const clientVia = series.via === 'direct' ? 'direct' : 'http';
     const rates =
       options.rates ??
       Array.from({ length: options.maxSteps }, (_, i) => Math.round(series.startRate * options.factor ** i));
@@ -193,7 +195,7 @@ async function run(options: Options, cleanup: Cleanup, rows: StepRow[]): Promise
     for (const tree of trees) {
       await client.request<IngestStepResult>(
         {
-          via: series.via === 'direct' ? 'direct' : 'http',
+          via: clientVia,
           url: target(tree).url,
           tree,
           topic: `ingest-warmup-${++topicNo}`,
@@ -221,7 +223,7 @@ async function run(options: Options, cleanup: Cleanup, rows: StepRow[]): Promise
               ? { server: [server.pid], client: [client.pid] }
               : { appender: [client.pid], redis: [redisPid] };
         const spec: IngestStep = {
-          via: series.via === 'direct' ? 'direct' : 'http',
+          via: clientVia,
           url: server.url,
           tree,
           topic: `ingest-${series.via}${series.batch}-${++topicNo}`,
