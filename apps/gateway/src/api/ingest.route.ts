@@ -2,7 +2,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { authEnabled, PULSE_CONFIG, type PulseConfig } from '#pulse/config';
-import { ingestBodySchema, topicSchema, type IngestBody } from '#pulse/contracts';
+import { ingestBodySchema, type IngestBody } from '#pulse/contracts';
 import { EventStore } from '#pulse/event-store';
 import { HttpAuthGuard, type WithPrincipal } from '../auth/http-auth.guard.js';
 import { runEdge, type EdgeStep } from '../http-edge.js';
@@ -82,8 +82,8 @@ export class IngestRoute {
     request: WithPrincipal & { body?: unknown },
     rawTopic: string,
   ): Promise<{ epoch: string; seqs: number[] }> {
-    await this.guard.admit(request, 'publish', rawTopic);
-    const topic = parseOr400(topicSchema, rawTopic, 'topic');
+    // A publish route always has its topic: admit parsed it (400 for a bad one).
+    const topic = (await this.guard.admit(request, 'publish', rawTopic))!;
     const body = parseOr400(ingestBodySchema, request.body ?? {});
     this.checkMetaBytes(body);
     // One producer cannot claim another's keys (and have its events dropped as repeats).

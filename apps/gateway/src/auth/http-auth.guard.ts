@@ -37,16 +37,18 @@ export class HttpAuthGuard implements CanActivate {
 
   /**
    * Lets the request through for `access` on the route's `rawTopic` (if it has one), leaving the
-   * caller on `request.principal`, or throws the refusal (AccessDenied, or 400 for a bad topic).
+   * caller on `request.principal` and answering the topic as parsed, or throws the refusal
+   * (AccessDenied, or 400 for a bad topic).
    * Nest's routes get here through canActivate; the ingest route, served past Nest, directly.
    */
-  async admit(request: WithPrincipal, access: RouteAccess, rawTopic: unknown): Promise<void> {
-    if (access === 'public') return;
+  async admit(request: WithPrincipal, access: RouteAccess, rawTopic: unknown): Promise<string | undefined> {
+    if (access === 'public') return undefined;
     // A request with a body was authenticated before its body was read (refuseBodiesWithoutToken).
     request.principal ??= await this.auth.authenticate(tokenFromHeader(request.headers.authorization));
     // A valid topic name first: patterns are matched against at most 64 known characters.
     const topic = typeof rawTopic === 'string' ? parseOr400(topicSchema, rawTopic, 'topic') : undefined;
     this.auth.authorize(request.principal, access, topic);
     if (this.auth.enabled) await this.limits.consumeToken(request.principal);
+    return topic;
   }
 }

@@ -58,11 +58,13 @@ export class LogTail {
   /** Resolves the idle wait when topics are added or the tail stops. */
   private wakeIdle: (() => void) | null = null;
   private reading = false;
-  /** Set when a follow or unfollow woke the read in progress: its empty answer is no quiet moment. */
+  /**
+   * Set when a follow or unfollow woke the read in progress: its empty answer is no quiet moment,
+   * and its CLIENT UNBLOCK is sent.
+   */
   private readWoken = false;
-  /** Counts the reads; `unblocked` is the one a CLIENT UNBLOCK was last sent for. */
+  /** Counts the reads (an unblock gives up once its read is over). */
   private reads = 0;
-  private unblocked = 0;
   /** Fails the command in progress on the reading connection (see interrupt). */
   private failRead: ((error: Error) => void) | null = null;
   private readerClientId: number | null = null;
@@ -157,13 +159,12 @@ export class LogTail {
   private wake(): void {
     this.wakeIdle?.();
     this.wakeIdle = null;
-    if (!this.reading) return;
-    this.readWoken = true;
     // One unblock per read: the wakes of a burst of follows (a reconnect storm) end the read once,
-    // not once each, and each read re-sent is an XREAD over every followed topic.
-    if (this.readerClientId === null || this.unblocked === this.reads) return;
-    this.unblocked = this.reads;
-    void this.unblockReader(this.readerClientId, this.reads);
+    // not once each, and each read re-sent is an XREAD over every followed topic. (The reader's id
+    // is known, or not, for the whole read: it is asked for before the read starts.)
+    if (!this.reading || this.readWoken) return;
+    this.readWoken = true;
+    if (this.readerClientId !== null) void this.unblockReader(this.readerClientId, this.reads);
   }
 
   private async unblockReader(clientId: number, read: number): Promise<void> {
