@@ -4,6 +4,7 @@ import { Cluster } from 'ioredis';
 import type { PulseClient } from '#pulse/client';
 import type { IngestEvent, PulseEvent, SeriesResponse } from '#pulse/contracts';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
+import { decodeBell } from '#pulse/event-store';
 import { Changes, poll } from './support/wait.js';
 
 let pulse: PulseTestStack | undefined;
@@ -194,26 +195,28 @@ describe('Pulse on a Redis Cluster', () => {
     two.client.close();
   }, 30_000);
 
-  it("rings each topic's bell (a shard channel in its slot) with the new head on every append", async () => {
+  it("rings each topic's bell (a shard channel in its slot) with the entries of every append, as logged", async () => {
     const listener = new Cluster(seedNodes(), { shardedSubscribers: true });
     try {
       const rung = new Map<string, string[]>();
       const rings = new Changes();
-      listener.on('smessage', (channel: string, head: string) => {
-        rung.set(channel, [...(rung.get(channel) ?? []), head]);
+      listener.on('smessage', (channel: string, message: string) => {
+        rung.set(channel, [...(rung.get(channel) ?? []), message]);
         rings.changed();
       });
       await Promise.all(topics.map((topic) => listener.ssubscribe(`pulse:{${topic}}:bell`)));
       const [a] = thePulse().urls as [string];
       for (const topic of topics) await postTo(a, topic, [attempt('bell', 1), attempt('bell', 2)]);
-      const heads = await Promise.all(topics.map(async (topic) => String((await thePulse().log(topic)).at(-1)!.seq)));
+      const logged = await Promise.all(topics.map(async (topic) => (await thePulse().log(topic)).slice(-2)));
       await rings.until(
         () => `a ring on every bell (${rung.size} of ${topics.length})`,
         () => topics.every((topic) => rung.has(`pulse:{${topic}}:bell`)),
         10_000,
       );
-      // One ring per append call, carrying the head after it.
-      expect(topics.map((topic) => rung.get(`pulse:{${topic}}:bell`))).toEqual(heads.map((head) => [head]));
+      // One ring per append call, carrying the entries it wrote.
+      expect(
+        topics.map((topic) => rung.get(`pulse:{${topic}}:bell`)!.map((message) => decodeBell(topic, message))),
+      ).toEqual(logged.map((events) => [events]));
     } finally {
       listener.disconnect();
     }

@@ -142,12 +142,12 @@ async function killConnections(pattern: RegExp): Promise<number> {
 }
 
 describe(`Redis trouble (${LONG ? 'long' : 'short'})`, () => {
-  it('CLIENT KILL of the gateways’ blocking-read and adapter pub/sub connections: delivery goes on without gap, duplicate or resync', async () => {
+  it('CLIENT KILL of the gateways’ log-tail, bell and adapter pub/sub connections: delivery goes on without gap, duplicate or resync', async () => {
     const topic = uniqueTopic('client-kill');
     const { load, list } = await withLoad(topic);
     let killed = 0;
     for (let round = 0; round < scale(3, 10); round++) {
-      killed += await killConnections(/^pulse:gateway:(tail|adapter-pub|adapter-sub)$/);
+      killed += await killConnections(/^pulse:gateway:(tail|bells|adapter-pub|adapter-sub)$/);
       await pause(PHASE_MS / 3);
     }
     expect(killed).toBeGreaterThanOrEqual(6);

@@ -21,3 +21,36 @@ export function decodeEntry(topic: string, id: string, fields: string[]): PulseE
   if (f.s !== undefined) event.source = f.s;
   return event;
 }
+
+/**
+ * The events a bell carries (see ring in scripts.ts), as decodeEntry would answer for their log
+ * entries; null for a bell that carries only the new head, or one this version cannot read (its
+ * topic is read from the log instead).
+ */
+export function decodeBell(topic: string, message: string): PulseEvent[] | null {
+  if (!message.startsWith('{')) return null;
+  let bell: { e?: unknown; ts?: unknown; v?: unknown };
+  try {
+    bell = JSON.parse(message) as typeof bell;
+  } catch {
+    return null;
+  }
+  const { e: epoch, ts, v: entries } = bell;
+  if (typeof epoch !== 'string' || typeof ts !== 'number' || !Array.isArray(entries) || entries.length === 0) {
+    return null;
+  }
+  const events: PulseEvent[] = [];
+  for (const entry of entries as unknown[]) {
+    if (!Array.isArray(entry)) return null;
+    const [seq, type, data, source] = entry as unknown[];
+    const previous = events.at(-1)?.seq;
+    if (!Number.isSafeInteger(seq) || (seq as number) <= 0 || (previous !== undefined && seq !== previous + 1)) {
+      return null;
+    }
+    if (typeof type !== 'string' || data === undefined) return null;
+    const event = { topic, seq, epoch, type, ts, data } as PulseEvent;
+    if (typeof source === 'string') event.source = source;
+    events.push(event);
+  }
+  return events;
+}

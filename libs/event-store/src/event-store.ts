@@ -22,7 +22,7 @@ import { AlertStore } from './alert-store.js';
 import { decodeEntry } from './decode.js';
 import { History, type HistoryRebuild, type ScriptRunner } from './history.js';
 
-export { decodeEntry } from './decode.js';
+export { decodeBell, decodeEntry } from './decode.js';
 import { bellChannel, historyPrefix, KEY, TOPICS_KEY, topicKeys, topicQuotaKey } from './keys.js';
 import { ADMIT_TOPIC_LUA, APPEND_LUA, REPLACE_LUA, ROTATE_LUA, TAKE_QUOTA_LUA, TICK_LUA } from './scripts.js';
 
@@ -291,7 +291,7 @@ export class EventStore {
     return (keys, args) => command.call(this.redis, ...keys, ...args);
   }
 
-  /** The arguments APPEND and TICK share; the bell only on a Redis Cluster, whose log tails wait on it. */
+  /** The arguments APPEND and TICK share; the bell is what the gateways' log tails wait on (see LogTail). */
   private baseArgs(topic: string): (string | number)[] {
     const keep = this.retention;
     return [
@@ -299,7 +299,7 @@ export class EventStore {
       this.now(),
       this.options.retention,
       this.options.idempotencyWindowMs,
-      this.redis.isCluster ? bellChannel(topic) : '',
+      (this.redis.isCluster ? 'S' : 'P') + bellChannel(topic),
       this.options.history === false ? '' : historyPrefix(topic),
       keep['1m'],
       keep['1h'],

@@ -5,5 +5,5 @@ export * from './history.js';
 export * from './log-reader.js';
 export * from './redis.js';
 export * from './event-store.module.js';
-export * from './cluster-log-reader.js';
+export * from './bell-log-reader.js';
 export { RATE_LIMIT_PREFIX, tokenConnectionsKey, tokenLimitKey } from './keys.js';

@@ -67,8 +67,9 @@ export function instanceDayKey(topic: string, instanceId: string, dayStart: numb
 }
 
 /**
- * The topic's bell: a shard channel (SPUBLISH) in the topic's slot, rung with the new head after
- * every append. Log tails on a Redis Cluster wait on it instead of a blocking XREAD.
+ * The topic's bell, rung by every append and tick with the entries it wrote (see ring in
+ * scripts.ts): a pub/sub channel on a single Redis, a shard channel (SPUBLISH) in the topic's slot
+ * on a Redis Cluster. The gateways' log tails wait on it (see BellLogReader).
  */
 export function bellChannel(topic: string): string {
   return `pulse:{${topic}}:bell`;

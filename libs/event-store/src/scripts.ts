@@ -316,6 +316,10 @@ local function ensure_epoch()
 end
 
 local appended, last_seq = 0, 0
+-- What this call appended, for its bell (see ring): one JSON array per entry, and their length.
+local rung, rung_bytes = {}, 0
+-- Entries past this many bytes in one call are not rung (the bell then says only "read the log").
+local RING_MAX_BYTES = 262144
 -- The log's head, read once per call: within the call only append() moves it.
 local head = nil
 -- Appends one event at the next seq and folds it into the live projections. data is JSON text.
@@ -330,6 +334,13 @@ local function append(etype, data, decoded, source)
   end
   redis.call('HSET', meta, 'head', seq)
   head = seq
+  if bell ~= '' and rung_bytes <= RING_MAX_BYTES then
+    -- data is JSON text (decoded below, so valid): it goes into the bell as it is, not encoded again.
+    local entry = '[' .. seq .. ',' .. cjson.encode(etype) .. ',' .. data
+    if source and source ~= '' then entry = entry .. ',' .. cjson.encode(source) end
+    rung[#rung + 1] = entry .. ']'
+    rung_bytes = rung_bytes + #entry + 2
+  end
   local d = decoded or cjson.decode(data)
   history(etype, d, fold(LIVE, etype, d, now))
   appended = appended + 1
@@ -356,18 +367,24 @@ local function trim()
   redis.call('HSET', meta, 'base', last)
 end
 
--- Rings the topic's bell (a shard channel in its slot, see keys.ts; '' on a single Redis, which
--- needs none) with the new head, for log tails on a Redis Cluster, where one blocking XREAD cannot
--- span topics. pcall: Redis 6 has no SPUBLISH.
+-- Rings the topic's bell with what this call appended, for the log tails of the gateways that
+-- follow the topic: { e: epoch, ts, v: [[seq, type, data, source?], ...] } (see decodeBell), or,
+-- past RING_MAX_BYTES, only the new head ("read the log"). bell is '' for none, else 'P' (PUBLISH)
+-- or 'S' (SPUBLISH, in the topic's slot on a Redis Cluster) and the channel. pcall: a bell lost is
+-- a delay, never a loss (the tails read the log when seqs do not follow on, and when idle).
 local function ring()
   if appended == 0 or bell == '' then return end
-  redis.pcall('SPUBLISH', bell, last_seq)
+  local message = last_seq
+  if rung_bytes <= RING_MAX_BYTES then
+    message = '{"e":' .. cjson.encode(epoch) .. ',"ts":' .. now .. ',"v":[' .. table.concat(rung, ',') .. ']}'
+  end
+  redis.pcall(bell:sub(1, 1) == 'S' and 'SPUBLISH' or 'PUBLISH', bell:sub(2), message)
 end
 `;
 
 /**
  * APPEND: KEYS = topicKeys(topic); ARGV = epoch candidate, now, retention, idempotency window ms,
- * bell channel ('' for none), history key prefix, retention ms of 1m, 1h and 1d buckets (ARGV 1-9,
+ * bell ('' for none, else 'P' or 'S' and the channel, see ring), history key prefix, retention ms of 1m, 1h and 1d buckets (ARGV 1-9,
  * shared with TICK), deadline (ms since 1970, 0 for none), most instances the topic may hold (0:
  * no limit), then per event: type, data JSON, idempotency key ('' for none), source ('' for none).
  * Returns { epoch, seq per event } (a duplicate answers the seq it got the first time), or, having

@@ -1,15 +1,7 @@
 // The live feed of one gateway process: its log tail, the hub that feeds sockets, and the Socket.IO gateway.
 import { Inject, Logger, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type { Cluster, Redis } from 'ioredis';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
-import {
-  ClusterLogReader,
-  EventStore,
-  LogReader,
-  REDIS,
-  RedisConnections,
-  type RedisConnection,
-} from '#pulse/event-store';
+import { BellLogReader, EventStore, RedisConnections } from '#pulse/event-store';
 import { GatewayDrain } from './gateway-drain.js';
 import { LiveGateway } from './live.gateway.js';
 import { LiveHub } from './live-hub.js';
@@ -24,36 +16,24 @@ const TAIL_BLOCK_MS = 5000;
   providers: [
     {
       provide: LogTail,
-      inject: [RedisConnections, REDIS, EventStore],
-      useFactory: (connections: RedisConnections, commands: RedisConnection, store: EventStore) => {
-        if (connections.cluster) {
-          // One XREAD cannot span slots: wait on the topics' bells, one subscriber per shard.
-          const reader = new ClusterLogReader(
-            connections.connect({ name: 'pulse:gateway:tail', autoPipelining: true }) as Cluster,
-            connections.connect({
-              name: 'pulse:gateway:bells',
-              offlineQueue: true,
-              maxRetriesPerRequest: null,
-              shardedSubscribers: true,
-            }) as Cluster,
-          );
-          return new LogTail(reader, store, { unblock: () => Promise.resolve(reader.wake()) }, new Logger('LogTail'), {
-            blockMs: TAIL_BLOCK_MS,
-          });
-        }
-        // Blocking reads get a connection of their own, as BullMQ's QueueEvents does.
-        const reading = connections.connect({
-          name: 'pulse:gateway:tail',
-          commandTimeoutMs: TAIL_BLOCK_MS + 2000,
-        }) as Redis;
-        const tail = new LogTail(
-          new LogReader(reading),
-          store,
-          { unblock: async (id) => Number(await (commands as Redis).client('UNBLOCK', id)) === 1 },
-          new Logger('LogTail'),
-          { blockMs: TAIL_BLOCK_MS },
+      inject: [RedisConnections, EventStore],
+      useFactory: (connections: RedisConnections, store: EventStore) => {
+        // The bells on a subscriber of their own (one per shard on a cluster); the log's reads on
+        // another connection (pipelined per node on a cluster), off the request path's.
+        const bells = connections.connect({
+          name: 'pulse:gateway:bells',
+          offlineQueue: true,
+          maxRetriesPerRequest: null,
+          shardedSubscribers: connections.cluster,
+        });
+        const reader = new BellLogReader(
+          connections.connect({ name: 'pulse:gateway:tail', autoPipelining: connections.cluster }),
+          bells,
         );
-        reading.on('close', () => tail.interrupt('the log tail connection closed'));
+        const tail = new LogTail(reader, store, new Logger('LogTail'), { blockMs: TAIL_BLOCK_MS });
+        // A wait on a subscriber that is gone would never end by a bell: the tail reads again (and
+        // checks every topic's epoch) once the subscriber is back.
+        if (!connections.cluster) bells.on('close', () => tail.interrupt('the bell subscriber connection closed'));
         return tail;
       },
     },

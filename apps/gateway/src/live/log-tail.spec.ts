@@ -1,10 +1,10 @@
-// The log tail on a real Redis: order and continuity, waking a blocked read, resets on a replaced log, recovery after a kill.
+// The log tail on a real Redis, reading through its bells: order and continuity, waking a waiting read, resets on a replaced log, recovery after a kill.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import type { PulseEvent, ResyncReason } from '#pulse/contracts';
-import { createRedis, EventStore, LogReader, type LogSource } from '#pulse/event-store';
+import { BellLogReader, createRedis, EventStore, type LogSource } from '#pulse/event-store';
 import { LogTail } from './log-tail.js';
 
 const url = process.env.PULSE_TEST_REDIS_URL!;
@@ -14,7 +14,8 @@ const heartbeat = (instanceId: string) => ({ type: 'instance.heartbeat', data: {
 /** A tail on its own connections, recording what it hands over. */
 class Harness {
   readonly commands = new Redis(url, { maxRetriesPerRequest: 1 });
-  readonly reading = createRedis(url, { name: 'test:tail', commandTimeoutMs: 65_000 });
+  readonly reading = createRedis(url, { name: 'test:tail' });
+  readonly bells = createRedis(url, { name: 'test:bells', offlineQueue: true, maxRetriesPerRequest: null });
   readonly store = new EventStore(this.commands, { retention: 10_000, idempotencyWindowMs: 60_000 });
   readonly delivered = new Map<string, PulseEvent[]>();
   readonly resets: { topic: string; reason: ResyncReason }[] = [];
@@ -22,28 +23,16 @@ class Harness {
   private watchers = new Set<() => void>();
   readonly tail: LogTail;
 
-  /**
-   * `unblockAnswerMs`: how late each CLIENT UNBLOCK's answer comes back (after it released the
-   * read); `unblockFailures`: how many unblocks fail first (the commands connection timing out).
-   */
-  constructor(blockMs = 30_000, unblockAnswerMs = 0, unblockFailures = 0) {
+  constructor(blockMs = 30_000) {
     this.reading.on('error', () => undefined);
+    this.bells.on('error', () => undefined);
     this.tail = new LogTail(
-      new LogReader(this.reading),
+      new BellLogReader(this.reading, this.bells),
       this.store,
-      {
-        unblock: async (id) => {
-          if (unblockFailures-- > 0) throw new Error('Command timed out');
-          const released = Number(await this.commands.client('UNBLOCK', id)) === 1;
-          // Not holding the test process open after the suite.
-          if (unblockAnswerMs > 0) await sleep(unblockAnswerMs, undefined, { ref: false });
-          return released;
-        },
-      },
       { warn: (message) => this.warnings.push(message), log: () => undefined },
       { blockMs, maxBackoffMs: 200 },
     );
-    this.reading.on('close', () => this.tail.interrupt('connection closed'));
+    this.bells.on('close', () => this.tail.interrupt('the bell subscriber connection closed'));
     this.tail.start({
       onEvents: (name, events) => {
         this.delivered.set(name, [...(this.delivered.get(name) ?? []), ...events]);
@@ -77,8 +66,15 @@ class Harness {
         reject(
           new Error(
             `timed out waiting for ${what}; tail healthy ${this.tail.healthy}, failures ${this.tail.failures}, ` +
-              `reading connection ${this.reading.status}, positions ${positions || 'none'}; warnings: ` +
-              (this.warnings.length ? this.warnings.join(' | ') : 'none'),
+              `connections: reading ${this.reading.status}, bells ${this.bells.status}, positions ${positions || 'none'}; warnings: ` +
+              (this.warnings.length ? this.warnings.join(' | ') : 'none') +
+              // Which events came, and from which append: a run once saw more than the test appended.
+              `; delivered: ${[...this.delivered]
+                .map(
+                  ([name, events]) =>
+                    `${name}: ${events.map((e) => `${e.seq}/${e.epoch}/${e.ts}/${JSON.stringify(e.data)}`).join(' ')}`,
+                )
+                .join('; ')}`,
           ),
         );
       }, 10_000);
@@ -96,6 +92,7 @@ class Harness {
     await this.tail.stop();
     this.commands.disconnect();
     this.reading.disconnect();
+    this.bells.disconnect();
   }
 }
 
@@ -108,7 +105,7 @@ async function poll(what: string, check: () => boolean): Promise<void> {
 }
 
 /**
- * A reader like ClusterLogReader: each read first subscribes (50 ms, when a wake ends no wait and
+ * A reader like BellLogReader on a cluster: each read first subscribes (50 ms, when a wake ends no wait and
  * answers false), then waits for a wake or the block time; it records each read's topics.
  */
 class SubscribingReader implements LogSource {
@@ -117,10 +114,6 @@ class SubscribingReader implements LogSource {
 
   get waiting(): boolean {
     return this.waiter !== null;
-  }
-
-  clientId(): Promise<number> {
-    return Promise.resolve(0);
   }
 
   async read(positions: ReadonlyMap<string, number>, blockMs: number): Promise<Map<string, PulseEvent[]>> {
@@ -166,12 +159,12 @@ describe('LogTail', () => {
     expect(harness.seqs(b)).toEqual(Array.from({ length: 30 }, (_, i) => i + 2));
   });
 
-  it('wakes its blocked read when a topic is followed, instead of waiting for the block to time out', async () => {
+  it('wakes its waiting read when a topic is followed, instead of waiting for the block to time out', async () => {
     harness = new Harness(60_000);
     const [first, second] = [topic(), topic()];
     await harness.store.append(first, [heartbeat('a')]);
     await harness.tail.follow(first);
-    // The loop is now blocked for up to a minute on `first` alone; the suite's timeout is shorter.
+    // The loop now waits for up to a minute on `first` alone; the suite's timeout is shorter.
     await harness.store.append(second, [heartbeat('a')]);
     await harness.tail.follow(second);
     await harness.store.append(second, [heartbeat('b')]);
@@ -199,55 +192,24 @@ describe('LogTail', () => {
     expect(heads).toBeLessThan(2 * names.length);
   });
 
-  it('wakes its blocked read for every topic of a burst of follows (each live long before the block ends)', async () => {
+  it('wakes its waiting read for every topic of a burst of follows (each live long before the block ends)', async () => {
     harness = new Harness(60_000);
     const names = Array.from({ length: 30 }, () => topic());
     for (const name of names) await harness.store.append(name, [heartbeat('a')]);
     await harness.tail.follow(names[0]!);
     // Follows in waves, all at once within a wave, while reads block for a minute: a wake lost
-    // between two unblocks would leave a topic unread past the harness's 10 s.
+    // between two wakes would leave a topic unread past the harness's 10 s.
     for (let wave = 1; wave < names.length; wave += 5)
       await Promise.all(names.slice(wave, wave + 5).map((name) => harness!.tail.follow(name)));
     for (const name of names) await harness.store.append(name, [heartbeat('b')]);
     await harness.until('seq 2 of every topic', () => names.every((name) => harness!.seqs(name).includes(2)));
   });
 
-  it('wakes its read again for a follow that came while an earlier unblock is still unanswered', async () => {
-    // Each unblock's answer comes after the harness's 10 s: a wake that waited for it would fail.
-    harness = new Harness(60_000, 30_000);
-    const [a, b, c] = [topic(), topic(), topic()];
-    for (const name of [a, b, c]) await harness.store.append(name, [heartbeat('a')]);
-    await harness.tail.follow(a);
-    await sleep(100); // the read blocks on a
-    // b's unblock releases that read at once (the next one, on a and b, blocks) but answers late:
-    await harness.tail.follow(b);
-    await sleep(100);
-    // c comes during that unblock: the read on a and b must be released again, not left a minute.
-    await harness.tail.follow(c);
-    await harness.store.append(c, [heartbeat('b')]);
-    await harness.until('the event of c', () => harness!.seqs(c).includes(2));
-  });
-
-  it('tries a failed unblock again while its read lasts', async () => {
-    harness = new Harness(60_000, 0, 2);
-    const [a, b] = [topic(), topic()];
-    for (const name of [a, b]) await harness.store.append(name, [heartbeat('a')]);
-    await harness.tail.follow(a);
-    await sleep(100); // the read blocks on a
-    // b's first two unblocks fail: the read on a must still be released, not left a minute.
-    await harness.tail.follow(b);
-    await harness.store.append(b, [heartbeat('b')]);
-    await harness.until('the event of b', () => harness!.seqs(b).includes(2));
-    expect(harness.warnings.filter((warning) => warning.includes('could not unblock'))).toHaveLength(1);
-  });
-
-  it('wakes a reader that was not waiting yet again (as a cluster reader still subscribing to its bells)', async () => {
+  it('wakes a reader that was not waiting yet again (one still subscribing to its bells)', async () => {
     const reader = new SubscribingReader();
     const redis = new Redis(url, { maxRetriesPerRequest: 1 });
     const store = new EventStore(redis, { retention: 10_000, idempotencyWindowMs: 60_000 });
-    const tail = new LogTail(reader, store, { unblock: () => Promise.resolve(reader.wake()) }, quiet, {
-      blockMs: 60_000,
-    });
+    const tail = new LogTail(reader, store, quiet, { blockMs: 60_000 });
     tail.start({ onEvents: () => undefined, onReset: () => undefined });
     try {
       const [a, b, c] = [topic(), topic(), topic()];
@@ -330,24 +292,27 @@ describe('LogTail', () => {
     ]);
   });
 
-  it('recovers from a killed connection and goes on from where it was, losing nothing', async () => {
-    harness = new Harness(30_000);
-    const name = topic();
-    await harness.store.append(name, [heartbeat('a')]);
-    await harness.tail.follow(name);
-    await harness.store.append(name, [heartbeat('a')]);
-    await harness.until('seq 2', () => harness!.tail.position(name) === 2);
-    // Ask on another connection: the tail's own is blocked in XREAD.
-    const clients = String(await harness.commands.client('LIST'));
-    const id = /id=(\d+) .*name=test:tail /.exec(clients)![1]!;
-    await harness.commands.client('KILL', 'ID', id);
-    for (let i = 0; i < 10; i++) await harness.store.append(name, [heartbeat(`k${i}`)]);
-    // At 12 or past it: the check below then says which seqs came (a CI run once stood at 18).
-    await harness.until('seq 12 after the kill', () => (harness!.tail.position(name) ?? 0) >= 12);
-    expect(harness.seqs(name)).toEqual(Array.from({ length: 11 }, (_, i) => i + 2));
-    expect(harness.resets).toEqual([]);
-    expect(harness.tail.healthy).toBe(true);
-  });
+  it.each(['test:bells', 'test:tail'])(
+    'recovers from a killed connection (%s) and goes on from where it was, losing nothing',
+    async (connection) => {
+      // Block time a minute: what the kill lost must come back through the reconnect, not a timeout.
+      harness = new Harness(60_000);
+      const name = topic();
+      await harness.store.append(name, [heartbeat('a')]);
+      await harness.tail.follow(name);
+      await harness.store.append(name, [heartbeat('a')]);
+      await harness.until('seq 2', () => harness!.tail.position(name) === 2);
+      const clients = String(await harness.commands.client('LIST'));
+      const id = new RegExp(`id=(\\d+) .*name=${connection} `).exec(clients)![1]!;
+      await harness.commands.client('KILL', 'ID', id);
+      for (let i = 0; i < 10; i++) await harness.store.append(name, [heartbeat(`k${i}`)]);
+      // At 12 or past it: the check below then says which seqs came (a CI run once stood at 18).
+      await harness.until('seq 12 after the kill', () => (harness!.tail.position(name) ?? 0) >= 12);
+      expect(harness.seqs(name)).toEqual(Array.from({ length: 11 }, (_, i) => i + 2));
+      expect(harness.resets).toEqual([]);
+      await poll('the tail healthy again', () => harness!.tail.healthy);
+    },
+  );
 });
 
 /** A log source whose reads the test answers one by one. */
@@ -356,8 +321,8 @@ class ScriptedSource implements LogSource {
   private answers: ((batches: Map<string, PulseEvent[]>) => void)[] = [];
   private readWaiters: (() => void)[] = [];
 
-  clientId(): Promise<number> {
-    return Promise.resolve(1);
+  wake(): boolean {
+    return false;
   }
 
   read(positions: ReadonlyMap<string, number>): Promise<Map<string, PulseEvent[]>> {
@@ -393,7 +358,6 @@ describe('LogTail coalescing', () => {
     const tail = new LogTail(
       source,
       store,
-      { unblock: () => Promise.resolve(false) },
       { warn: (m) => void warnings.push(m), log: () => undefined },
       {
         coalesceMs: 600_000,

@@ -1,4 +1,4 @@
-// One blocking XREAD loop per gateway process over the topics its own sockets follow, in seq order.
+// One read loop per gateway process over the topics its own sockets follow, in seq order (through their bells, see BellLogReader).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PulseEvent, ResyncReason } from '#pulse/contracts';
 import type { EventStore, LogSource } from '#pulse/event-store';
@@ -12,9 +12,9 @@ export interface TailListener {
 }
 
 export interface LogTailOptions {
-  /** Longest XREAD block; also how often idle tails re-check epochs. @default 5000 */
+  /** Longest wait of one read; also how often idle tails re-check epochs. @default 5000 */
   blockMs?: number;
-  /** Most events read per topic per XREAD (one delivery batch). @default 1000 */
+  /** Most events read per topic per read (one delivery batch). @default 1000 */
   count?: number;
   /** Longest pause between retries after an error. @default 2000 */
   maxBackoffMs?: number;
@@ -22,7 +22,7 @@ export interface LogTailOptions {
    * Pause after a read that found more than one event of a topic waiting, before the next read:
    * events then arrive faster than frames go out, and what arrives meanwhile goes out as one
    * frame per socket instead of one each. After a read of single events the tail reads again at
-   * once, so at light load an event is not delayed (the blocked read answers as it is appended).
+   * once, so at light load an event is not delayed (the waiting read answers as its bell rings).
    * @default 2
    */
   coalesceMs?: number;
@@ -33,12 +33,6 @@ interface Tailed {
   position: number;
   /** Epoch of the log being tailed; null while the topic has no log. */
   epoch: string | null;
-}
-
-/** What the tail needs from a connection other than its reader's. */
-export interface TailConnection {
-  /** CLIENT UNBLOCK from another connection; true if the reader was blocked. */
-  unblock(clientId: number): Promise<boolean>;
 }
 
 export interface TailLogger {
@@ -58,16 +52,12 @@ export class LogTail {
   /** Resolves the idle wait when topics are added or the tail stops. */
   private wakeIdle: (() => void) | null = null;
   private reading = false;
-  /**
-   * Set when a follow or unfollow woke the read in progress: its empty answer is no quiet moment,
-   * and its CLIENT UNBLOCK is sent.
-   */
+  /** Set when a follow or unfollow woke the read in progress: its empty answer is no quiet moment. */
   private readWoken = false;
-  /** Counts the reads (an unblock gives up once its read is over). */
+  /** Counts the reads (waking one gives up once it is over). */
   private reads = 0;
-  /** Fails the command in progress on the reading connection (see interrupt). */
+  /** Fails the read in progress (see interrupt). */
   private failRead: ((error: Error) => void) | null = null;
-  private readerClientId: number | null = null;
   private abort = new AbortController();
   /** Errors since the last good read; 0 when healthy. */
   failures = 0;
@@ -77,7 +67,6 @@ export class LogTail {
   constructor(
     private readonly reader: LogSource,
     private readonly store: EventStore,
-    private readonly connection: TailConnection,
     private readonly logger: TailLogger,
     options: LogTailOptions = {},
   ) {
@@ -135,7 +124,7 @@ export class LogTail {
     this.loop ??= this.run();
   }
 
-  /** Stops the loop; an XREAD in progress is unblocked. */
+  /** Stops the loop; a read in progress is given up. */
   async stop(): Promise<void> {
     this.closing = true;
     this.abort.abort();
@@ -146,47 +135,36 @@ export class LogTail {
   }
 
   /**
-   * Gives up the read in progress, e.g. when its connection closed: a command lost with its
-   * connection is never answered, and the loop must read again on the new one.
+   * Gives up the read in progress, e.g. when its subscriber's connection closed: a wait for bells
+   * that can no longer ring would last its whole block time, and the loop must read again once the
+   * connection is back.
    */
   interrupt(reason: string): void {
-    // A new connection has a new client id: never unblock the old one (it may be another client's now).
-    this.readerClientId = null;
     this.failRead?.(new Error(reason));
   }
 
-  /** Makes the loop re-read its topic set now instead of when the current XREAD times out. */
+  /** Makes the loop re-read its topic set now instead of when the current read's wait times out. */
   private wake(): void {
     this.wakeIdle?.();
     this.wakeIdle = null;
-    // One unblock per read: the wakes of a burst of follows (a reconnect storm) end the read once,
-    // not once each, and each read re-sent is an XREAD over every followed topic. (The reader's id
-    // is known, or not, for the whole read: it is asked for before the read starts.)
+    // One wake per read: the follows of a burst (a reconnect storm) end the read once, not once
+    // each, and each read re-subscribes and reads the log of every topic followed since.
     if (!this.reading || this.readWoken) return;
     this.readWoken = true;
-    if (this.readerClientId !== null) void this.unblockReader(this.readerClientId, this.reads);
+    void this.wakeReader(this.reads);
   }
 
-  private async unblockReader(clientId: number, read: number): Promise<void> {
-    // The XREAD may still be on its way to Redis (or an unblock fail): try again, less and less
-    // often, until the read is released or over.
-    const current = () => !this.closing && this.reading && this.reads === read && this.readerClientId === clientId;
-    let warned = false;
+  private async wakeReader(read: number): Promise<void> {
+    // The read may not wait yet (it is still subscribing to new bells): try again, less and less
+    // often, until it is released or over.
+    const current = () => !this.closing && this.reading && this.reads === read;
     for (let pause = 5; current(); pause = Math.min(pause * 2, 500)) {
-      try {
-        if (await this.connection.unblock(clientId)) return;
-      } catch (error) {
-        if (!warned) this.logger.warn(`could not unblock the log tail (trying again): ${(error as Error).message}`);
-        warned = true;
-      }
+      if (this.reader.wake()) return;
       await sleep(pause, undefined, { signal: this.abort.signal }).catch(() => undefined);
     }
   }
 
-  /**
-   * A command on the reading connection, which interrupt() fails: with its connection, a command
-   * is lost unanswered (the read, or the CLIENT ID asked after a reconnect).
-   */
+  /** A read, which interrupt() fails: one that waits on a connection that is gone is never answered. */
   private async onReader<T>(command: () => Promise<T>): Promise<T> {
     try {
       return await new Promise<T>((resolve, reject) => {
@@ -209,7 +187,6 @@ export class LogTail {
         continue;
       }
       try {
-        this.readerClientId ??= await this.onReader(() => this.reader.clientId());
         // Also on busy gateways, where reads never come back empty: at least once per block time.
         if (verify || Date.now() - verifiedAt >= this.blockMs) {
           await this.verifyEpochs();
@@ -224,8 +201,8 @@ export class LogTail {
         this.readWoken = false;
         let batches: Map<string, PulseEvent[]>;
         try {
-          // Blocks no longer than until the next epoch check is due (a woken read did not check):
-          // a replaced log is found within one block time (never 0: XREAD BLOCK 0 waits forever).
+          // Waits no longer than until the next epoch check is due (a woken read did not check): a
+          // replaced log is found within one block time (at least 1 ms: a timer, not a busy loop).
           const blockMs = Math.max(1, Math.min(this.blockMs, verifiedAt + this.blockMs - Date.now()));
           batches = await this.onReader(() => this.reader.read(positions, blockMs, this.count));
         } finally {
@@ -244,7 +221,6 @@ export class LogTail {
       } catch (error) {
         if (this.closing) break;
         this.failures += 1;
-        this.readerClientId = null;
         verify = true;
         const pause = Math.min(100 * 2 ** Math.min(this.failures - 1, 5), this.maxBackoffMs);
         if (this.failures === 1 || this.failures % 20 === 0) {
