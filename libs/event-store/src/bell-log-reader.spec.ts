@@ -112,8 +112,12 @@ describe('BellLogReader', () => {
   });
 
   it('reads the log for an append too big to ring, and pages it at `count`', async () => {
-    const { reader: tail, store } = reader();
+    const { reader: tail, logReads, store } = reader();
     const topic = uniqueTopic();
+    const listener = connect();
+    const messages: string[] = [];
+    listener.on('message', (_channel: string, message: string) => messages.push(message));
+    await listener.subscribe(bellChannel(topic));
     await store.append(topic, [heartbeat('a')]);
     await readUntil(tail, topic, 0, 1);
     // 300 events of ~1 KiB: past the script's 256 KiB, the bell carries only the new head.
@@ -122,34 +126,94 @@ describe('BellLogReader', () => {
       data: { instanceId: `i${i}`, padding: 'x'.repeat(1000) },
     }));
     await store.append(topic, big);
+    for (const started = Date.now(); messages.length < 2; await sleep(10))
+      if (Date.now() - started > 10_000) throw new Error('the second bell did not ring');
+    expect(messages[1]).toBe('301');
+    expect(decodeBell(topic, messages[1]!)).toBeNull();
+    const before = logReads();
     const pages: number[] = [];
     const events: PulseEvent[] = [];
+    // Waits of a minute: a page not read again at once would time the test out.
     while ((events.at(-1)?.seq ?? 1) < 301) {
-      const batch = (await tail.read(new Map([[topic, events.at(-1)?.seq ?? 1]]), 1000, 100)).get(topic) ?? [];
+      const batch = (await tail.read(new Map([[topic, events.at(-1)?.seq ?? 1]]), 60_000, 100)).get(topic) ?? [];
       if (batch.length > 0) pages.push(batch.length);
       events.push(...batch);
     }
     expect(events.map((event) => event.seq)).toEqual(Array.from({ length: 300 }, (_, i) => i + 2));
     expect(pages).toEqual([100, 100, 100]);
+    expect(logReads() - before).toBe(3);
+  });
+
+  it('reads every log at least every fullReadMs, so a bell lost on a busy gateway is not waited on', async () => {
+    const commands = connect();
+    const bells = connect();
+    const store = new EventStore(connect(), { retention: 10_000, idempotencyWindowMs: 60_000 });
+    const tail = new BellLogReader(commands, bells, { fullReadMs: 500 });
+    const [quiet, busy] = [uniqueTopic(), uniqueTopic()];
+    const positions = new Map([
+      [quiet, 0],
+      [busy, 0],
+    ]);
+    await tail.read(positions, 100, 100);
+    // quiet's only bell rings nobody; busy rings every 20 ms, so no wait of a minute ever times out.
+    await bells.unsubscribe(bellChannel(quiet));
+    await store.append(quiet, [heartbeat('lost')]);
+    await bells.subscribe(bellChannel(quiet));
+    let ringing = true;
+    const ringer = (async () => {
+      while (ringing) {
+        await store.append(busy, [heartbeat('b')]);
+        await sleep(20);
+      }
+    })();
+    try {
+      const started = Date.now();
+      while (positions.get(quiet) === 0) {
+        if (Date.now() - started > 10_000) throw new Error('the quiet topic was never read');
+        for (const [topic, events] of await tail.read(positions, 60_000, 100)) positions.set(topic, events.at(-1)!.seq);
+      }
+      expect(positions.get(quiet)).toBe(1);
+    } finally {
+      ringing = false;
+      await ringer;
+    }
+  });
+
+  it('hands nothing over from a read the tail gave up, and reads the log again for the next', async () => {
+    const { reader: tail, bells, store } = reader();
+    const topic = uniqueTopic();
+    await store.append(topic, [heartbeat('a')]);
+    await readUntil(tail, topic, 0, 1);
+    const given = tail.read(new Map([[topic, 1]]), 60_000, 100);
+    await sleep(100);
+    // Seq 2 rings nobody (as while the subscriber reconnects): only a read of the log finds it.
+    await bells.unsubscribe(bellChannel(topic));
+    await store.append(topic, [heartbeat('b')]);
+    await bells.subscribe(bellChannel(topic));
+    tail.abandon();
+    // The given-up read must not take seq 2 with it: the tail would never see it.
+    expect((await given).size).toBe(0);
+    expect((await readUntil(tail, topic, 1, 2)).map((event) => event.seq)).toEqual([2]);
   });
 
   it('answers from each topic its own position only: a topic no longer followed is dropped', async () => {
     const { reader: tail, store } = reader();
     const [a, b] = [uniqueTopic(), uniqueTopic()];
+    await store.append(b, [heartbeat('b')]);
     await tail.read(
       new Map([
         [a, 0],
-        [b, 0],
+        [b, 1],
       ]),
       100,
       100,
     );
     await store.append(a, [heartbeat('a')]);
-    await store.append(b, [heartbeat('b')]);
+    await store.append(b, [heartbeat('b'), heartbeat('b')]);
     await sleep(100);
-    const batches = await tail.read(new Map([[b, 0]]), 1000, 100);
+    const batches = await tail.read(new Map([[b, 2]]), 1000, 100);
     expect([...batches.keys()]).toEqual([b]);
-    expect(batches.get(b)!.map((event) => event.seq)).toEqual([1]);
+    expect(batches.get(b)!.map((event) => event.seq)).toEqual([3]);
   });
 });
 

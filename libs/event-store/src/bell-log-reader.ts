@@ -8,6 +8,14 @@ import type { LogSource } from './log-reader.js';
 /** Rung events held for one topic between reads; past this the tail has fallen behind, and reads the log instead. */
 const MAX_HELD = 10_000;
 
+export interface BellLogReaderOptions {
+  /**
+   * Every followed topic's log is read at least this often, bells or not: on a busy gateway, whose
+   * waits never time out, a bell lost costs at most this much delay. @default 5000
+   */
+  fullReadMs?: number;
+}
+
 /**
  * Every append and tick rings its topic's bell with the entries it wrote (see ring in scripts.ts),
  * so a gateway that follows a topic is handed its events without a round trip: one message per
@@ -15,12 +23,13 @@ const MAX_HELD = 10_000;
  * answer, which at light load costs each gateway and Redis a wake per event).
  *
  * The log stays the truth. The reader hands over rung events only where they follow on from the
- * tail's position; it reads the log (a plain XREAD, as many topics as need it in one call on a
- * single Redis, pipelined per node on a cluster) for a topic just followed, for one whose bell
- * skipped a seq or carried only the new head (an append too big to ring), after its subscriber
- * came back, and for every topic when a wait times out. So a lost bell delays events by at most
- * the block time; it never loses or reorders one, and what is handed over is what an XREAD from
- * the same positions would answer.
+ * tail's position (and, after a read of the log, from its last entry, in the same epoch); it reads
+ * the log (a plain XREAD, as many topics as need it in one call on a single Redis, pipelined per
+ * node on a cluster) for a topic just followed, for one whose bell skipped a seq or carried only
+ * the new head (an append too big to ring), after its subscriber came back or the tail gave a read
+ * up (dropping what rang before: it may have outlived its log), and for every topic when a wait
+ * times out and at least every `fullReadMs`. So a lost bell delays events by at most that; it
+ * never loses or reorders one.
  *
  * On a single Redis the bells are pub/sub channels on one subscriber connection; on a cluster,
  * shard channels on one subscriber per shard (`shardedSubscribers`).
@@ -30,13 +39,16 @@ export class BellLogReader implements LogSource {
   private readonly bells = new Set<string>();
   /** Events rung since the last read, per topic: contiguous, in seq order. */
   private readonly rung = new Map<string, PulseEvent[]>();
-  /** Topics whose log must be read (rung events alone cannot be trusted); 'all' after a timeout or a resubscribe. */
+  /** Topics whose log must be read (rung events alone cannot be trusted); 'all' for every one. */
   private dirty: Set<string> | 'all' = 'all';
+  /** Ends the wait of the read in progress, if it waits. */
   private waiter: (() => void) | null = null;
   private readonly sharded: boolean;
-  /** Counts the reads: a read the tail gave up (see LogTail.interrupt) is superseded by the next. */
+  /** Counts the reads: one the tail gave up (abandon) or that a newer one replaced hands nothing over. */
   private reads = 0;
-  private reading = false;
+  /** When the last read of every followed topic's log was sent. */
+  private fullReadAt = -Infinity;
+  private readonly fullReadMs: number;
 
   /**
    * @param commands a connection for the XREADs (on a cluster, with auto-pipelining)
@@ -45,19 +57,23 @@ export class BellLogReader implements LogSource {
   constructor(
     private readonly commands: Redis | Cluster,
     private readonly subscriber: Redis | Cluster,
+    options: BellLogReaderOptions = {},
   ) {
+    this.fullReadMs = options.fullReadMs ?? 5000;
     this.sharded = subscriber.isCluster;
     subscriber.on(this.sharded ? 'smessage' : 'message', (channel: string, message: string) =>
       this.onBell(channel, message),
     );
     if (this.sharded) {
       // Bells rung while a shard's subscriber was away are lost: read everything when it is back
-      // (the whole client, or one shard's subscriber after a failover).
+      // (the whole client, or one shard's subscriber after a failover). ioredis announces a shard's
+      // subscriber before its SSUBSCRIBEs hold: a bell lost in between waits for the next full read.
       subscriber.on('ready', () => this.wake(true));
       subscriber.on('subscribersReady', () => this.wake(true));
     } else {
       // ioredis resubscribes right after 'ready': a PING behind those SUBSCRIBEs answers once they
-      // hold, and only a read of the log after that covers every bell rung while the connection was away.
+      // hold, and only a read of the log after that covers every bell rung while the connection was
+      // away. Should the PING fail, the connection is lost again, and its next 'ready' pings again.
       subscriber.on('ready', () =>
         process.nextTick(() =>
           (subscriber as Redis).ping().then(
@@ -75,10 +91,17 @@ export class BellLogReader implements LogSource {
    * tail tries again until the read it means has ended.
    */
   wake(readAll = false): boolean {
-    if (readAll) this.dirty = 'all';
+    if (readAll) this.distrust();
     const waiting = this.waiter !== null;
     this.waiter?.();
     return waiting;
+  }
+
+  /** The tail gave up the read in progress: it ends handing nothing over, and whatever it took is read again from the log. */
+  abandon(): void {
+    this.reads += 1;
+    this.distrust();
+    this.waiter?.();
   }
 
   async read(
@@ -87,50 +110,39 @@ export class BellLogReader implements LogSource {
     count: number,
   ): Promise<Map<string, PulseEvent[]>> {
     const read = ++this.reads;
-    if (this.reading) {
-      // The tail gave the previous read up (its connection closed): it ends without taking
-      // anything, and what it may have taken is read from the log.
-      this.dirty = 'all';
-      this.waiter?.();
-    }
-    this.reading = true;
-    try {
-      return await this.readOnce(read, positions, blockMs, count);
-    } finally {
-      if (read === this.reads) this.reading = false;
-    }
-  }
-
-  private async readOnce(
-    read: number,
-    positions: ReadonlyMap<string, number>,
-    blockMs: number,
-    count: number,
-  ): Promise<Map<string, PulseEvent[]>> {
     await this.listen(positions);
+    if (read !== this.reads) return new Map();
     // On a single Redis, a subscriber away is a failed read, as a blocking XREAD's connection
     // would be: the tail retries, reports itself unhealthy meanwhile, and checks the topics'
     // epochs once it reads again.
     if (!this.sharded && this.subscriber.status !== 'ready') {
       throw new Error(`the bell subscriber is ${this.subscriber.status}`);
     }
+    if (Date.now() - this.fullReadAt >= this.fullReadMs) this.dirty = 'all';
     const first = await this.collect(read, positions, count);
-    if (first.size > 0) return first;
+    if (first.size > 0 || read !== this.reads) return first;
     if (this.dirty !== 'all' && this.dirty.size === 0 && this.rung.size === 0) {
       const rang = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => {
-          this.waiter = null;
-          resolve(false);
-        }, blockMs);
-        this.waiter = () => {
+        const release = () => {
           clearTimeout(timer);
-          this.waiter = null;
+          if (this.waiter === release) this.waiter = null;
           resolve(true);
         };
+        const timer = setTimeout(() => {
+          if (this.waiter === release) this.waiter = null;
+          resolve(false);
+        }, blockMs);
+        this.waiter = release;
       });
-      if (!rang) this.dirty = 'all';
+      if (!rang && read === this.reads) this.dirty = 'all';
     }
     return this.collect(read, positions, count);
+  }
+
+  /** Nothing rung so far is trusted (bells may have been lost, or held ones outlived their log): every log is read. */
+  private distrust(): void {
+    this.dirty = 'all';
+    this.rung.clear();
   }
 
   private onBell(channel: string, message: string): void {
@@ -188,14 +200,23 @@ export class BellLogReader implements LogSource {
   ): Promise<Map<string, PulseEvent[]>> {
     const result = new Map<string, PulseEvent[]>();
     if (read !== this.reads) return result;
-    const dirty =
-      this.dirty === 'all' ? [...positions.keys()] : [...this.dirty].filter((topic) => positions.has(topic));
+    const full = this.dirty === 'all';
+    const dirty = full ? [...positions.keys()] : [...this.dirty].filter((topic) => positions.has(topic));
     this.dirty = new Set();
-    const logged = dirty.length > 0 ? await this.readLog(dirty, positions, count) : new Map<string, PulseEvent[]>();
+    const sentAt = Date.now();
+    let logged = new Map<string, PulseEvent[]>();
+    try {
+      if (dirty.length > 0) logged = await this.readLog(dirty, positions, count);
+    } catch (error) {
+      // Read them again next time.
+      for (const topic of dirty) this.markDirty(topic);
+      throw error;
+    }
     if (read !== this.reads) {
       for (const topic of dirty) this.markDirty(topic);
       return result;
     }
+    if (full) this.fullReadAt = sentAt;
     for (const topic of new Set([...logged.keys(), ...this.rung.keys()])) {
       const position = positions.get(topic);
       const held = this.rung.get(topic);
@@ -207,10 +228,13 @@ export class BellLogReader implements LogSource {
         if (held) this.rung.set(topic, held);
         this.markDirty(topic);
       } else if (held) {
-        const after = events.at(-1)?.seq ?? position;
+        const last = events.at(-1);
+        const after = last?.seq ?? position;
         const from = held.findIndex((event) => event.seq > after);
-        if (from !== -1 && held[from]!.seq !== after + 1) this.markDirty(topic);
-        else if (from !== -1) {
+        const next = held[from];
+        // What rang must continue the log just read, in its epoch: else the log is read again.
+        if (next && (next.seq !== after + 1 || (last && next.epoch !== last.epoch))) this.markDirty(topic);
+        else if (next) {
           const room = count - events.length;
           for (const event of held.slice(from, from + room)) events.push(event);
           if (held.length - from > room) this.rung.set(topic, held.slice(from + room));
@@ -233,20 +257,13 @@ export class BellLogReader implements LogSource {
   ): Promise<Map<string, PulseEvent[]>> {
     const key = (topic: string) => topicKeys(topic)[KEY.log]!;
     const id = (topic: string) => `${positions.get(topic)!}-0`;
-    let answers: [string, [string, string[]][]][];
-    try {
-      answers = this.sharded
-        ? (
-            await Promise.all(
-              topics.map((topic) => this.commands.xread('COUNT', count, 'STREAMS', key(topic), id(topic))),
-            )
-          ).flatMap((answer) => answer ?? [])
-        : ((await this.commands.xread('COUNT', count, 'STREAMS', ...topics.map(key), ...topics.map(id))) ?? []);
-    } catch (error) {
-      // Read them again next time.
-      for (const topic of topics) this.markDirty(topic);
-      throw error;
-    }
+    const answers: [string, [string, string[]][]][] = this.sharded
+      ? (
+          await Promise.all(
+            topics.map((topic) => this.commands.xread('COUNT', count, 'STREAMS', key(topic), id(topic))),
+          )
+        ).flatMap((answer) => answer ?? [])
+      : ((await this.commands.xread('COUNT', count, 'STREAMS', ...topics.map(key), ...topics.map(id))) ?? []);
     const result = new Map<string, PulseEvent[]>();
     for (const [logKey, entries] of answers) {
       const topic = topicOfLogKey(logKey);

@@ -8,9 +8,11 @@ export interface LogSource {
    * subscribing to bells answers false, and the tail tries again until the read has ended).
    */
   wake(): boolean;
+  /** The tail gave up the read in progress (its connection closed, or the tail stops): that read must hand nothing over. */
+  abandon(): void;
   /**
    * Waits up to `blockMs` for events after each topic's position (a seq), answering up to `count`
-   * per topic, in seq order. An empty map means the wait timed out or was unblocked.
+   * per topic, in seq order. An empty map means the wait timed out or was woken.
    */
   read(positions: ReadonlyMap<string, number>, blockMs: number, count: number): Promise<Map<string, PulseEvent[]>>;
 }

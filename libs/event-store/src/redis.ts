@@ -19,7 +19,7 @@ export interface ConnectionOptions {
    * A command without an answer after this long fails. It bounds requests in flight when Redis
    * stalls or the connection drops (ioredis does not fail those by itself when it does not resend them).
    * 0 for none (BullMQ's blocking commands).
-   * @default 5000; blocking readers pass their block time plus a margin
+   * @default 5000
    */
   commandTimeoutMs?: number;
   /** Sends the commands issued in one event-loop turn as one pipeline (per node on a cluster). @default false */
@@ -108,8 +108,7 @@ function connectionOptions(options: ConnectionOptions): RedisOptions {
     maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? 1 : options.maxRetriesPerRequest,
     retryStrategy: backoff,
     // A command in flight when the connection drops fails instead of being sent again after the
-    // reconnect: an append may have run already (resending could append twice), and a blocking
-    // read would block again on a connection whose id the tail no longer knows.
+    // reconnect: an append may have run already (resending could append twice).
     autoResendUnfulfilledCommands: false,
     // 0 must be left out, not passed: ioredis would time every command out at once.
     commandTimeout: options.commandTimeoutMs === 0 ? undefined : (options.commandTimeoutMs ?? 5000),

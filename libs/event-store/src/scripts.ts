@@ -376,7 +376,8 @@ local function ring()
   if appended == 0 or bell == '' then return end
   local message = last_seq
   if rung_bytes <= RING_MAX_BYTES then
-    message = '{"e":' .. cjson.encode(epoch) .. ',"ts":' .. now .. ',"v":[' .. table.concat(rung, ',') .. ']}'
+    -- ts as the caller sent it (as XADD stores it), not as Lua would print the number.
+    message = '{"e":' .. cjson.encode(epoch) .. ',"ts":' .. ARGV[2] .. ',"v":[' .. table.concat(rung, ',') .. ']}'
   end
   redis.pcall(bell:sub(1, 1) == 'S' and 'SPUBLISH' or 'PUBLISH', bell:sub(2), message)
 end

@@ -9,7 +9,7 @@ import { LogTail } from './log-tail.js';
 import { Presence } from './presence.js';
 import { SlowConsumerGuard } from './slow-consumer.js';
 
-/** Longest blocking read; idle tails re-check epochs this often. */
+/** Longest wait of a tail's read, and most time between reads of every followed log; idle tails re-check epochs this often. */
 const TAIL_BLOCK_MS = 5000;
 
 @Module({
@@ -29,6 +29,7 @@ const TAIL_BLOCK_MS = 5000;
         const reader = new BellLogReader(
           connections.connect({ name: 'pulse:gateway:tail', autoPipelining: connections.cluster }),
           bells,
+          { fullReadMs: TAIL_BLOCK_MS },
         );
         const tail = new LogTail(reader, store, new Logger('LogTail'), { blockMs: TAIL_BLOCK_MS });
         // A wait on a subscriber that is gone would never end by a bell: the tail reads again (and

@@ -135,6 +135,10 @@ class SubscribingReader implements LogSource {
     this.waiter?.();
     return waiting;
   }
+
+  abandon(): void {
+    this.waiter?.();
+  }
 }
 
 let harness: Harness | null = null;
@@ -297,8 +301,9 @@ describe('LogTail', () => {
     async (connection) => {
       // Block time a minute: what the kill lost must come back through the reconnect, not a timeout.
       harness = new Harness(60_000);
-      const name = topic();
+      const [name, later] = [topic(), topic()];
       await harness.store.append(name, [heartbeat('a')]);
+      await harness.store.append(later, [heartbeat('a'), heartbeat('a')]);
       await harness.tail.follow(name);
       await harness.store.append(name, [heartbeat('a')]);
       await harness.until('seq 2', () => harness!.tail.position(name) === 2);
@@ -306,9 +311,16 @@ describe('LogTail', () => {
       const id = new RegExp(`id=(\\d+) .*name=${connection} `).exec(clients)![1]!;
       await harness.commands.client('KILL', 'ID', id);
       for (let i = 0; i < 10; i++) await harness.store.append(name, [heartbeat(`k${i}`)]);
+      // A topic followed now is read from its log, on the reading connection (killed or not).
+      await harness.tail.follow(later);
+      await harness.store.append(later, [heartbeat('b')]);
       // At 12 or past it: the check below then says which seqs came (a CI run once stood at 18).
-      await harness.until('seq 12 after the kill', () => (harness!.tail.position(name) ?? 0) >= 12);
+      await harness.until(
+        'seq 12 after the kill, and the later topic at 3',
+        () => (harness!.tail.position(name) ?? 0) >= 12 && harness!.tail.position(later) === 3,
+      );
       expect(harness.seqs(name)).toEqual(Array.from({ length: 11 }, (_, i) => i + 2));
+      expect(harness.seqs(later)).toEqual([3]);
       expect(harness.resets).toEqual([]);
       await poll('the tail healthy again', () => harness!.tail.healthy);
     },
@@ -324,6 +336,8 @@ class ScriptedSource implements LogSource {
   wake(): boolean {
     return false;
   }
+
+  abandon(): void {}
 
   read(positions: ReadonlyMap<string, number>): Promise<Map<string, PulseEvent[]>> {
     this.reads.push(positions.get('t')!);

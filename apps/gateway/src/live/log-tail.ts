@@ -131,6 +131,7 @@ export class LogTail {
     this.wake();
     // A read that waits on Redis (away, or a subscribe still queued) is given up, not awaited.
     this.failRead?.(new Error('the log tail is stopping'));
+    this.reader.abandon();
     await this.loop;
   }
 
@@ -141,6 +142,7 @@ export class LogTail {
    */
   interrupt(reason: string): void {
     this.failRead?.(new Error(reason));
+    this.reader.abandon();
   }
 
   /** Makes the loop re-read its topic set now instead of when the current read's wait times out. */
