@@ -14,7 +14,9 @@ const TTL_MS = 30_000;
 let redis: Redis;
 let store: EventStore;
 beforeAll(() => {
-  redis = new Redis(process.env.PULSE_TEST_REDIS_URL!, { maxRetriesPerRequest: 1 });
+  // A database of its own: the service ticks every topic in the registry, and the registry of
+  // database 0 holds the topics of every spec running now (a log tail spec saw ticks in its logs).
+  redis = new Redis(process.env.PULSE_TEST_REDIS_URL!, { maxRetriesPerRequest: 1, db: 8 });
   store = new EventStore(redis, { retention: 10_000, idempotencyWindowMs: 60_000 });
 });
 afterAll(async () => {
