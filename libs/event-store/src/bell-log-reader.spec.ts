@@ -196,6 +196,27 @@ describe('BellLogReader', () => {
     expect((await readUntil(tail, topic, 1, 2)).map((event) => event.seq)).toEqual([2]);
   });
 
+  it('drops what rang for a tail that fell more than 10,000 events behind, and reads the log instead', async () => {
+    const { reader: tail, logReads } = reader();
+    // A retention above what the test appends: the log must still hold every event it reads.
+    const store = new EventStore(connect(), { retention: 100_000, idempotencyWindowMs: 60_000 });
+    const topic = uniqueTopic();
+    await store.append(topic, [heartbeat('a')]);
+    await readUntil(tail, topic, 0, 1);
+    // Eleven batches ring while nobody reads: the held events pass 10,000 with the last.
+    for (let batch = 0; batch < 11; batch++)
+      await store.append(
+        topic,
+        Array.from({ length: 1000 }, (_, i) => heartbeat(`b${batch}-${i}`)),
+      );
+    await sleep(200);
+    const before = logReads();
+    const events = await readUntil(tail, topic, 1, 11_001);
+    expect(events.map((event) => event.seq)).toEqual(Array.from({ length: 11_000 }, (_, i) => i + 2));
+    // Read from the log, a page of 1,000 at a time, not handed over from memory.
+    expect(logReads() - before).toBeGreaterThanOrEqual(11);
+  });
+
   it('answers from each topic its own position only: a topic no longer followed is dropped', async () => {
     const { reader: tail, store } = reader();
     const [a, b] = [uniqueTopic(), uniqueTopic()];
