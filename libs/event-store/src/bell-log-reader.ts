@@ -166,9 +166,13 @@ export class BellLogReader implements LogSource {
 
   /** Subscribes to the bells of topics now followed and leaves the others; before reading, so that no append goes unnoticed. */
   private async listen(positions: ReadonlyMap<string, number>): Promise<void> {
-    if (positions.size === this.bells.size && [...positions.keys()].every((topic) => this.bells.has(topic))) return;
-    const added = [...positions.keys()].filter((topic) => !this.bells.has(topic));
-    const removed = [...this.bells].filter((topic) => !positions.has(topic));
+    // Once per read, on the hot path: nothing is allocated when the topic set is unchanged.
+    const added: string[] = [];
+    for (const topic of positions.keys()) if (!this.bells.has(topic)) added.push(topic);
+    // With every followed topic listened to, a bell is left over only if there are more bells than topics.
+    const removed =
+      this.bells.size + added.length > positions.size ? [...this.bells].filter((topic) => !positions.has(topic)) : [];
+    if (added.length === 0 && removed.length === 0) return;
     for (const topic of removed) {
       this.bells.delete(topic);
       this.rung.delete(topic);
@@ -188,7 +192,7 @@ export class BellLogReader implements LogSource {
     // Appends before the subscribe held rang nobody here: the log has them.
     for (const topic of added) {
       this.bells.add(topic);
-      if (this.dirty !== 'all') this.dirty.add(topic);
+      this.markDirty(topic);
     }
   }
 

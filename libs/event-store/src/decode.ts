@@ -17,8 +17,21 @@ export function decodeEntry(topic: string, id: string, fields: string[]): PulseE
   // The append script wrote `data` after ingest (or the tick) made it valid for its type: not parsed
   // again on the tail's hot path.
   const data: unknown = JSON.parse(f.d);
-  const event = { topic, seq, epoch: f.e, type: f.t, ts: Number(f.ts), data } as PulseEvent;
-  if (f.s !== undefined) event.source = f.s;
+  return eventOf(topic, seq, f.e, f.t, Number(f.ts), data, f.s);
+}
+
+/** The one shape both decoders build: the same fields, in the same order (frames encode it as it is). */
+function eventOf(
+  topic: string,
+  seq: number,
+  epoch: string,
+  type: string,
+  ts: number,
+  data: unknown,
+  source: string | undefined,
+): PulseEvent {
+  const event = { topic, seq, epoch, type, ts, data } as PulseEvent;
+  if (source !== undefined) event.source = source;
   return event;
 }
 
@@ -48,9 +61,7 @@ export function decodeBell(topic: string, message: string): PulseEvent[] | null 
       return null;
     }
     if (typeof type !== 'string' || data === undefined) return null;
-    const event = { topic, seq, epoch, type, ts, data } as PulseEvent;
-    if (typeof source === 'string') event.source = source;
-    events.push(event);
+    events.push(eventOf(topic, seq as number, epoch, type, ts, data, typeof source === 'string' ? source : undefined));
   }
   return events;
 }
