@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Queue, QueueEvents } from 'bullmq';
+import { Queue } from 'bullmq';
+import { queueEventsFromNow } from '#pulse/event-store';
 import { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
 import { chromium } from 'playwright-core';
@@ -428,9 +429,8 @@ describe('with auth on', () => {
         new Redis(pulse.redisUrl, { maxRetriesPerRequest: null }),
       ];
       const queue = new Queue(MONITOR_QUEUE, { connection: connections[0]!, prefix: '{pulse}' });
-      const events = new QueueEvents(MONITOR_QUEUE, { connection: connections[1]!, prefix: '{pulse}' });
+      const events = await queueEventsFromNow(queue, { connection: connections[1]!, prefix: '{pulse}' });
       try {
-        await events.waitUntilReady();
         const before = await pulse.log(TOPIC);
         const job = await queue.add(
           MONITOR_SCHEDULER,

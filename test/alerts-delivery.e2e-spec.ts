@@ -1,7 +1,8 @@
 // Alert delivery under trouble, with real processes and a real receiver: a receiver down for a while, a tick job re-run after a stall, silences that start and end.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Queue, QueueEvents } from 'bullmq';
+import { Queue, type QueueEvents } from 'bullmq';
+import { queueEventsFromNow } from '#pulse/event-store';
 import {
   MONITOR_QUEUE,
   NOTIFY_QUEUE,
@@ -35,8 +36,7 @@ beforeAll(async () => {
   const connection = { url: pulse.redisUrl };
   notify = new Queue(NOTIFY_QUEUE, { connection, prefix: PREFIX });
   monitor = new Queue(MONITOR_QUEUE, { connection, prefix: PREFIX });
-  monitorEvents = new QueueEvents(MONITOR_QUEUE, { connection, prefix: PREFIX });
-  await monitorEvents.waitUntilReady();
+  monitorEvents = await queueEventsFromNow(monitor, { connection, prefix: PREFIX });
 });
 afterAll(async () => {
   await monitorEvents?.close();

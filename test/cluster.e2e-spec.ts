@@ -1,5 +1,5 @@
 // Redis Cluster e2e: a local three-master cluster, topics on every shard, two gateways and a worker: delivery, resume, tick, presence.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Cluster } from 'ioredis';
 import type { PulseClient } from '#pulse/client';
 import type { IngestEvent, PulseEvent, SeriesResponse } from '#pulse/contracts';
@@ -17,6 +17,12 @@ beforeAll(async () => {
   cluster = new Cluster(seedNodes());
   topics = await topicsOnEveryShard(3);
 }, 90_000);
+
+/** The clients a test made: closed after it, passed or failed, so that none is left counted as a viewer by the next. */
+const clients: PulseClient[] = [];
+afterEach(() => {
+  for (const client of clients.splice(0)) client.close();
+});
 
 afterAll(async () => {
   cluster?.disconnect();
@@ -69,6 +75,7 @@ async function postTo(url: string, topic: string, events: IngestEvent[]): Promis
 function follow(names: string[], urls: string[]) {
   const changes = new Changes();
   const client: PulseClient = thePulse().client({ urls, reconnectDelayMs: 50 });
+  clients.push(client);
   const seen = new Map<string, { events: PulseEvent[]; snapshots: string[]; recovered: number[] }>();
   const subscriptions = names.map((topic) => {
     const record = { events: [] as PulseEvent[], snapshots: [] as string[], recovered: [] as number[] };
@@ -117,8 +124,6 @@ describe('Pulse on a Redis Cluster', () => {
       for (const topic of topics)
         expect(watcher.seen.get(topic)!.events).toEqual((await thePulse().log(topic)).filter((event) => event.seq > 1));
     }
-    onA.client.close();
-    onB.client.close();
   }, 60_000);
 
   it('resumes a client that lost its gateway on the other one with exactly what it missed', async () => {
@@ -138,7 +143,6 @@ describe('Pulse on a Redis Cluster', () => {
       // Subscribed at the head (a snapshot), then exactly the log after it: the replay on the other gateway, then live.
       expect(record.events).toEqual((await thePulse().log(topic)).filter((event) => event.seq > before.get(topic)!));
     }
-    watcher.client.close();
   }, 60_000);
 
   it('ticks every topic on every shard once, and the tick events reach the clients', async () => {
@@ -191,8 +195,6 @@ describe('Pulse on a Redis Cluster', () => {
       { timeoutMs: 10_000 },
     );
     expect(viewers).toBe(2);
-    one.client.close();
-    two.client.close();
   }, 30_000);
 
   it("rings each topic's bell (a shard channel in its slot) with the entries of every append, as logged", async () => {

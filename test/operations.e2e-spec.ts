@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Parser } from '@asyncapi/parser';
 import { validate } from '@readme/openapi-parser';
-import { Queue, QueueEvents } from 'bullmq';
+import { Queue } from 'bullmq';
+import { queueEventsFromNow } from '#pulse/event-store';
 import { Redis } from 'ioredis';
 import { io, type Socket } from 'socket.io-client';
 import { EVENT_DATA_SCHEMAS, MONITOR_QUEUE, NOTIFY_QUEUE, type PulseEvent } from '#pulse/contracts';
@@ -278,9 +279,8 @@ describe('the monitor-tick queue', () => {
     await pulse.tick();
     const connection = { url: pulse.redisUrl };
     const queue = new Queue(MONITOR_QUEUE, { connection, prefix: QUEUE_PREFIX });
-    const events = new QueueEvents(MONITOR_QUEUE, { connection, prefix: QUEUE_PREFIX });
+    const events = await queueEventsFromNow(queue, { connection, prefix: QUEUE_PREFIX });
     try {
-      await events.waitUntilReady();
       // Neither a scheduler run nor a manual tick (no tickAt): the worker fails it.
       const job = await queue.add('monitor-tick', { kind: 'monitor-tick', everyMs: 1 }, { jobId: `broken-${suffix}` });
       await expect(within('the broken job to fail', job.waitUntilFinished(events, 15_000))).rejects.toThrow(

@@ -46,11 +46,7 @@ export class AdminController {
     try {
       return await this.queue.tickNow();
     } catch (error) {
-      throw PulseHttpError.of(
-        503,
-        'UNAVAILABLE',
-        `the tick did not complete (${(error as Error).message}); is a worker running?`,
-      );
+      throw PulseHttpError.of(503, 'UNAVAILABLE', `the tick did not complete: ${(error as Error).message}`);
     }
   }
 

@@ -1,9 +1,9 @@
 // The gateway's read side of the monitor-tick queue: scheduler state, and ticks asked for on demand.
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { Queue, QueueEvents } from 'bullmq';
+import { Queue, type QueueEvents } from 'bullmq';
 import { Cluster } from 'ioredis';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
-import { bullConnection } from '#pulse/event-store';
+import { bullConnection, queueEventsFromNow } from '#pulse/event-store';
 import {
   MONITOR_QUEUE,
   MONITOR_SCHEDULER,
@@ -53,7 +53,7 @@ export class MonitorQueueService implements OnApplicationShutdown {
   readonly queue: Queue<MonitorTickJob, TickSummary>;
   /** The alert notifications (Bull Board shows them; a channel test is queued here). */
   readonly notifyQueue: Queue<NotifyJob>;
-  private events: QueueEvents | null = null;
+  private events: Promise<QueueEvents> | null = null;
   /** BullMQ's connection (a shared Cluster connection on a cluster, which this service closes). */
   private readonly connection: ReturnType<typeof bullConnection>;
   /** The read of the scheduler state in flight: readers share it, so that a Redis outage piles up one read, not one per scrape. */
@@ -115,16 +115,9 @@ export class MonitorQueueService implements OnApplicationShutdown {
     };
   }
 
-  /** Queues a tick at now for the workers and waits for its result; rejects if none runs it within `timeoutMs`. */
+  /** Queues a tick at now for the workers and waits for its result; rejects, saying how far it got, if none runs it within `timeoutMs`. */
   async tickNow(timeoutMs = 15_000): Promise<TickSummary> {
-    this.events ??= new QueueEvents(MONITOR_QUEUE, {
-      connection:
-        this.connection instanceof Cluster
-          ? this.connection
-          : { ...this.connection, connectionName: 'pulse:gateway:queue-events' },
-      prefix: this.config.PULSE_QUEUE_PREFIX,
-    });
-    await this.events.waitUntilReady();
+    const events = await this.listen();
     const tickAt = Date.now();
     const job = await this.queue.add(
       MONITOR_SCHEDULER,
@@ -135,11 +128,35 @@ export class MonitorQueueService implements OnApplicationShutdown {
         removeOnFail: { count: this.config.PULSE_JOBS_KEEP_FAILED },
       },
     );
-    return job.waitUntilFinished(this.events, timeoutMs);
+    try {
+      return await job.waitUntilFinished(events, timeoutMs);
+    } catch (error) {
+      const state = await job.getState().catch(() => 'unknown');
+      if (state === 'waiting' || state === 'prioritized')
+        throw new Error(`no worker took the tick within ${timeoutMs} ms; is a worker running?`, { cause: error });
+      if (state === 'active')
+        throw new Error(`a worker is still running the tick after ${timeoutMs} ms`, { cause: error });
+      throw error;
+    }
+  }
+
+  /** The queue's events, read by one QueueEvents per gateway, opened at the first tick asked for. */
+  private listen(): Promise<QueueEvents> {
+    this.events ??= queueEventsFromNow(this.queue, {
+      connection:
+        this.connection instanceof Cluster
+          ? this.connection
+          : { ...this.connection, connectionName: 'pulse:gateway:queue-events' },
+      prefix: this.config.PULSE_QUEUE_PREFIX,
+    }).catch((error: unknown) => {
+      this.events = null;
+      throw error;
+    });
+    return this.events;
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.events?.close();
+    await (await this.events?.catch(() => null))?.close();
     await this.notifyQueue.close();
     await this.queue.close();
     if (this.connection instanceof Cluster) await this.connection.quit().catch(() => undefined);
