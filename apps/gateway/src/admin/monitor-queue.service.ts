@@ -131,7 +131,8 @@ export class MonitorQueueService implements OnApplicationShutdown {
     try {
       return await job.waitUntilFinished(events, timeoutMs);
     } catch (error) {
-      const state = await job.getState().catch(() => 'unknown');
+      // How far it got, if Redis says so within STATUS_TIMEOUT_MS: an answer may not wait on an outage twice.
+      const state = await bounded(job.getState()).catch(() => 'unknown');
       if (state === 'waiting' || state === 'prioritized')
         throw new Error(`no worker took the tick within ${timeoutMs} ms; is a worker running?`, { cause: error });
       if (state === 'active')
