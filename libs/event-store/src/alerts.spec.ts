@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { emptyState, foldEvent, alertsOf, parseRuleBody, type PulseEvent, type Rule } from '#pulse/contracts';
 import { EventStore } from './event-store.js';
+import { KEY, topicKeys } from './keys.js';
 
 const url = process.env.PULSE_TEST_REDIS_URL!;
 let redis: Redis;
@@ -265,6 +266,45 @@ describe('alert evaluation in the tick', () => {
     expect((await store.rules(topic)).rules.map((r) => r.ruleId)).toEqual(['quiet']);
     expect((await store.rules(topic)).rules[0]!.channels).toEqual([]);
     expect((await store.rebuild(topic))!.drift).toEqual([]);
+  });
+
+  it('keeps a notification group in its bookkeeping until the group ends: a removed rule leaves nothing there', async () => {
+    const { clock, store, tick } = setup();
+    const topic = uniqueTopic();
+    const groups = async () =>
+      Object.keys(await redis.hgetall(topicKeys(topic)[KEY.alertx]!))
+        .filter((field) => field.startsWith('g:'))
+        .sort();
+    await store.append(topic, [
+      { type: 'instance.heartbeat', data: { instanceId: 'i-1' } },
+      {
+        type: 'rule.set',
+        data: rule('few', {
+          kind: 'instances_below',
+          params: { min: 2 },
+          channels: ['ops', 'pager'],
+          groupWaitMs: 5000,
+        }),
+      },
+    ]);
+    await tick(topic);
+    expect(await groups()).toEqual(['g:few:firing:ops,pager']);
+    clock.now += 4000;
+    await tick(topic); // still open: a firing of this rule would join it
+    expect(await groups()).toEqual(['g:few:firing:ops,pager']);
+    clock.now += 1000;
+    await tick(topic); // ended
+    expect(await groups()).toEqual([]);
+    await store.append(topic, [{ type: 'rule.removed', data: { ruleId: 'few' } }]);
+    clock.now += 1000;
+    await tick(topic);
+    const log = await wholeLog(store, topic);
+    expect(types(log)).toEqual(['alert.firing few', 'alert.resolved few']);
+    // The resolved of a removed rule is sent at once (no rule, no wait): its group opened and ended in this tick.
+    expect(await groups()).toEqual([]);
+    // Its members stay for the worker, under the group's own key, until it expires.
+    const resolved = log.find((event) => event.type === 'alert.resolved')!;
+    expect(await redis.hget(`${topicKeys(topic)[KEY.alertx]!}:${resolved.seq}`, 'm')).toBe(String(resolved.seq));
   });
 
   it("resolves a rule's alerts when it is set again with a kind of the other sort, and keeps ticking", async () => {

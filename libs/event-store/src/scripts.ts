@@ -474,7 +474,8 @@ return result
 // The alert evaluation of the tick (inside TICK_LUA, after offline marking): per rule, the
 // condition now; inactive -> pending (alertx <id>:p) -> firing (alert.firing) -> resolved
 // (alert.resolved). A transition with channels joins its rule's open notification group
-// (alertx g:<rule>:<kind>) or opens one: an outbox entry the worker turns into notify jobs.
+// (alertx g:<rule>:<kind>:<channels>, kept until the group ends) or opens one: an outbox entry the
+// worker turns into notify jobs.
 // Uses: insts (decoded, by id), active, now, HP, append(). libs/contracts/src/alerts.ts documents the kinds.
 const EVALUATE_ALERTS = `
 local ALERTX, OUTBOX = KEYS[16], KEYS[17]
@@ -652,6 +653,11 @@ for _, alert_id in ipairs(sorted_keys(firing)) do
   end
 end
 for _, gkey in ipairs(joining_order) do redis.call('HSET', gkey, 'm', table.concat(joining[gkey], ',')) end
+-- A group past its end is never joined again (the next transition opens its own): its field goes,
+-- so the hash holds the open groups, not one field for every rule, kind and channel list ever used.
+for field, value in pairs(x) do
+  if string.sub(field, 1, 2) == 'g:' and now >= cjson.decode(value).ends then redis.call('HDEL', ALERTX, field) end
+end
 -- Pending alerts whose condition stopped before forMs go back to inactive.
 for field in pairs(x) do
   local id = string.match(field, '^(.*):p$')
