@@ -230,6 +230,43 @@ describe('alert evaluation in the tick', () => {
     });
   });
 
+  it('gives each window rule its own window when several share the minutes of one tick', async () => {
+    const { clock, store, tick } = setup();
+    const topic = uniqueTopic();
+    const failureRate = (windowMs: number, thresholdPct: number) =>
+      rule('x', { kind: 'failure_rate', params: { windowMs, thresholdPct } });
+    // Evaluated in id order: a long window first, then a short one inside it, then long ones again.
+    await store.append(topic, [
+      { type: 'rule.set', data: { ...failureRate(300_000, 50), ruleId: 'a-long' } },
+      { type: 'rule.set', data: { ...failureRate(60_000, 50), ruleId: 'b-short' } },
+      { type: 'rule.set', data: { ...failureRate(300_000, 20), ruleId: 'c-long' } },
+      { type: 'rule.set', data: { ...rule('d-quiet', { kind: 'no_attempts', params: { windowMs: 120_000 } }) } },
+    ]);
+    const attempts = (outcomes: ('success' | 'failure')[]) =>
+      store.append(
+        topic,
+        outcomes.map((outcome) => ({ type: 'attempt.recorded', data: { instanceId: 'i-1', outcome } })),
+      );
+    clock.now += 30_000; // 12:00:30
+    await attempts(Array.from({ length: 10 }, () => 'success'));
+    clock.now += 240_000; // 12:04:30
+    await attempts(['failure', 'failure', 'failure', 'success']);
+    await tick(topic);
+    const firing = (await wholeLog(store, topic)).filter((event) => event.type === 'alert.firing');
+    expect(firing.map((event) => event.data)).toEqual([
+      expect.objectContaining({
+        alertId: 'b-short',
+        value: 75,
+        summary: 'failure rate 75 % over 1 min (threshold 50 %), 4 attempts',
+      }),
+      expect.objectContaining({
+        alertId: 'c-long',
+        value: 21.43,
+        summary: 'failure rate 21.43 % over 5 min (threshold 20 %), 14 attempts',
+      }),
+    ]);
+  });
+
   it('resolves the alerts of a removed rule, and evaluates instances_below and no_attempts', async () => {
     const { clock, store, tick } = setup();
     const topic = uniqueTopic();
