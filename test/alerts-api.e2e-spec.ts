@@ -8,7 +8,8 @@ let admin: string;
 let viewer: string;
 
 beforeAll(async () => {
-  pulse = await startPulse({ gateways: 1, workers: 0, auth: true });
+  // Three rules per topic, so that the limit is reached in a few requests; no other test here sets more than one.
+  pulse = await startPulse({ gateways: 1, workers: 0, auth: true, env: { PULSE_MAX_RULES_PER_TOPIC: '3' } });
   admin = await pulse.token({ sub: 'ops', role: 'admin' });
   viewer = await pulse.token({ sub: 'eve', role: 'viewer', topics: ['*'] });
 });
@@ -116,6 +117,25 @@ describe('alerts REST API', () => {
     expect(answer.status).toBe(400);
     expect(paths(answer.body)).toEqual([path]);
     expect(await pulse.log(topic)).toEqual([]);
+  });
+
+  it('refuses a new rule past PULSE_MAX_RULES_PER_TOPIC, naming the limit, but replaces a rule there and takes one after a removal', async () => {
+    const topic = `many-${randomUUID().slice(0, 8)}`;
+    const rule = { kind: 'instance_offline' };
+    for (const id of ['r1', 'r2', 'r3'])
+      expect((await call('PUT', `/api/v1/topics/${topic}/rules/${id}`, rule)).status).toBe(200);
+    const refused = await call('PUT', `/api/v1/topics/${topic}/rules/r4`, rule);
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ code: 'BAD_REQUEST', reason: 'RULE_LIMIT' });
+    expect(paths(refused.body)).toEqual(['ruleId']);
+    expect(refused.body.message).toContain(`topic ${topic} holds 3 rules and PULSE_MAX_RULES_PER_TOPIC is 3`);
+    expect((await pulse.log(topic)).map((event) => event.type)).toEqual(['rule.set', 'rule.set', 'rule.set']);
+    // A rule that exists may change at the limit.
+    expect((await call('PUT', `/api/v1/topics/${topic}/rules/r2`, { ...rule, forMs: 60_000 })).status).toBe(200);
+    expect((await call('DELETE', `/api/v1/topics/${topic}/rules/r1`)).status).toBe(200);
+    expect((await call('PUT', `/api/v1/topics/${topic}/rules/r4`, rule)).status).toBe(200);
+    const { body } = await call<{ rules: { ruleId: string }[] }>('GET', `/api/v1/topics/${topic}/rules`);
+    expect(body.rules.map((known) => known.ruleId)).toEqual(['r2', 'r3', 'r4']);
   });
 
   it('creates, lists and deletes silences; refuses an end before the start, a cron that does not parse, an unknown time zone', async () => {

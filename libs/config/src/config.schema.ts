@@ -361,6 +361,8 @@ export const envSchema = z.object({
   // ---- cardinality: what one publisher can make Pulse keep and tick ----
   /** Most instances one topic holds: a heartbeat or attempt for a new one past it is refused (400), nothing of its batch appended. @default 10000 */
   PULSE_MAX_INSTANCES_PER_TOPIC: wholeNumber('PULSE_MAX_INSTANCES_PER_TOPIC', 1, 1_000_000, 10_000),
+  /** Most rules one topic holds (each evaluated at every tick, an instance rule over every instance): a PUT of one more is refused (400). @default 100 */
+  PULSE_MAX_RULES_PER_TOPIC: wholeNumber('PULSE_MAX_RULES_PER_TOPIC', 1, 10_000, 100),
   /** Largest `meta` of one heartbeat, in bytes of JSON (the instance keeps the last one): past it, 400. @default 4096 */
   PULSE_MAX_META_BYTES: wholeNumber('PULSE_MAX_META_BYTES', 2, 65_536, 4096),
   /** Worker: every Nth tick's instances_update carries the whole table; the others only the instances changed since the previous one. 1: always whole. @default 60 */

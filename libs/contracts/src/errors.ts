@@ -39,6 +39,8 @@ export const ERROR_REASONS = {
   TOO_MANY_SUBSCRIPTIONS: 'RATE_LIMITED',
   /** BAD_REQUEST: the batch would add an instance to a topic holding PULSE_MAX_INSTANCES_PER_TOPIC; nothing appended. */
   INSTANCE_LIMIT: 'BAD_REQUEST',
+  /** BAD_REQUEST: the topic holds PULSE_MAX_RULES_PER_TOPIC rules and the PUT would add another; nothing appended. */
+  RULE_LIMIT: 'BAD_REQUEST',
   /** BAD_REQUEST: the append would create a topic while PULSE_MAX_TOPICS exist; nothing appended. */
   TOPIC_LIMIT: 'BAD_REQUEST',
   /** RATE_LIMITED: this token already created PULSE_TOPIC_QUOTA topics in the window; nothing appended (`retryAfterMs`: when the window ends). */

@@ -8,6 +8,7 @@ import {
   channelBodySchema,
   maskChannel,
   parseRuleBody,
+  refusal,
   silenceBodySchema,
   topicSchema,
   type ChannelView,
@@ -16,6 +17,7 @@ import {
   type Silence,
 } from '#pulse/contracts';
 import { cronProblem } from '#pulse/contracts/silences';
+import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { EventStore } from '#pulse/event-store';
 import { MonitorQueueService } from '../admin/monitor-queue.service.js';
 import { cardinalityRefusal } from '../api/cardinality-refusal.js';
@@ -47,10 +49,15 @@ function unavailable(what: string) {
 
 @Controller('api/v1')
 export class AlertsController {
+  private readonly maxRules: number;
+
   constructor(
     @Inject(EventStore) private readonly store: EventStore,
     @Inject(MonitorQueueService) private readonly queues: MonitorQueueService,
-  ) {}
+    @Inject(PULSE_CONFIG) config: PulseConfig,
+  ) {
+    this.maxRules = config.PULSE_MAX_RULES_PER_TOPIC;
+  }
 
   /** The topic's rules, sorted by id, and the seq they reflect. */
   @Get('topics/:topic/rules')
@@ -81,6 +88,16 @@ export class AlertsController {
         `channels.${missing}`,
         `unknown channel ${rule.channels[missing]} (create it with PUT /api/v1/channels/${rule.channels[missing]})`,
       );
+    // Every rule is evaluated at every tick (an instance rule over every instance): their number is bounded.
+    // Two PUTs of new ids at once may both pass at the limit; the bound is on what admins keep, not a race.
+    const { rules } = await this.store.rules(topic).catch(unavailable('reading the rules'));
+    if (rules.length >= this.maxRules && !rules.some((known) => known.ruleId === ruleId)) {
+      const message = `topic ${topic} holds ${rules.length} rules and PULSE_MAX_RULES_PER_TOPIC is ${this.maxRules}: rule ${ruleId} would be one more; nothing appended (remove one with DELETE /api/v1/topics/${topic}/rules/<ruleId>, or raise the limit)`;
+      throw new PulseHttpError(400, {
+        ...refusal('RULE_LIMIT', `ruleId: ${message}`),
+        issues: [{ path: 'ruleId', message }],
+      });
+    }
     const { seqs } = await this.store
       .append(topic, [{ type: 'rule.set', data: rule, source: 'rest' }])
       .catch(unavailable('appending rule.set'));

@@ -346,7 +346,7 @@ export function openApiDocument(): OpenAPIV3_1.Document {
               'Appended: the rule with every default filled in',
             ),
             '400': error(
-              'BAD_REQUEST naming the field: unknown kind, params missing or out of range for the kind, an unknown channel; nothing appended',
+              'BAD_REQUEST naming the field: unknown kind, params missing or out of range for the kind, an unknown channel; or `reason` RULE_LIMIT (a new rule id on a topic holding PULSE_MAX_RULES_PER_TOPIC rules); nothing appended',
             ),
             ...guarded,
             '503': error('UNAVAILABLE: nothing appended'),
