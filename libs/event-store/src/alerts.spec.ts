@@ -235,8 +235,10 @@ describe('alert evaluation in the tick', () => {
     const topic = uniqueTopic();
     const failureRate = (windowMs: number, thresholdPct: number) =>
       rule('x', { kind: 'failure_rate', params: { windowMs, thresholdPct } });
-    // Evaluated in id order: a long window first, then a short one inside it, then long ones again.
+    // Evaluated in id order: a short window first, then a longer one that extends its sums, a short
+    // one inside them, and long ones again.
     await store.append(topic, [
+      { type: 'rule.set', data: { ...failureRate(60_000, 90), ruleId: '0-short' } },
       { type: 'rule.set', data: { ...failureRate(300_000, 50), ruleId: 'a-long' } },
       { type: 'rule.set', data: { ...failureRate(60_000, 50), ruleId: 'b-short' } },
       { type: 'rule.set', data: { ...failureRate(300_000, 20), ruleId: 'c-long' } },

@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import {
   emptyState,
   foldEvent,
+  parseRuleBody,
   foldInstancesUpdate,
   instancesDataSchema,
   instancesOf,
@@ -16,6 +17,7 @@ import {
   decodeEntry,
   EventStore,
   InstanceLimitError,
+  RuleLimitError,
   TopicLimitError,
   TopicQuotaError,
   type NewEvent,
@@ -228,6 +230,34 @@ describe('EventStore', () => {
     expect((await store.append(topic, [attempt('a', 'success'), heartbeat('c')])).seqs).toEqual([3, 4]);
     await expect(store.append(topic, [heartbeat('e')])).rejects.toThrow(/holds 3 of at most 3 instances/);
     expect((await store.snapshot(topic))!.instances.map((instance) => instance.id)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('refuses a rule.set of a new rule id past maxRules in the append itself, so that racing appends cannot pass it', async () => {
+    const topic = uniqueTopic();
+    const store = new EventStore(redis, { retention: 1000, idempotencyWindowMs: 60_000 });
+    const ruleSet = (ruleId: string): NewEvent => {
+      const parsed = parseRuleBody(ruleId, { kind: 'instance_offline' });
+      if (!parsed.success) throw parsed.error;
+      return { type: 'rule.set', data: parsed.data };
+    };
+    await store.append(topic, [ruleSet('r1')], { maxRules: 3 });
+    // Ten appends of new ids at once, with room for two: exactly two land.
+    const answers = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) => store.append(topic, [ruleSet(`n${i}`)], { maxRules: 3 })),
+    );
+    expect(answers.filter((answer) => answer.status === 'fulfilled')).toHaveLength(2);
+    const refused = answers.find((answer) => answer.status === 'rejected')!.reason as unknown;
+    expect(refused).toBeInstanceOf(RuleLimitError);
+    expect(refused).toMatchObject({ topic, limit: 3, held: 3, index: 0 });
+    expect((await store.rules(topic)).rules).toHaveLength(3);
+    // A batch whose second event is one too many appends nothing of it; a known id still changes.
+    const known = (await store.rules(topic)).rules[1]!.ruleId;
+    await expect(store.append(topic, [ruleSet(known), ruleSet('extra')], { maxRules: 3 })).rejects.toMatchObject({
+      index: 1,
+      ruleId: 'extra',
+    });
+    expect((await store.head(topic))!.head).toBe(3);
+    expect((await store.append(topic, [ruleSet(known)], { maxRules: 3 })).seqs).toEqual([4]);
   });
 
   it("creates topics within maxTopics and each creator's topic quota, and lets existing topics take appends past them", async () => {

@@ -127,6 +127,25 @@ export class InstanceLimitError extends Error {
   }
 }
 
+/** A rule.set of a new rule id on a topic holding AppendOptions.maxRules rules: nothing of its batch was appended. */
+export class RuleLimitError extends Error {
+  constructor(
+    readonly topic: string,
+    /** The limit. */
+    readonly limit: number,
+    /** Rules the topic holds. */
+    readonly held: number,
+    /** The batch's first event (from 0) that would have added a rule past the limit. */
+    readonly index: number,
+    readonly ruleId: string,
+  ) {
+    super(
+      `topic ${topic} holds ${held} of at most ${limit} rules: event ${index} would add rule ${ruleId} past the limit; nothing appended`,
+    );
+    this.name = 'RuleLimitError';
+  }
+}
+
 /** An append that would create a topic while the registry holds EventStoreOptions.maxTopics: nothing appended. */
 export class TopicLimitError extends Error {
   constructor(
@@ -236,6 +255,8 @@ export const DEFAULT_SERIES_RETENTION_MS: Record<SeriesStep, number> = {
 export interface AppendOptions {
   /** Who asks (a token's sub): a topic it creates counts against its EventStoreOptions.topicQuota. @default none: no quota */
   creator?: string;
+  /** Most rules the topic may hold: a rule.set of a new rule id past it fails with RuleLimitError, appending nothing. @default none */
+  maxRules?: number;
 }
 
 export class EventStore {
@@ -322,16 +343,20 @@ export class EventStore {
       ...this.baseArgs(topic),
       deadlineMs > 0 ? Math.floor(this.wallClock() + this.clockOffsetMs) + deadlineMs : 0,
       maxInstances,
+      options.maxRules ?? 0,
     ];
     for (const event of events)
       args.push(event.type, JSON.stringify(event.data), event.idempotencyKey ?? '', event.source ?? '');
     // The registry is best effort: the append stands (and is answered) even if registering fails.
     const [answer] = await Promise.all([
       this.appendScript(topicKeys(topic), args).catch((error: unknown) => {
-        const refused = /^INSTANCE_LIMIT (\d+) (\d+) (\S+)/.exec((error as Error)?.message ?? '');
-        throw refused
-          ? new InstanceLimitError(topic, maxInstances, Number(refused[1]), Number(refused[2]), refused[3]!)
-          : error;
+        const message = (error as Error)?.message ?? '';
+        const instances = /^INSTANCE_LIMIT (\d+) (\d+) (\S+)/.exec(message);
+        if (instances)
+          throw new InstanceLimitError(topic, maxInstances, Number(instances[1]), Number(instances[2]), instances[3]!);
+        const rules = /^RULE_LIMIT (\d+) (\d+) (\S+)/.exec(message);
+        if (rules) throw new RuleLimitError(topic, options.maxRules!, Number(rules[1]), Number(rules[2]), rules[3]!);
+        throw error;
       }),
       this.register(topic).catch(() => this.registered.delete(topic)),
     ]);

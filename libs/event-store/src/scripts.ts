@@ -387,12 +387,14 @@ end
  * APPEND: KEYS = topicKeys(topic); ARGV = epoch candidate, now, retention, idempotency window ms,
  * bell ('' for none, else 'P' or 'S' and the channel, see ring), history key prefix, retention ms of 1m, 1h and 1d buckets (ARGV 1-9,
  * shared with TICK), deadline (ms since 1970, 0 for none), most instances the topic may hold (0:
- * no limit), then per event: type, data JSON, idempotency key ('' for none), source ('' for none).
+ * no limit), most rules it may hold (0: no limit), then per event: type, data JSON, idempotency key
+ * ('' for none), source ('' for none).
  * Returns { epoch, seq per event } (a duplicate answers the seq it got the first time), or, having
  * appended nothing, the error LATE when Redis runs it after the deadline (its caller has timed out
  * and answered "not appended" by then: Redis was stalled with the call in its buffer), or
  * INSTANCE_LIMIT <held> <index> <instance id> when event <index> (from 0) would create an instance
- * past the limit: the topic holds <held> and the batch's earlier events take the rest.
+ * past the limit: the topic holds <held> and the batch's earlier events take the rest; or
+ * RULE_LIMIT <held> <index> <rule id>, the same for a rule.set of a new rule id.
  */
 export const APPEND_LUA = `${COMMON}
 local deadline = tonumber(ARGV[10])
@@ -401,27 +403,31 @@ if deadline > 0 then
   local ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
   if ms > deadline then return redis.error_reply('LATE the append reached Redis ' .. (ms - deadline) .. ' ms after its deadline; nothing appended') end
 end
-local FIRST = 12
+local FIRST = 13
 -- Data decoded here, by ARGV index, so that append() need not decode it again.
 local decoded = {}
-local max_instances = tonumber(ARGV[11])
-if max_instances > 0 then
-  -- Before anything is written: a batch that would pass the limit appends nothing.
+-- Before anything is written: a batch whose events of these types would add members past max
+-- (0: no limit) to the hash, new ids counted once, appends nothing.
+local function refuse_past(max, hash, reason, types, field)
+  if max <= 0 then return nil end
   local held, fresh, adding = nil, {}, 0
   for i = FIRST, #ARGV, 4 do
-    if ARGV[i] == 'instance.heartbeat' or ARGV[i] == 'attempt.recorded' then
-      local d = cjson.decode(ARGV[i + 1])
+    if types[ARGV[i]] then
+      local d = decoded[i] or cjson.decode(ARGV[i + 1])
       decoded[i] = d
-      local id = d.instanceId
-      if not fresh[id] and redis.call('HEXISTS', LIVE[2], id) == 0 then
-        held = held or redis.call('HLEN', LIVE[2])
+      local id = d[field]
+      if not fresh[id] and redis.call('HEXISTS', hash, id) == 0 then
+        held = held or redis.call('HLEN', hash)
         fresh[id] = true
         adding = adding + 1
-        if held + adding > max_instances then return redis.error_reply('INSTANCE_LIMIT ' .. held .. ' ' .. (i - FIRST) / 4 .. ' ' .. id) end
+        if held + adding > max then return redis.error_reply(reason .. ' ' .. held .. ' ' .. (i - FIRST) / 4 .. ' ' .. id) end
       end
     end
   end
 end
+local refused = refuse_past(tonumber(ARGV[11]), LIVE[2], 'INSTANCE_LIMIT', { ['instance.heartbeat'] = true, ['attempt.recorded'] = true }, 'instanceId')
+  or refuse_past(tonumber(ARGV[12]), LIVE[4], 'RULE_LIMIT', { ['rule.set'] = true }, 'ruleId')
+if refused then return refused end
 DEFER = true
 ensure_epoch()
 history_begin()

@@ -8,7 +8,6 @@ import {
   channelBodySchema,
   maskChannel,
   parseRuleBody,
-  refusal,
   silenceBodySchema,
   topicSchema,
   type ChannelView,
@@ -88,18 +87,10 @@ export class AlertsController {
         `channels.${missing}`,
         `unknown channel ${rule.channels[missing]} (create it with PUT /api/v1/channels/${rule.channels[missing]})`,
       );
-    // Every rule is evaluated at every tick (an instance rule over every instance): their number is bounded.
-    // Two PUTs of new ids at once may both pass at the limit; the bound is on what admins keep, not a race.
-    const { rules } = await this.store.rules(topic).catch(unavailable('reading the rules'));
-    if (rules.length >= this.maxRules && !rules.some((known) => known.ruleId === ruleId)) {
-      const message = `topic ${topic} holds ${rules.length} rules and PULSE_MAX_RULES_PER_TOPIC is ${this.maxRules}: rule ${ruleId} would be one more; nothing appended (remove one with DELETE /api/v1/topics/${topic}/rules/<ruleId>, or raise the limit)`;
-      throw new PulseHttpError(400, {
-        ...refusal('RULE_LIMIT', `ruleId: ${message}`),
-        issues: [{ path: 'ruleId', message }],
-      });
-    }
+    // Every rule is evaluated at every tick (an instance rule over every instance): the append
+    // script refuses a new rule id past the limit, in the same atomic call as the append.
     const { seqs } = await this.store
-      .append(topic, [{ type: 'rule.set', data: rule, source: 'rest' }])
+      .append(topic, [{ type: 'rule.set', data: rule, source: 'rest' }], { maxRules: this.maxRules })
       .catch(unavailable('appending rule.set'));
     return { seq: seqs[0]!, rule };
   }

@@ -1,6 +1,6 @@
-// Appends refused by a cardinality limit (instances per topic, topics, a token's topic quota): a 400 or 429 naming the limit, nothing appended.
+// Appends refused by a cardinality limit (instances or rules per topic, topics, a token's topic quota): a 400 or 429 naming the limit, nothing appended.
 import { refusal } from '#pulse/contracts';
-import { InstanceLimitError, TopicLimitError, TopicQuotaError } from '#pulse/event-store';
+import { InstanceLimitError, RuleLimitError, TopicLimitError, TopicQuotaError } from '#pulse/event-store';
 import { PulseHttpError } from './http-error.js';
 
 /** The answer to an append refused by a cardinality limit (nothing appended), or null for any other failure. */
@@ -10,6 +10,13 @@ export function cardinalityRefusal(error: unknown): PulseHttpError | null {
     return new PulseHttpError(400, {
       ...refusal('INSTANCE_LIMIT', `events.${error.index}.data.instanceId: ${message}`),
       issues: [{ path: `events.${error.index}.data.instanceId`, message }],
+    });
+  }
+  if (error instanceof RuleLimitError) {
+    const message = `topic ${error.topic} holds ${error.held} rules and PULSE_MAX_RULES_PER_TOPIC is ${error.limit}: rule ${error.ruleId} would be one more; nothing appended (remove one with DELETE /api/v1/topics/${error.topic}/rules/<ruleId>, or raise the limit)`;
+    return new PulseHttpError(400, {
+      ...refusal('RULE_LIMIT', `ruleId: ${message}`),
+      issues: [{ path: 'ruleId', message }],
     });
   }
   if (error instanceof TopicLimitError) {
