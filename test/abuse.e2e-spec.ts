@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Queue } from 'bullmq';
+import { Queue, type QueueEvents } from 'bullmq';
 import { queueEventsFromNow } from '#pulse/event-store';
 import { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
@@ -429,8 +429,9 @@ describe('with auth on', () => {
         new Redis(pulse.redisUrl, { maxRetriesPerRequest: null }),
       ];
       const queue = new Queue(MONITOR_QUEUE, { connection: connections[0]!, prefix: '{pulse}' });
-      const events = await queueEventsFromNow(queue, { connection: connections[1]!, prefix: '{pulse}' });
+      let events: QueueEvents | undefined;
       try {
+        events = await queueEventsFromNow(queue, { connection: connections[1]!, prefix: '{pulse}' });
         const before = await pulse.log(TOPIC);
         const job = await queue.add(
           MONITOR_SCHEDULER,
@@ -447,7 +448,7 @@ describe('with auth on', () => {
         });
         expect(await pulse.log(TOPIC)).toEqual(before);
       } finally {
-        await events.close();
+        await events?.close();
         await queue.close();
         for (const connection of connections) connection.disconnect();
       }

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Parser } from '@asyncapi/parser';
 import { validate } from '@readme/openapi-parser';
-import { Queue } from 'bullmq';
+import { Queue, type QueueEvents } from 'bullmq';
 import { queueEventsFromNow } from '#pulse/event-store';
 import { Redis } from 'ioredis';
 import { io, type Socket } from 'socket.io-client';
@@ -279,15 +279,16 @@ describe('the monitor-tick queue', () => {
     await pulse.tick();
     const connection = { url: pulse.redisUrl };
     const queue = new Queue(MONITOR_QUEUE, { connection, prefix: QUEUE_PREFIX });
-    const events = await queueEventsFromNow(queue, { connection, prefix: QUEUE_PREFIX });
+    let events: QueueEvents | undefined;
     try {
+      events = await queueEventsFromNow(queue, { connection, prefix: QUEUE_PREFIX });
       // Neither a scheduler run nor a manual tick (no tickAt): the worker fails it.
       const job = await queue.add('monitor-tick', { kind: 'monitor-tick', everyMs: 1 }, { jobId: `broken-${suffix}` });
       await expect(within('the broken job to fail', job.waitUntilFinished(events, 15_000))).rejects.toThrow(
         /not a run/,
       );
     } finally {
-      await events.close();
+      await events?.close();
       await queue.close();
     }
     const scheduler = (await (await fetch(`${url}/api/v1/admin/scheduler`)).json()) as {

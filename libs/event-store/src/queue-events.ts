@@ -15,6 +15,12 @@ export async function queueEventsFromNow(queue: Queue, options: QueueEventsOptio
   const client = (await queue.getBackend().client) as unknown as Pick<Redis, 'xrevrange'>;
   const [newest] = await client.xrevrange(queue.toKey('events'), '+', '-', 'COUNT', 1);
   const events = new QueueEvents(queue.name, { ...options, lastEventId: newest?.[0] ?? '0-0' });
-  await events.waitUntilReady();
+  try {
+    await events.waitUntilReady();
+  } catch (error) {
+    // Made and already reading: closed here, or nobody would.
+    await events.close().catch(() => undefined);
+    throw error;
+  }
   return events;
 }

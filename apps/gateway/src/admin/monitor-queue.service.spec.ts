@@ -1,5 +1,7 @@
 // MonitorQueueService.tickNow against a real Redis and a real BullMQ worker: the summary, and what a tick nobody runs answers.
 import { randomUUID } from 'node:crypto';
+import { createServer, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Queue, Worker } from 'bullmq';
 import type { PulseConfig } from '#pulse/config';
@@ -61,5 +63,26 @@ describe('MonitorQueueService.tickNow', () => {
       completed: 0,
       failed: 0,
     });
+  });
+
+  it('shuts down at once while its event reader cannot open (Redis away), and the tick asked for then fails', async () => {
+    const { config } = fixture();
+    // A port that takes connections and answers nothing: no Redis ever gets ready there.
+    const sockets: Socket[] = [];
+    const server = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const service = new MonitorQueueService({ ...config, REDIS_URL: `redis://127.0.0.1:${port}` });
+    const asked = service.tickNow(500).then(
+      () => 'answered',
+      (error: Error) => error.message,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200)); // listen() is waiting for Redis
+    const started = Date.now();
+    await service.onApplicationShutdown();
+    server.close();
+    for (const socket of sockets) socket.destroy();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await asked).not.toBe('answered');
   });
 });

@@ -23,6 +23,8 @@ export interface SchedulerStatus {
   lastRun: { tickAt: number; processedAt: number; finishedAt: number; delayMs: number; failed: boolean } | null;
 }
 
+const logger = new Logger('MonitorQueue');
+
 /** How long a reader of the scheduler state waits for Redis before it answers without it. */
 export const STATUS_TIMEOUT_MS = 500;
 
@@ -54,6 +56,9 @@ export class MonitorQueueService implements OnApplicationShutdown {
   /** The alert notifications (Bull Board shows them; a channel test is queued here). */
   readonly notifyQueue: Queue<NotifyJob>;
   private events: Promise<QueueEvents> | null = null;
+  /** The reader once open. */
+  private reader: QueueEvents | null = null;
+  private closing = false;
   /** BullMQ's connection (a shared Cluster connection on a cluster, which this service closes). */
   private readonly connection: ReturnType<typeof bullConnection>;
   /** The read of the scheduler state in flight: readers share it, so that a Redis outage piles up one read, not one per scrape. */
@@ -133,31 +138,49 @@ export class MonitorQueueService implements OnApplicationShutdown {
     } catch (error) {
       // How far it got, if Redis says so within STATUS_TIMEOUT_MS: an answer may not wait on an outage twice.
       const state = await bounded(job.getState()).catch(() => 'unknown');
-      if (state === 'waiting' || state === 'prioritized')
+      if (state === 'failed') throw error; // the worker's reason
+      if (state === 'waiting' || state === 'prioritized' || state === 'delayed')
         throw new Error(`no worker took the tick within ${timeoutMs} ms; is a worker running?`, { cause: error });
       if (state === 'active')
         throw new Error(`a worker is still running the tick after ${timeoutMs} ms`, { cause: error });
-      throw error;
+      throw new Error(`${(error as Error).message} (the job is ${state})`, { cause: error });
     }
   }
 
   /** The queue's events, read by one QueueEvents per gateway, opened at the first tick asked for. */
   private listen(): Promise<QueueEvents> {
+    if (this.closing) return Promise.reject(new Error('the gateway is shutting down'));
     this.events ??= queueEventsFromNow(this.queue, {
       connection:
         this.connection instanceof Cluster
           ? this.connection
           : { ...this.connection, connectionName: 'pulse:gateway:queue-events' },
       prefix: this.config.PULSE_QUEUE_PREFIX,
-    }).catch((error: unknown) => {
-      this.events = null;
-      throw error;
-    });
+    }).then(
+      (events) => {
+        // Its read loop retries through an outage: said once a minute, not once per retry.
+        let saidAt = -Infinity;
+        events.on('error', (error: Error) => {
+          if (Date.now() - saidAt < 60_000) return;
+          saidAt = Date.now();
+          logger.warn(`the tick's event reader: ${error.message}; retrying`);
+        });
+        if (this.closing) void events.close().catch(() => undefined);
+        else this.reader = events;
+        return events;
+      },
+      (error: unknown) => {
+        this.events = null;
+        throw error;
+      },
+    );
     return this.events;
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await (await this.events?.catch(() => null))?.close();
+    this.closing = true;
+    // A reader still opening (Redis away) is not waited for: it closes itself once open (listen).
+    await this.reader?.close();
     await this.notifyQueue.close();
     await this.queue.close();
     if (this.connection instanceof Cluster) await this.connection.quit().catch(() => undefined);
