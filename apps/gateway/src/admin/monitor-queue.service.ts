@@ -37,13 +37,16 @@ export class StatusTimeout extends Error {
 }
 
 /** A read of Redis that rejects with StatusTimeout after STATUS_TIMEOUT_MS: commands wait as long as Redis is away, and /metrics may not hang with them. */
-export async function bounded<T>(reading: Promise<T>): Promise<T> {
+export function bounded<T>(reading: Promise<T>): Promise<T> {
+  return before(reading, STATUS_TIMEOUT_MS, () => new StatusTimeout());
+}
+
+/** `work`, or the error `late` makes once `ms` pass (BullMQ's commands wait as long as Redis is away). */
+async function before<T>(work: Promise<T>, ms: number, late: () => Error): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>(
-    (_resolve, reject) => (timer = setTimeout(() => reject(new StatusTimeout()), STATUS_TIMEOUT_MS)),
-  );
+  const timeout = new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(late()), ms)));
   try {
-    return await Promise.race([reading, timeout]);
+    return await Promise.race([work, timeout]);
   } finally {
     clearTimeout(timer);
   }
@@ -122,19 +125,28 @@ export class MonitorQueueService implements OnApplicationShutdown {
 
   /** Queues a tick at now for the workers and waits for its result; rejects, saying how far it got, if none runs it within `timeoutMs`. */
   async tickNow(timeoutMs = 15_000): Promise<TickSummary> {
-    const events = await this.listen();
-    const tickAt = Date.now();
-    const job = await this.queue.add(
-      MONITOR_SCHEDULER,
-      { kind: 'monitor-tick', everyMs: this.config.PULSE_TICK_MS, tickAt },
-      {
-        jobId: `manual-${tickAt}`,
-        removeOnComplete: { count: this.config.PULSE_JOBS_KEEP_COMPLETED },
-        removeOnFail: { count: this.config.PULSE_JOBS_KEEP_FAILED },
-      },
+    const deadline = Date.now() + timeoutMs;
+    const queued = (async () => {
+      const events = await this.listen();
+      const tickAt = Date.now();
+      const job = await this.queue.add(
+        MONITOR_SCHEDULER,
+        { kind: 'monitor-tick', everyMs: this.config.PULSE_TICK_MS, tickAt },
+        {
+          jobId: `manual-${tickAt}`,
+          removeOnComplete: { count: this.config.PULSE_JOBS_KEEP_COMPLETED },
+          removeOnFail: { count: this.config.PULSE_JOBS_KEEP_FAILED },
+        },
+      );
+      return { events, job };
+    })();
+    const { events, job } = await before(
+      queued,
+      timeoutMs,
+      () => new Error(`the tick could not be queued within ${timeoutMs} ms; is Redis reachable?`),
     );
     try {
-      return await job.waitUntilFinished(events, timeoutMs);
+      return await job.waitUntilFinished(events, Math.max(1, deadline - Date.now()));
     } catch (error) {
       // How far it got, if Redis says so within STATUS_TIMEOUT_MS: an answer may not wait on an outage twice.
       const state = await bounded(job.getState()).catch(() => 'unknown');
