@@ -152,7 +152,7 @@ describe(`fan-out (${LONG ? 'long' : 'short'})`, () => {
         const t0 = Date.now();
         const status = await gateway.stop(SHUTDOWN_MS + 5000);
         exits.push(`${status.code ?? status.signal} in ${Date.now() - t0} ms`);
-        // Exited by itself (Nest re-raises SIGTERM once shut down), not killed by stop()'s SIGKILL.
+        // Exited by itself (code 0 once shut down), not killed by stop()'s SIGKILL.
         expect([
           { code: 0, signal: null },
           { code: null, signal: 'SIGTERM' },
