@@ -497,12 +497,14 @@ describe('EventStore', () => {
 
   it('keeps deadlines on time when its clock measurement waited in a paused Redis', async () => {
     const topic = uniqueTopic();
-    const store = new EventStore(connect(), { retention: 1000, idempotencyWindowMs: 60_000, appendDeadlineMs: 100 });
-    // The first append measures the clocks; Redis holds that TIME for a second, as a frozen one would,
-    // and reads its clock at the end of it. Taken as the midpoint, every later deadline was 0.5 s late.
-    await connect().client('PAUSE', 1000, 'ALL');
+    // A 600 ms deadline: room for a busy machine (and the commands other specs queued during the
+    // pauses) before the last append, which must land.
+    const store = new EventStore(connect(), { retention: 1000, idempotencyWindowMs: 60_000, appendDeadlineMs: 600 });
+    // The first append measures the clocks; Redis holds that TIME for 2.5 s, as a frozen one would,
+    // and reads its clock at the end of it. Taken as the midpoint, every later deadline was 1.25 s late.
+    await connect().client('PAUSE', 2500, 'ALL');
     expect((await store.append(topic, [heartbeat('a')])).seqs).toEqual([1]);
-    await connect().client('PAUSE', 400, 'WRITE');
+    await connect().client('PAUSE', 1500, 'WRITE');
     await expect(store.append(topic, [heartbeat('b')])).rejects.toThrow(/^LATE /);
     expect((await store.append(topic, [heartbeat('c')])).seqs).toEqual([2]);
   });
