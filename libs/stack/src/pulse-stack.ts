@@ -15,6 +15,8 @@ export interface PulseStackOptions {
   redisAppendOnly?: boolean;
   /** Embed a Redis Cluster of this many masters (at least 3) instead of one redis-server. @default 0: a single server */
   redisCluster?: number;
+  /** The embedded Redis in a process group of its own, out of a terminal's Ctrl-C: stop() stops it last. @default false */
+  redisOwnProcessGroup?: boolean;
   /** @default 1 */
   gateways?: number;
   /** @default 1 */
@@ -51,9 +53,21 @@ export class PulseStack {
     const embedded = !options.redisUrl;
     const cluster =
       embedded && options.redisCluster
-        ? await RedisCluster.start({ dir, masters: options.redisCluster, appendOnly: options.redisAppendOnly })
+        ? await RedisCluster.start({
+            dir,
+            masters: options.redisCluster,
+            appendOnly: options.redisAppendOnly,
+            ownProcessGroup: options.redisOwnProcessGroup,
+          })
         : null;
-    const redis = embedded && !cluster ? await RedisServer.start({ dir, appendOnly: options.redisAppendOnly }) : null;
+    const redis =
+      embedded && !cluster
+        ? await RedisServer.start({
+            dir,
+            appendOnly: options.redisAppendOnly,
+            ownProcessGroup: options.redisOwnProcessGroup,
+          })
+        : null;
     const redisUrl = options.redisUrl ?? (cluster ?? redis)!.url;
     const baseEnv = inheritedEnv({
       ...options.env,

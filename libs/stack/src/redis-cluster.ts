@@ -14,6 +14,8 @@ export interface RedisClusterOptions {
   masters?: number;
   /** Keep an append-only file on each node. @default false */
   appendOnly?: boolean;
+  /** Each node in a process group of its own (RedisServerOptions.ownProcessGroup). @default false */
+  ownProcessGroup?: boolean;
 }
 
 /** A free port whose cluster bus port (port + 10000) is free too. */
@@ -76,6 +78,7 @@ export class RedisCluster {
             dir,
             port: await clusterPort(),
             appendOnly: options.appendOnly ?? false,
+            ownProcessGroup: options.ownProcessGroup,
             args: [
               '--cluster-enabled',
               'yes',

@@ -24,6 +24,12 @@ export interface RedisServerOptions {
   port?: number;
   /** Extra `redis-server` arguments. */
   args?: string[];
+  /**
+   * Run it in a process group of its own, so that a terminal's Ctrl-C (SIGINT to the whole
+   * foreground group) does not stop it before the processes that use it: whoever starts it stops
+   * it, last. @default false (a test run's Ctrl-C stops it with everything else)
+   */
+  ownProcessGroup?: boolean;
 }
 
 /** A running redis-server child. */
@@ -75,7 +81,10 @@ export class RedisServer {
       'yes',
       ...(options.args ?? []),
     ];
-    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(binary, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: options.ownProcessGroup ?? false,
+    });
     const output: string[] = [];
     const server = new RedisServer(child, port, output);
     await new Promise<void>((resolve, reject) => {

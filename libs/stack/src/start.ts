@@ -95,6 +95,10 @@ async function main(): Promise<void> {
   let stopping = false;
   const starting = PulseStack.start({
     redisUrl: env.REDIS_URL?.trim() ? config.REDIS_URL : undefined,
+    // Ctrl-C reaches every process of the terminal's group at once: a redis-server among them quit
+    // first, and the worker's shutdown then waited for it until stop()'s SIGKILL (10 s, with
+    // ECONNREFUSED traces). Out of the group, it is stopped after the processes that use it.
+    redisOwnProcessGroup: true,
     ...(clusterMasters > 0
       ? {
           redisCluster: clusterMasters,
@@ -121,6 +125,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
+  // A closed terminal: the embedded Redis is out of its group (and ignores SIGHUP): stop it too.
+  process.on('SIGHUP', () => void stop(0));
 
   const stack = await starting;
   if (stopping) return;
