@@ -350,13 +350,12 @@ export class EventStore {
     // The registry is best effort: the append stands (and is answered) even if registering fails.
     const [answer] = await Promise.all([
       this.appendScript(topicKeys(topic), args).catch((error: unknown) => {
-        const message = (error as Error)?.message ?? '';
-        const instances = /^INSTANCE_LIMIT (\d+) (\d+) (\S+)/.exec(message);
-        if (instances)
-          throw new InstanceLimitError(topic, maxInstances, Number(instances[1]), Number(instances[2]), instances[3]!);
-        const rules = /^RULE_LIMIT (\d+) (\d+) (\S+)/.exec(message);
-        if (rules) throw new RuleLimitError(topic, options.maxRules!, Number(rules[1]), Number(rules[2]), rules[3]!);
-        throw error;
+        const refused = /^(INSTANCE|RULE)_LIMIT (\d+) (\d+) (\S+)/.exec((error as Error)?.message ?? '');
+        if (!refused) throw error;
+        const [, what, held, index, id] = refused;
+        throw what === 'INSTANCE'
+          ? new InstanceLimitError(topic, maxInstances, Number(held), Number(index), id!)
+          : new RuleLimitError(topic, options.maxRules!, Number(held), Number(index), id!);
       }),
       this.register(topic).catch(() => this.registered.delete(topic)),
     ]);

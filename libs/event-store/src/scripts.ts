@@ -753,14 +753,14 @@ end
 ids = kept
 
 -- Every instance as the fold wrote it, for the alert rules.
-for _, id in ipairs(ids) do
+local insts = {}
+for i, id in ipairs(ids) do
   if rewritten[id] then
     json_of[id] = redis.call('HGET', LIVE[2], id)
     decoded[id] = cjson.decode(json_of[id])
   end
+  insts[i] = decoded[id]
 end
-local insts = {}
-for i, id in ipairs(ids) do insts[i] = decoded[id] end
 local loops = tonumber(redis.call('HGET', LIVE[3], 'loop_count') or '0') + 1
 local full_every = tonumber(ARGV[14])
 local full = ARGV[15] == '1' or loops % full_every == 0 or not redis.call('HGET', LIVE[3], 'iu')
