@@ -346,6 +346,48 @@ describe('alert evaluation in the tick', () => {
     expect(await redis.hget(`${topicKeys(topic)[KEY.alertx]!}:${resolved.seq}`, 'm')).toBe(String(resolved.seq));
   });
 
+  it("keeps rules named g or n and a channel named p apart from the tick's own bookkeeping fields", async () => {
+    // The bookkeeping hash holds <alert id>:p|r|c beside g:<rule>:<kind>:<channels> and
+    // n:<channel>:<alert id>:<since>: a rule id may be g or n, and a channel id p.
+    const { clock, store, tick } = setup();
+    const topic = uniqueTopic();
+    await store.append(topic, [
+      { type: 'instance.heartbeat', data: { instanceId: 'i-1' } },
+      { type: 'instance.heartbeat', data: { instanceId: 'i-2' } },
+      {
+        type: 'rule.set',
+        data: rule('g', { kind: 'instances_below', params: { min: 3 }, forMs: 2000, channels: ['p'] }),
+      },
+      { type: 'rule.set', data: rule('n', { kind: 'instance_offline', forMs: 0, channels: ['p'], groupWaitMs: 5000 }) },
+    ]);
+    await tick(topic); // g pending
+    clock.now += 2000;
+    await store.append(topic, [{ type: 'instance.heartbeat', data: { instanceId: 'i-2' } }]);
+    await tick(topic); // g fires
+    clock.now += 9000;
+    await tick(topic); // i-1 offline: n fires into a group for channel p, open for 5 s
+    clock.now += 2000;
+    await tick(topic); // i-2 offline: joins that group
+    expect(types(await wholeLog(store, topic))).toEqual(['alert.firing g', 'alert.firing n:i-1', 'alert.firing n:i-2']);
+    expect((await store.alerts.outbox(topic)).map((entry) => [entry.kind, entry.ruleId])).toEqual([
+      ['firing', 'g'],
+      ['firing', 'n'],
+    ]);
+    await store.append(topic, [
+      { type: 'instance.heartbeat', data: { instanceId: 'i-1' } },
+      { type: 'instance.heartbeat', data: { instanceId: 'i-2' } },
+      { type: 'instance.heartbeat', data: { instanceId: 'i-3' } },
+    ]);
+    clock.now += 1000;
+    await tick(topic);
+    expect(types(await wholeLog(store, topic)).slice(3)).toEqual([
+      'alert.resolved g',
+      'alert.resolved n:i-1',
+      'alert.resolved n:i-2',
+    ]);
+    expect((await store.rebuild(topic))!.drift).toEqual([]);
+  });
+
   it("resolves a rule's alerts when it is set again with a kind of the other sort, and keeps ticking", async () => {
     const { clock, store, tick } = setup();
     const topic = uniqueTopic();

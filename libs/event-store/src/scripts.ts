@@ -663,15 +663,19 @@ for _, alert_id in ipairs(sorted_keys(firing)) do
   end
 end
 for _, gkey in ipairs(joining_order) do redis.call('HSET', gkey, 'm', table.concat(joining[gkey], ',')) end
--- A group past its end is never joined again (the next transition opens its own): its field goes,
--- so the hash holds the open groups, not one field for every rule, kind and channel list ever used.
+-- The fields are told apart by their parts, as ids hold no ':' but may be 'g', 'n' or 'p': an
+-- alert's <rule>[:<instance>]:p|r|c has two or three, a group's g:<rule>:<kind>:<channels> four, a
+-- mark's n:<channel>:<rule>[:<instance>]:<since> four or five and ends in digits.
 for field, value in pairs(x) do
-  if string.sub(field, 1, 2) == 'g:' and now >= cjson.decode(value).ends then redis.call('HDEL', ALERTX, field) end
-end
--- Pending alerts whose condition stopped before forMs go back to inactive.
-for field in pairs(x) do
-  local id = string.match(field, '^(.*):p$')
-  if id and not seen[id] then redis.call('HDEL', ALERTX, field) end
+  if string.match(field, '^g:[^:]+:[^:]+:[^:]+$') then
+    -- A group past its end is never joined again (the next transition opens its own): its field goes,
+    -- so the hash holds the open groups, not one field for every rule, kind and channel list ever used.
+    if now >= cjson.decode(value).ends then redis.call('HDEL', ALERTX, field) end
+  else
+    -- Pending alerts whose condition stopped before forMs go back to inactive.
+    local id = string.match(field, '^([^:]+):p$') or string.match(field, '^([^:]+:[^:]+):p$')
+    if id and not seen[id] then redis.call('HDEL', ALERTX, field) end
+  end
 end
 `;
 
