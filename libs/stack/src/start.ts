@@ -2,17 +2,18 @@
 import { parseArgs } from 'node:util';
 import { portFree } from './free-port.js';
 import { ConfigError, inheritedEnv, maskPasswords, parseConfig } from '#pulse/config';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { PROJECT_ROOT } from './pulse-process.js';
 import { PulseStack } from './pulse-stack.js';
 
-const USAGE = `Usage: npm start [-- --gateways N] [-- --workers M] [-- --redis-cluster K]
+const USAGE = `Usage: npm start [-- --gateways N] [-- --workers M] [-- --redis-cluster K] [-- --data-dir DIR]
 
-Starts Redis (REDIS_URL, or an embedded redis-server with its data in .pulse/redis;
-with --redis-cluster K, a new embedded Redis Cluster of K masters in .pulse/redis-cluster),
+Starts Redis (REDIS_URL, or an embedded redis-server with its data in DIR/redis;
+with --redis-cluster K, a new embedded Redis Cluster of K masters in DIR/redis-cluster),
 M workers (1), N gateways (2) on PORT (3000), PORT+1, …, and the demo fleet on topic
-"demo" unless PULSE_DEMO=0. PULSE_GATEWAYS, PULSE_WORKERS and PULSE_REDIS_CLUSTER set the
-same counts as the flags. Every other Pulse variable (PULSE_TICK_MS, …) is passed on.`;
+"demo" unless PULSE_DEMO=0. DIR is .pulse in the project unless given. PULSE_GATEWAYS,
+PULSE_WORKERS, PULSE_REDIS_CLUSTER and PULSE_DATA_DIR say the same as the flags. Every
+other Pulse variable (PULSE_TICK_MS, …) is passed on.`;
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`npm start: ${message}\n`);
@@ -44,6 +45,7 @@ async function main(): Promise<void> {
         gateways: { type: 'string' },
         workers: { type: 'string' },
         'redis-cluster': { type: 'string' },
+        'data-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -68,6 +70,14 @@ async function main(): Promise<void> {
   );
   if (clusterMasters > 0 && clusterMasters < 3)
     fail(`a Redis Cluster needs at least 3 masters, got ${clusterMasters}\n\n${USAGE}`, 2);
+  if (args['data-dir']?.trim() === '') fail(`--data-dir must name a folder\n\n${USAGE}`, 2);
+  // Two stacks side by side (another PORT) each keep their own embedded Redis data.
+  const dirGiven = args['data-dir'] ?? env.PULSE_DATA_DIR?.trim();
+  const dataDir = dirGiven ? resolve(dirGiven) : join(PROJECT_ROOT, '.pulse');
+  const redisDir = join(dataDir, clusterMasters > 0 ? 'redis-cluster' : 'redis');
+  // As the user knows it: .pulse/redis from the project, the whole path from elsewhere.
+  const fromHere = relative(process.cwd(), redisDir);
+  const shownDir = fromHere && !fromHere.startsWith('..') && !isAbsolute(fromHere) ? fromHere : redisDir;
   let config;
   try {
     config = parseConfig(env);
@@ -99,13 +109,8 @@ async function main(): Promise<void> {
     // first, and the worker's shutdown then waited for it until stop()'s SIGKILL (10 s, with
     // ECONNREFUSED traces). Out of the group, it is stopped after the processes that use it.
     redisOwnProcessGroup: true,
-    ...(clusterMasters > 0
-      ? {
-          redisCluster: clusterMasters,
-          redisDir: join(PROJECT_ROOT, '.pulse', 'redis-cluster'),
-          redisAppendOnly: false,
-        }
-      : {}),
+    redisDir,
+    ...(clusterMasters > 0 ? { redisCluster: clusterMasters, redisAppendOnly: false } : {}),
     gateways,
     workers,
     basePort,
@@ -141,7 +146,7 @@ async function main(): Promise<void> {
     process.stderr.write(
       stack.cluster
         ? `\na node of the embedded Redis Cluster stopped unexpectedly; stopping the rest. Start again with npm start -- --redis-cluster ${clusterMasters}.\n`
-        : `\nthe embedded redis-server stopped unexpectedly; stopping the rest (its data is in .pulse/redis). Start again with npm start.\n`,
+        : `\nthe embedded redis-server stopped unexpectedly; stopping the rest (its data is in ${shownDir}). Start again with npm start.\n`,
     );
     void stop(1);
   });
@@ -159,7 +164,7 @@ async function main(): Promise<void> {
     `Pulse is up (${((Date.now() - started) / 1000).toFixed(1)} s):`,
     ...stack.urls.map((url, i) => `  dashboard ${i + 1}  ${url}/`),
     `  REST API     ${stack.urls[0]}/api/v1/topics`,
-    `  redis        ${maskPasswords(stack.redisUrl)}${stack.redis ? ' (embedded, data in .pulse/redis)' : stack.cluster ? ' (embedded cluster, new at each start)' : ''}`,
+    `  redis        ${maskPasswords(stack.redisUrl)}${stack.redis ? ` (embedded, data in ${shownDir})` : stack.cluster ? ` (embedded cluster in ${shownDir}, new at each start)` : ''}`,
     demo ? '  demo fleet   12 instances on topic "demo" (PULSE_DEMO=0 turns it off)' : '  demo fleet   off',
     'Press Ctrl-C to stop everything.',
     '',
