@@ -11,7 +11,12 @@ import { freePort, PROJECT_ROOT } from '#pulse/stack';
 import { Changes, poll, within } from './support/wait.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'pulse-start-'));
-afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+/** The embedded redis-servers started: out of our process group, a failed test must stop them itself. */
+const redisPids: number[] = [];
+afterAll(() => {
+  for (const pid of redisPids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  rmSync(dataDir, { recursive: true, force: true });
+});
 
 interface Started {
   child: ChildProcess;
@@ -48,6 +53,15 @@ function start(args: string[], env: Record<string, string>): Started {
   return { child, output: () => output, lines, exited };
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The pid of the process that answers Redis on `port` (INFO's process_id), read over a bare socket. */
 async function redisPid(port: number): Promise<number> {
   const { Redis } = await import('ioredis');
@@ -60,32 +74,32 @@ async function redisPid(port: number): Promise<number> {
   }
 }
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 /** Starts the stack on `port` with the shared data folder and waits until it says it is up. */
-async function startUp(port: number): Promise<Started & { redisPort: number }> {
+async function startUp(port: number): Promise<Started & { redisPid: number }> {
   const run = start(['--gateways', '1', '--data-dir', dataDir], {
     PORT: String(port),
     LOG_LEVEL: 'warn',
     PULSE_TICK_MS: '1000',
     PULSE_DRAIN_MS: '250',
   });
-  await run.lines.until(
-    () => `npm start to print "Press Ctrl-C to stop everything." (output so far:\n${run.output()})`,
-    () => run.output().includes('Press Ctrl-C to stop everything.') || run.child.exitCode !== null,
-    60_000,
-  );
-  expect(run.child.exitCode).toBeNull();
-  const redisPort = Number(/redis {8}redis:\/\/127\.0\.0\.1:(\d+) \(embedded, data in (.+)\)/.exec(run.output())?.[1]);
-  expect(redisPort).toBeGreaterThan(0);
-  return { ...run, redisPort };
+  try {
+    await run.lines.until(
+      () => `npm start to print "Press Ctrl-C to stop everything." (output so far:\n${run.output()})`,
+      () => run.output().includes('Press Ctrl-C to stop everything.') || run.child.exitCode !== null,
+      60_000,
+    );
+    expect(run.child.exitCode).toBeNull();
+    const redisPort = Number(/redis {8}redis:\/\/127\.0\.0\.1:(\d+) \(embedded, data in .+\)/.exec(run.output())?.[1]);
+    expect(redisPort).toBeGreaterThan(0);
+    const pid = await redisPid(redisPort);
+    redisPids.push(pid);
+    return { ...run, redisPid: pid };
+  } catch (error) {
+    // Stopped as a user would (npm start stops the Redis it started), so that nothing outlives the test.
+    if (run.child.exitCode === null)
+      await signalGroup(run, 'SIGINT').catch(() => process.kill(-run.child.pid!, 'SIGKILL'));
+    throw error;
+  }
 }
 
 /** Ctrl-C in the terminal (SIGINT), or the terminal closed (SIGHUP): the signal to the whole foreground process group. */
@@ -104,7 +118,6 @@ describe('npm start', () => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     let run = await startUp(port);
-    let redisProcess = 0;
     try {
       expect(run.output()).toContain(`dashboard 1  ${base}/`);
       expect(run.output()).toContain(`(embedded, data in ${join(dataDir, 'redis')})`);
@@ -121,8 +134,7 @@ describe('npm start', () => {
         { timeoutMs: 60_000 },
       );
       expect(demo.seq).toBeGreaterThan(0);
-      redisProcess = await redisPid(run.redisPort);
-      expect(alive(redisProcess)).toBe(true);
+      expect(alive(run.redisPid)).toBe(true);
 
       const stopped = await signalGroup(run, 'SIGINT');
       expect({ code: stopped.code, tail: run.output().slice(-200) }).toEqual({
@@ -131,22 +143,20 @@ describe('npm start', () => {
       });
       expect(run.output()).not.toMatch(/ECONNREFUSED|stopped unexpectedly/);
       // Redis is stopped last, by npm start itself, out of the terminal's group: nothing is left running.
-      expect(alive(redisProcess)).toBe(false);
+      expect(alive(run.redisPid)).toBe(false);
 
       // Started again on the same folder: the demo topic's log is still there and goes on from it.
       run = await startUp(port);
       const again = (await (await fetch(`${base}/api/v1/topics/demo/snapshot`)).json()) as Snapshot;
       expect({ epoch: again.epoch, atLeast: again.seq >= demo.seq }).toEqual({ epoch: demo.epoch, atLeast: true });
       // The terminal is closed: Redis ignores SIGHUP, so npm start stops it as on Ctrl-C.
-      redisProcess = await redisPid(run.redisPort);
       expect((await signalGroup(run, 'SIGHUP')).code).toBe(0);
-      expect(alive(redisProcess)).toBe(false);
+      expect(alive(run.redisPid)).toBe(false);
     } finally {
       if (run.child.exitCode === null && run.child.signalCode === null) {
         process.kill(-run.child.pid!, 'SIGKILL');
         await run.exited;
       }
-      if (redisProcess && alive(redisProcess)) process.kill(redisProcess, 'SIGKILL');
     }
   }, 240_000);
 
