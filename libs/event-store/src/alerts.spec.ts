@@ -346,44 +346,50 @@ describe('alert evaluation in the tick', () => {
     expect(await redis.hget(`${topicKeys(topic)[KEY.alertx]!}:${resolved.seq}`, 'm')).toBe(String(resolved.seq));
   });
 
-  it("keeps rules named g or n and a channel named p apart from the tick's own bookkeeping fields", async () => {
-    // The bookkeeping hash holds <alert id>:p|r|c beside g:<rule>:<kind>:<channels> and
-    // n:<channel>:<alert id>:<since>: a rule id may be g or n, and a channel id p.
+  it("keeps its bookkeeping apart whatever the ids: rules named g or n, a channel named p, instance ids with ':'", async () => {
+    // The bookkeeping hash holds each alert's a:<alert id>:p|r|c beside the groups'
+    // g:<rule>:<kind>:<channels> and the marks' n:<channel>:<alert id>:<since>.
     const { clock, store, tick } = setup();
     const topic = uniqueTopic();
     await store.append(topic, [
-      { type: 'instance.heartbeat', data: { instanceId: 'i-1' } },
-      { type: 'instance.heartbeat', data: { instanceId: 'i-2' } },
+      { type: 'instance.heartbeat', data: { instanceId: 'h:1' } },
+      { type: 'instance.heartbeat', data: { instanceId: 'h:2' } },
       {
         type: 'rule.set',
-        data: rule('g', { kind: 'instances_below', params: { min: 3 }, forMs: 2000, channels: ['p'] }),
+        data: rule('g', { kind: 'instance_offline', forMs: 1000, channels: ['p'], groupWaitMs: 5000 }),
       },
-      { type: 'rule.set', data: rule('n', { kind: 'instance_offline', forMs: 0, channels: ['p'], groupWaitMs: 5000 }) },
+      {
+        type: 'rule.set',
+        data: rule('n', { kind: 'instances_below', params: { min: 3 }, forMs: 2000, channels: ['p'] }),
+      },
     ]);
-    await tick(topic); // g pending
+    await tick(topic); // n pending
     clock.now += 2000;
-    await store.append(topic, [{ type: 'instance.heartbeat', data: { instanceId: 'i-2' } }]);
-    await tick(topic); // g fires
+    await store.append(topic, [{ type: 'instance.heartbeat', data: { instanceId: 'h:2' } }]);
+    await tick(topic); // n fires
     clock.now += 9000;
-    await tick(topic); // i-1 offline: n fires into a group for channel p, open for 5 s
-    clock.now += 2000;
-    await tick(topic); // i-2 offline: joins that group
-    expect(types(await wholeLog(store, topic))).toEqual(['alert.firing g', 'alert.firing n:i-1', 'alert.firing n:i-2']);
+    await tick(topic); // h:1 offline: g:h:1 pending
+    clock.now += 1000;
+    await tick(topic); // g:h:1 fires into a group for channel p, open for 5 s
+    clock.now += 1000;
+    await tick(topic); // h:2 offline: pending
+    clock.now += 1000;
+    await tick(topic); // g:h:2 fires and joins that group
+    expect(types(await wholeLog(store, topic))).toEqual(['alert.firing n', 'alert.firing g:h:1', 'alert.firing g:h:2']);
     expect((await store.alerts.outbox(topic)).map((entry) => [entry.kind, entry.ruleId])).toEqual([
-      ['firing', 'g'],
       ['firing', 'n'],
+      ['firing', 'g'],
     ]);
-    await store.append(topic, [
-      { type: 'instance.heartbeat', data: { instanceId: 'i-1' } },
-      { type: 'instance.heartbeat', data: { instanceId: 'i-2' } },
-      { type: 'instance.heartbeat', data: { instanceId: 'i-3' } },
-    ]);
+    await store.append(
+      topic,
+      ['h:1', 'h:2', 'h:3'].map((instanceId) => ({ type: 'instance.heartbeat', data: { instanceId } })),
+    );
     clock.now += 1000;
     await tick(topic);
     expect(types(await wholeLog(store, topic)).slice(3)).toEqual([
-      'alert.resolved g',
-      'alert.resolved n:i-1',
-      'alert.resolved n:i-2',
+      'alert.resolved g:h:1',
+      'alert.resolved g:h:2',
+      'alert.resolved n',
     ]);
     expect((await store.rebuild(topic))!.drift).toEqual([]);
   });

@@ -19,7 +19,7 @@ export function topicKeys(topic: string): string[] {
     `${tag}:alerts`, // 13 hash: alert id -> ActiveAlert JSON (the firing ones)
     `${tag}:base:rules`, // 14, 15: the same folded over trimmed events only
     `${tag}:base:alerts`,
-    `${tag}:alertx`, // 16 hash: the tick's alert bookkeeping, not a projection: <alert id>:p -> pending since ms, <alert id>:r -> last notified ms, <alert id>:c -> channels notified of its firing, g:<rule id>:<kind>:<channels> -> open group JSON (until it ends), n:<channel>:<alert id>:<activeSince> -> firing notified there
+    `${tag}:alertx`, // 16 hash: the tick's alert bookkeeping, not a projection: a:<alert id>:p -> pending since ms, a:<alert id>:r -> last notified ms, a:<alert id>:c -> channels notified of its firing, g:<rule id>:<kind>:<channels> -> open group JSON (until it ends), n:<channel>:<alert id>:<activeSince> -> firing notified there
     `${tag}:outbox`, // 17 stream: notification groups opened by the tick, drained into the notify queue
     `${tag}:changed`, // 18 set: ids of the instances the live fold changed since the last instances_update
   ];

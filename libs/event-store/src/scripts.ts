@@ -478,13 +478,17 @@ return result
 `;
 
 // The alert evaluation of the tick (inside TICK_LUA, after offline marking): per rule, the
-// condition now; inactive -> pending (alertx <id>:p) -> firing (alert.firing) -> resolved
+// condition now; inactive -> pending (alertx a:<id>:p) -> firing (alert.firing) -> resolved
 // (alert.resolved). A transition with channels joins its rule's open notification group
 // (alertx g:<rule>:<kind>:<channels>, kept until the group ends) or opens one: an outbox entry the
 // worker turns into notify jobs.
 // Uses: insts (decoded, by id), active, now, HP, append(). libs/contracts/src/alerts.ts documents the kinds.
 const EVALUATE_ALERTS = `
 local ALERTX, OUTBOX = KEYS[16], KEYS[17]
+-- ALERTX's fields, each kind in a space of its own (ids may be g or n; an instance id may hold ':'):
+-- a:<alert id>:p|r|c (pending since, last notified, channels its firing went to), g:<rule>:<kind>:<channels>
+-- (an open group), n:<channel>:<alert id>:<since> (a firing's mark on a channel, AlertStore's).
+local function alert_field(alert_id, what) return 'a:' .. alert_id .. ':' .. what end
 local function num(x)
   local s = string.format('%.2f', x)
   s = string.gsub(s, '0+$', '')
@@ -575,17 +579,17 @@ local function fire(rule, c)
   local alert = firing[c.alertId]
   if alert then
     local repeat_ms = tonumber(rule.repeatIntervalMs) or 0
-    local last = tonumber(x[c.alertId .. ':r'] or alert.firedAt)
+    local last = tonumber(x[alert_field(c.alertId, 'r')] or alert.firedAt)
     if repeat_ms > 0 and now - last >= repeat_ms and #list(rule.channels) > 0 then
-      redis.call('HSET', ALERTX, c.alertId .. ':r', now)
+      redis.call('HSET', ALERTX, alert_field(c.alertId, 'r'), now)
       redis.call('XADD', OUTBOX, '*', 'kind', 'reminder', 'seq', last_seq, 'epoch', epoch, 'rule', rule.ruleId, 'channels', table.concat(list(rule.channels), ','), 'due', now, 'alert', c.alertId, 'tick', tick_at)
     end
     return
   end
-  local since = tonumber(x[c.alertId .. ':p'] or '')
+  local since = tonumber(x[alert_field(c.alertId, 'p')] or '')
   if since == nil then
     since = now
-    redis.call('HSET', ALERTX, c.alertId .. ':p', now)
+    redis.call('HSET', ALERTX, alert_field(c.alertId, 'p'), now)
   end
   if now - since < rule.forMs then return end
   local d = { alertId = c.alertId, ruleId = rule.ruleId, severity = rule.severity, value = c.value, activeSince = since, summary = c.summary }
@@ -593,8 +597,8 @@ local function fire(rule, c)
   if c.threshold then d.threshold = c.threshold end
   local seq = append('alert.firing', cjson.encode(d), d, 'monitor-tick')
   result[#result + 1] = seq
-  redis.call('HDEL', ALERTX, c.alertId .. ':p')
-  redis.call('HSET', ALERTX, c.alertId .. ':r', now, c.alertId .. ':c', table.concat(list(rule.channels), ','))
+  redis.call('HDEL', ALERTX, alert_field(c.alertId, 'p'))
+  redis.call('HSET', ALERTX, alert_field(c.alertId, 'r'), now, alert_field(c.alertId, 'c'), table.concat(list(rule.channels), ','))
   -- The episode's mark on each channel, pending until its firing notification is built (sent, or
   -- dropped if silenced): a resolved built before that waits for it instead of going unsent.
   for _, ch in ipairs(list(rule.channels)) do
@@ -655,26 +659,23 @@ for _, alert_id in ipairs(sorted_keys(firing)) do
     local seq = append('alert.resolved', cjson.encode(d), d, 'monitor-tick')
     result[#result + 1] = seq
     local channels = {}
-    for c in string.gmatch(x[alert_id .. ':c'] or '', '[^,]+') do channels[#channels + 1] = c end
-    redis.call('HDEL', ALERTX, alert_id .. ':r', alert_id .. ':c')
+    for c in string.gmatch(x[alert_field(alert_id, 'c')] or '', '[^,]+') do channels[#channels + 1] = c end
+    redis.call('HDEL', ALERTX, alert_field(alert_id, 'r'), alert_field(alert_id, 'c'))
     local wait = 0
     if rules[alert.ruleId] then wait = rules[alert.ruleId].groupWaitMs end
     transition('resolved', channels, wait, alert.ruleId, seq)
   end
 end
 for _, gkey in ipairs(joining_order) do redis.call('HSET', gkey, 'm', table.concat(joining[gkey], ',')) end
--- The fields are told apart by their parts, as ids hold no ':' but may be 'g', 'n' or 'p': an
--- alert's <rule>[:<instance>]:p|r|c has two or three, a group's g:<rule>:<kind>:<channels> four, a
--- mark's n:<channel>:<rule>[:<instance>]:<since> four or five and ends in digits.
-for field, value in pairs(x) do
-  if string.match(field, '^g:[^:]+:[^:]+:[^:]+$') then
+for name, value in pairs(x) do
+  local space = string.sub(name, 1, 2)
+  if space == 'g:' then
     -- A group past its end is never joined again (the next transition opens its own): its field goes,
     -- so the hash holds the open groups, not one field for every rule, kind and channel list ever used.
-    if now >= cjson.decode(value).ends then redis.call('HDEL', ALERTX, field) end
-  else
+    if now >= cjson.decode(value).ends then redis.call('HDEL', ALERTX, name) end
+  elseif space == 'a:' and string.sub(name, -2) == ':p' then
     -- Pending alerts whose condition stopped before forMs go back to inactive.
-    local id = string.match(field, '^([^:]+):p$') or string.match(field, '^([^:]+:[^:]+):p$')
-    if id and not seen[id] then redis.call('HDEL', ALERTX, field) end
+    if not seen[string.sub(name, 3, -3)] then redis.call('HDEL', ALERTX, name) end
   end
 end
 `;
