@@ -48,8 +48,9 @@ export interface NotifyJob {
 export function notifyJobId(
   job: Pick<NotifyJob, 'kind' | 'channelId' | 'topic' | 'epoch' | 'seq' | 'ruleId' | 'alertId'> & { tickAt?: number },
 ): string {
-  // BullMQ ids may not contain ':' (alert ids do; no id of Pulse contains '~').
-  const what =
-    job.kind === 'reminder' ? `reminder.${job.tickAt ?? 0}.${(job.alertId ?? '').replaceAll(':', '~')}` : job.kind;
+  // BullMQ ids may not contain ':' (alert ids do; no id of Pulse contains '~'). Alert and channel
+  // ids may both hold '.': the alert id's length comes first, so that no two pairs spell one id.
+  const alert = (job.alertId ?? '').replaceAll(':', '~');
+  const what = job.kind === 'reminder' ? `reminder.${job.tickAt ?? 0}.${alert.length}.${alert}` : job.kind;
   return `${job.topic}.${job.epoch}.${job.seq}.${what}.${job.channelId}`;
 }
