@@ -111,6 +111,7 @@ describe('alerts REST API', () => {
     ['an unknown param', 'params', { kind: 'instance_offline', params: { status: 'x' } }],
     ['a negative forMs', 'forMs', { kind: 'instance_offline', forMs: -1 }],
     ['an unknown channel', 'channels.1', { kind: 'instance_offline', channels: ['ops', 'pager'] }],
+    ['a lone UTF-16 surrogate in its description', 'description', { kind: 'instance_offline', description: 'x\ud83d' }],
   ])('refuses a rule with %s, naming %s, appending nothing', async (_what, path, body) => {
     const topic = `bad-${randomUUID().slice(0, 8)}`;
     const answer = await call('PUT', `/api/v1/topics/${topic}/rules/r1`, body);

@@ -245,6 +245,19 @@ describe('POST /api/v1/topics/:topic/events with bad input', () => {
       '(root)',
       '__proto__',
     ],
+    // JSON can carry a lone UTF-16 surrogate as an escape; no text encoding can, nor Redis's Lua JSON.
+    [
+      'a lone surrogate in an error',
+      '{"events":[{"type":"instance.heartbeat","data":{"instanceId":"i-1"}},{"type":"attempt.recorded","data":{"instanceId":"i-1","outcome":"failure","error":"bad \\ud800 byte"}}]}',
+      'events.1.data.error',
+      'lone UTF-16 surrogate',
+    ],
+    [
+      'a lone surrogate in a meta label',
+      '{"events":[{"type":"instance.heartbeat","data":{"instanceId":"i-1","meta":{"note":"\\udc00"}}}]}',
+      'events.0.data.meta.note',
+      'lone UTF-16 surrogate',
+    ],
   ])('refuses %s', async (_what, json, path, mentions) => {
     await expectRefused(() => post(url, TARGET, json), path, { mentions });
   });

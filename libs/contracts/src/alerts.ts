@@ -1,5 +1,6 @@
 // Alerts: rules (events rule.set / rule.removed), transitions (alert.firing / alert.resolved), channels, silences and what a notification carries.
 import { z } from 'zod';
+import { textSchema } from './text.js';
 
 /** Ids of rules, channels and silences: also parts of alert ids and job ids, so no ':'. */
 export const alertIdPartSchema = z
@@ -59,7 +60,7 @@ export const ruleBodySchema = z.strictObject({
   groupWaitMs: durationMs(0, 3_600_000).default(10_000),
   /** A reminder while firing, every this many ms; 0 for none. @default 0 */
   repeatIntervalMs: z.union([z.literal(0), durationMs(60_000, 30 * DAY_MS)]).default(0),
-  description: z.string().max(500).optional(),
+  description: textSchema(500).optional(),
 });
 export type RuleBody = z.input<typeof ruleBodySchema>;
 

@@ -1,5 +1,6 @@
 // The event envelope, every event type with its data schema, and the projections they fold into.
 import { z } from 'zod';
+import { textSchema } from './text.js';
 import {
   alertFiringDataSchema,
   alertResolvedDataSchema,
@@ -42,7 +43,7 @@ export const heartbeatDataSchema = z.strictObject({
       z
         .record(
           z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'expected a key of 1-32 chars A-Z a-z 0-9 _ . -'),
-          z.union([z.string().max(256), z.boolean()]),
+          z.union([textSchema(256), z.boolean()]),
         )
         .refine((meta) => Object.keys(meta).length <= 16, 'at most 16 keys'),
     )
@@ -53,7 +54,7 @@ export const attemptDataSchema = z.strictObject({
   instanceId: idSchema,
   outcome: z.enum(['success', 'failure']),
   durationMs: z.number().min(0).max(8.64e7).optional(),
-  error: z.string().max(500).optional(),
+  error: textSchema(500).optional(),
 });
 
 // ---- events derived by the monitor tick (never accepted by ingest) ----

@@ -7,5 +7,6 @@ export * from './paging.js';
 export * from './protocol.js';
 export * from './queues.js';
 export * from './series.js';
+export * from './text.js';
 export * from './topic.js';
 export * from './version.js';

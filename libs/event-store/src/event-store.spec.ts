@@ -232,6 +232,28 @@ describe('EventStore', () => {
     expect((await store.snapshot(topic))!.instances.map((instance) => instance.id)).toEqual(['a', 'b', 'c']);
   });
 
+  it('refuses an event holding a lone UTF-16 surrogate, appending none of its batch, and keeps the topic working', async () => {
+    // Redis's Lua JSON cannot read one back: stored, it would stop the topic's projections for good.
+    const topic = uniqueTopic();
+    const store = new EventStore(redis, { retention: 2, idempotencyWindowMs: 60_000 });
+    await store.append(topic, [heartbeat('a')]);
+    const lone = { type: 'attempt.recorded', data: { instanceId: 'a', outcome: 'failure', error: 'bad \ud800 byte' } };
+    await expect(store.append(topic, [heartbeat('b'), lone as NewEvent])).rejects.toThrow(
+      'event 1 (attempt.recorded) holds a lone UTF-16 surrogate (\\uD800-\\uDFFF outside a pair), which is not text: nothing was appended',
+    );
+    await expect(store.append(uniqueTopic(), [heartbeat('x', { meta: { note: '\udc00' } })])).rejects.toThrow(
+      RangeError,
+    );
+    expect((await store.head(topic))!.head).toBe(1);
+    // A pair, and a backslash followed by "ud800" as text, are text.
+    const text = {
+      type: 'attempt.recorded',
+      data: { instanceId: 'a', outcome: 'failure', error: 'ok \u{1F600} \\ud800' },
+    };
+    for (let i = 0; i < 3; i++) await store.append(topic, [text]);
+    expect((await store.snapshot(topic))!.statistics).toMatchObject({ total_attempts: 3, failed: 3 });
+  });
+
   it('refuses a rule.set of a new rule id past maxRules in the append itself, so that racing appends cannot pass it', async () => {
     const topic = uniqueTopic();
     const store = new EventStore(redis, { retention: 1000, idempotencyWindowMs: 60_000 });

@@ -172,6 +172,9 @@ export class TopicQuotaError extends Error {
   }
 }
 
+/** A lone surrogate's escape in JSON.stringify's output: `\ud800`…`\udfff` after an even number of backslashes. */
+const LONE_SURROGATE_ESCAPE = /(?<!\\)(?:\\\\)*\\ud[89a-f][0-9a-f]{2}/;
+
 /** How often the offset between Redis's clock and this process's is measured again. */
 const CLOCK_CHECK_MS = 60_000;
 /** A clock measurement whose round trip took longer than this is not trusted (see measureClock). */
@@ -331,6 +334,16 @@ export class EventStore {
   /** Appends events in one atomic call: contiguous seqs, projections and trimming together. */
   async append(topic: string, events: NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
     if (events.length === 0) throw new Error('append needs at least one event');
+    const data = events.map((event, i) => {
+      const json = JSON.stringify(event.data);
+      // A lone surrogate comes out as its escape (a pair as itself): Redis's Lua JSON refuses that, and
+      // an entry it cannot read would stop the topic's projections for good. (textSchema refuses it first.)
+      if (json.includes('\\ud') && LONE_SURROGATE_ESCAPE.test(json))
+        throw new RangeError(
+          `event ${i} (${event.type}) holds a lone UTF-16 surrogate (\\uD800-\\uDFFF outside a pair), which is not text: nothing was appended`,
+        );
+      return json;
+    });
     await this.admit(topic, options.creator);
     const deadlineMs = this.options.appendDeadlineMs ?? 4000;
     if (deadlineMs > 0) {
@@ -345,8 +358,7 @@ export class EventStore {
       maxInstances,
       options.maxRules ?? 0,
     ];
-    for (const event of events)
-      args.push(event.type, JSON.stringify(event.data), event.idempotencyKey ?? '', event.source ?? '');
+    events.forEach((event, i) => args.push(event.type, data[i]!, event.idempotencyKey ?? '', event.source ?? ''));
     // The registry is best effort: the append stands (and is answered) even if registering fails.
     const [answer] = await Promise.all([
       this.appendScript(topicKeys(topic), args).catch((error: unknown) => {
