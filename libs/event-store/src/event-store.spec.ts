@@ -254,6 +254,22 @@ describe('EventStore', () => {
     expect((await store.snapshot(topic))!.statistics).toMatchObject({ total_attempts: 3, failed: 3 });
   });
 
+  it("keeps a rule's numbers as sent, past the 14 digits of Redis's JSON, so that a rebuild finds no drift", async () => {
+    const topic = uniqueTopic();
+    const store = new EventStore(redis, { retention: 2, idempotencyWindowMs: 60_000 });
+    const parsed = parseRuleBody('fr', {
+      kind: 'failure_rate',
+      params: { windowMs: 60_000, thresholdPct: 12.345678901234567 },
+      channels: [],
+    });
+    if (!parsed.success) throw parsed.error;
+    await store.append(topic, [{ type: 'rule.set', data: parsed.data }]);
+    expect((await store.rules(topic)).rules[0]).toMatchObject({ params: { thresholdPct: 12.345678901234567 } });
+    // Trimmed out of the log, it is folded into the base the same way.
+    await store.append(topic, [heartbeat('a'), heartbeat('b'), heartbeat('c'), heartbeat('d')]);
+    expect((await store.rebuild(topic))!.drift).toEqual([]);
+  });
+
   it('refuses a rule.set of a new rule id past maxRules in the append itself, so that racing appends cannot pass it', async () => {
     const topic = uniqueTopic();
     const store = new EventStore(redis, { retention: 1000, idempotencyWindowMs: 60_000 });

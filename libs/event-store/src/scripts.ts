@@ -91,9 +91,10 @@ local function get_instance(p, id)
   return { id = id, status = 'online', last_seen = 0, next_action_at = cjson.null, attempts = 0, successes = 0, failures = 0 }, true
 end
 
--- Folds one event into projection p = { stats, instances, status, rules, alerts }. For instance events it returns
--- the instance's status before and after (nil: no entry) and whether the event created it.
-local function fold(p, etype, d, ts)
+-- Folds one event into projection p = { stats, instances, status, rules, alerts }; raw is d as JSON text.
+-- For instance events it returns the instance's status before and after (nil: no entry) and whether the
+-- event created it.
+local function fold(p, etype, d, ts, raw)
   if etype == 'instance.heartbeat' then
     local inst, created = get_instance(p, d.instanceId)
     local before = (not created) and inst.status or nil
@@ -136,8 +137,9 @@ local function fold(p, etype, d, ts)
   elseif etype == 'status_update' then
     redis.call('HSET', p[3], 'loop_count', d.loop_count, 'tick_at', d.tick_at, 'next_tick_at', d.next_tick_at)
   elseif etype == 'rule.set' then
-    d.setAt = ts
-    redis.call('HSET', p[4], d.ruleId, cjson.encode(d))
+    -- The rule as it was sent, not encoded again: cjson writes numbers with 14 digits, and a
+    -- thresholdPct of more would differ from the log's (a rebuild would report drift every time).
+    redis.call('HSET', p[4], d.ruleId, string.sub(raw, 1, -2) .. ',"setAt":' .. string.format('%d', ts) .. '}')
   elseif etype == 'rule.removed' then
     redis.call('HDEL', p[4], d.ruleId)
   elseif etype == 'alert.firing' then
@@ -342,7 +344,7 @@ local function append(etype, data, decoded, source)
     rung_bytes = rung_bytes + #entry + 2
   end
   local d = decoded or cjson.decode(data)
-  history(etype, d, fold(LIVE, etype, d, now))
+  history(etype, d, fold(LIVE, etype, d, now, data))
   appended = appended + 1
   last_seq = seq
   return seq
@@ -360,7 +362,7 @@ local function trim()
   for _, entry in ipairs(gone) do
     local f = {}
     for i = 1, #entry[2], 2 do f[entry[2][i]] = entry[2][i + 1] end
-    fold(BASE, f.t, cjson.decode(f.d), tonumber(f.ts))
+    fold(BASE, f.t, cjson.decode(f.d), tonumber(f.ts), f.d)
     last = tonumber(string.match(entry[1], '^(%d+)'))
   end
   redis.call('XTRIM', log, 'MINID', (last + 1) .. '-0')
