@@ -437,11 +437,13 @@ describe('alert evaluation in the tick', () => {
     await tick(topic);
     expect(await kinds()).toEqual(['firing']);
     clock.now += 1000;
+    const due = (await store.head(topic))!.head;
     await tick(topic);
     await tick(topic); // the same scheduled time again: nothing more
     const outbox = await store.alerts.outbox(topic);
     expect(outbox.map((entry) => entry.kind)).toEqual(['firing', 'reminder']);
-    expect(outbox[1]).toMatchObject({ alertId: 'few', tickAt: clock.now, channels: ['ops'] });
+    // Its seq is the log's head when it came due (the tick appends nothing before it here).
+    expect(outbox[1]).toMatchObject({ alertId: 'few', tickAt: clock.now, channels: ['ops'], seq: due });
     await store.alerts.acknowledge(
       topic,
       outbox.map((entry) => entry.id),

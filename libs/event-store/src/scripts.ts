@@ -584,7 +584,9 @@ local function fire(rule, c)
     local last = tonumber(x[alert_field(c.alertId, 'r')] or alert.firedAt)
     if repeat_ms > 0 and now - last >= repeat_ms and #list(rule.channels) > 0 then
       redis.call('HSET', ALERTX, alert_field(c.alertId, 'r'), now)
-      redis.call('XADD', OUTBOX, '*', 'kind', 'reminder', 'seq', last_seq, 'epoch', epoch, 'rule', rule.ruleId, 'channels', table.concat(list(rule.channels), ','), 'due', now, 'alert', c.alertId, 'tick', tick_at)
+      -- Its seq is the head when due (last_seq is 0 while this tick has appended nothing).
+      local at = head or tonumber(redis.call('HGET', meta, 'head') or '0')
+      redis.call('XADD', OUTBOX, '*', 'kind', 'reminder', 'seq', at, 'epoch', epoch, 'rule', rule.ruleId, 'channels', table.concat(list(rule.channels), ','), 'due', now, 'alert', c.alertId, 'tick', tick_at)
     end
     return
   end
