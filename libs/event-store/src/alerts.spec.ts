@@ -394,6 +394,35 @@ describe('alert evaluation in the tick', () => {
     expect((await store.rebuild(topic))!.drift).toEqual([]);
   });
 
+  it("moves an earlier build's bookkeeping (<alert id>:p|r|c) to a:<alert id>:p|r|c, and keeps ticking", async () => {
+    const { clock, store, tick } = setup();
+    const topic = uniqueTopic();
+    const alertx = topicKeys(topic)[KEY.alertx]!;
+    await store.append(topic, [
+      { type: 'instance.heartbeat', data: { instanceId: 'h:1' } },
+      { type: 'rule.set', data: rule('g', { kind: 'instance_offline', channels: ['ops'], groupWaitMs: 0 }) },
+    ]);
+    clock.now += 11_000;
+    await tick(topic); // g:h:1 fires, notified on ops
+    // As an earlier build left it: the alert's fields without a:.
+    const fields = await redis.hgetall(alertx);
+    for (const name of Object.keys(fields).filter((name) => name.startsWith('a:'))) {
+      await redis.hdel(alertx, name);
+      await redis.hset(alertx, name.slice(2), fields[name]!);
+    }
+    expect(Object.keys(await redis.hgetall(alertx)).sort()).toEqual(expect.arrayContaining(['g:h:1:c', 'g:h:1:r']));
+    await store.append(topic, [{ type: 'instance.heartbeat', data: { instanceId: 'h:1' } }]);
+    clock.now += 1000;
+    await tick(topic);
+    expect(types(await wholeLog(store, topic))).toEqual(['alert.firing g:h:1', 'alert.resolved g:h:1']);
+    // Its resolved goes where its firing went, as the moved field says.
+    expect((await store.alerts.outbox(topic)).map((entry) => [entry.kind, entry.channels])).toEqual([
+      ['firing', ['ops']],
+      ['resolved', ['ops']],
+    ]);
+    expect(Object.keys(await redis.hgetall(alertx)).filter((name) => /^g:h:1:/.test(name))).toEqual([]);
+  });
+
   it("resolves a rule's alerts when it is set again with a kind of the other sort, and keeps ticking", async () => {
     const { clock, store, tick } = setup();
     const topic = uniqueTopic();

@@ -545,6 +545,23 @@ for id, json in pairs(hash(LIVE[4])) do rules[id] = cjson.decode(json) end
 local firing = {}
 for id, json in pairs(hash(LIVE[5])) do firing[id] = cjson.decode(json) end
 local x = hash(ALERTX)
+-- An earlier build kept an alert's fields as <alert id>:p|r|c: they move to a:<alert id>:p|r|c before
+-- anything reads them (once; a group's field may end in :p too, but its value is JSON, a '{').
+local legacy = {}
+for name, value in pairs(x) do
+  local space = string.sub(name, 1, 2)
+  if space ~= 'a:' and string.match(name, ':[prc]$') and not (space == 'g:' and string.sub(value, 1, 1) == '{') then
+    legacy[#legacy + 1] = name
+  end
+end
+for _, name in ipairs(legacy) do
+  if x['a:' .. name] == nil then
+    x['a:' .. name] = x[name]
+    redis.call('HSET', ALERTX, 'a:' .. name, x[name])
+  end
+  x[name] = nil
+  redis.call('HDEL', ALERTX, name)
+end
 local seen = {}
 -- Topic-level values as they are now, for the resolved of a topic alert.
 local current = {}
