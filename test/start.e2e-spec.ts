@@ -11,10 +11,17 @@ import { freePort, PROJECT_ROOT } from '#pulse/stack';
 import { Changes, poll, within } from './support/wait.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'pulse-start-'));
-/** The embedded redis-servers started: out of our process group, a failed test must stop them itself. */
-const redisPids: number[] = [];
-afterAll(() => {
-  for (const pid of redisPids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+/** Every npm start run here: whatever a failed test left running is stopped after the suite. */
+const runs: Started[] = [];
+afterAll(async () => {
+  for (const run of runs) {
+    if (run.child.exitCode === null && run.child.signalCode === null)
+      await signalGroup(run, 'SIGINT').catch(() => process.kill(-run.child.pid!, 'SIGKILL'));
+    // Its embedded Redis runs out of its group: should it have outlived npm start, it is killed here.
+    const port = embeddedRedisPort(run.output());
+    const pid = port === undefined ? 0 : await redisPid(port).catch(() => 0);
+    if (pid > 0) process.kill(pid, 'SIGKILL');
+  }
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -50,7 +57,15 @@ function start(args: string[], env: Record<string, string>): Started {
       resolve({ code, signal });
     }),
   );
-  return { child, output: () => output, lines, exited };
+  const run = { child, output: () => output, lines, exited };
+  runs.push(run);
+  return run;
+}
+
+/** The port of the embedded Redis that npm start says it started, if it said so. */
+function embeddedRedisPort(output: string): number | undefined {
+  const port = /redis {8}redis:\/\/127\.0\.0\.1:(\d+) \(embedded, data in .+\)/.exec(output)?.[1];
+  return port === undefined ? undefined : Number(port);
 }
 
 function alive(pid: number): boolean {
@@ -82,24 +97,15 @@ async function startUp(port: number): Promise<Started & { redisPid: number }> {
     PULSE_TICK_MS: '1000',
     PULSE_DRAIN_MS: '250',
   });
-  try {
-    await run.lines.until(
-      () => `npm start to print "Press Ctrl-C to stop everything." (output so far:\n${run.output()})`,
-      () => run.output().includes('Press Ctrl-C to stop everything.') || run.child.exitCode !== null,
-      60_000,
-    );
-    expect(run.child.exitCode).toBeNull();
-    const redisPort = Number(/redis {8}redis:\/\/127\.0\.0\.1:(\d+) \(embedded, data in .+\)/.exec(run.output())?.[1]);
-    expect(redisPort).toBeGreaterThan(0);
-    const pid = await redisPid(redisPort);
-    redisPids.push(pid);
-    return { ...run, redisPid: pid };
-  } catch (error) {
-    // Stopped as a user would (npm start stops the Redis it started), so that nothing outlives the test.
-    if (run.child.exitCode === null)
-      await signalGroup(run, 'SIGINT').catch(() => process.kill(-run.child.pid!, 'SIGKILL'));
-    throw error;
-  }
+  await run.lines.until(
+    () => `npm start to print "Press Ctrl-C to stop everything." (output so far:\n${run.output()})`,
+    () => run.output().includes('Press Ctrl-C to stop everything.') || run.child.exitCode !== null,
+    60_000,
+  );
+  expect(run.child.exitCode).toBeNull();
+  const redisPort = embeddedRedisPort(run.output());
+  expect(redisPort).toBeGreaterThan(0);
+  return { ...run, redisPid: await redisPid(redisPort!) };
 }
 
 /** Ctrl-C in the terminal (SIGINT), or the terminal closed (SIGHUP): the signal to the whole foreground process group. */
@@ -118,51 +124,45 @@ describe('npm start', () => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     let run = await startUp(port);
-    try {
-      expect(run.output()).toContain(`dashboard 1  ${base}/`);
-      expect(run.output()).toContain(`(embedded, data in ${join(dataDir, 'redis')})`);
-      const page = await fetch(`${base}/`);
-      expect(page.status).toBe(200);
-      expect(await page.text()).toContain('<title>Pulse</title>');
-      // The demo fleet posts to the gateway and the worker ticks its topic.
-      const demo = await poll(
-        'the demo topic to hold 12 instances and a tick status',
-        async () => {
-          const snapshot = (await (await fetch(`${base}/api/v1/topics/demo/snapshot`)).json()) as Snapshot;
-          return snapshot.instances.length === 12 && snapshot.status !== null && snapshot;
-        },
-        { timeoutMs: 60_000 },
-      );
-      expect(demo.seq).toBeGreaterThan(0);
-      expect(alive(run.redisPid)).toBe(true);
+    expect(run.output()).toContain(`dashboard 1  ${base}/`);
+    expect(run.output()).toContain(`(embedded, data in ${join(dataDir, 'redis')})`);
+    const page = await fetch(`${base}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<title>Pulse</title>');
+    // The demo fleet posts to the gateway and the worker ticks its topic.
+    const demo = await poll(
+      'the demo topic to hold 12 instances and a tick status',
+      async () => {
+        const snapshot = (await (await fetch(`${base}/api/v1/topics/demo/snapshot`)).json()) as Snapshot;
+        return snapshot.instances.length === 12 && snapshot.status !== null && snapshot;
+      },
+      { timeoutMs: 60_000 },
+    );
+    expect(demo.seq).toBeGreaterThan(0);
+    expect(alive(run.redisPid)).toBe(true);
 
-      const stopped = await signalGroup(run, 'SIGINT');
-      expect({ code: stopped.code, tail: run.output().slice(-200) }).toEqual({
-        code: 0,
-        tail: expect.stringContaining('Stopped.'),
-      });
-      expect(run.output()).not.toMatch(/ECONNREFUSED|stopped unexpectedly/);
-      // Redis is stopped last, by npm start itself, out of the terminal's group: nothing is left running.
-      expect(alive(run.redisPid)).toBe(false);
+    const stopped = await signalGroup(run, 'SIGINT');
+    expect({ code: stopped.code, tail: run.output().slice(-200) }).toEqual({
+      code: 0,
+      tail: expect.stringContaining('Stopped.'),
+    });
+    expect(run.output()).not.toMatch(/ECONNREFUSED|stopped unexpectedly/);
+    // Redis is stopped last, by npm start itself, out of the terminal's group: nothing is left running.
+    expect(alive(run.redisPid)).toBe(false);
 
-      // Started again on the same folder: the demo topic's log is still there and goes on from it.
-      run = await startUp(port);
-      const again = (await (await fetch(`${base}/api/v1/topics/demo/snapshot`)).json()) as Snapshot;
-      expect({ epoch: again.epoch, atLeast: again.seq >= demo.seq }).toEqual({ epoch: demo.epoch, atLeast: true });
-      // The terminal is closed: Redis ignores SIGHUP, so npm start stops it as on Ctrl-C.
-      expect((await signalGroup(run, 'SIGHUP')).code).toBe(0);
-      expect(alive(run.redisPid)).toBe(false);
-    } finally {
-      if (run.child.exitCode === null && run.child.signalCode === null) {
-        process.kill(-run.child.pid!, 'SIGKILL');
-        await run.exited;
-      }
-    }
+    // Started again on the same folder: the demo topic's log is still there and goes on from it.
+    run = await startUp(port);
+    const again = (await (await fetch(`${base}/api/v1/topics/demo/snapshot`)).json()) as Snapshot;
+    expect({ epoch: again.epoch, atLeast: again.seq >= demo.seq }).toEqual({ epoch: demo.epoch, atLeast: true });
+    // The terminal is closed: Redis ignores SIGHUP, so npm start stops it as on Ctrl-C.
+    expect((await signalGroup(run, 'SIGHUP')).code).toBe(0);
+    expect(alive(run.redisPid)).toBe(false);
   }, 240_000);
 
   it('refuses bad flags and a port in use with what to do, before starting anything', async () => {
     const refused = async (args: string[], env: Record<string, string> = {}) => {
-      const run = start(args, { PORT: String(await freePort()), ...env });
+      // Its own data folder, should a refusal regress into a start.
+      const run = start(args, { PORT: String(await freePort()), PULSE_DATA_DIR: dataDir, ...env });
       const { code } = await within('npm start to refuse and exit', run.exited, 30_000);
       return { code, output: run.output() };
     };

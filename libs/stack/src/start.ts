@@ -73,11 +73,12 @@ async function main(): Promise<void> {
   if (args['data-dir']?.trim() === '') fail(`--data-dir must name a folder\n\n${USAGE}`, 2);
   // Two stacks side by side (another PORT) each keep their own embedded Redis data.
   const dirGiven = args['data-dir'] ?? env.PULSE_DATA_DIR?.trim();
-  // Relative to where the user typed it: npm runs scripts in the project, and says where in INIT_CWD.
-  const dataDir = dirGiven ? resolve(env.INIT_CWD ?? process.cwd(), dirGiven) : join(PROJECT_ROOT, '.pulse');
+  // Where the user typed it: npm runs scripts in the project, and says where in INIT_CWD.
+  const typedIn = env.INIT_CWD ?? process.cwd();
+  const dataDir = dirGiven ? resolve(typedIn, dirGiven) : join(PROJECT_ROOT, '.pulse');
   const redisDir = join(dataDir, clusterMasters > 0 ? 'redis-cluster' : 'redis');
-  // As the user knows it: .pulse/redis from the project, the whole path from elsewhere.
-  const fromHere = relative(process.cwd(), redisDir);
+  // Shown relative to there when it is below (.pulse/redis from the project), else whole.
+  const fromHere = relative(typedIn, redisDir);
   const shownDir = fromHere && !fromHere.startsWith('..') && !isAbsolute(fromHere) ? fromHere : redisDir;
   let config;
   try {
