@@ -88,6 +88,29 @@ describe('presence', () => {
     for (const { socket } of [asker, unasked, neighbour]) socket.close();
   }, 60_000);
 
+  it("counts topics named as an object's own properties (constructor, valueof) across gateways as any other", async () => {
+    const [a, b] = pulse.urls as [string, string];
+    const admin = await pulse.token({ sub: 'ops', role: 'admin' });
+    const token = await pulse.token({ sub: 'viewer-props', role: 'viewer', topics: ['constructor', 'valueof'] });
+    await viewer(b, token, 'constructor');
+    await viewer(b, token, 'valueof');
+    const topics = async (url: string) =>
+      (
+        (await (
+          await fetch(`${url}/api/v1/admin/presence`, { headers: { authorization: `Bearer ${admin}` } })
+        ).json()) as { topics: Record<string, unknown> }
+      ).topics;
+    // Gateway A has none of them: it adds B's counts to its own, which must start from nothing.
+    await poll(
+      'gateway A to count one viewer on each of constructor and valueof',
+      async () => {
+        const counted = await topics(a);
+        return counted.constructor === 1 && counted.valueof === 1;
+      },
+      { timeoutMs: 10_000 },
+    );
+  });
+
   it("counts viewers on every gateway without shipping handshakes or tokens through Redis, and forgets a killed gateway's", async () => {
     const topic = 'presence-e2e';
     const [a, b] = pulse.urls as [string, string];

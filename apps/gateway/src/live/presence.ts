@@ -100,7 +100,8 @@ export class Presence {
 
   /** Sockets of this process live on each topic. */
   private localCounts(): Record<string, number> {
-    const counts: Record<string, number> = {};
+    // Without a prototype: a topic may be named constructor or valueof.
+    const counts = Object.create(null) as Record<string, number>;
     const prefix = topicRoom('');
     for (const [room, sockets] of this.server?.of('/').adapter.rooms ?? []) {
       if (room.startsWith(prefix)) counts[room.slice(prefix.length)] = sockets.size;
