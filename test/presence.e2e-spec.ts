@@ -104,8 +104,8 @@ describe('presence', () => {
     await poll(
       'gateway A to count one viewer on each of constructor and valueof',
       async () => {
-        const counted = await topics(a);
-        return counted.constructor === 1 && counted.valueof === 1;
+        const counted = new Map(Object.entries(await topics(a)));
+        return counted.get('constructor') === 1 && counted.get('valueof') === 1;
       },
       { timeoutMs: 10_000 },
     );
