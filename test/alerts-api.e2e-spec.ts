@@ -46,6 +46,22 @@ describe('alerts REST API', () => {
     });
     expect(bad.status).toBe(400);
     expect(paths(bad.body)).toEqual(['url']);
+    // fetch cannot send to a URL with credentials: stored, every notification would fail (and show the password).
+    for (const [type, extra] of [
+      ['webhook', { secret: 's'.repeat(32) }],
+      ['slack', {}],
+    ] as const) {
+      const withCredentials = await call('PUT', '/api/v1/channels/creds', {
+        type,
+        url: 'http://alice:s3cret@127.0.0.1:9/hook',
+        ...extra,
+      });
+      expect({ status: withCredentials.status, paths: paths(withCredentials.body) }).toEqual({
+        status: 400,
+        paths: ['url'],
+      });
+      expect(JSON.stringify(withCredentials.body)).toContain('without a user name or password');
+    }
     const put = await call('PUT', '/api/v1/channels/ops', {
       type: 'webhook',
       url: 'http://127.0.0.1:9/hook',

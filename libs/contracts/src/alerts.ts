@@ -137,17 +137,23 @@ export type ActiveAlert = z.infer<typeof activeAlertSchema>;
 export const CHANNEL_TYPES = ['webhook', 'slack', 'email'] as const;
 export type ChannelType = (typeof CHANNEL_TYPES)[number];
 
+/** What keeps `value` from being a URL a notification can be sent to, or undefined. */
+function httpUrlProblem(value: string): string | undefined {
+  const url = URL.canParse(value) ? new URL(value) : null;
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') return 'expected an http(s) URL';
+  // fetch refuses to send a request to such a URL: every notification would fail.
+  if (url.username !== '' || url.password !== '')
+    return 'expected a URL without a user name or password: they cannot be sent with the request';
+  return undefined;
+}
+
 const httpUrlSchema = z
   .string()
   .max(2048)
-  .refine((value) => {
-    try {
-      const url = new URL(value);
-      return url.protocol === 'http:' || url.protocol === 'https:';
-    } catch {
-      return false;
-    }
-  }, 'expected an http(s) URL');
+  .superRefine((value, ctx) => {
+    const problem = httpUrlProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 /** Body of `PUT /api/v1/channels/:channelId`. */
 export const channelBodySchema = z.discriminatedUnion(
