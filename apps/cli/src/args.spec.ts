@@ -117,6 +117,14 @@ describe('parseCommandLine', () => {
     [['tail', 'demo', '--since'], "Option '--since <value>' argument missing", 'tail'],
     [['topics', '--url', 'localhost:3000'], '--url must start with http:// or https://', undefined],
     [['topics', '--url', 'not a url'], '--url must be a gateway URL', undefined],
+    [
+      ['topics', '--url', 'http://u:secret@x:9'],
+      '--url must not hold a user name or password (give a token with --token or PULSE_TOKEN), got "http://u:***@x:9/"',
+      undefined,
+    ],
+    [['topics', '--token', 'a\nb'], '--token must be a token as pulse token prints it', undefined],
+    [['topics', '--token', 'a b'], 'character 2 is U+0020', undefined],
+    [['topics', '--token', ''], '--token is empty', undefined],
   ] as [string[], string, string | undefined][])('refuses %j: %s', (argv, message, command) => {
     const error = usageErrorOf(argv);
     expect(error.message).toContain(message);

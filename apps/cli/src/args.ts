@@ -286,7 +286,31 @@ function parseUrl(raw: string): string {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     throw new UsageError(`--url must start with http:// or https://, got "${raw}"`);
+  // fetch will not send a request to such a URL; a token goes with --token or PULSE_TOKEN.
+  if (url.username !== '' || url.password !== '') {
+    if (url.password !== '') url.password = '***';
+    throw new UsageError(
+      `--url must not hold a user name or password (give a token with --token or PULSE_TOKEN), got "${url.href}"`,
+    );
+  }
   return url.href.replace(/\/+$/, '');
+}
+
+/**
+ * The token to send as "Authorization: Bearer <token>", from `from` (--token or PULSE_TOKEN): one
+ * word of printable ASCII, as `pulse token` prints it (a header cannot hold anything else).
+ */
+export function checkToken(token: string, from: '--token' | 'PULSE_TOKEN'): string {
+  if (token === '') throw new UsageError(`${from} is empty: give a token as pulse token prints it`);
+  const bad = /[^\x21-\x7e]/.exec(token);
+  if (bad) {
+    // Not the token itself: it is a secret.
+    const code = bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+    throw new UsageError(
+      `${from} must be a token as pulse token prints it, printable ASCII without spaces or line breaks: character ${bad.index + 1} is U+${code}`,
+    );
+  }
+  return token;
 }
 
 function parseTopic(raw: string, command: CommandName): string {
@@ -356,7 +380,7 @@ export function parseCommandLine(argv: string[]): Invocation {
   };
   const [name, ...args] = parsed.positionals;
   const urls = (values.url ?? [DEFAULT_URL]).map(parseUrl);
-  const common = { urls, ...(values.token !== undefined ? { token: values.token } : {}) };
+  const common = { urls, ...(values.token !== undefined ? { token: checkToken(values.token, '--token') } : {}) };
 
   if (name === undefined) {
     if (values.help) return { ...common, command: { name: 'help' } };

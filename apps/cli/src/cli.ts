@@ -1,6 +1,6 @@
 // Runs one pulse command line: parse, dispatch, and turn every outcome into an exit code (0 ok, 1 failed, 2 usage).
 import type { CliEnv } from '#pulse/config';
-import { parseCommandLine, usageOf, type Invocation } from './args.js';
+import { checkToken, parseCommandLine, usageOf, type Invocation } from './args.js';
 import { CliError, UsageError } from './errors.js';
 import { RestClient } from './rest-client.js';
 import type { CommandContext, Terminal } from './context.js';
@@ -52,7 +52,7 @@ export async function run(
 ): Promise<number> {
   try {
     const invocation = parseCommandLine(argv);
-    const token = invocation.token ?? env.PULSE_TOKEN;
+    const token = invocation.token ?? (env.PULSE_TOKEN ? checkToken(env.PULSE_TOKEN, 'PULSE_TOKEN') : undefined);
     const rest = new RestClient({
       urls: invocation.urls,
       signal: interrupted,

@@ -62,6 +62,14 @@ describe('pulse token', () => {
     expect(term.stderr).toContain(flag);
   });
 
+  it('refuses a PULSE_TOKEN that no header can carry as a usage error, without printing it', async () => {
+    const term = terminal();
+    expect(await run(['topics'], term, new AbortController().signal, { PULSE_TOKEN: 'secret\nline' })).toBe(2);
+    expect(term.stderr).toContain('PULSE_TOKEN must be a token as pulse token prints it');
+    expect(term.stderr).toContain('character 7 is U+000A');
+    expect(term.stderr).not.toContain('secret');
+  });
+
   it('says which variable to set when there is no key to sign with', async () => {
     const term = terminal();
     expect(await run(['token', '--sub', 'a', '--role', 'admin'], term, new AbortController().signal, {})).toBe(1);
