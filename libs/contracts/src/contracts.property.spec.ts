@@ -123,3 +123,18 @@ describe('contract schemas (property-based)', () => {
     );
   });
 });
+
+describe('resume positions', () => {
+  it.each([
+    [{ seq: 2 ** 53, epoch: 'e' }, 'seq', `expected a whole number up to ${Number.MAX_SAFE_INTEGER}`],
+    [{ seq: 1.5, epoch: 'e' }, 'seq', `expected a whole number up to ${Number.MAX_SAFE_INTEGER}`],
+    [{ seq: '1', epoch: 'e' }, 'seq', 'expected a whole number'],
+    [{ seq: 1, epoch: 'e'.repeat(65) }, 'epoch', 'expected an epoch of 1-64 chars'],
+    [{ seq: 1, epoch: 7 }, 'epoch', 'expected an epoch (string)'],
+  ])('refuses since %j naming since.%s: %s', (since, field, message) => {
+    const parsed = subscribeRequestSchema.safeParse({ topic: 't', since });
+    expect(parsed.success ? [] : parsed.error.issues.map((issue) => [issue.path.join('.'), issue.message])).toEqual([
+      [`since.${field}`, message],
+    ]);
+  });
+});

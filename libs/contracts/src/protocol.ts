@@ -12,14 +12,17 @@ export const MAX_RESUME_EVENTS = 10_000;
 
 const seqSchema = z
   .number({ error: (issue) => (issue.code === 'invalid_type' ? 'expected a whole number' : undefined) })
-  .int('expected a whole number')
-  .min(0, 'expected a whole number >= 0')
-  .max(Number.MAX_SAFE_INTEGER);
+  // zod's int() is a safe integer: it refuses whole numbers past 2^53 - 1 too, and says so.
+  .int(`expected a whole number up to ${Number.MAX_SAFE_INTEGER}`)
+  .min(0, 'expected a whole number >= 0');
 
 /** A resume position: the last event a client has, and the log it came from. */
 export const resumePositionSchema = z.strictObject({
   seq: seqSchema,
-  epoch: z.string({ error: 'expected an epoch (string)' }).min(1).max(64),
+  epoch: z
+    .string({ error: (issue) => (issue.code === 'invalid_type' ? 'expected an epoch (string)' : undefined) })
+    .min(1, 'expected an epoch of 1-64 chars')
+    .max(64, 'expected an epoch of 1-64 chars'),
 });
 export type ResumePosition = z.infer<typeof resumePositionSchema>;
 
