@@ -26,6 +26,8 @@ import { HISTORY_LUA, HISTORY_REPLACE_LUA } from './scripts.js';
 export type ScriptRunner = (keys: string[], args: (string | number)[]) => Promise<unknown>;
 
 const DAY_MS = STEP_MS['1d'];
+/** Reads one pipeline of an uptime list sends: others' requests wait for at most this many (tens of ms). */
+const UPTIME_READS_PER_CALL = 2000;
 
 /** The stored field of each bucket member; dn (attempts without a duration) stands for the duration count. */
 const FIELD: Record<string, keyof Bucket | 'dn'> = {
@@ -248,11 +250,19 @@ export class History {
       .hgetall(keys[KEY.avail]!)
       .exec()) as [[null, string[]], [null, Record<string, string>]];
     const days = daysOf(now - UPTIME_WINDOWS[window], now);
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) for (const day of days) pipeline.hgetall(instanceDayKey(topic, id, day));
-    const answers = ids.length > 0 ? ((await pipeline.exec()) ?? []) : [];
-    const failed = answers.find(([error]) => error);
-    if (failed) throw failed[0]!;
+    // Read in pipelines of UPTIME_READS_PER_CALL, one after the other: as one (10,000 instances
+    // over 30 days: 310,000 reads, 2.5 s), it held every other request of this gateway's Redis
+    // connection (snapshots, appends) until its last answer.
+    const dayKeys = ids.flatMap((id) => days.map((day) => instanceDayKey(topic, id, day)));
+    const answers: [Error | null, unknown][] = [];
+    for (let from = 0; from < dayKeys.length; from += UPTIME_READS_PER_CALL) {
+      const pipeline = this.redis.pipeline();
+      for (const key of dayKeys.slice(from, from + UPTIME_READS_PER_CALL)) pipeline.hgetall(key);
+      const read = (await pipeline.exec()) ?? [];
+      const failed = read.find(([error]) => error);
+      if (failed) throw failed[0]!;
+      answers.push(...read);
+    }
     // The answers are in the pipeline's order (HKEYS order): sort only once each id has its own.
     const instances = ids
       .map((id, i) => {
