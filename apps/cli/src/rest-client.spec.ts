@@ -123,6 +123,16 @@ describe('RestClient', () => {
     expect(other.requests).toEqual([]);
   });
 
+  it('says a request fetch cannot build could not be sent, not that the gateway cannot be reached', async () => {
+    const live = await serve(json(201, { seqs: [1] }));
+    const rest = new RestClient({ urls: [live.url], token: 'two\nlines' });
+    const error = await rest.json('POST', '/e', { body: { a: 1 } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CliError);
+    expect((error as Error).message).toMatch(new RegExp(`^POST /e could not be sent to ${live.url}: `));
+    expect((error as Error).message).not.toContain('two\nlines');
+    expect(live.requests).toEqual([]);
+  });
+
   it('says what to do when no gateway can be reached', async () => {
     const [a, b] = [await deadUrl(), await deadUrl()];
     await expect(new RestClient({ urls: [a] }).json('GET', '/x')).rejects.toThrow(

@@ -83,6 +83,11 @@ export class RestClient {
     this.signal = options.signal;
   }
 
+  /** `text` without the token (an error of fetch's may quote the header that holds it). */
+  private redact(text: string): string {
+    return this.token ? text.replaceAll(this.token, '***') : text;
+  }
+
   /**
    * Sends a request to the first gateway that answers. A GET moves on when a gateway cannot be
    * reached, does not answer in time, or answers 502-504; a POST moves on only when it provably
@@ -116,6 +121,11 @@ export class RestClient {
         return { url, response };
       } catch (error) {
         if (this.signal?.aborted) throw error;
+        // fetch refused to build the request (a header it cannot carry, a URL with credentials): a
+        // TypeError without the network failure as its cause. Nothing was sent; no gateway will take it.
+        // (By name: under a test runner's vm, fetch's TypeError is another realm's.)
+        if ((error as Error)?.name === 'TypeError' && (error as Error).cause === undefined)
+          throw new CliError(`${method} ${path} could not be sent to ${url}: ${this.redact((error as Error).message)}`);
         const code = errorCode(error);
         failures.push({ url, reason: describeFetchError(error, this.timeoutMs) });
         // A POST that may have arrived is not sent again: it could be applied twice.
