@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
 import type { Snapshot } from '#pulse/contracts';
 import { freePort, PROJECT_ROOT } from '#pulse/stack';
 import { Changes, poll, within } from './support/wait.js';
@@ -77,9 +78,8 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The pid of the process that answers Redis on `port` (INFO's process_id), read over a bare socket. */
+/** The pid of the process that answers Redis on `port` (INFO's process_id), over a connection of its own. */
 async function redisPid(port: number): Promise<number> {
-  const { Redis } = await import('ioredis');
   const redis = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 });
   try {
     await redis.connect();
