@@ -179,6 +179,41 @@ describe('History', () => {
     expect(series.points.reduce((sum, point) => sum + point.attempts, 0)).toBe(0);
   });
 
+  it("reads the fleet's offline time from one hash per day, and gives each instance its own uptime", async () => {
+    const { topic, store, windows } = await fleetWithOfflineDays();
+    const pipeline = jest.spyOn(redis, 'pipeline');
+    try {
+      for (const window of windows) {
+        pipeline.mockClear();
+        const list = await store.history.uptimes(topic, window);
+        // One read per day of the window, not one per instance and day.
+        const reads = pipeline.mock.results.reduce((n, r) => n + (r.value as { length: number }).length, 0);
+        expect([window, reads]).toEqual([window, { '24h': 2, '7d': 8, '30d': 31 }[window]]);
+        for (const { id, uptime } of list.instances)
+          expect([id, uptime]).toEqual([id, (await store.history.instance(topic, id))!.uptime[window]]);
+        expect(list.instances.find((i) => i.id === 'up')!.uptime).toBe(100);
+        expect(list.instances.find((i) => i.id === 'flaky')!.uptime).toBeLessThan(100);
+      }
+    } finally {
+      pipeline.mockRestore();
+    }
+  });
+
+  it('reads the days from before the offline days were kept (an earlier build) from each instance', async () => {
+    const { topic, store, windows, closedDay } = await fleetWithOfflineDays();
+    // As an earlier build left it: no offline day up to the one the last period was closed in,
+    // which the first close after the upgrade marked.
+    for (const key of await redis.keys(`pulse:{${topic}}:h:off:*`))
+      if (Number(key.slice(key.lastIndexOf(':') + 1)) < closedDay) await redis.del(key);
+    await redis.hset(`pulse:{${topic}}:meta`, 'ho', closedDay);
+    for (const window of windows) {
+      const list = await store.history.uptimes(topic, window);
+      for (const { id, uptime } of list.instances)
+        expect([id, uptime]).toEqual([id, (await store.history.instance(topic, id))!.uptime[window]]);
+      expect(list.instances.find((i) => i.id === 'down')!.uptime).toBeLessThan(100);
+    }
+  });
+
   it('reads an instance in a bounded number of commands, however far from now the asked range is', async () => {
     const topic = uniqueTopic();
     const store = new EventStore(redis, { retention: 1000, idempotencyWindowMs: 60_000 });
@@ -229,3 +264,37 @@ describe('History', () => {
     expect((await store.rebuild(topic))!.drift).toEqual([]);
   });
 });
+
+/**
+ * A topic whose instances went offline and came back over three days: "down" from 22:00 on the
+ * first day to 02:30 on the third, "flaky" for half an hour twice, "up" never; "down" was closed
+ * last, on the third day (`closedDay`).
+ */
+async function fleetWithOfflineDays() {
+  const topic = uniqueTopic();
+  const t0 = Date.UTC(2026, 2, 10, 21, 50);
+  let clock = t0;
+  const store = new EventStore(redis, { retention: 1000, idempotencyWindowMs: 60_000, now: () => clock });
+  let ticks = 0;
+  const at = async (ms: number, events: NewEvent[], tick = false) => {
+    clock = t0 + ms;
+    if (events.length > 0) await store.append(topic, events);
+    if (tick)
+      await store.tick(topic, { tickAt: ++ticks, nextTickAt: ticks + 1, instanceTtlMs: 60_000, instanceForgetMs: 0 });
+  };
+  const MIN = 60_000;
+  await at(0, [heartbeat('up'), heartbeat('down'), heartbeat('flaky')]);
+  await at(10 * MIN, [heartbeat('up'), heartbeat('flaky')], true); // down: offline at 22:00
+  await at(20 * MIN, [heartbeat('up')], true); // flaky: offline at 22:10
+  await at(50 * MIN, [heartbeat('up'), heartbeat('flaky')]); // flaky back at 22:40
+  await at(26 * HOUR_MS, [heartbeat('up')], true); // flaky: offline again
+  await at(26 * HOUR_MS + 30 * MIN, [heartbeat('up'), heartbeat('flaky')]);
+  await at(28 * HOUR_MS + 40 * MIN, [heartbeat('up'), heartbeat('flaky'), heartbeat('down')]); // down back at 02:30
+  await at(29 * HOUR_MS, [heartbeat('up'), heartbeat('flaky'), heartbeat('down')]);
+  return {
+    topic,
+    store,
+    windows: ['24h', '7d', '30d'] as const,
+    closedDay: t0 + 28 * HOUR_MS - ((t0 + 28 * HOUR_MS) % DAY),
+  };
+}

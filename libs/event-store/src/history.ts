@@ -19,7 +19,7 @@ import {
   type SeriesStep,
   type UptimeList,
 } from '#pulse/contracts';
-import { bucketKey, historyPrefix, instanceDayKey, KEY, topicKeys } from './keys.js';
+import { bucketKey, historyPrefix, instanceDayKey, KEY, offlineDayKey, topicKeys } from './keys.js';
 import type { RedisConnection } from './redis.js';
 import { HISTORY_LUA, HISTORY_REPLACE_LUA } from './scripts.js';
 
@@ -28,6 +28,8 @@ export type ScriptRunner = (keys: string[], args: (string | number)[]) => Promis
 const DAY_MS = STEP_MS['1d'];
 /** Reads one pipeline of an uptime list sends: others' requests wait for at most this many (tens of ms). */
 const UPTIME_READS_PER_CALL = 2000;
+/** An instance without closed offline time. */
+const NO_HOURS: ReadonlyMap<number, number> = new Map();
 
 /** The stored field of each bucket member; dn (attempts without a duration) stands for the duration count. */
 const FIELD: Record<string, keyof Bucket | 'dn'> = {
@@ -221,7 +223,7 @@ export class History {
       first_seen: avail[0] ? Number(avail[0]) : null,
       offline_since: avail[1] ? Number(avail[1]) : null,
     };
-    const offlineMs = (hour: number) => hours.get(hour)?.offline_ms ?? 0;
+    const offlineMs = new Map([...hours].map(([hour, { offline_ms }]) => [hour, offline_ms]));
     const uptime = Object.fromEntries(
       Object.entries(UPTIME_WINDOWS).map(([name, ms]) => [name, uptimePercent(offlineMs, availability, now, ms)]),
     ) as InstanceHistory['uptime'];
@@ -240,47 +242,74 @@ export class History {
     };
   }
 
-  /** Every instance's uptime over one window (for a table of the fleet: one read, not one per instance), sorted by id. */
+  /**
+   * Every instance's uptime over one window (for a table of the fleet), sorted by id. A day's closed
+   * offline hours come from the topic's offline day (one read for the whole fleet); a day that
+   * started before the topic's first such write (meta `ho`: an earlier build kept them only per
+   * instance) is read from each instance's day instead.
+   */
   async uptimes(topic: string, window: keyof typeof UPTIME_WINDOWS): Promise<UptimeList> {
     const now = this.now();
     const keys = topicKeys(topic);
-    const [[, ids], [, avail]] = (await this.redis
+    const [[, ids], [, avail], [, since]] = (await this.redis
       .multi()
       .hkeys(keys[KEY.instances]!)
       .hgetall(keys[KEY.avail]!)
-      .exec()) as [[null, string[]], [null, Record<string, string>]];
+      .hget(keys[KEY.meta]!, 'ho')
+      .exec()) as [[null, string[]], [null, Record<string, string>], [null, string | null]];
     const days = daysOf(now - UPTIME_WINDOWS[window], now);
-    // Read in pipelines of UPTIME_READS_PER_CALL, one after the other: as one (10,000 instances
-    // over 30 days: 310,000 reads, 2.5 s), it held every other request of this gateway's Redis
-    // connection (snapshots, appends) until its last answer.
-    const dayKeys = ids.flatMap((id) => days.map((day) => instanceDayKey(topic, id, day)));
-    const answers: [Error | null, unknown][] = [];
-    for (let from = 0; from < dayKeys.length; from += UPTIME_READS_PER_CALL) {
-      const pipeline = this.redis.pipeline();
-      for (const key of dayKeys.slice(from, from + UPTIME_READS_PER_CALL)) pipeline.hgetall(key);
-      const read = (await pipeline.exec()) ?? [];
-      const failed = read.find(([error]) => error);
-      if (failed) throw failed[0]!;
-      answers.push(...read);
-    }
-    // The answers are in the pipeline's order (HKEYS order): sort only once each id has its own.
+    const aggregated = (day: number) => since !== null && day >= Number(since);
+    const offline = new Map<string, Map<number, number>>();
+    const add = (id: string, hour: number, ms: number) => {
+      let hours = offline.get(id);
+      if (!hours) offline.set(id, (hours = new Map<number, number>()));
+      hours.set(hour, (hours.get(hour) ?? 0) + ms);
+    };
+    const fleetDays = days.filter(aggregated);
+    const fleetHashes = await this.hashes(fleetDays.map((day) => offlineDayKey(topic, day)));
+    fleetDays.forEach((day, i) => {
+      for (const [field, value] of Object.entries(fleetHashes[i]!)) {
+        const colon = field.indexOf(':');
+        add(field.slice(colon + 1), day + Number(field.slice(0, colon)) * HOUR_MS, Number(value));
+      }
+    });
+    const instanceDays = days.filter((day) => !aggregated(day));
+    const dayHashes = await this.hashes(ids.flatMap((id) => instanceDays.map((day) => instanceDayKey(topic, id, day))));
+    ids.forEach((id, i) => {
+      const hashes = dayHashes.slice(i * instanceDays.length, (i + 1) * instanceDays.length);
+      for (const [hour, { offline_ms }] of hoursOfDays(instanceDays, hashes)) add(id, hour, offline_ms);
+    });
     const instances = ids
-      .map((id, i) => {
-        const hours = hoursOfDays(
-          days,
-          answers.slice(i * days.length, (i + 1) * days.length).map(([, hash]) => hash as Record<string, string>),
-        );
+      .map((id) => {
         const availability: Availability = {
           first_seen: avail[`${id}:f`] ? Number(avail[`${id}:f`]) : null,
           offline_since: avail[`${id}:o`] ? Number(avail[`${id}:o`]) : null,
         };
         return {
           id,
-          uptime: uptimePercent((hour) => hours.get(hour)?.offline_ms ?? 0, availability, now, UPTIME_WINDOWS[window]),
+          uptime: uptimePercent(offline.get(id) ?? NO_HOURS, availability, now, UPTIME_WINDOWS[window]),
         };
       })
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return { topic, window, at: now, instances };
+  }
+
+  /**
+   * HGETALL of each key, in their order. In pipelines of UPTIME_READS_PER_CALL, one after the other:
+   * as one (10,000 instances over 30 days: 310,000 reads, 2.5 s), they held every other request of
+   * this gateway's Redis connection (snapshots, appends) until the last answer.
+   */
+  private async hashes(keys: string[]): Promise<Record<string, string>[]> {
+    const answers: Record<string, string>[] = [];
+    for (let from = 0; from < keys.length; from += UPTIME_READS_PER_CALL) {
+      const pipeline = this.redis.pipeline();
+      for (const key of keys.slice(from, from + UPTIME_READS_PER_CALL)) pipeline.hgetall(key);
+      for (const [error, hash] of (await pipeline.exec()) ?? []) {
+        if (error) throw error;
+        answers.push(hash as Record<string, string>);
+      }
+    }
+    return answers;
   }
 
   /**

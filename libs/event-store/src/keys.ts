@@ -5,7 +5,7 @@ export function topicKeys(topic: string): string[] {
   const tag = `pulse:{${topic}}`;
   return [
     `${tag}:log`, // 1 stream: id <seq>-0, fields t ts d e [s]
-    `${tag}:meta`, // 2 hash: epoch, head, base (last trimmed seq)
+    `${tag}:meta`, // 2 hash: epoch, head, base (last trimmed seq), hm and hdm (the history's minute), ho (offline days kept since)
     `${tag}:idem`, // 3 hash: idempotency key -> seq
     `${tag}:idemx`, // 4 zset: idempotency key -> expiry ms
     `${tag}:stats`, // 5 hash: total_attempts, successful, failed
@@ -64,6 +64,11 @@ export function bucketKey(topic: string, step: string, start: number): string {
 /** Key of one day of an instance's hours. */
 export function instanceDayKey(topic: string, instanceId: string, dayStart: number): string {
   return `${historyPrefix(topic)}i:${instanceId}:${dayStart}`;
+}
+
+/** Key of one day of the topic's closed offline time: field <hour of the day>:<instance id> -> ms (see close_offline in scripts.ts). */
+export function offlineDayKey(topic: string, dayStart: number): string {
+  return `${historyPrefix(topic)}off:${dayStart}`;
 }
 
 /**

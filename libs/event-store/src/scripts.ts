@@ -231,15 +231,26 @@ local function add_hour(id, hour_start, field, n)
   end
 end
 
--- Ends the instance's offline period at ts: its ms go into the hours it spans (those still kept).
+-- Ends the instance's offline period at ts: its ms go into the hours it spans (those still kept),
+-- and into the topic's offline days (HP off:<day>, field <hour of the day>:<id>), from which the
+-- fleet's uptime list reads a day in one call. Meta's ho says since when every closed period went
+-- there too (0 for a topic this build created): days that start before it may lack what an
+-- earlier build closed.
 local function close_offline(id, ts)
   local since = tonumber(redis.call('HGET', avail, id .. ':o') or '')
   if since == nil then return end
+  redis.call('HSETNX', meta, 'ho', ms(now))
   -- Hours before this lie in days whose retention has run out: skip them, however long the period.
   local oldest = now - KEEP['1h'] - 86400000
   local hour = math.max(since - since % 3600000, oldest - oldest % 3600000)
   while hour < ts do
-    add_hour(id, hour, 'o', math.min(ts, hour + 3600000) - math.max(since, hour))
+    local n = math.min(ts, hour + 3600000) - math.max(since, hour)
+    add_hour(id, hour, 'o', n)
+    local day_start = hour - hour % 86400000
+    local key = HP .. 'off:' .. ms(day_start)
+    if redis.call('HINCRBY', key, math.floor((hour - day_start) / 3600000) .. ':' .. id, n) == n then
+      expire_in(key, day_start + 86400000 + KEEP['1h'])
+    end
     hour = hour + 3600000
   end
   redis.call('HDEL', avail, id .. ':o')
@@ -313,7 +324,8 @@ local epoch = meta_fields[1]
 local function ensure_epoch()
   if not epoch then
     epoch = epoch_candidate
-    redis.call('HSET', meta, 'epoch', epoch, 'head', 0, 'base', 0)
+    -- ho 0: every offline period of a topic new to this build is in its offline days (close_offline).
+    redis.call('HSET', meta, 'epoch', epoch, 'head', 0, 'base', 0, 'ho', 0)
   end
 end
 
