@@ -83,7 +83,7 @@ const redisUrl = z
       } catch {
         ctx.addIssue({
           code: 'custom',
-          message: `REDIS_URL must be a URL like redis://host:6379 (or, with REDIS_CLUSTER=1, several comma-separated), got "${part}"`,
+          message: `REDIS_URL must be a URL like redis://host:6379 (or, with REDIS_CLUSTER=1, several comma-separated; a password with / : @ # or % percent-encoded), got "${withoutCredentials(part)}"`,
         });
         return z.NEVER;
       }
@@ -98,6 +98,17 @@ const redisUrl = z
     return value;
   });
 
+/**
+ * A URL as a config error may show it: everything up to its last '@' (user and password, however
+ * malformed: an unencoded '/' or '@' in the password, a missing '//') masked after the scheme.
+ */
+function withoutCredentials(value: string): string {
+  const at = value.lastIndexOf('@');
+  if (at === -1) return value;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(value)?.[0] ?? '';
+  return `${scheme}***${value.slice(at)}`;
+}
+
 const urlList = (name: string) =>
   z
     .string()
@@ -109,7 +120,10 @@ const urlList = (name: string) =>
         .filter(Boolean);
       for (const value of urls) {
         if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) {
-          ctx.addIssue({ code: 'custom', message: `${name} must be comma-separated http(s) URLs, got "${value}"` });
+          ctx.addIssue({
+            code: 'custom',
+            message: `${name} must be comma-separated http(s) URLs, got "${withoutCredentials(value)}"`,
+          });
           return z.NEVER;
         }
       }
@@ -332,7 +346,7 @@ export const envSchema = z.object({
   PULSE_SMTP_URL: optionalText('PULSE_SMTP_URL', (value) =>
     URL.canParse(value) && /^smtps?:$/.test(new URL(value).protocol)
       ? null
-      : `must be an smtp:// or smtps:// URL, got "${value.replace(/\/\/[^@/]*@/, '//***@')}"`,
+      : `must be an smtp:// or smtps:// URL (a password with / : @ # or % percent-encoded), got "${withoutCredentials(value)}"`,
   ),
   /** The From of alert emails. @default Pulse <pulse@localhost> */
   PULSE_SMTP_FROM: z

@@ -163,6 +163,19 @@ describe('parseConfig', () => {
     expect(error.message).toContain(name);
   });
 
+  it.each([
+    ['PULSE_SMTP_URL', 'smtps://alerts:pa/ss-S3CRET@mail.example.com:465', 'smtps://***@mail.example.com:465'],
+    ['PULSE_SMTP_URL', 'alerts:S3CRET@mail.example.com:587', '***@mail.example.com:587'],
+    ['PULSE_SMTP_URL', 'smtp//alerts:S3CRET@mail.example.com', '***@mail.example.com'],
+    ['PULSE_SMTP_URL', 'smtpx://alerts:S3C@RET@mail.example.com', 'smtpx://***@mail.example.com'],
+    ['REDIS_URL', 'redis://:S3C/RET@cache.example:6379', 'redis://***@cache.example:6379'],
+    ['PULSE_DEMO_URLS', 'http://user:S3CRET@ok:3000,ftp://u:S3CRET@x', 'ftp://***@x'],
+  ])('never prints the password of a refused %s (%s)', (name, value, shown) => {
+    const error = problemsOf({ [name]: value });
+    expect(error.message).not.toContain('S3C');
+    expect(error.problems[0]).toContain(`got "${shown}"`);
+  });
+
   it('reads PULSE_SERIES_RETENTION per step, keeping the default for a step it does not name', () => {
     expect(parseConfig({ PULSE_SERIES_RETENTION: '1m:6h, 1d:3650d' }).PULSE_SERIES_RETENTION).toEqual({
       '1m': 6 * 3_600_000,
