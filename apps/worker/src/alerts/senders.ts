@@ -36,14 +36,14 @@ export function renderText(payload: NotificationPayload): { subject: string; lin
   return { subject, lines };
 }
 
-async function post(url: string, body: string, headers: Record<string, string>): Promise<void> {
+async function post(url: string, body: string, timeoutMs: number, headers: Record<string, string>): Promise<void> {
   let response: Response;
   try {
     response = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'user-agent': 'pulse-alerts', ...headers },
       body,
-      signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
+      signal: AbortSignal.timeout(timeoutMs),
       redirect: 'manual',
     });
   } catch (error) {
@@ -59,7 +59,11 @@ async function post(url: string, body: string, headers: Record<string, string>):
 export class Senders {
   private transport: Transporter | null = null;
 
-  constructor(private readonly smtp: { url: string | null; from: string }) {}
+  /** `timeoutMs`: how long a receiver or SMTP server may stay silent before the try fails. */
+  constructor(
+    private readonly smtp: { url: string | null; from: string },
+    private readonly timeoutMs = DELIVERY_TIMEOUT_MS,
+  ) {}
 
   /** Sends `payload` to `channel`; `deliveryId` is the same on every retry. Throws DeliveryFailed, naming the reason, otherwise. */
   async send(channel: Channel, payload: NotificationPayload, deliveryId: string, now = Date.now()): Promise<void> {
@@ -67,7 +71,7 @@ export class Senders {
       case 'webhook': {
         const body = JSON.stringify(payload);
         const timestamp = Math.floor(now / 1000);
-        return post(channel.url, body, {
+        return post(channel.url, body, this.timeoutMs, {
           'pulse-delivery-id': deliveryId,
           'pulse-timestamp': String(timestamp),
           'pulse-signature': signature(channel.secret, timestamp, body),
@@ -80,11 +84,18 @@ export class Senders {
           { type: 'header', text: { type: 'plain_text', text: subject.slice(0, 150) } },
           { type: 'section', text: { type: 'mrkdwn', text: lines.join('\n').slice(0, 3000) } },
         ];
-        return post(channel.url, JSON.stringify({ text, blocks }), {});
+        return post(channel.url, JSON.stringify({ text, blocks }), this.timeoutMs, {});
       }
       case 'email': {
         if (!this.smtp.url) throw new DeliveryFailed('email channel, but PULSE_SMTP_URL is not set on the worker');
-        this.transport ??= createTransport(this.smtp.url);
+        // nodemailer waits 2 min for a connection and 10 min for a silent server by default: a
+        // stalled server would hold a notify slot that long per try.
+        this.transport ??= createTransport({
+          url: this.smtp.url,
+          connectionTimeout: this.timeoutMs,
+          greetingTimeout: this.timeoutMs,
+          socketTimeout: this.timeoutMs,
+        });
         const { subject, lines } = renderText(payload);
         try {
           await this.transport.sendMail({
