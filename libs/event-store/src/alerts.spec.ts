@@ -423,6 +423,77 @@ describe('alert evaluation in the tick', () => {
     expect(Object.keys(await redis.hgetall(alertx)).filter((name) => /^g:h:1:/.test(name))).toEqual([]);
   });
 
+  it('resolves the alert of an instance forgotten while offline as removed, not as recovered', async () => {
+    const { clock, store } = setup();
+    const topic = uniqueTopic();
+    const tick = () =>
+      store.tick(topic, {
+        tickAt: clock.now,
+        nextTickAt: clock.now + 1000,
+        instanceTtlMs: 10_000,
+        instanceForgetMs: 60_000,
+      });
+    await store.append(topic, [
+      { type: 'instance.heartbeat', data: { instanceId: 'gone' } },
+      { type: 'instance.heartbeat', data: { instanceId: 'back' } },
+      { type: 'rule.set', data: rule('down', { kind: 'instance_offline', params: {} }) },
+    ]);
+    clock.now += 11_000;
+    await tick();
+    clock.now += 1000;
+    await store.append(topic, [{ type: 'instance.heartbeat', data: { instanceId: 'back' } }]);
+    clock.now += 120_000;
+    await store.append(topic, [{ type: 'instance.heartbeat', data: { instanceId: 'back' } }]);
+    await tick();
+    const log = await wholeLog(store, topic);
+    expect(log.filter((event) => event.type === 'instance.removed').map((event) => event.data.instanceId)).toEqual([
+      'gone',
+    ]);
+    const summaries = Object.fromEntries(
+      log.filter((event) => event.type === 'alert.resolved').map((event) => [event.data.alertId, event.data.summary]),
+    );
+    expect(summaries).toEqual({
+      'down:gone': 'instance gone removed, not recovered (alerting for 121 s)',
+      'down:back': 'instance back recovered after 121 s',
+    });
+  });
+
+  it('opens a new notification group when the open one has lost its hash, and keeps ticking', async () => {
+    const { clock, store, tick } = setup();
+    const topic = uniqueTopic();
+    await store.alerts.putChannel({
+      channelId: `ops-${topic}`,
+      type: 'webhook',
+      url: 'http://127.0.0.1:9/',
+      secret: 'x'.repeat(16),
+    });
+    await store.append(topic, [
+      { type: 'instance.heartbeat', data: { instanceId: 'i-1' } },
+      { type: 'instance.heartbeat', data: { instanceId: 'i-2' } },
+      {
+        type: 'rule.set',
+        data: rule('down', { kind: 'instance_offline', params: {}, channels: [`ops-${topic}`], groupWaitMs: 60_000 }),
+      },
+    ]);
+    clock.now += 5000;
+    await store.append(topic, [{ type: 'instance.heartbeat', data: { instanceId: 'i-2' } }]);
+    clock.now += 6000;
+    await tick(topic);
+    const first = (await store.alerts.outbox(topic)).map((entry) => entry.seq);
+    expect(first).toHaveLength(1);
+    // The group's hash is gone (evicted, say) while the group is still open.
+    await redis.del(`${topicKeys(topic)[KEY.alertx]!}:${first[0]}`);
+    clock.now += 10_000;
+    await tick(topic);
+    expect(types(await wholeLog(store, topic))).toEqual(['alert.firing down:i-1', 'alert.firing down:i-2']);
+    // i-2's firing could not join: it is in a group of its own, notified in turn.
+    const seqs = (await store.alerts.outbox(topic)).map((entry) => entry.seq);
+    expect(seqs).toHaveLength(2);
+    expect(await store.alerts.closeGroup(topic, seqs[1]!)).toEqual([
+      expect.objectContaining({ type: 'alert.firing', data: expect.objectContaining({ alertId: 'down:i-2' }) }),
+    ]);
+  });
+
   it("resolves a rule's alerts when it is set again with a kind of the other sort, and keeps ticking", async () => {
     const { clock, store, tick } = setup();
     const topic = uniqueTopic();

@@ -496,7 +496,7 @@ return result
 // (alert.resolved). A transition with channels joins its rule's open notification group
 // (alertx g:<rule>:<kind>:<channels>, kept until the group ends) or opens one: an outbox entry the
 // worker turns into notify jobs.
-// Uses: insts (decoded, by id), active, now, HP, append(). libs/contracts/src/alerts.ts documents the kinds.
+// Uses: insts (decoded, by id), json_of (the instances still there, by id), active, now, HP, append(). libs/contracts/src/alerts.ts documents the kinds.
 const EVALUATE_ALERTS = `
 local ALERTX, OUTBOX = KEYS[16], KEYS[17]
 -- ALERTX's fields, each kind in a space of its own (ids may be g or n; an instance id may hold ':'):
@@ -585,16 +585,24 @@ local function transition(kind, channels, wait, rule_id, seq)
   -- One group per rule, kind and channel list: a transition sent to other channels opens its own.
   local gfield = 'g:' .. rule_id .. ':' .. kind .. ':' .. table.concat(channels, ',')
   local g = x[gfield] and cjson.decode(x[gfield])
-  if g and now < g.ends and redis.call('HEXISTS', ALERTX .. ':' .. g.seq, 'c') == 0 then
+  if g and now < g.ends then
     -- Members join in a table, written once per group at the end of the tick: 10,000 instances
     -- down at once would otherwise copy the growing member list 10,000 times.
     local gkey = ALERTX .. ':' .. g.seq
-    if not joining[gkey] then
-      joining[gkey] = { redis.call('HGET', gkey, 'm') }
-      joining_order[#joining_order + 1] = gkey
+    local open = joining[gkey]
+    if not open and redis.call('HEXISTS', gkey, 'c') == 0 then
+      -- A group whose hash is gone (evicted, deleted) cannot be joined: this transition opens its own.
+      local members = redis.call('HGET', gkey, 'm')
+      if members then
+        open = { members }
+        joining[gkey] = open
+        joining_order[#joining_order + 1] = gkey
+      end
     end
-    table.insert(joining[gkey], tostring(seq))
-    return
+    if open then
+      table.insert(open, tostring(seq))
+      return
+    end
   end
   g = { seq = seq, ends = now + wait }
   x[gfield] = cjson.encode(g)
@@ -687,7 +695,13 @@ for _, alert_id in ipairs(sorted_keys(firing)) do
       d.value, d.summary = cur.value, cur.summary
     else
       d.value = now - alert.activeSince
-      d.summary = 'instance ' .. alert.instanceId .. ' recovered after ' .. span(d.value - d.value % 1000)
+      local lasted = span(d.value - d.value % 1000)
+      if json_of[alert.instanceId] == nil then
+        -- Forgotten (instance.removed) while it alerted: it went away, it did not come back.
+        d.summary = 'instance ' .. alert.instanceId .. ' removed, not recovered (alerting for ' .. lasted .. ')'
+      else
+        d.summary = 'instance ' .. alert.instanceId .. ' recovered after ' .. lasted
+      end
     end
     local seq = append('alert.resolved', cjson.encode(d), d, 'monitor-tick')
     result[#result + 1] = seq
