@@ -31,13 +31,22 @@ function notifiedField(channelId: string, alert: Episode): string {
   return `n:${channelId}:${alert.alertId}:${alert.activeSince}`;
 }
 
-/** A resolved was built before the firing notification of one of its alerts on the channel: retry later. */
-export class FiringNotBuilt extends Error {
+/** A resolved was built before the firing notification of one of its alerts was delivered on the channel: retry later. */
+export class FiringNotDelivered extends Error {
   constructor(channelId: string, alertIds: string[]) {
-    super(`the firing of ${alertIds.join(', ')} on channel ${channelId} is not built yet; the resolved waits for it`);
-    this.name = 'FiringNotBuilt';
+    super(
+      `the firing of ${alertIds.join(', ')} on channel ${channelId} is not delivered yet; the resolved waits for it`,
+    );
+    this.name = 'FiringNotDelivered';
   }
 }
+
+/**
+ * An episode's mark on a channel (alertx field n:<channel>:<alert id>:<activeSince>): `p` from the
+ * tick that fired it until its firing notification is built, `b` once that lists it, `1` once that
+ * was delivered; gone when it was silenced, its firing failed for good, or its resolved went out.
+ */
+const MARK = { pending: 'p', built: 'b', delivered: '1' } as const;
 
 export class AlertStore {
   constructor(private readonly redis: RedisConnection) {}
@@ -91,36 +100,57 @@ export class AlertStore {
 
   /**
    * Settles the marks of a firing group's episodes on a channel once its notification is built:
-   * `sent` were notified (their resolved goes there whatever silences say), `dropped` were
-   * silenced (their resolved does not). The tick left each mark pending. Keyed by episode (alert
-   * id and activeSince): a later firing of the same alert is another mark.
+   * `listed` are in it (built: their resolved waits until it is delivered, see delivered), `dropped`
+   * were silenced (their resolved is not sent there). The tick left each mark pending. Keyed by
+   * episode (alert id and activeSince): a later firing of the same alert is another mark.
    */
-  async settleNotified(topic: string, channelId: string, sent: Episode[], dropped: Episode[]): Promise<void> {
+  async settleNotified(topic: string, channelId: string, listed: Episode[], dropped: Episode[]): Promise<void> {
     const key = topicKeys(topic)[KEY.alertx]!;
     const multi = this.redis.multi();
-    if (sent.length > 0)
-      multi.hset(key, Object.fromEntries(sent.map((alert) => [notifiedField(channelId, alert), '1'])));
+    if (listed.length > 0)
+      multi.hset(key, Object.fromEntries(listed.map((alert) => [notifiedField(channelId, alert), MARK.built])));
     if (dropped.length > 0) multi.hdel(key, ...dropped.map((alert) => notifiedField(channelId, alert)));
-    if (sent.length + dropped.length > 0) await multi.exec();
+    if (listed.length + dropped.length > 0) await multi.exec();
+  }
+
+  /** The firing notification listing these episodes was delivered on the channel: their resolved (and reminders) may go there. */
+  async delivered(topic: string, channelId: string, alerts: Episode[]): Promise<void> {
+    if (alerts.length > 0)
+      await this.redis.hset(
+        topicKeys(topic)[KEY.alertx]!,
+        Object.fromEntries(alerts.map((alert) => [notifiedField(channelId, alert), MARK.delivered])),
+      );
   }
 
   /**
-   * Which of these alerts' episodes had their firing notified on the channel (their alert ids).
-   * Throws FiringNotBuilt while one's firing notification is still pending there (the resolved
-   * job is retried): answered now, it would leave that firing without its resolved.
+   * Which of these alerts' episodes had their firing delivered on the channel (their alert ids).
+   * Throws FiringNotDelivered while one's firing notification is still pending or undelivered there
+   * (the resolved job is retried): answered now, the resolved could reach the receiver before its
+   * firing, or without it.
    */
   async notified(topic: string, channelId: string, alerts: Episode[]): Promise<Set<string>> {
-    if (alerts.length === 0) return new Set();
-    const values = await this.redis.hmget(
-      topicKeys(topic)[KEY.alertx]!,
-      ...alerts.map((alert) => notifiedField(channelId, alert)),
-    );
-    const pending = alerts.filter((_, i) => values[i] === 'p').map((alert) => alert.alertId);
-    if (pending.length > 0) throw new FiringNotBuilt(channelId, pending);
-    return new Set(alerts.filter((_, i) => values[i] === '1').map((alert) => alert.alertId));
+    const marks = await this.marks(topic, channelId, alerts);
+    const waiting = alerts.filter((_, i) => marks[i] === MARK.pending || marks[i] === MARK.built);
+    if (waiting.length > 0)
+      throw new FiringNotDelivered(
+        channelId,
+        waiting.map((alert) => alert.alertId),
+      );
+    return new Set(alerts.filter((_, i) => marks[i] === MARK.delivered).map((alert) => alert.alertId));
   }
 
-  /** Forgets the marks of these episodes on the channel: their resolved went out. */
+  /** Which of these episodes' firings were delivered on the channel, not waiting for any (a reminder goes only there). */
+  async deliveredTo(topic: string, channelId: string, alerts: Episode[]): Promise<Set<string>> {
+    const marks = await this.marks(topic, channelId, alerts);
+    return new Set(alerts.filter((_, i) => marks[i] === MARK.delivered).map((alert) => alert.alertId));
+  }
+
+  private async marks(topic: string, channelId: string, alerts: Episode[]): Promise<(string | null)[]> {
+    if (alerts.length === 0) return [];
+    return this.redis.hmget(topicKeys(topic)[KEY.alertx]!, ...alerts.map((alert) => notifiedField(channelId, alert)));
+  }
+
+  /** Forgets the marks of these episodes on the channel: their resolved went out, or their firing never will. */
   async forgetNotified(topic: string, channelId: string, alerts: Episode[]): Promise<void> {
     if (alerts.length > 0)
       await this.redis.hdel(topicKeys(topic)[KEY.alertx]!, ...alerts.map((alert) => notifiedField(channelId, alert)));

@@ -123,7 +123,7 @@ describe('alert evaluation in the tick', () => {
     expect((await store.rebuild(topic))!.drift).toEqual([]);
   });
 
-  it('holds a resolved built before its firing until the firing is settled; groups keep to their channels', async () => {
+  it('holds a resolved built before its firing until the firing is delivered; groups keep to their channels', async () => {
     const { clock, store, tick } = setup();
     const topic = uniqueTopic();
     await store.append(topic, [
@@ -154,8 +154,11 @@ describe('alert evaluation in the tick', () => {
       return { alertId, activeSince: fired.type === 'alert.firing' ? fired.data.activeSince : 0 };
     };
     // Built first, the resolved waits (its job is retried) rather than leave i-1's firing without it.
-    await expect(store.alerts.notified(topic, 'a', [episode('down:i-1')])).rejects.toThrow(/not built yet/);
+    await expect(store.alerts.notified(topic, 'a', [episode('down:i-1')])).rejects.toThrow(/not delivered yet/);
+    // Built, it still waits: until the firing was delivered, the resolved could overtake it.
     await store.alerts.settleNotified(topic, 'a', [episode('down:i-1')], []);
+    await expect(store.alerts.notified(topic, 'a', [episode('down:i-1')])).rejects.toThrow(/not delivered yet/);
+    await store.alerts.delivered(topic, 'a', [episode('down:i-1')]);
     expect(await store.alerts.notified(topic, 'a', [episode('down:i-1')])).toEqual(new Set(['down:i-1']));
     // A firing dropped by a silence settles too: its resolved is not sent there.
     await store.alerts.settleNotified(topic, 'b', [], [episode('down:i-2')]);

@@ -129,7 +129,11 @@ export class NotificationService {
     if (job.kind === 'reminder') {
       const snapshot = await this.store.snapshot(job.topic);
       const alert = snapshot?.alerts?.find((active) => active.alertId === job.alertId);
-      return { ...base, alerts: alert && !silenced(alert) ? [alertOf(alert)] : [] };
+      if (!alert || silenced(alert)) return { ...base, alerts: [] };
+      // Only where its firing was delivered: a "still firing" page elsewhere (the firing silenced
+      // there, or the channel added to the rule since) would never be resolved.
+      const delivered = await this.store.alerts.deliveredTo(job.topic, job.channelId, [alert]);
+      return { ...base, alerts: delivered.has(alert.alertId) ? [alertOf(alert)] : [] };
     }
     const members = await this.store.alerts.closeGroup(job.topic, job.seq);
     if (job.kind === 'firing') {
@@ -161,18 +165,29 @@ export class NotificationService {
   ): Promise<NotifyResult> {
     if (job.kind !== 'test' && job.payload.alerts.length === 0)
       return { sent: 0, suppressed: 'silenced, or nothing of it was notified as firing' };
-    const channel = await this.store.alerts.channel(job.channelId);
-    if (!channel) throw new DeliveryFailed(`channel ${job.channelId} does not exist (any more)`);
+    const { topic, channelId, payload } = job;
+    const channel = await this.store.alerts.channel(channelId);
     try {
-      await this.senders.send(channel, job.payload, deliveryId, this.now());
+      if (!channel) throw new DeliveryFailed(`channel ${channelId} does not exist (any more)`);
+      try {
+        await this.senders.send(channel, payload, deliveryId, this.now());
+      } catch (error) {
+        await this.store.alerts.countNotification(channel.type, lastTry ? 'failed' : 'retried').catch(() => undefined);
+        throw error;
+      }
     } catch (error) {
-      await this.store.alerts.countNotification(channel.type, lastTry ? 'failed' : 'retried').catch(() => undefined);
+      // A firing that never got through: nor will its resolved (no resolved for a page nobody got).
+      if (lastTry && job.kind === 'firing')
+        await this.store.alerts.forgetNotified(topic, channelId, payload.alerts).catch(() => undefined);
       throw error;
     }
     await this.store.alerts.countNotification(channel.type, 'sent').catch(() => undefined);
+    // Its resolved waits for this mark. Should it fail, so does the try: the retry sends the firing
+    // again under the same delivery id (at least once), rather than leave its resolved unsent.
+    if (job.kind === 'firing') await this.store.alerts.delivered(topic, channelId, payload.alerts);
     if (job.kind === 'resolved')
-      await this.store.alerts.forgetNotified(job.topic, job.channelId, job.payload.alerts).catch(() => undefined);
-    return { sent: job.payload.alerts.length };
+      await this.store.alerts.forgetNotified(topic, channelId, payload.alerts).catch(() => undefined);
+    return { sent: payload.alerts.length };
   }
 
   /** Records the topic's firing alerts after a tick, when they changed since this worker last recorded them. */
