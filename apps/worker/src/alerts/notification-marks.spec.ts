@@ -1,6 +1,6 @@
 // Which channel hears of which alert, against a real redis-server and a real webhook receiver: a
 // resolved follows its firing's delivery, never precedes or replaces it; reminders go only where the
-// firing was delivered.
+// firing was delivered. And the firing counts that workers taking turns at the tick record.
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -184,5 +184,25 @@ describe('notification marks', () => {
     // Neither was told of the firing: a "still firing" page there would never be resolved.
     expect(delivered).toEqual([]);
     await store.alerts.deleteSilence(`s-${topic}`);
+  });
+});
+
+describe('firing counts', () => {
+  it('are what the last tick found, whichever worker ran the ticks before', async () => {
+    const { store, topic } = setup();
+    const worker = () =>
+      new NotificationService(store, { addBulk: () => Promise.resolve() }, new Senders({ url: null, from: 'p@x' }), {
+        backoffMs: 1000,
+        maxAgeMs: 3000,
+      });
+    const [a, b] = [worker(), worker()];
+    const one = { critical: 1, warning: 0, info: 0 };
+    await a.recordFiring(topic, one);
+    await b.recordFiring(topic, { critical: 0, warning: 0, info: 0 });
+    expect((await store.alerts.firing()).get(topic)).toBeUndefined();
+    // Worker a's previous record had the same counts: the alert fired again since.
+    await a.recordFiring(topic, one);
+    expect((await store.alerts.firing()).get(topic)).toEqual(one);
+    await b.recordFiring(topic, { critical: 0, warning: 0, info: 0 });
   });
 });

@@ -50,8 +50,6 @@ export interface NotifyResult {
 
 export class NotificationService {
   private readonly now: () => number;
-  /** What this worker last recorded per topic (recordFiring). */
-  private readonly lastFiring = new Map<string, string>();
 
   constructor(
     private readonly store: EventStore,
@@ -190,13 +188,13 @@ export class NotificationService {
     return { sent: payload.alerts.length };
   }
 
-  /** Records the topic's firing alerts after a tick, when they changed since this worker last recorded them. */
+  /**
+   * Records the topic's firing alerts after each tick that evaluated them. Not only when they
+   * changed since this worker's last tick: the scheduler's runs go to any worker, and another may
+   * have recorded different counts since (one command per topic and tick).
+   */
   async recordFiring(topic: string, firing: Record<Severity, number>): Promise<void> {
-    const key = `${firing.critical},${firing.warning},${firing.info}`;
-    if (this.lastFiring.get(topic) === key) return;
     await this.store.alerts.setFiring(topic, firing);
-    this.lastFiring.set(topic, key);
-    if (this.lastFiring.size > 100_000) this.lastFiring.clear();
   }
 
   private dashboardLink(topic: string): string {
