@@ -1,5 +1,5 @@
 // Alerts as stored: the tick's notification outbox and groups, notified firings, channels and silences (the last two outside the log).
-import type { Channel, ChannelType, PulseEvent, Severity, Silence } from '#pulse/contracts';
+import type { AlertFiringData, AlertResolvedData, Channel, ChannelType, Severity, Silence } from '#pulse/contracts';
 import { decodeEntry } from './decode.js';
 import { CHANNELS_KEY, FIRING_KEY, groupKey, KEY, NOTIFY_COUNTS_KEY, SILENCES_KEY, topicKeys } from './keys.js';
 import type { RedisConnection } from './redis.js';
@@ -20,6 +20,10 @@ export interface OutboxEntry {
   alertId?: string;
   tickAt?: number;
 }
+
+/** One transition of a notification group. */
+export type GroupMember =
+  { type: 'alert.firing'; data: AlertFiringData } | { type: 'alert.resolved'; data: AlertResolvedData };
 
 /** One firing-to-resolved life of an alert. */
 export interface Episode {
@@ -79,23 +83,36 @@ export class AlertStore {
 
   /**
    * Closes a notification group (no later transition joins it: the tick opens a new one) and
-   * answers its transitions, read from the log. Idempotent: every channel's job reads the same members.
+   * answers its transitions' data, in seq order. Idempotent: every channel's job reads the same
+   * members. The group keeps each member's data; a group opened by an earlier build kept only their
+   * seqs, and those are read from the log (what it trimmed since is missing).
    */
-  async closeGroup(topic: string, seq: number): Promise<PulseEvent<'alert.firing' | 'alert.resolved'>[]> {
+  async closeGroup(topic: string, seq: number): Promise<GroupMember[]> {
     const key = groupKey(topic, seq);
-    const answers = await this.redis.multi().hset(key, 'c', '1').hget(key, 'm').exec();
-    const members = String((answers?.[1]?.[1] as string | null) ?? seq)
-      .split(',')
-      .map(Number);
+    const answers = await this.redis.multi().hset(key, 'c', '1').hgetall(key).exec();
+    const group = (answers?.[1]?.[1] as Record<string, string> | undefined) ?? {};
+    const members = (group.m ?? String(seq)).split(',').map(Number);
+    const unkept = members.filter((member) => group[`e:${member}`] === undefined);
     const log = topicKeys(topic)[KEY.log]!;
-    const pipeline = this.redis.pipeline();
-    for (const member of members) pipeline.xrange(log, `${member}-0`, `${member}-0`);
-    const read = (await pipeline.exec()) ?? [];
-    return read.flatMap(([, entries]) =>
-      (entries as [string, string[]][]).map(
-        ([id, fields]) => decodeEntry(topic, id, fields) as PulseEvent<'alert.firing' | 'alert.resolved'>,
-      ),
-    );
+    const fromLog = new Map<number, GroupMember>();
+    if (unkept.length > 0) {
+      const pipeline = this.redis.pipeline();
+      for (const member of unkept) pipeline.xrange(log, `${member}-0`, `${member}-0`);
+      for (const [, entries] of (await pipeline.exec()) ?? [])
+        for (const [id, fields] of entries as [string, string[]][]) {
+          const event = decodeEntry(topic, id, fields);
+          if (event.type === 'alert.firing' || event.type === 'alert.resolved')
+            fromLog.set(event.seq, { type: event.type, data: event.data } as GroupMember);
+        }
+    }
+    return members.flatMap((member) => {
+      const kept = group[`e:${member}`];
+      if (kept === undefined) return fromLog.has(member) ? [fromLog.get(member)!] : [];
+      const data = JSON.parse(kept) as AlertFiringData | AlertResolvedData;
+      return [
+        ('resolvedAt' in data ? { type: 'alert.resolved', data } : { type: 'alert.firing', data }),
+      ];
+    });
   }
 
   /**

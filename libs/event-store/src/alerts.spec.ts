@@ -27,10 +27,10 @@ async function wholeLog(store: EventStore, topic: string): Promise<PulseEvent[]>
 }
 
 /** A store on a clock the test moves, and a tick at that clock. */
-function setup() {
+function setup(retention = 100_000) {
   const clock = { now: Date.UTC(2026, 0, 1, 12, 0, 0) };
   const store = new EventStore(redis, {
-    retention: 100_000,
+    retention,
     idempotencyWindowMs: 60_000,
     now: () => clock.now,
     appendDeadlineMs: 0,
@@ -93,6 +93,10 @@ describe('alert evaluation in the tick', () => {
       'down:i-2',
       'down:i-3',
     ]);
+    // As an earlier build kept the group (member seqs only): the same members, read from the log.
+    const key = `${topicKeys(topic)[KEY.alertx]!}:${firing.seq}`;
+    await redis.hdel(key, ...Object.keys(await redis.hgetall(key)).filter((field) => field.startsWith('e:')));
+    expect(await store.alerts.closeGroup(topic, firing.seq)).toEqual(members);
 
     const snapshot = await store.snapshot(topic);
     expect(snapshot!.alerts!.map((alert) => alert.alertId)).toEqual(['down:i-1', 'down:i-2', 'down:i-3']);
@@ -459,6 +463,41 @@ describe('alert evaluation in the tick', () => {
       'down:gone': 'instance gone removed, not recovered (alerting for 121 s)',
       'down:back': 'instance back recovered after 121 s',
     });
+  });
+
+  it("keeps a group's members for its notification even once the log was trimmed past them", async () => {
+    const { clock, store, tick } = setup(20);
+    const topic = uniqueTopic();
+    await store.append(topic, [
+      { type: 'instance.heartbeat', data: { instanceId: 'i-1' } },
+      { type: 'instance.heartbeat', data: { instanceId: 'i-2' } },
+      {
+        type: 'rule.set',
+        data: rule('down', { kind: 'instance_offline', params: {}, channels: ['ops'], groupWaitMs: 60_000 }),
+      },
+    ]);
+    clock.now += 11_000;
+    await tick(topic);
+    const [group] = await store.alerts.outbox(topic);
+    // A busy topic: the group's notification is built after the log moved far past its members.
+    for (let i = 0; i < 5; i++)
+      await store.append(
+        topic,
+        Array.from({ length: 20 }, () => ({
+          type: 'attempt.recorded' as const,
+          data: { instanceId: 'i-3', outcome: 'success' as const },
+        })),
+      );
+    expect((await store.readAfter(topic, 0, 10))!.events[0]!.seq).toBeGreaterThan(group!.seq + 1);
+    const members = await store.alerts.closeGroup(topic, group!.seq);
+    expect(members.map((member) => [member.type, member.data.alertId, member.data.summary])).toEqual([
+      ['alert.firing', 'down:i-1', expect.stringMatching(/^instance i-1 offline/)],
+      ['alert.firing', 'down:i-2', expect.stringMatching(/^instance i-2 offline/)],
+    ]);
+    // A group an earlier build opened kept only the seqs: read from the log, what it still holds.
+    const key = `${topicKeys(topic)[KEY.alertx]!}:${group!.seq}`;
+    await redis.hdel(key, ...Object.keys(await redis.hgetall(key)).filter((field) => field.startsWith('e:')));
+    expect(await store.alerts.closeGroup(topic, group!.seq)).toEqual([]);
   });
 
   it('opens a new notification group when the open one has lost its hash, and keeps ticking', async () => {

@@ -126,7 +126,7 @@ export const CHANNELS_KEY = 'pulse:channels';
 /** Hash of silences: silence id -> Silence JSON. */
 export const SILENCES_KEY = 'pulse:silences';
 
-/** Hash of one notification group opened by the tick (in the topic's slot): m -> member seqs (csv), c -> closed. */
+/** Hash of one notification group opened by the tick (in the topic's slot): m -> member seqs (csv), e:<seq> -> a member's data JSON, c -> closed. */
 export function groupKey(topic: string, seq: number): string {
   return `${topicKeys(topic)[KEY.alertx]}:${seq}`;
 }

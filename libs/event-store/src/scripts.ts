@@ -579,7 +579,10 @@ local seen = {}
 local current = {}
 
 local joining, joining_order = {}, {}
-local function transition(kind, channels, wait, rule_id, seq)
+-- Adds the transition appended at seq (its data as JSON) to the open group of its rule, kind and
+-- channels, or opens one. The group's hash keeps each member's data (field e:<seq>): the log may
+-- be trimmed past it before the group's notification is built.
+local function transition(kind, channels, wait, rule_id, seq, json)
   channels = list(channels)
   if #channels == 0 then return end
   -- One group per rule, kind and channel list: a transition sent to other channels opens its own.
@@ -601,6 +604,7 @@ local function transition(kind, channels, wait, rule_id, seq)
     end
     if open then
       table.insert(open, tostring(seq))
+      redis.call('HSET', gkey, 'e:' .. seq, json)
       return
     end
   end
@@ -608,7 +612,7 @@ local function transition(kind, channels, wait, rule_id, seq)
   x[gfield] = cjson.encode(g)
   redis.call('HSET', ALERTX, gfield, x[gfield])
   local gkey = ALERTX .. ':' .. seq
-  redis.call('HSET', gkey, 'm', tostring(seq))
+  redis.call('HSET', gkey, 'm', tostring(seq), 'e:' .. seq, json)
   redis.call('PEXPIRE', gkey, 7 * 86400000)
   redis.call('XADD', OUTBOX, '*', 'kind', kind, 'seq', seq, 'epoch', epoch, 'rule', rule_id, 'channels', table.concat(channels, ','), 'due', g.ends)
 end
@@ -636,7 +640,8 @@ local function fire(rule, c)
   local d = { alertId = c.alertId, ruleId = rule.ruleId, severity = rule.severity, value = c.value, activeSince = since, summary = c.summary }
   if c.instanceId then d.instanceId = c.instanceId end
   if c.threshold then d.threshold = c.threshold end
-  local seq = append('alert.firing', cjson.encode(d), d, 'monitor-tick')
+  local json = cjson.encode(d)
+  local seq = append('alert.firing', json, d, 'monitor-tick')
   result[#result + 1] = seq
   redis.call('HDEL', ALERTX, alert_field(c.alertId, 'p'))
   redis.call('HSET', ALERTX, alert_field(c.alertId, 'r'), now, alert_field(c.alertId, 'c'), table.concat(list(rule.channels), ','))
@@ -645,7 +650,7 @@ local function fire(rule, c)
   for _, ch in ipairs(list(rule.channels)) do
     redis.call('HSET', ALERTX, 'n:' .. ch .. ':' .. c.alertId .. ':' .. since, 'p')
   end
-  transition('firing', rule.channels, rule.groupWaitMs, rule.ruleId, seq)
+  transition('firing', rule.channels, rule.groupWaitMs, rule.ruleId, seq, json)
 end
 
 for _, rule_id in ipairs(sorted_keys(rules)) do
@@ -703,14 +708,15 @@ for _, alert_id in ipairs(sorted_keys(firing)) do
         d.summary = 'instance ' .. alert.instanceId .. ' recovered after ' .. lasted
       end
     end
-    local seq = append('alert.resolved', cjson.encode(d), d, 'monitor-tick')
+    local json = cjson.encode(d)
+    local seq = append('alert.resolved', json, d, 'monitor-tick')
     result[#result + 1] = seq
     local channels = {}
     for c in string.gmatch(x[alert_field(alert_id, 'c')] or '', '[^,]+') do channels[#channels + 1] = c end
     redis.call('HDEL', ALERTX, alert_field(alert_id, 'r'), alert_field(alert_id, 'c'))
     local wait = 0
     if rules[alert.ruleId] then wait = rules[alert.ruleId].groupWaitMs end
-    transition('resolved', channels, wait, alert.ruleId, seq)
+    transition('resolved', channels, wait, alert.ruleId, seq, json)
   end
 end
 for _, gkey in ipairs(joining_order) do redis.call('HSET', gkey, 'm', table.concat(joining[gkey], ',')) end
