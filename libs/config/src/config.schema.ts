@@ -109,6 +109,9 @@ function withoutCredentials(value: string): string {
   return `${scheme}***${value.slice(at)}`;
 }
 
+/** An email sender: local@domain, alone or in <> after a display name; one line, no spaces in the address. */
+const SENDER = /^(?:[^<>\r\n]*<[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/;
+
 const urlList = (name: string) =>
   z
     .string()
@@ -348,11 +351,22 @@ export const envSchema = z.object({
       ? null
       : `must be an smtp:// or smtps:// URL (a password with / : @ # or % percent-encoded), got "${withoutCredentials(value)}"`,
   ),
-  /** The From of alert emails. @default Pulse <pulse@localhost> */
+  /** The From of alert emails: an address, or a name and <address>. @default Pulse <pulse@localhost> */
   PULSE_SMTP_FROM: z
     .string()
     .optional()
-    .transform((raw) => (raw?.trim() ? raw.trim() : 'Pulse <pulse@localhost>')),
+    .transform((raw, ctx) => {
+      const value = raw?.trim() ? raw.trim() : 'Pulse <pulse@localhost>';
+      // Found at start, not as a day of failing email tries (SMTP servers refuse a bad sender).
+      if (!SENDER.test(value)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `PULSE_SMTP_FROM must be an address like alerts@example.com or "Pulse <alerts@example.com>", got "${value}"`,
+        });
+        return z.NEVER;
+      }
+      return value;
+    }),
   /** First retry delay of a failed notification (ms); it doubles up to 1 h, and retries go on for PULSE_NOTIFY_MAX_AGE_MS. @default 1000 */
   PULSE_NOTIFY_BACKOFF_MS: wholeNumber('PULSE_NOTIFY_BACKOFF_MS', 10, 3_600_000, 1000),
   /** How long a notification is retried before it stays failed (retryable in Bull Board). @default 86400000 (24 h) */

@@ -155,6 +155,9 @@ describe('parseConfig', () => {
     ['PULSE_SERIES_RETENTION', '1m:30s'],
     ['PULSE_SMTP_URL', 'http://mail.example'],
     ['PULSE_NOTIFY_BACKOFF_MS', '1'],
+    ['PULSE_SMTP_FROM', 'Pulse alerts'],
+    ['PULSE_SMTP_FROM', 'Pulse <alerts at example.com>'],
+    ['PULSE_SMTP_FROM', 'alerts@example.com\r\nBcc: x@evil.example'],
   ])('rejects %s=%j, naming the variable', (name, value) => {
     const error = problemsOf({ [name]: value });
     expect(error.problems).toHaveLength(1);
@@ -174,6 +177,12 @@ describe('parseConfig', () => {
     const error = problemsOf({ [name]: value });
     expect(error.message).not.toContain('S3C');
     expect(error.problems[0]).toContain(`got "${shown}"`);
+  });
+
+  it('takes PULSE_SMTP_FROM as an address, or a name and <address>', () => {
+    for (const from of ['alerts@example.com', 'Pulse <alerts@example.com>', '"Ops, EU" <ops@mail.example>'])
+      expect(parseConfig({ PULSE_SMTP_FROM: from }).PULSE_SMTP_FROM).toBe(from);
+    expect(parseConfig({}).PULSE_SMTP_FROM).toBe('Pulse <pulse@localhost>');
   });
 
   it('reads PULSE_SERIES_RETENTION per step, keeping the default for a step it does not name', () => {
