@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { parseRuleBody, type NotificationPayload, type NotifyJob, type Rule } from '#pulse/contracts';
 import { EventStore } from '#pulse/event-store';
@@ -20,6 +20,8 @@ let receiverUrl: string;
 const delivered: { kind: string; channel: string }[] = [];
 /** Channels whose deliveries the receiver refuses (503) for now. */
 const down = new Set<string>();
+/** Channels whose deliveries the receiver answers with this status. */
+const answers = new Map<string, number>();
 
 beforeAll(async () => {
   redis = new Redis(process.env.PULSE_TEST_REDIS_URL!, { maxRetriesPerRequest: 1 });
@@ -29,6 +31,7 @@ beforeAll(async () => {
     request.on('end', () => {
       const channel = new URL(request.url!, 'http://x').searchParams.get('channel')!;
       if (down.has(channel)) return void response.writeHead(503).end();
+      if (answers.has(channel)) return void response.writeHead(answers.get(channel)!).end();
       const payload = JSON.parse(Buffer.concat(chunks).toString()) as NotificationPayload;
       delivered.push({ kind: payload.kind, channel });
       response.writeHead(200).end();
@@ -96,9 +99,10 @@ function setup() {
     try {
       await processor.process(fake as unknown as Job<NotifyJob>);
       job.state = 'done';
-    } catch {
+    } catch (error) {
       job.attemptsMade += 1;
-      if (job.attemptsMade >= job.attempts) job.state = 'failed';
+      // BullMQ ends a job that throws UnrecoverableError, whatever attempts are left.
+      if (job.attemptsMade >= job.attempts || error instanceof UnrecoverableError) job.state = 'failed';
     }
     return (job.state as 'done' | 'failed' | undefined) ?? 'retry';
   };
@@ -151,6 +155,36 @@ describe('notification marks', () => {
     expect(delivered).toEqual([
       { kind: 'firing', channel: 'slow' },
       { kind: 'resolved', channel: 'slow' },
+    ]);
+  });
+
+  it('ends a firing the receiver refuses with a 4xx at once (its resolved goes nowhere), and retries a 429', async () => {
+    const { clock, store, topic, tick, runTry, channel } = setup();
+    const [gone, busy] = [await channel('gone'), await channel('busy')];
+    answers.set('gone', 404).set('busy', 429);
+    await store.append(topic, [
+      { type: 'instance.heartbeat', data: { instanceId: 'i-1' } },
+      {
+        type: 'rule.set',
+        data: rule('down', { kind: 'instance_offline', params: {}, channels: [gone, busy], groupWaitMs: 0 }),
+      },
+    ]);
+    delivered.length = 0;
+    clock.now += 11_000;
+    await tick();
+    expect(await runTry('firing', gone)).toBe('failed');
+    expect(await runTry('firing', busy)).toBe('retry');
+    answers.delete('gone');
+    answers.delete('busy');
+    expect(await runTry('firing', busy)).toBe('done');
+    clock.now += 1000;
+    await store.append(topic, [{ type: 'instance.heartbeat', data: { instanceId: 'i-1' } }]);
+    await tick();
+    expect(await runTry('resolved', gone)).toBe('done');
+    expect(await runTry('resolved', busy)).toBe('done');
+    expect(delivered).toEqual([
+      { kind: 'firing', channel: 'busy' },
+      { kind: 'resolved', channel: 'busy' },
     ]);
   });
 

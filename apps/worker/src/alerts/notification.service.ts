@@ -153,8 +153,9 @@ export class NotificationService {
   }
 
   /**
-   * Sends the job's payload to its channel; throws DeliveryFailed (retried) when it does not go
-   * through. `lastTry`: no retry follows a failure of this one (counted as failed, not retried).
+   * Sends the job's payload to its channel; throws DeliveryFailed (retried, unless permanent) when
+   * it does not go through. `lastTry`: no retry follows a failure of this one (counted as failed,
+   * not retried), as none follows a permanent one.
    */
   async send(
     job: NotifyJob & { payload: NotificationPayload },
@@ -167,15 +168,13 @@ export class NotificationService {
     const channel = await this.store.alerts.channel(channelId);
     try {
       if (!channel) throw new DeliveryFailed(`channel ${channelId} does not exist (any more)`);
-      try {
-        await this.senders.send(channel, payload, deliveryId, this.now());
-      } catch (error) {
-        await this.store.alerts.countNotification(channel.type, lastTry ? 'failed' : 'retried').catch(() => undefined);
-        throw error;
-      }
+      await this.senders.send(channel, payload, deliveryId, this.now());
     } catch (error) {
+      const final = lastTry || (error instanceof DeliveryFailed && error.permanent);
+      if (channel)
+        await this.store.alerts.countNotification(channel.type, final ? 'failed' : 'retried').catch(() => undefined);
       // A firing that never got through: nor will its resolved (no resolved for a page nobody got).
-      if (lastTry && job.kind === 'firing')
+      if (final && job.kind === 'firing')
         await this.store.alerts.forgetNotified(topic, channelId, payload.alerts).catch(() => undefined);
       throw error;
     }

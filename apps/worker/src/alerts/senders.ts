@@ -6,13 +6,23 @@ import type { Channel, NotificationPayload } from '#pulse/contracts';
 /** A receiver that does not answer within this is retried. */
 export const DELIVERY_TIMEOUT_MS = 10_000;
 
-/** A delivery that did not succeed; the message (status code or error) is what Bull Board shows as the job's failure. */
+/**
+ * A delivery that did not succeed; the message (status code or error) is what Bull Board shows as
+ * the job's failure. `permanent`: the receiver refused this very request (a 4xx other than 408 and
+ * 429, an SMTP 5xx): every retry would be refused alike, so there is none.
+ */
 export class DeliveryFailed extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly permanent = false,
+  ) {
     super(message);
     this.name = 'DeliveryFailed';
   }
 }
+
+/** What a permanent failure adds to its reason. */
+const NOT_RETRIED = 'not retried: fix the channel or the receiver, then retry the job in Bull Board';
 
 /** `v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>`: the Pulse-Signature of a webhook body sent at `timestamp` (seconds). */
 export function signature(secret: string, timestamp: number, body: string): string {
@@ -51,8 +61,12 @@ async function post(url: string, body: string, timeoutMs: number, headers: Recor
     throw new DeliveryFailed(`POST ${new URL(url).host} failed: ${cause?.message ?? (error as Error).message}`);
   }
   await response.body?.cancel();
-  if (response.status < 200 || response.status >= 300)
-    throw new DeliveryFailed(`POST ${new URL(url).host} answered ${response.status}`);
+  if (response.status >= 200 && response.status < 300) return;
+  const refused = response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429;
+  throw new DeliveryFailed(
+    `POST ${new URL(url).host} answered ${response.status}${refused ? ` (${NOT_RETRIED})` : ''}`,
+    refused,
+  );
 }
 
 /** Sends notifications; one SMTP transport for the process. */
@@ -106,7 +120,10 @@ export class Senders {
             headers: { 'Pulse-Delivery-Id': deliveryId },
           });
         } catch (error) {
-          throw new DeliveryFailed(`SMTP: ${(error as Error).message}`);
+          // SMTP's 5xx replies are permanent (a refused sender or recipient), 4xx ones transient.
+          const code = (error as { responseCode?: unknown }).responseCode;
+          const refused = typeof code === 'number' && code >= 500 && code < 600;
+          throw new DeliveryFailed(`SMTP: ${(error as Error).message}${refused ? ` (${NOT_RETRIED})` : ''}`, refused);
         }
         return;
       }
