@@ -1,6 +1,6 @@
 // Alert notifications in the worker: the notify queue (under the ticks' prefix), its processor, the senders.
 import { BullModule, getQueueToken } from '@nestjs/bullmq';
-import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Module, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { PULSE_CONFIG, type PulseConfig } from '#pulse/config';
 import { NOTIFY_QUEUE, type NotifyJob } from '#pulse/contracts';
@@ -31,8 +31,20 @@ import { Senders } from './senders.js';
   ],
   exports: [NotificationService],
 })
-export class NotifyModule implements OnApplicationShutdown {
-  constructor(@Inject(Senders) private readonly senders: Senders) {}
+export class NotifyModule implements BeforeApplicationShutdown, OnApplicationShutdown {
+  constructor(
+    @Inject(Senders) private readonly senders: Senders,
+    private readonly processor: NotifyProcessor,
+  ) {}
+
+  /**
+   * SIGTERM: the worker takes no new notification and lets the tries in flight finish, before any
+   * shutdown hook closes what they use (Redis, the SMTP transport): cut short, a delivered try
+   * would be marked failed and sent again.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.processor.worker.close();
+  }
 
   onApplicationShutdown(): void {
     this.senders.close();
