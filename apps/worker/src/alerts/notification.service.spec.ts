@@ -45,4 +45,20 @@ describe('webhook signature', () => {
       lines: ['• [critical] instance a offline', '• [critical] instance b offline'],
     });
   });
+
+  it('lists at most 100 alerts in a message, and counts the rest', () => {
+    const alerts = Array.from({ length: 10_000 }, (_, i) => ({
+      alertId: `down:h${i}`,
+      ruleId: 'down',
+      severity: 'warning' as const,
+      value: 1,
+      activeSince: 0,
+      summary: `instance h${i} offline`,
+    }));
+    const { subject, lines } = renderText({ topic: 'web', seq: 3, epoch: 'e', kind: 'firing', alerts });
+    expect(subject).toBe('[FIRING] web: down (10000 alerts)');
+    expect(lines).toHaveLength(101);
+    expect(lines.at(99)).toBe('• [warning] instance h99 offline');
+    expect(lines.at(-1)).toBe('… and 9900 more');
+  });
 });

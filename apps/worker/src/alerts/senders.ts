@@ -29,7 +29,10 @@ export function signature(secret: string, timestamp: number, body: string): stri
   return `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 }
 
-/** One line per alert, as Slack and email show them. */
+/** Most alerts a Slack message or an email lists one per line; the rest are counted (a webhook gets them all). */
+export const MAX_LISTED_ALERTS = 100;
+
+/** One line per alert (at most MAX_LISTED_ALERTS), as Slack and email show them. */
 export function renderText(payload: NotificationPayload): { subject: string; lines: string[] } {
   const word = { firing: 'FIRING', resolved: 'RESOLVED', reminder: 'STILL FIRING', test: 'TEST' }[payload.kind];
   const count = payload.alerts.length;
@@ -41,7 +44,8 @@ export function renderText(payload: NotificationPayload): { subject: string; lin
   const lines =
     payload.kind === 'test'
       ? ['This is a test message from Pulse: the channel works.']
-      : payload.alerts.map((alert) => `• [${alert.severity}] ${alert.summary}`);
+      : payload.alerts.slice(0, MAX_LISTED_ALERTS).map((alert) => `• [${alert.severity}] ${alert.summary}`);
+  if (count > MAX_LISTED_ALERTS) lines.push(`… and ${count - MAX_LISTED_ALERTS} more`);
   if (payload.dashboardUrl) lines.push(payload.dashboardUrl);
   return { subject, lines };
 }
