@@ -137,8 +137,12 @@ function everySecond(): void {
 
 let noticeTimer: ReturnType<typeof setTimeout> | undefined;
 
+/** Whether the notice shown is a subscription's refusal (cleared once the topic is followed again). */
+let followWarning = false;
+
 /** A line under the top bar; `forMs` hides it after a while (for news, not for a lasting condition). */
 function showNotice(text: string | null, tone: 'info' | 'warn' = 'info', forMs?: number): void {
+  followWarning = false;
   clearTimeout(noticeTimer);
   notice.hidden = text === null;
   notice.dataset.tone = tone;
@@ -167,9 +171,16 @@ function follow(topic: string): void {
   subscription = client.subscribe(topic, {
     onSnapshot: (snapshot, reason) => onSnapshot(topic, snapshot, reason),
     onEvent: onEvent,
-    onRecovered: ({ missed, gateway }) => badge.recovered(missed, gateway, Date.now()),
+    onRecovered: ({ missed, gateway }) => {
+      badge.recovered(missed, gateway, Date.now());
+      // A refusal the client retried (UNAVAILABLE, RATE_LIMITED) has passed: its warning goes.
+      if (followWarning) showNotice(null);
+    },
     onPresence: (viewers) => badge.viewers(viewers),
-    onError: (error) => showNotice(`Cannot follow “${topic}”: ${error.message}`, 'warn'),
+    onError: (error) => {
+      showNotice(`Cannot follow “${topic}”: ${error.message}`, 'warn');
+      followWarning = true;
+    },
   });
 }
 

@@ -14,7 +14,12 @@ import type {
 } from '#pulse/contracts';
 import { PROTOCOL_VERSION, type HandshakeAuth, type Hello } from '#pulse/contracts/version';
 
-/** `connecting`: no gateway yet; `live`: connected and every subscription current; `recovering`: reconnecting or resuming; `stale`: away longer than `staleAfterMs`. */
+/**
+ * `connecting`: no gateway yet; `live`: connected and every subscription current (a subscription
+ * the gateway refused for good — FORBIDDEN, BAD_REQUEST, TOO_MANY_SUBSCRIPTIONS…, told to its
+ * onError — does not count: it cannot become current on this connection); `recovering`:
+ * reconnecting or resuming; `stale`: away longer than `staleAfterMs`.
+ */
 export type ConnectionState = 'connecting' | 'live' | 'recovering' | 'stale';
 
 /** Why a snapshot replaced the history. */
@@ -25,14 +30,22 @@ export interface TopicHandlers {
   onEvent?(event: PulseEvent): void;
   /** The state to show from now on; events continue from `snapshot.seq` (0 with `epoch: null` for a topic with no events yet). */
   onSnapshot?(snapshot: Snapshot, reason: SnapshotReason): void;
-  /** After a reconnect, the missed events were replayed (they went to onEvent first). */
+  /**
+   * After a reconnect, the missed events were replayed: all of them went to onEvent first (also
+   * when the gateway sent part of them after its answer, as catch-up frames). `missed` is how many.
+   */
   onRecovered?(info: { missed: number; gateway: string }): void;
   /**
    * Viewers of the topic across all gateways, when it changes. Given, the client subscribes with
    * `presence: true`; without it the gateway sends no viewer counts for the topic.
    */
   onPresence?(viewers: number): void;
-  /** The gateway refused the subscription (e.g. BAD_REQUEST, FORBIDDEN); UNAVAILABLE is retried. */
+  /**
+   * The gateway refused the subscription. UNAVAILABLE and RATE_LIMITED (a rate, with
+   * `retryAfterMs`) are told once and retried until they pass; any other refusal (BAD_REQUEST,
+   * FORBIDDEN, RATE_LIMITED with reason TOO_MANY_SUBSCRIPTIONS…) holds until the next connection,
+   * which asks again, and meanwhile the topic does not keep the client from `live`.
+   */
   onError?(error: ErrorBody): void;
 }
 
@@ -49,13 +62,20 @@ export interface PulseClientOptions {
   token?: string | ((gateway: string) => string | Promise<string>);
   /** @default ['websocket'] */
   transports?: ('websocket' | 'polling')[];
-  /** First reconnect delay; it doubles up to `maxReconnectDelayMs`. @default 200 */
+  /**
+   * First reconnect delay; it doubles up to `maxReconnectDelayMs`, and starts again from none once a
+   * connection proved good (a subscribe answered, or it lasted `maxReconnectDelayMs`). @default 200
+   */
   reconnectDelayMs?: number;
   /** @default 5000 */
   maxReconnectDelayMs?: number;
   /** Not live for this long: the state turns `stale`. @default 10000 */
   staleAfterMs?: number;
-  /** How long to wait for an ack before treating the connection as broken. @default 10000 */
+  /**
+   * How long to wait for an ack before treating the connection as broken; it also bounds each step
+   * of a connection attempt (the transport and handshake, a `token` function's answer): past it the
+   * attempt failed, onError says which step, and the client tries again after its pause. @default 10000
+   */
   ackTimeoutMs?: number;
 }
 
@@ -77,8 +97,16 @@ interface TopicState {
   epoch: string | null;
   seq: number;
   head: number;
-  /** Subscribed on the current connection (acked). */
+  /** Subscribed on the current connection (acked) and caught up with the head the answer named. */
   current: boolean;
+  /** The gateway answered a subscribe of this state with ok once (on any connection). */
+  answered: boolean;
+  /** The last answer was a refusal that is not retried: the topic does not count for `live`. */
+  refused: boolean;
+  /** A subscribe without `since` is unanswered: frames before its answer are an older subscription's. */
+  awaitingAnswer: boolean;
+  /** A recovered answer whose head is ahead of its events: the rest comes as catch-up frames. */
+  recovery: { head: number; missed: number } | null;
   /** Events that arrived ahead of a hole, waiting for the replay that fills it. */
   held: PulseEvent[];
   filling: boolean;
@@ -86,7 +114,7 @@ interface TopicState {
   resuming: boolean;
   closed: boolean;
   retryTimer: ReturnType<typeof setTimeout> | null;
-  /** Subscribe attempts refused for now (UNAVAILABLE) since the last success. */
+  /** Subscribe attempts refused for now (UNAVAILABLE, RATE_LIMITED) since the last success. */
   refusals: number;
   /** Number of the newest subscribe request, to ignore answers to older ones. */
   request: number;
@@ -111,6 +139,22 @@ function handshake(token?: string): HandshakeAuth {
   return token ? { token, protocol: PROTOCOL_VERSION } : { protocol: PROTOCOL_VERSION };
 }
 
+/**
+ * How long to wait before asking again after a refusal that can pass, or null for one that will
+ * not (it is told to onError and holds until the next connection). `refusals`: the earlier ones in a row.
+ */
+function retryDelay(refusal: ErrorBody, refusals: number): number | null {
+  const backoff = Math.min(500 * 2 ** Math.min(refusals, 5), 10_000);
+  if (refusal.code === 'UNAVAILABLE') return backoff;
+  // A rate (not a cap such as TOO_MANY_SUBSCRIPTIONS) says when there is room again. The jitter
+  // spreads the topics refused together (a reconnect re-subscribes them all at once).
+  if (refusal.code === 'RATE_LIMITED' && (refusal.reason === undefined || refusal.reason === 'RATE_LIMITED')) {
+    const wait = refusal.retryAfterMs ?? backoff;
+    return wait + Math.random() * Math.max(50, wait / 4);
+  }
+  return null;
+}
+
 /** What the client asks of a gateway for a topic: batch frames, and viewer counts only when there is someone to tell. */
 function subscribeRequest(state: TopicState, since: ResumePosition | undefined): SubscribeRequest {
   const request: SubscribeRequest = { topic: state.topic, since, batch: true };
@@ -127,6 +171,10 @@ export class PulseClient {
   private attempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private staleTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Bounds the step of a connection attempt under way (see ackTimeoutMs). */
+  private openTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Ends the reconnect backoff once a connection has lasted (see `proven`). */
+  private provenTimer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
   /** Whether every subscription was current once: before that the state is `connecting`, not `recovering`. */
   private everLive = false;
@@ -171,8 +219,10 @@ export class PulseClient {
    * Calls `listener` when a gateway refuses the connection: UNAUTHORIZED (token missing, expired,
    * invalid: `reason` says which), FORBIDDEN (origin), RATE_LIMITED (too many connections) or
    * BAD_REQUEST with reason PROTOCOL_MISMATCH (the gateway speaks another protocol version, in
-   * `protocol`: nothing it sends is read). The client keeps trying with a growing pause (another
-   * gateway may be upgraded already); a `token` function can hand it a new token.
+   * `protocol`: nothing it sends is read), and UNAVAILABLE when a connection attempt got no answer
+   * within `ackTimeoutMs` (the message says whether the `token` function or the gateway). The
+   * client keeps trying with a growing pause (another gateway may be upgraded already); a `token`
+   * function can hand it a new token.
    */
   onError(listener: ErrorListener): () => void {
     this.errorListeners.add(listener);
@@ -195,6 +245,10 @@ export class PulseClient {
       seq: 0,
       head: 0,
       current: false,
+      answered: false,
+      refused: false,
+      awaitingAnswer: false,
+      recovery: null,
       held: [],
       filling: false,
       resuming: false,
@@ -221,6 +275,8 @@ export class PulseClient {
     this.topics.clear();
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.staleTimer) clearTimeout(this.staleTimer);
+    this.clearOpenTimer();
+    this.clearProvenTimer();
     this.socket?.removeAllListeners();
     this.socket?.disconnect();
     this.socket = null;
@@ -242,22 +298,35 @@ export class PulseClient {
       auth: (send: (auth: Record<string, unknown>) => void) => {
         const token = this.options.token;
         if (typeof token !== 'function') return send(handshake(token));
+        this.bound(socket, `the token function (asked for ${url})`);
         // A token source that fails sends no token: the gateway answers TOKEN_MISSING, which onError reports.
-        Promise.resolve()
+        void Promise.resolve()
           .then(() => token(url))
           .then(
-            (value) => send(handshake(value)),
-            () => send(handshake()),
-          );
+            (value) => handshake(value),
+            () => handshake(),
+          )
+          .then((auth) => {
+            // Given up on meanwhile (too late, closed): this attempt is over.
+            if (socket !== this.socket) return;
+            this.bound(socket, `the gateway at ${url} (the handshake)`);
+            send(auth);
+          });
       },
     });
     this.socket = socket;
+    this.bound(socket, `the gateway at ${url} (the connection)`);
     socket.on('connect', () => {
-      this.attempt = 0;
+      this.clearOpenTimer();
+      // The backoff goes on until this connection proves good: a gateway that accepts and then
+      // drops every connection (another protocol, a server-side disconnect) is not hammered.
+      this.clearProvenTimer();
+      this.provenTimer = setTimeout(() => this.proven(), this.options.maxReconnectDelayMs);
       for (const state of this.topics.values()) this.sendSubscribe(state);
       this.updateState();
     });
     socket.on('connect_error', (error) => {
+      this.clearOpenTimer();
       const refused = refusedHandshake(error);
       if (refused) {
         if (refused.protocol !== undefined) this.helloProtocol = refused.protocol;
@@ -278,7 +347,9 @@ export class PulseClient {
     socket.on('events', (events) => {
       const first = events[0];
       const state = first && this.topics.get(first.topic);
-      if (state) this.accept(state, events);
+      // Before the answer to a fresh subscribe, frames are the previous subscription's (an
+      // unsubscribe and subscribe of the topic): the answer's snapshot covers them.
+      if (state && !state.awaitingAnswer) this.accept(state, events);
     });
     socket.on('presence', ({ topic, viewers }) => {
       const state = this.topics.get(topic);
@@ -288,6 +359,38 @@ export class PulseClient {
       const state = this.topics.get(topic);
       if (state && !state.closed) this.sendSubscribe(state, reason);
     });
+  }
+
+  /**
+   * Gives the step `what` of the connection attempt on `socket` ackTimeoutMs to end: past it the
+   * attempt failed, as a refused one does (onError, then the next try after the pause).
+   */
+  private bound(socket: PulseSocket, what: string): void {
+    this.clearOpenTimer();
+    const url = this.gateway;
+    this.openTimer = setTimeout(() => {
+      this.openTimer = null;
+      if (socket !== this.socket) return;
+      const message = `no answer from ${what} within ${this.options.ackTimeoutMs} ms (ackTimeoutMs): trying again`;
+      this.reportError({ ok: false, code: 'UNAVAILABLE', message }, url);
+      this.onDisconnect();
+    }, this.options.ackTimeoutMs);
+  }
+
+  private clearOpenTimer(): void {
+    if (this.openTimer) clearTimeout(this.openTimer);
+    this.openTimer = null;
+  }
+
+  /** The connection proved good (a subscribe was answered, or it lasted): the next reconnect starts without a pause. */
+  private proven(): void {
+    this.clearProvenTimer();
+    this.attempt = 0;
+  }
+
+  private clearProvenTimer(): void {
+    if (this.provenTimer) clearTimeout(this.provenTimer);
+    this.provenTimer = null;
   }
 
   private reportError(error: ErrorBody, gateway: string): void {
@@ -308,9 +411,13 @@ export class PulseClient {
     this.socket.removeAllListeners();
     this.socket.disconnect();
     this.socket = null;
+    this.clearOpenTimer();
+    this.clearProvenTimer();
     for (const state of this.topics.values()) {
       state.current = false;
-      state.resuming = state.epoch !== null;
+      // Answered once, even empty: the next answer either recovers or says what was skipped.
+      state.resuming = state.answered;
+      state.recovery = null;
       this.clearRetry(state);
     }
     this.updateState();
@@ -339,8 +446,10 @@ export class PulseClient {
     if (state.refusals === 0) state.current = false;
     state.held = [];
     state.filling = false;
+    state.recovery = null;
     this.updateState();
     const since = !resync && state.epoch !== null ? { seq: state.seq, epoch: state.epoch } : undefined;
+    state.awaitingAnswer = since === undefined;
     // A callback, not emitWithAck: the ack must be handled as it is decoded, before the live
     // frames that follow it in the same read (a promise would let those run first).
     this.clearRetry(state);
@@ -351,51 +460,85 @@ export class PulseClient {
         // Only the answer to the newest request counts (an older one may arrive after it).
         if (socket !== this.socket || state.closed || request !== state.request) return;
         if (error) return this.dropConnection();
-        this.onSubscribed(state, ack, since !== undefined, resync);
+        this.onSubscribed(state, ack, since, resync);
       });
   }
 
-  private onSubscribed(state: TopicState, ack: SubscribeAck, resumed: boolean, resync?: ResyncReason): void {
-    if (!ack.ok && resumed && ack.code === 'BAD_REQUEST') {
+  private onSubscribed(state: TopicState, ack: SubscribeAck, since?: ResumePosition, resync?: ResyncReason): void {
+    if (!ack.ok && since && ack.code === 'BAD_REQUEST') {
       // The gateway does not know our position (e.g. beyond its head: Redis lost appends but kept
       // the epoch). Start again from a snapshot rather than give up.
       this.sendSubscribe(state, 'log_lost');
       return;
     }
     if (!ack.ok) {
-      if (ack.code === 'UNAVAILABLE') {
-        // The gateway cannot read the log now: nothing is missed meanwhile, so the connection
-        // still counts as live; ask again with a growing pause.
-        state.current = true;
+      const delay = retryDelay(ack, state.refusals);
+      if (delay === null) {
+        state.refused = true;
+        state.refusals = 0;
+        this.call(state, 'onError', ack);
         this.updateState();
-        if (state.refusals === 0) this.call(state, 'onError', ack);
-        state.refusals += 1;
-        this.retrySubscribe(state);
         return;
       }
-      this.call(state, 'onError', ack);
+      // UNAVAILABLE: the gateway cannot read the log now, so nothing is appended meanwhile either:
+      // a subscription that has something to show stays current. RATE_LIMITED: events go on
+      // without us until the retry.
+      state.current = ack.code === 'UNAVAILABLE' && state.answered;
+      state.refused = false;
+      this.updateState();
+      if (state.refusals === 0) this.call(state, 'onError', ack);
+      state.refusals += 1;
+      this.retrySubscribe(state, delay);
       return;
     }
+    const answeredBefore = state.answered;
     state.refusals = 0;
+    state.refused = false;
+    state.answered = true;
+    state.awaitingAnswer = false;
+    this.proven();
     // A snapshot may start a new life of the log: its head replaces the old one.
     state.head = ack.recovered ? Math.max(ack.head, state.head) : ack.head;
     if (ack.recovered) {
-      const missed = ack.events.length;
+      // Past PULSE_MAX_ACK_BYTES the answer carries the first of the missed events and catch-up
+      // frames the rest: recovered (and current) once the head the answer named is reached.
+      const missed = since ? Math.max(0, ack.head - since.seq) : ack.events.length;
+      state.recovery = { head: ack.head, missed };
+      state.current = false;
       this.accept(state, ack.events);
-      if (state.resuming) this.call(state, 'onRecovered', { missed, gateway: this.gateway });
-    } else {
-      state.epoch = ack.snapshot!.epoch;
-      state.seq = ack.snapshot!.seq;
-      this.call(state, 'onSnapshot', ack.snapshot!, resync ?? (resumed ? 'not_recovered' : 'initial'));
+      return;
     }
+    const snapshot = ack.snapshot!;
+    if (answeredBefore && !resync && !since && state.epoch === null && snapshot.seq === 0) {
+      // Empty when it was last answered, and still empty: nothing was missed.
+      state.recovery = { head: 0, missed: 0 };
+      this.settleRecovery(state);
+      return;
+    }
+    state.epoch = snapshot.epoch;
+    state.seq = snapshot.seq;
+    // A topic that was empty when last answered is asked again without `since` (there is no epoch
+    // to resume in): the events appended meanwhile are folded into this snapshot, not replayed.
+    const reason = resync ?? (since || answeredBefore ? 'not_recovered' : 'initial');
+    this.call(state, 'onSnapshot', snapshot, reason);
     state.resuming = false;
     state.current = true;
     this.updateState();
   }
 
-  private retrySubscribe(state: TopicState): void {
+  /** A recovered answer is complete once the subscription reached its head: onRecovered, and current. */
+  private settleRecovery(state: TopicState): void {
+    const recovery = state.recovery;
+    if (!recovery || state.seq < recovery.head || state.closed) return;
+    state.recovery = null;
+    if (state.resuming) this.call(state, 'onRecovered', { missed: recovery.missed, gateway: this.gateway });
+    state.resuming = false;
+    state.current = true;
+    this.updateState();
+  }
+
+  private retrySubscribe(state: TopicState, delay: number): void {
     this.clearRetry(state);
-    const delay = Math.min(500 * 2 ** Math.min(state.refusals - 1, 5), 10_000);
     state.retryTimer = setTimeout(() => {
       state.retryTimer = null;
       this.sendSubscribe(state);
@@ -423,6 +566,7 @@ export class PulseClient {
       this.call(state, 'onEvent', event);
     }
     if (!state.filling && state.held.length > 0) void this.fillHole(state);
+    this.settleRecovery(state);
   }
 
   /** A seq was skipped: ask for the missing ones with `replay`, then release what was held. */
@@ -460,6 +604,7 @@ export class PulseClient {
           }
         }
       }
+      this.settleRecovery(state);
     } catch {
       if (socket === this.socket) this.dropConnection();
     } finally {
@@ -493,7 +638,8 @@ export class PulseClient {
 
   private updateState(): void {
     let next: ConnectionState;
-    if (this.socket?.connected && [...this.topics.values()].every((state) => state.current)) next = 'live';
+    const settled = (state: TopicState) => state.current || state.refused;
+    if (this.socket?.connected && [...this.topics.values()].every(settled)) next = 'live';
     else if (!this.everLive) next = 'connecting';
     else next = this.currentState === 'stale' ? 'stale' : 'recovering';
     if (next === 'live') this.everLive = true;
