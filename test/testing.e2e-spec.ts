@@ -1,5 +1,8 @@
 // libs/testing e2e: startPulse() starts a whole stack and stop() leaves nothing behind; tick(), publish() and client() work against it.
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { PulseEvent, Snapshot, StatusData, TickSummary } from '#pulse/contracts';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
@@ -60,6 +63,33 @@ async function collect(topic: string) {
       return events.slice(0, count);
     },
   };
+}
+
+/** Runs `body` with `vars` set in this process's environment (what a developer's shell or CI exports), then puts it back. */
+async function withEnv<T>(vars: Record<string, string>, body: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(vars).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, vars);
+  try {
+    return await body();
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+}
+
+/** The pids of this process's children (the stack of this file is among them). */
+function children(): string[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(process.pid)])
+      .toString()
+      .trim()
+      .split('\n')
+      .filter(Boolean);
+  } catch {
+    return []; // pgrep answers 1 when there is none
+  }
 }
 
 // ---- the helper itself ----
@@ -167,4 +197,49 @@ describe('startPulse', () => {
     const bad = [{ type: 'status_update', data: {} }] as unknown as Parameters<PulseTestStack['publish']>[1];
     await expect(pulse.publish(uniqueTopic('bad'), bad)).rejects.toThrow(/answered 400 .*BAD_REQUEST/);
   });
+
+  it('keeps auth off when told so, whatever PULSE_AUTH_SECRET the environment of jest holds', async () => {
+    const own = await withEnv({ PULSE_AUTH_SECRET: 'c'.repeat(64) }, () => startPulse({ workers: 0 }));
+    try {
+      expect(own.authSecret).toBeNull();
+      const topic = uniqueTopic('auth-off');
+      await expect(own.publish(topic, [{ type: 'instance.heartbeat', data: { instanceId: 'a' } }])).resolves.toEqual({
+        epoch: expect.any(String),
+        seqs: [1],
+      });
+      const client = own.client();
+      const refusals: string[] = [];
+      client.onError((error) => refusals.push(`${error.code}/${error.reason ?? '-'}`));
+      await within(
+        'the client to go live without a token',
+        new Promise<void>((resolve) => client.onState((state) => state === 'live' && resolve())),
+      );
+      expect(refusals).toEqual([]);
+    } finally {
+      await own.stop();
+    }
+  }, 60_000);
+
+  it('checks `env` as the processes see it, on top of the environment of jest, before it starts anything', async () => {
+    // Valid only with the environment's PULSE_SHUTDOWN_TIMEOUT_MS (the drain needs 3 s less than it): it starts.
+    const own = await withEnv({ PULSE_SHUTDOWN_TIMEOUT_MS: '20000' }, () =>
+      startPulse({ workers: 0, env: { PULSE_DRAIN_MS: '13000' } }),
+    );
+    await own.stop();
+
+    // Invalid with it: refused before any process or folder exists.
+    const temp = mkdtempSync(join(tmpdir(), 'pulse-testing-check-'));
+    const before = children();
+    try {
+      await expect(
+        withEnv({ PULSE_SHUTDOWN_TIMEOUT_MS: '5000', TMPDIR: temp }, () =>
+          startPulse({ workers: 0, env: { PULSE_DRAIN_MS: '13000' } }),
+        ),
+      ).rejects.toThrow(/PULSE_SHUTDOWN_TIMEOUT_MS \(5000\) must leave 3000 ms after PULSE_DRAIN_MS \(13000\)/);
+      expect(children()).toEqual(before);
+      expect(readdirSync(temp)).toEqual([]);
+    } finally {
+      rmSync(temp, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

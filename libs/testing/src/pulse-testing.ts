@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mintToken, type MintOptions } from '#pulse/auth';
 import { PulseClient, type PulseClientOptions } from '#pulse/client';
-import { parseConfig } from '#pulse/config';
+import { inheritedEnv, parseConfig } from '#pulse/config';
 import type { IngestEvent, PulseEvent, TickSummary } from '#pulse/contracts';
 import { createCluster, createRedis, EventStore, waitForReady, type RedisConnection } from '#pulse/event-store';
 import { findRedisServer, PulseStack } from '#pulse/stack';
@@ -15,7 +15,11 @@ export interface StartPulseOptions {
   gateways?: number;
   /** Worker processes (they run the monitor ticks; `tick()` needs one). @default 1 */
   workers?: number;
-  /** Extra environment for every process, e.g. `{ PULSE_RETENTION: '10' }`. @default {} (plus LOG_LEVEL=warn, PULSE_DEMO=0, PULSE_DRAIN_MS=250) */
+  /**
+   * Extra environment for every process, on top of the one jest runs in, e.g. `{ PULSE_RETENTION: '10' }`.
+   * Checked as the processes will see it before anything starts.
+   * @default {} (plus LOG_LEVEL=warn, PULSE_DEMO=0, PULSE_DRAIN_MS=250)
+   */
   env?: Record<string, string>;
   /** Run on a local Redis Cluster of this many masters (at least 3) instead of one redis-server. @default 0 */
   redisCluster?: number;
@@ -24,6 +28,8 @@ export interface StartPulseOptions {
   /**
    * Require tokens: `true` makes a random PULSE_AUTH_SECRET, `{ secret }` uses yours. Then
    * `token()` mints tokens, and `client()`, `publish()` and `tick()` use an admin token unless told otherwise.
+   * Off, a PULSE_AUTH_SECRET or PULSE_AUTH_PUBLIC_KEY of the environment jest runs in is not passed
+   * on (one given in `env` is: then the test mints its own tokens).
    * @default false (auth off)
    */
   auth?: boolean | { secret: string };
@@ -67,20 +73,33 @@ export interface PulseTestStack {
 export async function startPulse(options: StartPulseOptions = {}): Promise<PulseTestStack> {
   // Before anything starts: the generic message of RedisServer offers REDIS_URL, which a test stack does not use.
   if (!findRedisServer()) throw new Error(NO_REDIS_SERVER);
-  const dir = await mkdtemp(join(tmpdir(), 'pulse-testing-'));
+  const authSecret =
+    options.auth === true ? randomBytes(32).toString('hex') : options.auth ? options.auth.secret : null;
   // A stopped gateway moves its sockets within 250 ms rather than 2 s: suites stop stacks often.
+  // The auth keys are set either way: whatever the environment of jest holds, auth is as told.
   const env: Record<string, string> = {
     LOG_LEVEL: 'warn',
     PULSE_DEMO: '0',
     PULSE_TICK_MS: '3600000',
     PULSE_DRAIN_MS: '250',
+    PULSE_AUTH_SECRET: authSecret ?? '',
+    PULSE_AUTH_PUBLIC_KEY: '',
     ...options.env,
   };
   if (options.tickMs !== undefined) env.PULSE_TICK_MS = String(options.tickMs);
-  const authSecret =
-    options.auth === true ? randomBytes(32).toString('hex') : options.auth ? options.auth.secret : null;
   if (authSecret) env.PULSE_AUTH_SECRET = authSecret;
-  let processes: PulseStack;
+  // What the processes will run with (the stack adds its own Redis), checked before any starts:
+  // an invalid setting is one error here, not processes that exit (or start) on their own.
+  const { PULSE_RETENTION, PULSE_IDEMPOTENCY_WINDOW_MS } = parseConfig(
+    inheritedEnv({
+      ...env,
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      ...(options.redisCluster ? { REDIS_CLUSTER: '1' } : {}),
+    }),
+  );
+  const storeOptions = { retention: PULSE_RETENTION, idempotencyWindowMs: PULSE_IDEMPOTENCY_WINDOW_MS };
+  const dir = await mkdtemp(join(tmpdir(), 'pulse-testing-'));
+  let processes: PulseStack | null = null;
   try {
     processes = await PulseStack.start({
       redisDir: dir,
@@ -90,21 +109,19 @@ export async function startPulse(options: StartPulseOptions = {}): Promise<Pulse
       workers: options.workers ?? 1,
       env,
     });
+    const adminToken = authSecret
+      ? await mintToken({ secret: authSecret }, { sub: 'pulse-testing', role: 'admin', ttlSeconds: 86_400 })
+      : undefined;
+    return new TestStack(processes, dir, authSecret, storeOptions, adminToken);
   } catch (error) {
-    await rm(dir, { recursive: true, force: true });
+    // Nobody has a handle to stop what started: stop it here.
+    try {
+      await processes?.stop();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
     throw error;
   }
-  const { PULSE_RETENTION, PULSE_IDEMPOTENCY_WINDOW_MS } = parseConfig(env);
-  const storeOptions = { retention: PULSE_RETENTION, idempotencyWindowMs: PULSE_IDEMPOTENCY_WINDOW_MS };
-  return new TestStack(
-    processes,
-    dir,
-    authSecret,
-    storeOptions,
-    authSecret
-      ? await mintToken({ secret: authSecret }, { sub: 'pulse-testing', role: 'admin', ttlSeconds: 86_400 })
-      : undefined,
-  );
 }
 
 const NO_REDIS_SERVER = [
