@@ -109,9 +109,7 @@ export class AlertStore {
       const kept = group[`e:${member}`];
       if (kept === undefined) return fromLog.has(member) ? [fromLog.get(member)!] : [];
       const data = JSON.parse(kept) as AlertFiringData | AlertResolvedData;
-      return [
-        ('resolvedAt' in data ? { type: 'alert.resolved', data } : { type: 'alert.firing', data }),
-      ];
+      return ['resolvedAt' in data ? { type: 'alert.resolved', data } : { type: 'alert.firing', data }];
     });
   }
 
