@@ -1,6 +1,6 @@
 // Alerts in the dashboard, in a real Chromium against a real stack with auth: the card folds alert events live (firing first, then resolved), shows the rules, counts in the title and icon, and offers admins a one-hour silence.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import type { Silence } from '#pulse/contracts';
@@ -8,6 +8,7 @@ import { PROJECT_ROOT } from '#pulse/stack';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
 import { launchChromium, watchPageErrors } from './support/browser.js';
 import { restJson } from './support/rest.js';
+import { requireBuiltDashboard } from './support/dashboard-page.js';
 
 const TICK_MS = 500;
 /** An instance silent this long turns offline, and its instance_offline alert fires. */
@@ -29,9 +30,7 @@ const beats = () => [...alive].map((instanceId) => ({ type: 'instance.heartbeat'
 const topic = `alerts-ui-${Date.now().toString(36)}-${process.pid}`;
 
 beforeAll(async () => {
-  if (!existsSync(join(PROJECT_ROOT, 'apps', 'dashboard', 'dist', 'index.html'))) {
-    throw new Error('apps/dashboard/dist is not built: run `npm run build` first (it runs tsc and vite build)');
-  }
+  requireBuiltDashboard();
   testStack = await startPulse({
     gateways: 1,
     workers: 1,

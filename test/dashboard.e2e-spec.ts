@@ -1,6 +1,6 @@
 // Dashboard e2e: the built page in a real Chromium, served by gateway A and fed through gateway B; live updates, topic switch, a restart of A, and the tiles against the server's projection.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import type { Snapshot, Statistics } from '#pulse/contracts';
@@ -9,6 +9,7 @@ import { startPulse, type PulseTestStack } from '#pulse/testing';
 import { launchChromium, watchPageErrors } from './support/browser.js';
 import { attempt, heartbeat, post, RecordingClient } from './support/clients.js';
 import { pause, poll } from './support/wait.js';
+import { requireBuiltDashboard } from './support/dashboard-page.js';
 
 const TICK_MS = 500;
 /** Short enough that an instance that stops reporting turns offline within the test. */
@@ -33,9 +34,7 @@ const otherTopic = `dash-other-${suffix}`;
 let postedAttempts = 0;
 
 beforeAll(async () => {
-  if (!existsSync(join(PROJECT_ROOT, 'apps', 'dashboard', 'dist', 'index.html'))) {
-    throw new Error('apps/dashboard/dist is not built: run `npm run build` first (it runs tsc and vite build)');
-  }
+  requireBuiltDashboard();
   testStack = await startPulse({
     gateways: 2,
     workers: 1,

@@ -1,6 +1,6 @@
 // History in the dashboard, in a real Chromium: the range charts load from the series endpoint and grow live without counting an event twice; uptime column, instance panel, instance.removed.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import type { SeriesResponse } from '#pulse/contracts';
@@ -8,6 +8,7 @@ import { PROJECT_ROOT } from '#pulse/stack';
 import { startPulse, type PulseTestStack } from '#pulse/testing';
 import { launchChromium, watchPageErrors } from './support/browser.js';
 import { heartbeat, post } from './support/clients.js';
+import { requireBuiltDashboard } from './support/dashboard-page.js';
 
 const TICK_MS = 500;
 /** An instance silent this long turns offline… */
@@ -28,9 +29,7 @@ let posted = 0;
 const postedBy = new Map<string, number>();
 
 beforeAll(async () => {
-  if (!existsSync(join(PROJECT_ROOT, 'apps', 'dashboard', 'dist', 'index.html'))) {
-    throw new Error('apps/dashboard/dist is not built: run `npm run build` first (it runs tsc and vite build)');
-  }
+  requireBuiltDashboard();
   testStack = await startPulse({
     gateways: 1,
     workers: 1,

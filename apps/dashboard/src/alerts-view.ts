@@ -1,11 +1,13 @@
-// The Alerts card: firing alerts first (severity, since, for how long, a "silence 1 h" button for admins), then recently resolved ones, then the topic's rules.
+// The Alerts card: firing alerts first (severity, since, for how long, a "silence 1 h" button for admins; the first 200, then how many more), then recently resolved ones, then the topic's rules.
 import type { Rule } from '#pulse/contracts';
 import { silenceFor, type ActiveAlert, type AlertBoard, type ResolvedAlert, type SilenceInfo } from './alert-board.js';
 import { el, required, setText } from './dom.js';
-import { formatClock, formatDuration } from './format.js';
+import { formatClock, formatCount, formatDuration } from './format.js';
 
 /** Resolved alerts listed (the newest): the card stays short on a flapping fleet. */
 const RESOLVED_SHOWN = 5;
+/** Firing alerts listed (the most severe and oldest first); the rest are counted: a fleet-wide outage stays cheap to redraw. */
+export const FIRING_SHOWN = 200;
 
 export class AlertsView {
   private readonly root: HTMLElement;
@@ -15,6 +17,8 @@ export class AlertsView {
   private readonly count: HTMLElement;
   private readonly empty: HTMLElement;
   private readonly noRules: HTMLElement;
+  /** A failed read of the rules or the silences, said in the card until a read succeeds. */
+  private readonly problems: Record<'rules' | 'silences', HTMLElement>;
   private readonly resolvedBlock: HTMLElement;
   /** Start time of each shown active alert, by its duration cell: the clock moves them every second. */
   private durations: { cell: HTMLElement; since: number }[] = [];
@@ -35,9 +39,22 @@ export class AlertsView {
     this.count = required(this.root, '[data-testid="alerts-count"]');
     this.empty = required(this.root, '[data-testid="alerts-empty"]');
     this.noRules = required(this.root, '[data-testid="rules-empty"]');
+    this.problems = {
+      rules: required(this.root, '[data-testid="rules-error"]'),
+      silences: required(this.root, '[data-testid="silences-error"]'),
+    };
   }
 
-  /** Redraws the lists (they are short: a redraw per change is cheap). */
+  /** Says that the rules or the silences could not be read (null: they were); shown at once, not at the next render. */
+  problem(what: 'rules' | 'silences', text: string | null): void {
+    const line = this.problems[what];
+    line.hidden = text === null;
+    setText(line, text ?? '');
+    // "No rules for this topic" would be a claim the page cannot make.
+    if (what === 'rules' && text !== null) this.noRules.hidden = true;
+  }
+
+  /** Redraws the lists (they are short, the firing one capped: a redraw per change is cheap). */
   render(
     board: AlertBoard,
     context: { topic: string; silences: readonly SilenceInfo[]; admin: boolean },
@@ -51,18 +68,20 @@ export class AlertsView {
     this.empty.hidden = firing.length > 0;
     this.durations = [];
     this.agos = [];
-    this.firingList.replaceChildren(
-      ...firing.map((alert) =>
+    const rows = firing
+      .slice(0, FIRING_SHOWN)
+      .map((alert) =>
         this.activeRow(alert, silenceFor(alert, context.topic, context.silences, now), context.admin, now),
-      ),
-    );
+      );
+    if (count > FIRING_SHOWN) rows.push(moreRow(count - FIRING_SHOWN));
+    this.firingList.replaceChildren(...rows);
     const resolved = board.resolved;
     this.resolvedBlock.hidden = resolved.length === 0;
     this.resolvedList.replaceChildren(
       ...resolved.slice(0, RESOLVED_SHOWN).map((alert) => this.resolvedRow(alert, now)),
     );
     const rules = board.rules;
-    this.noRules.hidden = rules.length > 0;
+    this.noRules.hidden = rules.length > 0 || !this.problems.rules.hidden;
     this.rulesBody.replaceChildren(...rules.map(ruleRow));
   }
 
@@ -138,6 +157,18 @@ export class AlertsView {
     li.append(severityBadge('resolved'), el('p', 'alert-summary', alert.summary), meta);
     return li;
   }
+}
+
+/** The line after the listed firing alerts: how many more fire. */
+function moreRow(more: number): HTMLLIElement {
+  const li = el(
+    'li',
+    'alert alert-more',
+    `and ${formatCount(more)} more firing (the first ${FIRING_SHOWN} are listed, the most severe and oldest first)`,
+  );
+  li.dataset.testid = 'alerts-more';
+  li.dataset.more = String(more);
+  return li;
 }
 
 function severityBadge(label: string): HTMLSpanElement {

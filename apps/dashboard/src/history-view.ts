@@ -1,10 +1,11 @@
-// The History card: a range selector and four charts (attempts, success rate, duration, active instances), loaded from the series endpoint and extended live.
+// The History card: a range selector and four charts (attempts, success rate, duration, active instances), loaded from the series endpoint (read again until it answers) and extended live.
 import type { PulseEvent } from '#pulse/contracts';
 import { required, setText } from './dom.js';
 import { formatCount, formatPercent } from './format.js';
 import type { GatewayApi } from './gateway-api.js';
 import { LiveSeries, type ChartPoint } from './live-series.js';
 import { SeriesChart } from './series-chart.js';
+import type { ServerClock } from './server-clock.js';
 import { isRangeKey, RANGES, seriesQuery, type RangeKey } from './series-range.js';
 
 const accent = { color: '--accent', fallback: '#6366f1' };
@@ -14,6 +15,9 @@ const ok = { color: '--ok', fallback: '#16a34a' };
 
 /** Moves the window on even when nothing happens (a new bucket starts, an old one drops out). */
 const SLIDE_MS = 5_000;
+/** After a failed read the series is read again after this pause, doubled after each failure up to RETRY_MAX_MS. */
+const RETRY_FIRST_MS = 2_000;
+const RETRY_MAX_MS = 60_000;
 
 export class HistoryView {
   private readonly attempts: SeriesChart;
@@ -29,16 +33,14 @@ export class HistoryView {
   /** Bumped on every reload: a late answer for an older range or topic is dropped. */
   private generation = 0;
   private frame = 0;
-  /**
-   * The least (local arrival time − server stamp) of the live events seen: how far the local clock
-   * runs ahead of the server's, plus the quickest delivery. Turns the local time an answer arrived
-   * into the server's time for the fallback watermark of LiveSeries.
-   */
-  private clockLead: number | null = null;
-
+  /** The pause before the next read after a failed one (0: the last read did not fail). */
+  private retryMs = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
   constructor(
     document: ParentNode,
     private readonly api: GatewayApi,
+    /** The server's time as the page estimates it: the buckets and the fallback watermark are on its clock. */
+    private readonly clock: ServerClock,
     /** Called with the chosen range, to keep it in the URL. */
     private readonly onRange: (range: RangeKey) => void,
     initial: string | null,
@@ -80,8 +82,6 @@ export class HistoryView {
 
   /** Every live event of the followed topic, in seq order. */
   add(event: PulseEvent): void {
-    const lead = Date.now() - event.ts;
-    if (this.clockLead === null || lead < this.clockLead) this.clockLead = lead;
     if (this.live?.add(event)) this.invalidate();
   }
 
@@ -98,34 +98,45 @@ export class HistoryView {
     this.root.dataset.range = this.range;
   }
 
+  /** Reads the series of the range chosen, from the start (a failed read's pause is forgotten). */
+  private reload(): void {
+    if (this.topic === null) return;
+    clearTimeout(this.retryTimer);
+    this.retryMs = 0;
+    this.root.dataset.loaded = 'false';
+    this.show(`loading ${RANGES[this.range].label}…`);
+    this.read(this.topic, ++this.generation);
+  }
+
   /**
    * A new LiveSeries holds the events that arrive from now on, then the series is read: it
    * includes every event delivered before this point (they were appended before it), so the
-   * held events at or below its watermark are dropped and only later ones are added.
+   * held events at or below its watermark are dropped and only later ones are added. A failed
+   * read holds nothing (the next read includes those events too) and is tried again after a
+   * pause that grows from 2 s to a minute; a read that overflowed its LiveSeries is made again.
    */
-  private reload(): void {
-    const topic = this.topic;
-    if (topic === null) return;
-    const generation = ++this.generation;
-    const query = seriesQuery(this.range, Date.now());
+  private read(topic: string, generation: number): void {
+    const query = seriesQuery(this.range, this.clock.now());
     const live = new LiveSeries(query.stepMs, query.count);
     this.live = live;
-    this.root.dataset.loaded = 'false';
-    this.show(`loading ${RANGES[this.range].label}…`);
     void this.api.series(topic, query.step, query.from, query.to).then(
       (page) => {
         if (generation !== this.generation) return;
-        live.load(
-          page ?? { topic, step: query.step, from: query.from, to: query.to, points: [] },
-          Date.now() - (this.clockLead ?? 0),
-        );
+        if (live.overflowed) return this.read(topic, generation);
+        this.retryMs = 0;
+        live.load(page ?? { topic, step: query.step, from: query.from, to: query.to, points: [] }, this.clock.now());
         this.root.dataset.watermark = page?.seq === undefined ? 'time' : String(page.seq);
         this.show(null);
         this.invalidate();
       },
       (error: Error) => {
         if (generation !== this.generation) return;
-        this.show(`history unavailable: ${error.message}`);
+        this.live = null;
+        this.retryMs = Math.min(RETRY_MAX_MS, Math.max(RETRY_FIRST_MS, this.retryMs * 2));
+        this.show(`history unavailable: ${error.message}; retrying in ${Math.round(this.retryMs / 1000)} s`);
+        this.retryTimer = setTimeout(() => {
+          if (generation === this.generation) this.read(topic, generation);
+        }, this.retryMs);
       },
     );
   }
@@ -143,7 +154,7 @@ export class HistoryView {
 
   private draw(): void {
     if (!this.live?.loaded) return;
-    const points = this.live.points(Date.now());
+    const points = this.live.points(this.clock.now());
     const x = points.map((p) => p.t);
     const column = (pick: (p: ChartPoint) => number | null) => points.map(pick);
     this.attempts.update(x, [column((p) => p.attempts), column((p) => p.failures)]);

@@ -1,4 +1,4 @@
-// Keeps the table's 24 h uptime column filled: every instance's uptime in one request, again every minute, or sooner when a new instance appears.
+// Keeps the table's 24 h uptime column filled: every instance's uptime in one request, again every minute (asked every second by the page's clock), or sooner when a new instance appears.
 import type { GatewayApi } from './gateway-api.js';
 
 /** Uptime over 24 h moves slowly: one read a minute is enough. */
@@ -26,12 +26,14 @@ export class InstanceUptime {
     this.known.clear();
   }
 
-  /** Reads every instance's uptime if the last read is a minute old, or an id in `ids` is new to it. */
-  refresh(ids: string[], now: number): void {
+  /**
+   * Reads every instance's uptime if the last read is a minute old, or an id in `ids` is new to it.
+   * Called every second (the minute passes with no event) and when rows are added.
+   */
+  refresh(ids: Iterable<string>, now: number): void {
     const topic = this.topic;
     if (topic === null || this.inFlight) return;
-    const due =
-      now - this.readAt >= REFRESH_MS || (now - this.readAt >= NEW_ID_MS && ids.some((id) => !this.known.has(id)));
+    const due = now - this.readAt >= REFRESH_MS || (now - this.readAt >= NEW_ID_MS && this.hasNew(ids));
     if (!due) return;
     this.readAt = now;
     this.inFlight = true;
@@ -49,5 +51,10 @@ export class InstanceUptime {
       .finally(() => {
         this.inFlight = false;
       });
+  }
+
+  private hasNew(ids: Iterable<string>): boolean {
+    for (const id of ids) if (!this.known.has(id)) return true;
+    return false;
   }
 }

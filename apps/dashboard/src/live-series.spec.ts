@@ -2,7 +2,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { PulseEvent } from '#pulse/contracts';
 import type { SeriesPage, SeriesPagePoint } from './gateway-api.js';
-import { LiveSeries, type ChartPoint } from './live-series.js';
+import { HELD_MAX, LiveSeries, type ChartPoint } from './live-series.js';
 import { RANGE_KEYS, RANGES, seriesQuery, STEP_MS } from './series-range.js';
 
 const MIN = 60_000;
@@ -220,5 +220,18 @@ describe('LiveSeries', () => {
       for (const event of delivered.slice(landsAfter)) live.add(event);
       expect(live.points(now)).toEqual(chartOf(log, now, 6));
     }
+  });
+
+  it('holds at most HELD_MAX events while the series is read, then drops them and asks to be read again', () => {
+    seq = 0;
+    const live = new LiveSeries(MIN, 3);
+    for (let i = 0; i < HELD_MAX; i++) live.add(attempt(T0 + i, 'success'));
+    expect(live.overflowed).toBe(false);
+    live.add(attempt(T0 + HELD_MAX, 'success'));
+    expect(live.overflowed).toBe(true);
+    // Whatever arrives later is not held either: the next read includes it.
+    for (let i = 0; i < 10; i++) live.add(attempt(T0 + HELD_MAX + 1 + i, 'success'));
+    live.load({ topic: 't', step: '1m', from: T0 - 2 * MIN, to: T0, points: [], seq: 0 }, T0);
+    expect(live.points(T0).reduce((sum, p) => sum + p.attempts, 0)).toBe(0);
   });
 });

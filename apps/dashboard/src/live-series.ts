@@ -35,17 +35,23 @@ interface Bucket {
  */
 export type Watermark = { seq: number } | { ts: number };
 
+/** Events held while the series is read, at most: past it they are dropped, and the series must be read again. */
+export const HELD_MAX = 10_000;
+
 /**
  * How the page avoids counting an event twice: the socket hands over every event after the
  * snapshot, once, in seq order. Until the series has loaded they are held. Once it has, each
  * event at or below the series' watermark is dropped (the server's buckets include it) and each
  * later one is folded into the bucket of its timestamp — the current bucket or a new one — on top
- * of the server's sums. A new range, topic or snapshot starts a new LiveSeries.
+ * of the server's sums. A new range, topic or snapshot starts a new LiveSeries. A read that takes
+ * so long that more than HELD_MAX events arrive meanwhile leaves the series `overflowed`: the held
+ * events are dropped, and a new LiveSeries and read are needed (that read includes them).
  */
 export class LiveSeries {
   private readonly buckets = new Map<number, Bucket>();
   private watermark: Watermark | null = null;
   private held: PulseEvent[] = [];
+  private dropped = false;
 
   constructor(
     /** Bucket size in ms. */
@@ -56,6 +62,11 @@ export class LiveSeries {
 
   get loaded(): boolean {
     return this.watermark !== null;
+  }
+
+  /** Events were dropped while the series was read: this one cannot be completed, read it again. */
+  get overflowed(): boolean {
+    return this.dropped;
   }
 
   /** Takes the server's buckets, then folds the events held meanwhile that they do not include. */
@@ -70,7 +81,11 @@ export class LiveSeries {
   /** Folds one live event; answers whether a bucket changed. */
   add(event: PulseEvent): boolean {
     if (!this.watermark) {
-      this.held.push(event);
+      if (this.held.length >= HELD_MAX) {
+        this.held = [];
+        this.dropped = true;
+      }
+      if (!this.dropped) this.held.push(event);
       return false;
     }
     if ('seq' in this.watermark ? event.seq <= this.watermark.seq : event.ts <= this.watermark.ts) return false;

@@ -1,4 +1,4 @@
-// Dashboard entry: one PulseClient, one followed topic at a time; views redraw once per frame on events and every second for clocks.
+// Dashboard entry: one PulseClient, one followed topic at a time; views redraw once per frame on events and every second for clocks; the title and icon follow the alert count at once (a background tab runs no frames).
 // First: zod must know it may not eval before any schema is built.
 import './no-eval.js';
 import { PulseClient, type SnapshotReason, type TopicSubscription } from '#pulse/client';
@@ -7,7 +7,7 @@ import { askForToken, mayAdminister, takeToken } from './access-token.js';
 import { AlertBoard, faviconUrl, pageTitle, type ActiveAlert, type SilenceInfo } from './alert-board.js';
 import { AlertsView } from './alerts-view.js';
 import { ConnectionBadge } from './connection-badge.js';
-import { required } from './dom.js';
+import { required, setText } from './dom.js';
 import { EventFeed } from './event-feed.js';
 import { GatewayApi, PAGE_LIMIT } from './gateway-api.js';
 import { gatewayUrls, tokenFor } from './gateways.js';
@@ -16,6 +16,7 @@ import { InstancePanel } from './instance-panel.js';
 import { InstanceTable } from './instance-table.js';
 import { InstanceUptime } from './instance-uptime.js';
 import { Projection } from './projection.js';
+import { ServerClock } from './server-clock.js';
 import { StatTiles } from './stat-tiles.js';
 import { Throughput } from './throughput.js';
 import { ThroughputChart } from './throughput-chart.js';
@@ -23,6 +24,12 @@ import { TopicPicker } from './topic-picker.js';
 
 /** Pages of past events read after a snapshot, at most: enough for the chart's window on a busy topic. */
 const MAX_BACKFILL_PAGES = 6;
+/** After a failed read (rules, silences, recent events) the next try waits this long, doubled after each failure up to RETRY_MAX_MS. */
+const RETRY_FIRST_MS = 2_000;
+const RETRY_MAX_MS = 60_000;
+const MINUTE_MS = 60_000;
+/** Silences are read again this often: one created elsewhere, changed or removed shows within it. */
+const SILENCES_EVERY_MS = 30_000;
 
 const params = new URLSearchParams(location.search);
 /** The token, when the gateways require one: sent on every connection and REST call. */
@@ -45,6 +52,8 @@ client.onError((error) => {
   token = askForToken(error.message) ?? token;
 });
 
+/** The server's time as estimated from live events: every server timestamp is compared with it, not with the local clock. */
+const clock = new ServerClock();
 const notice = required(document, '[data-testid="notice"]');
 const badge = new ConnectionBadge(required(document, '[data-testid="connection"]'));
 const tiles = new StatTiles(document);
@@ -54,19 +63,27 @@ const table = new InstanceTable(
   (id) => void panel.open(shownTopic, id),
 );
 const uptime = new InstanceUptime(api, (list) => table.setUptimes(list));
-const historyView = new HistoryView(document, api, (range) => setParam('range', range), params.get('range'));
+const historyView = new HistoryView(document, api, clock, (range) => setParam('range', range), params.get('range'));
 const instanceCount = required(document, '[data-testid="instance-count"]');
 const feed = new EventFeed(
   required<HTMLOListElement>(document, '[data-testid="feed"]'),
   required<HTMLSelectElement>(document, '#feed-filter'),
 );
 const throughput = new Throughput();
-const chart = new ThroughputChart(required(document, '[data-testid="chart"]'));
+const chartElement = required(document, '[data-testid="chart"]');
+const chart = new ThroughputChart(chartElement);
 const alertBoard = new AlertBoard();
 const alertsView = new AlertsView(document, silenceForAnHour);
 const favicon = required<HTMLLinkElement>(document, 'link[rel="icon"]');
 /** The silences in force (read when the page may administer them): which alerts show "silenced until". */
 let silences: SilenceInfo[] = [];
+/** When the silences are read next (0: at the next second), and whether a read is on its way. */
+let silencesDueAt = 0;
+let silencesReading = false;
+/** The pause before the next read of the silences after a failed one (0: the last read did not fail). */
+let silencesRetryMs = 0;
+/** The (server) time of the last everySecond: a silence that started since then changes what the card shows. */
+let lastSecond = clock.now();
 const picker = new TopicPicker(required<HTMLSelectElement>(document, '#topic'), api, (topic) => follow(topic));
 
 let projection: Projection | null = null;
@@ -88,16 +105,18 @@ function invalidate(changed: Partial<typeof dirty>): void {
   dirty.instances ||= changed.instances ?? false;
   dirty.status ||= changed.status ?? false;
   dirty.alerts ||= changed.alerts ?? false;
+  if (changed.alerts) showFiringCount();
   frame ||= requestAnimationFrame(draw);
 }
 
 function draw(): void {
   frame = 0;
-  const now = Date.now();
+  const now = clock.now();
   if (dirty.instances) {
-    table.update(projection?.instances.values() ?? [], now);
-    instanceCount.textContent = projection ? `${table.size} known` : '';
-    uptime.refresh(table.ids(), now);
+    const added = table.update(projection?.instances ?? new Map(), now);
+    setText(instanceCount, projection ? `${table.size} known` : '');
+    // A new instance's uptime is read soon; the once-a-minute read is the clock's (everySecond).
+    if (added) uptime.refresh(table.ids(), Date.now());
   }
   if (dirty.statistics) tiles.render(projection?.statistics ?? null, projection?.instances.size ?? 0);
   if (dirty.status) tiles.renderTick(projection?.status ?? null, now);
@@ -105,29 +124,45 @@ function draw(): void {
   dirty.statistics = dirty.instances = dirty.status = dirty.alerts = false;
 }
 
-/** The alerts card, and the number firing in the title and the icon. */
+/** The alerts card. */
 function drawAlerts(now: number): void {
   alertsView.render(alertBoard, { topic: shownTopic, silences, admin: mayAdminister(token) }, now);
+}
+
+/**
+ * The number firing, in the title and the icon: set when it may have changed, not in a frame —
+ * a background tab runs no animation frames, and its tab is where the count is read.
+ */
+function showFiringCount(): void {
   const firing = projection ? alertBoard.firingCount : 0;
-  document.title = pageTitle(followed, firing);
-  const icon = faviconUrl(firing);
-  if (favicon.href !== icon) favicon.href = icon;
+  const title = pageTitle(followed, firing);
+  if (document.title !== title) document.title = title;
+  if (favicon.dataset.firing === String(firing)) return;
+  favicon.href = faviconUrl(firing);
   favicon.dataset.firing = String(firing);
 }
 
-/** Clocks, countdowns and the chart move every second, on the second. */
+/** Clocks, countdowns and the chart move every second, on the second (ages and windows on the server's clock). */
 function everySecond(): void {
-  const now = Date.now();
+  const local = Date.now();
+  const now = clock.now(local);
   table.tick(now);
+  uptime.refresh(table.ids(), local);
   alertsView.tick(now);
-  // A silence that ended takes its "silenced until" note with it.
+  // A silence that ended takes its "silenced until" note with it; one that started brings it.
   const inForce = silences.filter(
     (silence) => silence.cron !== undefined || silence.endsAt === undefined || silence.endsAt > now,
   );
-  if (inForce.length !== silences.length) {
+  const started = inForce.some((silence) => {
+    const startsAt = silence.startsAt ?? silence.createdAt ?? 0;
+    return startsAt > lastSecond && startsAt <= now;
+  });
+  lastSecond = now;
+  if (inForce.length !== silences.length || started) {
     silences = inForce;
     invalidate({ alerts: true });
   }
+  if (local >= silencesDueAt) void readSilences();
   tiles.renderTick(projection?.status ?? null, now);
   const series = throughput.series(now);
   chart.update(series);
@@ -139,10 +174,13 @@ let noticeTimer: ReturnType<typeof setTimeout> | undefined;
 
 /** Whether the notice shown is a subscription's refusal (cleared once the topic is followed again). */
 let followWarning = false;
+/** Whether the notice shown is a failed read of the recent events (cleared once they are read). */
+let backfillWarning = false;
 
 /** A line under the top bar; `forMs` hides it after a while (for news, not for a lasting condition). */
 function showNotice(text: string | null, tone: 'info' | 'warn' = 'info', forMs?: number): void {
   followWarning = false;
+  backfillWarning = false;
   clearTimeout(noticeTimer);
   notice.hidden = text === null;
   notice.dataset.tone = tone;
@@ -165,7 +203,6 @@ function follow(topic: string): void {
   invalidate({ statistics: true, instances: true, status: true, alerts: true });
   showNotice(null);
   picker.choose(topic);
-  document.title = pageTitle(topic, 0);
   setParam('topic', topic);
 
   subscription = client.subscribe(topic, {
@@ -210,27 +247,84 @@ function onSnapshot(topic: string, snapshot: Snapshot, reason: SnapshotReason): 
       20_000,
     );
   void backfill(topic, snapshot, generation);
-  void loadRulesAndSilences(topic, generation);
+  void loadRules(topic, generation);
+  void readSilences();
 }
 
-/** The topic's rules (the snapshot does not carry them) and, for admins, the silences in force. */
-async function loadRulesAndSilences(topic: string, gen: number): Promise<void> {
-  const [rules, known] = await Promise.all([
-    api.rules(topic).catch((error: unknown) => {
-      console.warn(`Pulse: could not read the rules of ${topic}: ${(error as Error).message}`);
-      return null;
-    }),
-    mayAdminister(token) ? api.silences().catch(() => []) : Promise.resolve([]),
-  ]);
-  if (gen !== generation) return;
-  if (rules) alertBoard.setRules(rules);
-  silences = known;
+/** A pause of `ms`, as text. */
+const inSeconds = (ms: number) => `${Math.round(ms / 1000)} s`;
+
+/**
+ * Calls `read` until it succeeds, pausing 2 s, then twice as long after each failure (up to a
+ * minute); `failed` hears of each failure and the pause before the next try. Null once the topic
+ * or snapshot `gen` is no longer the one shown (its answers are no longer wanted).
+ */
+async function untilRead<T>(
+  gen: number,
+  read: () => Promise<T>,
+  failed: (error: Error, retryInMs: number) => void,
+): Promise<{ value: T } | null> {
+  for (let pauseMs = RETRY_FIRST_MS; ; pauseMs = Math.min(RETRY_MAX_MS, pauseMs * 2)) {
+    try {
+      const value = await read();
+      return gen === generation ? { value } : null;
+    } catch (error) {
+      if (gen !== generation) return null;
+      failed(error as Error, pauseMs);
+    }
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    if (gen !== generation) return null;
+  }
+}
+
+/** The topic's rules (the snapshot does not carry them); while they cannot be read, the card says so. */
+async function loadRules(topic: string, gen: number): Promise<void> {
+  const read = await untilRead(
+    gen,
+    () => api.rules(topic),
+    (error, retryInMs) =>
+      alertsView.problem('rules', `Could not read the rules (${error.message}); retrying in ${inSeconds(retryInMs)}.`),
+  );
+  if (!read) return;
+  alertsView.problem('rules', null);
+  alertBoard.setRules(read.value);
+  invalidate({ alerts: true });
+}
+
+/**
+ * For admins, the silences in force: read on every snapshot and every 30 s (one created
+ * elsewhere or starting later shows); after a failure the card says so and the read is tried
+ * again after a growing pause, the silences known so far kept meanwhile.
+ */
+async function readSilences(): Promise<void> {
+  if (silencesReading) return;
+  if (!mayAdminister(token)) {
+    silences = [];
+    silencesDueAt = Date.now() + SILENCES_EVERY_MS;
+    return;
+  }
+  silencesReading = true;
+  try {
+    silences = await api.silences();
+    silencesRetryMs = 0;
+    silencesDueAt = Date.now() + SILENCES_EVERY_MS;
+    alertsView.problem('silences', null);
+  } catch (error) {
+    silencesRetryMs = Math.min(RETRY_MAX_MS, Math.max(RETRY_FIRST_MS, silencesRetryMs * 2));
+    silencesDueAt = Date.now() + silencesRetryMs;
+    alertsView.problem(
+      'silences',
+      `Could not read the silences (${(error as Error).message}): an alert may lack its “silenced until”; retrying in ${inSeconds(silencesRetryMs)}.`,
+    );
+  } finally {
+    silencesReading = false;
+  }
   invalidate({ alerts: true });
 }
 
 /** The "Silence 1 h" button: a one-off silence of that rule (and instance) on this topic, from now for an hour. */
 async function silenceForAnHour(alert: ActiveAlert): Promise<void> {
-  const now = Date.now();
+  const now = clock.now();
   const matchers = {
     topic: shownTopic,
     ruleId: alert.ruleId,
@@ -252,6 +346,7 @@ async function silenceForAnHour(alert: ActiveAlert): Promise<void> {
 }
 
 function onEvent(event: PulseEvent): void {
+  clock.observe(event.ts);
   if (!projection) return;
   invalidate(projection.apply(event));
   const alertChange = alertBoard.apply(event);
@@ -264,28 +359,24 @@ function onEvent(event: PulseEvent): void {
 /**
  * Reads the events up to the snapshot, newest pages first, until the chart's window is covered:
  * after a load the chart and the feed show the recent past, not only what arrives from now on.
- * Live events are all after the snapshot, so nothing is counted twice.
+ * Live events are all after the snapshot, so nothing is counted twice. While the events cannot
+ * be read, the notice says so and they are read again after a growing pause.
  */
 async function backfill(topic: string, snapshot: Snapshot, gen: number): Promise<void> {
-  const since = Date.now() - throughput.windowMs;
-  const pages: PulseEvent[][] = [];
-  let to = snapshot.seq;
-  try {
-    for (let i = 0; i < MAX_BACKFILL_PAGES && to > 0; i++) {
-      const after = Math.max(0, to - PAGE_LIMIT);
-      const page = await api.events(topic, after, to - after);
-      if (gen !== generation) return;
-      if (!page || page.epoch !== snapshot.epoch) break;
-      const events = page.events.filter((event) => event.seq <= to);
-      pages.unshift(events);
-      if (after === 0 || (events[0]?.ts ?? 0) < since) break;
-      to = after;
-    }
-  } catch (error) {
-    console.warn(`Pulse: could not read the recent events of ${topic}: ${(error as Error).message}`);
-  }
-  if (gen !== generation) return;
-  const history = pages.flat();
+  const read = await untilRead(
+    gen,
+    () => recentEvents(topic, snapshot, gen),
+    (error, retryInMs) => {
+      showNotice(
+        `Could not read the recent events of “${topic}” (${error.message}): the chart and the feed start from now; retrying in ${inSeconds(retryInMs)}.`,
+        'warn',
+      );
+      backfillWarning = true;
+    },
+  );
+  if (!read) return;
+  if (backfillWarning) showNotice(null);
+  const { since, events: history, coveredFrom } = read.value;
   for (const event of history) {
     if (event.type === 'attempt.recorded' && event.ts >= since)
       throughput.add(event.ts, event.data.outcome === 'failure');
@@ -293,7 +384,63 @@ async function backfill(topic: string, snapshot: Snapshot, gen: number): Promise
   feed.history(history);
   alertBoard.history(history);
   invalidate({ alerts: true });
-  chart.update(throughput.series(Date.now()));
+  chart.update(throughput.series(clock.now()));
+  if (coveredFrom !== null) await seedFromSeries(topic, since, coveredFrom, gen);
+}
+
+/**
+ * The start of the chart's window that the events read did not reach (a busy topic has more
+ * than MAX_BACKFILL_PAGES pages in it), from the per-minute series in one request: each minute
+ * adds what its bucket counted beyond the attempts the chart already has in it. Without the
+ * series the chart states where its events start (`data-covered-from`).
+ */
+async function seedFromSeries(topic: string, since: number, coveredFrom: number, gen: number): Promise<void> {
+  chartElement.dataset.coveredFrom = String(coveredFrom);
+  const page = await api.series(topic, '1m', since - (since % MINUTE_MS), coveredFrom + 1).catch((error: Error) => {
+    console.warn(`Pulse: could not read the series of ${topic} for the chart: ${error.message}`);
+    return null;
+  });
+  if (gen !== generation || !page) return;
+  for (const point of page.points) {
+    const end = Math.min(point.t + MINUTE_MS, coveredFrom);
+    if (end <= point.t) continue;
+    const counted = throughput.countIn(point.t, point.t + MINUTE_MS);
+    const missing = point.attempts - counted.attempts;
+    if (missing > 0) throughput.seed(point.t, end, missing, Math.max(0, point.failures - counted.failures));
+  }
+  delete chartElement.dataset.coveredFrom;
+  chart.update(throughput.series(clock.now()));
+}
+
+/**
+ * The events up to the snapshot back to `since` (the chart's window), at most MAX_BACKFILL_PAGES
+ * pages; `coveredFrom`: the stamp of the oldest one read when the pages ran out before `since`
+ * (null when they reached it). Throws when a page cannot be read.
+ */
+async function recentEvents(
+  topic: string,
+  snapshot: Snapshot,
+  gen: number,
+): Promise<{ since: number; events: PulseEvent[]; coveredFrom: number | null }> {
+  const since = clock.now() - throughput.windowMs;
+  const pages: PulseEvent[][] = [];
+  let to = snapshot.seq;
+  let complete = to === 0;
+  for (let i = 0; i < MAX_BACKFILL_PAGES && !complete && gen === generation; i++) {
+    const after = Math.max(0, to - PAGE_LIMIT);
+    const page = await api.events(topic, after, to - after);
+    if (!page || page.epoch !== snapshot.epoch) break;
+    const events = page.events.filter((event) => event.seq <= to);
+    pages.unshift(events);
+    complete = after === 0 || (events[0]?.ts ?? 0) < since;
+    to = after;
+  }
+  const oldest = pages[0]?.[0]?.ts;
+  return {
+    since,
+    events: pages.flat(),
+    coveredFrom: !complete && oldest !== undefined && oldest > since ? oldest : null,
+  };
 }
 
 // ---- start ----

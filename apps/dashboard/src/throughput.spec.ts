@@ -38,4 +38,16 @@ describe('Throughput', () => {
     expect(throughput.series(T0 + 10 * 60_000).total).toBe(0);
     expect(throughput.series(T0 + 1_000).total).toBe(0);
   });
+
+  it('spreads a count known only per minute over its seconds, and counts what was added in a span', () => {
+    const throughput = new Throughput(600_000, 5_000);
+    throughput.add(T0 + 45_500, true);
+    throughput.seed(T0, T0 + 60_000, 90, 30);
+    expect(throughput.countIn(T0, T0 + 60_000)).toEqual({ attempts: 91, failures: 31 });
+    expect(throughput.countIn(T0, T0 + 30_000)).toEqual({ attempts: 45, failures: 15 });
+    // A stretch shorter than a second still gets its count.
+    throughput.seed(T0 + 60_200, T0 + 60_400, 7, 0);
+    expect(throughput.countIn(T0 + 60_000, T0 + 61_000)).toEqual({ attempts: 7, failures: 0 });
+    expect(throughput.series(T0 + 61_000).total).toBe(98);
+  });
 });

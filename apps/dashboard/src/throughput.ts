@@ -1,4 +1,4 @@
-// Attempts per minute over the last minutes, from attempt.recorded timestamps (live and backfilled alike).
+// Attempts per minute over the last minutes, from attempt.recorded timestamps (live and backfilled alike), and from per-minute counts where no events were read.
 
 export interface ThroughputSeries {
   /** Sample times, seconds since 1970 (uPlot's x unit). */
@@ -32,6 +32,37 @@ export class Throughput {
     bucket.attempts += 1;
     if (failed) bucket.failures += 1;
     this.seconds.set(second, bucket);
+  }
+
+  /** Attempts and failures counted so far with a timestamp in [fromMs, toMs). */
+  countIn(fromMs: number, toMs: number): { attempts: number; failures: number } {
+    let attempts = 0;
+    let failures = 0;
+    for (const [second, bucket] of this.seconds) {
+      if (second * 1000 < fromMs || second * 1000 >= toMs) continue;
+      attempts += bucket.attempts;
+      failures += bucket.failures;
+    }
+    return { attempts, failures };
+  }
+
+  /**
+   * Spreads `attempts` (`failures` of them failed) evenly over the whole seconds of [fromMs, toMs)
+   * (at least one): a stretch of time known only as a count, such as a minute of the series.
+   */
+  seed(fromMs: number, toMs: number, attempts: number, failures: number): void {
+    const first = Math.floor(fromMs / 1000);
+    const seconds = Math.max(1, Math.ceil(toMs / 1000) - first);
+    const share = (total: number, k: number) =>
+      Math.floor(((k + 1) * total) / seconds) - Math.floor((k * total) / seconds);
+    for (let k = 0; k < seconds; k++) {
+      const a = share(attempts, k);
+      if (a === 0) continue;
+      const bucket = this.seconds.get(first + k) ?? { attempts: 0, failures: 0 };
+      bucket.attempts += a;
+      bucket.failures += Math.min(a, share(failures, k));
+      this.seconds.set(first + k, bucket);
+    }
   }
 
   clear(): void {
