@@ -90,6 +90,8 @@ describe('GET /api/v1/topics/:topic/series', () => {
         attempts: want.attempts,
         failures: want.failures,
         successes: want.attempts - want.failures,
+        // Every attempt of the fixture gives a duration.
+        duration_count: want.attempts,
         duration_max: hour >= 6 && hour < 12 ? 20 : 40,
       });
       // The last tick of hours 6..11 saw web-2 offline.
@@ -130,6 +132,7 @@ describe('GET /api/v1/topics/:topic/series', () => {
         failures: 0,
         success_rate: 0,
         duration_avg: 0,
+        duration_count: 0,
         duration_max: 0,
         active_instances: null,
         known_instances: null,

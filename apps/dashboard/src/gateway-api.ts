@@ -29,7 +29,8 @@ export interface EventsPage {
  * and `duration_count` make the live extension exact when the server states them; see live-series.ts.
  */
 export type SeriesPage = Omit<SeriesResponse, 'points' | 'seq'> & { points: SeriesPagePoint[]; seq?: number };
-export type SeriesPagePoint = SeriesPoint & { duration_count?: number };
+/** A series point; one from a gateway of an earlier version has no `duration_count` (see bucketOf in live-series). */
+export type SeriesPagePoint = Omit<SeriesPoint, 'duration_count'> & { duration_count?: number };
 
 /** Most events one page may carry (the API's limit). */
 export const PAGE_LIMIT = 1000;

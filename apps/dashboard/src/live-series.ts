@@ -139,7 +139,7 @@ export class LiveSeries {
   }
 }
 
-/** The server's point as sums. Without `duration_count`, an average above 0 is taken as given by every attempt. */
+/** The server's point as sums. Without `duration_count` (a gateway of an earlier version), an average above 0 is taken as given by every attempt. */
 function bucketOf(point: SeriesPagePoint): Bucket {
   const durationCount = point.duration_count ?? (point.duration_avg > 0 ? point.attempts : 0);
   return {

@@ -62,6 +62,8 @@ export interface SeriesPoint {
   success_rate: number;
   /** Mean duration (ms, three decimals) of the attempts that gave one; 0 when none did. */
   duration_avg: number;
+  /** How many of the attempts gave a duration (what duration_avg averages): a client adding live attempts to the bucket needs it. */
+  duration_count: number;
   duration_max: number;
   /** Instances not offline at the last tick in the bucket; null where no tick ran. */
   active_instances: number | null;
@@ -89,6 +91,7 @@ export function pointOf(t: number, bucket: Bucket): SeriesPoint {
     failures: bucket.failures,
     success_rate: bucket.attempts > 0 ? Math.floor((successes * 10000) / bucket.attempts + 0.5) / 100 : 0,
     duration_avg: bucket.duration_count > 0 ? Math.round(bucket.duration_sum_us / bucket.duration_count) / 1000 : 0,
+    duration_count: bucket.duration_count,
     duration_max: bucket.duration_max_us / 1000,
     active_instances: bucket.active_instances,
     known_instances: bucket.known_instances,

@@ -116,7 +116,9 @@ describe('History', () => {
       successes: 1,
       failures: 1,
       success_rate: 50,
+      // One of its two attempts gave a duration: the average is of that one, and says so.
       duration_avg: 20,
+      duration_count: 1,
       duration_max: 20,
     });
     // The day boundary split the minutes: two before midnight, three after (the last minute still unrolled).

@@ -134,6 +134,7 @@ export const seriesSchema = z.strictObject({
         failures: countSchema,
         success_rate: z.number().min(0).max(100),
         duration_avg: z.number().min(0),
+        duration_count: countSchema,
         duration_max: z.number().min(0),
         active_instances: gaugeSchema,
         known_instances: gaugeSchema,
