@@ -7,6 +7,7 @@ import { LiveSeries, type ChartPoint } from './live-series.js';
 import { SeriesChart } from './series-chart.js';
 import type { ServerClock } from './server-clock.js';
 import { isRangeKey, RANGES, seriesQuery, type RangeKey } from './series-range.js';
+import { nextRetryMs } from './retry.js';
 
 const accent = { color: '--accent', fallback: '#6366f1' };
 const bad = { color: '--bad', fallback: '#dc2626' };
@@ -15,9 +16,6 @@ const ok = { color: '--ok', fallback: '#16a34a' };
 
 /** Moves the window on even when nothing happens (a new bucket starts, an old one drops out). */
 const SLIDE_MS = 5_000;
-/** After a failed read the series is read again after this pause, doubled after each failure up to RETRY_MAX_MS. */
-const RETRY_FIRST_MS = 2_000;
-const RETRY_MAX_MS = 60_000;
 
 export class HistoryView {
   private readonly attempts: SeriesChart;
@@ -132,7 +130,7 @@ export class HistoryView {
       (error: Error) => {
         if (generation !== this.generation) return;
         this.live = null;
-        this.retryMs = Math.min(RETRY_MAX_MS, Math.max(RETRY_FIRST_MS, this.retryMs * 2));
+        this.retryMs = nextRetryMs(this.retryMs);
         this.show(`history unavailable: ${error.message}; retrying in ${Math.round(this.retryMs / 1000)} s`);
         this.retryTimer = setTimeout(() => {
           if (generation === this.generation) this.read(topic, generation);

@@ -21,12 +21,10 @@ import { StatTiles } from './stat-tiles.js';
 import { Throughput } from './throughput.js';
 import { ThroughputChart } from './throughput-chart.js';
 import { TopicPicker } from './topic-picker.js';
+import { nextRetryMs } from './retry.js';
 
 /** Pages of past events read after a snapshot, at most: enough for the chart's window on a busy topic. */
 const MAX_BACKFILL_PAGES = 6;
-/** After a failed read (rules, silences, recent events) the next try waits this long, doubled after each failure up to RETRY_MAX_MS. */
-const RETRY_FIRST_MS = 2_000;
-const RETRY_MAX_MS = 60_000;
 const MINUTE_MS = 60_000;
 /** Silences are read again this often: one created elsewhere, changed or removed shows within it. */
 const SILENCES_EVERY_MS = 30_000;
@@ -264,7 +262,7 @@ async function untilRead<T>(
   read: () => Promise<T>,
   failed: (error: Error, retryInMs: number) => void,
 ): Promise<{ value: T } | null> {
-  for (let pauseMs = RETRY_FIRST_MS; ; pauseMs = Math.min(RETRY_MAX_MS, pauseMs * 2)) {
+  for (let pauseMs = nextRetryMs(0); ; pauseMs = nextRetryMs(pauseMs)) {
     try {
       const value = await read();
       return gen === generation ? { value } : null;
@@ -310,7 +308,7 @@ async function readSilences(): Promise<void> {
     silencesDueAt = Date.now() + SILENCES_EVERY_MS;
     alertsView.problem('silences', null);
   } catch (error) {
-    silencesRetryMs = Math.min(RETRY_MAX_MS, Math.max(RETRY_FIRST_MS, silencesRetryMs * 2));
+    silencesRetryMs = nextRetryMs(silencesRetryMs);
     silencesDueAt = Date.now() + silencesRetryMs;
     alertsView.problem(
       'silences',
